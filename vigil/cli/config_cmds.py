@@ -1,0 +1,34 @@
+"""`vigil config`: validate vigil.yaml and print its JSON Schema."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+app = typer.Typer(help="Validate vigil.yaml and print its JSON Schema.", no_args_is_help=True)
+
+
+@app.command("schema")
+def schema(out: Path | None = typer.Option(None, "--out", help="Write the schema to this file.")) -> None:
+    """Print the JSON Schema of vigil.yaml (for editors)."""
+    from vigil.config import json_schema
+
+    text = json_schema()
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+
+
+@app.command("validate")
+def validate(path: Path = typer.Argument(..., help="The vigil.yaml to check.")) -> None:
+    """Validate a config file; errors name the key path."""
+    from vigil.config import ConfigError, load_config
+
+    try:
+        load_config(path)
+    except ConfigError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"{path}: ok")

@@ -1,0 +1,51 @@
+"""The ``vigil`` command line. Each command group lives in its own module.
+
+Group modules keep heavy imports (pandas, Azure SDKs) inside their commands so
+that ``vigil --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from vigil.cli import (
+    alerts_cmds,
+    config_cmds,
+    cost_cmds,
+    detect_cmds,
+    digest_cmds,
+    drift_cmds,
+    events_cmds,
+    remediation_cmds,
+    run_cmds,
+    silence_cmds,
+)
+
+app = typer.Typer(
+    name="vigil",
+    help="Vigil: event-driven cost and security monitoring for Azure.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+run_cmds.register(app)  # vigil demo, vigil run
+app.add_typer(cost_cmds.ingest_app, name="ingest")
+app.add_typer(cost_cmds.costs_app, name="costs")
+app.add_typer(drift_cmds.app, name="drift")
+app.add_typer(events_cmds.app, name="events")
+app.add_typer(detect_cmds.app, name="detect")
+app.add_typer(alerts_cmds.app, name="alerts")
+app.add_typer(silence_cmds.app, name="silence")
+app.add_typer(remediation_cmds.remediate_app, name="remediate")
+app.add_typer(remediation_cmds.remediation_app, name="remediation")
+digest_cmds.register(app)  # vigil digest
+app.add_typer(config_cmds.app, name="config")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,120 @@
+"""vigil.yaml: the typed, validated configuration.
+
+Unknown keys anywhere are errors, reported with their key path. Each package
+owns the models of its own section; this module composes them. A config that
+holds only ``route`` and ``receivers`` (an alertmanager.yml routing block) is
+valid, with every other section at its default.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError, field_validator
+
+from alerts.config import (
+    DigestConfig,
+    InhibitRule,
+    ReceiverConfig,
+    RemediationConfig,
+    RouteConfig,
+    TimeIntervalConfig,
+)
+from detectors.config import DetectorsConfig
+from ingest.config import SourcesConfig
+from vigil.strict import StrictModel
+
+__all__ = ["ConfigError", "ScopesConfig", "VigilConfig", "json_schema", "load_config", "parse_config"]
+
+
+class ConfigError(ValueError):
+    """A config file failed validation. ``str()`` lists each error with its key path."""
+
+    def __init__(self, source: str, errors: list[tuple[str, str]]) -> None:
+        self.source = source
+        self.errors = errors
+        lines = [f"{source}: invalid configuration ({len(errors)} error(s))"]
+        lines += [f"  {path}: {msg}" for path, msg in errors]
+        super().__init__("\n".join(lines))
+
+
+class ScopesConfig(StrictModel):
+    subscriptions: list[str] = Field(default_factory=list, description="Subscription ids to monitor.")
+    management_groups: list[str] = Field(default_factory=list, description="Management group ids to monitor.")
+
+    @field_validator("subscriptions")
+    @classmethod
+    def _lower(cls, v: list[str]) -> list[str]:
+        return [s.strip().lower() for s in v]
+
+
+def _default_route() -> RouteConfig:
+    return RouteConfig(receiver="default")
+
+
+def _default_receivers() -> list[ReceiverConfig]:
+    return [ReceiverConfig(name="default")]
+
+
+class VigilConfig(StrictModel):
+    scopes: ScopesConfig = Field(default_factory=ScopesConfig)
+    sources: SourcesConfig = Field(default_factory=SourcesConfig)
+    detectors: DetectorsConfig = Field(default_factory=DetectorsConfig)
+    # Alertmanager-compatible top-level keys.
+    route: RouteConfig = Field(default_factory=_default_route)
+    receivers: list[ReceiverConfig] = Field(default_factory=_default_receivers)
+    inhibit_rules: list[InhibitRule] = Field(default_factory=list)
+    time_intervals: list[TimeIntervalConfig] = Field(default_factory=list)
+    digests: list[DigestConfig] = Field(default_factory=list)
+    remediation: RemediationConfig = Field(default_factory=RemediationConfig)
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "<root>"
+
+
+def parse_config(data: Any, source: str = "<config>") -> VigilConfig:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(source, [("<root>", "expected a mapping at the top level")])
+    try:
+        return VigilConfig.model_validate(data)
+    except ValidationError as exc:
+        errors = []
+        for err in exc.errors():
+            msg = err["msg"]
+            if err["type"] == "extra_forbidden":
+                msg = "unknown key"
+            errors.append((_path(tuple(err["loc"])), msg))
+        raise ConfigError(source, errors) from None
+
+
+def load_config(path: str | Path | None) -> VigilConfig:
+    """Load vigil.yaml; ``None`` gives the defaults."""
+    if path is None:
+        return VigilConfig()
+    import yaml  # local import: keep the event path's cold start light
+
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(p), [("<file>", exc.strerror or str(exc))]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(str(p), [("<yaml>", str(exc))]) from None
+    return parse_config(data, str(p))
+
+
+def json_schema() -> str:
+    schema = VigilConfig.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "vigil.yaml"
+    return json.dumps(schema, indent=2, sort_keys=True) + "\n"

@@ -1,0 +1,103 @@
+"""The state store protocol: everything Vigil must remember between invocations.
+
+One small, generic protocol (namespaced records with ETags, plus an append-only
+ledger) backs every piece of durable state: ingest checkpoints, processed event
+ids, last verdicts, the notification log, silences, acknowledgements, baselines
+and the audit ledger. Two backends implement it (SQLite for the CLI, Azure Table
+Storage for the Function App) and pass one shared contract suite
+(``tests/vigil/state/test_contract.py``).
+
+Semantics every backend must honour:
+
+* ``put(..., etag=E)`` writes only if the stored record still has ETag ``E``;
+  otherwise it raises :class:`ConcurrencyError` (optimistic concurrency).
+* ``put(..., etag=None)`` is an unconditional upsert (last writer wins);
+  writing the same value twice is a no-op in effect (idempotent).
+* ``add(...)`` inserts only if absent and returns False when the key exists:
+  the primitive behind "have I processed event X?".
+* ``append(...)`` adds to an append-only ledger; entries are never updated or
+  deleted, and are read back in insertion order. With ``key`` given, a second
+  append with the same key is ignored (idempotent retries).
+* Values are JSON-serialisable dicts.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+__all__ = [
+    "ConcurrencyError",
+    "Namespace",
+    "Record",
+    "StateError",
+    "StateStore",
+    "StateUnavailableError",
+]
+
+
+class Namespace(str, enum.Enum):
+    """The kinds of state Vigil keeps. Backends store each in its own partition."""
+
+    CHECKPOINTS = "checkpoints"  # ingest checkpoints: export runs, metric windows
+    EVENTS = "events"  # processed Event Grid event ids (dedup)
+    VERDICTS = "verdicts"  # last verdict per resource and rule (drift transitions)
+    NFLOG = "nflog"  # notification log (what was sent to whom, when)
+    SILENCES = "silences"
+    ACKS = "acks"  # acknowledgements
+    BASELINES = "baselines"  # detector baselines (anomaly models, forecasts)
+    AUDIT = "audit"  # append-only remediation audit ledger
+    OUTBOX = "outbox"  # CLI outbox (the Function App uses a Storage Queue)
+    ALERTS = "alerts"  # current alert state per fingerprint
+    NONCES = "nonces"  # single-use tokens for signed links
+
+
+class StateError(Exception):
+    """Base class for state store errors."""
+
+
+class ConcurrencyError(StateError):
+    """An ETag-conditional write lost the race: re-read and retry."""
+
+
+class StateUnavailableError(StateError):
+    """The backend cannot be reached. Function handlers let this propagate so
+    the platform retries the invocation."""
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    namespace: str
+    key: str
+    value: Mapping[str, Any]
+    etag: str
+
+
+@runtime_checkable
+class StateStore(Protocol):
+    def get(self, namespace: Namespace | str, key: str) -> Record | None: ...
+
+    def put(
+        self,
+        namespace: Namespace | str,
+        key: str,
+        value: Mapping[str, Any],
+        *,
+        etag: str | None = None,
+    ) -> Record: ...
+
+    def add(self, namespace: Namespace | str, key: str, value: Mapping[str, Any]) -> bool: ...
+
+    def delete(self, namespace: Namespace | str, key: str, *, etag: str | None = None) -> bool: ...
+
+    def query(self, namespace: Namespace | str, prefix: str = "") -> Iterator[Record]: ...
+
+    def append(
+        self, namespace: Namespace | str, entry: Mapping[str, Any], *, key: str | None = None
+    ) -> str: ...
+
+    def ledger(self, namespace: Namespace | str) -> Iterator[Record]: ...
+
+    def close(self) -> None: ...
