@@ -27,8 +27,16 @@ class Column:
 COLUMNS: tuple[Column, ...] = (
     Column("ChargePeriodStart", "datetime64[ns, UTC]", "Inclusive start of the charge period (UTC).", False),
     Column("ChargePeriodEnd", "datetime64[ns, UTC]", "Exclusive end of the charge period (UTC).", False),
-    Column("BilledCost", "float64", "Cost as invoiced (actual cost), in BillingCurrency. Null when the source only has amortized cost."),
-    Column("EffectiveCost", "float64", "Amortized cost after commitment discounts, in BillingCurrency. Null when the source only has actual cost."),
+    Column(
+        "BilledCost",
+        "float64",
+        "Cost as invoiced (actual cost), in BillingCurrency. Null when the source only has amortized cost.",
+    ),
+    Column(
+        "EffectiveCost",
+        "float64",
+        "Amortized cost after commitment discounts, in BillingCurrency. Null when the source only has actual cost.",
+    ),
     Column("BillingCurrency", "string", "ISO 4217 code of the billing currency.", False),
     Column("SubAccountId", "string", "Subscription id (lower case GUID)."),
     Column("SubAccountName", "string", "Subscription display name."),

@@ -29,14 +29,14 @@ __all__ = [
 ]
 
 
-class Status(str, enum.Enum):
+class Status(enum.StrEnum):
     """Lifecycle of a finding: a detector reports both sides so alerts can resolve."""
 
     FIRING = "firing"
     RESOLVED = "resolved"
 
 
-class Severity(str, enum.Enum):
+class Severity(enum.StrEnum):
     CRITICAL = "critical"
     HIGH = "high"
     MEDIUM = "medium"

@@ -38,7 +38,7 @@ __all__ = [
 ]
 
 
-class Namespace(str, enum.Enum):
+class Namespace(enum.StrEnum):
     """The kinds of state Vigil keeps. Backends store each in its own partition."""
 
     CHECKPOINTS = "checkpoints"  # ingest checkpoints: export runs, metric windows
@@ -94,9 +94,7 @@ class StateStore(Protocol):
 
     def query(self, namespace: Namespace | str, prefix: str = "") -> Iterator[Record]: ...
 
-    def append(
-        self, namespace: Namespace | str, entry: Mapping[str, Any], *, key: str | None = None
-    ) -> str: ...
+    def append(self, namespace: Namespace | str, entry: Mapping[str, Any], *, key: str | None = None) -> str: ...
 
     def ledger(self, namespace: Namespace | str) -> Iterator[Record]: ...
 
