@@ -1,0 +1,53 @@
+"""What a handler needs from its host: config, state, queues and blob storage.
+
+Function triggers and the CLI both build a :class:`Runtime`; handlers in
+``vigil.handlers`` take one and never read the environment themselves.
+Implementations: ``vigil.runtime_azure.AzureRuntime`` (Function App: Azure
+Storage Queues/Blobs/Tables, identity-based connections) and
+``vigil.runtime_local.LocalRuntime`` (CLI: SQLite state, a local folder for
+blobs, queues kept in the state store).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any, Protocol
+
+from vigil.config import VigilConfig
+from vigil.state.base import StateStore
+
+__all__ = ["BlobStore", "Runtime"]
+
+
+class BlobStore(Protocol):
+    """The few blob operations Vigil needs, over a container or a local folder."""
+
+    def read(self, path: str) -> bytes: ...
+
+    def write(self, path: str, data: bytes) -> None: ...
+
+    def list(self, prefix: str = "") -> Iterator[str]: ...
+
+    def delete(self, path: str) -> None: ...
+
+    def exists(self, path: str) -> bool: ...
+
+
+class Runtime(Protocol):
+    @property
+    def config(self) -> VigilConfig: ...
+
+    @property
+    def store(self) -> StateStore: ...
+
+    def enqueue(self, queue: str, message: Mapping[str, Any], *, visibility_timeout: int = 0) -> None:
+        """Send a JSON message to a queue (ingest parts, detect, alerts, remediation)."""
+        ...
+
+    def blobs(self, container: str) -> BlobStore:
+        """Blob storage for a container (cost exports, normalized costs, dead letters)."""
+        ...
+
+    def setting(self, name: str, default: str | None = None) -> str | None:
+        """An app setting (the only way handlers read host settings)."""
+        ...
