@@ -1,0 +1,53 @@
+"""Function triggers of the ``ingest`` package: Cost Management export delivery.
+
+``cost_manifest`` (Event Grid BlobCreated on ``.../manifest.json``) fans an export run out
+into one ``%INGEST_QUEUE%`` message per part; ``ingest_part`` normalizes one part. The
+fan-out goes through the queue, so the Function App scales out over parts.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import azure.functions as func
+
+from vigil.functions import event_to_dict, run_queue_handler
+from vigil.runtime_azure import get_runtime
+
+__all__ = ["bp"]
+
+logger = logging.getLogger(__name__)
+
+bp = func.Blueprint()  # type: ignore[no-untyped-call]
+
+_BLOB_CREATED = "Microsoft.Storage.BlobCreated"
+_MANIFEST = "manifest.json"
+
+
+@bp.function_name("cost_manifest")
+@bp.event_grid_trigger(arg_name="event")
+def cost_manifest(event: func.EventGridEvent) -> None:
+    """A Cost Management export run finished writing: enqueue one message per part."""
+    data = event_to_dict(event)
+    event_type = str(data.get("eventType") or data.get("type") or "")
+    subject = str(data.get("subject") or "")
+    if event_type != _BLOB_CREATED or not subject.endswith(_MANIFEST):
+        logger.info(
+            "ignored event %s (%s) for %s",
+            data["id"],
+            event_type,
+            subject,
+            extra={"event_id": data["id"], "event_type": event_type, "subject": subject},
+        )
+        return
+    from vigil import handlers
+
+    handlers.handle_blob_created([data], get_runtime())
+    logger.info("handled export manifest %s", subject, extra={"event_id": data["id"], "subject": subject})
+
+
+@bp.function_name("ingest_part")
+@bp.queue_trigger(arg_name="msg", queue_name="%INGEST_QUEUE%", connection="AzureWebJobsStorage")
+def ingest_part(msg: func.QueueMessage) -> None:
+    """Normalizes one export part; the run's last part enqueues detection."""
+    run_queue_handler(msg, get_runtime().settings.ingest_queue, "handle_ingest_part")

@@ -1,0 +1,259 @@
+"""Function triggers of the ``vigil`` package, and the trigger plumbing every blueprint shares.
+
+Functions: ``resource_events`` (Event Grid: ResourceWrite/Action/DeleteSuccess -> drift),
+``metrics`` and ``sweep`` (timers), ``detect`` (queue ``%DETECT_QUEUE%``) and ``health``
+(HTTP GET, function key).
+
+Each body parses its trigger input into plain data, gets the cached runtime and calls one
+handler from :mod:`vigil.handlers`. The handler module is imported inside the body, not
+here: indexing the app must stay cheap (cold start), and a drift event must not pay for
+the cost-analysis imports. A handler raises to make the platform retry (Event Grid
+redelivers, the queue message becomes visible again, the timer retries).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import azure.functions as func
+
+from vigil.runtime_azure import get_runtime
+
+__all__ = [
+    "MalformedMessageError",
+    "bp",
+    "event_to_dict",
+    "parse_queue_message",
+    "quarantine_message",
+    "run_queue_handler",
+]
+
+logger = logging.getLogger(__name__)
+
+bp = func.Blueprint()  # type: ignore[no-untyped-call]
+
+
+# --- shared trigger plumbing ------------------------------------------------------------
+
+
+class MalformedMessageError(ValueError):
+    """A queue message body is not a JSON object. Retrying cannot fix it: it is quarantined."""
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def event_to_dict(event: func.EventGridEvent | func.CloudEvent) -> dict[str, Any]:
+    """The trigger's event as the JSON dict it arrived as.
+
+    An :class:`~azure.functions.EventGridEvent` becomes an Event Grid schema dict (``id``,
+    ``topic``, ``subject``, ``eventType``, ``eventTime``, ``data``, ``dataVersion``,
+    ``metadataVersion``). The worker hands a :class:`~azure.functions.CloudEvent` to the same
+    trigger when the subscription uses the CloudEvents schema; it becomes a CloudEvents dict.
+    """
+    if isinstance(event, func.CloudEvent):
+        out: dict[str, Any] = {
+            "specversion": event.specversion,
+            "id": event.id,
+            "source": event.source,
+            "type": event.type,
+            "time": _iso(event.time),
+            "subject": event.subject,
+            "data": event.get_json(),
+        }
+        if event.datacontenttype:
+            out["datacontenttype"] = event.datacontenttype
+        if event.dataschema:
+            out["dataschema"] = event.dataschema
+        out.update(event.extension_attrs)
+        return out
+    return {
+        "id": event.id,
+        "topic": event.topic,
+        "subject": event.subject,
+        "eventType": event.event_type,
+        "eventTime": _iso(event.event_time),
+        "data": event.get_json(),
+        "dataVersion": event.data_version,
+        "metadataVersion": "1",
+    }
+
+
+def _event_type(event: dict[str, Any]) -> str:
+    return str(event.get("eventType") or event.get("type") or "")
+
+
+def parse_queue_message(msg: func.QueueMessage, queue: str) -> dict[str, Any]:
+    """The message body as a JSON object; :class:`MalformedMessageError` naming queue, id and problem."""
+    raw = msg.get_body()
+    where = f"queue {queue!r} message {msg.id or '<no id>'}"
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MalformedMessageError(f"{where}: body is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    if not text.strip():
+        raise MalformedMessageError(f"{where}: body is empty; expected a JSON object")
+    try:
+        body = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise MalformedMessageError(
+            f"{where}: body is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+        ) from None
+    if not isinstance(body, dict):
+        raise MalformedMessageError(f"{where}: expected a JSON object, got {type(body).__name__}")
+    return body
+
+
+def quarantine_message(msg: func.QueueMessage, queue: str, reason: str) -> str:
+    """Keeps a malformed message in the dead-letter container; returns the blob path (idempotent)."""
+    rt = get_runtime()
+    raw = msg.get_body()
+    ident = msg.id or hashlib.sha256(raw).hexdigest()[:32]
+    path = f"queues/{queue}/{ident}.json"
+    try:
+        body: dict[str, Any] = {"text": raw.decode("utf-8")}
+    except UnicodeDecodeError:
+        body = {"base64": base64.b64encode(raw).decode("ascii")}
+    record = {
+        "queue": queue,
+        "message_id": msg.id,
+        "dequeue_count": getattr(msg, "dequeue_count", None),
+        "reason": reason,
+        "quarantined_at": _iso(datetime.now(UTC)),
+        "body": body,
+    }
+    rt.blobs(rt.settings.deadletter_container).write(path, json.dumps(record, indent=2).encode("utf-8"))
+    return path
+
+
+def run_queue_handler(msg: func.QueueMessage, queue: str, handler_name: str) -> dict[str, Any] | None:
+    """Parses ``msg``, calls ``vigil.handlers.<handler_name>(message, rt)`` and logs the outcome.
+
+    A malformed body is quarantined (not retried) and ``None`` returned; a handler error
+    propagates so the host retries the message (then moves it to ``<queue>-poison``).
+    """
+    try:
+        message = parse_queue_message(msg, queue)
+    except MalformedMessageError as exc:
+        path = quarantine_message(msg, queue, str(exc))
+        logger.error(
+            "quarantined malformed message: %s",
+            exc,
+            extra={"queue": queue, "message_id": msg.id, "deadletter_blob": path},
+        )
+        return None
+    from vigil import handlers
+
+    handler = getattr(handlers, handler_name)
+    result: dict[str, Any] = handler(message, get_runtime())
+    logger.info(
+        "%s handled message %s",
+        handler_name,
+        msg.id,
+        extra={
+            "queue": queue,
+            "message_id": msg.id,
+            "dequeue_count": getattr(msg, "dequeue_count", None),
+            "handler": handler_name,
+        },
+    )
+    return result
+
+
+def run_timer_handler(timer: func.TimerRequest, handler_name: str) -> dict[str, Any]:
+    """Calls ``vigil.handlers.<handler_name>(rt, now)`` for a timer tick."""
+    now = datetime.now(UTC)
+    if timer.past_due:
+        logger.warning("timer %s is past due", handler_name, extra={"handler": handler_name})
+    from vigil import handlers
+
+    handler = getattr(handlers, handler_name)
+    result: dict[str, Any] = handler(get_runtime(), now)
+    logger.info("%s ran", handler_name, extra={"handler": handler_name, "now": now.isoformat()})
+    return result
+
+
+# --- functions ------------------------------------------------------------------------
+
+
+_RESOURCE_EVENTS = (
+    "Microsoft.Resources.ResourceWriteSuccess",
+    "Microsoft.Resources.ResourceActionSuccess",
+    "Microsoft.Resources.ResourceDeleteSuccess",
+)
+
+
+@bp.function_name("resource_events")
+@bp.event_grid_trigger(arg_name="event")
+def resource_events(event: func.EventGridEvent) -> None:
+    """Drift evaluation for one resource event, seconds after the write."""
+    data = event_to_dict(event)
+    if _event_type(data) not in _RESOURCE_EVENTS:
+        logger.info(
+            "ignored event %s of type %s",
+            data["id"],
+            _event_type(data),
+            extra={"event_id": data["id"], "event_type": _event_type(data)},
+        )
+        return
+    from vigil import handlers
+
+    handlers.handle_resource_events([data], get_runtime())
+    logger.info(
+        "handled resource event %s",
+        data["id"],
+        extra={"event_id": data["id"], "event_type": _event_type(data), "subject": data.get("subject")},
+    )
+
+
+@bp.function_name("metrics")
+@bp.retry(strategy="exponential_backoff", max_retry_count="3", minimum_interval="00:00:10", maximum_interval="00:05:00")
+@bp.timer_trigger(arg_name="timer", schedule="%METRICS_SCHEDULE%", run_on_startup=False, use_monitor=True)
+def metrics(timer: func.TimerRequest) -> None:
+    """Idle-compute detection over Azure Monitor metrics."""
+    run_timer_handler(timer, "run_metrics")
+
+
+@bp.function_name("sweep")
+@bp.retry(strategy="exponential_backoff", max_retry_count="3", minimum_interval="00:00:10", maximum_interval="00:05:00")
+@bp.timer_trigger(arg_name="timer", schedule="%SWEEP_SCHEDULE%", run_on_startup=False, use_monitor=True)
+def sweep(timer: func.TimerRequest) -> None:
+    """Resource Graph sweep for drift the events missed."""
+    run_timer_handler(timer, "run_sweep")
+
+
+@bp.function_name("detect")
+@bp.queue_trigger(arg_name="msg", queue_name="%DETECT_QUEUE%", connection="AzureWebJobsStorage")
+def detect(msg: func.QueueMessage) -> None:
+    """Overspend detection for the days one completed ingest run covers."""
+    run_queue_handler(msg, get_runtime().settings.detect_queue, "handle_detect")
+
+
+@bp.function_name("health")
+@bp.route(route="health", methods=[func.HttpMethod.GET], auth_level=func.AuthLevel.FUNCTION)
+def health(req: func.HttpRequest) -> func.HttpResponse:
+    """Liveness and configuration check: 200 when healthy, 503 otherwise."""
+    del req
+    try:
+        from vigil import handlers
+
+        result = handlers.health(get_runtime())
+    except Exception as exc:
+        logger.exception("health check failed", extra={"error_type": type(exc).__name__})
+        result = {"ok": False, "error": type(exc).__name__}
+    ok = bool(result.get("ok", True)) and result.get("status", "ok") in {"ok", "healthy", "degraded"}
+    return func.HttpResponse(
+        json.dumps(result, default=str, sort_keys=True),
+        status_code=200 if ok else 503,
+        mimetype="application/json",
+    )

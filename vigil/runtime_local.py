@@ -1,0 +1,232 @@
+"""The CLI's :class:`vigil.runtime.Runtime`: a local folder for blobs, queues in the state store.
+
+The CLI runs exactly the handlers the Function App runs. Where the Function App hands a
+message to a Storage Queue and the host later calls the queue trigger, the CLI puts the
+message in a durable queue kept in the state store (namespace :attr:`Namespace.OUTBOX`)
+and calls :meth:`LocalRuntime.drain` (or :meth:`LocalRuntime.drain_all`) to run the
+handlers over it. Messages survive a crash between enqueue and delivery; a message is
+deleted only after its handler returned, so delivery is at-least-once, as in Azure.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from vigil.config import VigilConfig
+from vigil.state.base import Namespace, StateStore
+
+__all__ = ["DrainResult", "LocalBlobStore", "LocalRuntime", "QueueHandler"]
+
+logger = logging.getLogger(__name__)
+
+QueueHandler = Callable[[dict[str, Any]], Any]
+MAX_DEQUEUE_COUNT = 5  # same as host.json extensions.queues.maxDequeueCount
+_SEP = ":"
+
+
+class LocalBlobStore:
+    """:class:`vigil.runtime.BlobStore` over a folder; blob paths are POSIX paths below it."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _file(self, path: str) -> Path:
+        rel = PurePosixPath(path)
+        if not path or rel.is_absolute() or ".." in rel.parts or "\\" in path:
+            raise ValueError(f"invalid blob path {path!r}: must be relative, without '..' or backslashes")
+        return self.root.joinpath(*rel.parts)
+
+    def read(self, path: str) -> bytes:
+        """The blob's bytes; :class:`FileNotFoundError` when it does not exist."""
+        file = self._file(path)
+        try:
+            return file.read_bytes()
+        except (FileNotFoundError, IsADirectoryError):
+            raise FileNotFoundError(f"blob {self.root.name}/{path} does not exist ({file})") from None
+
+    def write(self, path: str, data: bytes) -> None:
+        """Writes atomically (temp file + rename), so readers never see half a blob."""
+        file = self._file(path)
+        file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = file.with_name(f".{file.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, file)
+
+    def list(self, prefix: str = "") -> Iterator[str]:
+        """Blob paths starting with ``prefix`` (a plain string prefix, as in Azure), sorted."""
+        if not self.root.is_dir():
+            return iter(())
+        names = (
+            p.relative_to(self.root).as_posix()
+            for p in self.root.rglob("*")
+            if p.is_file() and not p.name.endswith(".tmp")
+        )
+        return iter(sorted(n for n in names if n.startswith(prefix)))
+
+    def delete(self, path: str) -> None:
+        """Deletes the blob; deleting a missing blob is not an error (idempotent)."""
+        self._file(path).unlink(missing_ok=True)
+
+    def exists(self, path: str) -> bool:
+        return self._file(path).is_file()
+
+
+@dataclass
+class DrainResult:
+    """What one :meth:`LocalRuntime.drain` did."""
+
+    queue: str
+    processed: int = 0
+    failed: int = 0
+    poisoned: int = 0
+    results: list[Any] = field(default_factory=list)
+
+
+class LocalRuntime:
+    """Runtime for the CLI and tests: ``LocalRuntime(config, store, root)``.
+
+    ``root`` holds one folder per blob container. ``settings`` are the app settings the
+    handlers may ask for (default: none, so handlers use their defaults); ``clock`` gives
+    the current time for message visibility.
+    """
+
+    def __init__(
+        self,
+        config: VigilConfig,
+        store: StateStore,
+        root: Path,
+        *,
+        settings: Mapping[str, str] | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self._config = config
+        self._store = store
+        self.root = Path(root)
+        self._settings = dict(settings or {})
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._seq = itertools.count()
+
+    @property
+    def config(self) -> VigilConfig:
+        return self._config
+
+    @property
+    def store(self) -> StateStore:
+        return self._store
+
+    def blobs(self, container: str) -> LocalBlobStore:
+        if not container or "/" in container or container.startswith("."):
+            raise ValueError(f"invalid container name {container!r}")
+        return LocalBlobStore(self.root / container)
+
+    def setting(self, name: str, default: str | None = None) -> str | None:
+        value = self._settings.get(name)
+        return default if value is None or value == "" else value
+
+    def enqueue(self, queue: str, message: Mapping[str, Any], *, visibility_timeout: int = 0) -> None:
+        """Stores the message durably; it becomes visible ``visibility_timeout`` seconds from now."""
+        body = json.loads(json.dumps(message, default=str))  # same JSON round trip as a real queue
+        now = self._clock()
+        key = f"{queue}{_SEP}{time.time_ns():020d}{_SEP}{next(self._seq):06d}"
+        self._store.put(
+            Namespace.OUTBOX,
+            key,
+            {
+                "queue": queue,
+                "body": body,
+                "enqueued_at": now.isoformat(),
+                "visible_at": now.timestamp() + max(0, visibility_timeout),
+                "dequeue_count": 0,
+            },
+        )
+
+    def pending(self, queue: str) -> list[dict[str, Any]]:
+        """The message bodies waiting in ``queue``, oldest first (visible or not)."""
+        return [dict(r.value["body"]) for r in self._records(queue)]
+
+    def drain(
+        self,
+        queue: str,
+        handler: QueueHandler,
+        *,
+        max_messages: int | None = None,
+        ignore_visibility: bool = False,
+    ) -> DrainResult:
+        """Runs ``handler`` over the visible messages of ``queue``, oldest first.
+
+        A message is deleted after its handler returns. A handler that raises leaves the
+        message in place with its dequeue count raised; after ``MAX_DEQUEUE_COUNT`` failures
+        it moves to ``<queue>-poison`` (what the Functions host does). Messages the handler
+        enqueues on the same queue are picked up by the same drain.
+        """
+        result = DrainResult(queue=queue)
+        attempted: set[str] = set()
+        while max_messages is None or result.processed + result.failed < max_messages:
+            now = self._clock().timestamp()
+            record = next(
+                (
+                    r
+                    for r in self._records(queue)
+                    if r.key not in attempted and (ignore_visibility or float(r.value["visible_at"]) <= now)
+                ),
+                None,
+            )
+            if record is None:
+                break
+            attempted.add(record.key)
+            body = dict(record.value["body"])
+            try:
+                out = handler(body)
+            except Exception:
+                result.failed += 1
+                count = int(record.value.get("dequeue_count", 0)) + 1
+                logger.exception(
+                    "handler failed for queue message %s (attempt %d)",
+                    record.key,
+                    count,
+                    extra={"queue": queue, "message_key": record.key, "dequeue_count": count},
+                )
+                if count >= MAX_DEQUEUE_COUNT:
+                    self.enqueue(f"{queue}-poison", body)
+                    self._store.delete(Namespace.OUTBOX, record.key)
+                    result.poisoned += 1
+                else:
+                    self._store.put(Namespace.OUTBOX, record.key, {**record.value, "dequeue_count": count})
+                continue
+            self._store.delete(Namespace.OUTBOX, record.key)
+            result.processed += 1
+            result.results.append(out)
+        return result
+
+    def drain_all(self, handlers: Mapping[str, QueueHandler], *, max_rounds: int = 100) -> dict[str, DrainResult]:
+        """Drains every queue in ``handlers`` until all are empty (fan-out, then fan-in)."""
+        totals = {q: DrainResult(queue=q) for q in handlers}
+        for _ in range(max_rounds):
+            progressed = False
+            for queue, handler in handlers.items():
+                res = self.drain(queue, handler)
+                total = totals[queue]
+                total.processed += res.processed
+                total.failed += res.failed
+                total.poisoned += res.poisoned
+                total.results.extend(res.results)
+                progressed = progressed or res.processed > 0 or res.poisoned > 0
+            if not progressed:
+                break
+        return totals
+
+    def _records(self, queue: str) -> list[Any]:
+        prefix = f"{queue}{_SEP}"
+        return sorted(
+            (r for r in self._store.query(Namespace.OUTBOX, prefix) if r.value.get("queue") == queue),
+            key=lambda r: r.key,
+        )
