@@ -1,0 +1,393 @@
+"""The Function App: indexing smoke test, and every function called with real azure.functions objects.
+
+The plumbing tests replace ``vigil.handlers`` with a recording double (so they check the
+trigger layer, not the pipeline) but run against a real runtime on Azurite: what a
+handler enqueues really lands in an Azurite queue, and malformed messages really land in
+the dead-letter container. ``test_*_real_handlers`` run the real handlers end to end.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import sys
+import types
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import azure.functions as func
+import pytest
+from azure.functions.queue import QueueMessage as WorkerQueueMessage
+from azure.functions.timer import TimerRequest
+
+import function_app
+from vigil import runtime_azure
+from vigil.runtime_azure import AzureRuntime, get_runtime, reset_runtime
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE_SETTINGS = REPO / "local.settings.sample.json"
+
+EXPECTED = {
+    "resource_events": "eventGridTrigger",
+    "cost_manifest": "eventGridTrigger",
+    "ingest_part": "queueTrigger",
+    "detect": "queueTrigger",
+    "dispatch": "queueTrigger",
+    "metrics": "timerTrigger",
+    "sweep": "timerTrigger",
+    "digest": "timerTrigger",
+    "health": "httpTrigger",
+}
+SETTING_REF = re.compile(r"%([A-Za-z0-9_]+)%")
+
+
+# get_functions() validates name uniqueness against what it saw before: call it once.
+FUNCTIONS = function_app.app.get_functions()
+
+
+def _functions() -> dict[str, Any]:
+    return {f.get_function_name(): f for f in FUNCTIONS}
+
+
+def _trigger(fn: Any) -> dict[str, Any]:
+    trigger = fn.get_trigger()
+    assert trigger is not None
+    return dict(trigger.get_dict_repr())
+
+
+def _user_function(name: str) -> Callable[..., Any]:
+    return _functions()[name].get_user_function()  # type: ignore[no-any-return]
+
+
+# --- indexing ---------------------------------------------------------------------------
+
+
+def test_function_names_and_trigger_types() -> None:
+    fns = FUNCTIONS
+    assert fns
+    names = [f.get_function_name() for f in fns]
+    assert len(names) == len(set(names)), f"duplicate function names: {names}"
+    assert {n: _trigger(f)["type"] for n, f in zip(names, fns, strict=True)} == EXPECTED
+
+
+def test_every_setting_reference_exists_in_sample_settings() -> None:
+    values = json.loads(SAMPLE_SETTINGS.read_text(encoding="utf-8"))["Values"]
+    for fn in FUNCTIONS:
+        for binding in fn.get_bindings_dict()["bindings"]:
+            for value in binding.values():
+                for ref in SETTING_REF.findall(str(value)):
+                    assert ref in values, f"{fn.get_function_name()}: %{ref}% missing from local.settings.sample.json"
+
+
+def test_queue_triggers_use_identity_capable_connection() -> None:
+    for name, fn in _functions().items():
+        trigger = _trigger(fn)
+        if trigger["type"] == "queueTrigger":
+            assert trigger["connection"] == "AzureWebJobsStorage", name
+            assert SETTING_REF.fullmatch(trigger["queueName"]), f"{name}: queue name must come from a setting"
+
+
+def test_timers_use_schedule_settings_and_retry() -> None:
+    for name, fn in _functions().items():
+        trigger = _trigger(fn)
+        if trigger["type"] == "timerTrigger":
+            assert SETTING_REF.fullmatch(trigger["schedule"]), f"{name}: schedule must be an app setting"
+            assert trigger["runOnStartup"] is False
+            retry = fn.get_settings_dict("retry_policy")
+            assert retry is not None, f"{name}: timer without retry policy"
+            assert retry["strategy"] == "exponential_backoff"
+
+
+def test_http_functions_need_a_key() -> None:
+    http = [fn for fn in FUNCTIONS if _trigger(fn)["type"] == "httpTrigger"]
+    assert http
+    for fn in http:
+        assert str(_trigger(fn)["authLevel"]).upper() in {"FUNCTION", "ADMIN"}
+
+
+def test_function_app_only_composes_blueprints() -> None:
+    source = (REPO / "function_app.py").read_text(encoding="utf-8")
+    assert source.count("app.register_functions(") == 3
+    assert "def " not in source
+
+
+def test_indexing_does_not_import_handlers_or_heavy_modules() -> None:
+    import subprocess
+
+    code = (
+        "import sys, function_app; "
+        "bad = [m for m in ('vigil.handlers', 'pandas', 'sklearn', 'pyarrow', 'matplotlib', 'azure.storage.queue') "
+        "if m in sys.modules]; print(','.join(bad))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+# --- calling the functions -----------------------------------------------------------------
+
+
+class Recorder:
+    """A stand-in for ``vigil.handlers`` that records calls and can enqueue or fail."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple[Any, ...]]] = []
+        self.fail: Exception | None = None
+        self.enqueue: tuple[str, dict[str, Any]] | None = None
+        self.health_result: dict[str, Any] = {"ok": True, "status": "ok"}
+
+    def _call(self, name: str, *args: Any) -> dict[str, Any]:
+        self.calls.append((name, args))
+        if self.fail is not None:
+            raise self.fail
+        rt = next(a for a in args if isinstance(a, AzureRuntime))
+        if self.enqueue is not None:
+            rt.enqueue(*self.enqueue)
+        return {"handler": name}
+
+    def module(self) -> types.ModuleType:
+        mod = types.ModuleType("vigil.handlers")
+        for name in (
+            "handle_resource_events",
+            "handle_blob_created",
+            "handle_ingest_part",
+            "handle_detect",
+            "run_metrics",
+            "run_sweep",
+            "run_digest",
+            "dispatch_alert",
+        ):
+            setattr(mod, name, lambda *a, _n=name: self._call(_n, *a))
+
+        def health(rt: AzureRuntime) -> dict[str, Any]:
+            self.calls.append(("health", (rt,)))
+            if self.fail is not None:
+                raise self.fail
+            return self.health_result
+
+        mod.health = health  # type: ignore[attr-defined]
+        return mod
+
+
+@pytest.fixture
+def host_env(
+    azurite: Any, unique_name: Callable[[str], str], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[dict[str, str]]:
+    """App settings for a runtime on Azurite, with unique queue/container/table names."""
+    env = {
+        "AzureWebJobsStorage": azurite.connection_string,
+        "VIGIL_STATE": "table",
+        "VIGIL_STATE_TABLE": unique_name("state"),
+        "INGEST_QUEUE": unique_name("ingest"),
+        "DETECT_QUEUE": unique_name("detect"),
+        "ALERTS_QUEUE": unique_name("alerts"),
+        "REMEDIATION_QUEUE": unique_name("remed"),
+        "EXPORTS_CONTAINER": unique_name("exports"),
+        "COSTS_CONTAINER": unique_name("costs"),
+        "DEADLETTER_CONTAINER": unique_name("dead"),
+    }
+    for key in list(env):
+        monkeypatch.setenv(key, env[key])
+    monkeypatch.delenv("VIGIL_CONFIG", raising=False)
+    reset_runtime()
+    yield env
+    reset_runtime()
+
+
+@pytest.fixture
+def recorder(monkeypatch: pytest.MonkeyPatch, host_env: dict[str, str]) -> Recorder:
+    import vigil
+
+    rec = Recorder()
+    mod = rec.module()
+    monkeypatch.setitem(sys.modules, "vigil.handlers", mod)
+    monkeypatch.setattr(vigil, "handlers", mod, raising=False)
+    return rec
+
+
+def _receive(conn: str, queue: str) -> list[dict[str, Any]]:
+    """Reads a queue the way the Functions host does: base64 text holding JSON."""
+    from azure.storage.queue import QueueClient
+
+    client = QueueClient.from_connection_string(conn, queue)
+    messages = list(client.receive_messages(max_messages=32, visibility_timeout=1))
+    return [json.loads(base64.b64decode(m.content)) for m in messages]
+
+
+def _event_grid_event(event_type: str, subject: str, data: dict[str, Any]) -> func.EventGridEvent:
+    return func.EventGridEvent(
+        id="4db48cba-50a2-455a-93b4-de41a3b5b7f6",
+        data=data,
+        topic="/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg",
+        subject=subject,
+        event_type=event_type,
+        event_time=datetime(2026, 11, 27, 4, 0, 0, tzinfo=UTC),
+        data_version="2",
+    )
+
+
+WRITE = "Microsoft.Resources.ResourceWriteSuccess"
+WS = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/ws1"
+
+
+def test_resource_event_reaches_handler_as_event_grid_dict(recorder: Recorder) -> None:
+    data = {"operationName": "Microsoft.MachineLearningServices/workspaces/write", "resourceUri": WS}
+    _user_function("resource_events")(_event_grid_event(WRITE, WS, data))
+    [(name, (events, rt))] = recorder.calls
+    assert name == "handle_resource_events"
+    assert rt is get_runtime()
+    assert events == [
+        {
+            "id": "4db48cba-50a2-455a-93b4-de41a3b5b7f6",
+            "topic": "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg",
+            "subject": WS,
+            "eventType": WRITE,
+            "eventTime": "2026-11-27T04:00:00Z",
+            "data": data,
+            "dataVersion": "2",
+            "metadataVersion": "1",
+        }
+    ]
+
+
+def test_resource_event_in_cloudevents_schema(recorder: Recorder) -> None:
+    event = func.CloudEvent(
+        id="e1",
+        source="/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg",
+        type="Microsoft.Resources.ResourceDeleteSuccess",
+        specversion="1.0",
+        data={"resourceUri": WS},
+        time=datetime(2026, 11, 27, 4, 0, 0, tzinfo=UTC),
+        subject=WS,
+    )
+    _user_function("resource_events")(event)
+    [(_, (events, _rt))] = recorder.calls
+    assert events[0]["specversion"] == "1.0"
+    assert events[0]["type"] == "Microsoft.Resources.ResourceDeleteSuccess"
+    assert events[0]["time"] == "2026-11-27T04:00:00Z"
+    assert events[0]["data"] == {"resourceUri": WS}
+
+
+def test_other_event_types_are_ignored(recorder: Recorder) -> None:
+    _user_function("resource_events")(_event_grid_event("Microsoft.Resources.ResourceWriteFailure", WS, {}))
+    _user_function("cost_manifest")(
+        _event_grid_event("Microsoft.Storage.BlobCreated", "/blobServices/default/containers/c/blobs/x/part0.csv", {})
+    )
+    assert recorder.calls == []
+
+
+def test_handler_output_lands_in_azurite_queue(recorder: Recorder, host_env: dict[str, str]) -> None:
+    part = {"run_id": "r1", "part": "exports/x/part0.csv"}
+    recorder.enqueue = (host_env["INGEST_QUEUE"], part)
+    subject = "/blobServices/default/containers/cost-exports/blobs/exports/x/run1/manifest.json"
+    _user_function("cost_manifest")(_event_grid_event("Microsoft.Storage.BlobCreated", subject, {"url": "u"}))
+    assert [c[0] for c in recorder.calls] == ["handle_blob_created"]
+    assert _receive(host_env["AzureWebJobsStorage"], host_env["INGEST_QUEUE"]) == [part]
+
+
+@pytest.mark.parametrize(
+    ("function", "handler", "queue_setting"),
+    [
+        ("ingest_part", "handle_ingest_part", "INGEST_QUEUE"),
+        ("detect", "handle_detect", "DETECT_QUEUE"),
+        ("dispatch", "dispatch_alert", "ALERTS_QUEUE"),
+    ],
+)
+def test_queue_functions_pass_the_json_body(
+    recorder: Recorder, function: str, handler: str, queue_setting: str
+) -> None:
+    msg = WorkerQueueMessage(id="m1", body=json.dumps({"k": "v", "n": 1}).encode(), dequeue_count=1)
+    _user_function(function)(msg)
+    [(name, (message, rt))] = recorder.calls
+    assert (name, message) == (handler, {"k": "v", "n": 1})
+    assert isinstance(rt, AzureRuntime)
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"{not json", "body is not valid JSON"),
+        (b"[1, 2]", "expected a JSON object, got list"),
+        (b"", "body is empty"),
+        (b"\xff\xfe", "body is not UTF-8"),
+    ],
+)
+def test_malformed_queue_message_is_quarantined_not_retried(
+    recorder: Recorder, host_env: dict[str, str], body: bytes, reason: str
+) -> None:
+    msg = func.QueueMessage(id="bad-1", body=body)
+    _user_function("ingest_part")(msg)  # does not raise: retrying cannot fix it
+    assert recorder.calls == []
+    dead = get_runtime().blobs(host_env["DEADLETTER_CONTAINER"])
+    path = f"queues/{host_env['INGEST_QUEUE']}/bad-1.json"
+    record = json.loads(dead.read(path))
+    assert reason in record["reason"]
+    assert host_env["INGEST_QUEUE"] in record["reason"] and "bad-1" in record["reason"]
+    kept = record["body"].get("text")
+    if kept is None:
+        kept = base64.b64decode(record["body"]["base64"]).decode("latin-1")
+        assert kept.encode("latin-1") == body
+    else:
+        assert kept.encode() == body
+
+
+def test_handler_errors_propagate_for_platform_retry(recorder: Recorder) -> None:
+    recorder.fail = ConnectionError("table unavailable")
+    msg = func.QueueMessage(id="m2", body=b'{"run_id": "r"}')
+    with pytest.raises(ConnectionError):
+        _user_function("detect")(msg)
+    with pytest.raises(ConnectionError):
+        _user_function("resource_events")(_event_grid_event(WRITE, WS, {}))
+    with pytest.raises(ConnectionError):
+        _user_function("sweep")(TimerRequest())
+
+
+@pytest.mark.parametrize(
+    ("function", "handler"), [("metrics", "run_metrics"), ("sweep", "run_sweep"), ("digest", "run_digest")]
+)
+def test_timer_functions_pass_runtime_and_aware_now(recorder: Recorder, function: str, handler: str) -> None:
+    before = datetime.now(UTC)
+    _user_function(function)(TimerRequest(past_due=True, schedule_status={}, schedule={}))
+    [(name, (rt, now))] = recorder.calls
+    assert name == handler
+    assert rt is get_runtime()
+    assert now.tzinfo is not None and before <= now <= datetime.now(UTC)
+
+
+def test_decorated_functions_are_directly_callable(recorder: Recorder) -> None:
+    from vigil.functions import metrics
+
+    metrics(TimerRequest())
+    assert [c[0] for c in recorder.calls] == ["run_metrics"]
+
+
+def _get(path: str = "/api/health") -> func.HttpRequest:
+    return func.HttpRequest(method="GET", url=f"http://localhost:7071{path}", body=b"", params={})
+
+
+def test_health_ok(recorder: Recorder) -> None:
+    resp = _user_function("health")(_get())
+    assert resp.status_code == 200
+    assert resp.mimetype == "application/json"
+    assert json.loads(resp.get_body()) == {"ok": True, "status": "ok"}
+
+
+def test_health_unhealthy_and_failing(recorder: Recorder) -> None:
+    recorder.health_result = {"ok": False, "checks": {"state": "unreachable"}}
+    assert _user_function("health")(_get()).status_code == 503
+    recorder.fail = RuntimeError("boom with secret details")
+    resp = _user_function("health")(_get())
+    assert resp.status_code == 503
+    body = json.loads(resp.get_body())
+    assert body == {"ok": False, "error": "RuntimeError"}
+
+
+def test_runtime_is_cached_per_process(host_env: dict[str, str]) -> None:
+    first = get_runtime()
+    assert get_runtime() is first
+    assert first.settings.ingest_queue == host_env["INGEST_QUEUE"]
+    reset_runtime()
+    assert runtime_azure._RUNTIME is None
+    assert get_runtime() is not first
