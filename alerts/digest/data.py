@@ -225,6 +225,11 @@ class Mover:
     key: str
     this_week: float
     previous_week: float
+    name: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.key})" if self.name and self.name != self.key else self.key
 
     @property
     def change(self) -> float:
@@ -475,7 +480,11 @@ def build_digest(
         a = this.groupby(this[column].fillna("(none)").astype("string"), observed=True)[metric].sum()
         b = prev.groupby(prev[column].fillna("(none)").astype("string"), observed=True)[metric].sum()
         keys = sorted(set(a.index) | set(b.index))
-        movers = [Mover(dim, str(k), float(a.get(k, 0.0)), float(b.get(k, 0.0))) for k in keys]
+        names: dict[str, str] = {}
+        if dim == "subscription":
+            pairs = frame[["SubAccountId", "SubAccountName"]].dropna().drop_duplicates("SubAccountId")
+            names = {str(i): str(n) for i, n in zip(pairs["SubAccountId"], pairs["SubAccountName"], strict=True)}
+        movers = [Mover(dim, str(k), float(a.get(k, 0.0)), float(b.get(k, 0.0)), names.get(str(k), "")) for k in keys]
         movers.sort(key=lambda m: (-abs(m.change), m.key))
         digest.movers[dim] = movers[:top_n]
     return digest
