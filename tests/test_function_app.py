@@ -229,7 +229,10 @@ def _event_grid_event(event_type: str, subject: str, data: dict[str, Any]) -> fu
 
 
 WRITE = "Microsoft.Resources.ResourceWriteSuccess"
-WS = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/ws1"
+WS = (
+    "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg"
+    "/providers/Microsoft.MachineLearningServices/workspaces/ws1"
+)
 
 
 def test_resource_event_reaches_handler_as_event_grid_dict(recorder: Recorder) -> None:
@@ -288,16 +291,10 @@ def test_handler_output_lands_in_azurite_queue(recorder: Recorder, host_env: dic
 
 
 @pytest.mark.parametrize(
-    ("function", "handler", "queue_setting"),
-    [
-        ("ingest_part", "handle_ingest_part", "INGEST_QUEUE"),
-        ("detect", "handle_detect", "DETECT_QUEUE"),
-        ("dispatch", "dispatch_alert", "ALERTS_QUEUE"),
-    ],
+    ("function", "handler"),
+    [("ingest_part", "handle_ingest_part"), ("detect", "handle_detect"), ("dispatch", "dispatch_alert")],
 )
-def test_queue_functions_pass_the_json_body(
-    recorder: Recorder, function: str, handler: str, queue_setting: str
-) -> None:
+def test_queue_functions_pass_the_json_body(recorder: Recorder, function: str, handler: str) -> None:
     msg = WorkerQueueMessage(id="m1", body=json.dumps({"k": "v", "n": 1}).encode(), dequeue_count=1)
     _user_function(function)(msg)
     [(name, (message, rt))] = recorder.calls
@@ -324,7 +321,8 @@ def test_malformed_queue_message_is_quarantined_not_retried(
     path = f"queues/{host_env['INGEST_QUEUE']}/bad-1.json"
     record = json.loads(dead.read(path))
     assert reason in record["reason"]
-    assert host_env["INGEST_QUEUE"] in record["reason"] and "bad-1" in record["reason"]
+    assert host_env["INGEST_QUEUE"] in record["reason"]
+    assert "bad-1" in record["reason"]
     kept = record["body"].get("text")
     if kept is None:
         kept = base64.b64decode(record["body"]["base64"]).decode("latin-1")
@@ -353,7 +351,8 @@ def test_timer_functions_pass_runtime_and_aware_now(recorder: Recorder, function
     [(name, (rt, now))] = recorder.calls
     assert name == handler
     assert rt is get_runtime()
-    assert now.tzinfo is not None and before <= now <= datetime.now(UTC)
+    assert now.tzinfo is not None
+    assert before <= now <= datetime.now(UTC)
 
 
 def test_decorated_functions_are_directly_callable(recorder: Recorder) -> None:
