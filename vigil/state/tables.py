@@ -1,0 +1,272 @@
+"""Azure Table Storage state backend: the Function App's store.
+
+Layout: one table (default ``vigilstate``); PartitionKey = encoded namespace;
+RowKey = a one-letter kind + encoded key (see :mod:`vigil.state.keys`):
+
+* ``r<key>``: a record. ``k`` holds the original key, ``n`` the chunk count and
+  ``v0..v{n-1}`` the JSON value split into 30,000-character string properties.
+* ``l<time-ordered id>``: a ledger entry (same value layout).
+* ``i<key>``: the idempotency marker of a keyed ledger entry, created in the same
+  entity-group transaction as the entry, so a retried append is ignored atomically.
+
+Keys whose encoding exceeds the 1 KiB key limit are truncated and suffixed with a
+SHA-256 of the full key (``~}`` never occurs in an encoded key); prefix queries
+still find them because results are filtered and sorted on the stored ``k``.
+
+ETags are the service's. Transport failures and 5xx/408/429 responses surface as
+:class:`StateUnavailableError`; a failed ``If-Match`` (412) as :class:`ConcurrencyError`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
+from typing import Any
+
+from azure.core import MatchConditions
+from azure.core.exceptions import (
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceNotFoundError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+from azure.data.tables import TableClient, TableEntity, TableTransactionError, UpdateMode
+
+from vigil.state._common import dump_value, ledger_id, load_value, ns_name
+from vigil.state.base import ConcurrencyError, Namespace, Record, StateUnavailableError
+from vigil.state.keys import RANGE_END, encode_key
+
+__all__ = ["DEFAULT_TABLE_NAME", "MAX_VALUE_CHARS", "TableStore"]
+
+DEFAULT_TABLE_NAME = "vigilstate"
+_CHUNK = 30_000  # characters per string property (limit: 64 KiB of UTF-16 = 32,768)
+MAX_VALUE_CHARS = 900_000 // 2 // _CHUNK * _CHUNK  # stays under the 1 MiB entity limit (UTF-16)
+_MAX_KEY = 512  # characters of ASCII per key: 1 KiB as UTF-16
+_HASHED_HEAD = _MAX_KEY - 2 - 64
+_RETRYABLE = frozenset({408, 429})
+
+_DEV_STORAGE = (
+    "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
+    "AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;"
+    "TableEndpoint=http://127.0.0.1:10002/devstoreaccount1;"
+)
+
+
+def _row_key(kind: str, key: str) -> str:
+    encoded = kind + encode_key(key)
+    if len(encoded) <= _MAX_KEY:
+        return encoded
+    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+    return encoded[:_HASHED_HEAD] + "~}" + digest
+
+
+def _partition_key(namespace: Namespace | str) -> tuple[str, str]:
+    name = ns_name(namespace)
+    encoded = encode_key(name)
+    if len(encoded) > _MAX_KEY:
+        raise ValueError(f"state namespace too long for Azure Tables: {name[:60]!r}...")
+    return name, encoded
+
+
+def _value_properties(value: Mapping[str, Any]) -> dict[str, Any]:
+    text = dump_value(value)
+    if len(text) > MAX_VALUE_CHARS:
+        raise ValueError(
+            f"state value is {len(text)} characters of JSON; the Table backend stores at most {MAX_VALUE_CHARS}"
+        )
+    chunks = [text[i : i + _CHUNK] for i in range(0, len(text), _CHUNK)] or [""]
+    props: dict[str, Any] = {"n": len(chunks)}
+    props.update({f"v{i}": chunk for i, chunk in enumerate(chunks)})
+    return props
+
+
+def _entity_value(entity: Mapping[str, Any]) -> dict[str, Any]:
+    count = int(entity.get("n", 0))
+    return load_value("".join(str(entity[f"v{i}"]) for i in range(count)))
+
+
+def _etag(meta: Mapping[str, Any]) -> str:
+    return str(meta["etag"])
+
+
+@contextmanager
+def _translate(what: str) -> Iterator[None]:
+    try:
+        yield
+    except (ServiceRequestError, ServiceResponseError) as exc:
+        raise StateUnavailableError(f"Azure Table storage unreachable during {what}: {exc}") from exc
+    except HttpResponseError as exc:
+        status = exc.status_code
+        if status == 412:
+            raise ConcurrencyError(f"{what}: ETag no longer matches") from exc
+        if status is None or status >= 500 or status in _RETRYABLE:
+            raise StateUnavailableError(f"Azure Table storage failed during {what}: {status} {exc.reason}") from exc
+        raise
+
+
+class TableStore:
+    """StateStore on one Azure Storage table (created on first use)."""
+
+    def __init__(self, client: TableClient) -> None:
+        self._client = client
+        self.table_name = client.table_name
+        self._ready = False
+        self._ready_lock = threading.Lock()
+
+    @classmethod
+    def from_connection_string(
+        cls, connection_string: str, *, table_name: str = DEFAULT_TABLE_NAME, **client_options: Any
+    ) -> TableStore:
+        """``client_options`` go to the SDK client: e.g. ``retry_total``, ``connection_timeout``, ``read_timeout``."""
+        if connection_string.strip().rstrip(";").lower() == "usedevelopmentstorage=true":
+            connection_string = _DEV_STORAGE
+        return cls(TableClient.from_connection_string(connection_string, table_name=table_name, **client_options))
+
+    @classmethod
+    def from_endpoint(
+        cls,
+        endpoint: str,
+        *,
+        table_name: str = DEFAULT_TABLE_NAME,
+        credential: Any = None,
+        client_id: str | None = None,
+        **client_options: Any,
+    ) -> TableStore:
+        """Identity-based connection: ``credential`` or else a managed identity (``client_id``)
+        or ``DefaultAzureCredential``. azure.identity is imported only here."""
+        if credential is None:
+            from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
+
+            credential = ManagedIdentityCredential(client_id=client_id) if client_id else DefaultAzureCredential()
+        return cls(TableClient(endpoint, table_name, credential=credential, **client_options))
+
+    # -- plumbing ----------------------------------------------------------------------
+    def _ensure_table(self) -> None:
+        if self._ready:
+            return
+        with self._ready_lock:
+            if self._ready:
+                return
+            with _translate(f"create table {self.table_name}"), suppress(ResourceExistsError):
+                self._client.create_table()
+            self._ready = True
+
+    def _records(self, pk: str, low: str, high: str, what: str) -> Iterator[TableEntity]:
+        self._ensure_table()
+        with _translate(what):
+            yield from self._client.query_entities(
+                "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi",
+                parameters={"pk": pk, "lo": low, "hi": high},
+            )
+
+    # -- records -----------------------------------------------------------------------
+    def get(self, namespace: Namespace | str, key: str) -> Record | None:
+        ns, pk = _partition_key(namespace)
+        self._ensure_table()
+        with _translate(f"get {ns}/{key}"):
+            try:
+                entity = self._client.get_entity(pk, _row_key("r", key))
+            except ResourceNotFoundError:
+                return None
+        return Record(ns, key, _entity_value(entity), _etag(entity.metadata))
+
+    def put(
+        self,
+        namespace: Namespace | str,
+        key: str,
+        value: Mapping[str, Any],
+        *,
+        etag: str | None = None,
+    ) -> Record:
+        ns, pk = _partition_key(namespace)
+        props = _value_properties(value)
+        entity = {"PartitionKey": pk, "RowKey": _row_key("r", key), "k": key, **props}
+        self._ensure_table()
+        with _translate(f"put {ns}/{key}"):
+            if etag is None:
+                meta = self._client.upsert_entity(entity, mode=UpdateMode.REPLACE)
+            else:
+                try:
+                    meta = self._client.update_entity(
+                        entity, mode=UpdateMode.REPLACE, etag=etag, match_condition=MatchConditions.IfNotModified
+                    )
+                except ResourceNotFoundError as exc:
+                    raise ConcurrencyError(f"{ns}/{key}: record vanished since ETag {etag}") from exc
+        return Record(ns, key, _entity_value(props), _etag(meta))
+
+    def add(self, namespace: Namespace | str, key: str, value: Mapping[str, Any]) -> bool:
+        ns, pk = _partition_key(namespace)
+        entity = {"PartitionKey": pk, "RowKey": _row_key("r", key), "k": key, **_value_properties(value)}
+        self._ensure_table()
+        with _translate(f"add {ns}/{key}"):
+            try:
+                self._client.create_entity(entity)
+            except ResourceExistsError:
+                return False
+        return True
+
+    def delete(self, namespace: Namespace | str, key: str, *, etag: str | None = None) -> bool:
+        ns, pk = _partition_key(namespace)
+        statuses: list[int] = []
+
+        def hook(response: Any) -> None:
+            statuses.append(int(response.http_response.status_code))
+
+        conditional: dict[str, Any] = {}
+        if etag is not None:
+            conditional = {"etag": etag, "match_condition": MatchConditions.IfNotModified}
+        self._ensure_table()
+        with _translate(f"delete {ns}/{key}"):
+            # The SDK swallows 404 on delete; the response hook tells "deleted" from "absent".
+            self._client.delete_entity(pk, _row_key("r", key), raw_response_hook=hook, **conditional)
+        return bool(statuses) and 200 <= statuses[-1] < 300
+
+    def query(self, namespace: Namespace | str, prefix: str = "") -> Iterator[Record]:
+        ns, pk = _partition_key(namespace)
+        low = _row_key("r", prefix)[:_HASHED_HEAD]
+        found = [
+            Record(ns, str(entity["k"]), _entity_value(entity), _etag(entity.metadata))
+            for entity in self._records(pk, low, low + RANGE_END, f"query {ns}/{prefix}*")
+            if str(entity["k"]).startswith(prefix)
+        ]
+        found.sort(key=lambda record: record.key)
+        return iter(found)
+
+    # -- ledger ------------------------------------------------------------------------
+    def append(self, namespace: Namespace | str, entry: Mapping[str, Any], *, key: str | None = None) -> str:
+        ns, pk = _partition_key(namespace)
+        entry_id = ledger_id()
+        entry_key = entry_id if key is None else key
+        row = {"PartitionKey": pk, "RowKey": "l" + entry_id, "k": entry_key, **_value_properties(entry)}
+        self._ensure_table()
+        with _translate(f"append {ns}"):
+            if key is None:
+                self._client.create_entity(row)
+                return entry_key
+            marker = {"PartitionKey": pk, "RowKey": _row_key("i", key), "k": key, "entry": row["RowKey"]}
+            try:
+                self._client.submit_transaction([("create", marker), ("create", row)])
+            except TableTransactionError as exc:
+                if exc.status_code != 409:
+                    raise
+        return entry_key
+
+    def ledger(self, namespace: Namespace | str) -> Iterator[Record]:
+        ns, pk = _partition_key(namespace)
+        for entity in self._records(pk, "l", "m", f"ledger {ns}"):
+            yield Record(ns, str(entity["k"]), _entity_value(entity), _etag(entity.metadata))
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> TableStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"TableStore(table={self.table_name!r}, endpoint={self._client.url!r})"
