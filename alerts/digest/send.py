@@ -1,0 +1,98 @@
+"""Build and send the digest for every subscription in ``digests:`` (the timer path).
+
+Sending is injected (``send``), so the same code serves the Function timer
+(through the alerts email channel) and tests (through a real SMTP server).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from email.message import EmailMessage
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from alerts.config import DigestConfig
+from alerts.digest.data import DigestError, FindingRecord, build_digest, parse_scope
+from alerts.digest.render import render
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["DigestSendResult", "previous_week", "send_digests"]
+
+log = logging.getLogger(__name__)
+
+SendFn = Callable[[EmailMessage, Sequence[str]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class DigestSendResult:
+    name: str
+    week: str
+    recipients: tuple[str, ...]
+    has_data: bool
+    bytes: int
+    error: str = ""
+
+
+def previous_week(now: datetime, timezone: str = "UTC") -> date:
+    """Monday of the last complete ISO week before ``now``, in ``timezone``."""
+    try:
+        tz = ZoneInfo(timezone)
+    except ZoneInfoNotFoundError:
+        raise DigestError(f"digest timezone {timezone!r} is not a known IANA time zone") from None
+    local = now.astimezone(tz).date()
+    this_monday = local - timedelta(days=local.weekday())
+    return this_monday - timedelta(days=7)
+
+
+def send_digests(
+    digests: Sequence[DigestConfig],
+    costs: pd.DataFrame,
+    findings: Sequence[FindingRecord],
+    *,
+    now: datetime,
+    sender: str,
+    send: SendFn,
+    budgets: Callable[[DigestConfig], float | None] | None = None,
+) -> list[DigestSendResult]:
+    """One email per digest subscription. A failure for one subscription is
+    logged and reported, and does not stop the others; the caller decides
+    whether to fail the invocation (so that the platform retries)."""
+    results: list[DigestSendResult] = []
+    for cfg in digests:
+        try:
+            week = previous_week(now, cfg.timezone)
+            scopes = [parse_scope(s) for s in cfg.scopes]
+            digest = build_digest(
+                costs,
+                findings,
+                week_start=week,
+                scopes=scopes,
+                now=now,
+                currency=cfg.currency,
+                budget=budgets(cfg) if budgets else None,
+            )
+            msg = render(digest).to_email(
+                sender=sender,
+                recipients=list(cfg.recipients),
+                subject=f"Vigil weekly digest {digest.iso_week}: {cfg.name}",
+            )
+            size = len(msg.as_bytes())
+            send(msg, cfg.recipients)
+        except Exception as exc:
+            log.exception("digest %s failed", cfg.name, extra={"digest": cfg.name})
+            results.append(DigestSendResult(cfg.name, "", tuple(cfg.recipients), False, 0, str(exc)))
+            continue
+        log.info(
+            "digest %s for %s sent to %d recipient(s)",
+            cfg.name,
+            digest.iso_week,
+            len(cfg.recipients),
+            extra={"digest": cfg.name, "week": digest.iso_week, "bytes": size},
+        )
+        results.append(DigestSendResult(cfg.name, digest.iso_week, tuple(cfg.recipients), digest.has_data, size))
+    return results
