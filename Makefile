@@ -9,7 +9,7 @@ EXCLUDE_NEWER := 2026-11-27T00:00:00Z
 COMPILE := $(UV) pip compile pyproject.toml --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
 	--exclude-newer $(EXCLUDE_NEWER) --no-header --no-annotate -q
 
-.PHONY: demo test lint typecheck pytest requirements requirements-check bench clean setup node
+.PHONY: demo test lint typecheck pytest requirements requirements-check bench clean setup node chromium
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (Python 3.11) on PATH" >&2; exit 1; }
@@ -24,6 +24,13 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml requirements.txt
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
+
+# Debian's chromium renders the digest in tests (driven by Playwright, which never downloads a browser here).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null 2>&1; then SUDO=sudo; \
+	  else echo "install Debian's chromium package (apt-get install chromium)" >&2; exit 1; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
 setup: $(VENV)/.installed
 
@@ -48,7 +55,7 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-pytest: setup node
+pytest: setup node chromium
 	$(BIN)/python -m pytest
 
 # Azurite is started by tests/conftest.py on free loopback ports and stopped at the end.

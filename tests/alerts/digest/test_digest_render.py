@@ -102,7 +102,7 @@ def test_renders_in_headless_chromium_without_console_errors(tmp_path: Path) -> 
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
     if not Path(chromium).exists():
         pytest.fail("chromium is not installed: `make test` installs Debian's chromium package")
-    sync_api = pytest.importorskip("playwright.sync_api")
+    from playwright import sync_api
     page_file = tmp_path / "digest.html"
     page_file.write_text(render(_digest(budget=9000.0)).html_standalone, encoding="utf-8")
     messages: list[tuple[str, str]] = []
