@@ -1,0 +1,24 @@
+"""The general causal anomaly scorer shared by every cost and metric detector.
+
+``score_series`` gives each row a score in [0, 1] computed only from the rows up
+to and including it (scoring a prefix gives the same scores as scoring the whole
+series and truncating). Rows that cannot be judged (warm-up, NaN) get no verdict:
+their score is NaN and ``Scores.reasons`` says why.
+
+Two profiles:
+
+- ``cost``: daily (or hourly) spend. Weekly (daily) seasonality, damped trend,
+  robust median/MAD statistics, one-sided (only increases are overspend), and an
+  absolute-impact gate.
+- ``metric``: generic streaming metrics (the NAB profile). Robust z-scores on
+  several horizons plus a scikit-learn nearest-neighbour novelty score over
+  recent shapes, with alarm damping so one event raises one alarm.
+
+Import cost: numpy only at import; scikit-learn is imported by the metric profile.
+"""
+
+from __future__ import annotations
+
+from detectors.anomaly.scorer import PROFILES, Profile, Scores, score_series
+
+__all__ = ["PROFILES", "Profile", "Scores", "score_series"]

@@ -1,0 +1,83 @@
+"""Entry point of the causal scorer: ``score_series(values, profile=...)``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from detectors.anomaly.cost import CostParams, score_cost
+
+__all__ = ["PROFILES", "Profile", "Scores", "score_series"]
+
+Profile = Literal["cost", "metric"]
+PROFILES: tuple[Profile, ...] = ("cost", "metric")
+
+
+@dataclass(frozen=True, slots=True)
+class Scores:
+    """Per-row output. ``score`` is NaN where no verdict was possible; ``reasons`` says why."""
+
+    score: npt.NDArray[np.float64]
+    is_anomaly: npt.NDArray[np.bool_]
+    expected: npt.NDArray[np.float64]
+    scale: npt.NDArray[np.float64]
+    reasons: tuple[str | None, ...]
+
+    def __len__(self) -> int:
+        return len(self.score)
+
+    @property
+    def judged(self) -> npt.NDArray[np.bool_]:
+        return ~np.isnan(self.score)
+
+    @property
+    def reason(self) -> str | None:
+        """Why the series got no verdict at all (None when at least one row was judged)."""
+        if len(self.score) == 0:
+            return "empty series"
+        if self.judged.any():
+            return None
+        return next((r for r in reversed(self.reasons) if r), "no verdict")
+
+
+def score_series(
+    values: Sequence[float] | npt.NDArray[np.float64],
+    *,
+    profile: Profile = "metric",
+    period: int | None = None,
+    sensitivity: float | None = None,
+    min_impact: float = 0.0,
+) -> Scores:
+    """Score every row causally (row t uses rows 0..t only).
+
+    ``period`` is the seasonal cycle in rows (7 for daily cost, 24 for hourly);
+    ``sensitivity`` is the robust z at which a row is an anomaly (score 0.5);
+    ``min_impact`` is the least excess over the expected value (cost profile).
+    """
+    x = np.asarray(values, dtype=np.float64)
+    if x.ndim != 1:
+        raise ValueError("values must be one-dimensional")
+    x = np.where(np.isfinite(x), x, np.nan)
+    if profile == "cost":
+        params = CostParams(
+            period=period or 7,
+            sensitivity=sensitivity or 3.0,
+            min_impact=min_impact,
+        )
+        s, f, e, sc, r = score_cost(x, params)
+        return Scores(s, f, e, sc, tuple(r))
+    if profile == "metric":
+        from detectors.anomaly.metric import MetricParams, score_metric
+
+        mp = MetricParams() if sensitivity is None else MetricParams(threshold=_threshold_from(sensitivity))
+        s, f, e, sc, r = score_metric(x, mp)
+        return Scores(s, f, e, sc, tuple(r))
+    raise ValueError(f"unknown profile {profile!r}; expected one of {', '.join(PROFILES)}")
+
+
+def _threshold_from(sensitivity: float) -> float:
+    return float(1.0 - 2.0 ** (-((3.0 / sensitivity) ** 2)))

@@ -1,0 +1,125 @@
+"""From a cost frame (vigil/costframe.py columns) to the rows and series the detectors read."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["ONE_OFF_CATEGORIES", "Prepared", "prepare", "scope_key_columns", "tag_mask"]
+
+# Charges that are one-off by nature: kept out of the anomaly series, still counted in budgets.
+ONE_OFF_CATEGORIES = frozenset({"purchase", "credit", "adjustment", "refund"})
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Rows with a ``cost`` and a ``bucket`` (day or hour start, UTC, tz-naive), split by kind."""
+
+    rows: pd.DataFrame  # every charge, for budgets
+    usage: pd.DataFrame  # recurring charges, for anomalies
+    one_off: pd.DataFrame  # purchases, credits, adjustments
+    freq: str  # "D" or "h"
+    buckets: pd.DatetimeIndex  # the full grid from first to last bucket
+    observed: pd.DatetimeIndex  # buckets that hold at least one row (others are data gaps)
+    currency: str
+
+
+def _text(frame: pd.DataFrame, col: str) -> pd.Series:
+    if col not in frame.columns:
+        return pd.Series("", index=frame.index, dtype="string")
+    return frame[col].astype("string").fillna("")
+
+
+def prepare(costs: pd.DataFrame, *, cost_column: str, now: datetime) -> list[Prepared]:
+    """One ``Prepared`` per billing currency. Rows at or after ``now`` are ignored."""
+    if "ChargePeriodStart" not in costs.columns:
+        raise ValueError("cost frame has no ChargePeriodStart column")
+    other = "BilledCost" if cost_column == "EffectiveCost" else "EffectiveCost"
+    df = pd.DataFrame(index=costs.index)
+    start = pd.to_datetime(costs["ChargePeriodStart"], utc=True)
+    df["start"] = start.dt.tz_convert("UTC").dt.tz_localize(None)
+    primary = pd.to_numeric(costs[cost_column], errors="coerce") if cost_column in costs.columns else None
+    fallback = pd.to_numeric(costs[other], errors="coerce") if other in costs.columns else None
+    if primary is None and fallback is None:
+        raise ValueError(f"cost frame has neither {cost_column} nor {other}")
+    cost = primary if primary is not None else fallback
+    assert cost is not None
+    if primary is not None and fallback is not None:
+        cost = primary.fillna(fallback)
+    df["cost"] = cost.fillna(0.0).astype("float64")
+    df["currency"] = _text(costs, "BillingCurrency").str.upper()
+    df["sub"] = _text(costs, "SubAccountId").str.lower()
+    df["rg"] = _text(costs, "x_ResourceGroupName").str.lower()
+    df["resource"] = _text(costs, "ResourceId").str.lower()
+    df["resource_name"] = _text(costs, "ResourceName")
+    df["service"] = _text(costs, "ServiceName")
+    df["category"] = _text(costs, "ChargeCategory").str.lower()
+    df["tags"] = _text(costs, "Tags")
+    df["rg_key"] = df["sub"] + "/" + df["rg"]
+    df.loc[df["rg"] == "", "rg_key"] = ""
+    now_naive = pd.Timestamp(now).tz_convert("UTC").tz_localize(None)
+    df = df[df["start"].notna() & (df["start"] < now_naive)]
+    freq = _granularity(costs.loc[df.index])
+    df["bucket"] = df["start"].dt.floor("D" if freq == "D" else "h")
+    out: list[Prepared] = []
+    for currency, group in df.groupby("currency", sort=True):
+        part = group.copy()
+        one_off_mask = part["category"].isin(ONE_OFF_CATEGORIES)
+        observed = pd.DatetimeIndex(sorted(part["bucket"].unique()))
+        buckets = pd.date_range(observed.min(), observed.max(), freq=freq) if len(observed) else observed
+        out.append(
+            Prepared(
+                rows=part,
+                usage=part[~one_off_mask],
+                one_off=part[one_off_mask],
+                freq=freq,
+                buckets=pd.DatetimeIndex(buckets),
+                observed=observed,
+                currency=str(currency),
+            )
+        )
+    return out
+
+
+def _granularity(costs: pd.DataFrame) -> str:
+    """Hourly when most rows span less than a day (hourly exports), daily otherwise."""
+    if "ChargePeriodEnd" not in costs.columns or costs.empty:
+        return "D"
+    start = pd.to_datetime(costs["ChargePeriodStart"], utc=True)
+    end = pd.to_datetime(costs["ChargePeriodEnd"], utc=True)
+    span = (end - start).dt.total_seconds()
+    span = span[span.notna() & (span > 0)]
+    if span.empty:
+        return "D"
+    return "h" if float(np.median(span)) <= 3600 else "D"
+
+
+def scope_key_columns() -> dict[str, str]:
+    """Scope kind -> the column of ``Prepared.rows`` that holds its value."""
+    return {"subscription": "sub", "resource_group": "rg_key", "service": "service", "resource": "resource"}
+
+
+def tag_mask(rows: pd.DataFrame, key: str, value: str) -> pd.Series:
+    """Rows whose Tags JSON has ``key`` (case-insensitive) equal to ``value``."""
+    cache: dict[str, bool] = {}
+    k, v = key.strip().lower(), value.strip()
+
+    def match(raw: str) -> bool:
+        if raw not in cache:
+            try:
+                text = raw.strip()
+                if text and not text.startswith("{"):
+                    text = "{" + text + "}"  # EA exports write tags without the braces
+                tags = json.loads(text) if text else {}
+            except (ValueError, TypeError):
+                tags = {}
+            cache[raw] = isinstance(tags, dict) and any(
+                str(tk).lower() == k and str(tv) == v for tk, tv in tags.items()
+            )
+        return cache[raw]
+
+    return rows["tags"].map(match).astype(bool)
