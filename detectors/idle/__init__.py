@@ -1,0 +1,1 @@
+"""Idle-resource detectors (pure). Entry point: :func:`detectors.idle.detect.detect`."""
