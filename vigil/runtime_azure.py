@@ -327,3 +327,10 @@ def reset_runtime() -> None:
         if _RUNTIME is not None:
             _RUNTIME.close()
         _RUNTIME = None
+
+
+if TYPE_CHECKING:  # mypy checks that AzureRuntime satisfies the protocols
+    from vigil.runtime import BlobStore, Runtime
+
+    def _conforms(rt: AzureRuntime, blobs: AzureBlobStore) -> tuple[Runtime, BlobStore]:
+        return rt, blobs

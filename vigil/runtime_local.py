@@ -19,10 +19,13 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vigil.config import VigilConfig
 from vigil.state.base import Namespace, StateStore
+
+if TYPE_CHECKING:
+    from vigil.runtime import BlobStore, Runtime
 
 __all__ = ["DrainResult", "LocalBlobStore", "LocalRuntime", "QueueHandler"]
 
@@ -230,3 +233,9 @@ class LocalRuntime:
             (r for r in self._store.query(Namespace.OUTBOX, prefix) if r.value.get("queue") == queue),
             key=lambda r: r.key,
         )
+
+
+if TYPE_CHECKING:  # mypy checks that LocalRuntime satisfies the protocols
+
+    def _conforms(rt: LocalRuntime, blobs: LocalBlobStore) -> tuple[Runtime, BlobStore]:
+        return rt, blobs
