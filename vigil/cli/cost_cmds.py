@@ -2,7 +2,96 @@
 
 from __future__ import annotations
 
+import json
+from decimal import Decimal
+from pathlib import Path
+
 import typer
 
 ingest_app = typer.Typer(help="Ingest cost data into the normalized store.", no_args_is_help=True)
 costs_app = typer.Typer(help="Read normalized cost data back.", no_args_is_help=True)
+
+_BY = {
+    "day": "day",
+    "service": "ServiceName",
+    "resource-group": "x_ResourceGroupName",
+    "subscription": "SubAccountId",
+}
+
+
+@ingest_app.command("cost")
+def ingest_cost(
+    paths: list[Path] = typer.Argument(..., help="Export files (CSV, CSV.gz, Parquet), folders or manifest.json."),
+    out: Path = typer.Option(..., "--out", help="Folder of the normalized cost store."),
+    dataset: str | None = typer.Option(
+        None,
+        "--dataset",
+        help="actual or amortized, for EA/MCA files without a manifest (they share a header).",
+    ),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar on stderr."),
+) -> None:
+    """Normalize Cost Management exports to FOCUS columns and store them as Parquet.
+
+    The last stdout line is a JSON summary. Exit 0 when anything was read (bad rows go to the
+    quarantine file named in the summary); exit 1 when nothing at all could be read.
+    """
+    from ingest.cost import ingest_paths
+
+    if dataset is not None and dataset not in ("actual", "amortized"):
+        raise typer.BadParameter("--dataset must be 'actual' or 'amortized'")
+    summary = ingest_paths(list(paths), out, progress=progress, dataset=dataset)
+    for err in summary.errors:
+        typer.echo(f"error: {err}", err=True)
+    for warn in summary.warnings:
+        typer.echo(f"warning: {warn}", err=True)
+    if summary.rows_rejected:
+        typer.echo(f"{summary.rows_rejected} rows rejected; see {summary.quarantine}", err=True)
+    typer.echo(summary.to_json())
+    if summary.files == 0:
+        raise typer.Exit(1)
+
+
+@costs_app.command("summary")
+def costs_summary(
+    data: Path = typer.Option(..., "--data", help="Folder of the normalized cost store."),
+    by: str = typer.Option("day", "--by", help="day, service, resource-group or subscription."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Totals of the stored costs (BilledCost and EffectiveCost) grouped by day, service, resource group
+    or subscription, exact to the cent."""
+    if by not in _BY:
+        raise typer.BadParameter(f"--by must be one of {', '.join(_BY)}")
+    from ingest.cost.summary import summarize
+
+    rows, totals = summarize(data, _BY[by])
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {"by": by, "rows": rows, "totals": totals},
+                default=lambda d: str(d) if isinstance(d, Decimal) else d,
+            )
+        )
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"Costs by {by}")
+    for col in (by, "currency", "billed_cost", "effective_cost", "rows"):
+        table.add_column(col, justify="right" if col.endswith(("cost", "rows")) else "left")
+    for r in rows:
+        table.add_row(
+            str(r["key"]),
+            r["currency"],
+            _money(r["billed_cost"]),
+            _money(r["effective_cost"]),
+            str(r["rows"]),
+        )
+    for cur, t in totals.items():
+        table.add_row("[b]total[/b]", cur, _money(t["billed_cost"]), _money(t["effective_cost"]), str(t["rows"]))
+    Console().print(table)
+
+
+def _money(v: str | None) -> str:
+    if v is None:
+        return "-"
+    return f"{Decimal(v):,.2f}"

@@ -1,0 +1,229 @@
+"""Ingest one export file into the store (shared by the CLI path and the Function path).
+
+The file is streamed batch by batch: read (strings) -> normalize -> append to one
+Parquet file per (scope, month, dataset) partition under the run's folder. Exact
+totals are accumulated as Decimal from the decimal128 cost columns. Bad rows go
+to the quarantine with file, line, column and reason; a file that cannot be read
+at all is discarded whole and reported.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from ingest.cost.columns import Detected, UnknownHeaderError, detect
+from ingest.cost.reader import FileFormatError, SourceFile
+from ingest.cost.store import CostStore, Partition, PartWriter, scope_key
+
+__all__ = ["FileResult", "PartitionStats", "Quarantine", "ingest_file"]
+
+log = logging.getLogger(__name__)
+_FLUSH_ROWS = 131_072
+
+
+@dataclass
+class PartitionStats:
+    rows: int = 0
+    billed_cost: dict[str, Decimal] = field(default_factory=dict)
+    effective_cost: dict[str, Decimal] = field(default_factory=dict)
+    days: set[str] = field(default_factory=set)
+    files: list[str] = field(default_factory=list)
+
+    def merge(self, other: PartitionStats) -> None:
+        self.rows += other.rows
+        for mine, theirs in ((self.billed_cost, other.billed_cost), (self.effective_cost, other.effective_cost)):
+            for k, v in theirs.items():
+                mine[k] = mine.get(k, Decimal(0)) + v
+        self.days |= other.days
+        self.files.extend(f for f in other.files if f not in self.files)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rows": self.rows,
+            "billed_cost": {k: str(v) for k, v in self.billed_cost.items()},
+            "effective_cost": {k: str(v) for k, v in self.effective_cost.items()},
+            "days": sorted(self.days),
+            "files": list(self.files),
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> PartitionStats:
+        return cls(
+            rows=int(d.get("rows", 0)),
+            billed_cost={k: Decimal(v) for k, v in d.get("billed_cost", {}).items()},
+            effective_cost={k: Decimal(v) for k, v in d.get("effective_cost", {}).items()},
+            days=set(d.get("days", [])),
+            files=list(d.get("files", [])),
+        )
+
+
+class Quarantine:
+    """Collects rejected records as JSON lines; ``sink`` receives each line (or they are kept in memory)."""
+
+    def __init__(self, sink: Callable[[str], None] | None = None) -> None:
+        self._sink = sink
+        self.lines: list[str] = []
+        self.count = 0
+
+    def add(self, file: str, line: int | None, column: str | None, reason: str, record: Any) -> None:
+        self.count += 1
+        entry = json.dumps(
+            {"file": file, "line": line, "column": column, "reason": reason, "record": record},
+            ensure_ascii=False,
+            default=str,
+        )
+        if self.count <= 20:
+            log.warning(
+                "cost row rejected: %s line %s column %s: %s",
+                file,
+                line if line is not None else "?",
+                column or "-",
+                reason,
+            )
+        if self._sink is not None:
+            self._sink(entry)
+        else:
+            self.lines.append(entry)
+
+
+@dataclass
+class FileResult:
+    name: str
+    rows: int = 0
+    rejected: int = 0
+    error: str | None = None
+    detected: Detected | None = None
+    partitions: dict[Partition, PartitionStats] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def _line_of(record_index: int, ragged_lines: list[int]) -> int:
+    """Physical line of the record_index-th good record (header is line 1; one line per record)."""
+    line = record_index + 2
+    for r in ragged_lines:  # sorted; each skipped ragged line pushes later records down by one
+        if r <= line:
+            line += 1
+        else:
+            break
+    return line
+
+
+def ingest_file(
+    src: SourceFile,
+    store: CostStore,
+    *,
+    run_id: str,
+    run_key: str,
+    file_tag: str,
+    quarantine: Quarantine,
+    manifest_type: str | None = None,
+    data_version: str | None = None,
+    default_scope: str | None = None,
+    on_rows: Callable[[int], None] | None = None,
+) -> FileResult:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from ingest.cost.normalize import FRAME_SCHEMA, Normalizer
+
+    result = FileResult(name=src.name)
+    writers: dict[Partition, PartWriter] = {}
+    buffers: dict[Partition, list[pa.Table]] = {}
+    buffered: dict[Partition, int] = {}
+    try:
+        header = src.header()
+        det = detect(header, manifest_type=manifest_type, data_version=data_version, hint=src.name)
+        result.detected = det
+        norm = Normalizer(det, run_id=run_id, source_file=src.name, default_scope=default_scope)
+        wanted = sorted(set(det.columns.values()))
+        records_seen = 0
+        for batch in src.batches(wanted):
+            table, rejects = norm.normalize(batch)
+            if rejects:
+                ragged_lines = sorted(r.line for r in src.ragged if r.line is not None)
+                seen_rows: set[int] = set()
+                for rej in rejects:
+                    if rej.row in seen_rows:
+                        continue
+                    seen_rows.add(rej.row)
+                    rec = batch.slice(rej.row, 1).to_pylist()[0]
+                    line = _line_of(records_seen + rej.row, ragged_lines)
+                    quarantine.add(src.name, line, rej.column, rej.reason, rec)
+                    result.rejected += 1
+            records_seen += batch.num_rows
+            if table.num_rows == 0:
+                continue
+            key_col = pc.binary_join_element_wise(table["_scope"], table["_month"], "\x1f")
+            keys = pc.unique(key_col).to_pylist()
+            for key in keys:
+                scope, month = key.split("\x1f", 1)
+                part = Partition(scope_key(scope), month, det.dataset)
+                sub = table if len(keys) == 1 else table.filter(pc.equal(key_col, key))
+                stats = result.partitions.setdefault(part, PartitionStats())
+                agg = sub.group_by(["BillingCurrency"]).aggregate(
+                    [("BilledCost", "sum"), ("EffectiveCost", "sum"), ("_day", "distinct")]
+                )
+                for row in agg.to_pylist():
+                    cur = row["BillingCurrency"]
+                    if row["BilledCost_sum"] is not None:
+                        stats.billed_cost[cur] = stats.billed_cost.get(cur, Decimal(0)) + row["BilledCost_sum"]
+                    if row["EffectiveCost_sum"] is not None:
+                        stats.effective_cost[cur] = stats.effective_cost.get(cur, Decimal(0)) + row["EffectiveCost_sum"]
+                    stats.days.update(row["_day_distinct"])
+                stats.rows += sub.num_rows
+                result.rows += sub.num_rows
+                buffers.setdefault(part, []).append(sub.select(FRAME_SCHEMA.names))
+                buffered[part] = buffered.get(part, 0) + sub.num_rows
+                if buffered[part] >= _FLUSH_ROWS:
+                    _flush(store, part, run_key, file_tag, writers, buffers, buffered, stats, FRAME_SCHEMA)
+            if on_rows is not None:
+                on_rows(batch.num_rows)
+        for part in list(buffers):
+            _flush(store, part, run_key, file_tag, writers, buffers, buffered, result.partitions[part], FRAME_SCHEMA)
+        for w in writers.values():
+            w.close()
+        for r in src.ragged:
+            reason = f"ragged row: expected {r.expected} columns, found {r.actual}"
+            quarantine.add(src.name, r.line, None, reason, r.text)
+            result.rejected += 1
+    except (FileFormatError, UnknownHeaderError) as exc:
+        for w in writers.values():
+            w.abort()
+            store.blobs.delete(w.path)
+        msg = str(exc) if str(exc).startswith(src.name) else f"{src.name}: {exc}"
+        log.error("cost file not ingested: %s", msg)
+        return FileResult(name=src.name, error=msg, detected=result.detected)
+    return result
+
+
+def _flush(  # noqa: PLR0917 - private helper sharing the caller's write state
+    store: CostStore,
+    part: Partition,
+    run_key: str,
+    file_tag: str,
+    writers: dict[Partition, PartWriter],
+    buffers: dict[Partition, list[Any]],
+    buffered: dict[Partition, int],
+    stats: PartitionStats,
+    schema: Any,
+) -> None:
+    import pyarrow as pa
+
+    tables = buffers.pop(part, [])
+    buffered.pop(part, None)
+    if not tables:
+        return
+    w = writers.get(part)
+    if w is None:
+        path = store.run_path(part, run_key, f"{file_tag}.parquet")
+        w = writers[part] = store.open_writer(path, schema)
+        stats.files.append(path)
+    w.write(pa.concat_tables(tables))

@@ -1,0 +1,286 @@
+"""Normalize one batch of raw export rows (all strings) to the cost frame.
+
+Output is an Arrow table with the vigil/costframe.py columns, costs as
+``decimal128(38, 18)`` (exact; :func:`ingest.cost.store.load_costs` hands them
+out as float64), plus three partition helper columns (``_scope``, ``_month``,
+``_day``) that the writer drops. Rows with an unparseable date or cost, or no
+currency, are returned as rejects with the column and reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ingest.cost import values
+from ingest.cost.columns import Detected
+
+__all__ = ["COST_TYPE", "FRAME_SCHEMA", "Normalizer", "Reject"]
+
+COST_TYPE = pa.decimal128(38, 18)
+_TS = pa.timestamp("us", tz="UTC")
+_Q = Decimal(1).scaleb(-18)
+
+FRAME_SCHEMA = pa.schema(
+    [
+        ("ChargePeriodStart", _TS),
+        ("ChargePeriodEnd", _TS),
+        ("BilledCost", COST_TYPE),
+        ("EffectiveCost", COST_TYPE),
+        ("BillingCurrency", pa.string()),
+        ("SubAccountId", pa.string()),
+        ("SubAccountName", pa.string()),
+        ("x_ResourceGroupName", pa.string()),
+        ("ResourceId", pa.string()),
+        ("ResourceName", pa.string()),
+        ("ResourceType", pa.string()),
+        ("ServiceName", pa.string()),
+        ("ServiceCategory", pa.string()),
+        ("RegionId", pa.string()),
+        ("ChargeCategory", pa.string()),
+        ("PricingCategory", pa.string()),
+        ("ConsumedQuantity", pa.float64()),
+        ("ConsumedUnit", pa.string()),
+        ("Tags", pa.string()),
+        ("CommitmentDiscountId", pa.string()),
+        ("x_SourceRunId", pa.string()),
+        ("x_SourceFile", pa.string()),
+    ]
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    row: int  # index within the batch
+    column: str
+    reason: str
+
+
+@dataclass
+class Normalizer:
+    """Per-file normalizer; caches per-distinct-value conversions across batches."""
+
+    detected: Detected
+    run_id: str
+    source_file: str
+    default_scope: str | None = None
+    _caches: dict[str, dict[Any, Any]] = field(default_factory=dict)
+
+    # -- helpers ---------------------------------------------------------------------------------------------------
+    def _map(self, name: str, arr: pa.Array, fn: Callable[[Any], Any], typ: pa.DataType) -> pa.Array:
+        cache = self._caches.setdefault(name, {})
+        enc = pc.dictionary_encode(arr)
+        out = []
+        for v in enc.dictionary.to_pylist():
+            if v in cache:
+                out.append(cache[v])
+            else:
+                r = fn(v)
+                if len(cache) < 200_000:
+                    cache[v] = r
+                out.append(r)
+        return pa.array(out, type=typ).take(enc.indices)
+
+    def _col(self, batch: pa.RecordBatch, key: str) -> pa.Array | None:
+        header = self.detected.columns.get(key)
+        if header is None:
+            return None
+        arr = batch.column(header)
+        if not pa.types.is_string(arr.type) and not pa.types.is_large_string(arr.type):
+            arr = pc.cast(arr, pa.string())
+        return arr
+
+    def _null(self, n: int, typ: pa.DataType = pa.string()) -> pa.Array:
+        return pa.nulls(n, type=typ)
+
+    def _str(self, batch: pa.RecordBatch, key: str) -> pa.Array:
+        arr = self._col(batch, key)
+        return self._null(batch.num_rows) if arr is None else arr
+
+    def _lower(self, batch: pa.RecordBatch, key: str) -> pa.Array:
+        arr = self._col(batch, key)
+        return self._null(batch.num_rows) if arr is None else pc.utf8_lower(arr)
+
+    def _dates(
+        self, batch: pa.RecordBatch, key: str, rejects: list[Reject], required: bool
+    ) -> tuple[pa.Array, pa.Array]:
+        """Parsed timestamps and a validity mask; bad values become rejects."""
+        arr = self._col(batch, key)
+        if arr is None:
+            return self._null(batch.num_rows, _TS), pa.array([not required] * batch.num_rows)
+        ts = self._map("date:" + key, arr, values.parse_date, _TS)
+        ok = pc.is_valid(ts) if required else pc.or_(pc.is_valid(ts), pc.is_null(arr))
+        if not pc.all(ok).as_py():
+            header = self.detected.columns[key]
+            for i in pc.indices_nonzero(pc.invert(ok)).to_pylist():
+                raw = arr[i].as_py()
+                reason = f"missing date in {header}" if raw is None else f"unparseable date {raw!r} in {header}"
+                rejects.append(Reject(i, header, reason))
+        return ts, ok
+
+    def _costs(self, batch: pa.RecordBatch, key: str, rejects: list[Reject]) -> tuple[pa.Array, pa.Array]:
+        arr = self._col(batch, key)
+        if arr is None:
+            return self._null(batch.num_rows, COST_TYPE), pa.array([True] * batch.num_rows)
+        header = self.detected.columns[key]
+        trimmed = pc.utf8_trim_whitespace(arr)
+        try:
+            dec = pc.cast(trimmed, COST_TYPE)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            parsed: list[Decimal | None] = []
+            for raw in trimmed.to_pylist():
+                try:
+                    d = Decimal(raw) if raw is not None else None
+                    if d is not None and not d.is_finite():
+                        raise InvalidOperation
+                    parsed.append(d.quantize(_Q) if d is not None else None)
+                except (InvalidOperation, ValueError):
+                    parsed.append(None)
+            dec = pa.array(parsed, type=COST_TYPE)
+        ok = pc.is_valid(dec)
+        if not pc.all(ok).as_py():
+            for i in pc.indices_nonzero(pc.invert(ok)).to_pylist():
+                raw = arr[i].as_py()
+                reason = f"missing cost in {header}" if raw is None else f"unparseable cost {raw!r} in {header}"
+                rejects.append(Reject(i, header, reason))
+        return dec, ok
+
+    def _quantity(self, batch: pa.RecordBatch, key: str) -> pa.Array:
+        arr = self._col(batch, key)
+        if arr is None:
+            return self._null(batch.num_rows, pa.float64())
+        try:
+            return pc.cast(pc.utf8_trim_whitespace(arr), pa.float64())
+        except pa.ArrowInvalid:
+            return self._map("qty", arr, _float_or_none, pa.float64())
+
+    # -- entry point -----------------------------------------------------------------------------------------------
+    def normalize(self, batch: pa.RecordBatch) -> tuple[pa.Table, list[Reject]]:
+        rejects: list[Reject] = []
+        n = batch.num_rows
+        d = self.detected
+        if d.dataset == "focus":
+            start, ok_start = self._dates(batch, "start", rejects, True)
+            end, ok_end = self._dates(batch, "end", rejects, False)
+            end = pc.if_else(pc.is_valid(end), end, pc.add(start, pa.scalar(86_400_000_000, pa.duration("us"))))
+            billed, ok_b = self._costs(batch, "billed", rejects)
+            effective, ok_e = self._costs(batch, "effective", rejects)
+            ok_cost = pc.and_(ok_b, ok_e)
+            arm_type = self._col(batch, "arm_type")
+            sub_id = self._map("sub", self._str(batch, "sub_id"), values.subscription_id, pa.string())
+            service_name = self._str(batch, "service_name")
+            service_category = self._str(batch, "service_category")
+            charge_category = self._str(batch, "charge_category")
+            pricing_category = self._str(batch, "pricing_category")
+            commitment = self._str(batch, "commitment_id")
+            region = self._lower(batch, "region")
+        else:
+            start, ok_start = self._dates(batch, "date", rejects, True)
+            end = pc.add(start, pa.scalar(86_400_000_000, pa.duration("us")))
+            ok_end = pa.array([True] * n)
+            cost, ok_cost = self._costs(batch, "cost", rejects)
+            null_cost = self._null(n, COST_TYPE)
+            billed, effective = (cost, null_cost) if d.dataset == "actual" else (null_cost, cost)
+            arm_type = None
+            sub_id = self._map("sub", self._str(batch, "sub_id"), values.subscription_id, pa.string())
+            service_name = self._str(batch, "meter_category")
+            fam = self._col(batch, "service_family")
+            if fam is None:
+                service_category = self._map("svccat", service_name, values.service_category, pa.string())
+            else:
+                pair = pc.binary_join_element_wise(
+                    pc.fill_null(service_name, ""), pc.fill_null(fam, ""), "\x1f", null_handling="replace"
+                )
+                service_category = self._map(
+                    "svccat2", pair, lambda s: values.service_category(*s.split("\x1f", 1)), pa.string()
+                )
+            charge_category = self._map("cc", self._str(batch, "charge_type"), values.charge_category, pa.string())
+            pricing_category = self._map("pc", self._str(batch, "pricing_model"), values.pricing_category, pa.string())
+            commitment = self._str(batch, "benefit_id")
+            region = self._lower(batch, "region")
+
+        currency = self._str(batch, "currency")
+        ok_cur = pc.is_valid(currency)
+        if not pc.all(ok_cur).as_py():
+            header = d.columns.get("currency", "BillingCurrency")
+            for i in pc.indices_nonzero(pc.invert(ok_cur)).to_pylist():
+                rejects.append(Reject(i, header, f"missing billing currency in {header}"))
+
+        resource_id = self._lower(batch, "resource_id")
+        if arm_type is not None:
+            rtype = pc.utf8_lower(arm_type)
+            rtype = pc.if_else(
+                pc.is_valid(rtype), rtype, self._map("rtype", resource_id, values.resource_type, pa.string())
+            )
+        else:
+            rtype = self._map("rtype", resource_id, values.resource_type, pa.string())
+        rname = self._col(batch, "resource_name")
+        derived_name = self._map("rname", self._str(batch, "resource_id"), values.resource_name, pa.string())
+        rname = derived_name if rname is None else pc.if_else(pc.is_valid(rname), rname, derived_name)
+
+        tags = self._map("tags", self._str(batch, "tags"), values.normalize_tags, pa.string())
+        qty = self._quantity(batch, "quantity")
+
+        # partition helpers: scope = billing account, else subscription; month = billing period start, else charge date
+        scope_src = self._col(batch, "billing_account")
+        if scope_src is not None:
+            scope_src = self._map("scope", scope_src, values.scope_id, pa.string())
+        scope = sub_id if scope_src is None else pc.if_else(pc.is_valid(scope_src), scope_src, sub_id)
+        if self.default_scope is not None:
+            scope = pc.fill_null(scope, self.default_scope)
+        scope = pc.fill_null(scope, "unknown")
+        bps, _ = self._dates(batch, "billing_period_start", [], False)
+        month_ts = pc.if_else(pc.is_valid(bps), bps, start)
+        month = pc.strftime(month_ts, format="%Y-%m")
+        day = pc.strftime(start, format="%Y-%m-%d")
+
+        table = pa.Table.from_arrays(
+            [
+                start,
+                end,
+                billed,
+                effective,
+                currency,
+                sub_id,
+                self._str(batch, "sub_name"),
+                self._lower(batch, "rg"),
+                resource_id,
+                rname,
+                rtype,
+                service_name,
+                service_category,
+                region,
+                charge_category,
+                pricing_category,
+                qty,
+                self._str(batch, "unit"),
+                tags,
+                commitment,
+                pa.array([self.run_id] * n, pa.string()),
+                pa.array([self.source_file] * n, pa.string()),
+                scope,
+                month,
+                day,
+            ],
+            schema=FRAME_SCHEMA.append(pa.field("_scope", pa.string()))
+            .append(pa.field("_month", pa.string()))
+            .append(pa.field("_day", pa.string())),
+        )
+        ok = pc.and_(pc.and_(ok_start, ok_end), pc.and_(ok_cost, ok_cur))
+        if rejects:
+            table = table.filter(ok)
+        return table, rejects
+
+
+def _float_or_none(v: str | None) -> float | None:
+    if v is None:
+        return None
+    try:
+        return float(v)
+    except ValueError:
+        return None

@@ -1,0 +1,329 @@
+"""The normalized cost store: Parquet partitioned by scope, billing month and dataset.
+
+Layout (inside a local folder or a blob container, through :class:`BlobStore`)::
+
+    scope=<billing account or subscription>/month=<YYYY-MM>/dataset=<actual|amortized|focus>/
+        runs/<run key>/<file>.parquet     data of one export run, written aside
+        _current.json                     pointer to the live run: written last, atomically
+
+A run becomes visible only when ``_current.json`` is replaced, so a crash while
+writing leaves the previous run intact. A newer run (by submitted time) replaces an
+older one for the same partition; an older run never replaces a newer one; the same
+run written again yields the same data. Files of a replaced run are deleted after
+the swap (best effort).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import re
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
+    from vigil.runtime import BlobStore
+
+__all__ = ["CostStore", "LocalBlobs", "Partition", "load_costs", "scope_key"]
+
+log = logging.getLogger(__name__)
+POINTER = "_current.json"
+
+
+class LocalBlobs:
+    """A :class:`vigil.runtime.BlobStore` over a local folder; writes are atomic (temp file + rename)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def _p(self, path: str) -> Path:
+        p = (self.root / path).resolve()
+        if self.root.resolve() not in p.parents and p != self.root.resolve():
+            raise ValueError(f"path escapes store root: {path}")
+        return p
+
+    def local_path(self, path: str) -> Path:
+        return self._p(path)
+
+    def read(self, path: str) -> bytes:
+        return self._p(path).read_bytes()
+
+    def write(self, path: str, data: bytes) -> None:
+        p = self._p(path)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, p)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def list(self, prefix: str = "") -> Iterator[str]:
+        if not self.root.exists():
+            return
+        for dirpath, _dirs, files in os.walk(self.root):
+            for f in files:
+                if f.startswith(".tmp-"):
+                    continue
+                rel = Path(dirpath, f).relative_to(self.root).as_posix()
+                if rel.startswith(prefix):
+                    yield rel
+
+    def delete(self, path: str) -> None:
+        self._p(path).unlink(missing_ok=True)
+
+    def exists(self, path: str) -> bool:
+        return self._p(path).exists()
+
+
+_UNSAFE = re.compile(r"[^a-z0-9._-]+")
+
+
+def scope_key(scope: str) -> str:
+    """A path-safe partition key for a billing account or subscription id."""
+    key = _UNSAFE.sub("_", scope.strip().lower()).strip("_")
+    return key or "unknown"
+
+
+class Partition(tuple[str, str, str]):
+    """(scope key, month YYYY-MM, dataset)."""
+
+    __slots__ = ()
+
+    def __new__(cls, scope: str, month: str, dataset: str) -> Partition:
+        return super().__new__(cls, (scope, month, dataset))
+
+    @property
+    def prefix(self) -> str:
+        return f"scope={self[0]}/month={self[1]}/dataset={self[2]}/"
+
+    @classmethod
+    def from_prefix(cls, path: str) -> Partition | None:
+        m = re.match(r"^scope=([^/]+)/month=([^/]+)/dataset=([^/]+)/", path)
+        return cls(m.group(1), m.group(2), m.group(3)) if m else None
+
+
+class CostStore:
+    """Reads and writes normalized cost partitions in a :class:`BlobStore`."""
+
+    def __init__(self, blobs: BlobStore) -> None:
+        self.blobs = blobs
+
+    # -- writing ----------------------------------------------------------------------------------------------------
+    def run_path(self, part: Partition, run_key: str, name: str) -> str:
+        return f"{part.prefix}runs/{run_key}/{name}"
+
+    def write_table(self, path: str, table: pa.Table) -> None:
+        import pyarrow.parquet as pq
+
+        if isinstance(self.blobs, LocalBlobs):
+            local = self.blobs.local_path(path)
+            local.parent.mkdir(parents=True, exist_ok=True)
+            tmp = local.with_name(".tmp-" + local.name)
+            pq.write_table(table, tmp, compression="snappy")
+            os.replace(tmp, local)
+            return
+        buf = io.BytesIO()
+        pq.write_table(table, buf, compression="snappy")
+        self.blobs.write(path, buf.getvalue())
+
+    def open_writer(self, path: str, schema: pa.Schema) -> PartWriter:
+        return PartWriter(self, path, schema)
+
+    def current(self, part: Partition) -> dict[str, Any] | None:
+        path = part.prefix + POINTER
+        if not self.blobs.exists(path):
+            return None
+        try:
+            value: dict[str, Any] = json.loads(self.blobs.read(path))
+        except (OSError, ValueError):
+            return None
+        return value
+
+    def swap(self, part: Partition, pointer: Mapping[str, Any]) -> bool:
+        """Make ``pointer``'s run live for ``part`` unless a newer run is already live.
+
+        Returns True when the pointer now names this run.
+        """
+        cur = self.current(part)
+        if (
+            cur is not None
+            and cur.get("run_id") != pointer["run_id"]
+            and str(cur.get("submitted", "")) > str(pointer.get("submitted", ""))
+        ):
+            log.info(
+                "cost run not swapped in: a newer run is live",
+                extra={"partition": part.prefix, "run_id": pointer["run_id"], "live_run": cur.get("run_id")},
+            )
+            return False
+        body = dict(pointer)
+        body["swapped_at"] = datetime.now(UTC).isoformat()
+        self.blobs.write(part.prefix + POINTER, json.dumps(body, indent=1, sort_keys=True).encode())
+        if cur is not None:
+            keep = set(body.get("files", []))
+            for f in cur.get("files", []):
+                if f not in keep:
+                    try:
+                        self.blobs.delete(f)
+                    except Exception:  # best effort: an orphan file is harmless, it is not referenced
+                        log.warning("could not delete replaced cost file", extra={"path": f})
+        return True
+
+    # -- reading ----------------------------------------------------------------------------------------------------
+    def partitions(self) -> list[tuple[Partition, dict[str, Any]]]:
+        out = []
+        for path in self.blobs.list(""):
+            if path.endswith("/" + POINTER):
+                part = Partition.from_prefix(path)
+                if part is not None:
+                    cur = self.current(part)
+                    if cur is not None:
+                        out.append((part, cur))
+        return sorted(out, key=lambda x: x[0])
+
+    def read_table(self, path: str, columns: Sequence[str] | None = None) -> pa.Table:
+        import pyarrow.parquet as pq
+
+        if isinstance(self.blobs, LocalBlobs):
+            return pq.read_table(self.blobs.local_path(path), columns=columns)
+        import pyarrow as pa
+
+        return pq.read_table(pa.BufferReader(self.blobs.read(path)), columns=columns)
+
+
+class PartWriter:
+    """Streams tables for one partition into one Parquet file (local) or a buffer (blob)."""
+
+    def __init__(self, store: CostStore, path: str, schema: pa.Schema) -> None:
+        import pyarrow.parquet as pq
+
+        self.store = store
+        self.path = path
+        self.rows = 0
+        self._buf: io.BytesIO | None = None
+        self._tmp: Path | None = None
+        if isinstance(store.blobs, LocalBlobs):
+            local = store.blobs.local_path(path)
+            local.parent.mkdir(parents=True, exist_ok=True)
+            self._tmp = local.with_name(".tmp-" + local.name)
+            self._writer = pq.ParquetWriter(self._tmp, schema, compression="snappy")
+        else:
+            self._buf = io.BytesIO()
+            self._writer = pq.ParquetWriter(self._buf, schema, compression="snappy")
+
+    def write(self, table: pa.Table) -> None:
+        self._writer.write_table(table, row_group_size=1 << 20)
+        self.rows += table.num_rows
+
+    def close(self) -> None:
+        self._writer.close()
+        if self._tmp is not None:
+            assert isinstance(self.store.blobs, LocalBlobs)
+            os.replace(self._tmp, self.store.blobs.local_path(self.path))
+        elif self._buf is not None:
+            self.store.blobs.write(self.path, self._buf.getvalue())
+
+    def abort(self) -> None:
+        try:
+            self._writer.close()
+        finally:
+            if self._tmp is not None:
+                self._tmp.unlink(missing_ok=True)
+
+
+def _parse_bound(v: Any) -> datetime | None:
+    if v is None:
+        return None
+    if isinstance(v, datetime):
+        return v if v.tzinfo else v.replace(tzinfo=UTC)
+    if hasattr(v, "isoformat") and not isinstance(v, str):  # date
+        return datetime(v.year, v.month, v.day, tzinfo=UTC)
+    dt = datetime.fromisoformat(str(v))
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def load_costs(
+    data_dir: Path | BlobStore,
+    *,
+    start: Any = None,
+    end: Any = None,
+    scopes: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """The live normalized costs as a DataFrame with exactly the vigil/costframe.py columns and dtypes.
+
+    ``start`` (inclusive) and ``end`` (exclusive) filter on ChargePeriodStart; ``scopes`` keeps only
+    the given billing accounts or subscriptions (matched on the partition key or SubAccountId).
+    """
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from vigil.costframe import column_names, pandas_dtypes
+
+    blobs: Any = LocalBlobs(Path(data_dir)) if isinstance(data_dir, (str, Path)) else data_dir
+    store = CostStore(blobs)
+    lo, hi = _parse_bound(start), _parse_bound(end)
+    wanted = {scope_key(s) for s in scopes} if scopes else None
+    wanted_subs = {s.strip().lower() for s in scopes} if scopes else None
+    tables = []
+    for part, cur in store.partitions():
+        month_start = datetime.strptime(part[1] + "-01", "%Y-%m-%d").replace(tzinfo=UTC)
+        if hi is not None and month_start >= hi:
+            continue
+        if (
+            lo is not None
+            and month_start.replace(year=month_start.year + (month_start.month == 12), month=month_start.month % 12 + 1)
+            <= lo
+        ):
+            continue
+        for f in cur.get("files", []):
+            t = store.read_table(f, columns=column_names())
+            if wanted is not None and part[0] not in wanted:
+                assert wanted_subs is not None
+                t = t.filter(pc.is_in(t["SubAccountId"], pa.array(sorted(wanted_subs))))
+            if lo is not None:
+                t = t.filter(
+                    pc.greater_equal(t["ChargePeriodStart"], pa.scalar(lo, t.schema.field("ChargePeriodStart").type))
+                )
+            if hi is not None:
+                t = t.filter(pc.less(t["ChargePeriodStart"], pa.scalar(hi, t.schema.field("ChargePeriodStart").type)))
+            if t.num_rows:
+                tables.append(t)
+    dtypes = pandas_dtypes()
+    if not tables:
+        return pd.DataFrame({c: pd.Series([], dtype=dtypes[c]) for c in column_names()})
+    table = pa.concat_tables(tables)
+    cols = {}
+    for name in column_names():
+        col = table[name]
+        if pa.types.is_decimal(col.type):
+            col = pc.cast(col, pa.float64())
+        cols[name] = col.to_pandas()
+    df = pd.DataFrame(cols)
+    return df.astype(dtypes)
+
+
+def decimal_totals(store: CostStore) -> dict[str, dict[str, Decimal]]:
+    """Exact totals per metric and currency from the live pointers (no data read)."""
+    out: dict[str, dict[str, Decimal]] = {"billed_cost": {}, "effective_cost": {}}
+    for _part, cur in store.partitions():
+        for metric, acc in out.items():
+            for cur_code, v in cur.get(metric, {}).items():
+                acc[cur_code] = acc.get(cur_code, Decimal(0)) + Decimal(v)
+    return out
+
+
+__all__ += ["PartWriter", "decimal_totals"]

@@ -1,0 +1,228 @@
+"""Value conversions applied to distinct values (stdlib only).
+
+The normalizer dictionary-encodes each column and applies these functions once
+per distinct value, so they may be plain Python without slowing big files down.
+Mappings follow the FinOps toolkit's "Convert Cost Management data to FOCUS"
+guidance (https://microsoft.github.io/finops-toolkit/focus/convert).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+
+__all__ = [
+    "charge_category",
+    "normalize_tags",
+    "parse_date",
+    "pricing_category",
+    "resource_name",
+    "resource_type",
+    "scope_id",
+    "service_category",
+    "subscription_id",
+]
+
+_US_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$")
+
+
+def parse_date(text: str | None) -> datetime | None:
+    """``MM/dd/yyyy`` (optionally with a time), or ISO 8601 with or without seconds/zone; UTC.
+
+    Returns None when the text is not a date.
+    """
+    if text is None:
+        return None
+    s = text.strip()
+    if not s:
+        return None
+    m = _US_DATE.match(s)
+    if m:
+        mo, d, y, hh, mm, ss = m.groups()
+        try:
+            return datetime(int(y), int(mo), int(d), int(hh or 0), int(mm or 0), int(ss or 0), tzinfo=UTC)
+        except ValueError:
+            return None
+    try:
+        dt = datetime.fromisoformat(s)
+    except ValueError:
+        return None
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+
+
+def normalize_tags(text: str | None) -> str | None:
+    """Tags as a compact JSON object string.
+
+    EA/MCA exports write tags without the outer braces (``"env": "prod","org": "x"``);
+    FOCUS writes a JSON object. Text that is not JSON either way is kept as
+    ``{"_raw": text}`` so nothing is lost.
+    """
+    if text is None:
+        return None
+    s = text.strip()
+    if not s or s in ("{}", "null", "NULL"):
+        return None
+    candidate = s if s.startswith("{") else "{" + s + "}"
+    try:
+        obj = json.loads(candidate)
+    except ValueError:
+        obj = {"_raw": s}
+    if not isinstance(obj, dict):
+        obj = {"_raw": s}
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False) if obj else None
+
+
+def resource_type(resource_id: str | None) -> str | None:
+    """ARM resource type from a (lower-case) resource id, e.g. ``microsoft.compute/virtualmachines``."""
+    if not resource_id:
+        return None
+    rid = resource_id.lower()
+    idx = rid.rfind("/providers/")
+    if idx < 0:
+        if rid.startswith("/subscriptions/"):
+            return (
+                "microsoft.resources/resourcegroups"
+                if "/resourcegroups/" in rid
+                else "microsoft.resources/subscriptions"
+            )
+        return None
+    parts = [p for p in rid[idx + len("/providers/") :].split("/") if p != ""]
+    if len(parts) < 2:
+        return None
+    # namespace / type / name [/ subtype / subname]...
+    types = [parts[0], parts[1]] + [parts[i] for i in range(3, len(parts), 2)]
+    return "/".join(types)
+
+
+def resource_name(resource_id: str | None) -> str | None:
+    if not resource_id:
+        return None
+    tail = resource_id.rstrip("/").rsplit("/", 1)[-1]
+    return tail or None
+
+
+def scope_id(value: str | None) -> str | None:
+    """A billing account/profile id, lower case; the last segment of an ARM-style id."""
+    if not value:
+        return None
+    v = value.strip().rstrip("/").rsplit("/", 1)[-1].lower()
+    return v or None
+
+
+def subscription_id(value: str | None) -> str | None:
+    """A subscription GUID, lower case, from a GUID or ``/subscriptions/<guid>``."""
+    if not value:
+        return None
+    v = value.strip().lower()
+    if v.startswith("/subscriptions/"):
+        v = v[len("/subscriptions/") :].split("/", 1)[0]
+    return v or None
+
+
+_CHARGE_SAME = {"usage": "Usage", "purchase": "Purchase", "credit": "Credit", "tax": "Tax"}
+
+
+def charge_category(charge_type: str | None) -> str | None:
+    """ChargeType -> FOCUS ChargeCategory (toolkit mapping)."""
+    if not charge_type:
+        return None
+    ct = charge_type.strip().lower()
+    if ct in _CHARGE_SAME:
+        return _CHARGE_SAME[ct]
+    if ct in ("unusedreservation", "unusedsavingsplan"):
+        return "Usage"
+    if ct == "refund":
+        return "Purchase"
+    return "Adjustment"
+
+
+def pricing_category(pricing_model: str | None) -> str | None:
+    """PricingModel -> FOCUS PricingCategory (toolkit mapping); unknown -> Other, empty -> null."""
+    if not pricing_model:
+        return None
+    pm = pricing_model.strip().lower().replace(" ", "")
+    if pm == "ondemand":
+        return "Standard"
+    if pm == "spot":
+        return "Dynamic"
+    if pm in ("reservation", "savingsplan"):
+        return "Committed"
+    return "Other"
+
+
+_CATEGORY_BY_METER: dict[str, str] = {
+    "virtual machines": "Compute",
+    "virtual machines licenses": "Compute",
+    "container instances": "Compute",
+    "azure app service": "Compute",
+    "functions": "Compute",
+    "azure kubernetes service": "Compute",
+    "cloud services": "Compute",
+    "batch": "Compute",
+    "storage": "Storage",
+    "backup": "Storage",
+    "bandwidth": "Networking",
+    "virtual network": "Networking",
+    "load balancer": "Networking",
+    "application gateway": "Networking",
+    "vpn gateway": "Networking",
+    "azure dns": "Networking",
+    "azure front door service": "Networking",
+    "content delivery network": "Networking",
+    "network watcher": "Networking",
+    "ip addresses": "Networking",
+    "sql database": "Databases",
+    "sql managed instance": "Databases",
+    "azure cosmos db": "Databases",
+    "azure database for mysql": "Databases",
+    "azure database for postgresql": "Databases",
+    "redis cache": "Databases",
+    "advanced threat protection": "Security",
+    "advanced data security": "Security",
+    "microsoft defender for cloud": "Security",
+    "key vault": "Security",
+    "sentinel": "Security",
+    "log analytics": "Management and Governance",
+    "azure monitor": "Management and Governance",
+    "insight and analytics": "Management and Governance",
+    "automation": "Management and Governance",
+    "event grid": "Integration",
+    "service bus": "Integration",
+    "logic apps": "Integration",
+    "api management": "Integration",
+    "event hubs": "Integration",
+    "azure synapse analytics": "Analytics",
+    "azure databricks": "Analytics",
+    "azure data factory v2": "Analytics",
+    "cognitive services": "AI and Machine Learning",
+    "azure openai": "AI and Machine Learning",
+    "machine learning": "AI and Machine Learning",
+}
+_CATEGORY_BY_FAMILY: dict[str, str] = {
+    "compute": "Compute",
+    "storage": "Storage",
+    "networking": "Networking",
+    "databases": "Databases",
+    "security": "Security",
+    "analytics": "Analytics",
+    "ai + machine learning": "AI and Machine Learning",
+    "integration": "Integration",
+    "management and governance": "Management and Governance",
+    "internet of things": "Internet of Things",
+    "web": "Web",
+    "developer tools": "Developer Tools",
+}
+
+
+def service_category(meter_category: str | None, service_family: str | None = None) -> str:
+    """FOCUS ServiceCategory from MeterCategory, falling back to ServiceFamily, else Other."""
+    if meter_category:
+        cat = _CATEGORY_BY_METER.get(meter_category.strip().lower())
+        if cat:
+            return cat
+    if service_family:
+        cat = _CATEGORY_BY_FAMILY.get(service_family.strip().lower())
+        if cat:
+            return cat
+    return "Other"
