@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -65,13 +66,28 @@ class SQLiteStore:
         self._closed = False
         if not self._memory:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        conn = self._conn()
-        try:
-            if not self._memory:
-                conn.execute("PRAGMA journal_mode=WAL")
-            conn.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
-            raise StateUnavailableError(f"cannot open state database {self.path}: {exc}") from exc
+        self._initialise(self._conn())
+
+    def _initialise(self, conn: sqlite3.Connection) -> None:
+        # Switching a fresh file to WAL needs an exclusive lock and SQLite does not run the busy
+        # handler for it, so several processes opening a new database at once retry here.
+        deadline = time.monotonic() + self._busy_timeout
+        delay = 0.005
+        while True:
+            try:
+                if not self._memory and conn.execute("PRAGMA journal_mode").fetchone() != ("wal",):
+                    conn.execute("PRAGMA journal_mode=WAL")
+                conn.executescript(_SCHEMA)
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise StateUnavailableError(f"cannot open state database {self.path}: {exc}") from exc
+                if time.monotonic() > deadline:
+                    raise StateUnavailableError(f"state database {self.path} stayed locked: {exc}") from exc
+                time.sleep(delay)
+                delay = min(delay * 2, 0.2)
+            except sqlite3.Error as exc:
+                raise StateUnavailableError(f"cannot open state database {self.path}: {exc}") from exc
 
     # -- connections ---------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:

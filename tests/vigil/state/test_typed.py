@@ -1,0 +1,79 @@
+"""Typed helpers over the protocol, on both backends."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from vigil.state.base import ConcurrencyError, Namespace, Record, StateStore
+from vigil.state.typed import get_checkpoint, mark_event_processed, mutate, set_checkpoint
+
+
+def test_mark_event_processed_once(store: StateStore) -> None:
+    now = datetime(2026, 11, 27, 4, 0, tzinfo=UTC)
+    assert mark_event_processed(store, "evt-1", now=now, info={"type": "Microsoft.Resources.ResourceWriteSuccess"})
+    assert not mark_event_processed(store, "evt-1", now=now)
+    got = store.get(Namespace.EVENTS, "evt-1")
+    assert got is not None
+    assert got.value == {
+        "processed_at": "2026-11-27T04:00:00+00:00",
+        "type": "Microsoft.Resources.ResourceWriteSuccess",
+    }
+
+
+def test_checkpoint_detects_concurrent_run(store: StateStore) -> None:
+    assert get_checkpoint(store, "cost/export") is None
+    first = set_checkpoint(store, "cost/export", {"run": "r1"})
+    seen = get_checkpoint(store, "cost/export")
+    assert seen == first
+    set_checkpoint(store, "cost/export", {"run": "r2"}, etag=first.etag)
+    with pytest.raises(ConcurrencyError):
+        set_checkpoint(store, "cost/export", {"run": "r2-other"}, etag=first.etag)
+
+
+def test_mutate_create_update_delete(store: StateStore) -> None:
+    def bump(current: Mapping[str, Any] | None) -> Mapping[str, Any]:
+        return {"n": (current or {"n": 0})["n"] + 1}
+
+    created = mutate(store, "ns", "c", bump)
+    assert isinstance(created, Record)
+    assert created.value == {"n": 1}
+    updated = mutate(store, "ns", "c", bump)
+    assert updated is not None
+    assert updated.value == {"n": 2}
+    assert mutate(store, "ns", "c", lambda _: None) is None
+    assert store.get("ns", "c") is None
+
+
+def test_mutate_concurrent_increments_exact(make_store: Callable[[], StateStore]) -> None:
+    def bump(current: Mapping[str, Any] | None) -> Mapping[str, Any]:
+        return {"n": (current or {"n": 0})["n"] + 1}
+
+    def worker() -> None:
+        store = make_store()
+        for _ in range(5):
+            mutate(store, "ns", "c", bump, attempts=200)
+
+    threads = [threading.Thread(target=worker) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    final = make_store().get("ns", "c")
+    assert final is not None
+    assert final.value == {"n": 25}
+
+
+def test_mutate_gives_up(store: StateStore) -> None:
+    store.put("ns", "c", {"n": 0})
+
+    def sabotage(current: Mapping[str, Any] | None) -> Mapping[str, Any]:
+        store.put("ns", "c", {"n": -1})  # a rival writer wins every race
+        return {"n": 1}
+
+    with pytest.raises(ConcurrencyError, match="gave up after 3"):
+        mutate(store, "ns", "c", sabotage, attempts=3)
