@@ -1,0 +1,158 @@
+// Function App on Flex Consumption (Linux, Python 3.11) with a user-assigned managed identity.
+// App settings come from infra/app-settings.json, generated from vigil/settings.py:
+//   infra: true   -> a value this module computes (infraValues below);
+//   secret: true  -> a Key Vault reference resolved with the user-assigned identity;
+//   otherwise     -> the settings model's default.
+
+param name string
+param planName string
+param location string
+param tags object = {}
+
+@description('Resource id of the user-assigned identity the app runs as.')
+param identityId string
+
+@description('Client id of that identity.')
+param identityClientId string
+
+param storageBlobEndpoint string
+param storageQueueEndpoint string
+param storageTableEndpoint string
+
+@description('Blob container holding the deployment package.')
+param deploymentContainerName string
+
+param appInsightsConnectionString string
+
+@description('Key Vault URI, ending with a slash (https://<vault>.vault.azure.net/).')
+param keyVaultUri string
+
+@description('The generated settings document (infra/app-settings.json).')
+param settingsSpec object
+
+@description('Python version of the Flex Consumption runtime.')
+@allowed([
+  '3.11'
+])
+param pythonVersion string = '3.11'
+
+@description('Upper bound on instances; caps the bill during an event storm.')
+@minValue(1)
+@maxValue(1000)
+param maximumInstanceCount int = 40
+
+@description('Instance memory size in MB.')
+@allowed([
+  512
+  2048
+  4096
+])
+param instanceMemoryMB int = 2048
+
+var infraValues = {
+  APPLICATIONINSIGHTS_CONNECTION_STRING: appInsightsConnectionString
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+  AzureWebJobsStorage__blobServiceUri: storageBlobEndpoint
+  AzureWebJobsStorage__queueServiceUri: storageQueueEndpoint
+  AzureWebJobsStorage__tableServiceUri: storageTableEndpoint
+  AzureWebJobsStorage__credential: 'managedidentity'
+  AzureWebJobsStorage__clientId: identityClientId
+  AZURE_CLIENT_ID: identityClientId
+  VIGIL_PUBLIC_BASE_URL: 'https://${name}.azurewebsites.net'
+}
+
+// Key Vault references carry no version, so the app always reads the latest version of a secret.
+var appSettings = [
+  for setting in settingsSpec.settings: {
+    name: setting.name
+    value: setting.infra ? infraValues[setting.name] : (setting.secret ? '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/${setting.secretName}/)' : setting.value)
+  }
+]
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  //checkov:skip=CKV_AZURE_225: availability zones for Flex Consumption exist only in some regions and Vigil tolerates minutes of downtime (events are retried for 24 h, timers catch up); set zoneRedundant where supported
+  name: planName
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: {
+    name: 'FC1'
+    tier: 'FlexConsumption'
+  }
+  properties: {
+    reserved: true
+  }
+}
+
+resource site 'Microsoft.Web/sites@2024-04-01' = {
+  //checkov:skip=CKV_AZURE_17: Event Grid webhook delivery and the signed approve/ack links cannot present client certificates
+  //checkov:skip=CKV_AZURE_222: Event Grid delivers to the function's webhook over the public endpoint, authenticated by the eventgrid_extension system key
+  //checkov:skip=CKV_AZURE_213: every function is event- or timer-triggered; there is no HTTP endpoint for App Service health check to probe, and Flex Consumption replaces unhealthy instances itself
+  //checkov:skip=CKV_AZURE_212: Flex Consumption scales instances on demand; there is no fixed instance count to raise
+  name: name
+  location: location
+  tags: union(tags, {
+    'azd-service-name': 'vigil'
+  })
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identityId}': {}
+    }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    clientCertEnabled: false
+    keyVaultReferenceIdentity: identityId
+    siteConfig: {
+      minTlsVersion: '1.2'
+      scmMinTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+      http20Enabled: true
+      appSettings: appSettings
+    }
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${storageBlobEndpoint}${deploymentContainerName}'
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: identityId
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        maximumInstanceCount: maximumInstanceCount
+        instanceMemoryMB: instanceMemoryMB
+      }
+      runtime: {
+        name: 'python'
+        version: pythonVersion
+      }
+    }
+  }
+}
+
+// No basic-auth publishing: azd deploys with an Entra token.
+resource ftpPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: site
+  name: 'ftp'
+  properties: {
+    allow: false
+  }
+}
+
+resource scmPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: site
+  name: 'scm'
+  properties: {
+    allow: false
+  }
+}
+
+output name string = site.name
+output id string = site.id
+output defaultHostName string = site.properties.defaultHostName
