@@ -49,9 +49,13 @@ def _score(z: float, sensitivity: float) -> float:
 
 
 def score_cost(
-    x: FloatArray, p: CostParams
+    x: FloatArray, p: CostParams, positions: npt.NDArray[np.int64] | None = None
 ) -> tuple[FloatArray, npt.NDArray[np.bool_], FloatArray, FloatArray, list[str | None]]:
-    """Scores, verdicts, expected values, scales and per-row reasons (None when judged)."""
+    """Scores, verdicts, expected values, scales and per-row reasons (None when judged).
+
+    ``positions``: each row's slot on a regular calendar grid (day or hour number), so
+    that gaps keep the seasonal phase right; default: the row index.
+    """
     n = len(x)
     per = p.period
     window = per * p.cycles
@@ -61,13 +65,15 @@ def score_cost(
     expected = np.full(n, np.nan)
     scales = np.full(n, np.nan)
     reasons: list[str | None] = [None] * n
-    positions = np.arange(n)
+    if positions is None:
+        positions = np.arange(n, dtype=np.int64)
     for t in range(n):
         xt = x[t]
         if math.isnan(xt):
             reasons[t] = "value is missing (NaN or gap)"
             continue
-        lo = max(0, t - window)
+        pt = int(positions[t])
+        lo = int(np.searchsorted(positions, pt - window, side="left"))
         w = x[lo:t]
         valid = ~np.isnan(w)
         count = int(valid.sum())
@@ -86,7 +92,7 @@ def score_cost(
         season -= float(np.median(season))
         d = wv - season[phase]
         # Cycle blocks counted backwards from t: block 0 is the last full cycle.
-        block = (t - 1 - idx) // per
+        block = (pt - 1 - idx) // per
         nblocks = int(block.max()) + 1
         bmed = np.full(nblocks, np.nan)
         dev = np.empty_like(d)
@@ -99,7 +105,7 @@ def score_cost(
             # an empty block stays NaN
         level = float(bmed[0]) if not math.isnan(bmed[0]) else med
         slope = _theil_sen(bmed, per) * p.trend_damping
-        exp_t = level + slope * (per + 1) / 2.0 + season[t % per]
+        exp_t = level + slope * (per + 1) / 2.0 + season[pt % per]
         scale = _MAD * float(np.median(np.abs(dev))) * math.sqrt(per / max(per - 1, 1))
         scale = max(scale, p.rel_floor * abs(level), 1e-9)
         z = (xt - exp_t) / scale

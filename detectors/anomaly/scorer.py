@@ -41,6 +41,9 @@ class Scores:
             return "empty series"
         if self.judged.any():
             return None
+        short = [r for r in self.reasons if r and r.startswith("too little history")]
+        if short:
+            return "series too short to judge: " + short[-1].removeprefix("too little history: ")
         return next((r for r in reversed(self.reasons) if r), "no verdict")
 
 
@@ -51,12 +54,15 @@ def score_series(
     period: int | None = None,
     sensitivity: float | None = None,
     min_impact: float = 0.0,
+    positions: Sequence[int] | npt.NDArray[np.int64] | None = None,
 ) -> Scores:
     """Score every row causally (row t uses rows 0..t only).
 
     ``period`` is the seasonal cycle in rows (7 for daily cost, 24 for hourly);
     ``sensitivity`` is the robust z at which a row is an anomaly (score 0.5);
-    ``min_impact`` is the least excess over the expected value (cost profile).
+    ``min_impact`` is the least excess over the expected value (cost profile);
+    ``positions`` places rows on a regular calendar grid (cost profile: day or hour
+    number, non-decreasing) so gaps keep the seasonal phase.
     """
     x = np.asarray(values, dtype=np.float64)
     if x.ndim != 1:
@@ -68,7 +74,10 @@ def score_series(
             sensitivity=sensitivity or 3.0,
             min_impact=min_impact,
         )
-        s, f, e, sc, r = score_cost(x, params)
+        pos = None if positions is None else np.asarray(positions, dtype=np.int64)
+        if pos is not None and (len(pos) != len(x) or (len(pos) > 1 and bool(np.any(np.diff(pos) < 0)))):
+            raise ValueError("positions must be non-decreasing and as long as values")
+        s, f, e, sc, r = score_cost(x, params, pos)
         return Scores(s, f, e, sc, tuple(r))
     if profile == "metric":
         from detectors.anomaly.metric import MetricParams, score_metric

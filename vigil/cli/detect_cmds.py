@@ -1,7 +1,239 @@
-"""`vigil detect`: Run detectors offline: anomalies, overspend, idle."""
+"""`vigil detect`: Run detectors offline: anomalies, overspend, idle.
+
+Each command is a self-contained function registered on ``app``; adding a
+detector (``detect idle``) means adding one more ``@app.command`` function here,
+reusing the shared helpers below (``_emit_findings``, ``_resolve_now``,
+``_load_config``). Heavy imports (pandas, scikit-learn) stay inside commands.
+"""
 
 from __future__ import annotations
 
+import json
+import sys
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
 import typer
 
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from vigil.config import VigilConfig
+    from vigil.model import Finding
+
 app = typer.Typer(help="Run detectors offline: anomalies, overspend, idle.", no_args_is_help=True)
+
+
+# ---------------------------------------------------------------- shared helpers
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _parse_now(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise _fail(f"--now {value!r} is not an ISO 8601 time") from None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def _resolve_now(value: str | None, data: Path | None = None) -> datetime:
+    """``--now`` if given, else the tenant folder's ``tenant.json`` "now", else the clock."""
+    now = _parse_now(value)
+    if now is not None:
+        return now
+    if data is not None and (data / "tenant.json").is_file():
+        try:
+            meta = json.loads((data / "tenant.json").read_text(encoding="utf-8"))
+            raw = meta.get("now") if isinstance(meta, dict) else None
+            if raw:
+                parsed = _parse_now(str(raw))
+                if parsed is not None:
+                    return parsed
+        except (OSError, ValueError):
+            pass
+    return datetime.now(UTC)
+
+
+def _load_config(path: Path | None) -> VigilConfig:
+    from vigil.config import ConfigError, load_config
+
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _emit_findings(findings: Iterable[Finding], *, as_json: bool) -> int:
+    """One JSON line per finding (``--json``), or a short table line each. Returns the count."""
+    count = 0
+    for f in findings:
+        count += 1
+        if as_json:
+            sys.stdout.write(json.dumps(f.to_dict(), sort_keys=True, default=str) + "\n")
+        else:
+            scope = f.labels.get("scope", f.resource.id)
+            typer.echo(f"{f.status.value:8} {f.rule:28} {scope}  {f.annotations.get('summary', '')}")
+    return count
+
+
+# ---------------------------------------------------------------- detect anomalies
+
+
+@app.command("anomalies")
+def anomalies(
+    input: Path = typer.Option(..., "--input", "-i", help="CSV with columns timestamp,value.", exists=False),
+    output: Path = typer.Option(..., "--output", "-o", help="CSV to write: timestamp,value,anomaly_score,is_anomaly."),
+    profile: str = typer.Option("metric", "--profile", help="cost (daily/hourly spend) or metric (generic)."),
+    sensitivity: float | None = typer.Option(None, "--sensitivity", help="Robust z at which a row is anomalous."),
+    min_impact: float = typer.Option(0.0, "--min-impact", help="cost profile: least excess over expected."),
+) -> None:
+    """Score a time series causally: each row's score uses only the rows up to it.
+
+    Rows that cannot be judged (warm-up, missing value) get an empty score and
+    verdict; the reason is printed on stderr.
+    """
+    import numpy as np
+    import pandas as pd
+
+    from detectors.anomaly import PROFILES, score_series
+
+    if profile not in PROFILES:
+        raise _fail(f"--profile must be one of {', '.join(PROFILES)}, not {profile!r}")
+    try:
+        frame = pd.read_csv(input)
+    except (OSError, ValueError) as exc:
+        raise _fail(f"{input}: cannot read CSV: {exc}") from None
+    missing = [c for c in ("timestamp", "value") if c not in frame.columns]
+    if missing:
+        raise _fail(f"{input}: missing column(s) {', '.join(missing)}; expected timestamp,value")
+    values = pd.to_numeric(frame["value"], errors="coerce")
+    bad = frame.index[values.isna() & frame["value"].notna()]
+    if len(bad):
+        typer.echo(f"warning: {input}: {len(bad)} non-numeric value(s), first at row {int(bad[0]) + 2}", err=True)
+    positions = None
+    if profile == "cost":
+        positions = _calendar_positions(frame["timestamp"], input)
+    scores = score_series(
+        values.to_numpy(dtype=float),
+        profile="cost" if profile == "cost" else "metric",
+        sensitivity=sensitivity,
+        min_impact=min_impact,
+        positions=positions,
+    )
+    out = pd.DataFrame(
+        {
+            "timestamp": frame["timestamp"],
+            "value": frame["value"],
+            "anomaly_score": pd.Series(np.round(scores.score, 6)).astype("Float64"),
+            "is_anomaly": pd.Series(scores.is_anomaly).astype("boolean").where(scores.judged, pd.NA),
+        }
+    )
+    out.to_csv(output, index=False)
+    judged = int(scores.judged.sum())
+    if scores.reason:
+        typer.echo(f"{input}: no verdict for any row: {scores.reason}", err=True)
+    elif judged < len(scores):
+        first = next(r for r in scores.reasons if r)
+        typer.echo(f"{input}: {len(scores) - judged} row(s) without verdict (e.g. {first})", err=True)
+    typer.echo(f"{output}: {len(scores)} rows, {int(scores.is_anomaly.sum())} anomalous", err=True)
+
+
+def _calendar_positions(ts: pd.Series, source: Path) -> Any:
+    """Day (or hour, when rows are hourly) numbers, so gaps keep weekday/hour phase."""
+    import numpy as np
+    import pandas as pd
+
+    parsed = pd.to_datetime(ts, utc=True, errors="coerce")
+    if parsed.isna().any():
+        row = int(np.nonzero(parsed.isna().to_numpy())[0][0]) + 2
+        raise _fail(f"{source}: row {row}: timestamp {ts.iloc[row - 2]!r} is not a date/time")
+    if len(parsed) > 1 and bool((parsed.diff().dropna() < pd.Timedelta(0)).any()):
+        raise _fail(f"{source}: timestamps must be in increasing order for --profile cost")
+    # Hourly when the first two rows are less than a day apart (decided from the start: causal).
+    hourly = len(parsed) > 1 and (parsed.iloc[1] - parsed.iloc[0]) < pd.Timedelta(days=1)
+    epoch = pd.Timestamp("1970-01-05", tz="UTC")  # a Monday: day number % 7 is the weekday
+    unit = pd.Timedelta(hours=1) if hourly else pd.Timedelta(days=1)
+    return ((parsed - epoch) // unit).to_numpy(dtype=np.int64)
+
+
+# ---------------------------------------------------------------- detect overspend
+
+
+def load_cost_frame(data: Path) -> pd.DataFrame:
+    """Costs from DIR: a Vigil cost store (``vigil ingest`` output), a tenant folder or export
+    files (ingested into a temporary store), or normalized CSV/Parquet files."""
+    import tempfile
+
+    import pandas as pd
+
+    from ingest.cost import ingest_paths, load_costs
+
+    frame = load_costs(data)
+    if not frame.empty:
+        return frame
+    raw = data / "exports" if (data / "exports").is_dir() else data
+    normalized = _normalized_files(raw)
+    if normalized:
+        parts = [pd.read_parquet(p) if p.suffix == ".parquet" else pd.read_csv(p) for p in normalized]
+        return pd.concat(parts, ignore_index=True)
+    with tempfile.TemporaryDirectory(prefix="vigil-costs-") as tmp:
+        summary = ingest_paths([raw], Path(tmp))
+        for err in getattr(summary, "errors", [])[:5]:
+            typer.echo(f"warning: {err}", err=True)
+        return load_costs(Path(tmp))
+
+
+def _normalized_files(folder: Path) -> list[Path]:
+    """Files that already hold the vigil/costframe.py columns (header has ChargePeriodStart and x_SourceRunId)."""
+    out = []
+    for p in sorted(folder.glob("*.csv")):
+        try:
+            with p.open(encoding="utf-8-sig") as fh:
+                header = fh.readline()
+        except OSError:
+            continue
+        if "ChargePeriodStart" in header and "x_SourceRunId" in header:
+            out.append(p)
+    return out
+
+
+@app.command("overspend")
+def overspend(
+    data: Path = typer.Option(..., "--data", "-d", help="Cost store, tenant folder or export folder."),
+    config: Path | None = typer.Option(None, "--config", "-c", help="vigil.yaml (budgets, sensitivity)."),
+    now: str | None = typer.Option(None, "--now", help="ISO time to evaluate at (default: tenant.json or clock)."),
+    day: list[str] = typer.Option([], "--day", help="Day(s) to check for anomalies (default: newest day)."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON line per finding on stdout."),
+) -> None:
+    """Budgets (actual and forecast) and cost anomalies with their root cause."""
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
+    from detectors.overspend import detect
+
+    if not data.exists():
+        raise _fail(f"--data {data}: no such directory")
+    cfg = _load_config(config)
+    when = _resolve_now(now, data)
+    try:
+        days = [date.fromisoformat(d) for d in day] or None
+    except ValueError as exc:
+        raise _fail(f"--day: {exc}") from None
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("loading costs", total=None)
+        costs = load_cost_frame(data)
+        bar.update(task, description=f"detecting overspend over {len(costs)} cost rows")
+        findings = detect(costs, config=cfg.detectors.overspend, now=when, days=days)
+    if costs.empty:
+        typer.echo(f"warning: {data}: no cost rows found", err=True)
+    n = _emit_findings(findings, as_json=as_json)
+    firing = sum(1 for f in findings if f.status.value == "firing")
+    typer.echo(f"{n} finding(s), {firing} firing, at {when.isoformat()}", err=True)
