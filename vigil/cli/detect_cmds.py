@@ -133,7 +133,7 @@ def anomalies(
             "timestamp": frame["timestamp"],
             "value": frame["value"],
             "anomaly_score": pd.Series(np.round(scores.score, 6)).astype("Float64"),
-            "is_anomaly": pd.Series(scores.is_anomaly).astype("boolean").where(scores.judged, pd.NA),
+            "is_anomaly": pd.Series(scores.is_anomaly).astype("boolean").mask(~scores.judged),
         }
     )
     out.to_csv(output, index=False)
@@ -227,7 +227,8 @@ def overspend(
         days = [date.fromisoformat(d) for d in day] or None
     except ValueError as exc:
         raise _fail(f"--day: {exc}") from None
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=Console(stderr=True), transient=True) as bar:
+    columns = (SpinnerColumn(), TextColumn("{task.description}"))
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task("loading costs", total=None)
         costs = load_cost_frame(data)
         bar.update(task, description=f"detecting overspend over {len(costs)} cost rows")
