@@ -21,10 +21,9 @@ import threading
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from vigil.settings import Settings
-
 if TYPE_CHECKING:
     from vigil.config import VigilConfig
+    from vigil.settings import Settings
     from vigil.state.base import StateStore
 
 __all__ = [
@@ -152,6 +151,8 @@ class AzureRuntime:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> AzureRuntime:
+        from vigil.settings import Settings  # pydantic: keep it off the indexing path
+
         source = os.environ if env is None else env
         return cls(Settings.from_env(source), env=source)
 

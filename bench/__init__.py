@@ -1,0 +1,1 @@
+"""Vigil benchmarks: one package per benchmark under bench/<name>/ (see bench/README.md)."""
