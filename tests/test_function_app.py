@@ -49,7 +49,7 @@ FUNCTIONS = function_app.app.get_functions()
 
 
 def _functions() -> dict[str, Any]:
-    return {f.get_function_name(): f for f in FUNCTIONS}
+    return {str(f.get_function_name()): f for f in FUNCTIONS}
 
 
 def _trigger(fn: Any) -> dict[str, Any]:
@@ -296,7 +296,7 @@ def test_handler_output_lands_in_azurite_queue(recorder: Recorder, host_env: dic
     [("ingest_part", "handle_ingest_part"), ("detect", "handle_detect"), ("dispatch", "dispatch_alert")],
 )
 def test_queue_functions_pass_the_json_body(recorder: Recorder, function: str, handler: str) -> None:
-    msg = WorkerQueueMessage(id="m1", body=json.dumps({"k": "v", "n": 1}).encode(), dequeue_count=1)
+    msg = WorkerQueueMessage(id="m1", body=json.dumps({"k": "v", "n": 1}).encode(), dequeue_count=1)  # type: ignore[no-untyped-call]
     _user_function(function)(msg)
     [(name, (message, rt))] = recorder.calls
     assert (name, message) == (handler, {"k": "v", "n": 1})

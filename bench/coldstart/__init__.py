@@ -84,7 +84,7 @@ def _importtime_top(mods: tuple[str, ...], top: int = 8) -> list[dict[str, Any]]
         text=True,
         check=False,
     )
-    rows = []
+    rows: list[tuple[str, float]] = []
     for line in out.stderr.splitlines():
         if not line.startswith("import time:") or "cumulative" in line:
             continue
@@ -94,8 +94,9 @@ def _importtime_top(mods: tuple[str, ...], top: int = 8) -> list[dict[str, Any]]
         cum_us, name = parts[1].strip(), parts[2][1:]
         if name.startswith(" ") or not cum_us.isdigit():  # nested import: count only top-level ones
             continue
-        rows.append({"module": name.strip(), "cumulative_ms": round(int(cum_us) / 1000, 1)})
-    return sorted(rows, key=lambda r: -r["cumulative_ms"])[:top]
+        rows.append((name.strip(), round(int(cum_us) / 1000, 1)))
+    rows.sort(key=lambda r: -r[1])
+    return [{"module": m, "cumulative_ms": ms} for m, ms in rows[:top]]
 
 
 def measure(name: str, mods: tuple[str, ...], repeats: int, baseline_s: float) -> dict[str, Any]:

@@ -81,7 +81,12 @@ def test_enqueue_and_drain_in_order(rt: LocalRuntime) -> None:
         rt.enqueue("ingest", {"part": i})
     rt.enqueue("other", {"x": 1})
     seen: list[int] = []
-    result = rt.drain("ingest", lambda m: seen.append(m["part"]) or m["part"] * 10)
+
+    def handler(m: dict[str, Any]) -> int:
+        seen.append(m["part"])
+        return int(m["part"]) * 10
+
+    result = rt.drain("ingest", handler)
     assert seen == [0, 1, 2, 3, 4]
     assert (result.processed, result.failed, result.results) == (5, 0, [0, 10, 20, 30, 40])
     assert rt.pending("ingest") == []
