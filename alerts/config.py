@@ -1,16 +1,22 @@
 """Wire-form config for routing and receivers, in Alertmanager's shape.
 
 ``route``, ``receivers``, ``inhibit_rules`` and ``time_intervals`` are top-level
-keys of vigil.yaml, exactly where alertmanager.yml puts them. This module holds
-the *wire form* only; ``alerts.routing`` compiles it into a route tree.
+keys of vigil.yaml, exactly where alertmanager.yml puts them, with
+Alertmanager's field names, so an alertmanager.yml routing block that uses only
+supported fields loads unchanged. This module holds the *wire form* only (field
+checks that need no context); :mod:`alerts.routing` compiles it into a route
+tree and :func:`check_routing` runs the cross-checks (default receiver,
+undefined receivers and time intervals) that need the whole document.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
+from alerts.durations import parse_duration
+from alerts.matchers import MatcherError, parse_matchers
 from vigil.strict import StrictModel
 
 __all__ = [
@@ -22,36 +28,118 @@ __all__ = [
     "RemediationConfig",
     "RouteConfig",
     "TimeIntervalConfig",
+    "TimeIntervalSpec",
+    "TimeRange",
     "WebhookConfig",
+    "check_routing",
 ]
 
-
-class MSTeamsConfig(StrictModel):
-    webhook_url: str | None = None
-    webhook_url_file: str | None = None
-    send_resolved: bool = True
-    title: str | None = None
+DEFAULT_GROUP_WAIT = "30s"
+DEFAULT_GROUP_INTERVAL = "5m"
+DEFAULT_REPEAT_INTERVAL = "4h"
 
 
-class EmailConfig(StrictModel):
-    to: str
+def _check_matchers(v: list[str]) -> list[str]:
+    for text in v:
+        try:
+            parse_matchers(text)
+        except MatcherError as exc:
+            raise ValueError(str(exc)) from None
+    return v
+
+
+def _check_duration(v: str | None) -> str | None:
+    if v is not None:
+        parse_duration(v)
+    return v
+
+
+class _Notifier(StrictModel):
+    send_resolved: bool = Field(default=True, description="Also notify when alerts resolve.")
+
+
+class MSTeamsConfig(_Notifier):
+    """A Teams Workflows webhook ("Post to a channel when a webhook request is received")."""
+
+    webhook_url: str | None = Field(default=None, description="Workflows webhook URL (a secret).")
+    webhook_url_file: str | None = Field(default=None, description="File holding the webhook URL.")
+    title: str | None = Field(default=None, description="Card title; default names the alert and status.")
+    summary: str | None = None
+    text: str | None = None
+    runbook_url: str | None = Field(default=None, description="Runbook link when the alert has no runbook_url.")
+    action_base_url: str | None = Field(
+        default=None,
+        description="Base URL of the Function App (https://app.azurewebsites.net); enables signed action buttons.",
+    )
+    link_ttl: str = Field(default="24h", description="How long signed action links stay valid.")
+    max_card_bytes: int = Field(default=28_000, ge=4_000, le=28_672, description="Split cards above this size.")
+    max_cards: int = Field(default=10, ge=1, description="Cards per notification; the rest is '+N more'.")
+    timeout: str = "10s"
+    max_retries: int = Field(default=3, ge=0, description="In-call retries on 429/5xx before the outbox retries.")
+    max_retry_wait: str = Field(default="30s", description="Longest Retry-After honoured inside one call.")
+
+    @model_validator(mode="after")
+    def _one_url(self) -> MSTeamsConfig:
+        if self.webhook_url and self.webhook_url_file:
+            raise ValueError("at most one of webhook_url and webhook_url_file must be configured")
+        for name in ("link_ttl", "timeout", "max_retry_wait"):
+            parse_duration(getattr(self, name))
+        return self
+
+
+class EmailConfig(_Notifier):
+    """Email through SMTP (STARTTLS + auth) or Azure Communication Services Email."""
+
     send_resolved: bool = False
+    to: str = Field(description="Comma-separated recipient addresses.")
     from_: str | None = Field(default=None, alias="from")
-    smarthost: str | None = None
+    smarthost: str | None = Field(default=None, description="host:port of the SMTP server.")
+    hello: str | None = None
     auth_username: str | None = None
     auth_password: str | None = None
+    auth_password_file: str | None = None
+    auth_identity: str | None = None
     require_tls: bool = True
+    headers: dict[str, str] = Field(default_factory=dict)
+    html: str | None = None
+    text: str | None = None
+    transport: Literal["smtp", "acs"] = Field(default="smtp", description="smtp, or acs (Azure Communication).")
+    acs_endpoint: str | None = Field(default=None, description="https://<resource>.communication.azure.com")
+    timeout: str = "15s"
+
+    @model_validator(mode="after")
+    def _transport(self) -> EmailConfig:
+        if self.transport == "acs" and not self.acs_endpoint:
+            raise ValueError("acs_endpoint is required when transport is 'acs'")
+        if self.auth_password and self.auth_password_file:
+            raise ValueError("at most one of auth_password and auth_password_file must be configured")
+        parse_duration(self.timeout)
+        return self
 
 
-class WebhookConfig(StrictModel):
+class WebhookConfig(_Notifier):
+    """A JSON POST in Alertmanager's webhook format, signed with HMAC-SHA256."""
+
     url: str | None = None
     url_file: str | None = None
-    send_resolved: bool = True
-    max_alerts: int = 0
+    max_alerts: int = Field(default=0, ge=0, description="0 = all alerts in the payload.")
+    timeout: str = "10s"
+    hmac_secret_file: str | None = Field(default=None, description="File holding the HMAC key.")
+    signature_header: str = "X-Vigil-Signature"
+    max_retries: int = Field(default=3, ge=0)
+    max_retry_wait: str = "30s"
+
+    @model_validator(mode="after")
+    def _one_url(self) -> WebhookConfig:
+        if bool(self.url) == bool(self.url_file):
+            raise ValueError("one of url or url_file must be configured")
+        parse_duration(self.timeout)
+        parse_duration(self.max_retry_wait)
+        return self
 
 
 class ReceiverConfig(StrictModel):
-    name: str
+    name: str = Field(min_length=1)
     msteams_configs: list[MSTeamsConfig] = Field(default_factory=list)
     msteamsv2_configs: list[MSTeamsConfig] = Field(default_factory=list)
     email_configs: list[EmailConfig] = Field(default_factory=list)
@@ -72,16 +160,62 @@ class RouteConfig(StrictModel):
     active_time_intervals: list[str] = Field(default_factory=list)
     routes: list[RouteConfig] = Field(default_factory=list)
 
+    _m = field_validator("matchers")(_check_matchers)
+    _d = field_validator("group_wait", "group_interval", "repeat_interval")(_check_duration)
+
+    @field_validator("match_re")
+    @classmethod
+    def _re(cls, v: dict[str, str]) -> dict[str, str]:
+        import re
+
+        for k, pat in v.items():
+            try:
+                re.compile(pat)
+            except re.error as exc:
+                raise ValueError(f"invalid regular expression for {k!r}: {exc}") from None
+        return v
+
+    @field_validator("group_by")
+    @classmethod
+    def _group_by(cls, v: list[str] | None) -> list[str] | None:
+        if v is None:
+            return v
+        if len(set(v)) != len(v):
+            raise ValueError("duplicated label in group_by")
+        if "..." in v and len(v) > 1:
+            raise ValueError("cannot have wildcard group_by (`...`) and other labels at the same time")
+        return v
+
+    @model_validator(mode="after")
+    def _positive(self) -> RouteConfig:
+        if self.group_interval is not None and parse_duration(self.group_interval).total_seconds() == 0:
+            raise ValueError("group_interval cannot be zero")
+        if self.repeat_interval is not None and parse_duration(self.repeat_interval).total_seconds() == 0:
+            raise ValueError("repeat_interval cannot be zero")
+        return self
+
 
 class InhibitRule(StrictModel):
     source_matchers: list[str] = Field(default_factory=list)
     target_matchers: list[str] = Field(default_factory=list)
+    source_match: dict[str, str] = Field(default_factory=dict)
+    source_match_re: dict[str, str] = Field(default_factory=dict)
+    target_match: dict[str, str] = Field(default_factory=dict)
+    target_match_re: dict[str, str] = Field(default_factory=dict)
     equal: list[str] = Field(default_factory=list)
+
+    _m = field_validator("source_matchers", "target_matchers")(_check_matchers)
 
 
 class TimeRange(StrictModel):
-    start_time: str
-    end_time: str
+    start_time: str = Field(pattern=r"^([01]\d|2[0-4]):[0-5]\d$")
+    end_time: str = Field(pattern=r"^([01]\d|2[0-4]):[0-5]\d$")
+
+    @model_validator(mode="after")
+    def _order(self) -> TimeRange:
+        if self.start_time >= self.end_time:
+            raise ValueError("start_time must be before end_time")
+        return self
 
 
 class TimeIntervalSpec(StrictModel):
@@ -92,10 +226,59 @@ class TimeIntervalSpec(StrictModel):
     years: list[str] = Field(default_factory=list)
     location: str | None = None
 
+    @model_validator(mode="after")
+    def _ranges(self) -> TimeIntervalSpec:
+        from alerts.timeintervals import compile_spec
+
+        compile_spec(self)  # raises ValueError naming the bad range
+        return self
+
 
 class TimeIntervalConfig(StrictModel):
-    name: str
+    name: str = Field(min_length=1)
     time_intervals: list[TimeIntervalSpec] = Field(default_factory=list)
+
+
+def check_routing(
+    route: RouteConfig,
+    receivers: list[ReceiverConfig],
+    time_intervals: list[TimeIntervalConfig],
+) -> list[tuple[str, str]]:
+    """Cross-checks Alertmanager runs on the whole document; returns (path, message) pairs."""
+    errors: list[tuple[str, str]] = []
+    names: set[str] = set()
+    for i, r in enumerate(receivers):
+        if r.name in names:
+            errors.append((f"receivers[{i}].name", f"notification config name {r.name!r} is not unique"))
+        names.add(r.name)
+    ti_names: set[str] = set()
+    for i, t in enumerate(time_intervals):
+        if t.name in ti_names:
+            errors.append((f"time_intervals[{i}].name", f"time interval {t.name!r} is not unique"))
+        ti_names.add(t.name)
+    if not route.receiver:
+        errors.append(("route.receiver", "root route must specify a default receiver"))
+    if route.matchers or route.match or route.match_re:
+        errors.append(("route", "root route must not have any matchers"))
+    if route.continue_:
+        errors.append(("route.continue", "cannot have continue in root route"))
+    if route.mute_time_intervals:
+        errors.append(("route.mute_time_intervals", "root route must not have any mute time intervals"))
+    if route.active_time_intervals:
+        errors.append(("route.active_time_intervals", "root route must not have any active time intervals"))
+
+    def walk(r: RouteConfig, path: str) -> None:
+        if r.receiver and r.receiver not in names:
+            errors.append((f"{path}.receiver", f"undefined receiver {r.receiver!r} used in route"))
+        for field_name in ("mute_time_intervals", "active_time_intervals"):
+            for j, n in enumerate(getattr(r, field_name)):
+                if n not in ti_names:
+                    errors.append((f"{path}.{field_name}[{j}]", f"undefined time interval {n!r} used in route"))
+        for i, child in enumerate(r.routes):
+            walk(child, f"{path}.routes[{i}]")
+
+    walk(route, "route")
+    return errors
 
 
 class DigestConfig(StrictModel):

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from alerts.config import (
     DigestConfig,
@@ -21,6 +21,7 @@ from alerts.config import (
     RemediationConfig,
     RouteConfig,
     TimeIntervalConfig,
+    check_routing,
 )
 from detectors.config import DetectorsConfig
 from ingest.config import SourcesConfig
@@ -69,6 +70,14 @@ class VigilConfig(StrictModel):
     time_intervals: list[TimeIntervalConfig] = Field(default_factory=list)
     digests: list[DigestConfig] = Field(default_factory=list)
     remediation: RemediationConfig = Field(default_factory=RemediationConfig)
+
+    @model_validator(mode="after")
+    def _routing(self) -> VigilConfig:
+        # Alertmanager's whole-document checks (alerts.config.check_routing), each with its key path.
+        errors = check_routing(self.route, list(self.receivers), list(self.time_intervals))
+        if errors:
+            raise ValueError("; ".join(f"{path}: {msg}" for path, msg in errors))
+        return self
 
 
 def _path(loc: tuple[int | str, ...]) -> str:

@@ -1,0 +1,220 @@
+"""Email: SMTP (STARTTLS + auth, via smtplib) or Azure Communication Services Email.
+
+Both send one message with a plain-text and an HTML part. ACS uses
+``azure-communication-email`` with a managed identity (``DefaultAzureCredential``
+unless a credential is injected) and passes an ``operation_id`` derived from the
+notification key, so a retried send is recognised by the service.
+"""
+
+from __future__ import annotations
+
+import html
+import smtplib
+import ssl
+import uuid
+from collections.abc import Callable
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from pathlib import Path
+from typing import Any
+
+from alerts.config import EmailConfig
+from alerts.durations import parse_duration
+from alerts.notify import AlertView, DirectorySink, NotificationPayload, NotifyResult, classify_http, part_id
+
+__all__ = ["EmailConfig", "EmailNotifier", "acs_message", "render_email"]
+
+
+def _subject(payload: NotificationPayload) -> str:
+    common = payload.common_labels()
+    name = common.get("alertname") or ", ".join(f"{k}={v}" for k, v in sorted(payload.group_labels.items()))
+    nf, nr = len(payload.firing), len(payload.resolved)
+    status = f"FIRING:{nf}" if nf else f"RESOLVED:{nr}"
+    return f"[{status}] {name or 'Vigil alerts'}"
+
+
+def _facts(v: AlertView) -> list[tuple[str, str]]:
+    a = v.alert
+    out = [("Status", "firing" if a.ends_at is None else "resolved"), ("Severity", a.labels.get("severity", ""))]
+    for title, keys in (
+        ("Resource", ("resource_id",)),
+        ("Summary", ("summary", "description")),
+        ("Expected", ("expected",)),
+        ("Actual", ("actual",)),
+        ("Changed by", ("changed_by", "caller")),
+        ("Runbook", ("runbook_url",)),
+    ):
+        for k in keys:
+            val = a.annotations.get(k) or v.evidence.get(k) or a.labels.get(k)
+            if val:
+                out.append((title, str(val)))
+                break
+    out.append(("Since", a.starts_at.isoformat()))
+    if v.ack:
+        out.append(("Acknowledged", f"by {v.ack.get('by', '?')}: {v.ack.get('comment', '')}"))
+    return [(k, x) for k, x in out if x]
+
+
+def render_email(payload: NotificationPayload, *, visible: list[AlertView]) -> tuple[str, str, str]:
+    """(subject, text, html) for the alerts to show."""
+    subject = _subject(payload)
+    lines = [subject, ""]
+    rows = []
+    for v in visible:
+        name = v.alert.labels.get("alertname", "alert")
+        lines.append(f"- {name} ({v.fingerprint})")
+        lines += [f"    {k}: {x}" for k, x in _facts(v)]
+        cells = "".join(
+            f"<tr><th align='left'>{html.escape(k)}</th><td>{html.escape(x)}</td></tr>" for k, x in _facts(v)
+        )
+        rows.append(f"<h3>{html.escape(name)}</h3><table>{cells}</table>")
+    text = "\n".join(lines) + "\n"
+    body = (
+        f"<html><head><title>{html.escape(subject)}</title></head><body>"
+        f"<h2>{html.escape(subject)}</h2>{''.join(rows)}</body></html>"
+    )
+    return subject, text, body
+
+
+def _addresses(s: str) -> list[str]:
+    return [a.strip() for a in s.split(",") if a.strip()]
+
+
+def acs_message(cfg: EmailConfig, subject: str, text: str, body: str) -> dict[str, Any]:
+    """The ACS ``emailMessage`` request body (shape of SendEmail 2025-09-01)."""
+    msg: dict[str, Any] = {
+        "senderAddress": cfg.from_ or "",
+        "recipients": {"to": [{"address": a} for a in _addresses(cfg.to)]},
+        "content": {"subject": subject, "plainText": text, "html": body},
+    }
+    if cfg.headers:
+        msg["headers"] = dict(cfg.headers)
+    return msg
+
+
+class EmailNotifier:
+    def __init__(
+        self,
+        cfg: EmailConfig,
+        *,
+        sink: DirectorySink | None = None,
+        tls_context: ssl.SSLContext | None = None,
+        acs_client: Any = None,
+        credential: Any = None,
+        smtp_factory: Callable[..., smtplib.SMTP] | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.sink = sink
+        self.tls_context = tls_context
+        self._acs_client = acs_client
+        self._credential = credential
+        self._smtp_factory = smtp_factory
+
+    def _visible(self, payload: NotificationPayload) -> list[AlertView]:
+        return list(payload.alerts) if self.cfg.send_resolved else payload.firing
+
+    def build_message(self, payload: NotificationPayload) -> EmailMessage:
+        subject, text, body = render_email(payload, visible=self._visible(payload))
+        msg = EmailMessage()
+        msg["Subject"] = subject
+        msg["From"] = self.cfg.from_ or "vigil@localhost"
+        msg["To"] = ", ".join(_addresses(self.cfg.to))
+        when = payload.issued_at or payload.now
+        msg["Date"] = formatdate(when.timestamp(), usegmt=True)
+        msg["Message-ID"] = make_msgid(idstring=payload.key[:24], domain="vigil.local")
+        msg["X-Vigil-Notification-Key"] = payload.key
+        for k, v in self.cfg.headers.items():
+            msg[k] = v
+        msg.set_content(text)
+        msg.add_alternative(body, subtype="html")
+        return msg
+
+    def notify(self, payload: NotificationPayload) -> NotifyResult:
+        msg = self.build_message(payload)
+        raw = msg.as_bytes()
+        pid = part_id(payload.key.encode())
+        if pid in payload.done_parts:
+            return NotifyResult(True, reason="already sent", sent_parts=(pid,))
+        if self.sink is not None:
+            self.sink.write(payload, "email", ".eml", raw)
+            return NotifyResult(True, reason="written", sent_parts=(pid,))
+        res = self._send_acs(payload, msg) if self.cfg.transport == "acs" else self._send_smtp(msg)
+        return NotifyResult(res.ok, res.retryable, res.reason, (pid,) if res.ok else ())
+
+    # -- SMTP -------------------------------------------------------------------------------------
+    def _password(self) -> str | None:
+        if self.cfg.auth_password_file:
+            return Path(self.cfg.auth_password_file).read_text(encoding="utf-8").strip()
+        return self.cfg.auth_password
+
+    def _send_smtp(self, msg: EmailMessage) -> NotifyResult:
+        if not self.cfg.smarthost:
+            return NotifyResult(False, False, "no smarthost configured")
+        host, _, port_s = self.cfg.smarthost.rpartition(":")
+        if not host:
+            host, port_s = self.cfg.smarthost, "25"
+        port = int(port_s)
+        timeout = parse_duration(self.cfg.timeout).total_seconds()
+        ctx = self.tls_context or ssl.create_default_context()
+        try:
+            if self._smtp_factory is not None:
+                smtp = self._smtp_factory(host, port, timeout=timeout)
+            elif port == 465:
+                smtp = smtplib.SMTP_SSL(host, port, timeout=timeout, context=ctx, local_hostname=self.cfg.hello)
+            else:
+                smtp = smtplib.SMTP(host, port, timeout=timeout, local_hostname=self.cfg.hello)
+            with smtp:
+                smtp.ehlo()
+                if port != 465:
+                    if smtp.has_extn("starttls"):
+                        smtp.starttls(context=ctx)
+                        smtp.ehlo()
+                    elif self.cfg.require_tls:
+                        return NotifyResult(False, False, "require_tls is true but the server offers no STARTTLS")
+                if self.cfg.auth_username:
+                    smtp.login(self.cfg.auth_username, self._password() or "")
+                refused = smtp.send_message(msg)
+            if refused:
+                return NotifyResult(False, False, f"recipients refused: {sorted(refused)}")
+            return NotifyResult(True, reason="sent via SMTP")
+        except smtplib.SMTPAuthenticationError as exc:
+            return NotifyResult(False, False, f"SMTP authentication failed: {exc.smtp_code}")
+        except smtplib.SMTPResponseException as exc:
+            return NotifyResult(False, 400 <= exc.smtp_code < 500, f"SMTP {exc.smtp_code}: {exc.smtp_error!r}")
+        except smtplib.SMTPRecipientsRefused as exc:
+            return NotifyResult(False, False, f"recipients refused: {sorted(exc.recipients)}")
+        except (TimeoutError, smtplib.SMTPException, OSError) as exc:
+            return NotifyResult(False, True, f"SMTP error: {type(exc).__name__}: {exc}")
+
+    # -- Azure Communication Services ---------------------------------------------------------------
+    def _client(self) -> Any:
+        if self._acs_client is not None:
+            return self._acs_client
+        from azure.communication.email import EmailClient
+
+        cred = self._credential
+        if cred is None:
+            from azure.identity import DefaultAzureCredential
+
+            cred = DefaultAzureCredential()
+        self._acs_client = EmailClient(str(self.cfg.acs_endpoint), cred)
+        return self._acs_client
+
+    def _send_acs(self, payload: NotificationPayload, msg: EmailMessage) -> NotifyResult:
+        from azure.core.exceptions import HttpResponseError, ServiceRequestError
+
+        text_part = msg.get_body(("plain",))
+        html_part = msg.get_body(("html",))
+        text = text_part.get_content() if text_part is not None else ""
+        body = html_part.get_content() if html_part is not None else ""
+        message = acs_message(self.cfg, str(msg["Subject"]), text, body)
+        op_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"vigil:{payload.key}:{payload.integration}"))
+        try:
+            poller = self._client().begin_send(message, operation_id=op_id)
+        except HttpResponseError as exc:
+            ok, retryable, reason = classify_http(int(exc.status_code or 500), str(exc.message or ""))
+            return NotifyResult(ok, retryable, f"ACS: {reason}")
+        except ServiceRequestError as exc:
+            return NotifyResult(False, True, f"ACS unreachable: {exc}")
+        status = poller.status() if hasattr(poller, "status") else "accepted"
+        return NotifyResult(True, reason=f"ACS accepted (operation {op_id}, {status})")

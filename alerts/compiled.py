@@ -1,0 +1,79 @@
+"""The runtime form of the alerting config: route tree, integrations, time intervals.
+
+Compiled once per (immutable) VigilConfig and cached.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from alerts.config import EmailConfig, MSTeamsConfig, ReceiverConfig, WebhookConfig
+from alerts.routing import Route, compile_routes
+from alerts.timeintervals import CompiledSpec, compile_time_intervals
+
+if TYPE_CHECKING:
+    from vigil.config import VigilConfig
+
+__all__ = ["Compiled", "Integration", "compiled", "integrations"]
+
+
+@dataclass(frozen=True, slots=True)
+class Integration:
+    name: str  # "msteamsv2[0]"
+    kind: str  # msteams | email | webhook
+    config: MSTeamsConfig | EmailConfig | WebhookConfig
+
+    @property
+    def send_resolved(self) -> bool:
+        return self.config.send_resolved
+
+
+def integrations(receiver: ReceiverConfig) -> list[Integration]:
+    out: list[Integration] = []
+    for field_name, kind in (
+        ("msteams_configs", "msteams"),
+        ("msteamsv2_configs", "msteams"),
+        ("email_configs", "email"),
+        ("webhook_configs", "webhook"),
+    ):
+        prefix = field_name.removesuffix("_configs")
+        for i, c in enumerate(getattr(receiver, field_name)):
+            out.append(Integration(f"{prefix}[{i}]", kind, c))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Compiled:
+    root: Route
+    receivers: dict[str, ReceiverConfig]
+    integrations: dict[str, list[Integration]]
+    time_intervals: dict[str, tuple[CompiledSpec, ...]]
+
+    def routes(self) -> Iterator[Route]:
+        return self.root.walk()
+
+
+_cache: dict[int, tuple[VigilConfig, Compiled]] = {}
+_lock = threading.Lock()
+
+
+def compiled(config: VigilConfig) -> Compiled:
+    with _lock:
+        hit = _cache.get(id(config))
+        if hit is not None and hit[0] is config:
+            return hit[1]
+    root = compile_routes(config.route, list(config.receivers), list(config.time_intervals))
+    c = Compiled(
+        root=root,
+        receivers={r.name: r for r in config.receivers},
+        integrations={r.name: integrations(r) for r in config.receivers},
+        time_intervals=compile_time_intervals(config.time_intervals),
+    )
+    with _lock:
+        if len(_cache) > 16:
+            _cache.clear()
+        _cache[id(config)] = (config, c)
+    return c

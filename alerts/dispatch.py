@@ -1,0 +1,321 @@
+"""Deliver outbox messages: idempotent, per integration, nflog written only after success.
+
+:func:`deliver` handles one message. For each integration of the receiver it
+checks the notification log: if this notification key is already recorded (or
+the log says nothing needs sending), it does nothing; otherwise it sends and
+records the log entry only after the send succeeded. A notification split into
+parts (Teams cards) records its sent parts, so a retry sends only the rest.
+A retried dispatcher therefore never sends an integration's notification twice.
+
+:func:`drain` runs an outbox to empty (CLI, timer); :func:`handle_queue_message`
+serves a queue-triggered Function.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from alerts.acks import get_ack
+from alerts.alertstate import read_alert
+from alerts.compiled import Integration, compiled
+from alerts.nflog import entry_key, log_sent, needs_update, read_entry
+from alerts.notify import AlertView, DirectorySink, NotificationPayload, Notifier
+from alerts.outbox import Outbox, QueueOutbox
+from vigil.state.base import Namespace, StateStore
+
+if TYPE_CHECKING:
+    import httpx
+
+    from vigil.config import VigilConfig
+
+__all__ = ["DeliveryResult", "DrainResult", "build_notifier", "deliver", "drain", "handle_queue_message"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class DeliveryResult:
+    key: str
+    sent: list[str] = field(default_factory=list)  # integrations sent now
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (integration, why)
+    failures: list[tuple[str, str, bool]] = field(default_factory=list)  # (integration, reason, retryable)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    @property
+    def retryable(self) -> bool:
+        return any(r for _, _, r in self.failures)
+
+    @property
+    def reason(self) -> str:
+        return "; ".join(f"{i}: {r}" for i, r, _ in self.failures)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "ok": self.ok,
+            "retryable": self.retryable,
+            "sent": self.sent,
+            "skipped": [list(s) for s in self.skipped],
+            "failures": [{"integration": i, "reason": r, "retryable": rt} for i, r, rt in self.failures],
+        }
+
+
+def build_notifier(
+    integ: Integration,
+    *,
+    sink: DirectorySink | None = None,
+    signing_key: bytes | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> Notifier:
+    from alerts.config import EmailConfig, MSTeamsConfig, WebhookConfig
+
+    cfg = integ.config
+    if isinstance(cfg, MSTeamsConfig):
+        from alerts.channels.msteams import MSTeamsNotifier
+
+        return MSTeamsNotifier(cfg, sink=sink, signing_key=signing_key, transport=transport)
+    if isinstance(cfg, EmailConfig):
+        from alerts.channels.email import EmailNotifier
+
+        return EmailNotifier(cfg, sink=sink)
+    if isinstance(cfg, WebhookConfig):
+        from alerts.channels.webhook import WebhookNotifier
+
+        return WebhookNotifier(cfg, sink=sink, transport=transport)
+    raise TypeError(f"unknown integration config {type(cfg).__name__}")
+
+
+def _lookup(notifiers: Mapping[str, Notifier] | None, receiver: str, integ: Integration) -> Notifier | None:
+    if not notifiers:
+        return None
+    for k in (f"{receiver}/{integ.name}", integ.name, integ.kind):
+        if k in notifiers:
+            return notifiers[k]
+    return None
+
+
+def _progress_key(notification_key: str, receiver: str, integ: str) -> str:
+    return f"progress|{receiver}|{integ}|{notification_key}"
+
+
+def deliver(
+    message: Mapping[str, Any],
+    *,
+    config: VigilConfig,
+    store: StateStore,
+    notifiers: Mapping[str, Notifier] | None = None,
+    now: datetime,
+    sink: DirectorySink | None = None,
+    signing_key: bytes | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> DeliveryResult:
+    """Deliver one outbox message. Safe to call again with the same message."""
+    key = str(message["key"])
+    result = DeliveryResult(key)
+    receiver = str(message["receiver"])
+    c = compiled(config)
+    integs = c.integrations.get(receiver)
+    if integs is None:
+        result.failures.append(("-", f"undefined receiver {receiver!r}", False))
+        return result
+    firing = frozenset(message.get("firing", ()))
+    resolved = frozenset(message.get("resolved", ()))
+    repeat = timedelta(seconds=int(message.get("repeat_interval_s", 4 * 3600)))
+    group_key = str(message["group_key"])
+    group_hash = str(message["group_hash"])
+    issued_at = datetime.fromisoformat(message["created_at"]) if message.get("created_at") else now
+
+    views: list[AlertView] | None = None
+    for integ in integs:
+        ekey = entry_key(receiver, integ.name, group_hash)
+        entry = read_entry(store, ekey)
+        if entry is not None and key in entry.keys:
+            result.skipped.append((integ.name, "already sent"))
+            continue
+        need, why = needs_update(
+            entry, firing, resolved, repeat_interval=repeat, send_resolved=integ.send_resolved, now=now
+        )
+        if not need:
+            result.skipped.append((integ.name, why))
+            continue
+        if not firing and not integ.send_resolved:
+            # Everything resolved but this integration does not send resolved notices:
+            # record it so the log forgets the firing set, send nothing (as Alertmanager).
+            log_sent(store, ekey, firing=firing, resolved=resolved, notification_key=key, now=now, group_key=group_key)
+            result.skipped.append((integ.name, "resolved; send_resolved is false"))
+            continue
+        if views is None:
+            views = _load_views(store, firing, resolved)
+        if not views:
+            result.skipped.append((integ.name, "alerts no longer stored"))
+            continue
+        pkey = _progress_key(key, receiver, integ.name)
+        prog = store.get(Namespace.NFLOG, pkey)
+        done = frozenset(prog.value.get("parts", ())) if prog else frozenset()
+        shown = views if integ.send_resolved else [v for v in views if v.alert.ends_at is None]
+        payload = NotificationPayload(
+            key=key,
+            receiver=receiver,
+            integration=integ.name,
+            group_key=group_key,
+            group_labels=dict(message.get("group_labels", {})),
+            alerts=shown,
+            now=now,
+            done_parts=done,
+            issued_at=issued_at,
+        )
+        notifier = _lookup(notifiers, receiver, integ) or build_notifier(
+            integ, sink=sink, signing_key=signing_key, transport=transport
+        )
+        try:
+            res = notifier.notify(payload)
+        except Exception as exc:  # a channel bug must not lose the message: retry it
+            log.exception("notifier raised", extra={"integration": integ.name, "key": key})
+            result.failures.append((integ.name, f"{type(exc).__name__}: {exc}", True))
+            continue
+        if res.ok:
+            log_sent(store, ekey, firing=firing, resolved=resolved, notification_key=key, now=now, group_key=group_key)
+            if prog is not None:
+                store.delete(Namespace.NFLOG, pkey)
+            result.sent.append(integ.name)
+            log.info("notification sent", extra={"integration": integ.name, "receiver": receiver, "key": key})
+        else:
+            if res.sent_parts:
+                store.put(Namespace.NFLOG, pkey, {"parts": sorted(done | set(res.sent_parts)), "at": now.isoformat()})
+            result.failures.append((integ.name, res.reason, res.retryable))
+            log.warning(
+                "notification failed",
+                extra={"integration": integ.name, "key": key, "reason": res.reason, "retryable": res.retryable},
+            )
+    return result
+
+
+def _load_views(store: StateStore, firing: frozenset[str], resolved: frozenset[str]) -> list[AlertView]:
+    views = []
+    for fp in sorted(firing) + sorted(resolved):
+        rec = read_alert(store, fp)
+        if rec is None:
+            continue
+        alert = rec.alert()
+        if fp in firing and alert.ends_at is not None:
+            # resolved since queued: show the state that was due, firing
+            from vigil.model import Alert
+
+            alert = Alert(alert.labels, alert.annotations, alert.starts_at, None)
+        views.append(AlertView(alert, fp, rec.evidence, get_ack(store, fp)))
+    return views
+
+
+@dataclass(slots=True)
+class DrainResult:
+    delivered: int = 0
+    retried: int = 0
+    failed: int = 0
+    results: list[DeliveryResult] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"delivered": self.delivered, "retried": self.retried, "failed": self.failed}
+
+
+def drain(
+    outbox: Outbox,
+    *,
+    config: VigilConfig,
+    store: StateStore,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    notifiers: Mapping[str, Notifier] | None = None,
+    sink: DirectorySink | None = None,
+    signing_key: bytes | None = None,
+    transport: httpx.BaseTransport | None = None,
+    max_messages: int = 10_000,
+) -> DrainResult:
+    """Deliver every message visible now (one pass): complete, retry with backoff, or poison."""
+    out = DrainResult()
+    seen = 0
+    while seen < max_messages:
+        leases = outbox.receive(now=now(), max_messages=min(32, max_messages - seen))
+        if not leases:
+            break
+        for lease in leases:
+            seen += 1
+            res = deliver(
+                lease.message,
+                config=config,
+                store=store,
+                notifiers=notifiers,
+                now=now(),
+                sink=sink,
+                signing_key=signing_key,
+                transport=transport,
+            )
+            out.results.append(res)
+            if res.ok:
+                outbox.complete(lease, now=now(), detail=res.to_dict())
+                out.delivered += 1
+            elif res.retryable:
+                if outbox.retry(lease, reason=res.reason, now=now()):
+                    out.retried += 1
+                else:
+                    out.failed += 1
+            else:
+                outbox.fail(lease, reason=res.reason, now=now())
+                out.failed += 1
+    return out
+
+
+def drain_until_empty(
+    outbox: Outbox,
+    *,
+    deadline: float,
+    poll: float = 0.2,
+    sleep: Callable[[float], None] = time.sleep,
+    **kwargs: Any,
+) -> DrainResult:
+    """Keep draining (waiting out backoffs) until nothing is pending or ``deadline`` (monotonic)."""
+    total = DrainResult()
+    while True:
+        r = drain(outbox, **kwargs)
+        total.delivered += r.delivered
+        total.retried += r.retried
+        total.failed += r.failed
+        total.results += r.results
+        if not any(e.state == "pending" for e in outbox.entries()) or time.monotonic() >= deadline:
+            return total
+        sleep(poll)
+
+
+def handle_queue_message(
+    body: Mapping[str, Any],
+    *,
+    outbox: QueueOutbox,
+    config: VigilConfig,
+    store: StateStore,
+    now: datetime,
+    dequeue_count: int = 1,
+    notifiers: Mapping[str, Notifier] | None = None,
+    signing_key: bytes | None = None,
+) -> DeliveryResult:
+    """For a queue-triggered Function: deliver; on retryable failure re-queue with backoff or poison.
+
+    Returns normally in every case (so the host deletes the triggering message);
+    a crash before returning leaves the message to the host's own retry, which
+    is safe because delivery is idempotent.
+    """
+    message = body.get("message", body)
+    attempts = max(int(body.get("attempts", 0)) + 1, dequeue_count)
+    res = deliver(message, config=config, store=store, notifiers=notifiers, now=now, signing_key=signing_key)
+    if res.ok:
+        outbox.mirror(str(message["key"]), state="sent", attempts=attempts, updated_at=now.isoformat(), last_error="")
+    elif res.retryable:
+        outbox.requeue(message, attempts=attempts, reason=res.reason, now=now)
+    else:
+        outbox.poison_message(message, reason=res.reason, attempts=attempts, now=now)
+    return res
