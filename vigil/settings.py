@@ -174,6 +174,22 @@ class Settings(BaseModel):
         None, "VIGIL_PUBLIC_BASE_URL", "Public base URL of the Function App, used to build signed links."
     )
 
+    # Identity and telemetry in Azure (read by the host and the Azure SDKs, not by Vigil code)
+    applicationinsights_authentication_string: str | None = _setting(
+        None,
+        "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
+        "Entra authentication for Application Insights (local auth is disabled): "
+        "ClientId=<managed identity client id>;Authorization=AAD.",
+        where="azure",
+        host=True,
+    )
+    azure_client_id: str | None = _setting(
+        None,
+        "AZURE_CLIENT_ID",
+        "Client id of the user-assigned managed identity, for DefaultAzureCredential.",
+        host=True,
+    )
+
     @field_validator("metrics_schedule", "sweep_schedule", "digest_schedule")
     @classmethod
     def _ncrontab(cls, v: str) -> str:
