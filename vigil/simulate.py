@@ -82,8 +82,17 @@ _FOCUS_COLUMNS_TEXT = """
     """
 FOCUS_COLUMNS: tuple[str, ...] = tuple(_FOCUS_COLUMNS_TEXT.split())
 
+# Production and data science bill through an EA enrollment; dev/test through an MCA billing profile.
 _BILLING_ACCOUNT = "71234567"
 _BILLING_ACCOUNT_NAME = "Contoso Ltd (simulated)"
+_MCA_ACCOUNT = "5e98e158-xxxx-4cd0-9d49-3d1ab1f7a7c4:0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d_2019-05-31".replace("xxxx", "6b0f")
+_MCA_PROFILE = "AW4F-XYZ1-BG7-TGB"
+_MCA_NAME = "Contoso Dev-Test (simulated)"
+_EXPORT_SCOPES = {
+    "ea": f"/providers/Microsoft.Billing/billingAccounts/{_BILLING_ACCOUNT}",
+    "focus": f"/providers/Microsoft.Billing/billingAccounts/{_MCA_ACCOUNT}/billingProfiles/{_MCA_PROFILE}",
+}
+_EXPORT_NAMES = {"ea": "ea-actual-daily", "focus": "focus-daily"}
 _TENANT_ID = "72f988bf-0000-4000-8000-00000000cafe"
 _REGION_NAMES = {"eastus": "East US", "westeurope": "West Europe", "eastus2": "East US 2"}
 _METER_REGIONS = {"eastus": "US East", "westeurope": "EU West", "eastus2": "US East 2"}
@@ -827,8 +836,8 @@ def _focus_record(row: _Row, part_number: str, meter_id: str) -> dict[str, str]:
     rec.update(
         {
             "BilledCost": cost,
-            "BillingAccountId": f"/providers/Microsoft.Billing/billingAccounts/{_BILLING_ACCOUNT}",
-            "BillingAccountName": _BILLING_ACCOUNT_NAME,
+            "BillingAccountId": _EXPORT_SCOPES["focus"],
+            "BillingAccountName": _MCA_NAME,
             "BillingAccountType": "Billing Account",
             "BillingCurrency": "USD",
             "BillingPeriodEnd": pe.strftime("%Y-%m-%dT00:00:00Z"),
@@ -868,8 +877,8 @@ def _focus_record(row: _Row, part_number: str, meter_id: str) -> dict[str, str]:
             "x_AccountOwnerId": "finops@contoso.com",
             "x_BilledCostInUsd": cost,
             "x_BilledUnitPrice": _fmt_money(m["price"]),
-            "x_BillingAccountId": _BILLING_ACCOUNT,
-            "x_BillingAccountName": _BILLING_ACCOUNT_NAME,
+            "x_BillingAccountId": _MCA_ACCOUNT,
+            "x_BillingAccountName": _MCA_NAME,
             "x_BillingExchangeRate": "1",
             "x_BillingExchangeRateDate": ps.strftime("%Y-%m-%dT00:00:00Z"),
             "x_BillingProfileId": _BILLING_ACCOUNT,
@@ -936,10 +945,10 @@ def _write_exports(root: Path, subs: list[Sub], rows: list[_Row], now: datetime,
     root_folder = "costexports"
     runs = 0
     total_rows = 0
-    for sub in subs:
-        sub_rows = [r for r in rows if r.res.sub is sub]
+    for kind in ("ea", "focus"):
+        sub_rows = [r for r in rows if r.res.sub.export == kind]
         months = sorted({_month_start(r.day) for r in sub_rows})
-        export_name = f"{'ea-actual' if sub.export == 'ea' else 'focus'}-daily-{sub.id[:8]}"
+        export_name = _EXPORT_NAMES[kind]
         for month in months:
             month_rows = [r for r in sub_rows if _month_start(r.day) == month]
             month_end = _next_month(month) - timedelta(days=1)
@@ -955,7 +964,7 @@ def _write_exports(root: Path, subs: list[Sub], rows: list[_Row], now: datetime,
             blobs: list[dict[str, Any]] = []
             for pi, start in enumerate(range(0, len(month_rows), ROWS_PER_PART)):
                 chunk = month_rows[start : start + ROWS_PER_PART]
-                if sub.export == "ea":
+                if kind == "ea":
                     recs = [_ea_record(r, *meter_ids(r.res)) for r in chunk]
                     data = _gzip(_csv_bytes(EA_COLUMNS, recs, bom=True))
                     name = f"part_0_{pi + 1:04d}.csv.gz"
@@ -974,10 +983,10 @@ def _write_exports(root: Path, subs: list[Sub], rows: list[_Row], now: datetime,
                 "dataRowCount": len(month_rows),
                 "exportConfig": {
                     "exportName": export_name,
-                    "resourceId": f"/subscriptions/{sub.id}/providers/Microsoft.CostManagement/exports/{export_name}",
-                    "dataVersion": "2021-10-01" if sub.export == "ea" else "1.0",
+                    "resourceId": f"{_EXPORT_SCOPES[kind]}/providers/Microsoft.CostManagement/exports/{export_name}",
+                    "dataVersion": "2021-10-01" if kind == "ea" else "1.0",
                     "apiVersion": "2023-07-01-preview",
-                    "type": "ActualCost" if sub.export == "ea" else "FocusCost",
+                    "type": "ActualCost" if kind == "ea" else "FocusCost",
                     "timeFrame": "MonthToDate" if current else "Custom",
                     "granularity": "Daily",
                 },
@@ -985,7 +994,7 @@ def _write_exports(root: Path, subs: list[Sub], rows: list[_Row], now: datetime,
                     "partitionData": True,
                     "dataOverwriteBehavior": "OverwritePreviousReport",
                     "fileFormat": "Csv",
-                    "compressionMode": "gzip" if sub.export == "ea" else "None",
+                    "compressionMode": "gzip" if kind == "ea" else "None",
                     "containerUri": container.format(sub=subs[0].id),
                     "rootFolderPath": root_folder,
                 },
