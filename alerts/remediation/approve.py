@@ -1,0 +1,75 @@
+"""Approval links: an HMAC-signed, expiring, single-use link per planned step
+(``alerts.signing``), and the handler the HTTP function calls when a link is
+opened. Guards are checked again at execution time, against fresh state."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+
+from alerts.remediation.actions import action
+from alerts.remediation.arm import ArmClient
+from alerts.remediation.config import RemediationConfig
+from alerts.remediation.execute import LedgerEntry, execute
+from alerts.remediation.guards import check_scope, exemption
+from alerts.remediation.plan import PlanStep
+from alerts.signing import LinkError, derive_nonce, sign_link, verify_link
+from vigil.model import ResourceRef
+from vigil.state.base import StateStore
+
+__all__ = ["ApprovalRejectedError", "approval_link", "handle_approval"]
+
+
+class ApprovalRejectedError(LinkError):
+    """The link was valid but the action is no longer allowed (scope or exemption)."""
+
+
+def approval_link(step: PlanStep, *, base_url: str, key: bytes, now: datetime, ttl: timedelta) -> str:
+    nonce = derive_nonce(key, "approve", step.fingerprint, step.action, now.isoformat())
+    params = {"fp": step.fingerprint, "act": step.action, "rid": step.resource_id, "rule": step.rule}
+    return sign_link(base_url, "approve", params, key=key, issued_at=now, ttl=ttl, nonce=nonce)
+
+
+def handle_approval(
+    query: Mapping[str, str],
+    *,
+    key: bytes,
+    store: StateStore,
+    arm: ArmClient,
+    config: RemediationConfig,
+    now: datetime,
+    approved_by: str,
+    correlation_id: str,
+) -> LedgerEntry:
+    """Verify the link (signature, expiry, single use), re-check the guards,
+    then execute. Raises :class:`LinkError` for a tampered, expired or replayed
+    link, and :class:`ApprovalRejectedError` when a guard now refuses."""
+    signed = verify_link(query, key=key, now=now, store=store, consume=True)
+    if signed.action != "approve":
+        raise LinkError(f"not an approval link: {signed.action}")
+    try:
+        act = action(signed.params["act"])
+        rid, fp, rule = signed.params["rid"], signed.params["fp"], signed.params.get("rule", "")
+    except KeyError as exc:
+        raise LinkError(f"approval link lacks {exc}") from None
+    resource = ResourceRef.from_id(rid)
+    scope = check_scope(resource, config)
+    if not scope.allowed:
+        raise ApprovalRejectedError(scope.reason)
+    current = arm.get(rid, act.api_version)
+    reason = exemption((current or {}).get("tags"), config.exempt_tag, now)
+    if reason:
+        raise ApprovalRejectedError(reason)
+    return execute(
+        act,
+        resource_id=rid,
+        fingerprint=fp,
+        rule=rule,
+        mode="approve",
+        approved_by=approved_by,
+        correlation_id=correlation_id,
+        arm=arm,
+        store=store,
+        now=now,
+        key=f"approve:{signed.nonce}",
+    )

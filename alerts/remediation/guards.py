@@ -1,0 +1,71 @@
+"""Guards that decide whether an action may run, each with a stated reason."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from alerts.remediation.config import Mode, RemediationConfig
+from vigil.model import ResourceRef
+
+__all__ = ["Verdict", "check_scope", "effective_mode", "exemption"]
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    allowed: bool
+    reason: str
+
+
+def exemption(tags: Mapping[str, Any] | None, tag_name: str, now: datetime) -> str | None:
+    """The reason a resource is exempt, or None. ``true`` exempts for good; a
+    date (YYYY-MM-DD) exempts until the end of that day; anything else is
+    reported as not exempting, so a typo never silently protects a resource."""
+    if not tags:
+        return None
+    value = next((str(v) for k, v in tags.items() if k.lower() == tag_name.lower()), None)
+    if value is None:
+        return None
+    text = value.strip().lower()
+    if text in ("true", "yes", "1"):
+        return f"exempt: tag {tag_name}={value}"
+    try:
+        until = date.fromisoformat(text[:10])
+    except ValueError:
+        return None
+    if now.date() <= until:
+        return f"exempt until {until.isoformat()}: tag {tag_name}={value}"
+    return None
+
+
+def check_scope(resource: ResourceRef, cfg: RemediationConfig) -> Verdict:
+    if resource.subscription_id not in cfg.allowed_subscriptions:
+        return Verdict(False, f"subscription {resource.subscription_id or '?'} is not in allowed_subscriptions")
+    if cfg.allowed_resource_groups:
+        rg = resource.resource_group
+        qualified = f"{resource.subscription_id}/{rg}"
+        if rg not in cfg.allowed_resource_groups and qualified not in cfg.allowed_resource_groups:
+            return Verdict(False, f"resource group {rg or '?'} is not in allowed_resource_groups")
+    return Verdict(True, "in allowed scope")
+
+
+def _auto_granted(rule: str, resource: ResourceRef, cfg: RemediationConfig) -> bool:
+    for grant in cfg.auto_allow:
+        if rule not in grant.rules or resource.subscription_id not in grant.subscriptions:
+            continue
+        if grant.resource_groups and resource.resource_group not in grant.resource_groups:
+            continue
+        return True
+    return False
+
+
+def effective_mode(requested: Mode, rule: str, resource: ResourceRef, cfg: RemediationConfig) -> tuple[Mode, str]:
+    """``auto`` only where an ``auto_allow`` grant covers the rule and the scope;
+    otherwise it falls back to ``approve``, and the reason says so."""
+    if requested != "auto":
+        return requested, f"mode {requested}"
+    if _auto_granted(rule, resource, cfg):
+        return "auto", "auto: granted by auto_allow"
+    return "approve", f"auto not granted for rule {rule} in {resource.subscription_id}: approval required"
