@@ -184,3 +184,35 @@ def detect(
         else:
             dataset, assumed = "actual", True
     return Detected(dataset, variant, ea_cols, assumed=assumed)
+
+
+# Reference headers (used by fixtures and the benchmark generator).
+EA_LEGACY_HEADER: tuple[str, ...] = tuple(
+    "BillingAccountId,BillingAccountName,BillingPeriodStartDate,BillingPeriodEndDate,BillingProfileId,"
+    "BillingProfileName,AccountOwnerId,AccountName,SubscriptionId,SubscriptionName,Date,Product,PartNumber,"
+    "MeterId,ServiceFamily,MeterCategory,MeterSubCategory,MeterRegion,MeterName,Quantity,EffectivePrice,Cost,"
+    "UnitPrice,BillingCurrency,ResourceLocation,AvailabilityZone,ConsumedService,ResourceId,ResourceName,"
+    "ServiceInfo1,ServiceInfo2,AdditionalInfo,Tags,InvoiceSectionId,InvoiceSection,CostCenter,UnitOfMeasure,"
+    "ResourceGroup,ReservationId,ReservationName,ProductOrderId,ProductOrderName,OfferId,IsAzureCreditEligible,"
+    "Term,PublisherName,PlanName,ChargeType,Frequency,PublisherType,PayGPrice,PricingModel,"
+    "CostAllocationRuleName,benefitId,benefitName".split(",")
+)
+_EA_RENAMES = {"Cost": "CostInBillingCurrency", "BillingCurrency": "BillingCurrencyCode", "Product": "ProductName"}
+EA_CURRENT_HEADER: tuple[str, ...] = (
+    *(_EA_RENAMES.get(h, h) for h in EA_LEGACY_HEADER),
+    "CostInPricingCurrency",
+    "PricingCurrencyCode",
+    "ExchangeRatePricingToBilling",
+    "ExchangeRateDate",
+)
+MCA_HEADER: tuple[str, ...] = tuple(
+    "invoiceId,previousInvoiceId,billingAccountId,billingAccountName,billingProfileId,billingProfileName,"
+    "invoiceSectionId,invoiceSectionName,resellerName,resellerMpnId,costCenter,billingPeriodEndDate,"
+    "billingPeriodStartDate,servicePeriodEndDate,servicePeriodStartDate,date,serviceFamily,productOrderId,"
+    "productOrderName,consumedService,meterId,meterName,meterCategory,meterSubCategory,meterRegion,ProductId,"
+    "ProductName,SubscriptionId,subscriptionName,publisherType,publisherId,publisherName,resourceGroupName,"
+    "ResourceId,resourceLocation,location,effectivePrice,quantity,unitOfMeasure,chargeType,billingCurrency,"
+    "pricingCurrency,costInBillingCurrency,costInUsd,exchangeRatePricingToBilling,exchangeRateDate,serviceInfo1,"
+    "serviceInfo2,additionalInfo,tags,PayGPrice,frequency,term,reservationId,reservationName,pricingModel,"
+    "unitPrice,costAllocationRuleName,benefitId,benefitName,provider".split(",")
+)
