@@ -13,7 +13,13 @@ Keys whose encoding exceeds the 1 KiB key limit are truncated and suffixed with 
 SHA-256 of the full key (``~}`` never occurs in an encoded key); prefix queries
 still find them because results are filtered and sorted on the stored ``k``.
 
-ETags are the service's. Transport failures and 5xx/408/429 responses surface as
+ETags are the service's. Every record write carries a random token ``w``: when
+the SDK retries a write whose first attempt succeeded but whose response was lost
+(or answered 5xx), the retry sees 412/409, and the token tells "my own earlier
+attempt" from "another writer", so a retried write is not misreported as a lost
+race (which would make callers re-apply a read-modify-write twice).
+
+Transport failures and 5xx/408/429 responses surface as
 :class:`StateUnavailableError`; a failed ``If-Match`` (412) as :class:`ConcurrencyError`.
 """
 
@@ -21,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from typing import Any
@@ -69,6 +76,10 @@ def _partition_key(namespace: Namespace | str) -> tuple[str, str]:
     if len(encoded) > _MAX_KEY:
         raise ValueError(f"state namespace too long for Azure Tables: {name[:60]!r}...")
     return name, encoded
+
+
+def _write_token() -> str:
+    return uuid.uuid4().hex
 
 
 def _value_properties(value: Mapping[str, Any]) -> dict[str, Any]:
@@ -183,7 +194,10 @@ class TableStore:
     ) -> Record:
         ns, pk = _partition_key(namespace)
         props = _value_properties(value)
-        entity = {"PartitionKey": pk, "RowKey": _row_key("r", key), "k": key, **props}
+        token = _write_token()
+        row_key = _row_key("r", key)
+        entity = {"PartitionKey": pk, "RowKey": row_key, "k": key, "w": token, **props}
+        meta: Mapping[str, Any]
         self._ensure_table()
         with _translate(f"put {ns}/{key}"):
             if etag is None:
@@ -195,24 +209,41 @@ class TableStore:
                     )
                 except ResourceNotFoundError as exc:
                     raise ConcurrencyError(f"{ns}/{key}: record vanished since ETag {etag}") from exc
+                except HttpResponseError as exc:
+                    if exc.status_code != 412:
+                        raise
+                    mine = self._own_write(pk, row_key, token)
+                    if mine is None:
+                        raise ConcurrencyError(f"{ns}/{key}: record changed since ETag {etag}") from exc
+                    meta = mine.metadata
         return Record(ns, key, _entity_value(props), _etag(meta))
+
+    def _own_write(self, pk: str, row_key: str, token: str) -> TableEntity | None:
+        """The stored entity if its last write was ours (token match), else None."""
+        try:
+            entity = self._client.get_entity(pk, row_key)
+        except ResourceNotFoundError:
+            return None
+        return entity if entity.get("w") == token else None
 
     def add(self, namespace: Namespace | str, key: str, value: Mapping[str, Any]) -> bool:
         ns, pk = _partition_key(namespace)
-        entity = {"PartitionKey": pk, "RowKey": _row_key("r", key), "k": key, **_value_properties(value)}
+        token = _write_token()
+        row_key = _row_key("r", key)
+        entity = {"PartitionKey": pk, "RowKey": row_key, "k": key, "w": token, **_value_properties(value)}
         self._ensure_table()
         with _translate(f"add {ns}/{key}"):
             try:
                 self._client.create_entity(entity)
             except ResourceExistsError:
-                return False
+                return self._own_write(pk, row_key, token) is not None
         return True
 
     def delete(self, namespace: Namespace | str, key: str, *, etag: str | None = None) -> bool:
         ns, pk = _partition_key(namespace)
         statuses: list[int] = []
 
-        def hook(response: Any) -> None:
+        def on_response(response: Any) -> None:
             statuses.append(int(response.http_response.status_code))
 
         conditional: dict[str, Any] = {}
@@ -220,9 +251,12 @@ class TableStore:
             conditional = {"etag": etag, "match_condition": MatchConditions.IfNotModified}
         self._ensure_table()
         with _translate(f"delete {ns}/{key}"):
-            # The SDK swallows 404 on delete; the response hook tells "deleted" from "absent".
-            self._client.delete_entity(pk, _row_key("r", key), raw_response_hook=hook, **conditional)
-        return bool(statuses) and 200 <= statuses[-1] < 300
+            # The SDK swallows 404 on delete; the response hook (run once per attempt) tells
+            # "deleted" from "absent". If an attempt's response was lost and the retry saw 404,
+            # this reports False although that attempt removed the record: the record is gone
+            # either way, which is what callers rely on.
+            self._client.delete_entity(pk, _row_key("r", key), raw_response_hook=on_response, **conditional)
+        return any(200 <= status < 300 for status in statuses)
 
     def query(self, namespace: Namespace | str, prefix: str = "") -> Iterator[Record]:
         ns, pk = _partition_key(namespace)
@@ -244,7 +278,8 @@ class TableStore:
         self._ensure_table()
         with _translate(f"append {ns}"):
             if key is None:
-                self._client.create_entity(row)
+                with suppress(ResourceExistsError):  # a retried create whose first attempt landed
+                    self._client.create_entity(row)
                 return entry_key
             marker = {"PartitionKey": pk, "RowKey": _row_key("i", key), "k": key, "entry": row["RowKey"]}
             try:
