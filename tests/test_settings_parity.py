@@ -101,3 +101,12 @@ def test_invalid_settings_name_the_setting(name: str, value: str, needle: str) -
         Settings.from_env({name: value})
     assert needle in str(info.value)
     assert name in str(info.value)
+
+
+def test_value_by_setting_name() -> None:
+    settings = Settings.from_env({"VIGIL_SIGNING_KEY": "k", "INGEST_QUEUE": "iq-1"})
+    assert settings.value("INGEST_QUEUE") == "iq-1"
+    assert settings.value("VIGIL_SIGNING_KEY") == "k"
+    assert settings.value("VIGIL_CONFIG") is None
+    with pytest.raises(KeyError):
+        settings.value("NOPE")

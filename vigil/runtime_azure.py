@@ -204,10 +204,15 @@ class AzureRuntime:
             return store
 
     def setting(self, name: str, default: str | None = None) -> str | None:
+        """An app setting: its value, else the settings model's default, else ``default``."""
         value = self._env.get(name)
-        if value is None or value == "":
-            return default
-        return value
+        if value is not None and value != "":
+            return value
+        try:
+            modelled = self.settings.value(name)
+        except KeyError:
+            modelled = None
+        return default if modelled is None else modelled
 
     # --- helpers --------------------------------------------------------------------
 

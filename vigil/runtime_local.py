@@ -132,8 +132,18 @@ class LocalRuntime:
         return LocalBlobStore(self.root / container)
 
     def setting(self, name: str, default: str | None = None) -> str | None:
+        """An app setting: from ``settings``, else the settings model's default (queue and
+        container names match the Function App's), else ``default``."""
         value = self._settings.get(name)
-        return default if value is None or value == "" else value
+        if value is not None and value != "":
+            return value
+        from vigil.settings import Settings
+
+        try:
+            modelled = Settings.model_construct().value(name)
+        except KeyError:
+            modelled = None
+        return default if modelled is None else modelled
 
     def enqueue(self, queue: str, message: Mapping[str, Any], *, visibility_timeout: int = 0) -> None:
         """Stores the message durably; it becomes visible ``visibility_timeout`` seconds from now."""

@@ -243,6 +243,16 @@ class Settings(BaseModel):
         """Every setting name, in declaration order."""
         return [field.alias or name for name, field in cls.model_fields.items()]
 
+    def value(self, name: str) -> str | None:
+        """The value of setting ``name`` as a string (secrets revealed); ``KeyError`` if not modelled."""
+        for attr, field in type(self).model_fields.items():
+            if (field.alias or attr) == name:
+                value = getattr(self, attr)
+                if isinstance(value, SecretStr):
+                    return value.get_secret_value()
+                return None if value is None else str(value)
+        raise KeyError(name)
+
     @property
     def uses_identity(self) -> bool:
         """True when storage is reached through service URIs and an Entra identity."""

@@ -149,6 +149,14 @@ def test_setting_reads_the_app_settings(rt: AzureRuntime) -> None:
     assert rt.setting("EMPTY_SETTING", "dflt") == "dflt"
     assert rt.setting("ABSENT") is None
     assert rt.settings.ingest_queue == "vigil-ingest"
+    # modelled settings fall back to the model's defaults, so handlers agree with the bindings
+    assert rt.setting("DETECT_QUEUE") == "vigil-detect"
+    assert rt.setting("DETECT_QUEUE", "other") == "vigil-detect"
+    assert rt.setting("VIGIL_STATE") == "table"
+    assert rt.setting("VIGIL_SIGNING_KEY", "fallback") == "fallback"
+    keyed = AzureRuntime.from_env({"VIGIL_SIGNING_KEY": "s3cret", "DETECT_QUEUE": "d-q"})
+    assert keyed.setting("VIGIL_SIGNING_KEY") == "s3cret"
+    assert keyed.setting("DETECT_QUEUE") == "d-q"
 
 
 def test_use_development_storage_expands_to_azurite() -> None:

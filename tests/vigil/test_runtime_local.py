@@ -72,7 +72,9 @@ def test_invalid_container_name(rt: LocalRuntime) -> None:
 
 def test_settings_and_config(rt: LocalRuntime) -> None:
     assert rt.setting("INGEST_QUEUE") == "ingest"
-    assert rt.setting("ALERTS_QUEUE", "vigil-alerts") == "vigil-alerts"
+    assert rt.setting("ALERTS_QUEUE") == "vigil-alerts"  # the settings model's default
+    assert rt.setting("NOT_A_SETTING", "x") == "x"
+    assert rt.setting("NOT_A_SETTING") is None
     assert rt.config.route.receiver == "default"
 
 
