@@ -2,9 +2,9 @@
 
 The CLI runs exactly the handlers the Function App runs. Where the Function App hands a
 message to a Storage Queue and the host later calls the queue trigger, the CLI puts the
-message in a durable queue kept in the state store (namespace :attr:`Namespace.OUTBOX`)
-and calls :meth:`LocalRuntime.drain` (or :meth:`LocalRuntime.drain_all`) to run the
-handlers over it. Messages survive a crash between enqueue and delivery; a message is
+message in a durable queue kept in the state store (namespace ``"queues"``, apart from
+the alerts outbox in ``Namespace.OUTBOX``) and calls :meth:`LocalRuntime.drain` (or
+:meth:`LocalRuntime.drain_all`) to run the handlers over it. Messages survive a crash between enqueue and delivery; a message is
 deleted only after its handler returned, so delivery is at-least-once, as in Azure.
 """
 
@@ -22,17 +22,18 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from vigil.config import VigilConfig
-from vigil.state.base import Namespace, StateStore
+from vigil.state.base import StateStore
 
 if TYPE_CHECKING:
     from vigil.runtime import BlobStore, Runtime
 
-__all__ = ["DrainResult", "LocalBlobStore", "LocalRuntime", "QueueHandler"]
+__all__ = ["QUEUES_NAMESPACE", "DrainResult", "LocalBlobStore", "LocalRuntime", "QueueHandler"]
 
 logger = logging.getLogger(__name__)
 
 QueueHandler = Callable[[dict[str, Any]], Any]
 MAX_DEQUEUE_COUNT = 5  # same as host.json extensions.queues.maxDequeueCount
+QUEUES_NAMESPACE = "queues"  # not Namespace.OUTBOX: alerts.outbox.StoreOutbox owns that one
 _SEP = ":"
 
 
@@ -151,7 +152,7 @@ class LocalRuntime:
         now = self._clock()
         key = f"{queue}{_SEP}{time.time_ns():020d}{_SEP}{next(self._seq):06d}"
         self._store.put(
-            Namespace.OUTBOX,
+            QUEUES_NAMESPACE,
             key,
             {
                 "queue": queue,
@@ -210,12 +211,12 @@ class LocalRuntime:
                 )
                 if count >= MAX_DEQUEUE_COUNT:
                     self.enqueue(f"{queue}-poison", body)
-                    self._store.delete(Namespace.OUTBOX, record.key)
+                    self._store.delete(QUEUES_NAMESPACE, record.key)
                     result.poisoned += 1
                 else:
-                    self._store.put(Namespace.OUTBOX, record.key, {**record.value, "dequeue_count": count})
+                    self._store.put(QUEUES_NAMESPACE, record.key, {**record.value, "dequeue_count": count})
                 continue
-            self._store.delete(Namespace.OUTBOX, record.key)
+            self._store.delete(QUEUES_NAMESPACE, record.key)
             result.processed += 1
             result.results.append(out)
         return result
@@ -240,7 +241,7 @@ class LocalRuntime:
     def _records(self, queue: str) -> list[Any]:
         prefix = f"{queue}{_SEP}"
         return sorted(
-            (r for r in self._store.query(Namespace.OUTBOX, prefix) if r.value.get("queue") == queue),
+            (r for r in self._store.query(QUEUES_NAMESPACE, prefix) if r.value.get("queue") == queue),
             key=lambda r: r.key,
         )
 

@@ -159,3 +159,10 @@ def test_drain_all_follows_fan_out(rt: LocalRuntime) -> None:
     assert totals["ingest"].processed == 4
     assert detected == [{"run": "r1"}]
     assert rt.pending("ingest") == rt.pending("detect") == []
+
+
+def test_queues_do_not_mix_with_the_alerts_outbox(rt: LocalRuntime, store: StateStore) -> None:
+    from vigil.state.base import Namespace
+
+    rt.enqueue("vigil-alerts", {"n": 1})
+    assert list(store.query(Namespace.OUTBOX)) == []
