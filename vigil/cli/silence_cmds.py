@@ -2,6 +2,109 @@
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import typer
 
+if TYPE_CHECKING:
+    from vigil.state.base import StateStore
+
 app = typer.Typer(help="Create, list and expire silences.", no_args_is_help=True)
+
+STATE_HELP = "SQLite state store file."
+DEFAULT_STATE = Path("out/state.db")
+
+
+def _now(now: str | None) -> datetime:
+    if not now:
+        return datetime.now(UTC)
+    t = datetime.fromisoformat(now)
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
+
+
+def _open(state: Path) -> StateStore:
+    from vigil.state import open_store
+
+    state.parent.mkdir(parents=True, exist_ok=True)
+    return open_store("sqlite", path=state)
+
+
+@app.command("add")
+def add(
+    matcher: list[str] = typer.Option(..., "--matcher", "-m", help='Matcher, e.g. alertname="vm-idle" (repeatable).'),
+    duration: str = typer.Option("24h", "--duration", "-d", help="How long, e.g. 2h, 24h, 7d."),
+    comment: str = typer.Option(..., "--comment", "-c", help="Why this silence exists."),
+    author: str = typer.Option(..., "--author", "-a", help="Who creates it."),
+    state: Path = typer.Option(DEFAULT_STATE, "--state", help=STATE_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print the silence as JSON."),
+    now: str | None = typer.Option(None, "--now", hidden=True, help="Evaluation time (ISO 8601), for tests."),
+) -> None:
+    """Create a silence; prints its id."""
+    from alerts.durations import parse_duration
+    from alerts.silences import SilenceError, create_silence
+
+    try:
+        td = parse_duration(duration)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--duration") from None
+    store = _open(state)
+    try:
+        s = create_silence(store, matchers=matcher, duration=td, created_by=author, comment=comment, now=_now(now))
+    except SilenceError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        store.close()
+    typer.echo(json.dumps(s.to_dict(), indent=2) if as_json else s.id)
+
+
+@app.command("list")
+def list_(
+    state: Path = typer.Option(DEFAULT_STATE, "--state", help=STATE_HELP),
+    all_: bool = typer.Option(False, "--all", help="Include expired silences."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    now: str | None = typer.Option(None, "--now", hidden=True, help="Evaluation time (ISO 8601), for tests."),
+) -> None:
+    """List active and pending silences (with --all, expired ones too)."""
+    from alerts.silences import list_silences
+
+    t = _now(now)
+    store = _open(state)
+    try:
+        items = [s for s in list_silences(store, now=t) if all_ or s.state(t) != "expired"]
+    finally:
+        store.close()
+    if as_json:
+        typer.echo(json.dumps([{**s.to_dict(), "state": s.state(t)} for s in items], indent=2))
+        return
+    if not items:
+        typer.echo("no silences")
+        return
+    for s in items:
+        typer.echo(
+            f"{s.id}  {s.state(t):8}  until {s.ends_at:%Y-%m-%d %H:%M}Z  by {s.created_by}  "
+            f"{' '.join(s.matchers)}  # {s.comment}"
+        )
+
+
+@app.command("expire")
+def expire(
+    silence_id: str = typer.Argument(..., help="Silence id."),
+    state: Path = typer.Option(DEFAULT_STATE, "--state", help=STATE_HELP),
+    now: str | None = typer.Option(None, "--now", hidden=True, help="Evaluation time (ISO 8601), for tests."),
+) -> None:
+    """Expire a silence now."""
+    from alerts.silences import SilenceError, expire_silence
+
+    store = _open(state)
+    try:
+        s = expire_silence(store, silence_id, now=_now(now))
+    except SilenceError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        store.close()
+    typer.echo(f"{s.id} expired at {s.ends_at.isoformat()}")
