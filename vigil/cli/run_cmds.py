@@ -1,10 +1,181 @@
-"""`vigil demo` and `vigil run`."""
+"""`vigil demo` and `vigil run`: the whole pipeline, over a simulated or a given tenant folder."""
 
 from __future__ import annotations
 
+import json
+import shutil
+import sys
+from datetime import UTC, datetime
+from importlib.util import find_spec
+from pathlib import Path
+from typing import Any
+
 import typer
+
+DEMO_CONFIG = Path(__file__).resolve().parents[1] / "pipeline_demo.yaml"
+
+# Live sources `vigil run` needs without --tenant: (module, what it provides).
+LIVE_SOURCES = (
+    ("ingest.live.resources", "ResourceSource over ARM / Azure Resource Graph"),
+    ("ingest.live.metrics", "MetricsSource over Azure Monitor metrics"),
+    ("ingest.live.costs", "CostSource over Cost Management exports in Blob Storage (or the Query API)"),
+    ("ingest.live.events", "EventSource (Event Grid is push-only: the Function App receives it)"),
+)
+
+
+def _err(msg: str) -> None:
+    typer.echo(msg, err=True)
+
+
+def _parse_now(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise typer.BadParameter(f"--now {value!r} is not an ISO 8601 time (e.g. 2026-11-25T00:00:00Z)") from None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def _print_summary(summary: dict[str, Any], *, as_json: bool) -> None:
+    if not as_json:
+        fam = summary["alerts"].get("by_family", {})
+        lines = [
+            f"tenant:        {summary['tenant']}",
+            f"now:           {summary['now']}",
+            f"cost rows:     {summary['sources'].get('cost_rows', 0)} "
+            f"(ingested {summary['ingest'].get('rows', 0)} rows from {summary['ingest'].get('runs_ingested', 0)} "
+            f"export runs, {summary['ingest'].get('runs_skipped', 0)} already ingested)",
+            f"resources:     {summary['sources'].get('resources', 0)}, metrics for "
+            f"{summary['sources'].get('metric_resources', 0)}, events {summary['sources'].get('events', 0)}",
+            "alerts:        "
+            + (
+                ", ".join(f"{k}: {v.get('firing', 0)} firing, {v.get('resolved', 0)} resolved" for k, v in fam.items())
+                or "none"
+            ),
+            f"notifications: {summary['notifications'].get('sent', 0)} written to {summary['out_dir']}/outbox/ "
+            f"({len(summary['outbox_files'])} new files)",
+            f"alerts.jsonl:  {summary['out_dir']}/alerts.jsonl",
+            f"digest:        {summary['out_dir']}/digest.html ({summary['digest']})",
+            f"took:          {summary['duration_s']:.1f} s",
+        ]
+        for w in summary.get("warnings", []):
+            lines.append(f"warning:       {w}")
+        typer.echo("\n".join(lines))
+    else:
+        typer.echo(json.dumps(summary, sort_keys=True, default=str))
+
+
+def _run(tenant: Path, *, config_path: Path | None, now: datetime | None, out: Path, as_json: bool) -> dict[str, Any]:
+    from vigil.config import ConfigError, load_config
+    from vigil.pipeline import STATE_FILE, PipelineError, run_tenant
+    from vigil.sources import SourceError
+    from vigil.state import open_store
+    from vigil.tenant import TenantFolder
+
+    try:
+        source = TenantFolder(tenant)
+        config = load_config(config_path or DEMO_CONFIG)
+    except (SourceError, ConfigError) as exc:
+        _err(f"error: {exc}")
+        raise typer.Exit(2) from None
+    when = now or source.now or datetime.now(UTC)
+    out.mkdir(parents=True, exist_ok=True)
+    store = open_store("sqlite", path=out / STATE_FILE)
+    try:
+        summary = run_tenant(source, config=config, store=store, out_dir=out, now=when, progress=sys.stderr.isatty())
+    except (PipelineError, SourceError) as exc:
+        _err(f"error: {exc}")
+        raise typer.Exit(1) from None
+    finally:
+        store.close()
+    result = summary.to_dict()
+    result["config"] = str(config_path or DEMO_CONFIG)
+    return result
+
+
+def _looks_like_vigil_out(folder: Path) -> bool:
+    markers = ("state.db", "tenant", "alerts.jsonl", "outbox", "data", "digest.html")
+    return all(p.name in markers or p.name.startswith("state.db") for p in folder.iterdir())
 
 
 def register(app: typer.Typer) -> None:
     """Adds the ``demo`` and ``run`` commands."""
-    del app
+
+    @app.command("demo")
+    def demo(
+        fresh: bool = typer.Option(False, "--fresh", help="Delete OUT first and start over (new tenant, new state)."),
+        out: Path = typer.Option(Path("out"), "--out", help="Output folder (tenant, state, outbox, reports)."),
+        seed: int | None = typer.Option(None, "--seed", help="Simulator seed (default: the fixed demo seed)."),
+        as_json: bool = typer.Option(False, "--json", help="Print the run summary as JSON (last stdout line)."),
+    ) -> None:
+        """Simulate a tenant into OUT/tenant (unless present), then run exactly `vigil run` over it.
+
+        The simulated tenant (3 subscriptions, ~50 resources, 90 days of EA and FOCUS cost
+        exports, hourly metrics, Event Grid events) has three planted problems: a cost spike,
+        an idle VM and an Azure ML workspace opened to public network access. Notifications
+        are written to OUT/outbox/ (Teams cards, emails) instead of being sent. Running the
+        demo twice sends nothing new; --fresh starts over.
+        """
+        from vigil.simulate import DEFAULT_SEED, simulate
+
+        if fresh and out.exists():
+            if not _looks_like_vigil_out(out):
+                _err(f"error: --fresh: {out} holds files Vigil did not write; refusing to delete it")
+                raise typer.Exit(2)
+            shutil.rmtree(out)
+        tenant = out / "tenant"
+        chosen = DEFAULT_SEED if seed is None else seed
+        if (tenant / "tenant.json").exists():
+            meta = json.loads((tenant / "tenant.json").read_text(encoding="utf-8"))
+            if seed is not None and meta.get("seed") != seed:
+                _err(f"note: {tenant} was simulated with seed {meta.get('seed')}; use --fresh to re-simulate")
+        else:
+            if tenant.exists():
+                shutil.rmtree(tenant)  # a half-written simulation: tenant.json is written last
+            simulate(tenant, seed=chosen, progress=sys.stderr.isatty())
+        summary = _run(tenant, config_path=None, now=None, out=out, as_json=as_json)
+        _print_summary(summary, as_json=as_json)
+
+    @app.command("run")
+    def run(
+        tenant: Path | None = typer.Option(
+            None, "--tenant", help="Tenant folder (resources/, metrics/, exports/, events/, activity/)."
+        ),
+        config: Path | None = typer.Option(
+            None, "--config", help="vigil.yaml (default in tenant mode: the demo routing, writing to OUT/outbox/)."
+        ),
+        now: str | None = typer.Option(
+            None,
+            "--now",
+            help="Evaluate as of this ISO time (default: the tenant's tenant.json 'now', else the clock).",
+        ),
+        out: Path = typer.Option(Path("out"), "--out", help="Output folder: state.db, data/, outbox/, reports."),
+        as_json: bool = typer.Option(False, "--json", help="Print the run summary as JSON (last stdout line)."),
+    ) -> None:
+        """Run the pipeline once: ingest -> detect (overspend, idle, drift) -> alerts -> outbox.
+
+        Writes OUT/alerts.jsonl, OUT/digest.html and one file per notification in OUT/outbox/.
+        State (processed events, ingested export runs, alert state, notification log) is kept
+        in OUT/state.db, so a second run sends no duplicate notification.
+        """
+        when = _parse_now(now)
+        if tenant is None:
+            missing = [(m, what) for m, what in LIVE_SOURCES if _no_module(m)]
+            if missing:
+                _err("error: live mode (no --tenant) needs live Azure sources, which this build does not have yet:")
+                for module, what in missing:
+                    _err(f"  - {module}: {what}")
+                _err("Use `vigil run --tenant DIR` on a tenant folder (docs/tenant-layout.md) or `vigil demo`.")
+                raise typer.Exit(2)
+            _err("error: live mode is not wired into `vigil run` yet; use --tenant DIR")
+            raise typer.Exit(2)
+        summary = _run(tenant, config_path=config, now=when, out=out, as_json=as_json)
+        _print_summary(summary, as_json=as_json)
+
+
+def _no_module(name: str) -> bool:
+    try:
+        return find_spec(name) is None
+    except ModuleNotFoundError:
+        return True
