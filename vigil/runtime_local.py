@@ -5,7 +5,8 @@ message to a Storage Queue and the host later calls the queue trigger, the CLI p
 message in a durable queue kept in the state store (namespace ``"queues"``, apart from
 the alerts outbox in ``Namespace.OUTBOX``) and calls :meth:`LocalRuntime.drain` (or
 :meth:`LocalRuntime.drain_all`) to run the handlers over it. Messages survive a crash
-between enqueue and delivery; a message is deleted only after its handler returned, so delivery is at-least-once, as in Azure.
+between enqueue and delivery; a message is deleted only after its handler returned, so
+delivery is at-least-once, as in Azure.
 """
 
 from __future__ import annotations
