@@ -17,6 +17,7 @@ from pydantic import Field, field_validator, model_validator
 
 from alerts.durations import parse_duration
 from alerts.matchers import MatcherError, parse_matchers
+from alerts.remediation.config import RemediationConfig
 from vigil.strict import StrictModel
 
 __all__ = [
@@ -289,9 +290,4 @@ class DigestConfig(StrictModel):
     timezone: str = "UTC"
 
 
-class RemediationConfig(StrictModel):
-    mode: Literal["dry-run", "approve", "auto"] = "dry-run"
-    max_actions_per_run: int = Field(default=10, ge=0)
-    allowed_subscriptions: list[str] = Field(default_factory=list)
-    allowed_resource_groups: list[str] = Field(default_factory=list)
-    exempt_tag: str = "vigil:exempt"
+# The remediation section's model lives with the remediation code.
