@@ -14,8 +14,8 @@ param location string
 @description('Name of Vigil\'s resource group (default rg-<environmentName>).')
 param resourceGroupName string = ''
 
-@description('Subscriptions Vigil monitors (empty: only the deployment subscription).')
-param monitoredSubscriptionIds array = []
+@description('Comma-separated ids of the subscriptions Vigil monitors (empty: only the deployment subscription).')
+param monitoredSubscriptionIds string = ''
 
 @description('Management group to assign the read (and remediation) roles at instead of each subscription; assigned by scripts/postdeploy.sh.')
 param monitoredManagementGroupId string = ''
@@ -71,7 +71,8 @@ var tags = {
   application: 'vigil'
 }
 var rgName = !empty(resourceGroupName) ? resourceGroupName : 'rg-${environmentName}'
-var monitored = empty(monitoredSubscriptionIds) ? [subscription().subscriptionId] : monitoredSubscriptionIds
+var monitoredList = replace(replace(monitoredSubscriptionIds, ' ', ''), ';', ',')
+var monitored = empty(monitoredList) ? [subscription().subscriptionId] : split(monitoredList, ',')
 var useManagementGroup = !empty(monitoredManagementGroupId)
 var deploymentContainerName = 'deployment'
 var functionAppName = 'func-${abbreviation}-${resourceToken}'
@@ -190,8 +191,8 @@ module monitoredSubscriptions 'modules/monitored-subscription.bicep' = [
       tags: tags
       appPrincipalId: identity.outputs.appPrincipalId
       assignReadRoles: !useManagementGroup
-      remediationRoleGuid: remediationEnabled && !useManagementGroup ? remediationRole.outputs.roleGuid : ''
-      eventsResourceGroupName: subscriptionId == subscription().subscriptionId ? rg.name : '${rgName}-events'
+      remediationRoleGuid: (remediationEnabled && !useManagementGroup) ? remediationRole.outputs.roleGuid : ''
+      eventsResourceGroupName: (subscriptionId == subscription().subscriptionId) ? rg.name : '${rgName}-events'
       createEventsResourceGroup: subscriptionId != subscription().subscriptionId
       topicName: subscriptionTopicName
       eventsIdentityId: identity.outputs.eventsIdentityId

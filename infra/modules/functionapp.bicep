@@ -87,7 +87,7 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
 resource site 'Microsoft.Web/sites@2024-04-01' = {
   //checkov:skip=CKV_AZURE_17: Event Grid webhook delivery and the signed approve/ack links cannot present client certificates
   //checkov:skip=CKV_AZURE_222: Event Grid delivers to the function's webhook over the public endpoint, authenticated by the eventgrid_extension system key
-  //checkov:skip=CKV_AZURE_213: every function is event- or timer-triggered; there is no HTTP endpoint for App Service health check to probe, and Flex Consumption replaces unhealthy instances itself
+  //checkov:skip=CKV_AZURE_213: the only HTTP function (/api/health) requires a function key, which App Service health-check probes cannot send; the other functions are event-, queue- or timer-triggered
   //checkov:skip=CKV_AZURE_212: Flex Consumption scales instances on demand; there is no fixed instance count to raise
   name: name
   location: location

@@ -95,7 +95,7 @@ resource export 'Microsoft.CostManagement/exports@2025-03-01' = if (costExportEn
   properties: {
     exportDescription: 'Vigil daily cost export'
     format: costExportFormat
-    compressionMode: costExportFormat == 'Parquet' ? 'snappy' : 'gzip'
+    compressionMode: (costExportFormat == 'Parquet') ? 'snappy' : 'gzip'
     dataOverwriteBehavior: 'OverwritePreviousReport'
     partitionData: true
     definition: {

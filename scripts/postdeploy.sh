@@ -1,0 +1,193 @@
+#!/bin/sh
+# azd postdeploy hook (azure.yaml). Runs after `azd up` / `azd deploy`, with the azd environment
+# (infra/main.bicep outputs included) exported. Idempotent: safe to run again.
+#
+#  1. Management-group mode (VIGIL_MANAGEMENT_GROUP_ID set): deploys infra/scopes/management-group.bicep,
+#     which assigns the read roles (and the remediation role) at the management group.
+#  2. Key Vault: creates the link-signing key if it does not exist yet and lists secrets still unset.
+#  3. Event Grid: creates the event subscriptions on the system topics Bicep made. They cannot be made in
+#     Bicep because the webhook needs the function's eventgrid_extension system key, which exists only
+#     once the deployed code has started. Each subscription is filtered to the event types Vigil handles,
+#     retries for 24 h and dead-letters into Vigil's storage with the Event Grid managed identity.
+#
+# Needs: az (logged in), python3. Run by hand with: azd env get-values > .env; set -a; . ./.env; set +a
+set -eu
+set -f # no globbing: lists below are split on spaces only
+
+# Function names (vigil/functions.py, ingest/functions.py); tests/infra/test_postdeploy.py checks them.
+RESOURCE_EVENTS_FUNCTION="resource_events"
+COST_MANIFEST_FUNCTION="cost_manifest"
+# Event types each function handles; tests/infra/test_postdeploy.py checks them against the code.
+RESOURCE_EVENT_TYPES="Microsoft.Resources.ResourceWriteSuccess Microsoft.Resources.ResourceDeleteSuccess Microsoft.Resources.ResourceActionSuccess"
+BLOB_EVENT_TYPES="Microsoft.Storage.BlobCreated"
+MANIFEST_SUFFIX="manifest.json"
+# Delivery: up to 30 attempts within 24 hours, then dead-letter.
+MAX_DELIVERY_ATTEMPTS=30
+EVENT_TTL_MINUTES=1440
+EVENTGRID_API_VERSION="2022-06-15"
+
+: "${AZURE_RESOURCE_GROUP:?not set: run through azd, or export the azd environment (azd env get-values)}"
+: "${AZURE_FUNCTION_APP_NAME:?not set}"
+: "${AZURE_STORAGE_ACCOUNT_ID:?not set}"
+: "${AZURE_KEY_VAULT_NAME:?not set}"
+: "${AZURE_LOCATION:?not set}"
+: "${AZURE_ENV_NAME:?not set}"
+: "${VIGIL_APP_PRINCIPAL_ID:?not set}"
+: "${VIGIL_EVENTS_IDENTITY_ID:?not set}"
+: "${VIGIL_STORAGE_TOPIC_NAME:?not set}"
+: "${VIGIL_SUBSCRIPTION_TOPIC_NAME:?not set}"
+: "${VIGIL_MONITORED_SUBSCRIPTION_IDS:?not set}"
+: "${VIGIL_EVENTS_RESOURCE_GROUPS:?not set}"
+: "${VIGIL_EXPORTS_CONTAINER:?not set}"
+: "${VIGIL_DEADLETTER_CONTAINER:?not set}"
+VIGIL_MANAGEMENT_GROUP_ID="${VIGIL_MANAGEMENT_GROUP_ID:-}"
+VIGIL_REMEDIATION_ENABLED="${VIGIL_REMEDIATION_ENABLED:-false}"
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+WORK="$(mktemp -d)"
+trap 'rm -rf "$WORK"' EXIT INT TERM
+umask 077
+
+log() {
+  printf 'vigil postdeploy: %s\n' "$*" >&2
+}
+
+# retry ATTEMPTS DELAY_SECONDS COMMAND...: runs COMMAND until it succeeds.
+retry() {
+  attempts="$1"
+  delay="$2"
+  shift 2
+  n=1
+  until "$@"; do
+    if [ "$n" -ge "$attempts" ]; then
+      return 1
+    fi
+    log "attempt $n failed; retrying in ${delay}s"
+    sleep "$delay"
+    n=$((n + 1))
+  done
+}
+
+# --- 1. management-group role assignments ---------------------------------------------------------
+if [ -n "$VIGIL_MANAGEMENT_GROUP_ID" ]; then
+  log "assigning roles at management group $VIGIL_MANAGEMENT_GROUP_ID"
+  az deployment mg create \
+    --name "vigil-${AZURE_ENV_NAME}-roles" \
+    --management-group-id "$VIGIL_MANAGEMENT_GROUP_ID" \
+    --location "$AZURE_LOCATION" \
+    --template-file "$ROOT/infra/scopes/management-group.bicep" \
+    --parameters appPrincipalId="$VIGIL_APP_PRINCIPAL_ID" \
+    environmentName="$AZURE_ENV_NAME" \
+    remediationEnabled="$VIGIL_REMEDIATION_ENABLED" \
+    --output none
+fi
+
+# --- 2. Key Vault secrets ---------------------------------------------------------------------------
+secret_exists() {
+  az keyvault secret show --vault-name "$AZURE_KEY_VAULT_NAME" --name "$1" --query id --output none 2>/dev/null
+}
+
+python3 -c '
+import json, sys
+doc = json.load(open(sys.argv[1], encoding="utf-8"))
+for s in doc["settings"]:
+    if s["secret"]:
+        print(s["secretName"], s["name"])
+' "$ROOT/infra/app-settings.json" >"$WORK/secrets.txt"
+
+while read -r secret_name setting_name; do
+  if secret_exists "$secret_name"; then
+    continue
+  fi
+  if [ "$setting_name" = "VIGIL_SIGNING_KEY" ]; then
+    log "creating Key Vault secret $secret_name (random link-signing key)"
+    python3 -c 'import secrets; print(secrets.token_urlsafe(48))' >"$WORK/signing-key"
+    # The operator's Key Vault Secrets Officer assignment can take a few minutes to propagate.
+    retry 10 30 az keyvault secret set --vault-name "$AZURE_KEY_VAULT_NAME" --name "$secret_name" \
+      --file "$WORK/signing-key" --output none
+  else
+    log "Key Vault secret $secret_name ($setting_name) is not set: az keyvault secret set --vault-name $AZURE_KEY_VAULT_NAME --name $secret_name --value <value>"
+  fi
+done <"$WORK/secrets.txt"
+
+# --- 3. Event Grid subscriptions --------------------------------------------------------------------
+ARM="$(az cloud show --query endpoints.resourceManager --output tsv)"
+ARM="${ARM%/}"
+HOST_NAME="$(az functionapp show --resource-group "$AZURE_RESOURCE_GROUP" --name "$AZURE_FUNCTION_APP_NAME" \
+  --query defaultHostName --output tsv)"
+
+eventgrid_key() {
+  az functionapp keys list --resource-group "$AZURE_RESOURCE_GROUP" --name "$AZURE_FUNCTION_APP_NAME" \
+    --query "systemKeys.eventgrid_extension" --output tsv 2>/dev/null
+}
+
+# The host creates the eventgrid_extension key when it first starts with an Event Grid trigger.
+have_key() {
+  EVENTGRID_KEY="$(eventgrid_key)" && [ -n "$EVENTGRID_KEY" ]
+}
+log "waiting for the eventgrid_extension system key of $AZURE_FUNCTION_APP_NAME"
+if ! retry 30 10 have_key; then
+  log "no eventgrid_extension key after 5 minutes: is the app running? (az functionapp show -n $AZURE_FUNCTION_APP_NAME)"
+  exit 1
+fi
+
+# write_body FILE FUNCTION EVENT_TYPES SUBJECT_BEGINS SUBJECT_ENDS: an eventSubscriptions PUT body.
+write_body() {
+  python3 -c '
+import json, sys, urllib.parse
+out, host, function, key, types, begins, ends, ttl, attempts, identity, storage, container = sys.argv[1:]
+endpoint = "https://%s/runtime/webhooks/eventgrid?functionName=%s&code=%s" % (
+    host, urllib.parse.quote(function, safe=""), urllib.parse.quote(key, safe=""))
+body = {
+    "properties": {
+        "destination": {"endpointType": "WebHook", "properties": {"endpointUrl": endpoint}},
+        "eventDeliverySchema": "EventGridSchema",
+        "filter": {
+            "includedEventTypes": types.split(),
+            "subjectBeginsWith": begins,
+            "subjectEndsWith": ends,
+            "isSubjectCaseSensitive": False,
+        },
+        "retryPolicy": {"maxDeliveryAttempts": int(attempts), "eventTimeToLiveInMinutes": int(ttl)},
+        "deadLetterWithResourceIdentity": {
+            "identity": {"type": "UserAssigned", "userAssignedIdentity": identity},
+            "deadLetterDestination": {
+                "endpointType": "StorageBlob",
+                "properties": {"resourceId": storage, "blobContainerName": container},
+            },
+        },
+    }
+}
+with open(out, "w", encoding="utf-8") as f:
+    json.dump(body, f)
+' "$1" "$HOST_NAME" "$2" "$EVENTGRID_KEY" "$3" "$4" "$5" "$EVENT_TTL_MINUTES" "$MAX_DELIVERY_ATTEMPTS" \
+    "$VIGIL_EVENTS_IDENTITY_ID" "$AZURE_STORAGE_ACCOUNT_ID" "$VIGIL_DEADLETTER_CONTAINER"
+}
+
+# put_subscription SUBSCRIPTION_ID RESOURCE_GROUP TOPIC NAME BODY_FILE
+put_subscription() {
+  uri="$ARM/subscriptions/$1/resourceGroups/$2/providers/Microsoft.EventGrid/systemTopics/$3/eventSubscriptions/$4?api-version=$EVENTGRID_API_VERSION"
+  log "event subscription $4 on $3 (subscription $1)"
+  # Event Grid validates the webhook while creating the subscription; a cold Flex instance can miss
+  # the first handshake, so retry.
+  retry 5 20 az rest --method put --uri "$uri" --body "@$5" --output none
+}
+
+write_body "$WORK/resource-events.json" "$RESOURCE_EVENTS_FUNCTION" "$RESOURCE_EVENT_TYPES" "" ""
+subscriptions="$(printf '%s' "$VIGIL_MONITORED_SUBSCRIPTION_IDS" | tr ',' ' ')"
+n=1
+for subscription_id in $subscriptions; do
+  # The n-th resource group (a Bicep output) holds the n-th subscription's system topic.
+  group="$(printf '%s' "$VIGIL_EVENTS_RESOURCE_GROUPS" | cut -d, -f"$n")"
+  n=$((n + 1))
+  put_subscription "$subscription_id" "$group" "$VIGIL_SUBSCRIPTION_TOPIC_NAME" "vigil-resource-events" \
+    "$WORK/resource-events.json"
+done
+
+HOME_SUBSCRIPTION="$(printf '%s' "$AZURE_STORAGE_ACCOUNT_ID" | cut -d/ -f3)"
+write_body "$WORK/cost-manifest.json" "$COST_MANIFEST_FUNCTION" "$BLOB_EVENT_TYPES" \
+  "/blobServices/default/containers/$VIGIL_EXPORTS_CONTAINER/blobs/" "$MANIFEST_SUFFIX"
+put_subscription "$HOME_SUBSCRIPTION" "$AZURE_RESOURCE_GROUP" "$VIGIL_STORAGE_TOPIC_NAME" "vigil-cost-manifest" \
+  "$WORK/cost-manifest.json"
+
+log "done"

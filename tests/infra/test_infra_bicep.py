@@ -1,0 +1,141 @@
+"""Every Bicep file parses (pycep-parser), and the security-relevant shape of the templates holds."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.infra.conftest import BICEP_FILES, INFRA, parse_bicep
+
+# Built-in role definition ids Vigil assigns, with the role each must be. Sources: the Azure built-in
+# roles reference, https://learn.microsoft.com/azure/role-based-access-control/built-in-roles
+# (General, Monitor, Storage, Security and Management + governance pages).
+BUILTIN_ROLES = {
+    "acdd72a7-3385-48ef-bd42-f606fba81ae7": "Reader",
+    "72fafb9e-0641-4937-9268-a91bfd8191a3": "Cost Management Reader",
+    "43d0d8ad-25c7-4714-9337-8ba259a9fe05": "Monitoring Reader",
+    "3913510d-42f4-4e42-8a64-420c390055eb": "Monitoring Metrics Publisher",
+    "ba92f5b4-2d11-453d-a403-e96b0029c9fe": "Storage Blob Data Contributor",
+    "974c5e8b-45b9-4653-ba55-5f855dd0fb88": "Storage Queue Data Contributor",
+    "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3": "Storage Table Data Contributor",
+    "4633458b-17de-408a-b874-0445c86b69e6": "Key Vault Secrets User",
+    "b86a8fe4-44ce-4948-aee5-eccb2c155cd7": "Key Vault Secrets Officer",
+}
+GUID = re.compile(r"'([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})'")
+
+
+def _resource(doc: dict[str, Any], name: str) -> dict[str, Any]:
+    return dict(doc["resources"][name]["config"])
+
+
+def test_there_are_bicep_files() -> None:
+    names = {str(p.relative_to(INFRA)) for p in BICEP_FILES}
+    assert {"main.bicep", "modules/functionapp.bicep", "modules/storage.bicep", "modules/keyvault.bicep"} <= names
+
+
+@pytest.mark.parametrize("path", BICEP_FILES, ids=lambda p: str(p.relative_to(INFRA)))
+def test_bicep_file_parses(path: Path) -> None:
+    doc = parse_bicep(path)
+    assert doc["resources"] or doc.get("modules"), f"{path}: parsed to nothing"
+
+
+def test_every_module_path_exists() -> None:
+    for path in BICEP_FILES:
+        for ref in re.findall(r"^module \w+ '([^']+)'", path.read_text(encoding="utf-8"), flags=re.M):
+            assert (path.parent / ref).is_file(), f"{path.name}: module {ref} not found"
+
+
+def test_role_ids_are_known_builtin_roles() -> None:
+    used: set[str] = set()
+    for path in BICEP_FILES:
+        used |= set(GUID.findall(path.read_text(encoding="utf-8")))
+    assert used, "no role definition ids found"
+    assert used <= set(BUILTIN_ROLES), f"unknown role ids: {sorted(used - set(BUILTIN_ROLES))}"
+    assert {"Reader", "Cost Management Reader", "Monitoring Reader"} <= {BUILTIN_ROLES[g] for g in used}
+
+
+def test_storage_is_identity_only(bicep: dict[str, dict[str, Any]]) -> None:
+    props = _resource(bicep["modules/storage.bicep"], "account")["properties"]
+    assert props["allowSharedKeyAccess"] is False
+    assert props["minimumTlsVersion"] == "TLS1_2"
+    assert props["allowBlobPublicAccess"] is False
+    assert props["supportsHttpsTrafficOnly"] is True
+
+
+def test_storage_grants_app_blob_queue_table_data_contributor() -> None:
+    text = (INFRA / "modules" / "storage.bicep").read_text(encoding="utf-8")
+    app_roles = re.search(r"var appRoles = \[(.*?)\]", text, flags=re.S)
+    assert app_roles is not None
+    names = set(re.findall(r"\w+", app_roles.group(1)))
+    assert names == {"storageBlobDataContributor", "storageQueueDataContributor", "storageTableDataContributor"}
+
+
+def test_key_vault_uses_rbac_with_purge_protection(bicep: dict[str, dict[str, Any]]) -> None:
+    props = _resource(bicep["modules/keyvault.bicep"], "vault")["properties"]
+    assert props["enableRbacAuthorization"] is True
+    assert props["enablePurgeProtection"] is True
+    assert props["enableSoftDelete"] is True
+
+
+def test_app_insights_has_local_auth_disabled_and_a_workspace(bicep: dict[str, dict[str, Any]]) -> None:
+    doc = bicep["modules/monitoring.bicep"]
+    props = _resource(doc, "appInsights")["properties"]
+    assert props["DisableLocalAuth"] is True
+    assert "workspace" in json.dumps(props["WorkspaceResourceId"])
+
+
+def test_function_app_is_flex_consumption_python_311_with_user_identity(bicep: dict[str, dict[str, Any]]) -> None:
+    doc = bicep["modules/functionapp.bicep"]
+    plan = _resource(doc, "plan")
+    assert plan["sku"] == {"name": "FC1", "tier": "FlexConsumption"}
+    site = _resource(doc, "site")
+    assert site["kind"] == "functionapp,linux"
+    assert site["identity"]["type"] == "UserAssigned"
+    props = site["properties"]
+    assert props["httpsOnly"] is True
+    assert props["keyVaultReferenceIdentity"] == "identityId"
+    config = props["functionAppConfig"]
+    assert config["runtime"]["name"] == "python"
+    assert doc["parameters"]["pythonVersion"]["default"] == "3.11"
+    auth = config["deployment"]["storage"]["authentication"]
+    assert auth["type"] == "UserAssignedIdentity"
+    assert "FUNCTIONS_WORKER_RUNTIME" not in json.dumps(props["siteConfig"])
+
+
+def test_event_grid_system_topics(bicep: dict[str, dict[str, Any]]) -> None:
+    topic = bicep["modules/system-topic.bicep"]
+    allowed = topic["parameters"]["topicType"]["decorators"]
+    assert "Microsoft.Resources.Subscriptions" in json.dumps(allowed)
+    assert "Microsoft.Storage.StorageAccounts" in json.dumps(allowed)
+    per_subscription = json.dumps(bicep["modules/monitored-subscription.bicep"]["modules"])
+    assert "Microsoft.Resources.Subscriptions" in per_subscription
+    assert "Microsoft.Storage.StorageAccounts" in json.dumps(bicep["main.bicep"]["modules"])
+
+
+def test_cost_export_is_daily_and_switchable(bicep: dict[str, dict[str, Any]]) -> None:
+    main = bicep["main.bicep"]["parameters"]
+    assert main["costExportEnabled"]["type"] == "bool"
+    assert main["costExportDataset"]["default"] == "FocusCost"
+    export = bicep["modules/monitored-subscription.bicep"]["resources"]["export"]
+    assert export["type"] == "Microsoft.CostManagement/exports"
+    assert export["config"]["condition"] == "costExportEnabled"
+    props = export["config"]["config"]["properties"]
+    assert props["compressionMode"]["operator"]["type"] == "conditional"
+    assert props["schedule"]["recurrence"] == "Daily"
+    assert props["definition"]["dataSet"]["granularity"] == "Daily"
+    assert props["deliveryInfo"]["destination"]["container"] == "exportsContainerName"
+
+
+def test_parameters_file_matches_main_bicep(bicep: dict[str, dict[str, Any]]) -> None:
+    params = bicep["main.bicep"]["parameters"]
+    document = json.loads((INFRA / "main.parameters.json").read_text(encoding="utf-8"))
+    given = document["parameters"]
+    assert set(given) <= set(params), f"unknown parameters: {sorted(set(given) - set(params))}"
+    required = {name for name, p in params.items() if p.get("default") is None}
+    assert required <= set(given), f"required parameters missing: {sorted(required - set(given))}"
+    for name, entry in given.items():
+        assert re.fullmatch(r"\$\{[A-Z_]+(=[^}]*)?\}", entry["value"]), f"{name}: not an azd substitution"
