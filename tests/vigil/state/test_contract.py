@@ -233,6 +233,41 @@ def test_concurrent_read_modify_write(make_store: Callable[[], StateStore]) -> N
     assert final.value == {"n": threads_n * increments}
 
 
+def test_one_store_shared_by_threads(store: StateStore) -> None:
+    # A Function App worker shares one store object between concurrent invocations.
+    store.put("ns", "counter", {"n": 0})
+    errors: list[BaseException] = []
+
+    def worker(n: int) -> None:
+        try:
+            for i in range(6):
+                while True:
+                    current = store.get("ns", "counter")
+                    assert current is not None
+                    try:
+                        store.put("ns", "counter", {"n": current.value["n"] + 1}, etag=current.etag)
+                        break
+                    except ConcurrencyError:
+                        continue
+                store.append(Namespace.AUDIT, {"n": n, "i": i}, key=f"{n}-{i}")
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    final = store.get("ns", "counter")
+    assert final is not None
+    assert final.value == {"n": 30}
+    entries = list(store.ledger(Namespace.AUDIT))
+    assert sorted(e.key for e in entries) == sorted(f"{n}-{i}" for n in range(5) for i in range(6))
+    for n in range(5):
+        assert [e.value["i"] for e in entries if e.value["n"] == n] == list(range(6))
+
+
 def test_concurrent_add_has_one_winner(make_store: Callable[[], StateStore]) -> None:
     results: list[bool] = []
     barrier = threading.Barrier(6)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -39,13 +39,17 @@ class LossyTransport(RequestsTransport):
 
 
 @pytest.fixture
-def lossy(azurite: Azurite, unique_name: Callable[[str], str]) -> tuple[TableStore, TableStore, LossyTransport]:
+def lossy(
+    azurite: Azurite, unique_name: Callable[[str], str]
+) -> Iterator[tuple[TableStore, TableStore, LossyTransport]]:
     transport = LossyTransport()
     table = unique_name("faults")
     fast = {"retry_backoff_factor": 0.01, "retry_total": 3}
     faulty = TableStore.from_connection_string(azurite.connection_string, table_name=table, transport=transport, **fast)
     clean = TableStore.from_connection_string(azurite.connection_string, table_name=table)
-    return faulty, clean, transport
+    yield faulty, clean, transport
+    faulty.close()
+    clean.close()
 
 
 def test_retried_conditional_put_is_not_a_false_conflict(lossy: tuple[TableStore, TableStore, LossyTransport]) -> None:
