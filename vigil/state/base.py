@@ -19,6 +19,17 @@ Semantics every backend must honour:
   deleted, and are read back in insertion order. With ``key`` given, a second
   append with the same key is ignored (idempotent retries).
 * Values are JSON-serialisable dicts.
+* ``delete(..., etag=E)`` raises :class:`ConcurrencyError` when the record exists
+  with another ETag and returns False when it is absent (as does an unconditional
+  delete of an absent key).
+* Keys are arbitrary strings (``/``, ``#``, ``?``, unicode, control characters);
+  ``query(prefix)`` returns the namespace's records whose key starts with
+  ``prefix``, ordered by key (code point order). Ledger entries never appear in
+  ``query`` and records never appear in ``ledger``.
+* ``append`` returns the entry's key: the given ``key`` or a generated unique,
+  time-ordered id. ``ledger`` yields Records whose ``key`` is that entry key.
+* Size: the Azure Table backend holds values up to about 450,000 characters of
+  JSON (entity limit); larger values raise ValueError. Keep big blobs in Blob storage.
 """
 
 from __future__ import annotations

@@ -46,7 +46,7 @@ from vigil.state._common import dump_value, ledger_id, load_value, ns_name
 from vigil.state.base import ConcurrencyError, Namespace, Record, StateUnavailableError
 from vigil.state.keys import RANGE_END, encode_key
 
-__all__ = ["DEFAULT_TABLE_NAME", "MAX_VALUE_CHARS", "TableStore"]
+__all__ = ["CLIENT_DEFAULTS", "DEFAULT_TABLE_NAME", "MAX_VALUE_CHARS", "TableStore"]
 
 DEFAULT_TABLE_NAME = "vigilstate"
 _CHUNK = 30_000  # characters per string property (limit: 64 KiB of UTF-16 = 32,768)
@@ -54,6 +54,15 @@ MAX_VALUE_CHARS = 900_000 // 2 // _CHUNK * _CHUNK  # stays under the 1 MiB entit
 _MAX_KEY = 512  # characters of ASCII per key: 1 KiB as UTF-16
 _HASHED_HEAD = _MAX_KEY - 2 - 64
 _RETRYABLE = frozenset({408, 429})
+# Fail within roughly a minute rather than the SDK's default of up to ten retries with two-minute
+# back-offs: a Function invocation that cannot reach storage should fail and be retried by the platform.
+CLIENT_DEFAULTS: Mapping[str, Any] = {
+    "retry_total": 4,
+    "retry_backoff_factor": 0.5,
+    "retry_backoff_max": 8,
+    "connection_timeout": 10,
+    "read_timeout": 30,
+}
 
 _DEV_STORAGE = (
     "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
@@ -134,7 +143,8 @@ class TableStore:
         """``client_options`` go to the SDK client: e.g. ``retry_total``, ``connection_timeout``, ``read_timeout``."""
         if connection_string.strip().rstrip(";").lower() == "usedevelopmentstorage=true":
             connection_string = _DEV_STORAGE
-        return cls(TableClient.from_connection_string(connection_string, table_name=table_name, **client_options))
+        options = {**CLIENT_DEFAULTS, **client_options}
+        return cls(TableClient.from_connection_string(connection_string, table_name=table_name, **options))
 
     @classmethod
     def from_endpoint(
@@ -152,7 +162,8 @@ class TableStore:
             from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
 
             credential = ManagedIdentityCredential(client_id=client_id) if client_id else DefaultAzureCredential()
-        return cls(TableClient(endpoint, table_name, credential=credential, **client_options))
+        options = {**CLIENT_DEFAULTS, **client_options}
+        return cls(TableClient(endpoint, table_name, credential=credential, **options))
 
     # -- plumbing ----------------------------------------------------------------------
     def _ensure_table(self) -> None:
