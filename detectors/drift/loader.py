@@ -21,7 +21,7 @@ from detectors.base import RuleMeta, load_meta
 from detectors.drift.engine import CompiledPolicy, PolicyLoadError, compile_policy
 from detectors.registry import family_folders
 
-__all__ = ["DriftRule", "builtin_rules", "load_policies", "load_policy_file", "rules_from_policies"]
+__all__ = ["DriftRule", "RuleSet", "builtin_rules", "load_policies", "load_policy_file", "rules_from_policies"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,3 +111,27 @@ def builtin_rules(parameters: Mapping[str, Mapping[str, Any]] | None = None) -> 
 
 def rules_from_policies(policies: Iterable[CompiledPolicy]) -> list[DriftRule]:
     return [DriftRule(policy=p) for p in policies]
+
+
+class RuleSet:
+    """Rules indexed by the resource types they apply to (built once, reused per event)."""
+
+    def __init__(self, rules: Iterable[DriftRule]) -> None:
+        self.rules = list(rules)
+        self._any = [r for r in self.rules if r.policy.types is None]
+        self._by_type: dict[str, list[DriftRule]] = {}
+        for r in self.rules:
+            for t in r.policy.types or ():
+                self._by_type.setdefault(t, []).append(r)
+        self._existence_types = {r.policy.existence.type.lower() for r in self.rules if r.policy.existence is not None}
+
+    def for_type(self, resource_type: str) -> list[DriftRule]:
+        typed = self._by_type.get(resource_type.lower(), [])
+        return typed + self._any if self._any else typed
+
+    def is_related_type(self, resource_type: str) -> bool:
+        """True for types some rule reads as related resources (e.g. diagnosticSettings)."""
+        return resource_type.lower() in self._existence_types
+
+    def __len__(self) -> int:
+        return len(self.rules)

@@ -1,0 +1,73 @@
+"""Drift is a state transition: the pure decision from the last verdict to the next.
+
+* unknown or compliant -> non-compliant: FIRE
+* non-compliant -> compliant: RESOLVE
+* non-compliant -> non-compliant: nothing (routing handles repeats)
+* non-compliant -> deleted: RESOLVE
+* an observation older than the stored one (out-of-order delivery): STALE, ignored
+* the same observation twice (duplicate delivery): nothing, and no write
+
+The caller stores the returned record with an ETag-conditional write.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+__all__ = ["Action", "Decision", "Observation", "decide"]
+
+
+class Action(enum.StrEnum):
+    FIRE = "fire"
+    RESOLVE = "resolve"
+    NONE = "none"
+    STALE = "stale"
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    compliant: bool | None  # None: could not be decided (e.g. related resources unknown)
+    event_time: datetime
+    deleted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    action: Action
+    record: dict[str, Any] | None  # the new stored verdict, or None when nothing changes
+
+
+def _time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def decide(prev: Mapping[str, Any] | None, obs: Observation) -> Decision:
+    record = {
+        "compliant": obs.compliant,
+        "deleted": obs.deleted,
+        "event_time": obs.event_time.isoformat(),
+    }
+    if prev is not None:
+        prev_time = _time(prev.get("event_time"))
+        if prev_time is not None and obs.event_time < prev_time:
+            return Decision(Action.STALE, None)
+        same_time = prev_time is not None and obs.event_time == prev_time
+        if same_time and prev.get("compliant") == obs.compliant and bool(prev.get("deleted")) == obs.deleted:
+            return Decision(Action.NONE, None)
+    was_firing = prev is not None and prev.get("compliant") is False and not prev.get("deleted")
+    if obs.deleted:
+        return Decision(Action.RESOLVE if was_firing else Action.NONE, record)
+    if obs.compliant is None:
+        return Decision(Action.NONE, None)
+    if obs.compliant is False:
+        return Decision(Action.NONE if was_firing else Action.FIRE, record)
+    return Decision(Action.RESOLVE if was_firing else Action.NONE, record)

@@ -1,0 +1,396 @@
+"""The drift event path: Event Grid resource events -> verdicts -> state transitions -> findings.
+
+``handle_events`` is what the Function App's ``resource_events`` trigger and
+``vigil events replay`` run. For each delivery it
+
+1. parses Event Grid or CloudEvents events (``ingest.events``); types other than
+   ResourceWrite/Action/DeleteSuccess are dropped at once, malformed resource
+   events are quarantined with their reason;
+2. drops duplicates by event id (``Namespace.EVENTS``, add-if-absent);
+3. skips resource types no rule applies to, without reading anything;
+4. reads the resource once per batch through ``reader.get`` (ARM GET or a tenant
+   folder); ``None`` (HTTP 404) counts as deleted;
+5. evaluates only the rules for that type, and records each verdict as an
+   ETag-guarded state transition (``Namespace.VERDICTS``), in event-time order;
+6. returns a FIRING finding for compliant/unknown -> non-compliant and a
+   RESOLVED one for non-compliant -> compliant or deleted.
+
+A write or delete of a diagnostic setting (a related resource of
+auditIfNotExists rules) re-evaluates its parent resource.
+
+Cold path: imports neither pandas nor scikit-learn nor any Azure SDK.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+from detectors.drift.engine import RelatedProvider, Verdict
+from detectors.drift.loader import DriftRule, RuleSet
+from detectors.drift.transitions import Action, Observation, decide
+from ingest.events import EventBatch, Quarantined, ResourceEvent, parse_events
+from vigil.model import Finding, ResourceRef, Severity, Status
+from vigil.state.base import ConcurrencyError, Namespace, StateStore
+
+__all__ = [
+    "DriftResult",
+    "ResourceReader",
+    "handle_events",
+    "handle_resources",
+    "related_provider",
+    "verdict_key",
+]
+
+logger = logging.getLogger(__name__)
+
+DETECTOR = "drift"
+_MAX_ATTEMPTS = 8
+
+
+@runtime_checkable
+class ResourceReader(Protocol):
+    """Reads one ARM resource by id; None when it does not exist (HTTP 404)."""
+
+    def get(self, resource_id: str) -> dict[str, Any] | None: ...
+
+
+@dataclass(slots=True)
+class DriftResult:
+    findings: list[Finding] = field(default_factory=list)
+    processed: int = 0  # relevant events handled
+    duplicates: int = 0
+    irrelevant: int = 0  # event types or resource types no rule cares about
+    stale: int = 0  # verdicts older than the stored one (out-of-order delivery)
+    quarantined: list[Quarantined] = field(default_factory=list)
+    evaluations: int = 0
+    reads: int = 0
+    verdicts: list[Verdict] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "processed": self.processed,
+            "duplicates": self.duplicates,
+            "irrelevant": self.irrelevant,
+            "quarantined": len(self.quarantined),
+            "stale": self.stale,
+            "evaluations": self.evaluations,
+            "reads": self.reads,
+            "firing": sum(1 for f in self.findings if f.status is Status.FIRING),
+            "resolved": sum(1 for f in self.findings if f.status is Status.RESOLVED),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "counts": self.counts(),
+            "quarantined": [{"event_id": q.event_id, "reason": q.reason} for q in self.quarantined],
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+
+def verdict_key(resource_id: str, rule: str) -> str:
+    return f"{resource_id.strip().lower().rstrip('/')}|{rule}"
+
+
+def related_provider(reader: Any) -> RelatedProvider | None:
+    """Related resources (e.g. diagnosticSettings) from the reader, when it can list them."""
+    if hasattr(reader, "related"):
+        related = reader.related
+
+        def via_reader(resource: Mapping[str, Any], rtype: str) -> Sequence[Mapping[str, Any]] | None:
+            result: Sequence[Mapping[str, Any]] | None = related(str(resource.get("id") or ""), rtype)
+            return result
+
+        return via_reader
+    if hasattr(reader, "list"):
+        lister = reader.list
+
+        def via_list(resource: Mapping[str, Any], rtype: str) -> Sequence[Mapping[str, Any]] | None:
+            prefix = str(resource.get("id") or "").lower().rstrip("/") + "/providers/"
+            return [r for r in lister([rtype]) if str(r.get("id", "")).lower().startswith(prefix)]
+
+        return via_list
+    return None
+
+
+def _parent_of_extension(resource_id: str) -> str | None:
+    """``<parent>/providers/Microsoft.Insights/diagnosticSettings/x`` -> ``<parent>``."""
+    low = resource_id.lower()
+    idx = low.rfind("/providers/")
+    return resource_id[:idx] if idx > 0 else None
+
+
+# --------------------------------------------------------------------------- findings
+
+
+def _finding(
+    rule: DriftRule | None,
+    rule_id: str,
+    status: Status,
+    resource: ResourceRef,
+    *,
+    when: datetime,
+    verdict: Verdict | None,
+    event: ResourceEvent | None,
+    source: str,
+) -> Finding:
+    meta = rule.meta if rule is not None else None
+    title = meta.title if meta is not None else (rule.policy.display_name if rule is not None else rule_id)
+    ann: dict[str, str] = {
+        "title": title,
+        "summary": f"{title}: {resource.name or resource.id}" + (" (resolved)" if status is Status.RESOLVED else ""),
+        "source": source,
+    }
+    if rule is not None:
+        ann["policy_definition_id"] = rule.policy.definition_id
+        ann["policy_display_name"] = rule.policy.display_name
+    if meta is not None:
+        ann["risk"] = meta.risk
+        ann["remediation"] = meta.remediation
+        builtin = meta.extra.get("builtin_policy_id")
+        if builtin:
+            ann["builtin_policy_id"] = str(builtin)
+        if meta.runbook_url:
+            ann["runbook_url"] = meta.runbook_url
+    if verdict is not None:
+        ann["effect"] = verdict.effect
+        ann["reason"] = verdict.reason
+        if verdict.evidence:
+            ann["expected"] = "; ".join(cond for cond, _ in verdict.evidence)
+            ann["actual"] = "; ".join(actual for _, actual in verdict.evidence)
+    elif status is Status.RESOLVED:
+        ann["reason"] = "resource deleted"
+    if event is not None:
+        ann["changed_by"] = event.caller or "unknown"
+        ann["correlation_id"] = event.correlation_id
+        ann["event_id"] = event.id
+        ann["event_type"] = event.event_type
+        if event.operation_name:
+            ann["operation"] = event.operation_name
+    evidence: dict[str, Any] = {}
+    if verdict is not None:
+        evidence["verdict"] = verdict.to_dict()
+    if event is not None:
+        evidence["event"] = {
+            "id": event.id,
+            "type": event.event_type,
+            "time": event.event_time.isoformat(),
+            "schema": event.schema,
+            "caller": event.caller,
+            "correlation_id": event.correlation_id,
+        }
+    return Finding(
+        detector=DETECTOR,
+        rule=rule_id,
+        status=status,
+        severity=meta.severity if meta is not None else Severity.MEDIUM,
+        resource=resource,
+        observed_at=when,
+        annotations=ann,
+        evidence=evidence,
+    )
+
+
+# --------------------------------------------------------------------------- transitions
+
+
+def _transition(store: StateStore, key: str, base: Mapping[str, Any], obs: Observation) -> Action:
+    for _ in range(_MAX_ATTEMPTS):
+        rec = store.get(Namespace.VERDICTS, key)
+        decision = decide(rec.value if rec is not None else None, obs)
+        if decision.record is None:
+            return decision.action
+        value = {**base, **decision.record}
+        try:
+            if rec is None:
+                if store.add(Namespace.VERDICTS, key, value):
+                    return decision.action
+                continue  # created concurrently: decide again against it
+            store.put(Namespace.VERDICTS, key, value, etag=rec.etag)
+            return decision.action
+        except ConcurrencyError:
+            continue
+    raise ConcurrencyError(f"verdict {key}: too many concurrent updates")
+
+
+class _Run:
+    def __init__(
+        self,
+        store: StateStore,
+        reader: ResourceReader,
+        rules: RuleSet,
+        now: datetime,
+        result: DriftResult,
+        *,
+        api_version: Any = None,
+    ) -> None:
+        self.store = store
+        self.reader = reader
+        self.rules = rules
+        self.by_id = {r.id: r for r in rules.rules}
+        self.now = now
+        self.result = result
+        self.related = related_provider(reader)
+        self.api_version = api_version
+        self.cache: dict[str, dict[str, Any] | None] = {}
+
+    def read(self, resource_id: str) -> dict[str, Any] | None:
+        key = resource_id.lower()
+        if key not in self.cache:
+            self.result.reads += 1
+            self.cache[key] = self.reader.get(resource_id)
+        return self.cache[key]
+
+    def evaluate(self, resource: Mapping[str, Any], when: datetime, event: ResourceEvent | None, source: str) -> None:
+        rtype = str(resource.get("type") or "")
+        rid = str(resource.get("id") or "")
+        ref = ResourceRef.from_id(rid, type=rtype, location=str(resource.get("location") or ""))
+        api = self.api_version(rtype) if callable(self.api_version) else self.api_version
+        for rule in self.rules.for_type(rtype):
+            verdict = rule.policy.evaluate(resource, related=self.related, api_version=api)
+            self.result.evaluations += 1
+            self.result.verdicts.append(verdict)
+            base = {"resource_id": ref.id, "rule": rule.id, "resource_type": ref.type}
+            action = _transition(self.store, verdict_key(ref.id, rule.id), base, Observation(verdict.compliant, when))
+            self._emit(action, rule, rule.id, ref, when=when, verdict=verdict, event=event, source=source)
+
+    def deleted(self, resource_id: str, when: datetime, event: ResourceEvent | None, source: str) -> None:
+        ref = ResourceRef.from_id(resource_id)
+        for rec in list(self.store.query(Namespace.VERDICTS, prefix=verdict_key(ref.id, ""))):
+            rule_id = str(rec.value.get("rule") or rec.key.rsplit("|", 1)[-1])
+            action = _transition(self.store, rec.key, dict(rec.value), Observation(None, when, deleted=True))
+            self._emit(
+                action, self.by_id.get(rule_id), rule_id, ref, when=when, verdict=None, event=event, source=source
+            )
+
+    def _emit(
+        self,
+        action: Action,
+        rule: DriftRule | None,
+        rule_id: str,
+        ref: ResourceRef,
+        *,
+        when: datetime,
+        verdict: Verdict | None,
+        event: ResourceEvent | None,
+        source: str,
+    ) -> None:
+        if action is Action.STALE:
+            self.result.stale += 1
+            return
+        if action is Action.NONE:
+            return
+        status = Status.FIRING if action is Action.FIRE else Status.RESOLVED
+        finding = _finding(rule, rule_id, status, ref, when=when, verdict=verdict, event=event, source=source)
+        self.result.findings.append(finding)
+        logger.info(
+            "drift %s: %s on %s",
+            status.value,
+            rule_id,
+            ref.id,
+            extra={"rule": rule_id, "resource_id": ref.id, "status": status.value, "fingerprint": finding.fingerprint},
+        )
+
+    def handle(self, event: ResourceEvent) -> None:
+        rid = event.resource_id
+        rtype = ResourceRef.from_id(rid).type
+        if self.rules.is_related_type(rtype):
+            # A diagnostic setting changed: its parent's auditIfNotExists rules may change.
+            parent = _parent_of_extension(rid)
+            if parent is not None:
+                self.cache.pop(parent.lower(), None)
+                resource = self.read(parent)
+                if resource is not None:
+                    self.evaluate(resource, event.event_time, event, "event")
+                self.result.processed += 1
+                return
+        if event.is_delete:
+            if self.rules.for_type(rtype) or self.store_has(rid):
+                self.deleted(rid, event.event_time, event, "event")
+                self.result.processed += 1
+            else:
+                self.result.irrelevant += 1
+            return
+        if not self.rules.for_type(rtype):
+            self.result.irrelevant += 1
+            return
+        resource = self.read(rid)
+        self.result.processed += 1
+        if resource is None:  # 404: deleted since the event was sent
+            self.deleted(rid, event.event_time, event, "event")
+            return
+        self.evaluate(resource, event.event_time, event, "event")
+
+    def store_has(self, resource_id: str) -> bool:
+        prefix = verdict_key(resource_id, "")
+        return next(iter(self.store.query(Namespace.VERDICTS, prefix=prefix)), None) is not None
+
+
+def _ruleset(rules: RuleSet | Iterable[DriftRule]) -> RuleSet:
+    return rules if isinstance(rules, RuleSet) else RuleSet(rules)
+
+
+def handle_events(
+    events: Any,
+    *,
+    store: StateStore,
+    reader: ResourceReader,
+    rules: RuleSet | Iterable[DriftRule],
+    now: datetime,
+    api_version: Any = None,
+) -> DriftResult:
+    """Handle one Event Grid delivery (see the module docstring).
+
+    ``events``: raw JSON, one event dict, a list of event dicts, or an EventBatch.
+    ``api_version``: the value of ``requestContext().apiVersion`` (a string, or a
+    function of the resource type). Reader errors propagate (after forgetting
+    the event id) so the platform redelivers.
+    """
+    batch = events if isinstance(events, EventBatch) else parse_events(events)
+    result = DriftResult(irrelevant=batch.irrelevant, quarantined=list(batch.quarantined))
+    for q in batch.quarantined:
+        logger.warning("quarantined event %s: %s", q.event_id, q.reason, extra={"event_id": q.event_id})
+    run = _Run(store, reader, _ruleset(rules), now, result, api_version=api_version)
+    for event in sorted(batch.events, key=lambda e: e.event_time):
+        marker = {
+            "type": event.event_type,
+            "resource_id": event.resource_id,
+            "event_time": event.event_time.isoformat(),
+            "received": now.isoformat(),
+        }
+        if not store.add(Namespace.EVENTS, event.id, marker):
+            result.duplicates += 1
+            continue
+        try:
+            run.handle(event)
+        except Exception:
+            store.delete(Namespace.EVENTS, event.id)  # let the redelivery be processed
+            raise
+    return result
+
+
+def handle_resources(
+    resources: Iterable[Mapping[str, Any]],
+    *,
+    store: StateStore,
+    rules: RuleSet | Iterable[DriftRule],
+    now: datetime,
+    related: RelatedProvider | None = None,
+    source: str = "sweep",
+) -> DriftResult:
+    """The sweep path: evaluate resources (e.g. from Resource Graph) as of ``now``."""
+    result = DriftResult()
+    run = _Run(store, _NoReader(), _ruleset(rules), now, result)
+    run.related = related
+    for resource in resources:
+        result.processed += 1
+        run.evaluate(resource, now, None, source)
+    return result
+
+
+class _NoReader:
+    def get(self, resource_id: str) -> dict[str, Any] | None:
+        return None
