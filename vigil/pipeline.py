@@ -196,15 +196,14 @@ def detect_idle(
 
 
 def detect_drift(
-    events: list[dict[str, Any]], tenant: TenantFolder, store: StateStore, config: VigilConfig
+    events: list[dict[str, Any]], tenant: TenantFolder, store: StateStore, config: VigilConfig, now: datetime
 ) -> tuple[list[Finding], dict[str, Any]]:
-    """Events through the drift path (``vigil.drift_path``) with the tenant as the resource reader."""
-    try:
-        from vigil import drift_path
-    except ImportError as exc:
-        return [], {"missing": f"vigil.drift_path is not available ({exc}); {len(events)} events not evaluated"}
-    result = drift_path.handle_events(events, reader=tenant, store=store, config=config)
-    return list(result.findings), result.to_dict()
+    """Events through the drift event path (``vigil.drift_path``) with the tenant as the resource reader."""
+    from vigil import drift_path
+    from vigil.handlers import drift_rules
+
+    result = drift_path.handle_events(events, store=store, reader=tenant, rules=drift_rules(config), now=now)
+    return list(result.findings), {"counts": result.counts(), "quarantined": len(result.quarantined)}
 
 
 def process_alerts(
@@ -309,10 +308,8 @@ def run_tenant(
         with _timed(summary, steps, "detect: idle"):
             findings += detect_idle(resources, metrics, costs, config, now)
         with _timed(summary, steps, "detect: drift (event path)"):
-            drift_findings, summary.drift = detect_drift(events, source, store, config)
+            drift_findings, summary.drift = detect_drift(events, source, store, config, now)
             findings += drift_findings
-            if "missing" in summary.drift:
-                summary.warnings.append(str(summary.drift["missing"]))
         summary.findings = _count(findings)
         with _timed(summary, steps, "alerts: route, group, dedup"):
             summary.alerts = process_alerts(findings, config, store, now)

@@ -85,7 +85,9 @@ FOCUS_COLUMNS: tuple[str, ...] = tuple(_FOCUS_COLUMNS_TEXT.split())
 # Production and data science bill through an EA enrollment; dev/test through an MCA billing profile.
 _BILLING_ACCOUNT = "71234567"
 _BILLING_ACCOUNT_NAME = "Contoso Ltd (simulated)"
-_MCA_ACCOUNT = "5e98e158-xxxx-4cd0-9d49-3d1ab1f7a7c4:0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d_2019-05-31".replace("xxxx", "6b0f")
+_MCA_ACCOUNT = "5e98e158-xxxx-4cd0-9d49-3d1ab1f7a7c4:0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d_2019-05-31".replace(
+    "xxxx", "6b0f"
+)
 _MCA_PROFILE = "AW4F-XYZ1-BG7-TGB"
 _MCA_NAME = "Contoso Dev-Test (simulated)"
 _EXPORT_SCOPES = {
@@ -210,6 +212,7 @@ class _Builder:
         self.rng = rng
         self.now = now
         self.res: list[Res] = []
+        self.extensions: list[dict[str, Any]] = []  # diagnostic settings (not counted as resources)
 
     def add(self, r: Res) -> Res:
         r.arm = {"id": r.id, "name": r.name.split("/")[-1], "type": r.type, "location": r.location, **r.arm}
@@ -363,6 +366,7 @@ class _Builder:
                 "provisioningState": "Succeeded",
                 "accessTier": "Hot",
                 "allowBlobPublicAccess": False,
+                "allowSharedKeyAccess": False,
                 "minimumTlsVersion": "TLS1_2",
                 "publicNetworkAccess": "Enabled",
                 "supportsHttpsTrafficOnly": True,
@@ -385,33 +389,40 @@ class _Builder:
             "focus_category": "Storage",
             "focus_type": "Storage account",
         }
-        return self.add(Res(sub, rg, "Microsoft.Storage/storageAccounts", name, loc, arm, tags, meter, "storage"))
+        st = self.add(Res(sub, rg, "Microsoft.Storage/storageAccounts", name, loc, arm, tags, meter, "storage"))
+        self.diagnostics(st)
+        return st
 
     def workspace(  # noqa: PLR0917 - builder helpers take ARM fields positionally
         self, sub: Sub, rg: str, name: str, loc: str, storage: Res, public: bool, tags: dict[str, str]
     ) -> Res:
         base = f"/subscriptions/{sub.id}/resourceGroups/{rg}/providers"
         ws_id = f"{base}/Microsoft.MachineLearningServices/workspaces/{name}"
-        pec: list[dict[str, Any]] = []
-        if not public:
-            pec = [
-                {
-                    "id": f"{ws_id}/privateEndpointConnections/{name}-pe",
-                    "name": f"{name}-pe",
-                    "type": "Microsoft.MachineLearningServices/workspaces/privateEndpointConnections",
-                    "properties": {
-                        "provisioningState": "Succeeded",
-                        "privateEndpoint": {"id": f"{base}/Microsoft.Network/privateEndpoints/{name}-pe"},
-                        "privateLinkServiceConnectionState": {
-                            "status": "Approved",
-                            "description": "Auto-Approved",
-                            "actionsRequired": "None",
-                        },
+        # Every workspace is private-linked; the planted drift only flips publicNetworkAccess.
+        pec: list[dict[str, Any]] = [
+            {
+                "id": f"{ws_id}/privateEndpointConnections/{name}-pe",
+                "name": f"{name}-pe",
+                "type": "Microsoft.MachineLearningServices/workspaces/privateEndpointConnections",
+                "properties": {
+                    "provisioningState": "Succeeded",
+                    "privateEndpoint": {"id": f"{base}/Microsoft.Network/privateEndpoints/{name}-pe"},
+                    "privateLinkServiceConnectionState": {
+                        "status": "Approved",
+                        "description": "Auto-Approved",
+                        "actionsRequired": "None",
                     },
-                }
-            ]
+                },
+            }
+        ]
+        uai = f"{base}/Microsoft.ManagedIdentity/userAssignedIdentities/id-{name}"
         arm = {
-            "identity": {"type": "SystemAssigned", "principalId": _uuid(self.rng), "tenantId": _TENANT_ID},
+            "identity": {
+                "type": "SystemAssigned,UserAssigned",
+                "principalId": _uuid(self.rng),
+                "tenantId": _TENANT_ID,
+                "userAssignedIdentities": {uai: {"principalId": _uuid(self.rng), "clientId": _uuid(self.rng)}},
+            },
             "sku": {"name": "Basic", "tier": "Basic"},
             "kind": "Default",
             "properties": {
@@ -423,6 +434,16 @@ class _Builder:
                 "containerRegistry": None,
                 "discoveryUrl": f"https://{loc}.api.azureml.ms/discovery",
                 "workspaceId": _uuid(self.rng),
+                "encryption": {
+                    "status": "Enabled",
+                    "identity": {"userAssignedIdentity": uai},
+                    "keyVaultProperties": {
+                        "keyVaultArmId": f"{base}/Microsoft.KeyVault/vaults/kv-{name}",
+                        "keyIdentifier": f"https://kv-{name}.vault.azure.net/keys/cmk/{self.rng.getrandbits(128):032x}",
+                        "identityClientId": "",
+                    },
+                },
+                "primaryUserAssignedIdentity": uai,
                 "hbiWorkspace": False,
                 "provisioningState": "Succeeded",
                 "privateLinkCount": len(pec),
@@ -430,14 +451,40 @@ class _Builder:
                 "publicNetworkAccess": "Enabled" if public else "Disabled",
                 "privateEndpointConnections": pec,
                 "v1LegacyMode": False,
-                "managedNetwork": {"isolationMode": "Disabled" if public else "AllowInternetOutbound"},
+                "managedNetwork": {"isolationMode": "AllowOnlyApprovedOutbound"},
             },
             "systemData": self.created(90),
         }
-        return self.add(Res(sub, rg, "Microsoft.MachineLearningServices/workspaces", name, loc, arm, tags))
+        ws = self.add(Res(sub, rg, "Microsoft.MachineLearningServices/workspaces", name, loc, arm, tags))
+        self.diagnostics(ws)
+        return ws
+
+    def diagnostics(self, parent: Res) -> None:
+        """A diagnostic setting sending the parent's logs to Log Analytics (an extension resource)."""
+        law = (
+            f"/subscriptions/{parent.sub.id}/resourceGroups/rg-monitoring/providers/"
+            "Microsoft.OperationalInsights/workspaces/law-central"
+        )
+        self.extensions.append(
+            {
+                "id": f"{parent.id}/providers/Microsoft.Insights/diagnosticSettings/send-to-law",
+                "type": "Microsoft.Insights/diagnosticSettings",
+                "name": "send-to-law",
+                "properties": {
+                    "workspaceId": law,
+                    "logs": [{"category": None, "categoryGroup": "allLogs", "enabled": True}],
+                    "metrics": [{"category": "AllMetrics", "enabled": True}],
+                    "logAnalyticsDestinationType": "Dedicated",
+                },
+            }
+        )
 
     def compute(self, ws: Res, name: str, kind: str, size: str, profile: str, idle_shutdown: str | None) -> Res:  # noqa: PLR0917 - builder helpers take ARM fields positionally
-        inner: dict[str, Any] = {"vmSize": size}
+        subnet = (
+            f"/subscriptions/{ws.sub.id}/resourceGroups/{ws.rg}/providers/Microsoft.Network/virtualNetworks/"
+            f"vnet-ml/subnets/snet-compute"
+        )
+        inner: dict[str, Any] = {"vmSize": size, "subnet": {"id": subnet}}
         if kind == "ComputeInstance":
             inner.update(
                 {
@@ -520,7 +567,9 @@ def _vm_meter(size: str, loc: str) -> dict[str, Any]:
     }
 
 
-def _build_resources(rng: random.Random, now: datetime) -> tuple[list[Sub], list[Res], dict[str, str]]:
+def _build_resources(
+    rng: random.Random, now: datetime
+) -> tuple[list[Sub], list[Res], dict[str, str], list[dict[str, Any]]]:
     subs = [
         Sub(_uuid(rng), "Contoso Production", "ea"),
         Sub(_uuid(rng), "Contoso Data Science", "ea"),
@@ -609,7 +658,7 @@ def _build_resources(rng: random.Random, now: datetime) -> tuple[list[Sub], list
     b.compute(ws_sb, "ci-dev", "ComputeInstance", "Standard_DS3_v2", "dev", "PT30M")
 
     planted = {"cost_spike": spike.id, "idle_vm": idle.id, "drift_workspace": drift_ws.id}
-    return subs, b.res, planted
+    return subs, b.res, planted, b.extensions
 
 
 # ----------------------------------------------------------------------------- usage model
@@ -654,11 +703,14 @@ def _cpu(r: Res, hour: datetime, start_idle: datetime, last_day_start: datetime,
 # ----------------------------------------------------------------------------- writers
 
 
-def _write_resources(root: Path, res: list[Res]) -> None:
+def _write_resources(root: Path, res: list[Res], extensions: list[dict[str, Any]]) -> None:
     for r in res:
-        arm = r.arm
         safe = r.name.replace("/", "__")
-        _dump(root / "resources" / r.sub.id / r.rg / f"{r.type.split('/')[-1].lower()}--{safe}.json", arm)
+        _dump(root / "resources" / r.sub.id / r.rg / f"{r.type.split('/')[-1].lower()}--{safe}.json", r.arm)
+    for ext in extensions:
+        parts = ext["id"].split("/")
+        parent = ext["id"].split("/providers/Microsoft.Insights/")[0].rsplit("/", 1)[-1]
+        _dump(root / "resources" / parts[2] / parts[4] / f"diagnosticsettings--{parent}.json", ext)
 
 
 def _metrics_doc(r: Res, hours: list[datetime], cpu: list[float | None], rng: random.Random) -> dict[str, Any]:
@@ -1233,7 +1285,7 @@ def simulate(
         raise FileExistsError(f"{root}: not empty; refusing to overwrite a tenant folder")
     root.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
-    subs, res, planted = _build_resources(rng, now)
+    subs, res, planted, extensions = _build_resources(rng, now)
     vms = sum(1 for r in res if r.type == "Microsoft.Compute/virtualMachines")
 
     with _progress(progress) as step:
@@ -1245,7 +1297,7 @@ def simulate(
         step("events and activity log", 1)
         events = _write_events(root, subs, res, now, random.Random(seed * 7919 + 4), planted)
         step("resources (ARM JSON)", 1)
-        _write_resources(root, res)
+        _write_resources(root, res, extensions)
         _dump(
             root / "tenant.json",
             {

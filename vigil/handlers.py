@@ -1,0 +1,396 @@
+"""Handlers: what every Function trigger (and the CLI, over a LocalRuntime) runs.
+
+Each takes plain data and a :class:`vigil.runtime.Runtime`, delegates to the
+package that owns the work (``vigil.drift_path``, ``ingest.cost``,
+``detectors.*``, ``alerts.pipeline``/``alerts.dispatch``) and returns a small
+JSON-able dict. Handlers are idempotent (delivery is at-least-once) and raise
+to make the platform retry. Heavy imports (pandas, scikit-learn, pyarrow) stay
+inside the handlers that need them: importing this module and handling a
+resource event never loads them.
+
+Sources of resources and metrics for the timer handlers: live Azure adapters are
+not part of this build; a runtime whose ``VIGIL_TENANT_DIR`` setting names a tenant
+folder (docs/tenant-layout.md) serves them offline. Without either, the metrics
+and sweep timers report what is missing and do nothing (they do not raise:
+retrying cannot create an adapter).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from vigil.model import Finding
+from vigil.state.base import Namespace, StateUnavailableError
+
+if TYPE_CHECKING:
+    from vigil.config import VigilConfig
+    from vigil.runtime import Runtime
+    from vigil.tenant import TenantFolder
+
+__all__ = [
+    "RetryableError",
+    "RuntimeOutbox",
+    "dispatch_alert",
+    "handle_blob_created",
+    "handle_detect",
+    "handle_ingest_part",
+    "handle_resource_events",
+    "health",
+    "run_digest",
+    "run_metrics",
+    "run_sweep",
+]
+
+log = logging.getLogger(__name__)
+
+# Setting names and defaults (vigil/settings.py is the source of truth for the names).
+INGEST_QUEUE = ("INGEST_QUEUE", "vigil-ingest")
+DETECT_QUEUE = ("DETECT_QUEUE", "vigil-detect")
+ALERTS_QUEUE = ("ALERTS_QUEUE", "vigil-alerts")
+EXPORTS_CONTAINER = ("EXPORTS_CONTAINER", "cost-exports")
+COSTS_CONTAINER = ("COSTS_CONTAINER", "costs")
+TENANT_DIR = "VIGIL_TENANT_DIR"
+COST_HISTORY = timedelta(days=100)  # enough for 8 weekly cycles of the anomaly model plus the month
+
+
+class RetryableError(RuntimeError):
+    """A transient failure: the handler raises it so the platform redelivers."""
+
+
+def _setting(rt: Runtime, spec: tuple[str, str]) -> str:
+    return rt.setting(spec[0], spec[1]) or spec[1]
+
+
+def _now(message: Mapping[str, Any]) -> datetime:
+    value = message.get("now")
+    if value:
+        dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+    return datetime.now(UTC)
+
+
+# ----------------------------------------------------------------------------- outbox over a Runtime
+
+
+class RuntimeOutbox:
+    """The enqueue side of ``alerts.outbox.Outbox`` over ``rt.enqueue`` (the alerts queue).
+
+    Idempotent per notification key: a marker in the state store (written after
+    the send to the queue) stops a re-run from queueing the same notification
+    again; a crash between the two queues it twice, which delivery tolerates
+    (``alerts.dispatch.deliver`` checks the notification log).
+    """
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.queue = _setting(rt, ALERTS_QUEUE)
+
+    def _marker(self, key: str) -> str:
+        return f"queued|{self.queue}|{key}"
+
+    def enqueue(self, message: Mapping[str, Any], *, now: datetime, delay: timedelta = timedelta(0)) -> bool:
+        key = str(message["key"])
+        if self.rt.store.get(Namespace.OUTBOX, self._marker(key)) is not None:
+            return False
+        self.rt.enqueue(
+            self.queue, {"message": dict(message), "attempts": 0}, visibility_timeout=int(delay.total_seconds())
+        )
+        self.rt.store.put(
+            Namespace.OUTBOX,
+            self._marker(key),
+            {"key": key, "state": "pending", "attempts": 0, "enqueued_at": now.isoformat(), "queue": self.queue},
+        )
+        return True
+
+
+def _alerts(findings: list[Finding], rt: Runtime, now: datetime) -> dict[str, Any]:
+    from alerts.pipeline import process
+
+    res = process(findings, config=rt.config, store=rt.store, outbox=RuntimeOutbox(rt), now=now)  # type: ignore[arg-type]
+    out = res.to_dict()
+    if res.next_flush_at is not None:
+        # Groups waiting for group_wait: ask for a flush when they are due.
+        delay = max(0, int((res.next_flush_at - now).total_seconds()) + 1)
+        rt.enqueue(
+            _setting(rt, DETECT_QUEUE),
+            {"type": "flush", "now": res.next_flush_at.isoformat()},
+            visibility_timeout=delay,
+        )
+        out["flush_scheduled_in_s"] = delay
+    return out
+
+
+# ----------------------------------------------------------------------------- sources
+
+
+def _tenant(rt: Runtime) -> TenantFolder | None:
+    folder = rt.setting(TENANT_DIR)
+    if not folder:
+        return None
+    from vigil.tenant import TenantFolder
+
+    return TenantFolder(folder)
+
+
+_NO_LIVE = (
+    "no live {what} source in this build (ARM / Resource Graph / Azure Monitor adapters are not implemented); "
+    f"set {TENANT_DIR} to a tenant folder to run offline"
+)
+
+
+# ----------------------------------------------------------------------------- event path
+
+_RULES: dict[int, Any] = {}
+
+
+def drift_rules(config: VigilConfig) -> Any:
+    """The drift RuleSet for a config: the built-in pack plus ``detectors.drift.policy_paths``.
+
+    Cached per config object (a warm Function instance compiles the policies once).
+    """
+    key = id(config)
+    cached = _RULES.get(key)
+    if cached is not None and cached[0] is config:
+        return cached[1]
+    from detectors.drift.loader import RuleSet, builtin_rules, load_policies, rules_from_policies
+
+    drift = config.detectors.drift
+    params = {k: dict(v) for k, v in drift.parameters.items()}
+    rules = builtin_rules(params) + rules_from_policies(load_policies(drift.policy_paths, params))
+    ruleset = RuleSet(rules)
+    _RULES.clear()
+    _RULES[key] = (config, ruleset)
+    return ruleset
+
+
+def handle_resource_events(events: list[dict[str, Any]], rt: Runtime) -> dict[str, Any]:
+    """Resource Write/Action/DeleteSuccess events -> drift verdicts -> alerts (cold path: no pandas)."""
+    from vigil import drift_path
+
+    reader = _tenant(rt)
+    if reader is None:
+        raise RetryableError(_NO_LIVE.format(what="ARM resource reader"))
+    result = drift_path.handle_events(
+        events, store=rt.store, reader=reader, rules=drift_rules(rt.config), now=datetime.now(UTC)
+    )
+    out: dict[str, Any] = {"drift": result.to_dict()}
+    findings = list(result.findings)
+    if findings:
+        out["alerts"] = _alerts(findings, rt, max(f.observed_at for f in findings))
+    return out
+
+
+# ----------------------------------------------------------------------------- cost path
+
+
+def _blob_path(event: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(container, blob path) from a BlobCreated subject ``/blobServices/default/containers/C/blobs/P``."""
+    subject = str(event.get("subject") or "")
+    marker = "/containers/"
+    if marker not in subject or "/blobs/" not in subject:
+        return None
+    rest = subject.split(marker, 1)[1]
+    container, _, path = rest.partition("/blobs/")
+    return container, path
+
+
+def handle_blob_created(events: list[dict[str, Any]], rt: Runtime) -> dict[str, Any]:
+    """BlobCreated on an export's manifest.json -> one ingest message per part."""
+    from ingest.cost import plan_parts
+
+    queue = _setting(rt, INGEST_QUEUE)
+    planned = skipped = 0
+    for event in events:
+        where = _blob_path(event)
+        if where is None or not where[1].endswith("manifest.json"):
+            skipped += 1
+            continue
+        container, path = where
+        data = rt.blobs(container).read(path)  # a missing blob raises: the platform retries
+        messages = plan_parts(data, path)
+        run_id = str(messages[0]["run_id"]) if messages else path
+        marker = f"planned|{container}|{run_id}|{path}"
+        if rt.store.get(Namespace.CHECKPOINTS, marker) is not None:
+            skipped += 1
+            continue
+        for msg in messages:
+            rt.enqueue(queue, {**msg, "container": container})
+        rt.store.put(Namespace.CHECKPOINTS, marker, {"parts": len(messages), "event_id": event.get("id")})
+        planned += len(messages)
+    return {"parts_enqueued": planned, "skipped": skipped}
+
+
+def handle_ingest_part(message: dict[str, Any], rt: Runtime) -> dict[str, Any]:
+    """Normalize one export part; the invocation that completes the run enqueues detection."""
+    from ingest.cost import ingest_part
+
+    source = rt.blobs(str(message.get("container") or _setting(rt, EXPORTS_CONTAINER)))
+    result = ingest_part(message, source, rt.blobs(_setting(rt, COSTS_CONTAINER)), rt.store)
+    if result.get("run_complete"):
+        rt.enqueue(
+            _setting(rt, DETECT_QUEUE),
+            {
+                "type": "cost-run",
+                "run_id": result.get("run_id"),
+                "days": result.get("days", []),
+                "scope": result.get("scope"),
+            },
+        )
+    return dict(result)
+
+
+def handle_detect(message: dict[str, Any], rt: Runtime) -> dict[str, Any]:
+    """Overspend detection after a completed ingest run (or a scheduled group flush)."""
+    now = _now(message)
+    if message.get("type") == "flush":
+        return {"alerts": _alerts([], rt, now)}
+    from datetime import date
+
+    from detectors.overspend import detect
+    from ingest.cost import load_costs
+
+    days = [date.fromisoformat(d) for d in message.get("days") or []]
+    if not message.get("now") and days:
+        now = datetime.combine(max(days) + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    costs = load_costs(rt.blobs(_setting(rt, COSTS_CONTAINER)), start=now - COST_HISTORY, end=now)
+    findings = detect(costs, config=rt.config.detectors.overspend, now=now, days=days or None)
+    return {"cost_rows": len(costs), "findings": len(findings), "alerts": _alerts(findings, rt, now)}
+
+
+# ----------------------------------------------------------------------------- timers
+
+
+def run_metrics(rt: Runtime, now: datetime) -> dict[str, Any]:
+    """Idle detection over resources, metrics and the normalized costs."""
+    tenant = _tenant(rt)
+    if tenant is None:
+        msg = _NO_LIVE.format(what="metrics/resources")
+        log.warning("run_metrics skipped: %s", msg)
+        return {"skipped": msg}
+    from detectors.idle.detect import detect
+    from ingest.cost import load_costs
+
+    costs = load_costs(rt.blobs(_setting(rt, COSTS_CONTAINER)), start=now - timedelta(days=31), end=now)
+    findings = detect(
+        resources=tenant.list(), metrics=tenant.all_series(), costs=costs, config=rt.config.detectors.idle, now=now
+    )
+    return {"findings": len(findings), "alerts": _alerts(findings, rt, now)}
+
+
+def run_sweep(rt: Runtime, now: datetime) -> dict[str, Any]:
+    """Evaluate the drift rules over every resource (what events may have missed)."""
+    tenant = _tenant(rt)
+    if tenant is None:
+        msg = _NO_LIVE.format(what="Resource Graph")
+        log.warning("run_sweep skipped: %s", msg)
+        return {"skipped": msg}
+    from vigil import drift_path
+
+    result = drift_path.handle_resources(
+        tenant.list(),
+        store=rt.store,
+        rules=drift_rules(rt.config),
+        now=now,
+        related=drift_path.related_provider(tenant),
+    )
+    findings = list(result.findings)
+    return {"drift": result.to_dict(), "alerts": _alerts(findings, rt, now)}
+
+
+def run_digest(rt: Runtime, now: datetime) -> dict[str, Any]:
+    """The weekly digest, one email per ``digests:`` entry, through the email channel."""
+    digests = rt.config.digests
+    if not digests:
+        return {"digests": 0, "skipped": "no digests configured"}
+    from alerts.digest.data import FindingRecord
+    from alerts.digest.send import send_digests
+    from ingest.cost import load_costs
+    from vigil.pipeline import current_alerts
+
+    costs = load_costs(rt.blobs(_setting(rt, COSTS_CONTAINER)), start=now - timedelta(days=70), end=now)
+    records = [FindingRecord.from_json(a) for a in current_alerts(rt.store, now)]
+    email = _digest_email_config(rt)
+    if email is None:
+        return {"digests": 0, "skipped": "no email receiver with a smarthost to send the digest through"}
+    sender = email.from_ or "vigil@localhost"
+    results = send_digests(digests, costs, records, now=now, sender=sender, send=lambda m, r: _smtp_send(email, m, r))
+    failed = [r for r in results if r.error]
+    if failed and len(failed) == len(results):
+        raise RetryableError("every digest failed: " + "; ".join(f"{r.name}: {r.error}" for r in failed))
+    return {"digests": len(results), "failed": [r.name for r in failed]}
+
+
+def _digest_email_config(rt: Runtime) -> Any:
+    """The SMTP transport for digests: the first email_configs entry (in receiver order) with a smarthost."""
+    for receiver in rt.config.receivers:
+        for cfg in receiver.email_configs:
+            if cfg.smarthost:
+                return cfg
+    return None
+
+
+def _smtp_send(cfg: Any, msg: Any, recipients: Any) -> None:
+    import smtplib
+    import ssl
+
+    host, _, port_s = str(cfg.smarthost).rpartition(":")
+    host, port = (host, int(port_s)) if host else (str(cfg.smarthost), 25)
+    with smtplib.SMTP(host, port, timeout=30) as smtp:
+        smtp.ehlo()
+        if smtp.has_extn("starttls"):
+            smtp.starttls(context=ssl.create_default_context())
+            smtp.ehlo()
+        elif cfg.require_tls:
+            raise RetryableError(f"{cfg.smarthost}: require_tls is true but the server offers no STARTTLS")
+        if cfg.auth_username:
+            smtp.login(cfg.auth_username, cfg.auth_password or "")
+        smtp.send_message(msg, to_addrs=list(recipients))
+
+
+# ----------------------------------------------------------------------------- delivery and health
+
+
+def dispatch_alert(message: dict[str, Any], rt: Runtime) -> dict[str, Any]:
+    """Deliver one outbox message. Retryable channel failures raise (the queue redelivers)."""
+    from alerts.dispatch import deliver
+
+    body = message.get("message", message)
+    now = datetime.now(UTC)
+    res = deliver(body, config=rt.config, store=rt.store, now=now)
+    marker = f"queued|{_setting(rt, ALERTS_QUEUE)}|{body.get('key')}"
+    state = "sent" if res.ok else ("pending" if res.retryable else "failed")
+    rec = rt.store.get(Namespace.OUTBOX, marker)
+    if rec is not None:
+        rt.store.put(
+            Namespace.OUTBOX,
+            marker,
+            {**rec.value, "state": state, "last_error": res.reason, "updated_at": now.isoformat()},
+        )
+    if res.retryable:
+        raise RetryableError(f"notification {body.get('key')}: {res.reason}")
+    if not res.ok:
+        log.error("notification %s failed permanently: %s", body.get("key"), res.reason, extra={"key": body.get("key")})
+    return res.to_dict()
+
+
+def health(rt: Runtime) -> dict[str, Any]:
+    """Config loaded and state store reachable: ``{"ok": bool, "status": "ok"|"unhealthy", "checks": {...}}``."""
+    checks: dict[str, str] = {}
+    ok = True
+    try:
+        cfg = rt.config
+        checks["config"] = f"ok ({len(cfg.receivers)} receivers)"
+    except Exception as exc:  # any config error makes the app unhealthy; report it, do not crash
+        checks["config"] = f"error: {exc}"
+        ok = False
+    try:
+        rt.store.get(Namespace.CHECKPOINTS, "health-probe")
+        checks["state"] = "ok"
+    except StateUnavailableError as exc:
+        checks["state"] = f"unavailable: {exc}"
+        ok = False
+    checks["queues"] = ", ".join(_setting(rt, q) for q in (INGEST_QUEUE, DETECT_QUEUE, ALERTS_QUEUE))
+    return {"ok": ok, "status": "ok" if ok else "unhealthy", "checks": checks}
