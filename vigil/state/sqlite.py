@@ -36,6 +36,7 @@ CREATE TABLE IF NOT EXISTS ledger (
     value TEXT NOT NULL,
     UNIQUE (ns, key)
 );
+CREATE INDEX IF NOT EXISTS ledger_by_ns ON ledger (ns, seq);
 """
 
 _MAX_CODE_POINT = 0x10FFFF

@@ -16,6 +16,7 @@ __all__ = [
     "get_checkpoint",
     "mark_event_processed",
     "mutate",
+    "prune",
     "set_checkpoint",
 ]
 
@@ -70,3 +71,27 @@ def set_checkpoint(store: StateStore, name: str, value: Mapping[str, Any], *, et
     """Write checkpoint ``name``; pass the ETag from :func:`get_checkpoint` to detect a
     concurrent run (raises :class:`ConcurrencyError` if another run moved it)."""
     return store.put(Namespace.CHECKPOINTS, name, value, etag=etag)
+
+
+def prune(store: StateStore, namespace: Namespace | str, *, field: str, before: datetime, prefix: str = "") -> int:
+    """Delete records whose ISO-8601 timestamp ``value[field]`` is earlier than ``before``
+    (e.g. processed event ids older than the redelivery window). Records without a
+    parsable timestamp are kept; records rewritten meanwhile are kept (ETag-conditional).
+    Returns how many were deleted."""
+    if before.tzinfo is None:
+        raise ValueError("prune: 'before' must be timezone-aware")
+    deleted = 0
+    for record in list(store.query(namespace, prefix)):
+        stamp = record.value.get(field)
+        try:
+            when = datetime.fromisoformat(str(stamp))
+        except ValueError:
+            continue
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        if when < before:
+            try:
+                deleted += store.delete(namespace, record.key, etag=record.etag)
+            except ConcurrencyError:
+                continue
+    return deleted

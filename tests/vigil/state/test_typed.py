@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from vigil.state.base import ConcurrencyError, Namespace, Record, StateStore
-from vigil.state.typed import get_checkpoint, mark_event_processed, mutate, set_checkpoint
+from vigil.state.typed import get_checkpoint, mark_event_processed, mutate, prune, set_checkpoint
 
 
 def test_mark_event_processed_once(store: StateStore) -> None:
@@ -77,3 +77,16 @@ def test_mutate_gives_up(store: StateStore) -> None:
 
     with pytest.raises(ConcurrencyError, match="gave up after 3"):
         mutate(store, "ns", "c", sabotage, attempts=3)
+
+
+def test_prune_old_events(store: StateStore) -> None:
+    base = datetime(2026, 11, 20, tzinfo=UTC)
+    for day in range(1, 6):
+        mark_event_processed(store, f"evt-{day}", now=base.replace(day=20 + day))
+    store.put(Namespace.EVENTS, "no-stamp", {"note": "kept"})
+    cutoff = datetime(2026, 11, 24, tzinfo=UTC)
+    assert prune(store, Namespace.EVENTS, field="processed_at", before=cutoff) == 3
+    assert [r.key for r in store.query(Namespace.EVENTS)] == ["evt-4", "evt-5", "no-stamp"]
+    assert prune(store, Namespace.EVENTS, field="processed_at", before=cutoff) == 0
+    with pytest.raises(ValueError, match="timezone-aware"):
+        prune(store, Namespace.EVENTS, field="processed_at", before=datetime(2026, 1, 1))
