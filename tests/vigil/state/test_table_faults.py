@@ -16,7 +16,7 @@ from vigil.state.tables import MAX_VALUE_CHARS, TableStore
 pytestmark = pytest.mark.azurite
 
 
-class LossyTransport(RequestsTransport):
+class LossyTransport(RequestsTransport):  # type: ignore[misc]
     """Sends each request for real; for the next ``faults`` requests with a matching method
     it then either drops the response (``mode="drop"``) or reports 503 (``mode="503"``)."""
 
