@@ -1,0 +1,116 @@
+"""Shared helpers for the alerting tests: a real local HTTP endpoint for Teams/webhooks."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)  # a Monday
+
+TEAMS_BODY_429 = "Microsoft Teams endpoint returned HTTP error 429 with ContextId tcid=0,server=msgapi-production"
+
+
+@dataclass
+class Reply:
+    status: int = 202
+    body: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    at: float
+    reply: Reply
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class Endpoint:
+    """A real HTTP server in a thread. ``policy(request_no, path, body) -> Reply`` decides answers.
+
+    Bodies larger than ``max_bytes`` get HTTP 413, as Teams does above ~28 KB.
+    """
+
+    def __init__(self, policy: Callable[[int, str, bytes], Reply] | None = None, max_bytes: int = 28 * 1024) -> None:
+        self.policy = policy or (lambda n, p, b: Reply())
+        self.max_bytes = max_bytes
+        self.received: list[Received] = []
+        self._lock = threading.Lock()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                n = int(self.headers.get("Content-Length", "0"))
+                body = self.rfile.read(n)
+                with outer._lock:
+                    idx = len(outer.received)
+                    reply = Reply(413, "payload too large") if n > outer.max_bytes else outer.policy(idx, self.path, body)
+                    outer.received.append(Received(self.path, dict(self.headers), body, time.monotonic(), reply))
+                if reply.delay:
+                    time.sleep(reply.delay)
+                data = reply.body.encode()
+                try:
+                    self.send_response(reply.status)
+                    for k, v in reply.headers.items():
+                        self.send_header(k, v)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}/hook"
+
+    def accepted(self) -> list[Received]:
+        """Requests answered with success (2xx and no throttling in the body)."""
+        return [r for r in self.received if 200 <= r.reply.status < 300 and "429" not in r.reply.body]
+
+
+@contextmanager
+def serve(policy: Callable[[int, str, bytes], Reply] | None = None, max_bytes: int = 28 * 1024) -> Iterator[Endpoint]:
+    ep = Endpoint(policy, max_bytes)
+    ep.thread.start()
+    try:
+        yield ep
+    finally:
+        ep.server.shutdown()
+        ep.server.server_close()
+
+
+def throttled_for(seconds: float, *, retry_after: str | None = "1") -> Callable[[int, str, bytes], Reply]:
+    """429 for ``seconds`` after the first request, alternating status and 200-body forms; then 202."""
+    start: list[float] = []
+
+    def policy(n: int, path: str, body: bytes) -> Reply:
+        now = time.monotonic()
+        if not start:
+            start.append(now)
+        if now - start[0] < seconds:
+            if n % 2:
+                return Reply(200, TEAMS_BODY_429)
+            return Reply(429, "Too Many Requests", {"Retry-After": retry_after} if retry_after else {})
+        return Reply(202, "")
+
+    return policy

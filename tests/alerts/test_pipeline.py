@@ -1,0 +1,285 @@
+"""The pipeline: findings -> alerts -> inhibit -> silence -> route -> group -> dedup -> outbox."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from alerts.dispatch import deliver, drain
+from alerts.outbox import StoreOutbox
+from alerts.pipeline import process
+from alerts.silences import create_silence, expire_silence
+from alerts.testing import MemoryStore, RecordingNotifier, finding
+from vigil.config import VigilConfig, parse_config
+from vigil.model import Severity, Status
+from vigil.state.base import Namespace
+
+from tests.alerts.helpers import T0
+
+OLD = T0 - timedelta(hours=1)
+SUB = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg1/providers/Microsoft.Compute"
+
+
+def vm(i: int) -> str:
+    return f"{SUB}/virtualMachines/vm{i}"
+
+
+def cfg(route: dict[str, Any] | None = None, **extra: Any) -> VigilConfig:
+    base_route = {"receiver": "team", "group_by": ["alertname"], "group_wait": "30s", "group_interval": "5m"}
+    return parse_config(
+        {
+            "route": {**base_route, **(route or {})},
+            "receivers": [
+                {"name": "team", "msteamsv2_configs": [{"webhook_url": "http://unused"}]},
+                {"name": "mail", "email_configs": [{"to": "a@example.com", "smarthost": "x:25"}]},
+                {"name": "blackhole"},
+            ],
+            **extra,
+        }
+    )
+
+
+def run(config: VigilConfig, store: MemoryStore, findings: list[Any], at: Any, rec: RecordingNotifier) -> Any:
+    ob = StoreOutbox(store)
+    res = process(findings, config=config, store=store, outbox=ob, now=at)
+    drain(ob, config=config, store=store, now=lambda: at, notifiers={"msteams": rec, "email": rec})
+    return res
+
+
+def test_rerun_with_same_findings_sends_nothing_new(mem: MemoryStore) -> None:
+    c, rec = cfg(), RecordingNotifier()
+    fs = [finding(resource=vm(i), observed_at=T0) for i in range(3)]
+    r1 = run(c, mem, fs, T0 + timedelta(minutes=1), rec)
+    assert len(r1.enqueued) == 1 and len(rec.calls) == 1 and len(rec.calls[0].alerts) == 3
+    for k in range(1, 6):  # repeated runs within repeat_interval: nothing
+        r = run(c, mem, fs, T0 + timedelta(minutes=1 + k), rec)
+        assert r.enqueued == [] and r.up_to_date == 1
+    assert len(rec.calls) == 1
+
+
+def test_group_wait_holds_new_group_until_due(mem: MemoryStore) -> None:
+    c, rec = cfg(), RecordingNotifier()
+    f = finding(observed_at=T0)
+    r = run(c, mem, [f], T0 + timedelta(seconds=10), rec)
+    assert r.pending == 1 and r.next_flush_at == T0 + timedelta(seconds=30) and rec.calls == []
+    # a second alert arriving during group_wait joins the same first notification
+    r = run(c, mem, [finding(resource=vm(2), observed_at=T0 + timedelta(seconds=20))], T0 + timedelta(seconds=20), rec)
+    assert rec.calls == []
+    r = run(c, mem, [], T0 + timedelta(seconds=30), rec)  # flush with no new findings
+    assert len(r.enqueued) == 1 and len(rec.calls) == 1 and len(rec.calls[0].alerts) == 2
+
+
+def test_old_alert_is_notified_at_once(mem: MemoryStore) -> None:
+    """As Alertmanager: an alert whose group_wait is already over flushes immediately."""
+    rec = RecordingNotifier()
+    run(cfg(), mem, [finding(observed_at=T0 - timedelta(hours=1))], T0, rec)
+    assert len(rec.calls) == 1
+
+
+def test_group_interval_and_new_alert(mem: MemoryStore) -> None:
+    c, rec = cfg(), RecordingNotifier()
+    run(c, mem, [finding(resource=vm(1), observed_at=T0)], T0 + timedelta(minutes=1), rec)
+    assert len(rec.calls) == 1
+    # a new alert in the same group is held until group_interval after the last notification
+    r = run(c, mem, [finding(resource=vm(2), observed_at=T0 + timedelta(minutes=2))], T0 + timedelta(minutes=2), rec)
+    assert r.pending == 1 and r.next_flush_at == T0 + timedelta(minutes=6) and len(rec.calls) == 1
+    run(c, mem, [], T0 + timedelta(minutes=6), rec)
+    assert len(rec.calls) == 2 and {v.fingerprint for v in rec.calls[1].alerts} == {
+        finding(resource=vm(1)).fingerprint,
+        finding(resource=vm(2)).fingerprint,
+    }
+
+
+def test_repeat_interval(mem: MemoryStore) -> None:
+    c, rec = cfg({"repeat_interval": "1h"}), RecordingNotifier()
+    fs = [finding(observed_at=T0)]
+    run(c, mem, fs, T0 + timedelta(minutes=1), rec)
+    run(c, mem, fs, T0 + timedelta(minutes=59), rec)
+    assert len(rec.calls) == 1
+    run(c, mem, fs, T0 + timedelta(minutes=62), rec)
+    assert len(rec.calls) == 2
+    run(c, mem, fs, T0 + timedelta(minutes=63), rec)
+    assert len(rec.calls) == 2
+
+
+def test_resolved_notifications_follow_send_resolved(mem: MemoryStore) -> None:
+    c = cfg(
+        {"routes": [{"matchers": ['alertname="to-mail"'], "receiver": "mail"}]},
+    )
+    teams, mail = RecordingNotifier(), RecordingNotifier()
+    ob = StoreOutbox(mem)
+
+    def step(fs: list[Any], at: Any) -> None:
+        process(fs, config=c, store=mem, outbox=ob, now=at)
+        drain(ob, config=c, store=mem, now=lambda: at, notifiers={"msteams": teams, "email": mail})
+
+    a = finding(rule="to-teams", observed_at=T0)
+    b = finding(rule="to-mail", observed_at=T0)
+    step([a, b], T0 + timedelta(minutes=1))
+    assert len(teams.calls) == 1 and len(mail.calls) == 1
+    ra = finding(rule="to-teams", status=Status.RESOLVED, observed_at=T0 + timedelta(minutes=10))
+    rb = finding(rule="to-mail", status=Status.RESOLVED, observed_at=T0 + timedelta(minutes=10))
+    step([ra, rb], T0 + timedelta(minutes=10))
+    # Teams has send_resolved true (default for msteams): it gets the resolved notice
+    assert len(teams.calls) == 2 and teams.calls[1].status == "resolved"
+    # email's send_resolved defaults to false (as Alertmanager): nothing is sent, but the log moves on
+    assert len(mail.calls) == 1
+    step([ra, rb], T0 + timedelta(minutes=30))
+    assert len(teams.calls) == 2 and len(mail.calls) == 1
+
+
+def test_resolved_finding_for_unknown_alert_is_ignored(mem: MemoryStore) -> None:
+    rec = RecordingNotifier()
+    r = run(cfg(), mem, [finding(status=Status.RESOLVED, observed_at=T0)], T0, rec)
+    assert r.ignored == 1 and r.alerts == 0 and rec.calls == []
+
+
+def test_starts_at_is_kept_while_firing(mem: MemoryStore) -> None:
+    rec = RecordingNotifier()
+    run(cfg(), mem, [finding(observed_at=T0)], T0 + timedelta(minutes=1), rec)
+    run(cfg(), mem, [finding(observed_at=T0 + timedelta(hours=2))], T0 + timedelta(hours=2), rec)
+    (r,) = list(mem.query(Namespace.ALERTS))
+    assert r.value["starts_at"] == T0.isoformat()
+
+
+def test_silence_mutes_then_expiry_notifies(mem: MemoryStore) -> None:
+    c, rec = cfg(), RecordingNotifier()
+    s = create_silence(
+        mem, matchers=['alertname="vm-idle"'], duration=timedelta(hours=24), created_by="me", comment="x", now=T0
+    )
+    r = run(c, mem, [finding(observed_at=T0)], T0 + timedelta(minutes=1), rec)
+    assert r.silenced == 1 and rec.calls == []
+    expire_silence(mem, s.id, now=T0 + timedelta(minutes=2))
+    run(c, mem, [], T0 + timedelta(minutes=3), rec)
+    assert len(rec.calls) == 1
+
+
+def test_inhibition_equal_labels(mem: MemoryStore) -> None:
+    c = cfg(
+        {"group_by": ["alertname", "resource_id"]},
+        inhibit_rules=[
+            {"source_matchers": ['severity="critical"'], "target_matchers": ['severity="low"'], "equal": ["resource_id"]}
+        ],
+    )
+    rec = RecordingNotifier()
+    crit = finding(rule="disk-public", severity=Severity.CRITICAL, resource=vm(1), observed_at=T0)
+    low_same = finding(rule="vm-idle", severity=Severity.LOW, resource=vm(1), observed_at=T0)
+    low_other = finding(rule="vm-idle", severity=Severity.LOW, resource=vm(2), observed_at=T0)
+    r = run(c, mem, [crit, low_same, low_other], T0 + timedelta(minutes=1), rec)
+    assert r.inhibited == 1
+    sent = set(rec.fingerprints)
+    assert crit.fingerprint in sent and low_other.fingerprint in sent and low_same.fingerprint not in sent
+
+
+def test_blackhole_receiver_and_continue_fanout(mem: MemoryStore) -> None:
+    c = cfg(
+        {
+            "routes": [
+                {"matchers": ['severity="high"'], "receiver": "team", "continue": True},
+                {"matchers": ['severity="high"'], "receiver": "mail"},
+                {"matchers": ['severity="low"'], "receiver": "blackhole"},
+            ]
+        }
+    )
+    rec = RecordingNotifier()
+    r = run(c, mem, [finding(observed_at=OLD), finding(rule="x", severity=Severity.LOW, observed_at=OLD)], T0, rec)
+    assert {p.receiver for p in rec.calls} == {"team", "mail"}
+    assert len(r.enqueued) == 2  # one message per (receiver, group); the black hole gets none
+
+
+def test_mute_and_active_time_intervals(mem: MemoryStore) -> None:
+    c = cfg(
+        {
+            "routes": [
+                {"matchers": ['alertname="a"'], "mute_time_intervals": ["weekend"]},
+                {"matchers": ['alertname="b"'], "active_time_intervals": ["weekend"]},
+            ]
+        },
+        time_intervals=[{"name": "weekend", "time_intervals": [{"weekdays": ["saturday:sunday"]}]}],
+    )
+    rec = RecordingNotifier()
+    saturday = T0 + timedelta(days=5)
+    r = run(c, mem, [finding(rule="a", observed_at=T0), finding(rule="b", observed_at=T0)], saturday, rec)
+    assert r.time_muted == 1 and [p.common_labels()["alertname"] for p in rec.calls] == ["b"]
+    monday = T0 + timedelta(days=7)
+    run(c, mem, [], monday, rec)
+    assert [p.common_labels()["alertname"] for p in rec.calls] == ["b", "a"]
+
+
+def test_deliver_is_idempotent(mem: MemoryStore) -> None:
+    c, rec = cfg(), RecordingNotifier()
+    ob = StoreOutbox(mem)
+    r = process([finding(observed_at=T0)], config=c, store=mem, outbox=ob, now=T0 + timedelta(minutes=1))
+    (msg,) = r.messages
+    for _ in range(3):  # a retried dispatcher, or the queue delivering twice
+        deliver(msg, config=c, store=mem, notifiers={"msteams": rec}, now=T0 + timedelta(minutes=1))
+    assert len(rec.calls) == 1
+
+
+def test_failed_send_is_not_logged_and_retries(mem: MemoryStore) -> None:
+    from alerts.notify import NotifyResult
+    from alerts.outbox import RetryPolicy
+
+    c = cfg()
+    rec = RecordingNotifier(script=[NotifyResult(False, True, "HTTP 503"), NotifyResult(False, True, "HTTP 503")])
+    ob = StoreOutbox(mem, RetryPolicy(max_attempts=5, base=timedelta(seconds=10)))
+    process([finding(observed_at=OLD)], config=c, store=mem, outbox=ob, now=T0)
+    t = T0
+    d = drain(ob, config=c, store=mem, now=lambda: t, notifiers={"msteams": rec})
+    assert d.retried == 1 and list(mem.query(Namespace.NFLOG)) == []
+    d = drain(ob, config=c, store=mem, now=lambda: t, notifiers={"msteams": rec})
+    assert d.delivered == 0 and d.retried == 0  # backing off: not visible yet
+    t = T0 + timedelta(seconds=10)
+    drain(ob, config=c, store=mem, now=lambda: t, notifiers={"msteams": rec})
+    t = T0 + timedelta(seconds=40)
+    d = drain(ob, config=c, store=mem, now=lambda: t, notifiers={"msteams": rec})
+    assert d.delivered == 1 and len(rec.calls) == 3
+    (e,) = ob.entries()
+    assert e.state == "sent" and e.attempts == 3
+    # nothing more is enqueued afterwards
+    assert process([finding(observed_at=OLD)], config=c, store=mem, outbox=ob, now=t).enqueued == []
+
+
+def test_gives_up_after_max_attempts(mem: MemoryStore) -> None:
+    from alerts.notify import NotifyResult
+    from alerts.outbox import RetryPolicy
+
+    c = cfg()
+    rec = RecordingNotifier(script=[NotifyResult(False, True, "HTTP 429")] * 10)
+    ob = StoreOutbox(mem, RetryPolicy(max_attempts=3, base=timedelta(seconds=1)))
+    process([finding(observed_at=OLD)], config=c, store=mem, outbox=ob, now=T0)
+    for k in range(10):
+        at = T0 + timedelta(minutes=k)
+        drain(ob, config=c, store=mem, now=lambda at=at: at, notifiers={"msteams": rec})
+    (e,) = ob.entries(failed=True)
+    assert e.attempts == 3 and "gave up after 3 attempts" in e.last_error and "429" in e.last_error
+    assert len(rec.calls) == 3
+
+
+def test_non_retryable_goes_straight_to_failed(mem: MemoryStore) -> None:
+    from alerts.notify import NotifyResult
+
+    c = cfg()
+    rec = RecordingNotifier(script=[NotifyResult(False, False, "HTTP 400")])
+    ob = StoreOutbox(mem)
+    process([finding(observed_at=OLD)], config=c, store=mem, outbox=ob, now=T0)
+    d = drain(ob, config=c, store=mem, now=lambda: T0, notifiers={"msteams": rec})
+    assert d.failed == 1 and ob.entries(failed=True)[0].last_error.endswith("HTTP 400")
+
+
+@pytest.mark.parametrize("n", [1, 50])
+def test_each_alert_identity_is_labels_only(mem: MemoryStore, n: int) -> None:
+    rec = RecordingNotifier()
+    fs = [finding(observed_at=T0, annotations={"summary": f"v{k}"}) for k in range(n)]
+    r = run(cfg(), mem, fs, T0 + timedelta(minutes=1), rec)
+    assert r.alerts == 1  # annotations never split an alert
+
+
+def test_works_on_the_sqlite_store(sqlite_store: Any) -> None:
+    c, rec = cfg(), RecordingNotifier()
+    fs = [finding(resource=vm(i), observed_at=T0) for i in range(4)]
+    run(c, sqlite_store, fs, T0 + timedelta(minutes=1), rec)
+    run(c, sqlite_store, fs, T0 + timedelta(minutes=2), rec)
+    assert len(rec.calls) == 1 and len(rec.calls[0].alerts) == 4
