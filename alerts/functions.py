@@ -10,7 +10,6 @@ from __future__ import annotations
 import azure.functions as func
 
 from vigil.functions import run_queue_handler, run_timer_handler
-from vigil.runtime_azure import get_runtime
 
 __all__ = ["bp"]
 
@@ -21,7 +20,7 @@ bp = func.Blueprint()  # type: ignore[no-untyped-call]
 @bp.queue_trigger(arg_name="msg", queue_name="%ALERTS_QUEUE%", connection="AzureWebJobsStorage")
 def dispatch(msg: func.QueueMessage) -> None:
     """Delivers one notification."""
-    run_queue_handler(msg, get_runtime().settings.alerts_queue, "dispatch_alert")
+    run_queue_handler(msg, "ALERTS_QUEUE", "dispatch_alert")
 
 
 @bp.function_name("digest")

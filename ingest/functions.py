@@ -1,5 +1,8 @@
 """Function triggers of the ``ingest`` package: Cost Management export delivery.
 
+Like every blueprint, this is a front door: it imports only the shared trigger plumbing in
+:mod:`vigil.functions`, which calls :mod:`vigil.handlers` lazily.
+
 ``cost_manifest`` (Event Grid BlobCreated on ``.../manifest.json``) fans an export run out
 into one ``%INGEST_QUEUE%`` message per part; ``ingest_part`` normalizes one part. The
 fan-out goes through the queue, so the Function App scales out over parts.
@@ -11,8 +14,7 @@ import logging
 
 import azure.functions as func
 
-from vigil.functions import event_to_dict, run_queue_handler
-from vigil.runtime_azure import get_runtime
+from vigil.functions import event_to_dict, run_event_handler, run_queue_handler
 
 __all__ = ["bp"]
 
@@ -40,14 +42,11 @@ def cost_manifest(event: func.EventGridEvent) -> None:
             extra={"event_id": data["id"], "event_type": event_type, "subject": subject},
         )
         return
-    from vigil import handlers
-
-    handlers.handle_blob_created([data], get_runtime())
-    logger.info("handled export manifest %s", subject, extra={"event_id": data["id"], "subject": subject})
+    run_event_handler(event, "handle_blob_created")
 
 
 @bp.function_name("ingest_part")
 @bp.queue_trigger(arg_name="msg", queue_name="%INGEST_QUEUE%", connection="AzureWebJobsStorage")
 def ingest_part(msg: func.QueueMessage) -> None:
     """Normalizes one export part; the run's last part enqueues detection."""
-    run_queue_handler(msg, get_runtime().settings.ingest_queue, "handle_ingest_part")
+    run_queue_handler(msg, "INGEST_QUEUE", "handle_ingest_part")

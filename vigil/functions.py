@@ -30,7 +30,9 @@ __all__ = [
     "event_to_dict",
     "parse_queue_message",
     "quarantine_message",
+    "run_event_handler",
     "run_queue_handler",
+    "run_timer_handler",
 ]
 
 logger = logging.getLogger(__name__)
@@ -136,12 +138,14 @@ def quarantine_message(msg: func.QueueMessage, queue: str, reason: str) -> str:
     return path
 
 
-def run_queue_handler(msg: func.QueueMessage, queue: str, handler_name: str) -> dict[str, Any] | None:
-    """Parses ``msg``, calls ``vigil.handlers.<handler_name>(message, rt)`` and logs the outcome.
+def run_queue_handler(msg: func.QueueMessage, queue_setting: str, handler_name: str) -> dict[str, Any] | None:
+    """Parses ``msg`` (from the queue named by app setting ``queue_setting``), calls
+    ``vigil.handlers.<handler_name>(message, rt)`` and logs the outcome.
 
     A malformed body is quarantined (not retried) and ``None`` returned; a handler error
     propagates so the host retries the message (then moves it to ``<queue>-poison``).
     """
+    queue = get_runtime().setting(queue_setting) or queue_setting
     try:
         message = parse_queue_message(msg, queue)
     except MalformedMessageError as exc:
@@ -164,6 +168,27 @@ def run_queue_handler(msg: func.QueueMessage, queue: str, handler_name: str) -> 
             "queue": queue,
             "message_id": msg.id,
             "dequeue_count": getattr(msg, "dequeue_count", None),
+            "handler": handler_name,
+        },
+    )
+    return result
+
+
+def run_event_handler(event: func.EventGridEvent | func.CloudEvent, handler_name: str) -> dict[str, Any]:
+    """Calls ``vigil.handlers.<handler_name>([event], rt)`` with the event as its JSON dict."""
+    data = event_to_dict(event)
+    from vigil import handlers
+
+    handler = getattr(handlers, handler_name)
+    result: dict[str, Any] = handler([data], get_runtime())
+    logger.info(
+        "%s handled event %s",
+        handler_name,
+        data["id"],
+        extra={
+            "event_id": data["id"],
+            "event_type": _event_type(data),
+            "subject": data.get("subject"),
             "handler": handler_name,
         },
     )
@@ -206,14 +231,7 @@ def resource_events(event: func.EventGridEvent) -> None:
             extra={"event_id": data["id"], "event_type": _event_type(data)},
         )
         return
-    from vigil import handlers
-
-    handlers.handle_resource_events([data], get_runtime())
-    logger.info(
-        "handled resource event %s",
-        data["id"],
-        extra={"event_id": data["id"], "event_type": _event_type(data), "subject": data.get("subject")},
-    )
+    run_event_handler(event, "handle_resource_events")
 
 
 @bp.function_name("metrics")
@@ -236,7 +254,7 @@ def sweep(timer: func.TimerRequest) -> None:
 @bp.queue_trigger(arg_name="msg", queue_name="%DETECT_QUEUE%", connection="AzureWebJobsStorage")
 def detect(msg: func.QueueMessage) -> None:
     """Overspend detection for the days one completed ingest run covers."""
-    run_queue_handler(msg, get_runtime().settings.detect_queue, "handle_detect")
+    run_queue_handler(msg, "DETECT_QUEUE", "handle_detect")
 
 
 @bp.function_name("health")
