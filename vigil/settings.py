@@ -140,6 +140,14 @@ class Settings(BaseModel):
         None, "VIGIL_CONFIG", "Path to vigil.yaml, relative to the app root (empty: built-in defaults)."
     )
 
+    tenant_dir: str | None = _setting(
+        None,
+        "VIGIL_TENANT_DIR",
+        "Tenant folder (docs/tenant-layout.md) serving resources, metrics and events offline to the "
+        "sweep, metrics and resource-event handlers. Local development and demos only.",
+        where="local",
+    )
+
     # Schedules (NCRONTAB, six fields, UTC unless WEBSITE_TIME_ZONE is set)
     metrics_schedule: str = _setting("0 0 * * * *", "METRICS_SCHEDULE", "Idle-compute metrics timer (NCRONTAB).")
     sweep_schedule: str = _setting("0 */30 * * * *", "SWEEP_SCHEDULE", "Resource Graph drift sweep timer (NCRONTAB).")
