@@ -53,18 +53,19 @@ log() {
 }
 
 # retry ATTEMPTS DELAY_SECONDS COMMAND...: runs COMMAND until it succeeds.
+# POSIX sh has no local variables: the retry_ prefix keeps callers' variables intact.
 retry() {
-  attempts="$1"
-  delay="$2"
+  retry_attempts="$1"
+  retry_delay="$2"
   shift 2
-  n=1
+  retry_n=1
   until "$@"; do
-    if [ "$n" -ge "$attempts" ]; then
+    if [ "$retry_n" -ge "$retry_attempts" ]; then
       return 1
     fi
-    log "attempt $n failed; retrying in ${delay}s"
-    sleep "$delay"
-    n=$((n + 1))
+    log "attempt $retry_n failed; retrying in ${retry_delay}s"
+    sleep "$retry_delay"
+    retry_n=$((retry_n + 1))
   done
 }
 
@@ -175,11 +176,11 @@ put_subscription() {
 
 write_body "$WORK/resource-events.json" "$RESOURCE_EVENTS_FUNCTION" "$RESOURCE_EVENT_TYPES" "" ""
 subscriptions="$(printf '%s' "$VIGIL_MONITORED_SUBSCRIPTION_IDS" | tr ',' ' ')"
-n=1
+position=1
 for subscription_id in $subscriptions; do
   # The n-th resource group (a Bicep output) holds the n-th subscription's system topic.
-  group="$(printf '%s' "$VIGIL_EVENTS_RESOURCE_GROUPS" | cut -d, -f"$n")"
-  n=$((n + 1))
+  group="$(printf '%s' "$VIGIL_EVENTS_RESOURCE_GROUPS" | cut -d, -f"$position")"
+  position=$((position + 1))
   put_subscription "$subscription_id" "$group" "$VIGIL_SUBSCRIPTION_TOPIC_NAME" "vigil-resource-events" \
     "$WORK/resource-events.json"
 done

