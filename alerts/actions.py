@@ -1,0 +1,110 @@
+"""Plain functions behind the HTTP endpoints: signed card actions and the silences API.
+
+The Function App wires these to HTTP triggers (function-key auth for the
+silences API; the signed link is its own auth for card actions). They take
+parsed input and a state store and return JSON-serialisable dicts; errors are
+:class:`~alerts.signing.LinkError` (HTTP 403/410) or
+:class:`~alerts.silences.SilenceError` (HTTP 400/404).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from alerts.acks import acknowledge
+from alerts.alertstate import read_alert
+from alerts.durations import parse_duration
+from alerts.signing import LinkError, verify_link
+from alerts.silences import SilenceError, create_silence, expire_silence, list_silences
+from vigil.state.base import Namespace, StateStore
+
+__all__ = ["api_create_silence", "api_expire_silence", "api_list_silences", "apply_action"]
+
+SILENCE_FROM_LINK = timedelta(hours=24)
+
+
+def apply_action(
+    query: Mapping[str, str], *, key: bytes, store: StateStore, now: datetime, by: str = "signed link"
+) -> dict[str, Any]:
+    """Check a signed card link and carry out its action once.
+
+    The action is applied idempotently (a silence's id derives from the link's
+    nonce) before the nonce is consumed, so a crash in between never loses the
+    click and a second click is refused.
+    """
+    act = verify_link(query, key=key, now=now, store=store, consume=False)
+    if store.get(Namespace.NONCES, act.nonce) is not None:
+        raise LinkError("link already used")
+    fp = act.params.get("fp", "")
+    alert = read_alert(store, fp)
+    if alert is None:
+        raise LinkError(f"alert {fp!r} is no longer known")
+    result: dict[str, Any] = {"action": act.action, "fingerprint": fp}
+    if act.action == "ack":
+        result["ack"] = acknowledge(store, fp, by=by, comment="acknowledged from a Teams card", now=now)
+    elif act.action == "silence":
+        names = [n for n in ("alertname", "resource_id") if n in alert.labels] or sorted(alert.labels)
+        matchers = [f'{n}="{_escape(alert.labels[n])}"' for n in names]
+        s = create_silence(
+            store,
+            matchers=matchers,
+            duration=SILENCE_FROM_LINK,
+            created_by=by,
+            comment=f"silenced 24h from a Teams card (alert {fp})",
+            now=now,
+            silence_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"vigil-silence:{act.nonce}")),
+        )
+        result["silence"] = s.to_dict()
+    elif act.action == "approve":
+        entry = {
+            "event": "remediation_approved",
+            "fingerprint": fp,
+            "by": by,
+            "at": now.isoformat(),
+            "labels": alert.labels,
+        }
+        store.append(Namespace.AUDIT, entry, key=f"approve:{act.nonce}")
+        result["approval"] = entry
+    if not store.add(Namespace.NONCES, act.nonce, {"action": act.action, "used_at": now.isoformat(), "fp": fp}):
+        raise LinkError("link already used")
+    return result
+
+
+def _escape(v: str) -> str:
+    return v.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def api_create_silence(body: Mapping[str, Any], *, store: StateStore, now: datetime) -> dict[str, Any]:
+    """POST body: {"matchers": [...], "duration": "24h" | "endsAt": iso, "comment", "createdBy", "startsAt"?}."""
+    matchers = body.get("matchers")
+    if not isinstance(matchers, list) or not all(isinstance(m, str) for m in matchers):
+        raise SilenceError("matchers must be a list of strings")
+    try:
+        duration = parse_duration(str(body["duration"])) if body.get("duration") else None
+        ends = datetime.fromisoformat(str(body["endsAt"])) if body.get("endsAt") else None
+        starts = datetime.fromisoformat(str(body["startsAt"])) if body.get("startsAt") else None
+    except ValueError as exc:
+        raise SilenceError(str(exc)) from None
+    s = create_silence(
+        store,
+        matchers=matchers,
+        duration=duration,
+        ends_at=ends,
+        starts_at=starts,
+        created_by=str(body.get("createdBy", "")),
+        comment=str(body.get("comment", "")),
+        now=now,
+    )
+    return {**s.to_dict(), "state": s.state(now)}
+
+
+def api_list_silences(*, store: StateStore, now: datetime, state: str | None = None) -> list[dict[str, Any]]:
+    return [{**s.to_dict(), "state": s.state(now)} for s in list_silences(store, now=now, state=state)]
+
+
+def api_expire_silence(silence_id: str, *, store: StateStore, now: datetime) -> dict[str, Any]:
+    s = expire_silence(store, silence_id, now=now)
+    return {**s.to_dict(), "state": s.state(now)}
