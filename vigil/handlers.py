@@ -173,13 +173,12 @@ def handle_resource_events(events: list[dict[str, Any]], rt: Runtime) -> dict[st
     reader = _tenant(rt)
     if reader is None:
         raise RetryableError(_NO_LIVE.format(what="ARM resource reader"))
-    result = drift_path.handle_events(
-        events, store=rt.store, reader=reader, rules=drift_rules(rt.config), now=datetime.now(UTC)
-    )
-    out: dict[str, Any] = {"drift": result.to_dict()}
+    now = datetime.now(UTC)
+    result = drift_path.handle_events(events, store=rt.store, reader=reader, rules=drift_rules(rt.config), now=now)
+    out: dict[str, Any] = {"drift": result.counts()}
     findings = list(result.findings)
     if findings:
-        out["alerts"] = _alerts(findings, rt, max(f.observed_at for f in findings))
+        out["alerts"] = _alerts(findings, rt, max([now, *(f.observed_at for f in findings)]))
     return out
 
 
