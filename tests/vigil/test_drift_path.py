@@ -6,6 +6,7 @@ import copy
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -114,7 +115,7 @@ def cloud_event(rid: str, *, eid: str, when: datetime, kind: str = "Write") -> d
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> SQLiteStore:
+def store(tmp_path: Path) -> Iterator[SQLiteStore]:
     s = SQLiteStore(tmp_path / "state.db")
     yield s
     s.close()
