@@ -10,6 +10,7 @@ import pytest
 from alerts.testing import MemoryStore
 from vigil.state.base import StateStore
 
+
 @pytest.fixture
 def mem() -> MemoryStore:
     return MemoryStore()

@@ -59,7 +59,9 @@ class Endpoint:
                 body = self.rfile.read(n)
                 with outer._lock:
                     idx = len(outer.received)
-                    reply = Reply(413, "payload too large") if n > outer.max_bytes else outer.policy(idx, self.path, body)
+                    reply = (
+                        Reply(413, "payload too large") if n > outer.max_bytes else outer.policy(idx, self.path, body)
+                    )
                     outer.received.append(Received(self.path, dict(self.headers), body, time.monotonic(), reply))
                 if reply.delay:
                     time.sleep(reply.delay)

@@ -92,7 +92,8 @@ def test_alertmanager_block_loads_unchanged(tmp_path: Path) -> None:
 
 def test_only_route_and_receivers_is_valid() -> None:
     cfg = parse_config({"route": {"receiver": "a"}, "receivers": [{"name": "a"}]})
-    assert cfg.inhibit_rules == [] and cfg.time_intervals == []
+    assert cfg.inhibit_rules == []
+    assert cfg.time_intervals == []
 
 
 def test_defaults_are_alertmanagers() -> None:
@@ -110,7 +111,9 @@ def _errors(data: object) -> list[tuple[str, str]]:
 
 
 def test_unknown_field_is_rejected_with_its_path() -> None:
-    errs = _errors({"route": {"receiver": "a", "routes": [{"receiver": "a", "bogus": 1}]}, "receivers": [{"name": "a"}]})
+    errs = _errors(
+        {"route": {"receiver": "a", "routes": [{"receiver": "a", "bogus": 1}]}, "receivers": [{"name": "a"}]}
+    )
     assert ("route.routes[0].bogus", "unknown key") in errs
     errs = _errors({"route": {"receiver": "a"}, "receivers": [{"name": "a", "msteamsv2_configs": [{"webhok": "x"}]}]})
     assert ("receivers[0].msteamsv2_configs[0].webhok", "unknown key") in errs
@@ -157,7 +160,9 @@ def test_schema_describes_routing_with_alertmanager_names() -> None:
     schema = json.loads(json_schema())
     assert {"route", "receivers", "inhibit_rules", "time_intervals"} <= set(schema["properties"])
     route = schema["$defs"]["RouteConfig"]["properties"]
-    assert "continue" in route and "group_by" in route and route.get("additionalProperties") is None
+    assert "continue" in route
+    assert "group_by" in route
+    assert route.get("additionalProperties") is None
     assert schema["$defs"]["RouteConfig"]["additionalProperties"] is False
     assert "from" in schema["$defs"]["EmailConfig"]["properties"]
 

@@ -24,7 +24,10 @@ from vigil.config import parse_config
 from vigil.model import Alert, Severity
 
 KEY = b"0123456789abcdef0123456789abcdef"
-RID = "/subscriptions/00000000-0000-0000-0000-000000000001/resourcegroups/rg1/providers/microsoft.storage/storageaccounts/st1"
+RID = (
+    "/subscriptions/00000000-0000-0000-0000-000000000001/resourcegroups/rg1"
+    "/providers/microsoft.storage/storageaccounts/st1"
+)
 
 
 def payload(views: list[AlertView], **kw: Any) -> NotificationPayload:
@@ -80,14 +83,16 @@ def test_card_envelope_version_facts_links_and_buttons() -> None:
     att = card["attachments"][0]
     assert att["contentType"] == "application/vnd.microsoft.card.adaptive"
     content = att["content"]
-    assert content["type"] == "AdaptiveCard" and float(content["version"]) <= 1.5
+    assert content["type"] == "AdaptiveCard"
+    assert float(content["version"]) <= 1.5
     nodes = walk(content)
     header = content["body"][0]
     assert header["style"] == "attention"  # critical: red
     facts = {f["title"]: f["value"] for n in nodes if n.get("type") == "FactSet" for f in n["facts"]}
     assert facts["Scope"] == "subscription 00000000-0000-0000-0000-000000000001 / resource group rg1"
     assert facts["Resource"].startswith("st1 (microsoft.storage/storageaccounts)")
-    assert facts["Expected"] == "allowBlobPublicAccess=false" and facts["Actual"] == "allowBlobPublicAccess=true"
+    assert facts["Expected"] == "allowBlobPublicAccess=false"
+    assert facts["Actual"] == "allowBlobPublicAccess=true"
     assert facts["Changed by"] == "mallory@example.com"
     actions = {n["title"]: n["url"] for n in nodes if n.get("type") == "Action.OpenUrl"}
     assert actions["Open in Azure portal"] == f"https://portal.azure.com/#@/resource{RID}"
@@ -95,7 +100,8 @@ def test_card_envelope_version_facts_links_and_buttons() -> None:
     for title in ("Acknowledge", "Silence 24h", "Approve remediation"):
         assert actions[title].startswith("https://vigil.example.net/api/alerts/action?")
     # the sample envelope from the Teams docs has the same outer shape
-    assert set(card) == {"type", "attachments"} and "contentUrl" in att
+    assert set(card) == {"type", "attachments"}
+    assert "contentUrl" in att
 
 
 def test_matches_published_sample_shape(samples_dir: Path) -> None:
@@ -115,7 +121,8 @@ def test_severity_colours_and_resolved() -> None:
     styles = {
         s: render_cards(cfg, payload([view(s)]))[0]["attachments"][0]["content"]["body"][0]["style"] for s in Severity
     }
-    assert styles[Severity.CRITICAL] == "attention" and styles[Severity.MEDIUM] == "warning"
+    assert styles[Severity.CRITICAL] == "attention"
+    assert styles[Severity.MEDIUM] == "warning"
     assert styles[Severity.LOW] == "accent"
     resolved = render_cards(cfg, payload([view(resolved=True)]))[0]["attachments"][0]["content"]
     assert resolved["body"][0]["style"] == "good"
@@ -128,14 +135,16 @@ def test_ack_is_shown() -> None:
         payload([view(ack={"by": "bob", "comment": "on it", "at": T0.isoformat()})]),
     )
     facts = {f["title"]: f["value"] for n in walk(card) if n.get("type") == "FactSet" for f in n["facts"]}
-    assert facts["Acknowledged"].startswith("by bob") and "on it" in facts["Acknowledged"]
+    assert facts["Acknowledged"].startswith("by bob")
+    assert "on it" in facts["Acknowledged"]
 
 
 def test_truncation_with_plus_n_more() -> None:
     cfg = MSTeamsConfig(webhook_url="http://x", max_cards=2)
     views = [view() for _ in range(1)] * 200
     cards = render_cards(cfg, payload(views))
-    assert len(cards) == 2 and all(len(card_bytes(c)) <= 28_000 for c in cards)
+    assert len(cards) == 2
+    assert all(len(card_bytes(c)) <= 28_000 for c in cards)
     last = cards[-1]["attachments"][0]["content"]["body"][-1]
     shown = sum(1 for c in cards for i in c["attachments"][0]["content"]["body"] if i["type"] == "Container") - 2
     assert last["text"] == f"+{200 - shown} more alerts in this group"
@@ -162,7 +171,8 @@ def test_signed_link_verifies_once_and_expires() -> None:
     )
     q = _query(url)
     act = verify_link(q, key=KEY, now=T0 + timedelta(hours=1), store=store)
-    assert act.action == "silence" and act.params == {"fp": "abc"}
+    assert act.action == "silence"
+    assert act.params == {"fp": "abc"}
     with pytest.raises(LinkError, match="already used"):
         verify_link(q, key=KEY, now=T0 + timedelta(hours=1), store=store)
     url2 = sign_link(
@@ -215,7 +225,8 @@ def test_card_links_work_through_apply_action() -> None:
     out = apply_action(_query(links["Silence 24h"]), key=KEY, store=store, now=T0 + timedelta(minutes=5))
     assert out["action"] == "silence"
     (s,) = list_silences(store, now=T0 + timedelta(minutes=5))
-    assert s.ends_at == T0 + timedelta(minutes=5, hours=24) and f'resource_id="{f.resource.id}"' in s.matchers
+    assert s.ends_at == T0 + timedelta(minutes=5, hours=24)
+    assert f'resource_id="{f.resource.id}"' in s.matchers
     with pytest.raises(LinkError, match="already used"):
         apply_action(_query(links["Silence 24h"]), key=KEY, store=store, now=T0 + timedelta(minutes=6))
     out = apply_action(_query(links["Acknowledge"]), key=KEY, store=store, now=T0 + timedelta(minutes=7))
@@ -260,9 +271,12 @@ def test_directory_sink_writes_exact_payloads_once(tmp_path: Path) -> None:
     assert card["attachments"][0]["content"]["version"] == "1.5"
     eml = by_kind["email"].read_bytes()
     assert by_kind["email"].suffix == ".eml"
-    assert b"Content-Type: multipart/alternative" in eml and b"text/html" in eml and b"text/plain" in eml
+    assert b"Content-Type: multipart/alternative" in eml
+    assert b"text/html" in eml
+    assert b"text/plain" in eml
     hook = json.loads(by_kind["webhook"].read_bytes())
-    assert hook["status"] == "firing" and hook["alerts"][0]["labels"]["resource_id"] == RID
+    assert hook["status"] == "firing"
+    assert hook["alerts"][0]["labels"]["resource_id"] == RID
 
 
 def test_ack_then_later_card_shows_it(tmp_path: Path) -> None:
@@ -283,4 +297,5 @@ def test_ack_then_later_card_shows_it(tmp_path: Path) -> None:
     process([f], config=c, store=store, outbox=ob, now=later)
     drain(ob, config=c, store=store, now=lambda: later, sink=sink)
     texts = [p.read_text() for p in sorted(tmp_path.iterdir())]
-    assert len(texts) == 2 and sum("carol" in t for t in texts) == 1
+    assert len(texts) == 2
+    assert sum("carol" in t for t in texts) == 1

@@ -74,7 +74,8 @@ def test_429_window_then_exactly_once(mem: Any) -> None:
         assert any(x.reply.status == 200 and "429" in x.reply.body for x in throttled), "body-form 429 exercised"
         names = resource_names(ep)
         assert Counter(names) == Counter(f"vm{i:02d}" for i in range(n))  # each exactly once
-        assert res.failed == 0 and all(e.state == "sent" for e in ob.entries())
+        assert res.failed == 0
+        assert all(e.state == "sent" for e in ob.entries())
         # every accepted post came after the throttle window ended
         first = ep.received[0].at
         assert all(x.at - first >= THROTTLE_S - 0.05 for x in ep.accepted())
@@ -94,7 +95,8 @@ def test_retry_after_in_status_is_honoured_within_the_call(mem: Any) -> None:
         t = datetime.now(UTC)
         process([finding(observed_at=t)], config=c, store=mem, outbox=ob, now=t)
         d = drain(ob, config=c, store=mem)
-        assert d.delivered == 1 and len(ep.received) == 2
+        assert d.delivered == 1
+        assert len(ep.received) == 2
         assert ep.received[1].at - ep.received[0].at >= 0.95  # waited the Retry-After
 
 
@@ -106,7 +108,9 @@ def test_long_retry_after_is_left_to_the_outbox(mem: Any) -> None:
         process([finding(observed_at=t)], config=c, store=mem, outbox=ob, now=t)
         started = time.monotonic()
         d = drain(ob, config=c, store=mem)
-        assert time.monotonic() - started < 5 and d.retried == 1 and len(ep.received) == 1
+        assert time.monotonic() - started < 5
+        assert d.retried == 1
+        assert len(ep.received) == 1
         (e,) = ob.entries()
         assert "Retry-After 120s" in e.last_error
 
@@ -118,7 +122,8 @@ def test_500_then_ok_without_duplicates(mem: Any) -> None:
         t = datetime.now(UTC)
         process([finding(observed_at=t)], config=c, store=mem, outbox=ob, now=t)
         drain_until_empty(ob, deadline=time.monotonic() + 20, config=c, store=mem, poll=0.05)
-        assert len(ep.received) == 4 and len(ep.accepted()) == 1
+        assert len(ep.received) == 4
+        assert len(ep.accepted()) == 1
 
 
 def test_timeout_is_retryable(mem: Any) -> None:
@@ -128,7 +133,8 @@ def test_timeout_is_retryable(mem: Any) -> None:
         t = datetime.now(UTC)
         process([finding(observed_at=t)], config=c, store=mem, outbox=ob, now=t)
         d = drain(ob, config=c, store=mem)
-        assert d.retried == 1 and "timeout" in ob.entries()[0].last_error
+        assert d.retried == 1
+        assert "timeout" in ob.entries()[0].last_error
         time.sleep(0.2)
         d = drain(ob, config=c, store=mem)
         assert d.delivered == 1
@@ -143,21 +149,27 @@ def test_max_attempts_shows_in_cli_outbox_failed(tmp_path: Path) -> None:
         c = teams_cfg(ep.url, max_retries=0)
         store = open_store("sqlite", path=db)
         try:
-            ob = StoreOutbox(store, RetryPolicy(max_attempts=3, base=timedelta(seconds=0.05), cap=timedelta(seconds=0.1)))
+            ob = StoreOutbox(
+                store, RetryPolicy(max_attempts=3, base=timedelta(seconds=0.05), cap=timedelta(seconds=0.1))
+            )
             t = datetime.now(UTC)
             process([finding(observed_at=t)], config=c, store=store, outbox=ob, now=t)
             res = drain_until_empty(ob, deadline=time.monotonic() + 20, config=c, store=store, poll=0.05)
-            assert res.failed == 1 and len(ep.received) == 3
+            assert res.failed == 1
+            assert len(ep.received) == 3
             assert list(store.query(Namespace.NFLOG)) == []  # nothing logged as sent
         finally:
             store.close()
     runner = CliRunner()
     out = runner.invoke(app, ["alerts", "outbox", "--failed", "--state", str(db)])
     assert out.exit_code == 0, out.output
-    assert "failed" in out.output and "attempts=3" in out.output and "gave up after 3 attempts" in out.output
+    assert "failed" in out.output
+    assert "attempts=3" in out.output
+    assert "gave up after 3 attempts" in out.output
     js = runner.invoke(app, ["alerts", "outbox", "--failed", "--json", "--state", str(db)])
     (entry,) = json.loads(js.output)
-    assert entry["state"] == "failed" and "503" in entry["last_error"]
+    assert entry["state"] == "failed"
+    assert "503" in entry["last_error"]
 
 
 def test_300_resource_group_is_split_into_cards_under_28kb(mem: Any) -> None:
@@ -167,8 +179,12 @@ def test_300_resource_group_is_split_into_cards_under_28kb(mem: Any) -> None:
             {
                 "route": {"receiver": "teams", "group_by": ["alertname"], "group_wait": "0s"},
                 "receivers": [
-                    {"name": "teams", "msteamsv2_configs": [{"webhook_url": ep.url, "max_cards": 100,
-                                                            "action_base_url": "https://vigil.example.net"}]}
+                    {
+                        "name": "teams",
+                        "msteamsv2_configs": [
+                            {"webhook_url": ep.url, "max_cards": 100, "action_base_url": "https://vigil.example.net"}
+                        ],
+                    }
                 ],
             }
         )
@@ -177,8 +193,12 @@ def test_300_resource_group_is_split_into_cards_under_28kb(mem: Any) -> None:
             finding(
                 resource=f"{SUB}/virtualMachines/vm-with-a-long-name-{i:03d}",
                 observed_at=t,
-                annotations={"summary": "VM idle for 14 days " + "x" * 100, "expected": "running with load",
-                             "actual": "CPU < 2% for 14 days", "changed_by": "alice@example.com"},
+                annotations={
+                    "summary": "VM idle for 14 days " + "x" * 100,
+                    "expected": "running with load",
+                    "actual": "CPU < 2% for 14 days",
+                    "changed_by": "alice@example.com",
+                },
             )
             for i in range(300)
         ]
@@ -190,7 +210,8 @@ def test_300_resource_group_is_split_into_cards_under_28kb(mem: Any) -> None:
         res = deliver(lease.message, config=c, store=mem, now=t, signing_key=b"k" * 32)
         assert res.ok, res.reason
         sizes = [len(r.body) for r in ep.received]
-        assert all(s <= 28_000 for s in sizes) and len(sizes) > 1
+        assert all(s <= 28_000 for s in sizes)
+        assert len(sizes) > 1
         assert not [r for r in ep.received if r.reply.status == 413]
         assert sorted(resource_names(ep)) == sorted(f"vm-with-a-long-name-{i:03d}" for i in range(300))
 
@@ -203,7 +224,8 @@ def test_client_errors_are_not_retried(mem: Any, status: int) -> None:
         t = datetime.now(UTC)
         process([finding(observed_at=t)], config=c, store=mem, outbox=ob, now=t)
         d = drain(ob, config=c, store=mem)
-        assert d.failed == 1 and len(ep.received) == 1
+        assert d.failed == 1
+        assert len(ep.received) == 1
 
 
 def test_split_notification_failing_midway_resends_only_missing_cards(mem: Any) -> None:
@@ -211,13 +233,19 @@ def test_split_notification_failing_midway_resends_only_missing_cards(mem: Any) 
         c = parse_config(
             {
                 "route": {"receiver": "teams", "group_by": ["alertname"], "group_wait": "0s"},
-                "receivers": [{"name": "teams", "msteamsv2_configs": [{"webhook_url": ep.url, "max_retries": 0,
-                                                                      "max_cards": 100}]}],
+                "receivers": [
+                    {
+                        "name": "teams",
+                        "msteamsv2_configs": [{"webhook_url": ep.url, "max_retries": 0, "max_cards": 100}],
+                    }
+                ],
             }
         )
         t = datetime.now(UTC)
-        fs = [finding(resource=f"{SUB}/virtualMachines/vm{i:03d}", observed_at=t,
-                      annotations={"summary": "s" * 400}) for i in range(120)]
+        fs = [
+            finding(resource=f"{SUB}/virtualMachines/vm{i:03d}", observed_at=t, annotations={"summary": "s" * 400})
+            for i in range(120)
+        ]
         ob = StoreOutbox(mem, RetryPolicy(max_attempts=5, base=timedelta(seconds=0.05)))
         process(fs, config=c, store=mem, outbox=ob, now=t)
         drain_until_empty(ob, deadline=time.monotonic() + 20, config=c, store=mem, poll=0.05)

@@ -12,11 +12,10 @@ from alerts.outbox import StoreOutbox
 from alerts.pipeline import process
 from alerts.silences import create_silence, expire_silence
 from alerts.testing import MemoryStore, RecordingNotifier, finding
+from tests.alerts.helpers import T0
 from vigil.config import VigilConfig, parse_config
 from vigil.model import Severity, Status
 from vigil.state.base import Namespace
-
-from tests.alerts.helpers import T0
 
 OLD = T0 - timedelta(hours=1)
 SUB = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg1/providers/Microsoft.Compute"
@@ -52,10 +51,13 @@ def test_rerun_with_same_findings_sends_nothing_new(mem: MemoryStore) -> None:
     c, rec = cfg(), RecordingNotifier()
     fs = [finding(resource=vm(i), observed_at=T0) for i in range(3)]
     r1 = run(c, mem, fs, T0 + timedelta(minutes=1), rec)
-    assert len(r1.enqueued) == 1 and len(rec.calls) == 1 and len(rec.calls[0].alerts) == 3
+    assert len(r1.enqueued) == 1
+    assert len(rec.calls) == 1
+    assert len(rec.calls[0].alerts) == 3
     for k in range(1, 6):  # repeated runs within repeat_interval: nothing
         r = run(c, mem, fs, T0 + timedelta(minutes=1 + k), rec)
-        assert r.enqueued == [] and r.up_to_date == 1
+        assert r.enqueued == []
+        assert r.up_to_date == 1
     assert len(rec.calls) == 1
 
 
@@ -63,12 +65,16 @@ def test_group_wait_holds_new_group_until_due(mem: MemoryStore) -> None:
     c, rec = cfg(), RecordingNotifier()
     f = finding(observed_at=T0)
     r = run(c, mem, [f], T0 + timedelta(seconds=10), rec)
-    assert r.pending == 1 and r.next_flush_at == T0 + timedelta(seconds=30) and rec.calls == []
+    assert r.pending == 1
+    assert r.next_flush_at == T0 + timedelta(seconds=30)
+    assert rec.calls == []
     # a second alert arriving during group_wait joins the same first notification
     r = run(c, mem, [finding(resource=vm(2), observed_at=T0 + timedelta(seconds=20))], T0 + timedelta(seconds=20), rec)
     assert rec.calls == []
     r = run(c, mem, [], T0 + timedelta(seconds=30), rec)  # flush with no new findings
-    assert len(r.enqueued) == 1 and len(rec.calls) == 1 and len(rec.calls[0].alerts) == 2
+    assert len(r.enqueued) == 1
+    assert len(rec.calls) == 1
+    assert len(rec.calls[0].alerts) == 2
 
 
 def test_old_alert_is_notified_at_once(mem: MemoryStore) -> None:
@@ -84,9 +90,12 @@ def test_group_interval_and_new_alert(mem: MemoryStore) -> None:
     assert len(rec.calls) == 1
     # a new alert in the same group is held until group_interval after the last notification
     r = run(c, mem, [finding(resource=vm(2), observed_at=T0 + timedelta(minutes=2))], T0 + timedelta(minutes=2), rec)
-    assert r.pending == 1 and r.next_flush_at == T0 + timedelta(minutes=6) and len(rec.calls) == 1
+    assert r.pending == 1
+    assert r.next_flush_at == T0 + timedelta(minutes=6)
+    assert len(rec.calls) == 1
     run(c, mem, [], T0 + timedelta(minutes=6), rec)
-    assert len(rec.calls) == 2 and {v.fingerprint for v in rec.calls[1].alerts} == {
+    assert len(rec.calls) == 2
+    assert {v.fingerprint for v in rec.calls[1].alerts} == {
         finding(resource=vm(1)).fingerprint,
         finding(resource=vm(2)).fingerprint,
     }
@@ -118,22 +127,27 @@ def test_resolved_notifications_follow_send_resolved(mem: MemoryStore) -> None:
     a = finding(rule="to-teams", observed_at=T0)
     b = finding(rule="to-mail", observed_at=T0)
     step([a, b], T0 + timedelta(minutes=1))
-    assert len(teams.calls) == 1 and len(mail.calls) == 1
+    assert len(teams.calls) == 1
+    assert len(mail.calls) == 1
     ra = finding(rule="to-teams", status=Status.RESOLVED, observed_at=T0 + timedelta(minutes=10))
     rb = finding(rule="to-mail", status=Status.RESOLVED, observed_at=T0 + timedelta(minutes=10))
     step([ra, rb], T0 + timedelta(minutes=10))
     # Teams has send_resolved true (default for msteams): it gets the resolved notice
-    assert len(teams.calls) == 2 and teams.calls[1].status == "resolved"
+    assert len(teams.calls) == 2
+    assert teams.calls[1].status == "resolved"
     # email's send_resolved defaults to false (as Alertmanager): nothing is sent, but the log moves on
     assert len(mail.calls) == 1
     step([ra, rb], T0 + timedelta(minutes=30))
-    assert len(teams.calls) == 2 and len(mail.calls) == 1
+    assert len(teams.calls) == 2
+    assert len(mail.calls) == 1
 
 
 def test_resolved_finding_for_unknown_alert_is_ignored(mem: MemoryStore) -> None:
     rec = RecordingNotifier()
     r = run(cfg(), mem, [finding(status=Status.RESOLVED, observed_at=T0)], T0, rec)
-    assert r.ignored == 1 and r.alerts == 0 and rec.calls == []
+    assert r.ignored == 1
+    assert r.alerts == 0
+    assert rec.calls == []
 
 
 def test_starts_at_is_kept_while_firing(mem: MemoryStore) -> None:
@@ -150,7 +164,8 @@ def test_silence_mutes_then_expiry_notifies(mem: MemoryStore) -> None:
         mem, matchers=['alertname="vm-idle"'], duration=timedelta(hours=24), created_by="me", comment="x", now=T0
     )
     r = run(c, mem, [finding(observed_at=T0)], T0 + timedelta(minutes=1), rec)
-    assert r.silenced == 1 and rec.calls == []
+    assert r.silenced == 1
+    assert rec.calls == []
     expire_silence(mem, s.id, now=T0 + timedelta(minutes=2))
     run(c, mem, [], T0 + timedelta(minutes=3), rec)
     assert len(rec.calls) == 1
@@ -160,7 +175,11 @@ def test_inhibition_equal_labels(mem: MemoryStore) -> None:
     c = cfg(
         {"group_by": ["alertname", "resource_id"]},
         inhibit_rules=[
-            {"source_matchers": ['severity="critical"'], "target_matchers": ['severity="low"'], "equal": ["resource_id"]}
+            {
+                "source_matchers": ['severity="critical"'],
+                "target_matchers": ['severity="low"'],
+                "equal": ["resource_id"],
+            }
         ],
     )
     rec = RecordingNotifier()
@@ -170,7 +189,9 @@ def test_inhibition_equal_labels(mem: MemoryStore) -> None:
     r = run(c, mem, [crit, low_same, low_other], T0 + timedelta(minutes=1), rec)
     assert r.inhibited == 1
     sent = set(rec.fingerprints)
-    assert crit.fingerprint in sent and low_other.fingerprint in sent and low_same.fingerprint not in sent
+    assert crit.fingerprint in sent
+    assert low_other.fingerprint in sent
+    assert low_same.fingerprint not in sent
 
 
 def test_blackhole_receiver_and_continue_fanout(mem: MemoryStore) -> None:
@@ -202,7 +223,8 @@ def test_mute_and_active_time_intervals(mem: MemoryStore) -> None:
     rec = RecordingNotifier()
     saturday = T0 + timedelta(days=5)
     r = run(c, mem, [finding(rule="a", observed_at=T0), finding(rule="b", observed_at=T0)], saturday, rec)
-    assert r.time_muted == 1 and [p.common_labels()["alertname"] for p in rec.calls] == ["b"]
+    assert r.time_muted == 1
+    assert [p.common_labels()["alertname"] for p in rec.calls] == ["b"]
     monday = T0 + timedelta(days=7)
     run(c, mem, [], monday, rec)
     assert [p.common_labels()["alertname"] for p in rec.calls] == ["b", "a"]
@@ -228,16 +250,20 @@ def test_failed_send_is_not_logged_and_retries(mem: MemoryStore) -> None:
     process([finding(observed_at=OLD)], config=c, store=mem, outbox=ob, now=T0)
     t = T0
     d = drain(ob, config=c, store=mem, now=lambda: t, notifiers={"msteams": rec})
-    assert d.retried == 1 and list(mem.query(Namespace.NFLOG)) == []
+    assert d.retried == 1
+    assert list(mem.query(Namespace.NFLOG)) == []
     d = drain(ob, config=c, store=mem, now=lambda: t, notifiers={"msteams": rec})
-    assert d.delivered == 0 and d.retried == 0  # backing off: not visible yet
+    assert d.delivered == 0
+    assert d.retried == 0
     t = T0 + timedelta(seconds=10)
     drain(ob, config=c, store=mem, now=lambda: t, notifiers={"msteams": rec})
     t = T0 + timedelta(seconds=40)
     d = drain(ob, config=c, store=mem, now=lambda: t, notifiers={"msteams": rec})
-    assert d.delivered == 1 and len(rec.calls) == 3
+    assert d.delivered == 1
+    assert len(rec.calls) == 3
     (e,) = ob.entries()
-    assert e.state == "sent" and e.attempts == 3
+    assert e.state == "sent"
+    assert e.attempts == 3
     # nothing more is enqueued afterwards
     assert process([finding(observed_at=OLD)], config=c, store=mem, outbox=ob, now=t).enqueued == []
 
@@ -254,7 +280,9 @@ def test_gives_up_after_max_attempts(mem: MemoryStore) -> None:
         at = T0 + timedelta(minutes=k)
         drain(ob, config=c, store=mem, now=lambda at=at: at, notifiers={"msteams": rec})
     (e,) = ob.entries(failed=True)
-    assert e.attempts == 3 and "gave up after 3 attempts" in e.last_error and "429" in e.last_error
+    assert e.attempts == 3
+    assert "gave up after 3 attempts" in e.last_error
+    assert "429" in e.last_error
     assert len(rec.calls) == 3
 
 
@@ -266,7 +294,8 @@ def test_non_retryable_goes_straight_to_failed(mem: MemoryStore) -> None:
     ob = StoreOutbox(mem)
     process([finding(observed_at=OLD)], config=c, store=mem, outbox=ob, now=T0)
     d = drain(ob, config=c, store=mem, now=lambda: T0, notifiers={"msteams": rec})
-    assert d.failed == 1 and ob.entries(failed=True)[0].last_error.endswith("HTTP 400")
+    assert d.failed == 1
+    assert ob.entries(failed=True)[0].last_error.endswith("HTTP 400")
 
 
 @pytest.mark.parametrize("n", [1, 50])
@@ -282,4 +311,5 @@ def test_works_on_the_sqlite_store(sqlite_store: Any) -> None:
     fs = [finding(resource=vm(i), observed_at=T0) for i in range(4)]
     run(c, sqlite_store, fs, T0 + timedelta(minutes=1), rec)
     run(c, sqlite_store, fs, T0 + timedelta(minutes=2), rec)
-    assert len(rec.calls) == 1 and len(rec.calls[0].alerts) == 4
+    assert len(rec.calls) == 1
+    assert len(rec.calls[0].alerts) == 4

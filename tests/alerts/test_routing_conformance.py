@@ -172,7 +172,8 @@ def test_group_by_and_group_keys() -> None:
     assert ra.group_key(a) != ra.group_key(c)
     # inherited group_by on the database route, overridden on the frontend route
     (db,) = root.match({**a, "service": "mysql"})
-    assert db.opts.group_by == {"cluster", "alertname"} and db.opts.group_wait == 10 * S
+    assert db.opts.group_by == {"cluster", "alertname"}
+    assert db.opts.group_wait == 10 * S
     fe_labels = {"team": "frontend", "product": "p", "environment": "prod", "cluster": "c1", "severity": "critical"}
     (fe,) = root.match(fe_labels)
     assert fe.group_labels(fe_labels) == {"product": "p", "environment": "prod"}
