@@ -1,0 +1,158 @@
+"""run_tenant end to end on a simulated tenant: every family alerts, the outbox fills once, reruns send nothing."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from vigil.cli.run_cmds import DEMO_CONFIG
+from vigil.config import VigilConfig, load_config
+from vigil.pipeline import ALERTS_FILE, DIGEST_FILE, OUTBOX_DIR, STATE_FILE, PipelineError, RunSummary, run_tenant
+from vigil.simulate import DEFAULT_NOW, SimResult, simulate
+from vigil.state import open_store
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory: pytest.TempPathFactory) -> SimResult:
+    return simulate(tmp_path_factory.mktemp("pipeline") / "tenant")
+
+
+@pytest.fixture(scope="module")
+def config() -> VigilConfig:
+    return load_config(DEMO_CONFIG)
+
+
+def _run(tenant: Path, out: Path, config: VigilConfig) -> RunSummary:
+    store = open_store("sqlite", path=out / STATE_FILE)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        return run_tenant(tenant, config=config, store=store, out_dir=out, now=DEFAULT_NOW, progress=False)
+    finally:
+        store.close()
+
+
+def _alerts(out: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (out / ALERTS_FILE).read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.fixture(scope="module")
+def first(sim: SimResult, config: VigilConfig, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, RunSummary]:
+    out = tmp_path_factory.mktemp("out")
+    return out, _run(sim.root, out, config)
+
+
+def test_every_family_alerts_on_its_planted_problem(sim: SimResult, first: tuple[Path, RunSummary]) -> None:
+    out, _ = first
+    alerts = _alerts(out)
+    by_family: dict[str, list[dict[str, Any]]] = {}
+    for a in alerts:
+        assert {"status", "labels", "annotations", "fingerprint"} <= set(a)
+        by_family.setdefault(a["labels"]["detector"], []).append(a)
+    assert set(by_family) == {"overspend", "idle", "drift"}
+
+    spike = sim.planted["cost_spike"].lower()
+    assert any(a["labels"]["resource_id"] == spike and a["status"] == "firing" for a in by_family["overspend"])
+
+    (idle,) = by_family["idle"]
+    assert idle["labels"]["resource_id"] == sim.planted["idle_vm"].lower()
+    assert float(idle["annotations"]["monthly_waste"]) > 100
+
+    (drift,) = by_family["drift"]
+    assert drift["labels"]["resource_id"] == sim.planted["drift_workspace"].lower()
+    assert drift["labels"]["alertname"] == "ml-workspace-public-network-access"
+    assert "dana.whitfield@contoso.com" in drift["annotations"]["changed_by"]
+
+
+def test_no_figure_ever_lands_in_a_label(first: tuple[Path, RunSummary]) -> None:
+    out, _ = first
+    for a in _alerts(out):
+        for name, value in a["labels"].items():
+            if any(h in name for h in ("cost", "waste", "spend", "amount")):
+                pytest.fail(f"label {name}={value} carries a figure")
+
+
+def test_outbox_holds_teams_cards_and_emails(first: tuple[Path, RunSummary]) -> None:
+    out, summary = first
+    files = sorted((out / OUTBOX_DIR).iterdir())
+    assert files
+    assert summary.outbox_files == [f.name for f in files]
+    cards = [f for f in files if f.suffix == ".json"]
+    emails = [f for f in files if f.suffix == ".eml"]
+    assert cards
+    assert emails
+    card = json.loads(cards[0].read_text(encoding="utf-8"))
+    assert card["type"] == "message"
+    assert card["attachments"][0]["contentType"] == "application/vnd.microsoft.card.adaptive"
+    assert b"Subject:" in emails[0].read_bytes()
+    assert summary.notifications["failed"] == 0
+
+
+def test_digest_and_summary(first: tuple[Path, RunSummary]) -> None:
+    out, summary = first
+    page = (out / DIGEST_FILE).read_text(encoding="utf-8")
+    assert "<html" in page.lower()
+    assert summary.ingest["rows_rejected"] == 0
+    assert summary.ingest["runs_ingested"] == summary.ingest["export_runs"] > 0
+    assert summary.sources["cost_rows"] > 0
+    assert summary.drift["counts"]["firing"] == 1
+    assert set(summary.alerts["by_family"]) == {"overspend", "idle", "drift"}
+    json.dumps(summary.to_dict())
+
+
+def test_second_run_sends_nothing_new(sim: SimResult, config: VigilConfig, first: tuple[Path, RunSummary]) -> None:
+    out, summary = first
+    before = sorted(p.name for p in (out / OUTBOX_DIR).iterdir())
+    again = _run(sim.root, out, config)
+    assert sorted(p.name for p in (out / OUTBOX_DIR).iterdir()) == before
+    assert again.outbox_files == []
+    assert again.notifications["sent"] == 0
+    assert again.alerts["enqueued"] == 0
+    assert again.ingest["runs_ingested"] == 0
+    assert again.ingest["runs_skipped"] == summary.ingest["export_runs"]
+    # Every event was seen before (dedup by event id): nothing is evaluated again.
+    assert again.drift["counts"]["duplicates"] == summary.sources["events"]
+    assert again.drift["counts"]["processed"] == 0
+    # The report reflects the alert state, so the drift alert is still listed.
+    assert again.alerts["by_family"] == summary.alerts["by_family"]
+
+
+def test_a_fresh_out_dir_notifies_again(sim: SimResult, config: VigilConfig, tmp_path: Path) -> None:
+    summary = _run(sim.root, tmp_path / "fresh", config)
+    assert summary.notifications["sent"] > 0
+
+
+def test_bad_tenant_file_stops_the_run_naming_it(sim: SimResult, config: VigilConfig, tmp_path: Path) -> None:
+    tenant = tmp_path / "tenant"
+    shutil.copytree(sim.root, tenant)
+    (tenant / "events" / "zz-broken.json").write_text("[{", encoding="utf-8")
+    with pytest.raises(PipelineError, match=r"zz-broken\.json"):
+        _run(tenant, tmp_path / "out", config)
+
+
+def test_a_corrupt_cost_part_is_reported_and_retried_later(sim: SimResult, config: VigilConfig, tmp_path: Path) -> None:
+    tenant = tmp_path / "tenant"
+    shutil.copytree(sim.root, tenant)
+    part = sorted(tenant.rglob("part_*.csv.gz"))[0]
+    good = part.read_bytes()
+    part.write_bytes(b"\x1f\x8b not really gzip")
+    summary = _run(tenant, tmp_path / "out", config)
+    assert summary.ingest["files_failed"] >= 1
+    assert summary.ingest["errors"]
+    assert "drift" in summary.alerts["by_family"]  # the other detectors still ran
+    part.write_bytes(good)
+    retry = _run(tenant, tmp_path / "out", config)
+    assert retry.ingest["files_failed"] == 0
+    assert retry.ingest["runs_ingested"] > 0
+
+
+def test_requires_timezone_aware_now(sim: SimResult, config: VigilConfig, tmp_path: Path) -> None:
+    store = open_store("sqlite", path=tmp_path / STATE_FILE)
+    try:
+        with pytest.raises(ValueError, match="timezone-aware"):
+            run_tenant(sim.root, config=config, store=store, out_dir=tmp_path, now=DEFAULT_NOW.replace(tzinfo=None))
+    finally:
+        store.close()
