@@ -666,6 +666,7 @@ class _Cond(_Node):
         self.star = star
         self.expected_src = expected.source
         if expected.is_const:
+            self.expected_src = _short(expected.const)
             self.expected: Any = prep(expected.const)
             self._dyn: Expr | None = None
         else:

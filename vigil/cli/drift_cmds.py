@@ -2,6 +2,144 @@
 
 from __future__ import annotations
 
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
 import typer
 
 app = typer.Typer(help="Evaluate Azure Policy rules against ARM resources.", no_args_is_help=True)
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _unwrap(doc: Any) -> Any:
+    """REST-spec example files: {"parameters":..,"responses":{"200":{"body":..}}}."""
+    if isinstance(doc, dict) and "responses" in doc and "parameters" in doc:
+        for code in ("200", "201"):
+            body = doc["responses"].get(code) if isinstance(doc["responses"], dict) else None
+            if isinstance(body, dict) and "body" in body:
+                return body["body"]
+    return doc
+
+
+def read_resources(paths: Sequence[Path]) -> list[dict[str, Any]]:
+    """Resources from files or folders: one resource, a JSON array, or an ARM list (``value[]``)."""
+    out: list[dict[str, Any]] = []
+    for path in paths:
+        files = sorted(path.rglob("*.json")) if path.is_dir() else [path]
+        if not path.exists():
+            raise _fail(f"{path}: no such file or folder")
+        for f in files:
+            try:
+                doc = _unwrap(json.loads(f.read_text(encoding="utf-8-sig")))
+            except (OSError, json.JSONDecodeError) as exc:
+                raise _fail(f"{f}: cannot read JSON: {exc}") from None
+            items = doc.get("value") if isinstance(doc, dict) and isinstance(doc.get("value"), list) else doc
+            items = items if isinstance(items, list) else [items]
+            for i, item in enumerate(items):
+                if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not item.get("type"):
+                    raise _fail(f"{f}: record [{i}]: a resource needs string 'id' and 'type'")
+                out.append(item)
+    return out
+
+
+def _read_params(path: Path | None) -> dict[str, dict[str, Any]]:
+    if path is None:
+        return {}
+    try:
+        import yaml
+
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise _fail(f"{path}: cannot read parameters: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+        raise _fail(f"{path}: expected {{definition name: {{parameter: value}}}}")
+    return {str(k): dict(v) for k, v in data.items()}
+
+
+def _related_from(resources: Sequence[Mapping[str, Any]]) -> Any:
+    by_type: dict[str, list[Mapping[str, Any]]] = {}
+    for r in resources:
+        by_type.setdefault(str(r.get("type", "")).lower(), []).append(r)
+
+    def related(resource: Mapping[str, Any], rtype: str) -> list[Mapping[str, Any]] | None:
+        candidates = by_type.get(rtype.lower())
+        if candidates is None:
+            return None  # no resource of that type was given: unknown, not "none exist"
+        prefix = str(resource.get("id", "")).lower().rstrip("/") + "/providers/"
+        return [c for c in candidates if str(c.get("id", "")).lower().startswith(prefix)]
+
+    return related
+
+
+@app.command("evaluate")
+def evaluate(
+    resources: list[Path] = typer.Option(..., "--resources", "-r", help="Resource JSON files or folders."),
+    policies: list[Path] = typer.Option(
+        [], "--policies", "-p", help="Policy definition files or folders (default: the built-in pack)."
+    ),
+    params: Path | None = typer.Option(None, "--params", help="JSON/YAML: {definition name: {parameter: value}}."),
+    with_builtin: bool = typer.Option(
+        False, "--with-builtin", help="Evaluate the built-in pack as well as --policies."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="One JSON line per resource and rule."),
+) -> None:
+    """Evaluate policy definitions against ARM resource JSON.
+
+    Prints, per resource and applicable rule, {"resource_id", "rule",
+    "policy_definition_id", "compliant", "effect", "reason"}. "compliant" is null
+    when an auditIfNotExists rule needs related resources (e.g. diagnostic
+    settings) that were not given.
+    """
+    from detectors.drift.engine import PolicyLoadError, evaluate_all
+    from detectors.drift.loader import builtin_rules, load_policies
+
+    parameters = _read_params(params)
+    try:
+        compiled = [r.policy for r in builtin_rules(parameters)] if (not policies or with_builtin) else []
+        if policies:
+            compiled += load_policies(policies, parameters)
+    except PolicyLoadError as exc:
+        raise _fail(str(exc)) from None
+    items = read_resources(resources)
+    related = _related_from(items)
+    non_compliant = 0
+    for resource in items:
+        for verdict in evaluate_all(compiled, resource, related=related):
+            non_compliant += verdict.compliant is False
+            if as_json:
+                sys.stdout.write(json.dumps(verdict.to_dict(), sort_keys=False) + "\n")
+            else:
+                state = {True: "ok", False: "DRIFT", None: "unknown"}[verdict.compliant]
+                typer.echo(f"{state:8} {verdict.rule:40} {verdict.resource_id}  {verdict.reason}")
+    if not as_json:
+        typer.echo(f"{len(items)} resource(s), {non_compliant} non-compliant verdict(s)", err=True)
+
+
+@app.command("rules")
+def rules(as_json: bool = typer.Option(False, "--json", help="One JSON line per rule.")) -> None:
+    """List the built-in rule pack."""
+    from detectors.drift.loader import builtin_rules
+
+    for r in builtin_rules():
+        meta = r.meta
+        row = {
+            "rule": r.id,
+            "severity": meta.severity.value if meta else "",
+            "types": sorted(r.policy.types or []),
+            "effect": r.policy.effect,
+            "builtin_policy_id": meta.extra.get("builtin_policy_id") if meta else None,
+            "title": meta.title if meta else r.policy.display_name,
+        }
+        if as_json:
+            sys.stdout.write(json.dumps(row) + "\n")
+        else:
+            typer.echo(f"{row['rule']:40} {row['severity']:8} {row['title']}")

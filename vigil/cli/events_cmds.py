@@ -2,6 +2,77 @@
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
 import typer
 
 app = typer.Typer(help="Replay Event Grid events through the function's handler.", no_args_is_help=True)
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _read_events(path: Path) -> list[dict[str, Any]]:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise _fail(f"{path}: cannot read JSON: {exc}") from None
+    items = doc if isinstance(doc, list) else [doc]
+    return [x if isinstance(x, dict) else {"_invalid": x} for x in items]
+
+
+@app.command("replay")
+def replay(
+    files: list[Path] = typer.Argument(
+        None, help="Event Grid delivery files (JSON array or one event). Default: <tenant>/events/*.json."
+    ),
+    tenant: Path = typer.Option(..., "--tenant", help="Tenant folder: resources/ are read as ARM GET responses."),
+    config: Path | None = typer.Option(None, "--config", "-c", help="vigil.yaml (default: built-in defaults)."),
+    state: Path = typer.Option(Path("out/state.db"), "--state", help="SQLite state file (verdicts, event ids)."),
+    out: Path = typer.Option(Path("out"), "--out", help="Folder for local blobs and queues."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON line per file with the handler's result."),
+) -> None:
+    """Feed events through ``vigil.handlers.handle_resource_events``, the Function's own handler.
+
+    Duplicates (same event id) are dropped, verdict transitions persist in
+    --state, so replaying a file twice fires nothing the second time.
+    """
+    from vigil import handlers
+    from vigil.config import ConfigError, load_config
+    from vigil.runtime_local import LocalRuntime
+    from vigil.state import open_store
+
+    if not tenant.is_dir():
+        raise _fail(f"{tenant}: tenant folder does not exist")
+    if not files:
+        files = sorted((tenant / "events").glob("*.json"))
+        if not files:
+            raise _fail(f"no event files given and none in {tenant / 'events'}")
+    try:
+        cfg = load_config(config)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+    state.parent.mkdir(parents=True, exist_ok=True)
+    store = open_store("sqlite", path=state)
+    rt = LocalRuntime(cfg, store, out, settings={handlers.TENANT_DIR: str(tenant)})
+    totals: dict[str, int] = {}
+    try:
+        for path in files:
+            result = handlers.handle_resource_events(_read_events(path), rt)
+            counts = result.get("drift", {})
+            for k, v in counts.items():
+                if isinstance(v, int):
+                    totals[k] = totals.get(k, 0) + v
+            if as_json:
+                sys.stdout.write(json.dumps({"file": str(path), **result}, default=str, sort_keys=True) + "\n")
+            else:
+                typer.echo(f"{path}: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
+    finally:
+        store.close()
+    if not as_json:
+        typer.echo("total: " + ", ".join(f"{k}={v}" for k, v in totals.items()), err=True)
