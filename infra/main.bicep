@@ -62,6 +62,9 @@ param instanceMemoryMB int = 2048
 @description('Log Analytics retention in days.')
 param logRetentionDays int = 30
 
+@description('Days a deleted Key Vault stays recoverable (7-90). Purge protection keeps its name reserved that long.')
+param keyVaultRetentionDays int = 90
+
 var settingsSpec = loadJsonContent('app-settings.json')
 var defaults = settingsSpec.defaults
 var abbreviation = 'vigil'
@@ -136,6 +139,7 @@ module keyVault 'modules/keyvault.bicep' = {
     appPrincipalId: identity.outputs.appPrincipalId
     operatorPrincipalId: principalId
     secretValues: secretValues
+    softDeleteRetentionInDays: keyVaultRetentionDays
   }
 }
 
