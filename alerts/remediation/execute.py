@@ -12,16 +12,17 @@ against the alert's fingerprint, so later cards and `vigil alerts list` show
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
 from alerts.remediation.actions import Action
 from alerts.remediation.arm import ArmClient, ArmError
+from alerts.remediation.plan import PlanStep
 from vigil.state.base import Namespace, StateStore
 
-__all__ = ["OUTCOMES", "LedgerEntry", "execute", "ledger_entries", "outcome_for"]
+__all__ = ["OUTCOMES", "LedgerEntry", "apply", "execute", "ledger_entries", "outcome_for"]
 
 log = logging.getLogger(__name__)
 
@@ -147,3 +148,39 @@ def ledger_entries(store: StateStore) -> Iterator[dict[str, Any]]:
 def outcome_for(store: StateStore, fingerprint: str) -> str | None:
     rec = store.get(OUTCOMES, fingerprint)
     return str(rec.value["outcome"]) if rec else None
+
+
+def apply(
+    steps: Iterable[PlanStep],
+    *,
+    arm: ArmClient,
+    store: StateStore,
+    now: datetime,
+    run_id: str,
+    correlation_id: str,
+    actor: str = "vigil (auto)",
+) -> list[LedgerEntry]:
+    """Execute the steps the planner marked ``execute`` (auto mode, within the
+    guards). Dry-run, approval and skipped steps make no ARM call at all."""
+    from alerts.remediation.actions import action as lookup
+
+    done: list[LedgerEntry] = []
+    for step in steps:
+        if step.decision != "execute":
+            continue
+        done.append(
+            execute(
+                lookup(step.action),
+                resource_id=step.resource_id,
+                fingerprint=step.fingerprint,
+                rule=step.rule,
+                mode=step.mode,
+                approved_by=actor,
+                correlation_id=correlation_id,
+                arm=arm,
+                store=store,
+                now=now,
+                key=f"auto:{run_id}:{step.fingerprint}:{step.action}",
+            )
+        )
+    return done

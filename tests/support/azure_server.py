@@ -322,19 +322,21 @@ class AzureTestServer:
         api_versions: Iterable[str] | None = None,
         header: str = "Azure-AsyncOperation",
         final_status: str = "Succeeded",
+        on_done: Callable[[Request], None] | None = None,
     ) -> list[str]:
         """A long-running operation: 202 with ``Azure-AsyncOperation`` (or ``Location``).
 
         The operation URL answers ``{"status": "InProgress"}`` ``polls`` times, then
         ``final_status`` (with ``final`` as the ``Location`` result body). Returns the
-        list of operation ids started, for assertions.
+        list of operation ids started, for assertions. ``on_done(start_request)`` runs
+        once when the operation finishes, so a test can change the resource's state.
         """
         started: list[str] = []
 
         def start(req: Request, _m: re.Match[str]) -> Response:
             op = uuid.uuid4().hex
             started.append(op)
-            state = {"left": polls}
+            state = {"left": polls, "done": False}
             op_url = f"{self.url}/vigil-test/operations/{op}?api-version={quote(req.api_version or '')}"
 
             def poll(_req: Request, _m2: re.Match[str]) -> Response:
@@ -343,6 +345,9 @@ class AzureTestServer:
                     if header.lower() == "location":
                         return Response(202, None, {"Location": op_url, "Retry-After": "0"})
                     return Response(200, {"status": "InProgress"}, {"Retry-After": "0"})
+                if on_done is not None and not state["done"]:
+                    state["done"] = True
+                    on_done(req)
                 if header.lower() == "location":
                     return Response(200, final)
                 return Response(200, {"status": final_status, **({"properties": final} if final else {})})

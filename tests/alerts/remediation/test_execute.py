@@ -1,0 +1,304 @@
+"""Remediation against the shared local HTTPS ARM server, with the real SDK pipeline."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+
+from alerts.remediation import RemediationConfig, plan
+from alerts.remediation.approve import ApprovalRejectedError, approval_link, handle_approval
+from alerts.remediation.arm import ArmClient
+from alerts.remediation.execute import apply, ledger_entries, outcome_for
+from alerts.signing import LinkError
+from tests.support.azure_server import AzureTestServer, Request
+from vigil.model import Finding, ResourceRef, Severity, Status
+from vigil.state.sqlite import SQLiteStore
+
+SUB = "11111111-1111-1111-1111-111111111111"
+VM = f"/subscriptions/{SUB}/resourceGroups/rg-a/providers/Microsoft.Compute/virtualMachines/idle-vm"
+WS = f"/subscriptions/{SUB}/resourceGroups/rg-ml/providers/Microsoft.MachineLearningServices/workspaces/ws1"
+NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
+KEY = b"test-signing-key"
+WRITES = ("POST", "PATCH", "PUT", "DELETE")
+
+
+class FakeTenant:
+    """Stateful resources behind the HTTPS server: writes change what GET returns."""
+
+    def __init__(self, server: AzureTestServer, *, lro_status: str = "Succeeded") -> None:
+        self.server = server
+        self.power = "running"
+        self.ws: dict[str, Any] = {
+            "id": WS,
+            "type": "Microsoft.MachineLearningServices/workspaces",
+            "tags": {},
+            "properties": {"publicNetworkAccess": "Enabled"},
+        }
+        server.route(
+            "GET",
+            re.escape(VM) + "/instanceView",
+            lambda _r, _m: {
+                "statuses": [{"code": "ProvisioningState/succeeded"}, {"code": f"PowerState/{self.power}"}]
+            },
+            api_versions={"2024-07-01"},
+        )
+        server.add_resource({"id": VM, "type": "Microsoft.Compute/virtualMachines", "tags": {}})
+        server.add_lro(
+            "POST",
+            re.escape(VM) + "/deallocate",
+            polls=2,
+            api_versions={"2024-07-01"},
+            final_status=lro_status,
+            on_done=lambda _r: self._deallocated(lro_status),
+        )
+        server.route("GET", re.escape(WS), lambda _r, _m: self.ws, api_versions={"2024-04-01"})
+        server.route("PATCH", re.escape(WS), self._patch_ws, api_versions={"2024-04-01"})
+
+    def _deallocated(self, status: str) -> None:
+        if status == "Succeeded":
+            self.power = "deallocated"
+
+    def _patch_ws(self, req: Request, _m: re.Match[str]) -> dict[str, Any]:
+        body = req.json()
+        self.ws["properties"].update(body["properties"])
+        return self.ws
+
+    def writes(self) -> list[Request]:
+        return [r for r in self.server.requests if r.method in WRITES]
+
+
+@pytest.fixture
+def server() -> Iterator[AzureTestServer]:
+    with AzureTestServer() as s:
+        yield s
+
+
+@pytest.fixture
+def arm(server: AzureTestServer) -> Iterator[ArmClient]:
+    client = ArmClient(server.credential(), polling_interval=0, **server.client_kwargs())
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def store(tmp_path: Any) -> Iterator[SQLiteStore]:
+    s = SQLiteStore(tmp_path / "state.db")
+    yield s
+    s.close()
+
+
+def vm_finding() -> Finding:
+    return Finding(
+        detector="idle",
+        rule="vm_shutdown_candidate",
+        status=Status.FIRING,
+        severity=Severity.MEDIUM,
+        resource=ResourceRef.from_id(VM),
+        observed_at=NOW,
+    )
+
+
+def query_of(link: str) -> dict[str, str]:
+    return dict(parse_qsl(urlsplit(link).query))
+
+
+CFG = RemediationConfig(mode="approve", allowed_subscriptions=[SUB])
+RULES = {"vm_shutdown_candidate": "deallocate_vm"}
+
+
+def approve_step() -> Any:
+    (step,) = plan([vm_finding()], resources=lambda _i: {"tags": {}}, config=CFG, rule_actions=RULES, now=NOW)
+    assert step.decision == "await-approval"
+    return step
+
+
+def test_dry_run_makes_zero_write_calls(server: AzureTestServer, arm: ArmClient, store: SQLiteStore) -> None:
+    tenant = FakeTenant(server)
+    cfg = RemediationConfig(allowed_subscriptions=[SUB])  # mode defaults to dry-run
+    steps = plan([vm_finding()], resources=lambda _i: {"tags": {}}, config=cfg, rule_actions=RULES, now=NOW)
+    assert [s.decision for s in steps] == ["dry-run"]
+    assert apply(steps, arm=arm, store=store, now=NOW, run_id="r1", correlation_id="c1") == []
+    assert tenant.writes() == []
+    assert list(ledger_entries(store)) == []
+
+
+def test_auto_mode_deallocates_through_the_lro(server: AzureTestServer, arm: ArmClient, store: SQLiteStore) -> None:
+    tenant = FakeTenant(server)
+    cfg = RemediationConfig(
+        mode="auto",
+        allowed_subscriptions=[SUB],
+        auto_allow=[{"rules": ["vm_shutdown_candidate"], "subscriptions": [SUB]}],
+    )
+    steps = plan([vm_finding()], resources=lambda _i: {"tags": {}}, config=cfg, rule_actions=RULES, now=NOW)
+    (entry,) = apply(steps, arm=arm, store=store, now=NOW, run_id="r1", correlation_id="corr-1")
+    assert entry.result == "succeeded"
+    assert tenant.power == "deallocated"
+    assert entry.before == {"exists": True, "target_state": False}
+    assert entry.after == {"exists": True, "target_state": True}
+    polls = server.requests_to(r"/vigil-test/operations/")
+    assert len(polls) >= 3  # two InProgress answers, then Succeeded
+    assert all(r.headers.get("Authorization", "").startswith("Bearer ") for r in server.requests)
+    (logged,) = list(ledger_entries(store))
+    assert logged["correlation_id"] == "corr-1"
+    assert logged["approved_by"] == "vigil (auto)"
+    assert "Microsoft.Compute/virtualMachines/deallocate/action" in logged["permissions"]
+
+
+def test_approval_link_executes_once_and_rejects_replay(
+    server: AzureTestServer, arm: ArmClient, store: SQLiteStore
+) -> None:
+    tenant = FakeTenant(server)
+    link = approval_link(approve_step(), base_url="https://vigil.example", key=KEY, now=NOW, ttl=timedelta(hours=24))
+    entry = handle_approval(
+        query_of(link),
+        key=KEY,
+        store=store,
+        arm=arm,
+        config=CFG,
+        now=NOW + timedelta(minutes=5),
+        approved_by="alice@example.com",
+        correlation_id="corr-2",
+    )
+    assert entry.result == "succeeded"
+    assert entry.approved_by == "alice@example.com"
+    assert tenant.power == "deallocated"
+    assert outcome_for(store, entry.fingerprint) == ("remediated by alice@example.com: Deallocate the virtual machine")
+    with pytest.raises(LinkError, match="already used"):
+        handle_approval(
+            query_of(link), key=KEY, store=store, arm=arm, config=CFG, now=NOW, approved_by="x", correlation_id="c"
+        )
+    assert len([r for r in tenant.writes() if r.path.endswith("/deallocate")]) == 1
+
+
+def test_same_action_applied_twice_makes_one_change(
+    server: AzureTestServer, arm: ArmClient, store: SQLiteStore
+) -> None:
+    tenant = FakeTenant(server)
+    results = []
+    for i in range(2):
+        issued = NOW + timedelta(minutes=i)
+        link = approval_link(approve_step(), base_url="https://v", key=KEY, now=issued, ttl=timedelta(hours=1))
+        results.append(
+            handle_approval(
+                query_of(link),
+                key=KEY,
+                store=store,
+                arm=arm,
+                config=CFG,
+                now=issued,
+                approved_by="bob",
+                correlation_id=f"c{i}",
+            ).result
+        )
+    assert results == ["succeeded", "noop"]
+    assert len(tenant.writes()) == 1
+    assert [e["result"] for e in ledger_entries(store)] == ["succeeded", "noop"]
+
+
+def test_tampered_and_expired_links_are_rejected(server: AzureTestServer, arm: ArmClient, store: SQLiteStore) -> None:
+    tenant = FakeTenant(server)
+    link = approval_link(approve_step(), base_url="https://v", key=KEY, now=NOW, ttl=timedelta(hours=1))
+    q = query_of(link)
+    tampered = dict(q, rid=q["rid"].replace("idle-vm", "prod-db"))
+    with pytest.raises(LinkError, match="bad signature"):
+        handle_approval(
+            tampered, key=KEY, store=store, arm=arm, config=CFG, now=NOW, approved_by="m", correlation_id="c"
+        )
+    with pytest.raises(LinkError, match="bad signature"):
+        handle_approval(
+            q, key=b"other-key", store=store, arm=arm, config=CFG, now=NOW, approved_by="m", correlation_id="c"
+        )
+    with pytest.raises(LinkError, match="expired"):
+        handle_approval(
+            q,
+            key=KEY,
+            store=store,
+            arm=arm,
+            config=CFG,
+            now=NOW + timedelta(hours=2),
+            approved_by="m",
+            correlation_id="c",
+        )
+    assert tenant.writes() == []
+    assert tenant.power == "running"
+
+
+def test_guards_are_checked_again_at_approval_time(server: AzureTestServer, arm: ArmClient, store: SQLiteStore) -> None:
+    tenant = FakeTenant(server)
+    link = approval_link(approve_step(), base_url="https://v", key=KEY, now=NOW, ttl=timedelta(hours=1))
+    server.add_resource({"id": VM, "type": "Microsoft.Compute/virtualMachines", "tags": {"vigil:exempt": "true"}})
+    with pytest.raises(ApprovalRejectedError, match="exempt"):
+        handle_approval(
+            query_of(link), key=KEY, store=store, arm=arm, config=CFG, now=NOW, approved_by="m", correlation_id="c"
+        )
+    narrowed = RemediationConfig(mode="approve", allowed_subscriptions=["22222222-2222-2222-2222-222222222222"])
+    link2 = approval_link(
+        approve_step(), base_url="https://v", key=KEY, now=NOW + timedelta(seconds=1), ttl=timedelta(hours=1)
+    )
+    with pytest.raises(ApprovalRejectedError, match="allowed_subscriptions"):
+        handle_approval(
+            query_of(link2),
+            key=KEY,
+            store=store,
+            arm=arm,
+            config=narrowed,
+            now=NOW,
+            approved_by="m",
+            correlation_id="c",
+        )
+    assert tenant.writes() == []
+
+
+def test_failed_lro_is_recorded_as_failed_and_the_alert_says_so(
+    server: AzureTestServer, arm: ArmClient, store: SQLiteStore
+) -> None:
+    tenant = FakeTenant(server, lro_status="Failed")
+    link = approval_link(approve_step(), base_url="https://v", key=KEY, now=NOW, ttl=timedelta(hours=1))
+    entry = handle_approval(
+        query_of(link), key=KEY, store=store, arm=arm, config=CFG, now=NOW, approved_by="carol", correlation_id="c9"
+    )
+    assert entry.result == "failed"
+    assert "long-running operation failed" in entry.detail
+    assert tenant.power == "running"
+    (logged,) = list(ledger_entries(store))
+    assert logged["result"] == "failed"
+    assert logged["correlation_id"] == "c9"
+    outcome = outcome_for(store, entry.fingerprint)
+    assert outcome is not None
+    assert outcome.startswith("remediation failed:")
+
+
+def test_patch_action_and_throttling(server: AzureTestServer, arm: ArmClient, store: SQLiteStore) -> None:
+    tenant = FakeTenant(server)
+    ws_finding = Finding(
+        detector="drift",
+        rule="ml-workspace-public-network-access",
+        status=Status.FIRING,
+        severity=Severity.HIGH,
+        resource=ResourceRef.from_id(WS),
+        observed_at=NOW,
+    )
+    cfg = RemediationConfig(
+        mode="auto",
+        allowed_subscriptions=[SUB],
+        auto_allow=[{"rules": ["ml-workspace-public-network-access"], "subscriptions": [SUB]}],
+    )
+    steps = plan(
+        [ws_finding],
+        resources=lambda _i: tenant.ws,
+        config=cfg,
+        rule_actions={"ml-workspace-public-network-access": "disable_ml_workspace_public_access"},
+        now=NOW,
+    )
+    server.throttle(1, retry_after=0)  # the SDK's ARM retry policy must ride out a 429
+    (entry,) = apply(steps, arm=arm, store=store, now=NOW, run_id="r2", correlation_id="c")
+    assert entry.result == "succeeded"
+    assert tenant.ws["properties"]["publicNetworkAccess"] == "Disabled"
+    assert any(r.status == 429 for r in server.requests)
+    patches = [r for r in tenant.writes() if r.method == "PATCH"]
+    assert [p.json() for p in patches] == [{"properties": {"publicNetworkAccess": "Disabled"}}]
