@@ -1,0 +1,103 @@
+"""`vigil demo` and `vigil run` through the real CLI entry point."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from vigil.cli.main import app
+
+runner = CliRunner()
+
+
+def _invoke(*args: str) -> Any:
+    return runner.invoke(app, list(args), catch_exceptions=False)
+
+
+def _summary(result: Any) -> dict[str, Any]:
+    assert result.exit_code == 0, result.output
+    last = result.stdout.strip().splitlines()[-1]
+    return json.loads(last)  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="module")
+def demo_out(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    out = tmp_path_factory.mktemp("demo") / "out"
+    return out, _summary(_invoke("demo", "--out", str(out), "--json"))
+
+
+def test_demo_simulates_then_runs_the_pipeline(demo_out: tuple[Path, dict[str, Any]]) -> None:
+    out, summary = demo_out
+    assert (out / "tenant" / "tenant.json").is_file()
+    assert (out / "state.db").is_file()
+    assert set(summary["alerts"]["by_family"]) == {"overspend", "idle", "drift"}
+    assert summary["outbox_files"]
+    assert sorted(p.name for p in (out / "outbox").iterdir()) == sorted(summary["outbox_files"])
+    assert (out / "alerts.jsonl").stat().st_size > 0
+    assert (out / "digest.html").is_file()
+
+
+def test_demo_twice_sends_nothing_new(demo_out: tuple[Path, dict[str, Any]]) -> None:
+    out, first = demo_out
+    before = sorted(p.name for p in (out / "outbox").iterdir())
+    again = _summary(_invoke("demo", "--out", str(out), "--json"))
+    assert again["outbox_files"] == []
+    assert again["notifications"]["sent"] == 0
+    assert sorted(p.name for p in (out / "outbox").iterdir()) == before
+    assert again["alerts"]["by_family"] == first["alerts"]["by_family"]
+
+
+def test_run_over_the_demo_tenant_is_the_same_pipeline(demo_out: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
+    out, first = demo_out
+    summary = _summary(_invoke("run", "--tenant", str(out / "tenant"), "--out", str(tmp_path / "run"), "--json"))
+    assert summary["alerts"]["by_family"] == first["alerts"]["by_family"]
+    assert len(summary["outbox_files"]) == len(first["outbox_files"])
+    assert summary["now"] == first["now"] == "2026-11-25T00:00:00+00:00"
+
+
+def test_fresh_starts_over(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    first = _summary(_invoke("demo", "--out", str(out), "--seed", "3", "--json"))
+    (out / "tenant" / "resources" / "marker.json").write_text("[]", encoding="utf-8")
+    fresh = _summary(_invoke("demo", "--fresh", "--out", str(out), "--seed", "3", "--json"))
+    assert not (out / "tenant" / "resources" / "marker.json").exists()
+    assert fresh["notifications"]["sent"] == first["notifications"]["sent"] > 0
+    assert fresh["ingest"]["runs_ingested"] == first["ingest"]["runs_ingested"] > 0
+
+
+def test_fresh_refuses_to_delete_a_foreign_folder(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("mine", encoding="utf-8")
+    result = _invoke("demo", "--fresh", "--out", str(tmp_path))
+    assert result.exit_code == 2
+    assert (tmp_path / "notes.txt").exists()
+
+
+def test_human_output(tmp_path: Path, demo_out: tuple[Path, dict[str, Any]]) -> None:
+    out, _ = demo_out
+    result = _invoke("run", "--tenant", str(out / "tenant"), "--out", str(tmp_path / "h"))
+    assert result.exit_code == 0
+    assert "drift: 1 firing" in result.stdout
+    assert "outbox" in result.stdout
+
+
+def test_live_mode_names_the_missing_adapters() -> None:
+    result = _invoke("run")
+    assert result.exit_code == 2
+    assert "live mode" in result.stderr
+    assert "--tenant" in result.stderr
+
+
+def test_bad_arguments_exit_2(tmp_path: Path) -> None:
+    assert _invoke("run", "--tenant", str(tmp_path / "nope")).exit_code == 2
+    assert _invoke("run", "--tenant", str(tmp_path), "--now", "yesterday").exit_code == 2
+
+
+@pytest.mark.parametrize("command", ["demo", "run"])
+def test_help(command: str) -> None:
+    result = _invoke(command, "--help")
+    assert result.exit_code == 0
+    assert "--json" in result.stdout
