@@ -40,8 +40,8 @@ param costExportDatasetVersion string = '1.0'
 ])
 param costExportFormat string = 'Parquet'
 
-@description('First day of the export schedule (ISO 8601). Defaults to the deployment time.')
-param costExportStartDate string = utcNow('yyyy-MM-ddT00:00:00Z')
+@description('Start of the export schedule (ISO 8601); Cost Management rejects a start in the past. Defaults to an hour after the deployment.')
+param costExportStartDate string = dateTimeAdd(utcNow(), 'PT1H')
 
 @description('Create the remediation custom role (infra/remediation-permissions.json) and assign it at the monitored scopes.')
 param remediationEnabled bool = false
@@ -76,6 +76,7 @@ var tags = {
 var rgName = !empty(resourceGroupName) ? resourceGroupName : 'rg-${environmentName}'
 var monitoredList = replace(replace(monitoredSubscriptionIds, ' ', ''), ';', ',')
 var monitored = empty(monitoredList) ? [subscription().subscriptionId] : split(monitoredList, ',')
+var monitoredScopes = [for subscriptionId in monitored: '/subscriptions/${subscriptionId}']
 var useManagementGroup = !empty(monitoredManagementGroupId)
 var deploymentContainerName = 'deployment'
 var functionAppName = 'func-${abbreviation}-${resourceToken}'
@@ -182,7 +183,8 @@ module remediationRole 'modules/remediation-role.bicep' = if (remediationEnabled
   name: 'vigil-remediation-role'
   params: {
     environmentName: environmentName
-    assignableScopes: [for subscriptionId in monitored: '/subscriptions/${subscriptionId}']
+    // The deployment subscription first: the role definition is created there.
+    assignableScopes: union([subscription().id], monitoredScopes)
   }
 }
 

@@ -1,0 +1,19 @@
+# Infra checks. Include from the Makefile (`include scripts/infra.mk`) after VENV/BIN/UV/PYTHON are set.
+# Checkov and shellcheck live in their own virtualenv: checkov pins heavy dependencies that would fight
+# ours. tests/infra/test_infra_checkov.py runs checkov from there, so create it before pytest.
+TOOLS_VENV := .venv-tools
+TOOLS_REQUIREMENTS := scripts/tools-requirements.txt
+
+.PHONY: tools checkov
+
+$(TOOLS_VENV)/.installed: $(TOOLS_REQUIREMENTS) | $(BIN)/python
+	$(UV) venv -q --allow-existing --python $(PYTHON) $(TOOLS_VENV)
+	$(UV) pip install --python $(TOOLS_VENV)/bin/python -q -r $(TOOLS_REQUIREMENTS)
+	touch $@
+
+tools: $(TOOLS_VENV)/.installed
+
+# Non-zero exit on any failed check; skips need an inline `//checkov:skip=CKV_...: reason`.
+checkov: tools
+	$(TOOLS_VENV)/bin/checkov -d infra --framework bicep --skip-download --compact --quiet
+	$(TOOLS_VENV)/bin/shellcheck --shell=sh --severity=style scripts/*.sh
