@@ -2,8 +2,13 @@
 
 Each measurement runs in a fresh interpreter (``python -c``), repeated N times, median
 taken. The baseline is the bare interpreter start (``python -c pass``) in the same run.
-It also records which heavy modules (pandas, scikit-learn, pyarrow, matplotlib...) the
-import pulled in: the event path must import none of them.
+
+The timed region starts after ``import azure.functions``: the Python worker imports that
+library (its own dependency) before it loads ``function_app``, so it is not part of what
+our code adds to a cold start. Its cost is reported separately (``azure_functions_s``),
+and ``total_s`` gives the import time with it. The benchmark also records which heavy
+modules (pandas, scikit-learn, pyarrow, matplotlib...) the imports pulled in: the event
+path must import none of them.
 """
 
 from __future__ import annotations
@@ -23,15 +28,25 @@ HEAVY = ("pandas", "sklearn", "pyarrow", "matplotlib", "scipy", "numpy")
 FORBIDDEN = ("pandas", "sklearn", "pyarrow", "matplotlib")  # must not be on the event path
 
 # What a resource event costs on a cold worker: index the app, then import the handler
-# module and the drift modules it uses (nothing is called).
+# module and the modules handle_resource_events imports (nothing is called).
 TARGETS: dict[str, tuple[str, ...]] = {
     "function_app": ("function_app",),
-    "drift_event_path": ("function_app", "vigil.handlers", "detectors.drift", "detectors.drift.engine"),
+    "drift_event_path": (
+        "function_app",
+        "vigil.handlers",
+        "vigil.drift_path",
+        "detectors.drift",
+        "detectors.drift.loader",
+        "detectors.drift.engine",
+        "alerts.pipeline",
+    ),
 }
 
 _PROBE = """
 import importlib, json, sys, time
 mods = sys.argv[1:]
+ta = time.perf_counter()
+import azure.functions
 t0 = time.perf_counter()
 missing = []
 for m in mods:
@@ -43,7 +58,7 @@ for m in mods:
         missing.append(m)
 t1 = time.perf_counter()
 heavy = sorted({n.split('.')[0] for n in sys.modules} & set(json.loads(__import__('os').environ['BENCH_HEAVY'])))
-print(json.dumps({"import_s": t1 - t0, "missing": missing, "heavy": heavy}))
+print(json.dumps({"import_s": t1 - t0, "azure_functions_s": t0 - ta, "missing": missing, "heavy": heavy}))
 """
 
 
@@ -101,12 +116,13 @@ def _importtime_top(mods: tuple[str, ...], top: int = 8) -> list[dict[str, Any]]
 
 def measure(name: str, mods: tuple[str, ...], repeats: int, baseline_s: float) -> dict[str, Any]:
     _wall([sys.executable, "-c", _PROBE, *mods])  # warm the bytecode cache
-    imports, walls = [], []
+    imports, walls, platform = [], [], []
     probe: dict[str, Any] = {}
     for _ in range(repeats):
         wall, stdout = _wall([sys.executable, "-c", _PROBE, *mods])
         probe = json.loads(stdout)
         imports.append(probe["import_s"])
+        platform.append(probe["azure_functions_s"])
         walls.append(wall)
     value = statistics.median(imports)
     forbidden = [m for m in probe["heavy"] if m in FORBIDDEN]
@@ -122,6 +138,8 @@ def measure(name: str, mods: tuple[str, ...], repeats: int, baseline_s: float) -
         "modules": list(mods),
         "missing_modules": probe["missing"],
         "wall_s": round(statistics.median(walls), 4),
+        "azure_functions_s": round(statistics.median(platform), 4),
+        "total_s": round(statistics.median(i + p for i, p in zip(imports, platform, strict=True)), 4),
         "heavy_imported": probe["heavy"],
         "forbidden_imported": forbidden,
         "slowest_imports": _importtime_top(mods),
@@ -144,7 +162,8 @@ def main() -> dict[str, Any]:
         "goal": GOAL_S,
         "pass": all(r["pass"] for r in results),
         "description": (
-            "median import time (fresh interpreter) of function_app plus vigil.handlers and the drift modules; "
+            "median import time (fresh interpreter, azure.functions already loaded as in the worker) of "
+            "function_app plus vigil.handlers and the modules the resource-event handler imports; "
             "baseline: median `python -c pass` wall time in the same run"
         ),
         "repeats": repeats,
