@@ -17,7 +17,13 @@ from alerts.signing import LinkError, derive_nonce, sign_link, verify_link
 from vigil.model import ResourceRef
 from vigil.state.base import StateStore
 
-__all__ = ["ApprovalRejectedError", "approval_link", "handle_approval"]
+__all__ = [
+    "ApprovalRejectedError",
+    "approval_link",
+    "approval_request",
+    "execute_approved",
+    "handle_approval",
+]
 
 
 class ApprovalRejectedError(LinkError):
@@ -52,6 +58,50 @@ def handle_approval(
         rid, fp, rule = signed.params["rid"], signed.params["fp"], signed.params.get("rule", "")
     except KeyError as exc:
         raise LinkError(f"approval link lacks {exc}") from None
+    return execute_approved(
+        {"action": act.id, "resource_id": rid, "fingerprint": fp, "rule": rule, "nonce": signed.nonce},
+        store=store,
+        arm=arm,
+        config=config,
+        now=now,
+        approved_by=approved_by,
+        correlation_id=correlation_id,
+    )
+
+
+def approval_request(
+    *, fingerprint: str, resource_id: str, rule: str, action_id: str, nonce: str, approved_by: str
+) -> dict[str, str]:
+    """The queue message for an approval clicked on a card (already verified
+    and its nonce consumed by ``alerts.actions.apply_action``)."""
+    return {
+        "kind": "remediation-approved",
+        "fingerprint": fingerprint,
+        "resource_id": resource_id,
+        "rule": rule,
+        "action": action_id,
+        "nonce": nonce,
+        "approved_by": approved_by,
+    }
+
+
+def execute_approved(
+    request: Mapping[str, str],
+    *,
+    store: StateStore,
+    arm: ArmClient,
+    config: RemediationConfig,
+    now: datetime,
+    approved_by: str,
+    correlation_id: str,
+) -> LedgerEntry:
+    """Re-check the guards against fresh state, then execute once (the ledger key
+    is the approval's nonce, so a redelivered message records nothing new)."""
+    try:
+        act = action(request["action"])
+        rid, fp, nonce = request["resource_id"], request["fingerprint"], request["nonce"]
+    except KeyError as exc:
+        raise LinkError(f"approval lacks {exc}") from None
     resource = ResourceRef.from_id(rid)
     scope = check_scope(resource, config)
     if not scope.allowed:
@@ -64,12 +114,12 @@ def handle_approval(
         act,
         resource_id=rid,
         fingerprint=fp,
-        rule=rule,
+        rule=request.get("rule", ""),
         mode="approve",
         approved_by=approved_by,
         correlation_id=correlation_id,
         arm=arm,
         store=store,
         now=now,
-        key=f"approve:{signed.nonce}",
+        key=f"approve:{nonce}",
     )

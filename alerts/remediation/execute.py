@@ -27,6 +27,7 @@ __all__ = ["OUTCOMES", "LedgerEntry", "apply", "execute", "ledger_entries", "out
 log = logging.getLogger(__name__)
 
 OUTCOMES = "remediation_outcomes"
+RUNS = "remediation_runs"  # ledger key -> the entry, so a redelivered request returns it unchanged
 Result = Literal["succeeded", "noop", "failed", "skipped"]
 
 
@@ -78,6 +79,11 @@ def execute(
 ) -> LedgerEntry:
     """Run ``action`` on ``resource_id`` once. ``key`` makes the ledger append
     idempotent (the approval nonce, or the run id and fingerprint for auto)."""
+    prior = store.get(RUNS, key)
+    if prior is not None:
+        value = dict(prior.value)
+        value["permissions"] = tuple(value.get("permissions", ()))
+        return LedgerEntry(**value)
     state_path = resource_id + action.state_suffix
     before_state: Mapping[str, Any] | None = None
     after_state: Mapping[str, Any] | None = None
@@ -121,6 +127,7 @@ def execute(
         permissions=action.permissions,
     )
     store.append(Namespace.AUDIT, entry.to_dict(), key=key)
+    store.put(RUNS, key, entry.to_dict())
     outcome = {
         "succeeded": f"remediated by {approved_by}: {action.title}",
         "noop": f"already remediated ({action.title})",

@@ -302,3 +302,26 @@ def test_patch_action_and_throttling(server: AzureTestServer, arm: ArmClient, st
     assert any(r.status == 429 for r in server.requests)
     patches = [r for r in tenant.writes() if r.method == "PATCH"]
     assert [p.json() for p in patches] == [{"properties": {"publicNetworkAccess": "Disabled"}}]
+
+
+def test_redelivered_approval_request_records_nothing_new(
+    server: AzureTestServer, arm: ArmClient, store: SQLiteStore
+) -> None:
+    from alerts.remediation.approve import approval_request, execute_approved
+
+    tenant = FakeTenant(server)
+    request = approval_request(
+        fingerprint="fp1",
+        resource_id=VM,
+        rule="vm_shutdown_candidate",
+        action_id="deallocate_vm",
+        nonce="n1",
+        approved_by="dave",
+    )
+    first = execute_approved(request, store=store, arm=arm, config=CFG, now=NOW, approved_by="dave", correlation_id="c")
+    again = execute_approved(request, store=store, arm=arm, config=CFG, now=NOW, approved_by="dave", correlation_id="c")
+    assert first == again
+    assert first.result == "succeeded"
+    assert len(tenant.writes()) == 1
+    assert len(list(ledger_entries(store))) == 1
+    assert outcome_for(store, "fp1") == "remediated by dave: Deallocate the virtual machine"
