@@ -388,8 +388,9 @@ def health(rt: Runtime) -> dict[str, Any]:
     try:
         rt.store.get(Namespace.CHECKPOINTS, "health-probe")
         checks["state"] = "ok"
-    except StateUnavailableError as exc:
-        checks["state"] = f"unavailable: {exc}"
+    except Exception as exc:  # StateUnavailableError, or any backend failure: report, do not raise
+        kind = "unavailable" if isinstance(exc, StateUnavailableError) else f"unavailable ({type(exc).__name__})"
+        checks["state"] = f"{kind}: {exc}"
         ok = False
     checks["queues"] = ", ".join(_setting(rt, q) for q in (INGEST_QUEUE, DETECT_QUEUE, ALERTS_QUEUE))
     return {"ok": ok, "status": "ok" if ok else "unhealthy", "checks": checks}

@@ -1,0 +1,234 @@
+"""vigil.handlers over a LocalRuntime: the same handlers the Function App runs, end to end.
+
+Delivery goes to a real local HTTP server (a webhook receiver); the tenant folder
+stands in for ARM/Monitor through the VIGIL_TENANT_DIR setting.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.alerts.helpers import Endpoint, Reply, serve
+from vigil import handlers
+from vigil.config import VigilConfig, parse_config
+from vigil.runtime_local import LocalRuntime
+from vigil.simulate import DEFAULT_NOW, SimResult, simulate
+from vigil.state import open_store
+from vigil.state.base import StateStore
+from vigil.tenant import TenantFolder
+
+INGEST, DETECT, ALERTS = "vigil-ingest", "vigil-detect", "vigil-alerts"
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory: pytest.TempPathFactory) -> SimResult:
+    return simulate(tmp_path_factory.mktemp("handlers") / "tenant")
+
+
+@pytest.fixture
+def endpoint() -> Iterator[Endpoint]:
+    with serve() as ep:
+        yield ep
+
+
+def _config(url: str) -> VigilConfig:
+    return parse_config(
+        {
+            "route": {"receiver": "hook", "group_by": ["alertname", "resource_id"], "group_wait": "0s"},
+            "receivers": [{"name": "hook", "webhook_configs": [{"url": url, "max_retries": 0}]}],
+        }
+    )
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[StateStore]:
+    s = open_store("sqlite", path=tmp_path / "state.db")
+    yield s
+    s.close()
+
+
+def _rt(tmp_path: Path, store: StateStore, url: str, sim: SimResult | None) -> LocalRuntime:
+    settings = {"VIGIL_TENANT_DIR": str(sim.root)} if sim else {}
+    return LocalRuntime(_config(url), store, tmp_path / "blobs", settings=settings)
+
+
+def _deliver_all(rt: LocalRuntime) -> list[dict[str, Any]]:
+    res = rt.drain(ALERTS, lambda m: handlers.dispatch_alert(m, rt))
+    assert res.failed == 0
+    return list(res.results)
+
+
+def test_resource_events_to_a_delivered_drift_alert(
+    tmp_path: Path, store: StateStore, endpoint: Endpoint, sim: SimResult
+) -> None:
+    rt = _rt(tmp_path, store, endpoint.url, sim)
+    events = list(TenantFolder(sim.root).events())
+    out = handlers.handle_resource_events(events, rt)
+    assert out["drift"]["firing"] == 1
+    assert out["alerts"]["enqueued"] == 1
+    (msg,) = rt.pending(ALERTS)
+    delivered = _deliver_all(rt)
+    assert delivered[0]["sent"]
+    (req,) = endpoint.accepted()
+    body = req.json()
+    assert body["status"] == "firing"
+    assert body["alerts"][0]["labels"]["alertname"] == "ml-workspace-public-network-access"
+
+    # Event Grid delivers again: duplicates by event id, nothing new to send.
+    again = handlers.handle_resource_events(events, rt)
+    assert again["drift"]["duplicates"] == len(events)
+    assert "alerts" not in again
+    assert rt.pending(ALERTS) == []
+    # The queue delivers the same message twice: sent once.
+    second = handlers.dispatch_alert(msg, rt)
+    assert not second["sent"]
+    assert len(endpoint.accepted()) == 1
+
+
+def test_resource_event_path_does_not_import_pandas(sim: SimResult, tmp_path: Path) -> None:
+    code = f"""
+import sys, json
+from pathlib import Path
+from vigil import handlers
+from vigil.config import parse_config
+from vigil.runtime_local import LocalRuntime
+from vigil.state import open_store
+from vigil.tenant import TenantFolder
+rt = LocalRuntime(parse_config({{}}), open_store("sqlite", path={str(tmp_path / "s.db")!r}), Path({str(tmp_path)!r}),
+                  settings={{"VIGIL_TENANT_DIR": {str(sim.root)!r}}})
+handlers.handle_resource_events(list(TenantFolder({str(sim.root)!r}).events()), rt)
+heavy = [m for m in ("pandas", "sklearn", "pyarrow", "numpy") if m in sys.modules]
+print(json.dumps(heavy))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path.cwd())
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
+def _upload_exports(rt: LocalRuntime, sim: SimResult) -> list[str]:
+    exports = rt.blobs("cost-exports")
+    root = TenantFolder(sim.root).exports_root
+    manifests = []
+    for f in sorted(root.rglob("*")):
+        if f.is_file():
+            name = f.relative_to(root).as_posix()
+            exports.write(name, f.read_bytes())
+            if f.name == "manifest.json":
+                manifests.append(name)
+    return manifests
+
+
+def _blob_created(path: str, n: int) -> dict[str, Any]:
+    return {
+        "topic": "/subscriptions/x/resourceGroups/rg-finops/providers/Microsoft.Storage/storageAccounts/stfinopsexports",
+        "subject": f"/blobServices/default/containers/cost-exports/blobs/{path}",
+        "eventType": "Microsoft.Storage.BlobCreated",
+        "eventTime": "2026-11-24T21:00:00Z",
+        "id": f"blob-{n}",
+        "data": {"api": "PutBlockList", "contentLength": 1, "blobType": "BlockBlob"},
+        "dataVersion": "",
+        "metadataVersion": "1",
+    }
+
+
+def test_cost_path_blob_created_to_overspend_alerts(
+    tmp_path: Path, store: StateStore, endpoint: Endpoint, sim: SimResult
+) -> None:
+    rt = _rt(tmp_path, store, endpoint.url, sim)
+    manifests = _upload_exports(rt, sim)
+    events = [_blob_created(m, i) for i, m in enumerate(manifests)]
+    events.append({**_blob_created("costexports/readme.txt", 99)})  # not a manifest: ignored
+    planned = handlers.handle_blob_created(events, rt)
+    assert planned["skipped"] == 1
+    parts = rt.pending(INGEST)
+    assert len(parts) == planned["parts_enqueued"] > len(manifests)
+    # Event Grid redelivers the same BlobCreated: the runs are not planned twice.
+    assert handlers.handle_blob_created(events, rt)["parts_enqueued"] == 0
+
+    ingest = rt.drain(INGEST, lambda m: handlers.handle_ingest_part(m, rt))
+    assert ingest.failed == 0
+    completed = [r for r in ingest.results if r.get("run_complete")]
+    assert len(completed) == len(manifests)
+    detect_msgs = rt.pending(DETECT)
+    assert len(detect_msgs) == len(manifests)
+    # Detection for the newest run (its last day is the spike day).
+    latest = max(detect_msgs, key=lambda m: max(m["days"]))
+    assert max(latest["days"]) == (DEFAULT_NOW - timedelta(days=1)).date().isoformat()
+    result = handlers.handle_detect({**latest, "now": DEFAULT_NOW.isoformat()}, rt)
+    assert result["findings"] > 0
+    assert result["alerts"]["enqueued"] > 0
+    delivered = _deliver_all(rt)
+    assert all(d["ok"] for d in delivered)
+    names = {json.loads(r.body)["alerts"][0]["labels"]["detector"] for r in endpoint.accepted()}
+    assert names == {"overspend"}
+
+
+def test_metrics_timer_finds_the_idle_vm(tmp_path: Path, store: StateStore, endpoint: Endpoint, sim: SimResult) -> None:
+    rt = _rt(tmp_path, store, endpoint.url, sim)
+    out = handlers.run_metrics(rt, DEFAULT_NOW)
+    assert out["findings"] >= 1
+    assert out["alerts"]["new"] == 1  # only the idle VM fires; the others resolve nothing
+    _deliver_all(rt)
+    (req,) = endpoint.accepted()
+    alert = req.json()["alerts"][0]
+    assert alert["labels"]["resource_id"] == sim.planted["idle_vm"].lower()
+
+
+def test_sweep_evaluates_every_resource(tmp_path: Path, store: StateStore, endpoint: Endpoint, sim: SimResult) -> None:
+    rt = _rt(tmp_path, store, endpoint.url, sim)
+    out = handlers.run_sweep(rt, DEFAULT_NOW)
+    firing = {(f["rule"], f["resource"]["name"]) for f in out["drift"]["findings"] if f["status"] == "firing"}
+    assert ("ml-workspace-public-network-access", "mlw-research") in firing
+    assert ("ml-compute-idle-shutdown", "ci-bob") in firing  # a compute instance without idle shutdown
+    again = handlers.run_sweep(rt, DEFAULT_NOW + timedelta(minutes=30))
+    assert again["drift"]["counts"]["firing"] == 0  # verdicts unchanged: no new transitions
+
+
+def test_timers_without_a_source_say_what_is_missing(tmp_path: Path, store: StateStore, endpoint: Endpoint) -> None:
+    rt = _rt(tmp_path, store, endpoint.url, None)
+    assert "no live" in handlers.run_metrics(rt, DEFAULT_NOW)["skipped"]
+    assert "no live" in handlers.run_sweep(rt, DEFAULT_NOW)["skipped"]
+    with pytest.raises(handlers.RetryableError, match="ARM resource reader"):
+        handlers.handle_resource_events([], rt)
+
+
+def test_retryable_delivery_failure_raises(tmp_path: Path, store: StateStore, sim: SimResult) -> None:
+    with serve(lambda n, p, b: Reply(503, "busy") if n == 0 else Reply(202)) as ep:
+        rt = _rt(tmp_path, store, ep.url, sim)
+        handlers.run_metrics(rt, DEFAULT_NOW)
+        (msg,) = rt.pending(ALERTS)
+        with pytest.raises(handlers.RetryableError, match="503"):
+            handlers.dispatch_alert(msg, rt)
+        assert handlers.dispatch_alert(msg, rt)["sent"]  # the platform's retry succeeds
+        assert len(ep.accepted()) == 1
+
+
+def test_flush_message_runs_the_alert_pipeline_only(tmp_path: Path, store: StateStore, endpoint: Endpoint) -> None:
+    rt = _rt(tmp_path, store, endpoint.url, None)
+    out = handlers.handle_detect({"type": "flush", "now": datetime(2026, 11, 25, tzinfo=UTC).isoformat()}, rt)
+    assert out["alerts"]["enqueued"] == 0
+
+
+def test_health(tmp_path: Path, store: StateStore, endpoint: Endpoint) -> None:
+    rt = _rt(tmp_path, store, endpoint.url, None)
+    out = handlers.health(rt)
+    assert out["ok"] is True
+    assert out["status"] == "ok"
+    assert "vigil-alerts" in out["checks"]["queues"]
+    store.close()  # a state store that cannot be used makes the app unhealthy (503), without raising
+    bad = handlers.health(rt)
+    assert bad["ok"] is False
+    assert bad["status"] == "unhealthy"
+    assert bad["checks"]["state"].startswith("unavailable")
+
+
+def test_digest_timer_without_digests_does_nothing(tmp_path: Path, store: StateStore, endpoint: Endpoint) -> None:
+    rt = _rt(tmp_path, store, endpoint.url, None)
+    assert handlers.run_digest(rt, DEFAULT_NOW) == {"digests": 0, "skipped": "no digests configured"}
