@@ -127,7 +127,7 @@ def _upload_exports(rt: LocalRuntime, sim: SimResult) -> list[str]:
 
 def _blob_created(path: str, n: int) -> dict[str, Any]:
     return {
-        "topic": "/subscriptions/x/resourceGroups/rg-finops/providers/Microsoft.Storage/storageAccounts/stfinopsexports",
+        "topic": "/subscriptions/x/resourceGroups/rg-finops/providers/Microsoft.Storage/storageAccounts/stexports",
         "subject": f"/blobServices/default/containers/cost-exports/blobs/{path}",
         "eventType": "Microsoft.Storage.BlobCreated",
         "eventTime": "2026-11-24T21:00:00Z",
