@@ -145,19 +145,16 @@ def ingest_file(
         norm = Normalizer(det, run_id=run_id, source_file=src.name, default_scope=default_scope)
         wanted = sorted(set(det.columns.values()))
         records_seen = 0
+        pending_rejects: list[tuple[int, str, str, Any]] = []
         for batch in src.batches(wanted):
             table, rejects = norm.normalize(batch)
-            if rejects:
-                ragged_lines = sorted(r.line for r in src.ragged if r.line is not None)
-                seen_rows: set[int] = set()
-                for rej in rejects:
-                    if rej.row in seen_rows:
-                        continue
-                    seen_rows.add(rej.row)
-                    rec = batch.slice(rej.row, 1).to_pylist()[0]
-                    line = _line_of(records_seen + rej.row, ragged_lines)
-                    quarantine.add(src.name, line, rej.column, rej.reason, rec)
-                    result.rejected += 1
+            seen_rows: set[int] = set()
+            for rej in rejects:
+                if rej.row in seen_rows:
+                    continue  # one quarantine entry per row (its first problem)
+                seen_rows.add(rej.row)
+                rec = batch.slice(rej.row, 1).to_pylist()[0]
+                pending_rejects.append((records_seen + rej.row, rej.column, rej.reason, rec))
             records_seen += batch.num_rows
             if table.num_rows == 0:
                 continue
@@ -168,16 +165,7 @@ def ingest_file(
                 part = Partition(scope_key(scope), month, det.dataset)
                 sub = table if len(keys) == 1 else table.filter(pc.equal(key_col, key))
                 stats = result.partitions.setdefault(part, PartitionStats())
-                agg = sub.group_by(["BillingCurrency"]).aggregate(
-                    [("BilledCost", "sum"), ("EffectiveCost", "sum"), ("_day", "distinct")]
-                )
-                for row in agg.to_pylist():
-                    cur = row["BillingCurrency"]
-                    if row["BilledCost_sum"] is not None:
-                        stats.billed_cost[cur] = stats.billed_cost.get(cur, Decimal(0)) + row["BilledCost_sum"]
-                    if row["EffectiveCost_sum"] is not None:
-                        stats.effective_cost[cur] = stats.effective_cost.get(cur, Decimal(0)) + row["EffectiveCost_sum"]
-                    stats.days.update(row["_day_distinct"])
+                _accumulate(stats, sub)
                 stats.rows += sub.num_rows
                 result.rows += sub.num_rows
                 buffers.setdefault(part, []).append(sub.select(FRAME_SCHEMA.names))
@@ -190,7 +178,13 @@ def ingest_file(
             _flush(store, part, run_key, file_tag, writers, buffers, buffered, result.partitions[part], FRAME_SCHEMA)
         for w in writers.values():
             w.close()
-        for r in src.ragged:
+        if src.ragged:
+            src.resolve_ragged_lines()
+        ragged_lines = sorted(r.line for r in src.ragged if r.line is not None)
+        for record_index, column, reason, rec in sorted(pending_rejects, key=lambda x: x[0]):
+            quarantine.add(src.name, _line_of(record_index, ragged_lines), column, reason, rec)
+            result.rejected += 1
+        for r in sorted(src.ragged, key=lambda r: r.line or 0):
             reason = f"ragged row: expected {r.expected} columns, found {r.actual}"
             quarantine.add(src.name, r.line, None, reason, r.text)
             result.rejected += 1
@@ -202,6 +196,25 @@ def ingest_file(
         log.error("cost file not ingested: %s", msg)
         return FileResult(name=src.name, error=msg, detected=result.detected)
     return result
+
+
+def _accumulate(stats: PartitionStats, table: Any) -> None:
+    """Exact per-currency sums (decimal128 -> Decimal) and the days covered.
+
+    Plain compute kernels rather than Table.group_by, which would import pandas.
+    """
+    import pyarrow.compute as pc
+
+    currencies = pc.unique(table["BillingCurrency"]).to_pylist()
+    for cur in currencies:
+        sub = table if len(currencies) == 1 else table.filter(pc.equal(table["BillingCurrency"], cur))
+        for col, acc in (("BilledCost", stats.billed_cost), ("EffectiveCost", stats.effective_cost)):
+            if sub[col].null_count == sub.num_rows:
+                continue
+            total = pc.sum(sub[col]).as_py()
+            if total is not None:
+                acc[cur] = acc.get(cur, Decimal(0)) + total
+    stats.days.update(pc.unique(table["_day"]).to_pylist())
 
 
 def _flush(  # noqa: PLR0917 - private helper sharing the caller's write state

@@ -73,18 +73,20 @@ class Normalizer:
 
     # -- helpers ---------------------------------------------------------------------------------------------------
     def _map(self, name: str, arr: pa.Array, fn: Callable[[Any], Any], typ: pa.DataType) -> pa.Array:
-        cache = self._caches.setdefault(name, {})
-        enc = pc.dictionary_encode(arr)
-        out = []
-        for v in enc.dictionary.to_pylist():
-            if v in cache:
-                out.append(cache[v])
-            else:
-                r = fn(v)
-                if len(cache) < 200_000:
-                    cache[v] = r
-                out.append(r)
-        return pa.array(out, type=typ).take(enc.indices)
+        """Apply ``fn`` per distinct value: known values are looked up in C++ (index_in); only values
+        never seen before in this file go through Python."""
+        state = self._caches.get(name)
+        if state is None or len(state["keys"]) > 500_000:
+            state = self._caches[name] = {"keys": pa.array([], arr.type), "vals": pa.array([], typ)}
+        idx = pc.index_in(arr, value_set=state["keys"])
+        missing = pc.and_(pc.is_null(idx), pc.is_valid(arr))
+        if pc.any(missing).as_py():
+            new = pc.unique(arr.filter(missing))
+            mapped = pa.array([fn(v) for v in new.to_pylist()], type=typ)
+            state["keys"] = pa.concat_arrays([state["keys"], new])
+            state["vals"] = pa.concat_arrays([state["vals"], mapped])
+            idx = pc.index_in(arr, value_set=state["keys"])
+        return state["vals"].take(idx)
 
     def _col(self, batch: pa.RecordBatch, key: str) -> pa.Array | None:
         header = self.detected.columns.get(key)
@@ -149,6 +151,17 @@ class Normalizer:
                 reason = f"missing cost in {header}" if raw is None else f"unparseable cost {raw!r} in {header}"
                 rejects.append(Reject(i, header, reason))
         return dec, ok
+
+    def _tags(self, batch: pa.RecordBatch) -> pa.Array:
+        """Tags as a JSON object string: EA/MCA tags get their missing outer braces back (vectorized)."""
+        arr = self._col(batch, "tags")
+        if arr is None:
+            return self._null(batch.num_rows)
+        arr = pc.utf8_trim_whitespace(arr)
+        empty = pc.or_kleene(pc.equal(arr, ""), pc.is_in(arr, pa.array(["{}", "null", "NULL"])))
+        arr = pc.if_else(empty, pa.scalar(None, pa.string()), arr)
+        braced = pc.binary_join_element_wise(pa.scalar("{"), arr, pa.scalar("}"), "")
+        return pc.if_else(pc.starts_with(arr, "{"), arr, braced)
 
     def _quantity(self, batch: pa.RecordBatch, key: str) -> pa.Array:
         arr = self._col(batch, key)
@@ -223,7 +236,7 @@ class Normalizer:
         derived_name = self._map("rname", self._str(batch, "resource_id"), values.resource_name, pa.string())
         rname = derived_name if rname is None else pc.if_else(pc.is_valid(rname), rname, derived_name)
 
-        tags = self._map("tags", self._str(batch, "tags"), values.normalize_tags, pa.string())
+        tags = self._tags(batch)
         qty = self._quantity(batch, "quantity")
 
         # partition helpers: scope = billing account, else subscription; month = billing period start, else charge date
@@ -234,10 +247,13 @@ class Normalizer:
         if self.default_scope is not None:
             scope = pc.fill_null(scope, self.default_scope)
         scope = pc.fill_null(scope, "unknown")
-        bps, _ = self._dates(batch, "billing_period_start", [], False)
-        month_ts = pc.if_else(pc.is_valid(bps), bps, start)
-        month = pc.strftime(month_ts, format="%Y-%m")
-        day = pc.strftime(start, format="%Y-%m-%d")
+        start_key = "start" if d.dataset == "focus" else "date"
+        day = self._map("day", self._str(batch, start_key), _day_of, pa.string())
+        month = pc.utf8_slice_codeunits(day, 0, 7)
+        bps_raw = self._col(batch, "billing_period_start")
+        if bps_raw is not None:
+            bps_month = self._map("bpmonth", bps_raw, _month_of, pa.string())
+            month = pc.if_else(pc.is_valid(bps_month), bps_month, month)
 
         table = pa.Table.from_arrays(
             [
@@ -275,6 +291,16 @@ class Normalizer:
         if rejects:
             table = table.filter(ok)
         return table, rejects
+
+
+def _day_of(text: str | None) -> str | None:
+    dt = values.parse_date(text)
+    return dt.strftime("%Y-%m-%d") if dt is not None else None
+
+
+def _month_of(text: str | None) -> str | None:
+    dt = values.parse_date(text)
+    return dt.strftime("%Y-%m") if dt is not None else None
 
 
 def _float_or_none(v: str | None) -> float | None:

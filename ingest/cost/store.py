@@ -83,7 +83,16 @@ class LocalBlobs:
                     yield rel
 
     def delete(self, path: str) -> None:
-        self._p(path).unlink(missing_ok=True)
+        p = self._p(path)
+        p.unlink(missing_ok=True)
+        root = self.root.resolve()
+        parent = p.parent
+        while parent != root and root in parent.parents:  # drop folders left empty (a replaced run's)
+            try:
+                parent.rmdir()
+            except OSError:
+                break
+            parent = parent.parent
 
     def exists(self, path: str) -> bool:
         return self._p(path).exists()

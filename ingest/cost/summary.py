@@ -7,7 +7,14 @@ from typing import Any
 
 from ingest.cost.store import CostStore, LocalBlobs
 
-__all__ = ["summarize"]
+__all__ = ["BY", "summarize"]
+
+BY = {
+    "day": "day",
+    "service": "ServiceName",
+    "resource-group": "x_ResourceGroupName",
+    "subscription": "SubAccountId",
+}
 
 
 def _fmt(v: Any) -> str | None:
@@ -21,10 +28,11 @@ def _fmt(v: Any) -> str | None:
 
 def summarize(data_dir: Path, by: str) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
     """Rows ``{key, currency, billed_cost, effective_cost, rows}`` (money as exact decimal strings),
-    grouped by ``day`` or a cost frame column, plus per-currency totals."""
+    grouped by ``day``, ``service``, ``resource-group``, ``subscription`` or a cost frame column, plus per-currency totals."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    by = BY.get(by, by)
     store = CostStore(LocalBlobs(Path(data_dir)))
     cols = ["ChargePeriodStart", "BilledCost", "EffectiveCost", "BillingCurrency"]
     if by != "day":

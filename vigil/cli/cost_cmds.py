@@ -11,12 +11,7 @@ import typer
 ingest_app = typer.Typer(help="Ingest cost data into the normalized store.", no_args_is_help=True)
 costs_app = typer.Typer(help="Read normalized cost data back.", no_args_is_help=True)
 
-_BY = {
-    "day": "day",
-    "service": "ServiceName",
-    "resource-group": "x_ResourceGroupName",
-    "subscription": "SubAccountId",
-}
+_BY = ("day", "service", "resource-group", "subscription")
 
 
 @ingest_app.command("cost")
@@ -63,7 +58,7 @@ def costs_summary(
         raise typer.BadParameter(f"--by must be one of {', '.join(_BY)}")
     from ingest.cost.summary import summarize
 
-    rows, totals = summarize(data, _BY[by])
+    rows, totals = summarize(data, by)
     if as_json:
         typer.echo(
             json.dumps(
