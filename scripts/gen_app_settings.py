@@ -31,7 +31,7 @@ OUTPUT = ROOT / "infra" / "app-settings.json"
 FLEX_FORBIDDEN = frozenset({"FUNCTIONS_WORKER_RUNTIME", "FUNCTIONS_EXTENSION_VERSION"})
 
 # Settings whose value only the deployment knows; infra/modules/functionapp.bicep computes each of
-# them in its `infraValues` object (tests/infra/test_parity.py checks both directions).
+# them in its `infraValues` object (tests/infra/test_infra_parity.py checks both directions).
 INFRA_VALUED = (
     "APPLICATIONINSIGHTS_CONNECTION_STRING",
     "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",

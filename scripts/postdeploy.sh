@@ -14,10 +14,10 @@
 set -eu
 set -f # no globbing: lists below are split on spaces only
 
-# Function names (vigil/functions.py, ingest/functions.py); tests/infra/test_postdeploy.py checks them.
+# Function names (vigil/functions.py, ingest/functions.py); tests/infra/test_infra_postdeploy.py checks them.
 RESOURCE_EVENTS_FUNCTION="resource_events"
 COST_MANIFEST_FUNCTION="cost_manifest"
-# Event types each function handles; tests/infra/test_postdeploy.py checks them against the code.
+# Event types each function handles; tests/infra/test_infra_postdeploy.py checks them against the code.
 RESOURCE_EVENT_TYPES="Microsoft.Resources.ResourceWriteSuccess Microsoft.Resources.ResourceDeleteSuccess Microsoft.Resources.ResourceActionSuccess"
 BLOB_EVENT_TYPES="Microsoft.Storage.BlobCreated"
 MANIFEST_SUFFIX="manifest.json"

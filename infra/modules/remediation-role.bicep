@@ -1,5 +1,5 @@
 // The remediation custom role. Its actions are exactly infra/remediation-permissions.json, the single
-// source of truth for what remediation may do (tests/infra/test_parity.py keeps it equal to the union of
+// source of truth for what remediation may do (tests/infra/test_infra_parity.py keeps it equal to the union of
 // the permissions the remediation actions declare in code). Created only when remediation is enabled.
 targetScope = 'subscription'
 

@@ -4,14 +4,13 @@ remediation permissions: infra/remediation-permissions.json == the custom role's
 
 from __future__ import annotations
 
-import importlib
 import json
 import re
 from typing import Any
 
 import pytest
 
-from scripts import gen_app_settings
+from scripts import gen_app_settings, gen_remediation_permissions
 from tests.infra.conftest import INFRA, REPO
 from vigil.settings import describe_settings
 
@@ -106,7 +105,7 @@ def test_remediation_permissions_file_is_well_formed() -> None:
     for key in ("actions", "dataActions"):
         values = doc[key]
         assert isinstance(values, list), key
-        assert values == sorted(set(values)), f"{key}: keep it sorted and without duplicates"
+        assert values == sorted(set(values), key=str.lower), f"{key}: keep it sorted and without duplicates"
         for action in values:
             assert ACTION.match(action), f"{key}: {action!r} is not an ARM operation"
             assert not action.endswith("*"), f"{action}: wildcards defeat least privilege"
@@ -135,17 +134,15 @@ def test_custom_role_actions_are_the_permissions_file(
 
 
 def test_remediation_permissions_are_the_union_declared_by_the_actions() -> None:
-    """infra/remediation-permissions.json == union of the permissions the remediation actions declare.
+    """infra/remediation-permissions.json == union of the permissions the remediation actions declare."""
+    from alerts.remediation import ACTIONS, all_permissions
 
-    Contract for the remediation work: ``alerts.remediation.required_permissions()`` returns the
-    union (an iterable of ARM operation strings) of every registered action's declared permissions.
-    """
-    try:
-        module = importlib.import_module("alerts.remediation")
-        required = module.required_permissions
-    except (ImportError, AttributeError):
-        pytest.skip("remediation actions not implemented yet: alerts.remediation.required_permissions() missing")
-    declared = sorted(set(required()))
-    assert _permissions()["actions"] == declared, (
-        "update infra/remediation-permissions.json to the union of the remediation actions' permissions"
+    declared = {p for a in ACTIONS for p in a.permissions}
+    assert set(_permissions()["actions"]) == declared, (
+        "infra/remediation-permissions.json drifted from the remediation actions: "
+        "run `.venv/bin/python scripts/gen_remediation_permissions.py`"
     )
+    assert _permissions()["dataActions"] == []
+    committed = PERMISSIONS_FILE.read_text(encoding="utf-8")
+    assert committed == gen_remediation_permissions.dumps(gen_remediation_permissions.render())
+    assert list(all_permissions()) == _permissions()["actions"]
