@@ -294,6 +294,13 @@ class _Run:
             extra={"rule": rule_id, "resource_id": ref.id, "status": status.value, "fingerprint": finding.fingerprint},
         )
 
+    def relevant(self, event: ResourceEvent) -> bool:
+        """Cheap pre-check: could any rule care about this event's resource?"""
+        rtype = ResourceRef.from_id(event.resource_id).type
+        if self.rules.is_related_type(rtype) or self.rules.for_type(rtype):
+            return True
+        return event.is_delete and self.store_has(event.resource_id)
+
     def handle(self, event: ResourceEvent) -> None:
         rid = event.resource_id
         rtype = ResourceRef.from_id(rid).type
@@ -355,6 +362,9 @@ def handle_events(
         logger.warning("quarantined event %s: %s", q.event_id, q.reason, extra={"event_id": q.event_id})
     run = _Run(store, reader, _ruleset(rules), now, result, api_version=api_version)
     for event in sorted(batch.events, key=lambda e: e.event_time):
+        if not run.relevant(event):
+            result.irrelevant += 1  # no rule covers the type: dropped before any I/O
+            continue
         marker = {
             "type": event.event_type,
             "resource_id": event.resource_id,

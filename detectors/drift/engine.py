@@ -841,6 +841,43 @@ def _type_filter(node: _Node) -> frozenset[str] | None:
     return None
 
 
+def _is_type_filter(node: _Node) -> bool:
+    return (
+        isinstance(node, _Cond)
+        and node.operand_src.lower() == "field 'type'"
+        and not node.negated
+        and (node.op is _op_equals or node.op is _op_in)
+    )
+
+
+class _True(_Node):
+    __slots__ = ()
+
+    def ev(self, c: _Ctx) -> bool:
+        return True
+
+    def explain(self, c: _Ctx, out: list[tuple[str, str]]) -> None:
+        return None
+
+
+def _without_type_filter(root: _Node) -> _Node:
+    """The root with its top-level type conditions removed (checked up front instead).
+
+    Only called when the root pins the types (``_type_filter`` returned a set), so the
+    removed conditions hold exactly when the resource type is in that set.
+    """
+    if _is_type_filter(root):
+        return _True()
+    if isinstance(root, _AllOf):
+        rest = [ch for ch in root.children if not _is_type_filter(ch)]
+        if len(rest) == len(root.children):
+            return root
+        if not rest:
+            return _True()
+        return rest[0] if len(rest) == 1 else _AllOf(rest)
+    return root
+
+
 @dataclass(frozen=True, slots=True)
 class _Existence:
     type: str
@@ -852,6 +889,7 @@ class CompiledPolicy:
     """One policy definition with its parameters bound, ready to evaluate."""
 
     __slots__ = (
+        "_fast_root",
         "definition_id",
         "display_name",
         "effect",
@@ -887,6 +925,7 @@ class CompiledPolicy:
         self.existence = existence
         self.source = source
         self.types = _type_filter(root)
+        self._fast_root = _without_type_filter(root) if self.types is not None else root
 
     def applies_to(self, resource_type: str) -> bool:
         return self.types is None or resource_type.lower() in self.types
@@ -905,7 +944,9 @@ class CompiledPolicy:
             return self._verdict(rid, True, "effect is Disabled")
         if self.mode == "indexed" and not resource.get("location"):
             return self._verdict(rid, True, "not evaluated: mode Indexed and the resource has no location")
-        if not self.root.ev(c):
+        if self.types is not None and c.rtype not in self.types:
+            return self._verdict(rid, True, "policy condition not met")
+        if not self._fast_root.ev(c):
             return self._verdict(rid, True, "policy condition not met")
         if self.existence is None:
             ev: list[tuple[str, str]] = []

@@ -165,6 +165,7 @@ class AzureTestServer:
 
         class _H(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body go out in two writes: avoid 40 ms delayed-ACK stalls
 
             def log_message(self, format: str, *args: Any) -> None:
                 return
