@@ -137,7 +137,7 @@ def _walk(obj: Any, tokens: tuple[PathToken, ...], start: int = 0) -> Any:
         t = tokens[i]
         if t is STAR:
             if not isinstance(obj, list):
-                return MISSING
+                return _Multi()  # a missing array selects an empty collection of values
             out = _Multi()
             for el in obj:
                 v = _walk(el, tokens, i + 1)
@@ -151,7 +151,7 @@ def _walk(obj: Any, tokens: tuple[PathToken, ...], start: int = 0) -> Any:
         else:
             obj = _get_key(obj, t)  # type: ignore[arg-type]
         if obj is MISSING:
-            return MISSING
+            return _Multi() if any(x is STAR for x in tokens[i + 1 :]) else MISSING
     return obj
 
 
@@ -492,7 +492,7 @@ def _field_getter(name: str, count_scopes: tuple[str, ...], *, outer: bool = Fal
     for scope in sorted(count_scopes, key=len, reverse=True):
         if lname == scope:
             sc = scope
-            return lambda c: c.current(sc)
+            return lambda c: _Multi([c.current(sc)])
         if lname.startswith(scope) and lname[len(scope) : len(scope) + 1] in (".", "["):
             return _scoped_getter(lname, scope)
     # Alias paths per resource type, resolved once per compiled field reference.
@@ -526,7 +526,11 @@ def _scoped_getter(lname: str, scope: str) -> Callable[[_Ctx], Any]:
                     rel = rel_paths[c.rtype]
                 except KeyError:
                     rel = rel_paths[c.rtype] = _relative_tokens(lname, scope, c.rtype)
-                return MISSING if rel is None else _walk(element, rel)
+                if rel is None:
+                    return MISSING
+                v = _walk(element, rel)
+                # The counted member is a collection of one value (so field() gives a one-item array).
+                return v if isinstance(v, _Multi) else _Multi([v])
         return MISSING
 
     return get

@@ -575,3 +575,91 @@ def test_load_errors_for_effect_mode_and_parameters() -> None:
         compile_policy(_def(cond), parameters={"typo": 1})
     with pytest.raises(PolicyLoadError, match=r"needs details.type"):
         compile_policy(_def(cond, effect="auditIfNotExists"))
+
+
+# --- the selected-values tables of "Author policies for array properties" ------------
+
+ARRAYS: dict[str, Any] = {
+    "id": "/subscriptions/s/resourceGroups/r/providers/Microsoft.Test/resourceType/t1",
+    "name": "t1",
+    "type": "Microsoft.Test/resourceType",
+    "location": "westeurope",
+    "tags": {"env": "prod"},
+    "properties": {
+        "stringArray": ["a", "b", "c"],
+        "objectArray": [{"property": "value1", "nestedArray": [1, 2]}, {"property": "value2", "nestedArray": [3, 4]}],
+    },
+}
+T = "Microsoft.Test/resourceType"
+
+
+@pytest.mark.parametrize(
+    ("expr", "expected"),
+    [
+        (f"[field('{T}/missingArray')]", ""),
+        (f"[length(field('{T}/missingArray[*]'))]", 0),
+        (f"[length(field('{T}/missingArray[*].property'))]", 0),
+        (f"[field('{T}/stringArray')]", ["a", "b", "c"]),
+        (f"[field('{T}/stringArray[*]')]", ["a", "b", "c"]),
+        (f"[field('{T}/objectArray[*].property')]", ["value1", "value2"]),
+        (f"[field('{T}/objectArray[*].nestedArray')]", [[1, 2], [3, 4]]),
+        (f"[field('{T}/objectArray[*].nestedArray[*]')]", [1, 2, 3, 4]),
+    ],
+)
+def test_field_function_selected_values(expr: str, expected: Any) -> None:
+    cond = (
+        {"value": expr, "equals": expected} if expected != "" else {"value": f"[empty({expr[1:-1]})]", "equals": True}
+    )
+    assert holds(cond, ARRAYS)
+
+
+def test_missing_array_star_selects_an_empty_collection() -> None:
+    # A condition over an empty collection has no member that fails it.
+    assert holds(f(f"{T}/missingArray[*]", "equals", "x"), ARRAYS)
+    assert holds(f(f"{T}/missingArray[*].property", "equals", "x"), ARRAYS)
+    assert holds({"count": {"field": f"{T}/missingArray[*]"}, "equals": 0}, ARRAYS)
+    assert holds(f(f"{T}/stringArray[*]", "in", ["a", "b", "c"]), ARRAYS)
+    assert not holds(f(f"{T}/stringArray[*]", "equals", "a"), ARRAYS)
+
+
+def test_count_examples_from_the_docs() -> None:
+    assert holds({"count": {"field": f"{T}/stringArray[*]"}, "equals": 3}, ARRAYS)
+    assert holds({"count": {"field": f"{T}/objectArray[*].nestedArray[*]"}, "greaterOrEquals": 4}, ARRAYS)
+    one = {"count": {"field": f"{T}/stringArray[*]", "where": f(f"{T}/stringArray[*]", "equals", "a")}, "equals": 1}
+    assert holds(one, ARRAYS)
+    complex_where = {
+        "count": {
+            "field": f"{T}/objectArray[*]",
+            "where": {
+                "allOf": [
+                    f(f"{T}/objectArray[*].property", "equals", "value2"),
+                    f(f"{T}/objectArray[*].nestedArray[*]", "greater", 2),
+                ]
+            },
+        },
+        "equals": 1,
+    }
+    assert holds(complex_where, ARRAYS)
+    outside = {"count": {"field": f"{T}/objectArray[*]", "where": f("tags.env", "equals", "prod")}, "equals": 2}
+    assert holds(outside, ARRAYS)
+
+
+def test_field_function_inside_where_returns_a_one_member_array() -> None:
+    # Referencing the counted alias with field() inside `where` gives ["a"], not "a" ...
+    as_array = {
+        "count": {
+            "field": f"{T}/stringArray[*]",
+            "where": f(f"{T}/stringArray[*]", "equals", f"[field('{T}/stringArray[*]')]"),
+        },
+        "equals": 0,
+    }
+    assert holds(as_array, ARRAYS)
+    # ... so first() gets the member.
+    with_first = {
+        "count": {
+            "field": f"{T}/stringArray[*]",
+            "where": f(f"{T}/stringArray[*]", "equals", f"[first(field('{T}/stringArray[*]'))]"),
+        },
+        "equals": 3,
+    }
+    assert holds(with_first, ARRAYS)
