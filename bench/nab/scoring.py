@@ -141,7 +141,7 @@ def _total(weight: np.ndarray, window: np.ndarray, n_windows: int, a_fn: float) 
     total = float(weight[window < 0].sum())
     best = np.full(n_windows, -a_fn)
     for w, k in zip(weight[window >= 0], window[window >= 0], strict=True):
-        best[k] = max(best[k], w) if best[k] != -a_fn else w
+        best[k] = max(best[k], w)
     return total + float(best.sum())
 
 

@@ -58,7 +58,8 @@ def score_series(
 ) -> Scores:
     """Score every row causally (row t uses rows 0..t only).
 
-    ``period`` is the seasonal cycle in rows (7 for daily cost, 24 for hourly);
+    ``period`` is the seasonal cycle in rows (cost: 7 for daily, 24 for hourly; metric:
+    rows per day, 0 or None for none);
     ``sensitivity`` is the robust z at which a row is an anomaly (score 0.5);
     ``min_impact`` is the least excess over the expected value (cost profile);
     ``positions`` places rows on a regular calendar grid (cost profile: day or hour
@@ -82,7 +83,10 @@ def score_series(
     if profile == "metric":
         from detectors.anomaly.metric import MetricParams, score_metric
 
-        mp = MetricParams() if sensitivity is None else MetricParams(threshold=_threshold_from(sensitivity))
+        mp = MetricParams(
+            period=period or 0,
+            threshold=0.5 if sensitivity is None else _threshold_from(sensitivity),
+        )
         s, f, e, sc, r = score_metric(x, mp)
         return Scores(s, f, e, sc, tuple(r))
     raise ValueError(f"unknown profile {profile!r}; expected one of {', '.join(PROFILES)}")
