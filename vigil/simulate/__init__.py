@@ -1,0 +1,148 @@
+"""A seeded simulator that writes a whole tenant folder in Azure's own formats.
+
+``simulate(out_dir)`` writes ``resources/``, ``metrics/``, ``exports/``, ``events/``,
+``activity/`` and ``tenant.json`` (see docs/tenant-layout.md): 3 subscriptions,
+about 50 resources, 90 days of daily costs ending at ``now`` and 30 days of hourly
+VM metrics. Costs are written twice over, per subscription scope: the two
+production/data-science subscriptions as an EA actual-cost export (the 55 legacy
+EA columns, UTF-8 with BOM, ``MM/dd/yyyy``, gzip-compressed parts) and the dev/test
+subscription as a FOCUS 1.0 export; every run has a manifest.json
+(manifestVersion 2024-04-01) with partitioned parts. Scoping by subscription
+means no cost is exported twice.
+
+Three planted problems (their ids are listed in ``tenant.json`` under ``planted``):
+
+* ``cost_spike``: a GPU VM that ran ~5 h/day runs 24 h/day on the last two days
+  (its daily cost jumps ~5x; it is the top contributor of the spike);
+* ``idle_vm``: a running VM whose CPU has stayed below 1 % for the last 14 days
+  with almost no outbound network;
+* ``drift``: an Azure ML workspace written with ``publicNetworkAccess: Enabled``,
+  delivered as a ``Microsoft.Resources.ResourceWriteSuccess`` Event Grid event
+  (with claims name/upn and correlationId), its ARM GET in ``resources/`` showing
+  the public access and the matching Activity Log entry in ``activity/``.
+
+The same seed and ``now`` give byte-identical output.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from vigil.simulate.costs import EA_COLUMNS, FOCUS_COLUMNS, cost_rows, write_exports
+from vigil.simulate.events import write_events
+from vigil.simulate.metrics import write_metrics
+from vigil.simulate.model import COST_DAYS, DEFAULT_NOW, DEFAULT_SEED, METRIC_DAYS, SimResult, dump, iso
+from vigil.simulate.resources import build_resources, write_resources
+
+__all__ = ["DEFAULT_NOW", "DEFAULT_SEED", "EA_COLUMNS", "FOCUS_COLUMNS", "SimResult", "simulate"]
+
+# ----------------------------------------------------------------------------- entry point
+
+
+def simulate(
+    out_dir: str | Path,
+    *,
+    seed: int = DEFAULT_SEED,
+    now: datetime = DEFAULT_NOW,
+    progress: bool = False,
+) -> SimResult:
+    """Write a simulated tenant folder into ``out_dir`` (created; must be empty or absent)."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    root = Path(out_dir)
+    if root.exists() and any(root.iterdir()):
+        raise FileExistsError(f"{root}: not empty; refusing to overwrite a tenant folder")
+    root.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(seed)
+    subs, res, planted, extensions = build_resources(rng, now)
+    vms = sum(1 for r in res if r.type == "Microsoft.Compute/virtualMachines")
+
+    with _progress(progress) as step:
+        advance = step("metrics (hourly CPU and network)", vms)
+        metric_files = write_metrics(root, res, now, random.Random(seed * 7919 + 1), advance)
+        step("cost exports (EA actual + FOCUS 1.0)", 1)
+        rows = cost_rows(res, now, random.Random(seed * 7919 + 2))
+        runs, n_cost_rows = write_exports(root, subs, rows, now, random.Random(seed * 7919 + 3))
+        step("events and activity log", 1)
+        events = write_events(root, subs, res, now, random.Random(seed * 7919 + 4), planted)
+        step("resources (ARM JSON)", 1)
+        write_resources(root, res, extensions)
+        dump(
+            root / "tenant.json",
+            {
+                "generator": "vigil.simulate",
+                "seed": seed,
+                "now": iso(now),
+                "cost_days": COST_DAYS,
+                "metric_days": METRIC_DAYS,
+                "subscriptions": [
+                    {"subscriptionId": s.id, "displayName": s.name, "costExport": s.export} for s in subs
+                ],
+                "planted": planted,
+            },
+        )
+    return SimResult(
+        root=root,
+        now=now,
+        seed=seed,
+        subscriptions=[s.id for s in subs],
+        resources=len(res),
+        cost_rows=n_cost_rows,
+        export_runs=runs,
+        metric_files=metric_files,
+        events=events,
+        planted=planted,
+    )
+
+
+class _progress:
+    """A rich progress display on stderr (or nothing). ``step(label, total)`` starts a task
+    and returns a callable that advances it; the previous task is completed."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._progress: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> Callable[[str, int], Callable[[], None]]:
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._progress = Progress(
+                TextColumn("simulate: {task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+                transient=False,
+            )
+            self._progress.start()
+        return self._step
+
+    def _finish(self) -> None:
+        if self._progress is not None and self._task is not None:
+            task = self._progress.tasks[-1]
+            self._progress.update(self._task, completed=task.total)
+
+    def _step(self, label: str, total: int) -> Callable[[], None]:
+        if self._progress is None:
+            return lambda: None
+        self._finish()
+        self._task = self._progress.add_task(label, total=max(total, 1))
+        task_id = self._task
+        prog = self._progress
+        return lambda: prog.advance(task_id)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._finish()
+            self._progress.stop()
+
+
+def iter_planted(result: SimResult) -> Iterator[tuple[str, str]]:
+    yield from sorted(result.planted.items())
