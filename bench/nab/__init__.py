@@ -106,7 +106,7 @@ def main(root: Path = ROOT) -> dict[str, Any]:
         truths[name] = truth_for(name, ts, labels[name])
     print(f"nab: scoring {len(names)} files", file=sys.stderr)
     vigil_raw, vigil_s = _run(_vigil, list(paths.values()))
-    base_raw, base_s = _run(_gaussian, list(paths.values()))
+    base_raw, base_seconds = _run(_gaussian, list(paths.values()))
     vigil = evaluate({n: vigil_raw[paths[n]] for n in names}, truths, root)
     base = evaluate({n: base_raw[paths[n]] for n in names}, truths, root)
     rows = sum(t.n for t in truths.values())
@@ -128,6 +128,7 @@ def main(root: Path = ROOT) -> dict[str, Any]:
         "windows": sum(len(t.windows) for t in truths.values()),
         "rows": rows,
         "seconds": round(vigil_s, 2),
+        "baseline_seconds": round(base_seconds, 2),
         "rows_per_second": round(rows / vigil_s),
         "time_limit_s": TIME_LIMIT_S,
         "causal_prefix_check": causal_ok,

@@ -45,7 +45,7 @@ def _robust_z(r: pd.Series, window: int, floor: pd.Series, min_periods: int) -> 
     hist = r.shift(1).rolling(window, min_periods=min_periods)
     med = hist.median()
     iqr = (hist.quantile(0.75) - hist.quantile(0.25)) / 1.349
-    scale = np.maximum(iqr, floor) + 1e-9
+    scale = pd.Series(np.maximum(iqr, floor) + 1e-9, index=r.index)
     return (r - med).abs() / scale, scale
 
 
@@ -58,7 +58,7 @@ def score_metric(
     floor = 0.02 * (hist.max() - hist.min())
     z, scale = _robust_z(s, p.window, floor, p.min_history)
     zd, _ = _robust_z(s.diff(), p.window, floor, p.min_history)
-    zn = np.maximum(z, zd)
+    zn = pd.Series(np.maximum(z, zd), index=s.index)
     expected = hist.median()
     per = p.period
     if per >= 2 and n > per:
