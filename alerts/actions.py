@@ -46,7 +46,7 @@ def apply_action(
     if act.action == "ack":
         result["ack"] = acknowledge(store, fp, by=by, comment="acknowledged from a Teams card", now=now)
     elif act.action == "silence":
-        names = [n for n in ("alertname", "resource_id") if n in alert.labels] or sorted(alert.labels)
+        names: list[str] = [n for n in ("alertname", "resource_id") if n in alert.labels] or sorted(alert.labels)
         matchers = [f'{n}="{_escape(alert.labels[n])}"' for n in names]
         s = create_silence(
             store,

@@ -9,15 +9,16 @@ changed, so replaying the same findings writes nothing.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from vigil.model import Alert, Finding, Status, fingerprint
+from vigil.model import Alert, Finding, Status
 from vigil.state.base import Namespace, StateStore
 
-__all__ = ["AlertRecord", "MergeStats", "load_alerts", "merge_findings", "read_alert"]
+__all__ = ["AlertRecord", "MergeStats", "label_fingerprint", "load_alerts", "merge_findings", "read_alert"]
 
 _EVIDENCE_KEYS_MAX = 24
 _EVIDENCE_VALUE_MAX = 500
@@ -30,7 +31,7 @@ class AlertRecord:
     annotations: dict[str, str]
     starts_at: datetime
     ends_at: datetime | None
-    updated_at: datetime
+    updated_at: str  # ISO 8601
     evidence: dict[str, Any] = field(default_factory=dict)
     etag: str | None = None
 
@@ -48,20 +49,23 @@ class AlertRecord:
             "evidence": self.evidence,
             "starts_at": self.starts_at.isoformat(),
             "ends_at": self.ends_at.isoformat() if self.ends_at else None,
-            "updated_at": self.updated_at.isoformat(),
+            "updated_at": self.updated_at,
         }
 
     @classmethod
     def from_dict(cls, fp: str, d: Mapping[str, Any], etag: str | None = None) -> AlertRecord:
+        # Hot path (every alert, every run): the stored dicts are used as they are, never mutated
+        # in place (fields are reassigned), so no copies are made.
         ends = d.get("ends_at")
+        starts = d["starts_at"]
         return cls(
             fingerprint=fp,
-            labels=dict(d["labels"]),
-            annotations=dict(d.get("annotations", {})),
-            starts_at=datetime.fromisoformat(d["starts_at"]),
+            labels=d["labels"],
+            annotations=d.get("annotations") or {},
+            starts_at=datetime.fromisoformat(starts),
             ends_at=datetime.fromisoformat(ends) if ends else None,
-            updated_at=datetime.fromisoformat(d.get("updated_at", d["starts_at"])),
-            evidence=dict(d.get("evidence", {})),
+            updated_at=d.get("updated_at") or starts,
+            evidence=d.get("evidence") or {},
             etag=etag,
         )
 
@@ -76,7 +80,19 @@ class MergeStats:
     expired: int = 0
 
 
+def label_fingerprint(labels: Mapping[str, str]) -> str:
+    """Same value as :func:`vigil.model.fingerprint`, computed with one hash update (hot path)."""
+    parts: list[bytes] = []
+    for name in sorted(labels):
+        parts.append(name.encode("utf-8"))
+        parts.append(str(labels[name]).encode("utf-8"))
+    parts.append(b"")
+    return hashlib.sha256(b"\xff".join(parts)).hexdigest()[:16]
+
+
 def _scalar_evidence(ev: Mapping[str, Any]) -> dict[str, Any]:
+    if not ev:
+        return {}
     out: dict[str, Any] = {}
     for k, v in ev.items():
         if len(out) >= _EVIDENCE_KEYS_MAX:
@@ -111,21 +127,22 @@ def merge_findings(
 ) -> MergeStats:
     """Apply findings to ``alerts`` (in place) and persist what changed."""
     stats = MergeStats()
+    now_s = now.isoformat()
     dirty: dict[str, AlertRecord] = {}
     for f in findings:
         labels = f.identity
-        fp = fingerprint(labels)
+        fp = label_fingerprint(labels)
         cur = alerts.get(fp)
         annotations = dict(f.annotations)
         evidence = _scalar_evidence(f.evidence)
         if f.status is Status.FIRING:
             if cur is None or cur.ends_at is not None:
-                a = AlertRecord(fp, labels, annotations, f.observed_at, None, now, evidence)
+                a = AlertRecord(fp, labels, annotations, f.observed_at, None, now_s, evidence)
                 alerts[fp] = a
                 dirty[fp] = a
                 stats.new += 1
             elif cur.annotations != annotations or cur.evidence != evidence or cur.labels != labels:
-                cur.annotations, cur.evidence, cur.labels, cur.updated_at = annotations, evidence, labels, now
+                cur.annotations, cur.evidence, cur.labels, cur.updated_at = annotations, evidence, labels, now_s
                 dirty[fp] = cur
                 stats.updated += 1
             else:
@@ -134,7 +151,7 @@ def merge_findings(
             stats.ignored += 1
         elif cur.ends_at is None:
             cur.ends_at = max(f.observed_at, cur.starts_at)
-            cur.annotations, cur.updated_at = annotations or cur.annotations, now
+            cur.annotations, cur.updated_at = annotations or cur.annotations, now_s
             dirty[fp] = cur
             stats.resolved += 1
         else:

@@ -57,11 +57,16 @@ class Route:
     id: str
     path: str
     routes: list[Route] = field(default_factory=list)
+    use_cache: bool = True  # memoise decisions on the labels the tree reads (benchmarks turn it off)
     _names: tuple[str, ...] = ()
     _cache: dict[tuple[str | None, ...], tuple[Route, ...]] = field(default_factory=dict)
+    _gk_cache: dict[tuple[str | None, ...], str] = field(default_factory=dict)
+    _gb_sorted: tuple[str, ...] = ()
 
     def match(self, labels: Mapping[str, str]) -> tuple[Route, ...]:
         """Routes an alert with these labels goes to, in route order (root always matches)."""
+        if not self.use_cache:
+            return tuple(self._match(labels))
         key = tuple(labels.get(n) for n in self._names)
         hit = self._cache.get(key)
         if hit is None:
@@ -88,6 +93,15 @@ class Route:
 
     def group_key(self, labels: Mapping[str, str]) -> str:
         """Alertmanager's group key: route id and the group labels."""
+        if not self.opts.group_by_all:
+            proj = tuple(labels.get(n) for n in self._gb_sorted)
+            hit = self._gk_cache.get(proj)
+            if hit is None:
+                inner = ",".join(f'{n}="{v}"' for n, v in zip(self._gb_sorted, proj, strict=True) if v is not None)
+                hit = f"{self.id}:{{{inner}}}"
+                if len(self._gk_cache) < 100_000:
+                    self._gk_cache[proj] = hit
+            return hit
         gl = self.group_labels(labels)
         inner = ",".join(f'{k}="{gl[k]}"' for k in sorted(gl))
         return f"{self.id}:{{{inner}}}"
@@ -149,6 +163,7 @@ def _build(cfg: RouteConfig, parent: RouteOpts | None, parent_id: str, index: in
     ms = ",".join(str(m) for m in matchers)
     rid = "{}" if parent is None else f"{parent_id}/{{{ms}}}/{index}"
     route = Route(opts=opts, matchers=matchers, continue_=cfg.continue_, id=rid, path=path)
+    route._gb_sorted = tuple(sorted(group_by))
     route.routes = [_build(child, opts, rid, i, f"{path}.routes[{i}]") for i, child in enumerate(cfg.routes)]
     return route
 

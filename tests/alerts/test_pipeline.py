@@ -313,3 +313,17 @@ def test_works_on_the_sqlite_store(sqlite_store: Any) -> None:
     run(c, sqlite_store, fs, T0 + timedelta(minutes=2), rec)
     assert len(rec.calls) == 1
     assert len(rec.calls[0].alerts) == 4
+
+
+def test_hot_path_fingerprint_equals_model_fingerprint() -> None:
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from alerts.alertstate import label_fingerprint
+    from vigil.model import fingerprint
+
+    @given(st.dictionaries(st.text(min_size=1), st.text(), max_size=6))
+    def check(labels: dict[str, str]) -> None:
+        assert label_fingerprint(labels) == fingerprint(labels)
+
+    check()
