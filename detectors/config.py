@@ -103,10 +103,71 @@ class OverspendConfig(StrictModel):
         return self
 
 
+# Sources of the idle defaults (cited in detectors/idle/README.md):
+#   [ADV] Azure Advisor cost recommendations, "shutdown" criteria:
+#         https://learn.microsoft.com/azure/advisor/advisor-cost-recommendations
+#         (7 days; P95 of max CPU < 3 %; P100 of average CPU over the last 3 days <= 2 %;
+#         outbound network utilization < 2 % over the seven days).
+#   [AOE] Azure Optimization Engine (FinOps toolkit), "Adjust thresholds":
+#         https://learn.microsoft.com/cloud-computing/finops/toolkit/optimization-engine/customize-optimization-engine
+#         (AzureOptimization_PerfPercentileCpu = 99, AzureOptimization_PerfThresholdCpuPercentage = 30,
+#         AzureOptimization_RecommendPerfPeriodInDays = 7, time grain 1h).
+#   [AML] Azure ML idle shutdown (15 minutes .. 3 days of no activity):
+#         https://learn.microsoft.com/azure/machine-learning/how-to-create-compute-instance#configure-idle-shutdown
+#   [VIGIL] a Vigil choice, no external reference; change it in vigil.yaml.
+
+
 class IdleConfig(StrictModel):
     enabled: bool = True
-    lookback_days: int = Field(default=7, ge=1)
-    cpu_p95_max_percent: float = Field(default=3.0, ge=0, le=100)
+    lookback_days: int = Field(default=7, ge=1, description="[ADV] days of hourly metrics judged (shutdown rule).")
+    cpu_p95_max_percent: float = Field(
+        default=3.0, ge=0, le=100, description="[ADV] P95 of hourly max CPU must be below."
+    )
+    recent_days: int = Field(default=3, ge=1, description="[ADV] the 'last 3 days' of the average-CPU test.")
+    cpu_recent_avg_max_percent: float = Field(
+        default=2.0, ge=0, le=100, description="[ADV] max of hourly average CPU over recent_days must be at most."
+    )
+    network_out_max_percent: float = Field(
+        default=2.0,
+        ge=0,
+        le=100,
+        description="[ADV] P95 of hourly outbound network, as % of the VM size's expected bandwidth, must be below.",
+    )
+    network_default_mbps: float = Field(
+        default=1000.0,
+        gt=0,
+        description="[VIGIL] expected bandwidth (Mbit/s) of VM sizes missing from detectors/idle/prices.py.",
+    )
+    min_coverage: float = Field(
+        default=0.8, gt=0, le=1, description="[VIGIL] share of the window's hours that must have data to judge."
+    )
+    rightsize_lookback_days: int = Field(default=7, ge=1, description="[AOE] RecommendPerfPeriodInDays.")
+    rightsize_cpu_percentile: float = Field(default=99.0, gt=0, le=100, description="[AOE] PerfPercentileCpu.")
+    rightsize_cpu_max_percent: float = Field(
+        default=30.0, ge=0, le=100, description="[AOE] PerfThresholdCpuPercentage: the percentile must be below."
+    )
+    rightsize_saving_fraction: float = Field(
+        default=0.5, gt=0, le=1, description="[VIGIL] one size down in a family halves vCPUs and price."
+    )
+    ml_instance_idle_hours: int = Field(
+        default=4, ge=1, le=72, description="[VIGIL] within [AML]'s 15 min..3 days idle-shutdown range."
+    )
+    ml_instance_cpu_max_percent: float = Field(
+        default=5.0, ge=0, le=100, description="[VIGIL] hourly max CpuUtilizationPercentage must stay below."
+    )
+    ml_instance_gpu_max_percent: float = Field(
+        default=5.0, ge=0, le=100, description="[VIGIL] hourly max GpuUtilizationPercentage must stay below."
+    )
+    ml_cluster_idle_hours: int = Field(
+        default=8, ge=1, description="[VIGIL] hours with idle nodes and no active node before a cluster fires."
+    )
+    disk_unattached_days: int = Field(
+        default=7, ge=0, description="[VIGIL] days a managed disk must have been unattached."
+    )
+    waste_window_days: int = Field(
+        default=30, ge=1, description="[VIGIL] days of cost rows averaged into the monthly waste."
+    )
+    hours_per_month: float = Field(default=730.0, gt=0, description="Azure pricing's hours per month (estimates).")
 
 
 class DriftConfig(StrictModel):

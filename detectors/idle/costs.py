@@ -2,8 +2,12 @@
 
 Monthly waste = the resource's own cost over the last ``window_days`` days before
 ``now`` (BilledCost, EffectiveCost where BilledCost is null), scaled to 30 days
-from the number of days that actually have cost rows. Nothing is estimated: a
-resource without cost rows gets no figure, and the finding says so.
+from the number of days that actually have cost rows, times the rule's waste
+fraction (1.0, or e.g. 0.5 for a right-size). ``waste_basis: "cost data"``.
+
+A resource without cost rows gets the rule's documented list-price estimate
+(detectors/idle/prices.py, in USD) and ``waste_basis: "estimate"``; without an
+estimate either, ``waste_basis: "unknown"`` and no figure.
 """
 
 from __future__ import annotations
@@ -11,9 +15,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["ResourceCost", "resource_costs"]
+from detectors.idle.prices import ESTIMATE_CURRENCY
+
+if TYPE_CHECKING:
+    from detectors.idle.common import Verdict
+
+__all__ = ["ResourceCost", "Waste", "resource_costs", "waste_of"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,3 +76,46 @@ def resource_costs(costs: Any, resource_ids: Iterable[str], now: datetime, windo
             currency=str(currencies[0]) if len(currencies) else "",
         )
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class Waste:
+    """A finding's monthly waste and where the figure comes from."""
+
+    monthly: float | None
+    currency: str
+    basis: str  # "cost data" | "estimate" | "unknown"
+    note: str
+    fraction: float = 1.0
+    cost: ResourceCost | None = None
+
+    def annotations(self) -> dict[str, str]:
+        out = {"waste_basis": self.basis, "waste_note": self.note}
+        if self.monthly is not None:
+            out["monthly_waste"] = f"{self.monthly:.2f}"
+            out["currency"] = self.currency
+        return out
+
+    def to_evidence(self) -> dict[str, Any]:
+        return {
+            "monthly_waste": round(self.monthly, 2) if self.monthly is not None else None,
+            "currency": self.currency or None,
+            "basis": self.basis,
+            "fraction": self.fraction,
+            "note": self.note,
+        }
+
+
+def waste_of(verdict: Verdict, cost: ResourceCost | None) -> Waste:
+    """The waste of a firing verdict: from cost rows when there are some, else the estimate."""
+    frac = verdict.waste_fraction
+    if cost is not None and cost.days_with_cost:
+        note = (
+            f"{frac:g} x cost of the last {cost.days_with_cost} billed day(s) in {cost.window_days} d,"
+            " scaled to 30 days"
+        )
+        return Waste(cost.monthly * frac, cost.currency, "cost data", note, frac, cost)
+    if verdict.estimate_monthly is not None:
+        note = f"no cost rows for this resource: estimate from {verdict.estimate_source} (detectors/idle/prices.py)"
+        return Waste(verdict.estimate_monthly, ESTIMATE_CURRENCY, "estimate", note, frac)
+    return Waste(None, "", "unknown", "no cost rows for this resource and no list price to estimate from", frac)

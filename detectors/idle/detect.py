@@ -1,36 +1,90 @@
 """Idle detector: resources that cost money while doing nothing.
 
-``detect(resources=..., metrics=..., costs=..., config=..., now=...)`` is pure: a
-function of ARM resource dicts, Azure Monitor metric series (keyed by canonical
-resource id), the normalized cost frame (vigil/costframe.py columns, or None),
-the ``detectors.idle`` config and ``now``. It reports FIRING and RESOLVED
-findings. Figures (monthly waste, CPU percentiles) go to annotations and
-evidence, never to labels.
+``detect(resources=..., metrics=..., costs=..., config=..., now=..., previous=...)`` is pure:
+a function of ARM resource dicts, Azure Monitor metric series (keyed by canonical
+resource id), the normalized cost frame (vigil/costframe.py columns, or None), the
+``detectors.idle`` config, ``now`` and, optionally, the idle findings that were firing
+before. Each rule listed in ``detectors/idle/rules.txt`` judges the resources of its
+type and reports FIRING, or RESOLVED when the resource is compliant now (active again,
+deallocated, attached...). With ``previous``, a firing finding whose resource is gone
+from the inventory is reported RESOLVED ("deleted"). Figures (monthly waste, CPU
+percentiles) go to annotations and evidence, never to labels.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from detectors.base import RuleMeta
+from detectors.base import Family, RuleMeta
 from detectors.config import IdleConfig
-from detectors.idle.costs import resource_costs
-from detectors.idle.rules.vm_shutdown_candidate.check import Params, evaluate
-from detectors.registry import rule
+from detectors.idle.common import Context, Verdict
+from detectors.idle.costs import Waste, resource_costs, waste_of
+from detectors.idle.rules.ml_cluster_idle_nodes import check as ml_cluster
+from detectors.idle.rules.ml_compute_instance_idle import check as ml_instance
+from detectors.idle.rules.unassociated_public_ip import check as public_ip
+from detectors.idle.rules.unattached_disk import check as disk
+from detectors.idle.rules.vm_rightsize_candidate import check as vm_rightsize
+from detectors.idle.rules.vm_shutdown_candidate import check as vm_shutdown
+from detectors.idle.rules.vm_stopped_not_deallocated import check as vm_stopped
+from detectors.registry import family_folders, rule
 from vigil.model import Finding, ResourceRef, Status
 from vigil.sources import MetricSeries
 
-__all__ = ["FAMILY", "detect"]
+__all__ = ["FAMILY", "RULES", "detect"]
 
-FAMILY = "idle"
-VM_TYPE = "microsoft.compute/virtualmachines"
+FAMILY: Family = "idle"
+VM = "microsoft.compute/virtualmachines"
+COMPUTE = "microsoft.machinelearningservices/workspaces/computes"
+DISK = "microsoft.compute/disks"
+PIP = "microsoft.network/publicipaddresses"
+
+Check = Callable[[Mapping[str, Any], Context], Verdict | None]
 
 
-def _meta_params(meta: RuleMeta) -> Mapping[str, Any]:
-    params = meta.extra.get("parameters")
-    return params if isinstance(params, Mapping) else {}
+def _compute_of(kind: str) -> Callable[[Mapping[str, Any]], bool]:
+    def match(r: Mapping[str, Any]) -> bool:
+        return str((r.get("properties") or {}).get("computeType", "")).lower() == kind
+
+    return match
+
+
+def _any(_r: Mapping[str, Any]) -> bool:
+    return True
+
+
+# rule id -> (resource type, extra filter, check). Explicit: a rule folder listed in
+# rules.txt without an entry here is an error (see _checks).
+RULES: dict[str, tuple[str, Callable[[Mapping[str, Any]], bool], Check]] = {
+    "vm_shutdown_candidate": (VM, _any, vm_shutdown.evaluate),
+    "vm_rightsize_candidate": (VM, _any, vm_rightsize.evaluate),
+    "vm_stopped_not_deallocated": (VM, _any, vm_stopped.evaluate),
+    "ml_compute_instance_idle": (COMPUTE, _compute_of("computeinstance"), ml_instance.evaluate),
+    "ml_cluster_idle_nodes": (COMPUTE, _compute_of("amlcompute"), ml_cluster.evaluate),
+    "unattached_disk": (DISK, _any, disk.evaluate),
+    "unassociated_public_ip": (PIP, _any, public_ip.evaluate),
+}
+SUPERSEDES = {"vm_rightsize_candidate": "vm_shutdown_candidate"}
+
+
+def _checks() -> list[tuple[RuleMeta, str, Callable[[Mapping[str, Any]], bool], Check]]:
+    out = []
+    for folder in family_folders(FAMILY):
+        if folder.name not in RULES:
+            raise KeyError(f"idle rule {folder.name!r} is listed in rules.txt but has no check in detect.RULES")
+        rtype, keep, check = RULES[folder.name]
+        out.append((rule(folder.name), rtype, keep, check))
+    return out
+
+
+def _previous_keys(previous: Iterable[Finding | Mapping[str, Any]] | None) -> dict[tuple[str, str], Finding]:
+    out: dict[tuple[str, str], Finding] = {}
+    for item in previous or ():
+        f = item if isinstance(item, Finding) else Finding.from_dict(item)
+        if f.detector == FAMILY and f.status is Status.FIRING:
+            out[(f.rule, f.resource.id)] = f
+    return out
 
 
 def detect(
@@ -40,51 +94,107 @@ def detect(
     costs: Any,
     config: IdleConfig,
     now: datetime,
+    previous: Iterable[Finding | Mapping[str, Any]] | None = None,
 ) -> list[Finding]:
     if not config.enabled:
         return []
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    meta = rule("vm_shutdown_candidate")
-    raw = _meta_params(meta)
-    params = Params.from_meta(raw, lookback_days=config.lookback_days, cpu_p95_max_percent=config.cpu_p95_max_percent)
-    window = int(raw.get("waste_window_days", 30))
-    vms = [r for r in resources if str(r.get("type", "")).lower() == VM_TYPE and isinstance(r.get("id"), str)]
-    costs_by_id = resource_costs(costs, (str(v["id"]) for v in vms), now, window)
-    findings: list[Finding] = []
-    for vm in sorted(vms, key=lambda r: str(r["id"]).lower()):
-        ref = ResourceRef.from_id(str(vm["id"]), location=str(vm.get("location", "")))
-        cost = costs_by_id.get(ref.id)
-        verdict = evaluate(vm, metrics.get(ref.id, ()), cost, params, now)
-        if verdict is None:
+    ctx = Context(config=config, now=now, metrics=metrics)
+    by_type: dict[str, list[Mapping[str, Any]]] = {}
+    for r in resources:
+        rid = r.get("id")
+        if isinstance(rid, str):
+            by_type.setdefault(str(r.get("type", "")).lower(), []).append(r)
+    for group in by_type.values():
+        group.sort(key=lambda r: str(r["id"]).lower())
+
+    verdicts: list[tuple[RuleMeta, Mapping[str, Any], ResourceRef, Verdict]] = []
+    firing_keys: set[tuple[str, str]] = set()
+    seen: set[str] = set()
+    for meta, rtype, keep, check in _checks():
+        for res in by_type.get(rtype, ()):
+            if not keep(res):
+                continue
+            rid = str(res["id"]).lower()
+            seen.add(rid)
+            verdict = check(res, ctx)
+            if verdict is None:
+                continue
+            sup = SUPERSEDES.get(meta.id)
+            if verdict.firing and sup and (sup, rid) in firing_keys:
+                verdict = Verdict(False, f"superseded by {sup}", dict(verdict.evidence))
+            if verdict.firing:
+                firing_keys.add((meta.id, rid))
+            ref = ResourceRef.from_id(rid, location=str(res.get("location", "")))
+            verdicts.append((meta, res, ref, verdict))
+
+    costs_by_id = resource_costs(
+        costs, (ref.id for _m, _r, ref, v in verdicts if v.firing), now, config.waste_window_days
+    )
+    findings = [
+        _finding(meta, ref, verdict, waste_of(verdict, costs_by_id.get(ref.id)) if verdict.firing else None, now)
+        for meta, _res, ref, verdict in verdicts
+    ]
+    for (rule_id, rid), before in sorted(_previous_keys(previous).items()):
+        if rid in seen or rule_id not in RULES:
             continue
-        annotations = {
-            "summary": f"{meta.title}: {ref.name}" if verdict.idle else f"{ref.name} is no longer an idle VM",
-            "description": verdict.reason,
+        findings.append(_deleted(rule(rule_id), before, now))
+    return findings
+
+
+def _annotations(meta: RuleMeta, ref: ResourceRef, verdict: Verdict) -> dict[str, str]:
+    ann = {
+        "summary": f"{meta.title}: {ref.name}"
+        if verdict.firing
+        else f"{ref.name}: {meta.id} resolved ({verdict.reason})",
+        "description": verdict.reason,
+        "remediation": meta.remediation,
+        "risk": meta.risk,
+    }
+    if meta.runbook_url:
+        ann["runbook_url"] = meta.runbook_url
+    return ann
+
+
+def _finding(meta: RuleMeta, ref: ResourceRef, verdict: Verdict, waste: Waste | None, now: datetime) -> Finding:
+    annotations = _annotations(meta, ref, verdict)
+    evidence = dict(verdict.evidence)
+    for key in ("vm_size", "idle_shutdown"):
+        if evidence.get(key):
+            annotations[key] = str(evidence[key])
+    if waste is not None:
+        annotations.update(waste.annotations())
+        evidence["waste"] = waste.to_evidence()
+        if waste.cost is not None:
+            evidence["cost"] = waste.cost.to_evidence()
+    return Finding(
+        detector=FAMILY,
+        rule=meta.id,
+        status=Status.FIRING if verdict.firing else Status.RESOLVED,
+        severity=meta.severity,
+        resource=ref,
+        observed_at=now,
+        annotations=annotations,
+        evidence=evidence,
+    )
+
+
+def _deleted(meta: RuleMeta, before: Finding, now: datetime) -> Finding:
+    ref = before.resource
+    return Finding(
+        detector=FAMILY,
+        rule=meta.id,
+        status=Status.RESOLVED,
+        severity=before.severity,
+        resource=ref,
+        observed_at=now,
+        labels=before.labels,
+        annotations={
+            "summary": f"{ref.name}: {meta.id} resolved (resource deleted)",
+            "description": "the resource is no longer in the inventory",
             "remediation": meta.remediation,
             "risk": meta.risk,
-        }
-        if meta.runbook_url:
-            annotations["runbook_url"] = meta.runbook_url
-        if cost is not None and cost.days_with_cost:
-            annotations["monthly_waste"] = f"{cost.monthly:.2f}"
-            annotations["currency"] = cost.currency
-            annotations["waste_basis"] = f"actual cost of the last {cost.days_with_cost} billed days, scaled to 30 days"
-        else:
-            annotations["waste_basis"] = "no cost rows for this resource: waste unknown"
-        size = (vm.get("properties") or {}).get("hardwareProfile", {}).get("vmSize")
-        if size:
-            annotations["vm_size"] = str(size)
-        findings.append(
-            Finding(
-                detector=FAMILY,
-                rule=meta.id,
-                status=Status.FIRING if verdict.idle else Status.RESOLVED,
-                severity=meta.severity,
-                resource=ref,
-                observed_at=now,
-                annotations=annotations,
-                evidence=verdict.evidence,
-            )
-        )
-    return findings
+        },
+        evidence={"deleted": True},
+    )

@@ -75,14 +75,17 @@ def _costs(daily: float, days: int = 30, rid: str = VM) -> pd.DataFrame:
 
 
 def _run(resources: list[dict[str, Any]], series: list[MetricSeries], costs: Any = None, **cfg: Any) -> list[Any]:
-    return detect(resources=resources, metrics={VM: series}, costs=costs, config=IdleConfig(**cfg), now=NOW)
+    found = detect(resources=resources, metrics={VM: series}, costs=costs, config=IdleConfig(**cfg), now=NOW)
+    return [f for f in found if f.rule == "vm_shutdown_candidate"]
 
 
 def test_registered_with_metadata() -> None:
     assert any(f.name == "vm_shutdown_candidate" for f in family_folders("idle"))
     meta = rule("vm_shutdown_candidate")
     assert meta.family == "idle"
-    assert meta.extra["parameters"]["cpu_recent_avg_max_percent"] == 2.0
+    assert meta.extra["remediation_action"] == "deallocate_vm"
+    assert "cpu_recent_avg_max_percent" in meta.extra["config_keys"]
+    assert IdleConfig().cpu_recent_avg_max_percent == 2.0
 
 
 def test_idle_vm_fires_with_monthly_waste_from_costs() -> None:
@@ -108,10 +111,18 @@ def test_waste_never_changes_identity() -> None:
     assert a.annotations["monthly_waste"] != b.annotations["monthly_waste"]
 
 
-def test_no_cost_rows_says_waste_unknown() -> None:
+def test_no_cost_rows_uses_the_documented_estimate() -> None:
     (f,) = _run([_vm()], _series(lambda h: 0.4), _costs(3.0, rid=VM.replace("vm-1", "other")))
+    assert f.annotations["waste_basis"] == "estimate"
+    assert f.annotations["monthly_waste"] == f"{0.192 * 730:.2f}"
+    assert f.annotations["currency"] == "USD"
+    assert f.evidence["waste"]["basis"] == "estimate"
+
+
+def test_unknown_size_without_cost_rows_says_waste_unknown() -> None:
+    (f,) = _run([_vm(size="Standard_Z99")], _series(lambda h: 0.4))
     assert "monthly_waste" not in f.annotations
-    assert "unknown" in f.annotations["waste_basis"]
+    assert f.annotations["waste_basis"] == "unknown"
 
 
 def test_busy_vm_is_resolved() -> None:
@@ -136,7 +147,8 @@ def test_cpu_p95_threshold_is_strict() -> None:
 
 
 def test_busy_network_blocks_it() -> None:
-    (f,) = _run([_vm()], _series(lambda h: 0.4, net=lambda h: 500e6))
+    # D4s_v3 expects 2000 Mbit/s: 2 % is 40 Mbit/s = 18 GB per hour.
+    (f,) = _run([_vm()], _series(lambda h: 0.4, net=lambda h: 20e9))
     assert f.status is Status.RESOLVED
     assert "outbound network" in f.annotations["description"]
 

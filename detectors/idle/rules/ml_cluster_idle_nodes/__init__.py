@@ -1,0 +1,1 @@
+"""Idle rule ml_cluster_idle_nodes."""

@@ -1,0 +1,1 @@
+"""Idle rule ml_compute_instance_idle."""

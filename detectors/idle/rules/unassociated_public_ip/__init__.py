@@ -1,0 +1,1 @@
+"""Idle rule unassociated_public_ip."""

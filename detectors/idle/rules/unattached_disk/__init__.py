@@ -1,0 +1,1 @@
+"""Idle rule unattached_disk."""

@@ -1,0 +1,1 @@
+"""Idle rule vm_rightsize_candidate."""

@@ -1,0 +1,1 @@
+"""Idle rule vm_stopped_not_deallocated."""
