@@ -518,3 +518,27 @@ def test_health_with_real_handler_on_azurite(host_env: dict[str, str]) -> None:
 def test_timers_with_real_handlers(real_env: dict[str, str]) -> None:
     for name in ("metrics", "sweep", "digest"):
         _user_function(name)(TimerRequest())
+
+
+def test_handling_a_resource_event_loads_no_heavy_module(tenant: Path, tmp_path: Path) -> None:
+    """The drift event path (index the app, handle a resource event) never imports pandas & co."""
+    import subprocess
+
+    code = f"""
+import json, sys
+from pathlib import Path
+import function_app
+from vigil import handlers
+from vigil.config import VigilConfig
+from vigil.runtime_local import LocalRuntime
+from vigil.state import open_store
+events = json.loads(next(Path({str(tenant / "events")!r}).glob("*.json")).read_text())
+rt = LocalRuntime(VigilConfig(), open_store("sqlite", path={str(tmp_path / "s.db")!r}), Path({str(tmp_path)!r}),
+                  settings={{"VIGIL_TENANT_DIR": {str(tenant)!r}}})
+out = handlers.handle_resource_events(events, rt)
+assert out["drift"]["processed"] >= 1, out
+print(",".join(m for m in ("pandas", "sklearn", "pyarrow", "matplotlib", "scipy") if m in sys.modules))
+"""
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == ""
