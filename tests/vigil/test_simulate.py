@@ -152,11 +152,29 @@ def test_metrics_are_azure_monitor_responses(sim: SimResult, samples_dir: Path) 
     real_keys = set(cassette["response_body"])
     files = sorted((sim.root / "metrics").rglob("*.json"))
     assert len(files) == sim.metric_files
-    body = json.loads(files[0].read_text())
+    vm_files = [f for f in files if f.name.startswith("vm-")]
+    body = json.loads(vm_files[0].read_text())
     assert real_keys <= set(body)
-    series = parse_metrics_response(body, source=str(files[0]))
+    series = parse_metrics_response(body, source=str(vm_files[0]))
     assert {s.name for s in series} == {"Percentage CPU", "Network Out Total"}
     assert all(s.interval == "PT1H" for s in series)
+
+
+def test_ml_compute_instances_report_through_their_workspace(sim: SimResult) -> None:
+    tenant = TenantFolder(sim.root)
+    by_ws = tenant.all_series(["CpuUtilizationPercentage"])
+    instances = [
+        c["id"].lower()
+        for c in tenant.list(["Microsoft.MachineLearningServices/workspaces/computes"])
+        if c["properties"]["computeType"] == "ComputeInstance"
+    ]
+    assert len(by_ws) == len(instances) == 3
+    for cid in instances:
+        ws_id, _, name = cid.rpartition("/computes/")
+        (series,) = by_ws[ws_id]
+        assert series.dimensions == {"ComputeName": name}
+        assert series.interval == "PT1H"
+        assert any(p.average is not None for p in series.points)
 
 
 def test_idle_vm_is_below_one_percent_for_fourteen_days(sim: SimResult) -> None:

@@ -34,7 +34,7 @@ from typing import Any
 
 from vigil.simulate.costs import EA_COLUMNS, FOCUS_COLUMNS, cost_rows, write_exports
 from vigil.simulate.events import write_events
-from vigil.simulate.metrics import write_metrics
+from vigil.simulate.metrics import write_metrics, write_ml_metrics
 from vigil.simulate.model import COST_DAYS, DEFAULT_NOW, DEFAULT_SEED, METRIC_DAYS, SimResult, dump, iso
 from vigil.simulate.resources import build_resources, write_resources
 
@@ -64,6 +64,7 @@ def simulate(
     with _progress(progress) as step:
         advance = step("metrics (hourly CPU and network)", vms)
         metric_files = write_metrics(root, res, now, random.Random(seed * 7919 + 1), advance)
+        metric_files += write_ml_metrics(root, res, now, random.Random(seed * 7919 + 5))
         step("cost exports (EA actual + FOCUS 1.0)", 1)
         rows = cost_rows(res, now, random.Random(seed * 7919 + 2))
         runs, n_cost_rows = write_exports(root, subs, rows, now, random.Random(seed * 7919 + 3))

@@ -96,3 +96,65 @@ def write_metrics(root: Path, res: list[Res], now: datetime, rng: random.Random,
         count += 1
         tick()
     return count
+
+
+def _ml_series(compute: Res, hours: list[datetime], rng: random.Random) -> dict[str, Any]:
+    """One ``CpuUtilizationPercentage`` timeseries of a compute instance (dimension ComputeName)."""
+    short = compute.name.split("/")[-1]
+    data: list[dict[str, Any]] = []
+    for hr in hours:
+        working = hr.weekday() < 5 and 9 <= hr.hour < 19
+        if compute.profile == "off" or not working:
+            data.append({"timeStamp": iso(hr)})  # stopped: no data for the grain
+            continue
+        avg = round(rng.uniform(6, 45), 4)
+        data.append({"timeStamp": iso(hr), "average": avg, "maximum": round(min(100.0, avg * rng.uniform(1.2, 2)), 4)})
+    return {
+        "metadatavalues": [{"name": {"value": "ComputeName", "localizedValue": "ComputeName"}, "value": short}],
+        "data": data,
+    }
+
+
+def write_ml_metrics(root: Path, res: list[Res], now: datetime, rng: random.Random) -> int:
+    """Workspace-level ``CpuUtilizationPercentage`` split by ComputeName, one file per workspace.
+
+    The body of ``GET {workspaceId}/providers/microsoft.insights/metrics?metricnames=CpuUtilizationPercentage
+    &$filter=ComputeName eq '*'&interval=PT1H&aggregation=average,maximum``; compute instances report while
+    running (working hours here), nothing while stopped.
+    """
+    start = now - timedelta(days=METRIC_DAYS)
+    hours = [start + timedelta(hours=i) for i in range(METRIC_DAYS * 24)]
+    count = 0
+    for ws in res:
+        if ws.type != "Microsoft.MachineLearningServices/workspaces":
+            continue
+        instances = [
+            r
+            for r in res
+            if r.type.endswith("/computes")
+            and r.name.startswith(ws.name + "/")
+            and r.arm["properties"]["computeType"] == "ComputeInstance"
+        ]
+        if not instances:
+            continue
+        doc = {
+            "cost": 0,
+            "timespan": f"{iso(start)}/{iso(now)}",
+            "interval": "PT1H",
+            "value": [
+                {
+                    "id": f"{ws.id}/providers/Microsoft.Insights/metrics/CpuUtilizationPercentage",
+                    "type": "Microsoft.Insights/metrics",
+                    "name": {"value": "CpuUtilizationPercentage", "localizedValue": "CPU Utilization Percentage"},
+                    "displayDescription": "CPU utilization of compute nodes in the workspace.",
+                    "unit": "Percent",
+                    "timeseries": [_ml_series(c, hours, rng) for c in instances],
+                    "errorCode": "Success",
+                }
+            ],
+            "namespace": ws.type,
+            "resourceregion": ws.location,
+        }
+        dump(root / "metrics" / ws.sub.id / ws.rg / f"{ws.name}.json", doc)
+        count += 1
+    return count
