@@ -309,7 +309,7 @@ def handle_queue_message(
     a crash before returning leaves the message to the host's own retry, which
     is safe because delivery is idempotent.
     """
-    message = body.get("message", body)
+    message = outbox.resolve(body) if ("message" in body or "ref" in body) else dict(body)
     attempts = max(int(body.get("attempts", 0)) + 1, dequeue_count)
     res = deliver(message, config=config, store=store, notifiers=notifiers, now=now, signing_key=signing_key)
     if res.ok:

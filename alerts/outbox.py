@@ -33,6 +33,9 @@ __all__ = ["Lease", "Outbox", "OutboxEntry", "QueueOutbox", "RetryPolicy", "Stor
 
 log = logging.getLogger(__name__)
 
+# A queue message holds at most 64 KiB; base64 (Functions' default encoding) adds a third.
+MAX_INLINE_CHARS = 45_000
+
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
@@ -134,7 +137,9 @@ class StoreOutbox:
         out: list[Lease] = []
         for rec in self.store.query(Namespace.OUTBOX):
             v = rec.value
-            if v.get("state") != "pending" or datetime.fromisoformat(v["not_before"]) > now:
+            if "message" not in v or v.get("state") != "pending":
+                continue  # not a StoreOutbox record (e.g. a queue marker written by another outbox)
+            if datetime.fromisoformat(v.get("not_before") or v.get("enqueued_at") or now.isoformat()) > now:
                 continue
             claimed = {**v, "attempts": int(v.get("attempts", 0)) + 1, "not_before": (now + lease).isoformat()}
             try:
@@ -225,11 +230,41 @@ class QueueOutbox:
         base = dict(rec.value) if rec else {}
         self.store.put(Namespace.OUTBOX, key, {**base, **changes})
 
+    def _body(self, message: Mapping[str, Any], **extra: Any) -> str:
+        """Queue body; a message too big for a queue message (64 KiB) is sent by reference."""
+        body = json.dumps({"message": dict(message), **extra}, separators=(",", ":"))
+        if len(body) <= MAX_INLINE_CHARS:
+            return body
+        if self.store is None:
+            raise ValueError(
+                f"outbox message {message.get('key')} is {len(body)} characters; "
+                "a state store is needed to send it by reference"
+            )
+        return json.dumps({"ref": str(message["key"]), **extra}, separators=(",", ":"))
+
+    def resolve(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        if "message" in body:
+            return dict(body["message"])
+        rec = self.store.get(Namespace.OUTBOX, str(body["ref"])) if self.store is not None else None
+        if rec is None or "message" not in rec.value:
+            raise KeyError(f"outbox message {body.get('ref')} not found in the state store")
+        return dict(rec.value["message"])
+
     def enqueue(self, message: Mapping[str, Any], *, now: datetime, delay: timedelta = timedelta(0)) -> bool:
         key = str(message["key"])
         if self.store is not None and self.store.get(Namespace.OUTBOX, key) is not None:
             return False
-        body = json.dumps({"message": dict(message), "attempts": 0}, separators=(",", ":"))
+        body = self._body(message, attempts=0)
+        if body.startswith('{"ref"'):
+            self.mirror(
+                key,
+                message=dict(message),
+                state="pending",
+                attempts=0,
+                enqueued_at=now.isoformat(),
+                updated_at=now.isoformat(),
+                transport="queue",
+            )
         self.queue.send_message(body, visibility_timeout=int(delay.total_seconds()) or None)
         ts = now.isoformat()
         self.mirror(
@@ -250,8 +285,7 @@ class QueueOutbox:
         for msg in self.queue.receive_messages(
             messages_per_page=min(32, max_messages), visibility_timeout=int(lease.total_seconds())
         ):
-            body = json.loads(msg.content)
-            message = body["message"]
+            message = self.resolve(json.loads(msg.content))
             out.append(Lease(str(message["key"]), message, int(msg.dequeue_count), msg))
             if len(out) >= max_messages:
                 break
@@ -273,7 +307,7 @@ class QueueOutbox:
             self.fail(lease, reason=f"gave up after {lease.attempts} attempts: {reason}", now=now)
             return False
         delay = self.policy.backoff(lease.attempts)
-        body = json.dumps({"message": lease.message, "attempts": lease.attempts, "last_error": reason})
+        body = self._body(lease.message, attempts=lease.attempts, last_error=reason[:2000])
         self.queue.update_message(
             lease.handle,
             pop_receipt=lease.handle.pop_receipt,
@@ -295,8 +329,9 @@ class QueueOutbox:
             self.queue.delete_message(lease.handle)
 
     def poison_message(self, message: Mapping[str, Any], *, reason: str, attempts: int, now: datetime) -> None:
-        body = {"message": dict(message), "reason": reason, "attempts": attempts, "failed_at": now.isoformat()}
-        self.poison.send_message(json.dumps(body, separators=(",", ":")))
+        self.poison.send_message(
+            self._body(message, reason=reason[:4000], attempts=attempts, failed_at=now.isoformat())
+        )
         log.warning("alert notification sent to poison queue", extra={"key": message.get("key"), "reason": reason})
         self.mirror(
             str(message["key"]), state="failed", attempts=attempts, updated_at=now.isoformat(), last_error=reason
@@ -310,7 +345,7 @@ class QueueOutbox:
             )
             return False
         delay = self.policy.backoff(attempts)
-        body = json.dumps({"message": dict(message), "attempts": attempts, "last_error": reason})
+        body = self._body(message, attempts=attempts, last_error=reason[:2000])
         self.queue.send_message(body, visibility_timeout=int(delay.total_seconds()))
         self.mirror(
             str(message["key"]),

@@ -111,3 +111,23 @@ def test_queue_trigger_handler_requeues_with_backoff(azurite: Any, unique_name: 
     handle_queue_message({"message": msg}, outbox=ob, config=CFG, store=store, now=now, notifiers={"msteams": ok})
     handle_queue_message({"message": msg}, outbox=ob, config=CFG, store=store, now=now, notifiers={"msteams": ok})
     assert len(ok.calls) == 1
+
+
+def test_huge_group_goes_by_reference(azurite: Any, unique_name: Any) -> None:
+    store = MemoryStore()
+    ob = _outbox(azurite, unique_name, store)
+    cfg = parse_config(
+        {
+            "route": {"receiver": "teams", "group_by": ["alertname"], "group_wait": "0s"},
+            "receivers": [{"name": "teams", "msteamsv2_configs": [{"webhook_url": "http://unused"}]}],
+        }
+    )
+    now = datetime.now(UTC)
+    fs = [finding(resource=f"{SUB}/vm{i:05d}", observed_at=now) for i in range(4000)]
+    (msg,) = process(fs, config=cfg, store=store, outbox=ob, now=now).messages
+    assert len(json.dumps(msg)) > 64 * 1024  # would not fit in a queue message
+    (peek,) = ob.queue.peek_messages()
+    assert json.loads(peek.content) == {"ref": msg["key"], "attempts": 0}
+    rec = RecordingNotifier()
+    assert drain(ob, config=cfg, store=store, notifiers={"msteams": rec}).delivered == 1
+    assert len(rec.calls[0].alerts) == 4000
