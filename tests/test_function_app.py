@@ -542,3 +542,28 @@ print(",".join(m for m in ("pandas", "sklearn", "pyarrow", "matplotlib", "scipy"
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == ""
+
+
+def test_host_json() -> None:
+    host = json.loads((REPO / "host.json").read_text(encoding="utf-8"))
+    assert host["version"] == "2.0"
+    assert host["extensionBundle"] == {"id": "Microsoft.Azure.Functions.ExtensionBundle", "version": "[4.*, 5.0.0)"}
+    assert host["telemetryMode"] == "OpenTelemetry"
+    hours, minutes, seconds = (int(x) for x in host["functionTimeout"].split(":"))
+    assert 5 * 60 <= hours * 3600 + minutes * 60 + seconds <= 30 * 60  # long enough for one export part
+    queues = host["extensions"]["queues"]
+    assert queues["messageEncoding"] == "base64"  # what AzureRuntime.enqueue writes
+    assert queues["maxDequeueCount"] == 5  # what LocalRuntime mirrors
+    from vigil.runtime_local import MAX_DEQUEUE_COUNT
+
+    assert queues["maxDequeueCount"] == MAX_DEQUEUE_COUNT
+
+
+def test_funcignore_keeps_the_app_and_drops_dev_files() -> None:
+    ignored = {
+        line.strip()
+        for line in (REPO / ".funcignore").read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    assert {"tests", "bench", ".venv", "node_modules", "out", "infra", "local.settings.json"} <= ignored
+    assert not ignored & {"vigil", "ingest", "detectors", "alerts", "function_app.py", "host.json", "requirements.txt"}
