@@ -275,6 +275,7 @@ def load_costs(
 
     ``start`` (inclusive) and ``end`` (exclusive) filter on ChargePeriodStart; ``scopes`` keeps only
     the given billing accounts or subscriptions (matched on the partition key or SubAccountId).
+    Query API data (``dataset=api-*``) is skipped for a scope and month that has export data.
     """
     import pandas as pd
     import pyarrow as pa
@@ -288,7 +289,11 @@ def load_costs(
     wanted = {scope_key(s) for s in scopes} if scopes else None
     wanted_subs = {s.strip().lower() for s in scopes} if scopes else None
     tables = []
-    for part, cur in store.partitions():
+    parts = store.partitions()
+    exported = {(p[0], p[1]) for p, _c in parts if not p[2].startswith("api-")}
+    for part, cur in parts:
+        if part[2].startswith("api-") and (part[0], part[1]) in exported:
+            continue  # a scope+month with exports: the Query API copy would count it twice
         month_start = datetime.strptime(part[1] + "-01", "%Y-%m-%d").replace(tzinfo=UTC)
         if hi is not None and month_start >= hi:
             continue
