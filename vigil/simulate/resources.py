@@ -134,8 +134,10 @@ class _Builder:
         }
         return self.add(Res(sub, rg, "Microsoft.Compute/disks", name, loc, arm, tags, meter=meter, profile="flat"))
 
-    def pip(self, sub: Sub, rg: str, name: str, loc: str, tags: dict[str, str]) -> Res:
+    def pip(self, sub: Sub, rg: str, name: str, loc: str, tags: dict[str, str], *, attached_to: str) -> Res:
+        """A Standard static public IP, associated with ``attached_to`` (provider path of an ipConfiguration)."""
         ip = f"20.{self.rng.randint(1, 250)}.{self.rng.randint(1, 250)}.{self.rng.randint(1, 250)}"
+        ipconf = f"/subscriptions/{sub.id}/resourceGroups/{rg}/providers/{attached_to}"
         arm = {
             "sku": {"name": "Standard", "tier": "Regional"},
             "properties": {
@@ -144,6 +146,7 @@ class _Builder:
                 "publicIPAddressVersion": "IPv4",
                 "publicIPAllocationMethod": "Static",
                 "idleTimeoutInMinutes": 4,
+                "ipConfiguration": {"id": ipconf},
             },
         }
         meter = {
@@ -391,7 +394,14 @@ def build_resources(
         b.vm(
             prod, "rg-web-prod", f"vm-web-{i:02d}", "Standard_D2s_v3", "eastus", "normal", t("prod", "web", "web-team")
         )
-    b.pip(prod, "rg-web-prod", "pip-web-lb", "eastus", t("prod", "web", "web-team"))
+    b.pip(
+        prod,
+        "rg-web-prod",
+        "pip-web-lb",
+        "eastus",
+        t("prod", "web", "web-team"),
+        attached_to="Microsoft.Network/loadBalancers/lb-web/frontendIPConfigurations/fe-public",
+    )
     b.storage(
         prod, "rg-web-prod", "stwebprod" + f"{rng.getrandbits(24):06x}", "eastus", 800, t("prod", "web", "web-team")
     )
@@ -404,10 +414,24 @@ def build_resources(
     idle = b.vm(
         prod, "rg-legacy", "vm-legacy-app-01", "Standard_D4s_v3", "eastus", "idle", t("prod", "legacy-crm", "it-ops")
     )
-    b.pip(prod, "rg-legacy", "pip-legacy-app-01", "eastus", t("prod", "legacy-crm", "it-ops"))
+    b.pip(
+        prod,
+        "rg-legacy",
+        "pip-legacy-app-01",
+        "eastus",
+        t("prod", "legacy-crm", "it-ops"),
+        attached_to="Microsoft.Network/networkInterfaces/vm-legacy-app-01-nic/ipConfigurations/ipconfig1",
+    )
     b.vm(prod, "rg-api-prod", "vm-api-01", "Standard_E4s_v3", "westeurope", "normal", t("prod", "api", "api-team"))
     b.vm(prod, "rg-api-prod", "vm-api-02", "Standard_E4s_v3", "westeurope", "normal", t("prod", "api", "api-team"))
-    b.pip(prod, "rg-api-prod", "pip-api-gw", "westeurope", t("prod", "api", "api-team"))
+    b.pip(
+        prod,
+        "rg-api-prod",
+        "pip-api-gw",
+        "westeurope",
+        t("prod", "api", "api-team"),
+        attached_to="Microsoft.Network/applicationGateways/agw-api/frontendIPConfigurations/appGwPublicFrontendIp",
+    )
     b.storage(
         prod, "rg-api-prod", "stapiprod" + f"{rng.getrandbits(24):06x}", "westeurope", 400, t("prod", "api", "api-team")
     )
@@ -452,7 +476,14 @@ def build_resources(
     for i in range(1, 7):
         profile = "off" if i in (5, 6) else "dev"
         b.vm(dev, "rg-dev", f"vm-dev-{i:02d}", "Standard_B2s", "westeurope", profile, t("dev", "sandbox", f"dev{i}"))
-    b.pip(dev, "rg-dev", "pip-dev-bastion", "westeurope", t("dev", "sandbox", "platform"))
+    b.pip(
+        dev,
+        "rg-dev",
+        "pip-dev-bastion",
+        "westeurope",
+        t("dev", "sandbox", "platform"),
+        attached_to="Microsoft.Network/bastionHosts/bas-dev/bastionHostIpConfigurations/IpConf",
+    )
     b.storage(
         dev, "rg-dev", "stdevshared" + f"{rng.getrandbits(24):06x}", "westeurope", 250, t("dev", "sandbox", "platform")
     )
