@@ -16,4 +16,4 @@ tools: $(TOOLS_VENV)/.installed
 # Non-zero exit on any failed check; skips need an inline `//checkov:skip=CKV_...: reason`.
 checkov: tools
 	$(TOOLS_VENV)/bin/checkov -d infra --framework bicep --skip-download --compact --quiet
-	$(TOOLS_VENV)/bin/shellcheck --shell=sh --severity=style scripts/*.sh
+	$(TOOLS_VENV)/bin/shellcheck --shell=sh --severity=style --external-sources scripts/*.sh

@@ -2,13 +2,10 @@
 # azd postdeploy hook (azure.yaml). Runs after `azd up` / `azd deploy`, with the azd environment
 # (infra/main.bicep outputs included) exported. Idempotent: safe to run again.
 #
-#  1. Management-group mode (VIGIL_MANAGEMENT_GROUP_ID set): deploys infra/scopes/management-group.bicep,
-#     which assigns the read roles (and the remediation role) at the management group.
-#  2. Key Vault: creates the link-signing key if it does not exist yet and lists secrets still unset.
-#  3. Event Grid: creates the event subscriptions on the system topics Bicep made. They cannot be made in
-#     Bicep because the webhook needs the function's eventgrid_extension system key, which exists only
-#     once the deployed code has started. Each subscription is filtered to the event types Vigil handles,
-#     retries for 24 h and dead-letters into Vigil's storage with the Event Grid managed identity.
+# Creates the Event Grid subscriptions on the system topics Bicep made. They cannot be made in Bicep:
+# the webhook needs the function's eventgrid_extension system key, which exists only once the deployed
+# code has started. Each subscription is filtered to the event types Vigil handles, retries for 24 h
+# and dead-letters into Vigil's storage with the Event Grid managed identity.
 #
 # Needs: az (logged in), python3. Run by hand with: azd env get-values > .env; set -a; . ./.env; set +a
 set -eu
@@ -29,10 +26,6 @@ EVENTGRID_API_VERSION="2022-06-15"
 : "${AZURE_RESOURCE_GROUP:?not set: run through azd, or export the azd environment (azd env get-values)}"
 : "${AZURE_FUNCTION_APP_NAME:?not set}"
 : "${AZURE_STORAGE_ACCOUNT_ID:?not set}"
-: "${AZURE_KEY_VAULT_NAME:?not set}"
-: "${AZURE_LOCATION:?not set}"
-: "${AZURE_ENV_NAME:?not set}"
-: "${VIGIL_APP_PRINCIPAL_ID:?not set}"
 : "${VIGIL_EVENTS_IDENTITY_ID:?not set}"
 : "${VIGIL_STORAGE_TOPIC_NAME:?not set}"
 : "${VIGIL_SUBSCRIPTION_TOPIC_NAME:?not set}"
@@ -40,78 +33,12 @@ EVENTGRID_API_VERSION="2022-06-15"
 : "${VIGIL_EVENTS_RESOURCE_GROUPS:?not set}"
 : "${VIGIL_EXPORTS_CONTAINER:?not set}"
 : "${VIGIL_DEADLETTER_CONTAINER:?not set}"
-VIGIL_MANAGEMENT_GROUP_ID="${VIGIL_MANAGEMENT_GROUP_ID:-}"
-VIGIL_REMEDIATION_ENABLED="${VIGIL_REMEDIATION_ENABLED:-false}"
 
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-WORK="$(mktemp -d)"
-trap 'rm -rf "$WORK"' EXIT INT TERM
-umask 077
+HOOK="postdeploy"
+# shellcheck source=scripts/hooklib.sh
+. "$(dirname "$0")/hooklib.sh"
 
-log() {
-  printf 'vigil postdeploy: %s\n' "$*" >&2
-}
-
-# retry ATTEMPTS DELAY_SECONDS COMMAND...: runs COMMAND until it succeeds.
-# POSIX sh has no local variables: the retry_ prefix keeps callers' variables intact.
-retry() {
-  retry_attempts="$1"
-  retry_delay="$2"
-  shift 2
-  retry_n=1
-  until "$@"; do
-    if [ "$retry_n" -ge "$retry_attempts" ]; then
-      return 1
-    fi
-    log "attempt $retry_n failed; retrying in ${retry_delay}s"
-    sleep "$retry_delay"
-    retry_n=$((retry_n + 1))
-  done
-}
-
-# --- 1. management-group role assignments ---------------------------------------------------------
-if [ -n "$VIGIL_MANAGEMENT_GROUP_ID" ]; then
-  log "assigning roles at management group $VIGIL_MANAGEMENT_GROUP_ID"
-  az deployment mg create \
-    --name "vigil-${AZURE_ENV_NAME}-roles" \
-    --management-group-id "$VIGIL_MANAGEMENT_GROUP_ID" \
-    --location "$AZURE_LOCATION" \
-    --template-file "$ROOT/infra/scopes/management-group.bicep" \
-    --parameters appPrincipalId="$VIGIL_APP_PRINCIPAL_ID" \
-    environmentName="$AZURE_ENV_NAME" \
-    remediationEnabled="$VIGIL_REMEDIATION_ENABLED" \
-    --output none
-fi
-
-# --- 2. Key Vault secrets ---------------------------------------------------------------------------
-secret_exists() {
-  az keyvault secret show --vault-name "$AZURE_KEY_VAULT_NAME" --name "$1" --query id --output none 2>/dev/null
-}
-
-python3 -c '
-import json, sys
-doc = json.load(open(sys.argv[1], encoding="utf-8"))
-for s in doc["settings"]:
-    if s["secret"]:
-        print(s["secretName"], s["name"])
-' "$ROOT/infra/app-settings.json" >"$WORK/secrets.txt"
-
-while read -r secret_name setting_name; do
-  if secret_exists "$secret_name"; then
-    continue
-  fi
-  if [ "$setting_name" = "VIGIL_SIGNING_KEY" ]; then
-    log "creating Key Vault secret $secret_name (random link-signing key)"
-    python3 -c 'import secrets; print(secrets.token_urlsafe(48))' >"$WORK/signing-key"
-    # The operator's Key Vault Secrets Officer assignment can take a few minutes to propagate.
-    retry 10 30 az keyvault secret set --vault-name "$AZURE_KEY_VAULT_NAME" --name "$secret_name" \
-      --file "$WORK/signing-key" --output none
-  else
-    log "Key Vault secret $secret_name ($setting_name) is not set: az keyvault secret set --vault-name $AZURE_KEY_VAULT_NAME --name $secret_name --value <value>"
-  fi
-done <"$WORK/secrets.txt"
-
-# --- 3. Event Grid subscriptions --------------------------------------------------------------------
+# --- Event Grid subscriptions -----------------------------------------------------------------------
 ARM="$(az cloud show --query endpoints.resourceManager --output tsv)"
 ARM="${ARM%/}"
 HOST_NAME="$(az functionapp show --resource-group "$AZURE_RESOURCE_GROUP" --name "$AZURE_FUNCTION_APP_NAME" \

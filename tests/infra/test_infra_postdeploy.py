@@ -1,5 +1,6 @@
-"""The azd postdeploy hook: shellcheck-clean, wired in azure.yaml, in step with the code, and doing the
-right az calls (run against a recording stand-in for the az CLI; no Azure)."""
+"""The azd hooks (scripts/postprovision.sh, scripts/postdeploy.sh): shellcheck-clean, wired in azure.yaml,
+in step with the code, and making the right az calls (run against a recording stand-in for the az CLI;
+no Azure)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ import yaml
 from tests.infra.conftest import REPO
 
 SCRIPT = REPO / "scripts" / "postdeploy.sh"
+POSTPROVISION = REPO / "scripts" / "postprovision.sh"
+HOOKS = {"postprovision": POSTPROVISION, "postdeploy": SCRIPT}
 FAKE_AZ = Path(__file__).with_name("fake_az.py")
 RG_ID = "/subscriptions/00000000-0000-0000-0000-00000000000a/resourceGroups/rg-test"
 STORAGE_ID = f"{RG_ID}/providers/Microsoft.Storage/storageAccounts/stvigiltest"
@@ -44,11 +47,12 @@ def _shellcheck() -> str:
     return found
 
 
-def test_postdeploy_is_shellcheck_clean() -> None:
+def test_hooks_are_shellcheck_clean() -> None:
     scripts = sorted((REPO / "scripts").glob("*.sh"))
-    assert SCRIPT in scripts
+    assert set(HOOKS.values()) <= set(scripts)
     result = subprocess.run(
-        [_shellcheck(), "--shell=sh", "--severity=style", *map(str, scripts)],
+        [_shellcheck(), "--shell=sh", "--severity=style", "--external-sources", *map(str, scripts)],
+        cwd=REPO,
         capture_output=True,
         text=True,
         timeout=120,
@@ -57,12 +61,15 @@ def test_postdeploy_is_shellcheck_clean() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_hook_is_wired_in_azure_yaml() -> None:
+def test_hooks_are_wired_in_azure_yaml() -> None:
     project = yaml.safe_load((REPO / "azure.yaml").read_text(encoding="utf-8"))
-    hook = project["hooks"]["postdeploy"]["posix"]
-    assert hook["run"] == "./scripts/postdeploy.sh"
-    assert hook["shell"] == "sh"
-    assert SCRIPT.stat().st_mode & stat.S_IXUSR, "scripts/postdeploy.sh must be executable"
+    assert set(project["hooks"]) == set(HOOKS)
+    for name, path in HOOKS.items():
+        hook = project["hooks"][name]["posix"]
+        assert hook["run"] == f"./scripts/{path.name}"
+        assert hook["shell"] == "sh"
+        assert hook["continueOnError"] is False
+        assert path.stat().st_mode & stat.S_IXUSR, f"{path} must be executable"
     assert project["infra"] == {"provider": "bicep", "path": "infra", "module": "main"}
     (service,) = project["services"].values()
     assert service == {"project": ".", "language": "python", "host": "function"}
@@ -73,11 +80,15 @@ def test_hook_is_wired_in_azure_yaml() -> None:
     assert "targetScope = 'subscription'" in main
 
 
-def test_every_variable_the_hook_needs_is_a_main_bicep_output(bicep: dict[str, dict[str, Any]]) -> None:
-    required = set(re.findall(r'^: "\$\{([A-Z_]+):\?', SCRIPT.read_text(encoding="utf-8"), flags=re.M))
+@pytest.mark.parametrize("hook", sorted(HOOKS))
+def test_every_variable_a_hook_needs_is_a_main_bicep_output(bicep: dict[str, dict[str, Any]], hook: str) -> None:
+    text = HOOKS[hook].read_text(encoding="utf-8")
+    required = set(re.findall(r'^: "\$\{([A-Z_]+):\?', text, flags=re.M))
+    optional = set(re.findall(r'^([A-Z_]+)="\$\{\1:-', text, flags=re.M))
+    assert required, hook
     provided_by_azd = {"AZURE_ENV_NAME"}
     outputs = set(bicep["main.bicep"]["outputs"])
-    assert required - provided_by_azd <= outputs, sorted(required - provided_by_azd - outputs)
+    assert (required | optional) - provided_by_azd <= outputs, sorted((required | optional) - provided_by_azd - outputs)
 
 
 def test_hook_targets_the_event_grid_functions(function_index: list[dict[str, Any]]) -> None:
@@ -94,13 +105,15 @@ def test_hook_filters_to_the_event_types_the_code_handles() -> None:
     assert _script_var("MANIFEST_SUFFIX") == ingest_functions._MANIFEST
 
 
-def _run_hook(tmp_path: Path, **extra: str) -> tuple[subprocess.CompletedProcess[str], list[dict[str, Any]]]:
+def _run_hook(
+    tmp_path: Path, script: Path = SCRIPT, **extra: str
+) -> tuple[subprocess.CompletedProcess[str], list[dict[str, Any]]]:
     bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
+    bin_dir.mkdir(exist_ok=True)
     az = bin_dir / "az"
     az.write_text(f'#!/bin/sh\nexec {sys.executable} {FAKE_AZ} "$@"\n', encoding="utf-8")
     az.chmod(0o755)
-    log = tmp_path / "az.log"
+    log = tmp_path / f"az-{script.stem}.log"
     env = {
         "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
         "HOME": str(tmp_path),
@@ -122,12 +135,12 @@ def _run_hook(tmp_path: Path, **extra: str) -> tuple[subprocess.CompletedProcess
         "VIGIL_DEADLETTER_CONTAINER": "vigil-deadletter",
         **extra,
     }
-    result = subprocess.run(["sh", str(SCRIPT)], env=env, capture_output=True, text=True, timeout=120, check=False)
+    result = subprocess.run(["sh", str(script)], env=env, capture_output=True, text=True, timeout=120, check=False)
     calls = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()] if log.exists() else []
     return result, calls
 
 
-def test_hook_creates_filtered_dead_lettered_subscriptions(tmp_path: Path) -> None:
+def test_postdeploy_creates_filtered_dead_lettered_subscriptions(tmp_path: Path) -> None:
     result, calls = _run_hook(tmp_path)
     assert result.returncode == 0, result.stderr
     puts = [c for c in calls if c["args"][:1] == ["rest"]]
@@ -168,16 +181,30 @@ def test_hook_creates_filtered_dead_lettered_subscriptions(tmp_path: Path) -> No
                 "properties": {"resourceId": STORAGE_ID, "blobContainerName": "vigil-deadletter"},
             },
         }
-    assert not [c for c in calls if c["args"][:2] == ["deployment", "mg"]]
-    (created,) = [c for c in calls if c["args"][:3] == ["keyvault", "secret", "set"]]
-    assert created["args"][created["args"].index("--name") + 1] == "vigil-signing-key"
-    assert len(str(created["secret"])) >= 32
+    assert {tuple(c["args"][:2]) for c in calls} == {
+        ("cloud", "show"),
+        ("functionapp", "show"),
+        ("functionapp", "keys"),
+        ("rest", "--method"),
+    }
     assert KEY not in result.stderr, "the system key must not be logged"
 
 
-def test_hook_keeps_existing_secrets_and_assigns_roles_at_a_management_group(tmp_path: Path) -> None:
+def test_postprovision_creates_the_signing_key_before_the_code_runs(tmp_path: Path) -> None:
+    result, calls = _run_hook(tmp_path, POSTPROVISION)
+    assert result.returncode == 0, result.stderr
+    assert not [c for c in calls if c["args"][:2] == ["deployment", "mg"]]
+    (created,) = [c for c in calls if c["args"][:3] == ["keyvault", "secret", "set"]]
+    assert created["args"][created["args"].index("--name") + 1] == "vigil-signing-key"
+    assert created["args"][created["args"].index("--vault-name") + 1] == "kv-vigil-test"
+    assert len(str(created["secret"])) >= 32
+    assert str(created["secret"]) not in result.stderr, "the generated key must not be logged"
+
+
+def test_postprovision_keeps_existing_secrets_and_assigns_roles_at_a_management_group(tmp_path: Path) -> None:
     result, calls = _run_hook(
         tmp_path,
+        POSTPROVISION,
         FAKE_AZ_EXISTING_SECRETS="vigil-signing-key",
         VIGIL_MANAGEMENT_GROUP_ID="mg-platform",
         VIGIL_REMEDIATION_ENABLED="true",
@@ -190,8 +217,11 @@ def test_hook_keeps_existing_secrets_and_assigns_roles_at_a_management_group(tmp
     assert "remediationEnabled=true" in deployment
 
 
-def test_hook_refuses_to_run_outside_azd(tmp_path: Path) -> None:
-    result, calls = _run_hook(tmp_path, AZURE_RESOURCE_GROUP="")
+@pytest.mark.parametrize(
+    ("hook", "variable"), [("postdeploy", "AZURE_RESOURCE_GROUP"), ("postprovision", "AZURE_KEY_VAULT_NAME")]
+)
+def test_hooks_refuse_to_run_outside_azd(tmp_path: Path, hook: str, variable: str) -> None:
+    result, calls = _run_hook(tmp_path, HOOKS[hook], **{variable: ""})
     assert result.returncode != 0
-    assert "AZURE_RESOURCE_GROUP" in result.stderr
+    assert variable in result.stderr
     assert calls == []

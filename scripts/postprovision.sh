@@ -1,0 +1,68 @@
+#!/bin/sh
+# azd postprovision hook (azure.yaml). Runs after `azd provision` (and the provision step of `azd up`),
+# before any code is deployed, with the azd environment (infra/main.bicep outputs included) exported.
+# Idempotent: safe to run again.
+#
+#  1. Management-group mode (VIGIL_MANAGEMENT_GROUP_ID set): azd deploys only subscription-scope
+#     templates, so this deploys infra/scopes/management-group.bicep, which assigns the read roles (and,
+#     when enabled, the remediation role) at the management group.
+#  2. Key Vault: creates the link-signing key if it does not exist yet, before the code first starts and
+#     resolves its Key Vault reference, and names every other secret app setting that is still unset.
+#
+# Needs: az (logged in), python3. Run by hand with: azd env get-values > .env; set -a; . ./.env; set +a
+set -eu
+
+: "${AZURE_KEY_VAULT_NAME:?not set: run through azd, or export the azd environment (azd env get-values)}"
+: "${AZURE_LOCATION:?not set}"
+: "${AZURE_ENV_NAME:?not set}"
+: "${VIGIL_APP_PRINCIPAL_ID:?not set}"
+VIGIL_MANAGEMENT_GROUP_ID="${VIGIL_MANAGEMENT_GROUP_ID:-}"
+VIGIL_REMEDIATION_ENABLED="${VIGIL_REMEDIATION_ENABLED:-false}"
+
+HOOK="postprovision"
+# shellcheck source=scripts/hooklib.sh
+. "$(dirname "$0")/hooklib.sh"
+
+# --- 1. management-group role assignments ---------------------------------------------------------
+if [ -n "$VIGIL_MANAGEMENT_GROUP_ID" ]; then
+  log "assigning roles at management group $VIGIL_MANAGEMENT_GROUP_ID"
+  az deployment mg create \
+    --name "vigil-${AZURE_ENV_NAME}-roles" \
+    --management-group-id "$VIGIL_MANAGEMENT_GROUP_ID" \
+    --location "$AZURE_LOCATION" \
+    --template-file "$ROOT/infra/scopes/management-group.bicep" \
+    --parameters appPrincipalId="$VIGIL_APP_PRINCIPAL_ID" \
+    environmentName="$AZURE_ENV_NAME" \
+    remediationEnabled="$VIGIL_REMEDIATION_ENABLED" \
+    --output none
+fi
+
+# --- 2. Key Vault secrets ---------------------------------------------------------------------------
+secret_exists() {
+  az keyvault secret show --vault-name "$AZURE_KEY_VAULT_NAME" --name "$1" --query id --output none 2>/dev/null
+}
+
+python3 -c '
+import json, sys
+doc = json.load(open(sys.argv[1], encoding="utf-8"))
+for s in doc["settings"]:
+    if s["secret"]:
+        print(s["secretName"], s["name"])
+' "$ROOT/infra/app-settings.json" >"$WORK/secrets.txt"
+
+while read -r secret_name setting_name; do
+  if secret_exists "$secret_name"; then
+    continue
+  fi
+  if [ "$setting_name" = "VIGIL_SIGNING_KEY" ]; then
+    log "creating Key Vault secret $secret_name (random link-signing key)"
+    python3 -c 'import secrets; print(secrets.token_urlsafe(48))' >"$WORK/signing-key"
+    # The operator's Key Vault Secrets Officer assignment can take a few minutes to propagate.
+    retry 10 30 az keyvault secret set --vault-name "$AZURE_KEY_VAULT_NAME" --name "$secret_name" \
+      --file "$WORK/signing-key" --output none
+  else
+    log "Key Vault secret $secret_name ($setting_name) is not set: az keyvault secret set --vault-name $AZURE_KEY_VAULT_NAME --name $secret_name --value <value>"
+  fi
+done <"$WORK/secrets.txt"
+
+log "done"
