@@ -39,7 +39,7 @@ from datetime import datetime
 from typing import Any
 
 from detectors.drift.aliases import STAR, PathToken, alias_path
-from detectors.drift.expr import MISSING, Expr, ExprError, compile_expr, is_expression, literal
+from detectors.drift.expr import MISSING, EvaluationError, Expr, ExprError, compile_expr, is_expression, literal
 
 __all__ = [
     "CompiledPolicy",
@@ -218,6 +218,16 @@ def _compare(a: Any, b: Any) -> int | None:
     return None
 
 
+def _ordered(a: Any, b: Any) -> int | None:
+    """Ordering for less/greater: None on a missing value; a type mismatch is an evaluation error."""
+    if a is MISSING or b is MISSING:
+        return None
+    c = _compare(a, b)
+    if c is None:
+        raise EvaluationError(f"cannot compare {_short(a)} with {_short(b)}: the types do not match")
+    return c
+
+
 def _like_regex(pattern: str) -> re.Pattern[str]:
     return re.compile("^" + ".*".join(re.escape(p) for p in pattern.split("*")) + "$", re.IGNORECASE | re.DOTALL)
 
@@ -271,22 +281,22 @@ def _op_contains_key(a: Any, b: Any) -> bool:
 
 
 def _op_less(a: Any, b: Any) -> bool:
-    c = _compare(a, b)
+    c = _ordered(a, b)
     return c is not None and c < 0
 
 
 def _op_less_eq(a: Any, b: Any) -> bool:
-    c = _compare(a, b)
+    c = _ordered(a, b)
     return c is not None and c <= 0
 
 
 def _op_greater(a: Any, b: Any) -> bool:
-    c = _compare(a, b)
+    c = _ordered(a, b)
     return c is not None and c > 0
 
 
 def _op_greater_eq(a: Any, b: Any) -> bool:
-    c = _compare(a, b)
+    c = _ordered(a, b)
     return c is not None and c >= 0
 
 
@@ -443,6 +453,26 @@ def _full_name(resource: Mapping[str, Any]) -> Any:
     return "/".join(names) if names else resource.get("name", MISSING)
 
 
+def _location(value: Any) -> Any:
+    """Locations are normalised: 'East US 2' equals 'eastus2'."""
+    return value.replace(" ", "").lower() if isinstance(value, str) and value else MISSING
+
+
+def _norm_loc(v: Any) -> Any:
+    if isinstance(v, str):
+        return v.replace(" ", "").lower()
+    if isinstance(v, list):
+        return [_norm_loc(x) for x in v]
+    return v
+
+
+def _location_expected(e: Expr) -> Expr:
+    if e.is_const:
+        val = _norm_loc(e.const)
+        return Expr(lambda _c: val, e.source, const=val, is_const=True)
+    return Expr(lambda c: _norm_loc(e(c)), e.source)
+
+
 def _tags(resource: Mapping[str, Any]) -> Any:
     t = resource.get("tags")
     return t if isinstance(t, dict) else MISSING
@@ -452,13 +482,13 @@ _BUILTIN_FIELDS: dict[str, Callable[[Mapping[str, Any]], Any]] = {
     "type": lambda r: r.get("type") or MISSING,
     "name": lambda r: r.get("name") or MISSING,
     "fullname": _full_name,
-    "location": lambda r: r.get("location") or MISSING,
+    "location": lambda r: _location(r.get("location")),
     "kind": lambda r: r.get("kind") or MISSING,
     "id": lambda r: r.get("id") or MISSING,
     "identity.type": lambda r: _walk(r, ("identity", "type")),
     "tags": _tags,
 }
-_TAG = re.compile(r"^tags(?:\['(?P<a>[^']*)'\]|\[(?P<b>[^\]']+)\]|\.(?P<c>.+))$", re.IGNORECASE)
+_TAG = re.compile(r"^tags(?:\['(?P<a>(?:[^']|'')*)'\]|\[(?P<b>[^\]']+)\]|\.(?P<c>.+))$", re.IGNORECASE)
 
 
 def _field_getter(name: str, count_scopes: tuple[str, ...], *, outer: bool = False) -> Callable[[_Ctx], Any]:
@@ -471,7 +501,8 @@ def _field_getter(name: str, count_scopes: tuple[str, ...], *, outer: bool = Fal
         return lambda c: builtin(c.resource)
     m = _TAG.match(name.strip())
     if m:
-        tag = (m.group("a") or m.group("b") or m.group("c") or "").lower()
+        quoted = m.group("a")
+        tag = (quoted.replace("''", "'") if quoted is not None else (m.group("b") or m.group("c") or "")).lower()
 
         def get_tag(c: _Ctx) -> Any:
             res = (c.outer or c).resource if outer else c.resource
@@ -768,7 +799,10 @@ class _Compiler:
             if not isinstance(raw, str):
                 raise self.err(f"{path}.field", "field must be a string")
             if is_expression(raw):
-                raise self.err(f"{path}.field", "expressions in 'field' are not supported")
+                fexpr = self.expr(raw, f"{path}.field", scopes, outer=outer)
+                if not fexpr.is_const or not isinstance(fexpr.const, str):
+                    raise self.err(f"{path}.field", "a 'field' expression must resolve to a name from parameters")
+                raw = fexpr.const
             try:
                 operand: Callable[[_Ctx], Any] = _field_getter(raw, scopes, outer=False)
             except ExprError as exc:
@@ -782,6 +816,8 @@ class _Compiler:
             operand = self.count(raw, f"{path}.count", scopes, outer=outer)
             src = f"count of {operand.source}"
         expected = self.expr(obj[op], f"{path}.{op}", scopes, outer=outer)
+        if okey == "field" and str(raw).strip().lower() == "location":
+            expected = _location_expected(expected)
         try:
             return _Cond(operand, src, op, expected, star=star)
         except ExprError as exc:
@@ -810,9 +846,9 @@ class _Compiler:
             source = alias
         else:
             name = obj.get(keys.get("name", "name"))
-            if where_raw is not None and not isinstance(name, str):
-                raise self.err(path, "value count with 'where' needs a 'name'")
-            key = str(name or "").lower()
+            if name is not None and (not isinstance(name, str) or not name.isalnum()):
+                raise self.err(f"{path}.name", "the index name must be English letters and digits")
+            key = str(name or "default").lower()
             items = self.expr(obj[keys["value"]], f"{path}.value", scopes, outer=outer)
             inner = scopes
             source = f"value {obj[keys['value']]!r}"
@@ -950,7 +986,12 @@ class CompiledPolicy:
             return self._verdict(rid, True, "not evaluated: mode Indexed and the resource has no location")
         if self.types is not None and c.rtype not in self.types:
             return self._verdict(rid, True, "policy condition not met")
-        if not self._fast_root.ev(c):
+        try:
+            matched = self._fast_root.ev(c)
+        except EvaluationError as exc:
+            # Azure Policy: a failed evaluation is an implicit deny, i.e. non-compliant.
+            return self._verdict(rid, False, f"evaluation failed: {exc}", (("evaluation", str(exc)),))
+        if not matched:
             return self._verdict(rid, True, "policy condition not met")
         if self.existence is None:
             ev: list[tuple[str, str]] = []
@@ -971,7 +1012,11 @@ class CompiledPolicy:
             if want and str(r.get("name", "")).lower() != str(want).lower():
                 continue
             rc = _Ctx(r, c.api_version, outer=c)
-            if ex.condition is None or ex.condition.ev(rc):
+            try:
+                ok = ex.condition is None or ex.condition.ev(rc)
+            except EvaluationError:
+                ok = False  # a related resource the condition cannot evaluate does not satisfy it
+            if ok:
                 matches += 1
         if matches:
             return self._verdict(rid, True, f"{matches} related {ex.type} resource(s) satisfy the existence condition")

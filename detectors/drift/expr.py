@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["FUNCTIONS", "MISSING", "Expr", "ExprError", "compile_expr", "is_expression"]
+__all__ = ["FUNCTIONS", "MISSING", "EvaluationError", "Expr", "ExprError", "compile_expr", "is_expression"]
 
 
 class _Missing:
@@ -33,6 +33,13 @@ MISSING: Any = _Missing()
 
 class ExprError(ValueError):
     pass
+
+
+class EvaluationError(Exception):
+    """A template function or comparison failed while evaluating a resource.
+
+    Azure Policy treats a failed evaluation as non-compliant (an implicit deny).
+    """
 
 
 class Expr:
@@ -160,7 +167,10 @@ def _last(args: list[Any], _ctx: Any) -> Any:
 def _substring(args: list[Any], _ctx: Any) -> str:
     s = _s(args[0])
     start = int(args[1])
-    return s[start : start + int(args[2])] if len(args) > 2 else s[start:]
+    length = int(args[2]) if len(args) > 2 else len(s) - start
+    if start < 0 or length < 0 or start + length > len(s):
+        raise ValueError(f"substring({s!r}, {start}, {length}) is out of range")  # as in ARM templates
+    return s[start : start + length]
 
 
 FUNCTIONS: dict[str, Fn] = {
@@ -190,7 +200,11 @@ FUNCTIONS: dict[str, Fn] = {
     "replace": lambda a, _c: _s(a[0]).replace(_s(a[1]), _s(a[2])),
     "coalesce": lambda a, _c: next((x for x in a if x is not None and x is not MISSING), None),
     "less": lambda a, _c: a[0] < a[1],
+    "lessorequals": lambda a, _c: a[0] <= a[1],
     "greater": lambda a, _c: a[0] > a[1],
+    "greaterorequals": lambda a, _c: a[0] >= a[1],
+    "trim": lambda a, _c: _s(a[0]).strip(),
+    "indexof": lambda a, _c: _s(a[0]).lower().find(_s(a[1]).lower()),
     "union": lambda a, _c: list(dict.fromkeys(x for arr in a for x in arr)),
 }
 
@@ -306,8 +320,8 @@ class _Parser:
 def _safe(fn: Fn, args: list[Any], ctx: Any) -> Any:
     try:
         return fn(args, ctx)
-    except (TypeError, ValueError, IndexError, KeyError):
-        return MISSING
+    except (TypeError, ValueError, IndexError, KeyError) as exc:
+        raise EvaluationError(f"template function failed: {type(exc).__name__}: {exc}") from None
 
 
 def _member(e: Expr, name: str) -> Expr:

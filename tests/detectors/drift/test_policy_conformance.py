@@ -149,8 +149,6 @@ def test_contains_key_is_case_insensitive() -> None:
         (f"{ST}/minimumTlsVersion", "less", "tls1_3", True),
         (f"{ST}/minimumTlsVersion", "less", "TLS1_2", False),
         (f"{ST}/minimumTlsVersion", "greaterOrEquals", "tls1_2", True),
-        # a type mismatch is not a match
-        (f"{ST}/minimumTlsVersion", "less", 5, False),
     ],
 )
 def test_ordering_conditions(field: str, op: str, value: Any, expected: bool) -> None:
@@ -663,3 +661,49 @@ def test_field_function_inside_where_returns_a_one_member_array() -> None:
         "equals": 3,
     }
     assert holds(with_first, ARRAYS)
+
+
+# --- documented details: errors, location, tag escapes, field expressions -------------
+
+
+def test_ordering_type_mismatch_is_an_evaluation_error_reported_non_compliant() -> None:
+    # "if the property type doesn't match the condition type, an error is thrown";
+    # a failed evaluation is an implicit deny, so the verdict is non-compliant.
+    v = compile_policy(_def(f(f"{ST}/minimumTlsVersion", "less", 5))).evaluate(RESOURCE)
+    assert v.compliant is False
+    assert v.reason.startswith("evaluation failed")
+
+
+def test_template_function_error_is_an_evaluation_error() -> None:
+    v = compile_policy(_def({"value": "[substring(field('name'), 0, 30)]", "equals": "x"})).evaluate(RESOURCE)
+    assert v.compliant is False
+    assert "evaluation failed" in v.reason
+    # the documented if() guard avoids it
+    guarded = {
+        "value": "[if(greaterOrEquals(length(field('name')), 30), substring(field('name'), 0, 30), 'short')]",
+        "equals": "short",
+    }
+    assert holds(guarded)
+
+
+def test_location_is_normalised() -> None:
+    assert holds(f("location", "equals", "West Europe"))
+    assert holds(f("location", "in", ["East US 2", "West Europe"]))
+    assert holds(f("location", "equals", "westeurope"), {**RESOURCE, "location": "West Europe"})
+
+
+def test_tag_name_with_escaped_apostrophes() -> None:
+    res = {**RESOURCE, "tags": {"'My.Apostrophe.Tag'": "yes", "Acct.CostCenter": "42"}}
+    assert holds(f("tags['''My.Apostrophe.Tag''']", "equals", "yes"), res)
+    assert holds(f("tags['Acct.CostCenter']", "equals", "42"), res)
+
+
+def test_field_given_by_an_expression_over_parameters() -> None:
+    cond = {"field": "[concat('tags[', parameters('tagName'), ']')]", "exists": "false"}
+    assert holds(cond, tagName="owner")
+    assert not holds(cond, tagName="Env")
+
+
+def test_value_count_default_name() -> None:
+    cond = {"count": {"value": ["a", "b"], "where": {"value": "[current('default')]", "equals": "b"}}, "equals": 1}
+    assert holds(cond)
