@@ -222,13 +222,15 @@ class LocalRuntime:
             result.results.append(out)
         return result
 
-    def drain_all(self, handlers: Mapping[str, QueueHandler], *, max_rounds: int = 100) -> dict[str, DrainResult]:
+    def drain_all(
+        self, handlers: Mapping[str, QueueHandler], *, max_rounds: int = 100, ignore_visibility: bool = False
+    ) -> dict[str, DrainResult]:
         """Drains every queue in ``handlers`` until all are empty (fan-out, then fan-in)."""
         totals = {q: DrainResult(queue=q) for q in handlers}
         for _ in range(max_rounds):
             progressed = False
             for queue, handler in handlers.items():
-                res = self.drain(queue, handler)
+                res = self.drain(queue, handler, ignore_visibility=ignore_visibility)
                 total = totals[queue]
                 total.processed += res.processed
                 total.failed += res.failed
@@ -238,6 +240,29 @@ class LocalRuntime:
             if not progressed:
                 break
         return totals
+
+    def run_pending(
+        self, *, deliver: bool = True, ignore_visibility: bool = False, max_rounds: int = 100
+    ) -> dict[str, DrainResult]:
+        """The local host: runs every queued message through the handler its Function calls.
+
+        ``INGEST_QUEUE`` -> ``handle_ingest_part``, ``DETECT_QUEUE`` -> ``handle_detect`` and,
+        with ``deliver``, ``ALERTS_QUEUE`` -> ``dispatch_alert`` (``deliver=False`` leaves the
+        notifications queued for inspection). ``ignore_visibility`` also runs delayed
+        messages now (e.g. group flushes scheduled ``group_wait`` ahead).
+        """
+        from vigil import handlers
+
+        def bind(handler: Callable[[dict[str, Any], LocalRuntime], Any]) -> QueueHandler:
+            return lambda message: handler(message, self)
+
+        table: dict[str, QueueHandler] = {
+            self.setting("INGEST_QUEUE") or "vigil-ingest": bind(handlers.handle_ingest_part),
+            self.setting("DETECT_QUEUE") or "vigil-detect": bind(handlers.handle_detect),
+        }
+        if deliver:
+            table[self.setting("ALERTS_QUEUE") or "vigil-alerts"] = bind(handlers.dispatch_alert)
+        return self.drain_all(table, max_rounds=max_rounds, ignore_visibility=ignore_visibility)
 
     def _records(self, queue: str) -> list[Any]:
         prefix = f"{queue}{_SEP}"

@@ -166,3 +166,43 @@ def test_queues_do_not_mix_with_the_alerts_outbox(rt: LocalRuntime, store: State
 
     rt.enqueue("vigil-alerts", {"n": 1})
     assert list(store.query(Namespace.OUTBOX)) == []
+
+
+@pytest.fixture(scope="module")
+def tenant(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from vigil.simulate import simulate
+
+    root = tmp_path_factory.mktemp("tenant") / "t"
+    simulate(root)
+    return root
+
+
+def test_run_pending_runs_the_function_handlers_locally(store: StateStore, tmp_path: Path, tenant: Path) -> None:
+    """BlobCreated -> ingest parts -> detect, through the same handlers and queue names as Azure."""
+    from vigil import handlers
+
+    rt = LocalRuntime(VigilConfig(), store, tmp_path / "blobs")
+
+    exports = rt.blobs("cost-exports")
+    root = tenant / "exports"
+    manifest = sorted(root.rglob("manifest.json"))[0]
+    for file in manifest.parent.iterdir():
+        exports.write(file.relative_to(root).as_posix(), file.read_bytes())
+    path = manifest.relative_to(root).as_posix()
+    event = {
+        "id": "e1",
+        "eventType": "Microsoft.Storage.BlobCreated",
+        "subject": f"/blobServices/default/containers/cost-exports/blobs/{path}",
+        "data": {},
+    }
+    planned = handlers.handle_blob_created([event], rt)
+    assert planned["parts_enqueued"] == len(rt.pending("vigil-ingest")) >= 1
+    assert handlers.handle_blob_created([event], rt)["parts_enqueued"] == 0  # redelivery
+
+    totals = rt.run_pending(deliver=False)
+    assert totals["vigil-ingest"].processed == planned["parts_enqueued"]
+    assert totals["vigil-ingest"].failed == 0
+    assert totals["vigil-detect"].processed == 1
+    assert totals["vigil-detect"].failed == 0
+    assert list(rt.blobs("costs").list())
+    assert rt.pending("vigil-ingest") == []
