@@ -195,7 +195,7 @@ class DirectorySink:
 
     def write(self, payload: NotificationPayload, part: str, suffix: str, data: bytes) -> Path:
         safe_recv = re.sub(r"[^A-Za-z0-9_.-]+", "_", payload.receiver)
-        safe_int = re.sub(r"[^A-Za-z0-9_.-]+", "_", payload.integration)
+        safe_int = re.sub(r"[^A-Za-z0-9_.-]+", "_", payload.integration.replace("[", "-").replace("]", ""))
         self.root.mkdir(parents=True, exist_ok=True)
         path = self.root / f"{safe_recv}.{safe_int}.{payload.key[:16]}.{part}{suffix}"
         tmp = path.with_suffix(path.suffix + ".tmp")

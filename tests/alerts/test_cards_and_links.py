@@ -265,7 +265,7 @@ def test_directory_sink_writes_exact_payloads_once(tmp_path: Path) -> None:
         drain(ob, config=c, store=store, now=lambda at=at: at, sink=sink)
     files = sorted(p.name for p in (tmp_path / "outbox").iterdir())
     assert len(files) == 3, files
-    by_kind = {f.split(".")[1].split("_")[0]: tmp_path / "outbox" / f for f in files}
+    by_kind = {f.split(".")[1].split("-")[0]: tmp_path / "outbox" / f for f in files}
     assert set(by_kind) == {"msteamsv2", "email", "webhook"}
     card = json.loads(by_kind["msteamsv2"].read_bytes())
     assert card["attachments"][0]["content"]["version"] == "1.5"
