@@ -139,3 +139,12 @@ def test_parameters_file_matches_main_bicep(bicep: dict[str, dict[str, Any]]) ->
     assert required <= set(given), f"required parameters missing: {sorted(required - set(given))}"
     for name, entry in given.items():
         assert re.fullmatch(r"\$\{[A-Z_]+(=[^}]*)?\}", entry["value"]), f"{name}: not an azd substitution"
+
+
+def test_every_azd_setting_is_documented() -> None:
+    document = json.loads((INFRA / "main.parameters.json").read_text(encoding="utf-8"))
+    names = {re.sub(r"^\$\{([A-Z_]+).*$", r"\1", entry["value"]) for entry in document["parameters"].values()}
+    guide = (INFRA.parent / "docs" / "deployment.md").read_text(encoding="utf-8")
+    set_by_azd = {"AZURE_ENV_NAME", "AZURE_PRINCIPAL_ID"}
+    undocumented = {n for n in names - set_by_azd if f"`{n}`" not in guide}
+    assert not undocumented, f"add these to docs/deployment.md: {sorted(undocumented)}"
