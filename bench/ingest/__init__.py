@@ -52,7 +52,8 @@ def _child(code: str, *args: str) -> dict[str, Any]:
     proc = subprocess.Popen(
         [sys.executable, "-c", code, *args], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
-    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout is not None
+    assert proc.stderr is not None
     out = proc.stdout.read().decode()
     err = proc.stderr.read().decode()
     _pid, status, usage = os.wait4(proc.pid, 0)

@@ -71,7 +71,8 @@ def _pool(rng: random.Random, n: int, billing_account: str, month: str) -> list[
     out = []
     for i in range(n):
         sub = subs[i % len(subs)]
-        rg = f"rg-{rng.choice(['web', 'data', 'ml', 'shared', 'platform', 'batch'])}-{rng.choice(['prod', 'dev', 'test'])}-{i % 40:02d}"
+        kind = rng.choice(["web", "data", "ml", "shared", "platform", "batch"])
+        rg = f"rg-{kind}-{rng.choice(['prod', 'dev', 'test'])}-{i % 40:02d}"
         cat, subcat, meter, family, ns, rtype, unit = _METERS[i % len(_METERS)]
         region = rng.choice(_REGIONS)
         name = f"{rtype[:-1].lower()}-{rng.getrandbits(40):010x}"

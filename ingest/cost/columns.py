@@ -187,15 +187,62 @@ def detect(
 
 
 # Reference headers (used by fixtures and the benchmark generator).
-EA_LEGACY_HEADER: tuple[str, ...] = tuple(
-    "BillingAccountId,BillingAccountName,BillingPeriodStartDate,BillingPeriodEndDate,BillingProfileId,"
-    "BillingProfileName,AccountOwnerId,AccountName,SubscriptionId,SubscriptionName,Date,Product,PartNumber,"
-    "MeterId,ServiceFamily,MeterCategory,MeterSubCategory,MeterRegion,MeterName,Quantity,EffectivePrice,Cost,"
-    "UnitPrice,BillingCurrency,ResourceLocation,AvailabilityZone,ConsumedService,ResourceId,ResourceName,"
-    "ServiceInfo1,ServiceInfo2,AdditionalInfo,Tags,InvoiceSectionId,InvoiceSection,CostCenter,UnitOfMeasure,"
-    "ResourceGroup,ReservationId,ReservationName,ProductOrderId,ProductOrderName,OfferId,IsAzureCreditEligible,"
-    "Term,PublisherName,PlanName,ChargeType,Frequency,PublisherType,PayGPrice,PricingModel,"
-    "CostAllocationRuleName,benefitId,benefitName".split(",")
+EA_LEGACY_HEADER: tuple[str, ...] = (
+    "BillingAccountId",
+    "BillingAccountName",
+    "BillingPeriodStartDate",
+    "BillingPeriodEndDate",
+    "BillingProfileId",
+    "BillingProfileName",
+    "AccountOwnerId",
+    "AccountName",
+    "SubscriptionId",
+    "SubscriptionName",
+    "Date",
+    "Product",
+    "PartNumber",
+    "MeterId",
+    "ServiceFamily",
+    "MeterCategory",
+    "MeterSubCategory",
+    "MeterRegion",
+    "MeterName",
+    "Quantity",
+    "EffectivePrice",
+    "Cost",
+    "UnitPrice",
+    "BillingCurrency",
+    "ResourceLocation",
+    "AvailabilityZone",
+    "ConsumedService",
+    "ResourceId",
+    "ResourceName",
+    "ServiceInfo1",
+    "ServiceInfo2",
+    "AdditionalInfo",
+    "Tags",
+    "InvoiceSectionId",
+    "InvoiceSection",
+    "CostCenter",
+    "UnitOfMeasure",
+    "ResourceGroup",
+    "ReservationId",
+    "ReservationName",
+    "ProductOrderId",
+    "ProductOrderName",
+    "OfferId",
+    "IsAzureCreditEligible",
+    "Term",
+    "PublisherName",
+    "PlanName",
+    "ChargeType",
+    "Frequency",
+    "PublisherType",
+    "PayGPrice",
+    "PricingModel",
+    "CostAllocationRuleName",
+    "benefitId",
+    "benefitName",
 )
 _EA_RENAMES = {"Cost": "CostInBillingCurrency", "BillingCurrency": "BillingCurrencyCode", "Product": "ProductName"}
 EA_CURRENT_HEADER: tuple[str, ...] = (
@@ -205,14 +252,66 @@ EA_CURRENT_HEADER: tuple[str, ...] = (
     "ExchangeRatePricingToBilling",
     "ExchangeRateDate",
 )
-MCA_HEADER: tuple[str, ...] = tuple(
-    "invoiceId,previousInvoiceId,billingAccountId,billingAccountName,billingProfileId,billingProfileName,"
-    "invoiceSectionId,invoiceSectionName,resellerName,resellerMpnId,costCenter,billingPeriodEndDate,"
-    "billingPeriodStartDate,servicePeriodEndDate,servicePeriodStartDate,date,serviceFamily,productOrderId,"
-    "productOrderName,consumedService,meterId,meterName,meterCategory,meterSubCategory,meterRegion,ProductId,"
-    "ProductName,SubscriptionId,subscriptionName,publisherType,publisherId,publisherName,resourceGroupName,"
-    "ResourceId,resourceLocation,location,effectivePrice,quantity,unitOfMeasure,chargeType,billingCurrency,"
-    "pricingCurrency,costInBillingCurrency,costInUsd,exchangeRatePricingToBilling,exchangeRateDate,serviceInfo1,"
-    "serviceInfo2,additionalInfo,tags,PayGPrice,frequency,term,reservationId,reservationName,pricingModel,"
-    "unitPrice,costAllocationRuleName,benefitId,benefitName,provider".split(",")
+MCA_HEADER: tuple[str, ...] = (
+    "invoiceId",
+    "previousInvoiceId",
+    "billingAccountId",
+    "billingAccountName",
+    "billingProfileId",
+    "billingProfileName",
+    "invoiceSectionId",
+    "invoiceSectionName",
+    "resellerName",
+    "resellerMpnId",
+    "costCenter",
+    "billingPeriodEndDate",
+    "billingPeriodStartDate",
+    "servicePeriodEndDate",
+    "servicePeriodStartDate",
+    "date",
+    "serviceFamily",
+    "productOrderId",
+    "productOrderName",
+    "consumedService",
+    "meterId",
+    "meterName",
+    "meterCategory",
+    "meterSubCategory",
+    "meterRegion",
+    "ProductId",
+    "ProductName",
+    "SubscriptionId",
+    "subscriptionName",
+    "publisherType",
+    "publisherId",
+    "publisherName",
+    "resourceGroupName",
+    "ResourceId",
+    "resourceLocation",
+    "location",
+    "effectivePrice",
+    "quantity",
+    "unitOfMeasure",
+    "chargeType",
+    "billingCurrency",
+    "pricingCurrency",
+    "costInBillingCurrency",
+    "costInUsd",
+    "exchangeRatePricingToBilling",
+    "exchangeRateDate",
+    "serviceInfo1",
+    "serviceInfo2",
+    "additionalInfo",
+    "tags",
+    "PayGPrice",
+    "frequency",
+    "term",
+    "reservationId",
+    "reservationName",
+    "pricingModel",
+    "unitPrice",
+    "costAllocationRuleName",
+    "benefitId",
+    "benefitName",
+    "provider",
 )

@@ -147,7 +147,7 @@ def ingest_part(
     return _finish(message, costs, store, key)
 
 
-def _record(
+def _record(  # noqa: PLR0917 - private helper
     store: StateStore, key: str, run_id: str, idx: int, count: int, message: Mapping[str, Any], entry: dict[str, Any]
 ) -> bool | None:
     """Add this part to the run record. True: run now complete; False: not yet; None: already recorded."""

@@ -90,7 +90,7 @@ class SourceFile:
 
                 return list(pq.ParquetFile(self._arrow_source()).schema_arrow.names)
             with self._raw() as raw:
-                stream: IO[bytes] = gzip.GzipFile(fileobj=raw) if self.fmt == "csv.gz" else raw
+                stream: IO[bytes] | gzip.GzipFile = gzip.GzipFile(fileobj=raw) if self.fmt == "csv.gz" else raw
                 first = stream.readline(1 << 20)
         except (OSError, EOFError, zlib.error, pa.ArrowException) as exc:
             raise FileFormatError(f"{self.name}: cannot read {self.fmt} file: {exc}") from exc
@@ -116,7 +116,7 @@ class SourceFile:
         for i in todo:
             wanted.setdefault(self.ragged[i].text, []).append(i)
         with self._raw() as raw:
-            stream: IO[bytes] = gzip.GzipFile(fileobj=raw) if self.fmt == "csv.gz" else raw
+            stream: IO[bytes] | gzip.GzipFile = gzip.GzipFile(fileobj=raw) if self.fmt == "csv.gz" else raw
             for lineno, line in enumerate(stream, start=1):
                 text = line.decode("utf-8-sig", errors="replace").rstrip("\r\n")
                 hits = wanted.get(text)

@@ -28,7 +28,8 @@ def _fmt(v: Any) -> str | None:
 
 def summarize(data_dir: Path, by: str) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
     """Rows ``{key, currency, billed_cost, effective_cost, rows}`` (money as exact decimal strings),
-    grouped by ``day``, ``service``, ``resource-group``, ``subscription`` or a cost frame column, plus per-currency totals."""
+    grouped by ``day``, ``service``, ``resource-group``, ``subscription`` or a cost frame column,
+    plus per-currency totals."""
     import pyarrow as pa
     import pyarrow.compute as pc
 

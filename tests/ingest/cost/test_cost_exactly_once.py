@@ -97,7 +97,10 @@ def test_kill_9_mid_ingest_keeps_previous_data_and_rerun_equals_clean(tmp_path: 
     assert Decimal(_totals(store)["USD"]["billed_cost"]) == total_a
     live = {json.loads(p.read_text())["run_key"] for p in store.glob("scope=*/month=*/dataset=*/_current.json")}
 
-    code = "import sys; from pathlib import Path; from ingest.cost import ingest_paths; ingest_paths([Path(sys.argv[1])], Path(sys.argv[2]))"
+    code = (
+        "import sys; from pathlib import Path; from ingest.cost import ingest_paths; "
+        "ingest_paths([Path(sys.argv[1])], Path(sys.argv[2]))"
+    )
     proc = subprocess.Popen([sys.executable, "-c", code, str(b), str(store)], cwd=REPO)
     deadline = time.monotonic() + 120
     killed = False

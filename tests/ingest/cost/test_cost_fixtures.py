@@ -106,7 +106,8 @@ def test_focus_subaccount_and_scope(fixtures_dir: Path, tmp_path: Path) -> None:
 def test_three_part_manifest_export(fixtures_dir: Path, expected: dict[str, Any], tmp_path: Path) -> None:
     exp = expected["export/manifest"]
     summary = ingest_paths([fixtures_dir / exp["path"]], tmp_path)
-    assert summary.files == 3 and summary.runs == 1
+    assert summary.files == 3
+    assert summary.runs == 1
     assert summary.rows == exp["rows"]
     assert dec(summary.billed_cost) == dec(exp["billed_cost"])
     assert dec(summary.effective_cost) == dec(exp["effective_cost"])
@@ -121,7 +122,8 @@ def test_folder_input_finds_manifest_and_loose_files(fixtures_dir: Path, tmp_pat
     shutil.copytree(fixtures_dir / "export", src / "export")
     shutil.copy(fixtures_dir / "focus_1.0.csv.gz", src)
     summary = ingest_paths([src], tmp_path / "store")
-    assert summary.files == 4 and summary.runs == 2
+    assert summary.files == 4
+    assert summary.runs == 2
 
 
 def test_manifest_with_missing_fields(fixtures_dir: Path, tmp_path: Path) -> None:
@@ -130,5 +132,6 @@ def test_manifest_with_missing_fields(fixtures_dir: Path, tmp_path: Path) -> Non
     shutil.copy(fixtures_dir / "focus_1.0.csv.gz", folder / "part_0_0001.csv.gz")
     (folder / "manifest.json").write_text('{"manifestVersion": "2024-04-01"}')
     summary = ingest_paths([folder / "manifest.json"], tmp_path / "store")
-    assert summary.files == 1 and summary.rows == 9
+    assert summary.files == 1
+    assert summary.rows == 9
     assert set(load_costs(tmp_path / "store").x_SourceRunId) == {"run-x"}

@@ -147,7 +147,7 @@ def test_newer_run_replaces_and_crash_mid_run_keeps_previous(
 
     # run 2 (newer, one part only) replaces run 1 for the month
     run2 = dict(manifest, runInfo={**manifest["runInfo"], "runId": "run-2", "submittedTime": "2024-05-22T06:00:00Z"})
-    run2["blobs"] = [{"blobName": f"exports/focus-daily/20240501-20240531/run-2/part_0_0001.csv.gz"}]
+    run2["blobs"] = [{"blobName": "exports/focus-daily/20240501-20240531/run-2/part_0_0001.csv.gz"}]
     _upload_export(rt, env, folder, "exports/focus-daily/20240501-20240531/run-2", run2)
     msgs2 = plan_parts(
         src.read("exports/focus-daily/20240501-20240531/run-2/manifest.json"),

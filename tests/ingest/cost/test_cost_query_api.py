@@ -22,7 +22,8 @@ from ingest.cost.query_api import (
     to_frame,
 )
 from ingest.cost.store import LocalBlobs
-from tests.support.azure_server import AzureTestServer, Response, azure_server  # noqa: F401
+from tests.support.azure_server import AzureTestServer, Response
+from tests.support.azure_server import azure_server as azure_server  # noqa: PLC0414 - pytest fixture
 
 SUB = "00000000-0000-0000-0000-000000000000"
 SCOPE = f"subscriptions/{SUB}"
@@ -52,7 +53,10 @@ def _serve(server: AzureTestServer, pages: list[dict[str, Any]], throttles: dict
         body = json.loads(json.dumps(pages[i]))
         nxt = None
         if i + 1 < len(pages):
-            nxt = f"{server.url}/subscriptions/{SUB}/providers/Microsoft.CostManagement/Query?api-version=2021-10-01&$skiptoken={i + 1}"
+            nxt = (
+                f"{server.url}/subscriptions/{SUB}/providers/Microsoft.CostManagement/Query"
+                f"?api-version=2021-10-01&$skiptoken={i + 1}"
+            )
         body["properties"]["nextLink"] = nxt
         return Response(200, body)
 
@@ -71,7 +75,8 @@ def _pages(samples_dir: Path) -> list[dict[str, Any]]:
 
 
 def test_pages_through_next_link_and_honours_ratelimit_headers(
-    azure_server: AzureTestServer, samples_dir: Path  # noqa: F811
+    azure_server: AzureTestServer,
+    samples_dir: Path,
 ) -> None:
     pages = _pages(samples_dir)
     throttle = {
@@ -79,7 +84,9 @@ def test_pages_through_next_link_and_honours_ratelimit_headers(
         "x-ms-ratelimit-microsoft.costmanagement-entity-retry-after": "7",
         "x-ms-ratelimit-microsoft.costmanagement-tenant-retry-after": "5",
     }
-    calls = _serve(azure_server, pages, {0: throttle, 2: {"x-ms-ratelimit-microsoft.costmanagement-qpu-retry-after": "2"}})
+    calls = _serve(
+        azure_server, pages, {0: throttle, 2: {"x-ms-ratelimit-microsoft.costmanagement-qpu-retry-after": "2"}}
+    )
     slept: list[float] = []
     client = cost_client(azure_server.credential(), base_url=azure_server.url, connection_verify=azure_server.ca_path)
     columns, rows, n_pages = fetch_daily_costs(client, SCOPE, date(2018, 3, 1), date(2018, 4, 30), sleep=slept.append)
@@ -99,7 +106,7 @@ def test_pages_through_next_link_and_honours_ratelimit_headers(
     assert all(p.headers.get("Authorization", "").startswith("Bearer ") for p in posts)
 
 
-def test_gives_up_after_max_retries(azure_server: AzureTestServer, samples_dir: Path) -> None:  # noqa: F811
+def test_gives_up_after_max_retries(azure_server: AzureTestServer, samples_dir: Path) -> None:
     pages = _pages(samples_dir)
     headers = {"x-ms-ratelimit-microsoft.costmanagement-qpu-retry-after": "1"}
     _serve(azure_server, pages, dict.fromkeys(range(10), headers))
@@ -110,7 +117,7 @@ def test_gives_up_after_max_retries(azure_server: AzureTestServer, samples_dir: 
     assert slept == [1.0, 1.0]
 
 
-def test_ingest_query_stores_cost_frame(azure_server: AzureTestServer, samples_dir: Path, tmp_path: Path) -> None:  # noqa: F811
+def test_ingest_query_stores_cost_frame(azure_server: AzureTestServer, samples_dir: Path, tmp_path: Path) -> None:
     pages = _pages(samples_dir)
     _serve(azure_server, pages, {})
     client = cost_client(azure_server.credential(), base_url=azure_server.url, connection_verify=azure_server.ca_path)
