@@ -159,8 +159,9 @@ def _finding(
         ann["effect"] = verdict.effect
         ann["reason"] = verdict.reason
         if verdict.evidence:
-            ann["expected"] = "; ".join(cond for cond, _ in verdict.evidence)
-            ann["actual"] = "; ".join(actual for _, actual in verdict.evidence)
+            ann["violation"] = "; ".join(held for held, _, _ in verdict.evidence)
+            ann["expected"] = "; ".join(expected for _, expected, _ in verdict.evidence)
+            ann["actual"] = "; ".join(actual for _, _, actual in verdict.evidence)
     elif status is Status.RESOLVED:
         ann["reason"] = "resource deleted"
     if event is not None:

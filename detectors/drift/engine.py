@@ -99,7 +99,8 @@ class Verdict:
     compliant: bool | None
     effect: str
     reason: str
-    evidence: tuple[tuple[str, str], ...] = field(default=())
+    # (the policy condition that held, what compliance needs, the actual value)
+    evidence: tuple[tuple[str, str, str], ...] = field(default=())
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -398,6 +399,21 @@ _OP_NAMES = {
 }
 
 
+_NEGATED = {
+    "equals": "notEquals",
+    "like": "notLike",
+    "match": "notMatch",
+    "matchInsensitively": "notMatchInsensitively",
+    "contains": "notContains",
+    "in": "notIn",
+    "containsKey": "notContainsKey",
+    "less": "greaterOrEquals",
+    "lessOrEquals": "greater",
+}
+_NEGATED.update({v: k for k, v in list(_NEGATED.items())})
+
+Evidence = tuple[str, str, str]
+
 # --------------------------------------------------------------------------- context
 
 
@@ -586,7 +602,7 @@ class _Node:
     def ev(self, c: _Ctx) -> bool:
         raise NotImplementedError
 
-    def explain(self, c: _Ctx, out: list[tuple[str, str]]) -> None:
+    def explain(self, c: _Ctx, out: list[Evidence]) -> None:
         raise NotImplementedError
 
 
@@ -599,7 +615,7 @@ class _AllOf(_Node):
     def ev(self, c: _Ctx) -> bool:
         return all(ch.ev(c) for ch in self.children)
 
-    def explain(self, c: _Ctx, out: list[tuple[str, str]]) -> None:
+    def explain(self, c: _Ctx, out: list[Evidence]) -> None:
         for ch in self.children:
             ch.explain(c, out)
 
@@ -613,7 +629,7 @@ class _AnyOf(_Node):
     def ev(self, c: _Ctx) -> bool:
         return any(ch.ev(c) for ch in self.children)
 
-    def explain(self, c: _Ctx, out: list[tuple[str, str]]) -> None:
+    def explain(self, c: _Ctx, out: list[Evidence]) -> None:
         for ch in self.children:
             if ch.ev(c):
                 ch.explain(c, out)
@@ -629,12 +645,12 @@ class _Not(_Node):
     def ev(self, c: _Ctx) -> bool:
         return not self.child.ev(c)
 
-    def explain(self, c: _Ctx, out: list[tuple[str, str]]) -> None:
-        inner: list[tuple[str, str]] = []
+    def explain(self, c: _Ctx, out: list[Evidence]) -> None:
+        inner: list[Evidence] = []
         self.child.explain(c, inner)
         if not inner and isinstance(self.child, _Cond):
             inner.append(self.child.describe(c))
-        out.extend((f"not ({cond})", actual) for cond, actual in inner)
+        out.extend((f"not ({cond})", cond, actual) for cond, _expected, actual in inner)
 
 
 class _Count:
@@ -724,12 +740,17 @@ class _Cond(_Node):
         r = self.op(actual, exp)
         return not r if self.negated else r
 
-    def describe(self, c: _Ctx) -> tuple[str, str]:
+    def describe(self, c: _Ctx) -> Evidence:
         actual = self.operand(c)
         shown = "<missing>" if actual is MISSING else _short(list(actual) if isinstance(actual, _Multi) else actual)
-        return (f"{self.operand_src} {self.op_name} {self.expected_src}", shown)
+        held = f"{self.operand_src} {self.op_name} {self.expected_src}"
+        if self.op_name == "exists":
+            wanted = f"{self.operand_src} exists {'false' if self.expected else 'true'}"
+        else:
+            wanted = f"{self.operand_src} {_NEGATED[self.op_name]} {self.expected_src}"
+        return (held, wanted, shown)
 
-    def explain(self, c: _Ctx, out: list[tuple[str, str]]) -> None:
+    def explain(self, c: _Ctx, out: list[Evidence]) -> None:
         if self.operand_src.lower() == "field 'type'":
             return
         out.append(self.describe(c))
@@ -896,7 +917,7 @@ class _True(_Node):
     def ev(self, c: _Ctx) -> bool:
         return True
 
-    def explain(self, c: _Ctx, out: list[tuple[str, str]]) -> None:
+    def explain(self, c: _Ctx, out: list[Evidence]) -> None:
         return None
 
 
@@ -990,13 +1011,15 @@ class CompiledPolicy:
             matched = self._fast_root.ev(c)
         except EvaluationError as exc:
             # Azure Policy: a failed evaluation is an implicit deny, i.e. non-compliant.
-            return self._verdict(rid, False, f"evaluation failed: {exc}", (("evaluation", str(exc)),))
+            return self._verdict(
+                rid, False, f"evaluation failed: {exc}", (("evaluation failed", "a successful evaluation", str(exc)),)
+            )
         if not matched:
             return self._verdict(rid, True, "policy condition not met")
         if self.existence is None:
-            ev: list[tuple[str, str]] = []
+            ev: list[Evidence] = []
             self.root.explain(c, ev)
-            reason = "; ".join(f"{cond} (actual: {actual})" for cond, actual in ev) or "policy condition met"
+            reason = "; ".join(f"{cond} (actual: {actual})" for cond, _exp, actual in ev) or "policy condition met"
             return self._verdict(rid, False, reason, tuple(ev))
         return self._existence(c, rid, related)
 
@@ -1024,12 +1047,16 @@ class CompiledPolicy:
             rid,
             False,
             f"no related {ex.type} resource satisfies the existence condition ({len(rel)} found)",
-            (("existence of " + ex.type, str(len(rel))),),
+            (
+                (
+                    f"no {ex.type} satisfies the existence condition",
+                    f"at least one {ex.type} satisfying the existence condition",
+                    f"{len(rel)} found, none satisfying it",
+                ),
+            ),
         )
 
-    def _verdict(
-        self, rid: str, compliant: bool | None, reason: str, evidence: tuple[tuple[str, str], ...] = ()
-    ) -> Verdict:
+    def _verdict(self, rid: str, compliant: bool | None, reason: str, evidence: tuple[Evidence, ...] = ()) -> Verdict:
         return Verdict(
             resource_id=rid,
             rule=self.rule,

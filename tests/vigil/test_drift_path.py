@@ -134,7 +134,10 @@ def test_public_workspace_write_fires_with_who_and_correlation(store: SQLiteStor
     assert f.annotations["changed_by"] == "Alice <alice@contoso.com>"
     assert f.annotations["correlation_id"] == "corr-1"
     assert '"Enabled"' in f.annotations["actual"]
-    assert "publicNetworkAccess" in f.annotations["expected"]
+    assert f.annotations["expected"] == (
+        "field 'Microsoft.MachineLearningServices/workspaces/publicNetworkAccess' equals \"Disabled\""
+    )
+    assert "notEquals" in f.annotations["violation"]
     assert f.annotations["builtin_policy_id"].endswith("438c38d2-3772-465a-a9cc-7a6666a275ce")
     assert res.counts()["processed"] == 1
     # the other ML workspace rules were evaluated too; the compliant ones do not fire

@@ -313,3 +313,15 @@ def test_sample_compute_instance_verdicts() -> None:
         "ml-compute-idle-shutdown": False,  # no properties.properties.idleTimeBeforeShutdown
         "ml-compute-local-auth": False,  # disableLocalAuth absent
     }
+
+
+def test_evidence_states_what_compliance_needs() -> None:
+    v = RULES["ml-workspace-cmk"].policy.evaluate(_ws(encryption={"status": "Disabled"}))
+    [(held, expected, actual)] = v.evidence
+    assert held.startswith("not (")
+    assert expected == f"field '{ML}/encryption.status' equals \"Enabled\""
+    assert actual == '"Disabled"'
+    v = RULES["ml-workspace-private-link"].policy.evaluate(_ws(privateEndpointConnections=[]))
+    [(held, expected, actual)] = v.evidence
+    assert expected == f"count of {ML}/privateEndpointConnections[*] greaterOrEquals 1"
+    assert actual == "0"

@@ -517,7 +517,10 @@ def test_reason_names_expected_and_actual() -> None:
     assert "minimumTlsVersion" in v.reason
     assert "TLS1_2" in v.reason
     assert v.evidence
-    assert v.evidence[0][1] == '"TLS1_2"'
+    held, expected, actual = v.evidence[0]
+    assert held == f"field '{ST}/minimumTlsVersion' notEquals \"TLS1_3\""
+    assert expected == f"field '{ST}/minimumTlsVersion' equals \"TLS1_3\""
+    assert actual == '"TLS1_2"'
 
 
 def test_applies_only_to_types_in_the_if() -> None:
