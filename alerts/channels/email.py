@@ -210,7 +210,7 @@ class EmailNotifier:
         message = acs_message(self.cfg, str(msg["Subject"]), text, body)
         op_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"vigil:{payload.key}:{payload.integration}"))
         try:
-            poller = self._client().begin_send(message, operation_id=op_id)
+            poller = self._client().begin_send(message, operation_id=op_id, polling=False)  # accepted is enough
         except HttpResponseError as exc:
             ok, retryable, reason = classify_http(int(exc.status_code or 500), str(exc.message or ""))
             return NotifyResult(ok, retryable, f"ACS: {reason}")

@@ -170,7 +170,7 @@ def test_acs_request_matches_published_shape(samples_dir: Path) -> None:
     calls: list[tuple[dict[str, Any], str]] = []
 
     class FakeClient:  # stands in for azure.communication.email.EmailClient (no real Azure in tests)
-        def begin_send(self, message: dict[str, Any], *, operation_id: str) -> Any:
+        def begin_send(self, message: dict[str, Any], *, operation_id: str, polling: bool) -> Any:
             calls.append((message, operation_id))
 
             class Poller:
@@ -236,3 +236,56 @@ def test_webhook_max_alerts_truncates() -> None:
     assert len(doc["alerts"]) == 1
     assert doc["truncatedAlerts"] == 2
     assert "X-Vigil-Signature" not in headers  # no secret configured
+
+
+def test_acs_with_the_real_sdk_against_a_local_server(samples_dir: Path) -> None:
+    """The real azure-communication-email client, HMAC-authenticated, against a local endpoint."""
+    import base64
+
+    from azure.communication.email import EmailClient
+    from azure.core.credentials import AzureKeyCredential
+
+    ref = json.loads((samples_dir / "alerting" / "spec_communication_email_2025-09-01_SendEmail.json").read_text())
+    answers = [
+        Reply(
+            202, json.dumps({"id": "op", "status": "Running"}), {"Content-Type": "application/json", "Retry-After": "1"}
+        ),
+        Reply(
+            429,
+            json.dumps({"error": {"code": "TooManyRequests", "message": "slow down"}}),
+            {"Content-Type": "application/json"},
+        ),
+        Reply(
+            400,
+            json.dumps({"error": {"code": "BadRequest", "message": "bad sender"}}),
+            {"Content-Type": "application/json"},
+        ),
+    ]
+    with serve(lambda k, p, b: answers[min(k, 2)]) as ep:
+        endpoint = ep.url.removesuffix("/hook")
+        cfg = EmailConfig.model_validate(
+            {
+                "to": "ops@example.com",
+                "from": "DoNotReply@contoso.example",
+                "transport": "acs",
+                "acs_endpoint": endpoint,
+            }
+        )
+        cred = AzureKeyCredential(base64.b64encode(b"k" * 32).decode())
+        client = EmailClient(endpoint, cred, retry_total=0)  # retries are the outbox's job
+        n = EmailNotifier(cfg, acs_client=client)
+        first = n.notify(_payload())
+        assert first.ok, first.reason
+        throttled = n.notify(_payload())
+        assert not throttled.ok
+        assert throttled.retryable
+        rejected = n.notify(_payload())
+        assert not rejected.ok
+        assert not rejected.retryable
+    sent = ep.received[0]
+    assert sent.path == f"/emails:send?api-version={ref['parameters']['api-version']}"
+    assert sent.headers["Authorization"].startswith("HMAC-SHA256 SignedHeaders=x-ms-date;host;x-ms-content-sha256")
+    assert sent.headers["Operation-Id"] == ep.received[1].headers["Operation-Id"]  # same notification, same op
+    body = sent.json()
+    assert set(body) <= set(ref["parameters"]["emailMessage"])
+    assert set(body["content"]) == {"subject", "plainText", "html"}
