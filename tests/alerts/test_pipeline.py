@@ -327,3 +327,18 @@ def test_hot_path_fingerprint_equals_model_fingerprint() -> None:
         assert label_fingerprint(labels) == fingerprint(labels)
 
     check()
+
+
+def test_crash_before_enqueue_loses_nothing(mem: MemoryStore) -> None:
+    """Alert state is written before the outbox: a crash in between is repaired by the next run."""
+    c, rec = cfg(), RecordingNotifier()
+
+    class Broken(StoreOutbox):
+        def enqueue(self, message: Any, *, now: Any, delay: Any = timedelta(0)) -> bool:
+            raise RuntimeError("queue unavailable")
+
+    with pytest.raises(RuntimeError):
+        process([finding(observed_at=OLD)], config=c, store=mem, outbox=Broken(mem), now=T0)
+    r = run(c, mem, [], T0 + timedelta(minutes=1), rec)  # a later run, even without findings
+    assert len(r.enqueued) == 1
+    assert len(rec.calls) == 1
