@@ -160,7 +160,8 @@ def _finding(
         ann["reason"] = verdict.reason
         if verdict.evidence:
             ann["violation"] = "; ".join(held for held, _, _ in verdict.evidence)
-            ann["expected"] = "; ".join(expected for _, expected, _ in verdict.evidence)
+            # the conditions all held; compliance needs any one of them to fail
+            ann["expected"] = " or ".join(expected for _, expected, _ in verdict.evidence)
             ann["actual"] = "; ".join(actual for _, _, actual in verdict.evidence)
     elif status is Status.RESOLVED:
         ann["reason"] = "resource deleted"

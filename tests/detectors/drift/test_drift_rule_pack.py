@@ -317,7 +317,9 @@ def test_sample_compute_instance_verdicts() -> None:
 
 def test_evidence_states_what_compliance_needs() -> None:
     v = RULES["ml-workspace-cmk"].policy.evaluate(_ws(encryption={"status": "Disabled"}))
-    [(held, expected, actual)] = v.evidence
+    # every condition of the allOf held (kind is not 'project', encryption not Enabled)
+    assert len(v.evidence) == 2
+    held, expected, actual = v.evidence[-1]
     assert held.startswith("not (")
     assert expected == f"field '{ML}/encryption.status' equals \"Enabled\""
     assert actual == '"Disabled"'
