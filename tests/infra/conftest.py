@@ -16,8 +16,10 @@ BICEP_FILES = sorted(INFRA.rglob("*.bicep"))
 
 
 def parse_bicep(path: Path) -> dict[str, Any]:
-    from pycep import BicepParser
-
+    try:
+        from pycep import BicepParser
+    except ImportError:
+        pytest.fail("pycep-parser is not installed in .venv: it is a dev dependency (pip install pycep-parser)")
     return dict(BicepParser().parse(file_path=path))
 
 
