@@ -11,6 +11,9 @@ interpreter start and imports included, for both sides; peak RSS from ``wait4`` 
 * ratio = value / baseline, goal <= 1.5;
 * Vigil's peak RSS at 1M and 2M rows: goal <= 600 MB and flat (2M within 15% of 1M).
 
+Baseline and Vigil alternate ``VIGIL_BENCH_REPEATS`` (default 3) times at 1M rows; each side's fastest
+run is reported (the machine may be shared), peak RSS is the largest seen.
+
 ``VIGIL_BENCH_SCALE`` (0 < s <= 1) scales the row counts down for quick runs.
 """
 
@@ -27,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
+REPEATS = int(os.environ.get("VIGIL_BENCH_REPEATS", "3"))
 
 _VIGIL = """
 import sys
@@ -77,12 +81,21 @@ def main() -> dict[str, Any]:
         total1 = write_ea_export(f1, n1, seed=1)
         size1 = f1.stat().st_size
 
-        print("baseline (pandas) ...", file=sys.stderr)
-        base = _child(_BASELINE, str(f1))
-        print("vigil 1M ...", file=sys.stderr)
-        v1 = _child(_VIGIL, str(f1), str(d / "out1"))
+        # alternate the two sides and keep each one's fastest run: the machine may be shared
+        bases, vigils = [], []
+        for i in range(REPEATS):
+            print(f"round {i + 1}/{REPEATS}: baseline (pandas) ...", file=sys.stderr)
+            bases.append(_child(_BASELINE, str(f1)))
+            print(f"round {i + 1}/{REPEATS}: vigil ...", file=sys.stderr)
+            vigils.append(_child(_VIGIL, str(f1), str(d / f"out1-{i}")))
+        base = min(bases, key=lambda r: r["wall_s"])
+        v1 = min(vigils, key=lambda r: r["wall_s"])
+        v1["rss_mb"] = max(r["rss_mb"] for r in vigils)
         summary1 = json.loads(v1["stdout"].splitlines()[-1], parse_float=Decimal)
-        exact1 = Decimal(str(summary1["billed_cost"]["USD"])) == total1
+        exact1 = all(
+            Decimal(str(json.loads(r["stdout"].splitlines()[-1], parse_float=Decimal)["billed_cost"]["USD"])) == total1
+            for r in vigils
+        )
         f1.unlink()
 
         print(f"generating {n2:,} rows ...", file=sys.stderr)
@@ -105,6 +118,8 @@ def main() -> dict[str, Any]:
         "goal": 1.5,
         "pass": bool(ratio <= 1.5 and rss_ok and exact1 and exact2 and summary1["rows"] == n1),
         "scale": scale,
+        "repeats": REPEATS,
+        "wall_s_all": {"vigil": [r["wall_s"] for r in vigils], "baseline": [r["wall_s"] for r in bases]},
         "rows": n1,
         "file_mb": round(size1 / 1e6, 1),
         "vigil_wall_s": v1["wall_s"],
