@@ -83,6 +83,7 @@ class Endpoint:
     @property
     def url(self) -> str:
         host, port = self.server.server_address[:2]
+        assert isinstance(host, str)
         return f"http://{host}:{port}/hook"
 
     def accepted(self) -> list[Received]:

@@ -30,6 +30,10 @@ RID = (
 )
 
 
+def _clock(at: Any) -> Any:
+    return lambda: at
+
+
 def payload(views: list[AlertView], **kw: Any) -> NotificationPayload:
     return NotificationPayload(
         key="k" * 32,
@@ -262,7 +266,7 @@ def test_directory_sink_writes_exact_payloads_once(tmp_path: Path) -> None:
         at = T0 + timedelta(minutes=minute)
         ob = StoreOutbox(store)
         process(fs, config=c, store=store, outbox=ob, now=at)
-        drain(ob, config=c, store=store, now=lambda at=at: at, sink=sink)
+        drain(ob, config=c, store=store, now=_clock(at), sink=sink)
     files = sorted(p.name for p in (tmp_path / "outbox").iterdir())
     assert len(files) == 3, files
     by_kind = {f.split(".")[1].split("-")[0]: tmp_path / "outbox" / f for f in files}

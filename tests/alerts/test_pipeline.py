@@ -21,6 +21,10 @@ OLD = T0 - timedelta(hours=1)
 SUB = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg1/providers/Microsoft.Compute"
 
 
+def _clock(at: Any) -> Any:
+    return lambda: at
+
+
 def vm(i: int) -> str:
     return f"{SUB}/virtualMachines/vm{i}"
 
@@ -278,7 +282,7 @@ def test_gives_up_after_max_attempts(mem: MemoryStore) -> None:
     process([finding(observed_at=OLD)], config=c, store=mem, outbox=ob, now=T0)
     for k in range(10):
         at = T0 + timedelta(minutes=k)
-        drain(ob, config=c, store=mem, now=lambda at=at: at, notifiers={"msteams": rec})
+        drain(ob, config=c, store=mem, now=_clock(at), notifiers={"msteams": rec})
     (e,) = ob.entries(failed=True)
     assert e.attempts == 3
     assert "gave up after 3 attempts" in e.last_error
