@@ -71,8 +71,10 @@ def parse_time(value: Any) -> datetime | None:
     # ARM sometimes writes 7 fractional digits; fromisoformat takes at most 6.
     if "." in text:
         head, _, tail = text.partition(".")
-        digits = "".join(ch for ch in tail if ch.isdigit())
-        rest = tail[len(digits) :]
+        n = 0
+        while n < len(tail) and tail[n].isdigit():
+            n += 1
+        digits, rest = tail[:n], tail[n:]
         text = f"{head}.{digits[:6].ljust(6, '0')}{rest}"
     try:
         parsed = datetime.fromisoformat(text)

@@ -84,7 +84,9 @@ def test_registered_with_metadata() -> None:
     meta = rule("vm_shutdown_candidate")
     assert meta.family == "idle"
     assert meta.extra["remediation_action"] == "deallocate_vm"
-    assert "cpu_recent_avg_max_percent" in meta.extra["config_keys"]
+    keys = meta.extra["config_keys"]
+    assert isinstance(keys, list)
+    assert "cpu_recent_avg_max_percent" in keys
     assert IdleConfig().cpu_recent_avg_max_percent == 2.0
 
 
