@@ -18,7 +18,7 @@ retrying cannot create an adapter).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -135,9 +135,40 @@ def _tenant(rt: Runtime) -> TenantFolder | None:
     return TenantFolder(folder)
 
 
-_NO_LIVE = (
-    "no live {what} source in this build (ARM / Resource Graph / Azure Monitor adapters are not implemented); "
-    f"set {TENANT_DIR} to a tenant folder to run offline"
+_READERS: dict[int, Any] = {}
+
+
+def _credential(rt: Runtime) -> Any:
+    """The runtime's Entra credential (AzureRuntime has one; LocalRuntime does not)."""
+    return getattr(rt, "credential", None)
+
+
+def _client_kwargs(rt: Runtime) -> dict[str, Any]:
+    """Extra azure-mgmt client arguments a runtime may offer (``azure_client_kwargs``: endpoint, CA)."""
+    return dict(getattr(rt, "azure_client_kwargs", None) or {})
+
+
+def _resource_reader(rt: Runtime) -> Any:
+    """Where the event path reads resources: the tenant folder when configured, else ARM GET
+    (``ingest.arm.ArmReader``) with the runtime's credential; None when neither exists."""
+    tenant = _tenant(rt)
+    if tenant is not None:
+        return tenant
+    credential = _credential(rt)
+    if credential is None:
+        return None
+    reader = _READERS.get(id(rt))
+    if reader is None or reader[0] is not rt:
+        from ingest.arm import ArmReader
+
+        reader = (rt, ArmReader(credential, **_client_kwargs(rt)))
+        _READERS.clear()
+        _READERS[id(rt)] = reader
+    return reader[1]
+
+
+_NO_LIVE = "no {what} source: this runtime has neither a tenant folder ({setting}) nor an Azure credential".replace(
+    "{setting}", TENANT_DIR
 )
 
 
@@ -170,11 +201,18 @@ def handle_resource_events(events: list[dict[str, Any]], rt: Runtime) -> dict[st
     """Resource Write/Action/DeleteSuccess events -> drift verdicts -> alerts (cold path: no pandas)."""
     from vigil import drift_path
 
-    reader = _tenant(rt)
+    reader = _resource_reader(rt)
     if reader is None:
         raise RetryableError(_NO_LIVE.format(what="ARM resource reader"))
     now = datetime.now(UTC)
-    result = drift_path.handle_events(events, store=rt.store, reader=reader, rules=drift_rules(rt.config), now=now)
+    result = drift_path.handle_events(
+        events,
+        store=rt.store,
+        reader=reader,
+        rules=drift_rules(rt.config),
+        now=now,
+        api_version=getattr(reader, "api_version_for", None),
+    )
     out: dict[str, Any] = {"drift": result.counts()}
     findings = list(result.findings)
     if findings:
@@ -266,7 +304,10 @@ def run_metrics(rt: Runtime, now: datetime) -> dict[str, Any]:
     """Idle detection over resources, metrics and the normalized costs."""
     tenant = _tenant(rt)
     if tenant is None:
-        msg = _NO_LIVE.format(what="metrics/resources")
+        msg = (
+            f"no metrics source: this build has no live Azure Monitor metrics adapter; set {TENANT_DIR} "
+            "to a tenant folder to run idle detection offline"
+        )
         log.warning("run_metrics skipped: %s", msg)
         return {"skipped": msg}
     from detectors.idle.detect import detect
@@ -280,21 +321,41 @@ def run_metrics(rt: Runtime, now: datetime) -> dict[str, Any]:
 
 
 def run_sweep(rt: Runtime, now: datetime) -> dict[str, Any]:
-    """Evaluate the drift rules over every resource (what events may have missed)."""
-    tenant = _tenant(rt)
-    if tenant is None:
-        msg = _NO_LIVE.format(what="Resource Graph")
-        log.warning("run_sweep skipped: %s", msg)
-        return {"skipped": msg}
+    """Evaluate the drift rules over every resource (what events may have missed).
+
+    Resources come from the tenant folder when configured, else from Azure Resource
+    Graph over ``scopes`` (subscriptions and management groups) with the runtime's credential.
+    """
     from vigil import drift_path
 
-    result = drift_path.handle_resources(
-        tenant.list(),
-        store=rt.store,
-        rules=drift_rules(rt.config),
-        now=now,
-        related=drift_path.related_provider(tenant),
-    )
+    rules = drift_rules(rt.config)
+    tenant = _tenant(rt)
+    if tenant is not None:
+        resources: Iterable[Mapping[str, Any]] = tenant.list()
+        related = drift_path.related_provider(tenant)
+    else:
+        credential = _credential(rt)
+        if credential is None:
+            msg = _NO_LIVE.format(what="Resource Graph")
+            log.warning("run_sweep skipped: %s", msg)
+            return {"skipped": msg}
+        from ingest.arm import resource_graph_query, resource_graph_sweep
+
+        scopes = rt.config.scopes
+        types = {t for r in rules.rules for t in (r.policy.types or ())}
+        rows: dict[str, Mapping[str, Any]] = {}  # by id: one row per resource across tables/pages
+        for query in resource_graph_query(types).values():
+            for row in resource_graph_sweep(
+                credential,
+                query=query,
+                subscriptions=scopes.subscriptions,
+                management_groups=scopes.management_groups,
+                **_client_kwargs(rt),
+            ):
+                rows.setdefault(str(row.get("id", "")).lower(), row)
+        resources = list(rows.values())
+        related = drift_path.related_provider(_resource_reader(rt))
+    result = drift_path.handle_resources(resources, store=rt.store, rules=rules, now=now, related=related)
     findings = list(result.findings)
     return {"drift": result.to_dict(), "alerts": _alerts(findings, rt, now)}
 

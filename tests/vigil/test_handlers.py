@@ -7,6 +7,7 @@ stands in for ARM/Monitor through the VIGIL_TENANT_DIR setting.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,8 +18,9 @@ from typing import Any
 import pytest
 
 from tests.alerts.helpers import Endpoint, Reply, serve
+from tests.support.azure_server import DEFAULT_TOKEN, AzureTestServer
 from vigil import handlers
-from vigil.config import VigilConfig, parse_config
+from vigil.config import ScopesConfig, VigilConfig, parse_config
 from vigil.runtime_local import LocalRuntime
 from vigil.simulate import DEFAULT_NOW, SimResult, simulate
 from vigil.state import open_store
@@ -195,8 +197,8 @@ def test_sweep_evaluates_every_resource(tmp_path: Path, store: StateStore, endpo
 
 def test_timers_without_a_source_say_what_is_missing(tmp_path: Path, store: StateStore, endpoint: Endpoint) -> None:
     rt = _rt(tmp_path, store, endpoint.url, None)
-    assert "no live" in handlers.run_metrics(rt, DEFAULT_NOW)["skipped"]
-    assert "no live" in handlers.run_sweep(rt, DEFAULT_NOW)["skipped"]
+    assert "no metrics source" in handlers.run_metrics(rt, DEFAULT_NOW)["skipped"]
+    assert "no Resource Graph source" in handlers.run_sweep(rt, DEFAULT_NOW)["skipped"]
     with pytest.raises(handlers.RetryableError, match="ARM resource reader"):
         handlers.handle_resource_events([], rt)
 
@@ -234,3 +236,67 @@ def test_health(tmp_path: Path, store: StateStore, endpoint: Endpoint) -> None:
 def test_digest_timer_without_digests_does_nothing(tmp_path: Path, store: StateStore, endpoint: Endpoint) -> None:
     rt = _rt(tmp_path, store, endpoint.url, None)
     assert handlers.run_digest(rt, DEFAULT_NOW) == {"digests": 0, "skipped": "no digests configured"}
+
+
+# --- live Azure path: the real SDK clients against the shared local HTTPS test server ------
+
+
+class _AzureLikeRuntime(LocalRuntime):
+    """A LocalRuntime that also offers what AzureRuntime offers: a credential (and client kwargs)."""
+
+    def __init__(self, *args: Any, credential: Any, client_kwargs: dict[str, Any], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.credential = credential
+        self.azure_client_kwargs = client_kwargs
+
+
+def _live_rt(tmp_path: Path, store: StateStore, url: str, server: AzureTestServer, sim: SimResult) -> LocalRuntime:
+    cfg = _config(url).model_copy(update={"scopes": ScopesConfig(subscriptions=sim.subscriptions)})
+    return _AzureLikeRuntime(
+        cfg, store, tmp_path / "blobs", credential=server.credential(), client_kwargs=server.client_kwargs()
+    )
+
+
+def _serve_workspace(server: AzureTestServer, sim: SimResult) -> dict[str, Any]:
+    tenant = TenantFolder(sim.root)
+    ws = tenant.get(sim.planted["drift_workspace"])
+    assert ws is not None
+    server.add_resource(ws, api_versions={"2024-10-01"})
+    diag = [r for r in tenant.list(["Microsoft.Insights/diagnosticSettings"]) if r["id"].startswith(ws["id"])]
+    server.add_list("GET", re.escape(ws["id"]) + r"/providers/Microsoft\.Insights/diagnosticSettings", diag)
+    return ws
+
+
+def test_live_event_path_reads_the_resource_with_arm_get(
+    tmp_path: Path, store: StateStore, endpoint: Endpoint, sim: SimResult
+) -> None:
+    with AzureTestServer() as server:
+        ws = _serve_workspace(server, sim)
+        rt = _live_rt(tmp_path, store, endpoint.url, server, sim)
+        events = [e for e in TenantFolder(sim.root).events() if e["subject"] == ws["id"]]
+        out = handlers.handle_resource_events(events, rt)
+        assert out["drift"]["firing"] == 1
+        gets = server.requests_to(re.escape(ws["id"]) + "$", "GET")
+        assert len(gets) == 1
+        assert gets[0].api_version == "2024-10-01"
+        assert gets[0].headers["Authorization"] == f"Bearer {DEFAULT_TOKEN}"
+    _deliver_all(rt)
+    (req,) = endpoint.accepted()
+    assert req.json()["alerts"][0]["labels"]["alertname"] == "ml-workspace-public-network-access"
+
+
+def test_live_sweep_pages_through_resource_graph(
+    tmp_path: Path, store: StateStore, endpoint: Endpoint, sim: SimResult
+) -> None:
+    tenant = TenantFolder(sim.root)
+    with AzureTestServer() as server:
+        ws = _serve_workspace(server, sim)
+        computes = tenant.list(["Microsoft.MachineLearningServices/workspaces/computes"])
+        bodies = server.add_resource_graph([ws, *computes], page_size=2)
+        rt = _live_rt(tmp_path, store, endpoint.url, server, sim)
+        out = handlers.run_sweep(rt, DEFAULT_NOW)
+    assert len(bodies) >= 2  # paged with $skipToken
+    assert set(bodies[0]["subscriptions"]) == set(sim.subscriptions)
+    assert out["drift"]["counts"]["processed"] == 1 + len(computes)
+    firing = {(f["rule"], f["resource"]["name"]) for f in out["drift"]["findings"] if f["status"] == "firing"}
+    assert firing == {("ml-workspace-public-network-access", "mlw-research"), ("ml-compute-idle-shutdown", "ci-bob")}

@@ -450,7 +450,7 @@ def build_resources(
         ds, "rg-ml-research", "mlw-research", "eastus2", st_rs, True, t("research", "ml", "research")
     )
     b.compute(drift_ws, "ci-bob", "ComputeInstance", "Standard_DS3_v2", "dev", None)
-    b.vm(
+    analytics = b.vm(
         ds, "rg-analytics", "vm-analytics-01", "Standard_E4s_v3", "eastus2", "normal", t("prod", "analytics", "bi-team")
     )
     b.storage(
@@ -461,15 +461,25 @@ def build_resources(
         2200,
         t("prod", "analytics", "bi-team"),
     )
-    b.disk(
+    scratch = b.disk(
         ds,
         "rg-analytics",
         "disk-analytics-scratch",
         "eastus2",
         128,
         "Premium_LRS",
-        None,
+        analytics.id,  # a data disk of the analytics VM
         t("prod", "analytics", "bi-team"),
+    )
+    analytics.arm["properties"]["storageProfile"]["dataDisks"].append(
+        {
+            "lun": 0,
+            "name": scratch.name,
+            "createOption": "Attach",
+            "caching": "ReadOnly",
+            "managedDisk": {"storageAccountType": "Premium_LRS", "id": scratch.id},
+            "diskSizeGB": 128,
+        }
     )
 
     # Dev/test: small VMs (two deallocated), a sandbox workspace.
