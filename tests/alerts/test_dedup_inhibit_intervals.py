@@ -15,7 +15,9 @@ NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 H = timedelta(hours=1)
 
 
-def E(firing: set[str], resolved: set[str] = frozenset(), ago: timedelta = timedelta(minutes=1)) -> NflogEntry:
+def E(
+    firing: set[str], resolved: frozenset[str] | set[str] = frozenset(), ago: timedelta = timedelta(minutes=1)
+) -> NflogEntry:
     return NflogEntry(frozenset(firing), frozenset(resolved), NOW - ago)
 
 
