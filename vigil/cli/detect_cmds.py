@@ -238,3 +238,86 @@ def overspend(
     n = _emit_findings(findings, as_json=as_json)
     firing = sum(1 for f in findings if f.status.value == "firing")
     typer.echo(f"{n} finding(s), {firing} firing, at {when.isoformat()}", err=True)
+
+
+# ---------------------------------------------------------------- detect idle (idle-compute engineer)
+
+
+def _idle_line(f: Finding) -> dict[str, Any]:
+    """A finding as one JSON object, with the rule, resource id and monthly waste at the top level."""
+    out = f.to_dict()
+    waste = f.annotations.get("monthly_waste")
+    out.update(
+        resource_id=f.resource.id,
+        monthly_waste=float(waste) if waste is not None else None,
+        currency=f.annotations.get("currency"),
+        waste_basis=f.annotations.get("waste_basis"),
+    )
+    return out
+
+
+@app.command("idle")
+def idle(
+    tenant: Path = typer.Option(..., "--tenant", "-t", help="Tenant folder (resources/, metrics/, exports/)."),
+    data: Path | None = typer.Option(
+        None, "--data", "-d", help="Cost store or export folder (default: the tenant's exports)."
+    ),
+    config: Path | None = typer.Option(None, "--config", "-c", help="vigil.yaml (detectors.idle thresholds)."),
+    now: str | None = typer.Option(None, "--now", help="ISO time to evaluate at (default: tenant.json or clock)."),
+    previous: Path | None = typer.Option(
+        None, "--previous", help="JSON lines of earlier findings: firing ones whose resource is gone resolve."
+    ),
+    show_all: bool = typer.Option(False, "--all", help="Also print RESOLVED findings."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON line per finding on stdout."),
+) -> None:
+    """Idle and wasted resources (VMs, Azure ML compute, disks, public IPs), each with its monthly waste."""
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
+    from detectors.idle.detect import detect
+    from vigil.model import Finding, Status
+    from vigil.sources import SourceError
+    from vigil.tenant import TenantFolder
+
+    if not tenant.is_dir():
+        raise _fail(f"--tenant {tenant}: no such directory")
+    if data is not None and not data.exists():
+        raise _fail(f"--data {data}: no such directory")
+    cfg = _load_config(config)
+    when = _resolve_now(now, tenant)
+    before: list[Finding] = []
+    if previous is not None:
+        try:
+            lines = previous.read_text(encoding="utf-8").splitlines()
+            before = [Finding.from_dict(json.loads(ln)) for ln in lines if ln.strip()]
+        except (OSError, ValueError, KeyError) as exc:
+            raise _fail(f"--previous {previous}: {exc}") from None
+    columns = (SpinnerColumn(), TextColumn("{task.description}"))
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("reading resources and metrics", total=None)
+        source = TenantFolder(tenant)
+        try:
+            resources = source.list()
+            metrics = source.all_series()
+        except SourceError as exc:
+            raise _fail(str(exc)) from None
+        bar.update(task, description="loading costs")
+        costs = load_cost_frame(data if data is not None else tenant)
+        bar.update(task, description=f"detecting idle resources among {len(resources)}")
+        findings = detect(
+            resources=resources, metrics=metrics, costs=costs, config=cfg.detectors.idle, now=when, previous=before
+        )
+    shown = [f for f in findings if show_all or f.status is Status.FIRING]
+    for f in shown:
+        if as_json:
+            sys.stdout.write(json.dumps(_idle_line(f), sort_keys=True, default=str) + "\n")
+        else:
+            waste = f.annotations.get("monthly_waste")
+            money = f"{waste} {f.annotations.get('currency', '')}/month ({f.annotations.get('waste_basis')})"
+            typer.echo(f"{f.status.value:8} {f.rule:28} {f.resource.id}  {money if waste else ''}")
+    firing = [f for f in findings if f.status is Status.FIRING]
+    total = sum(float(f.annotations.get("monthly_waste", 0) or 0) for f in firing)
+    typer.echo(
+        f"{len(firing)} firing, {len(findings) - len(firing)} resolved; waste {total:.2f}/month at {when.isoformat()}",
+        err=True,
+    )
