@@ -3,6 +3,8 @@
 * :class:`MemoryStore`: an in-memory :class:`~vigil.state.base.StateStore` with
   the protocol's semantics (ETags, add-if-absent, idempotent keyed append).
 * :class:`RecordingNotifier`: records payloads; can be scripted to fail.
+* :func:`capture_notifications`: one recorder for every channel kind, ready to pass
+  as ``notifiers=`` to :func:`alerts.dispatch.deliver` / :func:`alerts.dispatch.drain`.
 * :func:`finding`: a compact Finding factory for tests and benchmarks.
 """
 
@@ -19,7 +21,7 @@ from alerts.notify import NotificationPayload, NotifyResult
 from vigil.model import Finding, ResourceRef, Severity, Status
 from vigil.state.base import ConcurrencyError, Namespace, Record
 
-__all__ = ["MemoryStore", "RecordingNotifier", "finding"]
+__all__ = ["MemoryStore", "RecordingNotifier", "capture_notifications", "finding"]
 
 
 class MemoryStore:
@@ -107,6 +109,12 @@ class RecordingNotifier:
     @property
     def fingerprints(self) -> list[str]:
         return [v.fingerprint for p in self.calls for v in p.alerts]
+
+
+def capture_notifications() -> tuple[RecordingNotifier, dict[str, RecordingNotifier]]:
+    """``rec, notifiers = capture_notifications()``: ``notifiers`` routes Teams, email and webhook to ``rec``."""
+    rec = RecordingNotifier()
+    return rec, {"msteams": rec, "email": rec, "webhook": rec}
 
 
 def finding(

@@ -346,3 +346,14 @@ def test_crash_before_enqueue_loses_nothing(mem: MemoryStore) -> None:
     r = run(c, mem, [], T0 + timedelta(minutes=1), rec)  # a later run, even without findings
     assert len(r.enqueued) == 1
     assert len(rec.calls) == 1
+
+
+def test_capture_notifications_helper(mem: MemoryStore) -> None:
+    from alerts.testing import capture_notifications
+
+    c = cfg({"routes": [{"matchers": ['alertname="m"'], "receiver": "mail"}]})
+    rec, notifiers = capture_notifications()
+    ob = StoreOutbox(mem)
+    process([finding(observed_at=OLD), finding(rule="m", observed_at=OLD)], config=c, store=mem, outbox=ob, now=T0)
+    drain(ob, config=c, store=mem, now=lambda: T0, notifiers=notifiers)
+    assert sorted(p.integration for p in rec.calls) == ["email[0]", "msteamsv2[0]"]
