@@ -43,6 +43,17 @@ DEFAULT_API_VERSIONS: dict[str, str] = {
 }
 
 
+PROVIDERS_API_VERSION = "2021-04-01"
+_NO_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
+
+
+def _subscription_of(resource_id: str) -> str:
+    parts = [p for p in resource_id.split("/") if p]
+    if len(parts) >= 2 and parts[0].lower() == "subscriptions":
+        return parts[1]
+    return ""
+
+
 def type_of(resource_id: str) -> str:
     """``.../providers/Microsoft.X/a/n1/b/n2`` -> ``microsoft.x/a/b`` (lower case)."""
     parts = [p for p in resource_id.strip().lower().split("/") if p]
@@ -83,16 +94,21 @@ class ArmReader:
         if client is None:
             from azure.mgmt.resource.resources import ResourceManagementClient
 
-            client = ResourceManagementClient(
-                credential, subscription_id or "00000000-0000-0000-0000-000000000000", **client_kwargs
-            )
+            # get_by_id takes full ids: the client's subscription only matters for provider
+            # lookups, and those use the subscription of the resource being read.
+            client = ResourceManagementClient(credential, subscription_id or _NO_SUBSCRIPTION, **client_kwargs)
         self.client = client
+        self.subscription_id = subscription_id or str(getattr(getattr(client, "_config", None), "subscription_id", ""))
         self._versions: dict[str, str] = dict(DEFAULT_API_VERSIONS)
         self._versions.update({k.lower(): v for k, v in (api_versions or {}).items()})
         self._provider_cache: dict[str, dict[str, list[str]]] = {}
         self.gets = 0
 
-    def api_version_for(self, resource_type: str) -> str:
+    def api_version_for(self, resource_type: str, resource_id: str = "") -> str:
+        """The api-version for a type: the built-in table, else the provider's newest stable one (cached).
+
+        The provider is looked up in the subscription of ``resource_id`` (or the client's).
+        """
         rtype = resource_type.lower()
         cached = self._versions.get(rtype)
         if cached:
@@ -100,12 +116,7 @@ class ArmReader:
         namespace, _, rest = rtype.partition("/")
         types = self._provider_cache.get(namespace)
         if types is None:
-            provider = self.client.providers.get(namespace)
-            types = {
-                str(rt.resource_type).lower(): list(rt.api_versions or [])
-                for rt in (provider.resource_types or [])
-                if rt.resource_type
-            }
+            types = self._provider_types(namespace, _subscription_of(resource_id) or self.subscription_id)
             self._provider_cache[namespace] = types
         version = _newest(types.get(rest, []))
         if version is None:
@@ -113,10 +124,23 @@ class ArmReader:
         self._versions[rtype] = version
         return version
 
+    def _provider_types(self, namespace: str, subscription_id: str) -> dict[str, list[str]]:
+        from azure.core.rest import HttpRequest
+
+        url = f"/subscriptions/{subscription_id}/providers/{namespace}"
+        resp = self.client.send_request(HttpRequest("GET", url, params={"api-version": PROVIDERS_API_VERSION}))
+        resp.raise_for_status()
+        doc = resp.json()
+        return {
+            str(rt.get("resourceType", "")).lower(): [str(v) for v in rt.get("apiVersions") or []]
+            for rt in doc.get("resourceTypes") or []
+            if isinstance(rt, dict)
+        }
+
     def get(self, resource_id: str) -> dict[str, Any] | None:
         from azure.core.exceptions import ResourceNotFoundError
 
-        api = self.api_version_for(type_of(resource_id))
+        api = self.api_version_for(type_of(resource_id), resource_id)
         self.gets += 1
         try:
             body = self.client.resources.get_by_id(resource_id, api_version=api, cls=_raw_json)
@@ -129,7 +153,7 @@ class ArmReader:
         from azure.core.exceptions import HttpResponseError
         from azure.core.rest import HttpRequest
 
-        api = self.api_version_for(resource_type)
+        api = self.api_version_for(resource_type, resource_id)
         url = f"{resource_id.rstrip('/')}/providers/{resource_type}"
         out: list[dict[str, Any]] = []
         next_url: str | None = url

@@ -86,9 +86,9 @@ def test_unknown_type_api_version_comes_from_provider_and_is_cached(server: Azur
         ],
     }
     server.route(
-        "GET", rf"/subscriptions/{SUB}/providers/Microsoft\.Web", lambda _r, _m: provider, api_versions={"2025-04-01"}
+        "GET", rf"/subscriptions/{SUB}/providers/Microsoft\.Web", lambda _r, _m: provider, api_versions={"2021-04-01"}
     )
-    reader = _reader(server)
+    reader = ArmReader(server.credential(), **server.client_kwargs())  # no subscription: taken from the id
     assert reader.get(rid) is not None
     assert reader.get(rid) is not None
     assert len(server.requests_to(r"/providers/Microsoft\.Web$")) == 1  # cached
