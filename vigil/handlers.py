@@ -300,24 +300,75 @@ def handle_detect(message: dict[str, Any], rt: Runtime) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- timers
 
 
+IDLE_TYPES = (
+    "microsoft.compute/virtualmachines",
+    "microsoft.compute/disks",
+    "microsoft.network/publicipaddresses",
+    "microsoft.machinelearningservices/workspaces",
+    "microsoft.machinelearningservices/workspaces/computes",
+)
+
+
+def _idle_window_days(rt: Runtime) -> int:
+    """The longest lookback any idle rule uses (every ``*lookback_days`` key of the idle config)."""
+    cfg = rt.config.detectors.idle.model_dump()
+    days = [int(v) for k, v in cfg.items() if k.endswith("lookback_days") and isinstance(v, int)]
+    return max([7, *days])
+
+
+def _live_idle_inputs(rt: Runtime, now: datetime) -> tuple[list[Mapping[str, Any]], dict[str, Any], dict[str, Any]]:
+    """Resources from Resource Graph and their hourly metrics from Azure Monitor (``ingest.metrics``)."""
+    from ingest.arm import resource_graph_query, resource_graph_sweep
+    from ingest.metrics import MonitorMetrics
+
+    credential = _credential(rt)
+    scopes = rt.config.scopes
+    resources: dict[str, Mapping[str, Any]] = {}
+    for query in resource_graph_query(IDLE_TYPES).values():
+        for row in resource_graph_sweep(
+            credential,
+            query=query,
+            subscriptions=scopes.subscriptions,
+            management_groups=scopes.management_groups,
+            **_client_kwargs(rt),
+        ):
+            resources.setdefault(str(row.get("id", "")).lower(), row)
+    options = dict(getattr(rt, "metrics_options", None) or {})
+    options.setdefault("client_kwargs", _client_kwargs(rt))
+    monitor = MonitorMetrics(credential, **options)
+    start = now - timedelta(days=_idle_window_days(rt) + 1)
+    metrics = monitor.fetch(resources.values(), start=start, end=now)
+    stats = {
+        "resources": len(resources),
+        "metric_resources": len(metrics),
+        "metric_failures": len(monitor.stats.failed),
+    }
+    return list(resources.values()), dict(metrics), stats
+
+
 def run_metrics(rt: Runtime, now: datetime) -> dict[str, Any]:
-    """Idle detection over resources, metrics and the normalized costs."""
+    """Idle detection over resources, metrics and the normalized costs.
+
+    Sources: the tenant folder when configured, else Resource Graph and Azure Monitor with
+    the runtime's credential.
+    """
     tenant = _tenant(rt)
-    if tenant is None:
-        msg = (
-            f"no metrics source: this build has no live Azure Monitor metrics adapter; set {TENANT_DIR} "
-            "to a tenant folder to run idle detection offline"
-        )
+    stats: dict[str, Any] = {}
+    if tenant is not None:
+        resources: list[Mapping[str, Any]] = list(tenant.list())
+        metrics: Mapping[str, Any] = tenant.all_series()
+    elif _credential(rt) is not None:
+        resources, metrics, stats = _live_idle_inputs(rt, now)
+    else:
+        msg = _NO_LIVE.format(what="metrics")
         log.warning("run_metrics skipped: %s", msg)
         return {"skipped": msg}
     from detectors.idle.detect import detect
     from ingest.cost import load_costs
 
     costs = load_costs(rt.blobs(_setting(rt, COSTS_CONTAINER)), start=now - timedelta(days=31), end=now)
-    findings = detect(
-        resources=tenant.list(), metrics=tenant.all_series(), costs=costs, config=rt.config.detectors.idle, now=now
-    )
-    return {"findings": len(findings), "alerts": _alerts(findings, rt, now)}
+    findings = detect(resources=resources, metrics=metrics, costs=costs, config=rt.config.detectors.idle, now=now)
+    return {**stats, "findings": len(findings), "alerts": _alerts(findings, rt, now)}
 
 
 def run_sweep(rt: Runtime, now: datetime) -> dict[str, Any]:

@@ -300,3 +300,34 @@ def test_live_sweep_pages_through_resource_graph(
     assert out["drift"]["counts"]["processed"] == 1 + len(computes)
     firing = {(f["rule"], f["resource"]["name"]) for f in out["drift"]["findings"] if f["status"] == "firing"}
     assert firing == {("ml-workspace-public-network-access", "mlw-research"), ("ml-compute-idle-shutdown", "ci-bob")}
+
+
+def test_live_metrics_timer_reads_resource_graph_and_azure_monitor(
+    tmp_path: Path, store: StateStore, endpoint: Endpoint, sim: SimResult
+) -> None:
+    tenant = TenantFolder(sim.root)
+    idle_id = sim.planted["idle_vm"]
+    busy = next(v for v in tenant.list(["Microsoft.Compute/virtualMachines"]) if v["name"] == "vm-web-01")
+    vms = [tenant.get(idle_id), busy]
+    with AzureTestServer() as server:
+        server.add_resource_graph([v for v in vms if v is not None], page_size=1)
+        for vm in vms:
+            assert vm is not None
+            body = json.loads(next((sim.root / "metrics").rglob(f"{vm['name']}.json")).read_text())
+            server.route(
+                "GET",
+                re.escape(vm["id"]) + r"/providers/Microsoft\.Insights/metrics",
+                lambda _req, _m, body=body: body,
+            )
+        rt = _live_rt(tmp_path, store, endpoint.url, server, sim)
+        rt.metrics_options = {"use_batch": False, "mgmt_base_url": server.url}  # type: ignore[attr-defined]
+        out = handlers.run_metrics(rt, DEFAULT_NOW)
+        metric_calls = server.requests_to(r".*/providers/Microsoft\.Insights/metrics", "GET")
+    assert out["resources"] == 2
+    assert out["metric_resources"] == 2
+    assert out["metric_failures"] == 0
+    assert len(metric_calls) == 2
+    assert out["alerts"]["new"] == 1
+    _deliver_all(rt)
+    (req,) = endpoint.accepted()
+    assert req.json()["alerts"][0]["labels"]["resource_id"] == idle_id.lower()

@@ -14,12 +14,12 @@ import typer
 
 DEMO_CONFIG = Path(__file__).resolve().parents[1] / "pipeline_demo.yaml"
 
-# Live sources `vigil run` needs without --tenant: (module, what it provides).
+# What `vigil run` needs without --tenant: (source, module that would provide it, what it is).
 LIVE_SOURCES = (
-    ("ingest.live.resources", "ResourceSource over ARM / Azure Resource Graph"),
-    ("ingest.live.metrics", "MetricsSource over Azure Monitor metrics"),
-    ("ingest.live.costs", "CostSource over Cost Management exports in Blob Storage (or the Query API)"),
-    ("ingest.live.events", "EventSource (Event Grid is push-only: the Function App receives it)"),
+    ("resources", "ingest.arm", "ARM GET by id and Azure Resource Graph"),
+    ("metrics", "ingest.metrics", "Azure Monitor metrics (Percentage CPU, Network Out Total)"),
+    ("costs", "ingest.cost.live", "a reader of the Cost Management export container (Blob Storage)"),
+    ("events", "ingest.eventgrid_pull", "Event Grid pull delivery (Event Grid pushes to the Function App)"),
 )
 
 
@@ -161,14 +161,12 @@ def register(app: typer.Typer) -> None:
         """
         when = _parse_now(now)
         if tenant is None:
-            missing = [(m, what) for m, what in LIVE_SOURCES if _no_module(m)]
-            if missing:
-                _err("error: live mode (no --tenant) needs live Azure sources, which this build does not have yet:")
-                for module, what in missing:
-                    _err(f"  - {module}: {what}")
-                _err("Use `vigil run --tenant DIR` on a tenant folder (docs/tenant-layout.md) or `vigil demo`.")
-                raise typer.Exit(2)
-            _err("error: live mode is not wired into `vigil run` yet; use --tenant DIR")
+            _err("error: live mode (no --tenant) is not available in this build of `vigil run`:")
+            for source, module, what in LIVE_SOURCES:
+                state = "available" if not _no_module(module) else "missing"
+                _err(f"  - {source}: {state} ({module}: {what})")
+            _err("The Function App runs the live path (vigil/handlers.py). Offline, use `vigil run --tenant DIR`")
+            _err("on a tenant folder (docs/tenant-layout.md) or `vigil demo`.")
             raise typer.Exit(2)
         summary = _run(tenant, config_path=config, now=when, out=out, as_json=as_json)
         _print_summary(summary, as_json=as_json)
