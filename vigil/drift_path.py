@@ -392,14 +392,32 @@ def handle_resources(
     now: datetime,
     related: RelatedProvider | None = None,
     source: str = "sweep",
+    resolve_missing: bool = False,
 ) -> DriftResult:
-    """The sweep path: evaluate resources (e.g. from Resource Graph) as of ``now``."""
+    """The sweep path: evaluate resources (e.g. from Resource Graph) as of ``now``.
+
+    With ``resolve_missing`` (only when the sweep covered every monitored scope), a
+    resource that still has a firing verdict but was not in the sweep is treated as
+    deleted (a missed ResourceDeleteSuccess) and resolves.
+    """
     result = DriftResult()
-    run = _Run(store, _NoReader(), _ruleset(rules), now, result)
+    ruleset = _ruleset(rules)
+    run = _Run(store, _NoReader(), ruleset, now, result)
     run.related = related
+    seen: set[str] = set()
     for resource in resources:
         result.processed += 1
+        seen.add(str(resource.get("id") or "").strip().lower().rstrip("/"))
         run.evaluate(resource, now, None, source)
+    if resolve_missing:
+        firing = {
+            str(rec.value.get("resource_id") or "")
+            for rec in store.query(Namespace.VERDICTS)
+            if rec.value.get("compliant") is False and not rec.value.get("deleted")
+        }
+        for rid in sorted(firing - seen):
+            if rid:
+                run.deleted(rid, now, None, source)
     return result
 
 

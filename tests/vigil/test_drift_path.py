@@ -339,3 +339,17 @@ def test_event_path_does_not_import_pandas_or_sklearn() -> None:
     root = Path(__file__).resolve().parents[2]
     proc = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_sweep_evaluates_and_resolves_resources_that_disappeared(store: SQLiteStore) -> None:
+    from vigil.drift_path import handle_resources
+
+    first = handle_resources([workspace("Enabled")], store=store, rules=RULES, now=T0)
+    assert [f.rule for f in first.findings if f.status is Status.FIRING] == ["ml-workspace-public-network-access"]
+    again = handle_resources([workspace("Enabled")], store=store, rules=RULES, now=T0 + timedelta(hours=1))
+    assert again.findings == []
+    # gone from a complete sweep: a missed delete event; resolves only when asked to
+    partial = handle_resources([], store=store, rules=RULES, now=T0 + timedelta(hours=2))
+    assert partial.findings == []
+    full = handle_resources([], store=store, rules=RULES, now=T0 + timedelta(hours=3), resolve_missing=True)
+    assert [(f.rule, f.status) for f in full.findings] == [("ml-workspace-public-network-access", Status.RESOLVED)]
