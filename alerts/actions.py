@@ -21,7 +21,14 @@ from alerts.signing import LinkError, verify_link
 from alerts.silences import SilenceError, create_silence, expire_silence, list_silences
 from vigil.state.base import Namespace, StateStore
 
-__all__ = ["api_create_silence", "api_expire_silence", "api_list_silences", "apply_action"]
+__all__ = [
+    "action_response",
+    "api_create_silence",
+    "api_expire_silence",
+    "api_list_silences",
+    "apply_action",
+    "silences_response",
+]
 
 SILENCE_FROM_LINK = timedelta(hours=24)
 
@@ -108,3 +115,43 @@ def api_list_silences(*, store: StateStore, now: datetime, state: str | None = N
 def api_expire_silence(silence_id: str, *, store: StateStore, now: datetime) -> dict[str, Any]:
     s = expire_silence(store, silence_id, now=now)
     return {**s.to_dict(), "state": s.state(now)}
+
+
+# -- HTTP adapters: (status, JSON body) for the Function App's HTTP triggers ------------------------
+
+
+def action_response(
+    query: Mapping[str, str], *, key: bytes | None, store: StateStore, now: datetime
+) -> tuple[int, dict[str, Any]]:
+    """GET /api/alerts/action?…: 200 done, 403 bad signature, 410 expired or used, 503 no key configured."""
+    if not key:
+        return 503, {"error": "signed links are not configured (VIGIL_SIGNING_KEY)"}
+    try:
+        return 200, apply_action(query, key=key, store=store, now=now)
+    except LinkError as exc:
+        msg = str(exc)
+        status = 410 if ("expired" in msg or "already used" in msg or "no longer" in msg) else 403
+        return status, {"error": msg}
+
+
+def silences_response(
+    method: str,
+    *,
+    store: StateStore,
+    now: datetime,
+    silence_id: str | None = None,
+    body: Mapping[str, Any] | None = None,
+    state: str | None = None,
+) -> tuple[int, Any]:
+    """The silences API (function-key auth): GET list, POST create, DELETE {id} expire."""
+    try:
+        m = method.upper()
+        if m == "GET":
+            return 200, api_list_silences(store=store, now=now, state=state)
+        if m == "POST":
+            return 201, api_create_silence(body or {}, store=store, now=now)
+        if m == "DELETE" and silence_id:
+            return 200, api_expire_silence(silence_id, store=store, now=now)
+        return 405, {"error": f"{method} not allowed"}
+    except SilenceError as exc:
+        return (404 if str(exc).startswith("no silence") else 400), {"error": str(exc)}

@@ -303,3 +303,23 @@ def test_ack_then_later_card_shows_it(tmp_path: Path) -> None:
     texts = [p.read_text() for p in sorted(tmp_path.iterdir())]
     assert len(texts) == 2
     assert sum("carol" in t for t in texts) == 1
+
+
+def test_http_adapters() -> None:
+    from alerts.actions import action_response, silences_response
+
+    store = MemoryStore()
+    assert action_response({}, key=None, store=store, now=T0)[0] == 503
+    assert action_response({"a": "ack"}, key=KEY, store=store, now=T0)[0] == 403
+    status, created = silences_response(
+        "POST",
+        store=store,
+        now=T0,
+        body={"matchers": ['alertname="x"'], "duration": "2h", "comment": "c", "createdBy": "me"},
+    )
+    assert status == 201
+    assert created["state"] == "active"
+    assert silences_response("GET", store=store, now=T0)[1][0]["id"] == created["id"]
+    assert silences_response("DELETE", store=store, now=T0, silence_id=created["id"])[1]["state"] == "expired"
+    assert silences_response("DELETE", store=store, now=T0, silence_id="nope")[0] == 404
+    assert silences_response("POST", store=store, now=T0, body={"matchers": "x"})[0] == 400
