@@ -65,7 +65,13 @@ def _child(code: str, *args: str) -> dict[str, Any]:
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise RuntimeError(f"child failed ({proc.returncode}): {err[-2000:]}")
-    return {"wall_s": round(wall, 3), "rss_mb": round(usage.ru_maxrss / 1024, 1), "stdout": out.strip()}
+    cpu = usage.ru_utime + usage.ru_stime
+    return {
+        "wall_s": round(wall, 3),
+        "cpu_s": round(cpu, 3),
+        "rss_mb": round(usage.ru_maxrss / 1024, 1),
+        "stdout": out.strip(),
+    }
 
 
 def main() -> dict[str, Any]:
@@ -120,6 +126,10 @@ def main() -> dict[str, Any]:
         "scale": scale,
         "repeats": REPEATS,
         "wall_s_all": {"vigil": [r["wall_s"] for r in vigils], "baseline": [r["wall_s"] for r in bases]},
+        "cpu_s": {"vigil": v1["cpu_s"], "baseline": base["cpu_s"]},
+        "cpu_ratio": round(v1["cpu_s"] / base["cpu_s"], 3),
+        "load_avg_1m": round(os.getloadavg()[0], 2),
+        "cpus": os.cpu_count(),
         "rows": n1,
         "file_mb": round(size1 / 1e6, 1),
         "vigil_wall_s": v1["wall_s"],

@@ -233,8 +233,17 @@ class Normalizer:
         else:
             rtype = self._map("rtype", resource_id, values.resource_type, pa.string())
         rname = self._col(batch, "resource_name")
-        derived_name = self._map("rname", self._str(batch, "resource_id"), values.resource_name, pa.string())
-        rname = derived_name if rname is None else pc.if_else(pc.is_valid(rname), rname, derived_name)
+        rid_raw = self._col(batch, "resource_id")
+        if rid_raw is None:
+            rname = self._null(n) if rname is None else rname
+        elif rname is None:
+            rname = self._map("rname", rid_raw, values.resource_name, pa.string())
+        elif rname.null_count > 0:
+            # derive names only where the export left ResourceName empty but has a resource id
+            need = pc.and_(pc.is_null(rname), pc.is_valid(rid_raw))
+            if pc.any(need).as_py():
+                derived = self._map("rname", rid_raw, values.resource_name, pa.string())
+                rname = pc.if_else(need, derived, rname)
 
         tags = self._tags(batch)
         qty = self._quantity(batch, "quantity")

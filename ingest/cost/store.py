@@ -125,6 +125,15 @@ class Partition(tuple[str, str, str]):
         return cls(m.group(1), m.group(2), m.group(3)) if m else None
 
 
+def _when(value: Any) -> datetime:
+    """A run's submitted time for ordering (unparseable or missing sorts first)."""
+    try:
+        dt = datetime.fromisoformat(str(value or "").strip())
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
 class CostStore:
     """Reads and writes normalized cost partitions in a :class:`BlobStore`."""
 
@@ -171,7 +180,7 @@ class CostStore:
         if (
             cur is not None
             and cur.get("run_id") != pointer["run_id"]
-            and str(cur.get("submitted", "")) > str(pointer.get("submitted", ""))
+            and _when(cur.get("submitted")) > _when(pointer.get("submitted"))
         ):
             log.info(
                 "cost run not swapped in: a newer run is live",
