@@ -46,7 +46,8 @@ _SEVERITY_STYLE = {
 
 
 def portal_url(resource_id: str) -> str:
-    return f"https://portal.azure.com/#@/resource{resource_id}" if resource_id else ""
+    """The Azure portal page of an ARM resource id ("" for anything that is not an ARM id)."""
+    return f"https://portal.azure.com/#@/resource{resource_id}" if resource_id.startswith("/subscriptions/") else ""
 
 
 def _clip(text: Any, limit: int = _TEXT_MAX) -> str:
@@ -205,7 +206,7 @@ class _Renderer:
             items.append({"type": "TextBlock", "text": _clip(summary), "wrap": True, "spacing": "Small"})
         items.append({"type": "FactSet", "facts": [{"title": t, "value": _clip(x, 300)} for t, x in facts if x]})
         actions: list[dict[str, Any]] = []
-        if rid:
+        if portal_url(rid):
             actions.append({"type": "Action.OpenUrl", "title": "Open in Azure portal", "url": portal_url(rid)})
         runbook = _first(v, "runbook_url") or self.cfg.runbook_url
         if runbook:

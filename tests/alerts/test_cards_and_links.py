@@ -323,3 +323,11 @@ def test_http_adapters() -> None:
     assert silences_response("DELETE", store=store, now=T0, silence_id=created["id"])[1]["state"] == "expired"
     assert silences_response("DELETE", store=store, now=T0, silence_id="nope")[0] == 404
     assert silences_response("POST", store=store, now=T0, body={"matchers": "x"})[0] == 400
+
+
+def test_portal_link_only_for_arm_ids() -> None:
+    from alerts.channels.msteams import portal_url
+
+    assert portal_url(RID) == f"https://portal.azure.com/#@/resource{RID}"
+    assert portal_url("service/virtual machines") == ""
+    assert portal_url("") == ""
