@@ -500,11 +500,34 @@ def test_resource_events_through_real_handlers(real_env: dict[str, str], tenant:
     assert processed, "processed event ids are recorded in the Azure Table state store"
 
 
-def test_resource_event_without_a_resource_source_is_retried(host_env: dict[str, str]) -> None:
-    from vigil.handlers import RetryableError
+def test_resource_event_reads_arm_with_the_runtime_credential(
+    host_env: dict[str, str], tenant: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No tenant folder: the handler reads the resource with ARM GET, using AzureRuntime's credential
+    and client options (here the shared local HTTPS Azure server), and records the verdict."""
+    from tests.support.azure_server import AzureTestServer
+    from vigil.state.base import Namespace
+    from vigil.tenant import TenantFolder
 
-    with pytest.raises(RetryableError):
-        _user_function("resource_events")(_event_grid_event(WRITE, WS, {"resourceUri": WS}))
+    folder = TenantFolder(tenant)
+    planted = json.loads((tenant / "tenant.json").read_text(encoding="utf-8"))["planted"]
+    ws = folder.get(planted["drift_workspace"])
+    assert ws is not None
+    events = [e for e in folder.events() if e["subject"] == ws["id"]]
+    assert events
+    with AzureTestServer() as server:
+        server.add_resource(ws, api_versions={"2024-10-01"})
+        diag = [r for r in folder.list(["Microsoft.Insights/diagnosticSettings"]) if r["id"].startswith(ws["id"])]
+        server.add_list("GET", re.escape(ws["id"]) + r"/providers/Microsoft\.Insights/diagnosticSettings", diag)
+        rt = AzureRuntime.from_env(credential=server.credential(), azure_client_kwargs=server.client_kwargs())
+        monkeypatch.setattr(runtime_azure, "_RUNTIME", rt)
+        for body in events:
+            _user_function("resource_events")(_decode_event(body))
+        gets = server.requests_to(re.escape(ws["id"]) + "$", "GET")
+    assert len(gets) == 1
+    assert gets[0].headers["Authorization"].startswith("Bearer ")
+    verdicts = {v.value["rule"]: v.value for v in rt.store.query(Namespace.VERDICTS)}
+    assert verdicts["ml-workspace-public-network-access"]["compliant"] is False  # stored in the Azure Table
 
 
 def test_health_with_real_handler_on_azurite(host_env: dict[str, str]) -> None:

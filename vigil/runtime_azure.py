@@ -137,12 +137,14 @@ class AzureRuntime:
         *,
         env: Mapping[str, str] | None = None,
         credential: Any = None,
+        azure_client_kwargs: Mapping[str, Any] | None = None,
         config: VigilConfig | None = None,
         store: StateStore | None = None,
     ) -> None:
         self.settings = settings
         self._env = dict(os.environ if env is None else env)
         self._credential = credential
+        self._client_kwargs = dict(azure_client_kwargs or {})
         self._config = config
         self._store = store
         self._queues: dict[str, Any] = {}
@@ -150,11 +152,12 @@ class AzureRuntime:
         self._lock = threading.RLock()
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> AzureRuntime:
+    def from_env(cls, env: Mapping[str, str] | None = None, **kwargs: Any) -> AzureRuntime:
+        """Settings from ``env`` (default ``os.environ``); ``kwargs`` as for the constructor."""
         from vigil.settings import Settings  # pydantic: keep it off the indexing path
 
         source = os.environ if env is None else env
-        return cls(Settings.from_env(source), env=source)
+        return cls(Settings.from_env(source), env=source, **kwargs)
 
     # --- Runtime protocol -------------------------------------------------------------
 
@@ -229,11 +232,18 @@ class AzureRuntime:
         secret = self.settings.storage_connection_string
         return None if secret is None else expand_connection_string(secret.get_secret_value())
 
+    @property
     def credential(self) -> Any:
-        """The Entra credential for identity-based connections (managed identity in Azure)."""
+        """The app's Entra credential (a ``TokenCredential``), built on first use.
+
+        Used for identity-based storage and by handlers for ARM, Resource Graph, Monitor and
+        Cost Management. ``AzureWebJobsStorage__credential=managedidentity`` gives a
+        ``ManagedIdentityCredential`` (client id from ``AzureWebJobsStorage__clientId`` or
+        ``AZURE_CLIENT_ID``); otherwise ``DefaultAzureCredential`` (local development).
+        """
         with self._lock:
             if self._credential is None:
-                client_id = self.settings.storage_client_id
+                client_id = self.settings.storage_client_id or self.settings.azure_client_id
                 if self.settings.storage_credential == "managedidentity":
                     from azure.identity import ManagedIdentityCredential
 
@@ -245,6 +255,11 @@ class AzureRuntime:
 
                     self._credential = DefaultAzureCredential(managed_identity_client_id=client_id)
             return self._credential
+
+    @property
+    def azure_client_kwargs(self) -> dict[str, Any]:
+        """Extra keyword arguments for azure-mgmt clients (endpoint, CA bundle); empty in Azure."""
+        return dict(self._client_kwargs)
 
     def _service_uri(self, attr: str, setting: str) -> str:
         uri = getattr(self.settings, attr)
@@ -262,7 +277,7 @@ class AzureRuntime:
         if conn is not None:
             return BlobServiceClient.from_connection_string(conn)
         uri = self._service_uri("storage_blob_service_uri", "AzureWebJobsStorage__blobServiceUri")
-        return BlobServiceClient(account_url=uri, credential=self.credential())
+        return BlobServiceClient(account_url=uri, credential=self.credential)
 
     def _queue_client(self, queue: str) -> Any:
         with self._lock:
@@ -282,7 +297,7 @@ class AzureRuntime:
                 client = QueueClient(
                     account_url=uri,
                     queue_name=queue,
-                    credential=self.credential(),
+                    credential=self.credential,
                     message_encode_policy=encode,
                     message_decode_policy=decode,
                 )

@@ -178,12 +178,17 @@ def test_identity_based_connection_uses_managed_identity() -> None:
         {**base, "AzureWebJobsStorage__credential": "managedidentity", "AzureWebJobsStorage__clientId": "cid"}
     )
     assert mi.connection_string() is None
-    assert isinstance(mi.credential(), ManagedIdentityCredential)
-    assert mi.credential() is mi.credential()
+    assert isinstance(mi.credential, ManagedIdentityCredential)
+    assert mi.credential is mi.credential
     blobs = mi.blobs("costs")  # builds the client; no network until used
     assert blobs.container == "costs"
     assert "acct.blob.core.windows.net" in blobs._client.url
-    assert isinstance(AzureRuntime.from_env(base).credential(), DefaultAzureCredential)
+    assert isinstance(AzureRuntime.from_env(base).credential, DefaultAzureCredential)
+    injected = object()
+    rt = AzureRuntime.from_env(base, credential=injected, azure_client_kwargs={"base_url": "https://x"})
+    assert rt.credential is injected
+    assert rt.azure_client_kwargs == {"base_url": "https://x"}
+    assert AzureRuntime.from_env(base).azure_client_kwargs == {}
 
 
 def test_missing_connection_is_a_clear_error() -> None:
