@@ -188,3 +188,21 @@ def test_dispatch_to_outbox_dir(tmp_path: Path) -> None:
     assert len(list((tmp_path / "outbox").glob("*.json"))) == 1
     shown = runner.invoke(app, ["alerts", "outbox", "--state", str(db)]).output
     assert " sent " in shown
+
+
+def test_alerts_list_shows_inhibited_with_config(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    idle_fp, public_fp = _seed(db)
+    cfgfile = tmp_path / "vigil.yaml"
+    cfgfile.write_text(
+        "route: {receiver: r}\nreceivers: [{name: r}]\n"
+        "inhibit_rules: [{source_matchers: ['severity=\"critical\"'], target_matchers: ['severity=\"low\"'], "
+        "equal: [resource_id]}]\n",
+        encoding="utf-8",
+    )
+    rows = json.loads(
+        runner.invoke(app, ["alerts", "list", "--json", "--config", str(cfgfile), "--state", str(db), *NOW]).output
+    )
+    by_fp = {r["fingerprint"]: r for r in rows}
+    assert by_fp[idle_fp]["inhibited_by"] == [public_fp]
+    assert by_fp[public_fp]["inhibited_by"] == []

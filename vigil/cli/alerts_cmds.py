@@ -20,10 +20,11 @@ def list_(
     status: str | None = typer.Option(None, "--status", help="firing or resolved."),
     matcher: list[str] = typer.Option([], "--matcher", "-m", help='Filter, e.g. severity=~"high|critical".'),
     state: Path = typer.Option(DEFAULT_STATE, "--state", help=STATE_HELP),
+    config: Path | None = typer.Option(None, "--config", help="vigil.yaml, to show inhibited alerts."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
     now: str | None = typer.Option(None, "--now", hidden=True, help="Evaluation time (ISO 8601), for tests."),
 ) -> None:
-    """List alerts with their silence and acknowledgement state."""
+    """List alerts with their silence, inhibition and acknowledgement state."""
     from alerts.acks import get_ack
     from alerts.alertstate import load_alerts
     from alerts.matchers import MatcherError, parse_matchers
@@ -37,9 +38,21 @@ def list_(
     except MatcherError as exc:
         raise typer.BadParameter(str(exc), param_hint="--matcher") from None
     t = _now(now)
+    rules = []
+    if config is not None:
+        from vigil.config import ConfigError, load_config
+
+        try:
+            rules = list(load_config(config).inhibit_rules)
+        except ConfigError as exc:
+            typer.echo(str(exc), err=True)
+            raise typer.Exit(2) from None
     store = _open(state)
     try:
+        from alerts.inhibit import Inhibitor
+
         alerts, _ = load_alerts(store, now=t, retention=RESOLVED_RETENTION)
+        inhibitor = Inhibitor(rules, ((fp, a.labels) for fp, a in alerts.items() if a.firing))
         sil = active_silences(store, t)
         rows: list[dict[str, Any]] = []
         for fp, a in sorted(alerts.items(), key=lambda kv: (kv[1].starts_at, kv[0])):
@@ -51,6 +64,7 @@ def list_(
             d = a.alert().to_dict()
             d["fingerprint"] = fp
             d["silenced_by"] = silenced_by(sil, a.labels)
+            d["inhibited_by"] = inhibitor.inhibited_by(fp, a.labels)
             d["ack"] = get_ack(store, fp)
             rows.append(d)
     finally:
@@ -66,6 +80,8 @@ def list_(
         flags = []
         if d["silenced_by"]:
             flags.append("silenced")
+        if d["inhibited_by"]:
+            flags.append("inhibited")
         if d["ack"]:
             flags.append(f"acked by {d['ack']['by']}")
         typer.echo(
