@@ -176,6 +176,7 @@ def ingest_file(
     from ingest.cost.normalize import FRAME_SCHEMA, Normalizer
 
     result = FileResult(name=src.name)
+    records_seen = 0
     writers: dict[Partition, PartWriter] = {}
     buffers: dict[Partition, list[pa.Table]] = {}
     buffered: dict[Partition, int] = {}
@@ -234,6 +235,8 @@ def ingest_file(
             w.abort()
             store.blobs.delete(w.path)
         msg = str(exc) if str(exc).startswith(src.name) else f"{src.name}: {exc}"
+        if isinstance(exc, FileFormatError) and records_seen:
+            msg += f" (after at least {records_seen} readable records; the whole file was discarded)"
         log.error("cost file not ingested: %s", msg)
         return FileResult(name=src.name, error=msg, detected=result.detected)
     return result

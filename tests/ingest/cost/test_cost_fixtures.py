@@ -26,6 +26,7 @@ SINGLE = [
     "ea_legacy_actual.csv",
     "ea_current_amortized.csv",
     "mca_actual.csv.gz",
+    "mca_amortized.parquet",
     "focus_1.0-preview.csv",
     "focus_1.0.csv.gz",
     "focus_1.2-preview.csv",
