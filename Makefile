@@ -9,6 +9,8 @@ EXCLUDE_NEWER := 2026-11-27T00:00:00Z
 COMPILE := $(UV) pip compile pyproject.toml --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
 	--exclude-newer $(EXCLUDE_NEWER) --no-header --no-annotate -q
 
+include scripts/infra.mk
+
 .PHONY: demo test lint typecheck pytest requirements requirements-check bench clean setup node chromium
 
 $(BIN)/python:
@@ -55,11 +57,11 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-pytest: setup node chromium
+pytest: setup node chromium tools
 	$(BIN)/python -m pytest
 
 # Azurite is started by tests/conftest.py on free loopback ports and stopped at the end.
-test: setup node requirements-check lint typecheck pytest
+test: setup node requirements-check lint typecheck checkov pytest
 
 bench: setup node
 	$(BIN)/python -m bench
