@@ -11,10 +11,11 @@ blobs, queues kept in the state store).
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from vigil.config import VigilConfig
-from vigil.state.base import StateStore
+if TYPE_CHECKING:
+    from vigil.config import VigilConfig
+    from vigil.state.base import StateStore
 
 __all__ = ["BlobStore", "Runtime"]
 
