@@ -17,6 +17,7 @@ retrying cannot create an adapter).
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -78,30 +79,39 @@ def _now(message: Mapping[str, Any]) -> datetime:
 class RuntimeOutbox:
     """The enqueue side of ``alerts.outbox.Outbox`` over ``rt.enqueue`` (the alerts queue).
 
-    Idempotent per notification key: a marker in the state store (written after
-    the send to the queue) stops a re-run from queueing the same notification
-    again; a crash between the two queues it twice, which delivery tolerates
-    (``alerts.dispatch.deliver`` checks the notification log).
+    Each message is mirrored into ``Namespace.OUTBOX`` under its notification key, in the
+    record shape ``alerts.outbox.QueueOutbox`` uses (so ``vigil alerts outbox`` lists it).
+    Idempotent per key: a mirrored key is not queued again. The mirror is written after the
+    queue send, so a crash in between queues a message twice, which delivery tolerates
+    (``alerts.dispatch.deliver`` checks the notification log). A message too big for a
+    queue message goes by reference (``{"ref": key}``) and is read back from the mirror.
     """
+
+    MAX_INLINE_CHARS = 48_000  # Storage Queue messages hold 64 KiB; base64 costs a third
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
         self.queue = _setting(rt, ALERTS_QUEUE)
 
-    def _marker(self, key: str) -> str:
-        return f"queued|{self.queue}|{key}"
-
     def enqueue(self, message: Mapping[str, Any], *, now: datetime, delay: timedelta = timedelta(0)) -> bool:
         key = str(message["key"])
-        if self.rt.store.get(Namespace.OUTBOX, self._marker(key)) is not None:
+        if self.rt.store.get(Namespace.OUTBOX, key) is not None:
             return False
-        self.rt.enqueue(
-            self.queue, {"message": dict(message), "attempts": 0}, visibility_timeout=int(delay.total_seconds())
-        )
+        body: dict[str, Any] = {"message": dict(message), "attempts": 0}
+        if len(json.dumps(body, default=str)) > self.MAX_INLINE_CHARS:
+            body = {"ref": key, "attempts": 0}
+        self.rt.enqueue(self.queue, body, visibility_timeout=int(delay.total_seconds()))
         self.rt.store.put(
             Namespace.OUTBOX,
-            self._marker(key),
-            {"key": key, "state": "pending", "attempts": 0, "enqueued_at": now.isoformat(), "queue": self.queue},
+            key,
+            {
+                "message": dict(message),
+                "state": "pending",
+                "attempts": 0,
+                "enqueued_at": now.isoformat(),
+                "updated_at": now.isoformat(),
+                "queue": self.queue,
+            },
         )
         return True
 
@@ -468,22 +478,26 @@ def dispatch_alert(message: dict[str, Any], rt: Runtime) -> dict[str, Any]:
     """Deliver one outbox message. Retryable channel failures raise (the queue redelivers)."""
     from alerts.dispatch import deliver
 
-    body = message.get("message", message)
+    if "ref" in message and "message" not in message:
+        rec = rt.store.get(Namespace.OUTBOX, str(message["ref"]))
+        if rec is None or "message" not in rec.value:
+            raise KeyError(f"outbox message {message['ref']} not found in the state store")
+        body = dict(rec.value["message"])
+    else:
+        body = dict(message.get("message", message))
     now = datetime.now(UTC)
     res = deliver(body, config=rt.config, store=rt.store, now=now)
-    marker = f"queued|{_setting(rt, ALERTS_QUEUE)}|{body.get('key')}"
-    state = "sent" if res.ok else ("pending" if res.retryable else "failed")
-    rec = rt.store.get(Namespace.OUTBOX, marker)
+    key = str(body.get("key"))
+    rec = rt.store.get(Namespace.OUTBOX, key)
     if rec is not None:
-        rt.store.put(
-            Namespace.OUTBOX,
-            marker,
-            {**rec.value, "state": state, "last_error": res.reason, "updated_at": now.isoformat()},
-        )
+        state = "sent" if res.ok else ("pending" if res.retryable else "failed")
+        attempts = int(rec.value.get("attempts", 0)) + 1
+        update = {"state": state, "attempts": attempts, "last_error": res.reason, "updated_at": now.isoformat()}
+        rt.store.put(Namespace.OUTBOX, key, {**rec.value, **update, "detail": res.to_dict()})
     if res.retryable:
-        raise RetryableError(f"notification {body.get('key')}: {res.reason}")
+        raise RetryableError(f"notification {key}: {res.reason}")
     if not res.ok:
-        log.error("notification %s failed permanently: %s", body.get("key"), res.reason, extra={"key": body.get("key")})
+        log.error("notification %s failed permanently: %s", key, res.reason, extra={"key": key})
     return res.to_dict()
 
 

@@ -331,3 +331,23 @@ def test_live_metrics_timer_reads_resource_graph_and_azure_monitor(
     _deliver_all(rt)
     (req,) = endpoint.accepted()
     assert req.json()["alerts"][0]["labels"]["resource_id"] == idle_id.lower()
+
+
+def test_outbox_mirror_and_by_reference_messages(
+    tmp_path: Path, store: StateStore, endpoint: Endpoint, sim: SimResult, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from alerts.outbox import StoreOutbox
+
+    monkeypatch.setattr(handlers.RuntimeOutbox, "MAX_INLINE_CHARS", 10)
+    rt = _rt(tmp_path, store, endpoint.url, sim)
+    handlers.run_metrics(rt, DEFAULT_NOW)
+    (body,) = rt.pending(ALERTS)
+    assert set(body) == {"ref", "attempts"}  # too big for a queue message: sent by reference
+    (entry,) = StoreOutbox(store).entries()
+    assert entry.state == "pending"
+    assert entry.key == body["ref"]
+    _deliver_all(rt)
+    (entry,) = StoreOutbox(store).entries()
+    assert entry.state == "sent"
+    assert entry.attempts == 1
+    assert len(endpoint.accepted()) == 1
