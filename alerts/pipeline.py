@@ -76,15 +76,20 @@ class ProcessResult:
         return d
 
 
-def notification_key(
-    receiver: str, group_key: str, firing: Iterable[str], resolved: Iterable[str], last_sent: datetime | None
-) -> str:
-    """Stable id of one due notification: same inputs, same key; a repeat gets a new one."""
+def notification_key(receiver: str, group_key: str, firing: Iterable[str], resolved: Iterable[str], basis: str) -> str:
+    """Stable id of one due notification: same inputs, same key; a repeat gets a new one.
+
+    ``basis`` is the latest notification time among the integrations that need this one
+    ("-" if none was ever notified). It stays the same while the notification is queued
+    or retrying (also when some integrations already succeeded), so re-runs produce the
+    same key and the outbox refuses the duplicate; a repeat after repeat_interval gets a
+    new one. Delivery checks the log per integration in any case, so even a second
+    message for the same content never sends twice.
+    """
     h = hashlib.sha256()
-    for part in (receiver, group_key, ",".join(sorted(firing)), ",".join(sorted(resolved))):
+    for part in (receiver, group_key, ",".join(sorted(firing)), ",".join(sorted(resolved)), basis):
         h.update(part.encode("utf-8"))
         h.update(b"\x00")
-    h.update((last_sent.isoformat() if last_sent else "-").encode())
     return h.hexdigest()[:32]
 
 
@@ -152,6 +157,7 @@ def process(
         gh = group_key_hash(f"{receiver}|{gk}")
         entries: list[NflogEntry | None] = [read_entry(store, entry_key(receiver, i.name, gh)) for i in integs]
         reasons = []
+        basis: list[datetime] = []
         for integ, entry in zip(integs, entries, strict=True):
             need, why = needs_update(
                 entry,
@@ -163,6 +169,8 @@ def process(
             )
             if need:
                 reasons.append(f"{integ.name}: {why}")
+                if entry is not None:
+                    basis.append(entry.sent_at)
         if not reasons:
             res.up_to_date += 1
             continue
@@ -176,7 +184,7 @@ def process(
             res.pending += 1
             res.next_flush_at = due if res.next_flush_at is None else min(res.next_flush_at, due)
             continue
-        key = notification_key(receiver, gk, firing, resolved, last_sent)
+        key = notification_key(receiver, gk, firing, resolved, max(basis).isoformat() if basis else "-")
         message = {
             "v": 1,
             "key": key,

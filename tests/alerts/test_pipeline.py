@@ -357,3 +357,33 @@ def test_capture_notifications_helper(mem: MemoryStore) -> None:
     process([finding(observed_at=OLD), finding(rule="m", observed_at=OLD)], config=c, store=mem, outbox=ob, now=T0)
     drain(ob, config=c, store=mem, now=lambda: T0, notifiers=notifiers)
     assert sorted(p.integration for p in rec.calls) == ["email[0]", "msteamsv2[0]"]
+
+
+def test_partial_failure_is_not_requeued_as_a_new_notification(mem: MemoryStore) -> None:
+    """Teams succeeds, email keeps failing: re-runs must not queue a second email for the same content."""
+    from alerts.notify import NotifyResult
+    from alerts.outbox import RetryPolicy
+
+    c = parse_config(
+        {
+            "route": {"receiver": "both", "group_wait": "0s", "group_interval": "1m"},
+            "receivers": [
+                {
+                    "name": "both",
+                    "msteamsv2_configs": [{"webhook_url": "http://x"}],
+                    "email_configs": [{"to": "a@example.com", "smarthost": "x:25"}],
+                }
+            ],
+        }
+    )
+    teams = RecordingNotifier()
+    mail = RecordingNotifier(script=[NotifyResult(False, True, "SMTP 451")] * 3)
+    ob = StoreOutbox(mem, RetryPolicy(max_attempts=10, base=timedelta(minutes=2), cap=timedelta(minutes=2)))
+    f = [finding(observed_at=OLD)]
+    for k in range(8):  # pipeline every minute, dispatcher every minute
+        at = T0 + timedelta(minutes=k)
+        process(f, config=c, store=mem, outbox=ob, now=at)
+        drain(ob, config=c, store=mem, now=_clock(at), notifiers={"msteams": teams, "email": mail})
+    assert len(teams.calls) == 1
+    assert len(mail.calls) == 4  # three failures, then one success
+    assert len(ob.entries()) == 1, [(e.state, e.attempts, e.detail, e.enqueued_at) for e in ob.entries()]
