@@ -158,3 +158,28 @@ def test_requires_timezone_aware_now(sim: SimResult, config: VigilConfig, tmp_pa
             run_tenant(sim.root, config=config, store=store, out_dir=tmp_path, now=DEFAULT_NOW.replace(tzinfo=None))
     finally:
         store.close()
+
+
+def test_fixing_the_workspace_resolves_the_drift_alert(sim: SimResult, config: VigilConfig, tmp_path: Path) -> None:
+    tenant = tmp_path / "tenant"
+    shutil.copytree(sim.root, tenant)
+    out = tmp_path / "out"
+    _run(tenant, out, config)
+    ws_id = sim.planted["drift_workspace"]
+    ws_file = next(p for p in (tenant / "resources").rglob("workspaces--mlw-research.json"))
+    ws = json.loads(ws_file.read_text(encoding="utf-8"))
+    ws["properties"]["publicNetworkAccess"] = "Disabled"
+    ws_file.write_text(json.dumps(ws), encoding="utf-8")
+    events = [e for f in sorted((tenant / "events").glob("*.json")) for e in json.loads(f.read_text(encoding="utf-8"))]
+    (original,) = [e for e in events if e["subject"] == ws_id]
+    fix = {**original, "id": "fix-0001", "eventTime": "2026-11-24T23:30:00.0000000Z"}  # a later write: the fix
+    (tenant / "events" / "20261124-fix.json").write_text(json.dumps([fix]), encoding="utf-8")
+
+    before = {p.name for p in (out / OUTBOX_DIR).iterdir()}
+    again = _run(tenant, out, config)
+    assert again.drift["counts"]["resolved"] == 1
+    (drift,) = [a for a in _alerts(out) if a["labels"]["detector"] == "drift"]
+    assert drift["status"] == "resolved"
+    new = {p.name for p in (out / OUTBOX_DIR).iterdir()} - before
+    assert any(n.startswith("security.msteams") for n in new)  # Teams sends resolved notifications
+    assert not any(n.startswith("security.email") for n in new)  # email does not (send_resolved: false)
