@@ -37,16 +37,19 @@ from alerts.routing import Route, group_key_hash
 from alerts.silences import active_silences, silenced_by
 from alerts.timeintervals import in_any
 from vigil.model import Finding
-from vigil.state.base import StateStore
+from vigil.state.base import Namespace, StateStore
 
 if TYPE_CHECKING:
     from vigil.config import VigilConfig
 
-__all__ = ["ProcessResult", "notification_key", "process"]
+__all__ = ["ProcessResult", "gc", "notification_key", "process"]
 
 log = logging.getLogger(__name__)
 
 RESOLVED_RETENTION = timedelta(days=5)
+NFLOG_RETENTION = timedelta(days=5)  # Alertmanager's default data retention (120h)
+OUTBOX_RETENTION = timedelta(days=7)  # sent/failed outbox records kept for `vigil alerts outbox`
+GC_EVERY = timedelta(hours=1)
 
 
 @dataclass(slots=True)
@@ -204,8 +207,30 @@ def process(
             res.messages.append(message)
         else:
             res.already_queued += 1
+    last_gc = store.get(Namespace.CHECKPOINTS, "alerts-gc")
+    if last_gc is None or datetime.fromisoformat(last_gc.value["at"]) <= now - GC_EVERY:
+        gc(store, now)
     log.info(
         "alert pipeline processed findings",
         extra={"findings": res.findings, "alerts": res.alerts, "groups": res.groups, "enqueued": len(res.enqueued)},
     )
     return res
+
+
+def gc(store: StateStore, now: datetime) -> dict[str, int]:
+    """Forget notification-log entries older than NFLOG_RETENTION and finished outbox records
+    older than OUTBOX_RETENTION (pending ones are never touched)."""
+    nflog = outbox = 0
+    for rec in list(store.query(Namespace.NFLOG)):
+        at = rec.value.get("sent_at") or rec.value.get("at")
+        if at and datetime.fromisoformat(at) < now - NFLOG_RETENTION:
+            store.delete(Namespace.NFLOG, rec.key)
+            nflog += 1
+    for rec in list(store.query(Namespace.OUTBOX)):
+        v = rec.value
+        finished = v.get("state") in ("sent", "failed") and v.get("updated_at")
+        if finished and datetime.fromisoformat(v["updated_at"]) < now - OUTBOX_RETENTION:
+            store.delete(Namespace.OUTBOX, rec.key)
+            outbox += 1
+    store.put(Namespace.CHECKPOINTS, "alerts-gc", {"at": now.isoformat(), "nflog": nflog, "outbox": outbox})
+    return {"nflog": nflog, "outbox": outbox}

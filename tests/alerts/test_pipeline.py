@@ -387,3 +387,14 @@ def test_partial_failure_is_not_requeued_as_a_new_notification(mem: MemoryStore)
     assert len(teams.calls) == 1
     assert len(mail.calls) == 4  # three failures, then one success
     assert len(ob.entries()) == 1, [(e.state, e.attempts, e.detail, e.enqueued_at) for e in ob.entries()]
+
+
+def test_gc_forgets_old_log_entries_and_finished_outbox_records(mem: MemoryStore) -> None:
+    from alerts.pipeline import gc
+
+    c, rec = cfg(), RecordingNotifier()
+    run(c, mem, [finding(observed_at=OLD)], T0, rec)
+    assert len(list(mem.query(Namespace.NFLOG))) == 1
+    assert gc(mem, T0 + timedelta(days=1)) == {"nflog": 0, "outbox": 0}
+    assert gc(mem, T0 + timedelta(days=8)) == {"nflog": 1, "outbox": 1}
+    assert list(mem.query(Namespace.OUTBOX)) == []
