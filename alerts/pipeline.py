@@ -209,7 +209,8 @@ def process(
             res.already_queued += 1
     last_gc = store.get(Namespace.CHECKPOINTS, "alerts-gc")
     if last_gc is None or datetime.fromisoformat(last_gc.value["at"]) <= now - GC_EVERY:
-        gc(store, now)
+        longest_repeat = max(r.opts.repeat_interval for r in c.root.walk())
+        gc(store, now, nflog_retention=max(NFLOG_RETENTION, longest_repeat + timedelta(days=1)))
     log.info(
         "alert pipeline processed findings",
         extra={"findings": res.findings, "alerts": res.alerts, "groups": res.groups, "enqueued": len(res.enqueued)},
@@ -217,13 +218,14 @@ def process(
     return res
 
 
-def gc(store: StateStore, now: datetime) -> dict[str, int]:
-    """Forget notification-log entries older than NFLOG_RETENTION and finished outbox records
-    older than OUTBOX_RETENTION (pending ones are never touched)."""
+def gc(store: StateStore, now: datetime, *, nflog_retention: timedelta = NFLOG_RETENTION) -> dict[str, int]:
+    """Forget notification-log entries older than ``nflog_retention`` (process() keeps them a day
+    longer than the longest repeat_interval) and finished outbox records older than
+    OUTBOX_RETENTION (pending ones are never touched)."""
     nflog = outbox = 0
     for rec in list(store.query(Namespace.NFLOG)):
         at = rec.value.get("sent_at") or rec.value.get("at")
-        if at and datetime.fromisoformat(at) < now - NFLOG_RETENTION:
+        if at and datetime.fromisoformat(at) < now - nflog_retention:
             store.delete(Namespace.NFLOG, rec.key)
             nflog += 1
     for rec in list(store.query(Namespace.OUTBOX)):
