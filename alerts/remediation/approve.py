@@ -15,7 +15,7 @@ from alerts.remediation.guards import check_scope, exemption
 from alerts.remediation.plan import PlanStep
 from alerts.signing import LinkError, derive_nonce, sign_link, verify_link
 from vigil.model import ResourceRef
-from vigil.state.base import StateStore
+from vigil.state.base import Namespace, StateStore
 
 __all__ = [
     "ApprovalRejectedError",
@@ -50,7 +50,11 @@ def handle_approval(
     """Verify the link (signature, expiry, single use), re-check the guards,
     then execute. Raises :class:`LinkError` for a tampered, expired or replayed
     link, and :class:`ApprovalRejectedError` when a guard now refuses."""
-    signed = verify_link(query, key=key, now=now, store=store, consume=True)
+    # Verify without consuming: the nonce is spent only once the action has run, so a
+    # passing ARM error (raised to the caller) leaves the link usable for a retry.
+    signed = verify_link(query, key=key, now=now, store=store, consume=False)
+    if store.get(Namespace.NONCES, signed.nonce) is not None:
+        raise LinkError("link already used")
     if signed.action != "approve":
         raise LinkError(f"not an approval link: {signed.action}")
     try:
@@ -58,7 +62,7 @@ def handle_approval(
         rid, fp, rule = signed.params["rid"], signed.params["fp"], signed.params.get("rule", "")
     except KeyError as exc:
         raise LinkError(f"approval link lacks {exc}") from None
-    return execute_approved(
+    entry = execute_approved(
         {"action": act.id, "resource_id": rid, "fingerprint": fp, "rule": rule, "nonce": signed.nonce},
         store=store,
         arm=arm,
@@ -67,6 +71,8 @@ def handle_approval(
         approved_by=approved_by,
         correlation_id=correlation_id,
     )
+    store.add(Namespace.NONCES, signed.nonce, {"action": "approve", "used_at": now.isoformat(), "fp": fp})
+    return entry
 
 
 def approval_request(

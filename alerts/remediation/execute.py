@@ -109,6 +109,10 @@ def execute(
             else:
                 result, detail = "failed", "the operation finished but the resource is not in the target state"
     except ArmError as exc:
+        if exc.retryable:
+            # Throttling, 5xx or network after the SDK's own retries: record nothing and let the
+            # caller's platform redeliver; the next attempt starts again from a fresh read.
+            raise
         result, detail = "failed", str(exc)
     entry = LedgerEntry(
         key=key,
@@ -168,15 +172,16 @@ def apply(
     actor: str = "vigil (auto)",
 ) -> list[LedgerEntry]:
     """Execute the steps the planner marked ``execute`` (auto mode, within the
-    guards). Dry-run, approval and skipped steps make no ARM call at all."""
+    guards). Dry-run, approval and skipped steps make no ARM call at all. A step
+    that hits a passing ARM error is logged and left for the next run."""
     from alerts.remediation.actions import action as lookup
 
     done: list[LedgerEntry] = []
     for step in steps:
         if step.decision != "execute":
             continue
-        done.append(
-            execute(
+        try:
+            entry = execute(
                 lookup(step.action),
                 resource_id=step.resource_id,
                 fingerprint=step.fingerprint,
@@ -189,5 +194,14 @@ def apply(
                 now=now,
                 key=f"auto:{run_id}:{step.fingerprint}:{step.action}",
             )
-        )
+        except ArmError as exc:
+            log.warning(
+                "remediation %s on %s deferred: %s",
+                step.action,
+                step.resource_id,
+                exc,
+                extra={"action": step.action, "resource_id": step.resource_id},
+            )
+            continue
+        done.append(entry)
     return done

@@ -325,3 +325,38 @@ def test_redelivered_approval_request_records_nothing_new(
     assert len(tenant.writes()) == 1
     assert len(list(ledger_entries(store))) == 1
     assert outcome_for(store, "fp1") == "remediated by dave: Deallocate the virtual machine"
+
+
+def test_passing_arm_error_leaves_the_link_usable(server: AzureTestServer, store: SQLiteStore) -> None:
+    from alerts.remediation.arm import ArmError
+    from tests.support.azure_server import Response
+
+    tenant = FakeTenant(server)
+    outage = {"on": True}
+
+    def deallocate(_req: Request, _m: re.Match[str]) -> Response:
+        if outage["on"]:
+            return Response(503, {"error": {"code": "ServiceUnavailable", "message": "try later"}})
+        tenant.power = "deallocated"
+        return Response(200, None)
+
+    server.route("POST", re.escape(VM) + "/deallocate", deallocate, api_versions={"2024-07-01"})
+    arm = ArmClient(server.credential(), polling_interval=0, **{**server.client_kwargs(), "retry_total": 1})
+    link = approval_link(approve_step(), base_url="https://v", key=KEY, now=NOW, ttl=timedelta(hours=1))
+    try:
+        with pytest.raises(ArmError) as info:
+            handle_approval(
+                query_of(link), key=KEY, store=store, arm=arm, config=CFG, now=NOW, approved_by="f", correlation_id="c"
+            )
+        assert info.value.retryable
+        assert list(ledger_entries(store)) == []
+        assert tenant.power == "running"
+        outage["on"] = False
+        entry = handle_approval(
+            query_of(link), key=KEY, store=store, arm=arm, config=CFG, now=NOW, approved_by="f", correlation_id="c"
+        )
+    finally:
+        arm.close()
+    assert entry.result == "succeeded"
+    assert tenant.power == "deallocated"
+    assert [e["result"] for e in ledger_entries(store)] == ["succeeded"]

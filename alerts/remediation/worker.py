@@ -1,0 +1,54 @@
+"""The remediation queue's handler: an approval clicked on a card arrives here
+(through ``%REMEDIATION_QUEUE%``) and is executed once, with the guards
+re-checked against fresh state.
+
+A rejected or malformed request is final (recorded, not retried); an ARM error
+that may pass (throttling, 5xx, network) raises so the platform redelivers the
+message, and the ledger key keeps the redelivery from acting twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from alerts.remediation.approve import ApprovalRejectedError, execute_approved
+from alerts.remediation.arm import ArmClient
+from alerts.signing import LinkError
+from vigil.runtime import Runtime
+
+__all__ = ["handle_remediation"]
+
+log = logging.getLogger(__name__)
+
+
+def handle_remediation(
+    message: Mapping[str, Any], rt: Runtime, *, now: datetime, arm: ArmClient | None = None
+) -> dict[str, Any]:
+    if message.get("kind") != "remediation-approved":
+        return {"ok": False, "rejected": f"unknown remediation message kind {message.get('kind')!r}"}
+    client = arm
+    if client is None:
+        credential = getattr(rt, "credential", None)
+        if credential is None:
+            raise RuntimeError("the runtime has no Azure credential for ARM")
+        client = ArmClient(credential, **dict(getattr(rt, "azure_client_kwargs", {}) or {}))
+    try:
+        entry = execute_approved(
+            {str(k): str(v) for k, v in message.items()},
+            store=rt.store,
+            arm=client,
+            config=rt.config.remediation,
+            now=now,
+            approved_by=str(message.get("approved_by", "unknown")),
+            correlation_id=str(message.get("correlation_id", message.get("nonce", ""))),
+        )
+    except (ApprovalRejectedError, LinkError) as exc:
+        log.warning("remediation request rejected: %s", exc, extra={"fingerprint": message.get("fingerprint")})
+        return {"ok": False, "rejected": str(exc)}
+    finally:
+        if arm is None:
+            client.close()
+    return {"ok": entry.result in ("succeeded", "noop"), "result": entry.result, "detail": entry.detail}
