@@ -237,3 +237,23 @@ def test_sweep_path_over_resource_graph(server: AzureTestServer, tmp_path: Path)
         "ml-workspace-user-assigned-identity",
     ]
     store.close()
+
+
+def test_long_running_operation_with_location_header(server: AzureTestServer) -> None:
+    rid = f"{RG}/providers/Microsoft.Web/sites/app2"
+    server.add_lro("DELETE", rf"{rid}", polls=1, header="Location", api_versions={"2023-12-01"})
+    client = ResourceManagementClient(server.credential(), SUB, polling_interval=0, **server.client_kwargs())
+    client.resources.begin_delete_by_id(rid, api_version="2023-12-01").result()
+    assert [r.status for r in server.requests_to("/vigil-test/operations/")] == [202, 200]
+
+
+def test_unregistered_route_and_missing_api_version(server: AzureTestServer) -> None:
+    server.add_resource(_ws(), api_versions={"2024-10-01"})
+    client = ResourceManagementClient(server.credential(), SUB, **server.client_kwargs())
+    from azure.core.rest import HttpRequest
+
+    missing = client.send_request(HttpRequest("GET", WS_ID))
+    assert missing.status_code == 400
+    assert missing.json()["error"]["code"] == "MissingApiVersionParameter"
+    nowhere = client.send_request(HttpRequest("POST", "/nowhere", params={"api-version": "1"}))
+    assert nowhere.status_code == 404

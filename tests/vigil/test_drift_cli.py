@@ -218,3 +218,22 @@ def test_replay_of_documented_samples_parses_them(tmp_path: Path) -> None:
     # the same event id in both schemas is a duplicate the second time.
     assert sum(r["drift"]["duplicates"] for r in rows) == 2
     assert sum(r["drift"]["firing"] for r in rows) == 0
+
+
+def test_evaluate_uses_diagnostic_settings_given_with_the_resources(tmp_path: Path) -> None:
+    diag = {
+        "id": f"{WS_ID}/providers/Microsoft.Insights/diagnosticSettings/d",
+        "name": "d",
+        "type": "Microsoft.Insights/diagnosticSettings",
+        "properties": {"logs": [{"categoryGroup": "allLogs", "enabled": True}]},
+    }
+    (tmp_path / "all.json").write_text(json.dumps([_ws("Disabled"), diag]))
+    result = runner.invoke(app, ["drift", "evaluate", "-r", str(tmp_path / "all.json"), "--json"])
+    assert result.exit_code == 0, result.output
+    rows = {r["rule"]: r for r in _lines(result.stdout)}
+    assert rows["ml-workspace-diagnostic-logs"]["compliant"] is True
+    diag["properties"]["logs"][0]["enabled"] = False
+    (tmp_path / "all.json").write_text(json.dumps([_ws("Disabled"), diag]))
+    result = runner.invoke(app, ["drift", "evaluate", "-r", str(tmp_path / "all.json"), "--json"])
+    rows = {r["rule"]: r for r in _lines(result.stdout)}
+    assert rows["ml-workspace-diagnostic-logs"]["compliant"] is False
