@@ -221,7 +221,7 @@ def test_replay_of_documented_samples_parses_them(tmp_path: Path) -> None:
 
 
 def test_evaluate_uses_diagnostic_settings_given_with_the_resources(tmp_path: Path) -> None:
-    diag = {
+    diag: dict[str, Any] = {
         "id": f"{WS_ID}/providers/Microsoft.Insights/diagnosticSettings/d",
         "name": "d",
         "type": "Microsoft.Insights/diagnosticSettings",
