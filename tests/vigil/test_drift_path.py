@@ -353,3 +353,64 @@ def test_sweep_evaluates_and_resolves_resources_that_disappeared(store: SQLiteSt
     assert partial.findings == []
     full = handle_resources([], store=store, rules=RULES, now=T0 + timedelta(hours=3), resolve_missing=True)
     assert [(f.rule, f.status) for f in full.findings] == [("ml-workspace-public-network-access", Status.RESOLVED)]
+
+
+SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "samples" / "eventgrid"
+
+
+def _sample(name: str) -> Any:
+    import json
+
+    path = SAMPLES / name
+    if not path.exists():
+        pytest.skip(f"{path} not present")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def test_documented_eventgrid_samples_give_the_right_verdicts(store: SQLiteStore) -> None:
+    # The documented events name a storage account; serve it, open to anonymous blob access.
+    sa_id = (
+        "/subscriptions/{subscription-id}/resourcegroups/{resource-group}"
+        "/providers/Microsoft.Storage/storageAccounts/{storage-name}"
+    )
+    account = {
+        "id": sa_id,
+        "name": "{storage-name}",
+        "type": "Microsoft.Storage/storageAccounts",
+        "location": "westeurope",
+        "properties": {
+            "allowBlobPublicAccess": True,
+            "allowSharedKeyAccess": False,
+            "minimumTlsVersion": "TLS1_2",
+            "supportsHttpsTrafficOnly": True,
+        },
+    }
+    diag = {
+        "id": f"{sa_id}/providers/Microsoft.Insights/diagnosticSettings/d",
+        "name": "d",
+        "type": "Microsoft.Insights/diagnosticSettings",
+        "properties": {"logs": [{"categoryGroup": "allLogs", "enabled": True}]},
+    }
+    reader = DictReader(account, diag)
+    write = handle_events(
+        _sample("docs_ResourceWriteSuccess.eventgridschema.json"), store=store, reader=reader, rules=RULES, now=T0
+    )
+    [f] = write.findings
+    assert (f.rule, f.status) == ("storage-public-blob-access", Status.FIRING)
+    assert f.annotations["changed_by"] == "{full-name} <{user-name}>"
+    assert f.annotations["correlation_id"] == "{ID}"
+    # the same event in the CloudEvents schema has the same id: a duplicate
+    again = handle_events(
+        _sample("docs_ResourceWriteSuccess.cloudeventschema.json"), store=store, reader=reader, rules=RULES, now=T0
+    )
+    assert (again.duplicates, again.findings) == (1, [])
+    # the documented delete (later the same day) resolves it
+    deleted = handle_events(
+        _sample("docs_ResourceDeleteSuccess.cloudeventschema.json"), store=store, reader=reader, rules=RULES, now=T0
+    )
+    assert [(f.rule, f.status) for f in deleted.findings] == [("storage-public-blob-access", Status.RESOLVED)]
+    # the action sample (an Event Hubs listKeys) is a type no rule covers
+    action = handle_events(
+        _sample("docs_ResourceActionSuccess.eventgridschema.json"), store=store, reader=reader, rules=RULES, now=T0
+    )
+    assert (action.irrelevant, action.processed, reader.gets.count(sa_id)) == (1, 0, 1)
