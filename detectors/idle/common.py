@@ -12,6 +12,8 @@ from bisect import bisect_left
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
+from operator import attrgetter
 from typing import Any
 
 from vigil.sources import MetricPoint, MetricSeries
@@ -90,8 +92,7 @@ def percentile(ordered: Sequence[float], q: float) -> float:
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
 
 
-def _ts(p: MetricPoint) -> datetime:
-    return p.timestamp
+_ts = attrgetter("timestamp")
 
 
 def window(series: MetricSeries | None, start: datetime, end: datetime) -> Sequence[MetricPoint]:
@@ -136,19 +137,44 @@ def hours_between(start: datetime, end: datetime) -> float:
 
 @dataclass(frozen=True, slots=True)
 class Context:
-    """What every rule may read besides the resource itself (all pure inputs)."""
+    """What every rule may read besides the resource itself (all pure inputs).
+
+    ``cache`` memoizes figures shared by several rules within one ``detect`` call
+    (e.g. the VM window statistics, computed for all ``vm_ids`` at once).
+    """
 
     config: Any  # detectors.config.IdleConfig (typed loosely to keep this module import-light)
     now: datetime
     metrics: Mapping[str, Sequence[MetricSeries]]
+    vm_ids: tuple[str, ...] = ()
+    cache: dict[Any, Any] = field(default_factory=dict)
 
     def series_of(self, resource_id: str) -> Sequence[MetricSeries]:
         return self.metrics.get(resource_id.lower(), ())
 
+    def vm_window(self, resource_id: str, days: int) -> Any:
+        """The VM's :class:`detectors.idle.vmstats.VmWindow` over the last ``days``."""
+        from detectors.idle.vmstats import vm_windows
+
+        rid = resource_id.lower()
+        key = ("vm-window", days)
+        table = self.cache.get(key)
+        if table is None:
+            table = vm_windows(self.vm_ids, self.metrics, self.now, days, self.config.recent_days)
+            self.cache[key] = table
+        if rid not in table:
+            table.update(vm_windows((rid,), self.metrics, self.now, days, self.config.recent_days))
+        return table[rid]
+
 
 def interval_hours(series: MetricSeries | None) -> float:
     """Hours per point from the ISO 8601 interval (PT1H, PT30M, PT5M, P1D...); 1.0 when unknown."""
-    text = (series.interval if series else "").upper()
+    return _interval_hours(series.interval if series else "")
+
+
+@cache
+def _interval_hours(interval: str) -> float:
+    text = interval.upper()
     if not text.startswith("P"):
         return 1.0
     days = hours = minutes = 0.0

@@ -6,9 +6,15 @@ resource id), the normalized cost frame (vigil/costframe.py columns, or None), t
 ``detectors.idle`` config, ``now`` and, optionally, the idle findings that were firing
 before. Each rule listed in ``detectors/idle/rules.txt`` judges the resources of its
 type and reports FIRING, or RESOLVED when the resource is compliant now (active again,
-deallocated, attached...). With ``previous``, a firing finding whose resource is gone
-from the inventory is reported RESOLVED ("deleted"). Figures (monthly waste, CPU
-percentiles) go to annotations and evidence, never to labels.
+deallocated, attached...).
+
+* ``previous=None`` (stateless): RESOLVED for every resource judged compliant.
+* ``previous`` given (the firing idle findings of the last run, Finding objects or
+  their ``to_dict()``): RESOLVED only for those of them that are compliant now, plus
+  those whose resource is gone from the inventory ("deleted"), with the same labels
+  so the alert's fingerprint matches. Nothing is said about a resource without data.
+
+Figures (monthly waste, CPU percentiles) go to annotations and evidence, never to labels.
 """
 
 from __future__ import annotations
@@ -100,7 +106,6 @@ def detect(
         return []
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    ctx = Context(config=config, now=now, metrics=metrics)
     by_type: dict[str, list[Mapping[str, Any]]] = {}
     for r in resources:
         rid = r.get("id")
@@ -108,11 +113,16 @@ def detect(
             by_type.setdefault(str(r.get("type", "")).lower(), []).append(r)
     for group in by_type.values():
         group.sort(key=lambda r: str(r["id"]).lower())
+    vm_ids = tuple(str(r["id"]).lower() for r in by_type.get(VM, ()))
+    ctx = Context(config=config, now=now, metrics=metrics, vm_ids=vm_ids)
+    before = _previous_keys(previous) if previous is not None else None
 
-    verdicts: list[tuple[RuleMeta, Mapping[str, Any], ResourceRef, Verdict]] = []
+    verdicts: list[tuple[RuleMeta, ResourceRef, Verdict]] = []
     firing_keys: set[tuple[str, str]] = set()
+    refs: dict[str, ResourceRef] = {}
     seen: set[str] = set()
     for meta, rtype, keep, check in _checks():
+        sup = SUPERSEDES.get(meta.id)
         for res in by_type.get(rtype, ()):
             if not keep(res):
                 continue
@@ -121,25 +131,26 @@ def detect(
             verdict = check(res, ctx)
             if verdict is None:
                 continue
-            sup = SUPERSEDES.get(meta.id)
             if verdict.firing and sup and (sup, rid) in firing_keys:
                 verdict = Verdict(False, f"superseded by {sup}", dict(verdict.evidence))
             if verdict.firing:
                 firing_keys.add((meta.id, rid))
-            ref = ResourceRef.from_id(rid, location=str(res.get("location", "")))
-            verdicts.append((meta, res, ref, verdict))
+            elif before is not None and (meta.id, rid) not in before:
+                continue  # stateful mode: only what was firing can resolve
+            ref = refs.get(rid)
+            if ref is None:
+                ref = refs[rid] = ResourceRef.from_id(rid, location=str(res.get("location", "")))
+            verdicts.append((meta, ref, verdict))
 
-    costs_by_id = resource_costs(
-        costs, (ref.id for _m, _r, ref, v in verdicts if v.firing), now, config.waste_window_days
-    )
+    costs_by_id = resource_costs(costs, (ref.id for _m, ref, v in verdicts if v.firing), now, config.waste_window_days)
     findings = [
         _finding(meta, ref, verdict, waste_of(verdict, costs_by_id.get(ref.id)) if verdict.firing else None, now)
-        for meta, _res, ref, verdict in verdicts
+        for meta, ref, verdict in verdicts
     ]
-    for (rule_id, rid), before in sorted(_previous_keys(previous).items()):
+    for (rule_id, rid), prior in sorted((before or {}).items()):
         if rid in seen or rule_id not in RULES:
             continue
-        findings.append(_deleted(rule(rule_id), before, now))
+        findings.append(_deleted(rule(rule_id), prior, now))
     return findings
 
 

@@ -305,7 +305,12 @@ def idle(
         costs = load_cost_frame(data if data is not None else tenant)
         bar.update(task, description=f"detecting idle resources among {len(resources)}")
         findings = detect(
-            resources=resources, metrics=metrics, costs=costs, config=cfg.detectors.idle, now=when, previous=before
+            resources=resources,
+            metrics=metrics,
+            costs=costs,
+            config=cfg.detectors.idle,
+            now=when,
+            previous=before if previous is not None else None,
         )
     shown = [f for f in findings if show_all or f.status is Status.FIRING]
     for f in shown:

@@ -462,3 +462,14 @@ def test_waste_is_never_a_label_and_pure_in_now() -> None:
         if f.status is Status.FIRING:
             assert float(f.annotations["monthly_waste"]) > 0
             assert f.evidence["waste"]["basis"] in {"cost data", "estimate"}
+
+
+def test_with_previous_only_what_was_firing_resolves() -> None:
+    before = one(run([pip()]), "unassociated_public_ip")
+    nic = {"id": f"{SUB}/microsoft.network/networkinterfaces/nic/ipconfigurations/ipconfig1"}
+    after = run([pip(ipConfiguration=nic), disk("Attached"), vm("deallocated")], previous=[before])
+    assert [(f.rule, f.status) for f in after] == [("unassociated_public_ip", Status.RESOLVED)]
+    assert after[0].fingerprint == before.fingerprint
+    # Stateless (previous=None): every compliant resource is reported RESOLVED.
+    stateless = run([pip(ipConfiguration=nic), disk("Attached")])
+    assert {f.rule for f in stateless if f.status is Status.RESOLVED} == {"unassociated_public_ip", "unattached_disk"}

@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from detectors.idle import prices
-from detectors.idle.common import Context, Verdict, percentile, power_state
-from detectors.idle.rules.vm_shutdown_candidate.check import cpu_stats, vm_size
+from detectors.idle.common import Context, Verdict, power_state
+from detectors.idle.rules.vm_shutdown_candidate.check import cpu_window, vm_size
 
 __all__ = ["evaluate"]
 
@@ -28,18 +28,18 @@ def evaluate(vm: Mapping[str, Any], ctx: Context) -> Verdict | None:
     state = power_state(vm)
     if state is not None and state != "running":
         return Verdict(False, f"VM is {state}", {"power_state": state})
-    stats = cpu_stats(vm, ctx, cfg.rightsize_lookback_days)
-    if stats is None:
+    found = cpu_window(vm, ctx, cfg.rightsize_lookback_days)
+    if found is None:
         return None
-    highs, pts, coverage = stats
+    win, coverage = found
     q = cfg.rightsize_cpu_percentile
-    value = percentile(highs, q / 100)
+    value = win.percentile(q / 100)
     size = vm_size(vm)
     evidence: dict[str, Any] = {
         "power_state": state or "unknown",
         "vm_size": size,
         "lookback_days": cfg.rightsize_lookback_days,
-        "cpu_hours": len(pts),
+        "cpu_hours": win.cpu_hours,
         "coverage": round(coverage, 3),
         f"cpu_p{q:g}_of_max_percent": round(value, 3),
         "thresholds": {"cpu_percentile": q, "cpu_max_percent": cfg.rightsize_cpu_max_percent},

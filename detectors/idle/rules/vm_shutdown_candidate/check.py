@@ -17,44 +17,26 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from datetime import timedelta
 from typing import Any
 
 from detectors.idle import prices
-from detectors.idle.common import (
-    Context,
-    Verdict,
-    arm_props,
-    find_series,
-    interval_hours,
-    percentile,
-    power_state,
-    values,
-    window,
-)
+from detectors.idle.common import Context, Verdict, arm_props, power_state
+from detectors.idle.vmstats import CPU, NET_OUT, VmWindow
 
-__all__ = ["CPU", "NET_OUT", "cpu_stats", "evaluate", "vm_size"]
-
-CPU = "Percentage CPU"
-NET_OUT = "Network Out Total"
+__all__ = ["CPU", "NET_OUT", "cpu_window", "evaluate", "vm_size"]
 
 
 def vm_size(vm: Mapping[str, Any]) -> str:
     return str((arm_props(vm).get("hardwareProfile") or {}).get("vmSize") or "")
 
 
-def cpu_stats(vm: Mapping[str, Any], ctx: Context, days: int) -> tuple[list[float], list[Any], float] | None:
-    """(sorted hourly max CPU, the CPU points, coverage) over the last ``days``; None if too thin."""
-    rid = str(vm["id"])
-    cpu = next(iter(find_series(ctx.series_of(rid), CPU)), None)
-    start = ctx.now - timedelta(days=days)
-    pts = [p for p in window(cpu, start, ctx.now) if p.maximum is not None or p.average is not None]
-    expected = days * 24 / interval_hours(cpu)
-    coverage = len(pts) / expected if expected else 0.0
-    if coverage < ctx.config.min_coverage:
+def cpu_window(vm: Mapping[str, Any], ctx: Context, days: int) -> tuple[VmWindow, float] | None:
+    """The VM's window statistics and CPU coverage over the last ``days``; None if coverage is too thin."""
+    win: VmWindow = ctx.vm_window(str(vm["id"]), days)
+    coverage = win.cpu_hours / win.expected_points if win.expected_points else 0.0
+    if coverage < ctx.config.min_coverage or win.cpu_hours == 0:
         return None
-    highs = sorted(p.maximum if p.maximum is not None else float(p.average or 0.0) for p in pts)
-    return highs, pts, coverage
+    return win, coverage
 
 
 def evaluate(vm: Mapping[str, Any], ctx: Context) -> Verdict | None:
@@ -62,24 +44,18 @@ def evaluate(vm: Mapping[str, Any], ctx: Context) -> Verdict | None:
     state = power_state(vm)
     if state is not None and state != "running":
         return Verdict(False, f"VM is {state}", {"power_state": state})
-    stats = cpu_stats(vm, ctx, cfg.lookback_days)
-    if stats is None:
+    found = cpu_window(vm, ctx, cfg.lookback_days)
+    if found is None:
         return None
-    highs, pts, coverage = stats
-    p95_max = percentile(highs, 0.95)
-    recent_start = ctx.now - timedelta(days=cfg.recent_days)
-    recent_avg = [p.average for p in pts if p.average is not None and p.timestamp >= recent_start]
-    max_recent_avg = max(recent_avg) if recent_avg else math.inf
+    win, coverage = found
+    p95_max = win.percentile(0.95)
+    max_recent_avg = win.max_recent_avg if win.max_recent_avg is not None else math.inf
 
     size = vm_size(vm)
     bandwidth = prices.vm_bandwidth_mbps(size) or cfg.network_default_mbps
-    net = next(iter(find_series(ctx.series_of(str(vm["id"])), NET_OUT)), None)
-    start = ctx.now - timedelta(days=cfg.lookback_days)
-    net_pts = window(net, start, ctx.now)
-    per_hour = interval_hours(net)
-    net_bytes = sorted(values(net_pts, lambda p: p.total))
-    expected = cfg.lookback_days * 24 / per_hour
-    net_p95 = percentile(net_bytes, 0.95) if net_bytes and len(net_bytes) >= cfg.min_coverage * expected else None
+    per_hour = win.net_hours_per_point
+    enough_net = win.net_points and win.net_points >= cfg.min_coverage * win.net_expected_points
+    net_p95 = win.net_percentile(0.95) if enough_net else None
     net_mbps = net_p95 * 8 / (per_hour * 3600) / 1e6 if net_p95 is not None else None
     net_pct = net_mbps / bandwidth * 100 if net_mbps is not None else None
 
@@ -87,10 +63,10 @@ def evaluate(vm: Mapping[str, Any], ctx: Context) -> Verdict | None:
         "power_state": state or "unknown",
         "vm_size": size,
         "lookback_days": cfg.lookback_days,
-        "cpu_hours": len(pts),
+        "cpu_hours": win.cpu_hours,
         "coverage": round(coverage, 3),
         "cpu_p95_of_max_percent": round(p95_max, 3),
-        "cpu_max_of_avg_recent_percent": round(max_recent_avg, 3) if recent_avg else None,
+        "cpu_max_of_avg_recent_percent": round(max_recent_avg, 3) if win.max_recent_avg is not None else None,
         "recent_days": cfg.recent_days,
         "network_out_p95_bytes_per_hour": round(net_p95 / per_hour, 1) if net_p95 is not None else None,
         "network_out_p95_mbps": round(net_mbps, 4) if net_mbps is not None else None,
@@ -111,11 +87,11 @@ def evaluate(vm: Mapping[str, Any], ctx: Context) -> Verdict | None:
         failed.append("no Network Out Total data")
     elif not net_pct < cfg.network_out_max_percent:
         failed.append(f"P95 outbound network {net_pct:.2f} % of {bandwidth:g} Mbit/s is not low")
+    if failed:
+        return Verdict(False, "; ".join(failed), evidence)
     hourly = prices.vm_hourly(size)
     estimate = hourly * cfg.hours_per_month if hourly is not None else None
     source = f"list price of {size} ({hourly} USD/h x {cfg.hours_per_month:g} h)" if hourly is not None else ""
-    if failed:
-        return Verdict(False, "; ".join(failed), evidence)
     return Verdict(
         True,
         f"P95 of max CPU {p95_max:.2f} % over {cfg.lookback_days} d, max average CPU {max_recent_avg:.2f} % over "
