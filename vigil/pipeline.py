@@ -294,16 +294,16 @@ def run_tenant(
                 raise PipelineError(f"reading the tenant folder: {exc}") from exc
             from ingest.cost import load_costs
 
-            costs = load_costs(out / DATA_DIR) if (out / DATA_DIR).exists() else None
+            costs = load_costs(out / DATA_DIR)  # an empty cost frame when nothing was ingested
             summary.sources = {
                 "resources": len(resources),
                 "metric_resources": len(metrics),
                 "events": len(events),
-                "cost_rows": 0 if costs is None else len(costs),
+                "cost_rows": len(costs),
             }
         findings: list[Finding] = []
         with _timed(summary, steps, "detect: overspend"):
-            if costs is not None and len(costs):
+            if len(costs):
                 findings += detect_costs(costs, config, now)
         with _timed(summary, steps, "detect: idle"):
             findings += detect_idle(resources, metrics, costs, config, now)

@@ -183,3 +183,35 @@ def test_fixing_the_workspace_resolves_the_drift_alert(sim: SimResult, config: V
     new = {p.name for p in (out / OUTBOX_DIR).iterdir()} - before
     assert any(n.startswith("security.msteams") for n in new)  # Teams sends resolved notifications
     assert not any(n.startswith("security.email") for n in new)  # email does not (send_resolved: false)
+
+
+def test_a_tenant_built_from_real_public_samples(samples_dir: Path, config: VigilConfig, tmp_path: Path) -> None:
+    """Real ARM, Monitor and Event Grid payloads (not written by us) go through the whole pipeline."""
+    tenant = tmp_path / "tenant"
+    for sub, names in {
+        "resources": [
+            "arm/spec_ml_2025-09-01_Workspace_get.json",
+            "arm/spec_ml_2025-09-01_Compute_get_ComputeInstance.json",
+        ],
+        "metrics": ["api/c7n_vm_metrics_PercentageCPU_P1D.real.json"],
+        "events": [
+            "eventgrid/docs_ResourceWriteSuccess.eventgridschema.json",
+            "eventgrid/docs_ResourceWriteSuccess.cloudeventschema.json",
+            "eventgrid/docs_ResourceDeleteSuccess.eventgridschema.json",
+            "eventgrid/docs_ResourceActionSuccess.eventgridschema.json",
+            "eventgrid/docs_BlobCreated.eventgridschema.json",
+        ],
+        "activity": ["api/spec_monitor_2015-04-01_GetActivityLogsFiltered.json"],
+    }.items():
+        (tenant / sub).mkdir(parents=True)
+        for name in names:
+            shutil.copy(samples_dir / name, tenant / sub / Path(name).name)
+    summary = _run(tenant, tmp_path / "out", config)
+    assert summary.sources["resources"] == 2
+    assert summary.sources["metric_resources"] == 1
+    assert summary.sources["cost_rows"] == 0
+    counts = summary.drift["counts"]
+    assert counts["irrelevant"] >= 1  # BlobCreated is not a resource event
+    assert counts["processed"] + counts["irrelevant"] + counts["quarantined"] + counts["duplicates"] == 5
+    assert (tmp_path / "out" / ALERTS_FILE).exists()
+    assert summary.digest == "alerts.digest"  # the full digest copes with no cost data
