@@ -256,7 +256,9 @@ class _Run:
             self.result.evaluations += 1
             self.result.verdicts.append(verdict)
             base = {"resource_id": ref.id, "rule": rule.id, "resource_type": ref.type}
-            action = _transition(self.store, verdict_key(ref.id, rule.id), base, Observation(verdict.compliant, when))
+            fire_if_new = rule.meta is None or rule.meta.extra.get("fire_on_first_seen", True) is not False
+            obs = Observation(verdict.compliant, when, fire_if_new=fire_if_new)
+            action = _transition(self.store, verdict_key(ref.id, rule.id), base, obs)
             self._emit(action, rule, rule.id, ref, when=when, verdict=verdict, event=event, source=source)
 
     def deleted(self, resource_id: str, when: datetime, event: ResourceEvent | None, source: str) -> None:

@@ -4,6 +4,7 @@
 * non-compliant -> compliant: RESOLVE
 * non-compliant -> non-compliant: nothing (routing handles repeats)
 * non-compliant -> deleted: RESOLVE
+* rules marked ``fire_on_first_seen: false`` fire only on compliant -> non-compliant
 * an observation older than the stored one (out-of-order delivery): STALE, ignored
 * the same observation twice (duplicate delivery): nothing, and no write
 
@@ -33,6 +34,9 @@ class Observation:
     compliant: bool | None  # None: could not be decided (e.g. related resources unknown)
     event_time: datetime
     deleted: bool = False
+    # False for rules about a change (e.g. "diagnostic settings deleted"): a resource first
+    # seen non-compliant is recorded but fires only after it was seen compliant.
+    fire_if_new: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,5 +73,8 @@ def decide(prev: Mapping[str, Any] | None, obs: Observation) -> Decision:
     if obs.compliant is None:
         return Decision(Action.NONE, None)
     if obs.compliant is False:
-        return Decision(Action.NONE if was_firing else Action.FIRE, record)
+        if was_firing:
+            return Decision(Action.NONE, record)
+        was_compliant = prev is not None and prev.get("compliant") is True and not prev.get("deleted")
+        return Decision(Action.FIRE if was_compliant or obs.fire_if_new else Action.NONE, record)
     return Decision(Action.RESOLVE if was_firing else Action.NONE, record)

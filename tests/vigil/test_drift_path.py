@@ -414,3 +414,19 @@ def test_documented_eventgrid_samples_give_the_right_verdicts(store: SQLiteStore
         _sample("docs_ResourceActionSuccess.eventgridschema.json"), store=store, reader=reader, rules=RULES, now=T0
     )
     assert (action.irrelevant, action.processed, reader.gets.count(sa_id)) == (1, 0, 1)
+
+
+def test_diagnostic_settings_rule_fires_on_the_change_only(store: SQLiteStore) -> None:
+    kv = {
+        "id": KV_ID,
+        "name": "kv1",
+        "type": "Microsoft.KeyVault/vaults",
+        "location": "westeurope",
+        "properties": {"enablePurgeProtection": True, "publicNetworkAccess": "Disabled"},
+    }
+    reader = DictReader(kv)  # never had a diagnostic setting
+    first = handle_events([eg_event(KV_ID, eid="k1", when=T0)], store=store, reader=reader, rules=RULES, now=T0)
+    assert first.findings == []
+    rec = store.get(Namespace.VERDICTS, verdict_key(KV_ID, "diagnostic-settings-deleted"))
+    assert rec is not None
+    assert rec.value["compliant"] is False  # recorded, not alerted
