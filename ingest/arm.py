@@ -23,6 +23,7 @@ from typing import Any
 __all__ = [
     "DEFAULT_API_VERSIONS",
     "ArmReader",
+    "ReadForbiddenError",
     "resource_graph_query",
     "resource_graph_sweep",
     "type_of",
@@ -66,6 +67,10 @@ def type_of(resource_id: str) -> str:
     if not tail:
         return ""
     return "/".join([tail[0], *tail[1:][0::2]])
+
+
+class ReadForbiddenError(PermissionError):
+    """The identity may not read the resource (HTTP 403): retrying will not help."""
 
 
 def _raw_json(pipeline_response: Any, _deserialized: Any, _headers: Any) -> Any:
@@ -138,7 +143,8 @@ class ArmReader:
         }
 
     def get(self, resource_id: str) -> dict[str, Any] | None:
-        from azure.core.exceptions import ResourceNotFoundError
+        """The resource JSON; None on HTTP 404; :class:`ReadForbiddenError` on HTTP 403."""
+        from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
         api = self.api_version_for(type_of(resource_id), resource_id)
         self.gets += 1
@@ -146,6 +152,10 @@ class ArmReader:
             body = self.client.resources.get_by_id(resource_id, api_version=api, cls=_raw_json)
         except ResourceNotFoundError:
             return None
+        except HttpResponseError as exc:
+            if exc.status_code == 403:
+                raise ReadForbiddenError(f"{resource_id}: read forbidden (HTTP 403): {exc.message}") from None
+            raise
         return body if isinstance(body, dict) else None
 
     def related(self, resource_id: str, resource_type: str) -> list[dict[str, Any]] | None:

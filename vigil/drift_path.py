@@ -358,7 +358,8 @@ def handle_events(
     ``events``: raw JSON, one event dict, a list of event dicts, or an EventBatch.
     ``api_version``: the value of ``requestContext().apiVersion`` (a string, or a
     function of the resource type). Reader errors propagate (after forgetting
-    the event id) so the platform redelivers.
+    the event id) so the platform redelivers, except ``PermissionError`` (HTTP 403),
+    which quarantines the event with its reason.
     """
     batch = events if isinstance(events, EventBatch) else parse_events(events)
     result = DriftResult(irrelevant=batch.irrelevant, quarantined=list(batch.quarantined))
@@ -380,6 +381,10 @@ def handle_events(
             continue
         try:
             run.handle(event)
+        except PermissionError as exc:
+            # e.g. HTTP 403 on the ARM GET: a redelivery would fail the same way.
+            result.quarantined.append(Quarantined(event.id, f"event {event.id}: {exc}", -1))
+            logger.warning("quarantined event %s: %s", event.id, exc, extra={"event_id": event.id})
         except Exception:
             store.delete(Namespace.EVENTS, event.id)  # let the redelivery be processed
             raise

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -257,3 +258,22 @@ def test_unregistered_route_and_missing_api_version(server: AzureTestServer) -> 
     assert missing.json()["error"]["code"] == "MissingApiVersionParameter"
     nowhere = client.send_request(HttpRequest("POST", "/nowhere", params={"api-version": "1"}))
     assert nowhere.status_code == 404
+
+
+def test_forbidden_read_quarantines_the_event(server: AzureTestServer, tmp_path: Path) -> None:
+    from tests.support.azure_server import arm_error
+
+    server.route("GET", re.escape(WS_ID), lambda _r, _m: arm_error(403, "AuthorizationFailed", "no read"))
+    store = SQLiteStore(tmp_path / "s.db")
+    res = handle_events(
+        [_event(WS_ID, "e1")],
+        store=store,
+        reader=_reader(server),
+        rules=RuleSet(builtin_rules()),
+        now=datetime(2026, 11, 27, 9, tzinfo=UTC),
+    )
+    [q] = res.quarantined
+    assert q.event_id == "e1"
+    assert "403" in q.reason
+    assert res.findings == []
+    store.close()
