@@ -55,10 +55,14 @@ def _facts(v: AlertView) -> list[tuple[str, str]]:
     return [(k, x) for k, x in out if x]
 
 
-def render_email(payload: NotificationPayload, *, visible: list[AlertView]) -> tuple[str, str, str]:
-    """(subject, text, html) for the alerts to show."""
+def render_email(
+    payload: NotificationPayload, *, visible: list[AlertView], intro: str | None = None
+) -> tuple[str, str, str]:
+    """(subject, text, html) for the alerts to show, after an optional plain ``intro`` paragraph."""
     subject = _subject(payload)
     lines = [subject, ""]
+    if intro:
+        lines += [intro, ""]
     rows = []
     for v in visible:
         name = v.alert.labels.get("alertname", "alert")
@@ -71,7 +75,8 @@ def render_email(payload: NotificationPayload, *, visible: list[AlertView]) -> t
     text = "\n".join(lines) + "\n"
     body = (
         f"<html><head><title>{html.escape(subject)}</title></head><body>"
-        f"<h2>{html.escape(subject)}</h2>{''.join(rows)}</body></html>"
+        f"<h2>{html.escape(subject)}</h2>{f'<p>{html.escape(intro)}</p>' if intro else ''}{''.join(rows)}"
+        "</body></html>"
     )
     return subject, text, body
 
@@ -114,7 +119,10 @@ class EmailNotifier:
         return list(payload.alerts) if self.cfg.send_resolved else payload.firing
 
     def build_message(self, payload: NotificationPayload) -> EmailMessage:
-        subject, text, body = render_email(payload, visible=self._visible(payload))
+        # alertmanager.yml's `text`/`html` are usually Go templates, which Vigil does not render:
+        # a plain `text` becomes an intro paragraph, a template is ignored (Vigil's layout is used).
+        intro = self.cfg.text if self.cfg.text and "{{" not in self.cfg.text else None
+        subject, text, body = render_email(payload, visible=self._visible(payload), intro=intro)
         msg = EmailMessage()
         msg["Subject"] = subject
         msg["From"] = self.cfg.from_ or "vigil@localhost"

@@ -109,7 +109,7 @@ class _Renderer:
         )
 
     def title(self) -> str:
-        if self.cfg.title:
+        if self.cfg.title and "{{" not in self.cfg.title:  # Go templates (alertmanager.yml) are not rendered
             return self.cfg.title
         common = self.p.common_labels()
         name = common.get("alertname") or ", ".join(f"{k}={v}" for k, v in sorted(self.p.group_labels.items()))
@@ -149,7 +149,7 @@ class _Renderer:
                 ],
             }
         ]
-        if self.cfg.text:
+        if self.cfg.text and "{{" not in self.cfg.text:
             items.append({"type": "TextBlock", "text": _clip(self.cfg.text), "wrap": True})
         return items
 

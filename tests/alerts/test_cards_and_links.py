@@ -331,3 +331,25 @@ def test_portal_link_only_for_arm_ids() -> None:
     assert portal_url(RID) == f"https://portal.azure.com/#@/resource{RID}"
     assert portal_url("service/virtual machines") == ""
     assert portal_url("") == ""
+
+
+def test_alertmanager_templates_are_not_shown_verbatim() -> None:
+    from alerts.channels.email import EmailNotifier
+    from alerts.config import EmailConfig
+
+    templated = MSTeamsConfig(webhook_url="http://x", title='{{ template "msteams.default.title" . }}', text="{{ .X }}")
+    (card,) = render_cards(templated, payload([view()]))
+    texts = [n.get("text", "") for n in walk(card)]
+    assert not [t for t in texts if "{{" in t]
+    plain = MSTeamsConfig(webhook_url="http://x", title="Vigil production", text="Owner: platform team")
+    texts = [n["text"] for n in walk(render_cards(plain, payload([view()]))[0]) if n.get("text")]
+    assert texts[0].startswith("Vigil production")
+    assert "Owner: platform team" in texts
+    mail = EmailNotifier(EmailConfig(to="a@example.com", text="Sent by Vigil (prod)"))
+    body = mail.build_message(payload([view()])).get_body(("plain",))
+    assert body is not None
+    assert "Sent by Vigil (prod)" in body.get_content()
+    mail = EmailNotifier(EmailConfig(to="a@example.com", text='{{ template "email.default.text" . }}'))
+    body = mail.build_message(payload([view()])).get_body(("plain",))
+    assert body is not None
+    assert "{{" not in body.get_content()
