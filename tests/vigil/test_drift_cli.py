@@ -237,3 +237,24 @@ def test_evaluate_uses_diagnostic_settings_given_with_the_resources(tmp_path: Pa
     result = runner.invoke(app, ["drift", "evaluate", "-r", str(tmp_path / "all.json"), "--json"])
     rows = {r["rule"]: r for r in _lines(result.stdout)}
     assert rows["ml-workspace-diagnostic-logs"]["compliant"] is False
+
+
+def test_replay_reports_a_bad_tenant_folder(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    events = _events(tmp_path / "e1.json", "ev-1", "2026-11-27T09:00:00Z")
+    result = runner.invoke(
+        app,
+        [
+            "events",
+            "replay",
+            str(events),
+            "--tenant",
+            str(tmp_path / "empty"),
+            "--state",
+            str(tmp_path / "s.db"),
+            "--out",
+            str(tmp_path / "out"),
+        ],
+    )
+    assert result.exit_code == 2
+    assert "not a tenant folder" in result.stderr

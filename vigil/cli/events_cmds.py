@@ -61,9 +61,15 @@ def replay(
     store = open_store("sqlite", path=state)
     rt = LocalRuntime(cfg, store, out, settings={handlers.TENANT_DIR: str(tenant)})
     totals: dict[str, int] = {}
+    from detectors.drift.engine import PolicyLoadError
+    from vigil.sources import SourceError
+
     try:
         for path in files:
-            result = handlers.handle_resource_events(_read_events(path), rt)
+            try:
+                result = handlers.handle_resource_events(_read_events(path), rt)
+            except (SourceError, PolicyLoadError) as exc:
+                raise _fail(str(exc)) from None
             counts = result.get("drift", {})
             for k, v in counts.items():
                 if isinstance(v, int):
