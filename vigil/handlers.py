@@ -375,9 +375,17 @@ def run_metrics(rt: Runtime, now: datetime) -> dict[str, Any]:
         return {"skipped": msg}
     from detectors.idle.detect import detect
     from ingest.cost import load_costs
+    from vigil.pipeline import previous_findings
 
     costs = load_costs(rt.blobs(_setting(rt, COSTS_CONTAINER)), start=now - timedelta(days=31), end=now)
-    findings = detect(resources=resources, metrics=metrics, costs=costs, config=rt.config.detectors.idle, now=now)
+    findings = detect(
+        resources=resources,
+        metrics=metrics,
+        costs=costs,
+        config=rt.config.detectors.idle,
+        now=now,
+        previous=previous_findings(rt.store, now, "idle"),
+    )
     return {**stats, "findings": len(findings), "alerts": _alerts(findings, rt, now)}
 
 

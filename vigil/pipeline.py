@@ -187,12 +187,57 @@ def detect_costs(costs: Any, config: VigilConfig, now: datetime) -> list[Finding
     return detect(costs, config=config.detectors.overspend, now=now)
 
 
+def previous_findings(store: StateStore, now: datetime, detector: str) -> list[Finding]:
+    """The firing alerts of one detector family, back as findings (for stateful detectors).
+
+    The labels beyond the identity base become the finding's labels, so each finding's
+    fingerprint equals its alert's.
+    """
+    from alerts.alertstate import load_alerts
+    from alerts.pipeline import RESOLVED_RETENTION
+    from vigil.model import ResourceRef, Severity
+
+    base = {"alertname", "detector", "severity", "resource_id", "subscription_id", "resource_group", "resource_type"}
+    records, _ = load_alerts(store, now=now, retention=RESOLVED_RETENTION)
+    out = []
+    for rec in records.values():
+        labels = rec.labels
+        if not rec.firing or labels.get("detector") != detector or "resource_id" not in labels:
+            continue
+        finding = Finding(
+            detector=detector,
+            rule=labels["alertname"],
+            status=Status.FIRING,
+            severity=Severity(labels.get("severity", "medium")),
+            resource=ResourceRef.from_id(labels["resource_id"], type=labels.get("resource_type", "")),
+            observed_at=rec.starts_at,
+            labels={k: v for k, v in labels.items() if k not in base},
+            annotations=rec.annotations,
+        )
+        if finding.fingerprint == rec.fingerprint:
+            out.append(finding)
+    return out
+
+
 def detect_idle(
-    resources: Sequence[Mapping[str, Any]], metrics: Any, costs: Any, config: VigilConfig, now: datetime
+    resources: Sequence[Mapping[str, Any]],
+    metrics: Any,
+    costs: Any,
+    config: VigilConfig,
+    now: datetime,
+    *,
+    previous: Sequence[Finding] | None = None,
 ) -> list[Finding]:
     from detectors.idle.detect import detect
 
-    return detect(resources=resources, metrics=metrics, costs=costs, config=config.detectors.idle, now=now)
+    return detect(
+        resources=resources,
+        metrics=metrics,
+        costs=costs,
+        config=config.detectors.idle,
+        now=now,
+        previous=previous,
+    )
 
 
 def detect_drift(
@@ -306,7 +351,8 @@ def run_tenant(
             if len(costs):
                 findings += detect_costs(costs, config, now)
         with _timed(summary, steps, "detect: idle"):
-            findings += detect_idle(resources, metrics, costs, config, now)
+            previous = previous_findings(store, now, "idle")
+            findings += detect_idle(resources, metrics, costs, config, now, previous=previous)
         with _timed(summary, steps, "detect: drift (event path)"):
             drift_findings, summary.drift = detect_drift(events, source, store, config, now)
             findings += drift_findings

@@ -11,7 +11,16 @@ import pytest
 
 from vigil.cli.run_cmds import DEMO_CONFIG
 from vigil.config import VigilConfig, load_config
-from vigil.pipeline import ALERTS_FILE, DIGEST_FILE, OUTBOX_DIR, STATE_FILE, PipelineError, RunSummary, run_tenant
+from vigil.pipeline import (
+    ALERTS_FILE,
+    DIGEST_FILE,
+    OUTBOX_DIR,
+    STATE_FILE,
+    PipelineError,
+    RunSummary,
+    previous_findings,
+    run_tenant,
+)
 from vigil.simulate import DEFAULT_NOW, SimResult, simulate
 from vigil.state import open_store
 
@@ -215,3 +224,30 @@ def test_a_tenant_built_from_real_public_samples(samples_dir: Path, config: Vigi
     assert counts["processed"] + counts["irrelevant"] + counts["quarantined"] + counts["duplicates"] == 5
     assert (tmp_path / "out" / ALERTS_FILE).exists()
     assert summary.digest == "alerts.digest"  # the full digest copes with no cost data
+
+
+def test_a_deleted_idle_vm_resolves_its_alert(sim: SimResult, config: VigilConfig, tmp_path: Path) -> None:
+    tenant = tmp_path / "tenant"
+    shutil.copytree(sim.root, tenant)
+    out = tmp_path / "out"
+    first = _run(tenant, out, config)
+    assert first.alerts["by_family"]["idle"] == {"firing": 1, "resolved": 0}
+    (idle,) = [a for a in _alerts(out) if a["labels"]["detector"] == "idle"]
+    prev = previous_findings_of(out)
+    assert [f.fingerprint for f in prev] == [idle["fingerprint"]]
+    # The VM is deleted: gone from the inventory and from the metrics.
+    next(p for p in (tenant / "resources").rglob("virtualmachines--vm-legacy-app-01.json")).unlink()
+    next(p for p in (tenant / "metrics").rglob("vm-legacy-app-01.json")).unlink()
+    again = _run(tenant, out, config)
+    assert again.alerts["by_family"]["idle"] == {"firing": 0, "resolved": 1}
+    (resolved,) = [a for a in _alerts(out) if a["labels"]["detector"] == "idle"]
+    assert resolved["fingerprint"] == idle["fingerprint"]
+    assert resolved["status"] == "resolved"
+
+
+def previous_findings_of(out: Path) -> list[Any]:
+    store = open_store("sqlite", path=out / STATE_FILE)
+    try:
+        return previous_findings(store, DEFAULT_NOW, "idle")
+    finally:
+        store.close()
