@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from ingest.cost.arrow_util import str_scalar
 from ingest.cost.columns import Detected, UnknownHeaderError, detect
 from ingest.cost.reader import FileFormatError, SourceFile
 from ingest.cost.store import CostStore, Partition, PartWriter, scope_key
@@ -200,12 +201,12 @@ def ingest_file(
             records_seen += batch.num_rows
             if table.num_rows == 0:
                 continue
-            key_col = pc.binary_join_element_wise(table["_scope"], table["_month"], "\x1f")
+            key_col = pc.binary_join_element_wise(table["_scope"], table["_month"], str_scalar("\x1f"))
             keys = pc.unique(key_col).to_pylist()
             for key in keys:
                 scope, month = key.split("\x1f", 1)
                 part = Partition(scope_key(scope), month, det.dataset)
-                sub = table if len(keys) == 1 else table.filter(pc.equal(key_col, key))
+                sub = table if len(keys) == 1 else table.filter(pc.equal(key_col, str_scalar(key)))
                 stats = result.partitions.setdefault(part, PartitionStats())
                 _accumulate(stats, sub)
                 stats.rows += sub.num_rows
@@ -251,7 +252,7 @@ def _accumulate(stats: PartitionStats, table: Any) -> None:
 
     currencies = pc.unique(table["BillingCurrency"]).to_pylist()
     for cur in currencies:
-        sub = table if len(currencies) == 1 else table.filter(pc.equal(table["BillingCurrency"], cur))
+        sub = table if len(currencies) == 1 else table.filter(pc.equal(table["BillingCurrency"], str_scalar(cur)))
         for col, acc in (("BilledCost", stats.billed_cost), ("EffectiveCost", stats.effective_cost)):
             if sub[col].null_count == sub.num_rows:
                 continue

@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ingest.cost import values
+from ingest.cost.arrow_util import bool_const, const_str, duration_scalar, str_scalar, to_arrow
 from ingest.cost.columns import Detected
 
 __all__ = ["COST_TYPE", "FRAME_SCHEMA", "Normalizer", "Reject"]
@@ -25,6 +26,14 @@ __all__ = ["COST_TYPE", "FRAME_SCHEMA", "Normalizer", "Reject"]
 COST_TYPE = pa.decimal128(38, 18)
 _TS = pa.timestamp("us", tz="UTC")
 _Q = Decimal(1).scaleb(-18)
+_EMPTY = str_scalar("")
+_SEP = str_scalar("\x1f")
+_LBRACE = str_scalar("{")
+_RBRACE = str_scalar("}")
+_UNKNOWN = str_scalar("unknown")
+_NULL_STR = str_scalar(None)
+_EMPTY_TAGS = to_arrow(["{}", "null", "NULL"], pa.string())
+_ONE_DAY = duration_scalar(86_400_000_000)
 
 FRAME_SCHEMA = pa.schema(
     [
@@ -77,12 +86,12 @@ class Normalizer:
         never seen before in this file go through Python."""
         state = self._caches.get(name)
         if state is None or len(state["keys"]) > 500_000:
-            state = self._caches[name] = {"keys": pa.array([], arr.type), "vals": pa.array([], typ)}
+            state = self._caches[name] = {"keys": pa.nulls(0, arr.type), "vals": pa.nulls(0, typ)}
         idx = pc.index_in(arr, value_set=state["keys"])
         missing = pc.and_(pc.is_null(idx), pc.is_valid(arr))
         if pc.any(missing).as_py():
             new = pc.unique(arr.filter(missing))
-            mapped = pa.array([fn(v) for v in new.to_pylist()], type=typ)
+            mapped = to_arrow([fn(v) for v in new.to_pylist()], typ)
             state["keys"] = pa.concat_arrays([state["keys"], new])
             state["vals"] = pa.concat_arrays([state["vals"], mapped])
             idx = pc.index_in(arr, value_set=state["keys"])
@@ -114,7 +123,7 @@ class Normalizer:
         """Parsed timestamps and a validity mask; bad values become rejects."""
         arr = self._col(batch, key)
         if arr is None:
-            return self._null(batch.num_rows, _TS), pa.array([not required] * batch.num_rows)
+            return self._null(batch.num_rows, _TS), bool_const(not required, batch.num_rows)
         ts = self._map("date:" + key, arr, values.parse_date, _TS)
         ok = pc.is_valid(ts) if required else pc.or_(pc.is_valid(ts), pc.is_null(arr))
         if not pc.all(ok).as_py():
@@ -128,7 +137,7 @@ class Normalizer:
     def _costs(self, batch: pa.RecordBatch, key: str, rejects: list[Reject]) -> tuple[pa.Array, pa.Array]:
         arr = self._col(batch, key)
         if arr is None:
-            return self._null(batch.num_rows, COST_TYPE), pa.array([True] * batch.num_rows)
+            return self._null(batch.num_rows, COST_TYPE), bool_const(True, batch.num_rows)
         header = self.detected.columns[key]
         trimmed = pc.utf8_trim_whitespace(arr)
         try:
@@ -158,9 +167,9 @@ class Normalizer:
         if arr is None:
             return self._null(batch.num_rows)
         arr = pc.utf8_trim_whitespace(arr)
-        empty = pc.or_kleene(pc.equal(arr, ""), pc.is_in(arr, pa.array(["{}", "null", "NULL"])))
-        arr = pc.if_else(empty, pa.scalar(None, pa.string()), arr)
-        braced = pc.binary_join_element_wise(pa.scalar("{"), arr, pa.scalar("}"), "")
+        empty = pc.or_kleene(pc.equal(arr, _EMPTY), pc.is_in(arr, value_set=_EMPTY_TAGS))
+        arr = pc.if_else(empty, _NULL_STR, arr)
+        braced = pc.binary_join_element_wise(_LBRACE, arr, _RBRACE, _EMPTY)
         return pc.if_else(pc.starts_with(arr, "{"), arr, braced)
 
     def _quantity(self, batch: pa.RecordBatch, key: str) -> pa.Array:
@@ -180,7 +189,7 @@ class Normalizer:
         if d.dataset == "focus":
             start, ok_start = self._dates(batch, "start", rejects, True)
             end, ok_end = self._dates(batch, "end", rejects, False)
-            end = pc.if_else(pc.is_valid(end), end, pc.add(start, pa.scalar(86_400_000_000, pa.duration("us"))))
+            end = pc.if_else(pc.is_valid(end), end, pc.add(start, _ONE_DAY))
             billed, ok_b = self._costs(batch, "billed", rejects)
             effective, ok_e = self._costs(batch, "effective", rejects)
             ok_cost = pc.and_(ok_b, ok_e)
@@ -194,8 +203,8 @@ class Normalizer:
             region = self._lower(batch, "region")
         else:
             start, ok_start = self._dates(batch, "date", rejects, True)
-            end = pc.add(start, pa.scalar(86_400_000_000, pa.duration("us")))
-            ok_end = pa.array([True] * n)
+            end = pc.add(start, _ONE_DAY)
+            ok_end = bool_const(True, n)
             cost, ok_cost = self._costs(batch, "cost", rejects)
             null_cost = self._null(n, COST_TYPE)
             billed, effective = (cost, null_cost) if d.dataset == "actual" else (null_cost, cost)
@@ -207,7 +216,7 @@ class Normalizer:
                 service_category = self._map("svccat", service_name, values.service_category, pa.string())
             else:
                 pair = pc.binary_join_element_wise(
-                    pc.fill_null(service_name, ""), pc.fill_null(fam, ""), "\x1f", null_handling="replace"
+                    pc.fill_null(service_name, _EMPTY), pc.fill_null(fam, _EMPTY), _SEP, null_handling="replace"
                 )
                 service_category = self._map(
                     "svccat2", pair, lambda s: values.service_category(*s.split("\x1f", 1)), pa.string()
@@ -254,8 +263,8 @@ class Normalizer:
             scope_src = self._map("scope", scope_src, values.scope_id, pa.string())
         scope = sub_id if scope_src is None else pc.if_else(pc.is_valid(scope_src), scope_src, sub_id)
         if self.default_scope is not None:
-            scope = pc.fill_null(scope, self.default_scope)
-        scope = pc.fill_null(scope, "unknown")
+            scope = pc.fill_null(scope, str_scalar(self.default_scope))
+        scope = pc.fill_null(scope, _UNKNOWN)
         start_key = "start" if d.dataset == "focus" else "date"
         day = self._map("day", self._str(batch, start_key), _day_of, pa.string())
         month = pc.utf8_slice_codeunits(day, 0, 7)
@@ -286,8 +295,8 @@ class Normalizer:
                 self._str(batch, "unit"),
                 tags,
                 commitment,
-                pa.array([self.run_id] * n, pa.string()),
-                pa.array([self.source_file] * n, pa.string()),
+                const_str(self.run_id, n),
+                const_str(self.source_file, n),
                 scope,
                 month,
                 day,

@@ -1,0 +1,88 @@
+"""Build small Arrow arrays and scalars from Python values without pyarrow's pandas probe.
+
+``pa.array(...)`` and ``pa.scalar(...)`` on Python objects make pyarrow import pandas (to check
+for pandas types), which costs more CPU than normalizing a million rows. The ingest hot path
+builds its arrays from raw buffers instead, so a plain ingest never imports pandas.
+"""
+
+from __future__ import annotations
+
+from array import array
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+
+__all__ = ["bool_const", "const_str", "str_scalar", "to_arrow"]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _validity(values: list[Any]) -> tuple[pa.Buffer | None, int]:
+    nulls = sum(1 for v in values if v is None)
+    if not nulls:
+        return None, 0
+    bits = bytearray((len(values) + 7) // 8)
+    for i, v in enumerate(values):
+        if v is not None:
+            bits[i >> 3] |= 1 << (i & 7)
+    return pa.py_buffer(bytes(bits)), nulls
+
+
+def to_arrow(values: list[Any], typ: pa.DataType) -> pa.Array:
+    """Python values (None for null) as an Arrow array of ``typ`` (string, timestamp, float64, int64)."""
+    n = len(values)
+    validity, nulls = _validity(values)
+    if pa.types.is_string(typ):
+        encoded = [b"" if v is None else str(v).encode("utf-8") for v in values]
+        offsets = array("i", [0])
+        total = 0
+        for b in encoded:
+            total += len(b)
+            offsets.append(total)
+        data = b"".join(encoded)
+        return pa.Array.from_buffers(
+            typ, n, [validity, pa.py_buffer(offsets.tobytes()), pa.py_buffer(data)], null_count=nulls
+        )
+    if pa.types.is_timestamp(typ):
+        unit = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}[typ.unit]
+        ints = array("q", [0 if v is None else _micros(v) * unit // 1_000_000 for v in values])
+        return pa.Array.from_buffers(typ, n, [validity, pa.py_buffer(ints.tobytes())], null_count=nulls)
+    if pa.types.is_float64(typ):
+        floats = array("d", [0.0 if v is None else float(v) for v in values])
+        return pa.Array.from_buffers(typ, n, [validity, pa.py_buffer(floats.tobytes())], null_count=nulls)
+    if pa.types.is_int64(typ):
+        ints = array("q", [0 if v is None else int(v) for v in values])
+        return pa.Array.from_buffers(typ, n, [validity, pa.py_buffer(ints.tobytes())], null_count=nulls)
+    return pa.array(values, type=typ)  # other types: rare paths, the pandas probe is acceptable there
+
+
+def _micros(dt: datetime) -> int:
+    delta = dt.astimezone(UTC) - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def const_str(value: str, n: int) -> pa.Array:
+    """``n`` copies of one string."""
+    b = value.encode("utf-8")
+    offsets = array("i", range(0, len(b) * (n + 1), len(b))) if b else array("i", bytes(4 * (n + 1)))
+    return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets.tobytes()), pa.py_buffer(b * n)])
+
+
+def str_scalar(value: str | None) -> pa.Scalar:
+    if value is None:
+        return pa.nulls(1, pa.string())[0]
+    return const_str(value, 1)[0]
+
+
+def bool_const(value: bool, n: int) -> pa.Array:
+    """``n`` copies of True or False."""
+    bits = (b"\xff" if value else b"\x00") * ((n + 7) // 8)
+    return pa.Array.from_buffers(pa.bool_(), n, [None, pa.py_buffer(bits)])
+
+
+def duration_scalar(micros: int) -> pa.Scalar:
+    return pa.Array.from_buffers(pa.duration("us"), 1, [None, pa.py_buffer(array("q", [micros]).tobytes())])[0]
+
+
+__all__ += ["duration_scalar"]
