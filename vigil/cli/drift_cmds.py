@@ -65,6 +65,16 @@ def _read_params(path: Path | None) -> dict[str, dict[str, Any]]:
     return {str(k): dict(v) for k, v in data.items()}
 
 
+def _progress(items: Sequence[dict[str, Any]], label: str) -> Any:
+    """A rich progress bar on stderr for long runs (silent when stderr is not a terminal)."""
+    if len(items) < 500:
+        return items
+    from rich.console import Console
+    from rich.progress import track
+
+    return track(items, description=label, console=Console(stderr=True), transient=True)
+
+
 def _related_from(resources: Sequence[Mapping[str, Any]]) -> Any:
     by_type: dict[str, list[Mapping[str, Any]]] = {}
     for r in resources:
@@ -112,7 +122,7 @@ def evaluate(
     items = read_resources(resources)
     related = _related_from(items)
     non_compliant = 0
-    for resource in items:
+    for resource in _progress(items, "evaluating"):
         for verdict in evaluate_all(compiled, resource, related=related):
             non_compliant += verdict.compliant is False
             if as_json:
