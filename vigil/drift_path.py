@@ -365,6 +365,8 @@ def handle_events(
     result = DriftResult(irrelevant=batch.irrelevant, quarantined=list(batch.quarantined))
     for q in batch.quarantined:
         logger.warning("quarantined event %s: %s", q.event_id, q.reason, extra={"event_id": q.event_id})
+    if api_version is None:  # the ARM reader knows which api-version it reads each type with
+        api_version = getattr(reader, "api_version_for", None)
     run = _Run(store, reader, _ruleset(rules), now, result, api_version=api_version)
     for event in sorted(batch.events, key=lambda e: e.event_time):
         if not run.relevant(event):

@@ -277,3 +277,37 @@ def test_forbidden_read_quarantines_the_event(server: AzureTestServer, tmp_path:
     assert "403" in q.reason
     assert res.findings == []
     store.close()
+
+
+def test_request_context_api_version_is_the_one_read_with(server: AzureTestServer, tmp_path: Path) -> None:
+    from detectors.drift.engine import compile_policy
+    from detectors.drift.loader import DriftRule
+
+    server.add_resource(_ws("Disabled"), api_versions={"2024-10-01"})
+    policy = compile_policy(
+        {
+            "name": "api-version-check",
+            "properties": {
+                "mode": "All",
+                "policyRule": {
+                    "if": {
+                        "allOf": [
+                            {"field": "type", "equals": "Microsoft.MachineLearningServices/workspaces"},
+                            {"value": "[requestContext().apiVersion]", "equals": "2024-10-01"},
+                        ]
+                    },
+                    "then": {"effect": "audit"},
+                },
+            },
+        }
+    )
+    store = SQLiteStore(tmp_path / "s.db")
+    res = handle_events(
+        [_event(WS_ID, "e1")],
+        store=store,
+        reader=_reader(server),
+        rules=[DriftRule(policy=policy)],
+        now=datetime(2026, 11, 27, 9, tzinfo=UTC),
+    )
+    assert [f.rule for f in res.findings] == ["api-version-check"]
+    store.close()
