@@ -301,8 +301,11 @@ class _Run:
     def relevant(self, event: ResourceEvent) -> bool:
         """Cheap pre-check: could any rule care about this event's resource?"""
         rtype = ResourceRef.from_id(event.resource_id).type
-        if self.rules.is_related_type(rtype) or self.rules.for_type(rtype):
+        if self.rules.for_type(rtype):
             return True
+        if self.rules.is_related_type(rtype):
+            parent = _parent_of_extension(event.resource_id)
+            return parent is not None and bool(self.rules.for_type(ResourceRef.from_id(parent).type))
         return event.is_delete and self.store_has(event.resource_id)
 
     def handle(self, event: ResourceEvent) -> None:

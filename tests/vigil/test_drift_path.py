@@ -430,3 +430,13 @@ def test_diagnostic_settings_rule_fires_on_the_change_only(store: SQLiteStore) -
     rec = store.get(Namespace.VERDICTS, verdict_key(KV_ID, "diagnostic-settings-deleted"))
     assert rec is not None
     assert rec.value["compliant"] is False  # recorded, not alerted
+
+
+def test_diagnostic_setting_of_an_unmonitored_type_is_irrelevant(store: SQLiteStore) -> None:
+    app_id = f"{RG}/providers/Microsoft.Web/sites/app1"
+    reader = DictReader({"id": app_id, "name": "app1", "type": "Microsoft.Web/sites", "location": "westeurope"})
+    ds = f"{app_id}/providers/Microsoft.Insights/diagnosticSettings/d"
+    res = handle_events(
+        [eg_event(ds, eid="x1", when=T0, kind="Delete")], store=store, reader=reader, rules=RULES, now=T0
+    )
+    assert (res.irrelevant, res.processed, reader.gets) == (1, 0, [])
