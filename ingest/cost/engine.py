@@ -24,7 +24,7 @@ from ingest.cost.store import CostStore, Partition, PartWriter, scope_key
 __all__ = ["FileResult", "PartitionStats", "Quarantine", "ingest_file"]
 
 log = logging.getLogger(__name__)
-_FLUSH_ROWS = 131_072
+_FLUSH_ROWS = 65_536
 
 
 @dataclass
@@ -106,7 +106,7 @@ class FileResult:
         return self.error is None
 
 
-def _prefetch(it: Iterator[Any], depth: int = 2) -> Iterator[Any]:
+def _prefetch(it: Iterator[Any], depth: int = 1) -> Iterator[Any]:
     """Read the next batches on a background thread while the caller normalizes (Arrow releases the GIL)."""
     import queue
     import threading
