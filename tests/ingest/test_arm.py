@@ -311,3 +311,14 @@ def test_request_context_api_version_is_the_one_read_with(server: AzureTestServe
     )
     assert [f.rule for f in res.findings] == ["api-version-check"]
     store.close()
+
+
+def test_sdk_trusts_the_server_through_requests_ca_bundle(
+    server: AzureTestServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for k, v in server.ca_env().items():
+        monkeypatch.setenv(k, v)
+    server.add_resource(_ws())
+    kwargs = {k: v for k, v in server.client_kwargs().items() if k != "connection_verify"}
+    client = ResourceManagementClient(server.credential(), SUB, **kwargs)
+    assert ArmReader(client=client).get(WS_ID) is not None

@@ -208,6 +208,11 @@ class AzureTestServer:
     def credential(self) -> StaticTokenCredential:
         return StaticTokenCredential(self.token)
 
+    def ca_env(self) -> dict[str, str]:
+        """Environment variables that make requests/httpx/ssl trust this server's CA
+        (for code that builds its own clients, e.g. under ``monkeypatch.setenv``)."""
+        return {"REQUESTS_CA_BUNDLE": self.ca_path, "SSL_CERT_FILE": self.ca_path}
+
     def client_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for any azure-mgmt client: endpoint, CA, fast retries."""
         return {
