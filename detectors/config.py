@@ -76,7 +76,9 @@ class BudgetConfig(StrictModel):
 class OverspendConfig(StrictModel):
     enabled: bool = True
     min_impact: float = Field(default=50.0, ge=0, description="Minimum absolute daily impact, billing currency.")
-    sensitivity: float = Field(default=3.0, gt=0, description="Robust z-score threshold.")
+    sensitivity: float = Field(
+        default=3.0, gt=0, description="Robust z of the one-step prediction error (log cost) that is anomalous."
+    )
     cost_column: Literal["EffectiveCost", "BilledCost"] = Field(
         default="EffectiveCost", description="Which cost to watch; the other fills its gaps."
     )

@@ -38,13 +38,15 @@ class CostParams:
     period: int = 7
     cycles: int = 8
     min_cycles: int = 3
-    sensitivity: float = 3.5
+    sensitivity: float = 3.0
     min_impact: float = 0.0
     rel_floor: float = 0.02
     trend_damping: float = 0.5
     drift_sensitivity: float = 4.0
     resid_cycles: int = 16
     level_cycles: int = 2
+    log: bool = True  # model log(cost + offset): multiplicative season and noise
+    offset: float = 1.0
 
 
 def _score(z: float, sensitivity: float) -> float:
@@ -81,6 +83,10 @@ def score_cost(
     ``positions``: each row's slot on a regular calendar grid (day or hour number), so
     that gaps keep the seasonal phase right; default: the row index.
     """
+    raw = x
+    if p.log:
+        with np.errstate(invalid="ignore"):
+            x = np.log(np.maximum(raw, 0.0) + p.offset)
     n = len(x)
     per = p.period
     window = per * p.cycles
@@ -91,6 +97,7 @@ def score_cost(
     scales = np.full(n, np.nan)
     reasons: list[str | None] = [None] * n
     resid: list[float] = []
+    last_jump = -(10**12)  # position of the last day the one-step check fired
     if positions is None:
         positions = np.arange(n, dtype=np.int64)
     for t in range(n):
@@ -132,8 +139,15 @@ def score_cost(
         scale = within
         if len(resid) >= min_hist:
             recent = np.asarray(resid[-per * p.resid_cycles :])
-            scale = max(scale, _MAD * float(_fmed(np.abs(recent - _fmed(recent)))))
-        scale = max(scale, p.rel_floor * abs(level), 1e-9)
+            centre = float(_fmed(recent))
+            mad_sd = _MAD * float(_fmed(np.abs(recent - centre)))
+            # Winsorised RMS of the upper half: a right tail heavier than a Gaussian widens
+            # the scale, while drops (holidays) and a few past excesses (clipped at 4
+            # MAD-sigmas) cannot blow it up.
+            upper = np.clip(recent[recent > centre] - centre, 0.0, 4 * mad_sd)
+            tail = float(np.sqrt(np.mean(upper**2))) if upper.size else 0.0
+            scale = max(scale, mad_sd, tail)
+        scale = max(scale, p.rel_floor if p.log else p.rel_floor * abs(level), 1e-9)
         z = (xt - exp_t) / scale
         # Slow check for a ramp: last cycle's level against the projection of older cycles.
         zd = drift = 0.0
@@ -145,12 +159,24 @@ def score_cost(
                 old_level = float(np.nanmedian(old[:2])) if not np.isnan(old[:2]).all() else float(np.nanmedian(old))
                 drift = level - (old_level + old_slope * per * 2.5)
                 zd = drift / (scale / math.sqrt(per) * 2.0)
-        expected[t] = exp_t
-        scales[t] = scale
-        resid.append(xt - exp_t)
+        if p.log:
+            expected[t] = math.exp(exp_t) - p.offset
+            scales[t] = math.exp(exp_t) * (math.exp(scale) - 1.0)
+            drift_units = math.exp(level) * (1.0 - math.exp(-drift)) if drift > 0 else 0.0
+        else:
+            expected[t] = exp_t
+            scales[t] = scale
+            drift_units = drift
         s = _score(z, p.sensitivity)
-        sd = _score(zd, p.drift_sensitivity) if xt > exp_t - scale else 0.0
-        impact = xt - exp_t if s >= sd else drift
+        if s < 0.5:
+            resid.append(xt - exp_t)  # anomalous days do not teach the scale
+        if s >= 0.5:
+            last_jump = pt
+        # The slow check only speaks for a change the one-step check has not already seen,
+        # and only on a day that is itself above expectation.
+        quiet = pt - last_jump > per * 3
+        sd = _score(zd, p.drift_sensitivity) if quiet and xt > exp_t else 0.0
+        impact = float(raw[t]) - expected[t] if s >= sd else drift_units
         scores[t] = max(s, sd)
         flags[t] = scores[t] >= 0.5 and impact >= p.min_impact
     return scores, flags, expected, scales, reasons

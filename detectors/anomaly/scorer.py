@@ -72,7 +72,7 @@ def score_series(
     if profile == "cost":
         params = CostParams(
             period=period or 7,
-            sensitivity=sensitivity or 3.5,
+            sensitivity=sensitivity or 3.0,
             min_impact=min_impact,
         )
         pos = None if positions is None else np.asarray(positions, dtype=np.int64)
