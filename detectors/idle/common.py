@@ -18,7 +18,10 @@ from typing import Any
 
 from vigil.sources import MetricPoint, MetricSeries
 
+QUIET = "compliant (not reported: it was not firing)"
+
 __all__ = [
+    "QUIET",
     "Context",
     "Verdict",
     "arm_props",
@@ -57,7 +60,7 @@ def arm_props(resource: Mapping[str, Any]) -> Mapping[str, Any]:
 
 def power_state(vm: Mapping[str, Any]) -> str | None:
     """``running``/``stopped``/``deallocated``... from the instance view (None if absent)."""
-    props = arm_props(vm)
+    props = vm.get("properties") or {}
     view = props.get("instanceView") or vm.get("instanceView") or {}
     for status in view.get("statuses") or []:
         code = str(status.get("code", ""))
@@ -147,7 +150,13 @@ class Context:
     now: datetime
     metrics: Mapping[str, Sequence[MetricSeries]]
     vm_ids: tuple[str, ...] = ()
+    previous: frozenset[tuple[str, str]] | None = None  # (rule, resource id) firing before; None: stateless
     cache: dict[Any, Any] = field(default_factory=dict)
+
+    def quiet(self, rule_id: str, resource_id: str) -> bool:
+        """True when a compliant verdict of this rule on this resource will not be reported
+        (stateful mode and it was not firing), so a rule may skip building its evidence."""
+        return self.previous is not None and (rule_id, resource_id.lower()) not in self.previous
 
     def series_of(self, resource_id: str) -> Sequence[MetricSeries]:
         return self.metrics.get(resource_id.lower(), ())

@@ -114,8 +114,9 @@ def detect(
     for group in by_type.values():
         group.sort(key=lambda r: str(r["id"]).lower())
     vm_ids = tuple(str(r["id"]).lower() for r in by_type.get(VM, ()))
-    ctx = Context(config=config, now=now, metrics=metrics, vm_ids=vm_ids)
     before = _previous_keys(previous) if previous is not None else None
+    keys = frozenset(before) if before is not None else None
+    ctx = Context(config=config, now=now, metrics=metrics, vm_ids=vm_ids, previous=keys)
 
     verdicts: list[tuple[RuleMeta, ResourceRef, Verdict]] = []
     firing_keys: set[tuple[str, str]] = set()

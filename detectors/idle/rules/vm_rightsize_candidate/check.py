@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from detectors.idle import prices
-from detectors.idle.common import Context, Verdict, power_state
+from detectors.idle.common import QUIET, Context, Verdict, power_state
 from detectors.idle.rules.vm_shutdown_candidate.check import cpu_window, vm_size
 
 __all__ = ["evaluate"]
@@ -34,6 +34,8 @@ def evaluate(vm: Mapping[str, Any], ctx: Context) -> Verdict | None:
     win, coverage = found
     q = cfg.rightsize_cpu_percentile
     value = win.percentile(q / 100)
+    if not value < cfg.rightsize_cpu_max_percent and ctx.quiet("vm_rightsize_candidate", str(vm["id"])):
+        return Verdict(False, QUIET)
     size = vm_size(vm)
     evidence: dict[str, Any] = {
         "power_state": state or "unknown",

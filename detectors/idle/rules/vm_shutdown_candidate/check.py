@@ -20,10 +20,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from detectors.idle import prices
-from detectors.idle.common import Context, Verdict, arm_props, power_state
+from detectors.idle.common import QUIET, Context, Verdict, arm_props, power_state
 from detectors.idle.vmstats import CPU, NET_OUT, VmWindow
 
-__all__ = ["CPU", "NET_OUT", "cpu_window", "evaluate", "vm_size"]
+__all__ = ["CPU", "NET_OUT", "RULE", "cpu_window", "evaluate", "vm_size"]
+
+RULE = "vm_shutdown_candidate"
 
 
 def vm_size(vm: Mapping[str, Any]) -> str:
@@ -50,6 +52,9 @@ def evaluate(vm: Mapping[str, Any], ctx: Context) -> Verdict | None:
     win, coverage = found
     p95_max = win.percentile(0.95)
     max_recent_avg = win.max_recent_avg if win.max_recent_avg is not None else math.inf
+    cpu_fails = not (p95_max < cfg.cpu_p95_max_percent and max_recent_avg <= cfg.cpu_recent_avg_max_percent)
+    if cpu_fails and ctx.quiet(RULE, str(vm["id"])):
+        return Verdict(False, QUIET)
 
     size = vm_size(vm)
     bandwidth = prices.vm_bandwidth_mbps(size) or cfg.network_default_mbps
