@@ -127,7 +127,8 @@ def deliver(
         result.failures.append(("-", f"undefined receiver {receiver!r}", False))
         return result
     firing = frozenset(message.get("firing", ()))
-    resolved = frozenset(message.get("resolved", ()))
+    shown_resolved = frozenset(message.get("resolved", ()))
+    resolved = shown_resolved | frozenset(message.get("resolved_notified", ()))
     repeat = timedelta(seconds=int(message.get("repeat_interval_s", 4 * 3600)))
     group_key = str(message["group_key"])
     group_hash = str(message["group_hash"])
@@ -153,7 +154,7 @@ def deliver(
             result.skipped.append((integ.name, "resolved; send_resolved is false"))
             continue
         if views is None:
-            views = _load_views(store, firing, resolved)
+            views = _load_views(store, firing, shown_resolved)
         if not views:
             result.skipped.append((integ.name, "alerts no longer stored"))
             continue

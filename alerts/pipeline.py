@@ -188,6 +188,11 @@ def process(
             res.next_flush_at = due if res.next_flush_at is None else min(res.next_flush_at, due)
             continue
         key = notification_key(receiver, gk, firing, resolved, max(basis).isoformat() if basis else "-")
+        # Resolved alerts every integration already reported stay in the log but are not shown
+        # again (Alertmanager drops them from the group once their resolution was notified).
+        told = resolved
+        for e in entries:
+            told = told & e.resolved if e is not None else frozenset()
         message = {
             "v": 1,
             "key": key,
@@ -197,7 +202,8 @@ def process(
             "group_hash": gh,
             "group_labels": route.group_labels(members[0].labels),
             "firing": sorted(firing),
-            "resolved": sorted(resolved),
+            "resolved": sorted(resolved - told),
+            "resolved_notified": sorted(told),
             "repeat_interval_s": int(route.opts.repeat_interval.total_seconds()),
             "created_at": now.isoformat(),
             "reasons": reasons,

@@ -398,3 +398,18 @@ def test_gc_forgets_old_log_entries_and_finished_outbox_records(mem: MemoryStore
     assert gc(mem, T0 + timedelta(days=1)) == {"nflog": 0, "outbox": 0}
     assert gc(mem, T0 + timedelta(days=8)) == {"nflog": 1, "outbox": 1}
     assert list(mem.query(Namespace.OUTBOX)) == []
+
+
+def test_resolved_alert_is_shown_once_then_dropped_from_later_notifications(mem: MemoryStore) -> None:
+    c, rec = cfg({"repeat_interval": "1h"}), RecordingNotifier()
+    a, b = finding(resource=vm(1), observed_at=OLD), finding(resource=vm(2), observed_at=OLD)
+    run(c, mem, [a, b], T0, rec)
+    b_res = finding(resource=vm(2), status=Status.RESOLVED, observed_at=T0 + timedelta(minutes=10))
+    run(c, mem, [a, b_res], T0 + timedelta(minutes=10), rec)
+    assert [len(p.firing) for p in rec.calls] == [2, 1]
+    assert [v.fingerprint for v in rec.calls[1].resolved] == [b.fingerprint]
+    run(c, mem, [a], T0 + timedelta(hours=2), rec)  # repeat: only the still-firing alert
+    assert len(rec.calls) == 3
+    assert [v.fingerprint for v in rec.calls[2].alerts] == [a.fingerprint]
+    run(c, mem, [a], T0 + timedelta(hours=2, minutes=30), rec)
+    assert len(rec.calls) == 3  # and no flip-flop afterwards
