@@ -7,11 +7,13 @@ each headline figure, the rows and window it was summed over.
 
 Definitions (also printed in the digest's footer):
 
-* **Week**: the ISO week, Monday 00:00 to the next Monday 00:00, UTC.
-* **Previous week**: the 7 days before it.
+* **Week**: the ISO week, Monday 00:00 to the next Monday 00:00, UTC. While the
+  week is still in progress (the data ends inside it), the figures cover the days
+  with data and every comparison uses the same weekdays of the earlier week.
+* **Previous week**: the 7 days before it (or its first N days, as above).
 * **Same week last month**: the 7 days starting 28 days earlier (same weekdays).
-* **Month to date**: from the first of the month of the week's last day, to the
-  end of the week (or the end of the data, whichever is earlier).
+* **Month to date**: from the first of the month of the week's last covered day,
+  to the end of the covered days.
 * **Forecast**: month to date plus, for each remaining day of the month, the
   mean cost of that weekday over the last 28 days of data (weekly seasonality).
 """
@@ -251,6 +253,7 @@ class Digest:
     generated_at: datetime
     has_data: bool
     empty_reason: str = ""
+    days_covered: int = 7  # fewer while the week is in progress: comparisons use the same weekdays
     week_total: float = 0.0
     previous_week_total: float = 0.0
     same_week_last_month_total: float = 0.0
@@ -284,6 +287,7 @@ class Digest:
             "currency": self.currency,
             "metric": self.metric,
             "has_data": self.has_data,
+            "days_covered": self.days_covered,
             "empty_reason": self.empty_reason,
             "week_total": round(self.week_total, 2),
             "previous_week_total": round(self.previous_week_total, 2),
@@ -416,7 +420,7 @@ def build_digest(
             else f"No cost rows for scope {scope} in {currency}."
         )
         return digest
-    week_total, week_rows = _sum(frame, metric, week_start, week_end)
+    _, week_rows = _sum(frame, metric, week_start, week_end)
     if week_rows == 0:
         last = frame["ChargePeriodStart"].max()
         digest.empty_reason = (
@@ -425,32 +429,38 @@ def build_digest(
         )
         return digest
     digest.has_data = True
+    # A week still in progress is compared like for like: the same weekdays of earlier weeks.
+    data_end = frame["ChargePeriodStart"].max().date() + timedelta(days=1)
+    span_end = min(week_end, data_end)
+    digest.days_covered = (span_end - week_start).days
+    span = timedelta(days=digest.days_covered)
+    week_total, week_rows = _sum(frame, metric, week_start, span_end)
     digest.week_total = week_total
     prev_start = week_start - timedelta(days=7)
-    digest.previous_week_total, prev_rows = _sum(frame, metric, prev_start, week_start)
+    digest.previous_week_total, prev_rows = _sum(frame, metric, prev_start, prev_start + span)
     lm_start = week_start - timedelta(days=28)
-    digest.same_week_last_month_total, lm_rows = _sum(frame, metric, lm_start, lm_start + timedelta(days=7))
-    last_day = week_end - timedelta(days=1)
+    digest.same_week_last_month_total, lm_rows = _sum(frame, metric, lm_start, lm_start + span)
+    last_day = span_end - timedelta(days=1)
     month_start = last_day.replace(day=1)
-    digest.month_to_date, mtd_rows = _sum(frame, metric, month_start, week_end)
+    digest.month_to_date, mtd_rows = _sum(frame, metric, month_start, span_end)
     digest.trace = {
-        "week_total": {"metric": metric, "from": week_start.isoformat(), "to": week_end.isoformat(), "rows": week_rows},
+        "week_total": {"metric": metric, "from": week_start.isoformat(), "to": span_end.isoformat(), "rows": week_rows},
         "previous_week_total": {
             "metric": metric,
             "from": prev_start.isoformat(),
-            "to": week_start.isoformat(),
+            "to": (prev_start + span).isoformat(),
             "rows": prev_rows,
         },
         "same_week_last_month_total": {
             "metric": metric,
             "from": lm_start.isoformat(),
-            "to": (lm_start + timedelta(days=7)).isoformat(),
+            "to": (lm_start + span).isoformat(),
             "rows": lm_rows,
         },
         "month_to_date": {
             "metric": metric,
             "from": month_start.isoformat(),
-            "to": week_end.isoformat(),
+            "to": span_end.isoformat(),
             "rows": mtd_rows,
         },
     }
@@ -465,16 +475,16 @@ def build_digest(
     daily_8w = daily.reindex(idx, fill_value=0.0)
     digest.daily = [(ts.date(), float(v)) for ts, v in zip(idx, daily_8w.to_numpy(), strict=True)]
 
-    digest.month_forecast = _forecast(daily, month_start, week_end, digest.month_to_date)
+    digest.month_forecast = _forecast(daily, month_start, span_end, digest.month_to_date)
 
     digest.movers = {}
     this = frame[
         (frame["ChargePeriodStart"] >= pd.Timestamp(week_start, tz="UTC"))
-        & (frame["ChargePeriodStart"] < pd.Timestamp(week_end, tz="UTC"))
+        & (frame["ChargePeriodStart"] < pd.Timestamp(span_end, tz="UTC"))
     ]
     prev = frame[
         (frame["ChargePeriodStart"] >= pd.Timestamp(prev_start, tz="UTC"))
-        & (frame["ChargePeriodStart"] < pd.Timestamp(week_start, tz="UTC"))
+        & (frame["ChargePeriodStart"] < pd.Timestamp(prev_start + span, tz="UTC"))
     ]
     for dim, column in _DIMENSIONS.items():
         a = this.groupby(this[column].fillna("(none)").astype("string"), observed=True)[metric].sum()

@@ -172,3 +172,22 @@ def test_bad_inputs_name_the_problem() -> None:
         parse_scope("subscription")
     with pytest.raises(DigestError, match="kind must be"):
         parse_scope("region=eastus")
+
+
+def test_week_in_progress_compares_the_same_weekdays() -> None:
+    rows = [r for r in make_rows() if r["ChargePeriodStart"].date() < date(2026, 11, 19)]  # data ends Wednesday
+    d = build_digest(to_frame(rows), [], week_start=WEEK, now=NOW, currency="USD")
+    assert d.days_covered == 3
+    every = SCOPES["all"]
+    assert d.week_total == pytest.approx(independent_sum(rows, WEEK, date(2026, 11, 19), every))
+    prev = WEEK - timedelta(days=7)
+    assert d.previous_week_total == pytest.approx(independent_sum(rows, prev, prev + timedelta(days=3), every))
+    lm = WEEK - timedelta(days=28)
+    assert d.same_week_last_month_total == pytest.approx(independent_sum(rows, lm, lm + timedelta(days=3), every))
+    assert d.month_to_date == pytest.approx(independent_sum(rows, date(2026, 11, 1), date(2026, 11, 19), every))
+    assert d.trace["week_total"]["to"] == "2026-11-19"
+    from alerts.digest import render
+
+    html = render(d).html_standalone
+    assert "Week to date (3 of 7 days)" in html
+    assert "same days last week" in html
