@@ -112,6 +112,19 @@ def test_digest_and_summary(first: tuple[Path, RunSummary]) -> None:
     json.dumps(summary.to_dict())
 
 
+def test_digest_shows_the_planted_spike_and_idle_vm(sim: SimResult, first: tuple[Path, RunSummary]) -> None:
+    out, _ = first
+    page = (out / DIGEST_FILE).read_text(encoding="utf-8")
+    spike = sim.planted["cost_spike"].rsplit("/", 1)[-1]
+    idle = sim.planted["idle_vm"].rsplit("/", 1)[-1]
+    anomalies = page.split("Cost anomalies this week", 1)[1].split("Idle waste", 1)[0]
+    assert spike in anomalies
+    assert "Top contributor: " + spike in anomalies
+    idle_section = page.split("Idle waste", 1)[1].split("Policy drift", 1)[0]
+    assert idle in idle_section
+    assert "1 opened" in page  # the drifted workspace
+
+
 def test_second_run_sends_nothing_new(sim: SimResult, config: VigilConfig, first: tuple[Path, RunSummary]) -> None:
     out, summary = first
     before = sorted(p.name for p in (out / OUTBOX_DIR).iterdir())
