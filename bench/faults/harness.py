@@ -96,7 +96,8 @@ class Receiver:
         self.script: Script = script or (lambda n, r: Answer())
         self.port = port or free_port()
         self.requests: list[Request] = []
-        self.on_request: Callable[[int, Request], None] | None = None
+        self.on_request: Callable[[int, Request], None] | None = None  # before answering
+        self.after_answer: Callable[[int, Request], None] | None = None  # after a complete answer
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -148,6 +149,8 @@ class Receiver:
                     self.wfile.flush()
                 except (BrokenPipeError, ConnectionResetError):
                     req.answered = False
+                if req.answered and outer.after_answer is not None:
+                    outer.after_answer(idx, req)
                 self.close_connection = True
 
         return Handler

@@ -1,0 +1,284 @@
+"""Storage outage: Azurite is stopped in the middle of a Function invocation and restarted.
+
+The Function App's own entry points (``vigil.functions.resource_events`` and
+``alerts.functions.dispatch``) run over :class:`vigil.runtime_azure.AzureRuntime` on Azurite
+(Table state store, Storage queues), with the simulated tenant (``vigil.simulate``) as the
+resource source and a webhook receiver (a real local HTTP server).
+
+A *cut* is a state-store call number: when the invocation reaches that call, Azurite is
+stopped (a real outage: the process is terminated, its port closes) and the call goes
+ahead against the dead endpoint. The invocation must then raise (so the platform retries);
+Azurite is restarted and the same invocation is delivered again, as Event Grid / the queue
+would, followed by the rest of the run. The notifications the receiver gets must be exactly
+those of an undisturbed run (same alerts, same statuses), each delivered once.
+
+Storage SDK retries are turned off (``retry_total=0``) so an outage fails fast instead of
+backing off for minutes; that changes timing only, not which calls fail.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.faults.harness import Receiver
+
+__all__ = ["CutOutcome", "FaultStore", "OutageRun", "run_with_outage"]
+
+
+class FaultStore:
+    """A StateStore proxy that calls ``trigger()`` once, just before call number ``cut``."""
+
+    METHODS = ("get", "put", "add", "delete", "query", "append", "ledger")
+
+    def __init__(self, inner: Any, *, cut: int | None, trigger: Callable[[], None]) -> None:
+        self._inner = inner
+        self.cut = cut
+        self.calls = 0
+        self.fired = False
+        self._trigger = trigger
+
+    def _tick(self) -> None:
+        self.calls += 1
+        if self.cut is not None and not self.fired and self.calls >= self.cut:
+            self.fired = True
+            self._trigger()
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._inner, name)
+        if name not in self.METHODS:
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            self._tick()
+            result = attr(*args, **kwargs)
+            if name in ("query", "ledger"):
+                return iter(list(result))  # fail inside the call, not later in the caller's loop
+            return result
+
+        return call
+
+
+@dataclass
+class CutOutcome:
+    cut: int | None
+    phase: str
+    failed_invocations: int = 0
+    raised: list[str] = field(default_factory=list)
+    silent_successes_during_outage: int = 0
+    delivered: list[tuple[str, str]] = field(default_factory=list)
+    duplicate_deliveries: int = 0
+
+
+@contextmanager
+def _no_storage_retries() -> Iterator[None]:
+    """Storage queue/blob clients built in this block fail at once instead of retrying for minutes."""
+    from azure.storage.blob import BlobServiceClient
+    from azure.storage.queue import QueueClient
+
+    saved = {
+        (QueueClient, "from_connection_string"): QueueClient.__dict__["from_connection_string"],
+        (BlobServiceClient, "from_connection_string"): BlobServiceClient.__dict__["from_connection_string"],
+    }
+
+    def wrap(original: Any) -> Any:
+        func = original.__func__
+
+        def from_connection_string(cls: Any, *args: Any, **kwargs: Any) -> Any:
+            kwargs.setdefault("retry_total", 0)
+            kwargs.setdefault("connection_timeout", 2)
+            return func(cls, *args, **kwargs)
+
+        return classmethod(from_connection_string)
+
+    for (cls, name), original in saved.items():
+        setattr(cls, name, wrap(original))
+    try:
+        yield
+    finally:
+        for (cls, name), original in saved.items():
+            setattr(cls, name, original)
+
+
+class OutageRun:
+    """One end-to-end run (events, then dispatch of the alerts queue) on fresh storage names."""
+
+    def __init__(self, azurite: Any, tenant: Path, workdir: Path, receiver: Receiver, tag: str) -> None:
+        from tests.support.azurite import unique_name
+
+        self.azurite = azurite
+        self.tenant = tenant
+        self.receiver = receiver
+        self.phase_calls: dict[str, int] = {}
+        config = workdir / f"vigil-{tag}.yaml"
+        config.write_text(
+            json.dumps(
+                {
+                    "route": {
+                        "receiver": "hook",
+                        "group_by": ["..."],
+                        "group_wait": "0s",
+                        "group_interval": "1m",
+                        "repeat_interval": "1000h",
+                    },
+                    "receivers": [{"name": "hook", "webhook_configs": [{"url": receiver.url, "max_retries": 0}]}],
+                }
+            ),
+            encoding="utf-8",
+        )
+        self.env = {
+            "AzureWebJobsStorage": azurite.connection_string,
+            "VIGIL_STATE": "table",
+            "VIGIL_STATE_TABLE": unique_name("state"),
+            "INGEST_QUEUE": unique_name("ingest"),
+            "DETECT_QUEUE": unique_name("detect"),
+            "ALERTS_QUEUE": unique_name("alerts"),
+            "REMEDIATION_QUEUE": unique_name("remed"),
+            "EXPORTS_CONTAINER": unique_name("exports"),
+            "COSTS_CONTAINER": unique_name("costs"),
+            "DEADLETTER_CONTAINER": unique_name("dead"),
+            "VIGIL_TENANT_DIR": str(tenant),
+            "VIGIL_CONFIG": str(config),
+        }
+
+    def events(self) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for path in sorted((self.tenant / "events").glob("*.json")):
+            out.extend(json.loads(path.read_text(encoding="utf-8")))
+        return out
+
+    @contextmanager
+    def runtime(self, cut: int | None, phase: str) -> Iterator[FaultStore]:
+        from vigil import runtime_azure
+        from vigil.runtime_azure import AzureRuntime
+        from vigil.state import open_store
+
+        saved_env = {k: os.environ.get(k) for k in self.env}
+        os.environ.update(self.env)
+        inner = open_store(
+            "table",
+            connection=self.azurite.connection_string,
+            table_name=self.env["VIGIL_STATE_TABLE"],
+            client_options={"retry_total": 0, "connection_timeout": 2},
+        )
+        store = FaultStore(inner, cut=cut, trigger=self.azurite.stop)
+        rt = AzureRuntime.from_env(store=store)  # type: ignore[arg-type]
+        previous = runtime_azure._RUNTIME
+        runtime_azure._RUNTIME = rt
+        try:
+            with _no_storage_retries():
+                yield store
+        finally:
+            runtime_azure._RUNTIME = previous
+            for k, v in saved_env.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+
+    def _take(self) -> list[Any]:
+        from azure.functions.queue import QueueMessage
+        from azure.storage.queue import QueueClient
+
+        client = QueueClient.from_connection_string(self.azurite.connection_string, self.env["ALERTS_QUEUE"])
+        out = []
+        for m in client.receive_messages(max_messages=32, visibility_timeout=5):
+            out.append(QueueMessage(id=m.id, body=base64.b64decode(m.content), dequeue_count=m.dequeue_count))  # type: ignore[no-untyped-call]
+            client.delete_message(m)
+        return out
+
+    def invoke(self, fn: Callable[[], None], outcome: CutOutcome, store: FaultStore, label: str) -> None:
+        """Run ``fn``; when it fails, bring storage back and deliver it again (the platform's retry)."""
+        for _attempt in range(5):
+            fired_before = store.fired
+            try:
+                fn()
+            except Exception as exc:  # the invocation failed: the platform retries it
+                outcome.failed_invocations += 1
+                outcome.raised.append(f"{label}: {type(exc).__name__}: {str(exc)[:160]}")
+                self.azurite.start()
+                continue
+            if store.fired and not fired_before and not self.azurite.running:
+                outcome.silent_successes_during_outage += 1  # storage died, yet the invocation "succeeded"
+                self.azurite.start()
+            return
+        raise RuntimeError(f"{label}: still failing after storage came back")
+
+    def run(self, cut: int | None = None, phase: str = "events") -> CutOutcome:
+        """All tenant events through ``resource_events``, then the alerts queue through ``dispatch``."""
+        from azure.functions import meta
+        from azure.functions.eventgrid import EventGridEventInConverter
+
+        from alerts.functions import dispatch
+        from vigil.functions import resource_events
+
+        outcome = CutOutcome(cut, phase)
+        start = len(self.receiver.requests)
+        with self.runtime(cut if phase == "events" else None, phase) as store:
+            for body in self.events():
+                event = EventGridEventInConverter.decode(
+                    meta.Datum(type="json", value=json.dumps(body)), trigger_metadata={}
+                )
+                self.invoke(lambda event=event: resource_events(event), outcome, store, f"event {body['id']}")
+            self.phase_calls["events"] = store.calls
+        with self.runtime(cut if phase == "dispatch" else None, phase) as store:
+            for _round in range(10):
+                messages = self._try_take()
+                if not messages:
+                    break
+                for msg in messages:
+                    self.invoke(lambda msg=msg: dispatch(msg), outcome, store, f"dispatch {msg.id}")
+            self.phase_calls["dispatch"] = store.calls
+        got = [r for r in self.receiver.requests[start:] if r.delivered]
+        outcome.delivered = sorted((rid, status) for r in got for _fp, rid, status in r.alerts())
+        keys = [r.key for r in got]
+        outcome.duplicate_deliveries = len(keys) - len(set(keys))
+        return outcome
+
+    def _try_take(self) -> list[Any]:
+        for _ in range(50):
+            try:
+                return self._take()
+            except Exception:  # storage restarting
+                self.azurite.start()
+                time.sleep(0.1)
+        return []
+
+
+def run_with_outage(azurite: Any, tenant: Path, workdir: Path, *, cuts: list[tuple[str, float]]) -> dict[str, Any]:
+    """Baseline run, then one run per cut (phase, fraction of that phase's store calls)."""
+    with Receiver() as receiver:
+        base = OutageRun(azurite, tenant, workdir, receiver, "base")
+        baseline = base.run()
+        counts = dict(base.phase_calls)
+        results = []
+        for i, (phase, frac) in enumerate(cuts):
+            cut = max(1, round(counts[phase] * frac))
+            run = OutageRun(azurite, tenant, workdir, receiver, f"cut{i}")
+            outcome = run.run(cut, phase)
+            azurite.start()
+            missing = sorted(set(baseline.delivered) - set(outcome.delivered))
+            extra = sorted(set(outcome.delivered) - set(baseline.delivered))
+            results.append(
+                {
+                    "phase": phase,
+                    "cut": cut,
+                    "of_calls": counts[phase],
+                    "failed_invocations": outcome.failed_invocations,
+                    "raised": outcome.raised[:3],
+                    "silent_successes_during_outage": outcome.silent_successes_during_outage,
+                    "delivered": len(outcome.delivered),
+                    "lost": len(missing),
+                    "missing": missing[:5],
+                    "extra": extra[:5],
+                    "duplicate_deliveries": outcome.duplicate_deliveries,
+                }
+            )
+    return {"baseline_delivered": len(baseline.delivered), "baseline": baseline.delivered, "cuts": results}
