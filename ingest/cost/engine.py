@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -106,47 +106,6 @@ class FileResult:
         return self.error is None
 
 
-def _prefetch(it: Iterator[Any], depth: int = 1) -> Iterator[Any]:
-    """Read the next batches on a background thread while the caller normalizes (Arrow releases the GIL)."""
-    import queue
-    import threading
-
-    q: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def put(item: tuple[str, Any]) -> bool:
-        while not stop.is_set():
-            try:
-                q.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def run() -> None:
-        try:
-            for item in it:
-                if not put(("item", item)):
-                    return
-            put(("done", None))
-        except BaseException as exc:  # handed to the consumer, re-raised there
-            put(("error", exc))
-
-    t = threading.Thread(target=run, name="cost-reader", daemon=True)
-    t.start()
-    try:
-        while True:
-            kind, value = q.get()
-            if kind == "done":
-                return
-            if kind == "error":
-                raise value
-            yield value
-    finally:
-        stop.set()
-        t.join(timeout=5)
-
-
 def _line_of(record_index: int, ragged_lines: list[int]) -> int:
     """Physical line of the record_index-th good record (header is line 1; one line per record)."""
     line = record_index + 2
@@ -189,7 +148,7 @@ def ingest_file(
         wanted = sorted(set(det.columns.values()))
         records_seen = 0
         pending_rejects: list[tuple[int, str, str, Any]] = []
-        for batch in _prefetch(src.batches(wanted)):
+        for batch in src.batches(wanted):  # pyarrow reads ahead on its own threads
             table, rejects = norm.normalize(batch)
             seen_rows: set[int] = set()
             for rej in rejects:
