@@ -9,8 +9,9 @@ type and reports FIRING, or RESOLVED when the resource is compliant now (active 
 deallocated, attached...).
 
 * ``previous=None`` (stateless): RESOLVED for every resource judged compliant.
-* ``previous`` given (the firing idle findings of the last run, Finding objects or
-  their ``to_dict()``): RESOLVED only for those of them that are compliant now, plus
+* ``previous`` given (what was firing: idle Finding objects or their ``to_dict()``, or the
+  idle alerts themselves, ``Alert`` objects or their ``to_dict()``, e.g. from the alert
+  store): RESOLVED only for those of them that are compliant now, plus
   those whose resource is gone from the inventory ("deleted"), with the same labels
   so the alert's fingerprint matches. Nothing is said about a resource without data.
 
@@ -35,7 +36,7 @@ from detectors.idle.rules.vm_rightsize_candidate import check as vm_rightsize
 from detectors.idle.rules.vm_shutdown_candidate import check as vm_shutdown
 from detectors.idle.rules.vm_stopped_not_deallocated import check as vm_stopped
 from detectors.registry import family_folders, rule
-from vigil.model import Finding, ResourceRef, Status
+from vigil.model import Alert, Finding, ResourceRef, Severity, Status
 from vigil.sources import MetricSeries
 
 __all__ = ["FAMILY", "RULES", "detect"]
@@ -84,11 +85,41 @@ def _checks() -> list[tuple[RuleMeta, str, Callable[[Mapping[str, Any]], bool], 
     return out
 
 
-def _previous_keys(previous: Iterable[Finding | Mapping[str, Any]] | None) -> dict[tuple[str, str], Finding]:
+_IDENTITY = ("alertname", "detector", "severity", "resource_id", "subscription_id", "resource_group", "resource_type")
+
+
+def _from_alert(labels: Mapping[str, str], observed: datetime) -> Finding | None:
+    """A firing idle alert (Alertmanager-style labels) back as the Finding it came from (same fingerprint)."""
+    if labels.get("detector") != FAMILY or not labels.get("alertname") or not labels.get("resource_id"):
+        return None
+    return Finding(
+        detector=FAMILY,
+        rule=labels["alertname"],
+        status=Status.FIRING,
+        severity=Severity(labels.get("severity", "info")),
+        resource=ResourceRef.from_id(labels["resource_id"], type=labels.get("resource_type", "")),
+        observed_at=observed,
+        labels={k: v for k, v in labels.items() if k not in _IDENTITY},
+    )
+
+
+def _previous_keys(previous: Iterable[Any], now: datetime) -> dict[tuple[str, str], Finding]:
+    """Firing idle findings from Finding objects, ``Finding.to_dict()`` dicts, ``Alert`` objects or alert dicts."""
     out: dict[tuple[str, str], Finding] = {}
-    for item in previous or ():
-        f = item if isinstance(item, Finding) else Finding.from_dict(item)
-        if f.detector == FAMILY and f.status is Status.FIRING:
+    for item in previous:
+        f: Finding | None
+        if isinstance(item, Finding):
+            f = item
+        elif isinstance(item, Alert):
+            f = _from_alert(item.labels, now) if item.ends_at is None else None
+        elif isinstance(item, Mapping) and "rule" in item:
+            f = Finding.from_dict(item)
+        elif isinstance(item, Mapping) and isinstance(item.get("labels"), Mapping):
+            firing = item.get("status", "firing") == "firing" and not item.get("endsAt")
+            f = _from_alert(item["labels"], now) if firing else None
+        else:
+            f = None
+        if f is not None and f.detector == FAMILY and f.status is Status.FIRING:
             out[(f.rule, f.resource.id)] = f
     return out
 
@@ -100,7 +131,7 @@ def detect(
     costs: Any,
     config: IdleConfig,
     now: datetime,
-    previous: Iterable[Finding | Mapping[str, Any]] | None = None,
+    previous: Iterable[Any] | None = None,
 ) -> list[Finding]:
     if not config.enabled:
         return []
@@ -114,7 +145,7 @@ def detect(
     for group in by_type.values():
         group.sort(key=lambda r: str(r["id"]).lower())
     vm_ids = tuple(str(r["id"]).lower() for r in by_type.get(VM, ()))
-    before = _previous_keys(previous) if previous is not None else None
+    before = _previous_keys(previous, now) if previous is not None else None
     keys = frozenset(before) if before is not None else None
     ctx = Context(config=config, now=now, metrics=metrics, vm_ids=vm_ids, previous=keys)
 

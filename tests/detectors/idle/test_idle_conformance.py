@@ -473,3 +473,16 @@ def test_with_previous_only_what_was_firing_resolves() -> None:
     # Stateless (previous=None): every compliant resource is reported RESOLVED.
     stateless = run([pip(ipConfiguration=nic), disk("Attached")])
     assert {f.rule for f in stateless if f.status is Status.RESOLVED} == {"unassociated_public_ip", "unattached_disk"}
+
+
+def test_previous_may_be_the_alerts_themselves() -> None:
+    from vigil.model import Alert
+
+    before = one(run([pip()]), "unassociated_public_ip")
+    alert = Alert.from_finding(before)
+    for prev in ([alert], [alert.to_dict()]):
+        (gone,) = run([], previous=prev)
+        assert gone.status is Status.RESOLVED
+        assert gone.fingerprint == alert.fingerprint == before.fingerprint
+    resolved = Alert.from_finding(before).to_dict() | {"status": "resolved", "endsAt": NOW.isoformat()}
+    assert run([], previous=[resolved]) == []
