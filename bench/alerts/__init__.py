@@ -184,9 +184,15 @@ def main() -> dict[str, Any]:
         now=lambda: NOW,
         notifiers={"msteams": sink, "email": sink, "webhook": sink},
     )
-    t0 = time.perf_counter()
-    rerun = process(findings, config=config, store=store, outbox=StoreOutbox(store), now=NOW + timedelta(minutes=1))
-    dt_rerun = time.perf_counter() - t0
+    dt_rerun = float("inf")
+    for k in range(REPEATS):  # idempotent: each re-run finds everything already notified
+        t0 = time.perf_counter()
+        rerun = process(
+            findings, config=config, store=store, outbox=StoreOutbox(store), now=NOW + timedelta(minutes=1 + k)
+        )
+        dt_rerun = min(dt_rerun, time.perf_counter() - t0)
+        if rerun.enqueued:
+            break
 
     value = n / dt
     baseline = n / dt_base
