@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from operator import attrgetter
 
 from detectors.idle.common import interval_hours, window
-from vigil.sources import MetricSeries
+from vigil.sources import MetricPoint, MetricSeries
 
 __all__ = ["CPU", "NET_OUT", "VmWindow", "vm_windows"]
 
@@ -37,6 +37,7 @@ class VmWindow:
     __slots__ = (
         "_net",
         "_net_top",
+        "_net_window",
         "_top",
         "_values",
         "cpu_hours",
@@ -51,7 +52,7 @@ class VmWindow:
         values: list[float],
         expected_points: float,
         max_recent_avg: float | None,
-        net: list[float],
+        net_window: Sequence[MetricPoint],
         net_expected_points: float,
         net_hours_per_point: float,
     ) -> None:
@@ -59,24 +60,31 @@ class VmWindow:
         self.cpu_hours = len(values)
         self.expected_points = expected_points
         self.max_recent_avg = max_recent_avg
-        self._net = net  # hourly Network Out Total, gaps dropped
+        self._net_window = net_window  # Network Out Total points, read only when a rule asks
+        self._net: list[float] | None = None
         self.net_expected_points = net_expected_points
         self.net_hours_per_point = net_hours_per_point
         self._top: list[float] = []
         self._net_top: list[float] = []
 
+    def _net_values(self) -> list[float]:
+        if self._net is None:
+            self._net = _present([p.total for p in self._net_window])  # hourly totals, gaps dropped
+        return self._net
+
     @property
     def net_points(self) -> int:
-        return len(self._net)
+        return len(self._net_values())
 
     def percentile(self, q: float) -> float:
         value, self._top = _pct(self._values, self._top, q)
         return value
 
     def net_percentile(self, q: float) -> float | None:
-        if not self._net:
+        values = self._net_values()
+        if not values:
             return None
-        value, self._net_top = _pct(self._net, self._net_top, q)
+        value, self._net_top = _pct(values, self._net_top, q)
         return value
 
 
@@ -123,13 +131,12 @@ def vm_windows(
             highs = [p.maximum if p.maximum is not None else p.average for p in pts]
         values = _present(highs)
         recent = _present([p.average for p in pts[bisect_left(pts, recent_start, key=_TS) :]])
-        totals = _present([p.total for p in window(net, start, now)])
         per = interval_hours(net)
         out[rid] = VmWindow(
             values,
             days * 24 / interval_hours(cpu),
             max(recent) if recent else None,
-            totals,
+            window(net, start, now),
             days * 24 / per,
             per,
         )
