@@ -72,6 +72,8 @@ class MemoryStore:
     def query(self, namespace: Namespace | str, prefix: str = "") -> Iterator[Record]:
         with self._lock:
             items = sorted(self._ns(namespace).items())
+        if not prefix:
+            return iter([r for _, r in items])
         return iter([r for k, r in items if k.startswith(prefix)])
 
     def append(self, namespace: Namespace | str, entry: Mapping[str, Any], *, key: str | None = None) -> str:
