@@ -66,6 +66,11 @@ def power_state(vm: Mapping[str, Any]) -> str | None:
         code = str(status.get("code", ""))
         if code.lower().startswith("powerstate/"):
             return code.split("/", 1)[1].lower()
+    # Resource Graph rows: properties.extended.instanceView.powerState.code
+    extended = (props.get("extended") or {}).get("instanceView") or {}
+    code = str((extended.get("powerState") or {}).get("code") or "")
+    if code.lower().startswith("powerstate/"):
+        return code.split("/", 1)[1].lower()
     return None
 
 

@@ -486,3 +486,9 @@ def test_previous_may_be_the_alerts_themselves() -> None:
         assert gone.fingerprint == alert.fingerprint == before.fingerprint
     resolved = Alert.from_finding(before).to_dict() | {"status": "resolved", "endsAt": NOW.isoformat()}
     assert run([], previous=[resolved]) == []
+
+
+def test_power_state_from_a_resource_graph_row() -> None:
+    row = vm(None)
+    row["properties"]["extended"] = {"instanceView": {"powerState": {"code": "PowerState/stopped"}}}
+    assert one(run([row]), "vm_stopped_not_deallocated").status is Status.FIRING
