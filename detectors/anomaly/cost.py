@@ -42,7 +42,7 @@ class CostParams:
     min_impact: float = 0.0
     rel_floor: float = 0.02
     trend_damping: float = 0.5
-    drift_sensitivity: float = 4.0
+    drift_sensitivity: float = 3.0
     resid_cycles: int = 16
     level_cycles: int = 2
     log: bool = True  # model log(cost + offset): multiplicative season and noise
