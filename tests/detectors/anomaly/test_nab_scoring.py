@@ -1,0 +1,66 @@
+"""The NAB scorer in bench/nab follows the spec in ../shared/nab/README.md."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from bench.nab.scoring import FileTruth, normalise, optimise, row_weights, sigma
+
+STANDARD = (1.0, 0.11, 1.0)
+LOW_FN = (1.0, 0.11, 2.0)
+
+
+def _truth(n: int = 1000, windows: list[tuple[int, int]] | None = None) -> FileTruth:
+    return FileTruth("f.csv", n, min(math.floor(0.15 * n), 750), windows or [(400, 499), (700, 799)])
+
+
+def test_sigmoid() -> None:
+    assert sigma(0.0) == 0.0
+    assert sigma(3.5) == -1.0
+    assert sigma(-1.0) == pytest.approx(2 / (1 + math.exp(-5)) - 1)
+
+
+def test_row_weights_inside_and_after_windows() -> None:
+    t = _truth()
+    w, win = row_weights(t, 1.0, 0.11)
+    assert w[400] == pytest.approx(1.0)  # earliest row of a window earns A_TP
+    assert w[499] < w[450] < w[400]
+    assert win[450] == 0
+    assert win[750] == 1
+    assert w[300] == pytest.approx(-0.11)  # no window has ended yet
+    assert -0.11 < w[500] < 0  # just after a window: a small penalty
+    assert w[699] == pytest.approx(-0.11, rel=1e-3)  # x = 200/99: sigma is nearly -1
+    assert w[900] == pytest.approx(sigma(101 / 99) * 0.11)  # measured from the second window
+
+
+def test_perfect_null_and_threshold_choice() -> None:
+    t = _truth()
+    perfect = np.zeros(t.n)
+    perfect[[400, 700]] = 1.0
+    theta, raw, counts = optimise([(t, perfect)], STANDARD)
+    assert normalise(raw, 2, STANDARD) == pytest.approx(100.0)
+    assert theta == 1.0
+    assert counts == {"windows": 2, "detected": 2, "false_positive_rows": 0}
+    null = np.zeros(t.n)
+    theta, raw, _ = optimise([(t, null)], STANDARD)
+    assert theta == 1.1  # detecting everything at 0.0 is worse than nothing
+    assert normalise(raw, 2, STANDARD) == pytest.approx(0.0)
+
+
+def test_probation_rows_are_ignored_and_fixed_threshold() -> None:
+    t = _truth()
+    s = np.zeros(t.n)
+    s[10] = 1.0  # inside probation (150 rows): ignored, no false positive
+    s[450] = 0.6
+    s[300] = 0.4  # a false positive below the fixed threshold
+    _, raw, counts = optimise([(t, s)], STANDARD, fixed=0.5)
+    assert counts["false_positive_rows"] == 0
+    assert counts["detected"] == 1
+    expected = sigma(-(499 - 450 + 1) / 100) / sigma(-1.0) - 1.0
+    assert raw == pytest.approx(expected)
+    _, raw_low, _ = optimise([(t, s)], STANDARD, fixed=0.3)
+    assert raw_low == pytest.approx(expected - 0.11)
+    assert normalise(-2.0, 2, LOW_FN) == pytest.approx(100 * 2 / 6)  # null -4, perfect 2
