@@ -189,6 +189,8 @@ def _as_items(payload: Any) -> Iterable[Any]:
         return [payload]
     if isinstance(payload, list | tuple):
         return payload
+    if payload is None or isinstance(payload, bool | int | float):
+        return [payload]  # valid JSON but not an event: quarantined as "event [0] is not a JSON object"
     return list(payload)
 
 
