@@ -42,6 +42,7 @@ class FaultStore:
         self._inner = inner
         self.cut = cut
         self.calls = 0
+        self.log: list[str] = []  # "method:namespace" of each call, in order
         self.fired = False
         self._trigger = trigger
 
@@ -57,6 +58,8 @@ class FaultStore:
             return attr
 
         def call(*args: Any, **kwargs: Any) -> Any:
+            ns = args[0] if args else kwargs.get("namespace", "")
+            self.log.append(f"{name}:{getattr(ns, 'value', ns)}")
             self._tick()
             result = attr(*args, **kwargs)
             if name in ("query", "ledger"):
@@ -117,6 +120,7 @@ class OutageRun:
         self.tenant = tenant
         self.receiver = receiver
         self.phase_calls: dict[str, int] = {}
+        self.phase_log: dict[str, list[str]] = {}
         config = workdir / f"vigil-{tag}.yaml"
         config.write_text(
             json.dumps(
@@ -228,6 +232,7 @@ class OutageRun:
                 )
                 self.invoke(lambda event=event: resource_events(event), outcome, store, f"event {body['id']}")
             self.phase_calls["events"] = store.calls
+            self.phase_log["events"] = list(store.log)
         with self.runtime(cut if phase == "dispatch" else None, phase) as store:
             for _round in range(10):
                 messages = self._try_take()
@@ -236,6 +241,7 @@ class OutageRun:
                 for msg in messages:
                     self.invoke(lambda msg=msg: dispatch(msg), outcome, store, f"dispatch {msg.id}")
             self.phase_calls["dispatch"] = store.calls
+            self.phase_log["dispatch"] = list(store.log)
         got = [r for r in self.receiver.requests[start:] if r.delivered]
         outcome.delivered = sorted((rid, status) for r in got for _fp, rid, status in r.alerts())
         keys = [r.key for r in got]
@@ -252,15 +258,29 @@ class OutageRun:
         return []
 
 
-def run_with_outage(azurite: Any, tenant: Path, workdir: Path, *, cuts: list[tuple[str, float]]) -> dict[str, Any]:
-    """Baseline run, then one run per cut (phase, fraction of that phase's store calls)."""
+def _cut_index(log: list[str], where: float | str) -> int:
+    """A fraction of the phase's store calls, or ``"method:namespace"``: the first such call
+    (``"method:namespace@last"``: the last one)."""
+    if isinstance(where, float):
+        return max(1, round(len(log) * where))
+    spec, _, which = where.partition("@")
+    hits = [i + 1 for i, entry in enumerate(log) if entry == spec]
+    if not hits:
+        raise ValueError(f"no store call {spec!r} in this phase: {sorted(set(log))}")
+    return hits[-1] if which == "last" else hits[0]
+
+
+def run_with_outage(
+    azurite: Any, tenant: Path, workdir: Path, *, cuts: list[tuple[str, float | str]]
+) -> dict[str, Any]:
+    """Baseline run, then one run per cut: (phase, fraction of its store calls or "method:namespace")."""
     with Receiver() as receiver:
         base = OutageRun(azurite, tenant, workdir, receiver, "base")
         baseline = base.run()
         counts = dict(base.phase_calls)
         results = []
-        for i, (phase, frac) in enumerate(cuts):
-            cut = max(1, round(counts[phase] * frac))
+        for i, (phase, where) in enumerate(cuts):
+            cut = _cut_index(base.phase_log[phase], where)
             run = OutageRun(azurite, tenant, workdir, receiver, f"cut{i}")
             outcome = run.run(cut, phase)
             azurite.start()
@@ -269,7 +289,9 @@ def run_with_outage(azurite: Any, tenant: Path, workdir: Path, *, cuts: list[tup
             results.append(
                 {
                     "phase": phase,
+                    "where": where,
                     "cut": cut,
+                    "call": base.phase_log[phase][cut - 1],
                     "of_calls": counts[phase],
                     "failed_invocations": outcome.failed_invocations,
                     "raised": outcome.raised[:3],
