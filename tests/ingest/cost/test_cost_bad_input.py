@@ -111,3 +111,27 @@ def test_cli_costs_summary(fixtures_dir: Path, tmp_path: Path) -> None:
     assert "2024-05-01" in table.stdout
     assert "8.21" in table.stdout
     assert _cli("costs", "summary", "--data", str(tmp_path / "s"), "--by", "nope").returncode != 0
+
+
+def test_cli_dataset_option_says_which_metric(fixtures_dir: Path, tmp_path: Path) -> None:
+    shutil.copy(fixtures_dir / "ea_legacy_actual.csv", tmp_path / "export.csv")  # the name says neither
+    plain = _cli("ingest", "cost", str(tmp_path / "export.csv"), "--out", str(tmp_path / "p"), "--no-progress")
+    assert plain.returncode == 0
+    assert "assumed actual cost" in plain.stderr
+    assert json.loads(plain.stdout.strip().splitlines()[-1])["metrics"] == ["BilledCost"]
+    amortized = _cli(
+        "ingest",
+        "cost",
+        str(tmp_path / "export.csv"),
+        "--out",
+        str(tmp_path / "a"),
+        "--dataset",
+        "amortized",
+        "--no-progress",
+    )
+    assert amortized.returncode == 0
+    out = json.loads(amortized.stdout.strip().splitlines()[-1], parse_float=Decimal)  # exact decimal numbers
+    assert out["metrics"] == ["EffectiveCost"]
+    assert out["billed_cost"] == {}
+    assert out["effective_cost"]["USD"] == Decimal("8.2122921067419368")
+    assert "assumed" not in amortized.stderr
