@@ -43,6 +43,8 @@ def _read_json(path: Path) -> Any:
         raise PolicyLoadError(
             str(path), "$", f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
         ) from None
+    except UnicodeDecodeError as exc:
+        raise PolicyLoadError(str(path), "$", f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except OSError as exc:
         raise PolicyLoadError(str(path), "$", f"cannot read: {exc}") from None
 
