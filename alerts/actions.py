@@ -72,8 +72,10 @@ def apply_action(
             "by": by,
             "at": now.isoformat(),
             "labels": alert.labels,
+            "nonce": act.nonce,
         }
-        store.append(Namespace.AUDIT, entry, key=f"approve:{act.nonce}")
+        # The approval itself is an audit event; executing it (alerts.remediation) is another.
+        store.append(Namespace.AUDIT, entry, key=f"approval:{act.nonce}")
         result["approval"] = entry
     if not store.add(Namespace.NONCES, act.nonce, {"action": act.action, "used_at": now.isoformat(), "fp": fp}):
         raise LinkError("link already used")

@@ -73,6 +73,7 @@ def build_notifier(
     *,
     sink: DirectorySink | None = None,
     signing_key: bytes | None = None,
+    action_base_url: str | None = None,
     transport: httpx.BaseTransport | None = None,
 ) -> Notifier:
     from alerts.config import EmailConfig, MSTeamsConfig, WebhookConfig
@@ -81,6 +82,9 @@ def build_notifier(
     if isinstance(cfg, MSTeamsConfig):
         from alerts.channels.msteams import MSTeamsNotifier
 
+        if cfg.action_base_url is None and action_base_url:
+            # The host's public URL (with the card_action function key) unless the config names one.
+            cfg = cfg.model_copy(update={"action_base_url": action_base_url})
         return MSTeamsNotifier(cfg, sink=sink, signing_key=signing_key, transport=transport)
     if isinstance(cfg, EmailConfig):
         from alerts.channels.email import EmailNotifier
@@ -115,6 +119,7 @@ def deliver(
     now: datetime,
     sink: DirectorySink | None = None,
     signing_key: bytes | None = None,
+    action_base_url: str | None = None,
     transport: httpx.BaseTransport | None = None,
 ) -> DeliveryResult:
     """Deliver one outbox message. Safe to call again with the same message."""
@@ -174,7 +179,7 @@ def deliver(
             issued_at=issued_at,
         )
         notifier = _lookup(notifiers, receiver, integ) or build_notifier(
-            integ, sink=sink, signing_key=signing_key, transport=transport
+            integ, sink=sink, signing_key=signing_key, transport=transport, action_base_url=action_base_url
         )
         try:
             res = notifier.notify(payload)
@@ -235,6 +240,7 @@ def drain(
     notifiers: Mapping[str, Notifier] | None = None,
     sink: DirectorySink | None = None,
     signing_key: bytes | None = None,
+    action_base_url: str | None = None,
     transport: httpx.BaseTransport | None = None,
     max_messages: int = 10_000,
 ) -> DrainResult:
@@ -255,6 +261,7 @@ def drain(
                 now=now(),
                 sink=sink,
                 signing_key=signing_key,
+                action_base_url=action_base_url,
                 transport=transport,
             )
             out.results.append(res)
@@ -303,6 +310,7 @@ def handle_queue_message(
     dequeue_count: int = 1,
     notifiers: Mapping[str, Notifier] | None = None,
     signing_key: bytes | None = None,
+    action_base_url: str | None = None,
 ) -> DeliveryResult:
     """For a queue-triggered Function: deliver; on retryable failure re-queue with backoff or poison.
 
@@ -312,7 +320,15 @@ def handle_queue_message(
     """
     message = outbox.resolve(body) if ("message" in body or "ref" in body) else dict(body)
     attempts = max(int(body.get("attempts", 0)) + 1, dequeue_count)
-    res = deliver(message, config=config, store=store, notifiers=notifiers, now=now, signing_key=signing_key)
+    res = deliver(
+        message,
+        config=config,
+        store=store,
+        notifiers=notifiers,
+        now=now,
+        signing_key=signing_key,
+        action_base_url=action_base_url,
+    )
     if res.ok:
         outbox.mirror(str(message["key"]), state="sent", attempts=attempts, updated_at=now.isoformat(), last_error="")
     elif res.retryable:

@@ -1,7 +1,10 @@
 """HMAC-SHA256 signed, expiring, single-use links for card buttons.
 
 A link is ``{base}/api/alerts/action?a=<action>&fp=<fingerprint>&exp=<unix>&n=<nonce>&sig=<hex>``.
-The signature covers a versioned canonical string of every parameter. Checking
+The signature covers a versioned canonical string of every parameter. The base URL
+may carry its own query (``https://app.example?code=<function key>``): those
+parameters ride along unsigned, because the host checks the function key before
+Vigil sees the request, and :data:`UNSIGNED` names the ones ``verify_link`` skips. Checking
 uses :func:`hmac.compare_digest` (constant time); the nonce is consumed with an
 add-if-absent in ``Namespace.NONCES``, so a link works once.
 
@@ -17,14 +20,15 @@ import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from vigil.state.base import Namespace, StateStore
 
-__all__ = ["ACTIONS", "LinkError", "SignedAction", "derive_nonce", "sign_link", "verify_link"]
+__all__ = ["ACTIONS", "UNSIGNED", "LinkError", "SignedAction", "derive_nonce", "sign_link", "verify_link"]
 
 ACTIONS = ("ack", "silence", "approve")
 ACTION_PATH = "/api/alerts/action"
+UNSIGNED = frozenset({"code"})  # the Functions host's function-key parameter
 
 
 class LinkError(ValueError):
@@ -69,9 +73,16 @@ def sign_link(
     reserved = {"a", "exp", "n", "sig"} & set(params)
     if reserved:
         raise ValueError(f"reserved parameter names: {sorted(reserved)}")
+    if UNSIGNED & set(params):
+        raise ValueError(f"reserved parameter names: {sorted(UNSIGNED & set(params))}")
     exp = int((issued_at + ttl).timestamp())
     q = {"a": action, **params, "exp": str(exp), "n": nonce, "sig": _sig(key, action, params, exp, nonce)}
-    return f"{base_url.rstrip('/')}{ACTION_PATH}?{urlencode(q)}"
+    base, _, base_query = base_url.partition("?")
+    extra = dict(parse_qsl(base_query))
+    unknown = set(extra) - UNSIGNED
+    if unknown:
+        raise ValueError(f"the action base URL may only carry {sorted(UNSIGNED)}, not {sorted(unknown)}")
+    return f"{base.rstrip('/')}{ACTION_PATH}?{urlencode({**q, **extra})}"
 
 
 def verify_link(
@@ -88,7 +99,7 @@ def verify_link(
         exp = int(exp_s)
     except (KeyError, ValueError):
         raise LinkError("malformed link") from None
-    params = {k: v for k, v in query.items() if k not in ("a", "exp", "n", "sig")}
+    params = {k: v for k, v in query.items() if k not in ("a", "exp", "n", "sig") and k not in UNSIGNED}
     expected = _sig(key, action, params, exp, nonce)
     if not hmac.compare_digest(expected.encode(), str(sig).encode()):
         raise LinkError("bad signature")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 from alerts.remediation.actions import action
 from alerts.remediation.arm import ArmClient
@@ -23,6 +24,7 @@ __all__ = [
     "approval_request",
     "execute_approved",
     "handle_approval",
+    "request_from_approval",
 ]
 
 
@@ -102,7 +104,7 @@ def execute_approved(
     correlation_id: str,
 ) -> LedgerEntry:
     """Re-check the guards against fresh state, then execute once (the ledger key
-    is the approval's nonce, so a redelivered message records nothing new)."""
+    is derived from the approval's nonce, so a redelivered message records nothing new)."""
     try:
         act = action(request["action"])
         rid, fp, nonce = request["resource_id"], request["fingerprint"], request["nonce"]
@@ -127,5 +129,31 @@ def execute_approved(
         arm=arm,
         store=store,
         now=now,
-        key=f"approve:{nonce}",
+        key=f"remediate:{nonce}",
+    )
+
+
+def request_from_approval(
+    approval: Mapping[str, Any], *, rule_actions: Mapping[str, str], config: RemediationConfig
+) -> tuple[dict[str, str] | None, str]:
+    """Turn a card's recorded approval (``alerts.actions.apply_action``) into a
+    remediation queue message, or say why there is nothing to do."""
+    labels = approval.get("labels") or {}
+    rule = str(labels.get("alertname", ""))
+    rid = str(labels.get("resource_id", ""))
+    action_id = {**rule_actions, **config.actions}.get(rule)
+    if not action_id:
+        return None, f"rule {rule or '?'} has no remediation action"
+    if not rid:
+        return None, "the alert names no resource"
+    return (
+        approval_request(
+            fingerprint=str(approval.get("fingerprint", "")),
+            resource_id=rid,
+            rule=rule,
+            action_id=action_id,
+            nonce=str(approval.get("nonce", "")),
+            approved_by=str(approval.get("by", "")),
+        ),
+        f"queued {action_id} on {rid}",
     )

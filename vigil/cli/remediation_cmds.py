@@ -82,6 +82,12 @@ def log_cmd(
     for e in entries:
         if as_json:
             typer.echo(json.dumps(e, sort_keys=True))
+        elif e.get("event") == "remediation_approved":
+            labels = e.get("labels") or {}
+            typer.echo(
+                f"{e.get('at', '')}  approved  {labels.get('alertname', '?'):36} {labels.get('resource_id', '?')}\n"
+                f"{'':27}by {e.get('by', '?')} (alert {e.get('fingerprint', '?')})"
+            )
         else:
             typer.echo(
                 f"{e['at']}  {e['result']:9} {e['action']:36} {e['resource_id']}\n"
