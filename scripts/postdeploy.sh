@@ -118,4 +118,18 @@ write_body "$WORK/cost-manifest.json" "$COST_MANIFEST_FUNCTION" "$BLOB_EVENT_TYP
 put_subscription "$HOME_SUBSCRIPTION" "$AZURE_RESOURCE_GROUP" "$VIGIL_STORAGE_TOPIC_NAME" "vigil-cost-manifest" \
   "$WORK/cost-manifest.json"
 
+# --- Card action links --------------------------------------------------------------------------------
+# Card buttons open /api/alerts/action, which needs a function key (function-level auth) besides the
+# link's own HMAC signature. A named key of the card_action function goes to Key Vault, where the
+# VIGIL_ACTION_KEY app setting reads it through a Key Vault reference.
+ACTION_KEY_SECRET="vigil-action-key"
+if ! az keyvault secret show --vault-name "$AZURE_KEY_VAULT_NAME" --name "$ACTION_KEY_SECRET" --query id \
+  --output none 2>/dev/null; then
+  log "creating the card_action function key and Key Vault secret $ACTION_KEY_SECRET"
+  az functionapp function keys set --resource-group "$AZURE_RESOURCE_GROUP" --name "$AZURE_FUNCTION_APP_NAME" \
+    --function-name card_action --key-name vigil-card-links --query value --output tsv >"$WORK/action-key"
+  retry 10 30 az keyvault secret set --vault-name "$AZURE_KEY_VAULT_NAME" --name "$ACTION_KEY_SECRET" \
+    --file "$WORK/action-key" --output none
+fi
+
 log "done"

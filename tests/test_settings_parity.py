@@ -57,9 +57,12 @@ def test_every_binding_setting_reference_is_modelled() -> None:
 
 def test_secrets_are_secretstr_and_redacted() -> None:
     secrets = {s.name for s in describe_settings() if s.is_secret}
-    assert secrets == {"AzureWebJobsStorage", "VIGIL_SIGNING_KEY"}
-    settings = Settings.from_env({"VIGIL_SIGNING_KEY": "k3y", "AzureWebJobsStorage": "AccountKey=abc"})
+    assert secrets == {"AzureWebJobsStorage", "VIGIL_SIGNING_KEY", "VIGIL_ACTION_KEY"}
+    settings = Settings.from_env(
+        {"VIGIL_SIGNING_KEY": "k3y", "AzureWebJobsStorage": "AccountKey=abc", "VIGIL_ACTION_KEY": "fkey"}
+    )
     assert "k3y" not in repr(settings)
+    assert "fkey" not in repr(settings)
     assert "abc" not in repr(settings)
     red = settings.redacted()
     assert red["VIGIL_SIGNING_KEY"] == "**********"

@@ -181,6 +181,13 @@ class Settings(BaseModel):
     public_base_url: str | None = _setting(
         None, "VIGIL_PUBLIC_BASE_URL", "Public base URL of the Function App, used to build signed links."
     )
+    action_key: SecretStr | None = _setting(
+        None,
+        "VIGIL_ACTION_KEY",
+        "Function key of the card_action function, carried (unsigned) in card links as ?code=. "
+        "In Azure a Key Vault reference.",
+        secret=True,
+    )
 
     # Identity and telemetry in Azure (read by the host and the Azure SDKs, not by Vigil code)
     applicationinsights_authentication_string: str | None = _setting(

@@ -29,6 +29,8 @@ def main() -> int:
         print("func-vigil-test.azurewebsites.net")
     elif args[:3] == ["functionapp", "keys", "list"]:
         print(os.environ["FAKE_AZ_EVENTGRID_KEY"])
+    elif args[:4] == ["functionapp", "function", "keys", "set"]:
+        print(os.environ.get("FAKE_AZ_FUNCTION_KEY", "card-action-key"))
     elif args[:3] == ["keyvault", "secret", "show"]:
         name = args[args.index("--name") + 1]
         if name not in os.environ.get("FAKE_AZ_EXISTING_SECRETS", "").split():

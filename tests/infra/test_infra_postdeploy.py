@@ -185,9 +185,18 @@ def test_postdeploy_creates_filtered_dead_lettered_subscriptions(tmp_path: Path)
         ("cloud", "show"),
         ("functionapp", "show"),
         ("functionapp", "keys"),
+        ("functionapp", "function"),
+        ("keyvault", "secret"),
         ("rest", "--method"),
     }
     assert KEY not in result.stderr, "the system key must not be logged"
+    # The card_action function key goes to Key Vault (read by VIGIL_ACTION_KEY), never to the log.
+    (stored,) = [c for c in calls if c["args"][:3] == ["keyvault", "secret", "set"]]
+    assert stored["args"][stored["args"].index("--name") + 1] == "vigil-action-key"
+    assert stored["secret"] == "card-action-key"
+    (keyset,) = [c for c in calls if c["args"][:4] == ["functionapp", "function", "keys", "set"]]
+    assert keyset["args"][keyset["args"].index("--function-name") + 1] == "card_action"
+    assert "card-action-key" not in result.stderr
 
 
 def test_postprovision_creates_the_signing_key_before_the_code_runs(tmp_path: Path) -> None:
