@@ -43,6 +43,11 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+# httpx logs every request URL at INFO, and a webhook URL is a secret (Teams Workflows carry
+# the signature in the query, connectors and generic webhooks a token in the path). The Functions
+# host ships INFO logs to Application Insights: keep httpx's own request log at WARNING.
+logging.getLogger("httpx").setLevel(logging.WARNING)
+
 
 @dataclass(frozen=True, slots=True)
 class AlertView:
