@@ -1,0 +1,161 @@
+"""Secrets (webhook URLs, SMTP passwords, the signing key) never appear in logs.
+
+Every log record (message, arguments, ``extra=`` fields and tracebacks; every logger, at
+DEBUG) is captured during (1) a full demo run (``vigil.pipeline.run_tenant`` over the
+simulated tenant) with a config holding secret-looking Teams/webhook URLs and an SMTP
+password, and (2) the Function handlers over a local runtime delivering those
+notifications for real to a local HTTP server whose URL carries a secret token, with a
+throttled first answer so the retry paths log too.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.faults.harness import Answer, Receiver, Request, free_port
+
+TEAMS_SIG = "sigTEAMS0a1b2c3d4e5f6SECRET"
+HOOK_TOKEN = "tokHOOK9z8y7x6w5v4SECRET"
+SMTP_PASSWORD = "smtpPASSw0rd-7f3kSECRET"
+SIGNING_KEY = "signKEY-51c2d3e4f5SECRET"
+SECRETS = (TEAMS_SIG, HOOK_TOKEN, SMTP_PASSWORD, SIGNING_KEY)
+
+
+class _Capture(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        parts = [record.name, record.getMessage(), repr(record.args)]
+        parts += [f"{k}={v!r}" for k, v in record.__dict__.items() if k not in ("args", "msg")]
+        if record.exc_info:
+            parts.append("".join(traceback.format_exception(*record.exc_info)))
+        self.lines.append(" | ".join(parts))
+
+
+@pytest.fixture
+def captured() -> Iterator[_Capture]:
+    root = logging.getLogger()
+    handler = _Capture()
+    old_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield handler
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old_level)
+
+
+def _config(teams_url: str, hook_url: str, dead_url: str = "") -> Any:
+    from vigil.config import parse_config
+
+    return parse_config(
+        {
+            "route": {"receiver": "all", "group_by": ["alertname"], "group_wait": "0s", "group_interval": "1m"},
+            "receivers": [
+                {
+                    "name": "all",
+                    "msteams_configs": [{"webhook_url": teams_url, "max_retries": 1, "max_retry_wait": "1s"}],
+                    "webhook_configs": [
+                        {"url": hook_url, "max_retries": 1, "max_retry_wait": "1s"},
+                        *([{"url": dead_url, "max_retries": 0}] if dead_url else []),
+                    ],
+                    "email_configs": [
+                        {
+                            "to": "finops@example.com",
+                            "from": "vigil@example.com",
+                            "smarthost": "127.0.0.1:1",
+                            "auth_username": "vigil",
+                            "auth_password": SMTP_PASSWORD,
+                        }
+                    ],
+                }
+            ],
+        },
+        "<secrets>",
+    )
+
+
+def _assert_clean(lines: list[str]) -> None:
+    assert lines, "nothing was logged: the capture is not working"
+    leaks = [(s, line[:300]) for line in lines for s in SECRETS if s in line]
+    assert not leaks, f"secret values in {len(leaks)} log line(s), e.g. {leaks[:3]}"
+
+
+@pytest.fixture(scope="module")
+def tenant(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from vigil.simulate import simulate
+
+    root = tmp_path_factory.mktemp("secrets") / "t"
+    simulate(root)
+    return root
+
+
+def test_full_demo_run_logs_no_secret(
+    captured: _Capture, tenant: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vigil.pipeline import run_tenant
+    from vigil.state import open_store
+
+    monkeypatch.setenv("VIGIL_SIGNING_KEY", SIGNING_KEY)
+    teams = f"https://prod-01.westeurope.logic.azure.com/workflows/w/triggers/manual/paths/invoke?sig={TEAMS_SIG}"
+    hook = f"https://hooks.example.com/vigil?token={HOOK_TOKEN}"
+    store = open_store("sqlite", path=tmp_path / "state.db")
+    try:
+        summary = run_tenant(
+            tenant,
+            config=_config(teams, hook),
+            store=store,
+            out_dir=tmp_path / "out",
+            now=datetime.now(UTC),
+            progress=False,
+        )
+    finally:
+        store.close()
+    assert summary.notifications, "the demo run delivered notifications (to the outbox folder)"
+    _assert_clean(captured.lines)
+
+
+def test_handlers_delivering_for_real_log_no_secret(
+    captured: _Capture, tenant: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from vigil import handlers
+    from vigil.runtime_local import LocalRuntime
+    from vigil.state import open_store
+
+    monkeypatch.setenv("VIGIL_SIGNING_KEY", SIGNING_KEY)
+
+    def throttle_first(n: int, req: Request) -> Answer:
+        return Answer(429, "slow down", {"Retry-After": "0"}) if n == 0 else Answer(202)
+
+    with Receiver(throttle_first) as rx:
+        teams = f"{rx.url}/teams?sig={TEAMS_SIG}"
+        hook = f"{rx.url}?token={HOOK_TOKEN}"
+        dead = f"http://127.0.0.1:{free_port()}/{HOOK_TOKEN}/hook"  # connection refused: error paths log
+        store = open_store("sqlite", path=tmp_path / "state.db")
+        rt = LocalRuntime(
+            _config(teams, hook, dead), store, tmp_path / "blobs", settings={"VIGIL_TENANT_DIR": str(tenant)}
+        )
+        try:
+            events = [e for p in sorted((tenant / "events").glob("*.json")) for e in json.loads(p.read_text("utf-8"))]
+            handlers.handle_resource_events(events, rt)
+            handlers.run_sweep(rt, datetime.now(UTC))
+            handlers.run_metrics(rt, datetime.now(UTC))
+            rt.run_pending(ignore_visibility=True)
+            handlers.health(rt)
+        finally:
+            store.close()
+        assert rx.delivered(), "notifications really reached the local endpoint"
+    assert any("notification failed" in line for line in captured.lines), "the failure paths were logged"
+    _assert_clean(captured.lines)
