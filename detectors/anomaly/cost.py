@@ -196,15 +196,5 @@ def _theil_sen(bmed: FloatArray, per: int) -> float:
         return 0.0
     ys = bmed[ok]
     xs = -np.nonzero(ok)[0].astype(float) * per
-    i, j = _pairs(len(ys))
+    i, j = np.triu_indices(len(ys), k=1)
     return float(_fmed((ys[i] - ys[j]) / (xs[i] - xs[j])))
-
-
-_PAIRS: dict[int, tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]] = {}
-
-
-def _pairs(m: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
-    if m not in _PAIRS:  # a pure cache of index pairs per length
-        i, j = np.triu_indices(m, k=1)
-        _PAIRS[m] = (i, j)
-    return _PAIRS[m]
