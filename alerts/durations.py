@@ -19,7 +19,10 @@ def parse_duration(text: str) -> timedelta:
         raise ValueError(f"not a valid duration: {text!r} (expected e.g. 30s, 5m, 4h, 1d)")
     seconds = sum(int(g) * mult for g, (_, mult) in zip(m.groups()[:6], _UNITS, strict=True) if g)
     ms = int(m.group(7)) if m.group(7) else 0
-    return timedelta(seconds=seconds, milliseconds=ms)
+    try:
+        return timedelta(seconds=seconds, milliseconds=ms)
+    except OverflowError:
+        raise ValueError(f"duration too long: {text!r}") from None
 
 
 def format_duration(td: timedelta) -> str:
