@@ -93,21 +93,34 @@ def api_create_silence(body: Mapping[str, Any], *, store: StateStore, now: datet
         raise SilenceError("matchers must be a list of strings")
     try:
         duration = parse_duration(str(body["duration"])) if body.get("duration") else None
-        ends = datetime.fromisoformat(str(body["endsAt"])) if body.get("endsAt") else None
-        starts = datetime.fromisoformat(str(body["startsAt"])) if body.get("startsAt") else None
+        ends = _aware(body, "endsAt")
+        starts = _aware(body, "startsAt")
     except ValueError as exc:
         raise SilenceError(str(exc)) from None
-    s = create_silence(
-        store,
-        matchers=matchers,
-        duration=duration,
-        ends_at=ends,
-        starts_at=starts,
-        created_by=str(body.get("createdBy", "")),
-        comment=str(body.get("comment", "")),
-        now=now,
-    )
+    try:
+        s = create_silence(
+            store,
+            matchers=matchers,
+            duration=duration,
+            ends_at=ends,
+            starts_at=starts,
+            created_by=str(body.get("createdBy", "")),
+            comment=str(body.get("comment", "")),
+            now=now,
+        )
+    except OverflowError:
+        raise SilenceError("the silence would end after the year 9999: use a shorter duration or endsAt") from None
     return {**s.to_dict(), "state": s.state(now)}
+
+
+def _aware(body: Mapping[str, Any], name: str) -> datetime | None:
+    """An ISO 8601 time with a timezone (a naive time cannot be compared with ``now``)."""
+    if not body.get(name):
+        return None
+    value = datetime.fromisoformat(str(body[name]))
+    if value.tzinfo is None:
+        raise ValueError(f"{name} must include a timezone, e.g. 2026-11-27T12:00:00Z; got {body[name]!r}")
+    return value
 
 
 def api_list_silences(*, store: StateStore, now: datetime, state: str | None = None) -> list[dict[str, Any]]:
