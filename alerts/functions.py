@@ -2,14 +2,25 @@
 
 ``dispatch`` delivers one outbox message from ``%ALERTS_QUEUE%`` (a retryable channel
 failure raises, so the host redelivers the message with backoff); ``digest`` builds the
-weekly finance digest on ``%DIGEST_SCHEDULE%``.
+weekly finance digest on ``%DIGEST_SCHEDULE%``; ``remediate`` executes approved actions
+from ``%REMEDIATION_QUEUE%``; ``card_action`` and ``silences`` are the HTTP endpoints
+(function-key auth; card links also carry their own HMAC signature).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import azure.functions as func
 
-from vigil.functions import run_queue_handler, run_timer_handler
+from vigil.functions import (
+    RequestBodyError,
+    get_runtime,
+    json_response,
+    read_json_body,
+    run_queue_handler,
+    run_timer_handler,
+)
 
 __all__ = ["bp"]
 
@@ -29,3 +40,47 @@ def dispatch(msg: func.QueueMessage) -> None:
 def digest(timer: func.TimerRequest) -> None:
     """The weekly digest of spend, anomalies, idle savings and drift."""
     run_timer_handler(timer, "run_digest")
+
+
+@bp.function_name("remediate")
+@bp.queue_trigger(arg_name="msg", queue_name="%REMEDIATION_QUEUE%", connection="AzureWebJobsStorage")
+def remediate(msg: func.QueueMessage) -> None:
+    """Executes one approved remediation action (guards re-checked against fresh state)."""
+    run_queue_handler(msg, "REMEDIATION_QUEUE", "handle_remediation")
+
+
+@bp.function_name("card_action")
+@bp.route(route="alerts/action", methods=[func.HttpMethod.GET], auth_level=func.AuthLevel.FUNCTION)
+def card_action(req: func.HttpRequest) -> func.HttpResponse:
+    """A card button: Acknowledge, Silence 24h or Approve remediation (signed, expiring, single-use)."""
+    from vigil import handlers
+
+    query = {k: str(v) for k, v in req.params.items()}
+    status, body = handlers.card_action(query, get_runtime())
+    return json_response(status, body)
+
+
+@bp.function_name("silences")
+@bp.route(
+    route="alerts/silences/{silence_id?}",
+    methods=[func.HttpMethod.GET, func.HttpMethod.POST, func.HttpMethod.DELETE],
+    auth_level=func.AuthLevel.FUNCTION,
+)
+def silences(req: func.HttpRequest) -> func.HttpResponse:
+    """The silences API: GET lists, POST creates, DELETE /{id} expires."""
+    from vigil import handlers
+
+    body: Any = None
+    if req.method.upper() == "POST":
+        try:
+            body = read_json_body(req)
+        except RequestBodyError as exc:
+            return json_response(exc.status, {"error": str(exc)})
+    status, out = handlers.silences_api(
+        req.method,
+        get_runtime(),
+        silence_id=req.route_params.get("silence_id") or None,
+        body=body,
+        state=req.params.get("state"),
+    )
+    return json_response(status, out)

@@ -40,6 +40,9 @@ EXPECTED = {
     "sweep": "timerTrigger",
     "digest": "timerTrigger",
     "health": "httpTrigger",
+    "remediate": "queueTrigger",
+    "card_action": "httpTrigger",
+    "silences": "httpTrigger",
 }
 SETTING_REF = re.compile(r"%([A-Za-z0-9_]+)%")
 
@@ -590,3 +593,108 @@ def test_funcignore_keeps_the_app_and_drops_dev_files() -> None:
     }
     assert {"tests", "bench", ".venv", "node_modules", "out", "infra", "local.settings.json"} <= ignored
     assert not ignored & {"vigil", "ingest", "detectors", "alerts", "function_app.py", "host.json", "requirements.txt"}
+
+
+# --- alerts HTTP endpoints and the remediation queue, with the real handlers on Azurite -------------
+
+SIGNING_KEY = "test-signing-key-0123456789"
+SUB0 = "00000000-0000-0000-0000-000000000000"
+VM0 = f"/subscriptions/{SUB0}/resourcegroups/rg/providers/microsoft.compute/virtualmachines/idle-vm"
+
+
+def _http(method: str, route: str, *, params: dict[str, str] | None = None, body: bytes = b"", **route_params: str):  # type: ignore[no-untyped-def]
+    return func.HttpRequest(
+        method=method,
+        url=f"https://vigil.example/api/{route}",
+        params=params or {},
+        route_params=route_params,
+        body=body,
+        headers={"content-type": "application/json"},
+    )
+
+
+def _seed_alert() -> str:
+    """Puts one firing idle-VM alert into the runtime's store; returns its fingerprint."""
+    from alerts.outbox import StoreOutbox
+    from alerts.pipeline import process
+    from vigil.model import Finding, ResourceRef, Severity, Status
+
+    rt = get_runtime()
+    finding = Finding(
+        detector="idle",
+        rule="vm_shutdown_candidate",
+        status=Status.FIRING,
+        severity=Severity.MEDIUM,
+        resource=ResourceRef.from_id(VM0),
+        observed_at=datetime(2026, 11, 27, tzinfo=UTC),
+    )
+    process([finding], config=rt.config, store=rt.store, outbox=StoreOutbox(rt.store), now=finding.observed_at)
+    return finding.fingerprint
+
+
+def test_card_approval_queues_a_remediation_request(host_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import timedelta
+    from urllib.parse import parse_qsl, urlsplit
+
+    from alerts.signing import derive_nonce, sign_link
+
+    monkeypatch.setenv("VIGIL_SIGNING_KEY", SIGNING_KEY)
+    reset_runtime()
+    fp = _seed_alert()
+    key = SIGNING_KEY.encode()
+    link = sign_link(
+        "https://vigil.example?code=function-key",
+        "approve",
+        {"fp": fp},
+        key=key,
+        issued_at=datetime.now(UTC),
+        ttl=timedelta(hours=1),
+        nonce=derive_nonce(key, "t", fp),
+    )
+    query = dict(parse_qsl(urlsplit(link).query))
+    assert query["code"] == "function-key"  # the host checks it; the signature does not cover it
+    resp = _user_function("card_action")(_http("GET", "alerts/action", params=query))
+    body = json.loads(resp.get_body())
+    assert resp.status_code == 200, body
+    assert body["remediation"].startswith("queued deallocate_vm on " + VM0)
+    [request] = _receive(host_env["AzureWebJobsStorage"], host_env["REMEDIATION_QUEUE"])
+    assert request["kind"] == "remediation-approved"
+    assert request["fingerprint"] == fp
+    again = _user_function("card_action")(_http("GET", "alerts/action", params=query))
+    assert again.status_code == 410
+    tampered = _user_function("card_action")(_http("GET", "alerts/action", params={**query, "fp": "0" * 16}))
+    assert tampered.status_code == 403
+
+
+def test_remediate_rejects_outside_allowed_scope_without_retry(host_env: dict[str, str]) -> None:
+    msg = {
+        "kind": "remediation-approved",
+        "fingerprint": "f",
+        "resource_id": VM0,
+        "rule": "vm_shutdown_candidate",
+        "action": "deallocate_vm",
+        "nonce": "n",
+        "approved_by": "someone",
+    }
+    qm = func.QueueMessage(id="m1", body=json.dumps(msg).encode())
+    from vigil import handlers
+
+    result = handlers.handle_remediation(msg, get_runtime())
+    assert result == {"ok": False, "rejected": f"subscription {SUB0} is not in allowed_subscriptions"}
+    _user_function("remediate")(qm)  # same path through the trigger: no exception, nothing retried
+
+
+def test_silences_api_create_list_expire_and_limits(host_env: dict[str, str]) -> None:
+    create = {"matchers": ['alertname="vm_shutdown_candidate"'], "duration": "2h", "comment": "x", "createdBy": "ops"}
+    resp = _user_function("silences")(_http("POST", "alerts/silences", body=json.dumps(create).encode()))
+    created = json.loads(resp.get_body())
+    assert resp.status_code == 201, created
+    listed = json.loads(_user_function("silences")(_http("GET", "alerts/silences")).get_body())
+    assert [s["id"] for s in listed] == [created["id"]]
+    gone = _user_function("silences")(_http("DELETE", "alerts/silences/x", silence_id=created["id"]))
+    assert gone.status_code == 200
+    big = _user_function("silences")(_http("POST", "alerts/silences", body=b"{" + b" " * (70 * 1024) + b"}"))
+    assert big.status_code == 413
+    bad = _user_function("silences")(_http("POST", "alerts/silences", body=b"not json"))
+    assert bad.status_code == 400
+    assert "not JSON" in json.loads(bad.get_body())["error"]

@@ -25,11 +25,16 @@ import azure.functions as func
 from vigil.runtime_azure import get_runtime
 
 __all__ = [
+    "MAX_BODY_BYTES",
     "MalformedMessageError",
+    "RequestBodyError",
     "bp",
     "event_to_dict",
+    "get_runtime",
+    "json_response",
     "parse_queue_message",
     "quarantine_message",
+    "read_json_body",
     "run_event_handler",
     "run_queue_handler",
     "run_timer_handler",
@@ -206,6 +211,34 @@ def run_timer_handler(timer: func.TimerRequest, handler_name: str) -> dict[str, 
     result: dict[str, Any] = handler(get_runtime(), now)
     logger.info("%s ran", handler_name, extra={"handler": handler_name, "now": now.isoformat()})
     return result
+
+
+MAX_BODY_BYTES = 64 * 1024  # no Vigil API takes more; larger bodies are refused with 413
+
+
+class RequestBodyError(ValueError):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def read_json_body(req: func.HttpRequest) -> Any:
+    """The request's JSON body, refusing oversized (413) or malformed (400) ones."""
+    raw = req.get_body() or b""
+    if len(raw) > MAX_BODY_BYTES:
+        raise RequestBodyError(413, f"request body is {len(raw)} bytes; the limit is {MAX_BODY_BYTES}")
+    if not raw:
+        raise RequestBodyError(400, "request body is empty; expected a JSON object")
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise RequestBodyError(400, f"request body is not JSON: {exc}") from None
+
+
+def json_response(status: int, body: Any) -> func.HttpResponse:
+    return func.HttpResponse(
+        json.dumps(body, default=str, sort_keys=True), status_code=status, mimetype="application/json"
+    )
 
 
 # --- functions ------------------------------------------------------------------------

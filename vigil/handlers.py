@@ -34,15 +34,19 @@ if TYPE_CHECKING:
 __all__ = [
     "RetryableError",
     "RuntimeOutbox",
+    "card_action",
     "dispatch_alert",
     "handle_blob_created",
     "handle_detect",
     "handle_ingest_part",
+    "handle_remediation",
     "handle_resource_events",
     "health",
+    "link_signing",
     "run_digest",
     "run_metrics",
     "run_sweep",
+    "silences_api",
 ]
 
 log = logging.getLogger(__name__)
@@ -51,6 +55,7 @@ log = logging.getLogger(__name__)
 INGEST_QUEUE = ("INGEST_QUEUE", "vigil-ingest")
 DETECT_QUEUE = ("DETECT_QUEUE", "vigil-detect")
 ALERTS_QUEUE = ("ALERTS_QUEUE", "vigil-alerts")
+REMEDIATION_QUEUE = ("REMEDIATION_QUEUE", "vigil-remediation")
 EXPORTS_CONTAINER = ("EXPORTS_CONTAINER", "cost-exports")
 COSTS_CONTAINER = ("COSTS_CONTAINER", "costs")
 TENANT_DIR = "VIGIL_TENANT_DIR"
@@ -494,7 +499,10 @@ def dispatch_alert(message: dict[str, Any], rt: Runtime) -> dict[str, Any]:
     else:
         body = dict(message.get("message", message))
     now = datetime.now(UTC)
-    res = deliver(body, config=rt.config, store=rt.store, now=now)
+    signing_key, action_base_url = link_signing(rt)
+    res = deliver(
+        body, config=rt.config, store=rt.store, now=now, signing_key=signing_key, action_base_url=action_base_url
+    )
     key = str(body.get("key"))
     rec = rt.store.get(Namespace.OUTBOX, key)
     if rec is not None:
@@ -507,6 +515,74 @@ def dispatch_alert(message: dict[str, Any], rt: Runtime) -> dict[str, Any]:
     if not res.ok:
         log.error("notification %s failed permanently: %s", key, res.reason, extra={"key": key})
     return res.to_dict()
+
+
+def _secret(rt: Runtime, name: str) -> str | None:
+    """A secret setting; an unresolved Key Vault reference counts as unset."""
+    value = rt.setting(name)
+    if not value or value.startswith("@Microsoft.KeyVault("):
+        return None
+    return value
+
+
+def link_signing(rt: Runtime) -> tuple[bytes | None, str | None]:
+    """The key for signed card links, and the base URL they point at (with the
+    card_action function key as ``?code=``). Cards carry no buttons without both."""
+    key = _secret(rt, "VIGIL_SIGNING_KEY")
+    base = rt.setting("VIGIL_PUBLIC_BASE_URL")
+    if not key or not base:
+        return (key.encode() if key else None), None
+    code = _secret(rt, "VIGIL_ACTION_KEY")
+    if code:
+        from urllib.parse import urlencode
+
+        base = f"{base.rstrip('/')}?{urlencode({'code': code})}"
+    return key.encode(), base
+
+
+def card_action(query: Mapping[str, str], rt: Runtime) -> tuple[int, dict[str, Any]]:
+    """A button on a card (Acknowledge, Silence 24h, Approve remediation): check the
+    signed link and act once. An approval is queued for the remediation worker."""
+    from alerts.actions import action_response
+
+    key, _ = link_signing(rt)
+    now = datetime.now(UTC)
+    status, body = action_response(query, key=key, store=rt.store, now=now)
+    approval = body.get("approval") if status == 200 else None
+    if approval:
+        from alerts.remediation.approve import request_from_approval
+        from alerts.remediation.findings import rule_actions_from_registry
+
+        request, why = request_from_approval(
+            approval, rule_actions=rule_actions_from_registry(), config=rt.config.remediation
+        )
+        if request is not None:
+            rt.enqueue(_setting(rt, REMEDIATION_QUEUE), request)
+        body["remediation"] = why
+    return status, body
+
+
+def silences_api(
+    method: str,
+    rt: Runtime,
+    *,
+    silence_id: str | None = None,
+    body: Mapping[str, Any] | None = None,
+    state: str | None = None,
+) -> tuple[int, Any]:
+    """The silences API: GET list, POST create, DELETE {id} expire."""
+    from alerts.actions import silences_response
+
+    return silences_response(
+        method, store=rt.store, now=datetime.now(UTC), silence_id=silence_id, body=body, state=state
+    )
+
+
+def handle_remediation(message: dict[str, Any], rt: Runtime) -> dict[str, Any]:
+    """Execute one approved remediation (guards re-checked). Passing ARM errors raise (redelivery)."""
+    from alerts.remediation.worker import handle_remediation as work
+
+    return work(message, rt, now=datetime.now(UTC))
 
 
 def health(rt: Runtime) -> dict[str, Any]:
