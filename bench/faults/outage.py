@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -173,7 +174,7 @@ class OutageRun:
             client_options={"retry_total": 0, "connection_timeout": 2},
         )
         store = FaultStore(inner, cut=cut, trigger=self.azurite.stop)
-        rt = AzureRuntime.from_env(store=store)  # type: ignore[arg-type]
+        rt = AzureRuntime.from_env(store=store)
         previous = runtime_azure._RUNTIME
         runtime_azure._RUNTIME = rt
         try:
@@ -230,7 +231,7 @@ class OutageRun:
                 event = EventGridEventInConverter.decode(
                     meta.Datum(type="json", value=json.dumps(body)), trigger_metadata={}
                 )
-                self.invoke(lambda event=event: resource_events(event), outcome, store, f"event {body['id']}")
+                self.invoke(partial(resource_events, event), outcome, store, f"event {body['id']}")
             self.phase_calls["events"] = store.calls
             self.phase_log["events"] = list(store.log)
         with self.runtime(cut if phase == "dispatch" else None, phase) as store:
@@ -239,7 +240,7 @@ class OutageRun:
                 if not messages:
                     break
                 for msg in messages:
-                    self.invoke(lambda msg=msg: dispatch(msg), outcome, store, f"dispatch {msg.id}")
+                    self.invoke(partial(dispatch, msg), outcome, store, f"dispatch {msg.id}")
             self.phase_calls["dispatch"] = store.calls
             self.phase_log["dispatch"] = list(store.log)
         got = [r for r in self.receiver.requests[start:] if r.delivered]

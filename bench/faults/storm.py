@@ -215,13 +215,13 @@ def event_storm(
                 res.findings += len(out.findings)
                 pr = process(out.findings, config=config, store=store, outbox=outbox, now=now)
                 res.enqueued += len(pr.enqueued)
-            drain(outbox, config=config, store=store, now=lambda now=now: now, notifiers=notifiers)
+            drain(outbox, config=config, store=store, now=_at(now), notifiers=notifiers)
         later = T0 + timedelta(hours=phases)
         for _ in range(settle_rounds):  # retries still pending: let the backoff pass, drain again
             if not any(e.state == "pending" for e in outbox.entries()):
                 break
             later += timedelta(hours=1)
-            drain(outbox, config=config, store=store, now=lambda later=later: later, notifiers=notifiers)
+            drain(outbox, config=config, store=store, now=_at(later), notifiers=notifiers)
         res.events = res.unique_events + res.duplicates_injected
         res.failed_outbox = sum(1 for e in outbox.entries() if e.state != "sent")
         by_id = {rid.lower(): rid for rid in ids}
@@ -243,3 +243,7 @@ def event_storm(
             res.unexpected += 1  # same notices, wrong order
         res.details.append(f"{rid}: expected {want}, received {have}")
     return res
+
+
+def _at(when: datetime) -> Callable[[], datetime]:
+    return lambda: when

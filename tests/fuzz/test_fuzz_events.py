@@ -126,8 +126,9 @@ def test_drift_event_path_never_raises_on_bad_events(events: list[dict[str, Any]
     from detectors.drift.loader import RuleSet, builtin_rules
     from vigil.drift_path import handle_events
 
-    rules = _RULES or _RULES.append(RuleSet(builtin_rules())) or _RULES
-    res = handle_events(events, store=MemoryStore(), reader=_Reader(), rules=rules[0], now=datetime.now(UTC))
+    if not _RULES:
+        _RULES.append(RuleSet(builtin_rules()))
+    res = handle_events(events, store=MemoryStore(), reader=_Reader(), rules=_RULES[0], now=datetime.now(UTC))
     assert res.processed + res.duplicates + res.irrelevant + len(res.quarantined) <= len(events) + res.irrelevant
     for q in res.quarantined:
         assert q.reason.startswith("event")

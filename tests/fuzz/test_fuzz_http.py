@@ -39,7 +39,7 @@ def runtime(monkeypatch: pytest.MonkeyPatch) -> None:
     from vigil.runtime_azure import AzureRuntime
     from vigil.settings import Settings
 
-    rt = AzureRuntime(Settings.from_env({}), env={}, config=VigilConfig(), store=MemoryStore())  # type: ignore[arg-type]
+    rt = AzureRuntime(Settings.from_env({}), env={}, config=VigilConfig(), store=MemoryStore())
     monkeypatch.setattr(runtime_azure, "_RUNTIME", rt)
 
 

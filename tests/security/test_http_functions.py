@@ -79,7 +79,7 @@ def test_get_only_functions_ignore_a_body(functions: list[dict[str, Any]], monke
     from vigil.runtime_azure import AzureRuntime
     from vigil.settings import Settings
 
-    rt = AzureRuntime(Settings.from_env({}), env={}, config=VigilConfig(), store=MemoryStore())  # type: ignore[arg-type]
+    rt = AzureRuntime(Settings.from_env({}), env={}, config=VigilConfig(), store=MemoryStore())
     monkeypatch.setattr(runtime_azure, "_RUNTIME", rt)
     body = b"A" * OVERSIZED
     for f in _http(functions):

@@ -154,11 +154,11 @@ def test_an_out_of_scope_approval_is_rejected_before_any_arm_call(cfg: Remediati
         execute_approved(
             request,
             store=MemoryStore(),
-            arm=arm,
+            arm=arm,  # type: ignore[arg-type]
             config=cfg,
             now=NOW,
             approved_by="x",
-            correlation_id="c",  # type: ignore[arg-type]
+            correlation_id="c",
         )
     assert arm.calls == []
 
