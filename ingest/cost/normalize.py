@@ -257,14 +257,17 @@ class Normalizer:
         tags = self._tags(batch)
         qty = self._quantity(batch, "quantity")
 
-        # partition helpers: scope = billing account, else subscription; month = billing period start, else charge date
-        scope_src = self._col(batch, "billing_account")
-        if scope_src is not None:
-            scope_src = self._map("scope", scope_src, values.scope_id, pa.string())
-        scope = sub_id if scope_src is None else pc.if_else(pc.is_valid(scope_src), scope_src, sub_id)
+        # partition helpers: scope = the export's own scope (from its manifest), else the billing account,
+        # else the subscription; month = billing period start, else charge date. The export's scope wins:
+        # two subscription-scoped exports of one enrollment each rewrite only their own month.
         if self.default_scope is not None:
-            scope = pc.fill_null(scope, str_scalar(self.default_scope))
-        scope = pc.fill_null(scope, _UNKNOWN)
+            scope = const_str(self.default_scope, n)
+        else:
+            scope_src = self._col(batch, "billing_account")
+            if scope_src is not None:
+                scope_src = self._map("scope", scope_src, values.scope_id, pa.string())
+            scope = sub_id if scope_src is None else pc.if_else(pc.is_valid(scope_src), scope_src, sub_id)
+            scope = pc.fill_null(scope, _UNKNOWN)
         start_key = "start" if d.dataset == "focus" else "date"
         day = self._map("day", self._str(batch, start_key), _day_of, pa.string())
         month = pc.utf8_slice_codeunits(day, 0, 7)

@@ -128,3 +128,40 @@ def test_kill_9_mid_ingest_keeps_previous_data_and_rerun_equals_clean(tmp_path: 
     ingest_paths([b], clean)
     assert _totals(store) == _totals(clean)
     assert Decimal(_totals(store)["USD"]["billed_cost"]) == total_b
+
+
+def _sub_scoped_export(root: Path, sub: str, run_id: str, seed: int) -> tuple[Path, Decimal]:
+    """A subscription-scoped EA export (one part) of enrollment 8611537, for May 2024."""
+    folder = root / sub / "daily" / "20240501-20240531" / run_id
+    folder.mkdir(parents=True)
+    total = write_ea_export(folder / "part_0_0001.csv", 200, seed=seed)
+    manifest = {
+        "manifestVersion": "2024-04-01",
+        "exportConfig": {
+            "exportName": "daily",
+            "resourceId": f"/subscriptions/{sub}/providers/Microsoft.CostManagement/exports/daily",
+            "dataVersion": "2021-10-01",
+            "type": "ActualCost",
+            "timeFrame": "MonthToDate",
+        },
+        "deliveryConfig": {"partitionData": True, "fileFormat": "Csv", "compressionMode": "None"},
+        "runInfo": {"runId": run_id, "submittedTime": "2024-05-29T03:00:00Z", "startDate": "2024-05-01T00:00:00"},
+        "blobs": [{"blobName": f"{sub}/daily/20240501-20240531/{run_id}/part_0_0001.csv", "dataRowCount": 200}],
+    }
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    return folder / "manifest.json", total
+
+
+def test_exports_of_different_scopes_in_one_enrollment_do_not_replace_each_other(tmp_path: Path) -> None:
+    """Each subscription-scoped export rewrites only its own scope's month, even though the rows of
+    both name the same billing account (a bug seen with the simulator: the second export replaced the first)."""
+    a, total_a = _sub_scoped_export(tmp_path / "in", "11111111-1111-1111-1111-111111111111", "run-a", 1)
+    b, total_b = _sub_scoped_export(tmp_path / "in", "22222222-2222-2222-2222-222222222222", "run-b", 2)
+    store = tmp_path / "store"
+    ingest_paths([a], store)
+    ingest_paths([b], store)
+    assert len(load_costs(store)) == 400
+    assert Decimal(_totals(store)["USD"]["billed_cost"]) == total_a + total_b
+    # Re-ingesting either run still changes nothing.
+    ingest_paths([a], store)
+    assert Decimal(_totals(store)["USD"]["billed_cost"]) == total_a + total_b
