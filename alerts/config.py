@@ -17,7 +17,7 @@ from pydantic import Field, field_validator, model_validator
 
 from alerts.durations import parse_duration
 from alerts.matchers import MatcherError, parse_matchers
-from alerts.remediation.config import RemediationConfig
+from alerts.remediation.config import RemediationConfig, RemediationReceiverConfig
 from vigil.strict import StrictModel
 
 __all__ = [
@@ -145,6 +145,8 @@ class ReceiverConfig(StrictModel):
     msteamsv2_configs: list[MSTeamsConfig] = Field(default_factory=list)
     email_configs: list[EmailConfig] = Field(default_factory=list)
     webhook_configs: list[WebhookConfig] = Field(default_factory=list)
+    # Vigil's own integration: alerts routed here may be remediated, in this mode.
+    remediation_configs: list[RemediationReceiverConfig] = Field(default_factory=list)
 
 
 class RouteConfig(StrictModel):

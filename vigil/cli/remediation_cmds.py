@@ -46,12 +46,15 @@ def plan_cmd(
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     source = TenantFolder(tenant)
+    from alerts.remediation.routing import mode_resolver
+
     steps = plan(
         found,
         resources=source.get,
         config=cfg.remediation,
         rule_actions=rule_actions_from_registry(),
         now=when,
+        mode_for=mode_resolver(cfg),
     )
     for s in steps:
         if as_json:

@@ -174,3 +174,51 @@ def test_permissions_are_declared_per_action_and_unioned() -> None:
         assert a.permissions, a.id
         assert set(a.permissions) <= set(perms)
     assert len(perms) == len(set(perms))
+
+
+def test_mode_comes_from_the_receiver_the_route_picks() -> None:
+    from alerts.remediation.routing import mode_resolver
+    from vigil.config import parse_config
+
+    cfg = parse_config(
+        {
+            "route": {
+                "receiver": "ops",
+                "routes": [
+                    {"matchers": ['detector="idle"'], "receiver": "fixit", "continue": True},
+                    {"matchers": ['resource_group="rg-a"'], "receiver": "careful"},
+                ],
+            },
+            "receivers": [
+                {"name": "ops"},
+                {"name": "fixit", "remediation_configs": [{"mode": "auto"}]},
+                {"name": "careful", "remediation_configs": [{"mode": "approve"}]},
+            ],
+            "remediation": {
+                "allowed_subscriptions": [SUB],
+                "auto_allow": [{"rules": ["vm_shutdown_candidate"], "subscriptions": [SUB]}],
+            },
+        }
+    )
+    mode_for = mode_resolver(cfg)
+    assert mode_for(finding(vm("x", rg="rg-b"))) == "auto"
+    assert mode_for(finding(vm("x", rg="rg-a"))) == "approve"  # two receivers: the safer mode wins
+    drift = Finding(
+        detector="drift",
+        rule="r",
+        status=Status.FIRING,
+        severity=Severity.HIGH,
+        resource=ResourceRef.from_id(vm("y", rg="rg-b")),
+        observed_at=NOW,
+    )
+    assert mode_for(drift) == "dry-run"  # no remediation receiver: the section's default
+    steps = plan(
+        [finding(vm("x", rg="rg-b")), finding(vm("z", rg="rg-a"))],
+        resources=states,
+        config=cfg.remediation,
+        rule_actions=RULES,
+        now=NOW,
+        mode_for=mode_for,
+    )
+    by_name = {s.resource_id.rsplit("/", 1)[-1]: s.decision for s in steps}
+    assert by_name == {"x": "execute", "z": "await-approval"}

@@ -1,0 +1,37 @@
+"""Which remediation mode the routing tree gives a finding.
+
+A receiver with ``remediation_configs`` makes the alerts routed to it eligible
+for remediation, in that mode. When several matching receivers give modes, the
+safest wins (dry-run < approve < auto); with none, the ``remediation`` section's
+``mode`` applies (dry-run by default). ``auto`` still needs an ``auto_allow``
+grant (``alerts.remediation.guards.effective_mode``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from alerts.compiled import compiled
+from alerts.remediation.config import Mode
+from vigil.config import VigilConfig
+from vigil.model import Finding
+
+__all__ = ["mode_resolver"]
+
+_ORDER: dict[Mode, int] = {"dry-run": 0, "approve": 1, "auto": 2}
+
+
+def mode_resolver(config: VigilConfig) -> Callable[[Finding], Mode]:
+    c = compiled(config)
+
+    def mode_for(finding: Finding) -> Mode:
+        modes: list[Mode] = []
+        for route in c.root.match(finding.identity):
+            receiver = c.receivers.get(route.opts.receiver)
+            if receiver is not None:
+                modes.extend(r.mode for r in receiver.remediation_configs)
+        if not modes:
+            return config.remediation.mode
+        return min(modes, key=lambda m: _ORDER[m])
+
+    return mode_for
