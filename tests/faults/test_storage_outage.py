@@ -45,10 +45,16 @@ PASSING: list[tuple[str, float | str]] = [
     ("dispatch", "get:alerts"),  # dispatch reading the alerts it is about to send
 ]
 AFTER_SEND = ("dispatch", "put:nflog")  # the webhook answered 2xx; the notification log write fails
-KNOWN_LOSS = {
-    "put:alerts@last": ("events", "put:alerts@last"),  # drift finding made, alert state write fails
-    "add:verdicts@last": ("events", "add:verdicts@last"),  # verdict write of the last event fails
-}
+# Known loss (see test_outage_between_verdict_and_alert_state below): the drift finding is made,
+# then the alert-state write fails; "add:verdicts@last" (same cause, earlier) runs at scale >= 0.5.
+KNOWN_LOSS = {"put:alerts@last": ("events", "put:alerts@last")}
+if fault_scale() >= 0.5:
+    KNOWN_LOSS["add:verdicts@last"] = ("events", "add:verdicts@last")
+KNOWN_LOSS_REASON = (
+    "known loss (issue 11 report): the event id is recorded and the verdict transition committed before the "
+    "alert state is written; when storage fails in between, the redelivered event is dropped as a duplicate "
+    "and the drift notification is never sent (vigil/drift_path.py handle_events, vigil/handlers.py)"
+)
 
 
 @pytest.fixture(scope="module")
@@ -83,13 +89,13 @@ def test_outage_after_the_channel_accepted_repeats_at_most_once(outage: dict[str
 
 
 @pytest.mark.azurite
-@pytest.mark.xfail(
-    strict=True,
-    reason="known loss (issue 11 report): the event id is recorded and the verdict transition committed "
-    "before the alert state is written; when storage fails in between, the redelivered event is "
-    "dropped as a duplicate and the drift notification is never sent (vigil/drift_path.py, "
-    "vigil/handlers.py)",
-)
 @pytest.mark.parametrize("where", sorted(KNOWN_LOSS))
-def test_outage_between_verdict_and_alert_state_loses_nothing(outage: dict[str, Any], where: str) -> None:
-    _check(outage["by_where"][KNOWN_LOSS[where]])
+def test_outage_between_verdict_and_alert_state(outage: dict[str, Any], where: str) -> None:
+    """Everything but the known loss must hold; the loss itself is reported as xfail until fixed."""
+    cut = outage["by_where"][KNOWN_LOSS[where]]
+    assert cut["failed_invocations"] >= 1
+    assert cut["silent_successes_during_outage"] == 0
+    assert cut["extra"] == []
+    assert cut["duplicate_deliveries"] == 0
+    if cut["lost"]:
+        pytest.xfail(f"{KNOWN_LOSS_REASON}; lost {cut['missing']} at store call {cut['cut']} ({cut['call']})")

@@ -142,7 +142,7 @@ def test_the_builtin_policy_loads(tmp_path: Path) -> None:
     assert load_policy_file(f)
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(mutated(POLICY) | JSON | st.lists(mutated(POLICY), min_size=1, max_size=2))
 def test_malformed_policy_raises_policy_load_error_with_file_and_json_path(tmp_path: Path, doc: Any) -> None:
     f = tmp_path / "policy.json"

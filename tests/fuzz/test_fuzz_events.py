@@ -79,13 +79,13 @@ def _check_batch(batch: EventBatch, n: int) -> None:
         assert e.resource_id.lower().startswith(("/subscriptions/", "/providers/"))
 
 
-@settings(max_examples=120, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(st.lists(near_valid_event() | JSON, max_size=6))
 def test_parse_events_never_raises_on_json_values(events: list[Any]) -> None:
     _check_batch(parse_events(events), len(events))
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(st.lists(near_valid_event(), max_size=6))
 def test_parse_events_from_raw_json_bytes(events: list[dict[str, Any]]) -> None:
     _check_batch(parse_events(json.dumps(events).encode()), len(events))
