@@ -269,13 +269,47 @@ def process_alerts(
     return out
 
 
+def local_link_signing(out_dir: Path, env: Mapping[str, str] | None = None) -> tuple[bytes, str]:
+    """Signing key and base URL for card links written by the CLI.
+
+    ``VIGIL_SIGNING_KEY`` and ``VIGIL_PUBLIC_BASE_URL`` win; otherwise a random key is made
+    once per output folder (``.signing-key``, readable by its owner only) and links point at
+    a local Functions host (``http://localhost:7071``), so the demo's cards carry working
+    Acknowledge / Silence 24h / Approve remediation buttons for `func start`.
+    """
+    import os
+    import secrets
+
+    environ = os.environ if env is None else env
+    base = environ.get("VIGIL_PUBLIC_BASE_URL") or "http://localhost:7071"
+    key = environ.get("VIGIL_SIGNING_KEY")
+    if key:
+        return key.encode(), base
+    path = out_dir / ".signing-key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(secrets.token_urlsafe(48))
+    return path.read_text(encoding="utf-8").strip().encode(), base
+
+
 def dispatch_outbox(config: VigilConfig, store: StateStore, outbox_dir: Path, at: datetime) -> dict[str, Any]:
     """Deliver the outbox with the directory sink: the exact payloads become files, nothing is sent."""
     from alerts.dispatch import drain
     from alerts.notify import DirectorySink
     from alerts.outbox import StoreOutbox
 
-    result = drain(StoreOutbox(store), config=config, store=store, now=lambda: at, sink=DirectorySink(outbox_dir))
+    key, base = local_link_signing(outbox_dir.parent)
+    result = drain(
+        StoreOutbox(store),
+        config=config,
+        store=store,
+        now=lambda: at,
+        sink=DirectorySink(outbox_dir),
+        signing_key=key,
+        action_base_url=base,
+    )
     out = result.to_dict()
     out["sent"] = sum(len(r.sent) for r in result.results)
     out["failures"] = [f for r in result.results for f in r.to_dict()["failures"]]

@@ -95,7 +95,7 @@ def _run(tenant: Path, *, config_path: Path | None, now: datetime | None, out: P
 
 
 def _looks_like_vigil_out(folder: Path) -> bool:
-    markers = ("state.db", "tenant", "alerts.jsonl", "outbox", "data", "digest.html")
+    markers = ("state.db", "tenant", "alerts.jsonl", "outbox", "data", "digest.html", ".signing-key")
     return all(p.name in markers or p.name.startswith("state.db") for p in folder.iterdir())
 
 
