@@ -143,6 +143,15 @@ def storage_outage(scale: float, work: Path) -> dict[str, Any]:
         cuts += [("events", "put:alerts@last"), ("events", "add:verdicts@last")]
         _log(f"storage outage: {len(cuts)} cut points (Azurite stopped and restarted each time)")
         res = run_with_outage(azurite, work / "tenant", work, cuts=cuts)
+        from bench.faults.outage import ingest_with_outage
+
+        ingest = ingest_with_outage(azurite, work / "tenant", work, cuts=[i / 8 for i in range(1, 9)])
+    base = ingest["baseline"]
+    ingest_bad = [
+        f"ingest@{c['cut']} ({c['call']})"
+        for c in ingest["cuts"]
+        if (c["rows"], c["total"], c["detect_messages"]) != (base["rows"], base["total"], 1)
+    ]
     lost = sum(c["lost"] for c in res["cuts"])
     dups = sum(c["duplicate_deliveries"] for c in res["cuts"])
     silent = sum(c["silent_successes_during_outage"] for c in res["cuts"])
@@ -151,8 +160,11 @@ def storage_outage(scale: float, work: Path) -> dict[str, Any]:
         "faults.storage_outage",
         lost,
         expected,
-        silent == 0 and all(c["failed_invocations"] >= 1 for c in res["cuts"]),
+        silent == 0 and all(c["failed_invocations"] >= 1 for c in res["cuts"]) and not ingest_bad,
         t0,
+        ingest_cuts=len(ingest["cuts"]),
+        ingest_cuts_with_wrong_totals=ingest_bad,
+        ingest_baseline={"rows": base["rows"], "total": base["total"]},
         cuts=len(res["cuts"]),
         cuts_losing=[f"{c['phase']}@{c['cut']} ({c['call']})" for c in res["cuts"] if c["lost"]],
         at_least_once_repeats=dups,

@@ -31,7 +31,7 @@ from typing import Any
 
 from bench.faults.harness import Receiver
 
-__all__ = ["CutOutcome", "FaultStore", "OutageRun", "run_with_outage"]
+__all__ = ["CutOutcome", "FaultStore", "OutageRun", "ingest_with_outage", "run_with_outage"]
 
 
 class FaultStore:
@@ -188,11 +188,11 @@ class OutageRun:
                 else:
                     os.environ[k] = v
 
-    def _take(self) -> list[Any]:
+    def _take(self, queue: str = "ALERTS_QUEUE") -> list[Any]:
         from azure.functions.queue import QueueMessage
         from azure.storage.queue import QueueClient
 
-        client = QueueClient.from_connection_string(self.azurite.connection_string, self.env["ALERTS_QUEUE"])
+        client = QueueClient.from_connection_string(self.azurite.connection_string, self.env[queue])
         out = []
         for m in client.receive_messages(max_messages=32, visibility_timeout=5):
             out.append(QueueMessage(id=m.id, body=base64.b64decode(m.content), dequeue_count=m.dequeue_count))  # type: ignore[no-untyped-call]
@@ -249,10 +249,10 @@ class OutageRun:
         outcome.duplicate_deliveries = len(keys) - len(set(keys))
         return outcome
 
-    def _try_take(self) -> list[Any]:
+    def _try_take(self, queue: str = "ALERTS_QUEUE") -> list[Any]:
         for _ in range(50):
             try:
-                return self._take()
+                return self._take(queue)
             except Exception:  # storage restarting
                 self.azurite.start()
                 time.sleep(0.1)
@@ -305,3 +305,80 @@ def run_with_outage(
                 }
             )
     return {"baseline_delivered": len(baseline.delivered), "baseline": baseline.delivered, "cuts": results}
+
+
+def _upload_export(run: OutageRun) -> dict[str, Any]:
+    """Copies the tenant's first export run into the exports container; returns its BlobCreated event."""
+    from azure.storage.blob import BlobServiceClient
+
+    root = run.tenant / "exports"
+    manifest = sorted(root.rglob("manifest.json"))[0]
+    service = BlobServiceClient.from_connection_string(run.azurite.connection_string)
+    container = service.get_container_client(run.env["EXPORTS_CONTAINER"])
+    container.create_container()
+    for file in manifest.parent.iterdir():
+        container.upload_blob(file.relative_to(root).as_posix(), file.read_bytes(), overwrite=True)
+    path = manifest.relative_to(root).as_posix()
+    return {
+        "id": "blob-created-" + run.env["EXPORTS_CONTAINER"],
+        "topic": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/acct",
+        "subject": f"/blobServices/default/containers/{run.env['EXPORTS_CONTAINER']}/blobs/{path}",
+        "eventType": "Microsoft.Storage.BlobCreated",
+        "eventTime": "2026-11-25T01:00:00.0000000Z",
+        "data": {"api": "PutBlob", "url": f"https://acct.blob.core.windows.net/x/{path}"},
+        "dataVersion": "",
+        "metadataVersion": "1",
+    }
+
+
+def _ingest_run(run: OutageRun, cut: int | None) -> dict[str, Any]:
+    """cost_manifest -> ingest_part (every part) through the Function entry points; totals after."""
+    from azure.functions import meta
+    from azure.functions.eventgrid import EventGridEventInConverter
+
+    from ingest.functions import cost_manifest, ingest_part
+
+    body = _upload_export(run)
+    outcome = CutOutcome(cut, "ingest")
+    with run.runtime(cut, "ingest") as store:
+        event = EventGridEventInConverter.decode(meta.Datum(type="json", value=json.dumps(body)), trigger_metadata={})
+        run.invoke(partial(cost_manifest, event), outcome, store, "cost_manifest")
+        for _round in range(10):
+            messages = run._try_take("INGEST_QUEUE")
+            if not messages:
+                break
+            for msg in messages:
+                run.invoke(partial(ingest_part, msg), outcome, store, f"ingest_part {msg.id}")
+        calls, log = store.calls, list(store.log)
+    detect = run._try_take("DETECT_QUEUE")
+    with run.runtime(None, "ingest"):
+        from ingest.cost import load_costs
+        from vigil.runtime_azure import get_runtime
+
+        costs = load_costs(get_runtime().blobs(run.env["COSTS_CONTAINER"]))
+        total = f"{costs['BilledCost'].sum():.6f}" if len(costs) else "0"
+    return {
+        "rows": len(costs),
+        "total": total,
+        "detect_messages": len(detect),
+        "failed_invocations": outcome.failed_invocations,
+        "silent_successes_during_outage": outcome.silent_successes_during_outage,
+        "raised": outcome.raised[:3],
+        "calls": calls,
+        "log": log,
+    }
+
+
+def ingest_with_outage(azurite: Any, tenant: Path, workdir: Path, *, cuts: list[float | str]) -> dict[str, Any]:
+    """Cost ingestion through the Functions, Azurite stopped at each cut; totals must match the baseline."""
+    with Receiver() as receiver:
+        base = _ingest_run(OutageRun(azurite, tenant, workdir, receiver, "ingest-base"), None)
+        results = []
+        for i, where in enumerate(cuts):
+            cut = _cut_index(base["log"], where)
+            r = _ingest_run(OutageRun(azurite, tenant, workdir, receiver, f"ingest-cut{i}"), cut)
+            azurite.start()
+            r.pop("log")
+            results.append({"where": where, "cut": cut, "call": base["log"][cut - 1], **r})
+    base.pop("log")
+    return {"baseline": base, "cuts": results}

@@ -99,3 +99,22 @@ def test_outage_between_verdict_and_alert_state(outage: dict[str, Any], where: s
     assert cut["duplicate_deliveries"] == 0
     if cut["lost"]:
         pytest.xfail(f"{KNOWN_LOSS_REASON}; lost {cut['missing']} at store call {cut['cut']} ({cut['call']})")
+
+
+@pytest.mark.azurite
+def test_outage_during_cost_ingestion_gives_the_same_totals(azurite: Any, tenant: Path, tmp_path: Path) -> None:
+    """cost_manifest -> ingest_part through the Functions; storage stopped mid-run; the retries
+    give the baseline's rows and total, and detection is enqueued exactly once."""
+    from bench.faults.outage import ingest_with_outage
+
+    cuts: list[float | str] = [0.6] if fault_scale() < 0.5 else [i / 8 for i in range(1, 9)]
+    res = ingest_with_outage(azurite, tenant, tmp_path, cuts=cuts)
+    base = res["baseline"]
+    assert base["rows"] > 0
+    assert base["detect_messages"] == 1
+    for cut in res["cuts"]:
+        where = f"ingest cut at store call {cut['cut']} ({cut['call']})"
+        assert cut["failed_invocations"] >= 1, where
+        assert cut["silent_successes_during_outage"] == 0, where
+        assert (cut["rows"], cut["total"]) == (base["rows"], base["total"]), where
+        assert cut["detect_messages"] == 1, where
