@@ -448,40 +448,39 @@ def run_digest(rt: Runtime, now: datetime) -> dict[str, Any]:
     records = [FindingRecord.from_json(a) for a in current_alerts(rt.store, now)]
     email = _digest_email_config(rt)
     if email is None:
-        return {"digests": 0, "skipped": "no email receiver with a smarthost to send the digest through"}
+        return {"digests": 0, "skipped": "no email receiver (SMTP smarthost or ACS) to send the digest through"}
+    from alerts.channels.email import EmailNotifier
+
+    notifier = EmailNotifier(email, credential=getattr(rt, "credential", None) if email.transport == "acs" else None)
     sender = email.from_ or "vigil@localhost"
-    results = send_digests(digests, costs, records, now=now, sender=sender, send=lambda m, r: _smtp_send(email, m, r))
+
+    def send(msg: Any, recipients: Any) -> None:
+        res = notifier.send_message(msg, operation_key=f"digest:{msg['Subject']}", recipients=list(recipients))
+        if not res.ok:
+            raise (RetryableError if res.retryable else RuntimeError)(f"digest email: {res.reason}")
+
+    results = send_digests(digests, costs, records, now=now, sender=sender, send=send, budgets=_budget_for(rt, now))
     failed = [r for r in results if r.error]
     if failed and len(failed) == len(results):
         raise RetryableError("every digest failed: " + "; ".join(f"{r.name}: {r.error}" for r in failed))
     return {"digests": len(results), "failed": [r.name for r in failed]}
 
 
+def _budget_for(rt: Runtime, now: datetime) -> Any:
+    from alerts.digest.send import monthly_budget
+
+    budgets = rt.config.detectors.overspend.budgets
+    del now
+    return lambda cfg: monthly_budget(budgets, cfg)
+
+
 def _digest_email_config(rt: Runtime) -> Any:
-    """The SMTP transport for digests: the first email_configs entry (in receiver order) with a smarthost."""
+    """The transport for digests: the first email_configs entry (in receiver order) that can send."""
     for receiver in rt.config.receivers:
         for cfg in receiver.email_configs:
-            if cfg.smarthost:
+            if cfg.smarthost or cfg.transport == "acs":
                 return cfg
     return None
-
-
-def _smtp_send(cfg: Any, msg: Any, recipients: Any) -> None:
-    import smtplib
-    import ssl
-
-    host, _, port_s = str(cfg.smarthost).rpartition(":")
-    host, port = (host, int(port_s)) if host else (str(cfg.smarthost), 25)
-    with smtplib.SMTP(host, port, timeout=30) as smtp:
-        smtp.ehlo()
-        if smtp.has_extn("starttls"):
-            smtp.starttls(context=ssl.create_default_context())
-            smtp.ehlo()
-        elif cfg.require_tls:
-            raise RetryableError(f"{cfg.smarthost}: require_tls is true but the server offers no STARTTLS")
-        if cfg.auth_username:
-            smtp.login(cfg.auth_username, cfg.auth_password or "")
-        smtp.send_message(msg, to_addrs=list(recipients))
 
 
 # ----------------------------------------------------------------------------- delivery and health

@@ -8,6 +8,7 @@ notification key, so a retried send is recognised by the service.
 
 from __future__ import annotations
 
+import base64
 import html
 import smtplib
 import ssl
@@ -85,16 +86,41 @@ def _addresses(s: str) -> list[str]:
     return [a.strip() for a in s.split(",") if a.strip()]
 
 
-def acs_message(cfg: EmailConfig, subject: str, text: str, body: str) -> dict[str, Any]:
-    """The ACS ``emailMessage`` request body (shape of SendEmail 2025-09-01)."""
+def acs_message(
+    cfg: EmailConfig,
+    subject: str,
+    text: str,
+    body: str,
+    *,
+    recipients: list[str] | None = None,
+    inline: list[tuple[str, str, str, bytes]] | None = None,
+) -> dict[str, Any]:
+    """The ACS ``emailMessage`` request body (shape of SendEmail 2025-09-01). ``inline`` are
+    (content id, content type, name, bytes) for images the HTML references as ``cid:``."""
     msg: dict[str, Any] = {
         "senderAddress": cfg.from_ or "",
-        "recipients": {"to": [{"address": a} for a in _addresses(cfg.to)]},
+        "recipients": {"to": [{"address": a} for a in (recipients or _addresses(cfg.to))]},
         "content": {"subject": subject, "plainText": text, "html": body},
     }
+    if inline:
+        msg["attachments"] = [
+            {"name": name, "contentType": ctype, "contentInBase64": base64.b64encode(data).decode(), "contentId": cid}
+            for cid, ctype, name, data in inline
+        ]
     if cfg.headers:
         msg["headers"] = dict(cfg.headers)
     return msg
+
+
+def _inline_parts(msg: EmailMessage) -> list[tuple[str, str, str, bytes]]:
+    out: list[tuple[str, str, str, bytes]] = []
+    for part in msg.walk():
+        cid = part.get("Content-ID")
+        if cid and not part.is_multipart():
+            data = part.get_payload(decode=True)
+            if isinstance(data, bytes):
+                out.append((str(cid).strip("<>"), part.get_content_type(), part.get_filename() or "inline", data))
+    return out
 
 
 class EmailNotifier:
@@ -146,8 +172,17 @@ class EmailNotifier:
         if self.sink is not None:
             self.sink.write(payload, "email", ".eml", raw)
             return NotifyResult(True, reason="written", sent_parts=(pid,))
-        res = self._send_acs(payload, msg) if self.cfg.transport == "acs" else self._send_smtp(msg)
+        res = self.send_message(msg, operation_key=f"{payload.key}:{payload.integration}")
         return NotifyResult(res.ok, res.retryable, res.reason, (pid,) if res.ok else ())
+
+    def send_message(
+        self, msg: EmailMessage, *, operation_key: str, recipients: list[str] | None = None
+    ) -> NotifyResult:
+        """Send a prepared message (the digest uses this) over this integration's transport.
+        ``operation_key`` makes an ACS retry reuse the same operation id."""
+        if self.cfg.transport == "acs":
+            return self._send_acs(msg, operation_key=operation_key, recipients=recipients)
+        return self._send_smtp(msg, recipients=recipients)
 
     # -- SMTP -------------------------------------------------------------------------------------
     def _password(self) -> str | None:
@@ -155,7 +190,7 @@ class EmailNotifier:
             return Path(self.cfg.auth_password_file).read_text(encoding="utf-8").strip()
         return self.cfg.auth_password
 
-    def _send_smtp(self, msg: EmailMessage) -> NotifyResult:
+    def _send_smtp(self, msg: EmailMessage, *, recipients: list[str] | None = None) -> NotifyResult:
         if not self.cfg.smarthost:
             return NotifyResult(False, False, "no smarthost configured")
         host, _, port_s = self.cfg.smarthost.rpartition(":")
@@ -181,7 +216,7 @@ class EmailNotifier:
                         return NotifyResult(False, False, "require_tls is true but the server offers no STARTTLS")
                 if self.cfg.auth_username:
                     smtp.login(self.cfg.auth_username, self._password() or "")
-                refused = smtp.send_message(msg)
+                refused = smtp.send_message(msg, to_addrs=recipients) if recipients else smtp.send_message(msg)
             if refused:
                 return NotifyResult(False, False, f"recipients refused: {sorted(refused)}")
             return NotifyResult(True, reason="sent via SMTP")
@@ -208,15 +243,17 @@ class EmailNotifier:
         self._acs_client = EmailClient(str(self.cfg.acs_endpoint), cred)
         return self._acs_client
 
-    def _send_acs(self, payload: NotificationPayload, msg: EmailMessage) -> NotifyResult:
+    def _send_acs(self, msg: EmailMessage, *, operation_key: str, recipients: list[str] | None = None) -> NotifyResult:
         from azure.core.exceptions import HttpResponseError, ServiceRequestError
 
         text_part = msg.get_body(("plain",))
         html_part = msg.get_body(("html",))
         text = text_part.get_content() if text_part is not None else ""
         body = html_part.get_content() if html_part is not None else ""
-        message = acs_message(self.cfg, str(msg["Subject"]), text, body)
-        op_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"vigil:{payload.key}:{payload.integration}"))
+        message = acs_message(
+            self.cfg, str(msg["Subject"]), text, body, recipients=recipients, inline=_inline_parts(msg)
+        )
+        op_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"vigil:{operation_key}"))
         try:
             poller = self._client().begin_send(message, operation_id=op_id, polling=False)  # accepted is enough
         except HttpResponseError as exc:

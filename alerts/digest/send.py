@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from alerts.config import DigestConfig
@@ -21,7 +21,7 @@ from alerts.digest.render import render
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["DigestSendResult", "previous_week", "send_digests"]
+__all__ = ["DigestSendResult", "monthly_budget", "previous_week", "send_digests"]
 
 log = logging.getLogger(__name__)
 
@@ -96,3 +96,32 @@ def send_digests(
         )
         results.append(DigestSendResult(cfg.name, digest.iso_week, tuple(cfg.recipients), digest.has_data, size))
     return results
+
+
+_BUDGET_KIND = {
+    "subscription": "subscription",
+    "resource_group": "resource-group",
+    "service": "service",
+    "tag": "tag",
+}
+_MONTHS = {"monthly": 1, "quarterly": 3, "annual": 12}
+
+
+def monthly_budget(budgets: Sequence[Any], cfg: DigestConfig) -> float | None:
+    """The monthly budget of a digest's scope: a budget whose scope is exactly the digest's
+    single scope (or the billing account for a digest over everything), prorated to a month
+    when it is quarterly or annual. None when no budget matches."""
+    scopes = [parse_scope(s) for s in cfg.scopes]
+    for b in budgets:
+        kind, value = b.scope.kind, b.scope.value
+        if kind == "billing_account":
+            if not scopes or all(s.kind == "all" for s in scopes):
+                return float(b.amount) / _MONTHS[b.period]
+            continue
+        if len(scopes) != 1:
+            continue
+        scope = scopes[0]
+        text = str(scope).split("=", 1)[1] if "=" in str(scope) else ""
+        if _BUDGET_KIND.get(kind) == scope.kind and value.lower().split("/")[-1] == text.lower().split("/")[-1]:
+            return float(b.amount) / _MONTHS[b.period]
+    return None

@@ -7,6 +7,7 @@ import socket
 from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -87,3 +88,74 @@ def test_each_subscription_gets_its_digest_over_real_smtp(smtp: tuple[_Collect, 
     text = next(p for p in empty.walk() if p.get_content_type() == "text/plain").get_content()
     assert "NO DATA FOR THIS SCOPE" in text
     assert all(r.bytes <= 1_000_000 for r in results)
+
+
+def test_monthly_budget_matches_the_digest_scope() -> None:
+    from alerts.digest.send import monthly_budget
+    from detectors.config import BudgetConfig
+
+    budgets = [
+        BudgetConfig(name="all", scope={"kind": "billing_account"}, amount=12000, period="annual"),
+        BudgetConfig(name="ml", scope={"kind": "resource_group", "value": "sub-1/rg-ml"}, amount=900),
+        BudgetConfig(
+            name="vm", scope={"kind": "service", "value": "Virtual Machines"}, amount=3000, period="quarterly"
+        ),
+    ]
+
+    def cfg(*scopes: str) -> DigestConfig:
+        return DigestConfig(name="d", scopes=list(scopes), recipients=["a@example.com"])
+
+    assert monthly_budget(budgets, cfg()) == 1000.0
+    assert monthly_budget(budgets, cfg("resource-group=rg-ml")) == 900.0
+    assert monthly_budget(budgets, cfg("service=virtual machines")) == 1000.0
+    assert monthly_budget(budgets, cfg("resource-group=rg-web")) is None
+    assert monthly_budget(budgets, cfg("resource-group=rg-ml", "resource-group=rg-web")) is None
+
+
+def test_digest_timer_handler_emails_through_the_email_receiver(smtp: tuple[_Collect, int], tmp_path: Path) -> None:
+    """handlers.run_digest: costs from the runtime's store, sent by the alerts email channel over real SMTP."""
+    from ingest.cost import ingest_paths
+    from vigil import handlers
+    from vigil.config import parse_config
+    from vigil.runtime_local import LocalRuntime
+    from vigil.state.sqlite import SQLiteStore
+
+    handler, port = smtp
+    repo = Path(__file__).resolve().parents[3]
+    manifest = repo / "tests/ingest/cost/fixtures/export/focus-daily/20240501-20240531"
+    manifest = next(manifest.rglob("manifest.json"))
+    ingest_paths([manifest], tmp_path / "costs")
+    config = parse_config(
+        {
+            "route": {"receiver": "finance"},
+            "receivers": [
+                {
+                    "name": "finance",
+                    "email_configs": [
+                        {
+                            "to": "fin@example.com",
+                            "from": "vigil@example.com",
+                            "smarthost": f"127.0.0.1:{port}",
+                            "require_tls": False,
+                        }
+                    ],
+                }
+            ],
+            "digests": [{"name": "weekly", "scopes": [], "recipients": ["cfo@example.com"], "currency": "USD"}],
+        }
+    )
+    store = SQLiteStore(tmp_path / "state.db")
+    try:
+        rt = LocalRuntime(config, store, tmp_path)
+        out = handlers.run_digest(rt, datetime(2024, 5, 27, 7, 0, tzinfo=UTC))
+    finally:
+        store.close()
+    assert out == {"digests": 1, "failed": []}
+    [(sender, rcpts, raw)] = handler.messages
+    assert sender == "vigil@example.com"
+    assert rcpts == ["cfo@example.com"]
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    assert "2024-W21" in str(msg["Subject"])
+    html = next(p for p in msg.walk() if p.get_content_type() == "text/html").get_content()
+    assert "cid:" in html
+    assert any(p.get_content_type() == "image/png" for p in msg.walk())
