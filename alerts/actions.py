@@ -88,6 +88,8 @@ def _escape(v: str) -> str:
 
 def api_create_silence(body: Mapping[str, Any], *, store: StateStore, now: datetime) -> dict[str, Any]:
     """POST body: {"matchers": [...], "duration": "24h" | "endsAt": iso, "comment", "createdBy", "startsAt"?}."""
+    if not isinstance(body, Mapping):
+        raise SilenceError(f"the request body must be a JSON object, got {type(body).__name__}")
     matchers = body.get("matchers")
     if not isinstance(matchers, list) or not all(isinstance(m, str) for m in matchers):
         raise SilenceError("matchers must be a list of strings")
