@@ -125,3 +125,69 @@ def test_silences_api_adapter_never_raises(
         assert isinstance(doc["error"], str)
         assert doc["error"]
     json.dumps(doc, default=str)
+
+
+@pytest.fixture
+def signed_runtime(monkeypatch: pytest.MonkeyPatch) -> None:
+    from vigil import runtime_azure
+    from vigil.config import VigilConfig
+    from vigil.runtime_azure import AzureRuntime
+    from vigil.settings import Settings
+
+    env = {"VIGIL_SIGNING_KEY": KEY.decode()}
+    rt = AzureRuntime(Settings.from_env(env), env=env, config=VigilConfig(), store=MemoryStore())
+    monkeypatch.setattr(runtime_azure, "_RUNTIME", rt)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    query=queries() | st.dictionaries(TEXT, TEXT, max_size=4), headers=st.dictionaries(HEADER_NAME, TEXT, max_size=3)
+)
+def test_card_action_function_answers_any_request(
+    signed_runtime: None, query: dict[str, str], headers: dict[str, str]
+) -> None:
+    from alerts.functions import card_action
+
+    req = func.HttpRequest(
+        method="GET", url="http://localhost:7071/api/alerts/action", params=query, headers=headers, body=b""
+    )
+    resp = card_action(req)
+    assert resp.status_code in (200, 403, 410, 503), resp.get_body()
+    doc = json.loads(resp.get_body())
+    if resp.status_code != 200:
+        assert isinstance(doc["error"], str)
+        assert doc["error"]
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    method=st.sampled_from(["GET", "POST", "DELETE"]),
+    silence_id=st.none() | TEXT,
+    body=st.binary(max_size=200)
+    | JSON.map(lambda v: json.dumps(v).encode())
+    | st.fixed_dictionaries(
+        {"matchers": st.lists(st.just('alertname="vm-idle"') | TEXT, max_size=2), "createdBy": TEXT, "comment": TEXT},
+        optional={"duration": TEXT | st.sampled_from(["1h", "3000000d"]), "endsAt": TEXT | st.just("2027-01-01")},
+    ).map(lambda d: json.dumps(d).encode()),
+    content_type=st.sampled_from(["application/json", "text/plain", ""]),
+)
+def test_silences_function_answers_any_request(
+    runtime: None, method: str, silence_id: str | None, body: bytes, content_type: str
+) -> None:
+    from alerts.functions import silences
+
+    headers = {"Content-Type": content_type} if content_type else {}
+    req = func.HttpRequest(
+        method=method,
+        url="http://localhost:7071/api/alerts/silences",
+        route_params={"silence_id": silence_id} if silence_id else {},
+        headers=headers,
+        params={},
+        body=body,
+    )
+    resp = silences(req)
+    assert resp.status_code in (200, 201) or 400 <= resp.status_code < 500, (resp.status_code, resp.get_body())
+    doc = json.loads(resp.get_body())
+    if resp.status_code >= 400:
+        assert isinstance(doc["error"], str)
+        assert doc["error"]
