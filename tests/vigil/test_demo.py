@@ -101,3 +101,28 @@ def test_help(command: str) -> None:
     result = _invoke(command, "--help")
     assert result.exit_code == 0
     assert "--json" in result.stdout
+
+
+def test_demo_finds_the_planted_idle_ml_compute_instance_with_its_waste_from_cost_data(
+    demo_out: tuple[Path, dict[str, Any]],
+) -> None:
+    out, _ = demo_out
+    planted = json.loads((out / "tenant" / "tenant.json").read_text(encoding="utf-8"))["planted"]
+    ci_id = planted["idle_ml_instance"].lower()
+    alerts = [json.loads(line) for line in (out / "alerts.jsonl").read_text(encoding="utf-8").splitlines()]
+    idle = {a["labels"]["resource_id"]: a for a in alerts if a["labels"]["detector"] == "idle"}
+    assert set(idle) == {planted["idle_vm"].lower(), ci_id}  # only the planted idle resources
+    ci = idle[ci_id]
+    assert ci["status"] == "firing"
+    assert ci["labels"]["alertname"] == "ml_compute_instance_idle"
+    ann = ci["annotations"]
+    assert ann["waste_basis"] == "cost data"
+    assert ann["currency"] == "USD"
+    # Billed 24 h/day at the NC6s_v3 rate of the EA export: 3.06 USD/h x 24 h x 30 days.
+    assert float(ann["monthly_waste"]) == pytest.approx(3.06 * 24 * 30, abs=0.01)
+    assert ann["idle_shutdown"] == "PT60M"  # configured, yet the instance sits idle: only utilisation tells
+    assert "30 billed day(s)" in ann["waste_note"]
+    ev = ci["evidence"]
+    assert ev["cpu_max_percent"] < 3
+    assert ev["gpu_max_percent"] <= 1
+    assert ev["jobs_in_window"] is False

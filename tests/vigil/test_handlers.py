@@ -174,15 +174,16 @@ def test_cost_path_blob_created_to_overspend_alerts(
     assert names == {"overspend"}
 
 
-def test_metrics_timer_finds_the_idle_vm(tmp_path: Path, store: StateStore, endpoint: Endpoint, sim: SimResult) -> None:
+def test_metrics_timer_finds_the_idle_vm_and_ml_instance(
+    tmp_path: Path, store: StateStore, endpoint: Endpoint, sim: SimResult
+) -> None:
     rt = _rt(tmp_path, store, endpoint.url, sim)
     out = handlers.run_metrics(rt, DEFAULT_NOW)
-    assert out["findings"] >= 1
-    assert out["alerts"]["new"] == 1  # only the idle VM fires; the others resolve nothing
+    assert out["findings"] >= 2
+    assert out["alerts"]["new"] == 2  # only the planted idle VM and ML instance fire; the others resolve nothing
     _deliver_all(rt)
-    (req,) = endpoint.accepted()
-    alert = req.json()["alerts"][0]
-    assert alert["labels"]["resource_id"] == sim.planted["idle_vm"].lower()
+    fired = {a["labels"]["resource_id"] for req in endpoint.accepted() for a in req.json()["alerts"]}
+    assert fired == {sim.planted["idle_vm"].lower(), sim.planted["idle_ml_instance"].lower()}
 
 
 def test_sweep_evaluates_every_resource(tmp_path: Path, store: StateStore, endpoint: Endpoint, sim: SimResult) -> None:
@@ -207,7 +208,7 @@ def test_retryable_delivery_failure_raises(tmp_path: Path, store: StateStore, si
     with serve(lambda n, p, b: Reply(503, "busy") if n == 0 else Reply(202)) as ep:
         rt = _rt(tmp_path, store, ep.url, sim)
         handlers.run_metrics(rt, DEFAULT_NOW)
-        (msg,) = rt.pending(ALERTS)
+        msg, _other = rt.pending(ALERTS)  # the idle VM's and the idle ML instance's groups
         with pytest.raises(handlers.RetryableError, match="503"):
             handlers.dispatch_alert(msg, rt)
         assert handlers.dispatch_alert(msg, rt)["sent"]  # the platform's retry succeeds
@@ -341,13 +342,13 @@ def test_outbox_mirror_and_by_reference_messages(
     monkeypatch.setattr(handlers.RuntimeOutbox, "MAX_INLINE_CHARS", 10)
     rt = _rt(tmp_path, store, endpoint.url, sim)
     handlers.run_metrics(rt, DEFAULT_NOW)
-    (body,) = rt.pending(ALERTS)
-    assert set(body) == {"ref", "attempts"}  # too big for a queue message: sent by reference
-    (entry,) = StoreOutbox(store).entries()
-    assert entry.state == "pending"
-    assert entry.key == body["ref"]
+    bodies = rt.pending(ALERTS)  # two groups: the idle VM and the idle ML instance
+    assert len(bodies) == 2
+    assert all(set(body) == {"ref", "attempts"} for body in bodies)  # too big for a queue message: by reference
+    entries = StoreOutbox(store).entries()
+    assert [e.state for e in entries] == ["pending", "pending"]
+    assert {e.key for e in entries} == {body["ref"] for body in bodies}
     _deliver_all(rt)
-    (entry,) = StoreOutbox(store).entries()
-    assert entry.state == "sent"
-    assert entry.attempts == 1
-    assert len(endpoint.accepted()) == 1
+    entries = StoreOutbox(store).entries()
+    assert [(e.state, e.attempts) for e in entries] == [("sent", 1), ("sent", 1)]
+    assert len(endpoint.accepted()) == 2

@@ -168,13 +168,35 @@ def test_ml_compute_instances_report_through_their_workspace(sim: SimResult) -> 
         for c in tenant.list(["Microsoft.MachineLearningServices/workspaces/computes"])
         if c["properties"]["computeType"] == "ComputeInstance"
     ]
-    assert len(by_ws) == len(instances) == 3
+    assert len(by_ws) == 3
+    assert len(instances) == 4
     for cid in instances:
         ws_id, _, name = cid.rpartition("/computes/")
-        (series,) = by_ws[ws_id]
-        assert series.dimensions == {"ComputeName": name}
+        (series,) = [s for s in by_ws[ws_id] if s.dimensions == {"ComputeName": name}]
         assert series.interval == "PT1H"
         assert any(p.average is not None for p in series.points)
+
+
+def test_planted_idle_ml_instance_runs_at_near_zero_cpu_and_gpu(sim: SimResult) -> None:
+    tenant = TenantFolder(sim.root)
+    ci_id = sim.planted["idle_ml_instance"]
+    ci = tenant.get(ci_id)
+    assert ci is not None
+    inner = ci["properties"]["properties"]
+    assert (ci["properties"]["computeType"], inner["state"], inner["vmSize"]) == (
+        "ComputeInstance",
+        "Running",
+        "Standard_NC6s_v3",
+    )
+    ws_id, _, name = ci_id.lower().rpartition("/computes/")
+    series = {s.name: s for s in tenant.series(ws_id) if s.dimensions == {"ComputeName": name}}
+    assert set(series) == {"CpuUtilizationPercentage", "GpuUtilizationPercentage"}
+    cpu, gpu = series["CpuUtilizationPercentage"].points, series["GpuUtilizationPercentage"].points
+    assert len(cpu) == len(gpu) == 30 * 24  # every hour: it never stops
+    assert all(0.2 <= (p.average or 0) <= 1.5 and (p.maximum or 0) < 3 for p in cpu)
+    assert all(0 <= (p.average or 0) <= 1 and (p.maximum or 0) <= 1 for p in gpu)
+    # Only the idle GPU instance reports GPU utilisation; it is billed every day in its subscription's export.
+    assert [s.dimensions for s in tenant.all_series(["GpuUtilizationPercentage"])[ws_id]] == [{"ComputeName": name}]
 
 
 def test_idle_vm_is_below_one_percent_for_fourteen_days(sim: SimResult) -> None:

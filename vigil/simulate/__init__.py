@@ -10,12 +10,17 @@ subscription as a FOCUS 1.0 export; every run has a manifest.json
 (manifestVersion 2024-04-01) with partitioned parts. Scoping by subscription
 means no cost is exported twice.
 
-Three planted problems (their ids are listed in ``tenant.json`` under ``planted``):
+Four planted problems (their ids are listed in ``tenant.json`` under ``planted``):
 
 * ``cost_spike``: a GPU VM that ran ~5 h/day runs 24 h/day on the last two days
   (its daily cost jumps ~5x; it is the top contributor of the spike);
 * ``idle_vm``: a running VM whose CPU has stayed below 1 % for the last 14 days
   with almost no outbound network;
+* ``idle_ml_instance``: an Azure ML GPU compute instance (``ci-gpu-carol``, Standard_NC6s_v3)
+  in the production workspace, Running around the clock at 0.2-1.5 % CPU (max < 3 %) and
+  0-1 % GPU (workspace ``CpuUtilizationPercentage``/``GpuUtilizationPercentage`` split by
+  ``ComputeName``), billed 24 h/day in the EA export; idle shutdown is configured but
+  never triggers (an open notebook session counts as activity);
 * ``drift``: an Azure ML workspace written with ``publicNetworkAccess: Enabled``,
   delivered as a ``Microsoft.Resources.ResourceWriteSuccess`` Event Grid event
   (with claims name/upn and correlationId), its ARM GET in ``resources/`` showing

@@ -98,9 +98,35 @@ def write_metrics(root: Path, res: list[Res], now: datetime, rng: random.Random,
     return count
 
 
+def _dims(compute: Res) -> list[dict[str, Any]]:
+    short = compute.name.split("/")[-1]
+    return [{"name": {"value": "ComputeName", "localizedValue": "ComputeName"}, "value": short}]
+
+
+def _idle_rng(compute: Res) -> random.Random:
+    """The idle instance's own stream (seeded by its id), so planting it changes no other series."""
+    return random.Random(f"idle-ml:{compute.id}")
+
+
+def _idle_series(compute: Res, hours: list[datetime], metric: str) -> dict[str, Any]:
+    """Hourly CPU (0.2-1.5 % average, max < 3 %) or GPU (0-1 %) of an idle running instance."""
+    rng = _idle_rng(compute) if metric == "cpu" else random.Random(f"idle-ml-gpu:{compute.id}")
+    data: list[dict[str, Any]] = []
+    for hr in hours:
+        if metric == "cpu":
+            avg = rng.uniform(0.2, 1.5)
+            peak = min(2.95, avg * rng.uniform(1.2, 1.9))
+        else:
+            avg = rng.uniform(0.0, 0.6)
+            peak = min(1.0, avg + rng.uniform(0.0, 0.4))
+        data.append({"timeStamp": iso(hr), "average": round(avg, 4), "maximum": round(peak, 4)})
+    return {"metadatavalues": _dims(compute), "data": data}
+
+
 def _ml_series(compute: Res, hours: list[datetime], rng: random.Random) -> dict[str, Any]:
     """One ``CpuUtilizationPercentage`` timeseries of a compute instance (dimension ComputeName)."""
-    short = compute.name.split("/")[-1]
+    if compute.profile == "idle":
+        return _idle_series(compute, hours, "cpu")
     data: list[dict[str, Any]] = []
     for hr in hours:
         working = hr.weekday() < 5 and 9 <= hr.hour < 19
@@ -109,18 +135,17 @@ def _ml_series(compute: Res, hours: list[datetime], rng: random.Random) -> dict[
             continue
         avg = round(rng.uniform(6, 45), 4)
         data.append({"timeStamp": iso(hr), "average": avg, "maximum": round(min(100.0, avg * rng.uniform(1.2, 2)), 4)})
-    return {
-        "metadatavalues": [{"name": {"value": "ComputeName", "localizedValue": "ComputeName"}, "value": short}],
-        "data": data,
-    }
+    return {"metadatavalues": _dims(compute), "data": data}
 
 
 def write_ml_metrics(root: Path, res: list[Res], now: datetime, rng: random.Random) -> int:
-    """Workspace-level ``CpuUtilizationPercentage`` split by ComputeName, one file per workspace.
+    """Workspace-level ``CpuUtilizationPercentage`` (and ``GpuUtilizationPercentage``) split by ComputeName.
 
-    The body of ``GET {workspaceId}/providers/microsoft.insights/metrics?metricnames=CpuUtilizationPercentage
-    &$filter=ComputeName eq '*'&interval=PT1H&aggregation=average,maximum``; compute instances report while
-    running (working hours here), nothing while stopped.
+    One file per workspace: the body of ``GET {workspaceId}/providers/microsoft.insights/metrics?metricnames=
+    CpuUtilizationPercentage,GpuUtilizationPercentage&$filter=ComputeName eq '*'&interval=PT1H
+    &aggregation=average,maximum``; compute instances report while running (working hours here),
+    nothing while stopped. GPU instances (NC sizes) also report GPU utilisation; the planted idle
+    instance (profile ``idle``) runs around the clock at near-zero CPU and GPU.
     """
     start = now - timedelta(days=METRIC_DAYS)
     hours = [start + timedelta(hours=i) for i in range(METRIC_DAYS * 24)]
@@ -137,7 +162,13 @@ def write_ml_metrics(root: Path, res: list[Res], now: datetime, rng: random.Rand
         ]
         if not instances:
             continue
-        doc = {
+        # GPU utilisation is written for the idle GPU instance (the only GPU compute instance simulated).
+        gpus = [
+            c
+            for c in instances
+            if c.profile == "idle" and c.arm["properties"]["properties"]["vmSize"].startswith("Standard_NC")
+        ]
+        doc: dict[str, Any] = {
             "cost": 0,
             "timespan": f"{iso(start)}/{iso(now)}",
             "interval": "PT1H",
@@ -155,6 +186,18 @@ def write_ml_metrics(root: Path, res: list[Res], now: datetime, rng: random.Rand
             "namespace": ws.type,
             "resourceregion": ws.location,
         }
+        if gpus:
+            doc["value"].append(
+                {
+                    "id": f"{ws.id}/providers/Microsoft.Insights/metrics/GpuUtilizationPercentage",
+                    "type": "Microsoft.Insights/metrics",
+                    "name": {"value": "GpuUtilizationPercentage", "localizedValue": "GPU Utilization Percentage"},
+                    "displayDescription": "GPU utilization of compute nodes in the workspace.",
+                    "unit": "Percent",
+                    "timeseries": [_idle_series(c, hours, "gpu") for c in gpus],
+                    "errorCode": "Success",
+                }
+            )
         dump(root / "metrics" / ws.sub.id / ws.rg / f"{ws.name}.json", doc)
         count += 1
     return count

@@ -443,6 +443,10 @@ def build_resources(
     ws_prod = b.workspace(ds, "rg-ml-prod", "mlw-forecast", "eastus2", st_ml, False, t("prod", "ml", "ml-team"))
     b.compute(ws_prod, "ci-alice", "ComputeInstance", "Standard_DS3_v2", "dev", "PT60M")
     b.compute(ws_prod, "cluster-train", "AmlCompute", "Standard_NC6s_v3", "batch", None)
+    # The planted idle ML compute instance: a GPU instance left running with idle shutdown
+    # configured, which never triggers because a notebook kernel stays open (idle shutdown
+    # counts sessions, not utilisation): CPU and GPU sit near zero around the clock.
+    idle_ml = b.compute(ws_prod, "ci-gpu-carol", "ComputeInstance", "Standard_NC6s_v3", "idle", "PT60M")
     st_rs = b.storage(
         ds, "rg-ml-research", "stmlres" + f"{rng.getrandbits(24):06x}", "eastus2", 600, t("research", "ml", "research")
     )
@@ -503,7 +507,12 @@ def build_resources(
     ws_sb = b.workspace(dev, "rg-ml-sandbox", "mlw-sandbox", "westeurope", st_sb, False, t("dev", "ml", "ml-team"))
     b.compute(ws_sb, "ci-dev", "ComputeInstance", "Standard_DS3_v2", "dev", "PT30M")
 
-    planted = {"cost_spike": spike.id, "idle_vm": idle.id, "drift_workspace": drift_ws.id}
+    planted = {
+        "cost_spike": spike.id,
+        "idle_vm": idle.id,
+        "idle_ml_instance": idle_ml.id,
+        "drift_workspace": drift_ws.id,
+    }
     return subs, b.res, planted, b.extensions
 
 
