@@ -66,9 +66,12 @@ def test_every_family_alerts_on_its_planted_problem(sim: SimResult, first: tuple
     spike = sim.planted["cost_spike"].lower()
     assert any(a["labels"]["resource_id"] == spike and a["status"] == "firing" for a in by_family["overspend"])
 
-    (idle,) = by_family["idle"]
-    assert idle["labels"]["resource_id"] == sim.planted["idle_vm"].lower()
-    assert float(idle["annotations"]["monthly_waste"]) > 100
+    idle = {a["labels"]["resource_id"]: a for a in by_family["idle"]}
+    assert set(idle) == {sim.planted["idle_vm"].lower(), sim.planted["idle_ml_instance"].lower()}
+    vm = idle[sim.planted["idle_vm"].lower()]
+    assert vm["labels"]["alertname"] == "vm_shutdown_candidate"
+    assert float(vm["annotations"]["monthly_waste"]) > 100
+    assert vm["annotations"]["waste_basis"] == "cost data"
 
     (drift,) = by_family["drift"]
     assert drift["labels"]["resource_id"] == sim.planted["drift_workspace"].lower()
@@ -244,18 +247,22 @@ def test_a_deleted_idle_vm_resolves_its_alert(sim: SimResult, config: VigilConfi
     shutil.copytree(sim.root, tenant)
     out = tmp_path / "out"
     first = _run(tenant, out, config)
-    assert first.alerts["by_family"]["idle"] == {"firing": 1, "resolved": 0}
-    (idle,) = [a for a in _alerts(out) if a["labels"]["detector"] == "idle"]
+    assert first.alerts["by_family"]["idle"] == {"firing": 2, "resolved": 0}
+    vm_id = sim.planted["idle_vm"].lower()
+    (idle,) = [a for a in _alerts(out) if a["labels"]["detector"] == "idle" and a["labels"]["resource_id"] == vm_id]
     prev = previous_findings_of(out)
-    assert [f.fingerprint for f in prev] == [idle["fingerprint"]]
+    assert idle["fingerprint"] in {f.fingerprint for f in prev}
+    assert len(prev) == 2
     # The VM is deleted: gone from the inventory and from the metrics.
     next(p for p in (tenant / "resources").rglob("virtualmachines--vm-legacy-app-01.json")).unlink()
     next(p for p in (tenant / "metrics").rglob("vm-legacy-app-01.json")).unlink()
     again = _run(tenant, out, config)
-    assert again.alerts["by_family"]["idle"] == {"firing": 0, "resolved": 1}
-    (resolved,) = [a for a in _alerts(out) if a["labels"]["detector"] == "idle"]
+    assert again.alerts["by_family"]["idle"] == {"firing": 1, "resolved": 1}  # the ML instance still fires
+    by_id = {a["labels"]["resource_id"]: a for a in _alerts(out) if a["labels"]["detector"] == "idle"}
+    resolved = by_id[vm_id]
     assert resolved["fingerprint"] == idle["fingerprint"]
     assert resolved["status"] == "resolved"
+    assert by_id[sim.planted["idle_ml_instance"].lower()]["status"] == "firing"
 
 
 def previous_findings_of(out: Path) -> list[Any]:
