@@ -121,11 +121,42 @@ class RuntimeOutbox:
         return True
 
 
+def _auto_remediation(findings: list[Finding], rt: Runtime, now: datetime) -> dict[str, Any]:
+    """Queue the remediation steps the routing and guards allow to run without approval
+    (``auto``). The worker re-checks every guard against fresh state before acting."""
+    if not any(f.status.value == "firing" for f in findings):
+        return {}
+    from alerts.remediation import plan
+    from alerts.remediation.approve import auto_request
+    from alerts.remediation.findings import rule_actions_from_registry
+    from alerts.remediation.routing import mode_resolver
+
+    cfg = rt.config
+    steps = plan(
+        findings,
+        resources=lambda _rid: {},  # current state is read by the worker; the plan checks scope and grants
+        config=cfg.remediation,
+        rule_actions=rule_actions_from_registry(),
+        now=now,
+        mode_for=mode_resolver(cfg),
+    )
+    run_id = now.strftime("%Y%m%dT%H%M%S")
+    queued = 0
+    for step in steps:
+        if step.decision == "execute":
+            rt.enqueue(_setting(rt, REMEDIATION_QUEUE), auto_request(step, run_id=run_id))
+            queued += 1
+    return {"planned": len(steps), "queued": queued}
+
+
 def _alerts(findings: list[Finding], rt: Runtime, now: datetime) -> dict[str, Any]:
     from alerts.pipeline import process
 
     res = process(findings, config=rt.config, store=rt.store, outbox=RuntimeOutbox(rt), now=now)  # type: ignore[arg-type]
     out = res.to_dict()
+    remediation = _auto_remediation(findings, rt, now)
+    if remediation:
+        out["remediation"] = remediation
     if res.next_flush_at is not None:
         # Groups waiting for group_wait: ask for a flush when they are due.
         delay = max(0, int((res.next_flush_at - now).total_seconds()) + 1)

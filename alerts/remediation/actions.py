@@ -81,7 +81,8 @@ class Action:
             return False
         if self.compute_kind and state is not None:
             kind = str(_get(state, "properties", "computeType") or "")
-            return kind.lower() == self.compute_kind.lower()
+            # Unknown compute type (no state at hand): the executor checks it against fresh state.
+            return not kind or kind.lower() == self.compute_kind.lower()
         return True
 
 

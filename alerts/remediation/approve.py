@@ -12,7 +12,7 @@ from alerts.remediation.actions import action
 from alerts.remediation.arm import ArmClient
 from alerts.remediation.config import RemediationConfig
 from alerts.remediation.execute import LedgerEntry, execute
-from alerts.remediation.guards import check_scope, exemption
+from alerts.remediation.guards import check_scope, effective_mode, exemption
 from alerts.remediation.plan import PlanStep
 from alerts.signing import LinkError, derive_nonce, sign_link, verify_link
 from vigil.model import ResourceRef
@@ -22,6 +22,7 @@ __all__ = [
     "ApprovalRejectedError",
     "approval_link",
     "approval_request",
+    "auto_request",
     "execute_approved",
     "handle_approval",
     "request_from_approval",
@@ -114,23 +115,42 @@ def execute_approved(
     scope = check_scope(resource, config)
     if not scope.allowed:
         raise ApprovalRejectedError(scope.reason)
+    auto = request.get("kind") == "remediation-auto"
+    rule = request.get("rule", "")
+    if auto and effective_mode("auto", rule, resource, config)[0] != "auto":
+        raise ApprovalRejectedError(f"auto remediation is no longer granted for rule {rule} in this scope")
     current = arm.get(rid, act.api_version)
     reason = exemption((current or {}).get("tags"), config.exempt_tag, now)
     if reason:
         raise ApprovalRejectedError(reason)
+    if current is not None and not act.applies_to(resource.type, current):
+        raise ApprovalRejectedError(f"action {act.id} does not apply to this resource")
     return execute(
         act,
         resource_id=rid,
         fingerprint=fp,
-        rule=request.get("rule", ""),
-        mode="approve",
+        rule=rule,
+        mode="auto" if auto else "approve",
         approved_by=approved_by,
         correlation_id=correlation_id,
         arm=arm,
         store=store,
         now=now,
-        key=f"remediate:{nonce}",
+        key=f"{'auto' if auto else 'remediate'}:{nonce}",
     )
+
+
+def auto_request(step: PlanStep, *, run_id: str) -> dict[str, str]:
+    """The queue message for a step the planner marked ``execute`` (auto mode)."""
+    return {
+        "kind": "remediation-auto",
+        "fingerprint": step.fingerprint,
+        "resource_id": step.resource_id,
+        "rule": step.rule,
+        "action": step.action,
+        "nonce": f"{run_id}:{step.fingerprint}:{step.action}",
+        "approved_by": "vigil (auto)",
+    }
 
 
 def request_from_approval(

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 def handle_remediation(
     message: Mapping[str, Any], rt: Runtime, *, now: datetime, arm: ArmClient | None = None
 ) -> dict[str, Any]:
-    if message.get("kind") != "remediation-approved":
+    if message.get("kind") not in ("remediation-approved", "remediation-auto"):
         return {"ok": False, "rejected": f"unknown remediation message kind {message.get('kind')!r}"}
     client = arm
     if client is None:

@@ -360,3 +360,42 @@ def test_passing_arm_error_leaves_the_link_usable(server: AzureTestServer, store
     assert entry.result == "succeeded"
     assert tenant.power == "deallocated"
     assert [e["result"] for e in ledger_entries(store)] == ["succeeded"]
+
+
+def test_auto_mode_end_to_end_through_the_remediation_queue(
+    server: AzureTestServer, arm: ArmClient, store: SQLiteStore, tmp_path: Any
+) -> None:
+    """Detection -> alerts -> a queued auto step -> the worker deallocates through ARM, once."""
+    from alerts.remediation.worker import handle_remediation
+    from vigil import handlers
+    from vigil.config import parse_config
+    from vigil.runtime_local import LocalRuntime
+
+    tenant = FakeTenant(server)
+    config = parse_config(
+        {
+            "route": {"receiver": "ops", "routes": [{"matchers": ['detector="idle"'], "receiver": "fixit"}]},
+            "receivers": [{"name": "ops"}, {"name": "fixit", "remediation_configs": [{"mode": "auto"}]}],
+            "remediation": {
+                "allowed_subscriptions": [SUB],
+                "auto_allow": [{"rules": ["vm_shutdown_candidate"], "subscriptions": [SUB]}],
+            },
+        }
+    )
+    rt = LocalRuntime(config, store, tmp_path)
+    out = handlers._alerts([vm_finding()], rt, NOW)
+    assert out["remediation"] == {"planned": 1, "queued": 1}
+    [message] = rt.pending("vigil-remediation")
+    assert message["kind"] == "remediation-auto"
+    first = handle_remediation(message, rt, now=NOW, arm=arm)
+    again = handle_remediation(message, rt, now=NOW, arm=arm)  # a redelivered message
+    assert first == again == {"ok": True, "result": "succeeded", "detail": "Deallocate the virtual machine"}
+    assert tenant.power == "deallocated"
+    assert len([r for r in tenant.writes() if r.path.endswith("/deallocate")]) == 1
+    # Without the grant the same message is refused, and nothing is called.
+    narrowed = parse_config({"remediation": {"allowed_subscriptions": [SUB]}})
+    refused = handle_remediation(
+        {**message, "nonce": "other"}, LocalRuntime(narrowed, store, tmp_path), now=NOW, arm=arm
+    )
+    assert refused["ok"] is False
+    assert "no longer granted" in refused["rejected"]
