@@ -222,3 +222,15 @@ def test_mode_comes_from_the_receiver_the_route_picks() -> None:
     )
     by_name = {s.resource_id.rsplit("/", 1)[-1]: s.decision for s in steps}
     assert by_name == {"x": "execute", "z": "await-approval"}
+
+
+def test_every_rule_remediation_action_exists() -> None:
+    """Meta-test over the detector registry: a rule's remediation_action names a real action."""
+    from alerts.remediation.actions import ACTIONS
+    from alerts.remediation.findings import rule_actions_from_registry
+
+    mapping = rule_actions_from_registry()
+    assert mapping["vm_shutdown_candidate"] == "deallocate_vm"
+    assert mapping["ml-workspace-public-network-access"] == "disable_ml_workspace_public_access"
+    known = {a.id for a in ACTIONS}
+    assert set(mapping.values()) <= known
