@@ -10,11 +10,12 @@ Two profiles:
 - ``cost``: daily (or hourly) spend. Weekly (daily) seasonality, damped trend,
   robust median/MAD statistics, one-sided (only increases are overspend), and an
   absolute-impact gate.
-- ``metric``: generic streaming metrics (the NAB profile). Robust z-scores on
-  several horizons plus a scikit-learn nearest-neighbour novelty score over
-  recent shapes, with alarm damping so one event raises one alarm.
+- ``metric``: generic streaming metrics (the NAB profile). Robust z-scores of the
+  value and its change (or of the seasonal residual) plus a contextual novelty
+  score over quantised recent values (detectors/anomaly/context.py), with alarm
+  damping so one event raises one alarm.
 
-Import cost: numpy only at import; scikit-learn is imported by the metric profile.
+Import cost: numpy only at import; pandas is imported by the metric profile.
 """
 
 from __future__ import annotations

@@ -8,9 +8,12 @@ Per row t, from rows before t only (every statistic is a trailing pandas window)
    (its same-phase residual is much tighter than its level spread): the residual
    against the median of the same phase on the previous three days replaces 1-2;
 4. the rarity of z: its percentile rank among the last ``rank_window`` z values;
-5. raw = rank^4 x (1 - exp(-z / 2)), a probability-like figure comparable across series;
-6. alarm damping: a raw that does not beat the largest raw of the last ``damping_window``
-   rows is multiplied by 0.3, so one event raises one alarm, not a burst.
+5. robust = rank^4 x (1 - exp(-z / 2)), a probability-like figure comparable across series;
+6. contextual novelty (detectors/anomaly/context.py): how new the pattern of the last
+   few quantised values is, averaged over several quantisations;
+7. raw = (1 - w) x robust + w x novelty (robust alone until a quantisation is learnt);
+8. alarm damping: a raw that does not beat the largest raw of the last ``damping_window``
+   rows is multiplied by ``damping``, so one event raises one alarm, not a burst.
 
 The defaults were chosen on the NAB development subset only (see bench/nab).
 """
@@ -23,6 +26,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from detectors.anomaly.context import context_novelty_ensemble
+
 __all__ = ["MetricParams", "score_metric"]
 
 FloatArray = npt.NDArray[np.float64]
@@ -32,11 +37,12 @@ FloatArray = npt.NDArray[np.float64]
 class MetricParams:
     window: int = 2000
     rank_window: int = 5000
-    damping_window: int = 2000
+    damping_window: int = 4000
     min_history: int = 30
     rank_power: float = 4.0
     z_scale: float = 2.0
-    damping: float = 0.3
+    damping: float = 0.6
+    context_weight: float = 0.5
     threshold: float = 0.5
     period: int = 0  # rows per seasonal cycle (for example rows per day); 0 = none
 
@@ -71,8 +77,17 @@ def score_metric(
         zz = pd.Series(zn)
     zz = zz.fillna(0.0)
     rank = zz.rolling(p.rank_window, min_periods=1).rank(pct=True)
-    raw = ((rank**p.rank_power) * (1.0 - np.exp(-zz / p.z_scale))).fillna(0.0).to_numpy(dtype=float)
-    prevmax = pd.Series(raw).shift(1).rolling(p.damping_window, min_periods=1).max().fillna(0.0).to_numpy()
+    robust = ((rank**p.rank_power) * (1.0 - np.exp(-zz / p.z_scale))).fillna(0.0).to_numpy(dtype=float)
+    raw = robust
+    reference = robust  # what later rows must beat to escape damping
+    if p.context_weight > 0:
+        novelty = context_novelty_ensemble(x)
+        warm = np.isnan(novelty)
+        raw = np.where(warm, robust, (1.0 - p.context_weight) * robust + p.context_weight * novelty)
+        # warm-up rows (no quantisation learnt yet) score on the robust part alone, and their
+        # unsteady scores do not set the bar for the rows after them
+        reference = np.where(warm, 0.0, raw)
+    prevmax = pd.Series(reference).shift(1).rolling(p.damping_window, min_periods=1).max().fillna(0.0).to_numpy()
     scores = np.where(raw > prevmax, raw, raw * p.damping)
     reasons: list[str | None] = [None] * n
     seen = np.cumsum(~np.isnan(x)) - (~np.isnan(x)).astype(int)  # valid rows strictly before t

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import numpy as np
+
+from detectors.anomaly.context import context_novelty, context_novelty_ensemble
+
+
+def _pattern(n: int) -> np.ndarray:
+    return np.tile([1.0, 2.0, 3.0, 4.0, 3.0, 2.0], n // 6 + 1)[:n]
+
+
+def test_repeating_pattern_becomes_familiar_and_a_new_shape_is_novel() -> None:
+    x = _pattern(600)
+    x[500] = 9.0  # outside the learnt range
+    x[550] = 1.0  # inside the range, but never after this context
+    nov = context_novelty(x, levels=8, learn=100)
+    assert np.isnan(nov[:100]).all()
+    assert nov[150:500].max() == 0.0
+    assert nov[500] == 1.0
+    assert 0.0 < nov[550] < 1.0
+    assert nov[590:].max() == 0.0
+
+
+def test_novelty_is_causal_and_skips_nans() -> None:
+    rng = np.random.default_rng(1)
+    x = rng.normal(0, 1, 800)
+    x[300:310] = np.nan
+    full = context_novelty_ensemble(x)
+    for cut in (200, 305, 501):
+        np.testing.assert_array_equal(context_novelty_ensemble(x[:cut]), full[:cut])
+    assert np.isnan(full[300:310]).all()
+    ok = full[~np.isnan(full)]
+    assert ok.min() >= 0.0
+    assert ok.max() <= 1.0
