@@ -26,6 +26,7 @@ from alerts.compiled import Integration, compiled
 from alerts.nflog import entry_key, log_sent, needs_update, read_entry
 from alerts.notify import AlertView, DirectorySink, NotificationPayload, Notifier
 from alerts.outbox import Outbox, QueueOutbox
+from alerts.remediation.execute import outcome_for
 from vigil.state.base import Namespace, StateStore
 
 if TYPE_CHECKING:
@@ -216,7 +217,7 @@ def _load_views(store: StateStore, firing: frozenset[str], resolved: frozenset[s
             from vigil.model import Alert
 
             alert = Alert(alert.labels, alert.annotations, alert.starts_at, None)
-        views.append(AlertView(alert, fp, rec.evidence, get_ack(store, fp)))
+        views.append(AlertView(alert, fp, rec.evidence, get_ack(store, fp), outcome_for(store, fp)))
     return views
 
 

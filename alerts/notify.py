@@ -57,6 +57,7 @@ class AlertView:
     fingerprint: str
     evidence: Mapping[str, Any] = field(default_factory=dict)
     ack: Mapping[str, Any] | None = None
+    remediation: str | None = None  # the outcome of a remediation, e.g. "remediated by …" or "failed: …"
 
 
 @dataclass(frozen=True, slots=True)

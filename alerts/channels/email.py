@@ -53,6 +53,8 @@ def _facts(v: AlertView) -> list[tuple[str, str]]:
     out.append(("Since", a.starts_at.isoformat()))
     if v.ack:
         out.append(("Acknowledged", f"by {v.ack.get('by', '?')}: {v.ack.get('comment', '')}"))
+    if v.remediation:
+        out.append(("Remediation", v.remediation))
     return [(k, x) for k, x in out if x]
 
 

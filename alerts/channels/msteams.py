@@ -192,6 +192,8 @@ class _Renderer:
                     + (f": {v.ack['comment']}" if v.ack.get("comment") else ""),
                 )
             )
+        if v.remediation:
+            facts.append(("Remediation", v.remediation))
         summary = _first(v, "summary", "description", "title")
         items: list[dict[str, Any]] = [
             {

@@ -37,6 +37,8 @@ def render_body(cfg: WebhookConfig, payload: NotificationPayload) -> dict[str, A
         d["fingerprint"] = v.fingerprint
         if v.ack:
             d["ack"] = dict(v.ack)
+        if v.remediation:
+            d["remediation"] = v.remediation
         alerts.append(d)
     return {
         "version": "4",

@@ -29,6 +29,7 @@ def list_(
     from alerts.alertstate import load_alerts
     from alerts.matchers import MatcherError, parse_matchers
     from alerts.pipeline import RESOLVED_RETENTION
+    from alerts.remediation.execute import outcome_for
     from alerts.silences import active_silences, silenced_by
 
     if status not in (None, "firing", "resolved"):
@@ -66,6 +67,7 @@ def list_(
             d["silenced_by"] = silenced_by(sil, a.labels)
             d["inhibited_by"] = inhibitor.inhibited_by(fp, a.labels)
             d["ack"] = get_ack(store, fp)
+            d["remediation"] = outcome_for(store, fp)
             rows.append(d)
     finally:
         store.close()
@@ -84,6 +86,8 @@ def list_(
             flags.append("inhibited")
         if d["ack"]:
             flags.append(f"acked by {d['ack']['by']}")
+        if d["remediation"]:
+            flags.append(d["remediation"])
         typer.echo(
             f"{d['fingerprint']}  {d['status']:8}  {lab.get('severity', ''):8}  {lab.get('alertname', '')}  "
             f"{lab.get('resource_id', '')}  since {d['startsAt'][:16]}" + (f"  [{', '.join(flags)}]" if flags else "")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -399,3 +400,41 @@ def test_auto_mode_end_to_end_through_the_remediation_queue(
     )
     assert refused["ok"] is False
     assert "no longer granted" in refused["rejected"]
+
+
+def test_the_alert_shows_the_remediation_outcome(
+    server: AzureTestServer, arm: ArmClient, store: SQLiteStore, tmp_path: Any
+) -> None:
+    """After a failed LRO the next card and `vigil alerts list` say so."""
+    from typer.testing import CliRunner
+
+    from alerts.dispatch import drain
+    from alerts.notify import DirectorySink
+    from alerts.outbox import StoreOutbox
+    from alerts.pipeline import process
+    from vigil.cli.main import app
+    from vigil.config import parse_config
+
+    FakeTenant(server, lro_status="Failed")
+    config = parse_config(
+        {
+            "route": {"receiver": "t", "group_wait": "0s"},
+            "receivers": [{"name": "t", "msteams_configs": [{"webhook_url": "https://teams.invalid/hook"}]}],
+        }
+    )
+    finding = vm_finding()
+    link = approval_link(approve_step(), base_url="https://v", key=KEY, now=NOW, ttl=timedelta(hours=1))
+    handle_approval(
+        query_of(link), key=KEY, store=store, arm=arm, config=CFG, now=NOW, approved_by="g", correlation_id="c"
+    )
+    process([finding], config=config, store=store, outbox=StoreOutbox(store), now=NOW)
+    out = tmp_path / "outbox"
+    drain(
+        StoreOutbox(store), config=config, store=store, now=lambda: NOW + timedelta(minutes=1), sink=DirectorySink(out)
+    )
+    card = json.dumps(json.loads(next(out.glob("*.json")).read_text(encoding="utf-8")))
+    assert '"title": "Remediation", "value": "remediation failed: ' in card
+    listed = CliRunner().invoke(app, ["alerts", "list", "--state", str(tmp_path / "state.db"), "--json"])
+    assert listed.exit_code == 0, listed.output
+    (row,) = json.loads(listed.output)
+    assert row["remediation"].startswith("remediation failed:")
