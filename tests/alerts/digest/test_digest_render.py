@@ -103,6 +103,7 @@ def test_renders_in_headless_chromium_without_console_errors(tmp_path: Path) -> 
     if not Path(chromium).exists():
         pytest.fail("chromium is not installed: `make test` installs Debian's chromium package")
     from playwright import sync_api
+
     page_file = tmp_path / "digest.html"
     page_file.write_text(render(_digest(budget=9000.0)).html_standalone, encoding="utf-8")
     messages: list[tuple[str, str]] = []
