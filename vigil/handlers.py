@@ -490,7 +490,18 @@ def run_digest(rt: Runtime, now: datetime) -> dict[str, Any]:
         if not res.ok:
             raise (RetryableError if res.retryable else RuntimeError)(f"digest email: {res.reason}")
 
-    results = send_digests(digests, costs, records, now=now, sender=sender, send=send, budgets=_budget_for(rt, now))
+    from alerts.remediation.execute import ledger_entries
+
+    results = send_digests(
+        digests,
+        costs,
+        records,
+        now=now,
+        sender=sender,
+        send=send,
+        budgets=_budget_for(rt, now),
+        remediation_log=list(ledger_entries(rt.store)),
+    )
     failed = [r for r in results if r.error]
     if failed and len(failed) == len(results):
         raise RetryableError("every digest failed: " + "; ".join(f"{r.name}: {r.error}" for r in failed))

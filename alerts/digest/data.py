@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from vigil.model import Finding, Status
+from vigil.model import Finding, ResourceRef, Status
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -37,6 +37,7 @@ __all__ = [
     "DigestError",
     "FindingRecord",
     "Mover",
+    "RemediationRecord",
     "Scope",
     "ScopeSet",
     "build_digest",
@@ -222,6 +223,41 @@ def load_findings(lines: Iterable[str], source: str = "<findings>") -> list[Find
 
 
 @dataclass(frozen=True, slots=True)
+class RemediationRecord:
+    """One remediation attempt from the audit ledger (``alerts.remediation.execute``)."""
+
+    at: datetime | None
+    action: str
+    resource_id: str
+    result: str
+    approved_by: str
+    detail: str
+
+    @property
+    def resource_name(self) -> str:
+        return self.resource_id.rsplit("/", 1)[-1]
+
+    @property
+    def subscription_id(self) -> str:
+        return ResourceRef.from_id(self.resource_id).subscription_id
+
+    @property
+    def resource_group(self) -> str:
+        return ResourceRef.from_id(self.resource_id).resource_group
+
+    @classmethod
+    def from_ledger(cls, entry: Mapping[str, Any]) -> RemediationRecord:
+        return cls(
+            at=_parse_dt(entry.get("at")),
+            action=str(entry.get("action", "")),
+            resource_id=str(entry.get("resource_id", "")),
+            result=str(entry.get("result", "")),
+            approved_by=str(entry.get("approved_by", "")),
+            detail=str(entry.get("detail", "")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Mover:
     dimension: str
     key: str
@@ -267,7 +303,7 @@ class Digest:
     idle_total_monthly: float = 0.0
     drift_opened: int = 0
     drift_resolved: int = 0
-    remediations: list[FindingRecord] = field(default_factory=list)
+    remediations: list[RemediationRecord] = field(default_factory=list)
     other_currencies: list[str] = field(default_factory=list)
     trace: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -381,6 +417,7 @@ def build_digest(
     currency: str | None = None,
     budget: float | None = None,
     top_n: int = 10,
+    remediation_log: Iterable[Mapping[str, Any]] = (),
 ) -> Digest:
     """Compute the digest for one scope and ISO week. Pure: no I/O, no clock."""
     import pandas as pd
@@ -412,6 +449,7 @@ def build_digest(
     wk_start_dt = datetime(week_start.year, week_start.month, week_start.day, tzinfo=now.tzinfo)
     wk_end_dt = wk_start_dt + timedelta(days=7)
     _fill_findings(digest, findings, scope=scope, start=wk_start_dt, end=wk_end_dt, top_n=top_n)
+    _fill_remediations(digest, remediation_log, scope=scope, start=wk_start_dt, end=wk_end_dt)
 
     if not len(frame):
         digest.empty_reason = (
@@ -559,9 +597,32 @@ def _fill_findings(
     drift = [f for f in scoped if f.family == "drift"]
     digest.drift_opened = sum(1 for f in drift if _opened_in(f, start, end))
     digest.drift_resolved = sum(1 for f in drift if _resolved_in(f, start, end))
-    digest.remediations = [
-        f
-        for f in scoped
-        if (f.family == "remediation" or f.annotations.get("remediation_outcome"))
-        and (_opened_in(f, start, end) or _resolved_in(f, start, end))
-    ]
+
+
+def _fill_remediations(
+    digest: Digest, log: Iterable[Mapping[str, Any]], *, scope: ScopeSet, start: datetime, end: datetime
+) -> None:
+    """Actions from the remediation audit ledger in the week (approval events are not actions)."""
+    out: list[RemediationRecord] = []
+    for entry in log:
+        if "action" not in entry or "result" not in entry:
+            continue
+        rec = RemediationRecord.from_ledger(entry)
+        if rec.at is None or not start <= rec.at < end:
+            continue
+        probe = FindingRecord(
+            "remediation",
+            rec.action,
+            rec.result,
+            rec.resource_id,
+            rec.resource_name,
+            rec.subscription_id,
+            rec.resource_group,
+            rec.at,
+            None,
+            {},
+            {},
+        )
+        if _in_scope(probe, scope):
+            out.append(rec)
+    digest.remediations = sorted(out, key=lambda r: (r.at or start, r.resource_id))

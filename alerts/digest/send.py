@@ -7,7 +7,7 @@ Sending is injected (``send``), so the same code serves the Function timer
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
@@ -58,6 +58,7 @@ def send_digests(
     sender: str,
     send: SendFn,
     budgets: Callable[[DigestConfig], float | None] | None = None,
+    remediation_log: Sequence[Mapping[str, Any]] = (),
 ) -> list[DigestSendResult]:
     """One email per digest subscription. A failure for one subscription is
     logged and reported, and does not stop the others; the caller decides
@@ -75,6 +76,7 @@ def send_digests(
                 now=now,
                 currency=cfg.currency,
                 budget=budgets(cfg) if budgets else None,
+                remediation_log=remediation_log,
             )
             msg = render(digest).to_email(
                 sender=sender,

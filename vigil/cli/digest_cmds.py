@@ -31,6 +31,9 @@ def digest(
     sender: str = typer.Option("vigil@localhost", "--from", help="From address of the .eml."),
     to: list[str] = typer.Option([], "--to", help="Recipient of the .eml (repeatable)."),
     now: str | None = typer.Option(None, "--now", help="Generation time, ISO 8601 (default: now)."),
+    state: Path | None = typer.Option(
+        None, "--state", help="State store (SQLite) whose remediation ledger lists the actions taken."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the digest's figures as JSON."),
 ) -> None:
     """Render the weekly finance digest: week totals, month to date against budget and forecast, an 8-week
@@ -58,7 +61,26 @@ def digest(
         typer.echo(f"error: {data}: no such folder of normalized cost data", err=True)
         raise typer.Exit(2)
     costs = load_costs(data)
-    d = build_digest(costs, records, week_start=week_start, scopes=scopes, now=when, currency=currency, budget=budget)
+    ledger: list[dict[str, object]] = []
+    if state is not None:
+        from alerts.remediation.execute import ledger_entries
+        from vigil.state import open_store
+
+        store = open_store("sqlite", path=state)
+        try:
+            ledger = list(ledger_entries(store))
+        finally:
+            store.close()
+    d = build_digest(
+        costs,
+        records,
+        week_start=week_start,
+        scopes=scopes,
+        now=when,
+        currency=currency,
+        budget=budget,
+        remediation_log=ledger,
+    )
     rendered = render(d)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(rendered.html_standalone, encoding="utf-8")

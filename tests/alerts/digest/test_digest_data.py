@@ -191,3 +191,51 @@ def test_week_in_progress_compares_the_same_weekdays() -> None:
     html = render(d).html_standalone
     assert "Week to date (3 of 7 days)" in html
     assert "same days last week" in html
+
+
+def test_remediation_actions_come_from_the_ledger_for_the_week_and_scope() -> None:
+    vms = "providers/microsoft.compute/virtualmachines"
+    vm = f"/subscriptions/11111111-1111-1111-1111-111111111111/resourcegroups/rg-ml/{vms}/gpu-vm"
+    other = f"/subscriptions/22222222-2222-2222-2222-222222222222/resourcegroups/rg-dev/{vms}/devbox"
+    log = [
+        {"event": "remediation_approved", "at": "2026-11-18T10:00:00+00:00", "fingerprint": "x"},  # not an action
+        {
+            "at": "2026-11-18T10:05:00+00:00",
+            "action": "deallocate_vm",
+            "resource_id": vm,
+            "result": "succeeded",
+            "approved_by": "alice",
+        },
+        {
+            "at": "2026-11-19T10:05:00+00:00",
+            "action": "deallocate_vm",
+            "resource_id": other,
+            "result": "failed",
+            "approved_by": "bob",
+        },
+        {
+            "at": "2026-11-02T10:05:00+00:00",
+            "action": "deallocate_vm",
+            "resource_id": vm,
+            "result": "succeeded",
+            "approved_by": "carol",
+        },  # an earlier week
+    ]
+    d = build_digest(to_frame(make_rows()), [], week_start=WEEK, now=NOW, currency="USD", remediation_log=log)
+    assert [(r.resource_name, r.result, r.approved_by) for r in d.remediations] == [
+        ("gpu-vm", "succeeded", "alice"),
+        ("devbox", "failed", "bob"),
+    ]
+    scoped = build_digest(
+        to_frame(make_rows()),
+        [],
+        week_start=WEEK,
+        scopes=[parse_scope("resource-group=rg-ml")],
+        now=NOW,
+        currency="USD",
+        remediation_log=log,
+    )
+    assert [r.approved_by for r in scoped.remediations] == ["alice"]
+    from alerts.digest import render
+
+    assert "deallocate_vm on gpu-vm: succeeded (by alice)" in render(scoped).html_standalone
