@@ -3,8 +3,10 @@
 In the spirit of the Contextual Anomaly Detector (CAD OSE) of NAB: values are
 quantised into a few levels, the levels of the last rows form contexts of every
 length up to ``orders``, and a row is novel to the degree that its (context ->
-level) transitions were never seen before. Everything is learnt online, row by
-row, so row t only uses rows up to t.
+level) transitions were never seen before. Only contexts seen before count (a new
+transition out of a familiar context is news; out of a context never met it is
+not), which keeps noisy series quiet while the tables fill up. Everything is learnt
+online, row by row, so row t only uses rows up to t.
 
 The quantisation is causal too: the value range is learnt on the first ``learn``
 valid rows (widened by ``margin`` of the range each side) and then frozen. Later
@@ -58,23 +60,29 @@ def context_novelty(
         raw = np.floor((np.where(valid, x, lo) - lo) / step)
     q = (np.clip(raw, -overflow, levels - 1 + overflow) + overflow).astype(np.int64)
     base = levels + 2 * overflow
-    seen: list[set[int]] = [set() for _ in range(orders + 1)]
+    seen: list[set[int]] = [set() for _ in range(orders + 1)]  # (context, level) transitions
+    known: list[set[int]] = [set() for _ in range(orders + 1)]  # contexts
     codes = [0] * (orders + 1)  # codes[k]: the last k levels as one integer (codes[0] = 0)
     start = int(idx[learn])
     for have, t in enumerate(idx.tolist()):  # have: levels already in the history
         sym = int(q[t])
         new = 0
-        tot = min(have, orders) + 1
-        for k in range(tot):
-            key = codes[k] * base + sym
-            s = seen[k]
-            if key not in s:
-                new += 1
-                s.add(key)
+        tot = 0
+        for k in range(min(have, orders) + 1):
+            ctx = codes[k]
+            key = ctx * base + sym
+            trans = seen[k]
+            if ctx in known[k]:
+                tot += 1
+                if key not in trans:
+                    new += 1
+            else:
+                known[k].add(ctx)
+            trans.add(key)
         for k in range(orders, 0, -1):
             codes[k] = codes[k - 1] * base + sym
         if t >= start:
-            out[t] = new / tot
+            out[t] = new / tot if tot else 1.0
     return out
 
 

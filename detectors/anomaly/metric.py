@@ -8,7 +8,7 @@ Per row t, from rows before t only (every statistic is a trailing pandas window)
    (its same-phase residual is much tighter than its level spread): the residual
    against the median of the same phase on the previous three days replaces 1-2;
 4. the rarity of z: its percentile rank among the last ``rank_window`` z values;
-5. robust = rank^4 x (1 - exp(-z / 2)), a probability-like figure comparable across series;
+5. robust = rank^8 x (1 - exp(-z / 2)), a probability-like figure comparable across series;
 6. contextual novelty (detectors/anomaly/context.py): how new the pattern of the last
    few quantised values is, averaged over several quantisations;
 7. raw = (1 - w) x robust + w x novelty (robust alone until a quantisation is learnt);
@@ -39,10 +39,10 @@ class MetricParams:
     rank_window: int = 5000
     damping_window: int = 4000
     min_history: int = 30
-    rank_power: float = 4.0
+    rank_power: float = 8.0
     z_scale: float = 2.0
     damping: float = 0.6
-    context_weight: float = 0.5
+    context_weight: float = 0.45
     threshold: float = 0.5
     period: int = 0  # rows per seasonal cycle (for example rows per day); 0 = none
 
