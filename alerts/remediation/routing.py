@@ -10,11 +10,14 @@ grant (``alerts.remediation.guards.effective_mode``).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from alerts.compiled import compiled
 from alerts.remediation.config import Mode
-from vigil.config import VigilConfig
 from vigil.model import Finding
+
+if TYPE_CHECKING:
+    from vigil.config import VigilConfig
 
 __all__ = ["mode_resolver"]
 
