@@ -5,15 +5,19 @@ a directory laid out exactly as Azure returns data, see docs/tenant-layout.md) a
 later, live Azure adapters (ARM / Resource Graph, Azure Monitor metrics, Cost
 Management exports in Blob Storage, Event Grid, Activity Log).
 
-Stdlib only: detectors read :class:`MetricSeries` (the normalized shape of an
-Azure Monitor metrics REST response) without importing any I/O layer.
+Stdlib only at import: detectors read :class:`MetricSeries` (the normalized shape of an
+Azure Monitor metrics REST response) without importing any I/O layer. The parser also
+attaches :class:`SeriesColumns` (numpy arrays, built once) to each series for the
+vectorised idle statistics; numpy is imported lazily, only when metrics are parsed, so
+the drift/event path that imports this module never loads it.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -26,9 +30,13 @@ __all__ = [
     "MetricSeries",
     "MetricsSource",
     "ResourceSource",
+    "SeriesColumns",
     "SourceError",
+    "epoch_us",
     "parse_metrics_response",
     "resource_id_of_metric",
+    "series_columns",
+    "with_columns",
 ]
 
 
@@ -49,8 +57,33 @@ class MetricPoint:
 
 
 @dataclass(frozen=True, slots=True)
+class SeriesColumns:
+    """The same points as columns (numpy arrays of equal length, in time order).
+
+    ``time``: int64 microseconds since the Unix epoch (UTC; a naive timestamp counts as UTC);
+    ``average``/``minimum``/``maximum``/``total``/``count``: float64, NaN where the point has
+    no value (a gap, never a zero). Typed ``Any`` to keep this module free of numpy imports.
+    """
+
+    time: Any
+    average: Any
+    minimum: Any
+    maximum: Any
+    total: Any
+    count: Any
+
+    def __len__(self) -> int:
+        return len(self.time)
+
+
+@dataclass(frozen=True, slots=True)
 class MetricSeries:
-    """One metric of one resource (optionally one dimension combination)."""
+    """One metric of one resource (optionally one dimension combination).
+
+    ``columns`` (optional, built by :func:`parse_metrics_response` and :func:`with_columns`)
+    holds the points as numpy arrays for vectorised readers; it never takes part in
+    equality, and readers fall back to ``points`` when it is None.
+    """
 
     resource_id: str  # canonical lower case
     name: str  # e.g. "Percentage CPU"
@@ -58,6 +91,43 @@ class MetricSeries:
     interval: str  # ISO 8601 duration, e.g. "PT1H"
     points: tuple[MetricPoint, ...]
     dimensions: Mapping[str, str] = field(default_factory=dict)
+    columns: SeriesColumns | None = field(default=None, compare=False, repr=False)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICRO = timedelta(microseconds=1)
+
+
+def epoch_us(ts: datetime) -> int:
+    """Microseconds since the Unix epoch (exact; a naive datetime counts as UTC)."""
+    aware = ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
+    return (aware - _EPOCH) // _MICRO
+
+
+def series_columns(points: Sequence[MetricPoint]) -> SeriesColumns:
+    """The points as :class:`SeriesColumns`, sorted by time (stable: equal timestamps keep their order)."""
+    import numpy as np
+
+    nan = math.nan
+    time = np.fromiter((epoch_us(p.timestamp) for p in points), dtype=np.int64, count=len(points))
+
+    def col(name: str) -> Any:
+        return np.fromiter(
+            (nan if (v := getattr(p, name)) is None else v for p in points), dtype=np.float64, count=len(points)
+        )
+
+    cols = [col(n) for n in ("average", "minimum", "maximum", "total", "count")]
+    if len(time) > 1 and bool((time[1:] < time[:-1]).any()):
+        order = np.argsort(time, kind="stable")
+        time, cols = time[order], [c[order] for c in cols]
+    return SeriesColumns(time, *cols)
+
+
+def with_columns(series: MetricSeries) -> MetricSeries:
+    """The series with its :class:`SeriesColumns` built from its points (if not already there)."""
+    if series.columns is not None and len(series.columns) == len(series.points):
+        return series
+    return replace(series, columns=series_columns(series.points))
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,10 +218,13 @@ def _num(d: Mapping[str, Any], key: str) -> float | None:
     return float(v) if isinstance(v, int | float) else None
 
 
-def parse_metrics_response(body: Mapping[str, Any], *, source: str = "<response>") -> list[MetricSeries]:
+def parse_metrics_response(
+    body: Mapping[str, Any], *, source: str = "<response>", columns: bool = True
+) -> list[MetricSeries]:
     """Parse a ``GET {resourceId}/providers/microsoft.insights/metrics`` response body.
 
-    One :class:`MetricSeries` per metric and timeseries (dimension combination).
+    One :class:`MetricSeries` per metric and timeseries (dimension combination), with its
+    :class:`SeriesColumns` built once here (``columns=False``: points only).
     Raises :class:`SourceError` naming the source and field on malformed input.
     """
     values = body.get("value")
@@ -191,6 +264,7 @@ def parse_metrics_response(body: Mapping[str, Any], *, source: str = "<response>
                     interval=interval,
                     points=points,
                     dimensions=dims,
+                    columns=series_columns(points) if columns else None,
                 )
             )
     return out

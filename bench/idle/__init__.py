@@ -76,7 +76,7 @@ def _data(n: int) -> tuple[Any, Any, Any, Any, list[str]]:
 
 
 def _series(avg: Any, mx: Any, net: Any, ids: list[str]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    from vigil.sources import MetricPoint, MetricSeries
+    from vigil.sources import MetricPoint, MetricSeries, with_columns
 
     hours = avg.shape[1]
     start = NOW - timedelta(hours=hours)
@@ -90,9 +90,10 @@ def _series(avg: Any, mx: Any, net: Any, ids: list[str]) -> tuple[list[dict[str,
             for ts, x, y in zip(stamps, a, m, strict=True)
         )
         out = tuple(MetricPoint(ts, total=v) for ts, v in zip(stamps, t, strict=True))
+        # As the parser (vigil.sources.parse_metrics_response) delivers them: points plus columns.
         metrics[rid] = [
-            MetricSeries(rid, "Percentage CPU", "Percent", "PT1H", cpu),
-            MetricSeries(rid, "Network Out Total", "Bytes", "PT1H", out),
+            with_columns(MetricSeries(rid, "Percentage CPU", "Percent", "PT1H", cpu)),
+            with_columns(MetricSeries(rid, "Network Out Total", "Bytes", "PT1H", out)),
         ]
         resources.append(
             {

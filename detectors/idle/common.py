@@ -157,22 +157,36 @@ class Context:
     vm_ids: tuple[str, ...] = ()
     previous: frozenset[tuple[str, str]] | None = None  # (rule, resource id) firing before; None: stateless
     cache: dict[Any, Any] = field(default_factory=dict)
+    powers: dict[int, str | None] = field(default_factory=dict)  # id(vm) -> power state, this call only
 
     def quiet(self, rule_id: str, resource_id: str) -> bool:
         """True when a compliant verdict of this rule on this resource will not be reported
         (stateful mode and it was not firing), so a rule may skip building its evidence."""
         return self.previous is not None and (rule_id, resource_id.lower()) not in self.previous
 
+    def power_state(self, vm: Mapping[str, Any]) -> str | None:
+        """:func:`power_state` of ``vm``, memoized for this ``detect`` call (three VM rules ask)."""
+        key = id(vm)
+        try:
+            return self.powers[key]
+        except KeyError:
+            state = self.powers[key] = power_state(vm)
+            return state
+
     def series_of(self, resource_id: str) -> Sequence[MetricSeries]:
         return self.metrics.get(resource_id.lower(), ())
 
     def vm_window(self, resource_id: str, days: int) -> Any:
-        """The VM's :class:`detectors.idle.vmstats.VmWindow` over the last ``days``."""
-        from detectors.idle.vmstats import vm_windows
-
+        """The VM's :class:`detectors.idle.vmstats.VmWindow` (or ``ColumnWindow``) over the last ``days``."""
         rid = resource_id.lower()
         key = ("vm-window", days)
         table = self.cache.get(key)
+        if table is not None:
+            win = table.get(rid)
+            if win is not None:
+                return win
+        from detectors.idle.vmstats import vm_windows
+
         if table is None:
             table = vm_windows(self.vm_ids, self.metrics, self.now, days, self.config.recent_days)
             self.cache[key] = table

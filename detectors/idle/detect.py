@@ -124,6 +124,10 @@ def _previous_keys(previous: Iterable[Any], now: datetime) -> dict[tuple[str, st
     return out
 
 
+def _first(item: tuple[str, Any]) -> str:
+    return item[0]
+
+
 def detect(
     *,
     resources: Sequence[Mapping[str, Any]],
@@ -137,14 +141,14 @@ def detect(
         return []
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    by_type: dict[str, list[Mapping[str, Any]]] = {}
+    by_type: dict[str, list[tuple[str, Mapping[str, Any]]]] = {}  # type -> (canonical id, resource)
     for r in resources:
         rid = r.get("id")
         if isinstance(rid, str):
-            by_type.setdefault(str(r.get("type", "")).lower(), []).append(r)
+            by_type.setdefault(str(r.get("type", "")).lower(), []).append((rid.lower(), r))
     for group in by_type.values():
-        group.sort(key=lambda r: str(r["id"]).lower())
-    vm_ids = tuple(str(r["id"]).lower() for r in by_type.get(VM, ()))
+        group.sort(key=_first)
+    vm_ids = tuple(rid for rid, _r in by_type.get(VM, ()))
     before = _previous_keys(previous, now) if previous is not None else None
     keys = frozenset(before) if before is not None else None
     ctx = Context(config=config, now=now, metrics=metrics, vm_ids=vm_ids, previous=keys)
@@ -155,10 +159,9 @@ def detect(
     seen: set[str] = set()
     for meta, rtype, keep, check in _checks():
         sup = SUPERSEDES.get(meta.id)
-        for res in by_type.get(rtype, ()):
+        for rid, res in by_type.get(rtype, ()):
             if not keep(res):
                 continue
-            rid = str(res["id"]).lower()
             seen.add(rid)
             verdict = check(res, ctx)
             if verdict is None:

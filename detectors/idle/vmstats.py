@@ -5,9 +5,19 @@ For a lookback of ``days`` before ``now`` it computes per VM, from the hourly
 (maximum, else average) CPU values (to read any percentile, linear interpolation
 as numpy's default), the max of hourly average CPU over the last ``recent_days``;
 and from ``Network Out Total`` the sorted hourly totals. Points without values are
-gaps (NaN), never zeros. The per-VM work in Python is only slicing the time-ordered
-points (binary search) and reading the aggregations; only C-level
-list building, ``sorted`` and ``max`` follow (faster than converting to numpy arrays).
+gaps (NaN), never zeros.
+
+Two paths give identical figures (tests/detectors/idle/test_columnar.py compares them):
+
+* **columnar** (series that carry :class:`vigil.sources.SeriesColumns`, as the parser
+  builds them): the CPU columns of all VMs are concatenated once, the window of each VM
+  found with a few vectorised reductions (points are in time order), the window values
+  laid out as one VM x hour matrix (NaN-padded) and sorted row-wise by numpy; a
+  percentile is then one vectorised interpolation for all VMs (numpy's default linear
+  method, the same arithmetic as the points path). Network Out values are sorted only
+  for the VMs a rule asks about.
+* **points** (series without columns, e.g. built by hand): slicing the time-ordered
+  points by binary search and C-level list building, ``sorted`` and ``max``.
 """
 
 from __future__ import annotations
@@ -17,11 +27,12 @@ from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from operator import attrgetter
+from typing import Any
 
 from detectors.idle.common import interval_hours, window
-from vigil.sources import MetricPoint, MetricSeries
+from vigil.sources import MetricPoint, MetricSeries, epoch_us
 
-__all__ = ["CPU", "NET_OUT", "VmWindow", "vm_windows"]
+__all__ = ["CPU", "NET_OUT", "ColumnWindow", "VmWindow", "vm_windows"]
 
 CPU = "Percentage CPU"
 NET_OUT = "Network Out Total"
@@ -112,11 +123,12 @@ def vm_windows(
     now: datetime,
     days: int,
     recent_days: int,
-) -> dict[str, VmWindow]:
-    start = now - timedelta(days=days)
-    recent_start = now - timedelta(days=recent_days)
+    *,
+    columnar: bool = True,
+) -> dict[str, VmWindow | ColumnWindow]:
+    """Window statistics per VM id; ``columnar=False`` forces the points path (for comparisons)."""
     cpu_name, net_name = CPU.lower(), NET_OUT.lower()
-    out: dict[str, VmWindow] = {}
+    pairs: list[tuple[str, MetricSeries | None, MetricSeries | None]] = []
     for rid in vm_ids:
         cpu = net = None
         for s in metrics.get(rid, ()):
@@ -125,6 +137,24 @@ def vm_windows(
                 cpu = s
             elif name == net_name and net is None:
                 net = s
+        pairs.append((rid, cpu, net))
+    out: dict[str, VmWindow | ColumnWindow] = {}
+    if columnar:
+        cols = [p for p in pairs if p[1] is not None and p[1].columns is not None and len(p[1].columns)]
+        if cols:
+            out.update(_column_windows(cols, now, days, recent_days))
+    rest = [p for p in pairs if p[0] not in out]
+    out.update(_point_windows(rest, now, days, recent_days))
+    return out
+
+
+def _point_windows(
+    pairs: Iterable[tuple[str, MetricSeries | None, MetricSeries | None]], now: datetime, days: int, recent_days: int
+) -> dict[str, VmWindow]:
+    start = now - timedelta(days=days)
+    recent_start = now - timedelta(days=recent_days)
+    out: dict[str, VmWindow] = {}
+    for rid, cpu, net in pairs:
         pts = window(cpu, start, now)
         highs: list[float | None] = [p.maximum for p in pts]
         if None in highs:
@@ -141,3 +171,184 @@ def vm_windows(
             per,
         )
     return out
+
+
+# ----------------------------------------------------------------------------- columnar path
+
+
+class _CpuTable:
+    """The CPU windows of many VMs as one NaN-padded matrix, sorted row-wise (NaN last)."""
+
+    def __init__(self, ordered: Any, counts: Any) -> None:
+        self.ordered = ordered  # float64 (vms, width), ascending per row, NaN padding at the end
+        self.counts = counts  # int64 (vms,): values per row
+        self._pct: dict[float, list[float]] = {}
+
+    def percentile(self, q: float) -> list[float]:
+        """Linear-interpolated percentile of every row (the points path's arithmetic, vectorised)."""
+        got = self._pct.get(q)
+        if got is None:
+            import numpy as np
+
+            n = self.counts
+            pos = (n - 1) * q
+            lo = np.floor(pos)
+            hi = np.ceil(pos)
+            rows = np.arange(len(n))
+            lo_i = np.maximum(lo, 0).astype(np.int64)
+            hi_i = np.maximum(hi, 0).astype(np.int64)
+            a = self.ordered[rows, lo_i] if self.ordered.shape[1] else np.zeros(len(n))
+            b = self.ordered[rows, hi_i] if self.ordered.shape[1] else np.zeros(len(n))
+            got = self._pct[q] = (a + (b - a) * (pos - lo)).tolist()
+        return got
+
+
+class ColumnWindow:
+    """One VM's figures over one lookback window, from columns (same interface as :class:`VmWindow`)."""
+
+    __slots__ = (
+        "_net",
+        "_net_cols",
+        "_net_hi",
+        "_net_lo",
+        "_row",
+        "_table",
+        "cpu_hours",
+        "expected_points",
+        "max_recent_avg",
+        "net_expected_points",
+        "net_hours_per_point",
+    )
+
+    def __init__(  # noqa: PLR0917 - a record
+        self,
+        table: _CpuTable,
+        row: int,
+        cpu_hours: int,
+        expected_points: float,
+        max_recent_avg: float | None,
+        net: tuple[Any, int, int] | None,
+        net_expected_points: float,
+        net_hours_per_point: float,
+    ) -> None:
+        self._table = table
+        self._row = row
+        self.cpu_hours = cpu_hours
+        self.expected_points = expected_points
+        self.max_recent_avg = max_recent_avg
+        self._net_cols: Any = None
+        self._net_lo = self._net_hi = 0
+        if net is not None:
+            self._net_cols, self._net_lo, self._net_hi = net
+        self._net: Any = None
+        self.net_expected_points = net_expected_points
+        self.net_hours_per_point = net_hours_per_point
+
+    def percentile(self, q: float) -> float:
+        return self._table.percentile(q)[self._row]
+
+    def _net_values(self) -> Any:
+        if self._net is None:
+            import numpy as np
+
+            if self._net_cols is None:
+                self._net = np.empty(0)
+            else:
+                vals = self._net_cols.total
+                if self._net_lo >= 0:  # columns: [lo, hi) are the window's bounds in epoch microseconds
+                    t = self._net_cols.time
+                    vals = vals[int(np.searchsorted(t, self._net_lo)) : int(np.searchsorted(t, self._net_hi))]
+                self._net = np.sort(vals[~np.isnan(vals)])
+        return self._net
+
+    @property
+    def net_points(self) -> int:
+        return len(self._net_values())
+
+    def net_percentile(self, q: float) -> float | None:
+        values = self._net_values()
+        n = len(values)
+        if not n:
+            return None
+        pos = (n - 1) * q
+        lo, hi = math.floor(pos), math.ceil(pos)
+        a, b = float(values[lo]), float(values[hi])
+        return a + (b - a) * (pos - lo)
+
+
+def _column_windows(
+    pairs: Sequence[tuple[str, MetricSeries | None, MetricSeries | None]], now: datetime, days: int, recent_days: int
+) -> dict[str, ColumnWindow]:
+    import numpy as np
+
+    start_us = epoch_us(now - timedelta(days=days))
+    end_us = epoch_us(now)
+    recent_us = max(start_us, epoch_us(now - timedelta(days=recent_days)))
+    cols = [p[1].columns for p in pairs]  # type: ignore[union-attr]
+    lengths = np.fromiter((len(c.time) for c in cols), dtype=np.int64, count=len(cols))  # type: ignore[union-attr]
+    offsets = np.zeros(len(cols), dtype=np.int64)
+    np.cumsum(lengths[:-1], out=offsets[1:])
+    time = np.concatenate([c.time for c in cols])  # type: ignore[union-attr]
+    avg = np.concatenate([c.average for c in cols])  # type: ignore[union-attr]
+    mx = np.concatenate([c.maximum for c in cols])  # type: ignore[union-attr]
+    # Points are in time order within each series: the window is one contiguous run per VM.
+    lo = offsets + np.add.reduceat((time < start_us).astype(np.int64), offsets)
+    hi = offsets + np.add.reduceat((time < end_us).astype(np.int64), offsets)
+    span = hi - lo
+    # A VM with far more points in the window than the others (a finer grain) would blow up the
+    # padded matrix: such VMs take the points path instead.
+    cap = max(2 * int(np.median(span)), 1024)
+    keep = span <= cap
+    if not bool(keep.all()):
+        pairs = [p for p, k in zip(pairs, keep.tolist(), strict=True) if k]
+        lo, hi, span = lo[keep], hi[keep], span[keep]
+    width = int(span.max()) if len(span) else 0
+    steps = np.arange(width, dtype=np.int64)
+    idx = lo[:, None] + steps[None, :]
+    inside = idx < hi[:, None]
+    idx = np.minimum(idx, len(time) - 1)
+    high = np.where(np.isnan(mx), avg, mx)  # hourly max CPU, the average where the max is missing
+    matrix = np.where(inside, high[idx], np.nan)
+    counts = (~np.isnan(matrix)).sum(axis=1)
+    matrix.sort(axis=1)  # NaN sorts last
+    recent = np.where(inside & (time[idx] >= recent_us), avg[idx], np.nan)
+    max_recent = np.fmax.reduce(recent, axis=1) if width else np.full(len(pairs), np.nan)  # fmax skips NaN
+    table = _CpuTable(matrix, counts)
+
+    out: dict[str, ColumnWindow] = {}
+    counts_l, recent_l = counts.tolist(), max_recent.tolist()
+    start_dt = now - timedelta(days=days)
+    for i, (rid, cpu, net) in enumerate(pairs):
+        per = interval_hours(net)
+        net_span: tuple[Any, int, int] | None = None
+        if net is not None:
+            if net.columns is not None:
+                net_span = (net.columns, start_us, end_us)  # window found on first use
+            else:
+                totals = _points_as_totals(window(net, start_dt, now))
+                net_span = (totals, -1, -1)
+        m = recent_l[i]
+        out[rid] = ColumnWindow(
+            table,
+            i,
+            counts_l[i],
+            days * 24 / interval_hours(cpu),
+            None if math.isnan(m) else m,
+            net_span,
+            days * 24 / per,
+            per,
+        )
+    return out
+
+
+class _Totals:
+    __slots__ = ("total",)
+
+    def __init__(self, total: Any) -> None:
+        self.total = total
+
+
+def _points_as_totals(points: Sequence[MetricPoint]) -> _Totals:
+    import numpy as np
+
+    return _Totals(np.array([math.nan if p.total is None else p.total for p in points], dtype=np.float64))

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from detectors.idle import prices
-from detectors.idle.common import QUIET, Context, Verdict, power_state
+from detectors.idle.common import QUIET, Context, Verdict
 from detectors.idle.rules.vm_shutdown_candidate.check import cpu_window, vm_size
 
 __all__ = ["evaluate"]
@@ -25,7 +25,7 @@ __all__ = ["evaluate"]
 
 def evaluate(vm: Mapping[str, Any], ctx: Context) -> Verdict | None:
     cfg = ctx.config
-    state = power_state(vm)
+    state = ctx.power_state(vm)
     if state is not None and state != "running":
         return Verdict(False, f"VM is {state}", {"power_state": state})
     found = cpu_window(vm, ctx, cfg.rightsize_lookback_days)

@@ -20,8 +20,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from detectors.idle import prices
-from detectors.idle.common import QUIET, Context, Verdict, arm_props, power_state
-from detectors.idle.vmstats import CPU, NET_OUT, VmWindow
+from detectors.idle.common import QUIET, Context, Verdict, arm_props
+from detectors.idle.vmstats import CPU, NET_OUT, ColumnWindow, VmWindow
 
 __all__ = ["CPU", "NET_OUT", "RULE", "cpu_window", "evaluate", "vm_size"]
 
@@ -32,9 +32,9 @@ def vm_size(vm: Mapping[str, Any]) -> str:
     return str((arm_props(vm).get("hardwareProfile") or {}).get("vmSize") or "")
 
 
-def cpu_window(vm: Mapping[str, Any], ctx: Context, days: int) -> tuple[VmWindow, float] | None:
+def cpu_window(vm: Mapping[str, Any], ctx: Context, days: int) -> tuple[VmWindow | ColumnWindow, float] | None:
     """The VM's window statistics and CPU coverage over the last ``days``; None if coverage is too thin."""
-    win: VmWindow = ctx.vm_window(str(vm["id"]), days)
+    win: VmWindow | ColumnWindow = ctx.vm_window(str(vm["id"]), days)
     coverage = win.cpu_hours / win.expected_points if win.expected_points else 0.0
     if coverage < ctx.config.min_coverage or win.cpu_hours == 0:
         return None
@@ -43,7 +43,7 @@ def cpu_window(vm: Mapping[str, Any], ctx: Context, days: int) -> tuple[VmWindow
 
 def evaluate(vm: Mapping[str, Any], ctx: Context) -> Verdict | None:
     cfg = ctx.config
-    state = power_state(vm)
+    state = ctx.power_state(vm)
     if state is not None and state != "running":
         return Verdict(False, f"VM is {state}", {"power_state": state})
     found = cpu_window(vm, ctx, cfg.lookback_days)

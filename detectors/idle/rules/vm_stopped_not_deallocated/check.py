@@ -12,16 +12,18 @@ from collections.abc import Mapping
 from typing import Any
 
 from detectors.idle import prices
-from detectors.idle.common import Context, Verdict, power_state
+from detectors.idle.common import QUIET, Context, Verdict
 from detectors.idle.rules.vm_shutdown_candidate.check import vm_size
 
 __all__ = ["evaluate"]
 
 
 def evaluate(vm: Mapping[str, Any], ctx: Context) -> Verdict | None:
-    state = power_state(vm)
+    state = ctx.power_state(vm)
     if state is None:
         return None
+    if state != "stopped" and ctx.quiet("vm_stopped_not_deallocated", str(vm["id"])):
+        return Verdict(False, QUIET)
     size = vm_size(vm)
     evidence: dict[str, Any] = {"power_state": state, "vm_size": size}
     if state != "stopped":
