@@ -37,7 +37,7 @@ def context_novelty(
     x: FloatArray,
     *,
     levels: int = 8,
-    orders: int = 6,
+    orders: int = 8,
     learn: int = 300,
     margin: float = 0.1,
     overflow: int = 8,
@@ -87,7 +87,7 @@ def context_novelty(
 
 
 def context_novelty_ensemble(
-    x: FloatArray, configs: Iterable[tuple[int, int, float]] = ENSEMBLE, orders: int = 6
+    x: FloatArray, configs: Iterable[tuple[int, int, float]] = ENSEMBLE, orders: int = 8
 ) -> FloatArray:
     """Mean novelty over all configurations, a configuration still learning its range
     counting 0; NaN until the first configuration has learnt its range."""
