@@ -189,6 +189,10 @@ def kill_dispatch(notifications: int = 200, *, workdir: Path, after_answer: bool
             if n == kill_at and child and not killed:
                 os.kill(child[0].pid, signal.SIGKILL)
                 killed.append(n)
+                if not after_answer:
+                    # in flight: this request is never answered (the sender died before any reply could
+                    # reach it); without this the server could still write a 2xx into the dead socket
+                    req.answer = Answer(drop=True)
 
         if after_answer:
             receiver.after_answer = kill  # the 2xx left; Vigil has not recorded it yet
