@@ -42,7 +42,7 @@ def _fault(kind: str) -> Answer:
     if kind == "503":
         return Answer(503, "unavailable", {"Retry-After": "120"})
     if kind == "timeout":
-        return Answer(202, "", delay=CLIENT_TIMEOUT_S * 2.5)
+        return Answer(202, "", delay=CLIENT_TIMEOUT_S * 2.5, drop=True)  # no answer in time, then hang up
     raise ValueError(kind)
 
 
