@@ -6,26 +6,29 @@ Input: per VM an hourly ``Percentage CPU`` series (average and maximum) and an h
 used, the rest busy. Both contestants get the data already in memory in their own
 shape and compute the same statistics over the same windows:
 
-* **value**: ``detectors.idle.detect.detect`` on the ``MetricSeries`` (the shape the
-  tenant folder and ``ingest.metrics`` produce), all rules, findings built with evidence
-  and the estimated waste, called as the pipeline's steady state does: with the previous
-  run's firing findings (``previous=``), so RESOLVED is only reported for what fired.
-  The stateless call (``previous=None``: a RESOLVED finding for every compliant VM and
-  rule) is measured once too and reported as ``stateless_ratio`` (not part of ``pass``).
-* **baseline**: pandas from the same in-memory ``MetricSeries``: build the long
-  DataFrame (one row per VM and hour), window filter, then ``groupby(vm).quantile`` for
-  P95 of max CPU and P95 of network out (7 days), P99 of max CPU (7 days, right-size) and
-  ``groupby(vm).max`` of average CPU (3 days).
-* **baseline_prebuilt_frame** (reported, not the goal's baseline): the same pandas
-  statistics on a DataFrame built beforehand from the generator's numpy arrays, i.e.
-  without reading the ``MetricSeries`` objects. ``ratio_vs_prebuilt_frame`` shows the
-  price of the object-per-point input shape that the tenant folder and ingest produce.
+* **value**: ``detectors.idle.detect.detect`` on the ``MetricSeries`` as the parser
+  (``vigil.sources.parse_metrics_response``, used by the tenant folder and ``ingest.metrics``)
+  delivers them: points plus their :class:`~vigil.sources.SeriesColumns` (numpy arrays built
+  once at parse time, here by ``vigil.sources.with_columns`` outside the timing, as the
+  baseline's DataFrame is built outside it). All rules, findings built with evidence and
+  the estimated waste, called as the pipeline's steady state does: with the previous run's
+  firing findings (``previous=``), so RESOLVED is only reported for what fired. The
+  stateless call (``previous=None``: a RESOLVED finding for every compliant VM and rule)
+  is measured once too and reported as ``stateless_ratio`` (not part of ``pass``).
+* **baseline** (the goal's baseline): pandas on a long DataFrame (one row per VM and hour)
+  built beforehand from the generator's numpy arrays: window filter, then
+  ``groupby(vm).quantile`` for P95 of max CPU and P95 of network out (7 days), P99 of max
+  CPU (7 days, right-size) and ``groupby(vm).max`` of average CPU (3 days). It computes
+  the statistics only (no power state, evidence or findings).
+* **baseline_from_series** (reported, not the goal's baseline): the same pandas statistics,
+  the DataFrame built inside the timing from the ``MetricPoint`` objects of the same
+  series (``ratio_vs_from_series``).
 
-Both are timed ``repeats`` times as process CPU time (``time.process_time``: the machine
-is shared, and wall time swings with other processes' load; neither side is multi-threaded),
-median taken; the run also checks that both select
-the same idle VMs. ``VIGIL_BENCH_SCALE`` (0 < s <= 1) shrinks the number of VMs.
-Goal: value / baseline <= 2.
+Vigil and the goal's baseline are timed ``repeats`` times, interleaved (so a change in the
+shared machine's load hits both), as process CPU time (``time.process_time``: wall time
+swings with other processes' load; neither side is multi-threaded), median taken; the run
+also checks that all three select the same idle VMs. ``VIGIL_BENCH_SCALE`` (0 < s <= 1)
+shrinks the number of VMs. Goal: value / baseline <= 2.
 """
 
 from __future__ import annotations
@@ -193,7 +196,7 @@ def _time(fn: Any, repeats: int) -> tuple[list[float], Any]:
 def main() -> dict[str, Any]:
     scale = _scale()
     n = max(10, int(VMS * scale))
-    repeats = 3 if scale >= 0.5 else 2
+    repeats = 5 if scale >= 0.5 else 3
     print(f"bench.idle: generating {n} VMs x {DAYS * 24} hours", file=sys.stderr)
     avg, mx, net, gaps, ids = _data(n)
     resources, metrics = _series(avg, mx, net, ids)
@@ -209,15 +212,20 @@ def main() -> dict[str, Any]:
         for f in detect(resources=resources, metrics=metrics, costs=None, config=IdleConfig(), now=NOW)
         if f.status.value == "firing"
     ]
-    base_times, base_idle = _time(lambda: _baseline(_frame_from_series(metrics)), repeats)
-    frame_times, frame_idle = _time(lambda: _baseline(df), repeats)
-    vig_times, (vig_idle, n_findings) = _time(lambda: _vigil(resources, metrics, prior), repeats)
+    series_times, series_idle = _time(lambda: _baseline(_frame_from_series(metrics)), 3 if scale >= 0.5 else 2)
+    frame_times: list[float] = []
+    vig_times: list[float] = []
+    for _ in range(repeats):  # interleaved: the machine's load changes hit both sides
+        t_frame, frame_idle = _time(lambda: _baseline(df), 1)
+        t_vig, (vig_idle, n_findings) = _time(lambda: _vigil(resources, metrics, prior), 1)
+        frame_times += t_frame
+        vig_times += t_vig
     stateless_times, (_s_idle, n_stateless) = _time(lambda: _vigil(resources, metrics, None), 1)
     value = statistics.median(vig_times)
-    baseline = statistics.median(base_times)
-    prebuilt = statistics.median(frame_times)
+    baseline = statistics.median(frame_times)
+    from_series = statistics.median(series_times)
     ratio = value / baseline if baseline > 0 else float("inf")
-    agree = vig_idle == base_idle == frame_idle
+    agree = vig_idle == series_idle == frame_idle
     return {
         "name": "idle",
         "unit": "s",
@@ -226,7 +234,8 @@ def main() -> dict[str, Any]:
         "ratio": round(ratio, 3),
         "goal": GOAL_RATIO,
         "pass": ratio <= GOAL_RATIO and agree,
-        "description": "detectors.idle.detect vs pandas groupby-quantile, both from the same in-memory MetricSeries",
+        "description": "detectors.idle.detect (all rules, findings) on parsed MetricSeries with columns vs pandas "
+        "groupby-quantile on a DataFrame built beforehand",
         "vms": n,
         "points_per_metric": int(avg.size),
         "points_without_value": int(gaps.sum()),
@@ -235,12 +244,12 @@ def main() -> dict[str, Any]:
         "same_idle_vms_as_baseline": agree,
         "measurements": {
             "vigil_s": [round(t, 4) for t in vig_times],
-            "pandas_from_series_s": [round(t, 4) for t in base_times],
             "pandas_prebuilt_frame_s": [round(t, 4) for t in frame_times],
+            "pandas_from_series_s": [round(t, 4) for t in series_times],
             "vigil_stateless_s": [round(t, 4) for t in stateless_times],
         },
-        "baseline_prebuilt_frame": round(prebuilt, 4),
-        "ratio_vs_prebuilt_frame": round(value / prebuilt, 3) if prebuilt > 0 else None,
+        "baseline_from_series": round(from_series, 4),
+        "ratio_vs_from_series": round(value / from_series, 3) if from_series > 0 else None,
         "stateless_findings": n_stateless,
         "stateless_ratio": round(statistics.median(stateless_times) / baseline, 3) if baseline > 0 else None,
         "scale": scale,

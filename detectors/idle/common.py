@@ -22,6 +22,7 @@ QUIET = "compliant (not reported: it was not firing)"
 
 __all__ = [
     "QUIET",
+    "QUIET_VERDICT",
     "Context",
     "Verdict",
     "arm_props",
@@ -51,6 +52,11 @@ class Verdict:
     waste_fraction: float = 1.0
     estimate_monthly: float | None = None
     estimate_source: str = ""
+
+
+# The verdict of a compliant resource that will not be reported (stateful mode, it was not
+# firing): one shared instance, never reported, so its (empty) evidence is never read.
+QUIET_VERDICT = Verdict(False, QUIET)
 
 
 def arm_props(resource: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -175,6 +181,16 @@ class Context:
 
     def series_of(self, resource_id: str) -> Sequence[MetricSeries]:
         return self.metrics.get(resource_id.lower(), ())
+
+    def vm_table(self, days: int) -> Any:
+        """Every VM's window over the last ``days`` (``vm_ids`` -> ``VmWindow``/``ColumnWindow``)."""
+        key = ("vm-window", days)
+        table = self.cache.get(key)
+        if table is None:
+            from detectors.idle.vmstats import vm_windows
+
+            table = self.cache[key] = vm_windows(self.vm_ids, self.metrics, self.now, days, self.config.recent_days)
+        return table
 
     def vm_window(self, resource_id: str, days: int) -> Any:
         """The VM's :class:`detectors.idle.vmstats.VmWindow` (or ``ColumnWindow``) over the last ``days``."""

@@ -73,6 +73,12 @@ RULES: dict[str, tuple[str, Callable[[Mapping[str, Any]], bool], Check]] = {
     "unassociated_public_ip": (PIP, _any, public_ip.evaluate),
 }
 SUPERSEDES = {"vm_rightsize_candidate": "vm_shutdown_candidate"}
+# Stateful mode only: resources a rule can tell at once (vectorised) will not fire. Their
+# compliant verdict would not be reported unless they were firing before, so they are skipped.
+PREFILTERS: dict[str, Callable[[Context], set[str]]] = {
+    "vm_shutdown_candidate": vm_shutdown.certainly_compliant,
+    "vm_rightsize_candidate": vm_rightsize.certainly_compliant,
+}
 
 
 def _checks() -> list[tuple[RuleMeta, str, Callable[[Mapping[str, Any]], bool], Check]]:
@@ -159,10 +165,17 @@ def detect(
     seen: set[str] = set()
     for meta, rtype, keep, check in _checks():
         sup = SUPERSEDES.get(meta.id)
+        every = keep is _any
+        skip: set[str] = set()
+        prefilter = PREFILTERS.get(meta.id)
+        if before is not None and prefilter is not None and by_type.get(rtype):
+            skip = prefilter(ctx).difference(rid for rule_id, rid in before if rule_id == meta.id)
         for rid, res in by_type.get(rtype, ()):
-            if not keep(res):
+            if not every and not keep(res):
                 continue
             seen.add(rid)
+            if rid in skip:
+                continue  # certainly compliant and not firing before: nothing to report
             verdict = check(res, ctx)
             if verdict is None:
                 continue

@@ -32,7 +32,7 @@ from typing import Any
 from detectors.idle.common import interval_hours, window
 from vigil.sources import MetricPoint, MetricSeries, epoch_us
 
-__all__ = ["CPU", "NET_OUT", "ColumnWindow", "VmWindow", "vm_windows"]
+__all__ = ["CPU", "NET_OUT", "ColumnWindow", "VmWindow", "cpu_failing", "vm_windows"]
 
 CPU = "Percentage CPU"
 NET_OUT = "Network Out Total"
@@ -179,14 +179,23 @@ def _point_windows(
 class _CpuTable:
     """The CPU windows of many VMs as one NaN-padded matrix, sorted row-wise (NaN last)."""
 
-    def __init__(self, ordered: Any, counts: Any) -> None:
+    def __init__(self, rids: list[str], ordered: Any, counts: Any, max_recent: Any) -> None:
+        self.rids = rids  # row -> VM id
         self.ordered = ordered  # float64 (vms, width), ascending per row, NaN padding at the end
         self.counts = counts  # int64 (vms,): values per row
+        self.max_recent = max_recent  # float64 (vms,): max hourly average over the recent days, NaN if none
         self._pct: dict[float, list[float]] = {}
+        self._arr: dict[float, Any] = {}
 
     def percentile(self, q: float) -> list[float]:
         """Linear-interpolated percentile of every row (the points path's arithmetic, vectorised)."""
         got = self._pct.get(q)
+        if got is None:
+            got = self._pct[q] = self.percentile_array(q).tolist()
+        return got
+
+    def percentile_array(self, q: float) -> Any:
+        got = self._arr.get(q)
         if got is None:
             import numpy as np
 
@@ -199,8 +208,32 @@ class _CpuTable:
             hi_i = np.maximum(hi, 0).astype(np.int64)
             a = self.ordered[rows, lo_i] if self.ordered.shape[1] else np.zeros(len(n))
             b = self.ordered[rows, hi_i] if self.ordered.shape[1] else np.zeros(len(n))
-            got = self._pct[q] = (a + (b - a) * (pos - lo)).tolist()
+            got = self._arr[q] = a + (b - a) * (pos - lo)
         return got
+
+
+def cpu_failing(
+    windows: Mapping[str, VmWindow | ColumnWindow], q: float, max_percent: float, recent_max: float | None = None
+) -> set[str]:
+    """VMs of the columnar tables whose CPU test certainly fails (vectorised):
+    ``not percentile(q) < max_percent`` or, with ``recent_max``, ``not max_recent_avg <= recent_max``.
+
+    A rule whose verdict for such a VM can only be compliant (or no verdict) uses this to skip
+    them in stateful mode, where a compliant verdict of a VM that was not firing is not reported.
+    VMs of the points path are never in the set.
+    """
+    import numpy as np
+
+    tables = {id(w._table): w._table for w in windows.values() if type(w) is ColumnWindow}
+    out: set[str] = set()
+    for table in tables.values():
+        with np.errstate(invalid="ignore"):
+            fails = ~(table.percentile_array(q) < max_percent)
+            if recent_max is not None:
+                fails |= ~(table.max_recent <= recent_max)  # NaN (no recent data) fails, as inf does
+        rids = table.rids
+        out.update(rids[i] for i in np.flatnonzero(fails).tolist())
+    return out
 
 
 class ColumnWindow:
@@ -313,7 +346,7 @@ def _column_windows(
     matrix.sort(axis=1)  # NaN sorts last
     recent = np.where(inside & (time[idx] >= recent_us), avg[idx], np.nan)
     max_recent = np.fmax.reduce(recent, axis=1) if width else np.full(len(pairs), np.nan)  # fmax skips NaN
-    table = _CpuTable(matrix, counts)
+    table = _CpuTable([p[0] for p in pairs], matrix, counts, max_recent)
 
     out: dict[str, ColumnWindow] = {}
     counts_l, recent_l = counts.tolist(), max_recent.tolist()

@@ -17,10 +17,18 @@ from collections.abc import Mapping
 from typing import Any
 
 from detectors.idle import prices
-from detectors.idle.common import QUIET, Context, Verdict
+from detectors.idle.common import QUIET_VERDICT, Context, Verdict
 from detectors.idle.rules.vm_shutdown_candidate.check import cpu_window, vm_size
+from detectors.idle.vmstats import cpu_failing
 
-__all__ = ["evaluate"]
+__all__ = ["certainly_compliant", "evaluate"]
+
+
+def certainly_compliant(ctx: Context) -> set[str]:
+    """VM ids whose CPU percentile is not below the threshold (vectorised): never FIRING."""
+    cfg = ctx.config
+    q = cfg.rightsize_cpu_percentile / 100
+    return cpu_failing(ctx.vm_table(cfg.rightsize_lookback_days), q, cfg.rightsize_cpu_max_percent)
 
 
 def evaluate(vm: Mapping[str, Any], ctx: Context) -> Verdict | None:
@@ -35,7 +43,7 @@ def evaluate(vm: Mapping[str, Any], ctx: Context) -> Verdict | None:
     q = cfg.rightsize_cpu_percentile
     value = win.percentile(q / 100)
     if not value < cfg.rightsize_cpu_max_percent and ctx.quiet("vm_rightsize_candidate", str(vm["id"])):
-        return Verdict(False, QUIET)
+        return QUIET_VERDICT
     size = vm_size(vm)
     evidence: dict[str, Any] = {
         "power_state": state or "unknown",

@@ -20,10 +20,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from detectors.idle import prices
-from detectors.idle.common import QUIET, Context, Verdict, arm_props
-from detectors.idle.vmstats import CPU, NET_OUT, ColumnWindow, VmWindow
+from detectors.idle.common import QUIET_VERDICT, Context, Verdict, arm_props
+from detectors.idle.vmstats import CPU, NET_OUT, ColumnWindow, VmWindow, cpu_failing
 
-__all__ = ["CPU", "NET_OUT", "RULE", "cpu_window", "evaluate", "vm_size"]
+__all__ = ["CPU", "NET_OUT", "RULE", "certainly_compliant", "cpu_window", "evaluate", "vm_size"]
 
 RULE = "vm_shutdown_candidate"
 
@@ -41,6 +41,12 @@ def cpu_window(vm: Mapping[str, Any], ctx: Context, days: int) -> tuple[VmWindow
     return win, coverage
 
 
+def certainly_compliant(ctx: Context) -> set[str]:
+    """VM ids whose CPU tests fail (vectorised over the columnar windows): never FIRING."""
+    cfg = ctx.config
+    return cpu_failing(ctx.vm_table(cfg.lookback_days), 0.95, cfg.cpu_p95_max_percent, cfg.cpu_recent_avg_max_percent)
+
+
 def evaluate(vm: Mapping[str, Any], ctx: Context) -> Verdict | None:
     cfg = ctx.config
     state = ctx.power_state(vm)
@@ -54,7 +60,7 @@ def evaluate(vm: Mapping[str, Any], ctx: Context) -> Verdict | None:
     max_recent_avg = win.max_recent_avg if win.max_recent_avg is not None else math.inf
     cpu_fails = not (p95_max < cfg.cpu_p95_max_percent and max_recent_avg <= cfg.cpu_recent_avg_max_percent)
     if cpu_fails and ctx.quiet(RULE, str(vm["id"])):
-        return Verdict(False, QUIET)
+        return QUIET_VERDICT
 
     size = vm_size(vm)
     bandwidth = prices.vm_bandwidth_mbps(size) or cfg.network_default_mbps

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from detectors.idle import prices
-from detectors.idle.common import QUIET, Context, Verdict
+from detectors.idle.common import QUIET_VERDICT, Context, Verdict
 from detectors.idle.rules.vm_shutdown_candidate.check import vm_size
 
 __all__ = ["evaluate"]
@@ -23,7 +23,7 @@ def evaluate(vm: Mapping[str, Any], ctx: Context) -> Verdict | None:
     if state is None:
         return None
     if state != "stopped" and ctx.quiet("vm_stopped_not_deallocated", str(vm["id"])):
-        return Verdict(False, QUIET)
+        return QUIET_VERDICT
     size = vm_size(vm)
     evidence: dict[str, Any] = {"power_state": state, "vm_size": size}
     if state != "stopped":
