@@ -112,8 +112,9 @@ def register(app: typer.Typer) -> None:
         """Simulate a tenant into OUT/tenant (unless present), then run exactly `vigil run` over it.
 
         The simulated tenant (3 subscriptions, ~50 resources, 90 days of EA and FOCUS cost
-        exports, hourly metrics, Event Grid events) has three planted problems: a cost spike,
-        an idle VM and an Azure ML workspace opened to public network access. Notifications
+        exports, hourly metrics, Event Grid events) has four planted problems: a cost spike,
+        an idle VM, an idle Azure ML GPU compute instance and an Azure ML workspace opened to
+        public network access. Notifications
         are written to OUT/outbox/ (Teams cards, emails) instead of being sent. Running the
         demo twice sends nothing new; --fresh starts over.
         """
