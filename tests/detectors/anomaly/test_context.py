@@ -32,3 +32,17 @@ def test_novelty_is_causal_and_skips_nans() -> None:
     ok = full[~np.isnan(full)]
     assert ok.min() >= 0.0
     assert ok.max() <= 1.0
+
+
+def test_metric_profile_flags_a_pattern_break_inside_the_normal_range() -> None:
+    from detectors.anomaly import score_series
+
+    rng = np.random.default_rng(2)
+    t = np.arange(3000)
+    x = 50 + 40 * np.sin(2 * np.pi * t / 100) + rng.normal(0, 1, len(t))
+    x[2400:2450] = 50 + rng.normal(0, 1, 50)  # flat where it should swing: no value is out of range
+    s = score_series(x, profile="metric", period=100)
+    assert s.is_anomaly[2400:2450].any()
+    # the break outscores everything in the 1800 normal rows before it (at most one noise alarm there)
+    assert np.nanmax(s.score[2400:2450]) > np.nanmax(s.score[600:2400])
+    assert s.is_anomaly[600:2400].sum() <= 1
