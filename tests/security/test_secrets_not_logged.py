@@ -25,7 +25,8 @@ TEAMS_SIG = "sigTEAMS0a1b2c3d4e5f6SECRET"
 HOOK_TOKEN = "tokHOOK9z8y7x6w5v4SECRET"
 SMTP_PASSWORD = "smtpPASSw0rd-7f3kSECRET"
 SIGNING_KEY = "signKEY-51c2d3e4f5SECRET"
-SECRETS = (TEAMS_SIG, HOOK_TOKEN, SMTP_PASSWORD, SIGNING_KEY)
+ACTION_KEY = "actKEY-fnkey-0c9d8e7SECRET"  # the card_action function key carried in card links
+SECRETS = (TEAMS_SIG, HOOK_TOKEN, SMTP_PASSWORD, SIGNING_KEY, ACTION_KEY)
 
 
 class _Capture(logging.Handler):
@@ -144,9 +145,13 @@ def test_handlers_delivering_for_real_log_no_secret(
         hook = f"{rx.url}?token={HOOK_TOKEN}"
         dead = f"http://127.0.0.1:{free_port()}/{HOOK_TOKEN}/hook"  # connection refused: error paths log
         store = open_store("sqlite", path=tmp_path / "state.db")
-        rt = LocalRuntime(
-            _config(teams, hook, dead), store, tmp_path / "blobs", settings={"VIGIL_TENANT_DIR": str(tenant)}
-        )
+        settings = {
+            "VIGIL_TENANT_DIR": str(tenant),
+            "VIGIL_SIGNING_KEY": SIGNING_KEY,
+            "VIGIL_ACTION_KEY": ACTION_KEY,
+            "VIGIL_PUBLIC_BASE_URL": "https://vigil-func.azurewebsites.net",
+        }
+        rt = LocalRuntime(_config(teams, hook, dead), store, tmp_path / "blobs", settings=settings)
         try:
             events = [e for p in sorted((tenant / "events").glob("*.json")) for e in json.loads(p.read_text("utf-8"))]
             handlers.handle_resource_events(events, rt)
@@ -157,5 +162,7 @@ def test_handlers_delivering_for_real_log_no_secret(
         finally:
             store.close()
         assert rx.delivered(), "notifications really reached the local endpoint"
+        sent = b"".join(r.body for r in rx.delivered())
+        assert b"sig=" in sent, "cards carried signed action links (so the keys were in use)"
     assert any("notification failed" in line for line in captured.lines), "the failure paths were logged"
     _assert_clean(captured.lines)
