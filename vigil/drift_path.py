@@ -39,8 +39,10 @@ from vigil.state.base import ConcurrencyError, Namespace, StateStore
 __all__ = [
     "DriftResult",
     "ResourceReader",
+    "acknowledge",
     "handle_events",
     "handle_resources",
+    "has_pending",
     "related_provider",
     "verdict_key",
 ]
@@ -63,6 +65,7 @@ class DriftResult:
     findings: list[Finding] = field(default_factory=list)
     processed: int = 0  # relevant events handled
     duplicates: int = 0
+    replayed: int = 0  # duplicates re-handled because their transition was still pending (not yet alerted)
     irrelevant: int = 0  # event types or resource types no rule cares about
     stale: int = 0  # verdicts older than the stored one (out-of-order delivery)
     quarantined: list[Quarantined] = field(default_factory=list)
@@ -74,6 +77,7 @@ class DriftResult:
         return {
             "processed": self.processed,
             "duplicates": self.duplicates,
+            "replayed": self.replayed,
             "irrelevant": self.irrelevant,
             "quarantined": len(self.quarantined),
             "stale": self.stale,
@@ -199,23 +203,71 @@ def _finding(
 # --------------------------------------------------------------------------- transitions
 
 
-def _transition(store: StateStore, key: str, base: Mapping[str, Any], obs: Observation) -> Action:
+_NOTIFY = "notify"  # a fire/resolve recorded with the verdict and not yet handed to the alerts pipeline
+
+
+def _transition(
+    store: StateStore, key: str, base: Mapping[str, Any], obs: Observation, *, replay: bool = False
+) -> Action:
+    """Record the verdict and return what to report.
+
+    A fire or resolve is written *with* the verdict as pending (``notify``), in the same write,
+    and stays pending until :func:`acknowledge` clears it after the alerts pipeline has taken
+    the finding. A redelivered event (``replay``) reports a still-pending transition again, so
+    a crash or storage outage between the verdict and the alert cannot lose the notification;
+    the alerts pipeline is idempotent, so a repeat is harmless. Other events do not repeat it.
+    """
     for _ in range(_MAX_ATTEMPTS):
         rec = store.get(Namespace.VERDICTS, key)
         decision = decide(rec.value if rec is not None else None, obs)
+        pending = str(rec.value.get(_NOTIFY) or "") if rec is not None else ""
+        action = decision.action
         if decision.record is None:
-            return decision.action
+            # On a redelivery, a transition still pending is reported again (even when the stored
+            # verdict is newer than the redelivered event: it is the stored transition that is pending).
+            return Action(pending) if replay and pending and action in (Action.NONE, Action.STALE) else action
         value = {**base, **decision.record}
+        if action in (Action.FIRE, Action.RESOLVE):
+            value[_NOTIFY] = action.value
+        elif action is Action.NONE and pending:
+            value[_NOTIFY] = pending  # still not taken by the alerts pipeline
+            if replay:
+                action = Action(pending)
         try:
             if rec is None:
                 if store.add(Namespace.VERDICTS, key, value):
-                    return decision.action
+                    return action
                 continue  # created concurrently: decide again against it
             store.put(Namespace.VERDICTS, key, value, etag=rec.etag)
-            return decision.action
+            return action
         except ConcurrencyError:
             continue
     raise ConcurrencyError(f"verdict {key}: too many concurrent updates")
+
+
+def acknowledge(store: StateStore, findings: Iterable[Finding]) -> int:
+    """Clear the pending mark of drift transitions the alerts pipeline has taken. Returns how many."""
+    cleared = 0
+    for f in findings:
+        want = Action.FIRE.value if f.status is Status.FIRING else Action.RESOLVE.value
+        key = verdict_key(f.resource.id, f.rule)
+        for _ in range(_MAX_ATTEMPTS):
+            rec = store.get(Namespace.VERDICTS, key)
+            if rec is None or rec.value.get(_NOTIFY) != want:
+                break
+            value = {k: v for k, v in rec.value.items() if k != _NOTIFY}
+            try:
+                store.put(Namespace.VERDICTS, key, value, etag=rec.etag)
+            except ConcurrencyError:
+                continue
+            cleared += 1
+            break
+    return cleared
+
+
+def has_pending(store: StateStore, resource_id: str) -> bool:
+    ref = ResourceRef.from_id(resource_id)
+    return any(rec.value.get(_NOTIFY) for rec in store.query(Namespace.VERDICTS, prefix=verdict_key(ref.id, "")))
 
 
 class _Run:
@@ -238,6 +290,7 @@ class _Run:
         self.related = related_provider(reader)
         self.api_version = api_version
         self.cache: dict[str, dict[str, Any] | None] = {}
+        self.replay = False  # handling a redelivered event: report still-pending transitions again
 
     def read(self, resource_id: str) -> dict[str, Any] | None:
         key = resource_id.lower()
@@ -258,14 +311,16 @@ class _Run:
             base = {"resource_id": ref.id, "rule": rule.id, "resource_type": ref.type}
             fire_if_new = rule.meta is None or rule.meta.extra.get("fire_on_first_seen", True) is not False
             obs = Observation(verdict.compliant, when, fire_if_new=fire_if_new)
-            action = _transition(self.store, verdict_key(ref.id, rule.id), base, obs)
+            action = _transition(self.store, verdict_key(ref.id, rule.id), base, obs, replay=self.replay)
             self._emit(action, rule, rule.id, ref, when=when, verdict=verdict, event=event, source=source)
 
     def deleted(self, resource_id: str, when: datetime, event: ResourceEvent | None, source: str) -> None:
         ref = ResourceRef.from_id(resource_id)
         for rec in list(self.store.query(Namespace.VERDICTS, prefix=verdict_key(ref.id, ""))):
             rule_id = str(rec.value.get("rule") or rec.key.rsplit("|", 1)[-1])
-            action = _transition(self.store, rec.key, dict(rec.value), Observation(None, when, deleted=True))
+            action = _transition(
+                self.store, rec.key, dict(rec.value), Observation(None, when, deleted=True), replay=self.replay
+            )
             self._emit(
                 action, self.by_id.get(rule_id), rule_id, ref, when=when, verdict=None, event=event, source=source
             )
@@ -383,9 +438,16 @@ def handle_events(
         }
         if not store.add(Namespace.EVENTS, event.id, marker):
             result.duplicates += 1
-            continue
+            if not has_pending(store, event.resource_id):
+                continue
+            # A redelivery after a failure between the verdict and the alert: report it again.
+            run.replay = True
         try:
+            before = result.processed
             run.handle(event)
+            if run.replay:  # counted as a duplicate already
+                result.processed = before
+                result.replayed += 1
         except PermissionError as exc:
             # e.g. HTTP 403 on the ARM GET: a redelivery would fail the same way.
             result.quarantined.append(Quarantined(event.id, f"event {event.id}: {exc}", -1))
@@ -393,6 +455,8 @@ def handle_events(
         except Exception:
             store.delete(Namespace.EVENTS, event.id)  # let the redelivery be processed
             raise
+        finally:
+            run.replay = False
     return result
 
 

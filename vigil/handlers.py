@@ -263,6 +263,7 @@ def handle_resource_events(events: list[dict[str, Any]], rt: Runtime) -> dict[st
     findings = list(result.findings)
     if findings:
         out["alerts"] = _alerts(findings, rt, max([now, *(f.observed_at for f in findings)]))
+        drift_path.acknowledge(rt.store, findings)  # only now: a failure above leaves them pending
     return out
 
 
@@ -462,7 +463,9 @@ def run_sweep(rt: Runtime, now: datetime) -> dict[str, Any]:
         related = drift_path.related_provider(_resource_reader(rt))
     result = drift_path.handle_resources(resources, store=rt.store, rules=rules, now=now, related=related)
     findings = list(result.findings)
-    return {"drift": result.to_dict(), "alerts": _alerts(findings, rt, now)}
+    alerts = _alerts(findings, rt, now)
+    drift_path.acknowledge(rt.store, findings)
+    return {"drift": result.to_dict(), "alerts": alerts}
 
 
 def run_digest(rt: Runtime, now: datetime) -> dict[str, Any]:

@@ -393,6 +393,9 @@ def run_tenant(
         summary.findings = _count(findings)
         with _timed(summary, steps, "alerts: route, group, dedup"):
             summary.alerts = process_alerts(findings, config, store, now)
+            from vigil import drift_path
+
+            drift_path.acknowledge(store, drift_findings)  # taken by the alerts pipeline: no longer pending
         with _timed(summary, steps, "dispatch to outbox/"):
             before = _files(out / OUTBOX_DIR)
             flushed = summary.alerts.get("flushed_at")

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from detectors.drift.loader import RuleSet, builtin_rules
-from vigil.drift_path import handle_events, verdict_key
+from vigil.drift_path import acknowledge, handle_events, has_pending, verdict_key
 from vigil.model import Status
 from vigil.state.base import Namespace
 from vigil.state.sqlite import SQLiteStore
@@ -150,6 +150,7 @@ def test_transitions_fire_once_resolve_and_ignore_duplicates(store: SQLiteStore)
     rule = "ml-workspace-public-network-access"
     r1 = handle_events([eg_event(WS_ID, eid="e1", when=T0)], store=store, reader=reader, rules=RULES, now=T0)
     assert len(firing(r1, rule)) == 1
+    assert acknowledge(store, r1.findings) == 1  # the alerts pipeline took it
     # duplicate delivery of the same event id
     r2 = handle_events([eg_event(WS_ID, eid="e1", when=T0)], store=store, reader=reader, rules=RULES, now=T0)
     assert (r2.duplicates, r2.findings) == (1, [])
@@ -166,6 +167,7 @@ def test_transitions_fire_once_resolve_and_ignore_duplicates(store: SQLiteStore)
     [f] = r4.findings
     assert (f.rule, f.status) == (rule, Status.RESOLVED)
     assert f.fingerprint == r1.findings[0].fingerprint
+    acknowledge(store, r4.findings)
     # an older event delivered late is stale: no regression, no finding
     reader.resources[WS_ID.lower()] = workspace("Enabled")
     r5 = handle_events(
@@ -399,6 +401,7 @@ def test_documented_eventgrid_samples_give_the_right_verdicts(store: SQLiteStore
     assert (f.rule, f.status) == ("storage-public-blob-access", Status.FIRING)
     assert f.annotations["changed_by"] == "{full-name} <{user-name}>"
     assert f.annotations["correlation_id"] == "{ID}"
+    acknowledge(store, write.findings)  # as the handler does once the alerts pipeline took them
     # the same event in the CloudEvents schema has the same id: a duplicate
     again = handle_events(
         _sample("docs_ResourceWriteSuccess.cloudeventschema.json"), store=store, reader=reader, rules=RULES, now=T0
@@ -440,3 +443,29 @@ def test_diagnostic_setting_of_an_unmonitored_type_is_irrelevant(store: SQLiteSt
         [eg_event(ds, eid="x1", when=T0, kind="Delete")], store=store, reader=reader, rules=RULES, now=T0
     )
     assert (res.irrelevant, res.processed, reader.gets) == (1, 0, [])
+
+
+def test_a_transition_stays_pending_until_the_alerts_pipeline_takes_it(store: SQLiteStore) -> None:
+    """A failure between the verdict and the alert (storage outage, crash) must not lose the
+    notification: the redelivered event re-reports the transition until it is acknowledged."""
+    reader = DictReader(workspace("Enabled"), WS_DIAG)
+    rule = "ml-workspace-public-network-access"
+    r1 = handle_events([eg_event(WS_ID, eid="e1", when=T0)], store=store, reader=reader, rules=RULES, now=T0)
+    assert len(firing(r1, rule)) == 1
+    # ... the alerts pipeline failed here, so nothing was acknowledged; the platform redelivers:
+    r2 = handle_events([eg_event(WS_ID, eid="e1", when=T0)], store=store, reader=reader, rules=RULES, now=T0)
+    assert r2.duplicates == 1
+    assert [f.fingerprint for f in firing(r2, rule)] == [r1.findings[0].fingerprint]
+    assert has_pending(store, WS_ID)
+    # another event for the resource does not repeat it, and keeps it pending
+    r3 = handle_events(
+        [eg_event(WS_ID, eid="e2", when=T0 + timedelta(minutes=1))], store=store, reader=reader, rules=RULES, now=T0
+    )
+    assert r3.findings == []
+    assert has_pending(store, WS_ID)
+    r3b = handle_events([eg_event(WS_ID, eid="e1", when=T0)], store=store, reader=reader, rules=RULES, now=T0)
+    assert [f.fingerprint for f in firing(r3b, rule)] == [r1.findings[0].fingerprint]
+    assert acknowledge(store, r3b.findings) == 1
+    assert not has_pending(store, WS_ID)
+    r4 = handle_events([eg_event(WS_ID, eid="e1", when=T0)], store=store, reader=reader, rules=RULES, now=T0)
+    assert (r4.duplicates, r4.findings) == (1, [])
