@@ -177,13 +177,27 @@ def _point_windows(
 
 
 class _CpuTable:
-    """The CPU windows of many VMs as one NaN-padded matrix, sorted row-wise (NaN last)."""
+    """The CPU windows of many VMs as one NaN-padded matrix, sorted row-wise (NaN last), and the
+    per-VM figures beside it; :class:`ColumnWindow` objects are thin views on one row."""
 
-    def __init__(self, rids: list[str], ordered: Any, counts: Any, max_recent: Any) -> None:
-        self.rids = rids  # row -> VM id
+    def __init__(  # noqa: PLR0917 - a record
+        self,
+        pairs: Sequence[tuple[str, MetricSeries | None, MetricSeries | None]],
+        ordered: Any,
+        counts: Any,
+        max_recent: Any,
+        net_window: tuple[datetime, datetime],
+        days: int,
+    ) -> None:
+        self.pairs = pairs  # row -> (VM id, CPU series, Network Out series)
+        self.rids = [p[0] for p in pairs]
         self.ordered = ordered  # float64 (vms, width), ascending per row, NaN padding at the end
         self.counts = counts  # int64 (vms,): values per row
+        self.counts_l: list[int] = counts.tolist()
         self.max_recent = max_recent  # float64 (vms,): max hourly average over the recent days, NaN if none
+        self.max_recent_l: list[float] = max_recent.tolist()
+        self.net_window = net_window
+        self.days = days
         self._pct: dict[float, list[float]] = {}
         self._arr: dict[float, Any] = {}
 
@@ -237,45 +251,36 @@ def cpu_failing(
 
 
 class ColumnWindow:
-    """One VM's figures over one lookback window, from columns (same interface as :class:`VmWindow`)."""
+    """One VM's figures over one lookback window: a view on one row of a :class:`_CpuTable`
+    (same interface as :class:`VmWindow`)."""
 
-    __slots__ = (
-        "_net",
-        "_net_cols",
-        "_net_hi",
-        "_net_lo",
-        "_row",
-        "_table",
-        "cpu_hours",
-        "expected_points",
-        "max_recent_avg",
-        "net_expected_points",
-        "net_hours_per_point",
-    )
+    __slots__ = ("_net", "_row", "_table")
 
-    def __init__(  # noqa: PLR0917 - a record
-        self,
-        table: _CpuTable,
-        row: int,
-        cpu_hours: int,
-        expected_points: float,
-        max_recent_avg: float | None,
-        net: tuple[Any, int, int] | None,
-        net_expected_points: float,
-        net_hours_per_point: float,
-    ) -> None:
+    def __init__(self, table: _CpuTable, row: int) -> None:
         self._table = table
         self._row = row
-        self.cpu_hours = cpu_hours
-        self.expected_points = expected_points
-        self.max_recent_avg = max_recent_avg
-        self._net_cols: Any = None
-        self._net_lo = self._net_hi = 0
-        if net is not None:
-            self._net_cols, self._net_lo, self._net_hi = net
         self._net: Any = None
-        self.net_expected_points = net_expected_points
-        self.net_hours_per_point = net_hours_per_point
+
+    @property
+    def cpu_hours(self) -> int:
+        return self._table.counts_l[self._row]
+
+    @property
+    def expected_points(self) -> float:
+        return self._table.days * 24 / interval_hours(self._table.pairs[self._row][1])
+
+    @property
+    def max_recent_avg(self) -> float | None:
+        m = self._table.max_recent_l[self._row]
+        return None if math.isnan(m) else m
+
+    @property
+    def net_hours_per_point(self) -> float:
+        return interval_hours(self._table.pairs[self._row][2])
+
+    @property
+    def net_expected_points(self) -> float:
+        return self._table.days * 24 / self.net_hours_per_point
 
     def percentile(self, q: float) -> float:
         return self._table.percentile(q)[self._row]
@@ -284,14 +289,17 @@ class ColumnWindow:
         if self._net is None:
             import numpy as np
 
-            if self._net_cols is None:
-                self._net = np.empty(0)
+            net = self._table.pairs[self._row][2]
+            start, end = self._table.net_window
+            if net is None:
+                vals = np.empty(0)
+            elif net.columns is not None:
+                t = net.columns.time
+                lo, hi = np.searchsorted(t, epoch_us(start)), np.searchsorted(t, epoch_us(end))
+                vals = net.columns.total[int(lo) : int(hi)]
             else:
-                vals = self._net_cols.total
-                if self._net_lo >= 0:  # columns: [lo, hi) are the window's bounds in epoch microseconds
-                    t = self._net_cols.time
-                    vals = vals[int(np.searchsorted(t, self._net_lo)) : int(np.searchsorted(t, self._net_hi))]
-                self._net = np.sort(vals[~np.isnan(vals)])
+                vals = np.array([math.nan if p.total is None else p.total for p in window(net, start, end)])
+            self._net = np.sort(vals[~np.isnan(vals)])
         return self._net
 
     @property
@@ -327,6 +335,7 @@ def _column_windows(
     # Points are in time order within each series: the window is one contiguous run per VM.
     lo = offsets + np.add.reduceat((time < start_us).astype(np.int64), offsets)
     hi = offsets + np.add.reduceat((time < end_us).astype(np.int64), offsets)
+    recent_lo = offsets + np.add.reduceat((time < recent_us).astype(np.int64), offsets)
     span = hi - lo
     # A VM with far more points in the window than the others (a finer grain) would blow up the
     # padded matrix: such VMs take the points path instead.
@@ -334,54 +343,18 @@ def _column_windows(
     keep = span <= cap
     if not bool(keep.all()):
         pairs = [p for p, k in zip(pairs, keep.tolist(), strict=True) if k]
-        lo, hi, span = lo[keep], hi[keep], span[keep]
+        lo, hi, recent_lo, span = lo[keep], hi[keep], recent_lo[keep], span[keep]
     width = int(span.max()) if len(span) else 0
     steps = np.arange(width, dtype=np.int64)
     idx = lo[:, None] + steps[None, :]
     inside = idx < hi[:, None]
     idx = np.minimum(idx, len(time) - 1)
-    high = np.where(np.isnan(mx), avg, mx)  # hourly max CPU, the average where the max is missing
-    matrix = np.where(inside, high[idx], np.nan)
+    a_w, m_w = avg[idx], mx[idx]
+    high = np.where(np.isnan(m_w), a_w, m_w)  # hourly max CPU, the average where the max is missing
+    matrix = np.where(inside, high, np.nan)
     counts = (~np.isnan(matrix)).sum(axis=1)
     matrix.sort(axis=1)  # NaN sorts last
-    recent = np.where(inside & (time[idx] >= recent_us), avg[idx], np.nan)
+    recent = np.where(inside & (steps[None, :] >= (recent_lo - lo)[:, None]), a_w, np.nan)
     max_recent = np.fmax.reduce(recent, axis=1) if width else np.full(len(pairs), np.nan)  # fmax skips NaN
-    table = _CpuTable([p[0] for p in pairs], matrix, counts, max_recent)
-
-    out: dict[str, ColumnWindow] = {}
-    counts_l, recent_l = counts.tolist(), max_recent.tolist()
-    start_dt = now - timedelta(days=days)
-    for i, (rid, cpu, net) in enumerate(pairs):
-        per = interval_hours(net)
-        net_span: tuple[Any, int, int] | None = None
-        if net is not None:
-            if net.columns is not None:
-                net_span = (net.columns, start_us, end_us)  # window found on first use
-            else:
-                totals = _points_as_totals(window(net, start_dt, now))
-                net_span = (totals, -1, -1)
-        m = recent_l[i]
-        out[rid] = ColumnWindow(
-            table,
-            i,
-            counts_l[i],
-            days * 24 / interval_hours(cpu),
-            None if math.isnan(m) else m,
-            net_span,
-            days * 24 / per,
-            per,
-        )
-    return out
-
-
-class _Totals:
-    __slots__ = ("total",)
-
-    def __init__(self, total: Any) -> None:
-        self.total = total
-
-
-def _points_as_totals(points: Sequence[MetricPoint]) -> _Totals:
-    import numpy as np
-
-    return _Totals(np.array([math.nan if p.total is None else p.total for p in points], dtype=np.float64))
+    table = _CpuTable(pairs, matrix, counts, max_recent, (now - timedelta(days=days), now), days)
+    return {rid: ColumnWindow(table, i) for i, rid in enumerate(table.rids)}
