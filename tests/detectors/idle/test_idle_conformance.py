@@ -1,7 +1,9 @@
 """Conformance: every idle rule with fixtures just above and just below each threshold.
 
 Each case builds ARM resources and hourly Azure Monitor series ending at NOW, runs the
-real ``detect`` and checks the one finding of the rule under test.
+real ``detect`` and checks the one finding of the rule under test. Every case runs twice:
+on series with points only (the per-point path) and on the same series with the columns
+the parser attaches (the vectorised path).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from detectors.idle.detect import RULES, detect
 from detectors.registry import family_folders
 from vigil.costframe import column_names, pandas_dtypes
 from vigil.model import Finding, Status
-from vigil.sources import MetricPoint, MetricSeries
+from vigil.sources import MetricPoint, MetricSeries, with_columns
 
 NOW = datetime(2026, 11, 25, 6, tzinfo=UTC)
 SUB = "/subscriptions/sub-1/resourcegroups/rg/providers"
@@ -61,6 +63,16 @@ def vm(power: str | None = "running", size: str = "Standard_D4s_v3", rid: str = 
     return {"id": rid, "type": "Microsoft.Compute/virtualMachines", "location": "eastus", "properties": props}
 
 
+_PATH = {"columns": False}
+
+
+@pytest.fixture(autouse=True, params=["points", "columns"])
+def metric_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run the case on points-only series, then on series carrying their columns."""
+    monkeypatch.setitem(_PATH, "columns", request.param == "columns")
+    return str(request.param)
+
+
 def run(
     resources: list[dict[str, Any]],
     metrics: dict[str, list[MetricSeries]] | None = None,
@@ -68,9 +80,12 @@ def run(
     previous: Any = None,
     **cfg: Any,
 ) -> list[Finding]:
+    series = metrics or {}
+    if _PATH["columns"]:
+        series = {rid: [with_columns(s) for s in ss] for rid, ss in series.items()}
     return detect(
         resources=resources,
-        metrics=metrics or {},
+        metrics=series,
         costs=costs,
         config=IdleConfig(**cfg),
         now=NOW,
