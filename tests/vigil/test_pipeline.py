@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -126,6 +127,31 @@ def test_digest_shows_the_planted_spike_and_idle_vm(sim: SimResult, first: tuple
     idle_section = page.split("Idle waste", 1)[1].split("Policy drift", 1)[0]
     assert idle in idle_section
     assert "1 opened" in page  # the drifted workspace
+
+
+def test_demo_cards_carry_signed_action_links(first: tuple[Path, RunSummary]) -> None:
+    from datetime import timedelta
+    from urllib.parse import parse_qsl, urlsplit
+
+    from alerts.signing import verify_link
+
+    out, _ = first
+    key = (out / ".signing-key").read_text(encoding="utf-8").strip().encode()
+    assert oct((out / ".signing-key").stat().st_mode & 0o777) == "0o600"
+    card = json.loads(sorted((out / OUTBOX_DIR).glob("*.json"))[0].read_text(encoding="utf-8"))
+    text = json.dumps(card)
+    urls = re.findall(r'"url": "(http://localhost:7071/api/alerts/action\\?[^"]+)"', text)
+    titles = set(re.findall(r'"title": "(Acknowledge|Silence 24h|Approve remediation)"', text))
+    assert titles == {"Acknowledge", "Silence 24h", "Approve remediation"}
+    assert urls
+    signed = verify_link(
+        dict(parse_qsl(urlsplit(urls[0]).query)),
+        key=key,
+        now=DEFAULT_NOW + timedelta(minutes=1),
+        store=None,
+        consume=False,
+    )
+    assert signed.action in ("ack", "silence", "approve")
 
 
 def test_second_run_sends_nothing_new(sim: SimResult, config: VigilConfig, first: tuple[Path, RunSummary]) -> None:
