@@ -436,25 +436,31 @@ def handle_events(
             "event_time": event.event_time.isoformat(),
             "received": now.isoformat(),
         }
+        # The event id is marked done only once its verdicts are recorded; a marker left behind by
+        # an attempt that failed midway (storage outage, crash) does not make the redelivery a duplicate.
+        duplicate = False
         if not store.add(Namespace.EVENTS, event.id, marker):
-            result.duplicates += 1
-            if not has_pending(store, event.resource_id):
-                continue
-            # A redelivery after a failure between the verdict and the alert: report it again.
+            seen = store.get(Namespace.EVENTS, event.id)
+            if seen is None or seen.value.get("done"):
+                duplicate = True
+                result.duplicates += 1
+                if not has_pending(store, event.resource_id):
+                    continue
+            # A redelivery after a failure before the verdict, or between the verdict and the
+            # alert: handle it again and report any transition still pending.
             run.replay = True
         try:
             before = result.processed
             run.handle(event)
-            if run.replay:  # counted as a duplicate already
+            if duplicate:  # counted as a duplicate already
                 result.processed = before
                 result.replayed += 1
+            store.put(Namespace.EVENTS, event.id, {**marker, "done": True})
         except PermissionError as exc:
             # e.g. HTTP 403 on the ARM GET: a redelivery would fail the same way.
             result.quarantined.append(Quarantined(event.id, f"event {event.id}: {exc}", -1))
             logger.warning("quarantined event %s: %s", event.id, exc, extra={"event_id": event.id})
-        except Exception:
-            store.delete(Namespace.EVENTS, event.id)  # let the redelivery be processed
-            raise
+            store.put(Namespace.EVENTS, event.id, {**marker, "done": True, "quarantined": str(exc)})
         finally:
             run.replay = False
     return result
