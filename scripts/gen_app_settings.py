@@ -18,7 +18,6 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -113,19 +112,11 @@ def dumps(doc: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="fail if infra/app-settings.json is stale")
-    args = parser.parse_args(argv)
-    text = dumps(render())
-    if args.check:
-        current = OUTPUT.read_text(encoding="utf-8") if OUTPUT.exists() else ""
-        if current != text:
-            print(f"{OUTPUT.relative_to(ROOT)} is stale: run scripts/gen_app_settings.py", file=sys.stderr)
-            return 1
-        return 0
-    OUTPUT.write_text(text, encoding="utf-8")
-    print(f"wrote {OUTPUT.relative_to(ROOT)}")
-    return 0
+    from scripts.generated import write_or_check
+
+    return write_or_check(
+        OUTPUT, dumps(render()), description=__doc__.splitlines()[0], script="scripts/gen_app_settings.py", argv=argv
+    )
 
 
 if __name__ == "__main__":
