@@ -303,8 +303,4 @@ def health(req: func.HttpRequest) -> func.HttpResponse:
         logger.exception("health check failed", extra={"error_type": type(exc).__name__})
         result = {"ok": False, "error": type(exc).__name__}
     ok = result.get("ok") is True  # handlers.health: {"ok": bool, "status": ..., "checks": {...}}
-    return func.HttpResponse(
-        json.dumps(result, default=str, sort_keys=True),
-        status_code=200 if ok else 503,
-        mimetype="application/json",
-    )
+    return json_response(200 if ok else 503, result)

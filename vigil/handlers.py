@@ -502,7 +502,7 @@ def run_digest(rt: Runtime, now: datetime) -> dict[str, Any]:
         now=now,
         sender=sender,
         send=send,
-        budgets=_budget_for(rt, now),
+        budgets=_budget_for(rt),
         remediation_log=list(ledger_entries(rt.store)),
     )
     failed = [r for r in results if r.error]
@@ -511,11 +511,10 @@ def run_digest(rt: Runtime, now: datetime) -> dict[str, Any]:
     return {"digests": len(results), "failed": [r.name for r in failed]}
 
 
-def _budget_for(rt: Runtime, now: datetime) -> Any:
+def _budget_for(rt: Runtime) -> Any:
     from alerts.digest.send import monthly_budget
 
     budgets = rt.config.detectors.overspend.budgets
-    del now
     return lambda cfg: monthly_budget(budgets, cfg)
 
 

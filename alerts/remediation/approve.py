@@ -60,13 +60,19 @@ def handle_approval(
         raise LinkError("link already used")
     if signed.action != "approve":
         raise LinkError(f"not an approval link: {signed.action}")
+    p = signed.params
     try:
-        act = action(signed.params["act"])
-        rid, fp, rule = signed.params["rid"], signed.params["fp"], signed.params.get("rule", "")
+        request = {
+            "action": p["act"],
+            "resource_id": p["rid"],
+            "fingerprint": p["fp"],
+            "rule": p.get("rule", ""),
+            "nonce": signed.nonce,
+        }
     except KeyError as exc:
         raise LinkError(f"approval link lacks {exc}") from None
     entry = execute_approved(
-        {"action": act.id, "resource_id": rid, "fingerprint": fp, "rule": rule, "nonce": signed.nonce},
+        request,
         store=store,
         arm=arm,
         config=config,
@@ -74,17 +80,27 @@ def handle_approval(
         approved_by=approved_by,
         correlation_id=correlation_id,
     )
-    store.add(Namespace.NONCES, signed.nonce, {"action": "approve", "used_at": now.isoformat(), "fp": fp})
+    store.add(
+        Namespace.NONCES, signed.nonce, {"action": "approve", "used_at": now.isoformat(), "fp": entry.fingerprint}
+    )
     return entry
 
 
 def approval_request(
-    *, fingerprint: str, resource_id: str, rule: str, action_id: str, nonce: str, approved_by: str
+    *,
+    fingerprint: str,
+    resource_id: str,
+    rule: str,
+    action_id: str,
+    nonce: str,
+    approved_by: str,
+    kind: str = "remediation-approved",
 ) -> dict[str, str]:
     """The queue message for an approval clicked on a card (already verified
-    and its nonce consumed by ``alerts.actions.apply_action``)."""
+    and its nonce consumed by ``alerts.actions.apply_action``), or, with
+    ``kind="remediation-auto"``, for an auto-mode step."""
     return {
-        "kind": "remediation-approved",
+        "kind": kind,
         "fingerprint": fingerprint,
         "resource_id": resource_id,
         "rule": rule,
@@ -142,15 +158,15 @@ def execute_approved(
 
 def auto_request(step: PlanStep, *, run_id: str) -> dict[str, str]:
     """The queue message for a step the planner marked ``execute`` (auto mode)."""
-    return {
-        "kind": "remediation-auto",
-        "fingerprint": step.fingerprint,
-        "resource_id": step.resource_id,
-        "rule": step.rule,
-        "action": step.action,
-        "nonce": f"{run_id}:{step.fingerprint}:{step.action}",
-        "approved_by": "vigil (auto)",
-    }
+    return approval_request(
+        fingerprint=step.fingerprint,
+        resource_id=step.resource_id,
+        rule=step.rule,
+        action_id=step.action,
+        nonce=f"{run_id}:{step.fingerprint}:{step.action}",
+        approved_by="vigil (auto)",
+        kind="remediation-auto",
+    )
 
 
 def request_from_approval(
