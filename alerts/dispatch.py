@@ -26,6 +26,7 @@ from alerts.compiled import Integration, compiled
 from alerts.nflog import entry_key, log_sent, needs_update, read_entry
 from alerts.notify import AlertView, DirectorySink, NotificationPayload, Notifier
 from alerts.outbox import Outbox, QueueOutbox
+from alerts.receipts import ReceiptJournal
 from alerts.remediation.execute import outcome_for
 from vigil.state.base import Namespace, StateStore
 
@@ -122,8 +123,14 @@ def deliver(
     signing_key: bytes | None = None,
     action_base_url: str | None = None,
     transport: httpx.BaseTransport | None = None,
+    receipts: ReceiptJournal | None = None,
 ) -> DeliveryResult:
-    """Deliver one outbox message. Safe to call again with the same message."""
+    """Deliver one outbox message. Safe to call again with the same message.
+
+    ``receipts`` (the instance's local journal, see alerts.receipts) is written right
+    after a channel accepts, before the notification log: a redelivery after the log
+    write failed then records the log entry instead of sending again.
+    """
     key = str(message["key"])
     result = DeliveryResult(key)
     receiver = str(message["receiver"])
@@ -147,6 +154,17 @@ def deliver(
         if entry is not None and key in entry.keys:
             result.skipped.append((integ.name, "already sent"))
             continue
+        pkey = _progress_key(key, receiver, integ.name)
+        receipt = receipts.get(pkey) if receipts is not None else None
+        if receipt is not None and receipt.get("done"):
+            # The channel accepted it on an earlier attempt whose log write failed: log it, send nothing.
+            log_sent(store, ekey, firing=firing, resolved=resolved, notification_key=key, now=now, group_key=group_key)
+            store.delete(Namespace.NFLOG, pkey)
+            if receipts is not None:
+                receipts.forget(pkey)
+            result.skipped.append((integ.name, "already sent (local receipt)"))
+            log.info("notification logged from local receipt", extra={"integration": integ.name, "key": key})
+            continue
         need, why = needs_update(
             entry, firing, resolved, repeat_interval=repeat, send_resolved=integ.send_resolved, now=now
         )
@@ -164,9 +182,10 @@ def deliver(
         if not views:
             result.skipped.append((integ.name, "alerts no longer stored"))
             continue
-        pkey = _progress_key(key, receiver, integ.name)
         prog = store.get(Namespace.NFLOG, pkey)
         done = frozenset(prog.value.get("parts", ())) if prog else frozenset()
+        if receipt is not None:
+            done |= frozenset(receipt.get("parts", ()))
         shown = views if integ.send_resolved else [v for v in views if v.alert.ends_at is None]
         payload = NotificationPayload(
             key=key,
@@ -189,13 +208,19 @@ def deliver(
             result.failures.append((integ.name, f"{type(exc).__name__}: {exc}", True))
             continue
         if res.ok:
+            if receipts is not None:
+                receipts.record(pkey, parts=sorted(done | set(res.sent_parts)), done=True, now=now)
             log_sent(store, ekey, firing=firing, resolved=resolved, notification_key=key, now=now, group_key=group_key)
-            if prog is not None:
+            if prog is not None or receipt is not None:
                 store.delete(Namespace.NFLOG, pkey)
+            if receipts is not None:
+                receipts.forget(pkey)
             result.sent.append(integ.name)
             log.info("notification sent", extra={"integration": integ.name, "receiver": receiver, "key": key})
         else:
             if res.sent_parts:
+                if receipts is not None:
+                    receipts.record(pkey, parts=sorted(done | set(res.sent_parts)), done=False, now=now)
                 store.put(Namespace.NFLOG, pkey, {"parts": sorted(done | set(res.sent_parts)), "at": now.isoformat()})
             result.failures.append((integ.name, res.reason, res.retryable))
             log.warning(
@@ -244,6 +269,7 @@ def drain(
     action_base_url: str | None = None,
     transport: httpx.BaseTransport | None = None,
     max_messages: int = 10_000,
+    receipts: ReceiptJournal | None = None,
 ) -> DrainResult:
     """Deliver every message visible now (one pass): complete, retry with backoff, or poison."""
     out = DrainResult()
@@ -264,6 +290,7 @@ def drain(
                 signing_key=signing_key,
                 action_base_url=action_base_url,
                 transport=transport,
+                receipts=receipts,
             )
             out.results.append(res)
             if res.ok:
@@ -312,6 +339,7 @@ def handle_queue_message(
     notifiers: Mapping[str, Notifier] | None = None,
     signing_key: bytes | None = None,
     action_base_url: str | None = None,
+    receipts: ReceiptJournal | None = None,
 ) -> DeliveryResult:
     """For a queue-triggered Function: deliver; on retryable failure re-queue with backoff or poison.
 
@@ -329,6 +357,7 @@ def handle_queue_message(
         now=now,
         signing_key=signing_key,
         action_base_url=action_base_url,
+        receipts=receipts,
     )
     if res.ok:
         outbox.mirror(str(message["key"]), state="sent", attempts=attempts, updated_at=now.isoformat(), last_error="")

@@ -533,6 +533,7 @@ def _digest_email_config(rt: Runtime) -> Any:
 def dispatch_alert(message: dict[str, Any], rt: Runtime) -> dict[str, Any]:
     """Deliver one outbox message. Retryable channel failures raise (the queue redelivers)."""
     from alerts.dispatch import deliver
+    from vigil.runtime import HasReceipts
 
     if "ref" in message and "message" not in message:
         rec = rt.store.get(Namespace.OUTBOX, str(message["ref"]))
@@ -543,8 +544,15 @@ def dispatch_alert(message: dict[str, Any], rt: Runtime) -> dict[str, Any]:
         body = dict(message.get("message", message))
     now = datetime.now(UTC)
     signing_key, action_base_url = link_signing(rt)
+    receipts = rt.receipts() if isinstance(rt, HasReceipts) else None
     res = deliver(
-        body, config=rt.config, store=rt.store, now=now, signing_key=signing_key, action_base_url=action_base_url
+        body,
+        config=rt.config,
+        store=rt.store,
+        now=now,
+        signing_key=signing_key,
+        action_base_url=action_base_url,
+        receipts=receipts,
     )
     key = str(body.get("key"))
     rec = rt.store.get(Namespace.OUTBOX, key)

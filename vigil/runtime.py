@@ -11,13 +11,14 @@ blobs, queues kept in the state store).
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
+    from alerts.receipts import ReceiptJournal
     from vigil.config import VigilConfig
     from vigil.state.base import StateStore
 
-__all__ = ["BlobStore", "Runtime"]
+__all__ = ["BlobStore", "HasReceipts", "Runtime"]
 
 
 class BlobStore(Protocol):
@@ -52,3 +53,10 @@ class Runtime(Protocol):
     def setting(self, name: str, default: str | None = None) -> str | None:
         """An app setting (the only way handlers read host settings)."""
         ...
+
+
+@runtime_checkable
+class HasReceipts(Protocol):
+    """A runtime whose shared state is remote keeps local delivery receipts (alerts.receipts)."""
+
+    def receipts(self) -> ReceiptJournal: ...

@@ -19,9 +19,11 @@ import logging
 import os
 import threading
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from alerts.receipts import ReceiptJournal
     from vigil.config import VigilConfig
     from vigil.settings import Settings
     from vigil.state.base import StateStore
@@ -150,6 +152,7 @@ class AzureRuntime:
         self._queues: dict[str, Any] = {}
         self._containers: dict[str, AzureBlobStore] = {}
         self._lock = threading.RLock()
+        self._receipts: ReceiptJournal | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **kwargs: Any) -> AzureRuntime:
@@ -219,9 +222,40 @@ class AzureRuntime:
 
     # --- helpers --------------------------------------------------------------------
 
+    def receipts(self) -> ReceiptJournal:
+        """This instance's local delivery receipts (alerts.receipts), one file per state store.
+
+        On local disk (the temp folder), named by a hash of where the shared state lives, so two
+        apps or test runs on one machine never read each other's receipts.
+        """
+        with self._lock:
+            if self._receipts is None:
+                import hashlib
+                import tempfile
+
+                from alerts.receipts import ReceiptJournal
+
+                where = "|".join(
+                    str(part)
+                    for part in (
+                        self.settings.state,
+                        self.settings.state_table,
+                        self.settings.state_path,
+                        self.connection_string() or "",
+                        self._env.get("AzureWebJobsStorage__tableServiceUri", ""),
+                        self._env.get("AzureWebJobsStorage__accountName", ""),
+                    )
+                )
+                digest = hashlib.sha256(where.encode()).hexdigest()[:16]
+                self._receipts = ReceiptJournal(Path(tempfile.gettempdir()) / "vigil-receipts" / f"{digest}.sqlite")
+            return self._receipts
+
     def close(self) -> None:
         """Closes the state store and drops cached clients."""
         with self._lock:
+            if self._receipts is not None:
+                self._receipts.close()
+                self._receipts = None
             if self._store is not None:
                 self._store.close()
                 self._store = None
