@@ -9,13 +9,14 @@ notification key, so a retried send is recognised by the service.
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 import smtplib
 import ssl
 import uuid
 from collections.abc import Callable
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from alerts.config import EmailConfig
 from alerts.durations import parse_duration
 from alerts.notify import AlertView, DirectorySink, NotificationPayload, NotifyResult, classify_http, part_id
 
-__all__ = ["EmailConfig", "EmailNotifier", "acs_message", "render_email"]
+__all__ = ["EmailConfig", "EmailNotifier", "acs_message", "message_id", "render_email"]
 
 
 def _subject(payload: NotificationPayload) -> str:
@@ -157,7 +158,7 @@ class EmailNotifier:
         msg["To"] = ", ".join(_addresses(self.cfg.to))
         when = payload.issued_at or payload.now
         msg["Date"] = formatdate(when.timestamp(), usegmt=True)
-        msg["Message-ID"] = make_msgid(idstring=payload.key[:24], domain="vigil.local")
+        msg["Message-ID"] = message_id(payload, self.cfg.from_)
         msg["X-Vigil-Notification-Key"] = payload.key
         for k, v in self.cfg.headers.items():
             msg[k] = v
@@ -265,3 +266,14 @@ class EmailNotifier:
             return NotifyResult(False, True, f"ACS unreachable: {exc}")
         status = poller.status() if hasattr(poller, "status") else "accepted"
         return NotifyResult(True, reason=f"ACS accepted (operation {op_id}, {status})")
+
+
+def message_id(payload: NotificationPayload, sender: str | None) -> str:
+    """The same Message-ID for every attempt of one notification to one integration.
+
+    A retry after an unknown outcome (killed after the server accepted) is then the same
+    message to mail systems that drop a repeated Message-ID; two integrations differ.
+    """
+    digest = hashlib.sha256(f"{payload.receiver}|{payload.integration}|{payload.key}".encode()).hexdigest()[:32]
+    domain = (sender or "").rpartition("@")[2].strip(" <>") or "vigil.local"
+    return f"<{digest}.vigil@{domain}>"

@@ -97,7 +97,13 @@ class WebhookNotifier:
 
     def request(self, payload: NotificationPayload) -> tuple[bytes, Mapping[str, str]]:
         body = json.dumps(render_body(self.cfg, payload), separators=(",", ":"), sort_keys=True).encode()
-        headers = {"Content-Type": "application/json", "User-Agent": "vigil-alerts/1", "X-Vigil-Key": payload.key}
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "vigil-alerts/1",
+            # The same on every attempt: a receiver drops the repeat at-least-once delivery can make.
+            "Idempotency-Key": payload.key,  # IETF draft-ietf-httpapi-idempotency-key-header
+            "X-Vigil-Key": payload.key,
+        }
         secret = self._secret_bytes()
         if secret:
             ts = int((payload.issued_at or payload.now).timestamp())

@@ -289,3 +289,26 @@ def test_acs_with_the_real_sdk_against_a_local_server(samples_dir: Path) -> None
     body = sent.json()
     assert set(body) <= set(ref["parameters"]["emailMessage"])
     assert set(body["content"]) == {"subject", "plainText", "html"}
+
+
+def test_every_attempt_of_one_notification_carries_the_same_idempotency_key() -> None:
+    """At-least-once leaves one repeat possible (killed after the server accepted): the repeat
+    must be recognisably the same notification, by Message-ID (email) and Idempotency-Key (webhook)."""
+    from dataclasses import replace
+
+    cfg = EmailConfig.model_validate({"to": "ops@example.com", "from": "Vigil <vigil@contoso.example>"})
+    first = _payload()
+    retry = replace(first, now=T0 + timedelta(minutes=7))
+    other_integration = replace(first, integration="email[1]")
+    other_notification = replace(first, key="j" * 32)
+    ids = [
+        EmailNotifier(cfg).build_message(p)["Message-ID"] for p in (first, retry, other_integration, other_notification)
+    ]
+    assert ids[0] == ids[1]
+    assert len({ids[0], ids[2], ids[3]}) == 3
+    assert ids[0].startswith("<")
+    assert ids[0].endswith("@contoso.example>")
+    hook = WebhookNotifier(WebhookConfig(url="http://x"))
+    headers = [dict(hook.request(p)[1]) for p in (first, retry)]
+    assert headers[0]["Idempotency-Key"] == headers[1]["Idempotency-Key"] == first.key
+    assert headers[0]["X-Vigil-Key"] == first.key
