@@ -24,6 +24,7 @@ from azure.functions.queue import QueueMessage as WorkerQueueMessage
 from azure.functions.timer import TimerRequest
 
 import function_app
+from tests.support.azurite import host_settings
 from vigil import runtime_azure
 from vigil.runtime_azure import AzureRuntime, get_runtime, reset_runtime
 
@@ -176,22 +177,9 @@ class Recorder:
 
 
 @pytest.fixture
-def host_env(
-    azurite: Any, unique_name: Callable[[str], str], monkeypatch: pytest.MonkeyPatch
-) -> Iterator[dict[str, str]]:
+def host_env(azurite: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     """App settings for a runtime on Azurite, with unique queue/container/table names."""
-    env = {
-        "AzureWebJobsStorage": azurite.connection_string,
-        "VIGIL_STATE": "table",
-        "VIGIL_STATE_TABLE": unique_name("state"),
-        "INGEST_QUEUE": unique_name("ingest"),
-        "DETECT_QUEUE": unique_name("detect"),
-        "ALERTS_QUEUE": unique_name("alerts"),
-        "REMEDIATION_QUEUE": unique_name("remed"),
-        "EXPORTS_CONTAINER": unique_name("exports"),
-        "COSTS_CONTAINER": unique_name("costs"),
-        "DEADLETTER_CONTAINER": unique_name("dead"),
-    }
+    env = host_settings(azurite.connection_string)
     for key in list(env):
         monkeypatch.setenv(key, env[key])
     monkeypatch.delenv("VIGIL_CONFIG", raising=False)

@@ -18,8 +18,10 @@ here they run at the issue's size (scaled only by ``VIGIL_BENCH_SCALE``, default
 
 Each entry: ``value`` = notifications (or cost rows) lost or duplicated, ``baseline`` = the
 number expected in the same run, ``ratio`` = value / baseline, ``goal`` = 0, ``pass`` =
-nothing lost or duplicated (the at-least-once repeat after a kill *after* the endpoint's 2xx
-is reported, not counted: it is byte-identical with the same ``X-Vigil-Key``).
+nothing lost or duplicated. One case is reported, not counted: a kill -9 *after* the endpoint's
+2xx and before Vigil could record it (``at_least_once_repeats``): no sender can know the outcome
+there, so the notification goes out once more, byte-identical with the same ``Idempotency-Key``.
+A storage outage at the same point does count: the local receipt journal must prevent the repeat.
 """
 
 from __future__ import annotations
@@ -158,7 +160,7 @@ def storage_outage(scale: float, work: Path) -> dict[str, Any]:
     expected = res["baseline_delivered"] * len(res["cuts"])
     return _entry(
         "faults.storage_outage",
-        lost,
+        lost + dups,
         expected,
         silent == 0 and all(c["failed_invocations"] >= 1 for c in res["cuts"]) and not ingest_bad,
         t0,
@@ -167,7 +169,7 @@ def storage_outage(scale: float, work: Path) -> dict[str, Any]:
         ingest_baseline={"rows": base["rows"], "total": base["total"]},
         cuts=len(res["cuts"]),
         cuts_losing=[f"{c['phase']}@{c['cut']} ({c['call']})" for c in res["cuts"] if c["lost"]],
-        at_least_once_repeats=dups,
+        duplicate_deliveries=dups,
         cuts_repeating=[f"{c['phase']}@{c['cut']} ({c['call']})" for c in res["cuts"] if c["duplicate_deliveries"]],
         silent_successes_during_outage=silent,
     )

@@ -115,7 +115,7 @@ class OutageRun:
     """One end-to-end run (events, then dispatch of the alerts queue) on fresh storage names."""
 
     def __init__(self, azurite: Any, tenant: Path, workdir: Path, receiver: Receiver, tag: str) -> None:
-        from tests.support.azurite import unique_name
+        from tests.support.azurite import host_settings
 
         self.azurite = azurite
         self.tenant = tenant
@@ -139,16 +139,7 @@ class OutageRun:
             encoding="utf-8",
         )
         self.env = {
-            "AzureWebJobsStorage": azurite.connection_string,
-            "VIGIL_STATE": "table",
-            "VIGIL_STATE_TABLE": unique_name("state"),
-            "INGEST_QUEUE": unique_name("ingest"),
-            "DETECT_QUEUE": unique_name("detect"),
-            "ALERTS_QUEUE": unique_name("alerts"),
-            "REMEDIATION_QUEUE": unique_name("remed"),
-            "EXPORTS_CONTAINER": unique_name("exports"),
-            "COSTS_CONTAINER": unique_name("costs"),
-            "DEADLETTER_CONTAINER": unique_name("dead"),
+            **host_settings(azurite.connection_string),
             "VIGIL_TENANT_DIR": str(tenant),
             "VIGIL_CONFIG": str(config),
         }

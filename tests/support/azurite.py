@@ -60,6 +60,23 @@ def unique_name(prefix: str = "t") -> str:
     return (clean[:40] + secrets.token_hex(8))[:63]
 
 
+def host_settings(connection_string: str) -> dict[str, str]:
+    """App settings for a Function App runtime on Azurite: Table state and every queue and
+    container under a fresh unique name, so runs sharing one emulator never meet."""
+    return {
+        "AzureWebJobsStorage": connection_string,
+        "VIGIL_STATE": "table",
+        "VIGIL_STATE_TABLE": unique_name("state"),
+        "INGEST_QUEUE": unique_name("ingest"),
+        "DETECT_QUEUE": unique_name("detect"),
+        "ALERTS_QUEUE": unique_name("alerts"),
+        "REMEDIATION_QUEUE": unique_name("remed"),
+        "EXPORTS_CONTAINER": unique_name("exports"),
+        "COSTS_CONTAINER": unique_name("costs"),
+        "DEADLETTER_CONTAINER": unique_name("dead"),
+    }
+
+
 def _port_open(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(0.2)
