@@ -79,6 +79,7 @@ class CutOutcome:
     silent_successes_during_outage: int = 0
     delivered: list[tuple[str, str]] = field(default_factory=list)
     duplicate_deliveries: int = 0
+    observed: list[Any] = field(default_factory=list)  # what readers saw between a failure and its retry
 
 
 @contextmanager
@@ -190,8 +191,19 @@ class OutageRun:
             client.delete_message(m)
         return out
 
-    def invoke(self, fn: Callable[[], None], outcome: CutOutcome, store: FaultStore, label: str) -> None:
-        """Run ``fn``; when it fails, bring storage back and deliver it again (the platform's retry)."""
+    def invoke(
+        self,
+        fn: Callable[[], None],
+        outcome: CutOutcome,
+        store: FaultStore,
+        label: str,
+        observe: Callable[[], Any] | None = None,
+    ) -> None:
+        """Run ``fn``; when it fails, bring storage back and deliver it again (the platform's retry).
+
+        ``observe`` runs between a failure and its retry, once storage is back: what a reader
+        (the CLI, the digest, another invocation) would see of the failed invocation's work.
+        """
         for _attempt in range(5):
             fired_before = store.fired
             try:
@@ -200,6 +212,8 @@ class OutageRun:
                 outcome.failed_invocations += 1
                 outcome.raised.append(f"{label}: {type(exc).__name__}: {str(exc)[:160]}")
                 self.azurite.start()
+                if observe is not None:
+                    outcome.observed.append(observe())
                 continue
             if store.fired and not fired_before and not self.azurite.running:
                 outcome.silent_successes_during_outage += 1  # storage died, yet the invocation "succeeded"
@@ -298,8 +312,33 @@ def run_with_outage(
     return {"baseline_delivered": len(baseline.delivered), "baseline": baseline.delivered, "cuts": results}
 
 
-def _upload_export(run: OutageRun) -> dict[str, Any]:
-    """Copies the tenant's first export run into the exports container; returns its BlobCreated event."""
+def _split_parts(manifest: Path, parts: int) -> dict[str, bytes]:
+    """The export run's files with its one CSV part split into ``parts`` parts (header on each),
+    and the manifest rewritten to list them, as Cost Management does for large exports."""
+    import gzip
+
+    doc = json.loads(manifest.read_text(encoding="utf-8"))
+    (blob,) = doc["blobs"]
+    name = blob["blobName"]
+    lines = gzip.decompress((manifest.parent / name.rsplit("/", 1)[-1]).read_bytes()).decode("utf-8-sig").splitlines()
+    header, rows = lines[0], lines[1:]
+    size = -(-len(rows) // parts)
+    out: dict[str, bytes] = {}
+    blobs = []
+    for i in range(parts):
+        chunk = rows[i * size : (i + 1) * size]
+        data = gzip.compress(("\n".join([header, *chunk]) + "\n").encode("utf-8"))
+        part_name = name.replace("part_0_0001", f"part_0_{i + 1:04d}")
+        out[part_name] = data
+        blobs.append({"blobName": part_name, "byteCount": len(data), "dataRowCount": len(chunk)})
+    doc.update(blobs=blobs, blobCount=parts, byteCount=sum(b["byteCount"] for b in blobs))
+    out[name.rsplit("/", 1)[0] + "/manifest.json"] = json.dumps(doc, indent=2).encode()
+    return out
+
+
+def _upload_export(run: OutageRun, parts: int = 3) -> dict[str, Any]:
+    """Copies the tenant's first export run (split into ``parts`` parts) into the exports
+    container; returns its BlobCreated event."""
     from azure.storage.blob import BlobServiceClient
 
     root = run.tenant / "exports"
@@ -307,8 +346,9 @@ def _upload_export(run: OutageRun) -> dict[str, Any]:
     service = BlobServiceClient.from_connection_string(run.azurite.connection_string)
     container = service.get_container_client(run.env["EXPORTS_CONTAINER"])
     container.create_container()
-    for file in manifest.parent.iterdir():
-        container.upload_blob(file.relative_to(root).as_posix(), file.read_bytes(), overwrite=True)
+    files = _split_parts(manifest, parts)
+    for name, data in files.items():
+        container.upload_blob(name, data, overwrite=True)
     path = manifest.relative_to(root).as_posix()
     return {
         "id": "blob-created-" + run.env["EXPORTS_CONTAINER"],
@@ -322,6 +362,15 @@ def _upload_export(run: OutageRun) -> dict[str, Any]:
     }
 
 
+def _visible_costs(run: OutageRun) -> tuple[int, str]:
+    """Rows and total of the normalized costs a reader sees now."""
+    from ingest.cost import load_costs
+    from vigil.runtime_azure import get_runtime
+
+    costs = load_costs(get_runtime().blobs(run.env["COSTS_CONTAINER"]))
+    return len(costs), (f"{costs['BilledCost'].sum():.6f}" if len(costs) else "0")
+
+
 def _ingest_run(run: OutageRun, cut: int | None) -> dict[str, Any]:
     """cost_manifest -> ingest_part (every part) through the Function entry points; totals after."""
     from azure.functions import meta
@@ -333,24 +382,23 @@ def _ingest_run(run: OutageRun, cut: int | None) -> dict[str, Any]:
     outcome = CutOutcome(cut, "ingest")
     with run.runtime(cut, "ingest") as store:
         event = EventGridEventInConverter.decode(meta.Datum(type="json", value=json.dumps(body)), trigger_metadata={})
-        run.invoke(partial(cost_manifest, event), outcome, store, "cost_manifest")
+        observe = partial(_visible_costs, run)
+        run.invoke(partial(cost_manifest, event), outcome, store, "cost_manifest", observe)
         for _round in range(10):
             messages = run._try_take("INGEST_QUEUE")
             if not messages:
                 break
             for msg in messages:
-                run.invoke(partial(ingest_part, msg), outcome, store, f"ingest_part {msg.id}")
+                run.invoke(partial(ingest_part, msg), outcome, store, f"ingest_part {msg.id}", observe)
         calls, log = store.calls, list(store.log)
     detect = run._try_take("DETECT_QUEUE")
     with run.runtime(None, "ingest"):
-        from ingest.cost import load_costs
-        from vigil.runtime_azure import get_runtime
-
-        costs = load_costs(get_runtime().blobs(run.env["COSTS_CONTAINER"]))
-        total = f"{costs['BilledCost'].sum():.6f}" if len(costs) else "0"
+        rows, total = _visible_costs(run)
     return {
-        "rows": len(costs),
+        "rows": rows,
         "total": total,
+        "parts": 3,
+        "seen_between_failure_and_retry": [list(o) for o in outcome.observed],
         "detect_messages": len(detect),
         "failed_invocations": outcome.failed_invocations,
         "silent_successes_during_outage": outcome.silent_successes_during_outage,

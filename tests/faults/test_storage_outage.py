@@ -85,18 +85,23 @@ def test_outage_after_the_channel_accepted_sends_nothing_twice(outage: dict[str,
 
 @pytest.mark.azurite
 def test_outage_during_cost_ingestion_gives_the_same_totals(azurite: Any, tenant: Path, tmp_path: Path) -> None:
-    """cost_manifest -> ingest_part through the Functions; storage stopped mid-run; the retries
-    give the baseline's rows and total, and detection is enqueued exactly once."""
+    """cost_manifest -> ingest_part (a three-part export) through the Functions; storage stopped
+    mid-run. Between the failure and the retry a reader sees nothing of the run or all of it, never
+    some parts; the retries give the baseline's rows and total; detection is enqueued exactly once."""
     from bench.faults.outage import ingest_with_outage
 
-    cuts: list[float | str] = [0.6] if fault_scale() < 0.5 else [i / 8 for i in range(1, 9)]
+    cuts: list[float | str] = [0.45, 0.75] if fault_scale() < 0.5 else [i / 8 for i in range(1, 9)]
     res = ingest_with_outage(azurite, tenant, tmp_path, cuts=cuts)
     base = res["baseline"]
     assert base["rows"] > 0
     assert base["detect_messages"] == 1
+    whole = [base["rows"], base["total"]]
     for cut in res["cuts"]:
         where = f"ingest cut at store call {cut['cut']} ({cut['call']})"
         assert cut["failed_invocations"] >= 1, where
         assert cut["silent_successes_during_outage"] == 0, where
+        assert cut["seen_between_failure_and_retry"], where
+        for seen in cut["seen_between_failure_and_retry"]:
+            assert seen in ([0, "0"], whole), f"{where}: a reader saw part of the run: {seen} (whole: {whole})"
         assert (cut["rows"], cut["total"]) == (base["rows"], base["total"]), where
         assert cut["detect_messages"] == 1, where
