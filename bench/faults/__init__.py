@@ -149,10 +149,12 @@ def storage_outage(scale: float, work: Path) -> dict[str, Any]:
 
         ingest = ingest_with_outage(azurite, work / "tenant", work, cuts=[i / 8 for i in range(1, 9)])
     base = ingest["baseline"]
+    whole = [base["rows"], base["total"]]
     ingest_bad = [
         f"ingest@{c['cut']} ({c['call']})"
         for c in ingest["cuts"]
         if (c["rows"], c["total"], c["detect_messages"]) != (base["rows"], base["total"], 1)
+        or any(seen not in ([0, "0"], whole) for seen in c["seen_between_failure_and_retry"])
     ]
     lost = sum(c["lost"] for c in res["cuts"])
     dups = sum(c["duplicate_deliveries"] for c in res["cuts"])
@@ -165,7 +167,8 @@ def storage_outage(scale: float, work: Path) -> dict[str, Any]:
         silent == 0 and all(c["failed_invocations"] >= 1 for c in res["cuts"]) and not ingest_bad,
         t0,
         ingest_cuts=len(ingest["cuts"]),
-        ingest_cuts_with_wrong_totals=ingest_bad,
+        ingest_cuts_with_wrong_totals_or_partial_views=ingest_bad,
+        ingest_views_between_failure_and_retry=sum(len(c["seen_between_failure_and_retry"]) for c in ingest["cuts"]),
         ingest_baseline={"rows": base["rows"], "total": base["total"]},
         cuts=len(res["cuts"]),
         cuts_losing=[f"{c['phase']}@{c['cut']} ({c['call']})" for c in res["cuts"] if c["lost"]],
