@@ -629,11 +629,30 @@ def silences_api(
     )
 
 
+REMEDIATION_DEFER_S = 60
+REMEDIATION_MAX_DEFERRALS = 60  # an hour: past CLAIM_TTL, when a dead holder's claim is taken over
+
+
 def handle_remediation(message: dict[str, Any], rt: Runtime) -> dict[str, Any]:
-    """Execute one approved remediation (guards re-checked). Passing ARM errors raise (redelivery)."""
+    """Execute one approved remediation (guards re-checked). Passing ARM errors raise (redelivery).
+
+    While another worker acts on the same resource the request is queued again a minute later
+    (the queue's own quick redeliveries would poison it during a long LRO)."""
+    from alerts.remediation.execute import RemediationBusyError
     from alerts.remediation.worker import handle_remediation as work
 
-    return work(message, rt, now=datetime.now(UTC))
+    try:
+        return work(message, rt, now=datetime.now(UTC))
+    except RemediationBusyError as exc:
+        deferrals = int(message.get("deferrals", 0)) + 1
+        if deferrals > REMEDIATION_MAX_DEFERRALS:
+            raise
+        rt.enqueue(
+            _setting(rt, REMEDIATION_QUEUE), {**message, "deferrals": deferrals}, visibility_timeout=REMEDIATION_DEFER_S
+        )
+        extra = {"deferrals": deferrals, "fingerprint": message.get("fingerprint")}
+        log.info("remediation deferred: %s", exc, extra=extra)
+        return {"ok": False, "deferred": str(exc), "deferrals": deferrals}
 
 
 def health(rt: Runtime) -> dict[str, Any]:

@@ -7,28 +7,50 @@ to the ledger (``Namespace.AUDIT``) with who approved it, when, the state before
 and after, the result and the correlation id. The outcome is also recorded
 against the alert's fingerprint, so later cards and `vigil alerts list` show
 "remediated by …" or "failed: …".
+
+Two workers never act on one resource at once: an execution first claims
+(action, resource) in the state store (add-if-absent, ETag takeover of a claim
+older than ``CLAIM_TTL`` whose holder died). A worker that finds the claim held
+raises :class:`RemediationBusyError` without any ARM call; its request is
+deferred and, run later, finds the resource already in the target state.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from alerts.remediation.actions import Action
 from alerts.remediation.arm import ArmClient, ArmError
 from alerts.remediation.plan import PlanStep
-from vigil.state.base import Namespace, StateStore
+from vigil.state.base import ConcurrencyError, Namespace, Record, StateStore
 
-__all__ = ["OUTCOMES", "LedgerEntry", "apply", "execute", "ledger_entries", "outcome_for"]
+__all__ = [
+    "CLAIM_TTL",
+    "OUTCOMES",
+    "LedgerEntry",
+    "RemediationBusyError",
+    "apply",
+    "execute",
+    "ledger_entries",
+    "outcome_for",
+]
 
 log = logging.getLogger(__name__)
 
 OUTCOMES = "remediation_outcomes"
 RUNS = "remediation_runs"  # ledger key -> the entry, so a redelivered request returns it unchanged
+CLAIMS = "remediation_claims"  # "<action>|<resource id>" -> the execution acting on it now
+CLAIM_TTL = timedelta(minutes=30)  # longer than any action's LRO; a dead holder's claim is taken over after it
 Result = Literal["succeeded", "noop", "failed", "skipped"]
+
+
+class RemediationBusyError(RuntimeError):
+    """Another execution is acting on this resource with this action right now: try later."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,9 +103,75 @@ def execute(
     idempotent (the approval nonce, or the run id and fingerprint for auto)."""
     prior = store.get(RUNS, key)
     if prior is not None:
-        value = dict(prior.value)
-        value["permissions"] = tuple(value.get("permissions", ()))
-        return LedgerEntry(**value)
+        return _entry(prior)
+    claim_name = f"{action.id}|{resource_id.lower()}"  # ARM ids are case-insensitive
+    claim = _claim(store, claim_name, key, now)
+    if claim is None:
+        raise RemediationBusyError(f"{action.id} on {resource_id} is being executed by another worker")
+    try:
+        prior = store.get(RUNS, key)  # the holder we took over from may have finished after all
+        if prior is not None:
+            return _entry(prior)
+        return _execute(
+            action,
+            resource_id=resource_id,
+            fingerprint=fingerprint,
+            rule=rule,
+            mode=mode,
+            approved_by=approved_by,
+            correlation_id=correlation_id,
+            arm=arm,
+            store=store,
+            now=now,
+            key=key,
+        )
+    finally:
+        # ConcurrencyError: taken over meanwhile (we were slower than CLAIM_TTL); the new holder releases it
+        with contextlib.suppress(ConcurrencyError):
+            store.delete(CLAIMS, claim_name, etag=claim.etag)
+
+
+def _entry(rec: Record) -> LedgerEntry:
+    value = dict(rec.value)
+    value["permissions"] = tuple(value.get("permissions", ()))
+    return LedgerEntry(**value)
+
+
+def _claim(store: StateStore, name: str, key: str, now: datetime) -> Record | None:
+    """Claim (action, resource) for this execution; None while a live claim is held elsewhere."""
+    value = {"key": key, "at": now.isoformat()}
+    for _ in range(3):
+        if store.add(CLAIMS, name, value):
+            rec = store.get(CLAIMS, name)  # for its ETag
+            if rec is not None and rec.value == value:
+                return rec
+            continue
+        held = store.get(CLAIMS, name)
+        if held is None:
+            continue  # released between our add and get: try again
+        if datetime.fromisoformat(str(held.value["at"])) > now - CLAIM_TTL:
+            return None
+        try:
+            return store.put(CLAIMS, name, value, etag=held.etag)  # the holder died: take over
+        except ConcurrencyError:
+            return None  # someone else took it over first
+    return None
+
+
+def _execute(
+    action: Action,
+    *,
+    resource_id: str,
+    fingerprint: str,
+    rule: str,
+    mode: str,
+    approved_by: str,
+    correlation_id: str,
+    arm: ArmClient,
+    store: StateStore,
+    now: datetime,
+    key: str,
+) -> LedgerEntry:
     state_path = resource_id + action.state_suffix
     before_state: Mapping[str, Any] | None = None
     after_state: Mapping[str, Any] | None = None
@@ -194,7 +282,7 @@ def apply(
                 now=now,
                 key=f"auto:{run_id}:{step.fingerprint}:{step.action}",
             )
-        except ArmError as exc:
+        except (ArmError, RemediationBusyError) as exc:
             log.warning(
                 "remediation %s on %s deferred: %s",
                 step.action,

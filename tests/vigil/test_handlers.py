@@ -352,3 +352,27 @@ def test_outbox_mirror_and_by_reference_messages(
     entries = StoreOutbox(store).entries()
     assert [(e.state, e.attempts) for e in entries] == [("sent", 1), ("sent", 1)]
     assert len(endpoint.accepted()) == 2
+
+
+def test_busy_remediation_is_queued_again_later_not_retried_at_once(
+    tmp_path: Path, store: StateStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another worker holds the resource (a long LRO): the request comes back a minute later with a
+    deferral count; past the limit it raises, so the platform's retry and poison queue take over."""
+    from alerts.remediation import worker
+    from alerts.remediation.execute import RemediationBusyError
+
+    def busy(message: Any, rt: Any, *, now: Any, arm: Any = None) -> dict[str, Any]:
+        raise RemediationBusyError("deallocate_vm on /subscriptions/s/... is being executed by another worker")
+
+    monkeypatch.setattr(worker, "handle_remediation", busy)
+    rt = LocalRuntime(_config("http://127.0.0.1:9"), store, tmp_path / "blobs")
+    message = {"kind": "remediation-approved", "fingerprint": "fp1", "nonce": "n1"}
+    res = handlers.handle_remediation(message, rt)
+    assert res["ok"] is False
+    assert res["deferrals"] == 1
+    (queued,) = rt.pending("vigil-remediation")
+    assert queued == {**message, "deferrals": 1}
+    assert rt.drain("vigil-remediation", lambda m: handlers.handle_remediation(m, rt)).results == [], "not visible yet"
+    with pytest.raises(RemediationBusyError):
+        handlers.handle_remediation({**message, "deferrals": handlers.REMEDIATION_MAX_DEFERRALS}, rt)

@@ -438,3 +438,112 @@ def test_the_alert_shows_the_remediation_outcome(
     assert listed.exit_code == 0, listed.output
     (row,) = json.loads(listed.output)
     assert row["remediation"].startswith("remediation failed:")
+
+
+class GatedTenant(FakeTenant):
+    """The first read of the VM's power state waits for ``release``: an execution is held mid-flight."""
+
+    def __init__(self, server: AzureTestServer) -> None:
+        import threading
+
+        self.held = threading.Event()
+        self.release = threading.Event()
+        self._power = "running"
+        super().__init__(server)
+
+    @property
+    def power(self) -> str:
+        if not self.held.is_set():
+            self.held.set()
+            self.release.wait(10)
+        return self._power
+
+    @power.setter
+    def power(self, value: str) -> None:
+        self._power = value
+
+
+def test_two_workers_never_act_on_one_resource_at_once(server: AzureTestServer, store: SQLiteStore) -> None:
+    """An approval and an auto request for the same VM arrive together: the second finds the
+    first's claim, makes no ARM call and is deferred; run later it is a no-op. One change in all."""
+    import threading
+
+    from alerts.remediation.approve import approval_request, auto_request, execute_approved
+    from alerts.remediation.execute import RemediationBusyError
+
+    tenant = GatedTenant(server)
+    approved = approval_request(
+        fingerprint="fp1",
+        resource_id=VM,
+        rule="vm_shutdown_candidate",
+        action_id="deallocate_vm",
+        nonce="n1",
+        approved_by="dave",
+    )
+    cfg = RemediationConfig(
+        mode="auto",
+        allowed_subscriptions=[SUB],
+        auto_allow=[{"rules": ["vm_shutdown_candidate"], "subscriptions": [SUB]}],
+    )
+    (step,) = plan([vm_finding()], resources=lambda _i: {"tags": {}}, config=cfg, rule_actions=RULES, now=NOW)
+    auto = auto_request(step, run_id="r1")
+    results: dict[str, Any] = {}
+
+    def run(name: str, request: dict[str, str]) -> None:
+        client = ArmClient(server.credential(), polling_interval=0, **server.client_kwargs())
+        try:
+            results[name] = execute_approved(
+                request, store=store, arm=client, config=cfg, now=NOW, approved_by=name, correlation_id=name
+            )
+        except Exception as exc:
+            results[name] = exc
+        finally:
+            client.close()
+
+    first = threading.Thread(target=run, args=("dave", approved))
+    first.start()
+    assert tenant.held.wait(10), "the first execution reached ARM"
+    second = threading.Thread(target=run, args=("vigil (auto)", auto))
+    second.start()
+    second.join(5)  # busy at once; without the claim it would read the state and act too
+    tenant.release.set()
+    first.join(30)
+    second.join(30)
+    assert results["dave"].result == "succeeded"
+    assert isinstance(results["vigil (auto)"], RemediationBusyError), results["vigil (auto)"]
+    assert len(tenant.writes()) == 1
+    later = execute_approved(
+        auto, store=store, arm=ArmClient(server.credential(), **server.client_kwargs()), config=cfg,
+        now=NOW + timedelta(minutes=1), approved_by="vigil (auto)", correlation_id="c2",
+    )  # fmt: skip
+    assert later.result == "noop"
+    assert len(tenant.writes()) == 1
+    assert [e["result"] for e in ledger_entries(store)] == ["succeeded", "noop"]
+
+
+def test_a_dead_workers_claim_is_taken_over_after_the_ttl(
+    server: AzureTestServer, arm: ArmClient, store: SQLiteStore
+) -> None:
+    from alerts.remediation.approve import approval_request, execute_approved
+    from alerts.remediation.execute import CLAIM_TTL, CLAIMS, RemediationBusyError
+
+    tenant = FakeTenant(server)
+    store.add(CLAIMS, f"deallocate_vm|{VM.lower()}", {"key": "approve:dead", "at": NOW.isoformat()})  # holder killed
+    request = approval_request(
+        fingerprint="fp1",
+        resource_id=VM,
+        rule="vm_shutdown_candidate",
+        action_id="deallocate_vm",
+        nonce="n2",
+        approved_by="dave",
+    )
+    with pytest.raises(RemediationBusyError):
+        execute_approved(request, store=store, arm=arm, config=CFG, now=NOW, approved_by="dave", correlation_id="c")
+    assert tenant.writes() == []
+    after = NOW + CLAIM_TTL + timedelta(seconds=1)
+    entry = execute_approved(
+        request, store=store, arm=arm, config=CFG, now=after, approved_by="dave", correlation_id="c"
+    )
+    assert entry.result == "succeeded"
+    assert len(tenant.writes()) == 1
+    assert store.get(CLAIMS, f"deallocate_vm|{VM.lower()}") is None, "released after the execution"
