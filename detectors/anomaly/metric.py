@@ -13,7 +13,10 @@ Per row t, from rows before t only (every statistic is a trailing pandas window)
    few quantised values is, averaged over several quantisations;
 7. raw = (1 - w) x robust + w x novelty (robust alone until a quantisation is learnt);
 8. alarm damping: a raw that does not beat the largest raw of the last ``damping_window``
-   rows is multiplied by ``damping``, so one event raises one alarm, not a burst.
+   rows is multiplied by ``damping``, so one event raises one alarm, not a burst;
+9. alarm hold-off: a row scoring at least ``holdoff_level`` also multiplies the scores of
+   the next ``holdoff`` rows by ``damping`` (a silenced row starts no hold-off of its own),
+   which stops the rising run of records that one event can produce.
 
 The defaults were chosen on the NAB development subset only (see bench/nab).
 """
@@ -28,7 +31,7 @@ import pandas as pd
 
 from detectors.anomaly.context import context_novelty_ensemble
 
-__all__ = ["MetricParams", "score_metric"]
+__all__ = ["MetricParams", "hold_off", "score_metric"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -43,6 +46,8 @@ class MetricParams:
     z_scale: float = 2.0
     damping: float = 0.6
     context_weight: float = 0.45
+    holdoff: int = 20
+    holdoff_level: float = 0.55
     threshold: float = 0.5
     period: int = 0  # rows per seasonal cycle (for example rows per day); 0 = none
 
@@ -53,6 +58,22 @@ def _robust_z(r: pd.Series, window: int, floor: pd.Series, min_periods: int) -> 
     iqr = (hist.quantile(0.75) - hist.quantile(0.25)) / 1.349
     scale = pd.Series(np.maximum(iqr, floor) + 1e-9, index=r.index)
     return (r - med).abs() / scale, scale
+
+
+def hold_off(scores: FloatArray, *, level: float, rows: int, factor: float) -> FloatArray:
+    """Multiply by ``factor`` the ``rows`` rows after each row scoring at least ``level``.
+
+    Rows inside a hold-off start none of their own; NaN rows are kept and start none.
+    Sequential in row order, so a prefix gets the same result as the whole series.
+    """
+    out = scores.copy()
+    until = -1  # last row of the current hold-off
+    for t in np.nonzero(~np.isnan(scores))[0].tolist():
+        if t <= until:
+            out[t] = scores[t] * factor
+        elif scores[t] >= level:
+            until = t + rows
+    return out
 
 
 def score_metric(
@@ -98,6 +119,7 @@ def score_metric(
             reasons[t] = f"too little history: {int(seen[t])} valid points before this one, needs {p.min_history}"
     judged = np.array([r is None for r in reasons], dtype=bool)
     scores = np.where(judged, np.clip(scores, 0.0, 1.0), np.nan)
+    scores = hold_off(scores, level=p.holdoff_level, rows=p.holdoff, factor=p.damping)
     flags = np.nan_to_num(scores, nan=0.0) >= p.threshold
     return (
         scores.astype(np.float64),

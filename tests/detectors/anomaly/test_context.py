@@ -46,3 +46,16 @@ def test_metric_profile_flags_a_pattern_break_inside_the_normal_range() -> None:
     # the break outscores everything in the 1800 normal rows before it (at most one noise alarm there)
     assert np.nanmax(s.score[2400:2450]) > np.nanmax(s.score[600:2400])
     assert s.is_anomaly[600:2400].sum() <= 1
+
+
+def test_hold_off_silences_the_rows_after_an_alarm_only() -> None:
+    from detectors.anomaly.metric import hold_off
+
+    s = np.array([0.1, 0.9, 0.8, np.nan, 0.7, 0.6, 0.9, 0.2, np.nan])
+    out = hold_off(s, level=0.55, rows=3, factor=0.5)
+    # row 1 alarms: rows 2..4 are halved (the NaN stays NaN); row 2 starts no hold-off of its own,
+    # so row 5 is free again and alarms, silencing rows 6..8
+    np.testing.assert_allclose(out, [0.1, 0.9, 0.4, np.nan, 0.35, 0.6, 0.45, 0.1, np.nan])
+    # sequential: a prefix gets the same result
+    np.testing.assert_array_equal(hold_off(s[:5], level=0.55, rows=3, factor=0.5), out[:5])
+    assert np.array_equal(hold_off(s, level=0.55, rows=0, factor=0.5), s, equal_nan=True)
