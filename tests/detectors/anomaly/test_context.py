@@ -59,3 +59,51 @@ def test_hold_off_silences_the_rows_after_an_alarm_only() -> None:
     # sequential: a prefix gets the same result
     np.testing.assert_array_equal(hold_off(s[:5], level=0.55, rows=3, factor=0.5), out[:5])
     assert np.array_equal(hold_off(s, level=0.55, rows=0, factor=0.5), s, equal_nan=True)
+
+
+def _novelty_row_by_row(x: np.ndarray, levels: int, learn: int, orders: int, power: float) -> np.ndarray:
+    """Plain reference: transition tables updated one valid row at a time."""
+    idx = np.nonzero(~np.isnan(x))[0]
+    first = x[idx[:learn]]
+    lo, hi = first.min(), first.max()
+    span = hi - lo
+    lo -= 0.1 * span
+    step = span * 1.2 / levels
+    out = np.full(len(x), np.nan)
+    history: list[int] = []
+    seen: set[tuple[int, ...]] = set()
+    met: set[tuple[int, ...]] = set()
+    for have, t in enumerate(idx):
+        sym = int(np.clip(np.floor((x[t] - lo) / step), -8, levels + 7))
+        new = known = 0.0
+        for k in range(min(have, orders) + 1):
+            ctx = (k, *history[len(history) - k :]) if k else (0,)
+            w = 1.0 / (k + 1) ** power
+            if ctx in met:
+                known += w
+                new += w * ((*ctx, sym) not in seen)
+            met.add(ctx)
+            seen.add((*ctx, sym))
+        history.append(sym)
+        if have >= learn:
+            out[t] = new / known if known else 1.0
+    return out
+
+
+def test_vectorised_novelty_matches_row_by_row_tables() -> None:
+    rng = np.random.default_rng(7)
+    x = np.round(np.cumsum(rng.normal(0, 1, 700)) * 0.4, 1)
+    x[[50, 51, 400]] = np.nan
+    x[600] = 1e3
+    for power in (0.0, 0.5):
+        fast = context_novelty(x, levels=6, learn=120, orders=4, order_power=power)
+        np.testing.assert_allclose(fast, _novelty_row_by_row(x, 6, 120, 4, power), equal_nan=True)
+
+
+def test_order_power_trusts_short_contexts_more() -> None:
+    x = _pattern(600)
+    x[550] = 1.0  # a familiar level after a familiar short context, new only after longer ones
+    flat = context_novelty(x, levels=8, learn=100)
+    weighted = context_novelty(x, levels=8, learn=100, order_power=1.0)
+    assert 0.0 < weighted[550] < flat[550] < 1.0
+    assert weighted[500:549].max() == 0.0
