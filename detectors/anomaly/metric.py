@@ -44,10 +44,10 @@ class MetricParams:
     min_history: int = 30
     rank_power: float = 8.0
     z_scale: float = 2.0
-    damping: float = 0.6
+    damping: float = 0.65
     context_weight: float = 0.45
     holdoff: int = 20
-    holdoff_level: float = 0.55
+    holdoff_level: float = 0.5
     threshold: float = 0.5
     period: int = 0  # rows per seasonal cycle (for example rows per day); 0 = none
 
