@@ -9,14 +9,18 @@ Per row t, from rows before t only (every statistic is a trailing pandas window)
    against the median of the same phase on the previous three days replaces 1-2;
 4. the rarity of z: its percentile rank among the last ``rank_window`` z values;
 5. robust = rank^8 x (1 - exp(-z / 2)), a probability-like figure comparable across series;
-6. contextual novelty (detectors/anomaly/context.py): how new the pattern of the last
+6. shape discord (detectors/anomaly/discord.py): the distance from the z-normalised shape
+   of the last ``discord_length`` rows to its nearest earlier shape, scored like 1-5
+   (one-sided robust z against its own history, then rank and tail) and mixed in:
+   robust <- (1 - ``discord_weight``) x robust + ``discord_weight`` x discord;
+7. contextual novelty (detectors/anomaly/context.py): how new the pattern of the last
    few quantised values is, averaged over several quantisations;
-7. raw = (1 - w) x robust + w x novelty (robust alone until a quantisation is learnt);
-8. alarm damping: a raw that does not beat the largest raw of the last ``damping_window``
+8. raw = (1 - w) x robust + w x novelty (robust alone until a quantisation is learnt);
+9. alarm damping: a raw that does not beat the largest raw of the last ``damping_window``
    rows is multiplied by ``damping``, so one event raises one alarm, not a burst;
-9. alarm hold-off: a row scoring at least ``holdoff_level`` also multiplies the scores of
-   the next ``holdoff`` rows by ``damping`` (a silenced row starts no hold-off of its own),
-   which stops the rising run of records that one event can produce.
+10. alarm hold-off: a row scoring at least ``holdoff_level`` also multiplies the scores of
+    the next ``holdoff`` rows by ``damping`` (a silenced row starts no hold-off of its own),
+    which stops the rising run of records that one event can produce.
 
 The defaults were chosen on the NAB development subset only (see bench/nab).
 """
@@ -30,6 +34,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from detectors.anomaly.context import context_novelty_ensemble
+from detectors.anomaly.discord import discord_distance
 
 __all__ = ["MetricParams", "hold_off", "score_metric"]
 
@@ -44,8 +49,11 @@ class MetricParams:
     min_history: int = 30
     rank_power: float = 8.0
     z_scale: float = 2.0
-    damping: float = 0.65
-    context_weight: float = 0.45
+    damping: float = 0.7
+    context_weight: float = 0.35
+    discord_weight: float = 0.15
+    discord_length: int = 20
+    discord_history: int = 5000
     holdoff: int = 20
     holdoff_level: float = 0.5
     threshold: float = 0.5
@@ -58,6 +66,17 @@ def _robust_z(r: pd.Series, window: int, floor: pd.Series, min_periods: int) -> 
     iqr = (hist.quantile(0.75) - hist.quantile(0.25)) / 1.349
     scale = pd.Series(np.maximum(iqr, floor) + 1e-9, index=r.index)
     return (r - med).abs() / scale, scale
+
+
+def _discord_score(x: FloatArray, p: MetricParams) -> FloatArray:
+    """Discord distance scored like the value: one-sided robust z against its own past, rank, tail."""
+    d = pd.Series(discord_distance(x, length=p.discord_length, history=p.discord_history))
+    hist = d.shift(1).rolling(p.window, min_periods=p.min_history)
+    iqr = (hist.quantile(0.75) - hist.quantile(0.25)) / 1.349
+    z = ((d - hist.median()) / (iqr + 1e-9)).clip(lower=0.0).fillna(0.0)
+    rank = z.rolling(p.rank_window, min_periods=1).rank(pct=True)
+    score = (rank**p.rank_power * (1.0 - np.exp(-z / p.z_scale))).fillna(0.0)
+    return np.asarray(score.to_numpy(dtype=float), dtype=np.float64)
 
 
 def hold_off(scores: FloatArray, *, level: float, rows: int, factor: float) -> FloatArray:
@@ -99,6 +118,8 @@ def score_metric(
     zz = zz.fillna(0.0)
     rank = zz.rolling(p.rank_window, min_periods=1).rank(pct=True)
     robust = ((rank**p.rank_power) * (1.0 - np.exp(-zz / p.z_scale))).fillna(0.0).to_numpy(dtype=float)
+    if p.discord_weight > 0:
+        robust = (1.0 - p.discord_weight) * robust + p.discord_weight * _discord_score(x, p)
     raw = robust
     reference = robust  # what later rows must beat to escape damping
     if p.context_weight > 0:
