@@ -15,10 +15,13 @@ Per row t, from rows before t only (every statistic is a trailing pandas window)
    robust <- (1 - ``discord_weight``) x robust + ``discord_weight`` x discord;
 7. contextual novelty (detectors/anomaly/context.py): how new the pattern of the last
    few quantised values is, averaged over several quantisations;
-8. raw = (1 - w) x robust + w x novelty (robust alone until a quantisation is learnt);
-9. alarm damping: a raw that does not beat the largest raw of the last ``damping_window``
-   rows is multiplied by ``damping``, so one event raises one alarm, not a burst;
-10. alarm hold-off: a row scoring at least ``holdoff_level`` also multiplies the scores of
+8. raw = (1 - w) x robust + w x novelty, w = ``context_weight`` (robust alone until a quantisation is learnt);
+9. busy-series discount: raw x (1 - ``baseline_weight`` x the ``baseline_quantile`` of the
+   raw values of the previous ``baseline_window`` rows, warm-up rows left out), so a series
+   whose score is often high (a noisy one) needs a clearer event to alarm;
+10. alarm damping: a raw that does not beat the largest raw of the last ``damping_window``
+    rows is multiplied by ``damping``, so one event raises one alarm, not a burst;
+11. alarm hold-off: a row scoring at least ``holdoff_level`` also multiplies the scores of
     the next ``holdoff`` rows by ``damping`` (a silenced row starts no hold-off of its own),
     which stops the rising run of records that one event can produce.
 
@@ -54,6 +57,9 @@ class MetricParams:
     discord_weight: float = 0.15
     discord_length: int = 20
     discord_history: int = 5000
+    baseline_weight: float = 0.1
+    baseline_quantile: float = 0.9
+    baseline_window: int = 1000
     holdoff: int = 20
     holdoff_level: float = 0.5
     threshold: float = 0.5
@@ -121,14 +127,18 @@ def score_metric(
     if p.discord_weight > 0:
         robust = (1.0 - p.discord_weight) * robust + p.discord_weight * _discord_score(x, p)
     raw = robust
-    reference = robust  # what later rows must beat to escape damping
+    warm = np.zeros(n, dtype=bool)
     if p.context_weight > 0:
         novelty = context_novelty_ensemble(x)
         warm = np.isnan(novelty)
         raw = np.where(warm, robust, (1.0 - p.context_weight) * robust + p.context_weight * novelty)
         # warm-up rows (no quantisation learnt yet) score on the robust part alone, and their
         # unsteady scores do not set the bar for the rows after them
-        reference = np.where(warm, 0.0, raw)
+    if p.baseline_weight > 0:
+        usual = pd.Series(np.where(warm, np.nan, raw)).shift(1)  # warm-up rows say nothing usual
+        level = usual.rolling(p.baseline_window, min_periods=50).quantile(p.baseline_quantile).fillna(0.0)
+        raw = raw * (1.0 - p.baseline_weight * level.to_numpy())
+    reference = np.where(warm, 0.0, raw)  # what later rows must beat to escape damping
     prevmax = pd.Series(reference).shift(1).rolling(p.damping_window, min_periods=1).max().fillna(0.0).to_numpy()
     scores = np.where(raw > prevmax, raw, raw * p.damping)
     reasons: list[str | None] = [None] * n

@@ -107,3 +107,23 @@ def test_order_power_trusts_short_contexts_more() -> None:
     weighted = context_novelty(x, levels=8, learn=100, order_power=1.0)
     assert 0.0 < weighted[550] < flat[550] < 1.0
     assert weighted[500:549].max() == 0.0
+
+
+def test_busy_series_discount_lowers_scores_only_where_scores_are_usually_high() -> None:
+    from detectors.anomaly.metric import MetricParams, score_metric
+
+    rng = np.random.default_rng(5)
+    quiet = 50 + 40 * np.sin(2 * np.pi * np.arange(2000) / 100) + rng.normal(0, 0.5, 2000)
+    busy = rng.standard_t(2, 2000)  # heavy tails: many rows look unusual
+    for x in (quiet, busy):
+        x[1800] += 30 * np.std(x[:1700])
+    plain = MetricParams(period=100, baseline_weight=0.0)
+    discounted = MetricParams(period=100)
+    ratios = []
+    for x in (quiet, busy):
+        a = score_metric(x, plain)[0]
+        b = score_metric(x, discounted)[0]
+        assert a[1800] > 0.9  # the spike alarms either way
+        ratios.append(b[1800] / a[1800])
+    assert ratios[0] > ratios[1]  # the busy series pays more for the same kind of spike
+    assert ratios[0] > 0.97
