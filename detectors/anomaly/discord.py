@@ -11,7 +11,10 @@ everything. Only earlier rows are compared, so row t uses rows up to t.
 
 The distances are computed in blocks as one matrix product per block
 (|a - b|^2 = |a|^2 + |b|^2 - 2 a.b), which keeps the cost at
-rows x ``history`` x ``length`` multiply-adds.
+rows x ``history`` x ``length`` multiply-adds. Blocks start at fixed multiples of
+``block`` and always have the same shape (the last one is zero-padded), so a row's
+distance is computed by exactly the same arithmetic whatever the series length:
+the scores of a prefix equal the whole series' scores bit for bit.
 """
 
 from __future__ import annotations
@@ -41,18 +44,19 @@ def discord_distance(x: FloatArray, *, length: int = 20, history: int = 5000, bl
     sd = windows.std(axis=1, keepdims=True)
     flat = sd <= 1e-8 * np.maximum(1.0, np.abs(mu))
     w = (windows - mu) / np.where(flat, 1.0, sd)
-    sq = (w**2).sum(axis=1)
     count = len(w)
-    nearest = np.full(count, np.inf)
-    for lo in range(0, count, block):
-        hi = min(count, lo + block)
+    padded = -(-count // block) * block
+    w = np.vstack([w, np.zeros((padded - count, length))])
+    sq = (w**2).sum(axis=1)
+    nearest = np.full(padded, np.inf)
+    for lo in range(0, padded, block):
+        hi = lo + block
         first = max(0, lo - history - length)
         d2 = sq[lo:hi, None] + sq[None, first:hi] - 2.0 * (w[lo:hi] @ w[first:hi].T)
         i = np.arange(lo, hi)[:, None]
         j = np.arange(first, hi)[None, :]
         allowed = (j <= i - length) & (j >= i - length - history)
         nearest[lo:hi] = np.where(allowed, d2, np.inf).min(axis=1)
-    dist = np.sqrt(np.maximum(nearest, 0.0))
-    res = np.where(np.isfinite(dist), dist, np.nan)
-    out[idx[length - 1 :]] = res
+    dist = np.sqrt(np.maximum(nearest[:count], 0.0))
+    out[idx[length - 1 :]] = np.where(np.isfinite(dist), dist, np.nan)
     return out
