@@ -4,9 +4,10 @@ In the spirit of the Contextual Anomaly Detector (CAD OSE) of NAB: values are
 quantised into a few levels, the levels of the last rows form contexts of every
 length up to ``orders``, and a row is novel to the degree that its (context ->
 level) transitions were never seen before (a context of length k weighs
-1 / (k + 1) ** ``order_power``, so the short, well sampled contexts count most). Only contexts seen before count (a new
-transition out of a familiar context is news; out of a context never met it is
-not), which keeps noisy series quiet while the tables fill up. Everything is learnt
+1 / (k + 1) ** ``order_power``, so the short, well sampled contexts count most).
+Only contexts seen before count (a new transition out of a familiar context is
+news; out of a context never met it is not), which keeps noisy series quiet while
+the tables fill up. Everything is learnt
 online: "seen before" means at an earlier row, so row t only uses rows up to t
 (computed in one vectorised pass from first-occurrence indices, which gives the
 same result as updating the tables row by row).
