@@ -9,11 +9,21 @@ Per row t, from rows before t only (every statistic is a trailing pandas window)
    against the median of the same phase on the previous three days replaces 1-2;
 4. the rarity of z: its percentile rank among the last ``rank_window`` z values;
 5. robust = rank^8 x (1 - exp(-z / 2)), a probability-like figure comparable across series;
-6. contextual novelty (detectors/anomaly/context.py): how new the pattern of the last
+6. shape discord (detectors/anomaly/discord.py): the distance from the z-normalised shape
+   of the last ``discord_length`` rows to its nearest earlier shape, scored like 1-5
+   (one-sided robust z against its own history, then rank and tail) and mixed in:
+   robust <- (1 - ``discord_weight``) x robust + ``discord_weight`` x discord;
+7. contextual novelty (detectors/anomaly/context.py): how new the pattern of the last
    few quantised values is, averaged over several quantisations;
-7. raw = (1 - w) x robust + w x novelty (robust alone until a quantisation is learnt);
-8. alarm damping: a raw that does not beat the largest raw of the last ``damping_window``
-   rows is multiplied by ``damping``, so one event raises one alarm, not a burst.
+8. raw = (1 - w) x robust + w x novelty, w = ``context_weight`` (robust alone until a quantisation is learnt);
+9. busy-series discount: raw x (1 - ``baseline_weight`` x the ``baseline_quantile`` of the
+   raw values of the previous ``baseline_window`` rows, warm-up rows left out), so a series
+   whose score is often high (a noisy one) needs a clearer event to alarm;
+10. alarm damping: a raw that does not beat the largest raw of the last ``damping_window``
+    rows is multiplied by ``damping``, so one event raises one alarm, not a burst;
+11. alarm hold-off: a row scoring at least ``holdoff_level`` also multiplies the scores of
+    the next ``holdoff`` rows by ``damping`` (a silenced row starts no hold-off of its own),
+    which stops the rising run of records that one event can produce.
 
 The defaults were chosen on the NAB development subset only (see bench/nab).
 """
@@ -27,8 +37,9 @@ import numpy.typing as npt
 import pandas as pd
 
 from detectors.anomaly.context import context_novelty_ensemble
+from detectors.anomaly.discord import discord_distance
 
-__all__ = ["MetricParams", "score_metric"]
+__all__ = ["MetricParams", "hold_off", "score_metric"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -41,8 +52,16 @@ class MetricParams:
     min_history: int = 30
     rank_power: float = 8.0
     z_scale: float = 2.0
-    damping: float = 0.6
-    context_weight: float = 0.45
+    damping: float = 0.7
+    context_weight: float = 0.35
+    discord_weight: float = 0.15
+    discord_length: int = 20
+    discord_history: int = 5000
+    baseline_weight: float = 0.1
+    baseline_quantile: float = 0.9
+    baseline_window: int = 1000
+    holdoff: int = 20
+    holdoff_level: float = 0.5
     threshold: float = 0.5
     period: int = 0  # rows per seasonal cycle (for example rows per day); 0 = none
 
@@ -53,6 +72,33 @@ def _robust_z(r: pd.Series, window: int, floor: pd.Series, min_periods: int) -> 
     iqr = (hist.quantile(0.75) - hist.quantile(0.25)) / 1.349
     scale = pd.Series(np.maximum(iqr, floor) + 1e-9, index=r.index)
     return (r - med).abs() / scale, scale
+
+
+def _discord_score(x: FloatArray, p: MetricParams) -> FloatArray:
+    """Discord distance scored like the value: one-sided robust z against its own past, rank, tail."""
+    d = pd.Series(discord_distance(x, length=p.discord_length, history=p.discord_history))
+    hist = d.shift(1).rolling(p.window, min_periods=p.min_history)
+    iqr = (hist.quantile(0.75) - hist.quantile(0.25)) / 1.349
+    z = ((d - hist.median()) / (iqr + 1e-9)).clip(lower=0.0).fillna(0.0)
+    rank = z.rolling(p.rank_window, min_periods=1).rank(pct=True)
+    score = (rank**p.rank_power * (1.0 - np.exp(-z / p.z_scale))).fillna(0.0)
+    return np.asarray(score.to_numpy(dtype=float), dtype=np.float64)
+
+
+def hold_off(scores: FloatArray, *, level: float, rows: int, factor: float) -> FloatArray:
+    """Multiply by ``factor`` the ``rows`` rows after each row scoring at least ``level``.
+
+    Rows inside a hold-off start none of their own; NaN rows are kept and start none.
+    Sequential in row order, so a prefix gets the same result as the whole series.
+    """
+    out = scores.copy()
+    until = -1  # last row of the current hold-off
+    for t in np.nonzero(~np.isnan(scores))[0].tolist():
+        if t <= until:
+            out[t] = scores[t] * factor
+        elif scores[t] >= level:
+            until = t + rows
+    return out
 
 
 def score_metric(
@@ -78,15 +124,21 @@ def score_metric(
     zz = zz.fillna(0.0)
     rank = zz.rolling(p.rank_window, min_periods=1).rank(pct=True)
     robust = ((rank**p.rank_power) * (1.0 - np.exp(-zz / p.z_scale))).fillna(0.0).to_numpy(dtype=float)
+    if p.discord_weight > 0:
+        robust = (1.0 - p.discord_weight) * robust + p.discord_weight * _discord_score(x, p)
     raw = robust
-    reference = robust  # what later rows must beat to escape damping
+    warm = np.zeros(n, dtype=bool)
     if p.context_weight > 0:
         novelty = context_novelty_ensemble(x)
         warm = np.isnan(novelty)
         raw = np.where(warm, robust, (1.0 - p.context_weight) * robust + p.context_weight * novelty)
         # warm-up rows (no quantisation learnt yet) score on the robust part alone, and their
         # unsteady scores do not set the bar for the rows after them
-        reference = np.where(warm, 0.0, raw)
+    if p.baseline_weight > 0:
+        usual = pd.Series(np.where(warm, np.nan, raw)).shift(1)  # warm-up rows say nothing usual
+        level = usual.rolling(p.baseline_window, min_periods=50).quantile(p.baseline_quantile).fillna(0.0)
+        raw = raw * (1.0 - p.baseline_weight * level.to_numpy())
+    reference = np.where(warm, 0.0, raw)  # what later rows must beat to escape damping
     prevmax = pd.Series(reference).shift(1).rolling(p.damping_window, min_periods=1).max().fillna(0.0).to_numpy()
     scores = np.where(raw > prevmax, raw, raw * p.damping)
     reasons: list[str | None] = [None] * n
@@ -98,6 +150,7 @@ def score_metric(
             reasons[t] = f"too little history: {int(seen[t])} valid points before this one, needs {p.min_history}"
     judged = np.array([r is None for r in reasons], dtype=bool)
     scores = np.where(judged, np.clip(scores, 0.0, 1.0), np.nan)
+    scores = hold_off(scores, level=p.holdoff_level, rows=p.holdoff, factor=p.damping)
     flags = np.nan_to_num(scores, nan=0.0) >= p.threshold
     return (
         scores.astype(np.float64),
