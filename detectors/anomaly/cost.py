@@ -3,19 +3,37 @@
 For row t the model looks only at the ``cycles`` seasonal cycles before t (laid
 on a calendar grid, so gaps stay gaps):
 
-- seasonal effect per phase (weekday for daily data, hour for hourly data):
-  median of the values at that phase minus the window median;
-- level: median of the de-seasonalised values of the last cycle;
+- seasonal effect per phase (weekday for daily data, hour for hourly data): mean
+  of the values at that phase minus the window median, leaving out values more
+  than ``clip`` robust sigmas from that phase's median;
+- level: mean of the de-seasonalised values of the last ``level_cycles`` cycles,
+  leaving out values more than ``clip`` robust sigmas from their median (so the
+  three holiday days of Christmas and New Year do not drag it down);
 - trend: Theil-Sen slope over the per-cycle medians, damped, projected from the
-  centre of the last cycle to t;
-- scale: 1.4826 x MAD of the model's own past one-step errors (so it is the
-  scale of *prediction* errors, level and season estimation included), never
-  below the within-cycle spread or a small share of the level.
+  centre of the last cycles to t;
+- scale: RMS of the model's own past one-step errors (so it is the scale of
+  *prediction* errors, level and season estimation included), errors beyond 3
+  MAD-sigmas left out, widened when the upper half of the errors has a heavier
+  tail, and by a small-sample factor (1 + 4/n) for n errors; before there are
+  ``min_cycles`` cycles of errors, the within-cycle spread, widened while the
+  history is short. Never below a small share of the level.
 
-z = (x_t - expected_t) / scale. Medians make single spikes, holidays and one-off
-days in the history harmless. Only increases score: a drop is never overspend.
-A slower check compares the level of the last cycle with the level projected
-from older cycles, so a gradual ramp is caught once it adds up.
+z = (x_t - expected_t) / scale. Only increases score: a drop is never overspend.
+
+Two checks flag a row (``min_impact`` gates both):
+
+- one-step: z at or above ``sensitivity`` (a spike, or the first day of a step);
+- sustained: a one-sided CUSUM of z (each day's z capped at ``cusum_cap``, less
+  ``cusum_k``) at or above ``cusum_h``, so a ramp or a step too small for the
+  one-step check is caught once it adds up; its impact is the mean daily excess
+  since the CUSUM last left zero.
+
+One change gives one episode of consecutive flagged rows: a one-step alarm lifts
+the CUSUM to ``cusum_h - cusum_lift``, so the day after a step stays flagged when
+its z is at least ``cusum_k + cusum_lift`` (after a lone spike it mostly is not);
+the CUSUM is capped at ``cusum_max`` x ``cusum_h`` and restarted from zero when an
+episode ends, so an episode ends within days once the model has learnt the new
+level, and the same change does not fire again.
 """
 
 from __future__ import annotations
@@ -42,9 +60,15 @@ class CostParams:
     min_impact: float = 0.0
     rel_floor: float = 0.02
     trend_damping: float = 0.5
-    drift_sensitivity: float = 3.0
     resid_cycles: int = 16
     level_cycles: int = 2
+    clip: float = 3.5  # level and season leave out values this many robust sigmas from the median
+    warmup_widen: float = 10.0  # scale x (1 + warmup_widen / dof) before errors are known
+    cusum_k: float = 0.5  # allowance per row, in z units; 0 turns the sustained check off
+    cusum_h: float = 5.5
+    cusum_cap: float = 3.0  # a row's z enters the CUSUM capped here: one spike is not a shift
+    cusum_max: float = 3.0  # cap of the CUSUM, in multiples of cusum_h
+    cusum_lift: float = 1.0  # a one-step alarm lifts the CUSUM to cusum_h - cusum_lift
     log: bool = True  # model log(cost + offset): multiplicative season and noise
     offset: float = 1.0
 
@@ -97,7 +121,9 @@ def score_cost(
     scales = np.full(n, np.nan)
     reasons: list[str | None] = [None] * n
     resid: list[float] = []
-    last_jump = -(10**12)  # position of the last day the one-step check fired
+    cs = 0.0  # one-sided CUSUM of the capped z
+    run_excess, run_days = 0.0, 0  # excess (cost units) and rows since the CUSUM last left zero
+    in_episode = False
     if positions is None:
         positions = np.arange(n, dtype=np.int64)
     for t in range(n):
@@ -120,7 +146,7 @@ def score_cost(
         has_nan = count < window or bool(np.isnan(grid).any())
         g = grid.reshape(p.cycles, per)  # row -1 = the last cycle; column 0 = t's phase
         med = float(_median(grid, has_nan=has_nan))
-        season = _median(g - med, axis=0, has_nan=has_nan)
+        season = _clipped_col_mean(g - med, p.clip, has_nan=has_nan)
         season = np.where(np.isnan(season), 0.0, season)
         season -= float(_fmed(season))
         d = g - season
@@ -130,63 +156,85 @@ def score_cost(
         recent_d = d[-p.level_cycles :].ravel()
         recent_d = recent_d[~np.isnan(recent_d)]
         if recent_d.size >= 3:
-            level = _trimmed_mean(recent_d)
+            level = _clipped_mean(recent_d, p.clip)
             back = (per * p.level_cycles + 1) / 2.0
         else:
             level, back = (float(bmed[0]) if not math.isnan(bmed[0]) else med), (per + 1) / 2.0
         exp_t = level + slope * back + float(season[0])
-        within = _MAD * float(_median(dev, has_nan=has_nan)) * 1.3
-        scale = within
+        scale = _MAD * float(_median(dev, has_nan=has_nan)) * 1.3
         if len(resid) >= min_hist:
-            recent = np.asarray(resid[-per * p.resid_cycles :])
-            centre = float(_fmed(recent))
-            mad_sd = _MAD * float(_fmed(np.abs(recent - centre)))
-            # Winsorised RMS of the upper half: a right tail heavier than a Gaussian widens
-            # the scale, while drops (holidays) and a few past excesses (clipped at 4
-            # MAD-sigmas) cannot blow it up.
-            upper = np.clip(recent[recent > centre] - centre, 0.0, 4 * mad_sd)
-            tail = float(np.sqrt(np.mean(upper**2))) if upper.size else 0.0
-            scale = max(scale, mad_sd, tail)
+            scale = _error_scale(np.asarray(resid[-per * p.resid_cycles :]))
+        else:
+            # Few cycles: the spread within them understates the error of a forecast from them.
+            scale *= 1.0 + p.warmup_widen / max(count - per - p.cycles, 1)
         scale = max(scale, p.rel_floor if p.log else p.rel_floor * abs(level), 1e-9)
         z = (xt - exp_t) / scale
-        # Slow check for a ramp: last cycle's level against the projection of older cycles.
-        zd = drift = 0.0
-        known = np.nonzero(~np.isnan(bmed))[0]
-        if len(known) >= 4 and known[0] == 0:
-            old = bmed[2:]
-            if np.count_nonzero(~np.isnan(old)) >= 2:
-                old_slope = _theil_sen(old, per) * p.trend_damping
-                old_level = float(np.nanmedian(old[:2])) if not np.isnan(old[:2]).all() else float(np.nanmedian(old))
-                drift = level - (old_level + old_slope * per * 2.5)
-                zd = drift / (scale / math.sqrt(per) * 2.0)
         if p.log:
             expected[t] = math.exp(exp_t) - p.offset
             scales[t] = math.exp(exp_t) * (math.exp(scale) - 1.0)
-            drift_units = math.exp(level) * (1.0 - math.exp(-drift)) if drift > 0 else 0.0
         else:
             expected[t] = exp_t
             scales[t] = scale
-            drift_units = drift
+        excess = float(raw[t]) - expected[t]
         s = _score(z, p.sensitivity)
         if s < 0.5:
             resid.append(xt - exp_t)  # anomalous days do not teach the scale
-        if s >= 0.5:
-            last_jump = pt
-        # The slow check only speaks for a change the one-step check has not already seen,
-        # and only on a day that is itself above expectation.
-        quiet = pt - last_jump > per * 3
-        sd = _score(zd, p.drift_sensitivity) if quiet and xt > exp_t else 0.0
-        impact = float(raw[t]) - expected[t] if s >= sd else drift_units
-        scores[t] = max(s, sd)
-        flags[t] = scores[t] >= 0.5 and impact >= p.min_impact
+        flags[t] = s >= 0.5 and excess >= p.min_impact
+        if p.cusum_k > 0:
+            cs = max(0.0, cs + min(z, p.cusum_cap) - p.cusum_k)
+            run_excess, run_days = (run_excess + excess, run_days + 1) if cs > 0 else (0.0, 0)
+            if flags[t]:
+                cs = max(cs, p.cusum_h - p.cusum_lift)  # the one-step alarm opens the episode
+            cs = min(cs, p.cusum_h * p.cusum_max)
+            s = max(s, _score(cs, p.cusum_h))
+            if cs >= p.cusum_h and run_days and run_excess / run_days >= p.min_impact:
+                flags[t] = True
+            if in_episode and not flags[t]:
+                cs, run_excess, run_days = 0.0, 0.0, 0  # episode over: the same change must not fire again
+            in_episode = bool(flags[t])
+        scores[t] = s
     return scores, flags, expected, scales, reasons
 
 
-def _trimmed_mean(a: FloatArray) -> float:
-    """Mean without the highest and lowest sixth (at least one each side)."""
-    srt = np.sort(a)
-    k = max(1, len(srt) // 6)
-    return float(srt[k:-k].mean())
+def _clipped_mean(a: FloatArray, c: float) -> float:
+    """Mean of the values within ``c`` robust sigmas (1.4826 MAD) of the median."""
+    m = float(_fmed(a))
+    dev = np.abs(a - m)
+    sd = _MAD * float(_fmed(dev))
+    return float(a[dev <= c * sd].mean()) if sd > 0 else m
+
+
+def _clipped_col_mean(a: FloatArray, c: float, *, has_nan: bool) -> FloatArray:
+    """Per column: mean of the values within ``c`` pooled robust sigmas of the column median."""
+    m = _median(a, axis=0, has_nan=has_nan)
+    dev = np.abs(a - m)
+    sd = _MAD * float(_median(dev, has_nan=has_nan))
+    if not sd > 0:
+        return m
+    keep = dev <= c * sd  # NaN compares False
+    cnt = keep.sum(axis=0)
+    tot = np.where(keep, a, 0.0).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(cnt > 0, tot / np.maximum(cnt, 1), m)
+
+
+def _error_scale(errors: FloatArray) -> float:
+    """Scale of past one-step errors, robust to holidays and past anomalies.
+
+    RMS about the median of the errors within 3 MAD-sigmas (divided by 0.9733, the
+    share of a Gaussian's variance inside 3 sigmas); at least the winsorised RMS of
+    the upper half over 1.15, so a right tail heavier than a Gaussian's widens it;
+    times 1 + 4/n, which makes z > 3 about as rare with a scale from n errors as
+    with a known one (t-distribution with about 0.9 n degrees of freedom).
+    """
+    centre = float(_fmed(errors))
+    dv = errors - centre
+    mad_sd = _MAD * float(_fmed(np.abs(dv)))
+    inner = dv[np.abs(dv) <= 3 * mad_sd]
+    rms = float(np.sqrt(np.mean(inner**2) / 0.9733)) if inner.size else mad_sd
+    upper = np.clip(dv[dv > 0], 0.0, 4 * mad_sd)
+    tail = float(np.sqrt(np.mean(upper**2))) if upper.size else 0.0
+    return max(rms, tail / 1.15) * (1.0 + 4.0 / len(errors))
 
 
 def _theil_sen(bmed: FloatArray, per: int) -> float:
