@@ -32,8 +32,9 @@ One change gives one episode of consecutive flagged rows: a one-step alarm lifts
 the CUSUM to ``cusum_h - cusum_lift``, so the day after a step stays flagged when
 its z is at least ``cusum_k + cusum_lift`` (after a lone spike it mostly is not);
 the CUSUM is capped at ``cusum_max`` x ``cusum_h`` and restarted from zero when an
-episode ends, so an episode ends within days once the model has learnt the new
-level, and the same change does not fire again.
+episode ends, so an episode ends soon after the model has learnt the new level
+(on the cost bench a lasting step stays flagged for about four weeks), and the
+same change does not fire again.
 """
 
 from __future__ import annotations
