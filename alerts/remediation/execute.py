@@ -104,31 +104,90 @@ def execute(
     prior = store.get(RUNS, key)
     if prior is not None:
         return _entry(prior)
-    claim_name = f"{action.id}|{resource_id.lower()}"  # ARM ids are case-insensitive
-    claim = _claim(store, claim_name, key, now)
-    if claim is None:
-        raise RemediationBusyError(f"{action.id} on {resource_id} is being executed by another worker")
-    try:
+    with _claimed(store, f"{action.id}|{resource_id.lower()}", key, now):  # ARM ids are case-insensitive
         prior = store.get(RUNS, key)  # the holder we took over from may have finished after all
         if prior is not None:
             return _entry(prior)
-        return _execute(
-            action,
+        state_path = resource_id + action.state_suffix
+        before_state: Mapping[str, Any] | None = None
+        after_state: Mapping[str, Any] | None = None
+        try:
+            before_state = arm.get(state_path, action.api_version)
+            if before_state is None:
+                result: Result = "skipped"
+                detail = "resource not found (deleted?)"
+            elif action.is_done(before_state):
+                result, detail = "noop", "already in the target state: no change made"
+                after_state = before_state
+            else:
+                body = action.body(before_state) if action.body else None
+                if action.method == "POST":
+                    arm.call("POST", resource_id + action.path_suffix, action.api_version, body)
+                elif action.method == "PATCH":
+                    arm.call("PATCH", resource_id, action.api_version, body)
+                else:  # TAGS
+                    arm.call("PATCH", resource_id + action.state_suffix, action.api_version, body)
+                after_state = arm.get(state_path, action.api_version)
+                if after_state is not None and action.is_done(after_state):
+                    result, detail = "succeeded", action.title
+                else:
+                    result, detail = "failed", "the operation finished but the resource is not in the target state"
+        except ArmError as exc:
+            if exc.retryable:
+                # Throttling, 5xx or network after the SDK's own retries: record nothing and let the
+                # caller's platform redeliver; the next attempt starts again from a fresh read.
+                raise
+            result, detail = "failed", str(exc)
+        entry = LedgerEntry(
+            key=key,
+            at=now.isoformat(),
+            action=action.id,
             resource_id=resource_id,
             fingerprint=fingerprint,
             rule=rule,
             mode=mode,
             approved_by=approved_by,
+            result=result,
+            detail=detail,
             correlation_id=correlation_id,
-            arm=arm,
-            store=store,
-            now=now,
-            key=key,
+            before=_summary(action, before_state),
+            after=_summary(action, after_state),
+            permissions=action.permissions,
         )
+        store.append(Namespace.AUDIT, entry.to_dict(), key=key)
+        store.put(RUNS, key, entry.to_dict())
+        outcome = {
+            "succeeded": f"remediated by {approved_by}: {action.title}",
+            "noop": f"already remediated ({action.title})",
+            "skipped": f"remediation skipped: {detail}",
+            "failed": f"remediation failed: {detail}",
+        }[result]
+        store.put(OUTCOMES, fingerprint, {"outcome": outcome, "result": result, "at": entry.at, "action": action.id})
+        level = logging.WARNING if result == "failed" else logging.INFO
+        log.log(
+            level,
+            "remediation %s on %s: %s",
+            action.id,
+            resource_id,
+            result,
+            extra={"action": action.id, "resource_id": resource_id, "result": result, "correlation_id": correlation_id},
+        )
+        return entry
+
+
+@contextlib.contextmanager
+def _claimed(store: StateStore, name: str, key: str, now: datetime) -> Iterator[None]:
+    """Hold the claim on (action, resource) for the block; RemediationBusyError while another holds it."""
+    claim = _claim(store, name, key, now)
+    if claim is None:
+        action_id, _, resource_id = name.partition("|")
+        raise RemediationBusyError(f"{action_id} on {resource_id} is being executed by another worker")
+    try:
+        yield
     finally:
         # ConcurrencyError: taken over meanwhile (we were slower than CLAIM_TTL); the new holder releases it
         with contextlib.suppress(ConcurrencyError):
-            store.delete(CLAIMS, claim_name, etag=claim.etag)
+            store.delete(CLAIMS, name, etag=claim.etag)
 
 
 def _entry(rec: Record) -> LedgerEntry:
@@ -156,87 +215,6 @@ def _claim(store: StateStore, name: str, key: str, now: datetime) -> Record | No
         except ConcurrencyError:
             return None  # someone else took it over first
     return None
-
-
-def _execute(
-    action: Action,
-    *,
-    resource_id: str,
-    fingerprint: str,
-    rule: str,
-    mode: str,
-    approved_by: str,
-    correlation_id: str,
-    arm: ArmClient,
-    store: StateStore,
-    now: datetime,
-    key: str,
-) -> LedgerEntry:
-    state_path = resource_id + action.state_suffix
-    before_state: Mapping[str, Any] | None = None
-    after_state: Mapping[str, Any] | None = None
-    try:
-        before_state = arm.get(state_path, action.api_version)
-        if before_state is None:
-            result: Result = "skipped"
-            detail = "resource not found (deleted?)"
-        elif action.is_done(before_state):
-            result, detail = "noop", "already in the target state: no change made"
-            after_state = before_state
-        else:
-            body = action.body(before_state) if action.body else None
-            if action.method == "POST":
-                arm.call("POST", resource_id + action.path_suffix, action.api_version, body)
-            elif action.method == "PATCH":
-                arm.call("PATCH", resource_id, action.api_version, body)
-            else:  # TAGS
-                arm.call("PATCH", resource_id + action.state_suffix, action.api_version, body)
-            after_state = arm.get(state_path, action.api_version)
-            if after_state is not None and action.is_done(after_state):
-                result, detail = "succeeded", action.title
-            else:
-                result, detail = "failed", "the operation finished but the resource is not in the target state"
-    except ArmError as exc:
-        if exc.retryable:
-            # Throttling, 5xx or network after the SDK's own retries: record nothing and let the
-            # caller's platform redeliver; the next attempt starts again from a fresh read.
-            raise
-        result, detail = "failed", str(exc)
-    entry = LedgerEntry(
-        key=key,
-        at=now.isoformat(),
-        action=action.id,
-        resource_id=resource_id,
-        fingerprint=fingerprint,
-        rule=rule,
-        mode=mode,
-        approved_by=approved_by,
-        result=result,
-        detail=detail,
-        correlation_id=correlation_id,
-        before=_summary(action, before_state),
-        after=_summary(action, after_state),
-        permissions=action.permissions,
-    )
-    store.append(Namespace.AUDIT, entry.to_dict(), key=key)
-    store.put(RUNS, key, entry.to_dict())
-    outcome = {
-        "succeeded": f"remediated by {approved_by}: {action.title}",
-        "noop": f"already remediated ({action.title})",
-        "skipped": f"remediation skipped: {detail}",
-        "failed": f"remediation failed: {detail}",
-    }[result]
-    store.put(OUTCOMES, fingerprint, {"outcome": outcome, "result": result, "at": entry.at, "action": action.id})
-    level = logging.WARNING if result == "failed" else logging.INFO
-    log.log(
-        level,
-        "remediation %s on %s: %s",
-        action.id,
-        resource_id,
-        result,
-        extra={"action": action.id, "resource_id": resource_id, "result": result, "correlation_id": correlation_id},
-    )
-    return entry
 
 
 def ledger_entries(store: StateStore) -> Iterator[dict[str, Any]]:

@@ -112,6 +112,20 @@ CFG = RemediationConfig(mode="approve", allowed_subscriptions=[SUB])
 RULES = {"vm_shutdown_candidate": "deallocate_vm"}
 
 
+def dave_approves(nonce: str) -> dict[str, str]:
+    """The queue message for dave's click on the idle VM's Approve button."""
+    from alerts.remediation.approve import approval_request
+
+    return approval_request(
+        fingerprint="fp1",
+        resource_id=VM,
+        rule="vm_shutdown_candidate",
+        action_id="deallocate_vm",
+        nonce=nonce,
+        approved_by="dave",
+    )
+
+
 def approve_step() -> Any:
     (step,) = plan([vm_finding()], resources=lambda _i: {"tags": {}}, config=CFG, rule_actions=RULES, now=NOW)
     assert step.decision == "await-approval"
@@ -308,17 +322,10 @@ def test_patch_action_and_throttling(server: AzureTestServer, arm: ArmClient, st
 def test_redelivered_approval_request_records_nothing_new(
     server: AzureTestServer, arm: ArmClient, store: SQLiteStore
 ) -> None:
-    from alerts.remediation.approve import approval_request, execute_approved
+    from alerts.remediation.approve import execute_approved
 
     tenant = FakeTenant(server)
-    request = approval_request(
-        fingerprint="fp1",
-        resource_id=VM,
-        rule="vm_shutdown_candidate",
-        action_id="deallocate_vm",
-        nonce="n1",
-        approved_by="dave",
-    )
+    request = dave_approves("n1")
     first = execute_approved(request, store=store, arm=arm, config=CFG, now=NOW, approved_by="dave", correlation_id="c")
     again = execute_approved(request, store=store, arm=arm, config=CFG, now=NOW, approved_by="dave", correlation_id="c")
     assert first == again
@@ -468,18 +475,11 @@ def test_two_workers_never_act_on_one_resource_at_once(server: AzureTestServer, 
     first's claim, makes no ARM call and is deferred; run later it is a no-op. One change in all."""
     import threading
 
-    from alerts.remediation.approve import approval_request, auto_request, execute_approved
+    from alerts.remediation.approve import auto_request, execute_approved
     from alerts.remediation.execute import RemediationBusyError
 
     tenant = GatedTenant(server)
-    approved = approval_request(
-        fingerprint="fp1",
-        resource_id=VM,
-        rule="vm_shutdown_candidate",
-        action_id="deallocate_vm",
-        nonce="n1",
-        approved_by="dave",
-    )
+    approved = dave_approves("n1")
     cfg = RemediationConfig(
         mode="auto",
         allowed_subscriptions=[SUB],
@@ -524,19 +524,12 @@ def test_two_workers_never_act_on_one_resource_at_once(server: AzureTestServer, 
 def test_a_dead_workers_claim_is_taken_over_after_the_ttl(
     server: AzureTestServer, arm: ArmClient, store: SQLiteStore
 ) -> None:
-    from alerts.remediation.approve import approval_request, execute_approved
+    from alerts.remediation.approve import execute_approved
     from alerts.remediation.execute import CLAIM_TTL, CLAIMS, RemediationBusyError
 
     tenant = FakeTenant(server)
     store.add(CLAIMS, f"deallocate_vm|{VM.lower()}", {"key": "approve:dead", "at": NOW.isoformat()})  # holder killed
-    request = approval_request(
-        fingerprint="fp1",
-        resource_id=VM,
-        rule="vm_shutdown_candidate",
-        action_id="deallocate_vm",
-        nonce="n2",
-        approved_by="dave",
-    )
+    request = dave_approves("n2")
     with pytest.raises(RemediationBusyError):
         execute_approved(request, store=store, arm=arm, config=CFG, now=NOW, approved_by="dave", correlation_id="c")
     assert tenant.writes() == []
