@@ -19,6 +19,7 @@ import logging
 import os
 import threading
 from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -226,7 +227,7 @@ class AzureRuntime:
         """This instance's local delivery receipts (alerts.receipts), one file per state store.
 
         On local disk (the temp folder), named by a hash of where the shared state lives, so two
-        apps or test runs on one machine never read each other's receipts.
+        apps or test runs on one machine never read each other's receipts; pruned when first opened.
         """
         with self._lock:
             if self._receipts is None:
@@ -247,7 +248,9 @@ class AzureRuntime:
                     )
                 )
                 digest = hashlib.sha256(where.encode()).hexdigest()[:16]
-                self._receipts = ReceiptJournal(Path(tempfile.gettempdir()) / "vigil-receipts" / f"{digest}.sqlite")
+                journal = ReceiptJournal(Path(tempfile.gettempdir()) / "vigil-receipts" / f"{digest}.sqlite")
+                journal.prune(datetime.now(UTC))  # once per instance: receipts whose message never came back
+                self._receipts = journal
             return self._receipts
 
     def close(self) -> None:

@@ -143,3 +143,26 @@ def test_receipts_survive_the_process_and_are_pruned(tmp_path: Path) -> None:
     assert again.get("b") == {"parts": [], "done": True}
     again.forget("b")
     assert again.get("b") is None
+
+
+def test_the_function_runtime_keeps_one_journal_per_state_store_and_prunes_it_when_opened() -> None:
+    from vigil.runtime_azure import AzureRuntime
+
+    conn = "UseDevelopmentStorage=true"
+    a = AzureRuntime.from_env({"AzureWebJobsStorage": conn, "VIGIL_STATE": "table", "VIGIL_STATE_TABLE": "receiptsa"})
+    b = AzureRuntime.from_env({"AzureWebJobsStorage": conn, "VIGIL_STATE": "table", "VIGIL_STATE_TABLE": "receiptsb"})
+    try:
+        path = a.receipts().path
+        assert a.receipts() is a.receipts()
+        assert b.receipts().path != path, "two state stores on one machine never share receipts"
+        long_ago = datetime.now(UTC) - timedelta(days=30)
+        a.receipts().record("stale", parts=[], done=True, now=long_ago)
+        a.receipts().record("fresh", parts=[], done=True, now=datetime.now(UTC))
+        a.close()
+        reopened = a.receipts()  # a new instance start on the same machine
+        assert reopened.get("stale") is None
+        assert reopened.get("fresh") == {"parts": [], "done": True}
+        reopened.forget("fresh")
+    finally:
+        a.close()
+        b.close()
