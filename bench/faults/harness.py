@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-__all__ = ["Answer", "Receiver", "Request", "fault_scale", "free_port", "scaled"]
+__all__ = ["Answer", "Receiver", "Request", "fault_scale", "free_port", "hook_config", "scaled"]
 
 SCALE_ENV = "VIGIL_FAULT_SCALE"
 
@@ -45,6 +45,21 @@ def fault_scale(default: float = 0.05) -> float:
 
 def scaled(full: int, scale: float, minimum: int = 1) -> int:
     return max(minimum, round(full * scale))
+
+
+def hook_config(url: str, **webhook: Any) -> dict[str, Any]:
+    """Wire-form alerts config: one webhook receiver, one alert per group, notified at once,
+    never repeated during a run (the event storm and the storage outage both use it)."""
+    return {
+        "route": {
+            "receiver": "hook",
+            "group_by": ["..."],
+            "group_wait": "0s",
+            "group_interval": "1m",
+            "repeat_interval": "1000h",
+        },
+        "receivers": [{"name": "hook", "webhook_configs": [{"url": url, "max_retries": 0, **webhook}]}],
+    }
 
 
 def free_port() -> int:

@@ -29,7 +29,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bench.faults.harness import Receiver
+from bench.faults.harness import Receiver, hook_config
 
 __all__ = ["CutOutcome", "FaultStore", "OutageRun", "ingest_with_outage", "run_with_outage"]
 
@@ -125,18 +125,7 @@ class OutageRun:
         self.phase_log: dict[str, list[str]] = {}
         config = workdir / f"vigil-{tag}.yaml"
         config.write_text(
-            json.dumps(
-                {
-                    "route": {
-                        "receiver": "hook",
-                        "group_by": ["..."],
-                        "group_wait": "0s",
-                        "group_interval": "1m",
-                        "repeat_interval": "1000h",
-                    },
-                    "receivers": [{"name": "hook", "webhook_configs": [{"url": receiver.url, "max_retries": 0}]}],
-                }
-            ),
+            json.dumps(hook_config(receiver.url)),
             encoding="utf-8",
         )
         self.env = {
@@ -336,7 +325,10 @@ def _split_parts(manifest: Path, parts: int) -> dict[str, bytes]:
     return out
 
 
-def _upload_export(run: OutageRun, parts: int = 3) -> dict[str, Any]:
+INGEST_PARTS = 3  # the ingest scenario splits the export run into this many parts
+
+
+def _upload_export(run: OutageRun, parts: int = INGEST_PARTS) -> dict[str, Any]:
     """Copies the tenant's first export run (split into ``parts`` parts) into the exports
     container; returns its BlobCreated event."""
     from azure.storage.blob import BlobServiceClient
@@ -397,7 +389,7 @@ def _ingest_run(run: OutageRun, cut: int | None) -> dict[str, Any]:
     return {
         "rows": rows,
         "total": total,
-        "parts": 3,
+        "parts": INGEST_PARTS,
         "seen_between_failure_and_retry": [list(o) for o in outcome.observed],
         "detect_messages": len(detect),
         "failed_invocations": outcome.failed_invocations,

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bench.faults.harness import Answer, Receiver
+from bench.faults.harness import Answer, Receiver, hook_config
 
 __all__ = ["StormResult", "event_storm", "storm_config"]
 
@@ -37,19 +37,7 @@ def storm_config(url: str, **webhook: Any) -> Any:
     """One webhook receiver; one alert per group; notified at once; never repeated during the run."""
     from vigil.config import parse_config
 
-    return parse_config(
-        {
-            "route": {
-                "receiver": "hook",
-                "group_by": ["..."],
-                "group_wait": "0s",
-                "group_interval": "1m",
-                "repeat_interval": "1000h",
-            },
-            "receivers": [{"name": "hook", "webhook_configs": [{"url": url, "max_retries": 0, **webhook}]}],
-        },
-        "<storm>",
-    )
+    return parse_config(hook_config(url, **webhook), "<storm>")
 
 
 def registry_id(i: int) -> str:
