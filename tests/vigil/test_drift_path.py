@@ -270,14 +270,19 @@ def test_role_assignment_write_fires_rbac_rule(store: SQLiteStore) -> None:
     assert f.annotations["changed_by"] == "Alice <alice@contoso.com>"
 
 
-def test_diagnostic_setting_delete_reevaluates_parent(store: SQLiteStore) -> None:
-    kv = {
+def compliant_key_vault() -> dict[str, Any]:
+    """A Key Vault no rule objects to (purge protection on, no public network access)."""
+    return {
         "id": KV_ID,
         "name": "kv1",
         "type": "Microsoft.KeyVault/vaults",
         "location": "westeurope",
         "properties": {"enablePurgeProtection": True, "publicNetworkAccess": "Disabled"},
     }
+
+
+def test_diagnostic_setting_delete_reevaluates_parent(store: SQLiteStore) -> None:
+    kv = compliant_key_vault()
     ds_id = f"{KV_ID}/providers/Microsoft.Insights/diagnosticSettings/to-law"
     ds = {
         "id": ds_id,
@@ -420,13 +425,7 @@ def test_documented_eventgrid_samples_give_the_right_verdicts(store: SQLiteStore
 
 
 def test_diagnostic_settings_rule_fires_on_the_change_only(store: SQLiteStore) -> None:
-    kv = {
-        "id": KV_ID,
-        "name": "kv1",
-        "type": "Microsoft.KeyVault/vaults",
-        "location": "westeurope",
-        "properties": {"enablePurgeProtection": True, "publicNetworkAccess": "Disabled"},
-    }
+    kv = compliant_key_vault()
     reader = DictReader(kv)  # never had a diagnostic setting
     first = handle_events([eg_event(KV_ID, eid="k1", when=T0)], store=store, reader=reader, rules=RULES, now=T0)
     assert first.findings == []
