@@ -4,23 +4,29 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 UV := $(BIN)/uv
-# Resolution cut-off keeps requirements.txt reproducible; bump it when adding a dependency.
-EXCLUDE_NEWER := 2026-11-27T00:00:00Z
-COMPILE := $(UV) pip compile pyproject.toml --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
-	--exclude-newer $(EXCLUDE_NEWER) --no-header --no-annotate -q
+# uv never downloads an interpreter of its own, and never re-resolves behind our back: every install below
+# reads uv.lock (hash-checked) and fails if pyproject.toml and the lock disagree.
+export UV_PYTHON_DOWNLOADS := never
+# Bootstrap: the one file pip reads, to install uv itself (pinned, every wheel's hash listed).
+BOOTSTRAP := scripts/bootstrap-requirements.txt
+# What the Function App's remote build installs: exported from uv.lock, with hashes.
+EXPORT := $(UV) export --frozen --no-default-groups --no-emit-project --format requirements-txt --no-header -q
 
 include scripts/infra.mk
 
-.PHONY: demo test lint typecheck pytest requirements requirements-check bench clean setup node chromium
+.PHONY: demo test lint typecheck pytest lock-check requirements requirements-check upgrade bench clean setup node chromium
 
-$(BIN)/python:
+$(BIN)/uv: $(BOOTSTRAP)
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (Python 3.11) on PATH" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip uv
+	$(BIN)/python -m pip install -q --disable-pip-version-check --require-hashes --no-deps -r $(BOOTSTRAP)
+	touch $@
 
-$(VENV)/.installed: $(BIN)/python pyproject.toml requirements.txt
-	$(UV) pip install --python $(BIN)/python -q -r requirements.txt
-	$(UV) pip install --python $(BIN)/python -q -e '.[dev]'
+# `uv sync --locked` installs exactly uv.lock (hashes verified; pip, setuptools and uv themselves too) and
+# removes anything else; it stops if pyproject.toml changed without re-locking. Bytecode is compiled at
+# install, so no start (CLI or Functions cold start) compiles modules.
+$(VENV)/.installed: $(BIN)/uv pyproject.toml uv.lock
+	$(UV) sync --locked --compile-bytecode -q
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -38,13 +44,27 @@ setup: $(VENV)/.installed
 
 node: node_modules/.installed
 
-requirements: $(BIN)/python
-	$(COMPILE) -o requirements.txt
+# The lock agrees with pyproject.toml: checked offline, from the two files alone. A newer release upstream
+# can never fail it; a dependency added to or removed from pyproject.toml without re-locking always does.
+lock-check: $(BIN)/uv
+	@$(UV) lock --check --offline -q || { echo "uv.lock does not match pyproject.toml: run 'make upgrade' (or 'uv lock' to add only what changed)" >&2; exit 1; }
+	@echo "uv.lock matches pyproject.toml"
 
-requirements-check: $(BIN)/python
-	@$(COMPILE) -o $(VENV)/requirements.check.txt
-	@diff -u requirements.txt $(VENV)/requirements.check.txt || { echo "requirements.txt drifted from pyproject.toml: run 'make requirements'" >&2; exit 1; }
-	@echo "requirements.txt matches pyproject.toml"
+requirements: $(BIN)/uv
+	$(EXPORT) -o requirements.txt
+
+requirements-check: lock-check
+	@$(EXPORT) -o $(VENV)/requirements.check.txt
+	@diff -u requirements.txt $(VENV)/requirements.check.txt || { echo "requirements.txt is not the export of uv.lock: run 'make requirements'" >&2; exit 1; }
+	@echo "requirements.txt is the export of uv.lock"
+
+# The one command that re-resolves: newest allowed releases into uv.lock, requirements.txt re-exported,
+# and what changed printed. Review the diff, run `make test`, commit both files.
+upgrade: $(BIN)/uv tools-upgrade
+	@cp uv.lock $(VENV)/uv.lock.before
+	$(UV) lock --upgrade
+	$(EXPORT) -o requirements.txt
+	@$(BIN)/python scripts/lockdiff.py $(VENV)/uv.lock.before uv.lock
 
 demo: setup
 	$(BIN)/vigil demo --out out
@@ -61,7 +81,7 @@ pytest: setup node chromium tools
 	$(BIN)/python -m pytest
 
 # Azurite is started by tests/conftest.py on free loopback ports and stopped at the end.
-test: setup node requirements-check lint typecheck checkov pytest
+test: requirements-check setup node lint typecheck checkov pytest
 
 bench: setup node
 	$(BIN)/python -m bench

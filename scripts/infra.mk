@@ -4,11 +4,14 @@
 TOOLS_VENV := .venv-tools
 TOOLS_REQUIREMENTS := scripts/tools-requirements.txt
 
-.PHONY: tools checkov
+TOOLS_COMPILE := $(UV) pip compile scripts/tools-requirements.in --generate-hashes --python-version 3.11 \
+	--python-platform x86_64-manylinux_2_28 --no-header --no-annotate -q
 
-$(TOOLS_VENV)/.installed: $(TOOLS_REQUIREMENTS) | $(BIN)/python
+.PHONY: tools checkov tools-upgrade
+
+$(TOOLS_VENV)/.installed: $(TOOLS_REQUIREMENTS) | $(BIN)/uv
 	$(UV) venv -q --allow-existing --python $(PYTHON) $(TOOLS_VENV)
-	$(UV) pip install --python $(TOOLS_VENV)/bin/python -q -r $(TOOLS_REQUIREMENTS)
+	$(UV) pip install --python $(TOOLS_VENV)/bin/python -q --require-hashes -r $(TOOLS_REQUIREMENTS)
 	touch $@
 
 tools: $(TOOLS_VENV)/.installed
@@ -17,3 +20,8 @@ tools: $(TOOLS_VENV)/.installed
 checkov: tools
 	$(TOOLS_VENV)/bin/checkov -d infra --framework bicep --skip-download --compact --quiet
 	$(TOOLS_VENV)/bin/shellcheck --shell=sh --severity=style --external-sources scripts/*.sh
+
+# Part of `make upgrade`: re-resolve the infra tools' lock (pins and hashes).
+tools-upgrade: $(BIN)/uv
+	@{ echo "# Generated from scripts/tools-requirements.in by \`make upgrade\`, with hashes (installed with --require-hashes)."; \
+	  $(TOOLS_COMPILE) --upgrade; } > $(TOOLS_REQUIREMENTS).new && mv $(TOOLS_REQUIREMENTS).new $(TOOLS_REQUIREMENTS)
