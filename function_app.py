@@ -2,9 +2,9 @@
 
 import azure.functions as func
 
-from alerts.functions import bp as alerts_bp
-from ingest.functions import bp as ingest_bp
 from vigil.functions import bp as vigil_bp
+from vigil.functions_alerts import bp as alerts_bp
+from vigil.functions_ingest import bp as ingest_bp
 
 app = func.FunctionApp()
 app.register_functions(vigil_bp)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from vigil.state.base import Namespace, StateStore
+from core.state.base import Namespace, StateStore
 
 __all__ = ["acknowledge", "get_ack"]
 

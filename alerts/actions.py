@@ -19,7 +19,7 @@ from alerts.alertstate import read_alert
 from alerts.durations import parse_duration
 from alerts.signing import LinkError, verify_link
 from alerts.silences import SilenceError, create_silence, expire_silence, list_silences
-from vigil.state.base import Namespace, StateStore
+from core.state.base import Namespace, StateStore
 
 __all__ = [
     "action_response",

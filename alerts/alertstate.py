@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from vigil.model import Alert, Finding, Status
-from vigil.state.base import Namespace, StateStore
+from core.model import Alert, Finding, Status
+from core.state.base import Namespace, StateStore
 
 __all__ = ["AlertRecord", "MergeStats", "label_fingerprint", "load_alerts", "merge_findings", "read_alert"]
 
@@ -81,7 +81,7 @@ class MergeStats:
 
 
 def label_fingerprint(labels: Mapping[str, str]) -> str:
-    """Same value as :func:`vigil.model.fingerprint`, computed with one hash update (hot path)."""
+    """Same value as :func:`core.model.fingerprint`, computed with one hash update (hot path)."""
     parts: list[bytes] = []
     for name in sorted(labels):
         parts.append(name.encode("utf-8"))

@@ -1,6 +1,6 @@
 """The runtime form of the alerting config: route tree, integrations, time intervals.
 
-Compiled once per (immutable) VigilConfig and cached.
+Compiled once per (immutable) AlertingConfig and cached.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from alerts.routing import Route, compile_routes
 from alerts.timeintervals import CompiledSpec, compile_time_intervals
 
 if TYPE_CHECKING:
-    from vigil.config import VigilConfig
+    from alerts.config import AlertingConfig
 
 __all__ = ["Compiled", "Integration", "compiled", "integrations"]
 
@@ -56,11 +56,11 @@ class Compiled:
         return self.root.walk()
 
 
-_cache: dict[int, tuple[VigilConfig, Compiled]] = {}
+_cache: dict[int, tuple[AlertingConfig, Compiled]] = {}
 _lock = threading.Lock()
 
 
-def compiled(config: VigilConfig) -> Compiled:
+def compiled(config: AlertingConfig) -> Compiled:
     with _lock:
         hit = _cache.get(id(config))
         if hit is not None and hit[0] is config:

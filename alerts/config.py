@@ -18,7 +18,7 @@ from pydantic import Field, field_validator, model_validator
 from alerts.durations import parse_duration
 from alerts.matchers import MatcherError, parse_matchers
 from alerts.remediation.config import RemediationConfig, RemediationReceiverConfig
-from vigil.strict import StrictModel
+from core.strict import StrictModel
 
 __all__ = [
     "DigestConfig",
@@ -293,3 +293,33 @@ class DigestConfig(StrictModel):
 
 
 # The remediation section's model lives with the remediation code.
+
+
+def _default_route() -> RouteConfig:
+    return RouteConfig(receiver="default")
+
+
+def _default_receivers() -> list[ReceiverConfig]:
+    return [ReceiverConfig(name="default")]
+
+
+class AlertingConfig(StrictModel):
+    """The alerting keys of vigil.yaml: Alertmanager's top-level keys plus remediation.
+
+    ``alerts`` depends on this model only; the app's ``VigilConfig`` extends it with the other packages'
+    sections, so the keys stay at the top level of the file as in an alertmanager.yml.
+    """
+
+    route: RouteConfig = Field(default_factory=_default_route)
+    receivers: list[ReceiverConfig] = Field(default_factory=_default_receivers)
+    inhibit_rules: list[InhibitRule] = Field(default_factory=list)
+    time_intervals: list[TimeIntervalConfig] = Field(default_factory=list)
+    remediation: RemediationConfig = Field(default_factory=RemediationConfig)
+
+    @model_validator(mode="after")
+    def _routing(self) -> AlertingConfig:
+        # Alertmanager's whole-document checks (check_routing), each with its key path.
+        errors = check_routing(self.route, list(self.receivers), list(self.time_intervals))
+        if errors:
+            raise ValueError("; ".join(f"{path}: {msg}" for path, msg in errors))
+        return self

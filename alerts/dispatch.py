@@ -28,12 +28,12 @@ from alerts.notify import AlertView, DirectorySink, NotificationPayload, Notifie
 from alerts.outbox import Outbox, QueueOutbox
 from alerts.receipts import ReceiptJournal
 from alerts.remediation.execute import outcome_for
-from vigil.state.base import Namespace, StateStore
+from core.state.base import Namespace, StateStore
 
 if TYPE_CHECKING:
     import httpx
 
-    from vigil.config import VigilConfig
+    from alerts.config import AlertingConfig
 
 __all__ = ["DeliveryResult", "DrainResult", "build_notifier", "deliver", "drain", "handle_queue_message"]
 
@@ -115,7 +115,7 @@ def _progress_key(notification_key: str, receiver: str, integ: str) -> str:
 def deliver(
     message: Mapping[str, Any],
     *,
-    config: VigilConfig,
+    config: AlertingConfig,
     store: StateStore,
     notifiers: Mapping[str, Notifier] | None = None,
     now: datetime,
@@ -239,7 +239,7 @@ def _load_views(store: StateStore, firing: frozenset[str], resolved: frozenset[s
         alert = rec.alert()
         if fp in firing and alert.ends_at is not None:
             # resolved since queued: show the state that was due, firing
-            from vigil.model import Alert
+            from core.model import Alert
 
             alert = Alert(alert.labels, alert.annotations, alert.starts_at, None)
         views.append(AlertView(alert, fp, rec.evidence, get_ack(store, fp), outcome_for(store, fp)))
@@ -260,7 +260,7 @@ class DrainResult:
 def drain(
     outbox: Outbox,
     *,
-    config: VigilConfig,
+    config: AlertingConfig,
     store: StateStore,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     notifiers: Mapping[str, Notifier] | None = None,
@@ -332,7 +332,7 @@ def handle_queue_message(
     body: Mapping[str, Any],
     *,
     outbox: QueueOutbox,
-    config: VigilConfig,
+    config: AlertingConfig,
     store: StateStore,
     now: datetime,
     dequeue_count: int = 1,

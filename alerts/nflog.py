@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from vigil.state.base import Namespace, StateStore
+from core.state.base import Namespace, StateStore
 
 __all__ = ["NflogEntry", "entry_key", "log_sent", "needs_update", "read_entry"]
 

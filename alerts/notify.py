@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from vigil.model import Alert
+from core.model import Alert
 
 __all__ = [
     "AlertView",

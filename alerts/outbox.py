@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from vigil.state.base import ConcurrencyError, Namespace, StateStore
+from core.state.base import ConcurrencyError, Namespace, StateStore
 
 __all__ = ["Lease", "Outbox", "OutboxEntry", "QueueOutbox", "RetryPolicy", "StoreOutbox"]
 

@@ -36,11 +36,11 @@ from alerts.outbox import Outbox
 from alerts.routing import Route, group_key_hash
 from alerts.silences import active_silences, silenced_by
 from alerts.timeintervals import in_any
-from vigil.model import Finding
-from vigil.state.base import Namespace, StateStore
+from core.model import Finding
+from core.state.base import Namespace, StateStore
 
 if TYPE_CHECKING:
-    from vigil.config import VigilConfig
+    from alerts.config import AlertingConfig
 
 __all__ = ["ProcessResult", "gc", "notification_key", "process"]
 
@@ -106,7 +106,7 @@ def _muted_by_time(route: Route, intervals: dict[str, Any], now: datetime) -> bo
 def process(
     findings: Iterable[Finding],
     *,
-    config: VigilConfig,
+    config: AlertingConfig,
     store: StateStore,
     outbox: Outbox,
     now: datetime,

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import parse_qsl, urlencode
 
-from vigil.state.base import Namespace, StateStore
+from core.state.base import Namespace, StateStore
 
 __all__ = ["ACTIONS", "UNSIGNED", "LinkError", "SignedAction", "derive_nonce", "sign_link", "verify_link"]
 

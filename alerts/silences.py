@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from alerts.matchers import Matcher, parse_matchers
-from vigil.state.base import Namespace, StateStore
+from core.state.base import Namespace, StateStore
 
 __all__ = [
     "Silence",

@@ -1,6 +1,6 @@
 """Test doubles shipped with the library (in the spirit of ``structlog.testing``).
 
-* :class:`MemoryStore`: an in-memory :class:`~vigil.state.base.StateStore` with
+* :class:`MemoryStore`: an in-memory :class:`~core.state.base.StateStore` with
   the protocol's semantics (ETags, add-if-absent, idempotent keyed append).
 * :class:`RecordingNotifier`: records payloads; can be scripted to fail.
 * :func:`capture_notifications`: one recorder for every channel kind, ready to pass
@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from alerts.notify import NotificationPayload, NotifyResult
-from vigil.model import Finding, ResourceRef, Severity, Status
-from vigil.state.base import ConcurrencyError, Namespace, Record
+from core.model import Finding, ResourceRef, Severity, Status
+from core.state.base import ConcurrencyError, Namespace, Record
 
 __all__ = ["MemoryStore", "RecordingNotifier", "capture_notifications", "finding"]
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from vigil.model import Severity
+from core.model import Severity
 
 __all__ = ["Family", "MetadataError", "RuleMeta", "load_meta"]
 

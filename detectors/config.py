@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from vigil.strict import StrictModel
+from core.strict import StrictModel
 
 __all__ = [
     "AnomalyScope",

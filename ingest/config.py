@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from vigil.strict import StrictModel
+from core.strict import StrictModel
 
 __all__ = ["CostExportSource", "SourcesConfig"]
 

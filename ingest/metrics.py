@@ -1,4 +1,4 @@
-"""Azure Monitor platform metrics for the idle detectors, normalized to ``vigil.sources.MetricSeries``.
+"""Azure Monitor platform metrics for the idle detectors, normalized to ``core.sources.MetricSeries``.
 
 Primary path: ``azure-monitor-querymetrics`` ``MetricsClient`` (the metrics batch API,
 ``POST https://<region>.metrics.monitor.azure.com/subscriptions/<sub>/metrics:getBatch``):
@@ -8,7 +8,7 @@ reason other than throttling (or when no batch client is wanted): ``azure-mgmt-m
 ``MonitorManagementClient.metrics.list`` (``GET {resourceId}/providers/microsoft.insights/metrics``).
 
 Both SDK results are turned back into the Azure Monitor REST response shape and read by
-``vigil.sources.parse_metrics_response`` - the same parser the tenant folder uses for its
+``core.sources.parse_metrics_response`` - the same parser the tenant folder uses for its
 JSON files - so a tenant file and a live query of the same data give identical series
 (points without values stay points with every aggregation None: gaps, not zeros).
 
@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from vigil.sources import MetricSeries, parse_metrics_response
+from core.sources import MetricSeries, parse_metrics_response
 
 __all__ = [
     "BATCH_LIMIT",

@@ -480,7 +480,7 @@ def test_cost_export_flows_through_real_handlers_and_queues(real_env: dict[str, 
 
 
 def test_resource_events_through_real_handlers(real_env: dict[str, str], tenant: Path) -> None:
-    from vigil.state.base import Namespace
+    from core.state.base import Namespace
 
     events = json.loads((tenant / "events").glob("*.json").__next__().read_text(encoding="utf-8"))
     assert events
@@ -496,8 +496,8 @@ def test_resource_event_reads_arm_with_the_runtime_credential(
 ) -> None:
     """No tenant folder: the handler reads the resource with ARM GET, using AzureRuntime's credential
     and client options (here the shared local HTTPS Azure server), and records the verdict."""
+    from core.state.base import Namespace
     from tests.support.azure_server import AzureTestServer
-    from vigil.state.base import Namespace
     from vigil.tenant import TenantFolder
 
     folder = TenantFolder(tenant)
@@ -545,7 +545,7 @@ import function_app
 from vigil import handlers
 from vigil.config import VigilConfig
 from vigil.runtime_local import LocalRuntime
-from vigil.state import open_store
+from core.state import open_store
 events = json.loads(next(Path({str(tenant / "events")!r}).glob("*.json")).read_text())
 rt = LocalRuntime(VigilConfig(), open_store("sqlite", path={str(tmp_path / "s.db")!r}), Path({str(tmp_path)!r}),
                   settings={{"VIGIL_TENANT_DIR": {str(tenant)!r}}})
@@ -580,7 +580,16 @@ def test_funcignore_keeps_the_app_and_drops_dev_files() -> None:
         if line.strip() and not line.startswith("#")
     }
     assert {"tests", "bench", ".venv", "node_modules", "out", "infra", "local.settings.json"} <= ignored
-    assert not ignored & {"vigil", "ingest", "detectors", "alerts", "function_app.py", "host.json", "requirements.txt"}
+    assert not ignored & {
+        "core",
+        "vigil",
+        "ingest",
+        "detectors",
+        "alerts",
+        "function_app.py",
+        "host.json",
+        "requirements.txt",
+    }
 
 
 # --- alerts HTTP endpoints and the remediation queue, with the real handlers on Azurite -------------
@@ -605,7 +614,7 @@ def _seed_alert() -> str:
     """Puts one firing idle-VM alert into the runtime's store; returns its fingerprint."""
     from alerts.outbox import StoreOutbox
     from alerts.pipeline import process
-    from vigil.model import Finding, ResourceRef, Severity, Status
+    from core.model import Finding, ResourceRef, Severity, Status
 
     rt = get_runtime()
     finding = Finding(

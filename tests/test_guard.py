@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-PACKAGES = ("vigil", "ingest", "detectors", "alerts")
+PACKAGES = ("core", "vigil", "ingest", "detectors", "alerts")
 
 
 @pytest.mark.parametrize("name", PACKAGES)

@@ -41,9 +41,9 @@ def test_sample_values_are_the_defaults_and_valid() -> None:
 
 def test_every_binding_setting_reference_is_modelled() -> None:
     import function_app  # noqa: F401  (registers the blueprints)
-    from alerts.functions import bp as alerts_bp
-    from ingest.functions import bp as ingest_bp
     from vigil.functions import bp as vigil_bp
+    from vigil.functions_alerts import bp as alerts_bp
+    from vigil.functions_ingest import bp as ingest_bp
 
     names = set(Settings.setting_names())
     refs: set[str] = set()

@@ -12,20 +12,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator
 
-from alerts.config import (
-    DigestConfig,
-    InhibitRule,
-    ReceiverConfig,
-    RemediationConfig,
-    RouteConfig,
-    TimeIntervalConfig,
-    check_routing,
-)
+from alerts.config import AlertingConfig, DigestConfig
+from core.strict import StrictModel
 from detectors.config import DetectorsConfig
 from ingest.config import SourcesConfig
-from vigil.strict import StrictModel
 
 __all__ = ["ConfigError", "ScopesConfig", "VigilConfig", "json_schema", "load_config", "parse_config"]
 
@@ -51,33 +43,13 @@ class ScopesConfig(StrictModel):
         return [s.strip().lower() for s in v]
 
 
-def _default_route() -> RouteConfig:
-    return RouteConfig(receiver="default")
+class VigilConfig(AlertingConfig):
+    """The whole file: the alerting keys (``alerts.config.AlertingConfig``) plus every other section."""
 
-
-def _default_receivers() -> list[ReceiverConfig]:
-    return [ReceiverConfig(name="default")]
-
-
-class VigilConfig(StrictModel):
     scopes: ScopesConfig = Field(default_factory=ScopesConfig)
     sources: SourcesConfig = Field(default_factory=SourcesConfig)
     detectors: DetectorsConfig = Field(default_factory=DetectorsConfig)
-    # Alertmanager-compatible top-level keys.
-    route: RouteConfig = Field(default_factory=_default_route)
-    receivers: list[ReceiverConfig] = Field(default_factory=_default_receivers)
-    inhibit_rules: list[InhibitRule] = Field(default_factory=list)
-    time_intervals: list[TimeIntervalConfig] = Field(default_factory=list)
     digests: list[DigestConfig] = Field(default_factory=list)
-    remediation: RemediationConfig = Field(default_factory=RemediationConfig)
-
-    @model_validator(mode="after")
-    def _routing(self) -> VigilConfig:
-        # Alertmanager's whole-document checks (alerts.config.check_routing), each with its key path.
-        errors = check_routing(self.route, list(self.receivers), list(self.time_intervals))
-        if errors:
-            raise ValueError("; ".join(f"{path}: {msg}" for path, msg in errors))
-        return self
 
 
 def _path(loc: tuple[int | str, ...]) -> str:

@@ -29,12 +29,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
+from core.model import Finding, ResourceRef, Severity, Status
+from core.state.base import ConcurrencyError, Namespace, StateStore
 from detectors.drift.engine import RelatedProvider, Verdict
 from detectors.drift.loader import DriftRule, RuleSet
 from detectors.drift.transitions import Action, Observation, decide
 from ingest.events import EventBatch, Quarantined, ResourceEvent, parse_events
-from vigil.model import Finding, ResourceRef, Severity, Status
-from vigil.state.base import ConcurrencyError, Namespace, StateStore
 
 __all__ = [
     "DriftResult",

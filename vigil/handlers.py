@@ -23,8 +23,8 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from vigil.model import Finding
-from vigil.state.base import Namespace, StateUnavailableError
+from core.model import Finding
+from core.state.base import Namespace, StateUnavailableError
 
 if TYPE_CHECKING:
     from vigil.config import VigilConfig
@@ -639,7 +639,7 @@ def handle_remediation(message: dict[str, Any], rt: Runtime) -> dict[str, Any]:
     While another worker acts on the same resource the request is queued again a minute later
     (the queue's own quick redeliveries would poison it during a long LRO)."""
     from alerts.remediation.execute import RemediationBusyError
-    from alerts.remediation.worker import handle_remediation as work
+    from vigil.remediation_worker import handle_remediation as work
 
     try:
         return work(message, rt, now=datetime.now(UTC))

@@ -34,10 +34,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from core.model import Finding, Status
+from core.sources import SourceError
+from core.state.base import Namespace, StateStore
 from vigil.config import VigilConfig
-from vigil.model import Finding, Status
-from vigil.sources import SourceError
-from vigil.state.base import Namespace, StateStore
 from vigil.tenant import TenantFolder
 
 __all__ = ["FLUSH_HORIZON", "PipelineError", "RunSummary", "run_tenant"]
@@ -195,7 +195,7 @@ def previous_findings(store: StateStore, now: datetime, detector: str) -> list[F
     """
     from alerts.alertstate import load_alerts
     from alerts.pipeline import RESOLVED_RETENTION
-    from vigil.model import ResourceRef, Severity
+    from core.model import ResourceRef, Severity
 
     base = {"alertname", "detector", "severity", "resource_id", "subscription_id", "resource_group", "resource_type"}
     records, _ = load_alerts(store, now=now, retention=RESOLVED_RETENTION)

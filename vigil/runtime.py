@@ -10,29 +10,17 @@ blobs, queues kept in the state store).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from core.runtime import BlobStore
 
 if TYPE_CHECKING:
     from alerts.receipts import ReceiptJournal
+    from core.state.base import StateStore
     from vigil.config import VigilConfig
-    from vigil.state.base import StateStore
 
-__all__ = ["BlobStore", "HasReceipts", "Runtime"]
-
-
-class BlobStore(Protocol):
-    """The few blob operations Vigil needs, over a container or a local folder."""
-
-    def read(self, path: str) -> bytes: ...
-
-    def write(self, path: str, data: bytes) -> None: ...
-
-    def list(self, prefix: str = "") -> Iterator[str]: ...
-
-    def delete(self, path: str) -> None: ...
-
-    def exists(self, path: str) -> bool: ...
+__all__ = ["HasReceipts", "Runtime"]
 
 
 class Runtime(Protocol):

@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from alerts.receipts import ReceiptJournal
+    from core.state.base import StateStore
     from vigil.config import VigilConfig
     from vigil.settings import Settings
-    from vigil.state.base import StateStore
 
 __all__ = [
     "AZURITE_CONNECTION_STRING",
@@ -63,7 +63,7 @@ def expand_connection_string(conn: str) -> str:
 
 
 class AzureBlobStore:
-    """:class:`vigil.runtime.BlobStore` over one blob container (created on first write)."""
+    """:class:`core.runtime.BlobStore` over one blob container (created on first write)."""
 
     def __init__(self, container_client: Any) -> None:
         self._client = container_client
@@ -350,7 +350,7 @@ class AzureRuntime:
             client.create_queue()
 
     def _open_store(self) -> StateStore:
-        from vigil.state import open_store
+        from core.state import open_store
 
         env = dict(self._env)
         conn = self.connection_string()
@@ -388,7 +388,8 @@ def reset_runtime() -> None:
 
 
 if TYPE_CHECKING:  # mypy checks that AzureRuntime satisfies the protocols
-    from vigil.runtime import BlobStore, Runtime
+    from core.runtime import BlobStore
+    from vigil.runtime import Runtime
 
     def _conforms(rt: AzureRuntime, blobs: AzureBlobStore) -> tuple[Runtime, BlobStore]:
         return rt, blobs

@@ -22,11 +22,12 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
+from core.state.base import StateStore
 from vigil.config import VigilConfig
-from vigil.state.base import StateStore
 
 if TYPE_CHECKING:
-    from vigil.runtime import BlobStore, Runtime
+    from core.runtime import BlobStore
+    from vigil.runtime import Runtime
 
 __all__ = ["QUEUES_NAMESPACE", "DrainResult", "LocalBlobStore", "LocalRuntime", "QueueHandler"]
 
@@ -39,7 +40,7 @@ _SEP = ":"
 
 
 class LocalBlobStore:
-    """:class:`vigil.runtime.BlobStore` over a folder; blob paths are POSIX paths below it."""
+    """:class:`core.runtime.BlobStore` over a folder; blob paths are POSIX paths below it."""
 
     def __init__(self, root: Path) -> None:
         self.root = root

@@ -11,8 +11,8 @@ Layout (see docs/tenant-layout.md)::
       activity/    Activity Log REST responses ({"value": [...]})
       tenant.json  optional: {"now": "<ISO time the data ends>", "generator": ...}
 
-:class:`TenantFolder` implements every protocol of :mod:`vigil.sources`. Files are
-read lazily and once; a malformed file raises :class:`~vigil.sources.SourceError`
+:class:`TenantFolder` implements every protocol of :mod:`core.sources`. Files are
+read lazily and once; a malformed file raises :class:`~core.sources.SourceError`
 naming the file and field.
 """
 
@@ -25,7 +25,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from vigil.sources import CostExportRun, MetricSeries, SourceError, parse_metrics_response
+from core.sources import CostExportRun, MetricSeries, SourceError, parse_metrics_response
 
 __all__ = ["TenantFolder", "canonical_id"]
 

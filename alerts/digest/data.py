@@ -1,5 +1,5 @@
 """The numbers of the weekly finance digest, computed from the normalized cost
-frame (``vigil/costframe.py`` columns) and the findings.
+frame (``core/costframe.py`` columns) and the findings.
 
 Every figure here is a plain sum over a documented filter of the cost frame, or
 a count over findings, so it can be traced: :class:`Digest.trace` records, for
@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from vigil.model import Finding, ResourceRef, Status
+from core.model import Finding, ResourceRef, Status
 
 if TYPE_CHECKING:
     import pandas as pd

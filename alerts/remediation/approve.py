@@ -15,8 +15,8 @@ from alerts.remediation.execute import LedgerEntry, execute
 from alerts.remediation.guards import check_scope, effective_mode, exemption
 from alerts.remediation.plan import PlanStep
 from alerts.signing import LinkError, derive_nonce, sign_link, verify_link
-from vigil.model import ResourceRef
-from vigil.state.base import Namespace, StateStore
+from core.model import ResourceRef
+from core.state.base import Namespace, StateStore
 
 __all__ = [
     "ApprovalRejectedError",

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from vigil.strict import StrictModel
+from core.strict import StrictModel
 
 __all__ = ["AutoAllow", "Mode", "RemediationConfig", "RemediationReceiverConfig"]
 

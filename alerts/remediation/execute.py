@@ -27,7 +27,7 @@ from typing import Any, Literal
 from alerts.remediation.actions import Action
 from alerts.remediation.arm import ArmClient, ArmError
 from alerts.remediation.plan import PlanStep
-from vigil.state.base import ConcurrencyError, Namespace, Record, StateStore
+from core.state.base import ConcurrencyError, Namespace, Record, StateStore
 
 __all__ = [
     "CLAIM_TTL",

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from vigil.model import Finding, ResourceRef, Severity, Status
+from core.model import Finding, ResourceRef, Severity, Status
 
 __all__ = ["finding_from_json", "read_findings", "rule_actions_from_registry"]
 

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from typing import Any
 
 from alerts.remediation.config import Mode, RemediationConfig
-from vigil.model import ResourceRef
+from core.model import ResourceRef
 
 __all__ = ["Verdict", "check_scope", "effective_mode", "exemption"]
 

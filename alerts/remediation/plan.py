@@ -12,7 +12,7 @@ from typing import Any, Literal
 from alerts.remediation.actions import Action, action
 from alerts.remediation.config import Mode, RemediationConfig
 from alerts.remediation.guards import check_scope, effective_mode, exemption
-from vigil.model import Finding, Status
+from core.model import Finding, Status
 
 __all__ = ["Decision", "PlanStep", "plan"]
 

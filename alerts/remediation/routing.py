@@ -14,17 +14,17 @@ from typing import TYPE_CHECKING
 
 from alerts.compiled import compiled
 from alerts.remediation.config import Mode
-from vigil.model import Finding
+from core.model import Finding
 
 if TYPE_CHECKING:
-    from vigil.config import VigilConfig
+    from alerts.config import AlertingConfig
 
 __all__ = ["mode_resolver"]
 
 _ORDER: dict[Mode, int] = {"dry-run": 0, "approve": 1, "auto": 2}
 
 
-def mode_resolver(config: VigilConfig) -> Callable[[Finding], Mode]:
+def mode_resolver(config: AlertingConfig) -> Callable[[Finding], Mode]:
     c = compiled(config)
 
     def mode_for(finding: Finding) -> Mode:

@@ -29,8 +29,8 @@ from typing import Any
 from alerts.outbox import StoreOutbox
 from alerts.pipeline import process
 from alerts.testing import MemoryStore
+from core.model import Finding, ResourceRef, Severity, Status, fingerprint
 from vigil.config import VigilConfig, parse_config
-from vigil.model import Finding, ResourceRef, Severity, Status, fingerprint
 
 __all__ = ["main"]
 

@@ -1,4 +1,4 @@
-"""Synthetic daily cost series with known anomalies, as cost frames (vigil/costframe.py columns).
+"""Synthetic daily cost series with known anomalies, as cost frames (core/costframe.py columns).
 
 Each series: a level with weekly seasonality (weekend dip, weekday wobble), a
 yearly trend, multiplicative noise, holiday dips, and month-start reservation

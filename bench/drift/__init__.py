@@ -278,11 +278,11 @@ def bench_eval(resources: list[dict[str, Any]], rounds: int) -> dict[str, Any]:
 
 
 def bench_events(resources: list[dict[str, Any]], total: int, rng: random.Random) -> dict[str, Any]:
+    from core.state.sqlite import SQLiteStore
     from detectors.drift.loader import RuleSet, builtin_rules
     from ingest.arm import ArmReader
     from tests.support.azure_server import AzureTestServer, Request, Response
     from vigil.drift_path import handle_events
-    from vigil.state.sqlite import SQLiteStore
 
     t0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
     events, n_relevant = _events(rng, resources, total, t0)

@@ -48,7 +48,7 @@ from datetime import datetime
 from alerts.dispatch import drain
 from alerts.outbox import StoreOutbox
 from vigil.config import load_config
-from vigil.state import open_store
+from core.state import open_store
 store = open_store("sqlite", path=sys.argv[1])
 cfg = load_config(sys.argv[2])
 at = datetime.fromisoformat(sys.argv[3])
@@ -140,8 +140,8 @@ def _prepare_outbox(db: Path, n: int, now: datetime) -> None:
     from alerts.outbox import StoreOutbox
     from alerts.pipeline import process
     from alerts.testing import finding
+    from core.state import open_store
     from vigil.config import load_config
-    from vigil.state import open_store
 
     store = open_store("sqlite", path=db)
     try:
@@ -210,7 +210,7 @@ def kill_dispatch(notifications: int = 200, *, workdir: Path, after_answer: bool
         for r in receiver.delivered():
             bodies.setdefault(r.key, []).append(r.body)
     from alerts.outbox import StoreOutbox
-    from vigil.state import open_store
+    from core.state import open_store
 
     store = open_store("sqlite", path=db)
     try:
@@ -236,8 +236,8 @@ def kill_dispatch(notifications: int = 200, *, workdir: Path, after_answer: bool
 def _drain(db: Path, at: datetime) -> dict[str, int]:
     from alerts.dispatch import drain
     from alerts.outbox import StoreOutbox
+    from core.state import open_store
     from vigil.config import load_config
-    from vigil.state import open_store
 
     store = open_store("sqlite", path=db)
     try:

@@ -1,7 +1,7 @@
 """Storage outage: Azurite is stopped in the middle of a Function invocation and restarted.
 
 The Function App's own entry points (``vigil.functions.resource_events`` and
-``alerts.functions.dispatch``) run over :class:`vigil.runtime_azure.AzureRuntime` on Azurite
+``vigil.functions_alerts.dispatch``) run over :class:`vigil.runtime_azure.AzureRuntime` on Azurite
 (Table state store, Storage queues), with the simulated tenant (``vigil.simulate``) as the
 resource source and a webhook receiver (a real local HTTP server).
 
@@ -142,9 +142,9 @@ class OutageRun:
 
     @contextmanager
     def runtime(self, cut: int | None, phase: str) -> Iterator[FaultStore]:
+        from core.state import open_store
         from vigil import runtime_azure
         from vigil.runtime_azure import AzureRuntime
-        from vigil.state import open_store
 
         saved_env = {k: os.environ.get(k) for k in self.env}
         os.environ.update(self.env)
@@ -215,8 +215,8 @@ class OutageRun:
         from azure.functions import meta
         from azure.functions.eventgrid import EventGridEventInConverter
 
-        from alerts.functions import dispatch
         from vigil.functions import resource_events
+        from vigil.functions_alerts import dispatch
 
         outcome = CutOutcome(cut, phase)
         start = len(self.receiver.requests)
@@ -368,7 +368,7 @@ def _ingest_run(run: OutageRun, cut: int | None) -> dict[str, Any]:
     from azure.functions import meta
     from azure.functions.eventgrid import EventGridEventInConverter
 
-    from ingest.functions import cost_manifest, ingest_part
+    from vigil.functions_ingest import cost_manifest, ingest_part
 
     body = _upload_export(run)
     outcome = CutOutcome(cut, "ingest")

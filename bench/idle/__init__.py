@@ -7,9 +7,9 @@ used, the rest busy. Both contestants get the data already in memory in their ow
 shape and compute the same statistics over the same windows:
 
 * **value**: ``detectors.idle.detect.detect`` on the ``MetricSeries`` as the parser
-  (``vigil.sources.parse_metrics_response``, used by the tenant folder and ``ingest.metrics``)
-  delivers them: points plus their :class:`~vigil.sources.SeriesColumns` (numpy arrays built
-  once at parse time, here by ``vigil.sources.with_columns`` outside the timing, as the
+  (``core.sources.parse_metrics_response``, used by the tenant folder and ``ingest.metrics``)
+  delivers them: points plus their :class:`~core.sources.SeriesColumns` (numpy arrays built
+  once at parse time, here by ``core.sources.with_columns`` outside the timing, as the
   baseline's DataFrame is built outside it). All rules, findings built with evidence and
   the estimated waste, called as the pipeline's steady state does: with the previous run's
   firing findings (``previous=``), so RESOLVED is only reported for what fired. The
@@ -79,7 +79,7 @@ def _data(n: int) -> tuple[Any, Any, Any, Any, list[str]]:
 
 
 def _series(avg: Any, mx: Any, net: Any, ids: list[str]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    from vigil.sources import MetricPoint, MetricSeries, with_columns
+    from core.sources import MetricPoint, MetricSeries, with_columns
 
     hours = avg.shape[1]
     start = NOW - timedelta(hours=hours)
@@ -93,7 +93,7 @@ def _series(avg: Any, mx: Any, net: Any, ids: list[str]) -> tuple[list[dict[str,
             for ts, x, y in zip(stamps, a, m, strict=True)
         )
         out = tuple(MetricPoint(ts, total=v) for ts, v in zip(stamps, t, strict=True))
-        # As the parser (vigil.sources.parse_metrics_response) delivers them: points plus columns.
+        # As the parser (core.sources.parse_metrics_response) delivers them: points plus columns.
         metrics[rid] = [
             with_columns(MetricSeries(rid, "Percentage CPU", "Percent", "PT1H", cpu)),
             with_columns(MetricSeries(rid, "Network Out Total", "Bytes", "PT1H", out)),

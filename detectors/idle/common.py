@@ -1,6 +1,6 @@
 """Shared helpers for the idle rules: verdicts, metric windows, percentiles, ARM fields.
 
-Pure functions only. Metric series are the stdlib :class:`vigil.sources.MetricSeries`
+Pure functions only. Metric series are the stdlib :class:`core.sources.MetricSeries`
 shape; points are expected in time order (Azure returns them so, and
 ``ingest.metrics`` guarantees it), but :func:`window` sorts a series that is not.
 """
@@ -16,7 +16,7 @@ from functools import cache
 from operator import attrgetter
 from typing import Any
 
-from vigil.sources import MetricPoint, MetricSeries
+from core.sources import MetricPoint, MetricSeries
 
 QUIET = "compliant (not reported: it was not firing)"
 

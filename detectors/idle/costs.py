@@ -1,4 +1,4 @@
-"""Join normalized cost rows (vigil/costframe.py columns) onto resources.
+"""Join normalized cost rows (core/costframe.py columns) onto resources.
 
 Monthly waste = the resource's own cost over the last ``window_days`` days before
 ``now`` (BilledCost, EffectiveCost where BilledCost is null), scaled to 30 days

@@ -2,7 +2,7 @@
 
 ``detect(resources=..., metrics=..., costs=..., config=..., now=..., previous=...)`` is pure:
 a function of ARM resource dicts, Azure Monitor metric series (keyed by canonical
-resource id), the normalized cost frame (vigil/costframe.py columns, or None), the
+resource id), the normalized cost frame (core/costframe.py columns, or None), the
 ``detectors.idle`` config, ``now`` and, optionally, the idle findings that were firing
 before. Each rule listed in ``detectors/idle/rules.txt`` judges the resources of its
 type and reports FIRING, or RESOLVED when the resource is compliant now (active again,
@@ -24,6 +24,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from core.model import Alert, Finding, ResourceRef, Severity, Status
+from core.sources import MetricSeries
 from detectors.base import Family, RuleMeta
 from detectors.config import IdleConfig
 from detectors.idle.common import Context, Verdict
@@ -36,8 +38,6 @@ from detectors.idle.rules.vm_rightsize_candidate import check as vm_rightsize
 from detectors.idle.rules.vm_shutdown_candidate import check as vm_shutdown
 from detectors.idle.rules.vm_stopped_not_deallocated import check as vm_stopped
 from detectors.registry import family_folders, rule
-from vigil.model import Alert, Finding, ResourceRef, Severity, Status
-from vigil.sources import MetricSeries
 
 __all__ = ["FAMILY", "RULES", "detect"]
 

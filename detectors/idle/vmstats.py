@@ -9,7 +9,7 @@ gaps (NaN), never zeros.
 
 Two paths give identical figures (tests/detectors/idle/test_columnar.py compares them):
 
-* **columnar** (series that carry :class:`vigil.sources.SeriesColumns`, as the parser
+* **columnar** (series that carry :class:`core.sources.SeriesColumns`, as the parser
   builds them): the CPU columns of all VMs are concatenated once, the window of each VM
   found with a few vectorised reductions (points are in time order), the window values
   laid out as one VM x hour matrix (NaN-padded) and sorted row-wise by numpy; a
@@ -29,8 +29,8 @@ from datetime import datetime, timedelta
 from operator import attrgetter
 from typing import Any
 
+from core.sources import MetricPoint, MetricSeries, epoch_us
 from detectors.idle.common import interval_hours, window
-from vigil.sources import MetricPoint, MetricSeries, epoch_us
 
 __all__ = ["CPU", "NET_OUT", "ColumnWindow", "VmWindow", "cpu_failing", "vm_windows"]
 

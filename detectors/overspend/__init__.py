@@ -1,7 +1,7 @@
 """Overspend: budgets with forecast, and cost anomalies with their root cause.
 
 ``detect(costs, config=..., budgets=..., now=..., days=...)`` is pure: it reads a
-cost frame with the vigil/costframe.py columns, the config and ``now``, and
+cost frame with the core/costframe.py columns, the config and ``now``, and
 returns findings (FIRING and RESOLVED). This package imports pandas; keep it off
 the drift cold path (``detectors/__init__.py`` does not import it).
 """

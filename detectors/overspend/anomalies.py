@@ -9,12 +9,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.model import Finding, Severity, Status
 from detectors.anomaly import score_series
 from detectors.config import OverspendConfig
 from detectors.overspend.frame import Prepared
 from detectors.overspend.rootcause import explain
 from detectors.overspend.scopes import scope_labels, scope_resource
-from vigil.model import Finding, Severity, Status
 
 __all__ = ["RULE_ID", "anomaly_findings", "scope_series"]
 

@@ -8,11 +8,11 @@ from typing import Any
 
 import pandas as pd
 
+from core.model import Finding, Severity, Status
 from detectors.config import BudgetConfig, BudgetThreshold
 from detectors.overspend.forecast import Forecast, forecast_remaining
 from detectors.overspend.frame import Prepared, tag_mask
 from detectors.overspend.scopes import scope_labels, scope_resource
-from vigil.model import Finding, Severity, Status
 
 __all__ = ["RULE_ACTUAL", "RULE_FORECAST", "budget_findings", "period_bounds"]
 

@@ -7,11 +7,11 @@ from datetime import date, datetime
 
 import pandas as pd
 
+from core.model import Finding
 from detectors.config import BudgetConfig, OverspendConfig
 from detectors.overspend.anomalies import anomaly_findings
 from detectors.overspend.budgets import budget_findings
 from detectors.overspend.frame import prepare
-from vigil.model import Finding
 
 __all__ = ["detect"]
 

@@ -1,4 +1,4 @@
-"""From a cost frame (vigil/costframe.py columns) to the rows and series the detectors read."""
+"""From a cost frame (core/costframe.py columns) to the rows and series the detectors read."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vigil.model import ResourceRef
+from core.model import ResourceRef
 
 __all__ = ["scope_labels", "scope_resource"]
 

@@ -3,7 +3,7 @@
 Public API (import cost is kept light: pandas/pyarrow load on first call):
 
 * :func:`ingest_paths` - CLI path: files, folders or manifest.json into a local store;
-* :func:`load_costs` - the live normalized costs as a vigil/costframe.py DataFrame;
+* :func:`load_costs` - the live normalized costs as a core/costframe.py DataFrame;
 * :func:`plan_parts` / :func:`ingest_part` - Function path over a BlobStore, one message per part.
 """
 
@@ -17,9 +17,9 @@ if TYPE_CHECKING:
 
     import pandas as pd
 
+    from core.runtime import BlobStore
+    from core.state.base import StateStore
     from ingest.cost.pipeline import IngestSummary
-    from vigil.runtime import BlobStore
-    from vigil.state.base import StateStore
 
 __all__ = ["ingest_part", "ingest_paths", "load_costs", "plan_parts"]
 

@@ -1,6 +1,6 @@
 """Normalize one batch of raw export rows (all strings) to the cost frame.
 
-Output is an Arrow table with the vigil/costframe.py columns, costs as
+Output is an Arrow table with the core/costframe.py columns, costs as
 ``decimal128(38, 18)`` (exact; :func:`ingest.cost.store.load_costs` hands them
 out as float64), plus three partition helper columns (``_scope``, ``_month``,
 ``_day``) that the writer drops. Rows with an unparseable date or cost, or no

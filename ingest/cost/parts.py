@@ -26,8 +26,8 @@ from ingest.cost.reader import FileFormatError, SourceFile
 from ingest.cost.store import CostStore, Partition, scope_key
 
 if TYPE_CHECKING:
-    from vigil.runtime import BlobStore
-    from vigil.state.base import StateStore
+    from core.runtime import BlobStore
+    from core.state.base import StateStore
 
 __all__ = ["MESSAGE_TYPE", "ingest_part", "plan_parts", "run_state_key"]
 
@@ -84,7 +84,7 @@ def ingest_part(
     message: Mapping[str, Any], source_blobs: BlobStore, dest_blobs: BlobStore, store: StateStore
 ) -> dict[str, Any]:
     """Ingest one part (idempotent). Returns ``run_complete`` True from the invocation that finished the run."""
-    from vigil.state.base import Namespace
+    from core.state.base import Namespace
 
     run_id = str(message["run_id"])
     idx = int(message["part_index"])
@@ -151,7 +151,7 @@ def _record(  # noqa: PLR0917 - private helper
     store: StateStore, key: str, run_id: str, idx: int, count: int, message: Mapping[str, Any], entry: dict[str, Any]
 ) -> bool | None:
     """Add this part to the run record. True: run now complete; False: not yet; None: already recorded."""
-    from vigil.state.base import ConcurrencyError, Namespace
+    from core.state.base import ConcurrencyError, Namespace
 
     for _ in range(_MAX_CAS):
         rec = store.get(Namespace.CHECKPOINTS, key)
@@ -180,7 +180,7 @@ def _record(  # noqa: PLR0917 - private helper
 
 def _finish(message: Mapping[str, Any], costs: CostStore, store: StateStore, key: str) -> dict[str, Any]:
     """Swap every partition of the completed run in, then mark the run swapped."""
-    from vigil.state.base import ConcurrencyError, Namespace
+    from core.state.base import ConcurrencyError, Namespace
 
     rec = store.get(Namespace.CHECKPOINTS, key)
     assert rec is not None

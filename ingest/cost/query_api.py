@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from vigil.runtime import BlobStore
+    from core.runtime import BlobStore
 
 __all__ = [
     "QueryThrottledError",

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-    from vigil.runtime import BlobStore
+    from core.runtime import BlobStore
 
 __all__ = ["CostStore", "LocalBlobs", "Partition", "load_costs", "scope_key"]
 
@@ -50,7 +50,7 @@ def _parquet_options(schema: pa.Schema) -> dict[str, Any]:
 
 
 class LocalBlobs:
-    """A :class:`vigil.runtime.BlobStore` over a local folder; writes are atomic (temp file + rename)."""
+    """A :class:`core.runtime.BlobStore` over a local folder; writes are atomic (temp file + rename)."""
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
@@ -290,7 +290,7 @@ def load_costs(
     end: Any = None,
     scopes: Sequence[str] | None = None,
 ) -> pd.DataFrame:
-    """The live normalized costs as a DataFrame with exactly the vigil/costframe.py columns and dtypes.
+    """The live normalized costs as a DataFrame with exactly the core/costframe.py columns and dtypes.
 
     ``start`` (inclusive) and ``end`` (exclusive) filter on ChargePeriodStart; ``scopes`` keeps only
     the given billing accounts or subscriptions (matched on the partition key or SubAccountId).
@@ -300,7 +300,7 @@ def load_costs(
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from vigil.costframe import column_names, pandas_dtypes
+    from core.costframe import column_names, pandas_dtypes
 
     blobs: Any = LocalBlobs(Path(data_dir)) if isinstance(data_dir, (str, Path)) else data_dir
     store = CostStore(blobs)

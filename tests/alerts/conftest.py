@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from alerts.testing import MemoryStore
-from vigil.state.base import StateStore
+from core.state.base import StateStore
 
 
 @pytest.fixture
@@ -18,7 +18,7 @@ def mem() -> MemoryStore:
 
 @pytest.fixture
 def sqlite_store(tmp_path: Path) -> Iterator[StateStore]:
-    from vigil.state import open_store
+    from core.state import open_store
 
     store = open_store("sqlite", path=tmp_path / "state.db")
     try:

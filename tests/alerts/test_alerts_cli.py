@@ -11,11 +11,11 @@ from typer.testing import CliRunner
 from alerts.outbox import StoreOutbox
 from alerts.pipeline import process
 from alerts.testing import finding
+from core.model import Severity
+from core.state import open_store
 from tests.alerts.helpers import T0
 from vigil.cli.main import app
 from vigil.config import parse_config
-from vigil.model import Severity
-from vigil.state import open_store
 
 runner = CliRunner()
 NOW = ["--now", (T0 + timedelta(minutes=10)).isoformat()]

@@ -19,9 +19,9 @@ from alerts.outbox import StoreOutbox
 from alerts.pipeline import process
 from alerts.signing import LinkError, sign_link, verify_link
 from alerts.testing import MemoryStore, finding
+from core.model import Alert, Severity
 from tests.alerts.helpers import T0
 from vigil.config import parse_config
-from vigil.model import Alert, Severity
 
 KEY = b"0123456789abcdef0123456789abcdef"
 RID = (

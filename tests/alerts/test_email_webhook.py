@@ -26,9 +26,9 @@ from alerts.notify import AlertView, NotificationPayload
 from alerts.outbox import RetryPolicy, StoreOutbox
 from alerts.pipeline import process
 from alerts.testing import MemoryStore, finding
+from core.model import Alert
 from tests.alerts.helpers import T0, Reply, serve
 from vigil.config import parse_config
-from vigil.model import Alert
 
 
 def _free_port() -> int:

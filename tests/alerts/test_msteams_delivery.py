@@ -25,9 +25,9 @@ from alerts.dispatch import drain, drain_until_empty
 from alerts.outbox import RetryPolicy, StoreOutbox
 from alerts.pipeline import process
 from alerts.testing import finding
+from core.state.base import Namespace
 from tests.alerts.helpers import Endpoint, Reply, serve, throttled_for
 from vigil.config import VigilConfig, parse_config
-from vigil.state.base import Namespace
 
 THROTTLE_S = float(os.environ.get("VIGIL_ALERTS_THROTTLE_S", "3"))
 SUB = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg1/providers/Microsoft.Compute"
@@ -148,8 +148,8 @@ def test_timeout_is_retryable(mem: Any) -> None:
 
 
 def test_max_attempts_shows_in_cli_outbox_failed(tmp_path: Path) -> None:
+    from core.state import open_store
     from vigil.cli.main import app
-    from vigil.state import open_store
 
     db = tmp_path / "state.db"
     with serve(lambda k, p, b: Reply(503, "unavailable")) as ep:

@@ -12,10 +12,10 @@ from alerts.outbox import StoreOutbox
 from alerts.pipeline import process
 from alerts.silences import create_silence, expire_silence
 from alerts.testing import MemoryStore, RecordingNotifier, finding
+from core.model import Severity, Status
+from core.state.base import Namespace
 from tests.alerts.helpers import T0
 from vigil.config import VigilConfig, parse_config
-from vigil.model import Severity, Status
-from vigil.state.base import Namespace
 
 OLD = T0 - timedelta(hours=1)
 SUB = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg1/providers/Microsoft.Compute"
@@ -324,7 +324,7 @@ def test_hot_path_fingerprint_equals_model_fingerprint() -> None:
     from hypothesis import strategies as st
 
     from alerts.alertstate import label_fingerprint
-    from vigil.model import fingerprint
+    from core.model import fingerprint
 
     @given(st.dictionaries(st.text(min_size=1), st.text(), max_size=6))
     def check(labels: dict[str, str]) -> None:

@@ -19,9 +19,9 @@ from alerts.outbox import StoreOutbox
 from alerts.pipeline import process
 from alerts.receipts import ReceiptJournal
 from alerts.testing import MemoryStore, finding
+from core.state.base import Namespace, StateUnavailableError
 from tests.alerts.helpers import Reply, serve
 from vigil.config import VigilConfig, parse_config
-from vigil.state.base import Namespace, StateUnavailableError
 
 SUB = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg1/providers/Microsoft.Compute"
 

@@ -146,7 +146,7 @@ def signed_runtime(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_card_action_function_answers_any_request(
     signed_runtime: None, query: dict[str, str], headers: dict[str, str]
 ) -> None:
-    from alerts.functions import card_action
+    from vigil.functions_alerts import card_action
 
     req = func.HttpRequest(
         method="GET", url="http://localhost:7071/api/alerts/action", params=query, headers=headers, body=b""
@@ -174,7 +174,7 @@ def test_card_action_function_answers_any_request(
 def test_silences_function_answers_any_request(
     runtime: None, method: str, silence_id: str | None, body: bytes, content_type: str
 ) -> None:
-    from alerts.functions import silences
+    from vigil.functions_alerts import silences
 
     headers = {"Content-Type": content_type} if content_type else {}
     req = func.HttpRequest(

@@ -97,8 +97,8 @@ def test_hook_targets_the_event_grid_functions(function_index: list[dict[str, An
 
 
 def test_hook_filters_to_the_event_types_the_code_handles() -> None:
-    from ingest import functions as ingest_functions
     from vigil import functions as vigil_functions
+    from vigil import functions_ingest as ingest_functions
 
     assert set(_script_var("RESOURCE_EVENT_TYPES").split()) == set(vigil_functions._RESOURCE_EVENTS)
     assert _script_var("BLOB_EVENT_TYPES").split() == [ingest_functions._BLOB_CREATED]

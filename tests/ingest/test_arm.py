@@ -13,11 +13,11 @@ import pytest
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
 from azure.mgmt.resource.resources import ResourceManagementClient
 
+from core.state.sqlite import SQLiteStore
 from detectors.drift.loader import RuleSet, builtin_rules
 from ingest.arm import ArmReader, resource_graph_query, resource_graph_sweep, type_of
 from tests.support.azure_server import AzureTestServer, StaticTokenCredential
 from vigil.drift_path import handle_events, handle_resources
-from vigil.state.sqlite import SQLiteStore
 
 SUB = "00000000-0000-0000-0000-0000000000aa"
 RG = f"/subscriptions/{SUB}/resourceGroups/rg"

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from core.sources import MetricSeries, parse_metrics_response
 from ingest.metrics import BATCH_LIMIT, MetricQuery, MonitorMetrics, chunk, regional_endpoint
 from tests.support.azure_server import AzureTestServer, Request, Response, arm_error
-from vigil.sources import MetricSeries, parse_metrics_response
 
 SUB = "00000000-0000-0000-0000-0000000000aa"
 SUB2 = "00000000-0000-0000-0000-0000000000bb"

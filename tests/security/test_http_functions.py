@@ -49,11 +49,11 @@ def test_every_http_function_needs_a_function_key_or_stronger(functions: list[di
 
 
 def _user_function(name: str) -> Any:
-    import alerts.functions
-    import ingest.functions
     import vigil.functions
+    import vigil.functions_alerts
+    import vigil.functions_ingest
 
-    for mod in (vigil.functions, ingest.functions, alerts.functions):
+    for mod in (vigil.functions, vigil.functions_ingest, vigil.functions_alerts):
         fn = getattr(mod, name, None)
         if fn is not None:
             return fn

@@ -19,7 +19,7 @@ from alerts.remediation.approve import ApprovalRejectedError, execute_approved
 from alerts.remediation.config import RemediationConfig
 from alerts.remediation.plan import plan
 from alerts.testing import MemoryStore, finding
-from vigil.model import Status
+from core.model import Status
 
 NOW = datetime(2026, 11, 27, 5, 0, tzinfo=UTC)
 SUBS = [

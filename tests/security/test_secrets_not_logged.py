@@ -104,8 +104,8 @@ def tenant(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_full_demo_run_logs_no_secret(
     captured: _Capture, tenant: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from core.state import open_store
     from vigil.pipeline import run_tenant
-    from vigil.state import open_store
 
     monkeypatch.setenv("VIGIL_SIGNING_KEY", SIGNING_KEY)
     teams = f"https://prod-01.westeurope.logic.azure.com/workflows/w/triggers/manual/paths/invoke?sig={TEAMS_SIG}"
@@ -131,9 +131,9 @@ def test_handlers_delivering_for_real_log_no_secret(
 ) -> None:
     import json
 
+    from core.state import open_store
     from vigil import handlers
     from vigil.runtime_local import LocalRuntime
-    from vigil.state import open_store
 
     monkeypatch.setenv("VIGIL_SIGNING_KEY", SIGNING_KEY)
 

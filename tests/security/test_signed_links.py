@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 from alerts import signing
 from alerts.signing import LinkError, sign_link, verify_link
 from alerts.testing import MemoryStore
+from core.state.base import Namespace
 from vigil.settings import Settings
-from vigil.state.base import Namespace
 
 KEY = b"k" * 32
 T0 = datetime(2026, 11, 27, 5, 0, tzinfo=UTC)

@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
+from core.model import Status
+from core.state.base import Namespace
+from core.state.sqlite import SQLiteStore
 from detectors.drift.loader import RuleSet, builtin_rules
 from vigil.drift_path import acknowledge, handle_events, has_pending, verdict_key
-from vigil.model import Status
-from vigil.state.base import Namespace
-from vigil.state.sqlite import SQLiteStore
 
 SUB = "00000000-0000-0000-0000-000000000001"
 RG = f"/subscriptions/{SUB}/resourceGroups/ml-rg"

@@ -17,14 +17,14 @@ from typing import Any
 
 import pytest
 
+from core.state import open_store
+from core.state.base import StateStore
 from tests.alerts.helpers import Endpoint, Reply, serve
 from tests.support.azure_server import DEFAULT_TOKEN, AzureTestServer
 from vigil import handlers
 from vigil.config import ScopesConfig, VigilConfig, parse_config
 from vigil.runtime_local import LocalRuntime
 from vigil.simulate import DEFAULT_NOW, SimResult, simulate
-from vigil.state import open_store
-from vigil.state.base import StateStore
 from vigil.tenant import TenantFolder
 
 INGEST, DETECT, ALERTS = "vigil-ingest", "vigil-detect", "vigil-alerts"
@@ -104,7 +104,7 @@ from pathlib import Path
 from vigil import handlers
 from vigil.config import parse_config
 from vigil.runtime_local import LocalRuntime
-from vigil.state import open_store
+from core.state import open_store
 from vigil.tenant import TenantFolder
 rt = LocalRuntime(parse_config({{}}), open_store("sqlite", path={str(tmp_path / "s.db")!r}), Path({str(tmp_path)!r}),
                   settings={{"VIGIL_TENANT_DIR": {str(sim.root)!r}}})
@@ -359,8 +359,8 @@ def test_busy_remediation_is_queued_again_later_not_retried_at_once(
 ) -> None:
     """Another worker holds the resource (a long LRO): the request comes back a minute later with a
     deferral count; past the limit it raises, so the platform's retry and poison queue take over."""
-    from alerts.remediation import worker
     from alerts.remediation.execute import RemediationBusyError
+    from vigil import remediation_worker as worker
 
     def busy(message: Any, rt: Any, *, now: Any, arm: Any = None) -> dict[str, Any]:
         raise RemediationBusyError("deallocate_vm on /subscriptions/s/... is being executed by another worker")

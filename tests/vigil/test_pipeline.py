@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from core.state import open_store
 from vigil.cli.run_cmds import DEMO_CONFIG
 from vigil.config import VigilConfig, load_config
 from vigil.pipeline import (
@@ -23,7 +24,6 @@ from vigil.pipeline import (
     run_tenant,
 )
 from vigil.simulate import DEFAULT_NOW, SimResult, simulate
-from vigil.state import open_store
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from vigil.costframe import COLUMNS
+from core.costframe import COLUMNS
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from core.state.base import Namespace
 from vigil.config import ConfigError
 from vigil.runtime_azure import (
     AZURITE_CONNECTION_STRING,
@@ -20,7 +21,6 @@ from vigil.runtime_azure import (
     expand_connection_string,
 )
 from vigil.settings import Settings
-from vigil.state.base import Namespace
 
 REPO = Path(__file__).resolve().parents[2]
 

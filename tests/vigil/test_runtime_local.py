@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
+from core.state import open_store
+from core.state.base import StateStore
 from vigil.config import VigilConfig
 from vigil.runtime_local import MAX_DEQUEUE_COUNT, LocalBlobStore, LocalRuntime
-from vigil.state import open_store
-from vigil.state.base import StateStore
 
 
 class Clock:
@@ -162,7 +162,7 @@ def test_drain_all_follows_fan_out(rt: LocalRuntime) -> None:
 
 
 def test_queues_do_not_mix_with_the_alerts_outbox(rt: LocalRuntime, store: StateStore) -> None:
-    from vigil.state.base import Namespace
+    from core.state.base import Namespace
 
     rt.enqueue("vigil-alerts", {"n": 1})
     assert list(store.query(Namespace.OUTBOX)) == []

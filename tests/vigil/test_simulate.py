@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from core.sources import parse_metrics_response
 from ingest.cost import ingest_paths, load_costs
 from ingest.events import parse_events
 from vigil.simulate import DEFAULT_NOW, EA_COLUMNS, FOCUS_COLUMNS, SimResult, simulate
-from vigil.sources import parse_metrics_response
 from vigil.tenant import TenantFolder
 
 

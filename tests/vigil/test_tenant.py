@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from vigil.sources import (
+from core.sources import (
     ActivitySource,
     CostSource,
     EventSource,

@@ -20,8 +20,8 @@ import typer
 if TYPE_CHECKING:
     import pandas as pd
 
+    from core.model import Finding
     from vigil.config import VigilConfig
-    from vigil.model import Finding
 
 app = typer.Typer(help="Run detectors offline: anomalies, overspend, idle.", no_args_is_help=True)
 
@@ -192,7 +192,7 @@ def load_cost_frame(data: Path) -> pd.DataFrame:
 
 
 def _normalized_files(folder: Path) -> list[Path]:
-    """Files that already hold the vigil/costframe.py columns (header has ChargePeriodStart and x_SourceRunId)."""
+    """Files that already hold the core/costframe.py columns (header has ChargePeriodStart and x_SourceRunId)."""
     out = []
     for p in sorted(folder.glob("*.csv")):
         try:
@@ -274,9 +274,9 @@ def idle(
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn
 
+    from core.model import Finding, Status
+    from core.sources import SourceError
     from detectors.idle.detect import detect
-    from vigil.model import Finding, Status
-    from vigil.sources import SourceError
     from vigil.tenant import TenantFolder
 
     if not tenant.is_dir():

@@ -64,7 +64,7 @@ def digest(
     ledger: list[dict[str, object]] = []
     if state is not None:
         from alerts.remediation.execute import ledger_entries
-        from vigil.state import open_store
+        from core.state import open_store
 
         store = open_store("sqlite", path=state)
         try:

@@ -42,10 +42,10 @@ def replay(
     Duplicates (same event id) are dropped, verdict transitions persist in
     --state, so replaying a file twice fires nothing the second time.
     """
+    from core.state import open_store
     from vigil import handlers
     from vigil.config import ConfigError, load_config
     from vigil.runtime_local import LocalRuntime
-    from vigil.state import open_store
 
     if not tenant.is_dir():
         raise _fail(f"{tenant}: tenant folder does not exist")
@@ -61,8 +61,8 @@ def replay(
     store = open_store("sqlite", path=state)
     rt = LocalRuntime(cfg, store, out, settings={handlers.TENANT_DIR: str(tenant)})
     totals: dict[str, int] = {}
+    from core.sources import SourceError
     from detectors.drift.engine import PolicyLoadError
-    from vigil.sources import SourceError
 
     try:
         for path in files:

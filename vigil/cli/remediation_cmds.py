@@ -72,7 +72,7 @@ def log_cmd(
 ) -> None:
     """Show the append-only remediation audit ledger: who approved what, when, before and after, the result."""
     from alerts.remediation.execute import ledger_entries
-    from vigil.state import open_store
+    from core.state import open_store
 
     if not state.exists():
         typer.echo(f"error: {state}: no state store", err=True)

@@ -67,10 +67,10 @@ def _print_summary(summary: dict[str, Any], *, as_json: bool) -> None:
 
 
 def _run(tenant: Path, *, config_path: Path | None, now: datetime | None, out: Path, as_json: bool) -> dict[str, Any]:
+    from core.sources import SourceError
+    from core.state import open_store
     from vigil.config import ConfigError, load_config
     from vigil.pipeline import STATE_FILE, PipelineError, run_tenant
-    from vigil.sources import SourceError
-    from vigil.state import open_store
     from vigil.tenant import TenantFolder
 
     try:

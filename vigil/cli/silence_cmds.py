@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import typer
 
 if TYPE_CHECKING:
-    from vigil.state.base import StateStore
+    from core.state.base import StateStore
 
 app = typer.Typer(help="Create, list and expire silences.", no_args_is_help=True)
 
@@ -26,7 +26,7 @@ def _now(now: str | None) -> datetime:
 
 
 def _open(state: Path) -> StateStore:
-    from vigil.state import open_store
+    from core.state import open_store
 
     state.parent.mkdir(parents=True, exist_ok=True)
     return open_store("sqlite", path=state)

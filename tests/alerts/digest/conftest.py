@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from vigil.costframe import COLUMNS, pandas_dtypes
+from core.costframe import COLUMNS, pandas_dtypes
 
 SUBS = {
     "11111111-1111-1111-1111-111111111111": "prod",

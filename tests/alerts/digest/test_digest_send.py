@@ -114,11 +114,11 @@ def test_monthly_budget_matches_the_digest_scope() -> None:
 
 def test_digest_timer_handler_emails_through_the_email_receiver(smtp: tuple[_Collect, int], tmp_path: Path) -> None:
     """handlers.run_digest: costs from the runtime's store, sent by the alerts email channel over real SMTP."""
+    from core.state.sqlite import SQLiteStore
     from ingest.cost import ingest_paths
     from vigil import handlers
     from vigil.config import parse_config
     from vigil.runtime_local import LocalRuntime
-    from vigil.state.sqlite import SQLiteStore
 
     handler, port = smtp
     repo = Path(__file__).resolve().parents[3]

@@ -7,8 +7,8 @@ from typer.testing import CliRunner
 
 from alerts.remediation.actions import action
 from alerts.remediation.execute import execute
+from core.state.sqlite import SQLiteStore
 from vigil.cli.main import app
-from vigil.state.sqlite import SQLiteStore
 
 SUB = "11111111-1111-1111-1111-111111111111"
 

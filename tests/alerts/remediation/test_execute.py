@@ -16,9 +16,9 @@ from alerts.remediation.approve import ApprovalRejectedError, approval_link, han
 from alerts.remediation.arm import ArmClient
 from alerts.remediation.execute import apply, ledger_entries, outcome_for
 from alerts.signing import LinkError
+from core.model import Finding, ResourceRef, Severity, Status
+from core.state.sqlite import SQLiteStore
 from tests.support.azure_server import AzureTestServer, Request
-from vigil.model import Finding, ResourceRef, Severity, Status
-from vigil.state.sqlite import SQLiteStore
 
 SUB = "11111111-1111-1111-1111-111111111111"
 VM = f"/subscriptions/{SUB}/resourceGroups/rg-a/providers/Microsoft.Compute/virtualMachines/idle-vm"
@@ -374,9 +374,9 @@ def test_auto_mode_end_to_end_through_the_remediation_queue(
     server: AzureTestServer, arm: ArmClient, store: SQLiteStore, tmp_path: Any
 ) -> None:
     """Detection -> alerts -> a queued auto step -> the worker deallocates through ARM, once."""
-    from alerts.remediation.worker import handle_remediation
     from vigil import handlers
     from vigil.config import parse_config
+    from vigil.remediation_worker import handle_remediation
     from vigil.runtime_local import LocalRuntime
 
     tenant = FakeTenant(server)

@@ -9,7 +9,7 @@ import pytest
 from alerts.remediation import RemediationConfig, action, all_permissions, plan
 from alerts.remediation.actions import ACTIONS
 from alerts.remediation.guards import exemption
-from vigil.model import Finding, ResourceRef, Severity, Status
+from core.model import Finding, ResourceRef, Severity, Status
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
 SUB = "11111111-1111-1111-1111-111111111111"

@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
+from core.sources import MetricPoint, MetricSeries, parse_metrics_response, series_columns, with_columns
 from detectors.config import IdleConfig
 from detectors.idle.detect import detect
 from detectors.idle.vmstats import ColumnWindow, VmWindow, vm_windows
-from vigil.sources import MetricPoint, MetricSeries, parse_metrics_response, series_columns, with_columns
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 VM = "/subscriptions/s{sub}/resourcegroups/rg/providers/microsoft.compute/virtualmachines/vm-{i:04d}"
@@ -180,7 +180,7 @@ def test_parser_attaches_columns_once() -> None:
 
 
 def test_reading_the_tenant_module_does_not_import_numpy() -> None:
-    """The drift/event cold path imports vigil.sources and vigil.tenant: numpy must stay unloaded."""
-    code = "import sys, vigil.sources, vigil.tenant; print('numpy' in sys.modules, 'pandas' in sys.modules)"
+    """The drift/event cold path imports core.sources and vigil.tenant: numpy must stay unloaded."""
+    code = "import sys, core.sources, vigil.tenant; print('numpy' in sys.modules, 'pandas' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]

@@ -15,13 +15,13 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from core.costframe import column_names, pandas_dtypes
+from core.model import Finding, Status
+from core.sources import MetricPoint, MetricSeries, with_columns
 from detectors.base import load_meta
 from detectors.config import IdleConfig
 from detectors.idle.detect import RULES, detect
 from detectors.registry import family_folders
-from vigil.costframe import column_names, pandas_dtypes
-from vigil.model import Finding, Status
-from vigil.sources import MetricPoint, MetricSeries, with_columns
 
 NOW = datetime(2026, 11, 25, 6, tzinfo=UTC)
 SUB = "/subscriptions/sub-1/resourcegroups/rg/providers"
@@ -491,7 +491,7 @@ def test_with_previous_only_what_was_firing_resolves() -> None:
 
 
 def test_previous_may_be_the_alerts_themselves() -> None:
-    from vigil.model import Alert
+    from core.model import Alert
 
     before = one(run([pip()]), "unassociated_public_ip")
     alert = Alert.from_finding(before)

@@ -9,12 +9,12 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from core.costframe import column_names, pandas_dtypes
+from core.model import Status
+from core.sources import MetricPoint, MetricSeries
 from detectors.config import IdleConfig
 from detectors.idle.detect import detect
 from detectors.registry import family_folders, rule
-from vigil.costframe import column_names, pandas_dtypes
-from vigil.model import Status
-from vigil.sources import MetricPoint, MetricSeries
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 VM = "/subscriptions/sub-1/resourcegroups/rg/providers/microsoft.compute/virtualmachines/vm-1"

@@ -1,4 +1,4 @@
-"""A small synthetic cost frame (vigil/costframe.py columns) for overspend tests."""
+"""A small synthetic cost frame (core/costframe.py columns) for overspend tests."""
 
 from __future__ import annotations
 

@@ -5,10 +5,10 @@ from datetime import UTC, date, datetime, timedelta
 import pandas as pd
 import pytest
 
+from core.model import Status
 from detectors.config import BudgetConfig, OverspendConfig
 from detectors.overspend import detect
 from tests.detectors.overspend.synth import SUB_A, SUB_B, frame, rid
-from vigil.model import Status
 
 NOW = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
 START = date(2026, 8, 1)

@@ -9,12 +9,12 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from core.model import Status
 from detectors.config import OverspendConfig
 from detectors.overspend import detect
 from detectors.overspend.forecast import forecast_remaining
 from tests.detectors.overspend.synth import SUB_A, SUB_B, frame, rid
 from vigil.cli.main import app
-from vigil.model import Status
 
 NOW = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
 

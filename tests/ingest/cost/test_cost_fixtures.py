@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
+from core.costframe import column_names, pandas_dtypes
 from ingest.cost import ingest_paths, load_costs
 from ingest.cost.columns import detect
 from ingest.cost.reader import SourceFile
 from ingest.cost.summary import summarize
-from vigil.costframe import column_names, pandas_dtypes
 
 
 def dec(m: dict[str, Any]) -> dict[str, Decimal]:

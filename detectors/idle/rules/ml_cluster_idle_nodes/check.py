@@ -15,10 +15,10 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
+from core.sources import MetricPoint
 from detectors.idle import prices
 from detectors.idle.common import Context, Verdict, interval_hours, window
 from detectors.idle.rules.ml_compute_instance_idle.check import compute_series, inner_props
-from vigil.sources import MetricPoint
 
 __all__ = ["evaluate"]
 

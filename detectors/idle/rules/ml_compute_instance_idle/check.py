@@ -22,9 +22,9 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
+from core.sources import MetricPoint, MetricSeries
 from detectors.idle import prices
 from detectors.idle.common import Context, Verdict, arm_props, find_series, interval_hours, values, window
-from vigil.sources import MetricPoint, MetricSeries
 
 __all__ = ["compute_series", "evaluate", "idle_shutdown", "inner_props", "workspace_id"]
 

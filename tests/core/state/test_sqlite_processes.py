@@ -6,13 +6,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from vigil.state.base import Namespace
-from vigil.state.sqlite import SQLiteStore
+from core.state.base import Namespace
+from core.state.sqlite import SQLiteStore
 
 WORKER = """
 import sys
-from vigil.state.sqlite import SQLiteStore
-from vigil.state.typed import mutate
+from core.state.sqlite import SQLiteStore
+from core.state.typed import mutate
 store = SQLiteStore(sys.argv[1])
 me = sys.argv[2]
 for i in range(int(sys.argv[3])):
@@ -49,7 +49,7 @@ def test_processes_share_one_database(tmp_path: Path, repo_root: Path) -> None:
 def test_closed_store_refuses(tmp_path: Path) -> None:
     import pytest
 
-    from vigil.state.base import StateUnavailableError
+    from core.state.base import StateUnavailableError
 
     store = SQLiteStore(tmp_path / "s.db")
     store.close()

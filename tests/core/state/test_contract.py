@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from vigil.state.base import ConcurrencyError, Namespace, Record, StateStore
+from core.state.base import ConcurrencyError, Namespace, Record, StateStore
 
 TRICKY_KEYS = [
     "a",

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from azure.data.tables import TableServiceClient
 
+from core.state import DEFAULT_STATE_PATH, StateUnavailableError, open_store
+from core.state.base import StateStore
+from core.state.sqlite import SQLiteStore
+from core.state.tables import TableStore
 from tests.support.azurite import Azurite, free_port
-from vigil.state import DEFAULT_STATE_PATH, StateUnavailableError, open_store
-from vigil.state.base import StateStore
-from vigil.state.sqlite import SQLiteStore
-from vigil.state.tables import TableStore
 
 FAST = {"retry_total": 0, "connection_timeout": 1, "read_timeout": 2}
 

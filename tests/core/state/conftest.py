@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from core.state.base import StateStore
+from core.state.sqlite import SQLiteStore
+from core.state.tables import TableStore
 from tests.support.azurite import Azurite
-from vigil.state.base import StateStore
-from vigil.state.sqlite import SQLiteStore
-from vigil.state.tables import TableStore
 
 BACKENDS = ["sqlite", pytest.param("table", marks=pytest.mark.azurite)]
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from vigil.state.base import ConcurrencyError, Namespace, Record, StateStore
-from vigil.state.typed import get_checkpoint, mark_event_processed, mutate, prune, set_checkpoint
+from core.state.base import ConcurrencyError, Namespace, Record, StateStore
+from core.state.typed import get_checkpoint, mark_event_processed, mutate, prune, set_checkpoint
 
 
 def test_mark_event_processed_once(store: StateStore) -> None:

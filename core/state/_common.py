@@ -9,7 +9,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from vigil.state.base import Namespace
+from core.state.base import Namespace
 
 _ledger_lock = threading.Lock()
 _ledger_last = 0

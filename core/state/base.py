@@ -5,7 +5,7 @@ ledger) backs every piece of durable state: ingest checkpoints, processed event
 ids, last verdicts, the notification log, silences, acknowledgements, baselines
 and the audit ledger. Two backends implement it (SQLite for the CLI, Azure Table
 Storage for the Function App) and pass one shared contract suite
-(``tests/vigil/state/test_contract.py``).
+(``tests/core/state/test_contract.py``).
 
 Semantics every backend must honour:
 

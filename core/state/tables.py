@@ -1,7 +1,7 @@
 """Azure Table Storage state backend: the Function App's store.
 
 Layout: one table (default ``vigilstate``); PartitionKey = encoded namespace;
-RowKey = a one-letter kind + encoded key (see :mod:`vigil.state.keys`):
+RowKey = a one-letter kind + encoded key (see :mod:`core.state.keys`):
 
 * ``r<key>``: a record. ``k`` holds the original key, ``n`` the chunk count and
   ``v0..v{n-1}`` the JSON value split into 30,000-character string properties.
@@ -42,9 +42,9 @@ from azure.core.exceptions import (
 )
 from azure.data.tables import TableClient, TableEntity, TableTransactionError, UpdateMode
 
-from vigil.state._common import dump_value, ledger_id, load_value, ns_name
-from vigil.state.base import ConcurrencyError, Namespace, Record, StateUnavailableError
-from vigil.state.keys import RANGE_END, encode_key
+from core.state._common import dump_value, ledger_id, load_value, ns_name
+from core.state.base import ConcurrencyError, Namespace, Record, StateUnavailableError
+from core.state.keys import RANGE_END, encode_key
 
 __all__ = ["CLIENT_DEFAULTS", "DEFAULT_TABLE_NAME", "MAX_VALUE_CHARS", "TableStore"]
 

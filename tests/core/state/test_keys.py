@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vigil.state.keys import RANGE_END, decode_key, encode_key
+from core.state.keys import RANGE_END, decode_key, encode_key
 
 # Any code point, including controls, surrogates and astral characters.
 keys = st.text(st.characters(min_codepoint=0, max_codepoint=0x10FFFF), max_size=12)

@@ -9,9 +9,9 @@ import pytest
 from azure.core.exceptions import ServiceResponseError
 from azure.core.pipeline.transport import RequestsTransport
 
+from core.state.base import ConcurrencyError
+from core.state.tables import MAX_VALUE_CHARS, TableStore
 from tests.support.azurite import Azurite
-from vigil.state.base import ConcurrencyError
-from vigil.state.tables import MAX_VALUE_CHARS, TableStore
 
 pytestmark = pytest.mark.azurite
 

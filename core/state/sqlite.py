@@ -16,8 +16,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from vigil.state._common import dump_value, ledger_id, load_value, ns_name
-from vigil.state.base import ConcurrencyError, Namespace, Record, StateUnavailableError
+from core.state._common import dump_value, ledger_id, load_value, ns_name
+from core.state.base import ConcurrencyError, Namespace, Record, StateUnavailableError
 
 __all__ = ["SQLiteStore"]
 

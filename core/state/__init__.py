@@ -2,9 +2,9 @@
 
 ``open_store()`` picks the backend from settings:
 
-* ``VIGIL_STATE=sqlite`` (default): :class:`~vigil.state.sqlite.SQLiteStore` at
+* ``VIGIL_STATE=sqlite`` (default): :class:`~core.state.sqlite.SQLiteStore` at
   ``VIGIL_STATE_PATH`` (default ``out/state.db``). The CLI uses this.
-* ``VIGIL_STATE=table``: :class:`~vigil.state.tables.TableStore` on Azure Table
+* ``VIGIL_STATE=table``: :class:`~core.state.tables.TableStore` on Azure Table
   Storage (the Function App). Connection from ``AzureWebJobsStorage`` (a
   connection string, e.g. Azurite) or identity-based
   ``AzureWebJobsStorage__tableServiceUri`` (or ``__accountName``) with optional
@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vigil.state.base import (
+from core.state.base import (
     ConcurrencyError,
     Namespace,
     Record,
@@ -29,8 +29,8 @@ from vigil.state.base import (
 )
 
 if TYPE_CHECKING:
-    from vigil.state.sqlite import SQLiteStore
-    from vigil.state.tables import TableStore
+    from core.state.sqlite import SQLiteStore
+    from core.state.tables import TableStore
 
 __all__ = [
     "DEFAULT_STATE_PATH",
@@ -69,11 +69,11 @@ def open_store(
     settings: Mapping[str, str] = os.environ if env is None else env
     chosen = (backend or settings.get("VIGIL_STATE") or "sqlite").strip().lower()
     if chosen == "sqlite":
-        from vigil.state.sqlite import SQLiteStore
+        from core.state.sqlite import SQLiteStore
 
         return SQLiteStore(path if path is not None else settings.get("VIGIL_STATE_PATH") or DEFAULT_STATE_PATH)
     if chosen == "table":
-        from vigil.state.tables import TableStore
+        from core.state.tables import TableStore
 
         name = table_name or settings.get("VIGIL_STATE_TABLE") or DEFAULT_TABLE_NAME
         options = dict(client_options or {})
@@ -99,13 +99,13 @@ def open_store(
 
 
 def __getattr__(name: str) -> Any:
-    # Lazy access to the backends so importing vigil.state stays cheap (cold start).
+    # Lazy access to the backends so importing core.state stays cheap (cold start).
     if name == "SQLiteStore":
-        from vigil.state.sqlite import SQLiteStore
+        from core.state.sqlite import SQLiteStore
 
         return SQLiteStore
     if name == "TableStore":
-        from vigil.state.tables import TableStore
+        from core.state.tables import TableStore
 
         return TableStore
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from vigil.state.base import ConcurrencyError, Namespace, Record, StateStore
+from core.state.base import ConcurrencyError, Namespace, Record, StateStore
 
 __all__ = [
     "get_checkpoint",
