@@ -41,6 +41,9 @@ param pythonVersion string = '3.11'
 @maxValue(1000)
 param maximumInstanceCount int = 40
 
+// The sizes Flex Consumption offers: 512 MB (0.25 vCPU), 2,048 MB (1 vCPU, the default) and 4,096 MB (2 vCPU),
+// per "Instance sizes" in https://learn.microsoft.com/azure/azure-functions/flex-consumption-plan. The published
+// Microsoft.Web/sites@2024-04-01 type declares instanceMemoryMB as a plain int, so this list is the only check.
 @description('Instance memory size in MB.')
 @allowed([
   512
@@ -106,10 +109,12 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
     httpsOnly: true
     clientCertEnabled: false
     keyVaultReferenceIdentity: identityId
+    // No siteConfig.ftpsState: ARM rejects it on Flex Consumption ("FTPS not supported", Flex Consumption plan
+    // deprecations in https://learn.microsoft.com/azure/azure-functions/functions-app-settings). FTP is off
+    // through the ftp basicPublishingCredentialsPolicies below. scripts/bicepcheck/flex.py holds the full list.
     siteConfig: {
       minTlsVersion: '1.2'
       scmMinTlsVersion: '1.2'
-      ftpsState: 'Disabled'
       http20Enabled: true
       appSettings: appSettings
     }

@@ -19,6 +19,7 @@ BUILTIN_ROLES = {
     "72fafb9e-0641-4937-9268-a91bfd8191a3": "Cost Management Reader",
     "43d0d8ad-25c7-4714-9337-8ba259a9fe05": "Monitoring Reader",
     "3913510d-42f4-4e42-8a64-420c390055eb": "Monitoring Metrics Publisher",
+    "b7e6dc6d-f1e8-4753-8033-0f276bb0955b": "Storage Blob Data Owner",
     "ba92f5b4-2d11-453d-a403-e96b0029c9fe": "Storage Blob Data Contributor",
     "974c5e8b-45b9-4653-ba55-5f855dd0fb88": "Storage Queue Data Contributor",
     "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3": "Storage Table Data Contributor",
@@ -66,12 +67,21 @@ def test_storage_is_identity_only(bicep: dict[str, dict[str, Any]]) -> None:
     assert props["supportsHttpsTrafficOnly"] is True
 
 
-def test_storage_grants_app_blob_queue_table_data_contributor() -> None:
-    text = (INFRA / "modules" / "storage.bicep").read_text(encoding="utf-8")
-    app_roles = re.search(r"var appRoles = \[(.*?)\]", text, flags=re.S)
-    assert app_roles is not None
-    names = set(re.findall(r"\w+", app_roles.group(1)))
-    assert names == {"storageBlobDataContributor", "storageQueueDataContributor", "storageTableDataContributor"}
+# The host storage roles "Connecting to host storage with an identity" names for an app whose
+# AzureWebJobsStorage is identity-based and that uses queue triggers:
+# https://learn.microsoft.com/azure/azure-functions/functions-reference#connecting-to-host-storage-with-an-identity
+# (Storage Blob Data Owner for the host itself; Storage Queue Data Contributor for queue triggers; Storage Table
+# Data Contributor for the host's diagnostic events, and Vigil's own state table).
+HOST_STORAGE_ROLES = {"Storage Blob Data Owner", "Storage Queue Data Contributor", "Storage Table Data Contributor"}
+
+
+def test_host_storage_roles_are_the_documented_ones(bicep: dict[str, dict[str, Any]]) -> None:
+    variables = bicep["modules/storage.bicep"]["variables"]
+    role_ids = [variables[name]["value"] for name in variables["appRoles"]["value"]]
+    assert {BUILTIN_ROLES[role_id] for role_id in role_ids} == HOST_STORAGE_ROLES
+    assignments = _resource(bicep["modules/storage.bicep"], "appRoleAssignments")
+    assert assignments["loop_type"]["detail"]["array_name"] == "appRoles"
+    assert assignments["config"]["scope"] == "account"
 
 
 def test_key_vault_uses_rbac_with_purge_protection(bicep: dict[str, dict[str, Any]]) -> None:
