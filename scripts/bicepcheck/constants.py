@@ -127,10 +127,10 @@ def check(template: Template) -> list[Finding]:
     for name, variable in symbols.variables.items():
         for body_loop in _loops(variable["value"]):
             where = f"variable {name}"
-            require(
-                where, "BCP178", "the for-expression's array", (body_loop["loop_type"].get("detail") or {}).get("array_name")
-            )
-            require(where, "BCP182", f"the for-body of variable {name}", [body_loop["config"], body_loop.get("condition")])
+            source = (body_loop["loop_type"].get("detail") or {}).get("array_name")
+            require(where, "BCP178", "the for-expression's array", source)
+            body = [body_loop["config"], body_loop.get("condition")]
+            require(where, "BCP182", f"the for-body of variable {name}", body)
 
     for kind, declared in (("resource", symbols.resources), ("module", symbols.modules)):
         for name, declaration in declared.items():
