@@ -158,3 +158,51 @@ def test_every_azd_setting_is_documented() -> None:
     set_by_azd = {"AZURE_ENV_NAME", "AZURE_PRINCIPAL_ID"}
     undocumented = {n for n in names - set_by_azd if f"`{n}`" not in guide}
     assert not undocumented, f"add these to docs/deployment.md: {sorted(undocumented)}"
+
+
+def test_cost_export_dataset_version_defaults_per_dataset(bicep: dict[str, dict[str, Any]]) -> None:
+    """FOCUS exports are versioned 1.0, 1.0r2 ...; actual and amortized cost by date (2021-10-01)."""
+    main = bicep["main.bicep"]
+    assert main["parameters"]["costExportDatasetVersion"]["default"] == ""
+    (allowed,) = [
+        d["argument"] for d in main["parameters"]["costExportDataset"]["decorators"] if d["type"] == "allowed"
+    ]
+    defaults = main["variables"]["costExportDefaultVersions"]["value"]
+    assert set(defaults) == set(allowed)
+    assert defaults == {"FocusCost": "1.0", "ActualCost": "2021-10-01", "AmortizedCost": "2021-10-01"}
+    params = json.loads((INFRA / "main.parameters.json").read_text(encoding="utf-8"))["parameters"]
+    assert params["costExportDatasetVersion"]["value"] == "${VIGIL_COST_EXPORT_DATASET_VERSION=}"
+    module = bicep["main.bicep"]["modules"]["monitoredSubscriptions"]["config"]["config"]
+    assert module["params"]["costExportDatasetVersion"] == "costExportVersion"
+
+
+def test_instance_memory_sizes_are_the_documented_flex_sizes(bicep: dict[str, dict[str, Any]]) -> None:
+    """512, 2,048 and 4,096 MB: "Instance sizes", https://learn.microsoft.com/azure/azure-functions/flex-consumption-plan."""
+    param = bicep["modules/functionapp.bicep"]["parameters"]["instanceMemoryMB"]
+    (allowed,) = [d["argument"] for d in param["decorators"] if d["type"] == "allowed"]
+    assert allowed == [512, 2048, 4096]
+    assert param["default"] == 2048 == bicep["main.bicep"]["parameters"]["instanceMemoryMB"]["default"]
+
+
+def test_comments_name_the_hook_that_deploys_the_management_group_template() -> None:
+    deployer = [
+        p.name
+        for p in sorted((INFRA.parent / "scripts").glob("*.sh"))
+        if "infra/scopes/management-group.bicep" in p.read_text(encoding="utf-8")
+    ]
+    assert deployer == ["postprovision.sh"]
+    for path in (INFRA / "scopes" / "management-group.bicep", INFRA / "main.bicep"):
+        named = set(re.findall(r"scripts/(\w+\.sh)", path.read_text(encoding="utf-8")))
+        assert named, path
+        assert named <= {p.name for p in (INFRA.parent / "scripts").glob("*.sh")}, path
+    mg = (INFRA / "scopes" / "management-group.bicep").read_text(encoding="utf-8")
+    assert set(re.findall(r"scripts/(\w+\.sh)", mg)) == set(deployer)
+    main = bicep_description("monitoredManagementGroupId")
+    assert "scripts/postprovision.sh" in main
+
+
+def bicep_description(param: str) -> str:
+    text = (INFRA / "main.bicep").read_text(encoding="utf-8")
+    match = re.search(rf"@description\('([^\n]*)'\)\nparam {param} ", text)
+    assert match is not None, param
+    return match.group(1)
