@@ -92,6 +92,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
   //checkov:skip=CKV_AZURE_222: Event Grid delivers to the function's webhook over the public endpoint, authenticated by the eventgrid_extension system key
   //checkov:skip=CKV_AZURE_213: the only HTTP function (/api/health) requires a function key, which App Service health-check probes cannot send; the other functions are event-, queue- or timer-triggered
   //checkov:skip=CKV_AZURE_212: Flex Consumption scales instances on demand; there is no fixed instance count to raise
+  //checkov:skip=CKV_AZURE_78: Flex Consumption rejects siteConfig.ftpsState (FTPS not supported on Flex); FTP is off through the ftp basicPublishingCredentialsPolicies resource below (allow: false)
   name: name
   location: location
   tags: union(tags, {
