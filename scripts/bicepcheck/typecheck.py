@@ -6,8 +6,9 @@ BCP035 required property missing, BCP036 wrong value type, BCP088 value outside 
 
 Values the template computes (function calls, operators, module outputs, loop variables) are not
 evaluated: only literals, parameters (their declared type and ``@allowed`` list), variables (followed to
-their value) and both branches of a ``cond ? a : b`` are checked. A clean run therefore means "no
-mistake the literals and declarations show", not "the compiler would accept every expression".
+their value) and both branches of a ``cond ? a : b`` are checked. String length and integer range limits
+are checked; regular-expression ``pattern`` constraints are not. A clean run therefore means "no mistake
+the literals and declarations show", not "the compiler would accept every expression".
 """
 
 from __future__ import annotations

@@ -16,8 +16,6 @@ from typing import Any
 
 REQUIRED = 1
 READ_ONLY = 2
-WRITE_ONLY = 4
-DEPLOY_TIME_CONSTANT = 8
 
 
 @dataclass(frozen=True)
