@@ -17,7 +17,7 @@ param resourceGroupName string = ''
 @description('Comma-separated ids of the subscriptions Vigil monitors (empty: only the deployment subscription).')
 param monitoredSubscriptionIds string = ''
 
-@description('Management group to assign the read (and remediation) roles at instead of each subscription; assigned by scripts/postdeploy.sh.')
+@description('Management group to assign the read (and remediation) roles at instead of each subscription; assigned by scripts/postprovision.sh.')
 param monitoredManagementGroupId string = ''
 
 @description('Create a daily Cost Management export in each monitored subscription.')
@@ -31,8 +31,8 @@ param costExportEnabled bool = true
 ])
 param costExportDataset string = 'FocusCost'
 
-@description('Dataset schema version (FocusCost: 1.0, 1.0r2 ...; ActualCost/AmortizedCost: 2021-10-01 ...).')
-param costExportDatasetVersion string = '1.0'
+@description('Dataset schema version (FocusCost: 1.0, 1.0r2 ...; ActualCost/AmortizedCost: 2021-10-01 ...). Empty: the default for the dataset (costExportDefaultVersions).')
+param costExportDatasetVersion string = ''
 
 @allowed([
   'Parquet'
@@ -56,7 +56,7 @@ param secretValues object = {}
 @description('Flex Consumption instance cap.')
 param maximumInstanceCount int = 40
 
-@description('Flex Consumption instance memory (MB).')
+@description('Flex Consumption instance memory (MB): 512, 2048 or 4096 (checked in modules/functionapp.bicep).')
 param instanceMemoryMB int = 2048
 
 @description('Log Analytics retention in days.')
@@ -83,6 +83,20 @@ var functionAppName = 'func-${abbreviation}-${resourceToken}'
 var storageAccountName = 'st${abbreviation}${resourceToken}'
 var storageTopicName = 'evgt-${abbreviation}-storage-${resourceToken}'
 var subscriptionTopicName = 'evgt-${abbreviation}-arm-${resourceToken}'
+// Each monitored subscription's system topic lives in Vigil's resource group (deployment subscription) or
+// in <rg>-events (any other subscription). Computed from the inputs, never from module outputs: a variable
+// `for` body must be known when the deployment starts (Bicep BCP182).
+var eventsResourceGroups = [
+  for subscriptionId in monitored: (subscriptionId == subscription().subscriptionId) ? rgName : '${rgName}-events'
+]
+// Dataset versions Cost Management accepts per dataset type: FOCUS exports are versioned 1.0, 1.0r2 ...;
+// the actual and amortized cost-and-usage datasets are versioned by date (2021-10-01 is the current one).
+var costExportDefaultVersions = {
+  FocusCost: '1.0'
+  ActualCost: '2021-10-01'
+  AmortizedCost: '2021-10-01'
+}
+var costExportVersion = empty(costExportDatasetVersion) ? costExportDefaultVersions[costExportDataset] : costExportDatasetVersion
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: rgName
@@ -189,7 +203,7 @@ module remediationRole 'modules/remediation-role.bicep' = if (remediationEnabled
 }
 
 module monitoredSubscriptions 'modules/monitored-subscription.bicep' = [
-  for subscriptionId in monitored: {
+  for (subscriptionId, i) in monitored: {
     name: 'vigil-monitored-${take(uniqueString(subscriptionId, environmentName), 8)}'
     scope: subscription(subscriptionId)
     params: {
@@ -198,19 +212,23 @@ module monitoredSubscriptions 'modules/monitored-subscription.bicep' = [
       appPrincipalId: identity.outputs.appPrincipalId
       assignReadRoles: !useManagementGroup
       remediationRoleGuid: (remediationEnabled && !useManagementGroup) ? remediationRole.outputs.roleGuid : ''
-      eventsResourceGroupName: (subscriptionId == subscription().subscriptionId) ? rg.name : '${rgName}-events'
+      eventsResourceGroupName: eventsResourceGroups[i]
       createEventsResourceGroup: subscriptionId != subscription().subscriptionId
       topicName: subscriptionTopicName
       eventsIdentityId: identity.outputs.eventsIdentityId
       costExportEnabled: costExportEnabled
       costExportName: 'vigil-${environmentName}-daily'
       costExportDataset: costExportDataset
-      costExportDatasetVersion: costExportDatasetVersion
+      costExportDatasetVersion: costExportVersion
       costExportFormat: costExportFormat
       costExportStartDate: costExportStartDate
       storageAccountId: storage.outputs.id
       exportsContainerName: defaults.EXPORTS_CONTAINER
     }
+    // The deployment subscription's topic goes into Vigil's resource group.
+    dependsOn: [
+      rg
+    ]
   }
 ]
 
@@ -224,9 +242,7 @@ module exportWriters 'modules/container-access.bicep' = if (costExportEnabled) {
   }
 }
 
-var eventsResourceGroups = [for (subscriptionId, i) in monitored: monitoredSubscriptions[i].outputs.topicResourceGroup]
-
-// Read by azd (azd env get-values) and by scripts/postdeploy.sh.
+// Read by azd (azd env get-values) and by the hooks (scripts/postprovision.sh, scripts/postdeploy.sh).
 output AZURE_LOCATION string = location
 output AZURE_TENANT_ID string = tenant().tenantId
 output AZURE_RESOURCE_GROUP string = rg.name

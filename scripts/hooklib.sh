@@ -1,5 +1,5 @@
 # shellcheck shell=sh
-# Shared by the azd hooks (scripts/postprovision.sh, scripts/postdeploy.sh). POSIX sh; sourced, not run.
+# Shared by the azd hooks (scripts/preprovision.sh, postprovision.sh, postdeploy.sh). POSIX sh; sourced, not run.
 # Callers set HOOK to their name before sourcing.
 
 HOOK="${HOOK:-hook}"
@@ -28,4 +28,24 @@ retry() {
     sleep "$retry_delay"
     retry_n=$((retry_n + 1))
   done
+}
+
+# write_secret_file FILE VALUE: VALUE as FILE's exact bytes (no trailing newline or carriage return), for
+# `az keyvault secret set --file`, which stores a file's content as it is.
+write_secret_file() {
+  if [ -z "$2" ]; then
+    log "refusing to store an empty secret ($1)"
+    return 1
+  fi
+  printf '%s' "$2" | tr -d '\r\n' >"$1"
+}
+
+# refresh_key_vault_references ARM_ENDPOINT SITE_ID: makes App Service fetch the app's Key Vault references
+# again now instead of at its 24-hour refresh. Documented in "Understand rotation",
+# https://learn.microsoft.com/azure/app-service/app-service-key-vault-references#understand-rotation
+KEY_VAULT_REFERENCES_API_VERSION="2022-03-01"
+refresh_key_vault_references() {
+  log "refreshing the Key Vault references of ${2##*/}"
+  retry 5 20 az rest --method post --output none \
+    --uri "$1$2/config/configreferences/appsettings/refresh?api-version=$KEY_VAULT_REFERENCES_API_VERSION"
 }

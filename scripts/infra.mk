@@ -7,7 +7,7 @@ TOOLS_REQUIREMENTS := scripts/tools-requirements.txt
 TOOLS_COMPILE := $(UV) pip compile scripts/tools-requirements.in --generate-hashes --python-version 3.11 \
 	--python-platform x86_64-manylinux_2_28 --no-header --no-annotate -q
 
-.PHONY: tools checkov tools-upgrade
+.PHONY: tools checkov bicepcheck tools-upgrade
 
 $(TOOLS_VENV)/.installed: $(TOOLS_REQUIREMENTS) | $(BIN)/uv
 	$(UV) venv -q --allow-existing --python $(PYTHON) $(TOOLS_VENV)
@@ -20,6 +20,11 @@ tools: $(TOOLS_VENV)/.installed
 checkov: tools
 	$(TOOLS_VENV)/bin/checkov -d infra --framework bicep --skip-download --compact --quiet
 	$(TOOLS_VENV)/bin/shellcheck --shell=sh --severity=style --external-sources scripts/*.sh
+
+# The Bicep type check against Azure's published type definitions (../shared/bicep-types), standing in
+# for the compiler, which cannot run here. tests/infra/test_infra_typecheck.py runs it in `make test`.
+bicepcheck: setup
+	$(BIN)/python -m scripts.bicepcheck
 
 # Part of `make upgrade`: re-resolve the infra tools' lock (pins and hashes).
 tools-upgrade: $(BIN)/uv

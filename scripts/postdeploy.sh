@@ -41,8 +41,25 @@ HOOK="postdeploy"
 # --- Event Grid subscriptions -----------------------------------------------------------------------
 ARM="$(az cloud show --query endpoints.resourceManager --output tsv)"
 ARM="${ARM%/}"
-HOST_NAME="$(az functionapp show --resource-group "$AZURE_RESOURCE_GROUP" --name "$AZURE_FUNCTION_APP_NAME" \
-  --query defaultHostName --output tsv)"
+# For a Flex Consumption app `az functionapp show` prints the raw ARM resource, where the host name is
+# properties.defaultHostName (a top-level defaultHostName, and so `--query defaultHostName`, is empty);
+# for other plans it prints the SDK's flattened object. Read whichever is there.
+az functionapp show --resource-group "$AZURE_RESOURCE_GROUP" --name "$AZURE_FUNCTION_APP_NAME" --output json \
+  >"$WORK/site.json"
+site_field() {
+  python3 -c '
+import json, sys
+site = json.load(open(sys.argv[1], encoding="utf-8"))
+value = site.get(sys.argv[2]) or (site.get("properties") or {}).get(sys.argv[2]) or ""
+sys.stdout.write(str(value))
+' "$WORK/site.json" "$1"
+}
+HOST_NAME="$(site_field defaultHostName)"
+SITE_ID="$(site_field id)"
+if [ -z "$HOST_NAME" ] || [ -z "$SITE_ID" ]; then
+  log "az functionapp show $AZURE_FUNCTION_APP_NAME gave no defaultHostName or id; not creating webhooks to https:///"
+  exit 1
+fi
 
 eventgrid_key() {
   az functionapp keys list --resource-group "$AZURE_RESOURCE_GROUP" --name "$AZURE_FUNCTION_APP_NAME" \
@@ -126,10 +143,17 @@ ACTION_KEY_SECRET="vigil-action-key"
 if ! az keyvault secret show --vault-name "$AZURE_KEY_VAULT_NAME" --name "$ACTION_KEY_SECRET" --query id \
   --output none 2>/dev/null; then
   log "creating the card_action function key and Key Vault secret $ACTION_KEY_SECRET"
-  az functionapp function keys set --resource-group "$AZURE_RESOURCE_GROUP" --name "$AZURE_FUNCTION_APP_NAME" \
-    --function-name card_action --key-name vigil-card-links --query value --output tsv >"$WORK/action-key"
+  # `--output tsv` ends the value with a newline, and `secret set --file` would store it (the key would
+  # become "key\n", sent as code=...%0A): the command substitution drops it, write_secret_file the rest.
+  action_key="$(az functionapp function keys set --resource-group "$AZURE_RESOURCE_GROUP" \
+    --name "$AZURE_FUNCTION_APP_NAME" --function-name card_action --key-name vigil-card-links \
+    --query value --output tsv)"
+  write_secret_file "$WORK/action-key" "$action_key"
   retry 10 30 az keyvault secret set --vault-name "$AZURE_KEY_VAULT_NAME" --name "$ACTION_KEY_SECRET" \
     --file "$WORK/action-key" --output none
+  # The app resolved VIGIL_ACTION_KEY when it started, before this secret existed, and App Service caches
+  # Key Vault references for 24 hours: refresh them now, or card buttons fail until then.
+  refresh_key_vault_references "$ARM" "$SITE_ID"
 fi
 
 log "done"

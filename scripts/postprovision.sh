@@ -7,7 +7,8 @@
 #     templates, so this deploys infra/scopes/management-group.bicep, which assigns the read roles (and,
 #     when enabled, the remediation role) at the management group.
 #  2. Key Vault: creates the link-signing key if it does not exist yet, before the code first starts and
-#     resolves its Key Vault reference, and names every other secret app setting that is still unset.
+#     resolves its Key Vault reference (and refreshes the app's references), and names every other secret
+#     app setting that is still unset.
 #
 # Needs: az (logged in), python3. Run by hand with: azd env get-values > .env; set -a; . ./.env; set +a
 set -eu
@@ -16,6 +17,8 @@ set -eu
 : "${AZURE_LOCATION:?not set}"
 : "${AZURE_ENV_NAME:?not set}"
 : "${VIGIL_APP_PRINCIPAL_ID:?not set}"
+: "${AZURE_RESOURCE_GROUP:?not set}"
+: "${AZURE_FUNCTION_APP_NAME:?not set}"
 VIGIL_MANAGEMENT_GROUP_ID="${VIGIL_MANAGEMENT_GROUP_ID:-}"
 VIGIL_REMEDIATION_ENABLED="${VIGIL_REMEDIATION_ENABLED:-false}"
 
@@ -42,6 +45,7 @@ secret_exists() {
   az keyvault secret show --vault-name "$AZURE_KEY_VAULT_NAME" --name "$1" --query id --output none 2>/dev/null
 }
 
+created_secret=false
 python3 -c '
 import json, sys
 doc = json.load(open(sys.argv[1], encoding="utf-8"))
@@ -56,13 +60,24 @@ while read -r secret_name setting_name; do
   fi
   if [ "$setting_name" = "VIGIL_SIGNING_KEY" ]; then
     log "creating Key Vault secret $secret_name (random link-signing key)"
-    python3 -c 'import secrets; print(secrets.token_urlsafe(48))' >"$WORK/signing-key"
+    # `secret set --file` stores the file as it is: no trailing newline.
+    python3 -c 'import secrets, sys; sys.stdout.write(secrets.token_urlsafe(48))' >"$WORK/signing-key"
     # The operator's Key Vault Secrets Officer assignment can take a few minutes to propagate.
     retry 10 30 az keyvault secret set --vault-name "$AZURE_KEY_VAULT_NAME" --name "$secret_name" \
       --file "$WORK/signing-key" --output none
+    created_secret=true
   else
     log "Key Vault secret $secret_name ($setting_name) is not set: az keyvault secret set --vault-name $AZURE_KEY_VAULT_NAME --name $secret_name --value <value>"
   fi
 done <"$WORK/secrets.txt"
+
+# The Function App (created by provision) may already have tried its Key Vault references, and App Service
+# caches them for 24 hours: refresh them once a secret has been created.
+if [ "$created_secret" = true ]; then
+  ARM="$(az cloud show --query endpoints.resourceManager --output tsv)"
+  SITE_ID="$(az functionapp show --resource-group "$AZURE_RESOURCE_GROUP" --name "$AZURE_FUNCTION_APP_NAME" \
+    --query id --output tsv)"
+  refresh_key_vault_references "${ARM%/}" "$SITE_ID"
+fi
 
 log "done"

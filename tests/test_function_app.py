@@ -279,7 +279,9 @@ def test_handler_output_lands_in_azurite_queue(recorder: Recorder, host_env: dic
     subject = "/blobServices/default/containers/cost-exports/blobs/exports/x/run1/manifest.json"
     _user_function("cost_manifest")(_event_grid_event("Microsoft.Storage.BlobCreated", subject, {"url": "u"}))
     assert [c[0] for c in recorder.calls] == ["handle_blob_created"]
-    assert _receive(host_env["AzureWebJobsStorage"], host_env["INGEST_QUEUE"]) == [part]
+    # The message carries the event's operation id (vigil.telemetry); ingest_part's invocation takes it over.
+    operation = {"_vigil_operation": "4db48cba-50a2-455a-93b4-de41a3b5b7f6"}
+    assert _receive(host_env["AzureWebJobsStorage"], host_env["INGEST_QUEUE"]) == [part | operation]
 
 
 @pytest.mark.parametrize(
@@ -562,7 +564,17 @@ def test_host_json() -> None:
     host = json.loads((REPO / "host.json").read_text(encoding="utf-8"))
     assert host["version"] == "2.0"
     assert host["extensionBundle"] == {"id": "Microsoft.Azure.Functions.ExtensionBundle", "version": "[4.*, 5.0.0)"}
-    assert host["telemetryMode"] == "OpenTelemetry"
+    # Default telemetry mode: the host records every invocation (Event Grid, queue and timer included) as an
+    # Application Insights request. OpenTelemetry mode would not: "only HTTP, Service Bus and Event Hubs
+    # triggers are supported with OpenTelemetry outputs" (Considerations in
+    # https://learn.microsoft.com/azure/azure-functions/opentelemetry-howto), and Vigil has none of those.
+    assert "telemetryMode" not in host
+    logging_config = host["logging"]
+    assert logging_config["logLevel"]["Host.Results"] == "Information"  # the invocation (request) rows
+    assert logging_config["logLevel"]["Function"] == "Information"  # the worker's log records (traces)
+    # Sampling never drops an invocation, an exception or a log line (they carry the operation id).
+    excluded = set(logging_config["applicationInsights"]["samplingSettings"]["excludedTypes"].split(";"))
+    assert {"Request", "Exception", "Trace"} <= excluded
     hours, minutes, seconds = (int(x) for x in host["functionTimeout"].split(":"))
     assert 5 * 60 <= hours * 3600 + minutes * 60 + seconds <= 30 * 60  # long enough for one export part
     queues = host["extensions"]["queues"]

@@ -22,6 +22,7 @@ from typing import Any
 
 import azure.functions as func
 
+from vigil import telemetry
 from vigil.runtime_azure import get_runtime
 
 __all__ = [
@@ -164,18 +165,24 @@ def run_queue_handler(msg: func.QueueMessage, queue_setting: str, handler_name: 
     from vigil import handlers
 
     handler = getattr(handlers, handler_name)
-    result: dict[str, Any] = handler(message, get_runtime())
-    logger.info(
-        "%s handled message %s",
-        handler_name,
-        msg.id,
-        extra={
-            "queue": queue,
-            "message_id": msg.id,
-            "dequeue_count": getattr(msg, "dequeue_count", None),
-            "handler": handler_name,
-        },
-    )
+    # The operation the message belongs to (the event or tick that caused it): see vigil.telemetry.
+    operation_id = telemetry.take_from_message(message)
+    with telemetry.operation(operation_id):
+        telemetry.log_invocation(handler_name, f"queue {queue}", operation_id, message_id=msg.id)
+        result: dict[str, Any] = handler(message, get_runtime())
+        logger.info(
+            "%s handled message %s operation=%s",
+            handler_name,
+            msg.id,
+            operation_id,
+            extra={
+                "queue": queue,
+                "message_id": msg.id,
+                "dequeue_count": getattr(msg, "dequeue_count", None),
+                "handler": handler_name,
+                "vigil_operation_id": operation_id,
+            },
+        )
     return result
 
 
@@ -185,18 +192,23 @@ def run_event_handler(event: func.EventGridEvent | func.CloudEvent, handler_name
     from vigil import handlers
 
     handler = getattr(handlers, handler_name)
-    result: dict[str, Any] = handler([data], get_runtime())
-    logger.info(
-        "%s handled event %s",
-        handler_name,
-        data["id"],
-        extra={
-            "event_id": data["id"],
-            "event_type": _event_type(data),
-            "subject": data.get("subject"),
-            "handler": handler_name,
-        },
-    )
+    operation_id = telemetry.for_event(data)
+    with telemetry.operation(operation_id):
+        telemetry.log_invocation(handler_name, f"event {_event_type(data)}", operation_id, event_id=data["id"])
+        result: dict[str, Any] = handler([data], get_runtime())
+        logger.info(
+            "%s handled event %s operation=%s",
+            handler_name,
+            data["id"],
+            operation_id,
+            extra={
+                "event_id": data["id"],
+                "event_type": _event_type(data),
+                "subject": data.get("subject"),
+                "handler": handler_name,
+                "vigil_operation_id": operation_id,
+            },
+        )
     return result
 
 
@@ -208,8 +220,16 @@ def run_timer_handler(timer: func.TimerRequest, handler_name: str) -> dict[str, 
     from vigil import handlers
 
     handler = getattr(handlers, handler_name)
-    result: dict[str, Any] = handler(get_runtime(), now)
-    logger.info("%s ran", handler_name, extra={"handler": handler_name, "now": now.isoformat()})
+    operation_id = telemetry.new_operation_id()
+    with telemetry.operation(operation_id):
+        telemetry.log_invocation(handler_name, "timer", operation_id, past_due=bool(timer.past_due))
+        result: dict[str, Any] = handler(get_runtime(), now)
+        logger.info(
+            "%s ran operation=%s",
+            handler_name,
+            operation_id,
+            extra={"handler": handler_name, "now": now.isoformat(), "vigil_operation_id": operation_id},
+        )
     return result
 
 

@@ -23,6 +23,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from vigil import telemetry
+
 if TYPE_CHECKING:
     from alerts.receipts import ReceiptJournal
     from core.state.base import StateStore
@@ -184,8 +186,12 @@ class AzureRuntime:
         return self._store
 
     def enqueue(self, queue: str, message: Mapping[str, Any], *, visibility_timeout: int = 0) -> None:
-        """Sends ``message`` as compact JSON; creates the queue on first use."""
-        body = json.dumps(message, separators=(",", ":"), sort_keys=True, default=str)
+        """Sends ``message`` as compact JSON; creates the queue on first use.
+
+        The message carries the current operation id (:mod:`vigil.telemetry`), so the invocation that
+        receives it logs the operation of the event or tick that caused it.
+        """
+        body = json.dumps(telemetry.stamp(message), separators=(",", ":"), sort_keys=True, default=str)
         size = len(body.encode("utf-8"))
         if size > MAX_MESSAGE_BYTES:
             raise MessageTooLargeError(

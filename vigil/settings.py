@@ -78,7 +78,7 @@ class Settings(BaseModel):
     applicationinsights_connection_string: str | None = _setting(
         None,
         "APPLICATIONINSIGHTS_CONNECTION_STRING",
-        "Application Insights connection string; host.json sends OpenTelemetry telemetry there.",
+        "Application Insights connection string: the Functions host sends each invocation and its logs there.",
         host=True,
     )
 

@@ -41,6 +41,9 @@ param pythonVersion string = '3.11'
 @maxValue(1000)
 param maximumInstanceCount int = 40
 
+// The sizes Flex Consumption offers: 512 MB (0.25 vCPU), 2,048 MB (1 vCPU, the default) and 4,096 MB (2 vCPU),
+// per "Instance sizes" in https://learn.microsoft.com/azure/azure-functions/flex-consumption-plan. The published
+// Microsoft.Web/sites@2024-04-01 type declares instanceMemoryMB as a plain int, so this list is the only check.
 @description('Instance memory size in MB.')
 @allowed([
   512
@@ -89,6 +92,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
   //checkov:skip=CKV_AZURE_222: Event Grid delivers to the function's webhook over the public endpoint, authenticated by the eventgrid_extension system key
   //checkov:skip=CKV_AZURE_213: the only HTTP function (/api/health) requires a function key, which App Service health-check probes cannot send; the other functions are event-, queue- or timer-triggered
   //checkov:skip=CKV_AZURE_212: Flex Consumption scales instances on demand; there is no fixed instance count to raise
+  //checkov:skip=CKV_AZURE_78: Flex Consumption rejects siteConfig.ftpsState (FTPS not supported on Flex); FTP is off through the ftp basicPublishingCredentialsPolicies resource below (allow: false)
   name: name
   location: location
   tags: union(tags, {
@@ -106,10 +110,12 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
     httpsOnly: true
     clientCertEnabled: false
     keyVaultReferenceIdentity: identityId
+    // No siteConfig.ftpsState: ARM rejects it on Flex Consumption ("FTPS not supported", Flex Consumption plan
+    // deprecations in https://learn.microsoft.com/azure/azure-functions/functions-app-settings). FTP is off
+    // through the ftp basicPublishingCredentialsPolicies below. scripts/bicepcheck/flex.py holds the full list.
     siteConfig: {
       minTlsVersion: '1.2'
       scmMinTlsVersion: '1.2'
-      ftpsState: 'Disabled'
       http20Enabled: true
       appSettings: appSettings
     }

@@ -18,7 +18,7 @@ param tableNames array
 @description('Container Event Grid dead-letters undeliverable events into.')
 param deadLetterContainerName string
 
-@description('Principal id of the Function App identity: Blob, Queue and Table Data Contributor on this account.')
+@description('Principal id of the Function App identity: Blob Data Owner, Queue and Table Data Contributor on this account.')
 param appPrincipalId string
 
 @description('Principal id of the Event Grid identity: Blob Data Contributor on the dead-letter container only.')
@@ -28,11 +28,17 @@ param eventsPrincipalId string
 param softDeleteDays int = 7
 
 // Built-in role definition ids: https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/storage
+var storageBlobDataOwner = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
 var storageBlobDataContributor = 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
 var storageQueueDataContributor = '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
 var storageTableDataContributor = '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
+// The app identity's roles, as "Connecting to host storage with an identity" in
+// https://learn.microsoft.com/azure/azure-functions/functions-reference names them: Storage Blob Data Owner for
+// the host (AzureWebJobsStorage: keys, leases, timer schedule monitors), Storage Queue Data Contributor for the
+// queue triggers and Storage Table Data Contributor for the host's diagnostic events and Vigil's state table.
+// tests/infra/test_infra_bicep.py pins this list.
 var appRoles = [
-  storageBlobDataContributor
+  storageBlobDataOwner
   storageQueueDataContributor
   storageTableDataContributor
 ]

@@ -1,6 +1,6 @@
 // Management-group mode: the read roles (and, when enabled, the remediation role) are assigned once at a
 // management group instead of per subscription. azd deploys only subscription-scope templates, so
-// scripts/postdeploy.sh deploys this file with `az deployment mg create` when AZURE_MANAGEMENT_GROUP_ID is set.
+// scripts/postprovision.sh deploys this file with `az deployment mg create` when VIGIL_MANAGEMENT_GROUP_ID is set.
 targetScope = 'managementGroup'
 
 @description('Principal id of the Function App identity.')

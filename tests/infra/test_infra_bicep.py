@@ -19,6 +19,7 @@ BUILTIN_ROLES = {
     "72fafb9e-0641-4937-9268-a91bfd8191a3": "Cost Management Reader",
     "43d0d8ad-25c7-4714-9337-8ba259a9fe05": "Monitoring Reader",
     "3913510d-42f4-4e42-8a64-420c390055eb": "Monitoring Metrics Publisher",
+    "b7e6dc6d-f1e8-4753-8033-0f276bb0955b": "Storage Blob Data Owner",
     "ba92f5b4-2d11-453d-a403-e96b0029c9fe": "Storage Blob Data Contributor",
     "974c5e8b-45b9-4653-ba55-5f855dd0fb88": "Storage Queue Data Contributor",
     "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3": "Storage Table Data Contributor",
@@ -66,12 +67,21 @@ def test_storage_is_identity_only(bicep: dict[str, dict[str, Any]]) -> None:
     assert props["supportsHttpsTrafficOnly"] is True
 
 
-def test_storage_grants_app_blob_queue_table_data_contributor() -> None:
-    text = (INFRA / "modules" / "storage.bicep").read_text(encoding="utf-8")
-    app_roles = re.search(r"var appRoles = \[(.*?)\]", text, flags=re.S)
-    assert app_roles is not None
-    names = set(re.findall(r"\w+", app_roles.group(1)))
-    assert names == {"storageBlobDataContributor", "storageQueueDataContributor", "storageTableDataContributor"}
+# The host storage roles "Connecting to host storage with an identity" names for an app whose
+# AzureWebJobsStorage is identity-based and that uses queue triggers:
+# https://learn.microsoft.com/azure/azure-functions/functions-reference#connecting-to-host-storage-with-an-identity
+# (Storage Blob Data Owner for the host itself; Storage Queue Data Contributor for queue triggers; Storage Table
+# Data Contributor for the host's diagnostic events, and Vigil's own state table).
+HOST_STORAGE_ROLES = {"Storage Blob Data Owner", "Storage Queue Data Contributor", "Storage Table Data Contributor"}
+
+
+def test_host_storage_roles_are_the_documented_ones(bicep: dict[str, dict[str, Any]]) -> None:
+    variables = bicep["modules/storage.bicep"]["variables"]
+    role_ids = [variables[name]["value"] for name in variables["appRoles"]["value"]]
+    assert {BUILTIN_ROLES[role_id] for role_id in role_ids} == HOST_STORAGE_ROLES
+    assignments = _resource(bicep["modules/storage.bicep"], "appRoleAssignments")
+    assert assignments["loop_type"]["detail"]["array_name"] == "appRoles"
+    assert assignments["config"]["scope"] == "account"
 
 
 def test_key_vault_uses_rbac_with_purge_protection(bicep: dict[str, dict[str, Any]]) -> None:
@@ -148,3 +158,51 @@ def test_every_azd_setting_is_documented() -> None:
     set_by_azd = {"AZURE_ENV_NAME", "AZURE_PRINCIPAL_ID"}
     undocumented = {n for n in names - set_by_azd if f"`{n}`" not in guide}
     assert not undocumented, f"add these to docs/deployment.md: {sorted(undocumented)}"
+
+
+def test_cost_export_dataset_version_defaults_per_dataset(bicep: dict[str, dict[str, Any]]) -> None:
+    """FOCUS exports are versioned 1.0, 1.0r2 ...; actual and amortized cost by date (2021-10-01)."""
+    main = bicep["main.bicep"]
+    assert main["parameters"]["costExportDatasetVersion"]["default"] == ""
+    (allowed,) = [
+        d["argument"] for d in main["parameters"]["costExportDataset"]["decorators"] if d["type"] == "allowed"
+    ]
+    defaults = main["variables"]["costExportDefaultVersions"]["value"]
+    assert set(defaults) == set(allowed)
+    assert defaults == {"FocusCost": "1.0", "ActualCost": "2021-10-01", "AmortizedCost": "2021-10-01"}
+    params = json.loads((INFRA / "main.parameters.json").read_text(encoding="utf-8"))["parameters"]
+    assert params["costExportDatasetVersion"]["value"] == "${VIGIL_COST_EXPORT_DATASET_VERSION=}"
+    module = bicep["main.bicep"]["modules"]["monitoredSubscriptions"]["config"]["config"]
+    assert module["params"]["costExportDatasetVersion"] == "costExportVersion"
+
+
+def test_instance_memory_sizes_are_the_documented_flex_sizes(bicep: dict[str, dict[str, Any]]) -> None:
+    """512, 2,048 and 4,096 MB: "Instance sizes", https://learn.microsoft.com/azure/azure-functions/flex-consumption-plan."""
+    param = bicep["modules/functionapp.bicep"]["parameters"]["instanceMemoryMB"]
+    (allowed,) = [d["argument"] for d in param["decorators"] if d["type"] == "allowed"]
+    assert allowed == [512, 2048, 4096]
+    assert param["default"] == 2048 == bicep["main.bicep"]["parameters"]["instanceMemoryMB"]["default"]
+
+
+def test_comments_name_the_hook_that_deploys_the_management_group_template() -> None:
+    deployer = [
+        p.name
+        for p in sorted((INFRA.parent / "scripts").glob("*.sh"))
+        if "infra/scopes/management-group.bicep" in p.read_text(encoding="utf-8")
+    ]
+    assert deployer == ["postprovision.sh"]
+    for path in (INFRA / "scopes" / "management-group.bicep", INFRA / "main.bicep"):
+        named = set(re.findall(r"scripts/(\w+\.sh)", path.read_text(encoding="utf-8")))
+        assert named, path
+        assert named <= {p.name for p in (INFRA.parent / "scripts").glob("*.sh")}, path
+    mg = (INFRA / "scopes" / "management-group.bicep").read_text(encoding="utf-8")
+    assert set(re.findall(r"scripts/(\w+\.sh)", mg)) == set(deployer)
+    main = bicep_description("monitoredManagementGroupId")
+    assert "scripts/postprovision.sh" in main
+
+
+def bicep_description(param: str) -> str:
+    text = (INFRA / "main.bicep").read_text(encoding="utf-8")
+    match = re.search(rf"@description\('([^\n]*)'\)\nparam {param} ", text)
+    assert match is not None, param
+    return match.group(1)

@@ -1,6 +1,6 @@
-"""The azd hooks (scripts/postprovision.sh, scripts/postdeploy.sh): shellcheck-clean, wired in azure.yaml,
-in step with the code, and making the right az calls (run against a recording stand-in for the az CLI;
-no Azure)."""
+"""The azd hooks (scripts/preprovision.sh, postprovision.sh, postdeploy.sh): shellcheck-clean, wired in
+azure.yaml, in step with the code, and making the right az calls (run against a recording stand-in for the
+az CLI that answers as the real one does for a Flex Consumption app; no Azure)."""
 
 from __future__ import annotations
 
@@ -21,12 +21,15 @@ from tests.infra.conftest import REPO
 
 SCRIPT = REPO / "scripts" / "postdeploy.sh"
 POSTPROVISION = REPO / "scripts" / "postprovision.sh"
-HOOKS = {"postprovision": POSTPROVISION, "postdeploy": SCRIPT}
+PREPROVISION = REPO / "scripts" / "preprovision.sh"
+HOOKS = {"preprovision": PREPROVISION, "postprovision": POSTPROVISION, "postdeploy": SCRIPT}
 FAKE_AZ = Path(__file__).with_name("fake_az.py")
 RG_ID = "/subscriptions/00000000-0000-0000-0000-00000000000a/resourceGroups/rg-test"
 STORAGE_ID = f"{RG_ID}/providers/Microsoft.Storage/storageAccounts/stvigiltest"
 EVENTS_IDENTITY = f"{RG_ID}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-vigil-events"
 KEY = "ab+c/d=="  # characters that must be URL-encoded in the webhook URL
+SITE_ID = f"{RG_ID}/providers/Microsoft.Web/sites/func-vigil-test"
+REFRESH = f"https://management.azure.com{SITE_ID}/config/configreferences/appsettings/refresh?api-version=2022-03-01"
 
 
 def _script_var(name: str) -> str:
@@ -86,9 +89,14 @@ def test_every_variable_a_hook_needs_is_a_main_bicep_output(bicep: dict[str, dic
     required = set(re.findall(r'^: "\$\{([A-Z_]+):\?', text, flags=re.M))
     optional = set(re.findall(r'^([A-Z_]+)="\$\{\1:-', text, flags=re.M))
     assert required, hook
-    provided_by_azd = {"AZURE_ENV_NAME"}
-    outputs = set(bicep["main.bicep"]["outputs"])
-    assert (required | optional) - provided_by_azd <= outputs, sorted((required | optional) - provided_by_azd - outputs)
+    provided_by_azd = {"AZURE_ENV_NAME", "AZURE_SUBSCRIPTION_ID"}
+    # preprovision runs before the first deployment, so it reads settings (main.parameters.json), not outputs.
+    parameters = json.loads((REPO / "infra" / "main.parameters.json").read_text(encoding="utf-8"))["parameters"]
+    settings = {re.sub(r"^\$\{([A-Z_]+).*$", r"\1", p["value"]) for p in parameters.values()}
+    available = set(bicep["main.bicep"]["outputs"]) if hook != "preprovision" else settings
+    assert (required | optional) - provided_by_azd <= available, sorted(
+        (required | optional) - provided_by_azd - available
+    )
 
 
 def test_hook_targets_the_event_grid_functions(function_index: list[dict[str, Any]]) -> None:
@@ -120,6 +128,7 @@ def _run_hook(
         "FAKE_AZ_LOG": str(log),
         "FAKE_AZ_EVENTGRID_KEY": KEY,
         "AZURE_ENV_NAME": "test",
+        "AZURE_SUBSCRIPTION_ID": "00000000-0000-0000-0000-00000000000a",
         "AZURE_LOCATION": "swedencentral",
         "AZURE_RESOURCE_GROUP": "rg-test",
         "AZURE_FUNCTION_APP_NAME": "func-vigil-test",
@@ -143,7 +152,7 @@ def _run_hook(
 def test_postdeploy_creates_filtered_dead_lettered_subscriptions(tmp_path: Path) -> None:
     result, calls = _run_hook(tmp_path)
     assert result.returncode == 0, result.stderr
-    puts = [c for c in calls if c["args"][:1] == ["rest"]]
+    puts = [c for c in calls if c["args"][:3] == ["rest", "--method", "put"]]
     uris = [c["args"][c["args"].index("--uri") + 1] for c in puts]
     base = "https://management.azure.com/subscriptions/"
     suffix = "?api-version=2022-06-15"
@@ -193,10 +202,52 @@ def test_postdeploy_creates_filtered_dead_lettered_subscriptions(tmp_path: Path)
     # The card_action function key goes to Key Vault (read by VIGIL_ACTION_KEY), never to the log.
     (stored,) = [c for c in calls if c["args"][:3] == ["keyvault", "secret", "set"]]
     assert stored["args"][stored["args"].index("--name") + 1] == "vigil-action-key"
-    assert stored["secret"] == "card-action-key"
     (keyset,) = [c for c in calls if c["args"][:4] == ["functionapp", "function", "keys", "set"]]
     assert keyset["args"][keyset["args"].index("--function-name") + 1] == "card_action"
     assert "card-action-key" not in result.stderr
+
+
+def test_postdeploy_builds_the_webhook_url_from_the_raw_arm_json_of_a_flex_app(tmp_path: Path) -> None:
+    """`az functionapp show` on a Flex app prints raw ARM JSON: the host name is properties.defaultHostName."""
+    result, calls = _run_hook(tmp_path)
+    assert result.returncode == 0, result.stderr
+    (show,) = [c["args"] for c in calls if c["args"][:2] == ["functionapp", "show"]]
+    assert "--query" not in show  # `--query defaultHostName` prints an empty line for a Flex app
+    urls = [
+        c["body"]["properties"]["destination"]["properties"]["endpointUrl"]
+        for c in calls
+        if c["args"][:3] == ["rest", "--method", "put"]
+    ]
+    assert len(urls) == 3
+    assert all(url.startswith("https://func-vigil-test.azurewebsites.net/runtime/webhooks/eventgrid?") for url in urls)
+
+
+def test_postdeploy_stops_without_a_host_name_instead_of_subscribing_https_nothing(tmp_path: Path) -> None:
+    site = {"id": SITE_ID, "name": "func-vigil-test", "properties": {"state": "Running"}}
+    result, calls = _run_hook(tmp_path, FAKE_AZ_SITE=json.dumps(site))
+    assert result.returncode == 1
+    assert "gave no defaultHostName" in result.stderr
+    assert not [c for c in calls if c["args"][:1] == ["rest"]]
+
+
+@pytest.mark.parametrize("printed_key", ["card-action-key", "card-action-key\r"], ids=["lf", "crlf"])
+def test_postdeploy_stores_the_action_key_without_the_cli_newline_and_refreshes_references(
+    tmp_path: Path, printed_key: str
+) -> None:
+    result, calls = _run_hook(tmp_path, FAKE_AZ_FUNCTION_KEY=printed_key)
+    assert result.returncode == 0, result.stderr
+    (stored,) = [c for c in calls if c["args"][:3] == ["keyvault", "secret", "set"]]
+    assert stored["secret"] == "card-action-key"  # the exact bytes Key Vault stores: no \n, no \r
+    refreshes = [i for i, c in enumerate(calls) if c["args"][:3] == ["rest", "--method", "post"]]
+    assert [calls[i]["args"][calls[i]["args"].index("--uri") + 1] for i in refreshes] == [REFRESH]
+    assert refreshes[0] > calls.index(stored), "refresh after the secret exists, or the app keeps the stale value"
+
+
+def test_postdeploy_leaves_an_existing_action_key_and_its_references_alone(tmp_path: Path) -> None:
+    result, calls = _run_hook(tmp_path, FAKE_AZ_EXISTING_SECRETS="vigil-action-key")
+    assert result.returncode == 0, result.stderr
+    assert not [c for c in calls if c["args"][:3] == ["keyvault", "secret", "set"]]
+    assert not [c for c in calls if c["args"][:3] == ["rest", "--method", "post"]]
 
 
 def test_postprovision_creates_the_signing_key_before_the_code_runs(tmp_path: Path) -> None:
@@ -206,8 +257,11 @@ def test_postprovision_creates_the_signing_key_before_the_code_runs(tmp_path: Pa
     (created,) = [c for c in calls if c["args"][:3] == ["keyvault", "secret", "set"]]
     assert created["args"][created["args"].index("--name") + 1] == "vigil-signing-key"
     assert created["args"][created["args"].index("--vault-name") + 1] == "kv-vigil-test"
-    assert len(str(created["secret"])) >= 32
+    # secrets.token_urlsafe(48): 64 URL-safe characters, stored exactly (no trailing newline).
+    assert re.fullmatch(r"[A-Za-z0-9_-]{64}", str(created["secret"])), repr(created["secret"])
     assert str(created["secret"]) not in result.stderr, "the generated key must not be logged"
+    (refresh,) = [c["args"] for c in calls if c["args"][:3] == ["rest", "--method", "post"]]
+    assert refresh[refresh.index("--uri") + 1] == REFRESH
 
 
 def test_postprovision_keeps_existing_secrets_and_assigns_roles_at_a_management_group(tmp_path: Path) -> None:
@@ -220,6 +274,7 @@ def test_postprovision_keeps_existing_secrets_and_assigns_roles_at_a_management_
     )
     assert result.returncode == 0, result.stderr
     assert not [c for c in calls if c["args"][:3] == ["keyvault", "secret", "set"]]
+    assert not [c for c in calls if c["args"][:1] == ["rest"]], "nothing created, nothing to refresh"
     (deployment,) = [c["args"] for c in calls if c["args"][:2] == ["deployment", "mg"]]
     assert deployment[deployment.index("--management-group-id") + 1] == "mg-platform"
     assert deployment[deployment.index("--template-file") + 1].endswith("infra/scopes/management-group.bicep")
@@ -227,10 +282,70 @@ def test_postprovision_keeps_existing_secrets_and_assigns_roles_at_a_management_
 
 
 @pytest.mark.parametrize(
-    ("hook", "variable"), [("postdeploy", "AZURE_RESOURCE_GROUP"), ("postprovision", "AZURE_KEY_VAULT_NAME")]
+    ("hook", "variable"),
+    [
+        ("postdeploy", "AZURE_RESOURCE_GROUP"),
+        ("postprovision", "AZURE_KEY_VAULT_NAME"),
+        ("preprovision", "AZURE_SUBSCRIPTION_ID"),
+    ],
 )
 def test_hooks_refuse_to_run_outside_azd(tmp_path: Path, hook: str, variable: str) -> None:
     result, calls = _run_hook(tmp_path, HOOKS[hook], **{variable: ""})
     assert result.returncode != 0
     assert variable in result.stderr
     assert calls == []
+
+
+# --- preprovision: provider registration, an existing subscription system topic --------------------------
+
+
+def _topic(subscription: str, name: str, env: str | None) -> dict[str, Any]:
+    return {
+        "id": f"/subscriptions/{subscription}/resourceGroups/rg-other/providers/Microsoft.EventGrid"
+        f"/systemTopics/{name}",
+        "name": name,
+        "tags": {"azd-env-name": env} if env else {},
+        "properties": {"topicType": "Microsoft.Resources.Subscriptions", "source": f"/subscriptions/{subscription}"},
+    }
+
+
+def test_preprovision_registers_the_cost_exports_provider(tmp_path: Path) -> None:
+    result, calls = _run_hook(tmp_path, PREPROVISION)
+    assert result.returncode == 0, result.stderr
+    (register,) = [c["args"] for c in calls if c["args"][:2] == ["provider", "register"]]
+    assert register[register.index("--namespace") + 1] == "Microsoft.CostManagementExports"
+    assert register[register.index("--subscription") + 1] == "00000000-0000-0000-0000-00000000000a"
+    assert "--wait" in register
+
+
+@pytest.mark.parametrize(
+    "extra", [{"FAKE_AZ_PROVIDER_STATE": "Registered"}, {"VIGIL_COST_EXPORT_ENABLED": "false"}], ids=["done", "off"]
+)
+def test_preprovision_registers_nothing_when_registered_or_exports_are_off(
+    tmp_path: Path, extra: dict[str, str]
+) -> None:
+    result, calls = _run_hook(tmp_path, PREPROVISION, **extra)
+    assert result.returncode == 0, result.stderr
+    assert not [c for c in calls if c["args"][:2] == ["provider", "register"]]
+
+
+def test_preprovision_stops_on_another_subscription_system_topic(tmp_path: Path) -> None:
+    sub = "00000000-0000-0000-0000-00000000000b"
+    topics = [_topic(sub, "evgt-other-tool", env=None)]
+    result, calls = _run_hook(
+        tmp_path,
+        PREPROVISION,
+        VIGIL_MONITORED_SUBSCRIPTIONS=f"00000000-0000-0000-0000-00000000000a,{sub}",
+        FAKE_AZ_SYSTEM_TOPICS=json.dumps(topics),
+    )
+    assert result.returncode == 1
+    assert f"subscription {sub} already has an Azure subscription system topic: {topics[0]['id']}" in result.stderr
+    assert "one per subscription" in result.stderr
+    listed = [c["args"][c["args"].index("--uri") + 1] for c in calls if c["args"][:1] == ["rest"]]
+    assert [uri.split("/")[4] for uri in listed] == ["00000000-0000-0000-0000-00000000000a", sub]
+
+
+def test_preprovision_accepts_vigils_own_topic_on_a_rerun(tmp_path: Path) -> None:
+    topics = [_topic("00000000-0000-0000-0000-00000000000a", "evgt-vigil-arm-x", env="test")]
+    result, _ = _run_hook(tmp_path, PREPROVISION, FAKE_AZ_SYSTEM_TOPICS=json.dumps(topics))
+    assert result.returncode == 0, result.stderr
