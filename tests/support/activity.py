@@ -303,3 +303,38 @@ def add_log_analytics(
 
     server.route("POST", rf"/v1/workspaces/{re.escape(workspace)}/query", handler)
     return bodies
+
+
+def operation_records(
+    operation: str,
+    resource_id: str,
+    when: datetime,
+    *,
+    request: Mapping[str, Any] | None = None,
+    response: Mapping[str, Any] | None = None,
+    final: str = "Succeeded",
+    **kw: Any,
+) -> list[dict[str, Any]]:
+    """An ARM operation as the activity log records it: a ``Started`` record (``BeginRequest``, with
+    ``properties.requestbody``) and the end record (``EndRequest``, ``final`` status, with
+    ``properties.responseBody``), sharing one correlation id."""
+    corr = kw.pop("correlation_id", None) or str(uuid.uuid5(uuid.NAMESPACE_URL, f"op|{operation}|{resource_id}|{when}"))
+    start = event(
+        operation,
+        resource_id,
+        when,
+        status="Started",
+        correlation_id=corr,
+        properties={"requestbody": request} if request is not None else {},
+        **kw,
+    )
+    end = event(
+        operation,
+        resource_id,
+        when + timedelta(seconds=2),
+        status=final,
+        correlation_id=corr,
+        properties={"responseBody": response} if response is not None else {},
+        **kw,
+    )
+    return [start, end]
