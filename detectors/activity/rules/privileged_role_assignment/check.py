@@ -19,6 +19,13 @@ __all__ = ["OPERATION", "POLICY", "check", "judge"]
 
 OPERATION = "microsoft.authorization/roleassignments/write"
 POLICY = "rbac-privileged-assignment"
+# Built-in role names, for the message (https://learn.microsoft.com/azure/role-based-access-control/built-in-roles).
+ROLE_NAMES = {
+    "8e3af657-a8ff-443c-a75c-2fe8c4bcb635": "Owner",
+    "b24988ac-6180-42a0-ab88-20f7382dd24c": "Contributor",
+    "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9": "User Access Administrator",
+    "acdd72a7-3385-48ef-bd42-f606fba81ae7": "Reader",
+}
 
 
 def _scope(op: Operation, props: dict[str, object]) -> str:
@@ -52,9 +59,10 @@ def judge(op: Operation, ctx: Context) -> Hit | None:
     if not (privileged or guest):
         return None
     role_id = role.rsplit("/", 1)[-1]
+    role_name = ROLE_NAMES.get(role_id.lower(), role_id)
     why = []
     if privileged:
-        why.append(f"privileged role {role_id} at scope {scope}")
+        why.append(f"{role_name} at scope {scope}")
     if guest:
         why.append(f"granted to guest/external principal {principal or '?'}")
     return Hit(
@@ -63,6 +71,7 @@ def judge(op: Operation, ctx: Context) -> Hit | None:
         op,
         {
             "role_definition_id": role,
+            "role": role_name,
             "scope": scope,
             "principal_id": principal,
             "principal_type": ptype,

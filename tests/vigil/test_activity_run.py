@@ -1,0 +1,103 @@
+"""The activity log in a tenant run: the simulated tenant's planted control-plane operations (Activity Log
+REST pages and a Log Analytics AzureActivity answer in ``activity/``) alert with their callers; near
+misses (a managed identity listing keys, Reader on one resource group) do not; a record held by both
+sources is read once."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.sources import SourceError
+from core.state import open_store
+from vigil.cli.run_cmds import DEMO_CONFIG
+from vigil.config import load_config
+from vigil.pipeline import ALERTS_FILE, OUTBOX_DIR, STATE_FILE, run_tenant
+from vigil.simulate import DEFAULT_NOW, SimResult, simulate
+from vigil.simulate.activity import GUEST_OBJECT_ID
+from vigil.tenant import TenantFolder
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory: pytest.TempPathFactory) -> SimResult:
+    return simulate(tmp_path_factory.mktemp("activity") / "tenant")
+
+
+@pytest.fixture(scope="module")
+def alerts(sim: SimResult, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict[str, Any]]]:
+    out = tmp_path_factory.mktemp("out")
+    store = open_store("sqlite", path=out / STATE_FILE)
+    try:
+        run_tenant(sim.root, config=load_config(DEMO_CONFIG), store=store, out_dir=out, now=DEFAULT_NOW, progress=False)
+    finally:
+        store.close()
+    lines = (out / ALERTS_FILE).read_text(encoding="utf-8").splitlines()
+    return out, [json.loads(line) for line in lines]
+
+
+def test_the_tenant_holds_rest_pages_and_a_log_analytics_answer_read_once(sim: SimResult) -> None:
+    files = sorted(p.name for p in (sim.root / "activity").iterdir())
+    assert any(n.endswith("-security-page1.json") for n in files)
+    assert any(n.startswith("law-central-") for n in files)
+    page1 = json.loads(next((sim.root / "activity").glob("*-security-page1.json")).read_text(encoding="utf-8"))
+    assert "nextLink" in page1
+    entries = list(TenantFolder(sim.root).entries())
+    ids = [e["eventDataId"] for e in entries]
+    assert len(ids) == len(set(ids))  # the key listing is in both the REST page and the query answer
+    from_la = [
+        e
+        for e in entries
+        if e["resourceId"] == e["resourceId"].lower() and "listkeys" in e["operationName"]["value"].lower()
+    ]
+    assert from_la  # rows of the AzureActivity answer, in the REST shape
+    assert {e["status"]["value"] for e in from_la} <= {"Started", "Succeeded"}
+
+
+def test_planted_activity_findings_alert_with_their_callers(
+    sim: SimResult, alerts: tuple[Path, list[dict[str, Any]]]
+) -> None:
+    _out, found = alerts
+    activity = {a["labels"]["alertname"]: a for a in found if a["labels"]["detector"] == "activity"}
+    assert set(activity) == {"privileged_role_assignment", "diagnostic_settings_deleted", "storage_keys_listed_by_user"}
+
+    grant = activity["privileged_role_assignment"]
+    assert grant["labels"]["resource_id"] == sim.planted["guest_owner_grant"].lower()
+    assert grant["annotations"]["changed_by"] == "lena.okafor@contoso.com"
+    assert "Owner at scope /subscriptions/" in grant["annotations"]["reason"]
+    assert GUEST_OBJECT_ID in grant["annotations"]["reason"]
+    assert grant["annotations"]["caller_ip"].startswith("203.0.113.")
+
+    diag = activity["diagnostic_settings_deleted"]
+    assert diag["labels"]["resource_id"] == sim.planted["diagnostic_setting_deleted"].lower()
+    assert diag["annotations"]["changed_by"] == "lena.okafor@contoso.com"
+    assert "export-to-siem" in diag["annotations"]["reason"]
+
+    keys = activity["storage_keys_listed_by_user"]
+    assert keys["labels"]["resource_id"] == sim.planted["storage_keys_listed"].lower()
+    assert keys["annotations"]["changed_by"] == "ravi.menon@contoso.com"  # not the managed identity's listing
+    for a in activity.values():
+        assert a["status"] == "firing"
+        assert a["annotations"]["changed_at"].startswith("2026-11-24T")
+        assert a["annotations"]["correlation_id"] == a["labels"]["correlation_id"]
+
+
+def test_activity_alerts_reach_the_security_receiver_with_the_caller(alerts: tuple[Path, list[dict[str, Any]]]) -> None:
+    out, _found = alerts
+    cards = [json.loads(p.read_text(encoding="utf-8")) for p in (out / OUTBOX_DIR).glob("security.msteams-*.json")]
+    text = json.dumps(cards)
+    assert "ravi.menon@contoso.com" in text
+    assert "lena.okafor@contoso.com" in text
+    assert "export-to-siem" in text
+
+
+def test_tenant_folder_names_the_file_and_table_of_a_bad_query_answer(tmp_path: Path) -> None:
+    (tmp_path / "activity").mkdir()
+    (tmp_path / "activity" / "law.json").write_text(json.dumps({"tables": [{"name": "PrimaryResult", "rows": []}]}))
+    with pytest.raises(SourceError, match=r"law\.json: tables\[0\] needs 'columns' and 'rows'"):
+        list(TenantFolder(tmp_path).entries())
+    (tmp_path / "activity" / "law.json").write_text(json.dumps({"tables": [{"columns": [{"name": "A"}], "rows": [1]}]}))
+    with pytest.raises(SourceError, match=r"law\.json: tables\[0\]\.rows\[0\] is not a list"):
+        list(TenantFolder(tmp_path).entries())
