@@ -4,7 +4,8 @@
 resource (or on one of its child or extension resources, such as a diagnostic setting) at or before
 ``at``: caller, IP address, correlation id and time. ``with_attribution(findings, records)`` fills
 ``changed_by``/``changed_at``/``caller_ip``/``correlation_id`` into drift and idle findings whose event
-had no claims (``changed_by`` missing or ``unknown``); findings that already name a caller keep it.
+had no claims (``changed_by`` missing, ``unknown``, or only the RBAC evidence's ``principal:<object id>``,
+which is kept as ``event_principal``); findings that already name a caller keep it.
 """
 
 from __future__ import annotations
@@ -86,13 +87,13 @@ def attribute(
     return Attributor(records).attribute(resource_id, at=at)
 
 
+def _unnamed(changed_by: str) -> bool:
+    return changed_by in ("", "unknown") or changed_by.startswith("principal:")
+
+
 def with_attribution(findings: Sequence[Finding], records: Iterable[Mapping[str, Any]]) -> list[Finding]:
     """Drift and idle findings without a known caller get one from the activity log (others unchanged)."""
-    todo = [
-        f
-        for f in findings
-        if f.detector in _DETECTORS and f.annotations.get("changed_by", "unknown") in ("", "unknown")
-    ]
+    todo = [f for f in findings if f.detector in _DETECTORS and _unnamed(f.annotations.get("changed_by", ""))]
     if not todo:
         return list(findings)
     index = Attributor(records)
@@ -100,5 +101,12 @@ def with_attribution(findings: Sequence[Finding], records: Iterable[Mapping[str,
     out = []
     for f in findings:
         a = index.attribute(f.resource.id, at=f.observed_at) if id(f) in wanted else None
-        out.append(replace(f, annotations={**f.annotations, **a.annotations()}) if a is not None else f)
+        if a is None:
+            out.append(f)
+            continue
+        extra = a.annotations()
+        before = f.annotations.get("changed_by", "")
+        if before.startswith("principal:"):
+            extra["event_principal"] = before.removeprefix("principal:")
+        out.append(replace(f, annotations={**f.annotations, **extra}))
     return out

@@ -6,6 +6,7 @@ sources is read once."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -101,3 +102,29 @@ def test_tenant_folder_names_the_file_and_table_of_a_bad_query_answer(tmp_path: 
     (tmp_path / "activity" / "law.json").write_text(json.dumps({"tables": [{"columns": [{"name": "A"}], "rows": [1]}]}))
     with pytest.raises(SourceError, match=r"law\.json: tables\[0\]\.rows\[0\] is not a list"):
         list(TenantFolder(tmp_path).entries())
+
+
+def test_a_drift_event_without_claims_gets_its_caller_from_the_activity_log(sim: SimResult, tmp_path: Path) -> None:
+    tenant = tmp_path / "tenant"
+    shutil.copytree(sim.root, tenant)
+    for path in (tenant / "events").glob("*.json"):
+        events = json.loads(path.read_text(encoding="utf-8"))
+        for ev in events:
+            ev["data"].pop("claims", None)  # as in the Azure SDK's sample events
+        path.write_text(json.dumps(events), encoding="utf-8")
+    out = tmp_path / "out"
+    out.mkdir()
+    store = open_store("sqlite", path=out / STATE_FILE)
+    try:
+        run_tenant(tenant, config=load_config(DEMO_CONFIG), store=store, out_dir=out, now=DEFAULT_NOW, progress=False)
+    finally:
+        store.close()
+    found = [json.loads(line) for line in (out / ALERTS_FILE).read_text(encoding="utf-8").splitlines()]
+    (drift,) = [a for a in found if a["labels"]["detector"] == "drift"]
+    assert drift["labels"]["resource_id"] == sim.planted["drift_workspace"].lower()
+    ann = drift["annotations"]
+    assert ann["changed_by"] == "dana.whitfield@contoso.com"
+    assert ann["changed_by_source"] == "activity log"
+    assert ann["caller_ip"].startswith("203.0.113.")
+    assert ann["changed_at"].startswith("2026-11-24T20:43")
+    assert ann["event_principal"]  # the RBAC evidence's object id, all the event had

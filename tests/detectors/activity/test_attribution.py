@@ -95,3 +95,9 @@ def test_with_attribution_fills_only_findings_without_a_caller() -> None:
     assert out[2] is known
     assert out[3] is other
     assert out[0].fingerprint == unknown.fingerprint  # annotations only: the alert's identity is unchanged
+
+
+def test_a_bare_principal_id_is_replaced_by_the_activity_logs_caller_and_kept() -> None:
+    (out,) = with_attribution([finding("drift", "principal:2468adf0")], records())
+    assert out.annotations["changed_by"] == "carol@contoso.com"
+    assert out.annotations["event_principal"] == "2468adf0"

@@ -187,6 +187,9 @@ def test_exactly_once_across_overlap_window_late_record_and_restart(server: Azur
     cp = store.get(Namespace.CHECKPOINTS, f"activity/rest/{SUB}")
     assert cp is not None
     assert cp.value["end"] == "2026-12-01T12:40:00Z"
+    # read ids no window can reach again (older than 12:40 - overlap - 1 h margin = 11:20) are pruned
+    kept = {r.key.removeprefix("activity/") for r in store.query(Namespace.EVENTS, "activity/")}
+    assert kept == set(ids(events[2:]))
     store.close()
 
 
