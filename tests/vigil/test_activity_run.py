@@ -128,3 +128,62 @@ def test_a_drift_event_without_claims_gets_its_caller_from_the_activity_log(sim:
     assert ann["caller_ip"].startswith("203.0.113.")
     assert ann["changed_at"].startswith("2026-11-24T20:43")
     assert ann["event_principal"]  # the RBAC evidence's object id, all the event had
+
+
+def test_the_activity_log_read_live_gives_the_same_findings_as_the_tenant_folder(
+    sim: SimResult, tmp_path: Path
+) -> None:
+    """The simulated tenant's activity records served by the local HTTPS server (Activity Log REST for each
+    subscription, the AzureActivity answer for the workspace), read through the configured sources with the
+    real SDK clients: the same records once each, and the same findings, as reading the folder."""
+    from core.state.sqlite import SQLiteStore
+    from ingest.activity.sources import build_reader, build_sources
+    from ingest.config import ActivitySourcesConfig
+    from tests.support.activity import add_activity_log, add_log_analytics
+    from tests.support.azure_server import AzureTestServer
+    from vigil.activity_path import detect_activity
+    from vigil.simulate.activity import LAW_CUSTOMER_ID
+
+    config = load_config(DEMO_CONFIG)
+    folder = list(TenantFolder(sim.root).entries())
+    rest: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = []
+    for path in sorted((sim.root / "activity").glob("*.json")):
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        if "tables" in doc:
+            for table in doc["tables"]:
+                names = [c["name"] for c in table["columns"]]
+                rows += [dict(zip(names, r, strict=True)) for r in table["rows"]]
+        else:
+            rest += doc["value"]
+    cfg = ActivitySourcesConfig.model_validate(
+        {
+            "rest": [{"subscription_id": s} for s in sim.subscriptions],
+            "log_analytics": [{"workspace_id": LAW_CUSTOMER_ID}],
+            "initial_lookback_hours": 96,
+            "max_window_hours": 24,
+        }
+    )
+    with AzureTestServer() as server:
+        add_activity_log(server, rest, page_size=3)
+        add_log_analytics(server, LAW_CUSTOMER_ID, rows)
+        sources = build_sources(
+            cfg,
+            server.credential(),
+            arm_kwargs=server.client_kwargs(),
+            logs_kwargs={"endpoint": server.url, "connection_verify": server.ca_path, "retry_backoff_factor": 0.01},
+        )
+        store = SQLiteStore(tmp_path / "state.db")
+        try:
+            batch = build_reader(cfg, store, sources).read(DEFAULT_NOW)
+            batch.commit()
+        finally:
+            store.close()
+    assert not batch.quarantined
+    assert all(not p.problems for p in batch.progress.values())
+    assert sorted(r["eventDataId"] for r in batch.records) == sorted(e["eventDataId"] for e in folder)
+    live = detect_activity(batch.records, config, DEFAULT_NOW)
+    offline = detect_activity(folder, config, DEFAULT_NOW)
+    assert len(live) == 3
+    assert sorted(f.fingerprint for f in live) == sorted(f.fingerprint for f in offline)
+    assert sorted(f.annotations["changed_by"] for f in live) == sorted(f.annotations["changed_by"] for f in offline)
