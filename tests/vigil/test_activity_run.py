@@ -187,3 +187,34 @@ def test_the_activity_log_read_live_gives_the_same_findings_as_the_tenant_folder
     assert len(live) == 3
     assert sorted(f.fingerprint for f in live) == sorted(f.fingerprint for f in offline)
     assert sorted(f.annotations["changed_by"] for f in live) == sorted(f.annotations["changed_by"] for f in offline)
+
+
+def test_untrusted_names_from_the_activity_log_are_escaped_in_emails(sim: SimResult, tmp_path: Path) -> None:
+    tenant = tmp_path / "tenant"
+    shutil.copytree(sim.root, tenant)
+    evil = "<img src=x onerror=alert(1)>"
+    for path in (tenant / "activity").glob("*-security-page*.json"):
+        text = path.read_text(encoding="utf-8").replace("export-to-siem", evil.replace('"', '\\"'))
+        path.write_text(text, encoding="utf-8")
+    out = tmp_path / "out"
+    out.mkdir()
+    store = open_store("sqlite", path=out / STATE_FILE)
+    try:
+        run_tenant(tenant, config=load_config(DEMO_CONFIG), store=store, out_dir=out, now=DEFAULT_NOW, progress=False)
+    finally:
+        store.close()
+    found = [json.loads(line) for line in (out / ALERTS_FILE).read_text(encoding="utf-8").splitlines()]
+    (diag,) = [a for a in found if a["labels"]["alertname"] == "diagnostic_settings_deleted"]
+    assert evil in diag["annotations"]["reason"]  # kept as data...
+    import email
+    from email import policy
+
+    htmls = []
+    for path in (out / OUTBOX_DIR).glob("security.email-*.eml"):
+        msg = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+        htmls += [part.get_content() for part in msg.walk() if part.get_content_type() == "text/html"]
+    mentioned = [h for h in htmls if "onerror" in h]
+    assert mentioned
+    for html in mentioned:  # ...and escaped wherever it reaches an email
+        assert evil not in html
+        assert "&lt;img src=x onerror=alert(1)&gt;" in html
