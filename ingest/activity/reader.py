@@ -47,6 +47,9 @@ SEEN_PREFIX = "activity/"
 CHECKPOINT_PREFIX = "activity/"
 # Ids are kept this much longer than the oldest window start could need them (clock skew between runs).
 PRUNE_MARGIN = timedelta(hours=1)
+# The activity log keeps 90 days (https://learn.microsoft.com/azure/azure-monitor/essentials/activity-log);
+# a window reaching further back is refused by the REST API, so reads start no earlier than this.
+RETENTION = timedelta(days=89)
 
 
 def iso(ts: datetime) -> str:
@@ -171,6 +174,7 @@ class ActivityReader:
         overlap: timedelta = timedelta(minutes=20),
         initial_lookback: timedelta = timedelta(hours=24),
         max_window: timedelta = timedelta(hours=6),
+        retention: timedelta = RETENTION,
         progress: Callable[[SourceProgress], None] | None = None,
     ) -> None:
         if max_window <= timedelta(0):
@@ -183,6 +187,7 @@ class ActivityReader:
         self.overlap = overlap
         self.initial_lookback = initial_lookback
         self.max_window = max_window
+        self.retention = retention
         self._progress = progress
 
     def read(self, now: datetime) -> ActivityBatch:
@@ -200,6 +205,16 @@ class ActivityReader:
             cp = get_checkpoint(self.store, name)
             last_end = parse_utc(str(cp.value["end"])) if cp is not None and cp.value.get("end") else None
             start = last_end - self.overlap if last_end is not None else now - self.initial_lookback
+            if start < now - self.retention:
+                lost = f"{iso(start)}/{iso(now - self.retention)}"
+                prog.problems.append(f"{lost}: beyond the activity log's retention, not read")
+                log.warning(
+                    "activity source %s: %s is beyond the retention and is not read",
+                    source.key,
+                    lost,
+                    extra={"source": source.key},
+                )
+                start = now - self.retention
             prog.start = iso(start)
             reached: datetime | None = None
             w_start = start

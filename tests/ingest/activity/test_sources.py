@@ -321,3 +321,21 @@ def test_row_to_event_reads_parsed_and_text_dynamic_columns() -> None:
     parsed = dict(row, Claims_d=json.loads(row["Claims_d"]), HTTPRequest=json.loads(row["HTTPRequest"]))
     assert row_to_event(parsed)["claims"] == as_text["claims"] == e["claims"]
     assert as_text["httpRequest"] == e["httpRequest"]
+
+
+def test_a_checkpoint_older_than_the_retention_resumes_at_the_retention_and_says_so(
+    server: AzureTestServer, tmp_path: Path
+) -> None:
+    filters = add_activity_log(server, ops(1, NOW - timedelta(minutes=5)))
+    store = SQLiteStore(tmp_path / "s.db")
+    store.put(Namespace.CHECKPOINTS, f"activity/rest/{SUB}", {"end": "2026-06-01T00:00:00Z"})
+    r = ActivityReader(
+        store, [rest(server)], overlap=OVERLAP, max_window=timedelta(days=30), retention=timedelta(days=89)
+    )
+    batch = r.read(NOW)
+    assert len(batch.records) == 1
+    assert filters[0].startswith("eventTimestamp ge '2026-09-03T12:00:00Z'")  # NOW - 89 days
+    (problem,) = batch.progress[f"rest/{SUB}"].problems
+    assert "beyond the activity log's retention" in problem
+    assert problem.startswith("2026-05-31T23:40:00Z/2026-09-03T12:00:00Z")
+    store.close()
