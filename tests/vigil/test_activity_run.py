@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -130,21 +131,33 @@ def test_a_drift_event_without_claims_gets_its_caller_from_the_activity_log(sim:
     assert ann["event_principal"]  # the RBAC evidence's object id, all the event had
 
 
-def test_the_activity_log_read_live_gives_the_same_findings_as_the_tenant_folder(
-    sim: SimResult, tmp_path: Path
+def test_the_activity_log_read_live_gives_the_same_alerts_as_the_tenant_folder(
+    sim: SimResult, alerts: tuple[Path, list[dict[str, Any]]], tmp_path: Path
 ) -> None:
     """The simulated tenant's activity records served by the local HTTPS server (Activity Log REST for each
-    subscription, the AzureActivity answer for the workspace), read through the configured sources with the
-    real SDK clients: the same records once each, and the same findings, as reading the folder."""
+    subscription, the AzureActivity answer for the workspace), read by ``read_live`` through the configured
+    sources with the real SDK clients: the same records once each, and the same activity alerts, as
+    ``run_tenant`` over the folder; a second read after the commit finds nothing new."""
+    import yaml
+
     from core.state.sqlite import SQLiteStore
-    from ingest.activity.sources import build_reader, build_sources
-    from ingest.config import ActivitySourcesConfig
     from tests.support.activity import add_activity_log, add_log_analytics
     from tests.support.azure_server import AzureTestServer
-    from vigil.activity_path import detect_activity
+    from vigil.activity_path import detect_activity, read_live
+    from vigil.config import parse_config
+    from vigil.pipeline import current_alerts, process_alerts
     from vigil.simulate.activity import LAW_CUSTOMER_ID
 
-    config = load_config(DEMO_CONFIG)
+    raw = yaml.safe_load(DEMO_CONFIG.read_text(encoding="utf-8"))
+    raw["sources"] = {
+        "activity": {
+            "rest": [{"subscription_id": s} for s in sim.subscriptions],
+            "log_analytics": [{"workspace_id": LAW_CUSTOMER_ID}],
+            "initial_lookback_hours": 96,
+            "max_window_hours": 24,
+        }
+    }
+    config = parse_config(raw)
     folder = list(TenantFolder(sim.root).entries())
     rest: list[dict[str, Any]] = []
     rows: list[dict[str, Any]] = []
@@ -156,37 +169,45 @@ def test_the_activity_log_read_live_gives_the_same_findings_as_the_tenant_folder
                 rows += [dict(zip(names, r, strict=True)) for r in table["rows"]]
         else:
             rest += doc["value"]
-    cfg = ActivitySourcesConfig.model_validate(
-        {
-            "rest": [{"subscription_id": s} for s in sim.subscriptions],
-            "log_analytics": [{"workspace_id": LAW_CUSTOMER_ID}],
-            "initial_lookback_hours": 96,
-            "max_window_hours": 24,
-        }
-    )
-    with AzureTestServer() as server:
-        add_activity_log(server, rest, page_size=3)
-        add_log_analytics(server, LAW_CUSTOMER_ID, rows)
-        sources = build_sources(
-            cfg,
-            server.credential(),
-            arm_kwargs=server.client_kwargs(),
-            logs_kwargs={"endpoint": server.url, "connection_verify": server.ca_path, "retry_backoff_factor": 0.01},
-        )
-        store = SQLiteStore(tmp_path / "state.db")
-        try:
-            batch = build_reader(cfg, store, sources).read(DEFAULT_NOW)
+    lines: list[str] = []
+    store = SQLiteStore(tmp_path / "state.db")
+    try:
+        with AzureTestServer() as server:
+            add_activity_log(server, rest, page_size=3)
+            add_log_analytics(server, LAW_CUSTOMER_ID, rows)
+            kwargs: dict[str, Any] = {
+                "credential": server.credential(),
+                "arm_kwargs": server.client_kwargs(),
+                "logs_kwargs": {
+                    "endpoint": server.url,
+                    "connection_verify": server.ca_path,
+                    "retry_backoff_factor": 0.01,
+                },
+            }
+            batch = read_live(config, store, DEFAULT_NOW, progress=lines.append, **kwargs)
+            assert not batch.quarantined
+            assert sorted(r["eventDataId"] for r in batch.records) == sorted(e["eventDataId"] for e in folder)
+            findings = detect_activity(batch.records, config, DEFAULT_NOW)
+            process_alerts(findings, config, store, DEFAULT_NOW)
             batch.commit()
-        finally:
-            store.close()
-    assert not batch.quarantined
-    assert all(not p.problems for p in batch.progress.values())
-    assert sorted(r["eventDataId"] for r in batch.records) == sorted(e["eventDataId"] for e in folder)
-    live = detect_activity(batch.records, config, DEFAULT_NOW)
-    offline = detect_activity(folder, config, DEFAULT_NOW)
+            again = read_live(config, store, DEFAULT_NOW + timedelta(minutes=15), **kwargs)
+            assert again.records == []
+        live = {
+            a["fingerprint"]: a for a in current_alerts(store, DEFAULT_NOW) if a["labels"]["detector"] == "activity"
+        }
+    finally:
+        store.close()
+    _out, offline_all = alerts
+    offline = {a["fingerprint"]: a for a in offline_all if a["labels"]["detector"] == "activity"}
     assert len(live) == 3
-    assert sorted(f.fingerprint for f in live) == sorted(f.fingerprint for f in offline)
-    assert sorted(f.annotations["changed_by"] for f in live) == sorted(f.annotations["changed_by"] for f in offline)
+    assert set(live) == set(offline)
+    for fp, a in live.items():
+        assert a["labels"] == offline[fp]["labels"]
+        assert a["annotations"] == offline[fp]["annotations"]
+    # progress: one line per source, with its figures
+    assert len(lines) == len(sim.subscriptions) + 1
+    assert any(line.startswith(f"activity log_analytics/{LAW_CUSTOMER_ID}: 4 window(s)") for line in lines)
+    assert all("problem" not in line for line in lines)
 
 
 def test_untrusted_names_from_the_activity_log_are_escaped_in_emails(sim: SimResult, tmp_path: Path) -> None:
