@@ -16,7 +16,7 @@ from core.model import Severity
 
 __all__ = ["Family", "MetadataError", "RuleMeta", "load_meta"]
 
-Family = Literal["overspend", "idle", "drift"]
+Family = Literal["overspend", "idle", "drift", "activity"]
 
 _REQUIRED = ("id", "title", "severity", "risk", "remediation")
 

@@ -12,6 +12,7 @@ from pydantic import Field, model_validator
 from core.strict import StrictModel
 
 __all__ = [
+    "ActivityConfig",
     "AnomalyScope",
     "BudgetConfig",
     "BudgetPeriod",
@@ -180,7 +181,25 @@ class DriftConfig(StrictModel):
     )
 
 
+class ActivityConfig(StrictModel):
+    """Rules on activity-log operations (detectors/activity). The privileged roles, management ports and
+    Internet prefixes are the shared drift policies' parameters (``drift.parameters``), not repeated here."""
+
+    enabled: bool = True
+    guest_principal_ids: list[str] = Field(
+        default_factory=list,
+        description="Object ids of guest or external principals (the activity log names principals by id only).",
+    )
+    burst_min_failures: int = Field(
+        default=10, ge=2, description="[VIGIL] failed writes/deletes by one caller that make a burst."
+    )
+    burst_window_minutes: int = Field(
+        default=10, ge=1, le=24 * 60, description="[VIGIL] the window those failures fall in."
+    )
+
+
 class DetectorsConfig(StrictModel):
     overspend: OverspendConfig = Field(default_factory=OverspendConfig)
     idle: IdleConfig = Field(default_factory=IdleConfig)
     drift: DriftConfig = Field(default_factory=DriftConfig)
+    activity: ActivityConfig = Field(default_factory=ActivityConfig)

@@ -29,7 +29,7 @@ def family_folders(family: Family) -> tuple[Path, ...]:
 @cache
 def all_rules() -> tuple[RuleMeta, ...]:
     out: list[RuleMeta] = []
-    families: tuple[Family, ...] = ("overspend", "idle", "drift")
+    families: tuple[Family, ...] = ("overspend", "idle", "drift", "activity")
     for fam in families:
         out.extend(load_meta(folder, fam) for folder in family_folders(fam))
     return tuple(out)

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+import re
+from typing import Literal
+
+from pydantic import Field, model_validator
 
 from core.strict import StrictModel
 
-__all__ = ["CostExportSource", "SourcesConfig"]
+__all__ = [
+    "ActivityLogAnalyticsSource",
+    "ActivityRestSource",
+    "ActivitySourcesConfig",
+    "CostExportSource",
+    "SourcesConfig",
+]
+
+_GUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+# A resource provider namespace (``Microsoft.Authorization``): it goes into a REST $filter, so no quotes.
+_PROVIDER = r"^[A-Za-z][A-Za-z0-9]*(\.[A-Za-z][A-Za-z0-9]*)+$"
 
 
 class CostExportSource(StrictModel):
@@ -16,6 +29,60 @@ class CostExportSource(StrictModel):
     root_folder: str = ""
 
 
+class ActivityRestSource(StrictModel):
+    """The Activity Log REST API (``GET /subscriptions/{id}/providers/Microsoft.Insights/eventtypes/management/values``)
+    for one subscription, optionally narrowed to some resource providers (one call each)."""
+
+    kind: Literal["rest"] = "rest"
+    subscription_id: str = Field(pattern=_GUID)
+    resource_providers: list[str] = Field(
+        default_factory=list,
+        description="Resource provider namespaces to read (one $filter each); empty reads every provider.",
+    )
+
+    @model_validator(mode="after")
+    def _providers(self) -> ActivityRestSource:
+        bad = [p for p in self.resource_providers if not re.match(_PROVIDER, p)]
+        if bad:
+            raise ValueError(f"resource_providers: not a provider namespace: {', '.join(map(repr, bad))}")
+        return self
+
+
+class ActivityLogAnalyticsSource(StrictModel):
+    """A Log Analytics workspace that receives the activity log (the ``AzureActivity`` table) through a
+    subscription diagnostic setting; ``subscription_ids`` narrows the query (empty: every subscription)."""
+
+    kind: Literal["log_analytics"] = "log_analytics"
+    workspace_id: str = Field(pattern=_GUID, description="The workspace (customer) id, not its ARM id.")
+    subscription_ids: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _subs(self) -> ActivityLogAnalyticsSource:
+        bad = [s for s in self.subscription_ids if not re.match(_GUID, s)]
+        if bad:
+            raise ValueError(f"subscription_ids: not a GUID: {', '.join(map(repr, bad))}")
+        return self
+
+
+class ActivitySourcesConfig(StrictModel):
+    """Incremental activity-log reading: each source keeps a checkpoint and re-reads ``overlap_minutes``
+    before it (the activity log delivers records up to about 15 minutes late); records are deduplicated by
+    ``eventDataId`` across sources, windows and restarts."""
+
+    rest: list[ActivityRestSource] = Field(default_factory=list)
+    log_analytics: list[ActivityLogAnalyticsSource] = Field(default_factory=list)
+    overlap_minutes: int = Field(
+        default=20,
+        ge=0,
+        le=24 * 60,
+        description="Re-read window before the checkpoint: the ~15 min activity-log latency plus ingestion.",
+    )
+    initial_lookback_hours: int = Field(
+        default=24, ge=1, le=90 * 24, description="How far back the first read goes (the activity log keeps 90 days)."
+    )
+    max_window_hours: int = Field(default=6, ge=1, le=24 * 7, description="Longest time window of one query.")
+
+
 class SourcesConfig(StrictModel):
     cost_exports: CostExportSource = Field(default_factory=CostExportSource)
     cost_query_api: bool = Field(
@@ -23,3 +90,4 @@ class SourcesConfig(StrictModel):
     )
     metrics: bool = True
     resource_events: bool = True
+    activity: ActivitySourcesConfig = Field(default_factory=ActivitySourcesConfig)

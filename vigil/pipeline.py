@@ -359,7 +359,7 @@ def run_tenant(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     summary = RunSummary(tenant=str(source.root), out_dir=str(out), now=now.isoformat())
-    steps = _Steps(progress, total=7)
+    steps = _Steps(progress, total=8)
     try:
         with _timed(summary, steps, "ingest cost exports"):
             summary.ingest = ingest_costs(source, out / DATA_DIR, store, progress=False)
@@ -369,6 +369,7 @@ def run_tenant(
                 resources = source.list()
                 metrics = source.all_series()
                 events = list(source.events())
+                activity = list(source.entries())
             except SourceError as exc:
                 raise PipelineError(f"reading the tenant folder: {exc}") from exc
             from ingest.cost import load_costs
@@ -378,6 +379,7 @@ def run_tenant(
                 "resources": len(resources),
                 "metric_resources": len(metrics),
                 "events": len(events),
+                "activity_records": len(activity),
                 "cost_rows": len(costs),
             }
         findings: list[Finding] = []
@@ -390,6 +392,10 @@ def run_tenant(
         with _timed(summary, steps, "detect: drift (event path)"):
             drift_findings, summary.drift = detect_drift(events, source, store, config, now)
             findings += drift_findings
+        with _timed(summary, steps, "detect: activity log"):
+            from vigil.activity_path import attribute, detect_activity
+
+            findings = attribute(findings, activity) + detect_activity(activity, config, now)
         summary.findings = _count(findings)
         with _timed(summary, steps, "alerts: route, group, dedup"):
             summary.alerts = process_alerts(findings, config, store, now)

@@ -8,7 +8,8 @@ Layout (see docs/tenant-layout.md)::
       exports/     a Cost Management export container: <dir>/<export>/<YYYYMMDD-YYYYMMDD>/<runId>/
                    part_*.csv[.gz]|.parquet beside manifest.json (manifestVersion 2024-04-01)
       events/      Event Grid deliveries: JSON arrays of events (Event Grid schema or CloudEvents)
-      activity/    Activity Log REST responses ({"value": [...]})
+      activity/    Activity Log REST responses or pages ({"value": [...], "nextLink"?}) and Log Analytics
+                   query answers over the AzureActivity table ({"tables": [{"columns", "rows"}]})
       tenant.json  optional: {"now": "<ISO time the data ends>", "generator": ...}
 
 :class:`TenantFolder` implements every protocol of :mod:`core.sources`. Files are
@@ -224,12 +225,42 @@ class TenantFolder:
     # -- ActivitySource ---------------------------------------------------------
 
     def entries(self) -> Iterator[dict[str, Any]]:
+        """Activity Log ``EventData`` records, in file-name order; an ``AzureActivity`` row becomes the same
+        shape (``ingest.activity.records``). A record in several files (both sources hold it) is given once,
+        by ``eventDataId``."""
+        from ingest.activity.records import rows_of_table
+
+        seen: set[str] = set()
         for path in _json_files(self.root / "activity"):
             doc = _unwrap_response(_load_json(path))
-            items = doc.get("value") if isinstance(doc, dict) else doc
-            if not isinstance(items, list):
-                raise SourceError(f"{path}: expected an Activity Log response with 'value'")
+            if isinstance(doc, dict) and isinstance(doc.get("tables"), list):
+                items: list[Any] = []
+                for t, table in enumerate(doc["tables"]):
+                    columns = table.get("columns") if isinstance(table, dict) else None
+                    rows = table.get("rows") if isinstance(table, dict) else None
+                    if not isinstance(columns, list) or not isinstance(rows, list):
+                        raise SourceError(f"{path}: tables[{t}] needs 'columns' and 'rows' lists")
+                    names = [c.get("name") if isinstance(c, dict) else None for c in columns]
+                    if not all(isinstance(n, str) for n in names):
+                        raise SourceError(f"{path}: tables[{t}].columns: every column needs a 'name'")
+                    for r, row in enumerate(rows):
+                        if not isinstance(row, list):
+                            raise SourceError(f"{path}: tables[{t}].rows[{r}] is not a list")
+                    items += rows_of_table([str(n) for n in names], rows)
+                where = "tables[].rows"
+            else:
+                value = doc.get("value") if isinstance(doc, dict) else doc
+                if not isinstance(value, list):
+                    raise SourceError(
+                        f"{path}: expected an Activity Log response with 'value' or a query answer with 'tables'"
+                    )
+                items, where = value, "value"
             for i, entry in enumerate(items):
                 if not isinstance(entry, dict):
-                    raise SourceError(f"{path}: value[{i}] is not a JSON object")
+                    raise SourceError(f"{path}: {where}[{i}] is not a JSON object")
+                eid = entry.get("eventDataId")
+                if isinstance(eid, str) and eid:
+                    if eid in seen:
+                        continue
+                    seen.add(eid)
                 yield entry

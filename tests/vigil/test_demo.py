@@ -34,7 +34,7 @@ def test_demo_simulates_then_runs_the_pipeline(demo_out: tuple[Path, dict[str, A
     out, summary = demo_out
     assert (out / "tenant" / "tenant.json").is_file()
     assert (out / "state.db").is_file()
-    assert set(summary["alerts"]["by_family"]) == {"overspend", "idle", "drift"}
+    assert set(summary["alerts"]["by_family"]) == {"overspend", "idle", "drift", "activity"}
     assert summary["outbox_files"]
     assert sorted(p.name for p in (out / "outbox").iterdir()) == sorted(summary["outbox_files"])
     assert (out / "alerts.jsonl").stat().st_size > 0

@@ -62,7 +62,7 @@ def test_every_family_alerts_on_its_planted_problem(sim: SimResult, first: tuple
     for a in alerts:
         assert {"status", "labels", "annotations", "fingerprint"} <= set(a)
         by_family.setdefault(a["labels"]["detector"], []).append(a)
-    assert set(by_family) == {"overspend", "idle", "drift"}
+    assert set(by_family) == {"overspend", "idle", "drift", "activity"}  # activity: tests/vigil/test_activity_run.py
 
     spike = sim.planted["cost_spike"].lower()
     assert any(a["labels"]["resource_id"] == spike and a["status"] == "firing" for a in by_family["overspend"])
@@ -112,7 +112,7 @@ def test_digest_and_summary(first: tuple[Path, RunSummary]) -> None:
     assert summary.ingest["runs_ingested"] == summary.ingest["export_runs"] > 0
     assert summary.sources["cost_rows"] > 0
     assert summary.drift["counts"]["firing"] == 1
-    assert set(summary.alerts["by_family"]) == {"overspend", "idle", "drift"}
+    assert set(summary.alerts["by_family"]) == {"overspend", "idle", "drift", "activity"}
     json.dumps(summary.to_dict())
 
 

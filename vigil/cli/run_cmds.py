@@ -20,6 +20,7 @@ LIVE_SOURCES = (
     ("metrics", "ingest.metrics", "Azure Monitor metrics (Percentage CPU, Network Out Total)"),
     ("costs", "ingest.cost.live", "a reader of the Cost Management export container (Blob Storage)"),
     ("events", "ingest.eventgrid_pull", "Event Grid pull delivery (Event Grid pushes to the Function App)"),
+    ("activity", "ingest.activity.sources", "the activity log: Activity Log REST or Log Analytics AzureActivity"),
 )
 
 
@@ -112,9 +113,10 @@ def register(app: typer.Typer) -> None:
         """Simulate a tenant into OUT/tenant (unless present), then run exactly `vigil run` over it.
 
         The simulated tenant (3 subscriptions, ~50 resources, 90 days of EA and FOCUS cost
-        exports, hourly metrics, Event Grid events) has four planted problems: a cost spike,
-        an idle VM, an idle Azure ML GPU compute instance and an Azure ML workspace opened to
-        public network access. Notifications
+        exports, hourly metrics, Event Grid events, activity log) has seven planted problems: a cost
+        spike, an idle VM, an idle Azure ML GPU compute instance, an Azure ML workspace opened to
+        public network access, and in the activity log an Owner grant to a guest, a deleted
+        diagnostic setting and a user listing storage keys. Notifications
         are written to OUT/outbox/ (Teams cards, emails) instead of being sent. Running the
         demo twice sends nothing new; --fresh starts over.
         """
@@ -154,7 +156,7 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(Path("out"), "--out", help="Output folder: state.db, data/, outbox/, reports."),
         as_json: bool = typer.Option(False, "--json", help="Print the run summary as JSON (last stdout line)."),
     ) -> None:
-        """Run the pipeline once: ingest -> detect (overspend, idle, drift) -> alerts -> outbox.
+        """Run the pipeline once: ingest -> detect (overspend, idle, drift, activity) -> alerts -> outbox.
 
         Writes OUT/alerts.jsonl, OUT/digest.html and one file per notification in OUT/outbox/.
         State (processed events, ingested export runs, alert state, notification log) is kept

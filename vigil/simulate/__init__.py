@@ -10,7 +10,7 @@ subscription as a FOCUS 1.0 export; every run has a manifest.json
 (manifestVersion 2024-04-01) with partitioned parts. Scoping by subscription
 means no cost is exported twice.
 
-Four planted problems (their ids are listed in ``tenant.json`` under ``planted``):
+Seven planted problems (their ids are listed in ``tenant.json`` under ``planted``):
 
 * ``cost_spike``: a GPU VM that ran ~5 h/day runs 24 h/day on the last two days
   (its daily cost jumps ~5x; it is the top contributor of the spike);
@@ -24,7 +24,11 @@ Four planted problems (their ids are listed in ``tenant.json`` under ``planted``
 * ``drift``: an Azure ML workspace written with ``publicNetworkAccess: Enabled``,
   delivered as a ``Microsoft.Resources.ResourceWriteSuccess`` Event Grid event
   (with claims name/upn and correlationId), its ARM GET in ``resources/`` showing
-  the public access and the matching Activity Log entry in ``activity/``.
+  the public access and the matching Activity Log entry in ``activity/``;
+* ``guest_owner_grant``, ``diagnostic_setting_deleted``, ``storage_keys_listed``: control-plane
+  operations in ``activity/`` only (``vigil.simulate.activity``): Owner on the production subscription
+  granted to a guest, a storage account's SIEM diagnostic setting deleted, a user listing a storage
+  account's keys; as Activity Log REST pages and a Log Analytics ``AzureActivity`` query answer.
 
 The same seed and ``now`` give byte-identical output.
 """
@@ -37,6 +41,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from vigil.simulate.activity import write_security_activity
 from vigil.simulate.costs import EA_COLUMNS, FOCUS_COLUMNS, cost_rows, write_exports
 from vigil.simulate.events import write_events
 from vigil.simulate.metrics import write_metrics, write_ml_metrics
@@ -75,6 +80,7 @@ def simulate(
         runs, n_cost_rows = write_exports(root, subs, rows, now, random.Random(seed * 7919 + 3))
         step("events and activity log", 1)
         events = write_events(root, subs, res, now, random.Random(seed * 7919 + 4), planted)
+        events += write_security_activity(root, subs, res, now, random.Random(seed * 7919 + 6), planted)
         step("resources (ARM JSON)", 1)
         write_resources(root, res, extensions)
         dump(

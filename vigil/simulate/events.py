@@ -13,14 +13,14 @@ from vigil.simulate.model import TENANT_ID, Res, Sub, dump, iso7, new_uuid
 # ----------------------------------------------------------------------------- events and activity
 
 
-_PEOPLE = [
+PEOPLE = [
     ("Dana Whitfield", "dana.whitfield@contoso.com"),
     ("Ravi Menon", "ravi.menon@contoso.com"),
     ("Lena Okafor", "lena.okafor@contoso.com"),
 ]
 
 
-def _claims(rng: random.Random, who: tuple[str, str], when: datetime) -> dict[str, str]:
+def claims_of(rng: random.Random, who: tuple[str, str], when: datetime) -> dict[str, str]:
     name, upn = who
     given, _, surname = name.partition(" ")
     iat = int(when.timestamp()) - 600
@@ -64,7 +64,7 @@ class _Op:
 
 def _event(op: _Op, sub_id: str, rng: random.Random) -> tuple[dict[str, Any], dict[str, Any]]:
     corr = new_uuid(rng)
-    claims = _claims(rng, op.who, op.when)
+    claims = claims_of(rng, op.who, op.when)
     rp = op.rtype.split("/")[0]
     rg = op.resource_id.split("/")[4]
     method = {"Write": "PUT", "Delete": "DELETE", "Action": "POST"}[op.kind]
@@ -156,7 +156,7 @@ def write_events(  # noqa: PLR0917 - private writer; every argument is required
                     r.id,
                     r.type,
                     f"{r.type}/write",
-                    rng.choice(_PEOPLE),
+                    rng.choice(PEOPLE),
                 )
             )
         if r.type == "Microsoft.Compute/virtualMachines" and r.profile == "dev" and rng.random() < 0.5:
@@ -167,15 +167,15 @@ def write_events(  # noqa: PLR0917 - private writer; every argument is required
                     r.id,
                     r.type,
                     f"{r.type}/start/action",
-                    rng.choice(_PEOPLE),
+                    rng.choice(PEOPLE),
                 )
             )
     spike = by_id[planted["cost_spike"]]
     ops.append(
-        _Op(now - timedelta(days=2, hours=-1), "Action", spike.id, spike.type, f"{spike.type}/start/action", _PEOPLE[1])
+        _Op(now - timedelta(days=2, hours=-1), "Action", spike.id, spike.type, f"{spike.type}/start/action", PEOPLE[1])
     )
     ws_ok = next(r for r in res if r.name == "mlw-forecast")
-    ops.append(_Op(now - timedelta(hours=20), "Write", ws_ok.id, ws_ok.type, f"{ws_ok.type}/write", _PEOPLE[2]))
+    ops.append(_Op(now - timedelta(hours=20), "Write", ws_ok.id, ws_ok.type, f"{ws_ok.type}/write", PEOPLE[2]))
     gone = f"/subscriptions/{subs[2].id}/resourceGroups/rg-dev/providers/Microsoft.Compute/disks/vm-dev-99_OsDisk_1_old"
     ops.append(
         _Op(
@@ -184,16 +184,16 @@ def write_events(  # noqa: PLR0917 - private writer; every argument is required
             gone,
             "Microsoft.Compute/disks",
             "Microsoft.Compute/disks/delete",
-            _PEOPLE[0],
+            PEOPLE[0],
         )
     )
     drift = by_id[planted["drift_workspace"]]
     ops.append(
-        _Op(now - timedelta(hours=3, minutes=17), "Write", drift.id, drift.type, f"{drift.type}/write", _PEOPLE[0])
+        _Op(now - timedelta(hours=3, minutes=17), "Write", drift.id, drift.type, f"{drift.type}/write", PEOPLE[0])
     )
     # The drifted workspace's ARM GET shows who changed it and when.
     drift.arm["systemData"].update(
-        {"lastModifiedAt": iso7(ops[-1].when), "lastModifiedBy": _PEOPLE[0][1], "lastModifiedByType": "User"}
+        {"lastModifiedAt": iso7(ops[-1].when), "lastModifiedBy": PEOPLE[0][1], "lastModifiedByType": "User"}
     )
     ops.sort(key=lambda o: (o.when, o.resource_id))
     by_day: dict[str, list[dict[str, Any]]] = {}

@@ -1,0 +1,1 @@
+"""Activity rules, one folder per rule (metadata JSON beside its ``check.py``)."""

@@ -1,0 +1,1 @@
+"""Activity rule diagnostic_settings_deleted."""

@@ -1,0 +1,1 @@
+"""Activity rule failed_write_burst."""

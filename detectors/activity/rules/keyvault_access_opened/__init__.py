@@ -1,0 +1,1 @@
+"""Activity rule keyvault_access_opened."""

@@ -1,0 +1,1 @@
+"""Activity rule ml_workspace_public_access_enabled."""

@@ -1,0 +1,1 @@
+"""Activity rule nsg_management_port_opened."""

@@ -1,0 +1,1 @@
+"""Activity rule policy_assignment_deleted."""

@@ -1,0 +1,1 @@
+"""Activity rule privileged_role_assignment."""

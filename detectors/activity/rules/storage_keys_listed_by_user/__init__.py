@@ -1,0 +1,1 @@
+"""Activity rule storage_keys_listed_by_user."""
