@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from detectors.drift.aliases import STAR, PathToken, alias_path
+from detectors.drift.aliases import STAR, PathToken, alias_path, catalogue
 from detectors.drift.expr import MISSING, EvaluationError, Expr, ExprError, compile_expr, is_expression, literal
 
 __all__ = [
@@ -534,8 +534,10 @@ def _field_getter(name: str, count_scopes: tuple[str, ...], *, outer: bool = Fal
     if "/" not in lname:
         raise ExprError(
             f"unsupported field {name!r} (expected type, name, fullName, location, kind, id, "
-            "identity.type, tags, tags['x'] or an alias)"
+            "identity.type, identity.userAssignedIdentities, tags, tags['x'] or an alias)"
         )
+    if not catalogue().known(lname):
+        raise ExprError(f"unknown alias {name.strip()!r}: not in Azure's alias catalogue ({catalogue().source})")
     for scope in sorted(count_scopes, key=len, reverse=True):
         if lname == scope:
             sc = scope
