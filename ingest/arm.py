@@ -159,12 +159,21 @@ class ArmReader:
         return body if isinstance(body, dict) else None
 
     def related(self, resource_id: str, resource_type: str) -> list[dict[str, Any]] | None:
-        """Extension resources of ``resource_type`` under ``resource_id`` (e.g. diagnostic settings)."""
+        """Related resources of ``resource_type`` under ``resource_id``.
+
+        A child type of the resource's own type (``Microsoft.Sql/servers/auditingSettings`` under a
+        server) is listed at ``<id>/auditingSettings``; any other type is an extension (diagnostic
+        settings) or a type listed in a resource group or subscription: ``<id>/providers/<type>``.
+        """
         from azure.core.exceptions import HttpResponseError
         from azure.core.rest import HttpRequest
 
         api = self.api_version_for(resource_type, resource_id)
-        url = f"{resource_id.rstrip('/')}/providers/{resource_type}"
+        own = type_of(resource_id)
+        if own and resource_type.lower().startswith(own + "/") and "/providers/" in resource_id.lower():
+            url = f"{resource_id.rstrip('/')}/{resource_type[len(own) + 1 :]}"
+        else:
+            url = f"{resource_id.rstrip('/')}/providers/{resource_type}"
         out: list[dict[str, Any]] = []
         next_url: str | None = url
         params: dict[str, str] | None = {"api-version": api}

@@ -84,7 +84,7 @@ def _related_from(resources: Sequence[Mapping[str, Any]]) -> Any:
         candidates = by_type.get(rtype.lower())
         if candidates is None:
             return None  # no resource of that type was given: unknown, not "none exist"
-        prefix = str(resource.get("id", "")).lower().rstrip("/") + "/providers/"
+        prefix = str(resource.get("id", "")).lower().rstrip("/") + "/"  # children and extensions
         return [c for c in candidates if str(c.get("id", "")).lower().startswith(prefix)]
 
     return related
