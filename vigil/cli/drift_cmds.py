@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -11,6 +12,60 @@ from typing import Any
 import typer
 
 app = typer.Typer(help="Evaluate Azure Policy rules against ARM resources.", no_args_is_help=True)
+aliases_app = typer.Typer(help="Azure Policy's alias catalogue (alias -> ARM JSON path).", no_args_is_help=True)
+app.add_typer(aliases_app, name="aliases")
+
+ALIAS_CACHE_ENV = "VIGIL_ALIAS_CACHE"
+
+
+def alias_cache_path() -> Path:
+    """Where ``vigil drift aliases refresh`` caches the live catalogue (``$VIGIL_ALIAS_CACHE``)."""
+    env = os.environ.get(ALIAS_CACHE_ENV)
+    return Path(env) if env else Path.home() / ".cache" / "vigil" / "aliases.snapshot.json.gz"
+
+
+def _use_alias_cache() -> None:
+    """Use the refreshed catalogue when there is one (else the snapshot shipped in the package)."""
+    path = alias_cache_path()
+    if path.exists():
+        from detectors.drift.aliases import AliasCatalogue, use_catalogue
+
+        try:
+            use_catalogue(AliasCatalogue.load(path))
+        except ValueError as exc:
+            raise _fail(str(exc)) from None
+
+
+def _credential() -> Any:
+    from azure.identity import DefaultAzureCredential
+
+    return DefaultAzureCredential()
+
+
+@aliases_app.command("refresh")
+def aliases_refresh(
+    subscription: str = typer.Option(..., "--subscription", envvar="AZURE_SUBSCRIPTION_ID", help="Subscription id."),
+    out: Path | None = typer.Option(None, "--out", help=f"Cache file (default: ${ALIAS_CACHE_ENV} or ~/.cache/vigil)."),
+    arm_url: str | None = typer.Option(None, "--arm-url", help="ARM endpoint (default: public Azure)."),
+) -> None:
+    """Re-read the alias catalogue from ARM (providers?$expand=resourceTypes/aliases) and cache it."""
+    from detectors.drift.aliases import AliasCatalogue, write_snapshot
+    from ingest.policy_aliases import read_alias_catalogue
+
+    target = out or alias_cache_path()
+    kwargs: dict[str, Any] = {"credential_scopes": ["https://management.azure.com/.default"]}
+    if arm_url:
+        kwargs["base_url"] = arm_url
+    try:
+        types = read_alias_catalogue(_credential(), subscription, **kwargs)
+    except Exception as exc:  # an SDK/HTTP/auth failure: say what failed, keep the old cache
+        raise _fail(f"cannot read the alias catalogue from ARM: {type(exc).__name__}: {exc}", code=1) from None
+    if not types:
+        raise _fail("ARM returned no aliases; the cache is unchanged", code=1)
+    origin = f"ARM GET /subscriptions/{subscription}/providers?$expand=resourceTypes/aliases"
+    count = write_snapshot(types, target, origin=origin)
+    cat = AliasCatalogue.load(target)
+    typer.echo(f"{target}: {count} aliases of {cat.type_count} resource types")
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -113,6 +168,7 @@ def evaluate(
     from detectors.drift.loader import builtin_rules, load_policies
 
     parameters = _read_params(params)
+    _use_alias_cache()
     try:
         compiled = [r.policy for r in builtin_rules(parameters)] if (not policies or with_builtin) else []
         if policies:
