@@ -36,6 +36,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from detectors.drift.aliases import STAR, PathToken, alias_path, catalogue
@@ -236,10 +237,12 @@ def _ordered(a: Any, b: Any) -> int | None:
     return c
 
 
+@lru_cache(maxsize=4096)  # patterns that depend on the resource are compiled once each
 def _like_regex(pattern: str) -> re.Pattern[str]:
     return re.compile("^" + ".*".join(re.escape(p) for p in pattern.split("*")) + "$", re.IGNORECASE | re.DOTALL)
 
 
+@lru_cache(maxsize=4096)
 def _match_regex(pattern: str, insensitive: bool) -> re.Pattern[str]:
     parts = []
     for ch in pattern:
@@ -496,14 +499,25 @@ class _Ctx:
                 return {**found, **{k: v for k, v in base.items() if k not in found}}
         return base
 
+    def subscription_id(self) -> str | None:
+        """``/subscriptions/<id>`` of the evaluated resource (parsed once per resource)."""
+        return self._scope_pair()[0]
+
+    def _scope_pair(self) -> tuple[str | None, str | None]:
+        try:
+            pair: tuple[str | None, str | None] = self.cache["\0scope"]
+        except KeyError:
+            pair = self.cache["\0scope"] = _scope_ids(str(self._evaluated().get("id") or ""))
+        return pair
+
     def subscription(self) -> dict[str, Any]:
-        sub, _rg = _scope_ids(str(self._evaluated().get("id") or ""))
+        sub, _rg = self._scope_pair()
         if sub is None:
             raise EvaluationError("subscription(): the resource is not in a subscription")
         return self._scope(sub, {"id": sub, "subscriptionId": sub.rsplit("/", 1)[1]})
 
     def resource_group(self) -> dict[str, Any]:
-        _sub, rg = _scope_ids(str(self._evaluated().get("id") or ""))
+        _sub, rg = self._scope_pair()
         if rg is None:
             raise EvaluationError("resourceGroup(): the resource is not in a resource group")
         return self._scope(rg, {"id": rg, "name": rg.rsplit("/", 1)[1], "type": "Microsoft.Resources/resourceGroups"})
@@ -705,7 +719,10 @@ class _AllOf(_Node):
         self.children = children
 
     def ev(self, c: _Ctx) -> bool:
-        return all(ch.ev(c) for ch in self.children)
+        for ch in self.children:  # a plain loop: no generator per evaluation (the hot path)
+            if not ch.ev(c):
+                return False
+        return True
 
     def explain(self, c: _Ctx, out: list[Evidence]) -> None:
         for ch in self.children:
@@ -719,7 +736,10 @@ class _AnyOf(_Node):
         self.children = children
 
     def ev(self, c: _Ctx) -> bool:
-        return any(ch.ev(c) for ch in self.children)
+        for ch in self.children:
+            if ch.ev(c):
+                return True
+        return False
 
     def explain(self, c: _Ctx, out: list[Evidence]) -> None:
         for ch in self.children:
@@ -1175,7 +1195,7 @@ class CompiledPolicy:
         ex = self.existence
         assert ex is not None
         rid = str(c.resource.get("id") or "").rstrip("/")
-        sub, _rg = _scope_ids(rid)
+        sub = c.subscription_id()
         if ex.existence_scope == "subscription" and sub is not None:
             return RelatedScope("subscription", sub, ex.type)
         if ex.resource_group_name is not None and sub is not None:
