@@ -719,7 +719,8 @@ class _AllOf(_Node):
         self.children = children
 
     def ev(self, c: _Ctx) -> bool:
-        for ch in self.children:  # a plain loop: no generator per evaluation (the hot path)
+        # a plain loop, not all(<generator>): no generator per evaluation on the hot path
+        for ch in self.children:  # noqa: SIM110
             if not ch.ev(c):
                 return False
         return True
@@ -736,7 +737,7 @@ class _AnyOf(_Node):
         self.children = children
 
     def ev(self, c: _Ctx) -> bool:
-        for ch in self.children:
+        for ch in self.children:  # noqa: SIM110 (a plain loop is faster than any(<generator>))
             if ch.ev(c):
                 return True
         return False
