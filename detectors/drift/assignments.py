@@ -180,16 +180,8 @@ class Assignment:
             exempt = next((e for e in exemptions if e.applies(rid, self.id, m.reference_id, base.now)), None)
             if exempt is not None:
                 until = f" until {exempt.expires_on.isoformat()}" if exempt.expires_on else ""
-                out.append(
-                    Verdict(
-                        resource_id=rid,
-                        rule=rule,
-                        policy_definition_id=m.policy.definition_id,
-                        compliant=True,
-                        effect=m.policy.effect,
-                        reason=f"exempt ({exempt.category}) by {exempt.id}{until}",
-                    )
-                )
+                reason = f"exempt ({exempt.category}) by {exempt.id}{until}"
+                out.append(dataclasses.replace(m.policy._verdict(rid, True, reason), rule=rule))
                 continue
             menv = dataclasses.replace(
                 base,
