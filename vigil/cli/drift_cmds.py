@@ -155,31 +155,47 @@ def evaluate(
     with_builtin: bool = typer.Option(
         False, "--with-builtin", help="Evaluate the built-in pack as well as --policies."
     ),
+    assignments: list[Path] = typer.Option(
+        [],
+        "--assignments",
+        "-a",
+        help="Policy assignments, exemptions and the definitions/initiatives they use (az policy ... list output).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="One JSON line per resource and rule."),
 ) -> None:
-    """Evaluate policy definitions against ARM resource JSON.
+    """Evaluate policy definitions (or assignments, with their exemptions) against ARM resource JSON.
 
     Prints, per resource and applicable rule, {"resource_id", "rule",
     "policy_definition_id", "compliant", "effect", "reason"}. "compliant" is null
     when an auditIfNotExists rule needs related resources (e.g. diagnostic
     settings) that were not given.
     """
-    from detectors.drift.engine import PolicyLoadError, evaluate_all
-    from detectors.drift.loader import builtin_rules, load_policies
+    from datetime import UTC, datetime
+
+    from detectors.drift.assignments import load_policy_documents
+    from detectors.drift.engine import EvalEnv, PolicyLoadError, evaluate_all
+    from detectors.drift.loader import builtin_definitions, builtin_rules, load_policies
 
     parameters = _read_params(params)
     _use_alias_cache()
     try:
-        compiled = [r.policy for r in builtin_rules(parameters)] if (not policies or with_builtin) else []
+        use_builtin = (not policies and not assignments) or with_builtin
+        compiled = [r.policy for r in builtin_rules(parameters)] if use_builtin else []
         if policies:
             compiled += load_policies(policies, parameters)
+        docs = load_policy_documents(assignments) if assignments else None
+        assigned = docs.compile(builtin_definitions()) if docs is not None else []
     except PolicyLoadError as exc:
         raise _fail(str(exc)) from None
     items = read_resources(resources)
     related = _related_from(items)
+    env = EvalEnv(now=datetime.now(UTC))  # utcNow(); expiry of exemptions
     non_compliant = 0
     for resource in _progress(items, "evaluating"):
-        for verdict in evaluate_all(compiled, resource, related=related):
+        verdicts = evaluate_all(compiled, resource, related=related, env=env)
+        for a in assigned:
+            verdicts += a.evaluate(resource, related=related, env=env, exemptions=docs.exemptions if docs else ())
+        for verdict in verdicts:
             non_compliant += verdict.compliant is False
             if as_json:
                 sys.stdout.write(json.dumps(verdict.to_dict(), sort_keys=False) + "\n")

@@ -189,3 +189,30 @@ def _exemption_doc() -> dict[str, Any]:
             "policyDefinitionReferenceIds": ["ml-workspace-cmk"],
         },
     }
+
+
+def test_cli_evaluates_assignments_with_exemptions(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from vigil.cli.main import app
+
+    (tmp_path / "policy").mkdir()
+    (tmp_path / "policy" / "assignments.json").write_text(json.dumps([assignment(), _exemption_doc()]))
+    (tmp_path / "ws.json").write_text(json.dumps(WORKSPACE))
+    result = CliRunner().invoke(
+        app,
+        [
+            "drift",
+            "evaluate",
+            "--resources",
+            str(tmp_path / "ws.json"),
+            "--assignments",
+            str(tmp_path / "policy"),
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    rows = {r["rule"]: r for r in (json.loads(line) for line in result.stdout.splitlines())}
+    assert rows["ml-security/ml-workspace-public-network-access"]["compliant"] is False
+    assert rows["ml-security/ml-workspace-cmk"]["reason"].startswith("exempt (Waiver)")
+    assert "ml-workspace-cmk" not in rows  # the built-in pack is not evaluated on its own with --assignments
