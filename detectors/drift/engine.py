@@ -1206,6 +1206,18 @@ class CompiledPolicy:
             return RelatedScope("child", rid, ex.type)
         return RelatedScope("extension", rid, ex.type)
 
+    @staticmethod
+    def _related(c: _Ctx, scope: RelatedScope, related: RelatedProvider | None) -> Sequence[Mapping[str, Any]] | None:
+        """The provider's answer, asked once per resource, scope and type (rules share it)."""
+        if related is None:
+            return None
+        key = f"\0related|{scope.kind}|{scope.id.lower()}|{scope.type.lower()}"
+        try:
+            found: Sequence[Mapping[str, Any]] | None = c.cache[key]
+        except KeyError:
+            found = c.cache[key] = related(scope.as_resource() if scope.kind != "child" else c.resource, scope.type)
+        return found
+
     def _existence(self, c: _Ctx, rid: str, related: RelatedProvider | None) -> Verdict:
         ex = self.existence
         assert ex is not None
@@ -1216,7 +1228,7 @@ class CompiledPolicy:
             return self._verdict(
                 rid, False, f"evaluation failed: {exc}", (("evaluation failed", "a successful evaluation", str(exc)),)
             )
-        rel = related(scope.as_resource() if scope.kind != "child" else c.resource, ex.type) if related else None
+        rel = self._related(c, scope, related)
         if rel is None:
             return self._verdict(rid, None, f"related resources of type {ex.type} are not available")
         prefix = scope.id.lower() + "/"

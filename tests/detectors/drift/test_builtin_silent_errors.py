@@ -232,3 +232,26 @@ def _corpus_or_skip() -> dict[str, dict[str, Any]]:
     if not TARBALL.exists():
         pytest.skip(f"{TARBALL} not present (the shared Azure Policy corpus)")
     return _corpus()
+
+
+def test_related_resources_are_read_once_per_resource_for_all_rules() -> None:
+    from detectors.drift.engine import evaluate_all
+
+    if not TARBALL.exists():
+        pytest.skip(f"{TARBALL} not present (the shared Azure Policy corpus)")
+    # every SQL-server built-in that reads auditing settings shares one read of them
+    policies = [
+        builtin("SqlServerAuditing_Audit.json"),
+        builtin("SqlServerAuditing_Audit.json", setting="disabled"),
+    ]
+    calls: list[tuple[str, str]] = []
+    inner = tenant(shape("sql_auditing_settings"))
+
+    def counting(scope: Mapping[str, Any], rtype: str) -> Sequence[Mapping[str, Any]]:
+        calls.append((str(scope.get("id")), rtype))
+        result: Sequence[Mapping[str, Any]] = inner(scope, rtype)
+        return result
+
+    got = [v.compliant for v in evaluate_all(policies, SQL_SERVER, related=counting)]
+    assert got == [False, True]  # the real setting is Disabled
+    assert calls == [(SQL_SERVER["id"], "Microsoft.Sql/servers/auditingSettings")]
