@@ -44,7 +44,8 @@ DEFAULT_API_VERSIONS: dict[str, str] = {
 }
 
 
-PROVIDERS_API_VERSION = "2021-04-01"
+PROVIDERS_API_VERSION = "2021-04-01"  # also resource groups
+SUBSCRIPTIONS_API_VERSION = "2022-12-01"
 _NO_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 
 
@@ -107,6 +108,7 @@ class ArmReader:
         self._versions: dict[str, str] = dict(DEFAULT_API_VERSIONS)
         self._versions.update({k.lower(): v for k, v in (api_versions or {}).items()})
         self._provider_cache: dict[str, dict[str, list[str]]] = {}
+        self._scopes: dict[str, dict[str, Any] | None] = {}
         self.gets = 0
 
     def api_version_for(self, resource_type: str, resource_id: str = "") -> str:
@@ -192,6 +194,33 @@ class ArmReader:
             out.extend(x for x in doc.get("value", []) if isinstance(x, dict))
             next_url, params = doc.get("nextLink"), None
         return out
+
+    def scope_object(self, scope_id: str) -> dict[str, Any] | None:
+        """The subscription or resource group object (``subscription()``/``resourceGroup()`` in a
+        policy rule: tags, location, managedBy...), read once per reader; None when unreadable."""
+        from azure.core.exceptions import HttpResponseError
+        from azure.core.rest import HttpRequest
+
+        key = scope_id.lower().rstrip("/")
+        if key in self._scopes:
+            return self._scopes[key]
+        parts = [p for p in key.split("/") if p]
+        if len(parts) == 2 and parts[0] == "subscriptions":
+            api = SUBSCRIPTIONS_API_VERSION
+        elif len(parts) == 4 and parts[0] == "subscriptions" and parts[2] == "resourcegroups":
+            api = PROVIDERS_API_VERSION
+        else:
+            return None
+        resp = self.client.send_request(HttpRequest("GET", scope_id, params={"api-version": api}))
+        found: dict[str, Any] | None = None
+        try:
+            resp.raise_for_status()
+            body = resp.json()
+            found = body if isinstance(body, dict) else None
+        except HttpResponseError:
+            logger.warning("cannot read scope %s", scope_id, extra={"status": resp.status_code})
+        self._scopes[key] = found
+        return found
 
     def close(self) -> None:
         self.client.close()

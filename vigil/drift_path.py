@@ -304,7 +304,8 @@ class _Run:
         rid = str(resource.get("id") or "")
         ref = ResourceRef.from_id(rid, type=rtype, location=str(resource.get("location") or ""))
         api = self.api_version(rtype) if callable(self.api_version) else self.api_version
-        env = EvalEnv(now=self.now, api_version=api)  # utcNow() is the evaluation's now
+        # utcNow() is the evaluation's now; subscription()/resourceGroup() read through the reader
+        env = EvalEnv(now=self.now, api_version=api, scope_reader=getattr(self.reader, "scope_object", None))
         for rule in self.rules.for_type(rtype):
             verdict = rule.policy.evaluate(resource, related=self.related, env=env)
             self.result.evaluations += 1
