@@ -304,6 +304,8 @@ class _Run:
         rid = str(resource.get("id") or "")
         ref = ResourceRef.from_id(rid, type=rtype, location=str(resource.get("location") or ""))
         api = self.api_version(rtype) if callable(self.api_version) else self.api_version
+        if event is not None and event.request_api_version:  # requestContext(): the request's own version
+            api = event.request_api_version
         # utcNow() is the evaluation's now; subscription()/resourceGroup() read through the reader
         env = EvalEnv(now=self.now, api_version=api, scope_reader=getattr(self.reader, "scope_object", None))
         for rule in self.rules.for_type(rtype):

@@ -255,3 +255,47 @@ def test_related_resources_are_read_once_per_resource_for_all_rules() -> None:
     got = [v.compliant for v in evaluate_all(policies, SQL_SERVER, related=counting)]
     assert got == [False, True]  # the real setting is Disabled
     assert calls == [(SQL_SERVER["id"], "Microsoft.Sql/servers/auditingSettings")]
+
+
+def test_event_path_uses_the_request_api_version_of_the_event(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from core.state.sqlite import SQLiteStore
+    from detectors.drift.loader import rules_from_policies
+    from vigil.drift_path import handle_events
+
+    policy = builtin("Storage_AuditForHTTPSEnabled_Audit.json")
+    account = shape("storage")
+    del account["properties"]["supportsHttpsTrafficOnly"]
+
+    class Reader:
+        def get(self, resource_id: str) -> dict[str, Any] | None:
+            return copy.deepcopy(account) if resource_id.lower() == account["id"].lower() else None
+
+    def event(eid: str, url: str | None) -> dict[str, Any]:
+        data: dict[str, Any] = {"resourceUri": account["id"], "status": "Succeeded", "operationName": "write"}
+        if url is not None:
+            data["httpRequest"] = {"method": "PUT", "url": url}
+        return {
+            "id": eid,
+            "subject": account["id"],
+            "eventType": "Microsoft.Resources.ResourceWriteSuccess",
+            "eventTime": "2026-12-07T01:00:00Z",
+            "dataVersion": "2",
+            "metadataVersion": "1",
+            "topic": "/subscriptions/x",
+            "data": data,
+        }
+
+    now = datetime(2026, 12, 7, 1, 0, 5, tzinfo=UTC)
+    old_url = f"https://management.azure.com{account['id']}?api-version=2018-07-01"
+    for eid, url, expected in (("e1", old_url, False), ("e2", None, True)):
+        store = SQLiteStore(tmp_path / f"{eid}.db")
+        try:
+            result = handle_events(
+                [event(eid, url)], store=store, reader=Reader(), rules=rules_from_policies([policy]), now=now
+            )
+        finally:
+            store.close()
+        (verdict,) = result.verdicts
+        assert verdict.compliant is expected, (eid, verdict.reason)
