@@ -16,15 +16,21 @@ type in its name (``Microsoft.Compute/imagePublisher``) has one path per type
 the field is missing. A name that is in no type of the catalogue is unknown,
 and the compiler refuses the definition naming it.
 
-Snapshot format (compact: most default paths are ``properties.<alias suffix>``)::
+Snapshot format (compact: most default paths are ``properties.<alias suffix>``,
+possibly with more ``properties`` levels inside nested resources)::
 
-    {"format": "vigil-alias-snapshot/1", "source": "...",
-     "types": {"<resource type>": {"<key>": "<code>"}}}
+    {"format": "vigil-alias-snapshot/2", "source": "...", "count": N,
+     "types": {"<resource type>": "<JSON text of {<suffix>: <code>}>"},
+     "typeless": {"<resource type>": {"<alias>": "<default path>"}}}
 
-``<key>`` is the alias name without ``<resource type>/``, or ``/`` + the full
-alias name when the name does not start with the type. ``<code>`` is ``""`` for
-``properties.<key>``, ``"."`` for ``<key>`` itself (``sku.name``, ``kind``), and
-the full default path otherwise.
+``<suffix>`` is the alias name without ``<resource type>/``; ``<code>`` is ``""`` for
+``properties.<suffix>``, ``"."`` for ``<suffix>`` itself (``sku.name``, ``kind``),
+``"~0,2"`` for ``<suffix>`` with ``properties`` inserted before its segments 0 and 2
+(``ipConfigurations[*].publicIPAddress.id`` -> ``properties.ipConfigurations[*].properties.publicIPAddress.id``),
+``"~0;1,3"`` for the same with segments 1 and 3 dropped (polymorphic type names such as
+``linkedservices/AzureBlobStorage.typeProperties...``), and the full default path
+otherwise. ``typeless`` holds the aliases whose name does not start with the type they
+are listed under (``Microsoft.Compute/imagePublisher``).
 """
 
 from __future__ import annotations
@@ -51,7 +57,7 @@ __all__ = [
 ]
 
 SNAPSHOT = Path(__file__).with_name("aliases.snapshot.json.gz")
-FORMAT = "vigil-alias-snapshot/1"
+FORMAT = "vigil-alias-snapshot/2"
 
 
 class _Star:
@@ -90,37 +96,95 @@ def parse_path(path: str) -> tuple[PathToken, ...]:
 # --------------------------------------------------------------------------- snapshot files
 
 
+def _segments(key: str) -> list[str]:
+    return key.split(".")
+
+
+def _encode_path(key: str, path: str) -> str:
+    """The shortest code that rebuilds ``path`` from the alias suffix ``key`` (see the module doc)."""
+    if path == "properties." + key:
+        return ""
+    if path == key:
+        return "."
+    segs, out = _segments(key), _segments(path)
+    inserts: list[int] = []
+    drops: list[int] = []
+    i = j = 0
+    while i < len(out) and j < len(segs):
+        if out[i] == segs[j]:
+            i, j = i + 1, j + 1
+        elif out[i] == "properties":
+            inserts.append(j)
+            i += 1
+        else:  # a segment of the name that is not in the path (a polymorphic type name)
+            drops.append(j)
+            j += 1
+    drops.extend(range(j, len(segs)))
+    if i == len(out):
+        code = "~" + ",".join(map(str, inserts)) + (";" + ",".join(map(str, drops)) if drops else "")
+        if len(code) < len(path) and _decode_path(key, code) == path:
+            return code
+    return path
+
+
+def _decode_path(key: str, code: str) -> str:
+    if code == "":
+        return "properties." + key
+    if code == ".":
+        return key
+    if code.startswith("~"):
+        ins, _, dro = code[1:].partition(";")
+        inserts = [int(n) for n in ins.split(",") if n]
+        drops = {int(n) for n in dro.split(",") if n}
+        out: list[str] = []
+        for j, seg in enumerate(_segments(key)):
+            out.extend("properties" for n in inserts if n == j)
+            if j not in drops:
+                out.append(seg)
+        return ".".join(out)
+    return code
+
+
 def encode_snapshot(types: Mapping[str, Mapping[str, str]], *, origin: str) -> dict[str, object]:
     """``{resource type: {alias: default path}}`` -> the compact snapshot document.
 
     Types that differ only in case (ARM lists a few twice) are merged; the first
-    path seen for an alias wins (the listing repeats identical paths).
+    path seen for an alias wins (the listing repeats identical paths). Each type's
+    entries are one JSON string, decoded the first time a resource of the type is
+    read; aliases whose name does not start with their type are kept apart
+    (``typeless``), decoded at load.
     """
     merged: dict[str, dict[str, str]] = {}
+    typeless: dict[str, dict[str, str]] = {}
     names: dict[str, str] = {}
     for rtype in sorted(types):
         low = rtype.lower()
         names.setdefault(low, rtype)
         out = merged.setdefault(low, {})
-        seen = {k.lower() for k in out}
+        other = typeless.setdefault(low, {})
+        seen = {k.lower() for k in out} | {k.lower() for k in other}
         prefix = low + "/"
         for alias in sorted(types[rtype]):
             path = types[rtype][alias]
             if not isinstance(alias, str) or not isinstance(path, str) or not path:
                 continue
+            if alias.lower() in seen:
+                continue
+            seen.add(alias.lower())
             if alias.lower().startswith(prefix) and len(alias) > len(prefix):
                 key = alias[len(prefix) :]
-                code = "" if path == "properties." + key else "." if path == key else path
+                out[key] = _encode_path(key, path)
             else:
-                key, code = "/" + alias, path
-            if key.lower() in seen:
-                continue
-            seen.add(key.lower())
-            out[key] = code
+                other[alias] = path
     return {
         "format": FORMAT,
         "source": origin,
-        "types": {names[low]: merged[low] for low in sorted(merged)},
+        "count": sum(len(v) for v in merged.values()) + sum(len(v) for v in typeless.values()),
+        "types": {
+            names[low]: json.dumps(merged[low], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+            for low in sorted(merged)
+        },
+        "typeless": {names[low]: typeless[low] for low in sorted(typeless) if typeless[low]},
     }
 
 
@@ -135,39 +199,49 @@ def write_snapshot(types: Mapping[str, Mapping[str, str]], out: Path, *, origin:
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_bytes(buf.getvalue())
     tmp.replace(out)
-    encoded = doc["types"]
-    assert isinstance(encoded, dict)
-    return sum(len(v) for v in encoded.values())
+    count = doc["count"]
+    assert isinstance(count, int)
+    return count
 
 
 class AliasCatalogue:
     """Aliases by resource type (keys lower case), with their default paths.
 
-    A type's entries are decoded the first time a resource of that type is read.
+    A type's entries are decoded the first time a resource of that type is read, so
+    loading the catalogue costs little more than reading the file.
     """
 
-    __slots__ = ("_by_type", "_known", "_raw", "source")
+    __slots__ = ("_by_type", "_count", "_raw", "_typeless", "source")
 
-    def __init__(self, raw: dict[str, tuple[str, dict[str, str]]], *, source: str) -> None:
-        self._raw = raw  # lower type -> (type as ARM spells it, snapshot entries)
+    def __init__(
+        self,
+        raw: dict[str, tuple[str, str | dict[str, str]]],
+        typeless: dict[str, dict[str, str]],
+        *,
+        source: str,
+        count: int,
+    ) -> None:
+        self._raw = raw  # lower type -> (type as ARM spells it, entries: JSON text until decoded)
+        self._typeless = typeless  # lower type -> {lower alias: path} for aliases not named after their type
         self._by_type: dict[str, dict[str, str]] = {}
-        known: set[str] = set()
-        for rtype, entries in raw.values():
-            for key in entries:
-                known.add(key[1:].lower() if key.startswith("/") else f"{rtype}/{key}".lower())
-        self._known = frozenset(known)
+        self._count = count
         self.source = source
 
     @classmethod
     def from_document(cls, doc: object, *, where: str) -> AliasCatalogue:
         if not isinstance(doc, dict) or doc.get("format") != FORMAT or not isinstance(doc.get("types"), dict):
             raise ValueError(f"{where}: not an alias snapshot (format {FORMAT})")
-        raw: dict[str, tuple[str, dict[str, str]]] = {}
+        raw: dict[str, tuple[str, str | dict[str, str]]] = {}
         for rtype, entries in doc["types"].items():
-            if not isinstance(entries, dict) or not all(isinstance(v, str) for v in entries.values()):
-                raise ValueError(f"{where}: types.{rtype}: expected an object of strings")
+            if not isinstance(entries, str | dict):
+                raise ValueError(f"{where}: types.{rtype}: expected the entries")
             raw[rtype.lower()] = (rtype, entries)
-        return cls(raw, source=str(doc.get("source") or where))
+        typeless: dict[str, dict[str, str]] = {}
+        for rtype, entries in (doc.get("typeless") or {}).items():
+            if not isinstance(entries, dict) or not all(isinstance(v, str) for v in entries.values()):
+                raise ValueError(f"{where}: typeless.{rtype}: expected an object of strings")
+            typeless[rtype.lower()] = {a.lower(): p for a, p in entries.items()}
+        return cls(raw, typeless, source=str(doc.get("source") or where), count=int(doc.get("count") or 0))
 
     @classmethod
     def load(cls, path: Path) -> AliasCatalogue:
@@ -180,22 +254,21 @@ class AliasCatalogue:
 
     def extended(self, types: Mapping[str, Mapping[str, str]], *, source: str) -> AliasCatalogue:
         """A copy with more aliases (``{resource type: {alias: default path}}``), e.g. a test type."""
-        raw = {low: (rtype, dict(entries)) for low, (rtype, entries) in self._raw.items()}
+        raw = dict(self._raw)
+        typeless = {t: dict(v) for t, v in self._typeless.items()}
+        count = self._count
         for rtype, aliases in types.items():
-            _name, entries = raw.setdefault(rtype.lower(), (rtype, {}))
-            for alias, path in aliases.items():
-                entries["/" + alias] = path
-        return AliasCatalogue(raw, source=f"{self.source} + {source}")
+            raw.setdefault(rtype.lower(), (rtype, "{}"))
+            typeless.setdefault(rtype.lower(), {}).update({a.lower(): p for a, p in aliases.items()})
+            count += len(aliases)
+        return AliasCatalogue(raw, typeless, source=f"{self.source} + {source}", count=count)
 
     def __len__(self) -> int:
-        return sum(len(e) for _t, e in self._raw.values())
+        return self._count
 
     @property
     def type_count(self) -> int:
         return len(self._raw)
-
-    def known(self, alias_lower: str) -> bool:
-        return alias_lower in self._known
 
     def _entries(self, resource_type_lower: str) -> dict[str, str] | None:
         out = self._by_type.get(resource_type_lower)
@@ -204,14 +277,22 @@ class AliasCatalogue:
             if found is None:
                 return None
             rtype, entries = found
-            out = {}
-            for key, code in entries.items():
-                if key.startswith("/"):
-                    out[key[1:].lower()] = code
-                else:
-                    out[f"{rtype}/{key}".lower()] = "properties." + key if code == "" else key if code == "." else code
+            decoded: dict[str, str] = json.loads(entries) if isinstance(entries, str) else entries
+            out = {f"{rtype}/{key}".lower(): _decode_path(key, code) for key, code in decoded.items()}
+            out.update(self._typeless.get(resource_type_lower, {}))
             self._by_type[resource_type_lower] = out
         return out
+
+    def known(self, alias_lower: str) -> bool:
+        """The alias is listed for some resource type."""
+        if any(alias_lower in t for t in self._typeless.values()):
+            return True
+        parts = alias_lower.split("/")
+        for n in range(len(parts) - 1, 1, -1):  # the type is a prefix of the name: longest first
+            entries = self._entries("/".join(parts[:n]))
+            if entries is not None and alias_lower in entries:
+                return True
+        return False
 
     def default_path(self, alias_lower: str, resource_type_lower: str) -> str | None:
         entries = self._entries(resource_type_lower)
