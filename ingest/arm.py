@@ -44,7 +44,8 @@ DEFAULT_API_VERSIONS: dict[str, str] = {
 }
 
 
-PROVIDERS_API_VERSION = "2021-04-01"
+PROVIDERS_API_VERSION = "2021-04-01"  # also resource groups
+SUBSCRIPTIONS_API_VERSION = "2022-12-01"
 _NO_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 
 
@@ -107,6 +108,7 @@ class ArmReader:
         self._versions: dict[str, str] = dict(DEFAULT_API_VERSIONS)
         self._versions.update({k.lower(): v for k, v in (api_versions or {}).items()})
         self._provider_cache: dict[str, dict[str, list[str]]] = {}
+        self._scopes: dict[str, dict[str, Any] | None] = {}
         self.gets = 0
 
     def api_version_for(self, resource_type: str, resource_id: str = "") -> str:
@@ -159,12 +161,21 @@ class ArmReader:
         return body if isinstance(body, dict) else None
 
     def related(self, resource_id: str, resource_type: str) -> list[dict[str, Any]] | None:
-        """Extension resources of ``resource_type`` under ``resource_id`` (e.g. diagnostic settings)."""
+        """Related resources of ``resource_type`` under ``resource_id``.
+
+        A child type of the resource's own type (``Microsoft.Sql/servers/auditingSettings`` under a
+        server) is listed at ``<id>/auditingSettings``; any other type is an extension (diagnostic
+        settings) or a type listed in a resource group or subscription: ``<id>/providers/<type>``.
+        """
         from azure.core.exceptions import HttpResponseError
         from azure.core.rest import HttpRequest
 
         api = self.api_version_for(resource_type, resource_id)
-        url = f"{resource_id.rstrip('/')}/providers/{resource_type}"
+        own = type_of(resource_id)
+        if own and resource_type.lower().startswith(own + "/") and "/providers/" in resource_id.lower():
+            url = f"{resource_id.rstrip('/')}/{resource_type[len(own) + 1 :]}"
+        else:
+            url = f"{resource_id.rstrip('/')}/providers/{resource_type}"
         out: list[dict[str, Any]] = []
         next_url: str | None = url
         params: dict[str, str] | None = {"api-version": api}
@@ -183,6 +194,33 @@ class ArmReader:
             out.extend(x for x in doc.get("value", []) if isinstance(x, dict))
             next_url, params = doc.get("nextLink"), None
         return out
+
+    def scope_object(self, scope_id: str) -> dict[str, Any] | None:
+        """The subscription or resource group object (``subscription()``/``resourceGroup()`` in a
+        policy rule: tags, location, managedBy...), read once per reader; None when unreadable."""
+        from azure.core.exceptions import HttpResponseError
+        from azure.core.rest import HttpRequest
+
+        key = scope_id.lower().rstrip("/")
+        if key in self._scopes:
+            return self._scopes[key]
+        parts = [p for p in key.split("/") if p]
+        if len(parts) == 2 and parts[0] == "subscriptions":
+            api = SUBSCRIPTIONS_API_VERSION
+        elif len(parts) == 4 and parts[0] == "subscriptions" and parts[2] == "resourcegroups":
+            api = PROVIDERS_API_VERSION
+        else:
+            return None
+        resp = self.client.send_request(HttpRequest("GET", scope_id, params={"api-version": api}))
+        found: dict[str, Any] | None = None
+        try:
+            resp.raise_for_status()
+            body = resp.json()
+            found = body if isinstance(body, dict) else None
+        except HttpResponseError:
+            logger.warning("cannot read scope %s", scope_id, extra={"status": resp.status_code})
+        self._scopes[key] = found
+        return found
 
     def close(self) -> None:
         self.client.close()

@@ -67,6 +67,18 @@ class ResourceEvent:
     def is_delete(self) -> bool:
         return self.event_type == DELETE
 
+    @property
+    def request_api_version(self) -> str | None:
+        """The api-version of the ARM request behind the event (``data.httpRequest.url``), if given."""
+        http = self.data.get("httpRequest") if isinstance(self.data, Mapping) else None
+        url = http.get("url") if isinstance(http, Mapping) else None
+        if not isinstance(url, str) or "?" not in url:
+            return None
+        from urllib.parse import parse_qs
+
+        values = parse_qs(url.split("?", 1)[1]).get("api-version")
+        return values[0] if values and values[0] else None
+
 
 @dataclass(frozen=True, slots=True)
 class Quarantined:

@@ -31,7 +31,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from core.model import Finding, ResourceRef, Severity, Status
 from core.state.base import ConcurrencyError, Namespace, StateStore
-from detectors.drift.engine import RelatedProvider, Verdict
+from detectors.drift.engine import EvalEnv, RelatedProvider, Verdict
 from detectors.drift.loader import DriftRule, RuleSet
 from detectors.drift.transitions import Action, Observation, decide
 from ingest.events import EventBatch, Quarantined, ResourceEvent, parse_events
@@ -113,7 +113,7 @@ def related_provider(reader: Any) -> RelatedProvider | None:
         lister = reader.list
 
         def via_list(resource: Mapping[str, Any], rtype: str) -> Sequence[Mapping[str, Any]] | None:
-            prefix = str(resource.get("id") or "").lower().rstrip("/") + "/providers/"
+            prefix = str(resource.get("id") or "").lower().rstrip("/") + "/"  # children and extensions
             return [r for r in lister([rtype]) if str(r.get("id", "")).lower().startswith(prefix)]
 
         return via_list
@@ -304,8 +304,12 @@ class _Run:
         rid = str(resource.get("id") or "")
         ref = ResourceRef.from_id(rid, type=rtype, location=str(resource.get("location") or ""))
         api = self.api_version(rtype) if callable(self.api_version) else self.api_version
+        if event is not None and event.request_api_version:  # requestContext(): the request's own version
+            api = event.request_api_version
+        # utcNow() is the evaluation's now; subscription()/resourceGroup() read through the reader
+        env = EvalEnv(now=self.now, api_version=api, scope_reader=getattr(self.reader, "scope_object", None))
         for rule in self.rules.for_type(rtype):
-            verdict = rule.policy.evaluate(resource, related=self.related, api_version=api)
+            verdict = rule.policy.evaluate(resource, related=self.related, env=env)
             self.result.evaluations += 1
             self.result.verdicts.append(verdict)
             base = {"resource_id": ref.id, "rule": rule.id, "resource_type": ref.type}

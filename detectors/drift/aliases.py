@@ -1,31 +1,63 @@
 """Azure Policy aliases: from an alias name to a path in the ARM resource JSON.
 
-The shipped map covers the resource types of the built-in rule pack. Each entry
-was checked against the provider's published alias list and against real ARM
-GET payloads (``../shared/samples/arm``). Some paths are not the obvious
-``properties.<x>``:
+Every alias resolves through Azure's own alias catalogue, never a guess: the data
+ARM returns for ``GET /providers?$expand=resourceTypes/aliases`` (each alias's
+``defaultPath``, the path a compliance scan on the latest API version reads).
 
-* Azure ML workspace private endpoint connections keep their state one
-  ``properties`` level deeper:
-  ``properties.privateEndpointConnections[*].properties.privateLinkServiceConnectionState.status``.
-* Azure ML compute settings specific to the compute kind (subnet, idle
-  shutdown, SSH, node public IP) sit under ``properties.properties.*``, while
-  ``computeType`` and ``disableLocalAuth`` sit under ``properties.*``.
-* NSG security rules keep their fields under ``securityRules[*].properties.*``.
+* The package ships a snapshot, ``aliases.snapshot.json.gz``, built by
+  ``scripts/gen_alias_snapshot.py`` from ``../shared/azure-policy/aliases.json.gz``.
+* ``vigil drift aliases refresh`` re-reads the catalogue from ARM and writes a file
+  of the same format; :func:`use_catalogue` makes it the one in use.
 
-**Fallback** (documented behaviour for any alias not in the map): an alias
-``<resource type>/<path>`` evaluated against a resource of that type maps to
-``properties.<path>``; when ``<path>`` starts with an ARM envelope property
-(``sku``, ``identity``, ``kind``, ``plan``, ``zones``, ``extendedLocation``)
-it maps to that top-level property instead. An alias whose type is not the
-resource's type resolves to "missing".
+An alias belongs to resource types: ``Microsoft.Compute/virtualMachines/sku.name``
+is ``properties.hardwareProfile.vmSize`` on a VM; an alias without a resource
+type in its name (``Microsoft.Compute/imagePublisher``) has one path per type
+(VMs, scale sets, disks). On a resource of a type the alias does not belong to,
+the field is missing. A name that is in no type of the catalogue is unknown,
+and the compiler refuses the definition naming it.
+
+Snapshot format (compact: most default paths are ``properties.<alias suffix>``,
+possibly with more ``properties`` levels inside nested resources)::
+
+    {"format": "vigil-alias-snapshot/2", "source": "...", "count": N,
+     "types": {"<resource type>": "<JSON text of {<suffix>: <code>}>"},
+     "typeless": {"<resource type>": {"<alias>": "<default path>"}}}
+
+``<suffix>`` is the alias name without ``<resource type>/``; ``<code>`` is ``""`` for
+``properties.<suffix>``, ``"."`` for ``<suffix>`` itself (``sku.name``, ``kind``),
+``"~0,2"`` for ``<suffix>`` with ``properties`` inserted before its segments 0 and 2
+(``ipConfigurations[*].publicIPAddress.id`` -> ``properties.ipConfigurations[*].properties.publicIPAddress.id``),
+``"~0;1,3"`` for the same with segments 1 and 3 dropped (polymorphic type names such as
+``linkedservices/AzureBlobStorage.typeProperties...``), and the full default path
+otherwise. ``typeless`` holds the aliases whose name does not start with the type they
+are listed under (``Microsoft.Compute/imagePublisher``).
 """
 
 from __future__ import annotations
 
+import gzip
+import io
+import json
 import re
+from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import Path
 
-__all__ = ["ALIASES", "STAR", "PathToken", "alias_path", "parse_path"]
+__all__ = [
+    "SNAPSHOT",
+    "STAR",
+    "AliasCatalogue",
+    "PathToken",
+    "alias_path",
+    "catalogue",
+    "encode_snapshot",
+    "parse_path",
+    "use_catalogue",
+    "write_snapshot",
+]
+
+SNAPSHOT = Path(__file__).with_name("aliases.snapshot.json.gz")
+FORMAT = "vigil-alias-snapshot/2"
 
 
 class _Star:
@@ -38,98 +70,10 @@ class _Star:
 STAR = _Star()
 PathToken = str | int | _Star
 
-_ML = "microsoft.machinelearningservices/workspaces"
-_ST = "microsoft.storage/storageaccounts"
-_KV = "microsoft.keyvault/vaults"
-_ACR = "microsoft.containerregistry/registries"
-_NSG = "microsoft.network/networksecuritygroups"
-_RA = "microsoft.authorization/roleassignments"
-_DS = "microsoft.insights/diagnosticsettings"
-
-_PEC = "properties.privateEndpointConnections[*]"
-
-#: alias (lower case) -> ARM JSON path.
-ALIASES: dict[str, str] = {
-    # Azure ML workspaces
-    f"{_ML}/publicnetworkaccess": "properties.publicNetworkAccess",
-    f"{_ML}/allowpublicaccesswhenbehindvnet": "properties.allowPublicAccessWhenBehindVnet",
-    f"{_ML}/privateendpointconnections[*]": _PEC,
-    f"{_ML}/privateendpointconnections[*].privatelinkserviceconnectionstate.status": (
-        f"{_PEC}.properties.privateLinkServiceConnectionState.status"
-    ),
-    f"{_ML}/privateendpointconnections[*].privateendpoint.id": f"{_PEC}.properties.privateEndpoint.id",
-    f"{_ML}/privateendpointconnections[*].provisioningstate": f"{_PEC}.properties.provisioningState",
-    f"{_ML}/encryption.status": "properties.encryption.status",
-    f"{_ML}/encryption.keyvaultproperties.keyidentifier": "properties.encryption.keyVaultProperties.keyIdentifier",
-    f"{_ML}/primaryuserassignedidentity": "properties.primaryUserAssignedIdentity",
-    f"{_ML}/managednetwork.isolationmode": "properties.managedNetwork.isolationMode",
-    f"{_ML}/hbiworkspace": "properties.hbiWorkspace",
-    f"{_ML}/v1legacymode": "properties.v1LegacyMode",
-    # Azure ML computes: kind-specific settings are one level deeper.
-    f"{_ML}/computes/computetype": "properties.computeType",
-    f"{_ML}/computes/disablelocalauth": "properties.disableLocalAuth",
-    f"{_ML}/computes/subnet.id": "properties.properties.subnet.id",
-    f"{_ML}/computes/idletimebeforeshutdown": "properties.properties.idleTimeBeforeShutdown",
-    f"{_ML}/computes/enablenodepublicip": "properties.properties.enableNodePublicIp",
-    f"{_ML}/computes/remoteloginportpublicaccess": "properties.properties.remoteLoginPortPublicAccess",
-    f"{_ML}/computes/sshsettings.sshpublicaccess": "properties.properties.sshSettings.sshPublicAccess",
-    f"{_ML}/computes/osimagemetadata.islatestosimageversion": (
-        "properties.properties.osImageMetadata.isLatestOsImageVersion"
-    ),
-    # Storage accounts
-    f"{_ST}/allowblobpublicaccess": "properties.allowBlobPublicAccess",
-    f"{_ST}/allowsharedkeyaccess": "properties.allowSharedKeyAccess",
-    f"{_ST}/minimumtlsversion": "properties.minimumTlsVersion",
-    f"{_ST}/supportshttpstrafficonly": "properties.supportsHttpsTrafficOnly",
-    f"{_ST}/publicnetworkaccess": "properties.publicNetworkAccess",
-    f"{_ST}/networkacls.defaultaction": "properties.networkAcls.defaultAction",
-    # Key Vault
-    f"{_KV}/enablepurgeprotection": "properties.enablePurgeProtection",
-    f"{_KV}/enablesoftdelete": "properties.enableSoftDelete",
-    f"{_KV}/publicnetworkaccess": "properties.publicNetworkAccess",
-    f"{_KV}/networkacls.defaultaction": "properties.networkAcls.defaultAction",
-    f"{_KV}/createmode": "properties.createMode",
-    # Container registries
-    f"{_ACR}/adminuserenabled": "properties.adminUserEnabled",
-    f"{_ACR}/publicnetworkaccess": "properties.publicNetworkAccess",
-    # Network security groups: rule fields sit under each rule's own `properties`.
-    f"{_NSG}/securityrules[*]": "properties.securityRules[*]",
-    f"{_NSG}/securityrules[*].direction": "properties.securityRules[*].properties.direction",
-    f"{_NSG}/securityrules[*].access": "properties.securityRules[*].properties.access",
-    f"{_NSG}/securityrules[*].protocol": "properties.securityRules[*].properties.protocol",
-    f"{_NSG}/securityrules[*].sourceaddressprefix": "properties.securityRules[*].properties.sourceAddressPrefix",
-    f"{_NSG}/securityrules[*].sourceaddressprefixes[*]": (
-        "properties.securityRules[*].properties.sourceAddressPrefixes[*]"
-    ),
-    f"{_NSG}/securityrules[*].destinationportrange": "properties.securityRules[*].properties.destinationPortRange",
-    f"{_NSG}/securityrules[*].destinationportranges[*]": (
-        "properties.securityRules[*].properties.destinationPortRanges[*]"
-    ),
-    # Role assignments
-    f"{_RA}/roledefinitionid": "properties.roleDefinitionId",
-    f"{_RA}/principalid": "properties.principalId",
-    f"{_RA}/principaltype": "properties.principalType",
-    f"{_RA}/scope": "properties.scope",
-    # Diagnostic settings (related resources for auditIfNotExists)
-    f"{_DS}/logs[*]": "properties.logs[*]",
-    f"{_DS}/logs[*].enabled": "properties.logs[*].enabled",
-    f"{_DS}/logs.enabled": "properties.logs[*].enabled",
-    f"{_DS}/logs[*].category": "properties.logs[*].category",
-    f"{_DS}/logs[*].categorygroup": "properties.logs[*].categoryGroup",
-    f"{_DS}/logs[*].retentionpolicy.enabled": "properties.logs[*].retentionPolicy.enabled",
-    f"{_DS}/logs[*].retentionpolicy.days": "properties.logs[*].retentionPolicy.days",
-    f"{_DS}/metrics[*].enabled": "properties.metrics[*].enabled",
-    f"{_DS}/metrics.enabled": "properties.metrics[*].enabled",
-    f"{_DS}/storageaccountid": "properties.storageAccountId",
-    f"{_DS}/workspaceid": "properties.workspaceId",
-    f"{_DS}/eventhubauthorizationruleid": "properties.eventHubAuthorizationRuleId",
-}
-
-_ENVELOPE = ("sku", "identity", "kind", "plan", "zones", "extendedlocation", "managedby")
-
 _TOKEN = re.compile(r"\[\*\]|\[(\d+)\]|\['([^']*)'\]|\[([^\]'*]+)\]|([^.\[\]]+)")
 
 
+@lru_cache(maxsize=8192)
 def parse_path(path: str) -> tuple[PathToken, ...]:
     """``a.b[*].c['x y'][0]`` -> ``('a', 'b', STAR, 'c', 'x y', 0)``."""
     out: list[PathToken] = []
@@ -149,32 +93,237 @@ def parse_path(path: str) -> tuple[PathToken, ...]:
     return tuple(out)
 
 
-def alias_path(alias_lower: str, resource_type_lower: str) -> tuple[PathToken, ...] | None:
-    """The JSON path of an alias for a resource of the given type, or None.
+# --------------------------------------------------------------------------- snapshot files
 
-    None means the alias does not apply to that type (the field is missing).
+
+def _segments(key: str) -> list[str]:
+    return key.split(".")
+
+
+def _encode_path(key: str, path: str) -> str:
+    """The shortest code that rebuilds ``path`` from the alias suffix ``key`` (see the module doc)."""
+    if path == "properties." + key:
+        return ""
+    if path == key:
+        return "."
+    segs, out = _segments(key), _segments(path)
+    inserts: list[int] = []
+    drops: list[int] = []
+    i = j = 0
+    while i < len(out) and j < len(segs):
+        if out[i] == segs[j]:
+            i, j = i + 1, j + 1
+        elif out[i] == "properties":
+            inserts.append(j)
+            i += 1
+        else:  # a segment of the name that is not in the path (a polymorphic type name)
+            drops.append(j)
+            j += 1
+    drops.extend(range(j, len(segs)))
+    if i == len(out):
+        code = "~" + ",".join(map(str, inserts)) + (";" + ",".join(map(str, drops)) if drops else "")
+        if len(code) < len(path) and _decode_path(key, code) == path:
+            return code
+    return path
+
+
+def _decode_path(key: str, code: str) -> str:
+    if code == "":
+        return "properties." + key
+    if code == ".":
+        return key
+    if code.startswith("~"):
+        ins, _, dro = code[1:].partition(";")
+        inserts = [int(n) for n in ins.split(",") if n]
+        drops = {int(n) for n in dro.split(",") if n}
+        out: list[str] = []
+        for j, seg in enumerate(_segments(key)):
+            out.extend("properties" for n in inserts if n == j)
+            if j not in drops:
+                out.append(seg)
+        return ".".join(out)
+    return code
+
+
+def encode_snapshot(types: Mapping[str, Mapping[str, str]], *, origin: str) -> dict[str, object]:
+    """``{resource type: {alias: default path}}`` -> the compact snapshot document.
+
+    Types that differ only in case (ARM lists a few twice) are merged; the first
+    path seen for an alias wins (the listing repeats identical paths). Each type's
+    entries are one JSON string, decoded the first time a resource of the type is
+    read; aliases whose name does not start with their type are kept apart
+    (``typeless``), decoded at load.
     """
-    mapped = ALIASES.get(alias_lower)
-    if mapped is not None:
-        # A mapped alias still only applies to its own type.
-        owner = _owner_type(alias_lower)
-        if owner is not None and owner != resource_type_lower:
-            return None
-        return parse_path(mapped)
-    prefix = resource_type_lower + "/"
-    if not alias_lower.startswith(prefix):
-        return None
-    rest = alias_lower[len(prefix) :]
-    if not rest or "/" in rest:
-        return None
-    head = re.split(r"[.\[]", rest, maxsplit=1)[0]
-    if head in _ENVELOPE:
-        return parse_path(rest)
-    return parse_path("properties." + rest)
+    merged: dict[str, dict[str, str]] = {}
+    typeless: dict[str, dict[str, str]] = {}
+    names: dict[str, str] = {}
+    for rtype in sorted(types):
+        low = rtype.lower()
+        names.setdefault(low, rtype)
+        out = merged.setdefault(low, {})
+        other = typeless.setdefault(low, {})
+        seen = {k.lower() for k in out} | {k.lower() for k in other}
+        prefix = low + "/"
+        for alias in sorted(types[rtype]):
+            path = types[rtype][alias]
+            if not isinstance(alias, str) or not isinstance(path, str) or not path:
+                continue
+            if alias.lower() in seen:
+                continue
+            seen.add(alias.lower())
+            if alias.lower().startswith(prefix) and len(alias) > len(prefix):
+                key = alias[len(prefix) :]
+                out[key] = _encode_path(key, path)
+            else:
+                other[alias] = path
+    return {
+        "format": FORMAT,
+        "source": origin,
+        "count": sum(len(v) for v in merged.values()) + sum(len(v) for v in typeless.values()),
+        "types": {
+            names[low]: json.dumps(merged[low], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+            for low in sorted(merged)
+        },
+        "typeless": {names[low]: typeless[low] for low in sorted(typeless) if typeless[low]},
+    }
 
 
-def _owner_type(alias_lower: str) -> str | None:
-    for t in (_ML + "/computes", _ML, _ST, _KV, _ACR, _NSG, _RA, _DS):
-        if alias_lower.startswith(t + "/") and "/" not in alias_lower[len(t) + 1 :]:
-            return t
-    return None
+def write_snapshot(types: Mapping[str, Mapping[str, str]], out: Path, *, origin: str) -> int:
+    """Write a snapshot (deterministic bytes for the same input); returns the alias count."""
+    doc = encode_snapshot(types, origin=origin)
+    raw = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    buf = io.BytesIO()
+    with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=0, compresslevel=9) as gz:
+        gz.write(raw)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_bytes(buf.getvalue())
+    tmp.replace(out)
+    count = doc["count"]
+    assert isinstance(count, int)
+    return count
+
+
+class AliasCatalogue:
+    """Aliases by resource type (keys lower case), with their default paths.
+
+    A type's entries are decoded the first time a resource of that type is read, so
+    loading the catalogue costs little more than reading the file.
+    """
+
+    __slots__ = ("_by_type", "_count", "_raw", "_typeless", "source")
+
+    def __init__(
+        self,
+        raw: dict[str, tuple[str, str | dict[str, str]]],
+        typeless: dict[str, dict[str, str]],
+        *,
+        source: str,
+        count: int,
+    ) -> None:
+        self._raw = raw  # lower type -> (type as ARM spells it, entries: JSON text until decoded)
+        self._typeless = typeless  # lower type -> {lower alias: path} for aliases not named after their type
+        self._by_type: dict[str, dict[str, str]] = {}
+        self._count = count
+        self.source = source
+
+    @classmethod
+    def from_document(cls, doc: object, *, where: str) -> AliasCatalogue:
+        if not isinstance(doc, dict) or doc.get("format") != FORMAT or not isinstance(doc.get("types"), dict):
+            raise ValueError(f"{where}: not an alias snapshot (format {FORMAT})")
+        raw: dict[str, tuple[str, str | dict[str, str]]] = {}
+        for rtype, entries in doc["types"].items():
+            if not isinstance(entries, str | dict):
+                raise ValueError(f"{where}: types.{rtype}: expected the entries")
+            raw[rtype.lower()] = (rtype, entries)
+        typeless: dict[str, dict[str, str]] = {}
+        for rtype, entries in (doc.get("typeless") or {}).items():
+            if not isinstance(entries, dict) or not all(isinstance(v, str) for v in entries.values()):
+                raise ValueError(f"{where}: typeless.{rtype}: expected an object of strings")
+            typeless[rtype.lower()] = {a.lower(): p for a, p in entries.items()}
+        return cls(raw, typeless, source=str(doc.get("source") or where), count=int(doc.get("count") or 0))
+
+    @classmethod
+    def load(cls, path: Path) -> AliasCatalogue:
+        try:
+            with gzip.open(path, "rt", encoding="utf-8") as fh:
+                doc = json.load(fh)
+        except (OSError, ValueError, EOFError) as exc:
+            raise ValueError(f"{path}: cannot read the alias snapshot: {exc}") from None
+        return cls.from_document(doc, where=str(path))
+
+    def extended(self, types: Mapping[str, Mapping[str, str]], *, source: str) -> AliasCatalogue:
+        """A copy with more aliases (``{resource type: {alias: default path}}``), e.g. a test type."""
+        raw = dict(self._raw)
+        typeless = {t: dict(v) for t, v in self._typeless.items()}
+        count = self._count
+        for rtype, aliases in types.items():
+            raw.setdefault(rtype.lower(), (rtype, "{}"))
+            typeless.setdefault(rtype.lower(), {}).update({a.lower(): p for a, p in aliases.items()})
+            count += len(aliases)
+        return AliasCatalogue(raw, typeless, source=f"{self.source} + {source}", count=count)
+
+    def __len__(self) -> int:
+        return self._count
+
+    @property
+    def type_count(self) -> int:
+        return len(self._raw)
+
+    def _entries(self, resource_type_lower: str) -> dict[str, str] | None:
+        out = self._by_type.get(resource_type_lower)
+        if out is None:
+            found = self._raw.get(resource_type_lower)
+            if found is None:
+                return None
+            rtype, entries = found
+            decoded: dict[str, str] = json.loads(entries) if isinstance(entries, str) else entries
+            out = {f"{rtype}/{key}".lower(): _decode_path(key, code) for key, code in decoded.items()}
+            out.update(self._typeless.get(resource_type_lower, {}))
+            self._by_type[resource_type_lower] = out
+        return out
+
+    def known(self, alias_lower: str) -> bool:
+        """The alias is listed for some resource type."""
+        if any(alias_lower in t for t in self._typeless.values()):
+            return True
+        parts = alias_lower.split("/")
+        for n in range(len(parts) - 1, 1, -1):  # the type is a prefix of the name: longest first
+            entries = self._entries("/".join(parts[:n]))
+            if entries is not None and alias_lower in entries:
+                return True
+        return False
+
+    def default_path(self, alias_lower: str, resource_type_lower: str) -> str | None:
+        entries = self._entries(resource_type_lower)
+        return None if entries is None else entries.get(alias_lower)
+
+    def types_of(self, alias_lower: str) -> list[str]:
+        return sorted(t for t in self._raw if self.default_path(alias_lower, t) is not None)
+
+    def path(self, alias_lower: str, resource_type_lower: str) -> tuple[PathToken, ...] | None:
+        """The parsed default path, or None when the alias does not belong to the type."""
+        p = self.default_path(alias_lower, resource_type_lower)
+        return None if p is None else parse_path(p)
+
+
+_ACTIVE: list[AliasCatalogue] = []  # the catalogue in use, once loaded
+
+
+def catalogue() -> AliasCatalogue:
+    """The catalogue in use: the shipped snapshot unless :func:`use_catalogue` set another."""
+    if not _ACTIVE:
+        _ACTIVE.append(AliasCatalogue.load(SNAPSHOT))
+    return _ACTIVE[0]
+
+
+def use_catalogue(cat: AliasCatalogue | None) -> None:
+    """Use ``cat`` for definitions compiled from now on (None: back to the shipped snapshot)."""
+    _ACTIVE.clear()
+    if cat is not None:
+        _ACTIVE.append(cat)
+
+
+def alias_path(alias_lower: str, resource_type_lower: str) -> tuple[PathToken, ...] | None:
+    """The JSON path of an alias for a resource of the given type, or None (the field is missing)."""
+    return catalogue().path(alias_lower, resource_type_lower)

@@ -36,15 +36,20 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from detectors.drift.aliases import STAR, PathToken, alias_path
+from detectors.drift.aliases import STAR, PathToken, alias_path, catalogue
 from detectors.drift.expr import MISSING, EvaluationError, Expr, ExprError, compile_expr, is_expression, literal
 
 __all__ = [
+    "LATEST_API_VERSION",
     "CompiledPolicy",
+    "EvalEnv",
     "PolicyLoadError",
     "RelatedProvider",
+    "RelatedScope",
+    "ScopeReader",
     "Verdict",
     "compile_policy",
     "evaluate_all",
@@ -79,6 +84,9 @@ _EFFECT_NAMES = {
         "manual",
     )
 }
+
+
+_DEFAULT_STATES = {"compliant": "Compliant", "noncompliant": "NonCompliant", "unknown": "Unknown"}
 
 
 class PolicyLoadError(ValueError):
@@ -229,10 +237,12 @@ def _ordered(a: Any, b: Any) -> int | None:
     return c
 
 
+@lru_cache(maxsize=4096)  # patterns that depend on the resource are compiled once each
 def _like_regex(pattern: str) -> re.Pattern[str]:
     return re.compile("^" + ".*".join(re.escape(p) for p in pattern.split("*")) + "$", re.IGNORECASE | re.DOTALL)
 
 
+@lru_cache(maxsize=4096)
 def _match_regex(pattern: str, insensitive: bool) -> re.Pattern[str]:
     parts = []
     for ch in pattern:
@@ -417,16 +427,108 @@ Evidence = tuple[str, str, str]
 # --------------------------------------------------------------------------- context
 
 
-class _Ctx:
-    __slots__ = ("api_version", "cache", "outer", "resource", "rtype", "scopes")
+#: ``requestContext().apiVersion`` when the caller does not know the request's version:
+#: a compliance scan reads the resource with the latest API version, which compares
+#: as later than every dated version a rule names.
+LATEST_API_VERSION = "9999-12-31"
 
-    def __init__(self, resource: Mapping[str, Any], api_version: str | None, outer: _Ctx | None = None) -> None:
+# ARM id of a subscription or resource group -> its ARM object (None when unknown).
+ScopeReader = Callable[[str], Mapping[str, Any] | None]
+
+
+@dataclass(frozen=True, slots=True)
+class EvalEnv:
+    """Where and when resources are evaluated (shared by every rule in one pass)."""
+
+    now: datetime | None = None
+    api_version: str | None = None
+    scope_reader: ScopeReader | None = None
+    assignment_id: str = ""
+    set_definition_id: str = ""
+    definition_reference_id: str = ""
+
+
+_DEFAULT_ENV = EvalEnv()
+
+
+def _scope_ids(resource_id: str) -> tuple[str | None, str | None]:
+    """(subscription id, resource group id) of an ARM id, each None when absent."""
+    parts = [p for p in resource_id.split("/") if p]
+    low = [p.lower() for p in parts]
+    sub = rg = None
+    if len(parts) >= 2 and low[0] == "subscriptions":
+        sub = f"/subscriptions/{parts[1]}"
+        if len(parts) >= 4 and low[2] == "resourcegroups":
+            rg = f"{sub}/resourceGroups/{parts[3]}"
+    return sub, rg
+
+
+class _Ctx:
+    __slots__ = ("cache", "env", "outer", "policy", "resource", "rtype", "scopes")
+
+    def __init__(
+        self,
+        resource: Mapping[str, Any],
+        env: EvalEnv | None = None,
+        outer: _Ctx | None = None,
+    ) -> None:
         self.resource = resource
         self.rtype = str(resource.get("type") or "").lower()
-        self.api_version = api_version or ""
+        self.env = env or _DEFAULT_ENV
         self.scopes: list[tuple[str, Any]] = []
         self.cache: dict[str, Any] = {}
         self.outer = outer
+        self.policy: CompiledPolicy | None = outer.policy if outer is not None else None
+
+    @property
+    def now(self) -> datetime:
+        if self.env.now is None:
+            raise EvaluationError("utcNow() needs the evaluation time, which the caller did not give")
+        return self.env.now
+
+    def _evaluated(self) -> Mapping[str, Any]:
+        return (self.outer or self).resource
+
+    def request_context(self) -> dict[str, Any]:
+        return {"apiVersion": self.env.api_version or LATEST_API_VERSION}
+
+    def _scope(self, scope_id: str, base: dict[str, Any]) -> dict[str, Any]:
+        if self.env.scope_reader is not None:
+            found = self.env.scope_reader(scope_id)
+            if found is not None:
+                return {**found, **{k: v for k, v in base.items() if k not in found}}
+        return base
+
+    def subscription_id(self) -> str | None:
+        """``/subscriptions/<id>`` of the evaluated resource (parsed once per resource)."""
+        return self._scope_pair()[0]
+
+    def _scope_pair(self) -> tuple[str | None, str | None]:
+        try:
+            pair: tuple[str | None, str | None] = self.cache["\0scope"]
+        except KeyError:
+            pair = self.cache["\0scope"] = _scope_ids(str(self._evaluated().get("id") or ""))
+        return pair
+
+    def subscription(self) -> dict[str, Any]:
+        sub, _rg = self._scope_pair()
+        if sub is None:
+            raise EvaluationError("subscription(): the resource is not in a subscription")
+        return self._scope(sub, {"id": sub, "subscriptionId": sub.rsplit("/", 1)[1]})
+
+    def resource_group(self) -> dict[str, Any]:
+        _sub, rg = self._scope_pair()
+        if rg is None:
+            raise EvaluationError("resourceGroup(): the resource is not in a resource group")
+        return self._scope(rg, {"id": rg, "name": rg.rsplit("/", 1)[1], "type": "Microsoft.Resources/resourceGroups"})
+
+    def policy_info(self) -> dict[str, Any]:
+        return {
+            "assignmentId": self.env.assignment_id,
+            "definitionId": self.policy.definition_id if self.policy is not None else "",
+            "setDefinitionId": self.env.set_definition_id,
+            "definitionReferenceId": self.env.definition_reference_id,
+        }
 
     def current(self, key: str | None) -> Any:
         if not self.scopes:
@@ -502,9 +604,11 @@ _BUILTIN_FIELDS: dict[str, Callable[[Mapping[str, Any]], Any]] = {
     "kind": lambda r: r.get("kind") or MISSING,
     "id": lambda r: r.get("id") or MISSING,
     "identity.type": lambda r: _walk(r, ("identity", "type")),
+    "identity.userassignedidentities": lambda r: _walk(r, ("identity", "userAssignedIdentities")),
     "tags": _tags,
 }
-_TAG = re.compile(r"^tags(?:\['(?P<a>(?:[^']|'')*)'\]|\[(?P<b>[^\]']+)\]|\.(?P<c>.+))$", re.IGNORECASE)
+# tags['x'], tags[x], tags.x; tags[] is the tag named "" (a tag-name parameter left empty).
+_TAG = re.compile(r"^tags(?:\['(?P<a>(?:[^']|'')*)'\]|\[(?P<b>[^\]']*)\]|\.(?P<c>.+))$", re.IGNORECASE)
 
 
 def _field_getter(name: str, count_scopes: tuple[str, ...], *, outer: bool = False) -> Callable[[_Ctx], Any]:
@@ -534,8 +638,10 @@ def _field_getter(name: str, count_scopes: tuple[str, ...], *, outer: bool = Fal
     if "/" not in lname:
         raise ExprError(
             f"unsupported field {name!r} (expected type, name, fullName, location, kind, id, "
-            "identity.type, tags, tags['x'] or an alias)"
+            "identity.type, identity.userAssignedIdentities, tags, tags['x'] or an alias)"
         )
+    if not catalogue().known(lname):
+        raise ExprError(f"unknown alias {name.strip()!r}: not in Azure's alias catalogue ({catalogue().source})")
     for scope in sorted(count_scopes, key=len, reverse=True):
         if lname == scope:
             sc = scope
@@ -613,7 +719,11 @@ class _AllOf(_Node):
         self.children = children
 
     def ev(self, c: _Ctx) -> bool:
-        return all(ch.ev(c) for ch in self.children)
+        # a plain loop, not all(<generator>): no generator per evaluation on the hot path
+        for ch in self.children:  # noqa: SIM110
+            if not ch.ev(c):
+                return False
+        return True
 
     def explain(self, c: _Ctx, out: list[Evidence]) -> None:
         for ch in self.children:
@@ -627,7 +737,10 @@ class _AnyOf(_Node):
         self.children = children
 
     def ev(self, c: _Ctx) -> bool:
-        return any(ch.ev(c) for ch in self.children)
+        for ch in self.children:  # noqa: SIM110 (a plain loop is faster than any(<generator>))
+            if ch.ev(c):
+                return True
+        return False
 
     def explain(self, c: _Ctx, out: list[Evidence]) -> None:
         for ch in self.children:
@@ -941,9 +1054,40 @@ def _without_type_filter(root: _Node) -> _Node:
 
 @dataclass(frozen=True, slots=True)
 class _Existence:
+    """``then.details`` of auditIfNotExists/deployIfNotExists: which related resources to read.
+
+    ``type`` is a child type of the evaluated resource (``Microsoft.Sql/servers/auditingSettings``
+    under a SQL server) or an extension type (``Microsoft.Insights/diagnosticSettings`` under
+    ``<id>/providers/``). ``existence_scope: subscription`` or a ``resource_group_name`` look for
+    resources of that type in a subscription or a resource group instead.
+    """
+
     type: str
     name: Expr | None
     condition: _Node | None
+    existence_scope: str = "resourcegroup"
+    resource_group_name: Expr | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RelatedScope:
+    """Where related resources are looked for: under ``id`` (a resource, a resource group or a
+    subscription), of ``type``. A :data:`RelatedProvider` gets it as the scope mapping."""
+
+    kind: str  # "child", "extension", "resourceGroup" or "subscription"
+    id: str
+    type: str
+
+    def as_resource(self) -> dict[str, Any]:
+        scope_type = {
+            "resourceGroup": "Microsoft.Resources/resourceGroups",
+            "subscription": "Microsoft.Resources/subscriptions",
+        }.get(self.kind)
+        return {"id": self.id, "type": scope_type} if scope_type else {"id": self.id}
+
+
+def _last_segment(v: Any) -> str:
+    return str(v or "").rstrip("/").rsplit("/", 1)[-1].lower()
 
 
 class CompiledPolicy:
@@ -951,6 +1095,7 @@ class CompiledPolicy:
 
     __slots__ = (
         "_fast_root",
+        "default_state",
         "definition_id",
         "display_name",
         "effect",
@@ -975,7 +1120,9 @@ class CompiledPolicy:
         root: _Node,
         existence: _Existence | None,
         source: str,
+        default_state: str = "unknown",
     ) -> None:
+        self.default_state = default_state
         self.rule = rule
         self.name = name
         self.definition_id = definition_id
@@ -997,10 +1144,22 @@ class CompiledPolicy:
         *,
         related: RelatedProvider | None = None,
         api_version: str | None = None,
+        env: EvalEnv | None = None,
         _ctx: _Ctx | None = None,
     ) -> Verdict:
+        """The verdict for one resource.
+
+        ``env`` gives ``now`` (``utcNow()``), the request's API version, a reader for
+        subscription/resource-group objects and the assignment (``policy()``);
+        ``api_version`` alone is a shortcut for ``EvalEnv(api_version=...)``.
+        """
         rid = str(resource.get("id") or "")
-        c = _ctx if _ctx is not None else _Ctx(resource, api_version)
+        if _ctx is None:
+            if env is None and api_version is not None:
+                env = EvalEnv(api_version=api_version)
+            _ctx = _Ctx(resource, env)
+        c = _ctx
+        c.policy = self
         if self.effect == "disabled":
             return self._verdict(rid, True, "effect is Disabled")
         if self.mode == "indexed" and not resource.get("location"):
@@ -1016,6 +1175,10 @@ class CompiledPolicy:
             )
         if not matched:
             return self._verdict(rid, True, "policy condition not met")
+        if self.effect == "manual":
+            # Manual attestation: the resource has the definition's defaultState until attested.
+            state = {"compliant": True, "noncompliant": False}.get(self.default_state)
+            return self._verdict(rid, state, f"manual attestation: defaultState {_DEFAULT_STATES[self.default_state]}")
         if self.existence is None:
             ev: list[Evidence] = []
             self.root.explain(c, ev)
@@ -1023,18 +1186,70 @@ class CompiledPolicy:
             return self._verdict(rid, False, reason, tuple(ev))
         return self._existence(c, rid, related)
 
+    def related_scope(self, resource: Mapping[str, Any], env: EvalEnv | None = None) -> RelatedScope | None:
+        """Where the related resources of this auditIfNotExists/deployIfNotExists rule are."""
+        if self.existence is None:
+            return None
+        return self._related_scope(_Ctx(resource, env))
+
+    def _related_scope(self, c: _Ctx) -> RelatedScope:
+        ex = self.existence
+        assert ex is not None
+        rid = str(c.resource.get("id") or "").rstrip("/")
+        sub = c.subscription_id()
+        if ex.existence_scope == "subscription" and sub is not None:
+            return RelatedScope("subscription", sub, ex.type)
+        if ex.resource_group_name is not None and sub is not None:
+            rg_name = str(ex.resource_group_name(c))
+            return RelatedScope("resourceGroup", f"{sub}/resourceGroups/{rg_name}", ex.type)
+        if ex.type.lower().startswith(c.rtype + "/") and c.rtype:
+            return RelatedScope("child", rid, ex.type)
+        return RelatedScope("extension", rid, ex.type)
+
+    @staticmethod
+    def _related(c: _Ctx, scope: RelatedScope, related: RelatedProvider | None) -> Sequence[Mapping[str, Any]] | None:
+        """The provider's answer, asked once per resource, scope and type (rules share it)."""
+        if related is None:
+            return None
+        key = f"\0related|{scope.kind}|{scope.id.lower()}|{scope.type.lower()}"
+        try:
+            found: Sequence[Mapping[str, Any]] | None = c.cache[key]
+        except KeyError:
+            found = c.cache[key] = related(scope.as_resource() if scope.kind != "child" else c.resource, scope.type)
+        return found
+
     def _existence(self, c: _Ctx, rid: str, related: RelatedProvider | None) -> Verdict:
         ex = self.existence
         assert ex is not None
-        rel = related(c.resource, ex.type) if related is not None else None
+        try:
+            scope = self._related_scope(c)
+            want = ex.name(c) if ex.name is not None else None
+        except EvaluationError as exc:
+            return self._verdict(
+                rid, False, f"evaluation failed: {exc}", (("evaluation failed", "a successful evaluation", str(exc)),)
+            )
+        rel = self._related(c, scope, related)
         if rel is None:
             return self._verdict(rid, None, f"related resources of type {ex.type} are not available")
-        want = ex.name(c) if ex.name is not None else None
+        prefix = scope.id.lower() + "/"
+        rtype = ex.type.lower()
+        want_l = str(want).lower() if want not in (None, "") and want is not MISSING else None
         matches = 0
+        seen = 0
         for r in rel:
-            if want and str(r.get("name", "")).lower() != str(want).lower():
+            r_id = str(r.get("id") or "").lower()
+            if r_id and not r_id.startswith(prefix):
                 continue
-            rc = _Ctx(r, c.api_version, outer=c)
+            if r.get("type") and str(r.get("type")).lower() != rtype:
+                continue
+            if want_l is not None and want_l not in (
+                str(r.get("name", "")).lower(),
+                _last_segment(r.get("name")),
+                _last_segment(r_id),
+            ):
+                continue
+            seen += 1
+            rc = _Ctx(r, c.env, outer=c)
             try:
                 ok = ex.condition is None or ex.condition.ev(rc)
             except EvaluationError:
@@ -1046,12 +1261,12 @@ class CompiledPolicy:
         return self._verdict(
             rid,
             False,
-            f"no related {ex.type} resource satisfies the existence condition ({len(rel)} found)",
+            f"no related {ex.type} resource satisfies the existence condition ({seen} found)",
             (
                 (
                     f"no {ex.type} satisfies the existence condition",
                     f"at least one {ex.type} satisfying the existence condition",
-                    f"{len(rel)} found, none satisfying it",
+                    f"{seen} found, none satisfying it",
                 ),
             ),
         )
@@ -1125,7 +1340,13 @@ def compile_policy(
     definition_id = str(definition.get("id") or f"/providers/Microsoft.Authorization/policyDefinitions/{name}")
     mode = str(props.get("mode") or "Indexed")
     if mode.lower() not in ("all", "indexed"):
-        raise PolicyLoadError(source, f"{base}.mode", f"unsupported mode {mode!r} (All or Indexed)")
+        raise PolicyLoadError(
+            source,
+            f"{base}.mode",
+            f"unsupported mode {mode!r}: resource-provider (data-plane) modes evaluate objects ARM does "
+            "not return (Key Vault keys/secrets/certificates, Kubernetes objects...); only All and "
+            "Indexed are supported (see detectors/drift/README.md)",
+        )
     params = _bind_parameters(props.get("parameters"), parameters or {}, source, base)
     comp = _Compiler(source, params)
     prule = props.get("policyRule")
@@ -1154,7 +1375,39 @@ def compile_policy(
         name_expr = (
             comp.expr(details["name"], f"{dpath}.name", (), outer=True) if details.get("name") is not None else None
         )
-        existence = _Existence(type=details["type"], name=name_expr, condition=cond)
+        scope_raw = details.get("existenceScope", "resourceGroup")
+        scope_expr = comp.expr(scope_raw, f"{dpath}.existenceScope", (), outer=True)
+        existence_scope = str(scope_expr.const).lower() if scope_expr.is_const else ""
+        if existence_scope not in ("resourcegroup", "subscription"):
+            raise PolicyLoadError(
+                source,
+                f"{dpath}.existenceScope",
+                f"existenceScope must be resourceGroup or subscription, not {scope_raw!r}",
+            )
+        rg_expr = (
+            comp.expr(details["resourceGroupName"], f"{dpath}.resourceGroupName", (), outer=True)
+            if details.get("resourceGroupName") not in (None, "")
+            else None
+        )
+        existence = _Existence(
+            type=details["type"],
+            name=name_expr,
+            condition=cond,
+            existence_scope=existence_scope,
+            resource_group_name=rg_expr,
+        )
+    default_state = "unknown"
+    if effect == "manual":
+        details = then.get("details")
+        raw_state = details.get("defaultState", "Unknown") if isinstance(details, Mapping) else "Unknown"
+        state_expr = comp.expr(raw_state, f"{base}.policyRule.then.details.defaultState", ())
+        default_state = str(state_expr.const).lower() if state_expr.is_const else ""
+        if default_state not in _DEFAULT_STATES:
+            raise PolicyLoadError(
+                source,
+                f"{base}.policyRule.then.details.defaultState",
+                f"defaultState must be Compliant, NonCompliant or Unknown, not {raw_state!r}",
+            )
     return CompiledPolicy(
         rule=rule or name,
         name=name,
@@ -1165,6 +1418,7 @@ def compile_policy(
         root=root,
         existence=existence,
         source=source,
+        default_state=default_state,
     )
 
 
@@ -1174,15 +1428,14 @@ def evaluate_all(
     *,
     related: RelatedProvider | None = None,
     api_version: str | None = None,
+    env: EvalEnv | None = None,
 ) -> list[Verdict]:
     """Evaluate every policy that applies to the resource's type (one shared context)."""
     rtype = str(resource.get("type") or "")
-    ctx = _Ctx(resource, api_version)
-    return [
-        p.evaluate(resource, related=related, api_version=api_version, _ctx=ctx)
-        for p in policies
-        if p.applies_to(rtype)
-    ]
+    if env is None and api_version is not None:
+        env = EvalEnv(api_version=api_version)
+    ctx = _Ctx(resource, env)
+    return [p.evaluate(resource, related=related, _ctx=ctx) for p in policies if p.applies_to(rtype)]
 
 
 # keep the literal helper importable for tests of the expression layer

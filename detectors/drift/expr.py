@@ -8,9 +8,12 @@ at load time.
 
 from __future__ import annotations
 
+import base64
+import ipaddress
 import json
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 __all__ = ["FUNCTIONS", "MISSING", "EvaluationError", "Expr", "ExprError", "compile_expr", "is_expression"]
@@ -122,7 +125,8 @@ def _contains(args: list[Any], _ctx: Any) -> bool:
     if isinstance(container, list):
         return item in container
     if isinstance(container, dict):
-        return _s(item) in container
+        key = _s(item).lower()  # ARM property names are case-insensitive
+        return any(str(k).lower() == key for k in container)
     return False
 
 
@@ -173,6 +177,267 @@ def _substring(args: list[Any], _ctx: Any) -> str:
     return s[start : start + length]
 
 
+def _union(args: list[Any], _ctx: Any) -> Any:
+    if args and all(isinstance(a, dict) for a in args):
+        out: dict[str, Any] = {}
+        for a in args:
+            out.update(a)
+        return out
+    res: list[Any] = []
+    for arr in args:
+        for x in arr if isinstance(arr, list) else [arr]:
+            if x not in res:
+                res.append(x)
+    return res
+
+
+_NET_DATE = "%Y-%m-%dT%H:%M:%S"
+
+
+def _iso(dt: datetime) -> str:
+    """Azure Policy's date-time format: ``yyyy-MM-ddTHH:mm:ss.fffffffZ`` (UTC)."""
+    dt = dt.astimezone(UTC) if dt.tzinfo is not None else dt
+    return f"{dt.strftime(_NET_DATE)}.{dt.microsecond:06d}0Z"
+
+
+def _parse_date(v: Any) -> datetime:
+    if not isinstance(v, str):
+        raise ValueError(f"{v!r} is not a date-time string")
+    text = v.strip()
+    m = re.match(r"^(.*T\d\d:\d\d:\d\d)\.(\d+)(.*)$", text)
+    if m:  # .NET writes up to 7 fractional digits; Python reads 6
+        text = f"{m.group(1)}.{m.group(2)[:6].ljust(6, '0')}{m.group(3)}"
+    dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
+
+
+def _add_days(args: list[Any], _ctx: Any) -> str:
+    return _iso(_parse_date(args[0]) + timedelta(days=int(args[1])))
+
+
+def _ip_range(text: Any) -> tuple[int, int, int]:
+    """(version, first, last) of a single address, a CIDR range or ``first-last``."""
+    s = _s(text).strip()
+    if not s:
+        raise ValueError("an empty IP range")
+    if "-" in s:
+        a, b = (ipaddress.ip_address(x.strip()) for x in s.split("-", 1))
+        if a.version != b.version or int(a) > int(b):
+            raise ValueError(f"invalid IP range {s!r}")
+        return a.version, int(a), int(b)
+    if "/" in s:
+        net = ipaddress.ip_network(s, strict=False)
+        return net.version, int(net.network_address), int(net.broadcast_address)
+    ip = ipaddress.ip_address(s)
+    return ip.version, int(ip), int(ip)
+
+
+def _ip_range_contains(args: list[Any], _ctx: Any) -> bool:
+    v1, lo1, hi1 = _ip_range(args[0])
+    v2, lo2, hi2 = _ip_range(args[1])
+    if v1 != v2:
+        raise ValueError("ipRangeContains: the ranges are of different IP families")
+    return lo1 <= lo2 and hi2 <= hi1
+
+
+def _intersection(args: list[Any], _ctx: Any) -> Any:
+    if all(isinstance(a, dict) for a in args):
+        first = args[0]
+        return {k: v for k, v in first.items() if all(k in o and o[k] == v for o in args[1:])}
+    if all(isinstance(a, list) for a in args):
+        out: list[Any] = []
+        for x in args[0]:
+            if all(x in o for o in args[1:]) and x not in out:
+                out.append(x)
+        return out
+    raise ValueError("intersection() needs arrays or objects of the same kind")
+
+
+def _create_object(args: list[Any], _ctx: Any) -> dict[str, Any]:
+    if len(args) % 2:
+        raise ValueError("createObject() needs key/value pairs")
+    return {_s(args[i]): args[i + 1] for i in range(0, len(args), 2)}
+
+
+def _try_get(args: list[Any], _ctx: Any) -> Any:
+    v = args[0]
+    for key in args[1:]:
+        if isinstance(v, dict):
+            k = _s(key).lower()
+            v = next((x for name, x in v.items() if str(name).lower() == k), None)
+        elif isinstance(v, list) and isinstance(key, int) and not isinstance(key, bool):
+            v = v[key] if 0 <= key < len(v) else None
+        else:
+            return None
+        if v is None:
+            return None
+    return v
+
+
+def _number(v: Any) -> int:
+    if isinstance(v, bool) or not isinstance(v, int | str):
+        raise ValueError(f"{v!r} is not an integer")
+    return int(v)
+
+
+def _max(args: list[Any], _ctx: Any) -> int:
+    vals = args[0] if len(args) == 1 and isinstance(args[0], list) else args
+    if not vals:
+        raise ValueError("max() of nothing")
+    return max(_number(v) for v in vals)
+
+
+def _min(args: list[Any], _ctx: Any) -> int:
+    vals = args[0] if len(args) == 1 and isinstance(args[0], list) else args
+    if not vals:
+        raise ValueError("min() of nothing")
+    return min(_number(v) for v in vals)
+
+
+def _div(args: list[Any], _ctx: Any) -> int:
+    a, b = _number(args[0]), _number(args[1])
+    if b == 0:
+        raise ValueError("div() by zero")
+    q = abs(a) // abs(b)
+    return q if (a >= 0) == (b >= 0) else -q  # .NET integer division truncates toward zero
+
+
+def _mod(args: list[Any], _ctx: Any) -> int:
+    a, b = _number(args[0]), _number(args[1])
+    if b == 0:
+        raise ValueError("mod() by zero")
+    return a - b * _div([a, b], None)
+
+
+_FORMAT_ITEM = re.compile(r"\{\{|\}\}|\{(\d+)(?::([^}]*))?\}")
+
+
+def _format(args: list[Any], _ctx: Any) -> str:
+    """.NET composite formatting: ``{0}``, ``{1:N0}``-style items (``{{``/``}}`` escape braces)."""
+    fmt, values = _s(args[0]), args[1:]
+
+    def item(m: re.Match[str]) -> str:
+        if m.group(0) in ("{{", "}}"):
+            return m.group(0)[0]
+        i = int(m.group(1))
+        if i >= len(values):
+            raise ValueError(f"format(): no argument {{{i}}}")
+        v, spec = values[i], m.group(2)
+        if spec and isinstance(v, int | float) and not isinstance(v, bool):
+            kind, digits = spec[:1].upper(), spec[1:]
+            n = int(digits) if digits.isdigit() else (2 if kind in "NF" else 0)
+            if kind == "N":
+                return f"{v:,.{n}f}"
+            if kind == "F":
+                return f"{v:.{n}f}"
+            if kind == "D":
+                return f"{int(v):0{n}d}"
+        return _s(v)
+
+    return _FORMAT_ITEM.sub(item, fmt)
+
+
+def _base64(args: list[Any], _ctx: Any) -> str:
+    return base64.b64encode(_s(args[0]).encode("utf-8")).decode("ascii")
+
+
+def _base64_to_string(args: list[Any], _ctx: Any) -> str:
+    return base64.b64decode(_s(args[0]), validate=True).decode("utf-8")
+
+
+_M32 = 0xFFFFFFFF
+
+
+def _rotl(x: int, r: int) -> int:
+    return ((x << r) | (x >> (32 - r))) & _M32
+
+
+def _murmur64(data: bytes) -> int:
+    """The 64-bit MurmurHash variant behind ARM's ``uniqueString`` (seed 0).
+
+    Two interleaved 32-bit lanes over 8-byte blocks (little-endian), then a
+    MurmurHash3-style finaliser on each lane, combined into 64 bits.
+    """
+    c1, c2, c3, c4 = 0xAB0E9789, 0x239B961B, 0x85EBCA6B, 0xC2B2AE35
+    h1 = h2 = 0
+    n = len(data)
+    i = 0
+    while i + 8 <= n:
+        k1 = int.from_bytes(data[i : i + 4], "little")
+        k2 = int.from_bytes(data[i + 4 : i + 8], "little")
+        h1 = _rotl(h1 ^ (_rotl(k1 * c2 & _M32, 15) * c1 & _M32), 19)
+        h1 = ((h1 + h2) * 5 + 0x561CCD1B) & _M32
+        h2 = _rotl(h2 ^ (_rotl(k2 * c1 & _M32, 17) * c2 & _M32), 13)
+        h2 = ((h2 + h1) * 5 + 0x0BCAA747) & _M32
+        i += 8
+    rest = data[i:]
+    if rest:
+        k1 = int.from_bytes(rest[:4], "little")
+        h1 ^= _rotl(k1 * c2 & _M32, 15) * c1 & _M32
+        if len(rest) > 4:
+            k2 = int.from_bytes(rest[4:], "little")
+            h2 ^= _rotl(k2 * c1 & _M32, 17) * c2 & _M32
+    h2 = (h2 ^ n) & _M32
+    h1 = ((h1 ^ n) + h2) & _M32
+    h2 = (h2 + h1) & _M32
+
+    def fmix(h: int) -> int:
+        h = ((h ^ (h >> 16)) * c3) & _M32
+        h = ((h ^ (h >> 13)) * c4) & _M32
+        return h ^ (h >> 16)
+
+    h1, h2 = fmix(h1), fmix(h2)
+    h1 = (h1 + h2) & _M32
+    h2 = (h2 + h1) & _M32
+    return (h2 << 32) | h1
+
+
+def unique_string(*values: str) -> str:
+    """ARM's ``uniqueString``: the values joined with ``-``, hashed, 13 base-32 characters."""
+    h = _murmur64("-".join(values).encode("utf-8"))
+    alphabet = "abcdefghijklmnopqrstuvwxyz234567"
+    return "".join(alphabet[((h << (5 * i)) & 0xFFFFFFFFFFFFFFFF) >> 59] for i in range(13))
+
+
+def _unique_string(args: list[Any], _ctx: Any) -> str:
+    if not args or not all(isinstance(a, str) for a in args):
+        raise ValueError("uniqueString() takes one or more strings")
+    return unique_string(*args)
+
+
+def _array(args: list[Any], _ctx: Any) -> list[Any]:
+    v = args[0]
+    if isinstance(v, list):
+        return v
+    if isinstance(v, dict):
+        return [v]
+    return [v]
+
+
+def _keys(args: list[Any], _ctx: Any) -> list[str]:
+    if not isinstance(args[0], dict):
+        raise ValueError("keys() needs an object")
+    return list(args[0])
+
+
+def _take(args: list[Any], _ctx: Any) -> Any:
+    v, n = args[0], max(0, _number(args[1]))
+    return v[:n] if isinstance(v, list | str) else MISSING
+
+
+def _skip(args: list[Any], _ctx: Any) -> Any:
+    v, n = args[0], max(0, _number(args[1]))
+    return v[n:] if isinstance(v, list | str) else MISSING
+
+
+def _epoch_to_date(args: list[Any], _ctx: Any) -> str:
+    return _iso(datetime.fromtimestamp(_number(args[0]), UTC))
+
+
+def _date_to_epoch(args: list[Any], _ctx: Any) -> int:
+    return int(_parse_date(args[0]).timestamp())
+
+
 FUNCTIONS: dict[str, Fn] = {
     "concat": _concat,
     "tolower": lambda a, _c: _s(a[0]).lower(),
@@ -205,11 +470,43 @@ FUNCTIONS: dict[str, Fn] = {
     "greaterorequals": lambda a, _c: a[0] >= a[1],
     "trim": lambda a, _c: _s(a[0]).strip(),
     "indexof": lambda a, _c: _s(a[0]).lower().find(_s(a[1]).lower()),
-    "union": lambda a, _c: list(dict.fromkeys(x for arr in a for x in arr)),
+    "union": _union,
+    "adddays": _add_days,
+    "iprangecontains": _ip_range_contains,
+    "intersection": _intersection,
+    "createobject": _create_object,
+    "createarray": lambda a, _c: list(a),
+    "array": _array,
+    "add": lambda a, _c: _number(a[0]) + _number(a[1]),
+    "sub": lambda a, _c: _number(a[0]) - _number(a[1]),
+    "mul": lambda a, _c: _number(a[0]) * _number(a[1]),
+    "div": _div,
+    "mod": _mod,
+    "max": _max,
+    "min": _min,
+    "tryget": _try_get,
+    "base64": _base64,
+    "base64tostring": _base64_to_string,
+    "uniquestring": _unique_string,
+    "format": _format,
+    "json": lambda a, _c: json.loads(_s(a[0])),
+    "null": lambda _a, _c: None,
+    "keys": _keys,
+    "take": _take,
+    "skip": _skip,
+    "datetimefromepoch": _epoch_to_date,
+    "datetimetoepoch": _date_to_epoch,
 }
 
-# Functions whose value depends on the resource or the count scope.
-_DYNAMIC = {"field", "current", "requestcontext"}
+# Functions whose value depends on where and when a resource is evaluated (never folded).
+# The context provides them: see ``engine._Ctx``.
+_SCOPE_FUNCTIONS: dict[str, Callable[[Any], Any]] = {
+    "requestcontext": lambda c: c.request_context(),
+    "subscription": lambda c: c.subscription(),
+    "resourcegroup": lambda c: c.resource_group(),
+    "policy": lambda c: c.policy_info(),
+    "utcnow": lambda c: _iso(c.now),
+}
 
 
 def _split_any(value: Any, seps: Any) -> list[str]:
@@ -300,13 +597,22 @@ class _Parser:
             if args and not args[0].is_const:
                 raise ExprError("current() takes a constant name")
             return Expr(lambda c: c.current(key), src)
-        if lname == "requestcontext":
-            return Expr(lambda c: {"apiVersion": c.api_version}, src)
+        scoped = _SCOPE_FUNCTIONS.get(lname)
+        if scoped is not None:
+            if args and lname != "utcnow":
+                raise ExprError(f"{name}() takes no arguments")
+            if args:
+                raise ExprError("utcNow() in a policy rule takes no format argument")
+            return Expr(scoped, src)
         fn = FUNCTIONS.get(lname)
         if fn is None:
             raise ExprError(f"unsupported template function {name!r}")
-        if lname == "if" and len(args) == 3:
+        if lname == "if":
+            if len(args) != 3:
+                raise ExprError("if() takes three arguments")
             cond, a, b = args
+            if cond.is_const:  # folded: only the branch taken is compiled into the rule
+                return a if cond.const else b
             return Expr(lambda c: a(c) if cond(c) else b(c), src)
         if all(a.is_const for a in args):
             try:

@@ -21,7 +21,19 @@ from detectors.base import RuleMeta, load_meta
 from detectors.drift.engine import CompiledPolicy, PolicyLoadError, compile_policy
 from detectors.registry import family_folders
 
-__all__ = ["DriftRule", "RuleSet", "builtin_rules", "load_policies", "load_policy_file", "rules_from_policies"]
+__all__ = [
+    "INITIATIVES",
+    "DriftRule",
+    "RuleSet",
+    "builtin_definitions",
+    "builtin_rules",
+    "load_policies",
+    "load_policy_file",
+    "rules_from_policies",
+]
+
+#: Initiatives (policy set definitions) over the built-in pack, e.g. ``azure-ml-security.json``.
+INITIATIVES = Path(__file__).with_name("initiatives")
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +120,18 @@ def builtin_rules(parameters: Mapping[str, Mapping[str, Any]] | None = None) -> 
         if len(compiled) != 1:
             raise PolicyLoadError(str(policy_file), "$", "a rule folder holds exactly one definition")
         out.append(DriftRule(policy=compiled[0], meta=meta))
+    return out
+
+
+def builtin_definitions() -> dict[str, dict[str, Any]]:
+    """The built-in pack's definitions and initiatives as documents, by id (for assignments)."""
+    out: dict[str, dict[str, Any]] = {}
+    for folder in family_folders("drift"):
+        doc = _read_json(folder / f"{folder.name}.policy.json")
+        out[str(doc["id"])] = doc
+    for f in sorted(INITIATIVES.glob("*.json")):
+        doc = _read_json(f)
+        out[str(doc["id"])] = doc
     return out
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -11,6 +12,60 @@ from typing import Any
 import typer
 
 app = typer.Typer(help="Evaluate Azure Policy rules against ARM resources.", no_args_is_help=True)
+aliases_app = typer.Typer(help="Azure Policy's alias catalogue (alias -> ARM JSON path).", no_args_is_help=True)
+app.add_typer(aliases_app, name="aliases")
+
+ALIAS_CACHE_ENV = "VIGIL_ALIAS_CACHE"
+
+
+def alias_cache_path() -> Path:
+    """Where ``vigil drift aliases refresh`` caches the live catalogue (``$VIGIL_ALIAS_CACHE``)."""
+    env = os.environ.get(ALIAS_CACHE_ENV)
+    return Path(env) if env else Path.home() / ".cache" / "vigil" / "aliases.snapshot.json.gz"
+
+
+def _use_alias_cache() -> None:
+    """Use the refreshed catalogue when there is one (else the snapshot shipped in the package)."""
+    path = alias_cache_path()
+    if path.exists():
+        from detectors.drift.aliases import AliasCatalogue, use_catalogue
+
+        try:
+            use_catalogue(AliasCatalogue.load(path))
+        except ValueError as exc:
+            raise _fail(str(exc)) from None
+
+
+def _credential() -> Any:
+    from azure.identity import DefaultAzureCredential
+
+    return DefaultAzureCredential()
+
+
+@aliases_app.command("refresh")
+def aliases_refresh(
+    subscription: str = typer.Option(..., "--subscription", envvar="AZURE_SUBSCRIPTION_ID", help="Subscription id."),
+    out: Path | None = typer.Option(None, "--out", help=f"Cache file (default: ${ALIAS_CACHE_ENV} or ~/.cache/vigil)."),
+    arm_url: str | None = typer.Option(None, "--arm-url", help="ARM endpoint (default: public Azure)."),
+) -> None:
+    """Re-read the alias catalogue from ARM (providers?$expand=resourceTypes/aliases) and cache it."""
+    from detectors.drift.aliases import AliasCatalogue, write_snapshot
+    from ingest.policy_aliases import read_alias_catalogue
+
+    target = out or alias_cache_path()
+    kwargs: dict[str, Any] = {"credential_scopes": ["https://management.azure.com/.default"]}
+    if arm_url:
+        kwargs["base_url"] = arm_url
+    try:
+        types = read_alias_catalogue(_credential(), subscription, **kwargs)
+    except Exception as exc:  # an SDK/HTTP/auth failure: say what failed, keep the old cache
+        raise _fail(f"cannot read the alias catalogue from ARM: {type(exc).__name__}: {exc}", code=1) from None
+    if not types:
+        raise _fail("ARM returned no aliases; the cache is unchanged", code=1)
+    origin = f"ARM GET /subscriptions/{subscription}/providers?$expand=resourceTypes/aliases"
+    count = write_snapshot(types, target, origin=origin)
+    cat = AliasCatalogue.load(target)
+    typer.echo(f"{target}: {count} aliases of {cat.type_count} resource types")
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -84,7 +139,7 @@ def _related_from(resources: Sequence[Mapping[str, Any]]) -> Any:
         candidates = by_type.get(rtype.lower())
         if candidates is None:
             return None  # no resource of that type was given: unknown, not "none exist"
-        prefix = str(resource.get("id", "")).lower().rstrip("/") + "/providers/"
+        prefix = str(resource.get("id", "")).lower().rstrip("/") + "/"  # children and extensions
         return [c for c in candidates if str(c.get("id", "")).lower().startswith(prefix)]
 
     return related
@@ -100,30 +155,47 @@ def evaluate(
     with_builtin: bool = typer.Option(
         False, "--with-builtin", help="Evaluate the built-in pack as well as --policies."
     ),
+    assignments: list[Path] = typer.Option(
+        [],
+        "--assignments",
+        "-a",
+        help="Policy assignments, exemptions and the definitions/initiatives they use (az policy ... list output).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="One JSON line per resource and rule."),
 ) -> None:
-    """Evaluate policy definitions against ARM resource JSON.
+    """Evaluate policy definitions (or assignments, with their exemptions) against ARM resource JSON.
 
     Prints, per resource and applicable rule, {"resource_id", "rule",
     "policy_definition_id", "compliant", "effect", "reason"}. "compliant" is null
     when an auditIfNotExists rule needs related resources (e.g. diagnostic
     settings) that were not given.
     """
-    from detectors.drift.engine import PolicyLoadError, evaluate_all
-    from detectors.drift.loader import builtin_rules, load_policies
+    from datetime import UTC, datetime
+
+    from detectors.drift.assignments import load_policy_documents
+    from detectors.drift.engine import EvalEnv, PolicyLoadError, evaluate_all
+    from detectors.drift.loader import builtin_definitions, builtin_rules, load_policies
 
     parameters = _read_params(params)
+    _use_alias_cache()
     try:
-        compiled = [r.policy for r in builtin_rules(parameters)] if (not policies or with_builtin) else []
+        use_builtin = (not policies and not assignments) or with_builtin
+        compiled = [r.policy for r in builtin_rules(parameters)] if use_builtin else []
         if policies:
             compiled += load_policies(policies, parameters)
+        docs = load_policy_documents(assignments) if assignments else None
+        assigned = docs.compile(builtin_definitions()) if docs is not None else []
     except PolicyLoadError as exc:
         raise _fail(str(exc)) from None
     items = read_resources(resources)
     related = _related_from(items)
+    env = EvalEnv(now=datetime.now(UTC))  # utcNow(); expiry of exemptions
     non_compliant = 0
     for resource in _progress(items, "evaluating"):
-        for verdict in evaluate_all(compiled, resource, related=related):
+        verdicts = evaluate_all(compiled, resource, related=related, env=env)
+        for a in assigned:
+            verdicts += a.evaluate(resource, related=related, env=env, exemptions=docs.exemptions if docs else ())
+        for verdict in verdicts:
             non_compliant += verdict.compliant is False
             if as_json:
                 sys.stdout.write(json.dumps(verdict.to_dict(), sort_keys=False) + "\n")

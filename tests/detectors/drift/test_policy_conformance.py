@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from detectors.drift.aliases import catalogue, use_catalogue
 from detectors.drift.engine import PolicyLoadError, compile_policy, evaluate_all
 
 ST = "Microsoft.Storage/storageAccounts"
@@ -36,6 +37,50 @@ RESOURCE: dict[str, Any] = {
         "encryption": {"services": {"blob": {"enabled": True}, "file": {"enabled": True}}},
     },
 }
+
+
+# The documentation's examples use aliases that are not in Azure's catalogue (the
+# invented type Microsoft.Test/resourceType, and storage properties made up to test
+# missing, null and empty values). They are added to the catalogue for these tests
+# only; real definitions resolve aliases through the catalogue alone.
+_DOC_ALIASES = {
+    "Microsoft.Storage/storageAccounts": {
+        f"{ST}/{name}": f"properties.{name}"
+        for name in (
+            "creationTime",
+            "doesNotExist",
+            "doesNotExist[*]",
+            "emptyList[*]",
+            "nosuch.deeper.path",
+            "nullValue",
+            "retentionDays",
+            "networkAcls.ipRules[1].value",
+        )
+    },
+    "Microsoft.Test/resourceType": {
+        f"Microsoft.Test/resourceType/{name}": f"properties.{name}"
+        for name in (
+            "missingArray",
+            "missingArray[*]",
+            "missingArray[*].property",
+            "stringArray",
+            "stringArray[*]",
+            "objectArray",
+            "objectArray[*]",
+            "objectArray[*].property",
+            "objectArray[*].nestedArray",
+            "objectArray[*].nestedArray[*]",
+        )
+    },
+}
+
+
+@pytest.fixture(autouse=True)
+def _doc_aliases() -> Any:
+    shipped = catalogue()
+    use_catalogue(shipped.extended(_DOC_ALIASES, source="documentation examples"))
+    yield
+    use_catalogue(shipped)
 
 
 def holds(cond: dict[str, Any], resource: dict[str, Any] | None = None, **params: Any) -> bool:
