@@ -178,7 +178,7 @@ def deliver(
             result.skipped.append((integ.name, "resolved; send_resolved is false"))
             continue
         if views is None:
-            views = _load_views(store, firing, shown_resolved)
+            views = _load_views(store, firing, shown_resolved, config if signing_key else None)
         if not views:
             result.skipped.append((integ.name, "alerts no longer stored"))
             continue
@@ -230,7 +230,14 @@ def deliver(
     return result
 
 
-def _load_views(store: StateStore, firing: frozenset[str], resolved: frozenset[str]) -> list[AlertView]:
+def _load_views(
+    store: StateStore, firing: frozenset[str], resolved: frozenset[str], config: AlertingConfig | None = None
+) -> list[AlertView]:
+    """The alerts to show; with ``config`` (links are signed), whether each may carry an Approve
+    button: firing now, and the remediation policy allows it (a remediation for its rule, in scope,
+    not in dry-run)."""
+    from alerts.remediation.policy import approval_refusal
+
     views = []
     for fp in sorted(firing) + sorted(resolved):
         rec = read_alert(store, fp)
@@ -242,7 +249,8 @@ def _load_views(store: StateStore, firing: frozenset[str], resolved: frozenset[s
             from core.model import Alert
 
             alert = Alert(alert.labels, alert.annotations, alert.starts_at, None)
-        views.append(AlertView(alert, fp, rec.evidence, get_ack(store, fp), outcome_for(store, fp)))
+        approvable = config is not None and rec.firing and approval_refusal(rec.labels, config) is None
+        views.append(AlertView(alert, fp, rec.evidence, get_ack(store, fp), outcome_for(store, fp), approvable))
     return views
 
 

@@ -58,6 +58,7 @@ class AlertView:
     evidence: Mapping[str, Any] = field(default_factory=dict)
     ack: Mapping[str, Any] | None = None
     remediation: str | None = None  # the outcome of a remediation, e.g. "remediated by …" or "failed: …"
+    approvable: bool = False  # an Approve button may be shown (alerts.remediation.policy.approval_refusal)
 
 
 @dataclass(frozen=True, slots=True)

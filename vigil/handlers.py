@@ -142,9 +142,12 @@ def _auto_remediation(findings: list[Finding], rt: Runtime, now: datetime) -> di
     )
     run_id = now.strftime("%Y%m%dT%H%M%S")
     queued = 0
+    from alerts.remediation.policy import sign_request
+
+    key, _ = link_signing(rt)  # queue messages that can act are signed (the worker refuses others)
     for step in steps:
-        if step.decision == "execute":
-            rt.enqueue(_setting(rt, REMEDIATION_QUEUE), auto_request(step, run_id=run_id))
+        if step.decision == "execute" and key:
+            rt.enqueue(_setting(rt, REMEDIATION_QUEUE), sign_request(auto_request(step, run_id=run_id), key=key))
             queued += 1
     return {"planned": len(steps), "queued": queued}
 
@@ -591,14 +594,25 @@ def link_signing(rt: Runtime) -> tuple[bytes | None, str | None]:
     return key.encode(), base
 
 
-def card_action(query: Mapping[str, str], rt: Runtime) -> tuple[int, dict[str, Any]]:
-    """A button on a card (Acknowledge, Silence 24h, Approve remediation): check the
-    signed link and act once. An approval is queued for the remediation worker."""
+def card_action(
+    query: Mapping[str, str], rt: Runtime, *, csrf: str | None = None, principal: str = ""
+) -> tuple[int, dict[str, Any]]:
+    """A card button's confirmation POST (Acknowledge, Silence 24h, Approve remediation): check the
+    signed link and the form's token, and act once. An approval is queued for the remediation worker."""
     from alerts.actions import action_response
+    from alerts.remediation.policy import approval_refusal, sign_request
 
     key, _ = link_signing(rt)
     now = datetime.now(UTC)
-    status, body = action_response(query, key=key, store=rt.store, now=now)
+    status, body = action_response(
+        query,
+        key=key,
+        store=rt.store,
+        now=now,
+        csrf=csrf,
+        principal=principal,
+        approvable=lambda labels: approval_refusal(labels, rt.config),
+    )
     approval = body.get("approval") if status == 200 else None
     if approval:
         from alerts.remediation.approve import request_from_approval
@@ -607,8 +621,8 @@ def card_action(query: Mapping[str, str], rt: Runtime) -> tuple[int, dict[str, A
         request, why = request_from_approval(
             approval, rule_actions=rule_actions_from_registry(), config=rt.config.remediation
         )
-        if request is not None:
-            rt.enqueue(_setting(rt, REMEDIATION_QUEUE), request)
+        if request is not None and key:
+            rt.enqueue(_setting(rt, REMEDIATION_QUEUE), sign_request(request, key=key))
         body["remediation"] = why
     return status, body
 

@@ -214,11 +214,10 @@ class _Renderer:
         if runbook:
             actions.append({"type": "Action.OpenUrl", "title": "Runbook", "url": runbook})
         if firing:
-            for action, title in (
-                ("ack", "Acknowledge"),
-                ("silence", "Silence 24h"),
-                ("approve", "Approve remediation"),
-            ):
+            buttons = [("ack", "Acknowledge"), ("silence", "Silence 24h")]
+            if v.approvable:  # only where a remediation exists for the rule and the mode is not dry-run
+                buttons.append(("approve", "Approve remediation"))
+            for action, title in buttons:
                 url = self._link(action, v.fingerprint)
                 if url:
                     actions.append({"type": "Action.OpenUrl", "title": title, "url": url})
