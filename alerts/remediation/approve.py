@@ -16,6 +16,7 @@ from alerts.remediation.execute import LedgerEntry, execute
 from alerts.remediation.guards import check_scope, effective_mode, exemption, normalise_resource_id
 from alerts.remediation.plan import PlanStep
 from alerts.remediation.policy import QueueAuthError, approval_refusal, verify_request
+from alerts.remediation.rate import take_slot
 from alerts.signing import LinkError, derive_nonce, sign_link, verify_link
 from core.model import ResourceRef
 from core.state.base import Namespace, StateStore
@@ -151,6 +152,11 @@ def execute_approved(
         raise ApprovalRejectedError(reason)
     if current is not None and not act.applies_to(resource.type, current):
         raise ApprovalRejectedError(f"action {act.id} does not apply to this resource")
+    run_key = f"{'auto' if auto else 'remediate'}:{nonce}"
+    if not take_slot(store, run_key, limit=config.max_actions_per_run, now=now):
+        raise ApprovalRejectedError(
+            f"max_actions_per_run ({config.max_actions_per_run}) actions this hour reached: {act.id} not executed"
+        )
     return execute(
         act,
         resource_id=rid,
@@ -162,7 +168,7 @@ def execute_approved(
         arm=arm,
         store=store,
         now=now,
-        key=f"{'auto' if auto else 'remediate'}:{nonce}",
+        key=run_key,
     )
 
 
