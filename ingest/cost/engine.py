@@ -18,7 +18,7 @@ from typing import Any
 
 from ingest.cost.arrow_util import str_scalar
 from ingest.cost.columns import Detected, UnknownHeaderError, detect
-from ingest.cost.reader import FileFormatError, SourceFile
+from ingest.cost.reader import MAX_REJECTED_ROWS, FileFormatError, SourceFile
 from ingest.cost.store import CostStore, Partition, PartWriter, scope_key
 
 __all__ = ["FileResult", "PartitionStats", "Quarantine", "ingest_file"]
@@ -157,6 +157,11 @@ def ingest_file(
                 seen_rows.add(rej.row)
                 rec = batch.slice(rej.row, 1).to_pylist()[0]
                 pending_rejects.append((records_seen + rej.row, rej.column, rej.reason, rec))
+            if len(pending_rejects) + len(src.ragged) > MAX_REJECTED_ROWS:
+                raise FileFormatError(
+                    f"{src.name}: more than {MAX_REJECTED_ROWS} rejected rows; the file is refused "
+                    "(first problem: " + (pending_rejects[0][2][:120] if pending_rejects else "ragged rows") + ")"
+                )
             records_seen += batch.num_rows
             if table.num_rows == 0:
                 continue
