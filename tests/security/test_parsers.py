@@ -21,7 +21,10 @@ from ingest.cost.reader import MAX_REJECTED_ROWS, FileFormatError, SourceFile
 from ingest.cost.values import parse_date
 
 HEADER = "Date,Cost,BillingCurrency,SubscriptionId,ResourceGroup,ResourceId,MeterCategory,Quantity"
-RID = "/subscriptions/11111111-1111-1111-1111-111111111111/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1"
+RID = (
+    "/subscriptions/11111111-1111-1111-1111-111111111111/resourceGroups/rg"
+    "/providers/Microsoft.Compute/virtualMachines/vm1"
+)
 
 
 def _row(cost: str = "1.5", quantity: str = "2", date: str = "2026-11-01") -> str:
