@@ -287,6 +287,8 @@ def _blob_path(event: Mapping[str, Any]) -> tuple[str, str] | None:
 def handle_blob_created(events: list[dict[str, Any]], rt: Runtime) -> dict[str, Any]:
     """BlobCreated on an export's manifest.json -> one ingest message per part."""
     from ingest.cost import plan_parts
+    from ingest.cost.manifest import ManifestError
+    from ingest.cost.parts import export_event_refusal
 
     queue = _setting(rt, INGEST_QUEUE)
     planned = skipped = 0
@@ -296,8 +298,18 @@ def handle_blob_created(events: list[dict[str, Any]], rt: Runtime) -> dict[str, 
             skipped += 1
             continue
         container, path = where
+        refused = export_event_refusal(container, path, exports_container=_setting(rt, EXPORTS_CONTAINER))
+        if refused:  # the container comes from configuration, never from the event
+            log.warning("blob event refused: %s", refused, extra={"event_id": event.get("id")})
+            skipped += 1
+            continue
         data = rt.blobs(container).read(path)  # a missing blob raises: the platform retries
-        messages = plan_parts(data, path)
+        try:
+            messages = plan_parts(data, path)
+        except ManifestError as exc:  # final: a retry reads the same manifest; the run is refused
+            log.error("cost export run refused: %s", exc, extra={"event_id": event.get("id")})
+            skipped += 1
+            continue
         run_id = str(messages[0]["run_id"]) if messages else path
         marker = f"planned|{container}|{run_id}|{path}"
         if rt.store.get(Namespace.CHECKPOINTS, marker) is not None:
@@ -314,7 +326,7 @@ def handle_ingest_part(message: dict[str, Any], rt: Runtime) -> dict[str, Any]:
     """Normalize one export part; the invocation that completes the run enqueues detection."""
     from ingest.cost import ingest_part
 
-    source = rt.blobs(str(message.get("container") or _setting(rt, EXPORTS_CONTAINER)))
+    source = rt.blobs(_setting(rt, EXPORTS_CONTAINER))  # configuration, never the message
     result = ingest_part(message, source, rt.blobs(_setting(rt, COSTS_CONTAINER)), rt.store)
     if result.get("run_complete"):
         rt.enqueue(
