@@ -24,7 +24,7 @@ from alerts.acks import get_ack
 from alerts.alertstate import read_alert
 from alerts.compiled import Integration, compiled
 from alerts.nflog import entry_key, log_sent, needs_update, read_entry
-from alerts.notify import AlertView, DirectorySink, NotificationPayload, Notifier
+from alerts.notify import AlertView, DirectorySink, NotificationPayload, Notifier, NotifyResult, redact
 from alerts.outbox import Outbox, QueueOutbox
 from alerts.receipts import ReceiptJournal
 from alerts.remediation.execute import outcome_for
@@ -108,6 +108,11 @@ def _lookup(notifiers: Mapping[str, Notifier] | None, receiver: str, integ: Inte
     return None
 
 
+def _urls(integ: Integration) -> list[str]:
+    """The receiver's secret URLs from its config, for :func:`alerts.notify.redact`."""
+    return [str(v) for k in ("webhook_url", "url", "api_url") if (v := getattr(integ.config, k, None))]
+
+
 def _progress_key(notification_key: str, receiver: str, integ: str) -> str:
     return f"progress|{receiver}|{integ}|{notification_key}"
 
@@ -139,6 +144,7 @@ def deliver(
     if integs is None:
         result.failures.append(("-", f"undefined receiver {receiver!r}", False))
         return result
+    secret_urls = [u for group in c.integrations.values() for i in group for u in _urls(i)]  # every receiver's
     firing = frozenset(message.get("firing", ()))
     shown_resolved = frozenset(message.get("resolved", ()))
     resolved = shown_resolved | frozenset(message.get("resolved_notified", ()))
@@ -204,8 +210,10 @@ def deliver(
         try:
             res = notifier.notify(payload)
         except Exception as exc:  # a channel bug must not lose the message: retry it
-            log.exception("notifier raised", extra={"integration": integ.name, "key": key})
-            result.failures.append((integ.name, f"{type(exc).__name__}: {exc}", True))
+            reason = redact(f"{type(exc).__name__}: {exc}", *secret_urls)
+            # No traceback: its frames and message may hold the receiver URL (a secret).
+            log.error("notifier raised: %s", reason, extra={"integration": integ.name, "key": key})
+            result.failures.append((integ.name, reason, True))
             continue
         if res.ok:
             if receipts is not None:
@@ -222,6 +230,7 @@ def deliver(
                 if receipts is not None:
                     receipts.record(pkey, parts=sorted(done | set(res.sent_parts)), done=False, now=now)
                 store.put(Namespace.NFLOG, pkey, {"parts": sorted(done | set(res.sent_parts)), "at": now.isoformat()})
+            res = NotifyResult(res.ok, res.retryable, redact(res.reason, *secret_urls), res.sent_parts)
             result.failures.append((integ.name, res.reason, res.retryable))
             log.warning(
                 "notification failed",

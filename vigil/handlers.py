@@ -688,8 +688,10 @@ def health(rt: Runtime) -> dict[str, Any]:
     try:
         cfg = rt.config
         checks["config"] = f"ok ({len(cfg.receivers)} receivers)"
-    except Exception as exc:  # any config error makes the app unhealthy; report it, do not crash
-        checks["config"] = f"error: {exc}"
+    except Exception as exc:  # any config error makes the app unhealthy; report it (no config text), do not crash
+        from core.strict import config_error_summary
+
+        checks["config"] = f"error: {config_error_summary(exc)}"
         ok = False
     try:
         rt.store.get(Namespace.CHECKPOINTS, "health-probe")

@@ -22,7 +22,15 @@ from typing import Any
 
 from alerts.config import EmailConfig
 from alerts.durations import parse_duration
-from alerts.notify import AlertView, DirectorySink, NotificationPayload, NotifyResult, classify_http, part_id
+from alerts.notify import (
+    AlertView,
+    DirectorySink,
+    NotificationPayload,
+    NotifyResult,
+    classify_http,
+    part_id,
+    redact,
+)
 from core.untrusted import strip_controls
 
 __all__ = ["EmailConfig", "EmailNotifier", "acs_message", "message_id", "render_email"]
@@ -261,7 +269,7 @@ class EmailNotifier:
         try:
             poller = self._client().begin_send(message, operation_id=op_id, polling=False)  # accepted is enough
         except HttpResponseError as exc:
-            ok, retryable, reason = classify_http(int(exc.status_code or 500), str(exc.message or ""))
+            ok, retryable, reason = classify_http(int(exc.status_code or 500), redact(str(exc.message or "")))
             return NotifyResult(ok, retryable, f"ACS: {reason}")
         except ServiceRequestError as exc:
             return NotifyResult(False, True, f"ACS unreachable: {exc}")
