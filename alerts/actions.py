@@ -175,8 +175,22 @@ def _escape(v: str) -> str:
     return v.replace("\\", "\\\\").replace('"', '\\"')
 
 
-def api_create_silence(body: Mapping[str, Any], *, store: StateStore, now: datetime) -> dict[str, Any]:
-    """POST body: {"matchers": [...], "duration": "24h" | "endsAt": iso, "comment", "createdBy", "startsAt"?}."""
+API_AUTHOR = "function key"  # the author of a silence created with the function key alone (no signed-in user)
+
+
+def api_create_silence(
+    body: Mapping[str, Any],
+    *,
+    store: StateStore,
+    now: datetime,
+    principal: str = "",
+    max_duration: timedelta | None = None,
+) -> dict[str, Any]:
+    """POST body: {"matchers": [...], "duration": "24h" | "endsAt": iso, "comment", "createdBy"?, "startsAt"?}.
+
+    The author is the authenticated identity (``principal``, from App Service Authentication),
+    never the body's ``createdBy``, which is kept in the comment as an unverified claim; the
+    silence may end at most ``max_duration`` from now."""
     if not isinstance(body, Mapping):
         raise SilenceError(f"the request body must be a JSON object, got {type(body).__name__}")
     matchers = body.get("matchers")
@@ -195,13 +209,21 @@ def api_create_silence(body: Mapping[str, Any], *, store: StateStore, now: datet
             duration=duration,
             ends_at=ends,
             starts_at=starts,
-            created_by=str(body.get("createdBy", "")),
-            comment=str(body.get("comment", "")),
+            created_by=principal or API_AUTHOR,
+            comment=_with_claim(str(body.get("comment", "")), str(body.get("createdBy", "")), principal),
             now=now,
+            max_duration=max_duration,
         )
     except OverflowError:
         raise SilenceError("the silence would end after the year 9999: use a shorter duration or endsAt") from None
     return {**s.to_dict(), "state": s.state(now)}
+
+
+def _with_claim(comment: str, claimed: str, principal: str) -> str:
+    claimed = claimed.strip()[:100]
+    if not comment.strip() or not claimed or claimed == principal:
+        return comment
+    return f"{comment} (createdBy claimed, unverified: {claimed})"
 
 
 def _aware(body: Mapping[str, Any], name: str) -> datetime | None:
@@ -263,6 +285,8 @@ def silences_response(
     silence_id: str | None = None,
     body: Mapping[str, Any] | None = None,
     state: str | None = None,
+    principal: str = "",
+    max_duration: timedelta | None = None,
 ) -> tuple[int, Any]:
     """The silences API (function-key auth): GET list, POST create, DELETE {id} expire."""
     try:
@@ -270,7 +294,9 @@ def silences_response(
         if m == "GET":
             return 200, api_list_silences(store=store, now=now, state=state)
         if m == "POST":
-            return 201, api_create_silence(body or {}, store=store, now=now)
+            return 201, api_create_silence(
+                body or {}, store=store, now=now, principal=principal, max_duration=max_duration
+            )
         if m == "DELETE" and silence_id:
             return 200, api_expire_silence(silence_id, store=store, now=now)
         return 405, {"error": f"{method} not allowed"}

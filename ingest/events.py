@@ -14,13 +14,15 @@ Stdlib only: this sits on the drift event path, which must start fast.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from core.jsonsafe import load_untrusted_json
 from core.timeutil import MAX_FUTURE_SKEW
+
+MAX_DELIVERY_BYTES = 1024 * 1024  # Event Grid delivers at most 1 MB per batch
 
 __all__ = [
     "RESOURCE_EVENT_TYPES",
@@ -184,10 +186,10 @@ def parse_event(raw: Any, index: int = 0) -> ResourceEvent | Quarantined | None:
 
 
 def _as_items(payload: Any) -> Iterable[Any]:
-    if isinstance(payload, bytes | bytearray):
-        payload = payload.decode("utf-8-sig")
-    if isinstance(payload, str):
-        payload = json.loads(payload)
+    if isinstance(payload, bytes | bytearray | str):
+        payload = load_untrusted_json(
+            bytes(payload) if isinstance(payload, bytearray) else payload, max_bytes=MAX_DELIVERY_BYTES
+        )
     if isinstance(payload, Mapping):
         return [payload]
     if isinstance(payload, list | tuple):

@@ -112,5 +112,6 @@ def silences(req: func.HttpRequest) -> func.HttpResponse:
         silence_id=req.route_params.get("silence_id") or None,
         body=body,
         state=req.params.get("state"),
+        principal=(req.headers.get(PRINCIPAL_HEADER) or "").strip(),
     )
     return json_response(status, out)

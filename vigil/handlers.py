@@ -646,12 +646,20 @@ def silences_api(
     silence_id: str | None = None,
     body: Mapping[str, Any] | None = None,
     state: str | None = None,
+    principal: str = "",
 ) -> tuple[int, Any]:
-    """The silences API: GET list, POST create, DELETE {id} expire."""
+    """The silences API: GET list, POST create (authored by ``principal``), DELETE {id} expire."""
     from alerts.actions import silences_response
 
     return silences_response(
-        method, store=rt.store, now=datetime.now(UTC), silence_id=silence_id, body=body, state=state
+        method,
+        store=rt.store,
+        now=datetime.now(UTC),
+        silence_id=silence_id,
+        body=body,
+        state=state,
+        principal=principal,
+        max_duration=rt.config.silences.max_delta,
     )
 
 
