@@ -138,7 +138,7 @@ def _tenant(tmp_path: Path, blob_name: str) -> TenantFolder:
     return TenantFolder(root)
 
 
-@pytest.mark.parametrize("name", ["../../secret.csv", "exports/../../secret.csv", "a\\..\\..\\secret.csv"])
+@pytest.mark.parametrize("name", ["../../secret.csv", "daily/../../../secret.csv", "/../../secret.csv"])
 def test_a_tenant_folder_blob_name_cannot_leave_the_export_root(tmp_path: Path, name: str) -> None:
     with pytest.raises(SourceError) as info:
         _tenant(tmp_path, name).runs()

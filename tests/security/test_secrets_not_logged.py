@@ -232,7 +232,8 @@ def test_health_reports_no_config_text(tmp_path: Path) -> None:
     from vigil.settings import Settings
 
     head = f"receivers:\n  - name: t\n    msteams_configs:\n      - webhook_url: https://x/{PATH_TOKEN}\n"
-    for text in (head + "  oops: [\n", head + "        nope: 1\n"):
+    broken_line = f"      - webhook_url: https://x/{PATH_TOKEN}: oops\n"  # YAML quotes this line in its error
+    for text in (head + "  oops: [\n", head + "        nope: 1\n", head.rsplit("      - ", 1)[0] + broken_line):
         path = tmp_path / "vigil.yaml"
         path.write_text(text, encoding="utf-8")
         env = {"VIGIL_CONFIG": str(path)}
