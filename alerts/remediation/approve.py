@@ -67,6 +67,8 @@ def handle_approval(
         raise LinkError("link already used")
     if signed.action != "approve":
         raise LinkError(f"not an approval link: {signed.action}")
+    if config.mode == "dry-run":  # this path knows no routing: only the section's own mode can allow it
+        raise ApprovalRejectedError("remediation is in dry-run mode: nothing is approved or executed")
     p = signed.params
     try:
         request = {

@@ -271,3 +271,29 @@ def test_the_worker_refuses_an_approval_for_an_alert_since_resolved(
     assert "no longer firing" in out["rejected"]
     assert tenant.writes() == []
     assert json.dumps(out)
+
+
+def test_the_direct_link_handler_refuses_in_dry_run(
+    store: SQLiteStore, server: AzureTestServer, arm: ArmClient
+) -> None:
+    """``alerts.remediation.approve.handle_approval`` (link straight to execution) follows the mode too."""
+    from alerts.remediation.approve import ApprovalRejectedError, approval_link, handle_approval
+    from alerts.remediation.config import RemediationConfig
+    from alerts.remediation.plan import PlanStep
+
+    tenant = FakeTenant(server)
+    step = PlanStep("fp", "vm_shutdown_candidate", VM, "deallocate_vm", "dry-run", "dry-run", "dry-run")
+    link = approval_link(step, base_url="https://v", key=KEY, now=NOW, ttl=timedelta(hours=1))
+    with pytest.raises(ApprovalRejectedError, match="dry-run"):
+        handle_approval(
+            dict(parse_qsl(urlsplit(link).query)),
+            key=KEY,
+            store=store,
+            arm=arm,
+            config=RemediationConfig(mode="dry-run", allowed_subscriptions=[SUB]),
+            now=NOW,
+            approved_by=ALICE,
+            correlation_id="c",
+        )
+    assert tenant.writes() == []
+    assert server.requests == []

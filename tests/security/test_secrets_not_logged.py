@@ -1,4 +1,4 @@
-"""Secrets (webhook URLs, SMTP passwords, the signing key) never appear in logs.
+"""Secrets (webhook URLs and their path/query tokens, SMTP passwords, the signing key) never appear in logs.
 
 Every log record (message, arguments, ``extra=`` fields and tracebacks; every logger, at
 DEBUG) is captured during (1) a full demo run (``vigil.pipeline.run_tenant`` over the
@@ -26,7 +26,8 @@ HOOK_TOKEN = "tokHOOK9z8y7x6w5v4SECRET"
 SMTP_PASSWORD = "smtpPASSw0rd-7f3kSECRET"
 SIGNING_KEY = "signKEY-51c2d3e4f5SECRET"
 ACTION_KEY = "actKEY-fnkey-0c9d8e7SECRET"  # the card_action function key carried in card links
-SECRETS = (TEAMS_SIG, HOOK_TOKEN, SMTP_PASSWORD, SIGNING_KEY, ACTION_KEY)
+PATH_TOKEN = "B0pathTOKEN4u5v6w7SECRET"  # a Slack/connector-style receiver token in the URL path
+SECRETS = (TEAMS_SIG, HOOK_TOKEN, SMTP_PASSWORD, SIGNING_KEY, ACTION_KEY, PATH_TOKEN)
 
 
 class _Capture(logging.Handler):
@@ -109,7 +110,7 @@ def test_full_demo_run_logs_no_secret(
 
     monkeypatch.setenv("VIGIL_SIGNING_KEY", SIGNING_KEY)
     teams = f"https://prod-01.westeurope.logic.azure.com/workflows/w/triggers/manual/paths/invoke?sig={TEAMS_SIG}"
-    hook = f"https://hooks.example.com/vigil?token={HOOK_TOKEN}"
+    hook = f"https://hooks.example.com/services/T0/{PATH_TOKEN}?token={HOOK_TOKEN}"
     store = open_store("sqlite", path=tmp_path / "state.db")
     try:
         summary = run_tenant(
@@ -168,9 +169,6 @@ def test_handlers_delivering_for_real_log_no_secret(
     _assert_clean(captured.lines)
 
 
-PATH_TOKEN = "B0pathTOKEN4u5v6w7SECRET"  # a Slack/connector-style token in the URL path
-
-
 def _stored_rows(store: Any) -> list[str]:
     from core.state.base import Namespace
 
@@ -219,7 +217,7 @@ def test_upstream_errors_echoing_receiver_urls_leave_no_token_in_logs_or_rows(
     assert failures, "the failure path was logged"
     assert any("no such hook" in line for line in failures), "the upstream body is kept (redacted), not dropped"
     _assert_clean(captured.lines)
-    leaks = [row[:200] for row in rows for s in (*SECRETS, PATH_TOKEN) if s in row]
+    leaks = [row[:200] for row in rows for s in SECRETS if s in row]
     assert not leaks, f"secret values in stored rows: {leaks[:3]}"
     assert not any(PATH_TOKEN in line for line in captured.lines)
 
