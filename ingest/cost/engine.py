@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -63,6 +64,9 @@ class PartitionStats:
         )
 
 
+_QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")  # repr()s of values in reasons
+
+
 class Quarantine:
     """Collects rejected records as JSON lines; ``sink`` receives each line (or they are kept in memory)."""
 
@@ -79,12 +83,12 @@ class Quarantine:
             default=str,
         )
         if self.count <= 20:
-            log.warning(
+            log.warning(  # the record and its values go to the quarantine file, never to the log
                 "cost row rejected: %s line %s column %s: %s",
                 file,
                 line if line is not None else "?",
                 column or "-",
-                reason,
+                _QUOTED.sub("<value>", reason),
             )
         if self._sink is not None:
             self._sink(entry)

@@ -149,3 +149,18 @@ def test_parser_errors_quote_no_file_contents(tmp_path: Path) -> None:
     assert reader_mod.safe_error(ValueError("CSV parse error: Expected 3 columns, got 1: " + secret)) == (
         "CSV parse error: Expected 3 columns, got 1"
     )
+
+
+def test_rejected_values_go_to_the_quarantine_not_the_log(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    secret = "AccountKey=c2VjcmV0"
+    path = tmp_path / "values.csv"
+    path.write_text(f"{HEADER}\n{_row(cost=secret)}\n", encoding="utf-8")
+    summary = ingest_paths([path], tmp_path / "out")
+    assert summary.rows_rejected == 1
+    assert summary.quarantine
+    assert secret in Path(summary.quarantine).read_text(encoding="utf-8"), "the record is kept where it belongs"
+    assert "cost row rejected" in caplog.text
+    assert secret not in caplog.text
