@@ -297,3 +297,32 @@ def test_the_direct_link_handler_refuses_in_dry_run(
         )
     assert tenant.writes() == []
     assert server.requests == []
+
+
+def test_the_http_function_never_acts_on_get_and_answers_a_forged_post_with_403(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import azure.functions as func
+
+    from alerts.testing import MemoryStore
+    from vigil import runtime_azure
+    from vigil.functions_alerts import card_action
+    from vigil.runtime_azure import AzureRuntime
+    from vigil.settings import Settings
+
+    env = {"VIGIL_SIGNING_KEY": KEY.decode()}
+    store = MemoryStore()
+    monkeypatch.setattr(runtime_azure, "_RUNTIME", AzureRuntime(Settings.from_env(env), env=env, store=store))
+    query = _approve_link("0" * 16)
+    url = "http://localhost:7071/api/alerts/action"
+    page = card_action(func.HttpRequest(method="GET", url=url, params=query, body=b""))
+    assert page.mimetype == "text/html"
+    assert page.headers.get("Cache-Control") == "no-store"
+    for body in (b"", b"csrf=" + b"0" * 64, b"\xff\xfe", b"csrf=%%%"):
+        resp = card_action(
+            func.HttpRequest(
+                method="POST", url=url, params=query, body=body, headers={"x-ms-client-principal-name": ALICE}
+            )
+        )
+        assert resp.status_code == 403, (body, resp.get_body())
+    assert list(store.query(Namespace.NONCES)) == []
