@@ -149,6 +149,8 @@ def _auto_remediation(findings: list[Finding], rt: Runtime, now: datetime) -> di
         if step.decision == "execute" and key:
             rt.enqueue(_setting(rt, REMEDIATION_QUEUE), sign_request(auto_request(step, run_id=run_id), key=key))
             queued += 1
+        elif step.decision == "execute":
+            log.warning("auto remediation not queued: VIGIL_SIGNING_KEY is not set", extra={"rule": step.rule})
     return {"planned": len(steps), "queued": queued}
 
 
