@@ -266,7 +266,8 @@ def action_response(
     409 refused now (dry-run, resolved, not signed in), 410 expired or used, 503 no key configured."""
     if not key:
         return 503, {"error": "signed links are not configured (VIGIL_SIGNING_KEY)"}
-    if not csrf or not hmac.compare_digest(str(csrf), csrf_token(query, key=key, principal=principal)):
+    expected = csrf_token(query, key=key, principal=principal).encode()
+    if not csrf or not hmac.compare_digest(str(csrf).encode("utf-8", "replace"), expected):
         return 403, {"error": "the confirmation form's anti-forgery token is missing or does not match"}
     try:
         return 200, apply_action(query, key=key, store=store, now=now, by=principal, approvable=approvable)
