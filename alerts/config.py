@@ -18,6 +18,7 @@ from pydantic import Field, field_validator, model_validator
 from alerts.durations import parse_duration
 from alerts.matchers import MatcherError, parse_matchers
 from alerts.remediation.config import RemediationConfig, RemediationReceiverConfig
+from alerts.silences import SilencePolicy
 from core.strict import StrictModel
 
 __all__ = [
@@ -315,6 +316,7 @@ class AlertingConfig(StrictModel):
     inhibit_rules: list[InhibitRule] = Field(default_factory=list)
     time_intervals: list[TimeIntervalConfig] = Field(default_factory=list)
     remediation: RemediationConfig = Field(default_factory=RemediationConfig)
+    silences: SilencePolicy = Field(default_factory=SilencePolicy)
 
     @model_validator(mode="after")
     def _routing(self) -> AlertingConfig:

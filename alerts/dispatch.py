@@ -24,7 +24,7 @@ from alerts.acks import get_ack
 from alerts.alertstate import read_alert
 from alerts.compiled import Integration, compiled
 from alerts.nflog import entry_key, log_sent, needs_update, read_entry
-from alerts.notify import AlertView, DirectorySink, NotificationPayload, Notifier
+from alerts.notify import AlertView, DirectorySink, NotificationPayload, Notifier, NotifyResult, redact
 from alerts.outbox import Outbox, QueueOutbox
 from alerts.receipts import ReceiptJournal
 from alerts.remediation.execute import outcome_for
@@ -108,6 +108,11 @@ def _lookup(notifiers: Mapping[str, Notifier] | None, receiver: str, integ: Inte
     return None
 
 
+def _urls(integ: Integration) -> list[str]:
+    """The receiver's secret URLs from its config, for :func:`alerts.notify.redact`."""
+    return [str(v) for k in ("webhook_url", "url", "api_url") if (v := getattr(integ.config, k, None))]
+
+
 def _progress_key(notification_key: str, receiver: str, integ: str) -> str:
     return f"progress|{receiver}|{integ}|{notification_key}"
 
@@ -139,6 +144,7 @@ def deliver(
     if integs is None:
         result.failures.append(("-", f"undefined receiver {receiver!r}", False))
         return result
+    secret_urls = [u for group in c.integrations.values() for i in group for u in _urls(i)]  # every receiver's
     firing = frozenset(message.get("firing", ()))
     shown_resolved = frozenset(message.get("resolved", ()))
     resolved = shown_resolved | frozenset(message.get("resolved_notified", ()))
@@ -178,7 +184,7 @@ def deliver(
             result.skipped.append((integ.name, "resolved; send_resolved is false"))
             continue
         if views is None:
-            views = _load_views(store, firing, shown_resolved)
+            views = _load_views(store, firing, shown_resolved, config if signing_key else None)
         if not views:
             result.skipped.append((integ.name, "alerts no longer stored"))
             continue
@@ -204,8 +210,10 @@ def deliver(
         try:
             res = notifier.notify(payload)
         except Exception as exc:  # a channel bug must not lose the message: retry it
-            log.exception("notifier raised", extra={"integration": integ.name, "key": key})
-            result.failures.append((integ.name, f"{type(exc).__name__}: {exc}", True))
+            reason = redact(f"{type(exc).__name__}: {exc}", *secret_urls)
+            # No traceback: its frames and message may hold the receiver URL (a secret).
+            log.error("notifier raised: %s", reason, extra={"integration": integ.name, "key": key})
+            result.failures.append((integ.name, reason, True))
             continue
         if res.ok:
             if receipts is not None:
@@ -222,6 +230,7 @@ def deliver(
                 if receipts is not None:
                     receipts.record(pkey, parts=sorted(done | set(res.sent_parts)), done=False, now=now)
                 store.put(Namespace.NFLOG, pkey, {"parts": sorted(done | set(res.sent_parts)), "at": now.isoformat()})
+            res = NotifyResult(res.ok, res.retryable, redact(res.reason, *secret_urls), res.sent_parts)
             result.failures.append((integ.name, res.reason, res.retryable))
             log.warning(
                 "notification failed",
@@ -230,7 +239,14 @@ def deliver(
     return result
 
 
-def _load_views(store: StateStore, firing: frozenset[str], resolved: frozenset[str]) -> list[AlertView]:
+def _load_views(
+    store: StateStore, firing: frozenset[str], resolved: frozenset[str], config: AlertingConfig | None = None
+) -> list[AlertView]:
+    """The alerts to show; with ``config`` (links are signed), whether each may carry an Approve
+    button: firing now, and the remediation policy allows it (a remediation for its rule, in scope,
+    not in dry-run)."""
+    from alerts.remediation.policy import approval_refusal
+
     views = []
     for fp in sorted(firing) + sorted(resolved):
         rec = read_alert(store, fp)
@@ -242,7 +258,8 @@ def _load_views(store: StateStore, firing: frozenset[str], resolved: frozenset[s
             from core.model import Alert
 
             alert = Alert(alert.labels, alert.annotations, alert.starts_at, None)
-        views.append(AlertView(alert, fp, rec.evidence, get_ack(store, fp), outcome_for(store, fp)))
+        approvable = config is not None and rec.firing and approval_refusal(rec.labels, config) is None
+        views.append(AlertView(alert, fp, rec.evidence, get_ack(store, fp), outcome_for(store, fp), approvable))
     return views
 
 

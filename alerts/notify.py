@@ -16,6 +16,7 @@ from __future__ import annotations
 import email.utils
 import hashlib
 import logging
+import os
 import random
 import re
 import time
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 import httpx
 
@@ -38,6 +40,7 @@ __all__ = [
     "classify_http",
     "part_id",
     "post_with_retries",
+    "redact",
     "retry_after_seconds",
 ]
 
@@ -58,6 +61,7 @@ class AlertView:
     evidence: Mapping[str, Any] = field(default_factory=dict)
     ack: Mapping[str, Any] | None = None
     remediation: str | None = None  # the outcome of a remediation, e.g. "remediated by …" or "failed: …"
+    approvable: bool = False  # an Approve button may be shown (alerts.remediation.policy.approval_refusal)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +138,32 @@ def classify_http(status: int, body: str = "") -> tuple[bool, bool, str]:
     return False, False, f"HTTP {status}: {body[:200]!r}"
 
 
+_ANY_URL = re.compile(r"(?i)\b(https?)://([^/\s'\"?#<>]+)[^\s'\"<>]*")
+_MIN_SECRET = 8  # shorter path segments and query values ("services", "1.0") are not worth hiding
+
+
+def redact(text: str, *secrets: str | None) -> str:
+    """``text`` without receiver URL secrets, as Alertmanager treats receiver URLs: each given
+    secret URL, every path segment and query value of it that could be a token (also percent-
+    decoded), and then the path and query of any URL left in the text, become ``<redacted>``.
+    Upstream error bodies echo the URL or its token; they land in logs and outbox rows."""
+    tokens: set[str] = set()
+    for secret in secrets:
+        if not secret:
+            continue
+        tokens.add(secret)
+        parts = urlsplit(secret)
+        pieces = [*parts.path.split("/"), *(v for _, v in parse_qsl(parts.query, keep_blank_values=True))]
+        for piece in pieces:
+            for form in (piece, unquote(piece), quote(piece, safe="")):
+                if len(form) >= _MIN_SECRET:
+                    tokens.add(form)
+    text = _ANY_URL.sub(lambda m: f"{m.group(1)}://{m.group(2)}/<redacted>", text)
+    for token in sorted(tokens, key=len, reverse=True):
+        text = text.replace(token, "<redacted>")
+    return text
+
+
 def retry_after_seconds(headers: Mapping[str, str], now: datetime | None = None) -> float | None:
     raw = headers.get("retry-after") or headers.get("Retry-After")
     if not raw:
@@ -171,12 +201,14 @@ def post_with_retries(
     while True:
         try:
             resp = client.post(url, content=content, headers=dict(headers))
-            ok, retryable, reason = classify_http(resp.status_code, resp.text)
+            # Redacted before classify_http clips it: a clipped token would escape the redaction.
+            ok, retryable, reason = classify_http(resp.status_code, redact(resp.text[:8000], url))
             wait = retry_after_seconds(resp.headers)
         except httpx.TimeoutException as exc:
             ok, retryable, reason, wait = False, True, f"timeout: {type(exc).__name__}", None
         except httpx.TransportError as exc:
             ok, retryable, reason, wait = False, True, f"transport error: {type(exc).__name__}: {exc}", None
+        reason = redact(reason, url)  # upstream bodies and transport errors may echo the URL
         if ok or not retryable or attempt >= max_retries:
             return NotifyResult(ok, retryable, reason)
         if wait is None:
@@ -202,9 +234,13 @@ class DirectorySink:
     def write(self, payload: NotificationPayload, part: str, suffix: str, data: bytes) -> Path:
         safe_recv = re.sub(r"[^A-Za-z0-9_.-]+", "_", payload.receiver)
         safe_int = re.sub(r"[^A-Za-z0-9_.-]+", "_", payload.integration.replace("[", "-").replace("]", ""))
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         path = self.root / f"{safe_recv}.{safe_int}.{payload.key[:16]}.{part}{suffix}"
         tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_bytes(data)
+        # Cards carry live signed links (approve, silence): readable by the owner only.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            os.fchmod(fh.fileno(), 0o600)  # an older file of the same name may have had a wider mode
+            fh.write(data)
         tmp.replace(path)
         return path

@@ -15,12 +15,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from pydantic import Field, field_validator
+
+from alerts.durations import parse_duration
 from alerts.matchers import Matcher, parse_matchers
 from core.state.base import Namespace, StateStore
+from core.strict import StrictModel
 
 __all__ = [
     "Silence",
     "SilenceError",
+    "SilencePolicy",
     "active_silences",
     "create_silence",
     "expire_silence",
@@ -28,6 +33,24 @@ __all__ = [
     "list_silences",
     "silenced_by",
 ]
+
+
+class SilencePolicy(StrictModel):
+    """The ``silences`` section of vigil.yaml: limits on silences created through the HTTP API."""
+
+    max_duration: str = Field(
+        default="30d", description="How far from now a silence may end (a match-all silence until 9999 is refused)."
+    )
+
+    @field_validator("max_duration")
+    @classmethod
+    def _duration(cls, v: str) -> str:
+        parse_duration(v)
+        return v
+
+    @property
+    def max_delta(self) -> timedelta:
+        return parse_duration(self.max_duration)
 
 
 class SilenceError(ValueError):
@@ -94,8 +117,10 @@ def create_silence(
     comment: str,
     now: datetime,
     silence_id: str | None = None,
+    max_duration: timedelta | None = None,
 ) -> Silence:
-    """Create a silence. ``silence_id`` makes the call idempotent (signed-link retries)."""
+    """Create a silence. ``silence_id`` makes the call idempotent (signed-link retries);
+    ``max_duration`` bounds how far from ``now`` it may end (the API's ``silences.max_duration``)."""
     ms = tuple(m.strip() for m in matchers if m.strip())
     if not ms:
         raise SilenceError("a silence needs at least one matcher")
@@ -114,6 +139,11 @@ def create_silence(
         raise SilenceError("give a duration or an end time")
     if end <= start:
         raise SilenceError("a silence must end after it starts")
+    if max_duration is not None and end - now > max_duration:
+        raise SilenceError(
+            f"a silence may end at most {max_duration} from now (silences.max_duration); "
+            f"this one ends {end.isoformat()}"
+        )
     sid = silence_id or str(uuid.uuid4())
     s = Silence(sid, ms, start, end, created_by.strip(), comment.strip(), now, now)
     if not store.add(Namespace.SILENCES, sid, s.to_dict()):

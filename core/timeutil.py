@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-__all__ = ["parse_utc"]
+__all__ = ["MAX_FUTURE_SKEW", "parse_utc"]
+
+# How far ahead of our clock an event time (or a stored verdict's) may be and still be believed:
+# clock skew between Azure services is seconds; a time further ahead is a forgery or a broken
+# clock, and trusting it would make every later, real observation look stale.
+MAX_FUTURE_SKEW = timedelta(minutes=5)
 
 
 def parse_utc(value: str) -> datetime:

@@ -20,6 +20,8 @@ import logging
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from ingest.nextlink import ForeignNextLinkError, checked_next_link
+
 __all__ = [
     "DEFAULT_API_VERSIONS",
     "ArmReader",
@@ -179,8 +181,10 @@ class ArmReader:
         out: list[dict[str, Any]] = []
         next_url: str | None = url
         params: dict[str, str] | None = {"api-version": api}
+        first_url = ""
         while next_url:
             resp = self.client.send_request(HttpRequest("GET", next_url, params=params))
+            first_url = first_url or str(resp.request.url)
             if resp.status_code == 404:
                 return []
             try:
@@ -193,6 +197,12 @@ class ArmReader:
             doc = resp.json()
             out.extend(x for x in doc.get("value", []) if isinstance(x, dict))
             next_url, params = doc.get("nextLink"), None
+            if next_url:
+                try:
+                    next_url = checked_next_link(str(next_url), first_url)
+                except ForeignNextLinkError as exc:  # the list is incomplete: unknown, not empty
+                    logger.warning("cannot list %s under %s: %s", resource_type, resource_id, exc)
+                    return None
         return out
 
     def scope_object(self, scope_id: str) -> dict[str, Any] | None:

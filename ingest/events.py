@@ -14,17 +14,22 @@ Stdlib only: this sits on the drift event path, which must start fast.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from core.jsonsafe import load_untrusted_json
+from core.timeutil import MAX_FUTURE_SKEW
+
+MAX_DELIVERY_BYTES = 1024 * 1024  # Event Grid delivers at most 1 MB per batch
 
 __all__ = [
     "RESOURCE_EVENT_TYPES",
     "EventBatch",
     "Quarantined",
     "ResourceEvent",
+    "cap_event_times",
     "event_type_of",
     "parse_event",
     "parse_events",
@@ -193,10 +198,10 @@ def parse_event(raw: Any, index: int = 0) -> ResourceEvent | Quarantined | None:
 
 
 def _as_items(payload: Any) -> Iterable[Any]:
-    if isinstance(payload, bytes | bytearray):
-        payload = payload.decode("utf-8-sig")
-    if isinstance(payload, str):
-        payload = json.loads(payload)
+    if isinstance(payload, bytes | bytearray | str):
+        payload = load_untrusted_json(
+            bytes(payload) if isinstance(payload, bytearray) else payload, max_bytes=MAX_DELIVERY_BYTES
+        )
     if isinstance(payload, Mapping):
         return [payload]
     if isinstance(payload, list | tuple):
@@ -206,10 +211,31 @@ def _as_items(payload: Any) -> Iterable[Any]:
     return list(payload)
 
 
+def cap_event_times(batch: EventBatch, now: datetime) -> EventBatch:
+    """Quarantine the events dated more than ``MAX_FUTURE_SKEW`` after ``now``.
+
+    An event time is a claim: one dated 2099 would make every later sweep and real write look
+    older than the verdict it recorded ("stale") and hide drift for good."""
+    limit = now + MAX_FUTURE_SKEW
+    kept: list[ResourceEvent] = []
+    for e in batch.events:
+        if e.event_time > limit:
+            reason = (
+                f"event {e.id}: event time {e.event_time.isoformat()} is more than "
+                f"{int(MAX_FUTURE_SKEW.total_seconds() // 60)} minutes ahead of {now.isoformat()}"
+            )
+            batch.quarantined.append(Quarantined(e.id, reason, -1))
+        else:
+            kept.append(e)
+    batch.events = kept
+    return batch
+
+
 def parse_events(payload: Any) -> EventBatch:
     """Parse a delivery: raw JSON (bytes/str), one event object, or a sequence of them.
 
-    Raises ValueError only when the payload itself is not JSON.
+    Raises ValueError only when the payload itself is not JSON. The caller caps the event
+    times against its clock with :func:`cap_event_times`.
     """
     batch = EventBatch()
     for i, raw in enumerate(_as_items(payload)):

@@ -611,14 +611,22 @@ SUB0 = "00000000-0000-0000-0000-000000000000"
 VM0 = f"/subscriptions/{SUB0}/resourcegroups/rg/providers/microsoft.compute/virtualmachines/idle-vm"
 
 
-def _http(method: str, route: str, *, params: dict[str, str] | None = None, body: bytes = b"", **route_params: str):  # type: ignore[no-untyped-def]
+def _http(  # type: ignore[no-untyped-def]
+    method: str,
+    route: str,
+    *,
+    params: dict[str, str] | None = None,
+    body: bytes = b"",
+    headers: dict[str, str] | None = None,
+    **route_params: str,
+):
     return func.HttpRequest(
         method=method,
         url=f"https://vigil.example/api/{route}",
         params=params or {},
         route_params=route_params,
         body=body,
-        headers={"content-type": "application/json"},
+        headers={"content-type": "application/json", **(headers or {})},
     )
 
 
@@ -641,12 +649,25 @@ def _seed_alert() -> str:
     return finding.fingerprint
 
 
-def test_card_approval_queues_a_remediation_request(host_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+APPROVE_CONFIG = f"""
+route: {{receiver: ops}}
+receivers: [{{name: ops}}]
+remediation: {{mode: approve, allowed_subscriptions: ["{SUB0}"]}}
+"""
+
+
+def test_card_approval_queues_a_remediation_request(
+    host_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """GET shows a confirmation page (nothing acts); the page's POST, as the signed-in user, queues
+    a signed request naming that user."""
     from datetime import timedelta
     from urllib.parse import parse_qsl, urlsplit
 
     from alerts.signing import derive_nonce, sign_link
 
+    (tmp_path / "vigil.yaml").write_text(APPROVE_CONFIG, encoding="utf-8")
+    monkeypatch.setenv("VIGIL_CONFIG", str(tmp_path / "vigil.yaml"))
     monkeypatch.setenv("VIGIL_SIGNING_KEY", SIGNING_KEY)
     reset_runtime()
     fp = _seed_alert()
@@ -662,16 +683,27 @@ def test_card_approval_queues_a_remediation_request(host_env: dict[str, str], mo
     )
     query = dict(parse_qsl(urlsplit(link).query))
     assert query["code"] == "function-key"  # the host checks it; the signature does not cover it
-    resp = _user_function("card_action")(_http("GET", "alerts/action", params=query))
+    who = {"x-ms-client-principal-name": "alice@example.com"}
+    page = _user_function("card_action")(_http("GET", "alerts/action", params=query, headers=who))
+    assert page.status_code == 200
+    assert page.mimetype == "text/html"
+    csrf = re.search(r"name='csrf' value='([0-9a-f]{64})'", page.get_body().decode())
+    assert csrf
+    form = f"csrf={csrf.group(1)}".encode()
+    resp = _user_function("card_action")(_http("POST", "alerts/action", params=query, body=form, headers=who))
     body = json.loads(resp.get_body())
     assert resp.status_code == 200, body
     assert body["remediation"].startswith("queued deallocate_vm on " + VM0)
     [request] = _receive(host_env["AzureWebJobsStorage"], host_env["REMEDIATION_QUEUE"])
     assert request["kind"] == "remediation-approved"
     assert request["fingerprint"] == fp
-    again = _user_function("card_action")(_http("GET", "alerts/action", params=query))
+    assert request["approved_by"] == "alice@example.com"
+    assert len(request["sig"]) == 64
+    again = _user_function("card_action")(_http("POST", "alerts/action", params=query, body=form, headers=who))
     assert again.status_code == 410
-    tampered = _user_function("card_action")(_http("GET", "alerts/action", params={**query, "fp": "0" * 16}))
+    tampered = _user_function("card_action")(
+        _http("POST", "alerts/action", params={**query, "fp": "0" * 16}, body=form, headers=who)
+    )
     assert tampered.status_code == 403
 
 
@@ -689,7 +721,9 @@ def test_remediate_rejects_outside_allowed_scope_without_retry(host_env: dict[st
     from vigil import handlers
 
     result = handlers.handle_remediation(msg, get_runtime())
-    assert result == {"ok": False, "rejected": f"subscription {SUB0} is not in allowed_subscriptions"}
+    # A forged (unsigned) request is refused before anything else (tests/security/test_remediation_queue.py).
+    assert result["ok"] is False
+    assert "VIGIL_SIGNING_KEY" in result["rejected"] or "not signed" in result["rejected"]
     _user_function("remediate")(qm)  # same path through the trigger: no exception, nothing retried
 
 

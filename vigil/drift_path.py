@@ -34,7 +34,7 @@ from core.state.base import ConcurrencyError, Namespace, StateStore
 from detectors.drift.engine import EvalEnv, RelatedProvider, Verdict
 from detectors.drift.loader import DriftRule, RuleSet
 from detectors.drift.transitions import Action, Observation, decide
-from ingest.events import EventBatch, Quarantined, ResourceEvent, parse_events
+from ingest.events import EventBatch, Quarantined, ResourceEvent, cap_event_times, parse_events
 
 __all__ = [
     "DriftResult",
@@ -314,7 +314,7 @@ class _Run:
             self.result.verdicts.append(verdict)
             base = {"resource_id": ref.id, "rule": rule.id, "resource_type": ref.type}
             fire_if_new = rule.meta is None or rule.meta.extra.get("fire_on_first_seen", True) is not False
-            obs = Observation(verdict.compliant, when, fire_if_new=fire_if_new)
+            obs = Observation(verdict.compliant, when, fire_if_new=fire_if_new, received_at=self.now)
             action = _transition(self.store, verdict_key(ref.id, rule.id), base, obs, replay=self.replay)
             self._emit(action, rule, rule.id, ref, when=when, verdict=verdict, event=event, source=source)
 
@@ -323,7 +323,11 @@ class _Run:
         for rec in list(self.store.query(Namespace.VERDICTS, prefix=verdict_key(ref.id, ""))):
             rule_id = str(rec.value.get("rule") or rec.key.rsplit("|", 1)[-1])
             action = _transition(
-                self.store, rec.key, dict(rec.value), Observation(None, when, deleted=True), replay=self.replay
+                self.store,
+                rec.key,
+                dict(rec.value),
+                Observation(None, when, deleted=True, received_at=self.now),
+                replay=self.replay,
             )
             self._emit(
                 action, self.by_id.get(rule_id), rule_id, ref, when=when, verdict=None, event=event, source=source
@@ -381,11 +385,15 @@ class _Run:
                 self.result.processed += 1
                 return
         if event.is_delete:
-            if self.rules.for_type(rtype) or self.store_has(rid):
-                self.deleted(rid, event.event_time, event, "event")
-                self.result.processed += 1
-            else:
+            if not (self.rules.for_type(rtype) or self.store_has(rid)):
                 self.result.irrelevant += 1
+                return
+            self.result.processed += 1
+            resource = self.read(rid)  # a delete is believed only once ARM answers 404
+            if resource is None:
+                self.deleted(rid, event.event_time, event, "event")
+            elif self.rules.for_type(rtype):
+                self.evaluate(resource, event.event_time, event, "event")
             return
         if not self.rules.for_type(rtype):
             self.result.irrelevant += 1
@@ -423,7 +431,7 @@ def handle_events(
     the event id) so the platform redelivers, except ``PermissionError`` (HTTP 403),
     which quarantines the event with its reason.
     """
-    batch = events if isinstance(events, EventBatch) else parse_events(events)
+    batch = cap_event_times(events if isinstance(events, EventBatch) else parse_events(events), now)
     result = DriftResult(irrelevant=batch.irrelevant, quarantined=list(batch.quarantined))
     for q in batch.quarantined:
         logger.warning("quarantined event %s: %s", q.event_id, q.reason, extra={"event_id": q.event_id})

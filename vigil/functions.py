@@ -103,6 +103,8 @@ def _event_type(event: dict[str, Any]) -> str:
 
 def parse_queue_message(msg: func.QueueMessage, queue: str) -> dict[str, Any]:
     """The message body as a JSON object; :class:`MalformedMessageError` naming queue, id and problem."""
+    from core.jsonsafe import UntrustedJSONError, load_untrusted_json
+
     raw = msg.get_body()
     where = f"queue {queue!r} message {msg.id or '<no id>'}"
     try:
@@ -111,12 +113,10 @@ def parse_queue_message(msg: func.QueueMessage, queue: str) -> dict[str, Any]:
         raise MalformedMessageError(f"{where}: body is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     if not text.strip():
         raise MalformedMessageError(f"{where}: body is empty; expected a JSON object")
-    try:
-        body = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise MalformedMessageError(
-            f"{where}: body is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
-        ) from None
+    try:  # oversized or deeply nested bodies are quarantined too (RecursionError is no ValueError)
+        body = load_untrusted_json(text, max_bytes=MAX_QUEUE_BODY_BYTES)
+    except UntrustedJSONError as exc:
+        raise MalformedMessageError(f"{where}: body is {exc}") from None
     if not isinstance(body, dict):
         raise MalformedMessageError(f"{where}: expected a JSON object, got {type(body).__name__}")
     return body
@@ -234,6 +234,7 @@ def run_timer_handler(timer: func.TimerRequest, handler_name: str) -> dict[str, 
 
 
 MAX_BODY_BYTES = 64 * 1024  # no Vigil API takes more; larger bodies are refused with 413
+MAX_QUEUE_BODY_BYTES = 64 * 1024  # Azure Storage queues hold at most 64 KiB; anything larger is not ours
 
 
 class RequestBodyError(ValueError):
@@ -249,10 +250,12 @@ def read_json_body(req: func.HttpRequest) -> Any:
         raise RequestBodyError(413, f"request body is {len(raw)} bytes; the limit is {MAX_BODY_BYTES}")
     if not raw:
         raise RequestBodyError(400, "request body is empty; expected a JSON object")
+    from core.jsonsafe import UntrustedJSONError, load_untrusted_json
+
     try:
-        return json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise RequestBodyError(400, f"request body is not JSON: {exc}") from None
+        return load_untrusted_json(raw, max_bytes=MAX_BODY_BYTES)
+    except UntrustedJSONError as exc:
+        raise RequestBodyError(400, f"request body is not JSON we can read: {exc}") from None
 
 
 def json_response(status: int, body: Any) -> func.HttpResponse:

@@ -14,6 +14,7 @@ from typing import Any
 import azure.functions as func
 
 from vigil.functions import (
+    MAX_BODY_BYTES,
     RequestBodyError,
     get_runtime,
     json_response,
@@ -49,14 +50,43 @@ def remediate(msg: func.QueueMessage) -> None:
     run_queue_handler(msg, "REMEDIATION_QUEUE", "handle_remediation")
 
 
+PRINCIPAL_HEADER = "x-ms-client-principal-name"  # set by App Service Authentication (stripped from clients)
+
+
 @bp.function_name("card_action")
-@bp.route(route="alerts/action", methods=[func.HttpMethod.GET], auth_level=func.AuthLevel.FUNCTION)
+@bp.route(
+    route="alerts/action", methods=[func.HttpMethod.GET, func.HttpMethod.POST], auth_level=func.AuthLevel.FUNCTION
+)
 def card_action(req: func.HttpRequest) -> func.HttpResponse:
-    """A card button: Acknowledge, Silence 24h or Approve remediation (signed, expiring, single-use)."""
+    """A card button: Acknowledge, Silence 24h or Approve remediation (signed, expiring, single-use).
+
+    GET never acts (link scanners and previews follow links): it shows a confirmation page whose
+    form POSTs back with an anti-forgery token; the POST acts as the signed-in user."""
+    from datetime import UTC, datetime
+    from urllib.parse import parse_qs
+
     from vigil import handlers
 
     query = {k: str(v) for k, v in req.params.items()}
-    status, body = handlers.card_action(query, get_runtime())
+    principal = (req.headers.get(PRINCIPAL_HEADER) or "").strip()
+    rt = get_runtime()
+    if req.method.upper() != "POST":
+        from alerts.actions import confirmation_page
+
+        key, _ = handlers.link_signing(rt)
+        status, page = confirmation_page(query, key=key, store=rt.store, now=datetime.now(UTC), principal=principal)
+        headers = {
+            "Cache-Control": "no-store",
+            "X-Frame-Options": "DENY",
+            "Content-Security-Policy": "default-src 'none'; form-action 'self'",
+        }
+        return func.HttpResponse(page, status_code=status, mimetype="text/html", headers=headers)
+    body_bytes = req.get_body() or b""
+    if len(body_bytes) > MAX_BODY_BYTES:
+        return json_response(413, {"error": f"request body is {len(body_bytes)} bytes; the limit is {MAX_BODY_BYTES}"})
+    raw = body_bytes.decode("utf-8", "replace")
+    csrf = next(iter(parse_qs(raw).get("csrf") or []), None)
+    status, body = handlers.card_action(query, rt, csrf=csrf, principal=principal)
     return json_response(status, body)
 
 
@@ -82,5 +112,6 @@ def silences(req: func.HttpRequest) -> func.HttpResponse:
         silence_id=req.route_params.get("silence_id") or None,
         body=body,
         state=req.params.get("state"),
+        principal=(req.headers.get(PRINCIPAL_HEADER) or "").strip(),
     )
     return json_response(status, out)

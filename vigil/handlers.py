@@ -142,10 +142,15 @@ def _auto_remediation(findings: list[Finding], rt: Runtime, now: datetime) -> di
     )
     run_id = now.strftime("%Y%m%dT%H%M%S")
     queued = 0
+    from alerts.remediation.policy import sign_request
+
+    key, _ = link_signing(rt)  # queue messages that can act are signed (the worker refuses others)
     for step in steps:
-        if step.decision == "execute":
-            rt.enqueue(_setting(rt, REMEDIATION_QUEUE), auto_request(step, run_id=run_id))
+        if step.decision == "execute" and key:
+            rt.enqueue(_setting(rt, REMEDIATION_QUEUE), sign_request(auto_request(step, run_id=run_id), key=key))
             queued += 1
+        elif step.decision == "execute":
+            log.warning("auto remediation not queued: VIGIL_SIGNING_KEY is not set", extra={"rule": step.rule})
     return {"planned": len(steps), "queued": queued}
 
 
@@ -284,6 +289,8 @@ def _blob_path(event: Mapping[str, Any]) -> tuple[str, str] | None:
 def handle_blob_created(events: list[dict[str, Any]], rt: Runtime) -> dict[str, Any]:
     """BlobCreated on an export's manifest.json -> one ingest message per part."""
     from ingest.cost import plan_parts
+    from ingest.cost.manifest import ManifestError
+    from ingest.cost.parts import export_event_refusal
 
     queue = _setting(rt, INGEST_QUEUE)
     planned = skipped = 0
@@ -293,8 +300,18 @@ def handle_blob_created(events: list[dict[str, Any]], rt: Runtime) -> dict[str, 
             skipped += 1
             continue
         container, path = where
+        refused = export_event_refusal(container, path, exports_container=_setting(rt, EXPORTS_CONTAINER))
+        if refused:  # the container comes from configuration, never from the event
+            log.warning("blob event refused: %s", refused, extra={"event_id": event.get("id")})
+            skipped += 1
+            continue
         data = rt.blobs(container).read(path)  # a missing blob raises: the platform retries
-        messages = plan_parts(data, path)
+        try:
+            messages = plan_parts(data, path)
+        except ManifestError as exc:  # final: a retry reads the same manifest; the run is refused
+            log.error("cost export run refused: %s", exc, extra={"event_id": event.get("id")})
+            skipped += 1
+            continue
         run_id = str(messages[0]["run_id"]) if messages else path
         marker = f"planned|{container}|{run_id}|{path}"
         if rt.store.get(Namespace.CHECKPOINTS, marker) is not None:
@@ -311,7 +328,7 @@ def handle_ingest_part(message: dict[str, Any], rt: Runtime) -> dict[str, Any]:
     """Normalize one export part; the invocation that completes the run enqueues detection."""
     from ingest.cost import ingest_part
 
-    source = rt.blobs(str(message.get("container") or _setting(rt, EXPORTS_CONTAINER)))
+    source = rt.blobs(_setting(rt, EXPORTS_CONTAINER))  # configuration, never the message
     result = ingest_part(message, source, rt.blobs(_setting(rt, COSTS_CONTAINER)), rt.store)
     if result.get("run_complete"):
         rt.enqueue(
@@ -591,14 +608,25 @@ def link_signing(rt: Runtime) -> tuple[bytes | None, str | None]:
     return key.encode(), base
 
 
-def card_action(query: Mapping[str, str], rt: Runtime) -> tuple[int, dict[str, Any]]:
-    """A button on a card (Acknowledge, Silence 24h, Approve remediation): check the
-    signed link and act once. An approval is queued for the remediation worker."""
+def card_action(
+    query: Mapping[str, str], rt: Runtime, *, csrf: str | None = None, principal: str = ""
+) -> tuple[int, dict[str, Any]]:
+    """A card button's confirmation POST (Acknowledge, Silence 24h, Approve remediation): check the
+    signed link and the form's token, and act once. An approval is queued for the remediation worker."""
     from alerts.actions import action_response
+    from alerts.remediation.policy import approval_refusal, sign_request
 
     key, _ = link_signing(rt)
     now = datetime.now(UTC)
-    status, body = action_response(query, key=key, store=rt.store, now=now)
+    status, body = action_response(
+        query,
+        key=key,
+        store=rt.store,
+        now=now,
+        csrf=csrf,
+        principal=principal,
+        approvable=lambda labels: approval_refusal(labels, rt.config),
+    )
     approval = body.get("approval") if status == 200 else None
     if approval:
         from alerts.remediation.approve import request_from_approval
@@ -607,8 +635,8 @@ def card_action(query: Mapping[str, str], rt: Runtime) -> tuple[int, dict[str, A
         request, why = request_from_approval(
             approval, rule_actions=rule_actions_from_registry(), config=rt.config.remediation
         )
-        if request is not None:
-            rt.enqueue(_setting(rt, REMEDIATION_QUEUE), request)
+        if request is not None and key:
+            rt.enqueue(_setting(rt, REMEDIATION_QUEUE), sign_request(request, key=key))
         body["remediation"] = why
     return status, body
 
@@ -620,12 +648,20 @@ def silences_api(
     silence_id: str | None = None,
     body: Mapping[str, Any] | None = None,
     state: str | None = None,
+    principal: str = "",
 ) -> tuple[int, Any]:
-    """The silences API: GET list, POST create, DELETE {id} expire."""
+    """The silences API: GET list, POST create (authored by ``principal``), DELETE {id} expire."""
     from alerts.actions import silences_response
 
     return silences_response(
-        method, store=rt.store, now=datetime.now(UTC), silence_id=silence_id, body=body, state=state
+        method,
+        store=rt.store,
+        now=datetime.now(UTC),
+        silence_id=silence_id,
+        body=body,
+        state=state,
+        principal=principal,
+        max_duration=rt.config.silences.max_delta,
     )
 
 
@@ -662,8 +698,10 @@ def health(rt: Runtime) -> dict[str, Any]:
     try:
         cfg = rt.config
         checks["config"] = f"ok ({len(cfg.receivers)} receivers)"
-    except Exception as exc:  # any config error makes the app unhealthy; report it, do not crash
-        checks["config"] = f"error: {exc}"
+    except Exception as exc:  # any config error makes the app unhealthy; report it (no config text), do not crash
+        from core.strict import config_error_summary
+
+        checks["config"] = f"error: {config_error_summary(exc)}"
         ok = False
     try:
         rt.store.get(Namespace.CHECKPOINTS, "health-probe")

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from alerts.remediation.approve import ApprovalRejectedError, execute_approved
+from alerts.remediation.approve import ApprovalRejectedError, check_request, execute_approved
 from alerts.remediation.arm import ArmClient
 from alerts.signing import LinkError
 from vigil.runtime import Runtime
@@ -29,6 +29,13 @@ def handle_remediation(
 ) -> dict[str, Any]:
     if message.get("kind") not in ("remediation-approved", "remediation-auto"):
         return {"ok": False, "rejected": f"unknown remediation message kind {message.get('kind')!r}"}
+    from vigil.handlers import link_signing
+
+    try:  # signed by this deployment, matches its recorded approval, the alert still fires, policy allows
+        check_request(message, key=link_signing(rt)[0], store=rt.store, config=rt.config)
+    except ApprovalRejectedError as exc:
+        log.warning("remediation request rejected: %s", exc, extra={"fingerprint": message.get("fingerprint")})
+        return {"ok": False, "rejected": str(exc)}
     client = arm
     if client is None:
         credential = getattr(rt, "credential", None)
@@ -37,7 +44,7 @@ def handle_remediation(
         client = ArmClient(credential, **dict(getattr(rt, "azure_client_kwargs", {}) or {}))
     try:
         entry = execute_approved(
-            {str(k): str(v) for k, v in message.items()},
+            {str(k): str(v) for k, v in message.items() if k != "sig"},
             store=rt.store,
             arm=client,
             config=rt.config.remediation,

@@ -202,13 +202,21 @@ class TenantFolder:
         return out
 
     def _resolve_blob(self, manifest_path: Path, blob_name: str, index: int) -> Path:
-        clean = "/".join(seg.strip() for seg in blob_name.strip().split("/") if seg.strip())
-        candidate = self.exports_root / clean
-        if candidate.is_file():
+        from ingest.cost.manifest import ManifestError, safe_blob_name
+
+        try:
+            clean = safe_blob_name(blob_name, what=f"{manifest_path}: blobs[{index}].blobName")
+        except ManifestError as exc:
+            raise SourceError(str(exc)) from None
+        root = self.exports_root.resolve()
+        for candidate in (self.exports_root / clean, manifest_path.parent / Path(clean).name):
+            if not candidate.is_file():
+                continue
+            if not candidate.resolve().is_relative_to(root):  # a symlink out of the export root
+                raise SourceError(
+                    f"{manifest_path}: blobs[{index}].blobName resolves outside {self.exports_root}: the run is refused"
+                )
             return candidate
-        beside = manifest_path.parent / Path(clean).name
-        if beside.is_file():
-            return beside
         raise SourceError(f"{manifest_path}: blobs[{index}].blobName {blob_name!r} not found under {self.exports_root}")
 
     # -- EventSource ------------------------------------------------------------

@@ -22,7 +22,16 @@ from typing import Any
 
 from alerts.config import EmailConfig
 from alerts.durations import parse_duration
-from alerts.notify import AlertView, DirectorySink, NotificationPayload, NotifyResult, classify_http, part_id
+from alerts.notify import (
+    AlertView,
+    DirectorySink,
+    NotificationPayload,
+    NotifyResult,
+    classify_http,
+    part_id,
+    redact,
+)
+from core.untrusted import strip_controls
 
 __all__ = ["EmailConfig", "EmailNotifier", "acs_message", "message_id", "render_email"]
 
@@ -32,7 +41,7 @@ def _subject(payload: NotificationPayload) -> str:
     name = common.get("alertname") or ", ".join(f"{k}={v}" for k, v in sorted(payload.group_labels.items()))
     nf, nr = len(payload.firing), len(payload.resolved)
     status = f"FIRING:{nf}" if nf else f"RESOLVED:{nr}"
-    return f"[{status}] {name or 'Vigil alerts'}"
+    return strip_controls(f"[{status}] {name or 'Vigil alerts'}")  # a header: one line, no controls
 
 
 def _facts(v: AlertView) -> list[tuple[str, str]]:
@@ -56,7 +65,7 @@ def _facts(v: AlertView) -> list[tuple[str, str]]:
         out.append(("Acknowledged", f"by {v.ack.get('by', '?')}: {v.ack.get('comment', '')}"))
     if v.remediation:
         out.append(("Remediation", v.remediation))
-    return [(k, x) for k, x in out if x]
+    return [(k, strip_controls(x)) for k, x in out if x]  # one line each in the text part, no terminal escapes
 
 
 def render_email(
@@ -69,7 +78,7 @@ def render_email(
         lines += [intro, ""]
     rows = []
     for v in visible:
-        name = v.alert.labels.get("alertname", "alert")
+        name = strip_controls(v.alert.labels.get("alertname", "alert"))
         lines.append(f"- {name} ({v.fingerprint})")
         lines += [f"    {k}: {x}" for k, x in _facts(v)]
         cells = "".join(
@@ -260,7 +269,7 @@ class EmailNotifier:
         try:
             poller = self._client().begin_send(message, operation_id=op_id, polling=False)  # accepted is enough
         except HttpResponseError as exc:
-            ok, retryable, reason = classify_http(int(exc.status_code or 500), str(exc.message or ""))
+            ok, retryable, reason = classify_http(int(exc.status_code or 500), redact(str(exc.message or "")))
             return NotifyResult(ok, retryable, f"ACS: {reason}")
         except ServiceRequestError as exc:
             return NotifyResult(False, True, f"ACS unreachable: {exc}")

@@ -31,6 +31,7 @@ from alerts.notify import (
     post_with_retries,
 )
 from alerts.signing import derive_nonce, sign_link
+from core.untrusted import escape_markdown
 
 __all__ = ["MSTeamsConfig", "MSTeamsNotifier", "card_bytes", "portal_url", "render_cards"]
 
@@ -53,6 +54,17 @@ def portal_url(resource_id: str) -> str:
 def _clip(text: Any, limit: int = _TEXT_MAX) -> str:
     s = str(text)
     return s if len(s) <= limit else s[: limit - 1] + "…"
+
+
+def _md(text: Any, limit: int = _TEXT_MAX) -> str:
+    """Untrusted text (labels, annotations, event claims, service names) for a Markdown TextBlock or
+    FactSet value: clipped, then rendered literally (no links, no formatting, no control characters)."""
+    return escape_markdown(_clip(text, limit))
+
+
+def _web_url(url: str) -> str:
+    """An http(s) URL, else "" (an annotation must not carry a javascript: or other scheme)."""
+    return url if url.lower().startswith(("https://", "http://")) else ""
 
 
 def _first(view: AlertView, *names: str) -> str:
@@ -117,7 +129,7 @@ class _Renderer:
         status = f"FIRING:{n_f}" if n_f else "RESOLVED"
         if n_f and n_r:
             status += f" RESOLVED:{n_r}"
-        return f"[{status}] {name or 'Vigil alerts'}"
+        return f"[{status}] {_md(name, 200) if name else 'Vigil alerts'}"
 
     def header(self, part: str) -> list[dict[str, Any]]:
         sev = self.p.common_labels().get("severity", "")
@@ -141,7 +153,7 @@ class _Renderer:
                     },
                     {
                         "type": "TextBlock",
-                        "text": f"Receiver {self.p.receiver} · severity {sev or 'mixed'}",
+                        "text": f"Receiver {_md(self.p.receiver)} · severity {_md(sev) if sev else 'mixed'}",
                         "isSubtle": True,
                         "spacing": "None",
                         "wrap": True,
@@ -198,27 +210,26 @@ class _Renderer:
         items: list[dict[str, Any]] = [
             {
                 "type": "TextBlock",
-                "text": _clip(f"**{labels.get('alertname', 'alert')}** · {name or v.fingerprint}"),
+                "text": f"**{_md(labels.get('alertname', 'alert'), 200)}** · {_md(name or v.fingerprint, 300)}",
                 "wrap": True,
                 "weight": "Bolder",
                 "color": "Good" if not firing else _SEVERITY_STYLE.get(sev, ("", "Default"))[1],
             },
         ]
         if summary:
-            items.append({"type": "TextBlock", "text": _clip(summary), "wrap": True, "spacing": "Small"})
-        items.append({"type": "FactSet", "facts": [{"title": t, "value": _clip(x, 300)} for t, x in facts if x]})
+            items.append({"type": "TextBlock", "text": _md(summary), "wrap": True, "spacing": "Small"})
+        items.append({"type": "FactSet", "facts": [{"title": t, "value": _md(x, 300)} for t, x in facts if x]})
         actions: list[dict[str, Any]] = []
         if portal_url(rid):
             actions.append({"type": "Action.OpenUrl", "title": "Open in Azure portal", "url": portal_url(rid)})
-        runbook = _first(v, "runbook_url") or self.cfg.runbook_url
+        runbook = _web_url(_first(v, "runbook_url")) or self.cfg.runbook_url
         if runbook:
             actions.append({"type": "Action.OpenUrl", "title": "Runbook", "url": runbook})
         if firing:
-            for action, title in (
-                ("ack", "Acknowledge"),
-                ("silence", "Silence 24h"),
-                ("approve", "Approve remediation"),
-            ):
+            buttons = [("ack", "Acknowledge"), ("silence", "Silence 24h")]
+            if v.approvable:  # only where a remediation exists for the rule and the mode is not dry-run
+                buttons.append(("approve", "Approve remediation"))
+            for action, title in buttons:
                 url = self._link(action, v.fingerprint)
                 if url:
                     actions.append({"type": "Action.OpenUrl", "title": title, "url": url})

@@ -6,23 +6,30 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from alerts.alertstate import read_alert
 from alerts.remediation.actions import action
 from alerts.remediation.arm import ArmClient
 from alerts.remediation.config import RemediationConfig
 from alerts.remediation.execute import LedgerEntry, execute
-from alerts.remediation.guards import check_scope, effective_mode, exemption
+from alerts.remediation.guards import check_scope, effective_mode, exemption, normalise_resource_id
 from alerts.remediation.plan import PlanStep
+from alerts.remediation.policy import QueueAuthError, approval_refusal, verify_request
+from alerts.remediation.rate import take_slot
 from alerts.signing import LinkError, derive_nonce, sign_link, verify_link
 from core.model import ResourceRef
 from core.state.base import Namespace, StateStore
+
+if TYPE_CHECKING:
+    from alerts.config import AlertingConfig
 
 __all__ = [
     "ApprovalRejectedError",
     "approval_link",
     "approval_request",
     "auto_request",
+    "check_request",
     "execute_approved",
     "handle_approval",
     "request_from_approval",
@@ -60,6 +67,8 @@ def handle_approval(
         raise LinkError("link already used")
     if signed.action != "approve":
         raise LinkError(f"not an approval link: {signed.action}")
+    if config.mode == "dry-run":  # this path knows no routing: only the section's own mode can allow it
+        raise ApprovalRejectedError("remediation is in dry-run mode: nothing is approved or executed")
     p = signed.params
     try:
         request = {
@@ -127,6 +136,10 @@ def execute_approved(
         rid, fp, nonce = request["resource_id"], request["fingerprint"], request["nonce"]
     except KeyError as exc:
         raise LinkError(f"approval lacks {exc}") from None
+    try:
+        rid = normalise_resource_id(rid)  # before any scope check: no '..', no empty segments, case-folded
+    except ValueError as exc:
+        raise ApprovalRejectedError(str(exc)) from None
     resource = ResourceRef.from_id(rid)
     scope = check_scope(resource, config)
     if not scope.allowed:
@@ -141,6 +154,11 @@ def execute_approved(
         raise ApprovalRejectedError(reason)
     if current is not None and not act.applies_to(resource.type, current):
         raise ApprovalRejectedError(f"action {act.id} does not apply to this resource")
+    run_key = f"{'auto' if auto else 'remediate'}:{nonce}"
+    if not take_slot(store, run_key, limit=config.max_actions_per_run, now=now):
+        raise ApprovalRejectedError(
+            f"max_actions_per_run ({config.max_actions_per_run}) actions this hour reached: {act.id} not executed"
+        )
     return execute(
         act,
         resource_id=rid,
@@ -152,8 +170,40 @@ def execute_approved(
         arm=arm,
         store=store,
         now=now,
-        key=f"{'auto' if auto else 'remediate'}:{nonce}",
+        key=run_key,
     )
+
+
+def check_request(message: Mapping[str, Any], *, key: bytes | None, store: StateStore, config: AlertingConfig) -> None:
+    """What the remediation worker checks before :func:`execute_approved`: the message is
+    signed by this deployment (:func:`alerts.remediation.policy.verify_request`); an
+    approval matches the approval recorded when the link was used (fingerprint, resource,
+    approver); the alert still fires; and the policy still allows it (mode, rule, scope).
+    Raises :class:`ApprovalRejectedError` (final: recorded, not retried)."""
+    try:
+        verify_request(message, key=key)
+    except QueueAuthError as exc:
+        raise ApprovalRejectedError(str(exc)) from None
+    fp = str(message.get("fingerprint", ""))
+    if message.get("kind") == "remediation-approved":
+        used = store.get(Namespace.NONCES, str(message.get("nonce", "")))
+        recorded = dict(used.value) if used is not None else {}
+        if recorded.get("action") != "approve" or recorded.get("fp") != fp:
+            raise ApprovalRejectedError("no recorded approval matches this request")
+        try:
+            same_rid = normalise_resource_id(str(recorded.get("resource_id", ""))) == normalise_resource_id(
+                str(message.get("resource_id", ""))
+            )
+        except ValueError as exc:
+            raise ApprovalRejectedError(str(exc)) from None
+        if not same_rid or recorded.get("by") != message.get("approved_by"):
+            raise ApprovalRejectedError("the request does not match its recorded approval (resource or approver)")
+    alert = read_alert(store, fp)
+    if alert is None or not alert.firing:
+        raise ApprovalRejectedError(f"alert {fp} is no longer firing: nothing is done")
+    why = approval_refusal(alert.labels, config)
+    if why:
+        raise ApprovalRejectedError(why)
 
 
 def auto_request(step: PlanStep, *, run_id: str) -> dict[str, str]:
@@ -176,7 +226,10 @@ def request_from_approval(
     remediation queue message, or say why there is nothing to do."""
     labels = approval.get("labels") or {}
     rule = str(labels.get("alertname", ""))
-    rid = str(labels.get("resource_id", ""))
+    try:
+        rid = normalise_resource_id(str(labels.get("resource_id", ""))) if labels.get("resource_id") else ""
+    except ValueError as exc:
+        return None, str(exc)
     action_id = {**rule_actions, **config.actions}.get(rule)
     if not action_id:
         return None, f"rule {rule or '?'} has no remediation action"

@@ -37,7 +37,11 @@ class AutoAllow(StrictModel):
 
 class RemediationConfig(StrictModel):
     mode: Mode = "dry-run"
-    max_actions_per_run: int = Field(default=10, ge=0)
+    max_actions_per_run: int = Field(
+        default=10,
+        ge=0,
+        description="Most actions (automatic and approved) executed per hour, across every run and worker.",
+    )
     allowed_subscriptions: list[str] = Field(
         default_factory=list, description="Subscriptions remediation may act in. Empty: none."
     )

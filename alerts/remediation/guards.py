@@ -10,7 +10,7 @@ from typing import Any
 from alerts.remediation.config import Mode, RemediationConfig
 from core.model import ResourceRef
 
-__all__ = ["Verdict", "check_scope", "effective_mode", "exemption"]
+__all__ = ["Verdict", "check_scope", "effective_mode", "exemption", "normalise_resource_id"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +38,25 @@ def exemption(tags: Mapping[str, Any] | None, tag_name: str, now: datetime) -> s
     if now.date() <= until:
         return f"exempt until {until.isoformat()}: tag {tag_name}={value}"
     return None
+
+
+def normalise_resource_id(resource_id: str) -> str:
+    """The canonical form of an ARM resource id for every scope check and every ARM call:
+    case-folded, with no trailing slash. Raises ``ValueError`` for anything an attacker could
+    use to make a check and the call disagree: ``.``/``..`` segments, empty segments (``//``),
+    percent-encoding, backslashes, control characters, a query or fragment, or an id that does
+    not start ``/subscriptions/<id>``."""
+    rid = resource_id.strip()
+    if not rid.startswith("/"):
+        raise ValueError(f"resource id {rid[:200]!r} does not start with /subscriptions/")
+    if any(ch in rid for ch in "\\%?#") or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in rid):
+        raise ValueError(f"resource id {rid[:200]!r} holds a backslash, %, ?, # or a control character")
+    segments = rid.rstrip("/").split("/")[1:]
+    if any(seg in ("", ".", "..") for seg in segments):
+        raise ValueError(f"resource id {rid[:200]!r} has an empty, '.' or '..' segment")
+    if len(segments) < 2 or segments[0].lower() != "subscriptions":
+        raise ValueError(f"resource id {rid[:200]!r} does not start with /subscriptions/<id>")
+    return "/" + "/".join(seg.lower() for seg in segments)
 
 
 def check_scope(resource: ResourceRef, cfg: RemediationConfig) -> Verdict:

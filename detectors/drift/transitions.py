@@ -5,7 +5,9 @@
 * non-compliant -> non-compliant: nothing (routing handles repeats)
 * non-compliant -> deleted: RESOLVE
 * rules marked ``fire_on_first_seen: false`` fire only on compliant -> non-compliant
-* an observation older than the stored one (out-of-order delivery): STALE, ignored
+* an observation older than the stored one (out-of-order delivery): STALE, ignored; a stored
+  time further ahead of the observation's ``received_at`` than ``MAX_FUTURE_SKEW`` is not
+  believed (a forged future-dated event must not make every later observation stale)
 * the same observation twice (duplicate delivery): nothing, and no write
 
 The caller stores the returned record with an ETag-conditional write.
@@ -18,6 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from core.timeutil import MAX_FUTURE_SKEW
 
 __all__ = ["Action", "Decision", "Observation", "decide"]
 
@@ -37,6 +41,7 @@ class Observation:
     # False for rules about a change (e.g. "diagnostic settings deleted"): a resource first
     # seen non-compliant is recorded but fires only after it was seen compliant.
     fire_if_new: bool = True
+    received_at: datetime | None = None  # our clock when the observation was made
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +67,8 @@ def decide(prev: Mapping[str, Any] | None, obs: Observation) -> Decision:
     }
     if prev is not None:
         prev_time = _time(prev.get("event_time"))
+        if prev_time is not None and obs.received_at is not None and prev_time > obs.received_at + MAX_FUTURE_SKEW:
+            prev_time = None  # a future-dated verdict (recorded before event times were capped): not believed
         if prev_time is not None and obs.event_time < prev_time:
             return Decision(Action.STALE, None)
         same_time = prev_time is not None and obs.event_time == prev_time

@@ -166,11 +166,12 @@ def detect(
         return Detected("focus", _focus_version(names, data_version), focus_cols)
     ea_cols = resolve(header, EA_ALIASES)
     if not all(k in ea_cols for k in EA_REQUIRED):
-        shown = ", ".join(h.strip().lstrip("\ufeff") for h in list(header)[:8])
+        # The header is file content: say how many columns there are, never what they say (a file that
+        # is not an export at all, a secrets file say, must not reach the log or the checkpoint row).
         raise UnknownHeaderError(
             "unknown header set: neither a FOCUS export (needs ChargePeriodStart, BilledCost, EffectiveCost, "
             "BillingCurrency) nor an EA/MCA cost export (needs Date and Cost or CostInBillingCurrency); "
-            f"columns start: {shown}"
+            f"the header has {len(header)} columns"
         )
     variant = _ea_variant(names)
     dataset = _MANIFEST_TYPES.get((manifest_type or "").lower().replace(" ", ""))

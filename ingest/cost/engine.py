@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -18,7 +19,7 @@ from typing import Any
 
 from ingest.cost.arrow_util import str_scalar
 from ingest.cost.columns import Detected, UnknownHeaderError, detect
-from ingest.cost.reader import FileFormatError, SourceFile
+from ingest.cost.reader import MAX_REJECTED_ROWS, FileFormatError, SourceFile
 from ingest.cost.store import CostStore, Partition, PartWriter, scope_key
 
 __all__ = ["FileResult", "PartitionStats", "Quarantine", "ingest_file"]
@@ -63,6 +64,9 @@ class PartitionStats:
         )
 
 
+_QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")  # repr()s of values in reasons
+
+
 class Quarantine:
     """Collects rejected records as JSON lines; ``sink`` receives each line (or they are kept in memory)."""
 
@@ -79,12 +83,12 @@ class Quarantine:
             default=str,
         )
         if self.count <= 20:
-            log.warning(
+            log.warning(  # the record and its values go to the quarantine file, never to the log
                 "cost row rejected: %s line %s column %s: %s",
                 file,
                 line if line is not None else "?",
                 column or "-",
-                reason,
+                _QUOTED.sub("<value>", reason),
             )
         if self._sink is not None:
             self._sink(entry)
@@ -157,6 +161,11 @@ def ingest_file(
                 seen_rows.add(rej.row)
                 rec = batch.slice(rej.row, 1).to_pylist()[0]
                 pending_rejects.append((records_seen + rej.row, rej.column, rej.reason, rec))
+            if len(pending_rejects) + len(src.ragged) > MAX_REJECTED_ROWS:
+                raise FileFormatError(
+                    f"{src.name}: more than {MAX_REJECTED_ROWS} rejected rows; the file is refused "
+                    "(first problem: " + (pending_rejects[0][2][:120] if pending_rejects else "ragged rows") + ")"
+                )
             records_seen += batch.num_rows
             if table.num_rows == 0:
                 continue

@@ -12,7 +12,15 @@ import posixpath
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["DATA_SUFFIXES", "Manifest", "ManifestError", "clean_blob_name", "is_data_file", "parse_manifest"]
+__all__ = [
+    "DATA_SUFFIXES",
+    "Manifest",
+    "ManifestError",
+    "clean_blob_name",
+    "is_data_file",
+    "parse_manifest",
+    "safe_blob_name",
+]
 
 DATA_SUFFIXES = (".csv", ".csv.gz", ".gz", ".parquet", ".snappy.parquet")
 
@@ -28,6 +36,20 @@ def is_data_file(name: str) -> bool:
 
 def clean_blob_name(name: str) -> str:
     return "/".join(seg.strip() for seg in name.strip().split("/") if seg.strip())
+
+
+def safe_blob_name(name: str, *, what: str = "blob name") -> str:
+    """``name`` cleaned (surrounding spaces and one leading ``/`` dropped), or :class:`ManifestError`
+    when it could leave its export root: a ``.`` or ``..`` segment (the Storage SDK and HTTP collapse
+    them, so ``../other-container/x`` reads another container), an empty segment, a backslash, a
+    percent sign or a control character. Blob names are relative to the export container's root."""
+    text = name.strip()
+    if any(ch in text for ch in "\\%") or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text):
+        raise ManifestError(f"{what} {text[:200]!r} holds a backslash, % or a control character: refused")
+    segments = [seg.strip() for seg in text.removeprefix("/").split("/")]
+    if not text or any(seg in ("", ".", "..") for seg in segments):
+        raise ManifestError(f"{what} {text[:200]!r} has an empty, '.' or '..' segment: it must stay inside its root")
+    return "/".join(segments)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +104,7 @@ def parse_manifest(data: bytes, path: str) -> Manifest:
     counts: list[int | None] = []
     for b in doc.get("blobs") or []:
         if isinstance(b, dict) and b.get("blobName"):
-            blobs.append(clean_blob_name(str(b["blobName"])))
+            blobs.append(safe_blob_name(str(b["blobName"]), what=f"{path}: blobName"))
             rc = b.get("dataRowCount")
             counts.append(int(rc) if isinstance(rc, int) else None)
     return Manifest(

@@ -140,6 +140,7 @@ class Normalizer:
             return self._null(batch.num_rows, COST_TYPE), bool_const(True, batch.num_rows)
         header = self.detected.columns[key]
         trimmed = pc.utf8_trim_whitespace(arr)
+        trimmed = pc.if_else(pc.match_substring_regex(trimmed, values.DECIMAL_PATTERN), trimmed, _NULL_STR)
         try:
             dec = pc.cast(trimmed, COST_TYPE)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -172,14 +173,25 @@ class Normalizer:
         braced = pc.binary_join_element_wise(_LBRACE, arr, _RBRACE, _EMPTY)
         return pc.if_else(pc.starts_with(arr, "{"), arr, braced)
 
-    def _quantity(self, batch: pa.RecordBatch, key: str) -> pa.Array:
+    def _quantity(self, batch: pa.RecordBatch, key: str, rejects: list[Reject]) -> tuple[pa.Array, pa.Array]:
+        """Quantities and a validity mask: a present quantity must be a strict number
+        (``values.QUANTITY_PATTERN``); anything else (NaN, inf, 1_000, other scripts' digits) rejects the row."""
         arr = self._col(batch, key)
         if arr is None:
-            return self._null(batch.num_rows, pa.float64())
+            return self._null(batch.num_rows, pa.float64()), bool_const(True, batch.num_rows)
+        trimmed = pc.utf8_trim_whitespace(arr)
+        strict = pc.match_substring_regex(trimmed, values.QUANTITY_PATTERN)  # null where the quantity is absent
+        ok = pc.or_kleene(pc.is_null(trimmed), strict)
+        if not pc.all(ok).as_py():
+            header = self.detected.columns[key]
+            for i in pc.indices_nonzero(pc.invert(ok)).to_pylist():
+                raw = str(arr[i].as_py())[:40]
+                rejects.append(Reject(i, header, f"invalid quantity {raw!r} in {header}: not a plain decimal number"))
         try:
-            return pc.cast(pc.utf8_trim_whitespace(arr), pa.float64())
+            qty = pc.cast(pc.if_else(strict, trimmed, _NULL_STR), pa.float64())
         except pa.ArrowInvalid:
-            return self._map("qty", arr, _float_or_none, pa.float64())
+            qty = self._map("qty", pc.if_else(strict, trimmed, _NULL_STR), _float_or_none, pa.float64())
+        return qty, ok
 
     # -- entry point -----------------------------------------------------------------------------------------------
     def normalize(self, batch: pa.RecordBatch) -> tuple[pa.Table, list[Reject]]:
@@ -255,7 +267,7 @@ class Normalizer:
                 rname = pc.if_else(need, derived, rname)
 
         tags = self._tags(batch)
-        qty = self._quantity(batch, "quantity")
+        qty, ok_qty = self._quantity(batch, "quantity", rejects)
 
         # partition helpers: scope = the export's own scope (from its manifest), else the billing account,
         # else the subscription; month = billing period start, else charge date. The export's scope wins:
@@ -308,7 +320,7 @@ class Normalizer:
             .append(pa.field("_month", pa.string()))
             .append(pa.field("_day", pa.string())),
         )
-        ok = pc.and_(pc.and_(ok_start, ok_end), pc.and_(ok_cost, ok_cur))
+        ok = pc.and_(pc.and_(pc.and_(ok_start, ok_end), pc.and_(ok_cost, ok_cur)), ok_qty)
         if rejects:
             table = table.filter(ok)
         return table, rejects

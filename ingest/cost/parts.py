@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ingest.cost.engine import PartitionStats, Quarantine, ingest_file
-from ingest.cost.manifest import is_data_file, parse_manifest
+from ingest.cost.manifest import ManifestError, is_data_file, parse_manifest, safe_blob_name
 from ingest.cost.reader import FileFormatError, SourceFile
 from ingest.cost.store import CostStore, Partition, scope_key
 
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from core.runtime import BlobStore
     from core.state.base import StateStore
 
-__all__ = ["MESSAGE_TYPE", "ingest_part", "plan_parts", "run_state_key"]
+__all__ = ["MESSAGE_TYPE", "export_event_refusal", "ingest_part", "plan_parts", "run_state_key"]
 
 log = logging.getLogger(__name__)
 MESSAGE_TYPE = "cost-part"
@@ -38,6 +38,19 @@ _MAX_CAS = 50
 
 def run_state_key(run_id: str) -> str:
     return "cost-run:" + scope_key(run_id)
+
+
+def export_event_refusal(container: str, path: str, *, exports_container: str) -> str | None:
+    """Why a BlobCreated event must not be read, or None: only the configured exports container is
+    read (an event naming another, the host's secrets say, is refused) and the blob name must stay
+    inside it (:func:`~ingest.cost.manifest.safe_blob_name`)."""
+    if container != exports_container:
+        return f"container {container[:63]!r} is not the configured exports container {exports_container!r}"
+    try:
+        safe_blob_name(path, what="blob")
+    except ManifestError as exc:
+        return str(exc)
+    return None
 
 
 def plan_parts(manifest_bytes: bytes, manifest_path: str) -> list[dict[str, Any]]:
@@ -86,6 +99,13 @@ def ingest_part(
     """Ingest one part (idempotent). Returns ``run_complete`` True from the invocation that finished the run."""
     from core.state.base import Namespace
 
+    try:  # a message may be forged: its names are checked like the manifest's, before any read
+        safe_blob_name(str(message["manifest_path"]), what="manifest_path")
+        if message.get("part") is not None:
+            safe_blob_name(str(message["part"]), what="part")
+    except ManifestError as exc:
+        log.error("cost part refused: %s", exc, extra={"run_id": message.get("run_id")})
+        return {"run_complete": False, "refused": str(exc), "run_id": message.get("run_id")}
     run_id = str(message["run_id"])
     idx = int(message["part_index"])
     count = int(message["part_count"])

@@ -21,6 +21,8 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from ingest.nextlink import checked_next_link
+
 if TYPE_CHECKING:
     import pyarrow as pa
 
@@ -147,6 +149,10 @@ def fetch_daily_costs(
     scope = scope.strip("/")
     first = _call(lambda: client.query.usage(scope, body), what=f"query {scope}", sleep=sleep, max_retries=max_retries)
     page = _as_dict(first)
+    # The host the first page came from: the client's endpoint (nextLink may go nowhere else).
+    cfg = getattr(client, "_config", None)
+    endpoint = str(getattr(cfg, "base_url", "") or getattr(cfg, "endpoint", "") or "https://management.azure.com")
+    first_url = f"{endpoint.rstrip('/')}/{scope}"
     columns: list[str] = []
     rows: list[list[Any]] = []
     pages = 0
@@ -160,6 +166,7 @@ def fetch_daily_costs(
         link = props.get("nextLink") or props.get("next_link")
         if not link:
             break
+        link = checked_next_link(str(link), first_url)  # ForeignNextLinkError: the run fails, no token leaves
 
         def _next(url: str = link) -> dict[str, Any]:
             resp = client.send_request(HttpRequest("POST", url, json=body))

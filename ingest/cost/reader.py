@@ -10,7 +10,9 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import re
 import zlib
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,15 +20,71 @@ from typing import IO, Any
 
 import pyarrow as pa
 
-__all__ = ["FileFormatError", "RaggedRow", "SourceFile", "sniff_format"]
+__all__ = [
+    "MAX_DECOMPRESSED_BYTES",
+    "MAX_DECOMPRESSION_RATIO",
+    "MAX_REJECTED_ROWS",
+    "FileFormatError",
+    "RaggedRow",
+    "SourceFile",
+    "sniff_format",
+]
 
 _BLOCK = 2 << 20  # small blocks parse fastest (cache-friendly); batches are coalesced below
 _BATCH_ROWS = 65_536
 _THREADS = True
 
+# Limits against hostile files (none is tuned on data; each is far above any real export):
+# a file with more rejected rows than this fails as a whole, with a clear error, instead of
+# filling memory and the quarantine (a 2.6 KB gzip of a million junk lines did both);
+MAX_REJECTED_ROWS = 10_000
+# a gzip part may not expand beyond this many bytes, nor beyond this ratio (with a floor of
+# _RATIO_FLOOR bytes; zlib's own maximum is about 1032:1, real CSV compresses well under 50:1);
+MAX_DECOMPRESSED_BYTES = 16 << 30
+MAX_DECOMPRESSION_RATIO = 200
+_RATIO_FLOOR = 64 << 20
+# and a ragged row is kept for the quarantine up to this many characters.
+_RAGGED_TEXT_MAX = 2000
+
 
 class FileFormatError(ValueError):
     """A file cannot be read at all (corrupt gzip/Parquet, empty, not a table)."""
+
+
+def safe_error(exc: BaseException) -> str:
+    """A parser's error message without file contents: Arrow's CSV errors end with the offending
+    row's text (``... got 1: <row>``), which must reach no log, checkpoint or API answer."""
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    text = re.sub(r"(columns?, got \d+)\s*:.*$", r"\1", text)
+    return text[:300]
+
+
+class _LimitedGzip(io.RawIOBase):
+    """A gzip stream that refuses to expand beyond ``limit`` bytes (a decompression bomb)."""
+
+    def __init__(self, raw: IO[bytes], name: str, compressed: int) -> None:
+        self._gz = gzip.GzipFile(fileobj=raw)
+        self._name = name
+        self.limit = min(MAX_DECOMPRESSED_BYTES, max(_RATIO_FLOOR, compressed * MAX_DECOMPRESSION_RATIO))
+        self.total = 0
+        self.exceeded = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        n = self._gz.readinto(b)
+        self.total += n
+        if self.total > self.limit:
+            self.exceeded = True
+            raise OSError(f"decompressed size exceeds {self.limit} bytes")
+        return n
+
+    def too_big(self) -> FileFormatError:
+        return FileFormatError(
+            f"{self._name}: the gzip file expands beyond {self.limit} bytes (at most {MAX_DECOMPRESSION_RATIO}x "
+            f"its size, {MAX_DECOMPRESSED_BYTES} bytes in all): refused as a decompression bomb"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,16 +146,30 @@ class SourceFile:
             if self.fmt == "parquet":
                 import pyarrow.parquet as pq
 
-                return list(pq.ParquetFile(self._arrow_source()).schema_arrow.names)
+                return self._unique(list(pq.ParquetFile(self._arrow_source()).schema_arrow.names))
             with self._raw() as raw:
                 stream: IO[bytes] | gzip.GzipFile = gzip.GzipFile(fileobj=raw) if self.fmt == "csv.gz" else raw
                 first = stream.readline(1 << 20)
         except (OSError, EOFError, zlib.error, pa.ArrowException) as exc:
-            raise FileFormatError(f"{self.name}: cannot read {self.fmt} file: {exc}") from exc
+            raise FileFormatError(f"{self.name}: cannot read {self.fmt} file: {safe_error(exc)}") from exc
         text = first.decode("utf-8-sig", errors="replace").rstrip("\r\n")
         if not text.strip():
             raise FileFormatError(f"{self.name}: line 1: empty file or missing header")
-        return [h.strip() for h in next(csv.reader([text]))]
+        return self._unique([h.strip() for h in next(csv.reader([text]))])
+
+    def _unique(self, names: list[str]) -> list[str]:
+        """The header, refused when a column name appears twice (case-insensitive): which one
+        holds the data would otherwise be decided silently."""
+        seen: dict[str, int] = {}
+        for i, name in enumerate(names, start=1):
+            key = name.lstrip("\ufeff").casefold()
+            if key in seen and key:
+                raise FileFormatError(
+                    f"{self.name}: line 1: duplicate column {name[:60]!r} (columns {seen[key]} and {i}); "
+                    "each column name must appear once"
+                )
+            seen[key] = i
+        return names
 
     def _arrow_source(self) -> Any:
         if self.data is not None:
@@ -112,16 +184,16 @@ class SourceFile:
         todo = [i for i, r in enumerate(self.ragged) if r.line is None]
         if not todo:
             return
-        wanted: dict[str, list[int]] = {}
+        wanted: dict[str, deque[int]] = {}  # a deque: popping the first of a million is O(1)
         for i in todo:
-            wanted.setdefault(self.ragged[i].text, []).append(i)
+            wanted.setdefault(self.ragged[i].text, deque()).append(i)
         with self._raw() as raw:
             stream: IO[bytes] | gzip.GzipFile = gzip.GzipFile(fileobj=raw) if self.fmt == "csv.gz" else raw
             for lineno, line in enumerate(stream, start=1):
                 text = line.decode("utf-8-sig", errors="replace").rstrip("\r\n")
-                hits = wanted.get(text)
+                hits = wanted.get(text[:_RAGGED_TEXT_MAX])
                 if hits:
-                    i = hits.pop(0)
+                    i = hits.popleft()
                     r = self.ragged[i]
                     self.ragged[i] = RaggedRow(lineno, r.text, r.expected, r.actual)
                     if not hits:
@@ -150,22 +222,30 @@ class SourceFile:
                     arrays.append(col if pa.types.is_string(col.type) else pc.cast(col, pa.string()))
                 yield pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
         except (OSError, pa.ArrowException) as exc:
-            raise FileFormatError(f"{self.name}: corrupt or unreadable Parquet file: {exc}") from exc
+            raise FileFormatError(f"{self.name}: corrupt or unreadable Parquet file: {safe_error(exc)}") from exc
 
     def _csv_batches(self, columns: list[str]) -> Iterator[pa.RecordBatch]:
         import pyarrow.csv as pacsv
 
         header = self.header()
 
+        too_many = False
+
         def on_invalid(row: Any) -> str:
-            self.ragged.append(RaggedRow(row.number, row.text, row.expected_columns, row.actual_columns))
+            nonlocal too_many
+            if len(self.ragged) >= MAX_REJECTED_ROWS:
+                too_many = True
+                return "error"
+            text = str(row.text)[:_RAGGED_TEXT_MAX]
+            self.ragged.append(RaggedRow(row.number, text, row.expected_columns, row.actual_columns))
             return "skip"
 
         source: Any = self._arrow_source()
+        limited: _LimitedGzip | None = None
         if self.fmt == "csv.gz":
-            source = pa.CompressedInputStream(
-                pa.BufferReader(self.data) if self.data is not None else pa.OSFile(str(self.path)), "gzip"
-            )
+            size = len(self.data) if self.data is not None else (self.path.stat().st_size if self.path else 0)
+            limited = _LimitedGzip(self._raw(), self.name, size)
+            source = pa.PythonFile(io.BufferedReader(limited, buffer_size=_BLOCK), mode="r")
         read_opts = pacsv.ReadOptions(use_threads=_THREADS, block_size=_BLOCK, column_names=header, skip_rows=1)
         parse_opts = pacsv.ParseOptions(invalid_row_handler=on_invalid)
         convert_opts = pacsv.ConvertOptions(
@@ -192,7 +272,7 @@ class SourceFile:
                     except pa.ArrowInvalid as exc:
                         raise FileFormatError(
                             f"{self.name}: invalid UTF-8 in column {name} between records {seen + 1} and "
-                            f"{seen + batch.num_rows}: {exc}"
+                            f"{seen + batch.num_rows}: {safe_error(exc)}"
                         ) from exc
                 seen += batch.num_rows
                 pending.append(batch)
@@ -203,4 +283,10 @@ class SourceFile:
             if pending:
                 yield _coalesce(pending)
         except (OSError, EOFError, zlib.error, pa.ArrowException) as exc:
-            raise FileFormatError(f"{self.name}: corrupt or unreadable file: {exc}") from exc
+            if limited is not None and limited.exceeded:
+                raise limited.too_big() from None
+            if too_many:
+                raise FileFormatError(
+                    f"{self.name}: more than {MAX_REJECTED_ROWS} rejected rows (ragged); the file is refused"
+                ) from None
+            raise FileFormatError(f"{self.name}: corrupt or unreadable file: {safe_error(exc)}") from exc

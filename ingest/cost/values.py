@@ -13,6 +13,8 @@ import re
 from datetime import UTC, datetime
 
 __all__ = [
+    "DECIMAL_PATTERN",
+    "QUANTITY_PATTERN",
     "charge_category",
     "normalize_tags",
     "parse_date",
@@ -24,7 +26,16 @@ __all__ = [
     "subscription_id",
 ]
 
-_US_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$")
+_US_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$", re.ASCII)
+
+# Strict numbers (RE2 syntax, used vectorised by the normalizer): ASCII digits only, an optional
+# sign, decimal point and exponent; no "_" separators, no NaN or Infinity, no other scripts' digits
+# (Python's Decimal and float accept "1_000", "NaN", "inf" and Arabic-Indic digits). Quantities use
+# the same pattern: negative quantities are real (credits and refunds: Microsoft's FOCUS 1.0 sample,
+# /work/shared/samples/cost/focus_sandbox_1.0_sample_1000rows.csv, holds ConsumedQuantity -0.0013).
+_NUMBER = r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,4})?"
+DECIMAL_PATTERN = rf"^[+-]?{_NUMBER}$"
+QUANTITY_PATTERN = DECIMAL_PATTERN
 
 
 def parse_date(text: str | None) -> datetime | None:
@@ -35,7 +46,7 @@ def parse_date(text: str | None) -> datetime | None:
     if text is None:
         return None
     s = text.strip()
-    if not s:
+    if not s or not s.isascii():  # ASCII digits only: int() and fromisoformat accept other scripts' digits
         return None
     m = _US_DATE.match(s)
     if m:

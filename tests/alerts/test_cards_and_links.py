@@ -65,7 +65,7 @@ def view(sev: Severity = Severity.CRITICAL, *, ack: dict[str, str] | None = None
     a = Alert.from_finding(f, starts_at=T0 - timedelta(hours=1))
     if resolved:
         a = Alert(a.labels, a.annotations, a.starts_at, T0)
-    return AlertView(a, f.fingerprint, dict(f.evidence), ack)
+    return AlertView(a, f.fingerprint, dict(f.evidence), ack, approvable=True)
 
 
 def walk(node: Any) -> list[dict[str, Any]]:
@@ -238,8 +238,8 @@ def test_card_links_work_through_apply_action() -> None:
     from alerts.acks import get_ack
 
     assert get_ack(store, f.fingerprint)["by"] == "signed link"  # type: ignore[index]
-    out = apply_action(_query(links["Approve remediation"]), key=KEY, store=store, now=T0 + timedelta(minutes=8))
-    assert out["action"] == "approve"
+    # The default remediation mode is dry-run: no Approve button (tests/security/test_approvals.py).
+    assert "Approve remediation" not in links
 
 
 # -- outbox directory -----------------------------------------------------------------------------
@@ -309,8 +309,8 @@ def test_http_adapters() -> None:
     from alerts.actions import action_response, silences_response
 
     store = MemoryStore()
-    assert action_response({}, key=None, store=store, now=T0)[0] == 503
-    assert action_response({"a": "ack"}, key=KEY, store=store, now=T0)[0] == 403
+    assert action_response({}, key=None, store=store, now=T0, csrf=None)[0] == 503
+    assert action_response({"a": "ack"}, key=KEY, store=store, now=T0, csrf=None)[0] == 403
     status, created = silences_response(
         "POST",
         store=store,

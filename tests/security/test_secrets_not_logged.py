@@ -1,4 +1,4 @@
-"""Secrets (webhook URLs, SMTP passwords, the signing key) never appear in logs.
+"""Secrets (webhook URLs and their path/query tokens, SMTP passwords, the signing key) never appear in logs.
 
 Every log record (message, arguments, ``extra=`` fields and tracebacks; every logger, at
 DEBUG) is captured during (1) a full demo run (``vigil.pipeline.run_tenant`` over the
@@ -26,7 +26,8 @@ HOOK_TOKEN = "tokHOOK9z8y7x6w5v4SECRET"
 SMTP_PASSWORD = "smtpPASSw0rd-7f3kSECRET"
 SIGNING_KEY = "signKEY-51c2d3e4f5SECRET"
 ACTION_KEY = "actKEY-fnkey-0c9d8e7SECRET"  # the card_action function key carried in card links
-SECRETS = (TEAMS_SIG, HOOK_TOKEN, SMTP_PASSWORD, SIGNING_KEY, ACTION_KEY)
+PATH_TOKEN = "B0pathTOKEN4u5v6w7SECRET"  # a Slack/connector-style receiver token in the URL path
+SECRETS = (TEAMS_SIG, HOOK_TOKEN, SMTP_PASSWORD, SIGNING_KEY, ACTION_KEY, PATH_TOKEN)
 
 
 class _Capture(logging.Handler):
@@ -109,7 +110,7 @@ def test_full_demo_run_logs_no_secret(
 
     monkeypatch.setenv("VIGIL_SIGNING_KEY", SIGNING_KEY)
     teams = f"https://prod-01.westeurope.logic.azure.com/workflows/w/triggers/manual/paths/invoke?sig={TEAMS_SIG}"
-    hook = f"https://hooks.example.com/vigil?token={HOOK_TOKEN}"
+    hook = f"https://hooks.example.com/services/T0/{PATH_TOKEN}?token={HOOK_TOKEN}"
     store = open_store("sqlite", path=tmp_path / "state.db")
     try:
         summary = run_tenant(
@@ -166,3 +167,109 @@ def test_handlers_delivering_for_real_log_no_secret(
         assert b"sig=" in sent, "cards carried signed action links (so the keys were in use)"
     assert any("notification failed" in line for line in captured.lines), "the failure paths were logged"
     _assert_clean(captured.lines)
+
+
+def _stored_rows(store: Any) -> list[str]:
+    from core.state.base import Namespace
+
+    rows = [repr(r.value) for ns in Namespace for r in store.query(ns)]
+    rows += [repr(r.value) for r in store.ledger(Namespace.AUDIT)]
+    return rows
+
+
+def test_upstream_errors_echoing_receiver_urls_leave_no_token_in_logs_or_rows(
+    captured: _Capture, tenant: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Row 10: the receiver answers 400/500 with a body quoting the URL and its tokens (as real
+    upstreams and proxies do). Neither the WARNING logs nor the outbox rows keep them."""
+    import json
+
+    from core.state import open_store
+    from vigil import handlers
+    from vigil.runtime_local import LocalRuntime
+
+    monkeypatch.setenv("VIGIL_SIGNING_KEY", SIGNING_KEY)
+    urls: dict[str, str] = {}
+
+    def echo(which: str, token: str) -> Any:
+        def answer(n: int, req: Request) -> Answer:
+            # As real upstreams do: the error quotes the URL called, and the token on its own.
+            return Answer(500 if n % 2 else 400, f"no such hook: {urls[which]} (token {token} revoked)")
+
+        return answer
+
+    with Receiver(echo("teams", TEAMS_SIG)) as rx_teams, Receiver(echo("hook", PATH_TOKEN)) as rx_hook:
+        urls["teams"] = f"{rx_teams.url}/workflows/{PATH_TOKEN}/invoke?sig={TEAMS_SIG}"
+        urls["hook"] = f"{rx_hook.url}/services/T0/{PATH_TOKEN}?token={HOOK_TOKEN}"
+        store = open_store("sqlite", path=tmp_path / "state.db")
+        settings = {"VIGIL_TENANT_DIR": str(tenant), "VIGIL_SIGNING_KEY": SIGNING_KEY}
+        rt = LocalRuntime(_config(urls["teams"], urls["hook"]), store, tmp_path / "blobs", settings=settings)
+        try:
+            events = [e for p in sorted((tenant / "events").glob("*.json")) for e in json.loads(p.read_text("utf-8"))]
+            handlers.handle_resource_events(events, rt)
+            rt.run_pending(ignore_visibility=True)
+            rows = _stored_rows(store)
+        finally:
+            store.close()
+        assert rx_teams.requests, "the receivers were called and answered with the echo"
+        assert rx_hook.requests
+    failures = [line for line in captured.lines if "notification failed" in line]
+    assert failures, "the failure path was logged"
+    assert any("no such hook" in line for line in failures), "the upstream body is kept (redacted), not dropped"
+    _assert_clean(captured.lines)
+    leaks = [row[:200] for row in rows for s in SECRETS if s in row]
+    assert not leaks, f"secret values in stored rows: {leaks[:3]}"
+    assert not any(PATH_TOKEN in line for line in captured.lines)
+
+
+def test_health_reports_no_config_text(tmp_path: Path) -> None:
+    """Row 10: a broken vigil.yaml holding a webhook token; the health check names where, not what."""
+    from alerts.testing import MemoryStore
+    from vigil import handlers
+    from vigil.runtime_azure import AzureRuntime
+    from vigil.settings import Settings
+
+    head = f"receivers:\n  - name: t\n    msteams_configs:\n      - webhook_url: https://x/{PATH_TOKEN}\n"
+    broken_line = f"      - webhook_url: https://x/{PATH_TOKEN}: oops\n"  # YAML quotes this line in its error
+    for text in (head + "  oops: [\n", head + "        nope: 1\n", head.rsplit("      - ", 1)[0] + broken_line):
+        path = tmp_path / "vigil.yaml"
+        path.write_text(text, encoding="utf-8")
+        env = {"VIGIL_CONFIG": str(path)}
+        rt = AzureRuntime(Settings.from_env(env), env=env, store=MemoryStore())
+        out = handlers.health(rt)
+        assert out["ok"] is False
+        assert out["checks"]["config"].startswith("error: ")
+        assert PATH_TOKEN not in repr(out)
+        assert "webhook_url: https" not in repr(out)
+
+
+def test_outbox_files_holding_links_are_private(tenant: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Also found: outbox card files carry live signed (approve/silence) links; they are 0600."""
+    import os
+    import stat
+
+    from core.state import open_store
+    from vigil.pipeline import run_tenant
+
+    monkeypatch.setenv("VIGIL_SIGNING_KEY", SIGNING_KEY)
+    old = os.umask(0o022)
+    try:
+        store = open_store("sqlite", path=tmp_path / "state.db")
+        try:
+            run_tenant(
+                tenant,
+                config=_config("https://t.example/hook", "https://h.example/hook"),
+                store=store,
+                out_dir=tmp_path / "out",
+                now=datetime.now(UTC),
+                progress=False,
+            )
+        finally:
+            store.close()
+    finally:
+        os.umask(old)
+    files = [p for p in (tmp_path / "out").rglob("*") if p.is_file() and p.suffix in (".json", ".eml")]
+    cards = [p for p in files if "sig=" in p.read_text(encoding="utf-8", errors="replace")]
+    assert cards, "the demo wrote cards with signed links"
+    for p in cards:
+        assert stat.S_IMODE(p.stat().st_mode) == 0o600, f"{p}: {oct(p.stat().st_mode)}"

@@ -111,7 +111,7 @@ def test_comparison_is_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_link_actions_are_refused_without_a_configured_key() -> None:
     from alerts.actions import action_response
 
-    status, body = action_response(_query(_link()), key=None, store=MemoryStore(), now=T0)
+    status, body = action_response(_query(_link()), key=None, store=MemoryStore(), now=T0, csrf=None)
     assert status == 503
     assert "VIGIL_SIGNING_KEY" in body["error"]
 

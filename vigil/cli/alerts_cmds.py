@@ -8,6 +8,7 @@ from typing import Any
 
 import typer
 
+from core.untrusted import strip_controls
 from vigil.cli.silence_cmds import DEFAULT_STATE, STATE_HELP, _now, _open
 
 app = typer.Typer(help="Triage alerts: list, acknowledge, inspect the outbox, test routes.", no_args_is_help=True)
@@ -88,10 +89,11 @@ def list_(
             flags.append(f"acked by {d['ack']['by']}")
         if d["remediation"]:
             flags.append(d["remediation"])
-        typer.echo(
+        line = (
             f"{d['fingerprint']}  {d['status']:8}  {lab.get('severity', ''):8}  {lab.get('alertname', '')}  "
             f"{lab.get('resource_id', '')}  since {d['startsAt'][:16]}" + (f"  [{', '.join(flags)}]" if flags else "")
         )
+        typer.echo(strip_controls(line))  # labels and ack authors are untrusted text
 
 
 @app.command("ack")
@@ -142,7 +144,7 @@ def outbox(
         line = f"{e.key[:16]}  {e.state:7}  attempts={e.attempts}  {e.receiver}  alerts={e.alerts}  {e.group_key}"
         if e.last_error:
             line += f"  error: {e.last_error}"
-        typer.echo(line)
+        typer.echo(strip_controls(line))
 
 
 @app.command("dispatch")

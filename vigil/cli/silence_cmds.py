@@ -83,10 +83,14 @@ def list_(
     if not items:
         typer.echo("no silences")
         return
-    for s in items:
+    from core.untrusted import strip_controls
+
+    for s in items:  # matchers, author and comment are untrusted: no terminal escapes reach the terminal
         typer.echo(
-            f"{s.id}  {s.state(t):8}  until {s.ends_at:%Y-%m-%d %H:%M}Z  by {s.created_by}  "
-            f"{' '.join(s.matchers)}  # {s.comment}"
+            strip_controls(
+                f"{s.id}  {s.state(t):8}  until {s.ends_at:%Y-%m-%d %H:%M}Z  by {s.created_by}  "
+                f"{' '.join(s.matchers)}  # {s.comment}"
+            )
         )
 
 

@@ -390,7 +390,7 @@ def test_auto_mode_end_to_end_through_the_remediation_queue(
             },
         }
     )
-    rt = LocalRuntime(config, store, tmp_path)
+    rt = LocalRuntime(config, store, tmp_path, settings={"VIGIL_SIGNING_KEY": KEY.decode()})
     out = handlers._alerts([vm_finding()], rt, NOW)
     assert out["remediation"] == {"planned": 1, "queued": 1}
     [message] = rt.pending("vigil-remediation")
@@ -401,9 +401,14 @@ def test_auto_mode_end_to_end_through_the_remediation_queue(
     assert tenant.power == "deallocated"
     assert len([r for r in tenant.writes() if r.path.endswith("/deallocate")]) == 1
     # Without the grant the same message is refused, and nothing is called.
-    narrowed = parse_config({"remediation": {"allowed_subscriptions": [SUB]}})
+    from alerts.remediation.policy import sign_request
+
+    narrowed = parse_config({**config.model_dump(exclude_unset=True), "remediation": {"allowed_subscriptions": [SUB]}})
     refused = handle_remediation(
-        {**message, "nonce": "other"}, LocalRuntime(narrowed, store, tmp_path), now=NOW, arm=arm
+        sign_request({**message, "nonce": "other"}, key=KEY),
+        LocalRuntime(narrowed, store, tmp_path, settings={"VIGIL_SIGNING_KEY": KEY.decode()}),
+        now=NOW,
+        arm=arm,
     )
     assert refused["ok"] is False
     assert "no longer granted" in refused["rejected"]
