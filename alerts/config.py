@@ -11,12 +11,13 @@ undefined receivers and time intervals) that need the whole document.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from alerts.durations import parse_duration
-from alerts.matchers import MatcherError, parse_matchers
+from alerts.matchers import MatcherError, is_classic_label_name, parse_matchers
+from alerts.regex import RegexError, compile_anchored
 from alerts.remediation.config import RemediationConfig, RemediationReceiverConfig
 from core.strict import StrictModel
 
@@ -40,13 +41,32 @@ DEFAULT_GROUP_INTERVAL = "5m"
 DEFAULT_REPEAT_INTERVAL = "4h"
 
 
-def _check_matchers(v: list[str]) -> list[str]:
-    for text in v:
-        try:
-            parse_matchers(text)
-        except MatcherError as exc:
-            raise ValueError(str(exc)) from None
-    return v
+def _check_matcher_text(text: str) -> str:
+    try:
+        parse_matchers(text)
+    except MatcherError as exc:
+        raise ValueError(f"{text!r}: {exc}") from None
+    return text
+
+
+def _check_label_name(name: str) -> str:
+    if not is_classic_label_name(name):
+        raise ValueError(f"invalid label name {name!r}")
+    return name
+
+
+def _check_regex(pattern: str) -> str:
+    try:
+        compile_anchored(pattern)
+    except RegexError as exc:
+        raise ValueError(str(exc)) from None
+    return pattern
+
+
+# Validated per item, so an error's key path names the list index or the label (``match_re.severity``).
+MatcherText = Annotated[str, AfterValidator(_check_matcher_text)]
+LabelName = Annotated[str, AfterValidator(_check_label_name)]
+Regex = Annotated[str, AfterValidator(_check_regex)]
 
 
 def _check_duration(v: str | None) -> str | None:
@@ -153,9 +173,9 @@ class RouteConfig(StrictModel):
     receiver: str | None = None
     group_by: list[str] | None = None
     continue_: bool = Field(default=False, alias="continue")
-    matchers: list[str] = Field(default_factory=list)
-    match: dict[str, str] = Field(default_factory=dict)
-    match_re: dict[str, str] = Field(default_factory=dict)
+    matchers: list[MatcherText] = Field(default_factory=list)
+    match: dict[LabelName, str] = Field(default_factory=dict)
+    match_re: dict[LabelName, Regex] = Field(default_factory=dict)
     group_wait: str | None = None
     group_interval: str | None = None
     repeat_interval: str | None = None
@@ -163,20 +183,7 @@ class RouteConfig(StrictModel):
     active_time_intervals: list[str] = Field(default_factory=list)
     routes: list[RouteConfig] = Field(default_factory=list)
 
-    _m = field_validator("matchers")(_check_matchers)
     _d = field_validator("group_wait", "group_interval", "repeat_interval")(_check_duration)
-
-    @field_validator("match_re")
-    @classmethod
-    def _re(cls, v: dict[str, str]) -> dict[str, str]:
-        import re
-
-        for k, pat in v.items():
-            try:
-                re.compile(pat)
-            except re.error as exc:
-                raise ValueError(f"invalid regular expression for {k!r}: {exc}") from None
-        return v
 
     @field_validator("group_by")
     @classmethod
@@ -199,15 +206,13 @@ class RouteConfig(StrictModel):
 
 
 class InhibitRule(StrictModel):
-    source_matchers: list[str] = Field(default_factory=list)
-    target_matchers: list[str] = Field(default_factory=list)
-    source_match: dict[str, str] = Field(default_factory=dict)
-    source_match_re: dict[str, str] = Field(default_factory=dict)
-    target_match: dict[str, str] = Field(default_factory=dict)
-    target_match_re: dict[str, str] = Field(default_factory=dict)
+    source_matchers: list[MatcherText] = Field(default_factory=list)
+    target_matchers: list[MatcherText] = Field(default_factory=list)
+    source_match: dict[LabelName, str] = Field(default_factory=dict)
+    source_match_re: dict[LabelName, Regex] = Field(default_factory=dict)
+    target_match: dict[LabelName, str] = Field(default_factory=dict)
+    target_match_re: dict[LabelName, Regex] = Field(default_factory=dict)
     equal: list[str] = Field(default_factory=list)
-
-    _m = field_validator("source_matchers", "target_matchers")(_check_matchers)
 
 
 class TimeRange(StrictModel):
