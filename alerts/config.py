@@ -11,10 +11,20 @@ undefined receivers and time intervals) that need the whole document.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
+from alerts.amconfig import (
+    UNDELIVERED_TYPES,
+    AlertmanagerForwardConfig,
+    GlobalConfig,
+    HTTPClientConfig,
+    OpsgenieConfig,
+    PagerDutyConfig,
+    SlackConfig,
+    TLSConfig,
+)
 from alerts.durations import parse_duration
 from alerts.matchers import MatcherError, is_classic_label_name, parse_matchers
 from alerts.regex import RegexError, compile_anchored
@@ -22,13 +32,19 @@ from alerts.remediation.config import RemediationConfig, RemediationReceiverConf
 from core.strict import StrictModel
 
 __all__ = [
+    "UNDELIVERED_TYPES",
+    "AlertmanagerForwardConfig",
     "DigestConfig",
     "EmailConfig",
+    "GlobalConfig",
     "InhibitRule",
     "MSTeamsConfig",
+    "OpsgenieConfig",
+    "PagerDutyConfig",
     "ReceiverConfig",
     "RemediationConfig",
     "RouteConfig",
+    "SlackConfig",
     "TimeIntervalConfig",
     "TimeIntervalSpec",
     "TimeRange",
@@ -84,6 +100,7 @@ class MSTeamsConfig(_Notifier):
 
     webhook_url: str | None = Field(default=None, description="Workflows webhook URL (a secret).")
     webhook_url_file: str | None = Field(default=None, description="File holding the webhook URL.")
+    http_config: HTTPClientConfig | None = None
     title: str | None = Field(default=None, description="Card title; default names the alert and status.")
     summary: str | None = None
     text: str | None = None
@@ -121,6 +138,8 @@ class EmailConfig(_Notifier):
     auth_password_file: str | None = None
     auth_identity: str | None = None
     require_tls: bool = True
+    tls_config: TLSConfig | None = None
+    threading: dict[str, Any] | None = None
     headers: dict[str, str] = Field(default_factory=dict)
     html: str | None = None
     text: str | None = None
@@ -143,6 +162,7 @@ class WebhookConfig(_Notifier):
 
     url: str | None = None
     url_file: str | None = None
+    http_config: HTTPClientConfig | None = None
     max_alerts: int = Field(default=0, ge=0, description="0 = all alerts in the payload.")
     timeout: str = "10s"
     hmac_secret_file: str | None = Field(default=None, description="File holding the HMAC key.")
@@ -165,8 +185,23 @@ class ReceiverConfig(StrictModel):
     msteamsv2_configs: list[MSTeamsConfig] = Field(default_factory=list)
     email_configs: list[EmailConfig] = Field(default_factory=list)
     webhook_configs: list[WebhookConfig] = Field(default_factory=list)
-    # Vigil's own integration: alerts routed here may be remediated, in this mode.
+    slack_configs: list[SlackConfig] = Field(default_factory=list)
+    pagerduty_configs: list[PagerDutyConfig] = Field(default_factory=list)
+    opsgenie_configs: list[OpsgenieConfig] = Field(default_factory=list)
+    # Vigil's own integrations: forward to an existing Alertmanager; remediate alerts routed here.
+    alertmanager_configs: list[AlertmanagerForwardConfig] = Field(default_factory=list)
     remediation_configs: list[RemediationReceiverConfig] = Field(default_factory=list)
+    # Alertmanager receiver types Vigil loads but does not deliver to (a warning; failed notifications).
+    victorops_configs: list[dict[str, Any]] = Field(default_factory=list)
+    sns_configs: list[dict[str, Any]] = Field(default_factory=list)
+    telegram_configs: list[dict[str, Any]] = Field(default_factory=list)
+    pushover_configs: list[dict[str, Any]] = Field(default_factory=list)
+    wechat_configs: list[dict[str, Any]] = Field(default_factory=list)
+    discord_configs: list[dict[str, Any]] = Field(default_factory=list)
+    webex_configs: list[dict[str, Any]] = Field(default_factory=list)
+    jira_configs: list[dict[str, Any]] = Field(default_factory=list)
+    rocketchat_configs: list[dict[str, Any]] = Field(default_factory=list)
+    incidentio_configs: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class RouteConfig(StrictModel):
@@ -315,16 +350,26 @@ class AlertingConfig(StrictModel):
     sections, so the keys stay at the top level of the file as in an alertmanager.yml.
     """
 
+    global_: GlobalConfig = Field(default_factory=GlobalConfig, alias="global")
+    templates: list[str] = Field(default_factory=list, description="Go text/template files (globs).")
     route: RouteConfig = Field(default_factory=_default_route)
     receivers: list[ReceiverConfig] = Field(default_factory=_default_receivers)
     inhibit_rules: list[InhibitRule] = Field(default_factory=list)
     time_intervals: list[TimeIntervalConfig] = Field(default_factory=list)
+    mute_time_intervals: list[TimeIntervalConfig] = Field(
+        default_factory=list, description="Alertmanager's older name for time_intervals; both may be used."
+    )
     remediation: RemediationConfig = Field(default_factory=RemediationConfig)
+
+    @property
+    def all_time_intervals(self) -> list[TimeIntervalConfig]:
+        """``mute_time_intervals`` (the older top-level key) and ``time_intervals``: one namespace."""
+        return [*self.mute_time_intervals, *self.time_intervals]
 
     @model_validator(mode="after")
     def _routing(self) -> AlertingConfig:
         # Alertmanager's whole-document checks (check_routing), each with its key path.
-        errors = check_routing(self.route, list(self.receivers), list(self.time_intervals))
+        errors = check_routing(self.route, list(self.receivers), self.all_time_intervals)
         if errors:
             raise ValueError("; ".join(f"{path}: {msg}" for path, msg in errors))
         return self
