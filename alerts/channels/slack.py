@@ -29,14 +29,21 @@ from alerts.notify import (
 )
 from alerts.template import render_field
 
-__all__ = ["SlackNotifier", "render_message"]
+__all__ = ["SlackNotifier", "render_message", "slack_escape"]
 
 _POST_MESSAGE = "https://slack.com/api/chat.postMessage"
 
 
+def slack_escape(text: str) -> str:
+    """Slack's control characters in text: &, <, > (api.slack.com/reference/surfaces/formatting#escaping)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def render_message(cfg: SlackConfig, data: dict[str, Any]) -> dict[str, Any]:
+    """The message; values the templates print from alerts are escaped, the template's own text is not."""
+
     def r(text: str | None) -> str:
-        return render_field(text or "", data)
+        return render_field(text or "", data, escape=slack_escape)
 
     att: dict[str, Any] = {
         "title": r(cfg.title),

@@ -1,0 +1,84 @@
+"""Warnings for an alertmanager.yml that loads but that Vigil does not carry out in full.
+
+Each warning is ``(key path, message)``: a receiver type Vigil does not deliver to, an ``http_config``
+option it does not apply, a template field or ``templates:`` file beyond the supported Go template
+subset. Errors (what Alertmanager itself rejects) are validation errors elsewhere; these never fail a load.
+"""
+
+from __future__ import annotations
+
+import glob
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from alerts.amconfig import UNDELIVERED_TYPES, HTTPClientConfig
+from alerts.channels.http import unsupported_http_options
+from alerts.config import AlertingConfig
+from alerts.template import check_field, check_file_text
+
+__all__ = ["config_warnings"]
+
+_TEMPLATED = ("slack_configs", "pagerduty_configs", "opsgenie_configs")
+
+
+def _template_fields(model: BaseModel, path: str) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for name, value in model:
+        key = f"{path}.{name.rstrip('_')}"
+        if isinstance(value, str):
+            why = check_field(value)
+            if why:
+                out.append((key, f"template not supported by Vigil (sent as written): {why}"))
+        elif isinstance(value, BaseModel) and not isinstance(value, HTTPClientConfig):
+            out.extend(_template_fields(value, key))
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                if isinstance(item, BaseModel):
+                    out.extend(_template_fields(item, f"{key}[{i}]"))
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                if isinstance(v, str) and (why := check_field(v)):
+                    out.append((f"{key}.{k}", f"template not supported by Vigil (sent as written): {why}"))
+    return out
+
+
+def config_warnings(cfg: AlertingConfig, *, base_dir: Path | None = None) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for i, r in enumerate(cfg.receivers):
+        p = f"receivers[{i}]"
+        for t in UNDELIVERED_TYPES:
+            if getattr(r, t):
+                out.append((f"{p}.{t}", f"Vigil does not deliver to {t}: its notifications are recorded as failed"))
+        for j, pd in enumerate(r.pagerduty_configs):
+            if not (pd.routing_key or pd.routing_key_file):
+                out.append(
+                    (f"{p}.pagerduty_configs[{j}].service_key", "Events API v1 is not delivered; use routing_key")
+                )
+        for field_name in (
+            "slack_configs",
+            "pagerduty_configs",
+            "opsgenie_configs",
+            "webhook_configs",
+            "msteams_configs",
+            "msteamsv2_configs",
+            "alertmanager_configs",
+        ):
+            for j, c in enumerate(getattr(r, field_name)):
+                key = f"{p}.{field_name}[{j}]"
+                for opt in unsupported_http_options(c.http_config):
+                    out.append((f"{key}.http_config.{opt}", "not applied by Vigil"))
+                if field_name in _TEMPLATED:
+                    out.extend(_template_fields(c, key))
+    for opt in unsupported_http_options(cfg.global_.http_config):
+        out.append((f"global.http_config.{opt}", "not applied by Vigil"))
+    for i, pattern in enumerate(cfg.templates):
+        full = pattern if Path(pattern).is_absolute() or base_dir is None else str(base_dir / pattern)
+        files = sorted(glob.glob(full))
+        if not files and not glob.has_magic(full):
+            out.append((f"templates[{i}]", f"no such file: {pattern}"))
+        for f in files:
+            why = check_file_text(Path(f).read_text(encoding="utf-8"))
+            if why:
+                out.append((f"templates[{i}]", f"{f}: template not supported by Vigil: {why}"))
+    return out

@@ -1,0 +1,57 @@
+"""Real alertmanager.yml files (tests/alerts/corpus, sources in SOURCES.md) load unchanged."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.alerts.amtool import amtool
+from vigil.cli.main import app
+from vigil.config import load_config
+
+CORPUS = Path(__file__).parent / "corpus"
+FILES = sorted(CORPUS.glob("*.yml"))
+
+
+def test_corpus_is_not_empty_and_every_file_has_a_source_note() -> None:
+    notes = (CORPUS / "SOURCES.md").read_text(encoding="utf-8")
+    assert len(FILES) >= 8
+    for f in FILES:
+        assert f"| {f.name} |" in notes, f"{f.name} has no source note"
+
+
+@pytest.mark.parametrize("path", FILES, ids=[f.name for f in FILES])
+def test_real_configuration_loads_unchanged(path: Path) -> None:
+    cfg = load_config(path)
+    assert cfg.route.receiver
+
+
+@pytest.mark.parametrize("path", FILES, ids=[f.name for f in FILES])
+def test_amtool_accepts_the_corpus_file(path: Path) -> None:
+    """Guards the corpus itself: only files Alertmanager 0.25 accepts belong in it."""
+    res = amtool("check-config", path.name, cwd=path.parent)
+    assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_validate_names_undelivered_receivers_and_unsupported_templates_as_warnings(tmp_path: Path) -> None:
+    cfg = tmp_path / "alertmanager.yml"
+    cfg.write_text(
+        """
+route: {receiver: r}
+receivers:
+  - name: r
+    slack_configs:
+      - api_url: https://hooks.slack.com/services/x
+        title: '{{ .CommonLabels.alertname | frobnicate }}'
+    victorops_configs: [{routing_key: ops, api_key: k}]
+""",
+        encoding="utf-8",
+    )
+    res = CliRunner().invoke(app, ["config", "validate", str(cfg)])
+    assert res.exit_code == 0, res.output
+    assert "warning: receivers[0].victorops_configs: Vigil does not deliver to victorops_configs" in res.output
+    assert "warning: receivers[0].slack_configs[0].title: template not supported by Vigil" in res.output
+    assert 'function "frobnicate" not defined' in res.output
+    assert "ok (2 warning(s))" in res.output
