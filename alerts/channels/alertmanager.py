@@ -4,9 +4,9 @@ Each alert is posted as Alertmanager's API v2 ``postableAlert``: ``labels``, ``a
 ``startsAt``, ``endsAt`` and ``generatorURL`` (the Azure portal page of the resource). A resolved alert
 carries its ``endsAt``. A firing alert carries ``endsAt = now + resolve_timeout``, as Prometheus does
 with its own resend window: Alertmanager resolves it then unless it is posted again, so a finding
-Vigil stops reporting (a lost resolve) cannot fire forever. :func:`refresh_firing` re-posts every firing
-alert routed to this receiver; run it more often than ``resolve_timeout`` (half of it is the default
-cadence of the ``vigil alerts forward-refresh`` timer).
+Vigil stops reporting (a lost resolve) cannot fire forever. Vigil re-posts firing alerts with every
+repeat notification, so the route to this receiver needs ``repeat_interval`` below ``resolve_timeout``;
+``vigil config validate`` warns when it is not.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from alerts.amconfig import AlertmanagerForwardConfig, GlobalConfig
 from alerts.amdata import generator_url, rfc3339
 from alerts.channels.http import auth_headers, make_client
 from alerts.durations import parse_duration
-from alerts.notify import AlertView, DirectorySink, NotificationPayload, NotifyResult, part_id, post_with_retries
+from alerts.notify import DirectorySink, NotificationPayload, NotifyResult, part_id, post_with_retries
 from core.model import Alert
 
 __all__ = ["AlertmanagerForwarder", "postable_alerts"]
@@ -97,11 +97,3 @@ class AlertmanagerForwarder:
             portal=self.cfg.generator_url == "azure_portal",
         )
         return self._send(json.dumps(doc, separators=(",", ":")).encode(), payload)
-
-
-def refresh_firing(forwarder: AlertmanagerForwarder, views: Iterable[AlertView], *, now: datetime) -> NotifyResult:
-    """Re-post the firing alerts among ``views`` (those routed to this receiver), extending ``endsAt``."""
-    firing = [v.alert for v in views if v.alert.ends_at is None]
-    if not firing:
-        return NotifyResult(True, reason="nothing firing")
-    return forwarder.post(firing, now=now)
