@@ -29,7 +29,7 @@ def rfc3339(dt: datetime | None) -> str:
     if dt is None:
         return GO_ZERO_TIME
     u = dt.astimezone(UTC) if dt.tzinfo else dt.replace(tzinfo=UTC)
-    text = u.strftime("%Y-%m-%dT%H:%M:%S")
+    text = f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}"
     if u.microsecond:
         text += f".{u.microsecond:06d}".rstrip("0")
     return text + "Z"

@@ -14,12 +14,14 @@ from alerts.config import (
     UNDELIVERED_TYPES,
     AlertmanagerForwardConfig,
     EmailConfig,
+    GlobalConfig,
     MSTeamsConfig,
     OpsgenieConfig,
     PagerDutyConfig,
     ReceiverConfig,
     SlackConfig,
     WebhookConfig,
+    with_global_smtp,
 )
 from alerts.routing import Route, compile_routes
 from alerts.timeintervals import CompiledSpec, compile_time_intervals
@@ -69,7 +71,8 @@ class Integration:
         return self.config.send_resolved
 
 
-def integrations(receiver: ReceiverConfig) -> list[Integration]:
+def integrations(receiver: ReceiverConfig, global_cfg: GlobalConfig | None = None) -> list[Integration]:
+    """The receiver's integrations, with ``global`` defaults filled in as Alertmanager does at load."""
     out: list[Integration] = []
     for field_name, kind in (
         ("msteams_configs", "msteams"),
@@ -83,7 +86,8 @@ def integrations(receiver: ReceiverConfig) -> list[Integration]:
     ):
         prefix = field_name.removesuffix("_configs")
         for i, c in enumerate(getattr(receiver, field_name)):
-            out.append(Integration(f"{prefix}[{i}]", kind, c))
+            conf = with_global_smtp(c, global_cfg) if isinstance(c, EmailConfig) and global_cfg is not None else c
+            out.append(Integration(f"{prefix}[{i}]", kind, conf))
     for field_name in UNDELIVERED_TYPES:
         prefix = field_name.removesuffix("_configs")
         for i, raw in enumerate(getattr(receiver, field_name)):
@@ -115,7 +119,7 @@ def compiled(config: AlertingConfig) -> Compiled:
     c = Compiled(
         root=root,
         receivers={r.name: r for r in config.receivers},
-        integrations={r.name: integrations(r) for r in config.receivers},
+        integrations={r.name: integrations(r, config.global_) for r in config.receivers},
         time_intervals=compile_time_intervals(config.all_time_intervals),
     )
     with _lock:

@@ -50,6 +50,7 @@ __all__ = [
     "TimeRange",
     "WebhookConfig",
     "check_routing",
+    "with_global_smtp",
 ]
 
 DEFAULT_GROUP_WAIT = "30s"
@@ -155,6 +156,29 @@ class EmailConfig(_Notifier):
             raise ValueError("at most one of auth_password and auth_password_file must be configured")
         parse_duration(self.timeout)
         return self
+
+
+def with_global_smtp(cfg: EmailConfig, g: GlobalConfig) -> EmailConfig:
+    """Fill an email config's unset SMTP fields from ``global`` (smtp_from, smtp_smarthost, ...)."""
+    update: dict[str, object] = {}
+    for own, glob in (
+        ("from_", "smtp_from"),
+        ("smarthost", "smtp_smarthost"),
+        ("hello", "smtp_hello"),
+        ("auth_username", "smtp_auth_username"),
+        ("auth_password", "smtp_auth_password"),
+        ("auth_password_file", "smtp_auth_password_file"),
+        ("auth_identity", "smtp_auth_identity"),
+    ):
+        if getattr(cfg, own) is None and getattr(g, glob) is not None:
+            update[own] = getattr(g, glob)
+    if update.get("auth_password") and cfg.auth_password_file:
+        update.pop("auth_password")
+    if update.get("auth_password_file") and (cfg.auth_password or update.get("auth_password")):
+        update.pop("auth_password_file")
+    if "require_tls" not in cfg.model_fields_set:
+        update["require_tls"] = g.smtp_require_tls
+    return cfg.model_copy(update=update) if update else cfg
 
 
 class WebhookConfig(_Notifier):

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-__all__ = ["KV", "Alert", "Alerts", "Data", "Pair", "Pairs", "to_template_data"]
+__all__ = ["KV", "Alert", "Alerts", "Data", "Pair", "Pairs", "to_json", "to_template_data"]
 
 
 class Pair:
@@ -76,6 +76,29 @@ class Data:
 
 def _time(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def to_json(v: Any) -> Any:
+    """JSON of the data model with Go's JSON names (``toJson``)."""
+    from alerts.amdata import rfc3339
+
+    if isinstance(v, Alert):
+        return {
+            "status": v.Status,
+            "labels": dict(v.Labels),
+            "annotations": dict(v.Annotations),
+            "startsAt": rfc3339(v.StartsAt),
+            "endsAt": rfc3339(None if v.EndsAt.year == 1 else v.EndsAt),
+            "generatorURL": v.GeneratorURL,
+            "fingerprint": v.Fingerprint,
+        }
+    if isinstance(v, datetime):
+        return rfc3339(v)
+    if isinstance(v, Pair):
+        return {"Name": v.Name, "Value": v.Value}
+    if isinstance(v, Data):
+        return {s: getattr(v, s) for s in Data.__slots__}
+    raise TypeError(f"cannot encode {type(v).__name__}")
 
 
 def to_template_data(d: Mapping[str, Any]) -> Data:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 __all__ = ["Template", "TemplateError", "parse"]
@@ -434,6 +435,11 @@ def go_str(v: Any) -> str:
         return "map[" + " ".join(f"{k}:{go_str(v[k])}" for k in sorted(v)) + "]"
     if isinstance(v, list | tuple):
         return "[" + " ".join(go_str(x) for x in v) + "]"
+    if isinstance(v, datetime):  # Go's time.Time.String()
+        text = f"{v.year:04d}-{v.month:02d}-{v.day:02d} {v.hour:02d}:{v.minute:02d}:{v.second:02d}"
+        if v.microsecond:
+            text += f".{v.microsecond:06d}".rstrip("0")
+        return f"{text} {v.strftime('%z')} {v.tzname() or ''}".rstrip()
     return str(v)
 
 

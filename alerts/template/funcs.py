@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -158,22 +159,62 @@ def _tz(name: str, t: Any) -> datetime:
 
 
 def _humanize_duration(v: Any) -> str:
-    secs = v.total_seconds() if isinstance(v, timedelta) else float(v)
-    if secs == 0:
+    """Prometheus' humanizeDuration: ``1d 1h 0m 0s``, ``14m 59s``, ``1.234s``, ``123.5ms``."""
+    if isinstance(v, timedelta):
+        x = v.total_seconds()
+    elif isinstance(v, str):
+        try:
+            x = float(v)
+        except ValueError:
+            raise TemplateError(f'strconv.ParseFloat: parsing "{v}": invalid syntax') from None
+    else:
+        x = float(v)
+    if math.isnan(x) or math.isinf(x):
+        return _g4(x)
+    if x == 0:
         return "0s"
-    sign = "-" if secs < 0 else ""
-    secs = abs(secs)
-    if secs < 1:
-        return f"{sign}{secs * 1000:.4g}ms"
-    d, rem = divmod(int(secs), 86400)
-    h, rem = divmod(rem, 3600)
-    m, s = divmod(rem, 60)
-    parts = [f"{d}d" if d else "", f"{h}h" if h else "", f"{m}m" if m else "", f"{s}s" if s else ""]
-    return sign + "".join(parts)
+    if abs(x) >= 1:
+        sign = "-" if x < 0 else ""
+        n = int(abs(x))
+        secs, mins, hours, days = n % 60, (n // 60) % 60, (n // 3600) % 24, n // 86400
+        if days:
+            return f"{sign}{days}d {hours}h {mins}m {secs}s"
+        if hours:
+            return f"{sign}{hours}h {mins}m {secs}s"
+        if mins:
+            return f"{sign}{mins}m {secs}s"
+        return f"{sign}{_g4(abs(x))}s"
+    prefix = ""
+    for p in ("m", "u", "n", "p", "f", "a", "z", "y"):
+        if abs(x) >= 1:
+            break
+        prefix = p
+        x *= 1000
+    return f"{_g4(x)}{prefix}s"
+
+
+def _g4(x: float) -> str:
+    """Go's %.4g (no exponent for these magnitudes, trailing zeros dropped)."""
+    return f"{x:.4g}"
 
 
 def _since(t: Any) -> timedelta:
     return datetime.now(UTC) - _as_time(t)
+
+
+def _json_prep(v: Any) -> Any:
+    """Go's encoding/json order: map keys sorted, struct fields in declaration order."""
+    from alerts.template.data import Alert, Data, Pair, to_json
+
+    if isinstance(v, Alert | Data | Pair):
+        return {k: _json_prep(x) for k, x in to_json(v).items()}
+    if isinstance(v, Mapping):
+        return {str(k): _json_prep(v[k]) for k in sorted(v)}
+    if isinstance(v, list | tuple):
+        return [_json_prep(x) for x in v]
+    if isinstance(v, datetime):
+        return to_json(v)
+    return v
 
 
 FUNCTIONS: dict[str, Callable[..., Any]] = {
@@ -215,5 +256,5 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "tz": _tz,
     "since": _since,
     "humanizeDuration": _humanize_duration,
-    "toJson": lambda v: json.dumps(v, default=go_str, separators=(",", ":")),
+    "toJson": lambda v: json.dumps(_json_prep(v), separators=(",", ":"), ensure_ascii=False),
 }

@@ -311,3 +311,54 @@ def test_undelivered_receiver_type_loads_and_its_notifications_fail_with_the_rea
     # recorded, not dropped: the outbox keeps the notification as failed, with the reason
     (entry,) = ob.entries(failed=True)
     assert reason in entry.last_error
+
+
+def test_email_takes_global_smtp_settings_and_renders_header_templates() -> None:
+    from alerts.channels.email import EmailNotifier
+    from alerts.compiled import compiled
+    from alerts.notify import AlertView, NotificationPayload
+    from core.model import Alert
+
+    cfg = parse_config(
+        {
+            "global": {
+                "smtp_smarthost": "mx.example.org:587",
+                "smtp_from": "am@example.org",
+                "smtp_require_tls": False,
+            },
+            "route": {"receiver": "m"},
+            "receivers": [
+                {
+                    "name": "m",
+                    "email_configs": [
+                        {
+                            "to": "ops@example.org",
+                            "headers": {
+                                "Subject": '{{ template "__subject" . }}',
+                                "X-Sev": "{{ .CommonLabels.severity }}\r\nBcc: evil@example.org",
+                            },
+                        }
+                    ],
+                }
+            ],
+        }
+    )
+    (integ,) = compiled(cfg).integrations["m"]
+    assert integ.config.smarthost == "mx.example.org:587"  # type: ignore[union-attr]
+    assert integ.config.from_ == "am@example.org"  # type: ignore[union-attr]
+    assert integ.config.require_tls is False  # type: ignore[union-attr]
+    f = finding(observed_at=T0)
+    payload = NotificationPayload(
+        "k" * 32,
+        "m",
+        "email[0]",
+        "{}:{}",
+        {"alertname": "vm-idle"},
+        [AlertView(Alert.from_finding(f), f.fingerprint)],
+        T0,
+    )
+    msg = EmailNotifier(integ.config).build_message(payload)  # type: ignore[arg-type]
+    assert msg.get_all("Subject") == [msg["Subject"]]  # replaced, not duplicated
+    assert msg["Subject"].startswith("[FIRING:1] vm-idle (")
+    assert msg["X-Sev"] == "high Bcc: evil@example.org"  # folded onto one line: no injected header
+    assert msg["Bcc"] is None
