@@ -83,6 +83,17 @@ def config_warnings(cfg: AlertingConfig, *, base_dir: Path | None = None) -> lis
                 out.append(
                     (f"{p}.pagerduty_configs[{j}].service_key", "Events API v1 is not delivered; use routing_key")
                 )
+        for field_name, names in (
+            ("msteams_configs", ("title", "summary", "text")),
+            ("msteamsv2_configs", ("title", "summary", "text")),
+            ("email_configs", ("html", "text")),
+        ):
+            for j, c in enumerate(getattr(r, field_name)):
+                for name in names:
+                    if "{{" in (getattr(c, name) or ""):
+                        out.append(
+                            (f"{p}.{field_name}[{j}].{name}", "template not used: Vigil sends its own layout here")
+                        )
         for field_name in (
             "slack_configs",
             "pagerduty_configs",
