@@ -105,6 +105,9 @@ def config_warnings(cfg: AlertingConfig, *, base_dir: Path | None = None) -> lis
         ):
             for j, c in enumerate(getattr(r, field_name)):
                 key = f"{p}.{field_name}[{j}]"
+                if field_name.startswith("msteams") and c.http_config is not None:
+                    out.append((f"{key}.http_config", "not applied to Teams by Vigil"))
+                    continue
                 for opt in unsupported_http_options(c.http_config):
                     out.append((f"{key}.http_config.{opt}", "not applied by Vigil"))
                 if field_name in _TEMPLATED:

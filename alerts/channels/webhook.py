@@ -108,6 +108,9 @@ class WebhookNotifier:
             "Idempotency-Key": payload.key,  # IETF draft-ietf-httpapi-idempotency-key-header
             "X-Vigil-Key": payload.key,
         }
+        from alerts.channels.http import auth_headers
+
+        headers.update(auth_headers(self.cfg.http_config))  # basic_auth / authorization / bearer_token
         secret = self._secret_bytes()
         if secret:
             ts = int((payload.issued_at or payload.now).timestamp())
@@ -126,8 +129,10 @@ class WebhookNotifier:
         if self.sink is not None:
             self.sink.write(payload, "webhook", ".json", body)  # the exact bytes that would be POSTed
             return NotifyResult(True, reason="written", sent_parts=(pid,))
-        client = self._client or httpx.Client(
-            transport=self._transport, timeout=parse_duration(self.cfg.timeout).total_seconds()
+        from alerts.channels.http import make_client
+
+        client = self._client or make_client(
+            self.cfg.http_config, timeout=parse_duration(self.cfg.timeout).total_seconds(), transport=self._transport
         )
         try:
             res = post_with_retries(

@@ -362,3 +362,22 @@ def test_email_takes_global_smtp_settings_and_renders_header_templates() -> None
     assert msg["Subject"].startswith("[FIRING:1] vm-idle (")
     assert msg["X-Sev"] == "high Bcc: evil@example.org"  # folded onto one line: no injected header
     assert msg["Bcc"] is None
+
+
+def test_webhook_applies_http_config_basic_auth() -> None:
+    import base64
+
+    with serve(lambda n, p, b: Reply(200, "")) as ep:
+        cfg = _cfg(
+            {
+                "webhook_configs": [
+                    {
+                        "url": ep.url,
+                        "max_retries": 0,
+                        "http_config": {"basic_auth": {"username": "am", "password": "pw"}},
+                    }
+                ]
+            }
+        )
+        _fire_and_resolve(cfg)
+    assert ep.received[0].headers["Authorization"] == "Basic " + base64.b64encode(b"am:pw").decode()
