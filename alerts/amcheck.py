@@ -7,7 +7,6 @@ subset. Errors (what Alertmanager itself rejects) are validation errors elsewher
 
 from __future__ import annotations
 
-import glob
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -15,30 +14,30 @@ from pydantic import BaseModel
 from alerts.amconfig import UNDELIVERED_TYPES, HTTPClientConfig
 from alerts.channels.http import unsupported_http_options
 from alerts.config import AlertingConfig
-from alerts.template import check_field, check_file_text
+from alerts.template import Library, check_field, library
 
 __all__ = ["config_warnings"]
 
 _TEMPLATED = ("slack_configs", "pagerduty_configs", "opsgenie_configs")
 
 
-def _template_fields(model: BaseModel, path: str) -> list[tuple[str, str]]:
+def _template_fields(model: BaseModel, path: str, lib: Library) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     for name, value in model:
         key = f"{path}.{name.rstrip('_')}"
         if isinstance(value, str):
-            why = check_field(value)
+            why = check_field(value, lib)
             if why:
                 out.append((key, f"template not supported by Vigil (sent as written): {why}"))
         elif isinstance(value, BaseModel) and not isinstance(value, HTTPClientConfig):
-            out.extend(_template_fields(value, key))
+            out.extend(_template_fields(value, key, lib))
         elif isinstance(value, list):
             for i, item in enumerate(value):
                 if isinstance(item, BaseModel):
-                    out.extend(_template_fields(item, f"{key}[{i}]"))
+                    out.extend(_template_fields(item, f"{key}[{i}]", lib))
         elif isinstance(value, dict):
             for k, v in value.items():
-                if isinstance(v, str) and (why := check_field(v)):
+                if isinstance(v, str) and (why := check_field(v, lib)):
                     out.append((f"{key}.{k}", f"template not supported by Vigil (sent as written): {why}"))
     return out
 
@@ -73,6 +72,10 @@ def _forward_repeat_warnings(cfg: AlertingConfig) -> list[tuple[str, str]]:
 
 def config_warnings(cfg: AlertingConfig, *, base_dir: Path | None = None) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
+    patterns = tuple(
+        pat if Path(pat).is_absolute() or base_dir is None else str(base_dir / pat) for pat in cfg.templates
+    )
+    lib = library(patterns)
     for i, r in enumerate(cfg.receivers):
         p = f"receivers[{i}]"
         for t in UNDELIVERED_TYPES:
@@ -111,17 +114,11 @@ def config_warnings(cfg: AlertingConfig, *, base_dir: Path | None = None) -> lis
                 for opt in unsupported_http_options(c.http_config):
                     out.append((f"{key}.http_config.{opt}", "not applied by Vigil"))
                 if field_name in _TEMPLATED:
-                    out.extend(_template_fields(c, key))
+                    out.extend(_template_fields(c, key, lib))
     out.extend(_forward_repeat_warnings(cfg))
     for opt in unsupported_http_options(cfg.global_.http_config):
         out.append((f"global.http_config.{opt}", "not applied by Vigil"))
-    for i, pattern in enumerate(cfg.templates):
-        full = pattern if Path(pattern).is_absolute() or base_dir is None else str(base_dir / pattern)
-        files = sorted(glob.glob(full))
-        if not files and not glob.has_magic(full):
-            out.append((f"templates[{i}]", f"no such file: {pattern}"))
-        for f in files:
-            why = check_file_text(Path(f).read_text(encoding="utf-8"))
-            if why:
-                out.append((f"templates[{i}]", f"{f}: template not supported by Vigil: {why}"))
+    for path, why in lib.errors:
+        i = next((k for k, pat in enumerate(patterns) if path == pat or Path(path).match(pat)), 0)
+        out.append((f"templates[{i}]", f"{path}: {why}"))
     return out

@@ -11,9 +11,10 @@ undefined receivers and time intervals) that need the whole document.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
 from alerts.amconfig import (
     UNDELIVERED_TYPES,
@@ -384,6 +385,15 @@ class AlertingConfig(StrictModel):
         default_factory=list, description="Alertmanager's older name for time_intervals; both may be used."
     )
     remediation: RemediationConfig = Field(default_factory=RemediationConfig)
+
+    @field_validator("templates")
+    @classmethod
+    def _template_paths(cls, v: list[str], info: ValidationInfo) -> list[str]:
+        """Relative ``templates:`` globs are relative to the config file, as in Alertmanager."""
+        base = (info.context or {}).get("base_dir")
+        if base is None:
+            return v
+        return [p if Path(p).is_absolute() else str(Path(base) / p) for p in v]
 
     @property
     def all_time_intervals(self) -> list[TimeIntervalConfig]:

@@ -78,6 +78,7 @@ def build_notifier(
     action_base_url: str | None = None,
     transport: httpx.BaseTransport | None = None,
     global_cfg: GlobalConfig | None = None,
+    templates: tuple[str, ...] = (),
 ) -> Notifier:
     from alerts.config import EmailConfig, MSTeamsConfig, WebhookConfig
 
@@ -99,7 +100,7 @@ def build_notifier(
         return WebhookNotifier(cfg, sink=sink, transport=transport)
     from alerts.channels.registry import build_channel
 
-    return build_channel(cfg, global_cfg=global_cfg, sink=sink, transport=transport)
+    return build_channel(cfg, global_cfg=global_cfg, sink=sink, transport=transport, templates=templates)
 
 
 def _lookup(notifiers: Mapping[str, Notifier] | None, receiver: str, integ: Integration) -> Notifier | None:
@@ -208,6 +209,7 @@ def deliver(
             transport=transport,
             action_base_url=action_base_url,
             global_cfg=config.global_,
+            templates=tuple(config.templates),
         )
         try:
             res = notifier.notify(payload)

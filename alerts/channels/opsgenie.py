@@ -19,19 +19,21 @@ from alerts.amdata import payload_data
 from alerts.channels.http import make_client, read_secret
 from alerts.durations import parse_duration
 from alerts.notify import DirectorySink, NotificationPayload, NotifyResult, part_id, post_with_retries
-from alerts.template import render_field
+from alerts.template import EMPTY, Library, library, render_field
 
 __all__ = ["OpsgenieNotifier", "render_request"]
 
 MESSAGE_MAX = 130
 
 
-def render_request(cfg: OpsgenieConfig, payload: NotificationPayload, api_url: str) -> tuple[str, dict[str, Any]]:
+def render_request(
+    cfg: OpsgenieConfig, payload: NotificationPayload, api_url: str, lib: Library = EMPTY
+) -> tuple[str, dict[str, Any]]:
     """(url, JSON body) of the request for this notification."""
     data = payload_data(payload)
 
     def r(text: str | None) -> str:
-        return render_field(text or "", data)
+        return render_field(text or "", data, lib=lib)
 
     alias = hashlib.sha256(payload.group_key.encode("utf-8")).hexdigest()
     base = api_url if api_url.endswith("/") else api_url + "/"
@@ -68,7 +70,9 @@ class OpsgenieNotifier:
         global_cfg: GlobalConfig | None = None,
         sink: DirectorySink | None = None,
         transport: httpx.BaseTransport | None = None,
+        templates: tuple[str, ...] = (),
     ) -> None:
+        self.lib = library(templates) if templates else EMPTY
         self.cfg = cfg
         self.g = global_cfg or GlobalConfig()
         self.sink = sink
@@ -82,7 +86,7 @@ class OpsgenieNotifier:
             return NotifyResult(False, False, f"opsgenie: cannot read api_key_file: {exc}")
         if not key:
             return NotifyResult(False, False, "opsgenie: no api_key in the config or in global")
-        url, doc = render_request(c, payload, c.api_url or g.opsgenie_api_url)
+        url, doc = render_request(c, payload, c.api_url or g.opsgenie_api_url, self.lib)
         body = json.dumps(doc, separators=(",", ":")).encode()
         pid = part_id(url.encode() + body)
         if pid in payload.done_parts:

@@ -20,7 +20,7 @@ from alerts.amdata import payload_data
 from alerts.channels.http import auth_headers, make_client, read_secret
 from alerts.durations import parse_duration
 from alerts.notify import DirectorySink, NotificationPayload, NotifyResult, part_id, post_with_retries
-from alerts.template import render_field
+from alerts.template import EMPTY, Library, library, render_field
 
 __all__ = ["PagerDutyNotifier", "render_event"]
 
@@ -31,11 +31,13 @@ def _clip(text: str, n: int) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
-def render_event(cfg: PagerDutyConfig, payload: NotificationPayload, routing_key: str) -> dict[str, Any]:
+def render_event(
+    cfg: PagerDutyConfig, payload: NotificationPayload, routing_key: str, lib: Library = EMPTY
+) -> dict[str, Any]:
     data = payload_data(payload)
 
     def r(text: str | None) -> str:
-        return render_field(text or "", data)
+        return render_field(text or "", data, lib=lib)
 
     resolve = payload.status == "resolved"
     event: dict[str, Any] = {
@@ -78,7 +80,9 @@ class PagerDutyNotifier:
         global_cfg: GlobalConfig | None = None,
         sink: DirectorySink | None = None,
         transport: httpx.BaseTransport | None = None,
+        templates: tuple[str, ...] = (),
     ) -> None:
+        self.lib = library(templates) if templates else EMPTY
         self.cfg = cfg
         self.g = global_cfg or GlobalConfig()
         self.sink = sink
@@ -94,7 +98,7 @@ class PagerDutyNotifier:
             return NotifyResult(
                 False, False, "pagerduty: service_key (Events API v1) is not supported; use routing_key"
             )
-        body = json.dumps(render_event(c, payload, key), separators=(",", ":")).encode()
+        body = json.dumps(render_event(c, payload, key, self.lib), separators=(",", ":")).encode()
         pid = part_id(body)
         if pid in payload.done_parts:
             return NotifyResult(True, reason="already sent", sent_parts=(pid,))

@@ -28,22 +28,24 @@ def build_channel(
     global_cfg: GlobalConfig | None = None,
     sink: DirectorySink | None = None,
     transport: httpx.BaseTransport | None = None,
+    templates: tuple[str, ...] = (),
 ) -> Notifier:
+    """``templates``: the config's ``templates:`` globs, whose ``define`` blocks the fields may call."""
     from alerts.amconfig import AlertmanagerForwardConfig, OpsgenieConfig, PagerDutyConfig, SlackConfig
     from alerts.compiled import Undelivered
 
     if isinstance(cfg, SlackConfig):
         from alerts.channels.slack import SlackNotifier
 
-        return SlackNotifier(cfg, global_cfg=global_cfg, sink=sink, transport=transport)
+        return SlackNotifier(cfg, global_cfg=global_cfg, sink=sink, transport=transport, templates=templates)
     if isinstance(cfg, PagerDutyConfig):
         from alerts.channels.pagerduty import PagerDutyNotifier
 
-        return PagerDutyNotifier(cfg, global_cfg=global_cfg, sink=sink, transport=transport)
+        return PagerDutyNotifier(cfg, global_cfg=global_cfg, sink=sink, transport=transport, templates=templates)
     if isinstance(cfg, OpsgenieConfig):
         from alerts.channels.opsgenie import OpsgenieNotifier
 
-        return OpsgenieNotifier(cfg, global_cfg=global_cfg, sink=sink, transport=transport)
+        return OpsgenieNotifier(cfg, global_cfg=global_cfg, sink=sink, transport=transport, templates=templates)
     if isinstance(cfg, AlertmanagerForwardConfig):
         from alerts.channels.alertmanager import AlertmanagerForwarder
 

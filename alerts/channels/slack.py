@@ -27,7 +27,7 @@ from alerts.notify import (
     part_id,
     post_with_retries,
 )
-from alerts.template import render_field
+from alerts.template import EMPTY, Library, library, render_field
 
 __all__ = ["SlackNotifier", "render_message", "slack_escape"]
 
@@ -39,11 +39,11 @@ def slack_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def render_message(cfg: SlackConfig, data: dict[str, Any]) -> dict[str, Any]:
+def render_message(cfg: SlackConfig, data: dict[str, Any], lib: Library = EMPTY) -> dict[str, Any]:
     """The message; values the templates print from alerts are escaped, the template's own text is not."""
 
     def r(text: str | None) -> str:
-        return render_field(text or "", data, escape=slack_escape)
+        return render_field(text or "", data, escape=slack_escape, lib=lib)
 
     att: dict[str, Any] = {
         "title": r(cfg.title),
@@ -87,7 +87,9 @@ class SlackNotifier:
         global_cfg: GlobalConfig | None = None,
         sink: DirectorySink | None = None,
         transport: httpx.BaseTransport | None = None,
+        templates: tuple[str, ...] = (),
     ) -> None:
+        self.lib = library(templates) if templates else EMPTY
         self.cfg = cfg
         self.g = global_cfg or GlobalConfig()
         self.sink = sink
@@ -110,7 +112,7 @@ class SlackNotifier:
             url, headers, web_api = self._target()
         except (OSError, ValueError) as exc:
             return NotifyResult(False, False, f"slack: {exc}")
-        body = json.dumps(render_message(self.cfg, payload_data(payload)), separators=(",", ":")).encode()
+        body = json.dumps(render_message(self.cfg, payload_data(payload), self.lib), separators=(",", ":")).encode()
         pid = part_id(body)
         if pid in payload.done_parts:
             return NotifyResult(True, reason="already sent", sent_parts=(pid,))

@@ -463,6 +463,12 @@ class Template:
         self.defines: dict[str, list[Any]] = {}
         self.main: list[Any] = []
 
+    def with_defines(self, defines: Mapping[str, list[Any]]) -> Template:
+        """A copy that also knows ``defines`` (its own take precedence, as the later parse in Go)."""
+        t = Template(self.functions, self.builtins)
+        t.defines = {**defines, **self.defines}
+        return t
+
     def add(self, src: str) -> list[Any]:
         p = _Parser(self.functions)
         nodes = p.parse(src)

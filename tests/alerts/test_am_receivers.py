@@ -381,3 +381,38 @@ def test_webhook_applies_http_config_basic_auth() -> None:
         )
         _fire_and_resolve(cfg)
     assert ep.received[0].headers["Authorization"] == "Basic " + base64.b64encode(b"am:pw").decode()
+
+
+def test_fields_call_defines_from_the_templates_files(tmp_path: Any) -> None:
+    from vigil.config import load_config
+
+    (tmp_path / "tmpl").mkdir()
+    (tmp_path / "tmpl" / "org.tmpl").write_text(
+        '{{ define "org.title" }}[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }} on '
+        "{{ .CommonLabels.resource_group }}{{ end }}",
+        encoding="utf-8",
+    )
+    with serve(_slack_webhook) as ep:
+        (tmp_path / "alertmanager.yml").write_text(
+            "templates: ['tmpl/*.tmpl']\n"  # relative to the config file, as in Alertmanager
+            "route: {receiver: r, group_wait: 0s}\n"
+            "receivers:\n"
+            f"  - name: r\n    slack_configs: [{{api_url: '{ep.url}', title: '{{{{ template \"org.title\" . }}}}'}}]\n",
+            encoding="utf-8",
+        )
+        cfg = load_config(tmp_path / "alertmanager.yml")
+        assert cfg.templates == [str(tmp_path / "tmpl" / "*.tmpl")]
+        _fire_and_resolve(cfg)
+    assert ep.received[0].json()["attachments"][0]["title"] == "[FIRING] vm-idle on rg1"
+
+
+def test_validate_warns_about_a_named_template_defined_nowhere() -> None:
+    from alerts.amcheck import config_warnings
+
+    cfg = _cfg({"slack_configs": [{"api_url": "http://x", "title": '{{ template "org.missing" . }}'}]})
+    assert config_warnings(cfg) == [
+        (
+            "receivers[0].slack_configs[0].title",
+            'template not supported by Vigil (sent as written): no such template "org.missing"',
+        )
+    ]
