@@ -52,15 +52,33 @@ class RegexError(ValueError):
     """The expression is not valid Go/RE2 syntax; the message is the one Alertmanager prints."""
 
 
+try:  # the binding's match call without its Match-object bookkeeping (5x cheaper per call)
+    from re2 import _re2 as _core
+
+    _ANCHOR_START: Any = _core.RE2.Anchor.ANCHOR_START
+except (ImportError, AttributeError):  # pragma: no cover - another google-re2 layout: use the public API
+    _ANCHOR_START = None
+
+# A pattern that is only literal alternatives ("critical|high", "prod"), matched by set membership.
+_LITERALS: Any = re2.compile(r"^[A-Za-z0-9_:/ -]+(?:\|[A-Za-z0-9_:/ -]+)*$")
+
+
 @dataclass(frozen=True, slots=True)
 class AnchoredRegex:
     """A regex compiled as Alertmanager does: ``^(?:pattern)$``."""
 
     pattern: str
     _re: Any
+    _literals: frozenset[str] | None = None
 
     def fullmatch(self, value: str) -> bool:
-        return self._re.search(value) is not None
+        if self._literals is not None:
+            return value in self._literals
+        raw = getattr(self._re, "_regexp", None)
+        if _ANCHOR_START is None or raw is None:
+            return self._re.search(value) is not None
+        b = value.encode("utf-8", "surrogatepass")
+        return bool(raw.Match(_ANCHOR_START, b, 0, len(b))[0][0] >= 0)
 
 
 def _go_error(raw: object) -> str:
@@ -98,4 +116,5 @@ def compile_anchored(pattern: str) -> AnchoredRegex:
     except re2.error as exc:
         raise RegexError(_go_error(exc.args[0] if exc.args else exc)) from None
     _go_only_rejections(pattern)
-    return AnchoredRegex(pattern, compiled)
+    literals = frozenset(pattern.split("|")) if _LITERALS.search(pattern) is not None else None
+    return AnchoredRegex(pattern, compiled, literals)

@@ -282,3 +282,20 @@ def test_legacy_match_re_routes_with_go_semantics() -> None:
     assert [r.opts.receiver for r in root.match({"severity": "critICAL"})] == ["pager"]
     assert [r.opts.receiver for r in root.match({"severity": "CRITICAL"})] == ["default"]  # flag is after "crit"
     assert [r.opts.receiver for r in root.match({"severity": "page"})] == ["pager"]
+
+
+@pytest.mark.parametrize("pattern", ["critical|high", "prod", "team-a|team_b|x:y/z", "a b|c"])
+@pytest.mark.parametrize("value", ["critical", "high", "prod", "", "a", "team-a", "x:y/z", "a b", "HIGH", "highx"])
+def test_literal_fast_path_agrees_with_re2(pattern: str, value: str) -> None:
+    fast = compile_anchored(pattern)
+    assert fast._literals is not None
+    slow = type(fast)(fast.pattern, fast._re, None)
+    assert fast.fullmatch(value) is slow.fullmatch(value)
+
+
+def test_odd_text_never_raises() -> None:
+    m = compile_anchored("a.*")
+    # a lone surrogate (possible in JSON text) is one invalid character, as Go's decoder makes it U+FFFD
+    assert m.fullmatch("a\ud800") is True
+    assert compile_anchored("a").fullmatch("a\ud800") is False
+    assert m.fullmatch("aé🙂") is True
