@@ -64,7 +64,9 @@ def render_event(
             body[key] = r(val)
     event["payload"] = body
     event["client"] = r(cfg.client)
-    event["client_url"] = r(cfg.client_url)
+    client_url = r(cfg.client_url)
+    if client_url.startswith(("https://", "http://")):  # the default is relative without an external URL
+        event["client_url"] = client_url
     if cfg.images:
         event["images"] = [{k: r(v) for k, v in i.model_dump(exclude_none=True).items()} for i in cfg.images]
     if cfg.links:

@@ -34,6 +34,11 @@ __all__ = ["SlackNotifier", "render_message", "slack_escape"]
 _POST_MESSAGE = "https://slack.com/api/chat.postMessage"
 
 
+def _absolute(url: str) -> str:
+    """A link only when absolute: without an external URL the default link is ``/#/alerts?...``."""
+    return url if url.startswith(("https://", "http://")) else ""
+
+
 def slack_escape(text: str) -> str:
     """Slack's control characters in text: &, <, > (api.slack.com/reference/surfaces/formatting#escaping)."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
@@ -47,7 +52,7 @@ def render_message(cfg: SlackConfig, data: dict[str, Any], lib: Library = EMPTY)
 
     att: dict[str, Any] = {
         "title": r(cfg.title),
-        "title_link": r(cfg.title_link),
+        "title_link": _absolute(r(cfg.title_link)),
         "pretext": r(cfg.pretext),
         "text": r(cfg.text),
         "fallback": r(cfg.fallback),

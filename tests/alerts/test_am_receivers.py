@@ -100,6 +100,7 @@ def test_slack_incoming_webhook_gets_alertmanagers_message() -> None:
     # Alertmanager's default title: group label values, then the other common labels' values in parentheses
     assert att["title"].startswith("[FIRING:1] vm-idle (idle rg1 /subscriptions/")
     assert att["color"] == "danger"
+    assert "title_link" not in att  # Alertmanager's default link is relative without an external URL
     assert att["fields"] == [{"title": "severity", "value": "high", "short": True}]
     assert att["mrkdwn_in"] == ["fallback", "pretext", "text"]
     # untrusted text reaches Slack escaped (&, <, > are Slack's control characters)
@@ -186,6 +187,7 @@ def test_pagerduty_events_v2_trigger_then_resolve_with_one_dedup_key() -> None:
     assert trig["payload"]["custom_details"]["num_firing"] == "1"
     assert "Labels:\n - alertname = vm-idle" in trig["payload"]["custom_details"]["firing"]
     assert trig["client"] == "Alertmanager"
+    assert "client_url" not in trig  # relative without an external URL: left out
     assert res == {"routing_key": key, "event_action": "resolve", "dedup_key": trig["dedup_key"]}
     assert fired.delivered == resolved.delivered == 1
 
