@@ -311,8 +311,12 @@ def check_routing(
     route: RouteConfig,
     receivers: list[ReceiverConfig],
     time_intervals: list[TimeIntervalConfig],
+    mute_time_intervals: list[TimeIntervalConfig] | None = None,
 ) -> list[tuple[str, str]]:
-    """Cross-checks Alertmanager runs on the whole document; returns (path, message) pairs."""
+    """Cross-checks Alertmanager runs on the whole document; returns (path, message) pairs.
+
+    ``mute_time_intervals`` (the older top-level key) shares one namespace with ``time_intervals``.
+    """
     errors: list[tuple[str, str]] = []
     names: set[str] = set()
     for i, r in enumerate(receivers):
@@ -320,10 +324,11 @@ def check_routing(
             errors.append((f"receivers[{i}].name", f"notification config name {r.name!r} is not unique"))
         names.add(r.name)
     ti_names: set[str] = set()
-    for i, t in enumerate(time_intervals):
-        if t.name in ti_names:
-            errors.append((f"time_intervals[{i}].name", f"time interval {t.name!r} is not unique"))
-        ti_names.add(t.name)
+    for key, items in (("mute_time_intervals", mute_time_intervals or []), ("time_intervals", time_intervals)):
+        for i, t in enumerate(items):
+            if t.name in ti_names:
+                errors.append((f"{key}[{i}].name", f"time interval {t.name!r} is not unique"))
+            ti_names.add(t.name)
     if not route.receiver:
         errors.append(("route.receiver", "root route must specify a default receiver"))
     if route.matchers or route.match or route.match_re:
@@ -403,7 +408,9 @@ class AlertingConfig(StrictModel):
     @model_validator(mode="after")
     def _routing(self) -> AlertingConfig:
         # Alertmanager's whole-document checks (check_routing), each with its key path.
-        errors = check_routing(self.route, list(self.receivers), self.all_time_intervals)
+        errors = check_routing(
+            self.route, list(self.receivers), list(self.time_intervals), list(self.mute_time_intervals)
+        )
         if errors:
             raise ValueError("; ".join(f"{path}: {msg}" for path, msg in errors))
         return self

@@ -55,3 +55,27 @@ receivers:
     assert "warning: receivers[0].slack_configs[0].title: template not supported by Vigil" in res.output
     assert 'function "frobnicate" not defined' in res.output
     assert "ok (2 warning(s))" in res.output
+
+
+def test_mute_time_intervals_share_the_time_intervals_namespace() -> None:
+    from vigil.config import ConfigError, parse_config
+
+    ti = {"name": "nights", "time_intervals": [{"times": [{"start_time": "00:00", "end_time": "06:00"}]}]}
+    ok = parse_config(
+        {
+            "route": {"receiver": "r", "routes": [{"receiver": "r", "mute_time_intervals": ["nights"]}]},
+            "receivers": [{"name": "r"}],
+            "mute_time_intervals": [ti],
+        }
+    )
+    assert [t.name for t in ok.all_time_intervals] == ["nights"]
+    with pytest.raises(ConfigError) as exc:
+        parse_config(
+            {
+                "route": {"receiver": "r"},
+                "receivers": [{"name": "r"}],
+                "mute_time_intervals": [ti],
+                "time_intervals": [ti],
+            }
+        )
+    assert "time_intervals[0].name: time interval 'nights' is not unique" in str(exc.value)
