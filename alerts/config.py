@@ -411,6 +411,24 @@ class AlertingConfig(StrictModel):
         errors = check_routing(
             self.route, list(self.receivers), list(self.time_intervals), list(self.mute_time_intervals)
         )
+        errors += self._global_checks()
         if errors:
             raise ValueError("; ".join(f"{path}: {msg}" for path, msg in errors))
         return self
+
+    def _global_checks(self) -> list[tuple[str, str]]:
+        """Alertmanager's load-time checks of receivers against ``global`` (same messages)."""
+        g = self.global_
+        out: list[tuple[str, str]] = []
+        for i, r in enumerate(self.receivers):
+            for j, sc in enumerate(r.slack_configs):
+                if not (sc.api_url or sc.api_url_file or sc.app_token or sc.app_token_file) and not (
+                    g.slack_api_url or g.slack_api_url_file or g.slack_app_token or g.slack_app_token_file
+                ):
+                    out.append(
+                        (f"receivers[{i}].slack_configs[{j}]", "no global Slack API URL set either inline or in a file")
+                    )
+            for j, oc in enumerate(r.opsgenie_configs):
+                if not (oc.api_key or oc.api_key_file or g.opsgenie_api_key or g.opsgenie_api_key_file):
+                    out.append((f"receivers[{i}].opsgenie_configs[{j}]", "no global OpsGenie API Key set"))
+        return out

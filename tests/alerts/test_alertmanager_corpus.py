@@ -79,3 +79,26 @@ def test_mute_time_intervals_share_the_time_intervals_namespace() -> None:
             }
         )
     assert "time_intervals[0].name: time interval 'nights' is not unique" in str(exc.value)
+
+
+@pytest.mark.parametrize(
+    ("receiver", "message"),
+    [
+        ({"slack_configs": [{"channel": "#x"}]}, "no global Slack API URL set either inline or in a file"),
+        ({"opsgenie_configs": [{"message": "m"}]}, "no global OpsGenie API Key set"),
+    ],
+)
+def test_receivers_without_their_global_setting_are_refused_as_alertmanager_does(
+    receiver: dict[str, object], message: str, tmp_path: Path
+) -> None:
+    from vigil.config import ConfigError, parse_config
+
+    doc = {"route": {"receiver": "r"}, "receivers": [{"name": "r", **receiver}]}
+    with pytest.raises(ConfigError) as exc:
+        parse_config(doc)
+    assert message in str(exc.value)
+    f = tmp_path / "am.yml"
+    f.write_text(__import__("yaml").safe_dump(doc), encoding="utf-8")
+    res = amtool("check-config", str(f))
+    assert res.returncode != 0
+    assert message in res.stdout + res.stderr
