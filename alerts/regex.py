@@ -16,6 +16,7 @@ Where the C++ and Go implementations differ, Go wins, because Go is what Alertma
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -108,6 +109,7 @@ def _go_only_rejections(pattern: str) -> None:
         i += 1
 
 
+@functools.lru_cache(maxsize=4096)  # the same patterns recur across routes, inhibit rules and silences
 def compile_anchored(pattern: str) -> AnchoredRegex:
     """Compile ``^(?:pattern)$`` with RE2; raises :class:`RegexError` with Go's message."""
     full = f"^(?:{pattern})$"

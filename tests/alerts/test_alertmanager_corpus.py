@@ -102,3 +102,16 @@ def test_receivers_without_their_global_setting_are_refused_as_alertmanager_does
     res = amtool("check-config", str(f))
     assert res.returncode != 0
     assert message in res.stdout + res.stderr
+
+
+def test_routes_test_reports_a_bad_legacy_match_re_without_a_traceback(tmp_path: Path) -> None:
+    cfg = tmp_path / "am.yml"
+    cfg.write_text(
+        "route: {receiver: r, routes: [{receiver: r, match_re: {severity: 'crit(?<=x)'}}]}\nreceivers: [{name: r}]\n",
+        encoding="utf-8",
+    )
+    res = CliRunner().invoke(app, ["alerts", "routes", "test", "--config", str(cfg), "severity=critical"])
+    assert res.exit_code == 2
+    assert res.exception is None or isinstance(res.exception, SystemExit)
+    assert "route.routes[0].match_re.severity" in res.output
+    assert "error parsing regexp: invalid or unsupported Perl syntax: `(?<" in res.output
