@@ -98,3 +98,36 @@ def test_routing_agrees_with_amtool(seed: int, tmp_path: Path) -> None:
         assert ours.exit_code == 0, ours.output
         got = ours.stdout.split()
         assert got == want, f"seed {seed}, labels {args}:\n{cfg.read_text()}"
+
+
+MATCHER_TOKENS = [
+    "a", "b_c", ":x", "1a", "=", "!=", "=~", "!~", "==", '"', '\\"', "\\", "\\n", ",", " ", "{", "}", "v", "v w",
+    ".*", "(", ")", "[a-z]+", "'", "~", "!", "\t", "é", "🙂", '"q"',
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_classic_matcher_parser_agrees_with_amtool_error_for_error(seed: int, tmp_path: Path) -> None:
+    """Random matcher strings: amtool 0.25 and Vigil's classic parser accept the same ones and give the
+    same error for the others (25 strings per seed)."""
+    import json
+
+    from alerts.matchers import MatcherError, parse_matchers
+
+    rng = random.Random(seed)
+    cfg = tmp_path / "am.yml"
+    for _ in range(25):
+        text = "".join(rng.choice(MATCHER_TOKENS) for _ in range(rng.randint(1, 7)))
+        doc = {
+            "route": {"receiver": "r", "routes": [{"receiver": "r", "matchers": [text]}]},
+            "receivers": [{"name": "r"}],
+        }
+        cfg.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+        out = amtool("check-config", str(cfg)).stdout
+        go_err = out.split("FAILED: ", 1)[1].split("\n\n")[0].rstrip() if "FAILED: " in out else None
+        try:
+            parse_matchers(text, "classic")
+            ours = None
+        except MatcherError as exc:
+            ours = str(exc).rstrip()
+        assert ours == go_err, repr(text)
