@@ -8,8 +8,6 @@ prometheus-alertmanager is not installed (``make alertmanager``).
 
 from __future__ import annotations
 
-import subprocess
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,45 +23,14 @@ from alerts.outbox import StoreOutbox
 from alerts.pipeline import process
 from alerts.testing import MemoryStore, finding
 from core.model import Alert, Status
-from tests.alerts.amtool import ALERTMANAGER, need
-from tests.support.azurite import free_port
+from tests.alerts.amtool import running_alertmanager
 from vigil.config import parse_config
 
 
 @pytest.fixture
 def alertmanager(tmp_path: Path) -> Iterator[str]:
-    binary = need(ALERTMANAGER, "alertmanager")
-    (tmp_path / "am.yml").write_text("route: {receiver: d}\nreceivers: [{name: d}]\n", encoding="utf-8")
-    port = free_port()
-    log = (tmp_path / "am.log").open("wb")
-    proc = subprocess.Popen(
-        [
-            binary,
-            f"--config.file={tmp_path / 'am.yml'}",
-            f"--storage.path={tmp_path / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--cluster.listen-address=",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if httpx.get(f"{url}/-/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"alertmanager did not start: {(tmp_path / 'am.log').read_text()}")
-            time.sleep(0.1)
+    with running_alertmanager(tmp_path, "route: {receiver: d}\nreceivers: [{name: d}]\n") as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        log.close()
 
 
 def _active(url: str) -> list[dict[str, Any]]:

@@ -418,3 +418,56 @@ def test_validate_warns_about_a_named_template_defined_nowhere() -> None:
             'template not supported by Vigil (sent as written): no such template "org.missing"',
         )
     ]
+
+
+def test_webhook_payload_has_the_shape_of_a_real_alertmanagers(tmp_path: Any) -> None:
+    """Alertmanager 0.25 itself sends a webhook for one alert; Vigil's payload for the same alert has the
+    same keys (plus Vigil's additions), the same value types and the same time format."""
+    import time as _time
+    from datetime import UTC, datetime
+
+    import httpx
+
+    from tests.alerts.amtool import running_alertmanager
+
+    with serve(lambda n, p, b: Reply(200, "")) as hook:
+        am_cfg = (
+            "route: {receiver: hook, group_by: [alertname], group_wait: 0s, group_interval: 1s}\n"
+            f"receivers: [{{name: hook, webhook_configs: [{{url: '{hook.url}', send_resolved: true}}]}}]\n"
+        )
+        with running_alertmanager(tmp_path, am_cfg) as am:
+            now = datetime.now(UTC).replace(microsecond=0)
+            alert = {
+                "labels": {"alertname": "vm-idle", "severity": "high"},
+                "annotations": {"summary": "idle"},
+                "startsAt": now.isoformat().replace("+00:00", "Z"),
+                "generatorURL": "https://portal.azure.com/#@/resource/subscriptions/s",
+            }
+            httpx.post(f"{am}/api/v2/alerts", json=[alert], timeout=5).raise_for_status()
+            deadline = _time.monotonic() + 20
+            while not hook.received and _time.monotonic() < deadline:
+                _time.sleep(0.1)
+        assert hook.received, "Alertmanager sent no webhook"
+        theirs = hook.received[0].json()
+        cfg = _cfg({"webhook_configs": [{"url": hook.url, "max_retries": 0}]})
+        store = MemoryStore()
+        ob = StoreOutbox(store)
+        process([finding(observed_at=T0)], config=cfg, store=store, outbox=ob, now=T0 + timedelta(minutes=1))
+        drain(ob, config=cfg, store=store, now=lambda: T0 + timedelta(minutes=1))
+        ours = hook.received[-1].json()
+
+    assert set(theirs) <= set(ours)
+    assert set(ours) - set(theirs) == {"notificationKey"}  # Vigil's addition
+    for k in theirs:
+        assert type(ours[k]) is type(theirs[k]), k
+    assert ours["version"] == theirs["version"] == "4"
+    (a_theirs,) = theirs["alerts"]
+    (a_ours,) = ours["alerts"]
+    assert set(a_ours) == set(a_theirs)
+    for k in a_theirs:
+        assert type(a_ours[k]) is type(a_theirs[k]), k
+    assert a_theirs["endsAt"] == a_ours["endsAt"] == "0001-01-01T00:00:00Z"  # firing: Go's zero time
+    assert RFC3339.match(a_theirs["startsAt"])
+    assert RFC3339.match(a_ours["startsAt"])
+    assert theirs["groupKey"].startswith("{}:")  # Alertmanager's group key: route id, then group labels
+    assert ours["groupKey"].startswith("{}:")
