@@ -67,9 +67,20 @@ def _check_matcher_text(text: str) -> str:
     return text
 
 
+def _go_quote(s: str) -> str:
+    """Go's %q for the common case (a double-quoted, backslash-escaped string)."""
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def _check_label_name(name: str) -> str:
     if not is_classic_label_name(name):
-        raise ValueError(f"invalid label name {name!r}")
+        raise ValueError(f"invalid label name {_go_quote(name)}")
+    return name
+
+
+def _check_equal_name(name: str) -> str:
+    if not is_classic_label_name(name):
+        raise ValueError(f"{_go_quote(name)} is not a valid label name")
     return name
 
 
@@ -254,6 +265,9 @@ class RouteConfig(StrictModel):
             raise ValueError("duplicated label in group_by")
         if "..." in v and len(v) > 1:
             raise ValueError("cannot have wildcard group_by (`...`) and other labels at the same time")
+        for name in v:
+            if name != "..." and not is_classic_label_name(name):
+                raise ValueError(f"invalid label name {_go_quote(name)} in group_by list")
         return v
 
     @model_validator(mode="after")
@@ -272,7 +286,7 @@ class InhibitRule(StrictModel):
     source_match_re: dict[LabelName, Regex] = Field(default_factory=dict)
     target_match: dict[LabelName, str] = Field(default_factory=dict)
     target_match_re: dict[LabelName, Regex] = Field(default_factory=dict)
-    equal: list[str] = Field(default_factory=list)
+    equal: list[Annotated[str, AfterValidator(_check_equal_name)]] = Field(default_factory=list)
 
 
 class TimeRange(StrictModel):

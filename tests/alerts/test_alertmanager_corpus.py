@@ -115,3 +115,30 @@ def test_routes_test_reports_a_bad_legacy_match_re_without_a_traceback(tmp_path:
     assert res.exception is None or isinstance(res.exception, SystemExit)
     assert "route.routes[0].match_re.severity" in res.output
     assert "error parsing regexp: invalid or unsupported Perl syntax: `(?<" in res.output
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        ({"route": {"receiver": "r", "group_by": ["a-b"]}}, 'invalid label name "a-b" in group_by list'),
+        (
+            {"route": {"receiver": "r", "routes": [{"receiver": "r", "match": {"a-b": "x"}}]}},
+            'invalid label name "a-b"',
+        ),
+        ({"route": {"receiver": "r"}, "inhibit_rules": [{"equal": ["a-b"]}]}, '"a-b" is not a valid label name'),
+    ],
+)
+def test_label_names_are_checked_with_alertmanagers_messages(
+    doc: dict[str, object], message: str, tmp_path: Path
+) -> None:
+    import yaml
+
+    from vigil.config import ConfigError, parse_config
+
+    doc = {**doc, "receivers": [{"name": "r"}]}
+    with pytest.raises(ConfigError) as exc:
+        parse_config(doc)
+    assert message in str(exc.value)
+    f = tmp_path / "am.yml"
+    f.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    assert message in amtool("check-config", str(f)).stdout
