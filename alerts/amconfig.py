@@ -43,6 +43,9 @@ UNDELIVERED_TYPES = (
     "jira_configs",
     "rocketchat_configs",
     "incidentio_configs",
+    "jsm_configs",
+    "signl4_configs",
+    "mattermost_configs",
 )
 
 
@@ -161,6 +164,11 @@ class GlobalConfig(StrictModel):
     rocketchat_token_file: str | None = None
     rocketchat_token_id: str | None = None
     rocketchat_token_id_file: str | None = None
+    jsm_api_key: str | None = None
+    jsm_api_key_file: str | None = None
+    jsm_api_url: str | None = None
+    mattermost_webhook_url: str | None = None
+    mattermost_webhook_url_file: str | None = None
 
     @model_validator(mode="after")
     def _check(self) -> GlobalConfig:

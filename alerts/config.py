@@ -238,6 +238,9 @@ class ReceiverConfig(StrictModel):
     jira_configs: list[dict[str, Any]] = Field(default_factory=list)
     rocketchat_configs: list[dict[str, Any]] = Field(default_factory=list)
     incidentio_configs: list[dict[str, Any]] = Field(default_factory=list)
+    jsm_configs: list[dict[str, Any]] = Field(default_factory=list)
+    signl4_configs: list[dict[str, Any]] = Field(default_factory=list)
+    mattermost_configs: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class RouteConfig(StrictModel):

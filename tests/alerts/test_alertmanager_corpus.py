@@ -13,6 +13,7 @@ from vigil.config import load_config
 
 CORPUS = Path(__file__).parent / "corpus"
 FILES = sorted(CORPUS.glob("*.yml"))
+NEWER = sorted((CORPUS / "newer").glob("*.yml"))
 
 
 def test_corpus_is_not_empty_and_every_file_has_a_source_note() -> None:
@@ -142,3 +143,16 @@ def test_label_names_are_checked_with_alertmanagers_messages(
     f = tmp_path / "am.yml"
     f.write_text(yaml.safe_dump(doc), encoding="utf-8")
     assert message in amtool("check-config", str(f)).stdout
+
+
+@pytest.mark.parametrize("path", NEWER, ids=[f.name for f in NEWER])
+def test_configuration_of_a_newer_release_loads_unchanged(path: Path) -> None:
+    assert f"| {path.name} |" in (CORPUS / "SOURCES.md").read_text(encoding="utf-8")
+    assert load_config(path).route.receiver
+
+
+def test_every_undelivered_type_is_a_receiver_key() -> None:
+    from alerts.amconfig import UNDELIVERED_TYPES
+    from alerts.config import ReceiverConfig
+
+    assert set(UNDELIVERED_TYPES) <= set(ReceiverConfig.model_fields)
