@@ -21,11 +21,10 @@ label matches as the empty string.
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
-
-import re2
+from typing import Literal
 
 from alerts.regex import AnchoredRegex, RegexError, compile_anchored
 
@@ -54,11 +53,12 @@ class MatchType(enum.StrEnum):
     NOT_REGEX = "!~"
 
 
-_CLASSIC_NAME: Any = re2.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+# Python's re is safe for these two: no nested or overlapping quantifiers, so matching is linear.
+_CLASSIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 
 
 def is_classic_label_name(name: str) -> bool:
-    return _CLASSIC_NAME.search(name) is not None
+    return _CLASSIC_NAME.fullmatch(name) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,16 +101,16 @@ def _quote(s: str) -> str:
 # --- classic parser (pkg/labels, Alertmanager 0.25) -------------------------------------------------
 
 _GO_SPACE = "\t\n\f\r "  # Go's \s (ASCII only)
-_CLASSIC: Any = re2.compile(
-    r"^[\t\n\f\r ]*([a-zA-Z_:][a-zA-Z0-9_:]*)[\t\n\f\r ]*(=~|=|!=|!~)[\t\n\f\r ]*((?s).*?)[\t\n\f\r ]*$"
-)
+# Alertmanager's `^\s*(name)\s*(op)\s*((?s).*?)\s*$`, in two linear steps: this prefix, then the rest of
+# the string with Go's whitespace stripped from its end (what the lazy group and the final \s* leave).
+_CLASSIC_HEAD = re.compile(r"[\t\n\f\r ]*([a-zA-Z_:][a-zA-Z0-9_:]*)[\t\n\f\r ]*(=~|=|!=|!~)[\t\n\f\r ]*")
 
 
 def _classic_matcher(s: str) -> Matcher:
-    m = _CLASSIC.search(s)
+    m = _CLASSIC_HEAD.match(s)
     if m is None:
         raise MatcherError(f"bad matcher format: {s}")
-    name, op, raw_full = m.group(1), m.group(2), m.group(3)
+    name, op, raw_full = m.group(1), m.group(2), s[m.end() :].rstrip(_GO_SPACE)
     raw = raw_full
     expect_trailing_quote = False
     if raw.startswith('"'):

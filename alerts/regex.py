@@ -18,10 +18,9 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any
-
-import re2
 
 __all__ = ["AnchoredRegex", "RegexError", "compile_anchored"]
 
@@ -44,24 +43,32 @@ _GO_CODES = {
     "invalid UTF-8": "invalid UTF-8",
 }
 
-_OPTIONS: Any = re2.Options()
-_OPTIONS.log_errors = False  # the error comes back as an exception; RE2's own stderr line is noise
-_OPTIONS.never_capture = True  # matchers only ask "does it match": no submatch bookkeeping
-
 
 class RegexError(ValueError):
     """The expression is not valid Go/RE2 syntax; the message is the one Alertmanager prints."""
 
 
-try:  # the binding's match call without its Match-object bookkeeping (5x cheaper per call)
-    from re2 import _re2 as _core
+@functools.cache
+def _engine() -> tuple[Any, Any, Any]:
+    """(the re2 module, compile options, the anchor of the direct match call), loaded on first use: a
+    configuration without regexes does not pay for importing RE2 at cold start."""
+    import re2
 
-    _ANCHOR_START: Any = _core.RE2.Anchor.ANCHOR_START
-except (ImportError, AttributeError):  # pragma: no cover - another google-re2 layout: use the public API
-    _ANCHOR_START = None
+    options = re2.Options()
+    options.log_errors = False  # the error comes back as an exception; RE2's own stderr line is noise
+    options.never_capture = True  # matchers only ask "does it match": no submatch bookkeeping
+    try:  # the binding's match call without its Match-object bookkeeping (5x cheaper per call)
+        from re2 import _re2 as core
+
+        anchor: Any = core.RE2.Anchor.ANCHOR_START
+    except (ImportError, AttributeError):  # pragma: no cover - another google-re2 layout: the public API
+        anchor = None
+    return re2, options, anchor
+
 
 # A pattern that is only literal alternatives ("critical|high", "prod"), matched by set membership.
-_LITERALS: Any = re2.compile(r"^[A-Za-z0-9_:/ -]+(?:\|[A-Za-z0-9_:/ -]+)*$")
+# (Python's re is linear here: every repetition starts with a literal "|".)
+_LITERALS = re.compile(r"[A-Za-z0-9_:/ -]+(?:\|[A-Za-z0-9_:/ -]+)*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,15 +78,16 @@ class AnchoredRegex:
     pattern: str
     _re: Any
     _literals: frozenset[str] | None = None
+    _anchor: Any = None
 
     def fullmatch(self, value: str) -> bool:
         if self._literals is not None:
             return value in self._literals
         raw = getattr(self._re, "_regexp", None)
-        if _ANCHOR_START is None or raw is None:
+        if self._anchor is None or raw is None:
             return self._re.search(value) is not None
         b = value.encode("utf-8", "surrogatepass")
-        return bool(raw.Match(_ANCHOR_START, b, 0, len(b))[0][0] >= 0)
+        return bool(raw.Match(self._anchor, b, 0, len(b))[0][0] >= 0)
 
 
 def _go_error(raw: object) -> str:
@@ -112,11 +120,12 @@ def _go_only_rejections(pattern: str) -> None:
 @functools.lru_cache(maxsize=4096)  # the same patterns recur across routes, inhibit rules and silences
 def compile_anchored(pattern: str) -> AnchoredRegex:
     """Compile ``^(?:pattern)$`` with RE2; raises :class:`RegexError` with Go's message."""
+    re2, options, anchor = _engine()
     full = f"^(?:{pattern})$"
     try:
-        compiled = re2.compile(full, _OPTIONS)
+        compiled = re2.compile(full, options)
     except re2.error as exc:
         raise RegexError(_go_error(exc.args[0] if exc.args else exc)) from None
     _go_only_rejections(pattern)
-    literals = frozenset(pattern.split("|")) if _LITERALS.search(pattern) is not None else None
-    return AnchoredRegex(pattern, compiled, literals)
+    literals = frozenset(pattern.split("|")) if _LITERALS.fullmatch(pattern) is not None else None
+    return AnchoredRegex(pattern, compiled, literals, anchor)
