@@ -14,7 +14,7 @@ EXPORT := $(UV) export --frozen --no-default-groups --no-emit-project --format r
 
 include scripts/infra.mk
 
-.PHONY: demo test lint typecheck pytest lock-check requirements requirements-check upgrade bench clean setup node chromium
+.PHONY: demo test lint typecheck pytest lock-check requirements requirements-check upgrade bench clean setup node chromium alertmanager
 
 $(BIN)/uv: $(BOOTSTRAP)
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (Python 3.11) on PATH" >&2; exit 1; }
@@ -39,6 +39,14 @@ chromium:
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null 2>&1; then SUDO=sudo; \
 	  else echo "install Debian's chromium package (apt-get install chromium)" >&2; exit 1; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+# Debian's prometheus-alertmanager (0.25: amtool and alertmanager) checks routing and the forwarding receiver
+# against Alertmanager itself in tests (tests/alerts/amtool.py); the tests skip where it is missing.
+alertmanager:
+	@command -v amtool >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null 2>&1; then SUDO=sudo; \
+	  else echo "install Debian's prometheus-alertmanager package (apt-get install prometheus-alertmanager)" >&2; exit 1; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends prometheus-alertmanager >/dev/null; }
 
 setup: $(VENV)/.installed
 
@@ -77,7 +85,7 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-pytest: setup node chromium tools
+pytest: setup node chromium alertmanager tools
 	$(BIN)/python -m pytest
 
 # Azurite is started by tests/conftest.py on free loopback ports and stopped at the end.

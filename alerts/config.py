@@ -11,29 +11,48 @@ undefined receivers and time intervals) that need the whole document.
 
 from __future__ import annotations
 
-from typing import Literal
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
+from alerts.amconfig import (
+    UNDELIVERED_TYPES,
+    AlertmanagerForwardConfig,
+    GlobalConfig,
+    HTTPClientConfig,
+    OpsgenieConfig,
+    PagerDutyConfig,
+    SlackConfig,
+    TLSConfig,
+)
 from alerts.durations import parse_duration
-from alerts.matchers import MatcherError, parse_matchers
+from alerts.matchers import MatcherError, is_classic_label_name, parse_matchers
+from alerts.regex import RegexError, compile_anchored
 from alerts.remediation.config import RemediationConfig, RemediationReceiverConfig
 from alerts.silences import SilencePolicy
 from core.strict import StrictModel
 
 __all__ = [
+    "UNDELIVERED_TYPES",
+    "AlertmanagerForwardConfig",
     "DigestConfig",
     "EmailConfig",
+    "GlobalConfig",
     "InhibitRule",
     "MSTeamsConfig",
+    "OpsgenieConfig",
+    "PagerDutyConfig",
     "ReceiverConfig",
     "RemediationConfig",
     "RouteConfig",
+    "SlackConfig",
     "TimeIntervalConfig",
     "TimeIntervalSpec",
     "TimeRange",
     "WebhookConfig",
     "check_routing",
+    "with_global_smtp",
 ]
 
 DEFAULT_GROUP_WAIT = "30s"
@@ -41,13 +60,43 @@ DEFAULT_GROUP_INTERVAL = "5m"
 DEFAULT_REPEAT_INTERVAL = "4h"
 
 
-def _check_matchers(v: list[str]) -> list[str]:
-    for text in v:
-        try:
-            parse_matchers(text)
-        except MatcherError as exc:
-            raise ValueError(str(exc)) from None
-    return v
+def _check_matcher_text(text: str) -> str:
+    try:
+        parse_matchers(text)
+    except MatcherError as exc:
+        raise ValueError(f"{text!r}: {exc}") from None
+    return text
+
+
+def _go_quote(s: str) -> str:
+    """Go's %q for the common case (a double-quoted, backslash-escaped string)."""
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _check_label_name(name: str) -> str:
+    if not is_classic_label_name(name):
+        raise ValueError(f"invalid label name {_go_quote(name)}")
+    return name
+
+
+def _check_equal_name(name: str) -> str:
+    if not is_classic_label_name(name):
+        raise ValueError(f"{_go_quote(name)} is not a valid label name")
+    return name
+
+
+def _check_regex(pattern: str) -> str:
+    try:
+        compile_anchored(pattern)
+    except RegexError as exc:
+        raise ValueError(str(exc)) from None
+    return pattern
+
+
+# Validated per item, so an error's key path names the list index or the label (``match_re.severity``).
+MatcherText = Annotated[str, AfterValidator(_check_matcher_text)]
+LabelName = Annotated[str, AfterValidator(_check_label_name)]
+Regex = Annotated[str, AfterValidator(_check_regex)]
 
 
 def _check_duration(v: str | None) -> str | None:
@@ -65,6 +114,7 @@ class MSTeamsConfig(_Notifier):
 
     webhook_url: str | None = Field(default=None, description="Workflows webhook URL (a secret).")
     webhook_url_file: str | None = Field(default=None, description="File holding the webhook URL.")
+    http_config: HTTPClientConfig | None = None
     title: str | None = Field(default=None, description="Card title; default names the alert and status.")
     summary: str | None = None
     text: str | None = None
@@ -102,6 +152,8 @@ class EmailConfig(_Notifier):
     auth_password_file: str | None = None
     auth_identity: str | None = None
     require_tls: bool = True
+    tls_config: TLSConfig | None = None
+    threading: dict[str, Any] | None = None
     headers: dict[str, str] = Field(default_factory=dict)
     html: str | None = None
     text: str | None = None
@@ -119,11 +171,35 @@ class EmailConfig(_Notifier):
         return self
 
 
+def with_global_smtp(cfg: EmailConfig, g: GlobalConfig) -> EmailConfig:
+    """Fill an email config's unset SMTP fields from ``global`` (smtp_from, smtp_smarthost, ...)."""
+    update: dict[str, object] = {}
+    for own, glob in (
+        ("from_", "smtp_from"),
+        ("smarthost", "smtp_smarthost"),
+        ("hello", "smtp_hello"),
+        ("auth_username", "smtp_auth_username"),
+        ("auth_password", "smtp_auth_password"),
+        ("auth_password_file", "smtp_auth_password_file"),
+        ("auth_identity", "smtp_auth_identity"),
+    ):
+        if getattr(cfg, own) is None and getattr(g, glob) is not None:
+            update[own] = getattr(g, glob)
+    if update.get("auth_password") and cfg.auth_password_file:
+        update.pop("auth_password")
+    if update.get("auth_password_file") and (cfg.auth_password or update.get("auth_password")):
+        update.pop("auth_password_file")
+    if "require_tls" not in cfg.model_fields_set:
+        update["require_tls"] = g.smtp_require_tls
+    return cfg.model_copy(update=update) if update else cfg
+
+
 class WebhookConfig(_Notifier):
     """A JSON POST in Alertmanager's webhook format, signed with HMAC-SHA256."""
 
     url: str | None = None
     url_file: str | None = None
+    http_config: HTTPClientConfig | None = None
     max_alerts: int = Field(default=0, ge=0, description="0 = all alerts in the payload.")
     timeout: str = "10s"
     hmac_secret_file: str | None = Field(default=None, description="File holding the HMAC key.")
@@ -146,17 +222,35 @@ class ReceiverConfig(StrictModel):
     msteamsv2_configs: list[MSTeamsConfig] = Field(default_factory=list)
     email_configs: list[EmailConfig] = Field(default_factory=list)
     webhook_configs: list[WebhookConfig] = Field(default_factory=list)
-    # Vigil's own integration: alerts routed here may be remediated, in this mode.
+    slack_configs: list[SlackConfig] = Field(default_factory=list)
+    pagerduty_configs: list[PagerDutyConfig] = Field(default_factory=list)
+    opsgenie_configs: list[OpsgenieConfig] = Field(default_factory=list)
+    # Vigil's own integrations: forward to an existing Alertmanager; remediate alerts routed here.
+    alertmanager_configs: list[AlertmanagerForwardConfig] = Field(default_factory=list)
     remediation_configs: list[RemediationReceiverConfig] = Field(default_factory=list)
+    # Alertmanager receiver types Vigil loads but does not deliver to (a warning; failed notifications).
+    victorops_configs: list[dict[str, Any]] = Field(default_factory=list)
+    sns_configs: list[dict[str, Any]] = Field(default_factory=list)
+    telegram_configs: list[dict[str, Any]] = Field(default_factory=list)
+    pushover_configs: list[dict[str, Any]] = Field(default_factory=list)
+    wechat_configs: list[dict[str, Any]] = Field(default_factory=list)
+    discord_configs: list[dict[str, Any]] = Field(default_factory=list)
+    webex_configs: list[dict[str, Any]] = Field(default_factory=list)
+    jira_configs: list[dict[str, Any]] = Field(default_factory=list)
+    rocketchat_configs: list[dict[str, Any]] = Field(default_factory=list)
+    incidentio_configs: list[dict[str, Any]] = Field(default_factory=list)
+    jsm_configs: list[dict[str, Any]] = Field(default_factory=list)
+    signl4_configs: list[dict[str, Any]] = Field(default_factory=list)
+    mattermost_configs: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class RouteConfig(StrictModel):
     receiver: str | None = None
     group_by: list[str] | None = None
     continue_: bool = Field(default=False, alias="continue")
-    matchers: list[str] = Field(default_factory=list)
-    match: dict[str, str] = Field(default_factory=dict)
-    match_re: dict[str, str] = Field(default_factory=dict)
+    matchers: list[MatcherText] = Field(default_factory=list)
+    match: dict[LabelName, str] = Field(default_factory=dict)
+    match_re: dict[LabelName, Regex] = Field(default_factory=dict)
     group_wait: str | None = None
     group_interval: str | None = None
     repeat_interval: str | None = None
@@ -164,20 +258,7 @@ class RouteConfig(StrictModel):
     active_time_intervals: list[str] = Field(default_factory=list)
     routes: list[RouteConfig] = Field(default_factory=list)
 
-    _m = field_validator("matchers")(_check_matchers)
     _d = field_validator("group_wait", "group_interval", "repeat_interval")(_check_duration)
-
-    @field_validator("match_re")
-    @classmethod
-    def _re(cls, v: dict[str, str]) -> dict[str, str]:
-        import re
-
-        for k, pat in v.items():
-            try:
-                re.compile(pat)
-            except re.error as exc:
-                raise ValueError(f"invalid regular expression for {k!r}: {exc}") from None
-        return v
 
     @field_validator("group_by")
     @classmethod
@@ -188,6 +269,9 @@ class RouteConfig(StrictModel):
             raise ValueError("duplicated label in group_by")
         if "..." in v and len(v) > 1:
             raise ValueError("cannot have wildcard group_by (`...`) and other labels at the same time")
+        for name in v:
+            if name != "..." and not is_classic_label_name(name):
+                raise ValueError(f"invalid label name {_go_quote(name)} in group_by list")
         return v
 
     @model_validator(mode="after")
@@ -200,15 +284,13 @@ class RouteConfig(StrictModel):
 
 
 class InhibitRule(StrictModel):
-    source_matchers: list[str] = Field(default_factory=list)
-    target_matchers: list[str] = Field(default_factory=list)
-    source_match: dict[str, str] = Field(default_factory=dict)
-    source_match_re: dict[str, str] = Field(default_factory=dict)
-    target_match: dict[str, str] = Field(default_factory=dict)
-    target_match_re: dict[str, str] = Field(default_factory=dict)
-    equal: list[str] = Field(default_factory=list)
-
-    _m = field_validator("source_matchers", "target_matchers")(_check_matchers)
+    source_matchers: list[MatcherText] = Field(default_factory=list)
+    target_matchers: list[MatcherText] = Field(default_factory=list)
+    source_match: dict[LabelName, str] = Field(default_factory=dict)
+    source_match_re: dict[LabelName, Regex] = Field(default_factory=dict)
+    target_match: dict[LabelName, str] = Field(default_factory=dict)
+    target_match_re: dict[LabelName, Regex] = Field(default_factory=dict)
+    equal: list[Annotated[str, AfterValidator(_check_equal_name)]] = Field(default_factory=list)
 
 
 class TimeRange(StrictModel):
@@ -247,8 +329,12 @@ def check_routing(
     route: RouteConfig,
     receivers: list[ReceiverConfig],
     time_intervals: list[TimeIntervalConfig],
+    mute_time_intervals: list[TimeIntervalConfig] | None = None,
 ) -> list[tuple[str, str]]:
-    """Cross-checks Alertmanager runs on the whole document; returns (path, message) pairs."""
+    """Cross-checks Alertmanager runs on the whole document; returns (path, message) pairs.
+
+    ``mute_time_intervals`` (the older top-level key) shares one namespace with ``time_intervals``.
+    """
     errors: list[tuple[str, str]] = []
     names: set[str] = set()
     for i, r in enumerate(receivers):
@@ -256,10 +342,11 @@ def check_routing(
             errors.append((f"receivers[{i}].name", f"notification config name {r.name!r} is not unique"))
         names.add(r.name)
     ti_names: set[str] = set()
-    for i, t in enumerate(time_intervals):
-        if t.name in ti_names:
-            errors.append((f"time_intervals[{i}].name", f"time interval {t.name!r} is not unique"))
-        ti_names.add(t.name)
+    for key, items in (("mute_time_intervals", mute_time_intervals or []), ("time_intervals", time_intervals)):
+        for i, t in enumerate(items):
+            if t.name in ti_names:
+                errors.append((f"{key}[{i}].name", f"time interval {t.name!r} is not unique"))
+            ti_names.add(t.name)
     if not route.receiver:
         errors.append(("route.receiver", "root route must specify a default receiver"))
     if route.matchers or route.match or route.match_re:
@@ -311,17 +398,56 @@ class AlertingConfig(StrictModel):
     sections, so the keys stay at the top level of the file as in an alertmanager.yml.
     """
 
+    global_: GlobalConfig = Field(default_factory=GlobalConfig, alias="global")
+    templates: list[str] = Field(default_factory=list, description="Go text/template files (globs).")
     route: RouteConfig = Field(default_factory=_default_route)
     receivers: list[ReceiverConfig] = Field(default_factory=_default_receivers)
     inhibit_rules: list[InhibitRule] = Field(default_factory=list)
     time_intervals: list[TimeIntervalConfig] = Field(default_factory=list)
+    mute_time_intervals: list[TimeIntervalConfig] = Field(
+        default_factory=list, description="Alertmanager's older name for time_intervals; both may be used."
+    )
     remediation: RemediationConfig = Field(default_factory=RemediationConfig)
     silences: SilencePolicy = Field(default_factory=SilencePolicy)
+
+    @field_validator("templates")
+    @classmethod
+    def _template_paths(cls, v: list[str], info: ValidationInfo) -> list[str]:
+        """Relative ``templates:`` globs are relative to the config file, as in Alertmanager."""
+        base = (info.context or {}).get("base_dir")
+        if base is None:
+            return v
+        return [p if Path(p).is_absolute() else str(Path(base) / p) for p in v]
+
+    @property
+    def all_time_intervals(self) -> list[TimeIntervalConfig]:
+        """``mute_time_intervals`` (the older top-level key) and ``time_intervals``: one namespace."""
+        return [*self.mute_time_intervals, *self.time_intervals]
 
     @model_validator(mode="after")
     def _routing(self) -> AlertingConfig:
         # Alertmanager's whole-document checks (check_routing), each with its key path.
-        errors = check_routing(self.route, list(self.receivers), list(self.time_intervals))
+        errors = check_routing(
+            self.route, list(self.receivers), list(self.time_intervals), list(self.mute_time_intervals)
+        )
+        errors += self._global_checks()
         if errors:
             raise ValueError("; ".join(f"{path}: {msg}" for path, msg in errors))
         return self
+
+    def _global_checks(self) -> list[tuple[str, str]]:
+        """Alertmanager's load-time checks of receivers against ``global`` (same messages)."""
+        g = self.global_
+        out: list[tuple[str, str]] = []
+        for i, r in enumerate(self.receivers):
+            for j, sc in enumerate(r.slack_configs):
+                if not (sc.api_url or sc.api_url_file or sc.app_token or sc.app_token_file) and not (
+                    g.slack_api_url or g.slack_api_url_file or g.slack_app_token or g.slack_app_token_file
+                ):
+                    out.append(
+                        (f"receivers[{i}].slack_configs[{j}]", "no global Slack API URL set either inline or in a file")
+                    )
+            for j, oc in enumerate(r.opsgenie_configs):
+                if not (oc.api_key or oc.api_key_file or g.opsgenie_api_key or g.opsgenie_api_key_file):
+                    out.append((f"receivers[{i}].opsgenie_configs[{j}]", "no global OpsGenie API Key set"))
+        return out

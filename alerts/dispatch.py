@@ -33,7 +33,7 @@ from core.state.base import Namespace, StateStore
 if TYPE_CHECKING:
     import httpx
 
-    from alerts.config import AlertingConfig
+    from alerts.config import AlertingConfig, GlobalConfig
 
 __all__ = ["DeliveryResult", "DrainResult", "build_notifier", "deliver", "drain", "handle_queue_message"]
 
@@ -77,6 +77,8 @@ def build_notifier(
     signing_key: bytes | None = None,
     action_base_url: str | None = None,
     transport: httpx.BaseTransport | None = None,
+    global_cfg: GlobalConfig | None = None,
+    templates: tuple[str, ...] = (),
 ) -> Notifier:
     from alerts.config import EmailConfig, MSTeamsConfig, WebhookConfig
 
@@ -96,7 +98,9 @@ def build_notifier(
         from alerts.channels.webhook import WebhookNotifier
 
         return WebhookNotifier(cfg, sink=sink, transport=transport)
-    raise TypeError(f"unknown integration config {type(cfg).__name__}")
+    from alerts.channels.registry import build_channel
+
+    return build_channel(cfg, global_cfg=global_cfg, sink=sink, transport=transport, templates=templates)
 
 
 def _lookup(notifiers: Mapping[str, Notifier] | None, receiver: str, integ: Integration) -> Notifier | None:
@@ -205,7 +209,13 @@ def deliver(
             issued_at=issued_at,
         )
         notifier = _lookup(notifiers, receiver, integ) or build_notifier(
-            integ, sink=sink, signing_key=signing_key, transport=transport, action_base_url=action_base_url
+            integ,
+            sink=sink,
+            signing_key=signing_key,
+            transport=transport,
+            action_base_url=action_base_url,
+            global_cfg=config.global_,
+            templates=tuple(config.templates),
         )
         try:
             res = notifier.notify(payload)

@@ -24,7 +24,7 @@ from alerts.config import (
     check_routing,
 )
 from alerts.durations import format_duration, parse_duration
-from alerts.matchers import Matcher, matchers_from
+from alerts.matchers import Matcher, MatchType, matchers_from
 
 __all__ = ["Route", "RouteOpts", "RoutingError", "compile_routes", "group_key_hash"]
 
@@ -159,7 +159,11 @@ def _build(cfg: RouteConfig, parent: RouteOpts | None, parent_id: str, index: in
         mute_time_intervals=tuple(cfg.mute_time_intervals),
         active_time_intervals=tuple(cfg.active_time_intervals),
     )
-    matchers = matchers_from(cfg.matchers, cfg.match, cfg.match_re)
+    # Alertmanager sorts a route's matchers (by name, value, then type); its route id shows them so.
+    order = {MatchType.EQUAL: 0, MatchType.NOT_EQUAL: 1, MatchType.REGEX: 2, MatchType.NOT_REGEX: 3}
+    matchers = tuple(
+        sorted(matchers_from(cfg.matchers, cfg.match, cfg.match_re), key=lambda m: (m.name, m.value, order[m.type]))
+    )
     ms = ",".join(str(m) for m in matchers)
     rid = "{}" if parent is None else f"{parent_id}/{{{ms}}}/{index}"
     route = Route(opts=opts, matchers=matchers, continue_=cfg.continue_, id=rid, path=path)

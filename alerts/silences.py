@@ -124,11 +124,16 @@ def create_silence(
     ms = tuple(m.strip() for m in matchers if m.strip())
     if not ms:
         raise SilenceError("a silence needs at least one matcher")
+    parsed: list[Matcher] = []
     for m in ms:
         try:
-            parse_matchers(m)
+            parsed.extend(parse_matchers(m))
         except ValueError as exc:
             raise SilenceError(str(exc)) from None
+    if not parsed:  # "{}" parses to no matchers; a silence without any would mute everything
+        raise SilenceError("a silence needs at least one matcher")
+    if all(p.matches({}) for p in parsed):  # Alertmanager's rule: such a silence would mute every alert
+        raise SilenceError("at least one matcher must not match the empty string")
     if not created_by.strip():
         raise SilenceError("a silence needs an author (created_by)")
     if not comment.strip():

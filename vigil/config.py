@@ -59,13 +59,13 @@ def _path(loc: tuple[int | str, ...]) -> str:
     return out or "<root>"
 
 
-def parse_config(data: Any, source: str = "<config>") -> VigilConfig:
+def parse_config(data: Any, source: str = "<config>", *, base_dir: Path | None = None) -> VigilConfig:
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(source, [("<root>", "expected a mapping at the top level")])
     try:
-        return VigilConfig.model_validate(data)
+        return VigilConfig.model_validate(data, context={"base_dir": base_dir})
     except ValidationError as exc:
         errors = []
         for err in exc.errors():
@@ -91,7 +91,7 @@ def load_config(path: str | Path | None) -> VigilConfig:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(str(p), [("<yaml>", str(exc))]) from None
-    return parse_config(data, str(p))
+    return parse_config(data, str(p), base_dir=p.parent)
 
 
 def json_schema() -> str:

@@ -169,8 +169,18 @@ class EmailNotifier:
         msg["Date"] = formatdate(when.timestamp(), usegmt=True)
         msg["Message-ID"] = message_id(payload, self.cfg.from_)
         msg["X-Vigil-Notification-Key"] = payload.key
-        for k, v in self.cfg.headers.items():
-            msg[k] = v
+        data = None
+        for k, raw in self.cfg.headers.items():
+            value = raw
+            if "{{" in raw:  # Alertmanager's headers are Go templates (Subject: '{{ template "__subject" . }}')
+                from alerts.amdata import payload_data
+                from alerts.template import render_field
+
+                data = data or payload_data(payload)
+                value = render_field(raw, data)
+            if k in msg:
+                del msg[k]
+            msg[k] = " ".join(value.split())  # one line: a label value cannot add a header
         msg.set_content(text)
         msg.add_alternative(body, subtype="html")
         return msg

@@ -26,6 +26,12 @@ __all__ = ["WebhookConfig", "WebhookNotifier", "render_body", "sign_body", "veri
 
 
 def render_body(cfg: WebhookConfig, payload: NotificationPayload) -> dict[str, Any]:
+    """Alertmanager's webhook payload, version 4, plus Vigil's ``notificationKey``, ``ack`` and ``remediation``.
+
+    Bridges written for Alertmanager read it unchanged; the extra fields are additions only.
+    """
+    from alerts.amdata import alert_dict, payload_data
+
     views = list(payload.alerts)
     truncated = 0
     if cfg.max_alerts and len(views) > cfg.max_alerts:
@@ -33,21 +39,19 @@ def render_body(cfg: WebhookConfig, payload: NotificationPayload) -> dict[str, A
         views = views[: cfg.max_alerts]
     alerts = []
     for v in views:
-        d = v.alert.to_dict()
-        d["fingerprint"] = v.fingerprint
+        d = alert_dict(v)
         if v.ack:
             d["ack"] = dict(v.ack)
         if v.remediation:
             d["remediation"] = v.remediation
         alerts.append(d)
+    data = payload_data(payload)
     return {
         "version": "4",
         "groupKey": payload.group_key,
         "truncatedAlerts": truncated,
-        "status": payload.status,
-        "receiver": payload.receiver,
-        "groupLabels": dict(payload.group_labels),
-        "commonLabels": payload.common_labels(),
+        **{k: data[k] for k in ("status", "receiver", "groupLabels", "commonLabels", "commonAnnotations")},
+        "externalURL": data["externalURL"],
         "notificationKey": payload.key,
         "alerts": alerts,
     }
@@ -104,6 +108,9 @@ class WebhookNotifier:
             "Idempotency-Key": payload.key,  # IETF draft-ietf-httpapi-idempotency-key-header
             "X-Vigil-Key": payload.key,
         }
+        from alerts.channels.http import auth_headers
+
+        headers.update(auth_headers(self.cfg.http_config))  # basic_auth / authorization / bearer_token
         secret = self._secret_bytes()
         if secret:
             ts = int((payload.issued_at or payload.now).timestamp())
@@ -122,8 +129,10 @@ class WebhookNotifier:
         if self.sink is not None:
             self.sink.write(payload, "webhook", ".json", body)  # the exact bytes that would be POSTed
             return NotifyResult(True, reason="written", sent_parts=(pid,))
-        client = self._client or httpx.Client(
-            transport=self._transport, timeout=parse_duration(self.cfg.timeout).total_seconds()
+        from alerts.channels.http import make_client
+
+        client = self._client or make_client(
+            self.cfg.http_config, timeout=parse_duration(self.cfg.timeout).total_seconds(), transport=self._transport
         )
         try:
             res = post_with_retries(

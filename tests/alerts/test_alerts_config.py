@@ -137,7 +137,10 @@ def test_unknown_field_is_rejected_with_its_path() -> None:
         ({"route": {"receiver": "a"}, "receivers": [{"name": "a"}, {"name": "a"}]}, "is not unique"),
         ({"route": {"receiver": "a", "group_by": ["...", "x"]}, "receivers": [{"name": "a"}]}, "wildcard group_by"),
         ({"route": {"receiver": "a", "group_wait": "soon"}, "receivers": [{"name": "a"}]}, "not a valid duration"),
-        ({"route": {"receiver": "a", "matchers": ['a=~"("']}, "receivers": [{"name": "a"}]}, "invalid regular"),
+        (
+            {"route": {"receiver": "a", "matchers": ['a=~"("']}, "receivers": [{"name": "a"}]},
+            "route.matchers[0]: Value error, 'a=~\"(\"': error parsing regexp",
+        ),
         ({"route": {"receiver": "a", "repeat_interval": "0s"}, "receivers": [{"name": "a"}]}, "cannot be zero"),
     ],
 )

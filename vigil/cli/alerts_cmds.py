@@ -201,7 +201,7 @@ def routes_test(
         raise typer.Exit(2) from None
     try:
         cfg = parse_config(data, str(config))
-        root = compile_routes(cfg.route, list(cfg.receivers), list(cfg.time_intervals))
+        root = compile_routes(cfg.route, list(cfg.receivers), cfg.all_time_intervals)
     except (ConfigError, RoutingError) as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None

@@ -24,11 +24,15 @@ def schema(out: Path | None = typer.Option(None, "--out", help="Write the schema
 @app.command("validate")
 def validate(path: Path = typer.Argument(..., help="The vigil.yaml to check.")) -> None:
     """Validate a config file; errors name the key path."""
+    from alerts.amcheck import config_warnings
     from vigil.config import ConfigError, load_config
 
     try:
-        load_config(path)
+        cfg = load_config(path)
     except ConfigError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
-    typer.echo(f"{path}: ok")
+    warnings = config_warnings(cfg, base_dir=path.parent)
+    for key, msg in warnings:
+        typer.echo(f"{path}: warning: {key}: {msg}", err=True)
+    typer.echo(f"{path}: ok" + (f" ({len(warnings)} warning(s))" if warnings else ""))
