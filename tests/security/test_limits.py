@@ -128,7 +128,7 @@ def _create(body: dict[str, Any], *, principal: str = "", max_days: int = 30) ->
         "POST",
         store=MemoryStore(),
         now=NOW,
-        body={"matchers": ['alertname=~".*"'], "comment": "c", **body},
+        body={"matchers": ['alertname=~".+"'], "comment": "c", **body},
         principal=principal,
         max_duration=timedelta(days=max_days),
     )
