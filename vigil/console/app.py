@@ -197,7 +197,7 @@ class Console:
             status=status,
             muted_by=muted_by,
             ack=ack,
-            notifications=data.alert_notifications(store, fp),
+            notifications=self.index.notifications(fp),
             ledger=data.audit_entries(store, fingerprint=fp),
             outcome=outcome_for(store, fp),
             view=view,
@@ -216,7 +216,7 @@ class Console:
             )
         except KeyError:
             return self.error(404, f"no alert with fingerprint {fp}")
-        self.index.invalidate()
+        self.index.note_ack(fp)
         log.info("console: %s acknowledged %s", ident.name, fp, extra={"fingerprint": fp, "by": ident.name})
         return self.see_other(f"/alerts/{fp}")
 
@@ -262,7 +262,7 @@ class Console:
             matchers = [m for ln in lines for m in parse_matchers(ln)]
         except ValueError as exc:
             return {"error": str(exc), "rows": [], "total": 0, "empty": False}
-        rows, total = self.index.matching(matchers)
+        rows, total = self.index.matching(matchers, now=self.cfg.clock())
         return {"error": "", "rows": rows, "total": total, "empty": False}
 
     def silence_new_page(self, request: Request, ident: Identity) -> Response:
@@ -305,7 +305,6 @@ class Console:
             return self.render(
                 request, ident, "silence_new.html", 400, form=form, preview=self._preview(text), problem=str(exc)
             )
-        self.index.invalidate()
         log.info("console: %s created silence %s", ident.name, silence.id, extra={"silence_id": silence.id})
         back = form.get("from", "")
         return self.see_other(f"/alerts/{back}" if back else "/silences")
@@ -320,7 +319,6 @@ class Console:
             await run_in_threadpool(lambda: expire_silence(self.cfg.store, sid, now=self.cfg.clock()))
         except SilenceError as exc:
             return self.error(404, str(exc))
-        self.index.invalidate()
         log.info("console: %s expired silence %s", ident.name, sid, extra={"silence_id": sid})
         return self.see_other("/silences")
 
@@ -334,7 +332,7 @@ class Console:
             page_no = 1
         rows, total = [], 0
         start = (page_no - 1) * PER_PAGE
-        for r in data.drift_resources(self.cfg.store):
+        for r in self.index.resources():
             if needle and needle not in r.resource_id.lower():
                 continue
             if only_failing and not r.failing:
@@ -363,7 +361,7 @@ class Console:
         verdicts = data.drift_verdicts(store, rid)
         rows = self.index.for_resource(rid)
         alerts = [a for a in (data.load_alert(store, r.fingerprint) for r in rows) if a is not None]
-        events = data.resource_events(store, rid)
+        events = self.index.events(rid)
         if not verdicts and not alerts and not events:
             return self.error(404, f"Vigil has recorded nothing about {rid}")
         latest = max(alerts, key=lambda a: a.starts_at) if alerts else None

@@ -13,6 +13,7 @@ reads per request (``bench/console`` measures both).
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import Counter
@@ -23,7 +24,7 @@ from typing import Any
 
 from alerts.acks import get_ack
 from alerts.alertstate import AlertRecord, read_alert
-from alerts.matchers import Matcher, matches_all, parse_matchers
+from alerts.matchers import Matcher, parse_matchers
 from alerts.silences import Silence, active_silences, silenced_by
 from core.state.base import Namespace, StateStore
 
@@ -33,44 +34,56 @@ __all__ = [
     "AlertIndex",
     "AlertRow",
     "Page",
-    "alert_notifications",
     "audit_entries",
+    "drift_resources",
     "drift_verdicts",
-    "resource_events",
+    "timeline",
 ]
 
+log = logging.getLogger(__name__)
 STATUSES = ("firing", "acknowledged", "silenced", "resolved")
 SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
 
 
 @dataclass(slots=True)
 class AlertRow:
+    """One alert as the list shows it; the fields filters compare are precomputed."""
+
     fingerprint: str
     labels: Mapping[str, str]
     summary: str
     starts_at: str
     ends_at: str | None
     receivers: frozenset[str] = frozenset()
+    alertname: str = ""
+    detector: str = ""
+    severity: str = ""
+    resource_id: str = ""
+    scope: str = ""
+    rid_lower: str = ""
+    scope_lower: str = ""
 
-    @property
-    def alertname(self) -> str:
-        return self.labels.get("alertname", "")
-
-    @property
-    def detector(self) -> str:
-        return self.labels.get("detector", "")
-
-    @property
-    def severity(self) -> str:
-        return self.labels.get("severity", "")
-
-    @property
-    def resource_id(self) -> str:
-        return self.labels.get("resource_id", "")
-
-    @property
-    def scope(self) -> str:
-        return self.labels.get("scope") or self.labels.get("subscription_id") or ""
+    @classmethod
+    def build(cls, fp: str, v: Mapping[str, Any], receivers: frozenset[str]) -> AlertRow:
+        labels = v.get("labels") or {}
+        ann = v.get("annotations") or {}
+        rid = str(labels.get("resource_id", ""))
+        scope = str(labels.get("scope") or labels.get("subscription_id") or "")
+        return cls(
+            fingerprint=fp,
+            labels=labels,
+            summary=str(ann.get("summary") or ann.get("title") or labels.get("alertname", "")),
+            starts_at=str(v.get("starts_at", "")),
+            ends_at=v.get("ends_at"),
+            receivers=receivers,
+            alertname=str(labels.get("alertname", "")),
+            detector=str(labels.get("detector", "")),
+            severity=str(labels.get("severity", "")),
+            resource_id=rid,
+            scope=scope,
+            rid_lower=rid.lower(),
+            scope_lower=scope.lower(),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,111 +123,268 @@ class Page:
     receivers: list[str] = field(default_factory=list)
 
 
+@dataclass(slots=True)
+class _Snapshot:
+    rows: list[AlertRow]
+    acked: frozenset[str]
+    notifications: dict[str, list[dict[str, Any]]]
+    receivers: list[str]
+    built: float
+    statuses: list[str] | None = None
+    status_key: tuple[Any, ...] | None = None
+    status_masks: dict[str, int] = field(default_factory=dict)
+    label_masks: dict[str, dict[str, int]] = field(default_factory=dict)
+    events: dict[str, list[dict[str, Any]]] | None = None
+    resources: list[ResourceSummary] | None = None
+
+
 class AlertIndex:
-    """Slim, in-memory rows of every alert, refreshed from the state store."""
+    """In-memory snapshot of the alerts (and what the list needs beside them).
+
+    The first request builds it; after ``ttl`` seconds the next request starts a rebuild in
+    a background thread and is served from the current snapshot meanwhile, so only the
+    first request pays for reading every alert (``ttl <= 0``: rebuilt on every request, for
+    tests). The console's own acknowledgements are applied to the snapshot at once; silence
+    changes need nothing, as the active silences are read on every request (a handful of
+    records) and statuses are recomputed when that set changes. Drift events and resource
+    summaries are loaded into the snapshot on first use."""
 
     def __init__(self, store: StateStore, *, ttl: float = 5.0) -> None:
         self.store = store
         self.ttl = ttl
-        self._rows: list[AlertRow] = []
-        self._built = -1e18
+        self._snap: _Snapshot | None = None
         self._lock = threading.Lock()
+        self._refreshing = False
 
     def invalidate(self) -> None:
-        self._built = -1e18
+        self._snap = None
+
+    def note_ack(self, fingerprint: str) -> None:
+        snap = self._snap
+        if snap is not None:
+            snap.acked = snap.acked | {fingerprint}
+            snap.statuses = None
+
+    def snapshot(self) -> _Snapshot:
+        snap = self._snap
+        if snap is None or self.ttl <= 0:
+            with self._lock:
+                snap = self._snap
+                if snap is None or self.ttl <= 0:
+                    snap = self._load()
+                    self._snap = snap
+            return snap
+        if time.monotonic() - snap.built > self.ttl and not self._refreshing:
+            with self._lock:
+                if not self._refreshing:
+                    self._refreshing = True
+                    threading.Thread(target=self._refresh, name="console-index", daemon=True).start()
+        return snap
+
+    def _refresh(self) -> None:
+        try:
+            self._snap = self._load()
+        except Exception:
+            log.exception("console: refreshing the alert index failed; serving the previous one")
+        finally:
+            self._refreshing = False
 
     def rows(self) -> list[AlertRow]:
-        if time.monotonic() - self._built > self.ttl:
-            with self._lock:
-                if time.monotonic() - self._built > self.ttl:
-                    self._rows = self._load()
-                    self._built = time.monotonic()
-        return self._rows
+        return self.snapshot().rows
 
-    def _load(self) -> list[AlertRow]:
-        receivers: dict[str, set[str]] = {}
+    def _load(self) -> _Snapshot:
+        notes: dict[str, list[dict[str, Any]]] = {}
         for rec in self.store.query(Namespace.NFLOG):
-            receiver = rec.key.split("|", 1)[0]
-            for fp in (*rec.value.get("firing", ()), *rec.value.get("resolved", ())):
-                receivers.setdefault(str(fp), set()).add(receiver)
-        rows: list[AlertRow] = []
-        for rec in self.store.query(Namespace.ALERTS):
+            receiver, _, rest = rec.key.partition("|")
             v = rec.value
-            labels = v.get("labels") or {}
-            ann = v.get("annotations") or {}
-            rows.append(
-                AlertRow(
-                    fingerprint=rec.key,
-                    labels=labels,
-                    summary=str(ann.get("summary") or ann.get("title") or labels.get("alertname", "")),
-                    starts_at=str(v.get("starts_at", "")),
-                    ends_at=v.get("ends_at"),
-                    receivers=frozenset(receivers.get(rec.key, ())),
-                )
-            )
+            base = {
+                "receiver": receiver,
+                "integration": rest.partition("|")[0],
+                "sent_at": str(v.get("sent_at", "")),
+                "group": str(v.get("group_key", "")),
+            }
+            for fp in v.get("firing", ()):
+                notes.setdefault(str(fp), []).append({**base, "as": "firing"})
+            for fp in v.get("resolved", ()):
+                notes.setdefault(str(fp), []).append({**base, "as": "resolved"})
+        receivers_of = {fp: frozenset(n["receiver"] for n in ns) for fp, ns in notes.items()}
+        empty: frozenset[str] = frozenset()
+        rows = [
+            AlertRow.build(r.key, r.value, receivers_of.get(r.key, empty)) for r in self.store.query(Namespace.ALERTS)
+        ]
         # Firing first, then by severity, newest first.
         rows.sort(key=lambda r: r.starts_at, reverse=True)
         rows.sort(key=lambda r: (r.ends_at is not None, SEVERITY_ORDER.get(r.severity, 9)))
-        return rows
+        acked = frozenset(r.key for r in self.store.query(Namespace.ACKS))
+        all_receivers = sorted({n["receiver"] for ns in notes.values() for n in ns})
+        return _Snapshot(rows, acked, notes, all_receivers, time.monotonic())
+
+    def _statuses(self, snap: _Snapshot, now: datetime) -> list[str]:
+        silences = active_silences(self.store, now)
+        key = tuple((s.id, s.ends_at) for s, _ in silences)
+        if snap.statuses is None or snap.status_key != key:
+            statuses = [_status(r, silences, snap.acked) for r in snap.rows]
+            snap.status_masks = _group_masks(statuses)
+            snap.statuses, snap.status_key = statuses, key
+        return snap.statuses
+
+    def _label_masks(self, snap: _Snapshot, name: str) -> dict[str, int]:
+        """Label value -> bit mask of the rows carrying it ("" for rows without the label)."""
+        masks = snap.label_masks.get(name)
+        if masks is None:
+            masks = _group_masks([r.labels.get(name, "") for r in snap.rows])
+            snap.label_masks[name] = masks
+        return masks
+
+    def _matcher_mask(self, snap: _Snapshot, matcher: Matcher) -> int:
+        """Rows a matcher selects: the matcher runs once per distinct value of its label."""
+        out = 0
+        for value, mask in self._label_masks(snap, matcher.name).items():
+            if matcher.matches({matcher.name: value}):
+                out |= mask
+        return out
+
+    def select(self, flt: AlertFilter, *, now: datetime) -> tuple[_Snapshot, int]:
+        """The snapshot and the bit mask (bit i: row i) of the rows the filter keeps."""
+        matchers = flt.compiled()
+        snap = self.snapshot()
+        self._statuses(snap, now)
+        n = len(snap.rows)
+        mask = (1 << n) - 1
+        if flt.detector:
+            mask &= self._label_masks(snap, "detector").get(flt.detector, 0)
+        if flt.severity:
+            mask &= self._label_masks(snap, "severity").get(flt.severity, 0)
+        if flt.status:
+            mask &= snap.status_masks.get(flt.status, 0)
+        if flt.receiver:
+            mask &= _mask_of(i for i, r in enumerate(snap.rows) if flt.receiver in r.receivers)
+        scope = flt.scope.strip().lower()
+        if scope and mask:
+            mask &= _mask_of(i for i, r in enumerate(snap.rows) if scope in r.rid_lower or scope in r.scope_lower)
+        for m in matchers:
+            if not mask:
+                break
+            mask &= self._matcher_mask(snap, m)
+        return snap, mask
 
     def page(self, flt: AlertFilter, *, now: datetime, page: int = 1, per_page: int = 50) -> Page:
-        matchers = flt.compiled()
-        silences = active_silences(self.store, now)
-        acked = {r.key for r in self.store.query(Namespace.ACKS)}
-        scope = flt.scope.strip().lower()
-        counts: dict[str, Counter[str]] = {"status": Counter(), "severity": Counter(), "detector": Counter()}
-        matched: list[tuple[AlertRow, str]] = []
-        all_receivers: set[str] = set()
-        for row in self.rows():
-            all_receivers |= row.receivers
-            if flt.detector and row.detector != flt.detector:
-                continue
-            if flt.severity and row.severity != flt.severity:
-                continue
-            if scope and scope not in row.resource_id.lower() and scope not in row.scope.lower():
-                continue
-            if flt.receiver and flt.receiver not in row.receivers:
-                continue
-            if matchers and not matches_all(matchers, row.labels):
-                continue
-            status = _status(row, silences, acked)
-            if flt.status and status != flt.status:
-                continue
-            counts["status"][status] += 1
-            counts["severity"][row.severity] += 1
-            counts["detector"][row.detector] += 1
-            matched.append((row, status))
+        snap, mask = self.select(flt, now=now)
+        assert snap.statuses is not None
+        total = mask.bit_count()
         per_page = max(1, min(per_page, 500))
-        pages = max(1, -(-len(matched) // per_page))
+        pages = max(1, -(-total // per_page))
         page = max(1, min(page, pages))
-        start = (page - 1) * per_page
+        counts: dict[str, Counter[str]] = {
+            "status": _facet(snap.status_masks, mask),
+            "severity": _facet(self._label_masks(snap, "severity"), mask),
+            "detector": _facet(self._label_masks(snap, "detector"), mask),
+        }
+        shown = set_bits(mask, skip=(page - 1) * per_page, limit=per_page)
         return Page(
-            rows=matched[start : start + per_page],
-            total=len(matched),
+            rows=[(snap.rows[i], snap.statuses[i]) for i in shown],
+            total=total,
             page=page,
             pages=pages,
             per_page=per_page,
             counts=counts,
-            receivers=sorted(all_receivers),
+            receivers=snap.receivers,
         )
 
-    def matching(self, matchers: Sequence[Matcher], *, limit: int = 20) -> tuple[list[AlertRow], int]:
-        """Firing alerts a silence with these matchers would mute (the silence editor's preview)."""
-        hits: list[AlertRow] = []
-        total = 0
-        for row in self.rows():
-            if row.ends_at is None and matches_all(matchers, row.labels):
-                total += 1
-                if len(hits) < limit:
-                    hits.append(row)
-        return hits, total
+    def matching(self, matchers: Sequence[Matcher], *, now: datetime, limit: int = 20) -> tuple[list[AlertRow], int]:
+        """Firing alerts a silence with these matchers would mute (the silence editor's preview);
+        alerts already silenced or acknowledged count, as the new silence would mute them too."""
+        snap, mask = self.select(AlertFilter(), now=now)
+        mask &= ~snap.status_masks.get("resolved", 0)
+        for m in matchers:
+            mask &= self._matcher_mask(snap, m)
+        return [snap.rows[i] for i in set_bits(mask, limit=limit)], mask.bit_count()
 
     def for_resource(self, resource_id: str) -> list[AlertRow]:
         rid = resource_id.lower()
-        return [r for r in self.rows() if r.resource_id.lower() == rid]
+        return [r for r in self.rows() if r.rid_lower == rid]
+
+    def notifications(self, fingerprint: str) -> list[dict[str, Any]]:
+        """Notification-log entries that included this alert: receiver, integration, when, firing or resolved."""
+        return sorted(self.snapshot().notifications.get(fingerprint, []), key=lambda e: str(e["sent_at"]))
+
+    def events(self, resource_id: str, *, limit: int = 200) -> list[dict[str, Any]]:
+        """Processed Event Grid events for this resource (``Namespace.EVENTS``, keyed by event id,
+        so grouped by resource once per snapshot), newest first."""
+        snap = self.snapshot()
+        if snap.events is None:
+            by_rid: dict[str, list[dict[str, Any]]] = {}
+            for r in self.store.query(Namespace.EVENTS):
+                by_rid.setdefault(str(r.value.get("resource_id", "")).lower(), []).append(
+                    {"id": r.key, **dict(r.value)}
+                )
+            snap.events = by_rid
+        out = sorted(snap.events.get(resource_id.lower(), []), key=lambda e: str(e.get("event_time", "")), reverse=True)
+        return out[:limit]
+
+    def resources(self) -> list[ResourceSummary]:
+        snap = self.snapshot()
+        if snap.resources is None:
+            snap.resources = list(drift_resources(self.store))
+        return snap.resources
 
 
-def _status(row: AlertRow, silences: list[tuple[Silence, list[Matcher]]], acked: set[str]) -> str:
+_POPCOUNT = bytes(bin(b).count("1") for b in range(256))
+
+
+def _mask_of(indices: Iterable[int]) -> int:
+    """A bit mask with the given bits set (built in a bytearray: linear, not quadratic)."""
+    buf = bytearray()
+    for i in indices:
+        byte = i >> 3
+        if byte >= len(buf):
+            buf.extend(bytes(byte + 1 - len(buf)))
+        buf[byte] |= 1 << (i & 7)
+    return int.from_bytes(buf, "little")
+
+
+def _group_masks(values: Sequence[str]) -> dict[str, int]:
+    groups: dict[str, list[int]] = {}
+    for i, v in enumerate(values):
+        groups.setdefault(v, []).append(i)
+    return {v: _mask_of(ix) for v, ix in groups.items()}
+
+
+def _facet(masks: Mapping[str, int], mask: int) -> Counter[str]:
+    out: Counter[str] = Counter()
+    for value, m in masks.items():
+        count = (m & mask).bit_count()
+        if count:
+            out[value] = count
+    return out
+
+
+def set_bits(mask: int, *, skip: int = 0, limit: int | None = None) -> list[int]:
+    """Positions of the set bits of ``mask`` in increasing order, after the first ``skip``;
+    whole bytes are skipped by their population count."""
+    out: list[int] = []
+    if limit is not None and limit <= 0:
+        return out
+    data = mask.to_bytes((mask.bit_length() + 7) // 8, "little")
+    for at, byte in enumerate(data):
+        if not byte:
+            continue
+        count = _POPCOUNT[byte]
+        if skip >= count:
+            skip -= count
+            continue
+        for bit in range(8):
+            if byte >> bit & 1:
+                if skip:
+                    skip -= 1
+                    continue
+                out.append(at * 8 + bit)
+                if limit is not None and len(out) >= limit:
+                    return out
+    return out
+
+
+def _status(row: AlertRow, silences: list[tuple[Silence, list[Matcher]]], acked: frozenset[str]) -> str:
     if row.ends_at is not None:
         return "resolved"
     if silences and silenced_by(silences, row.labels):
@@ -235,27 +405,6 @@ def alert_status(store: StateStore, alert: AlertRecord, now: datetime) -> tuple[
 
 def load_alert(store: StateStore, fingerprint: str) -> AlertRecord | None:
     return read_alert(store, fingerprint)
-
-
-def alert_notifications(store: StateStore, fingerprint: str) -> list[dict[str, Any]]:
-    """Notification-log entries that included this alert: receiver, integration, when, firing or resolved."""
-    out: list[dict[str, Any]] = []
-    for rec in store.query(Namespace.NFLOG):
-        firing, resolved = rec.value.get("firing", ()), rec.value.get("resolved", ())
-        if fingerprint not in firing and fingerprint not in resolved:
-            continue
-        receiver, _, rest = rec.key.partition("|")
-        integration = rest.partition("|")[0]
-        out.append(
-            {
-                "receiver": receiver,
-                "integration": integration,
-                "sent_at": str(rec.value.get("sent_at", "")),
-                "as": "firing" if fingerprint in firing else "resolved",
-                "group": str(rec.value.get("group_key", "")),
-            }
-        )
-    return sorted(out, key=lambda e: e["sent_at"])
 
 
 def audit_entries(store: StateStore, *, fingerprint: str | None = None) -> list[dict[str, Any]]:
@@ -299,21 +448,6 @@ def drift_resources(store: StateStore) -> Iterator[ResourceSummary]:
         current.last_event = max(current.last_event, str(rec.value.get("event_time", "")))
     if current is not None:
         yield current
-
-
-def resource_events(store: StateStore, resource_id: str, *, limit: int = 200) -> list[dict[str, Any]]:
-    """Processed Event Grid events for this resource (``Namespace.EVENTS``), newest first.
-
-    The namespace is keyed by event id, so this scans it; the drift path prunes it to the
-    redelivery window, which bounds the scan."""
-    rid = resource_id.lower()
-    out = [
-        {"id": r.key, **dict(r.value)}
-        for r in store.query(Namespace.EVENTS)
-        if str(r.value.get("resource_id", "")).lower() == rid
-    ]
-    out.sort(key=lambda e: str(e.get("event_time", "")), reverse=True)
-    return out[:limit]
 
 
 def timeline(
