@@ -194,3 +194,18 @@ def test_cost_drill_down_chart(make_client: MakeClient) -> None:
     assert 'class="band"' in html
     assert "101.68" in html
     assert "rg-batch-prod" in html  # drill down to the narrower scope
+
+
+def test_silence_double_submit_creates_one_and_preview_is_a_post(make_client: MakeClient, store: StateStore) -> None:
+    client = make_client()
+    new = client.get("/silences/new", params={"matchers": 'detector="idle"'}).text
+    key = re.search(r'name="key" value="([0-9a-f]{32})"', new)
+    assert key
+    form = {"csrf": csrf_of(new), "key": key.group(1), "matchers": 'detector="idle"', "duration": "1h", "comment": "c"}
+    # The Preview button (no script) posts the form: the token never lands in a URL.
+    preview = client.post("/silences/new", data={**form, "matchers": 'detector="overspend"'})
+    assert 'data-testid="preview-total">4<' in preview.text
+    assert 'formmethod="get"' not in preview.text
+    for _ in range(2):
+        assert client.post("/silences", data=form).status_code == 200
+    assert len(list_silences(store, now=NOW)) == 1

@@ -8,13 +8,14 @@ check, and every response carries a strict Content-Security-Policy.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qsl, urlencode
 
 import jinja2
@@ -70,7 +71,7 @@ class ConsoleConfig:
     rule_actions: Mapping[str, str] = field(default_factory=dict)
     enqueue_remediation: Callable[[dict[str, str]], None] | None = None
     base: str = ""  # the path the app is served under ("/api/console" in the Function App)
-    index_ttl: float = 5.0
+    index_ttl: float = 30.0  # seconds before the alert index is refreshed (in the background)
 
 
 class _SecurityHeaders:
@@ -273,8 +274,16 @@ class Console:
             "duration": q.get("duration", "2h"),
             "comment": q.get("comment", ""),
             "from": q.get("from", ""),
+            "key": uuid.uuid4().hex,  # the silence's id: a double submit creates one silence
         }
         return self.render(request, ident, "silence_new.html", form=form, preview=self._preview(text), problem="")
+
+    async def silence_preview_post(self, request: Request, ident: Identity) -> Response:
+        """The editor's Preview button without script: a POST, so the CSRF token stays out of URLs."""
+        form = await self.form(request, ident)
+        text = form.get("matchers", "")
+        preview = await run_in_threadpool(self._preview, text)
+        return self.render(request, ident, "silence_new.html", form=form, preview=preview, problem="")
 
     def silence_preview(self, request: Request, ident: Identity) -> Response:
         return self.render(
@@ -440,10 +449,11 @@ def _guarded(console: Console, handler: Handler) -> Callable[[Request], Awaitabl
     async def endpoint(request: Request) -> Response:
         try:
             ident = console.identify(request)
-            result = handler(console, request, ident)
-            if isinstance(result, Response):
+            if inspect.iscoroutinefunction(handler):
+                result: Response = await handler(console, request, ident)
                 return result
-            return await result
+            # Page handlers read the state store synchronously: off the event loop.
+            return cast(Response, await run_in_threadpool(handler, console, request, ident))
         except AuthError as exc:
             return console.error(exc.status, str(exc))
 
@@ -473,6 +483,7 @@ def create_app(cfg: ConsoleConfig) -> Starlette:
         Route("/silences", page(c.silences_page)),
         Route("/silences", page(c.silence_post), methods=["POST"]),
         Route("/silences/new", page(c.silence_new_page)),
+        Route("/silences/new", page(c.silence_preview_post), methods=["POST"]),
         Route("/silences/preview", page(c.silence_preview)),
         Route("/silences/{sid}/expire", page(c.silence_expire_post), methods=["POST"]),
         Route("/resources", page(c.resources_page)),
