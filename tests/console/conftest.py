@@ -67,6 +67,7 @@ def make_client(store: StateStore) -> MakeClient:
         remediation: RemediationConfig | None = None,
         queued: list[dict[str, str]] | None = None,
         login: bool = True,
+        tenant: Path | None = None,
     ) -> TestClient:
         cfg = ConsoleConfig(
             store=store,
@@ -78,6 +79,10 @@ def make_client(store: StateStore) -> MakeClient:
             enqueue_remediation=(queued.append if queued is not None else None),
             index_ttl=0.0,
         )
+        if tenant is not None:
+            from vigil.console.hosts import tenant_sources
+
+            cfg.resource_reader, cfg.activity = tenant_sources(tenant)
         client = TestClient(create_app(cfg), base_url="http://127.0.0.1:8765")
         if login:
             client.cookies.set(SESSION_COOKIE, TOKEN)

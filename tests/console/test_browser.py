@@ -58,7 +58,7 @@ Serve = Callable[..., str]
 
 
 @pytest.fixture
-def serve(state_path: Path, tmp_path: Path) -> Iterator[Serve]:
+def serve(state_path: Path, tmp_path: Path, demo_out: Path) -> Iterator[Serve]:
     """Start `vigil serve` (mode dry-run or approve); returns the login URL it printed."""
     procs: list[subprocess.Popen[str]] = []
 
@@ -82,7 +82,7 @@ def serve(state_path: Path, tmp_path: Path) -> Iterator[Serve]:
             str(config),
         ]
         cmd += [a for r in roles for a in ("--role", r)]
-        cmd += ["--name", "Sam Browser"]
+        cmd += ["--name", "Sam Browser", "--tenant", str(demo_out / "tenant")]
         proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         procs.append(proc)
         assert proc.stdout is not None
@@ -194,6 +194,7 @@ def test_triage_in_chromium(browser: Any, serve: Serve, shots: Path) -> None:
     assert "fired" in timeline
     assert "Dana Whitfield" in timeline
     assert page.locator("mark").first.is_visible()  # the failing clause
+    assert "publicNetworkAccess" in page.get_by_test_id("arm").locator("mark").inner_text()
     page.screenshot(path=shots / "drift-timeline.png", full_page=True)
     assert errors == []  # no script error and no Content-Security-Policy violation
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from pathlib import Path
 
 from alerts.silences import list_silences
 from core.state.base import Namespace, StateStore
@@ -209,3 +210,26 @@ def test_silence_double_submit_creates_one_and_preview_is_a_post(make_client: Ma
     for _ in range(2):
         assert client.post("/silences", data=form).status_code == 200
     assert len(list_silences(store, now=NOW)) == 1
+
+
+def test_drift_timeline_shows_current_arm_json_and_the_activity_log(
+    make_client: MakeClient, store: StateStore, demo_out: Path
+) -> None:
+    client = make_client(tenant=demo_out / "tenant")
+    rid = next(
+        r.value["labels"]["resource_id"]
+        for r in store.query(Namespace.ALERTS)
+        if r.value["labels"]["alertname"] == DRIFT
+    )
+    html = client.get("/resource", params={"id": rid}).text
+    marked = re.findall(r"<mark>▶ ([^<]*)</mark>", html)
+    assert marked  # the failing property's line, highlighted
+    assert all("publicNetworkAccess" in m for m in marked)
+    # A resource with Activity Log entries: who changed it, and how.
+    import json
+
+    entries = json.loads((demo_out / "tenant" / "activity" / "6513270e-269e-4d37-b2a7-4de452e6b438.json").read_text())
+    entry = next(e for e in entries.get("value", entries) if e.get("resourceId"))
+    html = client.get("/resource", params={"id": entry["resourceId"].lower()}).text
+    assert "<strong>change</strong>" in html
+    assert f"by {entry['caller']}" in html

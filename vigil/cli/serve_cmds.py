@@ -38,6 +38,12 @@ def register(app: typer.Typer) -> None:
             [], "--role", help="Grant only these roles: reader, triager, approver (repeatable; default: all)."
         ),
         name: str = typer.Option("local user", "--name", help="The name recorded as author, acknowledger, approver."),
+        tenant: Path | None = typer.Option(
+            None,
+            "--tenant",
+            help="Tenant folder for current ARM JSON and the Activity Log on drift timelines "
+            "(default: the tenant/ beside --state, when there is one).",
+        ),
     ) -> None:
         """Serve the triage console at http://127.0.0.1:PORT/ (loopback only, token required)."""
         try:
@@ -74,7 +80,18 @@ def register(app: typer.Typer) -> None:
         store = open_store("sqlite", path=state)
         rt = LocalRuntime(cfg, store, state.parent)
         auth = LocalTokenAuth(token, roles=roles, name=name)
-        asgi = create_app(console_config(rt, auth=auth, secret=secrets.token_bytes(32)))
+        cc = console_config(rt, auth=auth, secret=secrets.token_bytes(32))
+        folder = tenant or state.parent / "tenant"
+        if tenant is not None or (folder / "tenant.json").exists():
+            from core.sources import SourceError
+            from vigil.console.hosts import tenant_sources
+
+            try:
+                cc.resource_reader, cc.activity = tenant_sources(folder)
+            except SourceError as exc:
+                typer.echo(f"error: --tenant: {exc}", err=True)
+                raise typer.Exit(2) from None
+        asgi = create_app(cc)
         chosen = port or _free_port(host)
         shown = f"[{host}]" if ":" in host else host
         typer.echo(f"Vigil console on {state} as {name!r} with roles {', '.join(roles)}")

@@ -71,6 +71,10 @@ class ConsoleConfig:
     rule_actions: Mapping[str, str] = field(default_factory=dict)
     enqueue_remediation: Callable[[dict[str, str]], None] | None = None
     base: str = ""  # the path the app is served under ("/api/console" in the Function App)
+    # The drift timeline's extras, where the host can read them: the resource's current ARM JSON
+    # (by id; None when absent) and its Activity Log entries.
+    resource_reader: Callable[[str], Mapping[str, Any] | None] | None = None
+    activity: Callable[[str], list[Mapping[str, Any]]] | None = None
     index_ttl: float = 30.0  # seconds before the alert index is refreshed (in the background)
 
 
@@ -374,6 +378,9 @@ class Console:
         if not verdicts and not alerts and not events:
             return self.error(404, f"Vigil has recorded nothing about {rid}")
         latest = max(alerts, key=lambda a: a.starts_at) if alerts else None
+        activity = self.cfg.activity(rid) if self.cfg.activity else []
+        current = self.cfg.resource_reader(rid) if self.cfg.resource_reader else None
+        failing = [a for a in alerts if a.ends_at is None and a.labels.get("detector") == "drift"]
         return self.render(
             request,
             ident,
@@ -382,7 +389,9 @@ class Console:
             verdicts=verdicts,
             alerts=alerts,
             latest=latest,
-            timeline=data.timeline(alerts, verdicts, events),
+            timeline=data.timeline(alerts, verdicts, events, activity),
+            arm=data.arm_lines(current, failing) if current is not None else None,
+            arm_known=self.cfg.resource_reader is not None,
         )
 
     def cost_page(self, request: Request, ident: Identity) -> Response:

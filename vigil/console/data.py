@@ -13,7 +13,9 @@ reads per request (``bench/console`` measures both).
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 import threading
 import time
 from collections import Counter
@@ -451,10 +453,29 @@ def drift_resources(store: StateStore) -> Iterator[ResourceSummary]:
 
 
 def timeline(
-    alerts: Iterable[AlertRecord], verdicts: Iterable[Mapping[str, Any]], events: Iterable[Mapping[str, Any]]
+    alerts: Iterable[AlertRecord],
+    verdicts: Iterable[Mapping[str, Any]],
+    events: Iterable[Mapping[str, Any]],
+    activity: Iterable[Mapping[str, Any]] = (),
 ) -> list[dict[str, str]]:
-    """One resource's history, newest first: events received, alerts fired and resolved, current verdicts."""
+    """One resource's history, newest first: Activity Log changes (who did what), events
+    received, alerts fired and resolved, and the current verdict per rule."""
     items: list[dict[str, str]] = []
+    for entry in activity:
+        op = entry.get("operationName")
+        status = entry.get("status")
+        what = str(op.get("value", "") if isinstance(op, Mapping) else op or "")
+        if isinstance(status, Mapping) and status.get("value"):
+            what += f" ({status['value']})"
+        items.append(
+            {
+                "at": str(entry.get("eventTimestamp", "")),
+                "kind": "change",
+                "what": what,
+                "who": str(entry.get("caller", "")),
+                "rule": "",
+            }
+        )
     for e in events:
         items.append(
             {"at": str(e.get("event_time", "")), "kind": "event", "what": str(e.get("type", "")), "who": "", "rule": ""}
@@ -483,3 +504,24 @@ def timeline(
         )
     items.sort(key=lambda i: i["at"], reverse=True)
     return items
+
+
+_FIELD = re.compile(r"field '([^']+)'")
+
+
+def arm_lines(resource: Mapping[str, Any], failing: Iterable[AlertRecord]) -> list[tuple[str, bool]]:
+    """The resource's ARM JSON, pretty-printed, one (line, highlighted) pair per line: a line is
+    highlighted when its key is the last segment of a policy field a firing drift alert names
+    (``field 'Microsoft.Storage/storageAccounts/supportsHttpsTrafficOnly' equals …``)."""
+    keys: set[str] = set()
+    for alert in failing:
+        text = " ".join(alert.annotations.get(k, "") for k in ("violation", "expected", "reason"))
+        for alias in _FIELD.findall(text):
+            leaf = re.split(r"[/.]", alias.replace("[*]", ""))[-1]
+            if leaf:
+                keys.add(leaf.lower())
+    out: list[tuple[str, bool]] = []
+    for line in json.dumps(resource, indent=2, sort_keys=True, default=str).splitlines():
+        key = line.strip().split('":', 1)[0].lstrip('"').lower() if '":' in line else ""
+        out.append((line, bool(key) and key in keys))
+    return out

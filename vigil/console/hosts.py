@@ -10,8 +10,11 @@ import hashlib
 import hmac
 import logging
 import secrets
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 from starlette.applications import Starlette
 
@@ -19,7 +22,7 @@ from vigil.console.app import ConsoleConfig, create_app
 from vigil.console.auth import AppServiceAuth, Authenticator
 from vigil.runtime import Runtime
 
-__all__ = ["AZURE_BASE", "azure_app", "console_config", "console_secret"]
+__all__ = ["AZURE_BASE", "azure_app", "console_config", "console_secret", "tenant_sources"]
 
 log = logging.getLogger(__name__)
 AZURE_BASE = "/api/console"  # host.json keeps the default "api" route prefix
@@ -64,3 +67,27 @@ def azure_app(rt: Runtime, settings: Mapping[str, str]) -> Starlette:
     return create_app(
         console_config(rt, auth=AppServiceAuth(settings), secret=console_secret(settings), base=AZURE_BASE)
     )
+
+
+def tenant_sources(
+    folder: Path,
+) -> tuple[Callable[[str], Mapping[str, Any] | None], Callable[[str], list[Mapping[str, Any]]]]:
+    """The drift timeline's resource reader and Activity Log from a tenant folder (the demo's
+    ``out/tenant``): ARM JSON by id, and the log entries per resource (read once, on first use)."""
+    from vigil.tenant import TenantFolder, canonical_id
+
+    tenant = TenantFolder(folder)
+    by_id: dict[str, list[Mapping[str, Any]]] = {}
+    loaded = threading.Event()
+    lock = threading.Lock()
+
+    def activity(resource_id: str) -> list[Mapping[str, Any]]:
+        if not loaded.is_set():
+            with lock:
+                if not loaded.is_set():
+                    for entry in tenant.entries():
+                        by_id.setdefault(canonical_id(str(entry.get("resourceId", ""))), []).append(entry)
+                    loaded.set()
+        return by_id.get(canonical_id(resource_id), [])
+
+    return tenant.get, activity
