@@ -13,10 +13,13 @@ from typing import Any
 
 import pytest
 
+from alerts.compiled import compiled
 from alerts.remediation.config import RemediationConfig
 from alerts.remediation.findings import rule_actions_from_registry
 from core.state import open_store
 from core.state.base import StateStore
+from vigil.cli.run_cmds import DEMO_CONFIG
+from vigil.config import load_config
 from vigil.console.app import ConsoleConfig, create_app
 from vigil.console.auth import ALL_ROLES, SESSION_COOKIE, LocalTokenAuth
 
@@ -78,6 +81,7 @@ def make_client(store: StateStore) -> MakeClient:
             rule_actions=rule_actions_from_registry(),
             enqueue_remediation=(queued.append if queued is not None else None),
             index_ttl=0.0,
+            route=compiled(load_config(DEMO_CONFIG)).root,
         )
         if tenant is not None:
             from vigil.console.hosts import tenant_sources

@@ -233,3 +233,19 @@ def test_drift_timeline_shows_current_arm_json_and_the_activity_log(
     html = client.get("/resource", params={"id": entry["resourceId"].lower()}).text
     assert "<strong>change</strong>" in html
     assert f"by {entry['caller']}" in html
+
+
+def test_grouping_as_routed_matches_the_pipelines_notification_groups(
+    make_client: MakeClient, store: StateStore
+) -> None:
+    client = make_client()
+    html = client.get("/alerts", params={"group": "1"}).text
+    m = re.search(r'data-testid="groups">(\d+)<', html)
+    assert m
+    # The pipeline notified one group per (receiver, group key); each integration logs it once.
+    notified = {(r.key.split("|")[0], r.value["group_key"]) for r in store.query(Namespace.NFLOG)}
+    assert int(m.group(1)) == len(notified) == 7
+    assert html.count("<td>security</td>") == 1  # the one drift alert routes to security
+    link = re.search(r'href="(/alerts\?[^"]*matchers=[^"]+)"', html)
+    assert link
+    assert _total(client.get(link.group(1).replace("&amp;", "&")).text) == 1

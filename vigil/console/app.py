@@ -28,6 +28,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from alerts.remediation.config import RemediationConfig
+from alerts.routing import Route as AlertRoute
 from core.state.base import StateStore
 from vigil.console import actions, data
 from vigil.console.auth import (
@@ -75,6 +76,7 @@ class ConsoleConfig:
     # (by id; None when absent) and its Activity Log entries.
     resource_reader: Callable[[str], Mapping[str, Any] | None] | None = None
     activity: Callable[[str], list[Mapping[str, Any]]] | None = None
+    route: AlertRoute | None = None  # the routing tree, for "group as routed"
     index_ttl: float = 30.0  # seconds before the alert index is refreshed (in the background)
 
 
@@ -175,7 +177,29 @@ class Console:
             page = self.index.page(data.AlertFilter(), now=self.cfg.clock(), page=1, per_page=PER_PAGE)
             page.rows, page.total, page.pages = [], 0, 1
             problem = str(exc)
-        return self.render(request, ident, "alerts.html", flt=flt, page=page, problem=problem, statuses=data.STATUSES)
+        grouped = q.get("group") == "1" and self.cfg.route is not None and not problem
+        groups: list[data.Group] = []
+        group_total = group_pages = 0
+        if grouped:
+            assert self.cfg.route is not None
+            groups, group_total, group_pages = self.index.groups(
+                flt, self.cfg.route, now=self.cfg.clock(), page=page_no, per_page=PER_PAGE
+            )
+        return self.render(
+            request,
+            ident,
+            "alerts.html",
+            flt=flt,
+            page=page,
+            problem=problem,
+            statuses=data.STATUSES,
+            grouped=grouped,
+            can_group=self.cfg.route is not None,
+            groups=groups,
+            group_total=group_total,
+            group_pages=group_pages,
+            page_no=page_no,
+        )
 
     def alert_page(self, request: Request, ident: Identity) -> Response:
         fp = request.path_params["fp"]

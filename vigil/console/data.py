@@ -27,6 +27,7 @@ from typing import Any
 from alerts.acks import get_ack
 from alerts.alertstate import AlertRecord, read_alert
 from alerts.matchers import Matcher, parse_matchers
+from alerts.routing import Route
 from alerts.silences import Silence, active_silences, silenced_by
 from core.state.base import Namespace, StateStore
 
@@ -135,6 +136,7 @@ class _Snapshot:
     statuses: list[str] | None = None
     status_key: tuple[Any, ...] | None = None
     status_masks: dict[str, int] = field(default_factory=dict)
+    route_keys: list[tuple[tuple[str, str, str], ...]] | None = None  # per row: (receiver, group key, labels)
     label_masks: dict[str, dict[str, int]] = field(default_factory=dict)
     events: dict[str, list[dict[str, Any]]] | None = None
     resources: list[ResourceSummary] | None = None
@@ -302,6 +304,36 @@ class AlertIndex:
             mask &= self._matcher_mask(snap, m)
         return [snap.rows[i] for i in set_bits(mask, limit=limit)], mask.bit_count()
 
+    def groups(
+        self, flt: AlertFilter, route: Route, *, now: datetime, page: int = 1, per_page: int = 50
+    ) -> tuple[list[Group], int, int]:
+        """The filtered alerts grouped as the route tree groups them for notification:
+        (receiver, group key) with counts per status, largest first; (groups, total, pages)."""
+        snap, mask = self.select(flt, now=now)
+        assert snap.statuses is not None
+        if snap.route_keys is None:
+            keys: list[tuple[tuple[str, str, str], ...]] = []
+            for row in snap.rows:
+                keys.append(
+                    tuple(
+                        (r.opts.receiver, r.group_key(row.labels), _matcher_text(r.group_labels(row.labels)))
+                        for r in route.match(row.labels)
+                    )
+                )
+            snap.route_keys = keys
+        found: dict[tuple[str, str], Group] = {}
+        for i in set_bits(mask):
+            for receiver, key, labels in snap.route_keys[i]:
+                g = found.get((receiver, key))
+                if g is None:
+                    g = found[(receiver, key)] = Group(receiver, key, labels)
+                g.counts[snap.statuses[i]] += 1
+                g.total += 1
+        ordered = sorted(found.values(), key=lambda g: (-g.counts["firing"], -g.total, g.receiver, g.key))
+        pages = max(1, -(-len(ordered) // per_page))
+        page = max(1, min(page, pages))
+        return ordered[(page - 1) * per_page : page * per_page], len(ordered), pages
+
     def for_resource(self, resource_id: str) -> list[AlertRow]:
         rid = resource_id.lower()
         return [r for r in self.rows() if r.rid_lower == rid]
@@ -329,6 +361,22 @@ class AlertIndex:
         if snap.resources is None:
             snap.resources = list(drift_resources(self.store))
         return snap.resources
+
+
+@dataclass(slots=True)
+class Group:
+    receiver: str
+    key: str
+    matchers: str  # the group's labels as matchers: the list filtered to this group
+    total: int = 0
+    counts: Counter[str] = field(default_factory=Counter)
+
+
+def _matcher_text(labels: Mapping[str, str]) -> str:
+    if not labels:
+        return ""
+    quoted = (str(v).replace("\\", "\\\\").replace('"', '\\"') for v in labels.values())
+    return "{" + ", ".join(f'{k}="{v}"' for k, v in zip(labels, quoted, strict=True)) + "}"
 
 
 _POPCOUNT = bytes(bin(b).count("1") for b in range(256))

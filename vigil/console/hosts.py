@@ -50,7 +50,10 @@ def console_config(rt: Runtime, *, auth: Authenticator, secret: bytes, base: str
     def enqueue(message: dict[str, str]) -> None:
         rt.enqueue(queue, message)
 
+    from alerts.compiled import compiled
+
     return ConsoleConfig(
+        route=compiled(rt.config).root,
         store=rt.store,
         auth=auth,
         secret=secret,
