@@ -143,11 +143,15 @@ def _p95(xs: list[float]) -> float:
 def measure(path: Path) -> dict[str, Any]:
     import httpx
 
+    from alerts.compiled import compiled
     from core.state import open_store
     from core.state.base import Namespace
+    from vigil.cli.run_cmds import DEMO_CONFIG
+    from vigil.config import load_config
     from vigil.console.app import ConsoleConfig, create_app
     from vigil.console.auth import SESSION_COOKIE, LocalTokenAuth
 
+    route = compiled(load_config(DEMO_CONFIG)).root  # the demo routing: group by alertname and resource
     store = open_store("sqlite", path=path)
     token = "bench-token-0123456789abcdef"
     rid = _rid(7)
@@ -161,11 +165,14 @@ def measure(path: Path) -> dict[str, Any]:
         "resources": f"/resources?page={N_RESOURCES // 100}",
         "resource_timeline": "/resource?" + urlencode({"id": rid}),
         "silences": "/silences",
+        "alerts_grouped": "/alerts?" + urlencode({"group": "1", "detector": "drift"}),
     }
 
     async def run(ttl: float, repeats: int) -> dict[str, dict[str, float]]:
         app = create_app(
-            ConsoleConfig(store=store, auth=LocalTokenAuth(token), secret=b"b" * 32, clock=lambda: NOW, index_ttl=ttl)
+            ConsoleConfig(
+                route=route, store=store, auth=LocalTokenAuth(token), secret=b"b" * 32, clock=lambda: NOW, index_ttl=ttl
+            )
         )
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(
