@@ -14,7 +14,7 @@ from alerts.matchers import matches_all, parse_matchers
 from core.state import open_store
 from core.state.base import Namespace, StateStore
 from core.state.sqlite import SQLiteStore
-from vigil.console.data import AlertFilter, AlertIndex, set_bits
+from vigil.console.data import AlertFilter, AlertIndex, all_bits, set_bits
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 VALUES = st.sampled_from(["", "a", "ab", "b", "storage-https", "x.y"])
@@ -56,6 +56,8 @@ def test_set_bits_pages_through_a_mask() -> None:
     assert set_bits(mask, skip=2, limit=3) == [8, 9, 200]
     assert set_bits(mask, skip=6) == []
     assert set_bits(0) == []
+    assert all_bits(mask) == set_bits(mask)
+    assert all_bits(0) == []
 
 
 def _alert(store: StateStore, fp: str, name: str, extra: dict[str, str] | None = None) -> None:

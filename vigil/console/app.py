@@ -488,6 +488,14 @@ def _guarded(console: Console, handler: Handler) -> Callable[[Request], Awaitabl
             # Page handlers read the state store synchronously: off the event loop.
             return cast(Response, await run_in_threadpool(handler, console, request, ident))
         except AuthError as exc:
+            log.info(
+                "console: %s %s refused (%s): %s",
+                request.method,
+                request.url.path,
+                exc.status,
+                exc,
+                extra={"status": exc.status, "path": request.url.path},
+            )
             return console.error(exc.status, str(exc))
 
     return endpoint

@@ -13,6 +13,7 @@ reads per request (``bench/console`` measures both).
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import re
@@ -136,7 +137,10 @@ class _Snapshot:
     statuses: list[str] | None = None
     status_key: tuple[Any, ...] | None = None
     status_masks: dict[str, int] = field(default_factory=dict)
-    route_keys: list[tuple[tuple[str, str, str], ...]] | None = None  # per row: (receiver, group key, labels)
+    # (route, per-row group ids, per-group (receiver, key, matchers), per-row codes, the statuses they are for)
+    route_groups: (
+        tuple[Route, list[tuple[int, ...]], list[tuple[str, str, str]], list[int] | None, list[str] | None] | None
+    ) = None
     label_masks: dict[str, dict[str, int]] = field(default_factory=dict)
     events: dict[str, list[dict[str, Any]]] | None = None
     resources: list[ResourceSummary] | None = None
@@ -308,27 +312,54 @@ class AlertIndex:
         self, flt: AlertFilter, route: Route, *, now: datetime, page: int = 1, per_page: int = 50
     ) -> tuple[list[Group], int, int]:
         """The filtered alerts grouped as the route tree groups them for notification:
-        (receiver, group key) with counts per status, largest first; (groups, total, pages)."""
+        (receiver, group key) with counts per status, largest first; (groups, total, pages).
+
+        Each row's groups are found once per snapshot (the route tree's own caches make that
+        one decision per distinct label projection); a request then counts (group, status)
+        codes of the selected rows with C-level loops."""
         snap, mask = self.select(flt, now=now)
-        assert snap.statuses is not None
-        if snap.route_keys is None:
-            keys: list[tuple[tuple[str, str, str], ...]] = []
+        statuses = snap.statuses
+        assert statuses is not None
+        if snap.route_groups is None or snap.route_groups[0] is not route:
+            ids: dict[tuple[str, str], int] = {}
+            info: list[tuple[str, str, str]] = []
+            per_row: list[tuple[int, ...]] = []
             for row in snap.rows:
-                keys.append(
-                    tuple(
-                        (r.opts.receiver, r.group_key(row.labels), _matcher_text(r.group_labels(row.labels)))
-                        for r in route.match(row.labels)
-                    )
-                )
-            snap.route_keys = keys
-        found: dict[tuple[str, str], Group] = {}
-        for i in set_bits(mask):
-            for receiver, key, labels in snap.route_keys[i]:
-                g = found.get((receiver, key))
-                if g is None:
-                    g = found[(receiver, key)] = Group(receiver, key, labels)
-                g.counts[snap.statuses[i]] += 1
-                g.total += 1
+                gids = []
+                for r in route.match(row.labels):
+                    pair = (r.opts.receiver, r.group_key(row.labels))
+                    gid = ids.get(pair)
+                    if gid is None:
+                        gid = ids[pair] = len(info)
+                        info.append((pair[0], pair[1], _matcher_text(r.group_labels(row.labels))))
+                    gids.append(gid)
+                per_row.append(tuple(gids))
+            snap.route_groups = (route, per_row, info, None, None)
+        _, per_row, info, codes, codes_for = snap.route_groups
+        if codes is None or codes_for is not statuses:
+            # (group id x number of statuses + status index) per row, for its first group; rows a
+            # `continue: true` route sends to several groups add their other groups below.
+            scode = {st: n for n, st in enumerate(STATUSES)}
+            codes = [g[0] * len(STATUSES) + scode[st] if g else -1 for g, st in zip(per_row, statuses, strict=True)]
+            snap.route_groups = (route, per_row, info, codes, statuses)
+        selected = all_bits(mask)
+        tally = Counter(map(codes.__getitem__, selected))
+        for i in selected:
+            extra = per_row[i]
+            if len(extra) > 1:
+                for gid in extra[1:]:
+                    tally[gid * len(STATUSES) + STATUSES.index(statuses[i])] += 1
+        found: dict[int, Group] = {}
+        for code, n in tally.items():
+            if code < 0:
+                continue
+            gid, st = divmod(code, len(STATUSES))
+            g = found.get(gid)
+            if g is None:
+                receiver, key, matchers = info[gid]
+                g = found[gid] = Group(receiver, key, matchers)
+            g.counts[STATUSES[st]] += n
+            g.total += n
         ordered = sorted(found.values(), key=lambda g: (-g.counts["firing"], -g.total, g.receiver, g.key))
         pages = max(1, -(-len(ordered) // per_page))
         page = max(1, min(page, pages))
@@ -407,6 +438,17 @@ def _facet(masks: Mapping[str, int], mask: int) -> Counter[str]:
         if count:
             out[value] = count
     return out
+
+
+_ZERO_ONE = bytes.maketrans(b"01", b"\x00\x01")
+
+
+def all_bits(mask: int) -> list[int]:
+    """Positions of every set bit of ``mask``, in increasing order (C-level loops only)."""
+    if not mask:
+        return []
+    flags = bin(mask)[:1:-1].encode("ascii").translate(_ZERO_ONE)  # bit i is flags[i]
+    return list(itertools.compress(range(len(flags)), flags))
 
 
 def set_bits(mask: int, *, skip: int = 0, limit: int | None = None) -> list[int]:
