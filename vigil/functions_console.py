@@ -15,7 +15,7 @@ from typing import Any
 
 import azure.functions as func
 
-from vigil.functions import get_runtime
+from vigil.functions import MAX_BODY_BYTES, get_runtime
 
 __all__ = ["bp"]
 
@@ -50,5 +50,7 @@ def reset_console() -> None:
 )
 async def console(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
     """The triage console (alerts, silences, drift, cost, remediation ledger)."""
+    if len(req.get_body() or b"") > MAX_BODY_BYTES:  # the console's forms are small: refuse before any work
+        return func.HttpResponse("request body too large", status_code=413, mimetype="text/plain")
     response: func.HttpResponse = await _middleware().handle_async(req, context)
     return response

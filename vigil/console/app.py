@@ -58,7 +58,7 @@ SECURITY_HEADERS = {
     "x-frame-options": "DENY",
     "cache-control": "no-store",
 }
-MAX_FORM_BYTES = 64 * 1024
+MAX_FORM_BYTES = 64 * 1024  # as vigil.functions.MAX_BODY_BYTES, which the Function trigger checks first
 PER_PAGE = 50
 
 
