@@ -90,3 +90,45 @@ def test_stale_snapshot_is_refreshed_in_the_background(tmp_path: Path) -> None:
         assert index.page(AlertFilter(status="acknowledged"), now=NOW).total == 1
     finally:
         store.close()
+
+
+def test_groups_follow_the_route_tree_including_continue(tmp_path: Path) -> None:
+    from alerts.compiled import compiled
+    from vigil.config import parse_config
+
+    cfg = parse_config(
+        {
+            "route": {
+                "receiver": "ops",
+                "group_by": ["alertname"],
+                "routes": [
+                    {"receiver": "sec", "matchers": ['detector="drift"'], "continue": True},
+                    {"receiver": "audit", "matchers": ['severity="high"']},
+                ],
+            },
+            "receivers": [{"name": "ops"}, {"name": "sec"}, {"name": "audit"}],
+        }
+    )
+    route = compiled(cfg).root
+    store = open_store("sqlite", path=tmp_path / "state.db")
+    try:
+        specs = [("a", "drift", "high"), ("a", "drift", "low"), ("b", "drift", "high"), ("a", "idle", "low")]
+        for i, (name, det, sev) in enumerate(specs):
+            _alert(store, f"{i:016x}", name, extra={"detector": det, "severity": sev})
+        index = AlertIndex(store, ttl=60)
+        groups, total, _ = index.groups(AlertFilter(), route, now=NOW)
+        got = {(g.receiver, g.matchers): g.total for g in groups}
+        # Brute force with the route tree itself.
+        want: dict[tuple[str, str], int] = {}
+        for row in index.rows():
+            for r in route.match(row.labels):
+                key = (r.opts.receiver, "{" + f'alertname="{row.labels["alertname"]}"' + "}")
+                want[key] = want.get(key, 0) + 1
+        assert got == want
+        assert total == len(want)
+        assert got[("sec", '{alertname="a"}')] == 2
+        assert got[("audit", '{alertname="a"}')] == 1  # the drift+high alert continues to audit
+        drift_only, _, _ = index.groups(AlertFilter(detector="idle"), route, now=NOW)
+        assert [(g.receiver, g.total) for g in drift_only] == [("ops", 1)]
+    finally:
+        store.close()

@@ -138,6 +138,7 @@ class _Snapshot:
     status_key: tuple[Any, ...] | None = None
     status_masks: dict[str, int] = field(default_factory=dict)
     # (route, per-row group ids, per-group (receiver, key, matchers), per-row codes, the statuses they are for)
+    route_multi: int = 0  # rows in more than one group (routes with continue: true)
     route_groups: (
         tuple[Route, list[tuple[int, ...]], list[tuple[str, str, str]], list[int] | None, list[str] | None] | None
     ) = None
@@ -335,35 +336,37 @@ class AlertIndex:
                     gids.append(gid)
                 per_row.append(tuple(gids))
             snap.route_groups = (route, per_row, info, None, None)
+            snap.route_multi = _mask_of(i for i, g in enumerate(per_row) if len(g) > 1)
         _, per_row, info, codes, codes_for = snap.route_groups
+        width = len(STATUSES)
         if codes is None or codes_for is not statuses:
             # (group id x number of statuses + status index) per row, for its first group; rows a
             # `continue: true` route sends to several groups add their other groups below.
             scode = {st: n for n, st in enumerate(STATUSES)}
-            codes = [g[0] * len(STATUSES) + scode[st] if g else -1 for g, st in zip(per_row, statuses, strict=True)]
+            codes = [g[0] * width + scode[st] if g else -1 for g, st in zip(per_row, statuses, strict=True)]
             snap.route_groups = (route, per_row, info, codes, statuses)
-        selected = all_bits(mask)
-        tally = Counter(map(codes.__getitem__, selected))
-        for i in selected:
-            extra = per_row[i]
-            if len(extra) > 1:
-                for gid in extra[1:]:
-                    tally[gid * len(STATUSES) + STATUSES.index(statuses[i])] += 1
-        found: dict[int, Group] = {}
+        tally = Counter(map(codes.__getitem__, all_bits(mask)))
+        for i in all_bits(mask & snap.route_multi):
+            for gid in per_row[i][1:]:
+                tally[gid * width + STATUSES.index(statuses[i])] += 1
+        totals: Counter[int] = Counter()
+        firing: Counter[int] = Counter()
         for code, n in tally.items():
-            if code < 0:
-                continue
-            gid, st = divmod(code, len(STATUSES))
-            g = found.get(gid)
-            if g is None:
-                receiver, key, matchers = info[gid]
-                g = found[gid] = Group(receiver, key, matchers)
-            g.counts[STATUSES[st]] += n
-            g.total += n
-        ordered = sorted(found.values(), key=lambda g: (-g.counts["firing"], -g.total, g.receiver, g.key))
-        pages = max(1, -(-len(ordered) // per_page))
+            if code >= 0:
+                totals[code // width] += n
+                if code % width == 0:  # STATUSES[0] is "firing"
+                    firing[code // width] += n
+        order = sorted(totals, key=lambda gid: (-firing[gid], -totals[gid], info[gid][0], info[gid][1]))
+        pages = max(1, -(-len(order) // per_page))
         page = max(1, min(page, pages))
-        return ordered[(page - 1) * per_page : page * per_page], len(ordered), pages
+        shown: list[Group] = []
+        for gid in order[(page - 1) * per_page : page * per_page]:
+            g = Group(*info[gid], total=totals[gid])
+            for n, st in enumerate(STATUSES):
+                if tally.get(gid * width + n):
+                    g.counts[st] = tally[gid * width + n]
+            shown.append(g)
+        return shown, len(order), pages
 
     def for_resource(self, resource_id: str) -> list[AlertRow]:
         rid = resource_id.lower()
