@@ -14,7 +14,7 @@ EXPORT := $(UV) export --frozen --no-default-groups --no-emit-project --format r
 
 include scripts/infra.mk
 
-.PHONY: demo test lint typecheck pytest lock-check requirements requirements-check upgrade bench clean setup node chromium alertmanager
+.PHONY: demo console-shots test lint typecheck pytest lock-check requirements requirements-check upgrade bench clean setup node chromium alertmanager
 
 $(BIN)/uv: $(BOOTSTRAP)
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (Python 3.11) on PATH" >&2; exit 1; }
@@ -76,6 +76,12 @@ upgrade: $(BIN)/uv tools-upgrade
 
 demo: setup
 	$(BIN)/vigil demo --out out
+	@echo "console:       $(BIN)/vigil serve --state out/state.db   (prints the URL to open; docs/console.md)"
+	@echo "screenshots:   make console-shots   (the console in Chromium, written to out/console/)"
+
+# The console's browser tests, keeping their screenshots in out/console/.
+console-shots: setup node chromium
+	VIGIL_CONSOLE_SHOTS=$(CURDIR)/out/console $(BIN)/python -m pytest tests/console/test_browser.py -q
 
 lint: setup
 	$(BIN)/ruff check .

@@ -18,6 +18,7 @@ from vigil.cli import (
     events_cmds,
     remediation_cmds,
     run_cmds,
+    serve_cmds,
     silence_cmds,
 )
 
@@ -41,6 +42,7 @@ app.add_typer(remediation_cmds.remediate_app, name="remediate")
 app.add_typer(remediation_cmds.remediation_app, name="remediation")
 digest_cmds.register(app)  # vigil digest
 app.add_typer(config_cmds.app, name="config")
+serve_cmds.register(app)  # vigil serve
 
 
 def main() -> None:

@@ -1,0 +1,5 @@
+import json
+
+from bench.console import main
+
+print(json.dumps(main()))

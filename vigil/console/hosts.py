@@ -1,0 +1,96 @@
+"""Building the console for its two hosts from a :class:`~vigil.runtime.Runtime`.
+
+Both hosts read the same state store and the same remediation config, and queue an
+approval on the same remediation queue the card buttons use (``REMEDIATION_QUEUE``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+import threading
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+
+from vigil.console.app import ConsoleConfig, create_app
+from vigil.console.auth import AppServiceAuth, Authenticator
+from vigil.runtime import Runtime
+
+__all__ = ["AZURE_BASE", "azure_app", "console_config", "console_secret", "tenant_sources"]
+
+log = logging.getLogger(__name__)
+AZURE_BASE = "/api/console"  # host.json keeps the default "api" route prefix
+
+
+def console_secret(settings: Mapping[str, str]) -> bytes:
+    """The CSRF secret: ``VIGIL_CONSOLE_SECRET``, else derived from ``VIGIL_SIGNING_KEY`` (so every
+    instance of the Function App agrees), else random for this process (a warning: tokens then
+    fail across instances and restarts)."""
+    own = settings.get("VIGIL_CONSOLE_SECRET", "")
+    if own and not own.startswith("@Microsoft.KeyVault("):
+        return own.encode()
+    signing = settings.get("VIGIL_SIGNING_KEY", "")
+    if signing and not signing.startswith("@Microsoft.KeyVault("):
+        return hmac.new(signing.encode(), b"vigil-console-csrf", hashlib.sha256).digest()
+    log.warning("console: neither VIGIL_CONSOLE_SECRET nor VIGIL_SIGNING_KEY is set; CSRF secret is per process")
+    return secrets.token_bytes(32)
+
+
+def console_config(rt: Runtime, *, auth: Authenticator, secret: bytes, base: str = "") -> ConsoleConfig:
+    from alerts.remediation.findings import rule_actions_from_registry
+
+    queue = rt.setting("REMEDIATION_QUEUE") or "vigil-remediation"
+
+    def enqueue(message: dict[str, str]) -> None:
+        rt.enqueue(queue, message)
+
+    from alerts.compiled import compiled
+
+    return ConsoleConfig(
+        route=compiled(rt.config).root,
+        store=rt.store,
+        auth=auth,
+        secret=secret,
+        clock=lambda: datetime.now(UTC),
+        remediation=rt.config.remediation,
+        rule_actions=rule_actions_from_registry(),
+        enqueue_remediation=enqueue,
+        base=base,
+    )
+
+
+def azure_app(rt: Runtime, settings: Mapping[str, str]) -> Starlette:
+    """The console behind App Service Authentication, under ``/api/console``."""
+    return create_app(
+        console_config(rt, auth=AppServiceAuth(settings), secret=console_secret(settings), base=AZURE_BASE)
+    )
+
+
+def tenant_sources(
+    folder: Path,
+) -> tuple[Callable[[str], Mapping[str, Any] | None], Callable[[str], list[Mapping[str, Any]]]]:
+    """The drift timeline's resource reader and Activity Log from a tenant folder (the demo's
+    ``out/tenant``): ARM JSON by id, and the log entries per resource (read once, on first use)."""
+    from vigil.tenant import TenantFolder, canonical_id
+
+    tenant = TenantFolder(folder)
+    by_id: dict[str, list[Mapping[str, Any]]] = {}
+    loaded = threading.Event()
+    lock = threading.Lock()
+
+    def activity(resource_id: str) -> list[Mapping[str, Any]]:
+        if not loaded.is_set():
+            with lock:
+                if not loaded.is_set():
+                    for entry in tenant.entries():
+                        by_id.setdefault(canonical_id(str(entry.get("resourceId", ""))), []).append(entry)
+                    loaded.set()
+        return by_id.get(canonical_id(resource_id), [])
+
+    return tenant.get, activity
