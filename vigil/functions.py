@@ -5,10 +5,11 @@ Functions: ``resource_events`` (Event Grid: ResourceWrite/Action/DeleteSuccess -
 (HTTP GET, function key).
 
 Each body parses its trigger input into plain data, gets the cached runtime and calls one
-handler from :mod:`vigil.handlers`. The handler module is imported inside the body, not
-here: indexing the app must stay cheap (cold start), and a drift event must not pay for
-the cost-analysis imports. A handler raises to make the platform retry (Event Grid
-redelivers, the queue message becomes visible again, the timer retries).
+handler from :mod:`vigil.handlers`, passed by reference (``handlers.handle_detect``, so mypy
+checks the name). The handler package is imported inside the body, not here: indexing the
+app must stay cheap (cold start), and a drift event must not pay for the cost-analysis
+imports. A handler raises to make the platform retry (Event Grid redelivers, the queue
+message becomes visible again, the timer retries).
 """
 
 from __future__ import annotations
@@ -17,12 +18,20 @@ import base64
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import azure.functions as func
 
 from vigil.runtime_azure import get_runtime
+
+if TYPE_CHECKING:
+    from vigil.runtime import Runtime
+
+QueueHandler = Callable[[dict[str, Any], "Runtime"], dict[str, Any]]
+EventHandler = Callable[[list[dict[str, Any]], "Runtime"], dict[str, Any]]
+TimerHandler = Callable[["Runtime", datetime], dict[str, Any]]
 
 __all__ = [
     "MAX_BODY_BYTES",
@@ -143,9 +152,13 @@ def quarantine_message(msg: func.QueueMessage, queue: str, reason: str) -> str:
     return path
 
 
-def run_queue_handler(msg: func.QueueMessage, queue_setting: str, handler_name: str) -> dict[str, Any] | None:
+def _name(handler: Callable[..., Any]) -> str:
+    return str(getattr(handler, "__name__", handler))
+
+
+def run_queue_handler(msg: func.QueueMessage, queue_setting: str, handler: QueueHandler) -> dict[str, Any] | None:
     """Parses ``msg`` (from the queue named by app setting ``queue_setting``), calls
-    ``vigil.handlers.<handler_name>(message, rt)`` and logs the outcome.
+    ``handler(message, rt)`` and logs the outcome.
 
     A malformed body is quarantined (not retried) and ``None`` returned; a handler error
     propagates so the host retries the message (then moves it to ``<queue>-poison``).
@@ -161,10 +174,8 @@ def run_queue_handler(msg: func.QueueMessage, queue_setting: str, handler_name: 
             extra={"queue": queue, "message_id": msg.id, "deadletter_blob": path},
         )
         return None
-    from vigil import handlers
-
-    handler = getattr(handlers, handler_name)
-    result: dict[str, Any] = handler(message, get_runtime())
+    handler_name = _name(handler)
+    result = handler(message, get_runtime())
     logger.info(
         "%s handled message %s",
         handler_name,
@@ -179,13 +190,11 @@ def run_queue_handler(msg: func.QueueMessage, queue_setting: str, handler_name: 
     return result
 
 
-def run_event_handler(event: func.EventGridEvent | func.CloudEvent, handler_name: str) -> dict[str, Any]:
-    """Calls ``vigil.handlers.<handler_name>([event], rt)`` with the event as its JSON dict."""
+def run_event_handler(event: func.EventGridEvent | func.CloudEvent, handler: EventHandler) -> dict[str, Any]:
+    """Calls ``handler([event], rt)`` with the event as its JSON dict."""
     data = event_to_dict(event)
-    from vigil import handlers
-
-    handler = getattr(handlers, handler_name)
-    result: dict[str, Any] = handler([data], get_runtime())
+    handler_name = _name(handler)
+    result = handler([data], get_runtime())
     logger.info(
         "%s handled event %s",
         handler_name,
@@ -200,15 +209,14 @@ def run_event_handler(event: func.EventGridEvent | func.CloudEvent, handler_name
     return result
 
 
-def run_timer_handler(timer: func.TimerRequest, handler_name: str) -> dict[str, Any]:
-    """Calls ``vigil.handlers.<handler_name>(rt, now)`` for a timer tick."""
-    now = datetime.now(UTC)
+def run_timer_handler(timer: func.TimerRequest, handler: TimerHandler) -> dict[str, Any]:
+    """Calls ``handler(rt, now)`` for a timer tick."""
+    rt = get_runtime()
+    now = rt.now()
+    handler_name = _name(handler)
     if timer.past_due:
         logger.warning("timer %s is past due", handler_name, extra={"handler": handler_name})
-    from vigil import handlers
-
-    handler = getattr(handlers, handler_name)
-    result: dict[str, Any] = handler(get_runtime(), now)
+    result = handler(rt, now)
     logger.info("%s ran", handler_name, extra={"handler": handler_name, "now": now.isoformat()})
     return result
 
@@ -264,7 +272,9 @@ def resource_events(event: func.EventGridEvent) -> None:
             extra={"event_id": data["id"], "event_type": _event_type(data)},
         )
         return
-    run_event_handler(event, "handle_resource_events")
+    from vigil import handlers
+
+    run_event_handler(event, handlers.handle_resource_events)
 
 
 @bp.function_name("metrics")
@@ -272,7 +282,9 @@ def resource_events(event: func.EventGridEvent) -> None:
 @bp.timer_trigger(arg_name="timer", schedule="%METRICS_SCHEDULE%", run_on_startup=False, use_monitor=True)
 def metrics(timer: func.TimerRequest) -> None:
     """Idle-compute detection over Azure Monitor metrics."""
-    run_timer_handler(timer, "run_metrics")
+    from vigil import handlers
+
+    run_timer_handler(timer, handlers.run_metrics)
 
 
 @bp.function_name("sweep")
@@ -280,14 +292,18 @@ def metrics(timer: func.TimerRequest) -> None:
 @bp.timer_trigger(arg_name="timer", schedule="%SWEEP_SCHEDULE%", run_on_startup=False, use_monitor=True)
 def sweep(timer: func.TimerRequest) -> None:
     """Resource Graph sweep for drift the events missed."""
-    run_timer_handler(timer, "run_sweep")
+    from vigil import handlers
+
+    run_timer_handler(timer, handlers.run_sweep)
 
 
 @bp.function_name("detect")
 @bp.queue_trigger(arg_name="msg", queue_name="%DETECT_QUEUE%", connection="AzureWebJobsStorage")
 def detect(msg: func.QueueMessage) -> None:
     """Overspend detection for the days one completed ingest run covers."""
-    run_queue_handler(msg, "DETECT_QUEUE", "handle_detect")
+    from vigil import handlers
+
+    run_queue_handler(msg, "DETECT_QUEUE", handlers.handle_detect)
 
 
 @bp.function_name("health")

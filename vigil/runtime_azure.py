@@ -143,8 +143,10 @@ class AzureRuntime:
         azure_client_kwargs: Mapping[str, Any] | None = None,
         config: VigilConfig | None = None,
         store: StateStore | None = None,
+        metrics_options: Mapping[str, Any] | None = None,
     ) -> None:
         self.settings = settings
+        self._metrics_options = dict(metrics_options or {})
         self._env = dict(os.environ if env is None else env)
         self._credential = credential
         self._client_kwargs = dict(azure_client_kwargs or {})
@@ -298,6 +300,14 @@ class AzureRuntime:
         """Extra keyword arguments for azure-mgmt clients (endpoint, CA bundle); empty in Azure."""
         return dict(self._client_kwargs)
 
+    @property
+    def metrics_options(self) -> dict[str, Any]:
+        """Extra ``ingest.metrics.MonitorMetrics`` arguments; empty in Azure."""
+        return dict(self._metrics_options)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
     def _service_uri(self, attr: str, setting: str) -> str:
         uri = getattr(self.settings, attr)
         if not uri:
@@ -389,7 +399,7 @@ def reset_runtime() -> None:
 
 if TYPE_CHECKING:  # mypy checks that AzureRuntime satisfies the protocols
     from core.runtime import BlobStore
-    from vigil.runtime import Runtime
+    from vigil.runtime import AzureAccess, Runtime
 
-    def _conforms(rt: AzureRuntime, blobs: AzureBlobStore) -> tuple[Runtime, BlobStore]:
-        return rt, blobs
+    def _conforms(rt: AzureRuntime, blobs: AzureBlobStore) -> tuple[Runtime, AzureAccess, BlobStore]:
+        return rt, rt, blobs

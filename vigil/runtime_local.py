@@ -1,6 +1,7 @@
-"""The CLI's :class:`vigil.runtime.Runtime`: a local folder for blobs, queues in the state store.
+"""The CLI's :class:`vigil.runtime.Runtime`: local folders for blobs, queues in the state store.
 
-The CLI runs exactly the handlers the Function App runs. Where the Function App hands a
+The CLI runs exactly the handlers the Function App runs (``vigil run``, ``vigil demo``,
+``vigil events replay``). Where the Function App hands a
 message to a Storage Queue and the host later calls the queue trigger, the CLI puts the
 message in a durable queue kept in the state store (namespace ``"queues"``, apart from
 the alerts outbox in ``Namespace.OUTBOX``) and calls :meth:`LocalRuntime.drain` (or
@@ -14,22 +15,23 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-import os
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.runtime import LocalBlobStore
 from core.state.base import StateStore
 from vigil.config import VigilConfig
 
 if TYPE_CHECKING:
+    from alerts.notify import DirectorySink
     from core.runtime import BlobStore
-    from vigil.runtime import Runtime
+    from vigil.runtime import HasChannelSink, Runtime
 
-__all__ = ["QUEUES_NAMESPACE", "DrainResult", "LocalBlobStore", "LocalRuntime", "QueueHandler"]
+__all__ = ["QUEUES_NAMESPACE", "DrainResult", "LocalRuntime", "QueueHandler"]
 
 logger = logging.getLogger(__name__)
 
@@ -37,53 +39,6 @@ QueueHandler = Callable[[dict[str, Any]], Any]
 MAX_DEQUEUE_COUNT = 5  # same as host.json extensions.queues.maxDequeueCount
 QUEUES_NAMESPACE = "queues"  # not Namespace.OUTBOX: alerts.outbox.StoreOutbox owns that one
 _SEP = ":"
-
-
-class LocalBlobStore:
-    """:class:`core.runtime.BlobStore` over a folder; blob paths are POSIX paths below it."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def _file(self, path: str) -> Path:
-        rel = PurePosixPath(path)
-        if not path or rel.is_absolute() or ".." in rel.parts or "\\" in path:
-            raise ValueError(f"invalid blob path {path!r}: must be relative, without '..' or backslashes")
-        return self.root.joinpath(*rel.parts)
-
-    def read(self, path: str) -> bytes:
-        """The blob's bytes; :class:`FileNotFoundError` when it does not exist."""
-        file = self._file(path)
-        try:
-            return file.read_bytes()
-        except (FileNotFoundError, IsADirectoryError):
-            raise FileNotFoundError(f"blob {self.root.name}/{path} does not exist ({file})") from None
-
-    def write(self, path: str, data: bytes) -> None:
-        """Writes atomically (temp file + rename), so readers never see half a blob."""
-        file = self._file(path)
-        file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = file.with_name(f".{file.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, file)
-
-    def list(self, prefix: str = "") -> Iterator[str]:
-        """Blob paths starting with ``prefix`` (a plain string prefix, as in Azure), sorted."""
-        if not self.root.is_dir():
-            return iter(())
-        names = (
-            p.relative_to(self.root).as_posix()
-            for p in self.root.rglob("*")
-            if p.is_file() and not p.name.endswith(".tmp")
-        )
-        return iter(sorted(n for n in names if n.startswith(prefix)))
-
-    def delete(self, path: str) -> None:
-        """Deletes the blob; deleting a missing blob is not an error (idempotent)."""
-        self._file(path).unlink(missing_ok=True)
-
-    def exists(self, path: str) -> bool:
-        return self._file(path).is_file()
 
 
 @dataclass
@@ -102,7 +57,9 @@ class LocalRuntime:
 
     ``root`` holds one folder per blob container. ``settings`` are the app settings the
     handlers may ask for (default: none, so handlers use their defaults); ``clock`` gives
-    the current time for message visibility.
+    the current time (the handlers' ``rt.now()`` and message visibility); ``sink`` is a
+    folder notifications are written to instead of sent (the CLI's outbox); ``mounts`` maps
+    a container to a folder elsewhere (a tenant folder's ``exports/`` as the export container).
     """
 
     def __init__(
@@ -113,6 +70,8 @@ class LocalRuntime:
         *,
         settings: Mapping[str, str] | None = None,
         clock: Callable[[], datetime] | None = None,
+        sink: Path | None = None,
+        mounts: Mapping[str, Path] | None = None,
     ) -> None:
         self._config = config
         self._store = store
@@ -120,6 +79,8 @@ class LocalRuntime:
         self._settings = dict(settings or {})
         self._clock = clock or (lambda: datetime.now(UTC))
         self._seq = itertools.count()
+        self._sink = sink
+        self._mounts = {name: Path(folder) for name, folder in (mounts or {}).items()}
 
     @property
     def config(self) -> VigilConfig:
@@ -132,7 +93,7 @@ class LocalRuntime:
     def blobs(self, container: str) -> LocalBlobStore:
         if not container or "/" in container or container.startswith("."):
             raise ValueError(f"invalid container name {container!r}")
-        return LocalBlobStore(self.root / container)
+        return LocalBlobStore(self._mounts.get(container, self.root / container))
 
     def setting(self, name: str, default: str | None = None) -> str | None:
         """An app setting: from ``settings``, else the settings model's default (queue and
@@ -147,6 +108,18 @@ class LocalRuntime:
         except KeyError:
             modelled = None
         return default if modelled is None else modelled
+
+    def channel_sink(self) -> DirectorySink | None:
+        """With ``sink`` (a folder), notifications are written there instead of sent."""
+        if self._sink is None:
+            return None
+        from alerts.notify import DirectorySink
+
+        return DirectorySink(self._sink)
+
+    def now(self) -> datetime:
+        """The runtime's clock: the handlers' current time and the queues' visibility clock."""
+        return self._clock()
 
     def enqueue(self, queue: str, message: Mapping[str, Any], *, visibility_timeout: int = 0) -> None:
         """Stores the message durably; it becomes visible ``visibility_timeout`` seconds from now."""
@@ -275,5 +248,5 @@ class LocalRuntime:
 
 if TYPE_CHECKING:  # mypy checks that LocalRuntime satisfies the protocols
 
-    def _conforms(rt: LocalRuntime, blobs: LocalBlobStore) -> tuple[Runtime, BlobStore]:
-        return rt, blobs
+    def _conforms(rt: LocalRuntime, blobs: LocalBlobStore) -> tuple[Runtime, HasChannelSink, BlobStore]:
+        return rt, rt, blobs

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from core.timeutil import parse_utc
 from detectors.drift.aliases import STAR, PathToken, alias_path
 from detectors.drift.expr import MISSING, EvaluationError, Expr, ExprError, compile_expr, is_expression, literal
 
@@ -190,7 +191,7 @@ def _num(v: Any) -> float | None:
 def _date(v: Any) -> datetime | None:
     if isinstance(v, str) and len(v) >= 10 and v[4:5] == "-":
         try:
-            return datetime.fromisoformat(v.replace("Z", "+00:00"))
+            return parse_utc(v)
         except ValueError:
             return None
     return None

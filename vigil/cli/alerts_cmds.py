@@ -8,7 +8,9 @@ from typing import Any
 
 import typer
 
-from vigil.cli.silence_cmds import DEFAULT_STATE, STATE_HELP, _now, _open
+from vigil.cli.common import DEFAULT_STATE, STATE_HELP, load_config_or_exit
+from vigil.cli.common import now_or_clock as _now
+from vigil.cli.common import open_state as _open
 
 app = typer.Typer(help="Triage alerts: list, acknowledge, inspect the outbox, test routes.", no_args_is_help=True)
 routes_app = typer.Typer(help="Test the routing tree offline (like amtool config routes).", no_args_is_help=True)
@@ -41,13 +43,7 @@ def list_(
     t = _now(now)
     rules = []
     if config is not None:
-        from vigil.config import ConfigError, load_config
-
-        try:
-            rules = list(load_config(config).inhibit_rules)
-        except ConfigError as exc:
-            typer.echo(str(exc), err=True)
-            raise typer.Exit(2) from None
+        rules = list(load_config_or_exit(config).inhibit_rules)
     store = _open(state)
     try:
         from alerts.inhibit import Inhibitor
@@ -158,13 +154,8 @@ def dispatch(
     from alerts.dispatch import drain
     from alerts.notify import DirectorySink
     from alerts.outbox import StoreOutbox
-    from vigil.config import ConfigError, load_config
 
-    try:
-        cfg = load_config(config)
-    except ConfigError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from None
+    cfg = load_config_or_exit(config)
     store = _open(state)
     try:
         res = drain(StoreOutbox(store), config=cfg, store=store, sink=DirectorySink(outbox_dir) if outbox_dir else None)

@@ -24,11 +24,7 @@ def schema(out: Path | None = typer.Option(None, "--out", help="Write the schema
 @app.command("validate")
 def validate(path: Path = typer.Argument(..., help="The vigil.yaml to check.")) -> None:
     """Validate a config file; errors name the key path."""
-    from vigil.config import ConfigError, load_config
+    from vigil.cli.common import load_config_or_exit
 
-    try:
-        load_config(path)
-    except ConfigError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from None
+    load_config_or_exit(path)
     typer.echo(f"{path}: ok")

@@ -10,12 +10,9 @@ from typing import Any
 
 import typer
 
+from vigil.cli.common import fail as _fail
+
 app = typer.Typer(help="Evaluate Azure Policy rules against ARM resources.", no_args_is_help=True)
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
 
 
 def _unwrap(doc: Any) -> Any:
