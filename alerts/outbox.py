@@ -25,17 +25,16 @@ twice is still sent once. ``vigil alerts outbox`` lists both kinds of record.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from core.runtime import MessageTooLargeError, queue_body
 from core.state.base import ConcurrencyError, Namespace, StateStore
 
 __all__ = [
-    "MAX_INLINE_CHARS",
     "Lease",
     "OutboxEntry",
     "OutboxReader",
@@ -48,9 +47,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-# A Storage Queue message holds at most 64 KiB, and base64 (the Functions host's encoding)
-# costs a third: a body longer than this goes by reference (``{"ref": key}``).
-MAX_INLINE_CHARS = 45_000
 QUEUE_TRANSPORT = "queue"  # the ``transport`` of a QueueOutbox mirror record
 
 
@@ -208,9 +204,9 @@ class QueueOutbox:
 
     Idempotent per key: a mirrored key is not queued again. The mirror is written after the
     queue send, so a crash in between queues a message twice, which delivery tolerates
-    (``alerts.dispatch.deliver`` checks the notification log). A body longer than
-    :data:`MAX_INLINE_CHARS` goes by reference (``{"ref": key}``) and is read back from
-    the mirror by :meth:`resolve`. Retries and the poison queue are the queue host's.
+    (``alerts.dispatch.deliver`` checks the notification log). A body over the queue limit
+    (``core.runtime.MAX_QUEUE_MESSAGE_BYTES``) goes by reference (``{"ref": key}``) and is
+    read back from the mirror by :meth:`resolve`. Retries and the poison queue are the queue host's.
     """
 
     def __init__(self, sender: QueueSender, store: StateStore, queue: str) -> None:
@@ -223,7 +219,9 @@ class QueueOutbox:
         if self.store.get(Namespace.OUTBOX, key) is not None:
             return False
         body: dict[str, Any] = {"message": dict(message), "attempts": 0}
-        if len(json.dumps(body, default=str, separators=(",", ":"))) > MAX_INLINE_CHARS:
+        try:
+            queue_body(self.queue, body)
+        except MessageTooLargeError:
             body = {"ref": key, "attempts": 0}
             self._mirror(key, message, now)  # the reader needs it before the message can arrive
         self.sender.enqueue(self.queue, body, visibility_timeout=int(delay.total_seconds()))

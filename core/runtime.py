@@ -7,13 +7,37 @@ is the other implementation (a Storage container).
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path, PurePosixPath
-from typing import Protocol
+from typing import Any, Protocol
 
-__all__ = ["BlobStore", "LocalBlobStore"]
+__all__ = ["MAX_QUEUE_MESSAGE_BYTES", "BlobStore", "LocalBlobStore", "MessageTooLargeError", "queue_body"]
+
+# A Storage Queue message is at most 64 KiB once base64-encoded (the Functions host's encoding,
+# 4/3 expansion): 48 KiB of JSON before it. The one queue size limit: the Function App's queues,
+# the CLI's local queue and the alerts outbox (which sends a larger message by reference) use it.
+MAX_QUEUE_MESSAGE_BYTES = 48 * 1024
+
+
+class MessageTooLargeError(ValueError):
+    """A queue message would exceed :data:`MAX_QUEUE_MESSAGE_BYTES`."""
+
+
+def queue_body(queue: str, message: Mapping[str, Any]) -> str:
+    """A queue message as the compact JSON every queue carries; :class:`MessageTooLargeError`
+    when it is over :data:`MAX_QUEUE_MESSAGE_BYTES`."""
+    body = json.dumps(message, separators=(",", ":"), sort_keys=True, default=str)
+    size = len(body.encode("utf-8"))
+    if size > MAX_QUEUE_MESSAGE_BYTES:
+        raise MessageTooLargeError(
+            f"message for queue {queue!r} is {size} bytes; the limit is {MAX_QUEUE_MESSAGE_BYTES} bytes "
+            "before base64 (store the payload in a blob and enqueue its path)"
+        )
+    return body
+
 
 _TMP_PREFIX = ".tmp-"
 

@@ -1,6 +1,7 @@
 """``vigil run`` and ``vigil demo``: the Function App's handlers over a tenant folder, and the run report.
 
-:func:`run_tenant` builds a :class:`vigil.runtime_local.LocalRuntime` (SQLite state, the tenant
+:func:`run_tenant` builds a :class:`vigil.runtime_local.LocalRuntime`
+(``vigil.runtime_local.tenant_runtime``: SQLite state, the tenant
 folder as the live source and its ``exports/`` as the export container, queues in the state
 store that drain in process, and ``out_dir/outbox/`` as the channel sink) and drives the
 handlers of :mod:`vigil.handlers` over it, as the Function App's triggers would:
@@ -38,7 +39,7 @@ from typing import Any
 from core.sources import SourceError
 from core.state.base import StateStore
 from vigil.config import VigilConfig
-from vigil.runtime_local import LocalRuntime
+from vigil.runtime_local import LocalRuntime, tenant_runtime
 from vigil.tenant import TenantFolder
 
 __all__ = ["FLUSH_HORIZON", "PipelineError", "RunSummary", "run_tenant"]
@@ -197,50 +198,6 @@ class _Host:
         self.rt.drain(queue, lambda message: self.call(handler, message, self.rt))
 
 
-def local_link_signing(out_dir: Path, env: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The settings that sign the CLI's card links (``vigil.handlers.link_signing`` reads them).
-
-    ``VIGIL_SIGNING_KEY`` and ``VIGIL_PUBLIC_BASE_URL`` from the environment win; otherwise a
-    random key is made once per output folder (``.signing-key``, readable by its owner only)
-    and links point at a local Functions host (``http://localhost:7071``), so the demo's cards
-    carry working Acknowledge / Silence 24h / Approve remediation buttons for `func start`.
-    """
-    import os
-    import secrets
-
-    environ = os.environ if env is None else env
-    base = environ.get("VIGIL_PUBLIC_BASE_URL") or "http://localhost:7071"
-    key = environ.get("VIGIL_SIGNING_KEY")
-    if not key:
-        path = out_dir / ".signing-key"
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(secrets.token_urlsafe(48))
-        key = path.read_text(encoding="utf-8").strip()
-    return {"VIGIL_SIGNING_KEY": key, "VIGIL_PUBLIC_BASE_URL": base}
-
-
-def local_runtime(
-    source: TenantFolder, *, config: VigilConfig, store: StateStore, out_dir: Path, clock: Callable[[], datetime]
-) -> LocalRuntime:
-    """The runtime ``vigil run`` gives the handlers (see the module docstring)."""
-    from vigil.handlers._common import EXPORTS_CONTAINER, TENANT_DIR
-
-    exports = EXPORTS_CONTAINER[1]
-    settings = {TENANT_DIR: str(source.root), EXPORTS_CONTAINER[0]: exports, **local_link_signing(out_dir)}
-    return LocalRuntime(
-        config,
-        store,
-        out_dir / DATA_DIR,
-        settings=settings,
-        clock=clock,
-        sink=out_dir / OUTBOX_DIR,
-        mounts={exports: source.exports_root},
-    )
-
-
 def _flush_time(rt: LocalRuntime, now: datetime) -> datetime:
     """When the scheduled group flushes due within FLUSH_HORIZON of ``now`` are all visible."""
     from core.timeutil import parse_utc
@@ -341,7 +298,15 @@ def run_tenant(
     out.mkdir(parents=True, exist_ok=True)
     summary = RunSummary(tenant=str(source.root), out_dir=str(out), now=now.isoformat())
     clock = _Clock(now)
-    rt = local_runtime(source, config=config, store=store, out_dir=out, clock=clock)
+    rt = tenant_runtime(
+        source,
+        config=config,
+        store=store,
+        out_dir=out,
+        data_dir=out / DATA_DIR,
+        outbox_dir=out / OUTBOX_DIR,
+        clock=clock,
+    )
     host = _Host(rt)
     steps = _Steps(progress, total=6)
     try:

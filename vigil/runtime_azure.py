@@ -14,7 +14,6 @@ next to nothing, which keeps the Function App's cold start short.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import threading
@@ -22,6 +21,8 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from core.runtime import MessageTooLargeError, queue_body
 
 if TYPE_CHECKING:
     from alerts.receipts import ReceiptJournal
@@ -49,12 +50,6 @@ AZURITE_CONNECTION_STRING = (
     "TableEndpoint=http://127.0.0.1:10002/devstoreaccount1;"
 )
 _DEV_STORAGE = "usedevelopmentstorage=true"
-# A queue message is at most 64 KiB once base64-encoded (4/3 expansion).
-MAX_MESSAGE_BYTES = 48 * 1024
-
-
-class MessageTooLargeError(ValueError):
-    """A queue message would exceed the Storage Queue size limit."""
 
 
 def expand_connection_string(conn: str) -> str:
@@ -187,13 +182,8 @@ class AzureRuntime:
 
     def enqueue(self, queue: str, message: Mapping[str, Any], *, visibility_timeout: int = 0) -> None:
         """Sends ``message`` as compact JSON; creates the queue on first use."""
-        body = json.dumps(message, separators=(",", ":"), sort_keys=True, default=str)
+        body = queue_body(queue, message)
         size = len(body.encode("utf-8"))
-        if size > MAX_MESSAGE_BYTES:
-            raise MessageTooLargeError(
-                f"message for queue {queue!r} is {size} bytes; the limit is {MAX_MESSAGE_BYTES} bytes "
-                "before base64 (store the payload in a blob and enqueue its path)"
-            )
         client = self._queue_client(queue)
         from azure.core.exceptions import ResourceNotFoundError
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core.runtime import LocalBlobStore
+from core.runtime import LocalBlobStore, queue_body
 from core.state.base import StateStore
 from vigil.config import VigilConfig
 
@@ -30,8 +31,9 @@ if TYPE_CHECKING:
     from alerts.notify import DirectorySink
     from core.runtime import BlobStore
     from vigil.runtime import HasChannelSink, Runtime
+    from vigil.tenant import TenantFolder
 
-__all__ = ["QUEUES_NAMESPACE", "DrainResult", "LocalRuntime", "QueueHandler"]
+__all__ = ["QUEUES_NAMESPACE", "DrainResult", "LocalRuntime", "QueueHandler", "local_link_signing", "tenant_runtime"]
 
 logger = logging.getLogger(__name__)
 
@@ -123,7 +125,7 @@ class LocalRuntime:
 
     def enqueue(self, queue: str, message: Mapping[str, Any], *, visibility_timeout: int = 0) -> None:
         """Stores the message durably; it becomes visible ``visibility_timeout`` seconds from now."""
-        body = json.loads(json.dumps(message, default=str))  # same JSON round trip as a real queue
+        body = json.loads(queue_body(queue, message))  # the same JSON and size limit as a real queue
         now = self._clock()
         key = f"{queue}{_SEP}{time.time_ns():020d}{_SEP}{next(self._seq):06d}"
         self._store.put(
@@ -244,6 +246,58 @@ class LocalRuntime:
             (r for r in self._store.query(QUEUES_NAMESPACE, prefix) if r.value.get("queue") == queue),
             key=lambda r: r.key,
         )
+
+
+def local_link_signing(out_dir: Path, env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The settings that sign the CLI's card links (``vigil.handlers.link_signing`` reads them).
+
+    ``VIGIL_SIGNING_KEY`` and ``VIGIL_PUBLIC_BASE_URL`` from the environment win; otherwise a
+    random key is made once per output folder (``.signing-key``, readable by its owner only)
+    and links point at a local Functions host (``http://localhost:7071``), so the demo's cards
+    carry working Acknowledge / Silence 24h / Approve remediation buttons for `func start`.
+    """
+    import secrets
+
+    environ = os.environ if env is None else env
+    base = environ.get("VIGIL_PUBLIC_BASE_URL") or "http://localhost:7071"
+    key = environ.get("VIGIL_SIGNING_KEY")
+    if not key:
+        path = out_dir / ".signing-key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(secrets.token_urlsafe(48))
+        key = path.read_text(encoding="utf-8").strip()
+    return {"VIGIL_SIGNING_KEY": key, "VIGIL_PUBLIC_BASE_URL": base}
+
+
+def tenant_runtime(
+    tenant: TenantFolder,
+    *,
+    config: VigilConfig,
+    store: StateStore,
+    out_dir: Path,
+    data_dir: Path,
+    outbox_dir: Path,
+    clock: Callable[[], datetime],
+) -> LocalRuntime:
+    """The runtime ``vigil run`` gives the handlers: the tenant folder as the live source
+    (``VIGIL_TENANT_DIR``) and its ``exports/`` as the export container, blobs below
+    ``data_dir``, ``outbox_dir`` as the channel sink, card links signed per ``out_dir``."""
+    from vigil.handlers._common import EXPORTS_CONTAINER, TENANT_DIR
+
+    exports = EXPORTS_CONTAINER[1]
+    settings = {TENANT_DIR: str(tenant.root), EXPORTS_CONTAINER[0]: exports, **local_link_signing(out_dir)}
+    return LocalRuntime(
+        config,
+        store,
+        data_dir,
+        settings=settings,
+        clock=clock,
+        sink=outbox_dir,
+        mounts={exports: tenant.exports_root},
+    )
 
 
 if TYPE_CHECKING:  # mypy checks that LocalRuntime satisfies the protocols

@@ -17,9 +17,10 @@ from typing import Any
 
 import pytest
 
-from alerts.outbox import MAX_INLINE_CHARS, QueueOutbox, StoreOutbox
+from alerts.outbox import QueueOutbox, StoreOutbox
 from alerts.pipeline import process
 from alerts.testing import finding
+from core.runtime import MAX_QUEUE_MESSAGE_BYTES
 from tests.alerts.helpers import Endpoint, Reply, serve
 from tests.support.azurite import host_settings
 from vigil import handlers
@@ -109,7 +110,7 @@ def test_huge_group_goes_by_reference(azurite: Any, endpoint: Endpoint) -> None:
         now = datetime.now(UTC)
         fs = [finding(resource=f"{SUB}/vm{i:05d}", observed_at=now) for i in range(4000)]
         (msg,) = process(fs, config=rt.config, store=rt.store, outbox=ob, now=now).messages
-        assert len(json.dumps(msg)) > 64 * 1024 > MAX_INLINE_CHARS  # would not fit in a queue message
+        assert len(json.dumps(msg)) > 64 * 1024 > MAX_QUEUE_MESSAGE_BYTES  # would not fit in a queue message
         (body,) = _receive(rt, ob.queue)
         assert body == {"ref": msg["key"], "attempts": 0}
         handlers.dispatch_alert(body, rt)

@@ -338,10 +338,10 @@ def test_live_metrics_timer_reads_resource_graph_and_azure_monitor(
 def test_outbox_mirror_and_by_reference_messages(
     tmp_path: Path, store: StateStore, endpoint: Endpoint, sim: SimResult, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from alerts import outbox
     from alerts.outbox import StoreOutbox
+    from core import runtime
 
-    monkeypatch.setattr(outbox, "MAX_INLINE_CHARS", 10)
+    monkeypatch.setattr(runtime, "MAX_QUEUE_MESSAGE_BYTES", 200)  # a reference fits, an idle group does not
     rt = _rt(tmp_path, store, endpoint.url, sim)
     handlers.run_metrics(rt, DEFAULT_NOW)
     bodies = rt.pending(ALERTS)  # two groups: the idle VM and the idle ML instance

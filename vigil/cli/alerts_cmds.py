@@ -150,21 +150,26 @@ def dispatch(
     ),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
-    """Deliver the notifications due in the outbox (one pass; failures retry with backoff)."""
-    from alerts.dispatch import drain
-    from alerts.notify import DirectorySink
-    from alerts.outbox import StoreOutbox
+    """Deliver the notifications waiting in the alerts queue (one pass), with the Function App's
+    own queue handler (``vigil.handlers.dispatch_alert``). A message that fails stays queued
+    for the next pass; after 5 failed passes it moves to the poison queue, as in Azure."""
+    from vigil import handlers
+    from vigil.runtime_local import LocalRuntime, local_link_signing
 
     cfg = load_config_or_exit(config)
     store = _open(state)
     try:
-        res = drain(StoreOutbox(store), config=cfg, store=store, sink=DirectorySink(outbox_dir) if outbox_dir else None)
+        folder = state.parent
+        rt = LocalRuntime(cfg, store, folder / "data", settings=local_link_signing(folder), sink=outbox_dir)
+        queue = rt.setting("ALERTS_QUEUE") or "vigil-alerts"
+        res = rt.drain(queue, lambda message: handlers.dispatch_alert(message, rt))
     finally:
         store.close()
+    out = {"delivered": res.processed, "retried": res.failed - res.poisoned, "failed": res.poisoned}
     typer.echo(
-        json.dumps(res.to_dict())
+        json.dumps(out)
         if as_json
-        else f"delivered {res.delivered}, retrying {res.retried}, failed {res.failed}"
+        else f"delivered {out['delivered']}, retrying {out['retried']}, failed {out['failed']}"
     )
 
 
