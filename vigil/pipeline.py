@@ -4,18 +4,18 @@
 (``vigil.runtime_local.tenant_runtime``: SQLite state, the tenant
 folder as the live source and its ``exports/`` as the export container, queues in the state
 store that drain in process, and ``out_dir/outbox/`` as the channel sink) and drives the
-handlers of :mod:`vigil.handlers` over it, as the Function App's triggers would:
+handlers of :mod:`vigil.handlers` over it, as the Function App's triggers would (the queue
+triggers are ``LocalRuntime.queue_triggers``, one pass over them per step):
 
 1. **cost** - one BlobCreated event per export manifest -> ``handle_blob_created`` -> the
    ingest queue -> ``handle_ingest_part`` (normalized costs into ``out_dir/data/costs``) ->
    the detect queue -> ``handle_detect`` (overspend);
 2. **idle** - ``run_metrics`` (the metrics timer);
 3. **drift** - the tenant's Event Grid deliveries -> ``handle_resource_events``;
-4. **flush** - groups still in ``group_wait`` are flushed at their due time, at most
-   ``FLUSH_HORIZON`` after ``now`` (the local clock moves there; waiting in real time would
-   only delay the batch);
-5. **deliver** - the alerts queue -> ``dispatch_alert``: the exact Teams/webhook JSON and
-   .eml files land in ``out_dir/outbox/``.
+4. **flush and deliver** - groups still in ``group_wait`` are flushed at their due time, at
+   most ``FLUSH_HORIZON`` after ``now`` (the local clock moves there; waiting in real time
+   would only delay the batch), then the alerts queue -> ``dispatch_alert``: the exact
+   Teams/webhook JSON and .eml files land in ``out_dir/outbox/``.
 
 This module keeps only the progress display and the run report: ``out_dir/alerts.jsonl``
 (one alert per line), ``out_dir/digest.html`` (:mod:`vigil.pipeline_digest`) and the
@@ -39,7 +39,7 @@ from typing import Any
 from core.sources import SourceError
 from core.state.base import StateStore
 from vigil.config import VigilConfig
-from vigil.runtime_local import LocalRuntime, tenant_runtime
+from vigil.runtime_local import LocalRuntime, QueueTrigger, tenant_runtime
 from vigil.tenant import TenantFolder
 
 __all__ = ["FLUSH_HORIZON", "PipelineError", "RunSummary", "run_tenant"]
@@ -192,10 +192,15 @@ class _Host:
     def all_errors(self) -> list[str]:
         return [e for es in self._errors.values() for e in es]
 
-    def drain(self, setting: str, handler: Callable[[dict[str, Any], LocalRuntime], dict[str, Any]]) -> None:
-        """Each visible message of the queue once (a failed one stays queued for the next run)."""
-        queue = self.rt.setting(setting) or setting
-        self.rt.drain(queue, lambda message: self.call(handler, message, self.rt))
+    def run_queues(self, *, deliver: bool) -> None:
+        """One pass over the queue triggers (``LocalRuntime.queue_triggers``, in fan-out order):
+        each visible message once; a message that fails stays queued (5 failures: poisoned)."""
+
+        def bind(handler: QueueTrigger) -> Callable[[dict[str, Any]], dict[str, Any]]:
+            return lambda message: self.call(handler, message, self.rt)
+
+        for queue, handler in self.rt.queue_triggers(deliver=deliver).items():
+            self.rt.drain(queue, bind(handler))
 
 
 def _flush_time(rt: LocalRuntime, now: datetime) -> datetime:
@@ -222,12 +227,14 @@ def _sum(results: Sequence[Mapping[str, Any]], *path: str) -> int:
 
 
 def _ingest_report(host: _Host, runs: int) -> dict[str, Any]:
+    """The cost step's counts; a part that failed is still queued (``files_failed``) for the next run."""
     from vigil import handlers
 
     planned = host.results(handlers.handle_blob_created)
     parts = host.results(handlers.handle_ingest_part)
     complete = [p for p in parts if p.get("run_complete")]
-    errors = host.errors(handlers.handle_ingest_part)
+    errors = list(dict.fromkeys(host.errors(handlers.handle_ingest_part)))  # one line per problem
+    failing = len(host.rt.pending(host.rt.setting("INGEST_QUEUE") or "vigil-ingest"))
     return {
         "export_runs": runs,
         "runs_skipped": _sum(planned, "skipped"),
@@ -235,8 +242,8 @@ def _ingest_report(host: _Host, runs: int) -> dict[str, Any]:
         "runs_ingested": len(complete),
         "rows": _sum(complete, "rows"),
         "rows_rejected": _sum(complete, "rows_rejected"),
-        "files": len(parts) + len(errors),
-        "files_failed": len(errors),
+        "files": len(parts) + failing,
+        "files_failed": failing,
         "errors": errors,
     }
 
@@ -308,7 +315,7 @@ def run_tenant(
         clock=clock,
     )
     host = _Host(rt)
-    steps = _Steps(progress, total=6)
+    steps = _Steps(progress, total=5)
     try:
         with _timed(summary, steps, "read the tenant folder"):
             try:
@@ -324,22 +331,18 @@ def run_tenant(
                 path = run.manifest_path.relative_to(source.exports_root).as_posix()
                 event = handlers.blob_created_event(container, path, event_id=f"tenant:{path}")
                 host.call(handlers.handle_blob_created, [event], rt)
-            host.drain("INGEST_QUEUE", handlers.handle_ingest_part)
-            host.drain("DETECT_QUEUE", handlers.handle_detect)
-            summary.ingest = _ingest_report(host, len(runs))
+            host.run_queues(deliver=False)  # ingest parts, then overspend for each completed run
         with _timed(summary, steps, "idle: the metrics timer"):
             host.call(handlers.run_metrics, rt, now)
         with _timed(summary, steps, "drift: the event path"):
             result = host.call(handlers.handle_resource_events, events, rt)
             summary.drift = {"counts": result.get("drift", {}), "quarantined": result.get("quarantined", 0)}
-        with _timed(summary, steps, "alerts: group flush"):
+        with _timed(summary, steps, "flush groups, deliver"):
             # Groups in group_wait are flushed at their due time if it is within FLUSH_HORIZON:
             # the local clock moves to the last such time, and delivery happens then.
             clock.now = _flush_time(rt, now)
-            host.drain("DETECT_QUEUE", handlers.handle_detect)
-        with _timed(summary, steps, "deliver to outbox/"):
             before = _files(out / OUTBOX_DIR)
-            host.drain("ALERTS_QUEUE", handlers.dispatch_alert)
+            host.run_queues(deliver=True)  # (a failed part again,) group flushes, then the alerts queue
             summary.outbox_files = sorted(_files(out / OUTBOX_DIR) - before)
     finally:
         steps.close()
@@ -352,6 +355,7 @@ def run_tenant(
         "events": len(events),
         "cost_rows": len(costs),
     }
+    summary.ingest = _ingest_report(host, len(runs))
     summary.findings = _findings(host)
     summary.alerts = _alerts_report(host)
     delivered = host.results(handlers.dispatch_alert)

@@ -33,11 +33,20 @@ if TYPE_CHECKING:
     from vigil.runtime import HasChannelSink, Runtime
     from vigil.tenant import TenantFolder
 
-__all__ = ["QUEUES_NAMESPACE", "DrainResult", "LocalRuntime", "QueueHandler", "local_link_signing", "tenant_runtime"]
+__all__ = [
+    "QUEUES_NAMESPACE",
+    "DrainResult",
+    "LocalRuntime",
+    "QueueHandler",
+    "QueueTrigger",
+    "local_link_signing",
+    "tenant_runtime",
+]
 
 logger = logging.getLogger(__name__)
 
 QueueHandler = Callable[[dict[str, Any]], Any]
+QueueTrigger = Callable[[dict[str, Any], "Runtime"], dict[str, Any]]  # a handler as a queue trigger calls it
 MAX_DEQUEUE_COUNT = 5  # same as host.json extensions.queues.maxDequeueCount
 QUEUES_NAMESPACE = "queues"  # not Namespace.OUTBOX: alerts.outbox.StoreOutbox owns that one
 _SEP = ":"
@@ -217,27 +226,37 @@ class LocalRuntime:
                 break
         return totals
 
-    def run_pending(
-        self, *, deliver: bool = True, ignore_visibility: bool = False, max_rounds: int = 100
-    ) -> dict[str, DrainResult]:
-        """The local host: runs every queued message through the handler its Function calls.
+    def queue_triggers(self, *, deliver: bool = True) -> dict[str, QueueTrigger]:
+        """The Function App's queue triggers this host runs, in fan-out order: queue name -> handler.
 
         ``INGEST_QUEUE`` -> ``handle_ingest_part``, ``DETECT_QUEUE`` -> ``handle_detect`` and,
-        with ``deliver``, ``ALERTS_QUEUE`` -> ``dispatch_alert`` (``deliver=False`` leaves the
-        notifications queued for inspection). ``ignore_visibility`` also runs delayed
-        messages now (e.g. group flushes scheduled ``group_wait`` ahead).
+        with ``deliver``, ``ALERTS_QUEUE`` -> ``dispatch_alert``. The remediation queue is not
+        run locally: its worker acts on Azure through ARM, which a local runtime cannot reach.
+        The handlers are looked up when this is called (one name for each, in ``vigil.handlers``).
         """
         from vigil import handlers
 
-        def bind(handler: Callable[[dict[str, Any], LocalRuntime], Any]) -> QueueHandler:
-            return lambda message: handler(message, self)
-
-        table: dict[str, QueueHandler] = {
-            self.setting("INGEST_QUEUE") or "vigil-ingest": bind(handlers.handle_ingest_part),
-            self.setting("DETECT_QUEUE") or "vigil-detect": bind(handlers.handle_detect),
+        table: dict[str, QueueTrigger] = {
+            self.setting("INGEST_QUEUE") or "vigil-ingest": handlers.handle_ingest_part,
+            self.setting("DETECT_QUEUE") or "vigil-detect": handlers.handle_detect,
         }
         if deliver:
-            table[self.setting("ALERTS_QUEUE") or "vigil-alerts"] = bind(handlers.dispatch_alert)
+            table[self.setting("ALERTS_QUEUE") or "vigil-alerts"] = handlers.dispatch_alert
+        return table
+
+    def run_pending(
+        self, *, deliver: bool = True, ignore_visibility: bool = False, max_rounds: int = 100
+    ) -> dict[str, DrainResult]:
+        """The local host: runs every queued message through the handler its Function calls
+        (:meth:`queue_triggers`) until the queues are empty (``deliver=False`` leaves the
+        notifications queued for inspection). ``ignore_visibility`` also runs delayed messages
+        now (e.g. group flushes scheduled ``group_wait`` ahead).
+        """
+
+        def bind(handler: QueueTrigger) -> QueueHandler:
+            return lambda message: handler(message, self)
+
+        table = {queue: bind(handler) for queue, handler in self.queue_triggers(deliver=deliver).items()}
         return self.drain_all(table, max_rounds=max_rounds, ignore_visibility=ignore_visibility)
 
     def _records(self, queue: str) -> list[Any]:
