@@ -17,10 +17,9 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["DEFAULT_ARM_URL", "ArmOperationError", "ArmSession", "raise_for_status", "retry_after_s"]
+__all__ = ["NO_SUBSCRIPTION", "ArmOperationError", "ArmSession", "raise_for_status", "retry_after_s"]
 
-DEFAULT_ARM_URL = "https://management.azure.com"
-_NO_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
+NO_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"  # for requests that name no subscription
 _TERMINAL = {"succeeded", "failed", "canceled", "cancelled"}
 
 
@@ -82,7 +81,7 @@ class ArmSession:
         if client is None:
             from azure.mgmt.resource.resources import ResourceManagementClient
 
-            client = ResourceManagementClient(credential, subscription_id or _NO_SUBSCRIPTION, **client_kwargs)
+            client = ResourceManagementClient(credential, subscription_id or NO_SUBSCRIPTION, **client_kwargs)
         self.client = client
         self.subscription_id = subscription_id
         self.polling_interval = polling_interval

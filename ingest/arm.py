@@ -49,7 +49,6 @@ DEFAULT_API_VERSIONS: dict[str, str] = {
 
 
 PROVIDERS_API_VERSION = "2021-04-01"
-_NO_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 
 
 def _subscription_of(resource_id: str) -> str:
@@ -115,9 +114,9 @@ class ArmReader:
         return version
 
     def _provider_types(self, namespace: str, subscription_id: str) -> dict[str, list[str]]:
-        from core.arm import raise_for_status
+        from core.arm import NO_SUBSCRIPTION, raise_for_status
 
-        url = f"/subscriptions/{subscription_id or _NO_SUBSCRIPTION}/providers/{namespace}"
+        url = f"/subscriptions/{subscription_id or NO_SUBSCRIPTION}/providers/{namespace}"
         resp = self.session.send("GET", url, params={"api-version": PROVIDERS_API_VERSION})
         raise_for_status(resp)
         doc = resp.json()
