@@ -72,6 +72,17 @@ HANDLERS = (
 )
 
 
+def test_the_demos_handlers_are_the_function_apps_triggers() -> None:
+    """Each handler the demo drives is one a Function front door calls (by reference)."""
+    import re
+
+    import vigil
+
+    doors = "".join(p.read_text(encoding="utf-8") for p in Path(vigil.__file__).parent.glob("functions*.py"))
+    called = set(re.findall(r"\bhandlers\.([a-z_]+)\b", doors))
+    assert set(HANDLERS) <= called
+
+
 def test_a_demo_run_goes_through_the_function_apps_handlers(
     demo_out: tuple[Path, dict[str, Any]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
