@@ -7,14 +7,15 @@ records the log entry only after the send succeeded. A notification split into
 parts (Teams cards) records its sent parts, so a retry sends only the rest.
 A retried dispatcher therefore never sends an integration's notification twice.
 
-:func:`drain` runs an outbox to empty (CLI, timer); :func:`handle_queue_message`
-serves a queue-triggered Function.
+:func:`drain` delivers what a leasing outbox (``alerts.outbox.StoreOutbox``) holds, with
+backoff and poisoning (``vigil alerts dispatch``, the benches). The alerts queue's trigger,
+``vigil.handlers.dispatch_alert``, calls :func:`deliver` once per queue message and leaves
+retries and the poison queue to the queue host (Function App and CLI alike).
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -25,7 +26,7 @@ from alerts.alertstate import read_alert
 from alerts.compiled import Integration, compiled
 from alerts.nflog import entry_key, log_sent, needs_update, read_entry
 from alerts.notify import AlertView, DirectorySink, NotificationPayload, Notifier, NotifyResult, redact
-from alerts.outbox import Outbox, QueueOutbox
+from alerts.outbox import OutboxReader
 from alerts.receipts import ReceiptJournal
 from alerts.remediation.execute import outcome_for
 from core.state.base import Namespace, StateStore
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 
     from alerts.config import AlertingConfig, GlobalConfig
 
-__all__ = ["DeliveryResult", "DrainResult", "build_notifier", "deliver", "drain", "handle_queue_message"]
+__all__ = ["DeliveryResult", "DrainResult", "build_notifier", "deliver", "drain"]
 
 log = logging.getLogger(__name__)
 
@@ -285,7 +286,7 @@ class DrainResult:
 
 
 def drain(
-    outbox: Outbox,
+    outbox: OutboxReader,
     *,
     config: AlertingConfig,
     store: StateStore,
@@ -332,64 +333,3 @@ def drain(
                 outbox.fail(lease, reason=res.reason, now=now())
                 out.failed += 1
     return out
-
-
-def drain_until_empty(
-    outbox: Outbox,
-    *,
-    deadline: float,
-    poll: float = 0.2,
-    sleep: Callable[[float], None] = time.sleep,
-    **kwargs: Any,
-) -> DrainResult:
-    """Keep draining (waiting out backoffs) until nothing is pending or ``deadline`` (monotonic)."""
-    total = DrainResult()
-    while True:
-        r = drain(outbox, **kwargs)
-        total.delivered += r.delivered
-        total.retried += r.retried
-        total.failed += r.failed
-        total.results += r.results
-        if not any(e.state == "pending" for e in outbox.entries()) or time.monotonic() >= deadline:
-            return total
-        sleep(poll)
-
-
-def handle_queue_message(
-    body: Mapping[str, Any],
-    *,
-    outbox: QueueOutbox,
-    config: AlertingConfig,
-    store: StateStore,
-    now: datetime,
-    dequeue_count: int = 1,
-    notifiers: Mapping[str, Notifier] | None = None,
-    signing_key: bytes | None = None,
-    action_base_url: str | None = None,
-    receipts: ReceiptJournal | None = None,
-) -> DeliveryResult:
-    """For a queue-triggered Function: deliver; on retryable failure re-queue with backoff or poison.
-
-    Returns normally in every case (so the host deletes the triggering message);
-    a crash before returning leaves the message to the host's own retry, which
-    is safe because delivery is idempotent.
-    """
-    message = outbox.resolve(body) if ("message" in body or "ref" in body) else dict(body)
-    attempts = max(int(body.get("attempts", 0)) + 1, dequeue_count)
-    res = deliver(
-        message,
-        config=config,
-        store=store,
-        notifiers=notifiers,
-        now=now,
-        signing_key=signing_key,
-        action_base_url=action_base_url,
-        receipts=receipts,
-    )
-    if res.ok:
-        outbox.mirror(str(message["key"]), state="sent", attempts=attempts, updated_at=now.isoformat(), last_error="")
-    elif res.retryable:
-        outbox.requeue(message, attempts=attempts, reason=res.reason, now=now)
-    else:
-        outbox.poison_message(message, reason=res.reason, attempts=attempts, now=now)
-    return res

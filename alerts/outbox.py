@@ -1,40 +1,53 @@
 """The outbox: a queue between detection and delivery.
 
-:func:`alerts.pipeline.process` enqueues one message per (receiver, group)
-notification that is due; :mod:`alerts.dispatch` delivers them. Two
-implementations of one :class:`Outbox` protocol:
+:func:`alerts.pipeline.process` writes one message per (receiver, group) notification
+that is due through an :class:`OutboxWriter`; delivery reads them back. One protocol,
+split in two:
 
-* :class:`StoreOutbox` keeps messages in the state store (``Namespace.OUTBOX``):
-  the CLI's outbox, inspected by ``vigil alerts outbox``.
-* :class:`QueueOutbox` uses an Azure Storage Queue (the Function App). Failed
-  deliveries come back after an exponentially growing visibility timeout; after
-  ``max_attempts`` the message goes to ``<queue>-poison`` with its reason. Given
-  a state store it mirrors each message's state into ``Namespace.OUTBOX`` so the
-  CLI shows queue deliveries too, and skips re-enqueueing a key already queued.
+* :class:`OutboxWriter` (``enqueue``) is what the alert pipeline needs.
+* :class:`OutboxReader` (``receive``/``complete``/``retry``/``fail``/``entries``) is what
+  :func:`alerts.dispatch.drain` needs.
 
-Enqueue is keyed by the notification key, so re-running the pipeline does not
-queue a notification twice. Delivery is idempotent (see alerts.dispatch), so a
-message delivered twice by the queue is still sent once.
+Two implementations:
+
+* :class:`QueueOutbox` (writer) hands each message to a queue (the Function App's alerts
+  Storage Queue, or the CLI's local queue, both through ``Runtime.enqueue``) and mirrors
+  it into ``Namespace.OUTBOX``; the queue's trigger (``vigil.handlers.dispatch_alert``)
+  reads it back with :meth:`QueueOutbox.resolve` and records the outcome with
+  :meth:`QueueOutbox.record`. This is the path every run takes (Function App and CLI).
+* :class:`StoreOutbox` (writer and reader) keeps the messages in ``Namespace.OUTBOX`` and
+  leases them itself: ``vigil alerts dispatch`` drains it, and so do the alert benches.
+
+Enqueue is keyed by the notification key, so re-running the pipeline does not queue a
+notification twice. Delivery is idempotent (see alerts.dispatch), so a message delivered
+twice is still sent once. ``vigil alerts outbox`` lists both kinds of record.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from core.runtime import MessageTooLargeError, queue_body
 from core.state.base import ConcurrencyError, Namespace, StateStore
 
-__all__ = ["Lease", "Outbox", "OutboxEntry", "QueueOutbox", "RetryPolicy", "StoreOutbox"]
+__all__ = [
+    "Lease",
+    "OutboxEntry",
+    "OutboxReader",
+    "OutboxWriter",
+    "QueueOutbox",
+    "QueueSender",
+    "RetryPolicy",
+    "StoreOutbox",
+]
 
 log = logging.getLogger(__name__)
 
-# A queue message holds at most 64 KiB; base64 (Functions' default encoding) adds a third.
-MAX_INLINE_CHARS = 45_000
+QUEUE_TRANSPORT = "queue"  # the ``transport`` of a QueueOutbox mirror record
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,12 +85,14 @@ class OutboxEntry:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
-class Outbox(Protocol):
-    policy: RetryPolicy
-
+class OutboxWriter(Protocol):
     def enqueue(self, message: Mapping[str, Any], *, now: datetime, delay: timedelta = timedelta(0)) -> bool:
         """Queue a message under ``message["key"]``; False when that key is already queued or done."""
         ...
+
+
+class OutboxReader(Protocol):
+    policy: RetryPolicy
 
     def receive(
         self, *, now: datetime, max_messages: int = 32, lease: timedelta = timedelta(minutes=2)
@@ -137,8 +152,8 @@ class StoreOutbox:
         out: list[Lease] = []
         for rec in self.store.query(Namespace.OUTBOX):
             v = rec.value
-            if "message" not in v or v.get("state") != "pending":
-                continue  # not a StoreOutbox record (e.g. a queue marker written by another outbox)
+            if "message" not in v or v.get("state") != "pending" or v.get("transport") == QUEUE_TRANSPORT:
+                continue  # not a StoreOutbox record (a QueueOutbox mirror: its queue delivers it)
             if datetime.fromisoformat(v.get("not_before") or v.get("enqueued_at") or now.isoformat()) > now:
                 continue
             claimed = {**v, "attempts": int(v.get("attempts", 0)) + 1, "not_before": (now + lease).isoformat()}
@@ -178,201 +193,86 @@ class StoreOutbox:
         return sorted(out, key=lambda e: (e.enqueued_at, e.key))
 
 
+class QueueSender(Protocol):
+    """Where a :class:`QueueOutbox` sends: ``vigil.runtime.Runtime`` has this method."""
+
+    def enqueue(self, queue: str, message: Mapping[str, Any], *, visibility_timeout: int = 0) -> None: ...
+
+
 class QueueOutbox:
-    """Azure Storage Queue outbox with exponential visibility backoff and a poison queue."""
+    """:class:`OutboxWriter` over a queue, with each message mirrored into ``Namespace.OUTBOX``.
 
-    def __init__(
-        self,
-        queue_client: Any,
-        poison_client: Any,
-        *,
-        store: StateStore | None = None,
-        policy: RetryPolicy | None = None,
-    ) -> None:
-        self.queue = queue_client
-        self.poison = poison_client
+    Idempotent per key: a mirrored key is not queued again. The mirror is written after the
+    queue send, so a crash in between queues a message twice, which delivery tolerates
+    (``alerts.dispatch.deliver`` checks the notification log). A body over the queue limit
+    (``core.runtime.MAX_QUEUE_MESSAGE_BYTES``) goes by reference (``{"ref": key}``) and is
+    read back from the mirror by :meth:`resolve`. Retries and the poison queue are the queue host's.
+    """
+
+    def __init__(self, sender: QueueSender, store: StateStore, queue: str) -> None:
+        self.sender = sender
         self.store = store
-        self.policy = policy or RetryPolicy()
-
-    @classmethod
-    def from_connection_string(
-        cls,
-        conn: str,
-        queue_name: str = "vigil-alerts",
-        *,
-        store: StateStore | None = None,
-        policy: RetryPolicy | None = None,
-        create: bool = True,
-    ) -> QueueOutbox:
-        from azure.storage.queue import QueueClient, TextBase64DecodePolicy, TextBase64EncodePolicy
-
-        def client(name: str) -> Any:
-            c = QueueClient.from_connection_string(
-                conn,
-                name,
-                message_encode_policy=TextBase64EncodePolicy(),
-                message_decode_policy=TextBase64DecodePolicy(),
-            )
-            if create:
-                from azure.core.exceptions import ResourceExistsError
-
-                with contextlib.suppress(ResourceExistsError):
-                    c.create_queue()
-            return c
-
-        return cls(client(queue_name), client(f"{queue_name}-poison"), store=store, policy=policy)
-
-    # -- mirror into the state store -------------------------------------------------
-    def mirror(self, key: str, **changes: Any) -> None:
-        if self.store is None:
-            return
-        rec = self.store.get(Namespace.OUTBOX, key)
-        base = dict(rec.value) if rec else {}
-        self.store.put(Namespace.OUTBOX, key, {**base, **changes})
-
-    def _body(self, message: Mapping[str, Any], **extra: Any) -> str:
-        """Queue body; a message too big for a queue message (64 KiB) is sent by reference."""
-        body = json.dumps({"message": dict(message), **extra}, separators=(",", ":"))
-        if len(body) <= MAX_INLINE_CHARS:
-            return body
-        if self.store is None:
-            raise ValueError(
-                f"outbox message {message.get('key')} is {len(body)} characters; "
-                "a state store is needed to send it by reference"
-            )
-        return json.dumps({"ref": str(message["key"]), **extra}, separators=(",", ":"))
-
-    def resolve(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        if "message" in body:
-            return dict(body["message"])
-        rec = self.store.get(Namespace.OUTBOX, str(body["ref"])) if self.store is not None else None
-        if rec is None or "message" not in rec.value:
-            raise KeyError(f"outbox message {body.get('ref')} not found in the state store")
-        return dict(rec.value["message"])
+        self.queue = queue
 
     def enqueue(self, message: Mapping[str, Any], *, now: datetime, delay: timedelta = timedelta(0)) -> bool:
         key = str(message["key"])
-        if self.store is not None and self.store.get(Namespace.OUTBOX, key) is not None:
+        if self.store.get(Namespace.OUTBOX, key) is not None:
             return False
-        body = self._body(message, attempts=0)
-        if body.startswith('{"ref"'):
-            self.mirror(
-                key,
-                message=dict(message),
-                state="pending",
-                attempts=0,
-                enqueued_at=now.isoformat(),
-                updated_at=now.isoformat(),
-                transport="queue",
-            )
-        self.queue.send_message(body, visibility_timeout=int(delay.total_seconds()) or None)
+        body: dict[str, Any] = {"message": dict(message), "attempts": 0}
+        try:
+            queue_body(self.queue, body)
+        except MessageTooLargeError:
+            body = {"ref": key, "attempts": 0}
+            self._mirror(key, message, now)  # the reader needs it before the message can arrive
+        self.sender.enqueue(self.queue, body, visibility_timeout=int(delay.total_seconds()))
+        self._mirror(key, message, now)
+        return True
+
+    def _mirror(self, key: str, message: Mapping[str, Any], now: datetime) -> None:
         ts = now.isoformat()
-        self.mirror(
+        self.store.put(
+            Namespace.OUTBOX,
             key,
-            message=dict(message),
-            state="pending",
-            attempts=0,
-            enqueued_at=ts,
-            updated_at=ts,
-            not_before=(now + delay).isoformat(),
-            last_error="",
-            transport="queue",
-        )
-        return True
-
-    def receive(self, *, now: datetime, max_messages: int = 32, lease: timedelta = timedelta(minutes=2)) -> list[Lease]:
-        out: list[Lease] = []
-        for msg in self.queue.receive_messages(
-            messages_per_page=min(32, max_messages), visibility_timeout=int(lease.total_seconds())
-        ):
-            message = self.resolve(json.loads(msg.content))
-            out.append(Lease(str(message["key"]), message, int(msg.dequeue_count), msg))
-            if len(out) >= max_messages:
-                break
-        return out
-
-    def complete(self, lease: Lease, *, now: datetime, detail: Mapping[str, Any] | None = None) -> None:
-        self.queue.delete_message(lease.handle)
-        self.mirror(
-            lease.key,
-            state="sent",
-            attempts=lease.attempts,
-            updated_at=now.isoformat(),
-            last_error="",
-            detail=dict(detail or {}),
+            {
+                "message": dict(message),
+                "state": "pending",
+                "attempts": 0,
+                "enqueued_at": ts,
+                "updated_at": ts,
+                "queue": self.queue,
+                "transport": QUEUE_TRANSPORT,
+            },
         )
 
-    def retry(self, lease: Lease, *, reason: str, now: datetime) -> bool:
-        if lease.attempts >= self.policy.max_attempts:
-            self.fail(lease, reason=f"gave up after {lease.attempts} attempts: {reason}", now=now)
-            return False
-        delay = self.policy.backoff(lease.attempts)
-        body = self._body(lease.message, attempts=lease.attempts, last_error=reason[:2000])
-        self.queue.update_message(
-            lease.handle,
-            pop_receipt=lease.handle.pop_receipt,
-            content=body,
-            visibility_timeout=int(delay.total_seconds()),
-        )
-        self.mirror(
-            lease.key,
-            attempts=lease.attempts,
-            updated_at=now.isoformat(),
-            last_error=reason,
-            not_before=(now + delay).isoformat(),
-        )
-        return True
+    @staticmethod
+    def resolve(store: StateStore, body: Mapping[str, Any]) -> dict[str, Any]:
+        """The outbox message a queue body carries (inline, or by reference to the mirror)."""
+        if "ref" in body and "message" not in body:
+            rec = store.get(Namespace.OUTBOX, str(body["ref"]))
+            if rec is None or "message" not in rec.value:
+                raise KeyError(f"outbox message {body['ref']} not found in the state store")
+            return dict(rec.value["message"])
+        return dict(body.get("message", body))
 
-    def fail(self, lease: Lease, *, reason: str, now: datetime) -> None:
-        self.poison_message(lease.message, reason=reason, attempts=lease.attempts, now=now)
-        if lease.handle is not None:
-            self.queue.delete_message(lease.handle)
+    @staticmethod
+    def record(
+        store: StateStore, key: str, *, ok: bool, retryable: bool, detail: Mapping[str, Any], now: datetime
+    ) -> None:
+        """Record one delivery attempt's outcome in the mirror (sent, pending for a retry, or failed)."""
+        from core.state.typed import UNCHANGED, Unchanged, update
 
-    def poison_message(self, message: Mapping[str, Any], *, reason: str, attempts: int, now: datetime) -> None:
-        self.poison.send_message(
-            self._body(message, reason=reason[:4000], attempts=attempts, failed_at=now.isoformat())
-        )
-        log.warning("alert notification sent to poison queue", extra={"key": message.get("key"), "reason": reason})
-        self.mirror(
-            str(message["key"]), state="failed", attempts=attempts, updated_at=now.isoformat(), last_error=reason
-        )
+        reason = "; ".join(f"{f['integration']}: {f['reason']}" for f in detail.get("failures", ()))
 
-    def requeue(self, message: Mapping[str, Any], *, attempts: int, reason: str, now: datetime) -> bool:
-        """For queue-triggered Functions: re-send a failed message with backoff (False: poisoned)."""
-        if attempts >= self.policy.max_attempts:
-            self.poison_message(
-                message, reason=f"gave up after {attempts} attempts: {reason}", attempts=attempts, now=now
-            )
-            return False
-        delay = self.policy.backoff(attempts)
-        body = self._body(message, attempts=attempts, last_error=reason[:2000])
-        self.queue.send_message(body, visibility_timeout=int(delay.total_seconds()))
-        self.mirror(
-            str(message["key"]),
-            attempts=attempts,
-            updated_at=now.isoformat(),
-            last_error=reason,
-            not_before=(now + delay).isoformat(),
-        )
-        return True
-
-    def entries(self, *, failed: bool = False) -> list[OutboxEntry]:
-        if self.store is not None:
-            out = [_entry(r.key, r.value) for r in self.store.query(Namespace.OUTBOX)]
-            if failed:
-                out = [e for e in out if e.state == "failed"]
-            return sorted(out, key=lambda e: (e.enqueued_at, e.key))
-        if not failed:
-            return []
-        entries = []
-        for msg in self.poison.peek_messages(max_messages=32):
-            body = json.loads(msg.content)
-            v = {
-                "message": body["message"],
-                "state": "failed",
-                "attempts": body.get("attempts", 0),
-                "last_error": body.get("reason", ""),
-                "updated_at": body.get("failed_at", ""),
+        def apply(current: Mapping[str, Any] | None) -> Mapping[str, Any] | Unchanged:
+            if current is None:
+                return UNCHANGED
+            return {
+                **current,
+                "state": "sent" if ok else ("pending" if retryable else "failed"),
+                "attempts": int(current.get("attempts", 0)) + 1,
+                "last_error": reason,
+                "updated_at": now.isoformat(),
+                "detail": dict(detail),
             }
-            entries.append(_entry(str(body["message"]["key"]), v))
-        return entries
+
+        update(store, Namespace.OUTBOX, key, apply)

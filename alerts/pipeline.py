@@ -32,7 +32,7 @@ from alerts.alertstate import AlertRecord, load_alerts, merge_findings
 from alerts.compiled import compiled
 from alerts.inhibit import Inhibitor
 from alerts.nflog import NflogEntry, entry_key, needs_update, read_entry
-from alerts.outbox import Outbox
+from alerts.outbox import OutboxWriter
 from alerts.routing import Route, group_key_hash
 from alerts.silences import active_silences, silenced_by
 from alerts.timeintervals import in_any
@@ -42,7 +42,7 @@ from core.state.base import Namespace, StateStore
 if TYPE_CHECKING:
     from alerts.config import AlertingConfig
 
-__all__ = ["ProcessResult", "gc", "notification_key", "process"]
+__all__ = ["ProcessResult", "current_alerts", "gc", "notification_key", "process"]
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ def process(
     *,
     config: AlertingConfig,
     store: StateStore,
-    outbox: Outbox,
+    outbox: OutboxWriter,
     now: datetime,
 ) -> ProcessResult:
     if now.tzinfo is None:
@@ -242,3 +242,18 @@ def gc(store: StateStore, now: datetime, *, nflog_retention: timedelta = NFLOG_R
             outbox += 1
     store.put(Namespace.CHECKPOINTS, "alerts-gc", {"at": now.isoformat(), "nflog": nflog, "outbox": outbox})
     return {"nflog": nflog, "outbox": outbox}
+
+
+def current_alerts(store: StateStore, now: datetime) -> list[dict[str, Any]]:
+    """Every alert in the alert state (firing, and resolved within RESOLVED_RETENTION) as a JSON
+    dict with its fingerprint and evidence, by detector then fingerprint (``alerts.jsonl``, the digest)."""
+    from alerts.alertstate import load_alerts
+
+    records, _ = load_alerts(store, now=now, retention=RESOLVED_RETENTION)
+    out = []
+    for fp, rec in sorted(records.items(), key=lambda kv: (kv[1].labels.get("detector", ""), kv[0])):
+        d = rec.alert().to_dict()
+        d["fingerprint"] = fp
+        d["evidence"] = rec.evidence
+        out.append(d)
+    return out

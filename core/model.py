@@ -19,6 +19,7 @@ from types import MappingProxyType
 from typing import Any
 
 __all__ = [
+    "IDENTITY_LABELS",
     "Alert",
     "Finding",
     "ResourceRef",
@@ -26,6 +27,7 @@ __all__ = [
     "Status",
     "fingerprint",
     "frozen_map",
+    "resource_type",
 ]
 
 
@@ -57,6 +59,15 @@ _SEVERITY_RANK = {
 }
 
 # Labels that must never carry a figure: checked when a Finding is built.
+# The labels Finding.identity derives from the finding's own fields (rule, detector, severity,
+# resource); every other label of an alert is one of the finding's own ``labels``.
+IDENTITY_LABELS = frozenset(
+    {"alertname", "detector", "severity", "resource_id", "subscription_id", "resource_group", "resource_type"}
+)
+# The severity of an alert line that carries no severity label (hand-written alert lines;
+# every alert Vigil writes has one).
+DEFAULT_SEVERITY = "medium"
+
 _FORBIDDEN_LABEL_HINTS = ("cost", "amount", "waste", "spend", "value")
 
 
@@ -118,8 +129,13 @@ class ResourceRef:
         }
 
 
+def resource_type(resource_id: str) -> str:
+    """A resource id's type: ``.../providers/Microsoft.X/a/n1/b/n2`` -> ``microsoft.x/a/b`` (lower case)."""
+    return _type_from_id([p for p in resource_id.strip().lower().split("/") if p])
+
+
 def _type_from_id(parts: list[str]) -> str:
-    """``.../providers/Microsoft.X/a/n1/b/n2`` -> ``microsoft.x/a/b``."""
+    """The type from the lower-case segments of a resource id (see :func:`resource_type`)."""
     if "providers" not in parts:
         if parts and parts[0] == "subscriptions":
             return "microsoft.resources/subscriptions" + ("/resourcegroups" if "resourcegroups" in parts else "")
@@ -197,6 +213,32 @@ class Finding:
         }
 
     @classmethod
+    def from_alert_labels(
+        cls,
+        labels: Mapping[str, str],
+        *,
+        observed_at: datetime,
+        status: Status = Status.FIRING,
+        annotations: Mapping[str, str] | None = None,
+    ) -> Finding:
+        """The finding an alert was made from (the inverse of :attr:`identity`).
+
+        ``alertname``, ``detector`` and ``resource_id`` are required (:class:`KeyError`);
+        the labels beyond :data:`IDENTITY_LABELS` become the finding's labels, so the
+        finding's fingerprint equals the alert's whenever the alert came from a finding.
+        """
+        return cls(
+            detector=str(labels["detector"]),
+            rule=str(labels["alertname"]),
+            status=status,
+            severity=Severity(str(labels.get("severity", DEFAULT_SEVERITY))),
+            resource=ResourceRef.from_id(str(labels["resource_id"]), type=str(labels.get("resource_type", ""))),
+            observed_at=observed_at,
+            labels={k: v for k, v in labels.items() if k not in IDENTITY_LABELS},
+            annotations=annotations or {},
+        )
+
+    @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Finding:
         res = d["resource"]
         return cls(
@@ -239,9 +281,6 @@ class Alert:
     @property
     def fingerprint(self) -> str:
         return fingerprint(self.labels)
-
-    def resolved_at(self, now: datetime) -> bool:
-        return self.ends_at is not None and self.ends_at <= now
 
     @property
     def status(self) -> Status:

@@ -1,9 +1,11 @@
 """Source protocols: where the pipeline reads resources, metrics, costs, events and activity.
 
-Two families implement them: the offline tenant folder (``vigil.tenant.TenantFolder``,
-a directory laid out exactly as Azure returns data, see docs/tenant-layout.md) and,
-later, live Azure adapters (ARM / Resource Graph, Azure Monitor metrics, Cost
-Management exports in Blob Storage, Event Grid, Activity Log).
+The offline tenant folder (``vigil.tenant.TenantFolder``, a directory laid out exactly as
+Azure returns data, see docs/tenant-layout.md) implements them all. The Function App reads
+the same data live, through ``vigil.handlers.sources.LiveSources``: ARM GET
+(``ingest.arm.ArmReader``), Azure Resource Graph, Azure Monitor metrics
+(``ingest.metrics``), Cost Management exports in Blob Storage (BlobCreated events) and
+Event Grid deliveries.
 
 Stdlib only at import: detectors read :class:`MetricSeries` (the normalized shape of an
 Azure Monitor metrics REST response) without importing any I/O layer. The parser also
@@ -20,6 +22,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
+
+from core.timeutil import parse_utc
 
 __all__ = [
     "ActivitySource",
@@ -208,7 +212,7 @@ def _ts(value: Any, where: str) -> datetime:
     if not isinstance(value, str):
         raise SourceError(f"{where}: timeStamp missing or not a string")
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parse_utc(value)
     except ValueError:
         raise SourceError(f"{where}: timeStamp {value!r} is not ISO 8601") from None
 

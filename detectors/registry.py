@@ -1,8 +1,10 @@
 """The explicit registry of every detector and rule.
 
-Each family lists its rule folders in its own ``FOLDERS`` tuple (no import-time
-registration magic, so a forgotten rule is a failing meta-test, not a silent
-gap). ``tests/detectors/test_registry.py`` walks this registry.
+Each family lists its rule folders in ``detectors/<family>/rules.txt`` (no import-time
+registration magic, so a forgotten rule is a failing meta-test, not a silent gap):
+``tests/detectors/idle/test_idle_conformance.py`` checks the idle listing against the
+checks in ``detectors.idle.detect.RULES``, and ``tests/detectors/drift/test_drift_rule_pack.py``
+checks every listed drift folder.
 """
 
 from __future__ import annotations

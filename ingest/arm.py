@@ -20,6 +20,7 @@ import logging
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from core.model import resource_type
 from ingest.nextlink import ForeignNextLinkError, checked_next_link
 
 __all__ = [
@@ -32,6 +33,8 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+type_of = resource_type  # the type of a resource id (one implementation: core.model.resource_type)
 
 #: api-versions for the rule-pack types (lower-case type -> version).
 DEFAULT_API_VERSIONS: dict[str, str] = {
@@ -58,26 +61,8 @@ def _subscription_of(resource_id: str) -> str:
     return ""
 
 
-def type_of(resource_id: str) -> str:
-    """``.../providers/Microsoft.X/a/n1/b/n2`` -> ``microsoft.x/a/b`` (lower case)."""
-    parts = [p for p in resource_id.strip().lower().split("/") if p]
-    if "providers" not in parts:
-        if parts[:1] == ["subscriptions"]:
-            return "microsoft.resources/subscriptions" + ("/resourcegroups" if "resourcegroups" in parts else "")
-        return ""
-    idx = len(parts) - 1 - parts[::-1].index("providers")
-    tail = parts[idx + 1 :]
-    if not tail:
-        return ""
-    return "/".join([tail[0], *tail[1:][0::2]])
-
-
 class ReadForbiddenError(PermissionError):
     """The identity may not read the resource (HTTP 403): retrying will not help."""
-
-
-def _raw_json(pipeline_response: Any, _deserialized: Any, _headers: Any) -> Any:
-    return pipeline_response.http_response.json()
 
 
 def _newest(versions: Iterable[str]) -> str | None:
@@ -88,7 +73,8 @@ def _newest(versions: Iterable[str]) -> str | None:
 
 
 class ArmReader:
-    """ARM GET by id with per-type api-versions (implements the drift reader protocol)."""
+    """ARM GET by id with per-type api-versions (implements the drift reader protocol), over
+    the one ARM client (:class:`core.arm.ArmSession`)."""
 
     def __init__(
         self,
@@ -99,14 +85,12 @@ class ArmReader:
         api_versions: Mapping[str, str] | None = None,
         **client_kwargs: Any,
     ) -> None:
-        if client is None:
-            from azure.mgmt.resource.resources import ResourceManagementClient
+        from core.arm import ArmSession
 
-            # get_by_id takes full ids: the client's subscription only matters for provider
-            # lookups, and those use the subscription of the resource being read.
-            client = ResourceManagementClient(credential, subscription_id or _NO_SUBSCRIPTION, **client_kwargs)
-        self.client = client
-        self.subscription_id = subscription_id or str(getattr(getattr(client, "_config", None), "subscription_id", ""))
+        # Requests name full ids: the subscription only matters for provider lookups, and
+        # those use the subscription of the resource being read (else this one).
+        self.session = ArmSession(credential, subscription_id, client=client, **client_kwargs)
+        self.subscription_id = subscription_id
         self._versions: dict[str, str] = dict(DEFAULT_API_VERSIONS)
         self._versions.update({k.lower(): v for k, v in (api_versions or {}).items()})
         self._provider_cache: dict[str, dict[str, list[str]]] = {}
@@ -116,7 +100,7 @@ class ArmReader:
     def api_version_for(self, resource_type: str, resource_id: str = "") -> str:
         """The api-version for a type: the built-in table, else the provider's newest stable one (cached).
 
-        The provider is looked up in the subscription of ``resource_id`` (or the client's).
+        The provider is looked up in the subscription of ``resource_id`` (or the reader's).
         """
         rtype = resource_type.lower()
         cached = self._versions.get(rtype)
@@ -134,11 +118,11 @@ class ArmReader:
         return version
 
     def _provider_types(self, namespace: str, subscription_id: str) -> dict[str, list[str]]:
-        from azure.core.rest import HttpRequest
+        from core.arm import NO_SUBSCRIPTION, raise_for_status
 
-        url = f"/subscriptions/{subscription_id}/providers/{namespace}"
-        resp = self.client.send_request(HttpRequest("GET", url, params={"api-version": PROVIDERS_API_VERSION}))
-        resp.raise_for_status()
+        url = f"/subscriptions/{subscription_id or NO_SUBSCRIPTION}/providers/{namespace}"
+        resp = self.session.send("GET", url, params={"api-version": PROVIDERS_API_VERSION})
+        raise_for_status(resp)
         doc = resp.json()
         return {
             str(rt.get("resourceType", "")).lower(): [str(v) for v in rt.get("apiVersions") or []]
@@ -148,18 +132,17 @@ class ArmReader:
 
     def get(self, resource_id: str) -> dict[str, Any] | None:
         """The resource JSON; None on HTTP 404; :class:`ReadForbiddenError` on HTTP 403."""
-        from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+        from core.arm import raise_for_status
 
         api = self.api_version_for(type_of(resource_id), resource_id)
         self.gets += 1
-        try:
-            body = self.client.resources.get_by_id(resource_id, api_version=api, cls=_raw_json)
-        except ResourceNotFoundError:
+        resp = self.session.send("GET", resource_id, params={"api-version": api})
+        if resp.status_code == 404:
             return None
-        except HttpResponseError as exc:
-            if exc.status_code == 403:
-                raise ReadForbiddenError(f"{resource_id}: read forbidden (HTTP 403): {exc.message}") from None
-            raise
+        if resp.status_code == 403:
+            raise ReadForbiddenError(f"{resource_id}: read forbidden (HTTP 403): {resp.text()[:300]}")
+        raise_for_status(resp)
+        body = resp.json()
         return body if isinstance(body, dict) else None
 
     def related(self, resource_id: str, resource_type: str) -> list[dict[str, Any]] | None:
@@ -169,9 +152,6 @@ class ArmReader:
         server) is listed at ``<id>/auditingSettings``; any other type is an extension (diagnostic
         settings) or a type listed in a resource group or subscription: ``<id>/providers/<type>``.
         """
-        from azure.core.exceptions import HttpResponseError
-        from azure.core.rest import HttpRequest
-
         api = self.api_version_for(resource_type, resource_id)
         own = type_of(resource_id)
         if own and resource_type.lower().startswith(own + "/") and "/providers/" in resource_id.lower():
@@ -183,13 +163,11 @@ class ArmReader:
         params: dict[str, str] | None = {"api-version": api}
         first_url = ""
         while next_url:
-            resp = self.client.send_request(HttpRequest("GET", next_url, params=params))
+            resp = self.session.send("GET", next_url, params=params)
             first_url = first_url or str(resp.request.url)
             if resp.status_code == 404:
                 return []
-            try:
-                resp.raise_for_status()
-            except HttpResponseError:
+            if resp.status_code >= 400:
                 logger.warning(
                     "cannot list %s under %s", resource_type, resource_id, extra={"status": resp.status_code}
                 )
@@ -209,7 +187,6 @@ class ArmReader:
         """The subscription or resource group object (``subscription()``/``resourceGroup()`` in a
         policy rule: tags, location, managedBy...), read once per reader; None when unreadable."""
         from azure.core.exceptions import HttpResponseError
-        from azure.core.rest import HttpRequest
 
         key = scope_id.lower().rstrip("/")
         if key in self._scopes:
@@ -221,7 +198,7 @@ class ArmReader:
             api = PROVIDERS_API_VERSION
         else:
             return None
-        resp = self.client.send_request(HttpRequest("GET", scope_id, params={"api-version": api}))
+        resp = self.session.send("GET", scope_id, params={"api-version": api})
         found: dict[str, Any] | None = None
         try:
             resp.raise_for_status()
@@ -233,7 +210,7 @@ class ArmReader:
         return found
 
     def close(self) -> None:
-        self.client.close()
+        self.session.close()
 
 
 def resource_graph_query(types: Iterable[str]) -> dict[str, str]:

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from core.jsonsafe import load_untrusted_json
-from core.timeutil import MAX_FUTURE_SKEW
+from core.timeutil import MAX_FUTURE_SKEW, parse_utc
 
 MAX_DELIVERY_BYTES = 1024 * 1024  # Event Grid delivers at most 1 MB per batch
 
@@ -111,19 +111,10 @@ def event_type_of(raw: Mapping[str, Any]) -> str:
 def _parse_time(value: Any) -> datetime | None:
     if not isinstance(value, str) or not value:
         return None
-    text = value.strip().replace("Z", "+00:00")
-    # Event Grid sends 7 fractional digits; Python accepts at most 6.
-    if "." in text:
-        head, _, rest = text.partition(".")
-        digits = ""
-        while rest and rest[0].isdigit():
-            digits, rest = digits + rest[0], rest[1:]
-        text = f"{head}.{digits[:6]}{rest}" if digits else head + rest
     try:
-        dt = datetime.fromisoformat(text)
+        return parse_utc(value)  # Python 3.11 reads Z and Event Grid's 7 fractional digits
     except ValueError:
         return None
-    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
 
 
 def _caller(data: Mapping[str, Any]) -> str:

@@ -38,6 +38,7 @@ EXPECTED = {
     "detect": "queueTrigger",
     "dispatch": "queueTrigger",
     "metrics": "timerTrigger",
+    "activity": "timerTrigger",
     "sweep": "timerTrigger",
     "digest": "timerTrigger",
     "health": "httpTrigger",
@@ -168,6 +169,7 @@ class Recorder:
             "run_metrics",
             "run_sweep",
             "run_digest",
+            "run_activity",
             "dispatch_alert",
         ):
             setattr(mod, name, lambda *a, _n=name: self._call(_n, *a))
@@ -343,7 +345,8 @@ def test_handler_errors_propagate_for_platform_retry(recorder: Recorder) -> None
 
 
 @pytest.mark.parametrize(
-    ("function", "handler"), [("metrics", "run_metrics"), ("sweep", "run_sweep"), ("digest", "run_digest")]
+    ("function", "handler"),
+    [("metrics", "run_metrics"), ("sweep", "run_sweep"), ("digest", "run_digest"), ("activity", "run_activity")],
 )
 def test_timer_functions_pass_runtime_and_aware_now(recorder: Recorder, function: str, handler: str) -> None:
     before = datetime.now(UTC)
@@ -538,7 +541,7 @@ def test_health_with_real_handler_on_azurite(host_env: dict[str, str]) -> None:
 
 
 def test_timers_with_real_handlers(real_env: dict[str, str]) -> None:
-    for name in ("metrics", "sweep", "digest"):
+    for name in ("metrics", "sweep", "digest", "activity"):
         _user_function(name)(TimerRequest())
 
 

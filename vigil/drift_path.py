@@ -30,7 +30,8 @@ from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 from core.model import Finding, ResourceRef, Severity, Status
-from core.state.base import ConcurrencyError, Namespace, StateStore
+from core.state.base import Namespace, StateStore
+from core.state.typed import UNCHANGED, update
 from detectors.drift.engine import EvalEnv, RelatedProvider, Verdict
 from detectors.drift.loader import DriftRule, RuleSet
 from detectors.drift.transitions import Action, Observation, decide
@@ -217,15 +218,18 @@ def _transition(
     a crash or storage outage between the verdict and the alert cannot lose the notification;
     the alerts pipeline is idempotent, so a repeat is harmless. Other events do not repeat it.
     """
-    for _ in range(_MAX_ATTEMPTS):
-        rec = store.get(Namespace.VERDICTS, key)
-        decision = decide(rec.value if rec is not None else None, obs)
-        pending = str(rec.value.get(_NOTIFY) or "") if rec is not None else ""
+    result: list[Action] = [Action.NONE]
+
+    def record(current: Mapping[str, Any] | None) -> Any:
+        decision = decide(current, obs)
+        pending = str(current.get(_NOTIFY) or "") if current is not None else ""
         action = decision.action
         if decision.record is None:
             # On a redelivery, a transition still pending is reported again (even when the stored
             # verdict is newer than the redelivered event: it is the stored transition that is pending).
-            return Action(pending) if replay and pending and action in (Action.NONE, Action.STALE) else action
+            replayed = replay and pending and action in (Action.NONE, Action.STALE)
+            result[0] = Action(pending) if replayed else action
+            return UNCHANGED
         value = {**base, **decision.record}
         if action in (Action.FIRE, Action.RESOLVE):
             value[_NOTIFY] = action.value
@@ -233,16 +237,11 @@ def _transition(
             value[_NOTIFY] = pending  # still not taken by the alerts pipeline
             if replay:
                 action = Action(pending)
-        try:
-            if rec is None:
-                if store.add(Namespace.VERDICTS, key, value):
-                    return action
-                continue  # created concurrently: decide again against it
-            store.put(Namespace.VERDICTS, key, value, etag=rec.etag)
-            return action
-        except ConcurrencyError:
-            continue
-    raise ConcurrencyError(f"verdict {key}: too many concurrent updates")
+        result[0] = action
+        return value
+
+    update(store, Namespace.VERDICTS, key, record, attempts=_MAX_ATTEMPTS)
+    return result[0]
 
 
 def acknowledge(store: StateStore, findings: Iterable[Finding]) -> int:
@@ -251,17 +250,16 @@ def acknowledge(store: StateStore, findings: Iterable[Finding]) -> int:
     for f in findings:
         want = Action.FIRE.value if f.status is Status.FIRING else Action.RESOLVE.value
         key = verdict_key(f.resource.id, f.rule)
-        for _ in range(_MAX_ATTEMPTS):
-            rec = store.get(Namespace.VERDICTS, key)
-            if rec is None or rec.value.get(_NOTIFY) != want:
-                break
-            value = {k: v for k, v in rec.value.items() if k != _NOTIFY}
-            try:
-                store.put(Namespace.VERDICTS, key, value, etag=rec.etag)
-            except ConcurrencyError:
-                continue
-            cleared += 1
-            break
+        taken: list[bool] = [False]
+
+        def clear(current: Mapping[str, Any] | None, want: str = want, taken: list[bool] = taken) -> Any:
+            taken[0] = current is not None and current.get(_NOTIFY) == want
+            if not taken[0] or current is None:
+                return UNCHANGED
+            return {k: v for k, v in current.items() if k != _NOTIFY}
+
+        update(store, Namespace.VERDICTS, key, clear, attempts=_MAX_ATTEMPTS)
+        cleared += int(taken[0])
     return cleared
 
 

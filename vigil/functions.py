@@ -5,10 +5,11 @@ Functions: ``resource_events`` (Event Grid: ResourceWrite/Action/DeleteSuccess -
 (HTTP GET, function key).
 
 Each body parses its trigger input into plain data, gets the cached runtime and calls one
-handler from :mod:`vigil.handlers`. The handler module is imported inside the body, not
-here: indexing the app must stay cheap (cold start), and a drift event must not pay for
-the cost-analysis imports. A handler raises to make the platform retry (Event Grid
-redelivers, the queue message becomes visible again, the timer retries).
+handler from :mod:`vigil.handlers`, passed by reference (``handlers.handle_detect``, so mypy
+checks the name). The handler package is imported inside the body, not here: indexing the
+app must stay cheap (cold start), and a drift event must not pay for the cost-analysis
+imports. A handler raises to make the platform retry (Event Grid redelivers, the queue
+message becomes visible again, the timer retries).
 """
 
 from __future__ import annotations
@@ -17,13 +18,22 @@ import base64
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import azure.functions as func
 
+from core.runtime import MAX_QUEUE_MESSAGE_BYTES
 from vigil import telemetry
 from vigil.runtime_azure import get_runtime
+
+if TYPE_CHECKING:
+    from vigil.runtime import Runtime
+
+QueueHandler = Callable[[dict[str, Any], "Runtime"], dict[str, Any]]
+EventHandler = Callable[[list[dict[str, Any]], "Runtime"], dict[str, Any]]
+TimerHandler = Callable[["Runtime", datetime], dict[str, Any]]
 
 __all__ = [
     "MAX_BODY_BYTES",
@@ -114,7 +124,7 @@ def parse_queue_message(msg: func.QueueMessage, queue: str) -> dict[str, Any]:
     if not text.strip():
         raise MalformedMessageError(f"{where}: body is empty; expected a JSON object")
     try:  # oversized or deeply nested bodies are quarantined too (RecursionError is no ValueError)
-        body = load_untrusted_json(text, max_bytes=MAX_QUEUE_BODY_BYTES)
+        body = load_untrusted_json(text, max_bytes=MAX_QUEUE_MESSAGE_BYTES)  # ours are never larger
     except UntrustedJSONError as exc:
         raise MalformedMessageError(f"{where}: body is {exc}") from None
     if not isinstance(body, dict):
@@ -144,9 +154,13 @@ def quarantine_message(msg: func.QueueMessage, queue: str, reason: str) -> str:
     return path
 
 
-def run_queue_handler(msg: func.QueueMessage, queue_setting: str, handler_name: str) -> dict[str, Any] | None:
+def _name(handler: Callable[..., Any]) -> str:
+    return str(getattr(handler, "__name__", handler))
+
+
+def run_queue_handler(msg: func.QueueMessage, queue_setting: str, handler: QueueHandler) -> dict[str, Any] | None:
     """Parses ``msg`` (from the queue named by app setting ``queue_setting``), calls
-    ``vigil.handlers.<handler_name>(message, rt)`` and logs the outcome.
+    ``handler(message, rt)`` and logs the outcome.
 
     A malformed body is quarantined (not retried) and ``None`` returned; a handler error
     propagates so the host retries the message (then moves it to ``<queue>-poison``).
@@ -162,9 +176,7 @@ def run_queue_handler(msg: func.QueueMessage, queue_setting: str, handler_name: 
             extra={"queue": queue, "message_id": msg.id, "deadletter_blob": path},
         )
         return None
-    from vigil import handlers
-
-    handler = getattr(handlers, handler_name)
+    handler_name = _name(handler)
     # The operation the message belongs to (the event or tick that caused it): see vigil.telemetry.
     operation_id = telemetry.take_from_message(message)
     with telemetry.operation(operation_id):
@@ -186,12 +198,10 @@ def run_queue_handler(msg: func.QueueMessage, queue_setting: str, handler_name: 
     return result
 
 
-def run_event_handler(event: func.EventGridEvent | func.CloudEvent, handler_name: str) -> dict[str, Any]:
-    """Calls ``vigil.handlers.<handler_name>([event], rt)`` with the event as its JSON dict."""
+def run_event_handler(event: func.EventGridEvent | func.CloudEvent, handler: EventHandler) -> dict[str, Any]:
+    """Calls ``handler([event], rt)`` with the event as its JSON dict."""
     data = event_to_dict(event)
-    from vigil import handlers
-
-    handler = getattr(handlers, handler_name)
+    handler_name = _name(handler)
     operation_id = telemetry.for_event(data)
     with telemetry.operation(operation_id):
         telemetry.log_invocation(handler_name, f"event {_event_type(data)}", operation_id, event_id=data["id"])
@@ -212,18 +222,17 @@ def run_event_handler(event: func.EventGridEvent | func.CloudEvent, handler_name
     return result
 
 
-def run_timer_handler(timer: func.TimerRequest, handler_name: str) -> dict[str, Any]:
-    """Calls ``vigil.handlers.<handler_name>(rt, now)`` for a timer tick."""
-    now = datetime.now(UTC)
+def run_timer_handler(timer: func.TimerRequest, handler: TimerHandler) -> dict[str, Any]:
+    """Calls ``handler(rt, now)`` for a timer tick."""
+    rt = get_runtime()
+    now = rt.now()
+    handler_name = _name(handler)
     if timer.past_due:
         logger.warning("timer %s is past due", handler_name, extra={"handler": handler_name})
-    from vigil import handlers
-
-    handler = getattr(handlers, handler_name)
     operation_id = telemetry.new_operation_id()
     with telemetry.operation(operation_id):
         telemetry.log_invocation(handler_name, "timer", operation_id, past_due=bool(timer.past_due))
-        result: dict[str, Any] = handler(get_runtime(), now)
+        result: dict[str, Any] = handler(rt, now)
         logger.info(
             "%s ran operation=%s",
             handler_name,
@@ -234,7 +243,6 @@ def run_timer_handler(timer: func.TimerRequest, handler_name: str) -> dict[str, 
 
 
 MAX_BODY_BYTES = 64 * 1024  # no Vigil API takes more; larger bodies are refused with 413
-MAX_QUEUE_BODY_BYTES = 64 * 1024  # Azure Storage queues hold at most 64 KiB; anything larger is not ours
 
 
 class RequestBodyError(ValueError):
@@ -287,7 +295,9 @@ def resource_events(event: func.EventGridEvent) -> None:
             extra={"event_id": data["id"], "event_type": _event_type(data)},
         )
         return
-    run_event_handler(event, "handle_resource_events")
+    from vigil import handlers
+
+    run_event_handler(event, handlers.handle_resource_events)
 
 
 @bp.function_name("metrics")
@@ -295,7 +305,9 @@ def resource_events(event: func.EventGridEvent) -> None:
 @bp.timer_trigger(arg_name="timer", schedule="%METRICS_SCHEDULE%", run_on_startup=False, use_monitor=True)
 def metrics(timer: func.TimerRequest) -> None:
     """Idle-compute detection over Azure Monitor metrics."""
-    run_timer_handler(timer, "run_metrics")
+    from vigil import handlers
+
+    run_timer_handler(timer, handlers.run_metrics)
 
 
 @bp.function_name("sweep")
@@ -303,14 +315,28 @@ def metrics(timer: func.TimerRequest) -> None:
 @bp.timer_trigger(arg_name="timer", schedule="%SWEEP_SCHEDULE%", run_on_startup=False, use_monitor=True)
 def sweep(timer: func.TimerRequest) -> None:
     """Resource Graph sweep for drift the events missed."""
-    run_timer_handler(timer, "run_sweep")
+    from vigil import handlers
+
+    run_timer_handler(timer, handlers.run_sweep)
+
+
+@bp.function_name("activity")
+@bp.retry(strategy="exponential_backoff", max_retry_count="3", minimum_interval="00:00:10", maximum_interval="00:05:00")
+@bp.timer_trigger(arg_name="timer", schedule="%ACTIVITY_SCHEDULE%", run_on_startup=False, use_monitor=True)
+def activity(timer: func.TimerRequest) -> None:
+    """Control-plane detections over the activity log (Activity Log REST or Log Analytics)."""
+    from vigil import handlers
+
+    run_timer_handler(timer, handlers.run_activity)
 
 
 @bp.function_name("detect")
 @bp.queue_trigger(arg_name="msg", queue_name="%DETECT_QUEUE%", connection="AzureWebJobsStorage")
 def detect(msg: func.QueueMessage) -> None:
     """Overspend detection for the days one completed ingest run covers."""
-    run_queue_handler(msg, "DETECT_QUEUE", "handle_detect")
+    from vigil import handlers
+
+    run_queue_handler(msg, "DETECT_QUEUE", handlers.handle_detect)
 
 
 @bp.function_name("health")

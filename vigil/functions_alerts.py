@@ -32,7 +32,9 @@ bp = func.Blueprint()  # type: ignore[no-untyped-call]
 @bp.queue_trigger(arg_name="msg", queue_name="%ALERTS_QUEUE%", connection="AzureWebJobsStorage")
 def dispatch(msg: func.QueueMessage) -> None:
     """Delivers one notification."""
-    run_queue_handler(msg, "ALERTS_QUEUE", "dispatch_alert")
+    from vigil import handlers
+
+    run_queue_handler(msg, "ALERTS_QUEUE", handlers.dispatch_alert)
 
 
 @bp.function_name("digest")
@@ -40,14 +42,18 @@ def dispatch(msg: func.QueueMessage) -> None:
 @bp.timer_trigger(arg_name="timer", schedule="%DIGEST_SCHEDULE%", run_on_startup=False, use_monitor=True)
 def digest(timer: func.TimerRequest) -> None:
     """The weekly digest of spend, anomalies, idle savings and drift."""
-    run_timer_handler(timer, "run_digest")
+    from vigil import handlers
+
+    run_timer_handler(timer, handlers.run_digest)
 
 
 @bp.function_name("remediate")
 @bp.queue_trigger(arg_name="msg", queue_name="%REMEDIATION_QUEUE%", connection="AzureWebJobsStorage")
 def remediate(msg: func.QueueMessage) -> None:
     """Executes one approved remediation action (guards re-checked against fresh state)."""
-    run_queue_handler(msg, "REMEDIATION_QUEUE", "handle_remediation")
+    from vigil import handlers
+
+    run_queue_handler(msg, "REMEDIATION_QUEUE", handlers.handle_remediation)
 
 
 PRINCIPAL_HEADER = "x-ms-client-principal-name"  # set by App Service Authentication (stripped from clients)

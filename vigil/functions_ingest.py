@@ -42,11 +42,15 @@ def cost_manifest(event: func.EventGridEvent) -> None:
             extra={"event_id": data["id"], "event_type": event_type, "subject": subject},
         )
         return
-    run_event_handler(event, "handle_blob_created")
+    from vigil import handlers
+
+    run_event_handler(event, handlers.handle_blob_created)
 
 
 @bp.function_name("ingest_part")
 @bp.queue_trigger(arg_name="msg", queue_name="%INGEST_QUEUE%", connection="AzureWebJobsStorage")
 def ingest_part(msg: func.QueueMessage) -> None:
     """Normalizes one export part; the run's last part enqueues detection."""
-    run_queue_handler(msg, "INGEST_QUEUE", "handle_ingest_part")
+    from vigil import handlers
+
+    run_queue_handler(msg, "INGEST_QUEUE", handlers.handle_ingest_part)

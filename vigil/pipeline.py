@@ -1,25 +1,27 @@
-"""The batch pipeline behind ``vigil run`` and ``vigil demo``.
+"""``vigil run`` and ``vigil demo``: the Function App's handlers over a tenant folder, and the run report.
 
-:func:`run_tenant` runs, in order:
+:func:`run_tenant` builds a :class:`vigil.runtime_local.LocalRuntime`
+(``vigil.runtime_local.tenant_runtime``: SQLite state, the tenant
+folder as the live source and its ``exports/`` as the export container, queues in the state
+store that drain in process, and ``out_dir/outbox/`` as the channel sink) and drives the
+handlers of :mod:`vigil.handlers` over it, as the Function App's triggers would (the queue
+triggers are ``LocalRuntime.queue_triggers``, one pass over them per step):
 
-1. **ingest** - cost export runs (manifest.json + parts) into ``out_dir/data`` via
-   ``ingest.cost`` (each export run is checkpointed in the state store, so a
-   second run skips it); resources, metrics and events are read from the source;
-2. **detect** - overspend on the normalized costs, idle on resources + metrics +
-   costs, drift through the event path (``vigil.drift_path``: dedup by event id,
-   resource read from the source, rules evaluated, verdict transitions);
-3. **alert** - ``alerts.pipeline.process`` (state, inhibit, silence, route,
-   group, dedup) into the state-store outbox, then ``alerts.dispatch`` delivers
-   with a directory sink: the exact Teams/webhook JSON and .eml files land in
-   ``out_dir/outbox/``;
-4. **report** - ``out_dir/alerts.jsonl`` (one alert per line) and
-   ``out_dir/digest.html`` (:mod:`vigil.pipeline_digest`).
+1. **cost** - one BlobCreated event per export manifest -> ``handle_blob_created`` -> the
+   ingest queue -> ``handle_ingest_part`` (normalized costs into ``out_dir/data/costs``) ->
+   the detect queue -> ``handle_detect`` (overspend);
+2. **idle** - ``run_metrics`` (the metrics timer);
+3. **drift** - the tenant's Event Grid deliveries -> ``handle_resource_events``;
+4. **flush and deliver** - groups still in ``group_wait`` are flushed at their due time, at
+   most ``FLUSH_HORIZON`` after ``now`` (the local clock moves there; waiting in real time
+   would only delay the batch), then the alerts queue -> ``dispatch_alert``: the exact
+   Teams/webhook JSON and .eml files land in ``out_dir/outbox/``.
 
-State lives in SQLite (``out_dir/state.db``): processed event ids, export run
-checkpoints, alert state and the notification log, so running twice sends no
-duplicate notification. In a batch run, ``group_wait`` is treated as elapsed at
-the end of the run (the groups are flushed once at the due time, at most
-``FLUSH_HORIZON`` after ``now``) - waiting in real time would only delay the batch.
+This module keeps only the progress display and the run report: ``out_dir/alerts.jsonl``
+(one alert per line), ``out_dir/digest.html`` (:mod:`vigil.pipeline_digest`) and the
+:class:`RunSummary`. State lives in ``out_dir/state.db`` (processed event ids, export-run
+records, alert state, the notification log and the queues), so running twice sends no
+duplicate notification, and a cost part that failed stays queued for the next run.
 """
 
 from __future__ import annotations
@@ -27,17 +29,17 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from core.model import Finding, Status
 from core.sources import SourceError
-from core.state.base import Namespace, StateStore
+from core.state.base import StateStore
 from vigil.config import VigilConfig
+from vigil.runtime_local import LocalRuntime, QueueTrigger, tenant_runtime
 from vigil.tenant import TenantFolder
 
 __all__ = ["FLUSH_HORIZON", "PipelineError", "RunSummary", "run_tenant"]
@@ -64,9 +66,10 @@ class RunSummary:
     ingest: dict[str, Any] = field(default_factory=dict)
     sources: dict[str, Any] = field(default_factory=dict)
     drift: dict[str, Any] = field(default_factory=dict)
-    findings: dict[str, dict[str, int]] = field(default_factory=dict)
+    findings: dict[str, int] = field(default_factory=dict)
     alerts: dict[str, Any] = field(default_factory=dict)
     notifications: dict[str, Any] = field(default_factory=dict)
+    handlers: dict[str, int] = field(default_factory=dict)
     outbox_files: list[str] = field(default_factory=list)
     digest: str = ""
     steps_s: dict[str, float] = field(default_factory=dict)
@@ -84,6 +87,7 @@ class RunSummary:
             "findings": self.findings,
             "alerts": self.alerts,
             "notifications": self.notifications,
+            "handlers": self.handlers,
             "outbox_files": self.outbox_files,
             "digest": self.digest,
             "steps_s": self.steps_s,
@@ -96,7 +100,7 @@ class RunSummary:
 
 
 class _Steps:
-    """One rich progress bar on stderr over the pipeline's steps (or nothing)."""
+    """One rich progress bar on stderr over the run's steps (or nothing)."""
 
     def __init__(self, enabled: bool, total: int) -> None:
         self._progress: Any = None
@@ -140,203 +144,142 @@ def _timed(summary: RunSummary, steps: _Steps, name: str) -> Iterator[None]:
         steps.done()
 
 
-# ----------------------------------------------------------------------------- steps
+# ----------------------------------------------------------------------------- the local host
 
 
-def ingest_costs(tenant: TenantFolder, data_dir: Path, store: StateStore, *, progress: bool) -> dict[str, Any]:
-    """Ingest every export run not yet checkpointed; returns counts."""
-    from ingest.cost import ingest_paths
+class _Clock:
+    """The local runtime's clock: the run's ``now``, moved forward for the group flush."""
 
-    runs = tenant.runs()
-    fresh = [r for r in runs if store.get(Namespace.CHECKPOINTS, _run_key(r.run_id, r.manifest_path)) is None]
-    out: dict[str, Any] = {"export_runs": len(runs), "runs_ingested": 0, "runs_skipped": len(runs) - len(fresh)}
-    if not fresh:
-        out.update(rows=0, rows_rejected=0, files=0, files_failed=0)
-        return out
-    summary = ingest_paths([r.manifest_path for r in fresh], data_dir, progress=progress)
-    out.update(
-        runs_ingested=summary.runs,
-        runs_stale=summary.runs_stale,
-        rows=summary.rows,
-        rows_rejected=summary.rows_rejected,
-        files=summary.files,
-        files_failed=summary.files_failed,
-        quarantine=summary.quarantine,
-        errors=list(summary.errors),
-        warnings=list(summary.warnings),
-    )
-    if summary.files_failed:
-        # Leave the run un-checkpointed so the next run retries the failed files.
-        return out
-    for r in fresh:
-        store.put(
-            Namespace.CHECKPOINTS,
-            _run_key(r.run_id, r.manifest_path),
-            {"manifest": str(r.manifest_path), "export": r.export_name, "dataset": r.dataset, "run_id": r.run_id},
-        )
-    return out
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
 
 
-def _run_key(run_id: str, manifest_path: Path) -> str:
-    return f"export-run:{run_id or manifest_path.parent.name}"
+Handler = Callable[..., dict[str, Any]]
 
 
-def detect_costs(costs: Any, config: VigilConfig, now: datetime) -> list[Finding]:
-    from detectors.overspend import detect
+class _Host:
+    """Calls the handlers as the Function host would, keeping each handler's results and failures."""
 
-    return detect(costs, config=config.detectors.overspend, now=now)
+    def __init__(self, rt: LocalRuntime) -> None:
+        self.rt = rt
+        self.calls: dict[str, int] = {}
+        self._errors: dict[Handler, list[str]] = {}
+        self._results: dict[Handler, list[dict[str, Any]]] = {}
 
+    def call(self, handler: Handler, *args: Any) -> dict[str, Any]:
+        name = getattr(handler, "__name__", repr(handler))
+        self.calls[name] = self.calls.get(name, 0) + 1
+        try:
+            result = handler(*args)
+        except Exception as exc:
+            self._errors.setdefault(handler, []).append(f"{type(exc).__name__}: {exc}")
+            raise
+        self._results.setdefault(handler, []).append(result)
+        return result
 
-def previous_findings(store: StateStore, now: datetime, detector: str) -> list[Finding]:
-    """The firing alerts of one detector family, back as findings (for stateful detectors).
+    def results(self, handler: Handler) -> list[dict[str, Any]]:
+        return self._results.get(handler, [])
 
-    The labels beyond the identity base become the finding's labels, so each finding's
-    fingerprint equals its alert's.
-    """
-    from alerts.alertstate import load_alerts
-    from alerts.pipeline import RESOLVED_RETENTION
-    from core.model import ResourceRef, Severity
+    def errors(self, handler: Handler) -> list[str]:
+        return self._errors.get(handler, [])
 
-    base = {"alertname", "detector", "severity", "resource_id", "subscription_id", "resource_group", "resource_type"}
-    records, _ = load_alerts(store, now=now, retention=RESOLVED_RETENTION)
-    out = []
-    for rec in records.values():
-        labels = rec.labels
-        if not rec.firing or labels.get("detector") != detector or "resource_id" not in labels:
-            continue
-        finding = Finding(
-            detector=detector,
-            rule=labels["alertname"],
-            status=Status.FIRING,
-            severity=Severity(labels.get("severity", "medium")),
-            resource=ResourceRef.from_id(labels["resource_id"], type=labels.get("resource_type", "")),
-            observed_at=rec.starts_at,
-            labels={k: v for k, v in labels.items() if k not in base},
-            annotations=rec.annotations,
-        )
-        if finding.fingerprint == rec.fingerprint:
-            out.append(finding)
-    return out
+    def all_results(self) -> list[dict[str, Any]]:
+        return [r for rs in self._results.values() for r in rs]
 
+    def all_errors(self) -> list[str]:
+        return [e for es in self._errors.values() for e in es]
 
-def detect_idle(
-    resources: Sequence[Mapping[str, Any]],
-    metrics: Any,
-    costs: Any,
-    config: VigilConfig,
-    now: datetime,
-    *,
-    previous: Sequence[Finding] | None = None,
-) -> list[Finding]:
-    from detectors.idle.detect import detect
+    def run_queues(self, *, deliver: bool) -> None:
+        """One pass over the queue triggers (``LocalRuntime.queue_triggers``, in fan-out order):
+        each visible message once; a message that fails stays queued (5 failures: poisoned)."""
 
-    return detect(
-        resources=resources,
-        metrics=metrics,
-        costs=costs,
-        config=config.detectors.idle,
-        now=now,
-        previous=previous,
-    )
+        def bind(handler: QueueTrigger) -> Callable[[dict[str, Any]], dict[str, Any]]:
+            return lambda message: self.call(handler, message, self.rt)
+
+        for queue, handler in self.rt.queue_triggers(deliver=deliver).items():
+            self.rt.drain(queue, bind(handler))
 
 
-def detect_drift(
-    events: list[dict[str, Any]], tenant: TenantFolder, store: StateStore, config: VigilConfig, now: datetime
-) -> tuple[list[Finding], dict[str, Any]]:
-    """Events through the drift event path (``vigil.drift_path``) with the tenant as the resource reader."""
-    from vigil import drift_path
-    from vigil.handlers import drift_rules
+def _flush_time(rt: LocalRuntime, now: datetime) -> datetime:
+    """When the scheduled group flushes due within FLUSH_HORIZON of ``now`` are all visible."""
+    from core.timeutil import parse_utc
 
-    result = drift_path.handle_events(events, store=store, reader=tenant, rules=drift_rules(config), now=now)
-    return list(result.findings), {"counts": result.counts(), "quarantined": len(result.quarantined)}
-
-
-def process_alerts(
-    findings: Sequence[Finding], config: VigilConfig, store: StateStore, now: datetime
-) -> dict[str, Any]:
-    """Findings -> alerts -> outbox; flushes groups whose group_wait ends within FLUSH_HORIZON."""
-    from alerts.outbox import StoreOutbox
-    from alerts.pipeline import process
-
-    outbox = StoreOutbox(store)
-    res = process(findings, config=config, store=store, outbox=outbox, now=now)
-    out = res.to_dict()
-    flush_at = res.next_flush_at
-    if flush_at is not None and flush_at - now <= FLUSH_HORIZON:
-        flushed = process([], config=config, store=store, outbox=outbox, now=flush_at)
-        out["enqueued"] += len(flushed.enqueued)
-        out["flushed_at"] = flush_at.isoformat()
-    return out
+    queue = rt.setting("DETECT_QUEUE") or "vigil-detect"
+    due = [parse_utc(str(m["now"])) for m in rt.pending(queue) if m.get("type") == "flush" and m.get("now")]
+    due = [t for t in due if t - now <= FLUSH_HORIZON]
+    return max([now, *(t + timedelta(seconds=1) for t in due)])  # a flush is visible 1 s after it is due
 
 
-def local_link_signing(out_dir: Path, env: Mapping[str, str] | None = None) -> tuple[bytes, str]:
-    """Signing key and base URL for card links written by the CLI.
-
-    ``VIGIL_SIGNING_KEY`` and ``VIGIL_PUBLIC_BASE_URL`` win; otherwise a random key is made
-    once per output folder (``.signing-key``, readable by its owner only) and links point at
-    a local Functions host (``http://localhost:7071``), so the demo's cards carry working
-    Acknowledge / Silence 24h / Approve remediation buttons for `func start`.
-    """
-    import os
-    import secrets
-
-    environ = os.environ if env is None else env
-    base = environ.get("VIGIL_PUBLIC_BASE_URL") or "http://localhost:7071"
-    key = environ.get("VIGIL_SIGNING_KEY")
-    if key:
-        return key.encode(), base
-    path = out_dir / ".signing-key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(secrets.token_urlsafe(48))
-    return path.read_text(encoding="utf-8").strip().encode(), base
+# ----------------------------------------------------------------------------- report
 
 
-def dispatch_outbox(config: VigilConfig, store: StateStore, outbox_dir: Path, at: datetime) -> dict[str, Any]:
-    """Deliver the outbox with the directory sink: the exact payloads become files, nothing is sent."""
-    from alerts.dispatch import drain
-    from alerts.notify import DirectorySink
-    from alerts.outbox import StoreOutbox
-
-    key, base = local_link_signing(outbox_dir.parent)
-    result = drain(
-        StoreOutbox(store),
-        config=config,
-        store=store,
-        now=lambda: at,
-        sink=DirectorySink(outbox_dir),
-        signing_key=key,
-        action_base_url=base,
-    )
-    out = result.to_dict()
-    out["sent"] = sum(len(r.sent) for r in result.results)
-    out["failures"] = [f for r in result.results for f in r.to_dict()["failures"]]
-    return out
+def _sum(results: Sequence[Mapping[str, Any]], *path: str) -> int:
+    total = 0
+    for r in results:
+        value: Any = r
+        for p in path:
+            value = value.get(p, {}) if isinstance(value, Mapping) else {}
+        total += value if isinstance(value, int) else 0
+    return total
 
 
-def current_alerts(store: StateStore, now: datetime) -> list[dict[str, Any]]:
-    """Every alert in the alert state (firing, and resolved within retention), as JSON dicts."""
-    from alerts.alertstate import load_alerts
-    from alerts.pipeline import RESOLVED_RETENTION
+def _ingest_report(host: _Host, runs: int) -> dict[str, Any]:
+    """The cost step's counts; a part that failed is still queued (``files_failed``) for the next run."""
+    from vigil import handlers
 
-    records, _ = load_alerts(store, now=now, retention=RESOLVED_RETENTION)
-    out = []
-    for fp, rec in sorted(records.items(), key=lambda kv: (kv[1].labels.get("detector", ""), kv[0])):
-        d = rec.alert().to_dict()
-        d["fingerprint"] = fp
-        d["evidence"] = rec.evidence
-        out.append(d)
-    return out
+    planned = host.results(handlers.handle_blob_created)
+    parts = host.results(handlers.handle_ingest_part)
+    complete = [p for p in parts if p.get("run_complete")]
+    errors = list(dict.fromkeys(host.errors(handlers.handle_ingest_part)))  # one line per problem
+    failing = len(host.rt.pending(host.rt.setting("INGEST_QUEUE") or "vigil-ingest"))
+    return {
+        "export_runs": runs,
+        "runs_skipped": _sum(planned, "skipped"),
+        "parts_enqueued": _sum(planned, "parts_enqueued"),
+        "runs_ingested": len(complete),
+        "rows": _sum(complete, "rows"),
+        "rows_rejected": _sum(complete, "rows_rejected"),
+        "files": len(parts) + failing,
+        "files_failed": failing,
+        "errors": errors,
+    }
 
 
-def _count(findings: Sequence[Finding]) -> dict[str, dict[str, int]]:
-    out: dict[str, dict[str, int]] = {}
-    for f in findings:
-        fam = out.setdefault(f.detector, {Status.FIRING.value: 0, Status.RESOLVED.value: 0})
-        fam[f.status.value] += 1
-    return out
+def _findings(host: _Host) -> dict[str, int]:
+    """Findings per handler family (overspend, idle, drift, activity), from the handlers' own results."""
+    from vigil import handlers
+
+    events = host.results(handlers.handle_resource_events)
+    return {
+        "overspend": _sum(host.results(handlers.handle_detect), "findings"),
+        "idle": _sum(host.results(handlers.run_metrics), "findings"),
+        "drift": _sum(events, "drift", "firing") + _sum(events, "drift", "resolved"),
+        "activity": _sum(host.results(handlers.run_activity), "findings"),
+    }
+
+
+def _alerts_report(host: _Host) -> dict[str, Any]:
+    """The alert pipeline's counts over every handler that raised alerts."""
+    results = [r["alerts"] for r in host.all_results() if isinstance(r.get("alerts"), Mapping)]
+    keys = sorted({k for r in results for k, v in r.items() if isinstance(v, int)})
+    return {k: _sum(results, k) for k in keys}
+
+
+def _write_jsonl(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, sort_keys=True, default=str) + "\n")
+    tmp.replace(path)
+
+
+def _files(folder: Path) -> set[str]:
+    if not folder.is_dir():
+        return set()
+    return {p.name for p in folder.iterdir() if p.is_file() and not p.name.endswith(".tmp")}
 
 
 # ----------------------------------------------------------------------------- entry point
@@ -351,65 +294,85 @@ def run_tenant(
     now: datetime,
     progress: bool = True,
 ) -> RunSummary:
-    """Run the whole pipeline over an offline tenant folder. See the module docstring."""
+    """Run the Function App's handlers once over an offline tenant folder. See the module docstring."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
+    from alerts.pipeline import current_alerts
+    from vigil import handlers
+
     t_start = time.perf_counter()
     source = tenant if isinstance(tenant, TenantFolder) else TenantFolder(tenant)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     summary = RunSummary(tenant=str(source.root), out_dir=str(out), now=now.isoformat())
-    steps = _Steps(progress, total=8)
+    clock = _Clock(now)
+    rt = tenant_runtime(
+        source,
+        config=config,
+        store=store,
+        out_dir=out,
+        data_dir=out / DATA_DIR,
+        outbox_dir=out / OUTBOX_DIR,
+        clock=clock,
+    )
+    host = _Host(rt)
+    steps = _Steps(progress, total=6)
     try:
-        with _timed(summary, steps, "ingest cost exports"):
-            summary.ingest = ingest_costs(source, out / DATA_DIR, store, progress=False)
-            summary.warnings += summary.ingest.get("warnings", [])
-        with _timed(summary, steps, "read resources, metrics, events"):
+        with _timed(summary, steps, "read the tenant folder"):
             try:
+                runs = source.runs()
                 resources = source.list()
                 metrics = source.all_series()
                 events = list(source.events())
                 activity = list(source.entries())
             except SourceError as exc:
                 raise PipelineError(f"reading the tenant folder: {exc}") from exc
-            from ingest.cost import load_costs
-
-            costs = load_costs(out / DATA_DIR)  # an empty cost frame when nothing was ingested
-            summary.sources = {
-                "resources": len(resources),
-                "metric_resources": len(metrics),
-                "events": len(events),
-                "activity_records": len(activity),
-                "cost_rows": len(costs),
-            }
-        findings: list[Finding] = []
-        with _timed(summary, steps, "detect: overspend"):
-            if len(costs):
-                findings += detect_costs(costs, config, now)
-        with _timed(summary, steps, "detect: idle"):
-            previous = previous_findings(store, now, "idle")
-            findings += detect_idle(resources, metrics, costs, config, now, previous=previous)
-        with _timed(summary, steps, "detect: drift (event path)"):
-            drift_findings, summary.drift = detect_drift(events, source, store, config, now)
-            findings += drift_findings
-        with _timed(summary, steps, "detect: activity log"):
-            from vigil.activity_path import attribute, detect_activity
-
-            findings = attribute(findings, activity) + detect_activity(activity, config, now)
-        summary.findings = _count(findings)
-        with _timed(summary, steps, "alerts: route, group, dedup"):
-            summary.alerts = process_alerts(findings, config, store, now)
-            from vigil import drift_path
-
-            drift_path.acknowledge(store, drift_findings)  # taken by the alerts pipeline: no longer pending
-        with _timed(summary, steps, "dispatch to outbox/"):
+        with _timed(summary, steps, "cost: ingest, overspend"):
+            container = rt.setting("EXPORTS_CONTAINER") or "cost-exports"
+            for run in runs:
+                path = run.manifest_path.relative_to(source.exports_root).as_posix()
+                event = handlers.blob_created_event(container, path, event_id=f"tenant:{path}")
+                host.call(handlers.handle_blob_created, [event], rt)
+            host.run_queues(deliver=False)  # ingest parts, then overspend for each completed run
+        with _timed(summary, steps, "idle: the metrics timer"):
+            host.call(handlers.run_metrics, rt, now)
+        with _timed(summary, steps, "drift: the event path"):
+            result = host.call(handlers.handle_resource_events, events, rt)
+            summary.drift = {"counts": result.get("drift", {}), "quarantined": result.get("quarantined", 0)}
+        with _timed(summary, steps, "activity log: control-plane detections"):
+            host.call(handlers.run_activity, rt, now)  # the activity-log timer over the tenant folder
+        with _timed(summary, steps, "flush groups, deliver"):
+            # Groups in group_wait are flushed at their due time if it is within FLUSH_HORIZON:
+            # the local clock moves to the last such time, and delivery happens then.
+            clock.now = _flush_time(rt, now)
             before = _files(out / OUTBOX_DIR)
-            flushed = summary.alerts.get("flushed_at")
-            at = datetime.fromisoformat(flushed) if flushed else now
-            summary.notifications = dispatch_outbox(config, store, out / OUTBOX_DIR, at)
+            host.run_queues(deliver=True)  # (a failed part again,) group flushes, then the alerts queue
             summary.outbox_files = sorted(_files(out / OUTBOX_DIR) - before)
     finally:
         steps.close()
+    from ingest.cost import load_costs
+
+    costs = load_costs(rt.blobs(rt.setting("COSTS_CONTAINER") or "costs"))  # empty when nothing was ingested
+    summary.sources = {
+        "resources": len(resources),
+        "metric_resources": len(metrics),
+        "events": len(events),
+        "activity_records": len(activity),
+        "cost_rows": len(costs),
+    }
+    summary.ingest = _ingest_report(host, len(runs))
+    summary.findings = _findings(host)
+    summary.alerts = _alerts_report(host)
+    delivered = host.results(handlers.dispatch_alert)
+    undelivered = host.errors(handlers.dispatch_alert)
+    summary.notifications = {
+        "delivered": len(delivered),
+        "sent": sum(len(r.get("sent", ())) for r in delivered),
+        "failed": len(undelivered) + sum(1 for r in delivered if not r.get("ok")),
+        "failures": [f for r in delivered for f in r.get("failures", ())] + undelivered,
+    }
+    summary.handlers = dict(sorted(host.calls.items()))
+    summary.warnings += host.all_errors()
     alerts = current_alerts(store, now)
     _write_jsonl(out / ALERTS_FILE, alerts)
     by_family: dict[str, dict[str, int]] = {}
@@ -422,17 +385,3 @@ def run_tenant(
     summary.digest = write_digest(out / DIGEST_FILE, costs, alerts, now=now)
     summary.duration_s = round(time.perf_counter() - t_start, 3)
     return summary
-
-
-def _files(folder: Path) -> set[str]:
-    if not folder.is_dir():
-        return set()
-    return {p.name for p in folder.iterdir() if p.is_file() and not p.name.endswith(".tmp")}
-
-
-def _write_jsonl(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(json.dumps(row, sort_keys=True, default=str) + "\n")
-    tmp.replace(path)

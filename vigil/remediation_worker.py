@@ -17,7 +17,7 @@ from typing import Any
 from alerts.remediation.approve import ApprovalRejectedError, check_request, execute_approved
 from alerts.remediation.arm import ArmClient
 from alerts.signing import LinkError
-from vigil.runtime import Runtime
+from vigil.runtime import AzureAccess, Runtime
 
 __all__ = ["handle_remediation"]
 
@@ -38,10 +38,9 @@ def handle_remediation(
         return {"ok": False, "rejected": str(exc)}
     client = arm
     if client is None:
-        credential = getattr(rt, "credential", None)
-        if credential is None:
+        if not isinstance(rt, AzureAccess):
             raise RuntimeError("the runtime has no Azure credential for ARM")
-        client = ArmClient(credential, **dict(getattr(rt, "azure_client_kwargs", {}) or {}))
+        client = ArmClient(rt.credential, **rt.azure_client_kwargs)
     try:
         entry = execute_approved(
             {str(k): str(v) for k, v in message.items() if k != "sig"},

@@ -14,7 +14,6 @@ next to nothing, which keeps the Function App's cold start short.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import threading
@@ -23,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.runtime import MessageTooLargeError, queue_body
 from vigil import telemetry
 
 if TYPE_CHECKING:
@@ -51,12 +51,6 @@ AZURITE_CONNECTION_STRING = (
     "TableEndpoint=http://127.0.0.1:10002/devstoreaccount1;"
 )
 _DEV_STORAGE = "usedevelopmentstorage=true"
-# A queue message is at most 64 KiB once base64-encoded (4/3 expansion).
-MAX_MESSAGE_BYTES = 48 * 1024
-
-
-class MessageTooLargeError(ValueError):
-    """A queue message would exceed the Storage Queue size limit."""
 
 
 def expand_connection_string(conn: str) -> str:
@@ -145,8 +139,10 @@ class AzureRuntime:
         azure_client_kwargs: Mapping[str, Any] | None = None,
         config: VigilConfig | None = None,
         store: StateStore | None = None,
+        metrics_options: Mapping[str, Any] | None = None,
     ) -> None:
         self.settings = settings
+        self._metrics_options = dict(metrics_options or {})
         self._env = dict(os.environ if env is None else env)
         self._credential = credential
         self._client_kwargs = dict(azure_client_kwargs or {})
@@ -191,13 +187,8 @@ class AzureRuntime:
         The message carries the current operation id (:mod:`vigil.telemetry`), so the invocation that
         receives it logs the operation of the event or tick that caused it.
         """
-        body = json.dumps(telemetry.stamp(message), separators=(",", ":"), sort_keys=True, default=str)
+        body = queue_body(queue, telemetry.stamp(message))
         size = len(body.encode("utf-8"))
-        if size > MAX_MESSAGE_BYTES:
-            raise MessageTooLargeError(
-                f"message for queue {queue!r} is {size} bytes; the limit is {MAX_MESSAGE_BYTES} bytes "
-                "before base64 (store the payload in a blob and enqueue its path)"
-            )
         client = self._queue_client(queue)
         from azure.core.exceptions import ResourceNotFoundError
 
@@ -304,6 +295,14 @@ class AzureRuntime:
         """Extra keyword arguments for azure-mgmt clients (endpoint, CA bundle); empty in Azure."""
         return dict(self._client_kwargs)
 
+    @property
+    def metrics_options(self) -> dict[str, Any]:
+        """Extra ``ingest.metrics.MonitorMetrics`` arguments; empty in Azure."""
+        return dict(self._metrics_options)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
     def _service_uri(self, attr: str, setting: str) -> str:
         uri = getattr(self.settings, attr)
         if not uri:
@@ -395,7 +394,7 @@ def reset_runtime() -> None:
 
 if TYPE_CHECKING:  # mypy checks that AzureRuntime satisfies the protocols
     from core.runtime import BlobStore
-    from vigil.runtime import Runtime
+    from vigil.runtime import AzureAccess, Runtime
 
-    def _conforms(rt: AzureRuntime, blobs: AzureBlobStore) -> tuple[Runtime, BlobStore]:
-        return rt, blobs
+    def _conforms(rt: AzureRuntime, blobs: AzureBlobStore) -> tuple[Runtime, AzureAccess, BlobStore]:
+        return rt, rt, blobs

@@ -1,6 +1,7 @@
-"""The CLI's :class:`vigil.runtime.Runtime`: a local folder for blobs, queues in the state store.
+"""The CLI's :class:`vigil.runtime.Runtime`: local folders for blobs, queues in the state store.
 
-The CLI runs exactly the handlers the Function App runs. Where the Function App hands a
+The CLI runs exactly the handlers the Function App runs (``vigil run``, ``vigil demo``,
+``vigil events replay``). Where the Function App hands a
 message to a Storage Queue and the host later calls the queue trigger, the CLI puts the
 message in a durable queue kept in the state store (namespace ``"queues"``, apart from
 the alerts outbox in ``Namespace.OUTBOX``) and calls :meth:`LocalRuntime.drain` (or
@@ -16,74 +17,39 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.runtime import LocalBlobStore, queue_body
 from core.state.base import StateStore
 from vigil.config import VigilConfig
 
 if TYPE_CHECKING:
+    from alerts.notify import DirectorySink
     from core.runtime import BlobStore
-    from vigil.runtime import Runtime
+    from vigil.runtime import HasChannelSink, Runtime
+    from vigil.tenant import TenantFolder
 
-__all__ = ["QUEUES_NAMESPACE", "DrainResult", "LocalBlobStore", "LocalRuntime", "QueueHandler"]
+__all__ = [
+    "QUEUES_NAMESPACE",
+    "DrainResult",
+    "LocalRuntime",
+    "QueueHandler",
+    "QueueTrigger",
+    "local_link_signing",
+    "tenant_runtime",
+]
 
 logger = logging.getLogger(__name__)
 
 QueueHandler = Callable[[dict[str, Any]], Any]
+QueueTrigger = Callable[[dict[str, Any], "Runtime"], dict[str, Any]]  # a handler as a queue trigger calls it
 MAX_DEQUEUE_COUNT = 5  # same as host.json extensions.queues.maxDequeueCount
 QUEUES_NAMESPACE = "queues"  # not Namespace.OUTBOX: alerts.outbox.StoreOutbox owns that one
 _SEP = ":"
-
-
-class LocalBlobStore:
-    """:class:`core.runtime.BlobStore` over a folder; blob paths are POSIX paths below it."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def _file(self, path: str) -> Path:
-        rel = PurePosixPath(path)
-        if not path or rel.is_absolute() or ".." in rel.parts or "\\" in path:
-            raise ValueError(f"invalid blob path {path!r}: must be relative, without '..' or backslashes")
-        return self.root.joinpath(*rel.parts)
-
-    def read(self, path: str) -> bytes:
-        """The blob's bytes; :class:`FileNotFoundError` when it does not exist."""
-        file = self._file(path)
-        try:
-            return file.read_bytes()
-        except (FileNotFoundError, IsADirectoryError):
-            raise FileNotFoundError(f"blob {self.root.name}/{path} does not exist ({file})") from None
-
-    def write(self, path: str, data: bytes) -> None:
-        """Writes atomically (temp file + rename), so readers never see half a blob."""
-        file = self._file(path)
-        file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = file.with_name(f".{file.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, file)
-
-    def list(self, prefix: str = "") -> Iterator[str]:
-        """Blob paths starting with ``prefix`` (a plain string prefix, as in Azure), sorted."""
-        if not self.root.is_dir():
-            return iter(())
-        names = (
-            p.relative_to(self.root).as_posix()
-            for p in self.root.rglob("*")
-            if p.is_file() and not p.name.endswith(".tmp")
-        )
-        return iter(sorted(n for n in names if n.startswith(prefix)))
-
-    def delete(self, path: str) -> None:
-        """Deletes the blob; deleting a missing blob is not an error (idempotent)."""
-        self._file(path).unlink(missing_ok=True)
-
-    def exists(self, path: str) -> bool:
-        return self._file(path).is_file()
 
 
 @dataclass
@@ -102,7 +68,9 @@ class LocalRuntime:
 
     ``root`` holds one folder per blob container. ``settings`` are the app settings the
     handlers may ask for (default: none, so handlers use their defaults); ``clock`` gives
-    the current time for message visibility.
+    the current time (the handlers' ``rt.now()`` and message visibility); ``sink`` is a
+    folder notifications are written to instead of sent (the CLI's outbox); ``mounts`` maps
+    a container to a folder elsewhere (a tenant folder's ``exports/`` as the export container).
     """
 
     def __init__(
@@ -113,6 +81,8 @@ class LocalRuntime:
         *,
         settings: Mapping[str, str] | None = None,
         clock: Callable[[], datetime] | None = None,
+        sink: Path | None = None,
+        mounts: Mapping[str, Path] | None = None,
     ) -> None:
         self._config = config
         self._store = store
@@ -120,6 +90,8 @@ class LocalRuntime:
         self._settings = dict(settings or {})
         self._clock = clock or (lambda: datetime.now(UTC))
         self._seq = itertools.count()
+        self._sink = sink
+        self._mounts = {name: Path(folder) for name, folder in (mounts or {}).items()}
 
     @property
     def config(self) -> VigilConfig:
@@ -132,7 +104,7 @@ class LocalRuntime:
     def blobs(self, container: str) -> LocalBlobStore:
         if not container or "/" in container or container.startswith("."):
             raise ValueError(f"invalid container name {container!r}")
-        return LocalBlobStore(self.root / container)
+        return LocalBlobStore(self._mounts.get(container, self.root / container))
 
     def setting(self, name: str, default: str | None = None) -> str | None:
         """An app setting: from ``settings``, else the settings model's default (queue and
@@ -148,9 +120,21 @@ class LocalRuntime:
             modelled = None
         return default if modelled is None else modelled
 
+    def channel_sink(self) -> DirectorySink | None:
+        """With ``sink`` (a folder), notifications are written there instead of sent."""
+        if self._sink is None:
+            return None
+        from alerts.notify import DirectorySink
+
+        return DirectorySink(self._sink)
+
+    def now(self) -> datetime:
+        """The runtime's clock: the handlers' current time and the queues' visibility clock."""
+        return self._clock()
+
     def enqueue(self, queue: str, message: Mapping[str, Any], *, visibility_timeout: int = 0) -> None:
         """Stores the message durably; it becomes visible ``visibility_timeout`` seconds from now."""
-        body = json.loads(json.dumps(message, default=str))  # same JSON round trip as a real queue
+        body = json.loads(queue_body(queue, message))  # the same JSON and size limit as a real queue
         now = self._clock()
         key = f"{queue}{_SEP}{time.time_ns():020d}{_SEP}{next(self._seq):06d}"
         self._store.put(
@@ -242,27 +226,37 @@ class LocalRuntime:
                 break
         return totals
 
-    def run_pending(
-        self, *, deliver: bool = True, ignore_visibility: bool = False, max_rounds: int = 100
-    ) -> dict[str, DrainResult]:
-        """The local host: runs every queued message through the handler its Function calls.
+    def queue_triggers(self, *, deliver: bool = True) -> dict[str, QueueTrigger]:
+        """The Function App's queue triggers this host runs, in fan-out order: queue name -> handler.
 
         ``INGEST_QUEUE`` -> ``handle_ingest_part``, ``DETECT_QUEUE`` -> ``handle_detect`` and,
-        with ``deliver``, ``ALERTS_QUEUE`` -> ``dispatch_alert`` (``deliver=False`` leaves the
-        notifications queued for inspection). ``ignore_visibility`` also runs delayed
-        messages now (e.g. group flushes scheduled ``group_wait`` ahead).
+        with ``deliver``, ``ALERTS_QUEUE`` -> ``dispatch_alert``. The remediation queue is not
+        run locally: its worker acts on Azure through ARM, which a local runtime cannot reach.
+        The handlers are looked up when this is called (one name for each, in ``vigil.handlers``).
         """
         from vigil import handlers
 
-        def bind(handler: Callable[[dict[str, Any], LocalRuntime], Any]) -> QueueHandler:
-            return lambda message: handler(message, self)
-
-        table: dict[str, QueueHandler] = {
-            self.setting("INGEST_QUEUE") or "vigil-ingest": bind(handlers.handle_ingest_part),
-            self.setting("DETECT_QUEUE") or "vigil-detect": bind(handlers.handle_detect),
+        table: dict[str, QueueTrigger] = {
+            self.setting("INGEST_QUEUE") or "vigil-ingest": handlers.handle_ingest_part,
+            self.setting("DETECT_QUEUE") or "vigil-detect": handlers.handle_detect,
         }
         if deliver:
-            table[self.setting("ALERTS_QUEUE") or "vigil-alerts"] = bind(handlers.dispatch_alert)
+            table[self.setting("ALERTS_QUEUE") or "vigil-alerts"] = handlers.dispatch_alert
+        return table
+
+    def run_pending(
+        self, *, deliver: bool = True, ignore_visibility: bool = False, max_rounds: int = 100
+    ) -> dict[str, DrainResult]:
+        """The local host: runs every queued message through the handler its Function calls
+        (:meth:`queue_triggers`) until the queues are empty (``deliver=False`` leaves the
+        notifications queued for inspection). ``ignore_visibility`` also runs delayed messages
+        now (e.g. group flushes scheduled ``group_wait`` ahead).
+        """
+
+        def bind(handler: QueueTrigger) -> QueueHandler:
+            return lambda message: handler(message, self)
+
+        table = {queue: bind(handler) for queue, handler in self.queue_triggers(deliver=deliver).items()}
         return self.drain_all(table, max_rounds=max_rounds, ignore_visibility=ignore_visibility)
 
     def _records(self, queue: str) -> list[Any]:
@@ -273,7 +267,59 @@ class LocalRuntime:
         )
 
 
+def local_link_signing(out_dir: Path, env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The settings that sign the CLI's card links (``vigil.handlers.link_signing`` reads them).
+
+    ``VIGIL_SIGNING_KEY`` and ``VIGIL_PUBLIC_BASE_URL`` from the environment win; otherwise a
+    random key is made once per output folder (``.signing-key``, readable by its owner only)
+    and links point at a local Functions host (``http://localhost:7071``), so the demo's cards
+    carry working Acknowledge / Silence 24h / Approve remediation buttons for `func start`.
+    """
+    import secrets
+
+    environ = os.environ if env is None else env
+    base = environ.get("VIGIL_PUBLIC_BASE_URL") or "http://localhost:7071"
+    key = environ.get("VIGIL_SIGNING_KEY")
+    if not key:
+        path = out_dir / ".signing-key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(secrets.token_urlsafe(48))
+        key = path.read_text(encoding="utf-8").strip()
+    return {"VIGIL_SIGNING_KEY": key, "VIGIL_PUBLIC_BASE_URL": base}
+
+
+def tenant_runtime(
+    tenant: TenantFolder,
+    *,
+    config: VigilConfig,
+    store: StateStore,
+    out_dir: Path,
+    data_dir: Path,
+    outbox_dir: Path,
+    clock: Callable[[], datetime],
+) -> LocalRuntime:
+    """The runtime ``vigil run`` gives the handlers: the tenant folder as the live source
+    (``VIGIL_TENANT_DIR``) and its ``exports/`` as the export container, blobs below
+    ``data_dir``, ``outbox_dir`` as the channel sink, card links signed per ``out_dir``."""
+    from vigil.handlers._common import EXPORTS_CONTAINER, TENANT_DIR
+
+    exports = EXPORTS_CONTAINER[1]
+    settings = {TENANT_DIR: str(tenant.root), EXPORTS_CONTAINER[0]: exports, **local_link_signing(out_dir)}
+    return LocalRuntime(
+        config,
+        store,
+        data_dir,
+        settings=settings,
+        clock=clock,
+        sink=outbox_dir,
+        mounts={exports: tenant.exports_root},
+    )
+
+
 if TYPE_CHECKING:  # mypy checks that LocalRuntime satisfies the protocols
 
-    def _conforms(rt: LocalRuntime, blobs: LocalBlobStore) -> tuple[Runtime, BlobStore]:
-        return rt, blobs
+    def _conforms(rt: LocalRuntime, blobs: LocalBlobStore) -> tuple[Runtime, HasChannelSink, BlobStore]:
+        return rt, rt, blobs

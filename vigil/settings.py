@@ -152,6 +152,11 @@ class Settings(BaseModel):
     metrics_schedule: str = _setting("0 0 * * * *", "METRICS_SCHEDULE", "Idle-compute metrics timer (NCRONTAB).")
     sweep_schedule: str = _setting("0 */30 * * * *", "SWEEP_SCHEDULE", "Resource Graph drift sweep timer (NCRONTAB).")
     digest_schedule: str = _setting("0 0 7 * * 1", "DIGEST_SCHEDULE", "Weekly digest timer (NCRONTAB).")
+    activity_schedule: str = _setting(
+        "0 */15 * * * *",
+        "ACTIVITY_SCHEDULE",
+        "Activity-log timer (NCRONTAB): reads sources.activity incrementally, then the control-plane rules.",
+    )
 
     # Queues
     ingest_queue: str = _setting("vigil-ingest", "INGEST_QUEUE", "Queue of cost-export parts to normalize.")

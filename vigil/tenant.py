@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from core.sources import CostExportRun, MetricSeries, SourceError, parse_metrics_response
+from core.timeutil import parse_utc
 
 __all__ = ["TenantFolder", "canonical_id"]
 
@@ -120,7 +121,7 @@ class TenantFolder:
         if not value:
             return None
         try:
-            return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+            return parse_utc(str(value))
         except ValueError:
             raise SourceError(f"{self.root / 'tenant.json'}: 'now' is not ISO 8601: {value!r}") from None
 

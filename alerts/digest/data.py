@@ -28,6 +28,7 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from core.model import Finding, ResourceRef, Status
+from core.timeutil import parse_utc
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -201,7 +202,7 @@ def _parse_dt(value: Any) -> datetime | None:
     if not value:
         return None
     try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        return parse_utc(str(value))
     except ValueError:
         return None
 
@@ -272,12 +273,6 @@ class Mover:
     @property
     def change(self) -> float:
         return self.this_week - self.previous_week
-
-    @property
-    def change_pct(self) -> float | None:
-        if self.previous_week == 0:
-            return None
-        return 100.0 * self.change / self.previous_week
 
 
 @dataclass

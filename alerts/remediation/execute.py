@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from alerts.remediation.actions import Action
 from alerts.remediation.arm import ArmClient, ArmError
-from alerts.remediation.plan import PlanStep
 from core.state.base import ConcurrencyError, Namespace, Record, StateStore
 
 __all__ = [
@@ -34,7 +33,6 @@ __all__ = [
     "OUTCOMES",
     "LedgerEntry",
     "RemediationBusyError",
-    "apply",
     "execute",
     "ledger_entries",
     "outcome_for",
@@ -225,49 +223,3 @@ def ledger_entries(store: StateStore) -> Iterator[dict[str, Any]]:
 def outcome_for(store: StateStore, fingerprint: str) -> str | None:
     rec = store.get(OUTCOMES, fingerprint)
     return str(rec.value["outcome"]) if rec else None
-
-
-def apply(
-    steps: Iterable[PlanStep],
-    *,
-    arm: ArmClient,
-    store: StateStore,
-    now: datetime,
-    run_id: str,
-    correlation_id: str,
-    actor: str = "vigil (auto)",
-) -> list[LedgerEntry]:
-    """Execute the steps the planner marked ``execute`` (auto mode, within the
-    guards). Dry-run, approval and skipped steps make no ARM call at all. A step
-    that hits a passing ARM error is logged and left for the next run."""
-    from alerts.remediation.actions import action as lookup
-
-    done: list[LedgerEntry] = []
-    for step in steps:
-        if step.decision != "execute":
-            continue
-        try:
-            entry = execute(
-                lookup(step.action),
-                resource_id=step.resource_id,
-                fingerprint=step.fingerprint,
-                rule=step.rule,
-                mode=step.mode,
-                approved_by=actor,
-                correlation_id=correlation_id,
-                arm=arm,
-                store=store,
-                now=now,
-                key=f"auto:{run_id}:{step.fingerprint}:{step.action}",
-            )
-        except (ArmError, RemediationBusyError) as exc:
-            log.warning(
-                "remediation %s on %s deferred: %s",
-                step.action,
-                step.resource_id,
-                exc,
-                extra={"action": step.action, "resource_id": step.resource_id},
-            )
-            continue
-        done.append(entry)
-    return done

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from datetime import datetime
 from typing import Any
 
-from core.model import Finding, ResourceRef, Severity, Status
+from core.model import Finding, Status
+from core.timeutil import parse_utc
 
 __all__ = ["finding_from_json", "read_findings", "rule_actions_from_registry"]
-
-_STANDARD = {"alertname", "detector", "severity", "resource_id", "subscription_id", "resource_group", "resource_type"}
 
 
 def finding_from_json(d: Mapping[str, Any]) -> Finding:
@@ -20,15 +18,8 @@ def finding_from_json(d: Mapping[str, Any]) -> Finding:
     labels = d["labels"]
     status = Status(str(d.get("status") or ("resolved" if d.get("endsAt") else "firing")))
     when = d.get("endsAt") if status is Status.RESOLVED else d.get("startsAt")
-    return Finding(
-        detector=str(labels["detector"]),
-        rule=str(labels["alertname"]),
-        status=status,
-        severity=Severity(str(labels.get("severity", "medium"))),
-        resource=ResourceRef.from_id(str(labels["resource_id"]), type=str(labels.get("resource_type", ""))),
-        observed_at=datetime.fromisoformat(str(when).replace("Z", "+00:00")),
-        labels={k: v for k, v in labels.items() if k not in _STANDARD},
-        annotations=d.get("annotations") or {},
+    return Finding.from_alert_labels(
+        labels, observed_at=parse_utc(str(when)), status=status, annotations=d.get("annotations") or {}
     )
 
 

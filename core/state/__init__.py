@@ -27,6 +27,7 @@ from core.state.base import (
     StateStore,
     StateUnavailableError,
 )
+from core.state.typed import UNCHANGED, update
 
 if TYPE_CHECKING:
     from core.state.sqlite import SQLiteStore
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_STATE_PATH",
     "DEFAULT_TABLE_NAME",
+    "UNCHANGED",
     "ConcurrencyError",
     "Namespace",
     "Record",
@@ -44,6 +46,7 @@ __all__ = [
     "StateUnavailableError",
     "TableStore",
     "open_store",
+    "update",
 ]
 
 DEFAULT_STATE_PATH = "out/state.db"

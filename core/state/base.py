@@ -2,7 +2,7 @@
 
 One small, generic protocol (namespaced records with ETags, plus an append-only
 ledger) backs every piece of durable state: ingest checkpoints, processed event
-ids, last verdicts, the notification log, silences, acknowledgements, baselines
+ids, last verdicts, the notification log, silences, acknowledgements
 and the audit ledger. Two backends implement it (SQLite for the CLI, Azure Table
 Storage for the Function App) and pass one shared contract suite
 (``tests/core/state/test_contract.py``).
@@ -58,7 +58,6 @@ class Namespace(enum.StrEnum):
     NFLOG = "nflog"  # notification log (what was sent to whom, when)
     SILENCES = "silences"
     ACKS = "acks"  # acknowledgements
-    BASELINES = "baselines"  # detector baselines (anomaly models, forecasts)
     AUDIT = "audit"  # append-only remediation audit ledger
     OUTBOX = "outbox"  # CLI outbox (the Function App uses a Storage Queue)
     ALERTS = "alerts"  # current alert state per fingerprint

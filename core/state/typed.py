@@ -13,17 +13,28 @@ from typing import Any
 from core.state.base import ConcurrencyError, Namespace, Record, StateStore
 
 __all__ = [
+    "UNCHANGED",
+    "Unchanged",
     "get_checkpoint",
     "mark_event_processed",
-    "mutate",
     "prune",
     "set_checkpoint",
+    "update",
 ]
 
-Mutation = Callable[[Mapping[str, Any] | None], Mapping[str, Any] | None]
+
+class Unchanged:
+    """The type of :data:`UNCHANGED`."""
+
+    def __repr__(self) -> str:
+        return "UNCHANGED"
 
 
-def mutate(
+UNCHANGED = Unchanged()  # returned by an update function: write nothing
+Mutation = Callable[[Mapping[str, Any] | None], Mapping[str, Any] | Unchanged | None]
+
+
+def update(
     store: StateStore,
     namespace: Namespace | str,
     key: str,
@@ -31,13 +42,17 @@ def mutate(
     *,
     attempts: int = 20,
 ) -> Record | None:
-    """Optimistic read-modify-write: ``fn(current_value_or_None)`` returns the new value
-    (or None to delete). Retries on :class:`ConcurrencyError` up to ``attempts`` times,
-    so ``fn`` must be pure (it may run several times). Returns the written record, or
-    None when the result is a deletion / nothing exists."""
+    """The one ETag read-modify-write: ``fn(current_value_or_None)`` returns the new value,
+    None to delete, or :data:`UNCHANGED` to write nothing. Retries on
+    :class:`ConcurrencyError` (and on a concurrent create) up to ``attempts`` times, so
+    ``fn`` must be pure (it may run several times; report results through the value it
+    saw last). Returns the written record (the current one for UNCHANGED), or None when
+    the result is a deletion / nothing exists."""
     for _ in range(attempts):
         current = store.get(namespace, key)
         new = fn(None if current is None else current.value)
+        if isinstance(new, Unchanged):
+            return current
         try:
             if new is None:
                 if current is not None:

@@ -39,6 +39,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
+from core.timeutil import parse_utc
 from detectors.drift.aliases import STAR, PathToken, alias_path, catalogue
 from detectors.drift.expr import MISSING, EvaluationError, Expr, ExprError, compile_expr, is_expression, literal
 
@@ -198,7 +199,7 @@ def _num(v: Any) -> float | None:
 def _date(v: Any) -> datetime | None:
     if isinstance(v, str) and len(v) >= 10 and v[4:5] == "-":
         try:
-            return datetime.fromisoformat(v.replace("Z", "+00:00"))
+            return parse_utc(v)
         except ValueError:
             return None
     return None

@@ -81,19 +81,12 @@ def power_state(vm: Mapping[str, Any]) -> str | None:
 
 
 def parse_time(value: Any) -> datetime | None:
+    """An ISO 8601 time with a zone (``Z``, an offset; ARM's 7 fractional digits are fine in 3.11);
+    None when it is missing, malformed or has no zone (a naive time is not guessed at here)."""
     if not isinstance(value, str) or not value:
         return None
-    text = value.replace("Z", "+00:00")
-    # ARM sometimes writes 7 fractional digits; fromisoformat takes at most 6.
-    if "." in text:
-        head, _, tail = text.partition(".")
-        n = 0
-        while n < len(tail) and tail[n].isdigit():
-            n += 1
-        digits, rest = tail[:n], tail[n:]
-        text = f"{head}.{digits[:6].ljust(6, '0')}{rest}"
     try:
-        parsed = datetime.fromisoformat(text)
+        parsed = datetime.fromisoformat(value)
     except ValueError:
         return None
     return parsed if parsed.tzinfo else None

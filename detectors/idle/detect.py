@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from core.model import Alert, Finding, ResourceRef, Severity, Status
+from core.model import Alert, Finding, ResourceRef, Status
 from core.sources import MetricSeries
 from detectors.base import Family, RuleMeta
 from detectors.config import IdleConfig
@@ -91,22 +91,11 @@ def _checks() -> list[tuple[RuleMeta, str, Callable[[Mapping[str, Any]], bool], 
     return out
 
 
-_IDENTITY = ("alertname", "detector", "severity", "resource_id", "subscription_id", "resource_group", "resource_type")
-
-
 def _from_alert(labels: Mapping[str, str], observed: datetime) -> Finding | None:
     """A firing idle alert (Alertmanager-style labels) back as the Finding it came from (same fingerprint)."""
     if labels.get("detector") != FAMILY or not labels.get("alertname") or not labels.get("resource_id"):
         return None
-    return Finding(
-        detector=FAMILY,
-        rule=labels["alertname"],
-        status=Status.FIRING,
-        severity=Severity(labels.get("severity", "info")),
-        resource=ResourceRef.from_id(labels["resource_id"], type=labels.get("resource_type", "")),
-        observed_at=observed,
-        labels={k: v for k, v in labels.items() if k not in _IDENTITY},
-    )
+    return Finding.from_alert_labels(labels, observed_at=observed)
 
 
 def _previous_keys(previous: Iterable[Any], now: datetime) -> dict[tuple[str, str], Finding]:

@@ -11,6 +11,11 @@ caller can trigger detection for those days.
 At-least-once delivery is safe: a part already recorded is skipped; a run whose
 swap was interrupted is swapped again by the next delivery of any of its parts;
 an older run never replaces a newer one (see :meth:`CostStore.swap`).
+
+A part whose file cannot be read or parsed raises :class:`PartNotIngestedError` before
+anything is recorded: the queue redelivers it (and keeps it in the poison queue after the
+last attempt), and the run is not swapped in without it, so no day is reported short.
+Bad *rows* of a readable file are quarantined and the part completes.
 """
 
 from __future__ import annotations
@@ -29,11 +34,22 @@ if TYPE_CHECKING:
     from core.runtime import BlobStore
     from core.state.base import StateStore
 
-__all__ = ["MESSAGE_TYPE", "export_event_refusal", "ingest_part", "plan_parts", "run_state_key"]
+__all__ = [
+    "MESSAGE_TYPE",
+    "PartNotIngestedError",
+    "export_event_refusal",
+    "ingest_part",
+    "plan_parts",
+    "run_state_key",
+]
 
 log = logging.getLogger(__name__)
 MESSAGE_TYPE = "cost-part"
 _MAX_CAS = 50
+
+
+class PartNotIngestedError(RuntimeError):
+    """A part's file could not be read or parsed; the message names the file and the problem."""
 
 
 def run_state_key(run_id: str) -> str:
@@ -158,6 +174,8 @@ def ingest_part(
         entry["quarantine"] = f"_quarantine/{run_key}/part-{idx:05d}.jsonl"
     for err in entry["errors"]:
         log.error("cost export part not ingested: %s", err, extra={"run_id": run_id, "part_index": idx})
+    if entry["errors"]:
+        raise PartNotIngestedError(f"cost run {run_id} part {idx}: " + "; ".join(entry["errors"]))
 
     complete = _record(store, key, run_id, idx, count, message, entry)
     if complete is None:
@@ -171,36 +189,37 @@ def _record(  # noqa: PLR0917 - private helper
     store: StateStore, key: str, run_id: str, idx: int, count: int, message: Mapping[str, Any], entry: dict[str, Any]
 ) -> bool | None:
     """Add this part to the run record. True: run now complete; False: not yet; None: already recorded."""
-    from core.state.base import ConcurrencyError, Namespace
+    from core.state.base import Namespace
+    from core.state.typed import UNCHANGED, Unchanged, update
 
-    for _ in range(_MAX_CAS):
-        rec = store.get(Namespace.CHECKPOINTS, key)
-        if rec is None:
-            value: dict[str, Any] = {
+    outcome: list[bool | None] = [None]
+
+    def add_part(current: Mapping[str, Any] | None) -> Mapping[str, Any] | Unchanged:
+        if current is None:
+            outcome[0] = count <= 1
+            submitted = message.get("submitted") or ""
+            return {
                 "run_id": run_id,
-                "submitted": message.get("submitted") or "",
+                "submitted": submitted,
                 "part_count": count,
                 "parts": {str(idx): entry},
                 "swapped": False,
             }
-            if store.add(Namespace.CHECKPOINTS, key, value):
-                return len(value["parts"]) >= count
-            continue
-        value = {**rec.value, "parts": dict(rec.value.get("parts", {}))}
-        if str(idx) in value["parts"]:
-            return None
-        value["parts"][str(idx)] = entry
-        try:
-            store.put(Namespace.CHECKPOINTS, key, value, etag=rec.etag)
-        except ConcurrencyError:
-            continue
-        return len(value["parts"]) >= int(value.get("part_count", count))
-    raise RuntimeError(f"could not record part {idx} of cost run {run_id}: too much contention")
+        if str(idx) in current.get("parts", {}):
+            outcome[0] = None
+            return UNCHANGED
+        parts = {**current.get("parts", {}), str(idx): entry}
+        outcome[0] = len(parts) >= int(current.get("part_count", count))
+        return {**current, "parts": parts}
+
+    update(store, Namespace.CHECKPOINTS, key, add_part, attempts=_MAX_CAS)
+    return outcome[0]
 
 
 def _finish(message: Mapping[str, Any], costs: CostStore, store: StateStore, key: str) -> dict[str, Any]:
     """Swap every partition of the completed run in, then mark the run swapped."""
-    from core.state.base import ConcurrencyError, Namespace
+    from core.state.base import Namespace
+    from core.state.typed import UNCHANGED, update
 
     rec = store.get(Namespace.CHECKPOINTS, key)
     assert rec is not None
@@ -230,15 +249,13 @@ def _finish(message: Mapping[str, Any], costs: CostStore, store: StateStore, key
         if costs.swap(part, pointer):
             applied.append({"scope": part[0], "month": part[1], "dataset": part[2], "days": sorted(st.days)})
             days |= st.days
-    for _ in range(_MAX_CAS):
-        cur = store.get(Namespace.CHECKPOINTS, key)
-        if cur is None or cur.value.get("swapped"):
-            break
-        try:
-            store.put(Namespace.CHECKPOINTS, key, {**cur.value, "swapped": True}, etag=cur.etag)
-            break
-        except ConcurrencyError:
-            continue
+    update(
+        store,
+        Namespace.CHECKPOINTS,
+        key,
+        lambda cur: UNCHANGED if cur is None or cur.get("swapped") else {**cur, "swapped": True},
+        attempts=_MAX_CAS,
+    )
     first = applied[0] if applied else {}
     return {
         "run_complete": True,

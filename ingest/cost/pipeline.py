@@ -19,10 +19,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from core.runtime import LocalBlobStore
 from ingest.cost.engine import FileResult, PartitionStats, Quarantine, ingest_file
 from ingest.cost.manifest import Manifest, ManifestError, is_data_file, parse_manifest
 from ingest.cost.reader import FileFormatError, SourceFile
-from ingest.cost.store import CostStore, LocalBlobs, Partition, scope_key
+from ingest.cost.store import CostStore, Partition, scope_key
 
 __all__ = ["IngestSummary", "Run", "collect_runs", "ingest_paths", "run_pointer"]
 
@@ -192,7 +193,7 @@ def ingest_paths(
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    store = CostStore(LocalBlobs(out_dir))
+    store = CostStore(LocalBlobStore(out_dir))
     summary = IngestSummary()
     runs, errors = collect_runs(paths)
     summary.errors.extend(errors)

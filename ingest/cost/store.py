@@ -20,12 +20,12 @@ import json
 import logging
 import os
 import re
-import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from core.runtime import LocalBlobStore
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
     from core.runtime import BlobStore
 
-__all__ = ["CostStore", "LocalBlobs", "Partition", "load_costs", "scope_key"]
+__all__ = ["CostStore", "Partition", "load_costs", "scope_key"]
 
 log = logging.getLogger(__name__)
 POINTER = "_current.json"
@@ -47,65 +47,6 @@ def _parquet_options(schema: pa.Schema) -> dict[str, Any]:
     strings = [f.name for f in schema if pa.types.is_string(f.type)]
     stats = [n for n in ("ChargePeriodStart",) if n in schema.names]
     return {"compression": "snappy", "use_dictionary": strings, "write_statistics": stats}
-
-
-class LocalBlobs:
-    """A :class:`core.runtime.BlobStore` over a local folder; writes are atomic (temp file + rename)."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = Path(root)
-
-    def _p(self, path: str) -> Path:
-        p = (self.root / path).resolve()
-        if self.root.resolve() not in p.parents and p != self.root.resolve():
-            raise ValueError(f"path escapes store root: {path}")
-        return p
-
-    def local_path(self, path: str) -> Path:
-        return self._p(path)
-
-    def read(self, path: str) -> bytes:
-        return self._p(path).read_bytes()
-
-    def write(self, path: str, data: bytes) -> None:
-        p = self._p(path)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, p)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-
-    def list(self, prefix: str = "") -> Iterator[str]:
-        if not self.root.exists():
-            return
-        for dirpath, _dirs, files in os.walk(self.root):
-            for f in files:
-                if f.startswith(".tmp-"):
-                    continue
-                rel = Path(dirpath, f).relative_to(self.root).as_posix()
-                if rel.startswith(prefix):
-                    yield rel
-
-    def delete(self, path: str) -> None:
-        p = self._p(path)
-        p.unlink(missing_ok=True)
-        root = self.root.resolve()
-        parent = p.parent
-        while parent != root and root in parent.parents:  # drop folders left empty (a replaced run's)
-            try:
-                parent.rmdir()
-            except OSError:
-                break
-            parent = parent.parent
-
-    def exists(self, path: str) -> bool:
-        return self._p(path).exists()
 
 
 _UNSAFE = re.compile(r"[^a-z0-9._-]+")
@@ -157,7 +98,7 @@ class CostStore:
     def write_table(self, path: str, table: pa.Table) -> None:
         import pyarrow.parquet as pq
 
-        if isinstance(self.blobs, LocalBlobs):
+        if isinstance(self.blobs, LocalBlobStore):
             local = self.blobs.local_path(path)
             local.parent.mkdir(parents=True, exist_ok=True)
             tmp = local.with_name(".tmp-" + local.name)
@@ -225,7 +166,7 @@ class CostStore:
     def read_table(self, path: str, columns: Sequence[str] | None = None) -> pa.Table:
         import pyarrow.parquet as pq
 
-        if isinstance(self.blobs, LocalBlobs):
+        if isinstance(self.blobs, LocalBlobStore):
             return pq.read_table(self.blobs.local_path(path), columns=columns)
         import pyarrow as pa
 
@@ -243,7 +184,7 @@ class PartWriter:
         self.rows = 0
         self._buf: io.BytesIO | None = None
         self._tmp: Path | None = None
-        if isinstance(store.blobs, LocalBlobs):
+        if isinstance(store.blobs, LocalBlobStore):
             local = store.blobs.local_path(path)
             local.parent.mkdir(parents=True, exist_ok=True)
             self._tmp = local.with_name(".tmp-" + local.name)
@@ -259,7 +200,7 @@ class PartWriter:
     def close(self) -> None:
         self._writer.close()
         if self._tmp is not None:
-            assert isinstance(self.store.blobs, LocalBlobs)
+            assert isinstance(self.store.blobs, LocalBlobStore)
             os.replace(self._tmp, self.store.blobs.local_path(self.path))
         elif self._buf is not None:
             self.store.blobs.write(self.path, self._buf.getvalue())
@@ -302,7 +243,7 @@ def load_costs(
 
     from core.costframe import column_names, pandas_dtypes
 
-    blobs: Any = LocalBlobs(Path(data_dir)) if isinstance(data_dir, (str, Path)) else data_dir
+    blobs: Any = LocalBlobStore(Path(data_dir)) if isinstance(data_dir, (str, Path)) else data_dir
     store = CostStore(blobs)
     lo, hi = _parse_bound(start), _parse_bound(end)
     wanted = {scope_key(s) for s in scopes} if scopes else None
@@ -349,14 +290,4 @@ def load_costs(
     return df.astype(dtypes)
 
 
-def decimal_totals(store: CostStore) -> dict[str, dict[str, Decimal]]:
-    """Exact totals per metric and currency from the live pointers (no data read)."""
-    out: dict[str, dict[str, Decimal]] = {"billed_cost": {}, "effective_cost": {}}
-    for _part, cur in store.partitions():
-        for metric, acc in out.items():
-            for cur_code, v in cur.get(metric, {}).items():
-                acc[cur_code] = acc.get(cur_code, Decimal(0)) + Decimal(v)
-    return out
-
-
-__all__ += ["PartWriter", "decimal_totals"]
+__all__ += ["PartWriter"]

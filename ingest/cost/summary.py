@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ingest.cost.store import CostStore, LocalBlobs
+from core.runtime import LocalBlobStore
+from ingest.cost.store import CostStore
 
 __all__ = ["BY", "summarize"]
 
@@ -34,7 +35,7 @@ def summarize(data_dir: Path, by: str) -> tuple[list[dict[str, Any]], dict[str, 
     import pyarrow.compute as pc
 
     by = BY.get(by, by)
-    store = CostStore(LocalBlobs(Path(data_dir)))
+    store = CostStore(LocalBlobStore(Path(data_dir)))
     cols = ["ChargePeriodStart", "BilledCost", "EffectiveCost", "BillingCurrency"]
     if by != "day":
         cols.append(by)

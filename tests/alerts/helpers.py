@@ -12,6 +12,9 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from alerts.dispatch import DrainResult, drain
+from alerts.outbox import StoreOutbox
+
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)  # a Monday
 
 TEAMS_BODY_429 = "Microsoft Teams endpoint returned HTTP error 429 with ContextId tcid=0,server=msgapi-production"
@@ -117,3 +120,26 @@ def throttled_for(seconds: float, *, retry_after: str | None = "1") -> Callable[
         return Reply(202, "")
 
     return policy
+
+
+def drain_until_empty(
+    outbox: StoreOutbox,
+    *,
+    deadline: float,
+    poll: float = 0.2,
+    sleep: Callable[[float], None] = time.sleep,
+    **kwargs: Any,
+) -> DrainResult:
+    """Keep draining (waiting out backoffs) until nothing is pending or ``deadline`` (monotonic).
+
+    Moved here from ``alerts.dispatch``: only tests wait out real backoffs."""
+    total = DrainResult()
+    while True:
+        r = drain(outbox, **kwargs)
+        total.delivered += r.delivered
+        total.retried += r.retried
+        total.failed += r.failed
+        total.results += r.results
+        if not any(e.state == "pending" for e in outbox.entries()) or time.monotonic() >= deadline:
+            return total
+        sleep(poll)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from alerts.outbox import StoreOutbox
+from alerts.outbox import QueueOutbox, StoreOutbox
 from alerts.pipeline import process
 from alerts.testing import finding
 from core.model import Severity
@@ -16,6 +16,7 @@ from core.state import open_store
 from tests.alerts.helpers import T0
 from vigil.cli.main import app
 from vigil.config import parse_config
+from vigil.runtime_local import LocalRuntime
 
 runner = CliRunner()
 NOW = ["--now", (T0 + timedelta(minutes=10)).isoformat()]
@@ -165,8 +166,10 @@ def test_dispatch_to_outbox_dir(tmp_path: Path) -> None:
     from vigil.config import load_config
 
     store = open_store("sqlite", path=db)
-    try:
-        process([finding(observed_at=T0)], config=load_config(cfgfile), store=store, outbox=StoreOutbox(store), now=T0)
+    try:  # the alerts queue of `vigil run`'s local runtime, as the handlers fill it
+        cfg = load_config(cfgfile)
+        queue = QueueOutbox(LocalRuntime(cfg, store, tmp_path / "data"), store, "vigil-alerts")
+        process([finding(observed_at=T0)], config=cfg, store=store, outbox=queue, now=T0)
     finally:
         store.close()
     out = runner.invoke(

@@ -21,13 +21,13 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from alerts.channels.email import EmailNotifier, acs_message
 from alerts.channels.webhook import WebhookNotifier, verify_signature
 from alerts.config import EmailConfig, WebhookConfig
-from alerts.dispatch import drain, drain_until_empty
+from alerts.dispatch import drain
 from alerts.notify import AlertView, NotificationPayload
 from alerts.outbox import RetryPolicy, StoreOutbox
 from alerts.pipeline import process
 from alerts.testing import MemoryStore, finding
 from core.model import Alert
-from tests.alerts.helpers import T0, Reply, serve
+from tests.alerts.helpers import T0, Reply, drain_until_empty, serve
 from vigil.config import parse_config
 
 

@@ -21,12 +21,12 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from alerts.dispatch import drain, drain_until_empty
+from alerts.dispatch import drain
 from alerts.outbox import RetryPolicy, StoreOutbox
 from alerts.pipeline import process
 from alerts.testing import finding
 from core.state.base import Namespace
-from tests.alerts.helpers import Endpoint, Reply, serve, throttled_for
+from tests.alerts.helpers import Endpoint, Reply, drain_until_empty, serve, throttled_for
 from vigil.config import VigilConfig, parse_config
 
 THROTTLE_S = float(os.environ.get("VIGIL_ALERTS_THROTTLE_S", "3"))

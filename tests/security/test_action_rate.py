@@ -95,7 +95,7 @@ def test_five_deliveries_with_a_cap_of_one_act_once_in_the_hour(
     )
     rt = LocalRuntime(config, store, tmp_path, settings={"VIGIL_SIGNING_KEY": KEY.decode()})
     for i, vm in enumerate(VMS):  # five separate function calls, seconds apart
-        out = handlers._alerts([_finding(vm)], rt, NOW + timedelta(seconds=i))
+        out = handlers.raise_alerts([_finding(vm)], rt, NOW + timedelta(seconds=i))
         assert out["remediation"]["queued"] == 1
     messages = rt.pending("vigil-remediation")
     assert len(messages) == 5

@@ -140,12 +140,13 @@ def test_the_activity_log_read_live_gives_the_same_alerts_as_the_tenant_folder(
     ``run_tenant`` over the folder; a second read after the commit finds nothing new."""
     import yaml
 
+    from alerts.outbox import StoreOutbox
+    from alerts.pipeline import current_alerts, process
     from core.state.sqlite import SQLiteStore
     from tests.support.activity import add_activity_log, add_log_analytics
     from tests.support.azure_server import AzureTestServer
     from vigil.activity_path import detect_activity, read_live
     from vigil.config import parse_config
-    from vigil.pipeline import current_alerts, process_alerts
     from vigil.simulate.activity import LAW_CUSTOMER_ID
 
     raw = yaml.safe_load(DEMO_CONFIG.read_text(encoding="utf-8"))
@@ -188,7 +189,7 @@ def test_the_activity_log_read_live_gives_the_same_alerts_as_the_tenant_folder(
             assert not batch.quarantined
             assert sorted(r["eventDataId"] for r in batch.records) == sorted(e["eventDataId"] for e in folder)
             findings = detect_activity(batch.records, config, DEFAULT_NOW)
-            process_alerts(findings, config, store, DEFAULT_NOW)
+            process(findings, config=config, store=store, outbox=StoreOutbox(store), now=DEFAULT_NOW)
             batch.commit()
             again = read_live(config, store, DEFAULT_NOW + timedelta(minutes=15), **kwargs)
             assert again.records == []

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import shutil
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +60,61 @@ def test_run_over_the_demo_tenant_is_the_same_pipeline(demo_out: tuple[Path, dic
     assert summary["alerts"]["by_family"] == first["alerts"]["by_family"]
     assert len(summary["outbox_files"]) == len(first["outbox_files"])
     assert summary["now"] == first["now"] == "2026-11-25T00:00:00+00:00"
+
+
+HANDLERS = (
+    "handle_blob_created",
+    "handle_ingest_part",
+    "handle_detect",
+    "run_metrics",
+    "handle_resource_events",
+    "run_activity",
+    "dispatch_alert",
+)
+
+
+def test_the_demos_handlers_are_the_function_apps_triggers() -> None:
+    """Each handler the demo drives is one a Function front door calls (by reference)."""
+    import re
+
+    import vigil
+
+    doors = "".join(p.read_text(encoding="utf-8") for p in Path(vigil.__file__).parent.glob("functions*.py"))
+    called = set(re.findall(r"\bhandlers\.([a-z_]+)\b", doors))
+    assert set(HANDLERS) <= called
+
+
+def test_a_demo_run_goes_through_the_function_apps_handlers(
+    demo_out: tuple[Path, dict[str, Any]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`vigil demo` drives the handlers the Function App's triggers call (vigil.handlers), once per
+    manifest, queue message, timer tick and event delivery: every call is counted here."""
+    from vigil import handlers
+
+    calls: Counter[str] = Counter()
+    for name in HANDLERS:
+        original = getattr(handlers, name)
+
+        @functools.wraps(original)
+        def counted(*args: Any, _f: Any = original, _n: str = name) -> Any:
+            calls[_n] += 1
+            return _f(*args)
+
+        monkeypatch.setattr(handlers, name, counted)
+    out, first = demo_out
+    shutil.copytree(out / "tenant", tmp_path / "out" / "tenant")
+    summary = _summary(_invoke("demo", "--out", str(tmp_path / "out"), "--json"))
+    ingest = summary["ingest"]
+    assert calls["handle_blob_created"] == ingest["export_runs"] > 0  # one BlobCreated per manifest
+    assert calls["handle_ingest_part"] == ingest["parts_enqueued"] > 0  # one per ingest-queue message
+    assert calls["handle_detect"] >= ingest["runs_ingested"] > 0  # one per completed run (+ group flushes)
+    assert calls["run_metrics"] == 1  # the metrics timer
+    assert calls["handle_resource_events"] == 1  # the tenant's Event Grid deliveries
+    assert calls["run_activity"] == 1  # the activity-log timer
+    assert calls["dispatch_alert"] == summary["notifications"]["delivered"] > 0  # one per alerts-queue message
+    assert summary["handlers"] == dict(calls)
+    assert summary["alerts"]["by_family"] == first["alerts"]["by_family"]
+    assert len(summary["outbox_files"]) == len(first["outbox_files"])
 
 
 def test_fresh_starts_over(tmp_path: Path) -> None:

@@ -249,9 +249,10 @@ class _AzureLikeRuntime(LocalRuntime):
         super().__init__(*args, **kwargs)
         self.credential = credential
         self.azure_client_kwargs = client_kwargs
+        self.metrics_options: dict[str, Any] = {}
 
 
-def _live_rt(tmp_path: Path, store: StateStore, url: str, server: AzureTestServer, sim: SimResult) -> LocalRuntime:
+def _live_rt(tmp_path: Path, store: StateStore, url: str, server: AzureTestServer, sim: SimResult) -> _AzureLikeRuntime:
     cfg = _config(url).model_copy(update={"scopes": ScopesConfig(subscriptions=sim.subscriptions)})
     return _AzureLikeRuntime(
         cfg, store, tmp_path / "blobs", credential=server.credential(), client_kwargs=server.client_kwargs()
@@ -321,7 +322,7 @@ def test_live_metrics_timer_reads_resource_graph_and_azure_monitor(
                 lambda _req, _m, body=body: body,
             )
         rt = _live_rt(tmp_path, store, endpoint.url, server, sim)
-        rt.metrics_options = {"use_batch": False, "mgmt_base_url": server.url}  # type: ignore[attr-defined]
+        rt.metrics_options = {"use_batch": False, "mgmt_base_url": server.url}
         out = handlers.run_metrics(rt, DEFAULT_NOW)
         metric_calls = server.requests_to(r".*/providers/Microsoft\.Insights/metrics", "GET")
     assert out["resources"] == 2
@@ -338,8 +339,9 @@ def test_outbox_mirror_and_by_reference_messages(
     tmp_path: Path, store: StateStore, endpoint: Endpoint, sim: SimResult, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from alerts.outbox import StoreOutbox
+    from core import runtime
 
-    monkeypatch.setattr(handlers.RuntimeOutbox, "MAX_INLINE_CHARS", 10)
+    monkeypatch.setattr(runtime, "MAX_QUEUE_MESSAGE_BYTES", 200)  # a reference fits, an idle group does not
     rt = _rt(tmp_path, store, endpoint.url, sim)
     handlers.run_metrics(rt, DEFAULT_NOW)
     bodies = rt.pending(ALERTS)  # two groups: the idle VM and the idle ML instance

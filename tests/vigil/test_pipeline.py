@@ -13,6 +13,7 @@ import pytest
 from core.state import open_store
 from vigil.cli.run_cmds import DEMO_CONFIG
 from vigil.config import VigilConfig, load_config
+from vigil.handlers import previous_findings
 from vigil.pipeline import (
     ALERTS_FILE,
     DIGEST_FILE,
@@ -20,7 +21,6 @@ from vigil.pipeline import (
     STATE_FILE,
     PipelineError,
     RunSummary,
-    previous_findings,
     run_tenant,
 )
 from vigil.simulate import DEFAULT_NOW, SimResult, simulate

@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
+from core.runtime import LocalBlobStore
 from core.state import open_store
 from core.state.base import StateStore
 from vigil.config import VigilConfig
-from vigil.runtime_local import MAX_DEQUEUE_COUNT, LocalBlobStore, LocalRuntime
+from vigil.runtime_local import MAX_DEQUEUE_COUNT, LocalRuntime
 
 
 class Clock:

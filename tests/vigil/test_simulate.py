@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from core.sources import parse_metrics_response
+from core.timeutil import parse_utc
 from ingest.cost import ingest_paths, load_costs
 from ingest.events import parse_events
 from vigil.simulate import DEFAULT_NOW, EA_COLUMNS, FOCUS_COLUMNS, SimResult, simulate
@@ -236,7 +237,7 @@ def test_drift_event_has_the_real_event_grid_layout(sim: SimResult, samples_dir:
 
 def test_events_and_activity_are_time_ordered_by_source(sim: SimResult) -> None:
     tenant = TenantFolder(sim.root)
-    times = [datetime.fromisoformat(e["eventTime"].replace("Z", "+00:00")) for e in tenant.events()]
+    times = [parse_utc(e["eventTime"]) for e in tenant.events()]
     assert times == sorted(times)
     assert all(t < DEFAULT_NOW for t in times)
     assert all(t.tzinfo is UTC or t.utcoffset() == timedelta(0) for t in times)

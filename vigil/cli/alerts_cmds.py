@@ -9,7 +9,9 @@ from typing import Any
 import typer
 
 from core.untrusted import strip_controls
-from vigil.cli.silence_cmds import DEFAULT_STATE, STATE_HELP, _now, _open
+from vigil.cli.common import DEFAULT_STATE, STATE_HELP, load_config_or_exit
+from vigil.cli.common import now_or_clock as _now
+from vigil.cli.common import open_state as _open
 
 app = typer.Typer(help="Triage alerts: list, acknowledge, inspect the outbox, test routes.", no_args_is_help=True)
 routes_app = typer.Typer(help="Test the routing tree offline (like amtool config routes).", no_args_is_help=True)
@@ -42,13 +44,7 @@ def list_(
     t = _now(now)
     rules = []
     if config is not None:
-        from vigil.config import ConfigError, load_config
-
-        try:
-            rules = list(load_config(config).inhibit_rules)
-        except ConfigError as exc:
-            typer.echo(str(exc), err=True)
-            raise typer.Exit(2) from None
+        rules = list(load_config_or_exit(config).inhibit_rules)
     store = _open(state)
     try:
         from alerts.inhibit import Inhibitor
@@ -156,26 +152,26 @@ def dispatch(
     ),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
-    """Deliver the notifications due in the outbox (one pass; failures retry with backoff)."""
-    from alerts.dispatch import drain
-    from alerts.notify import DirectorySink
-    from alerts.outbox import StoreOutbox
-    from vigil.config import ConfigError, load_config
+    """Deliver the notifications waiting in the alerts queue (one pass), with the Function App's
+    own queue handler (``vigil.handlers.dispatch_alert``). A message that fails stays queued
+    for the next pass; after 5 failed passes it moves to the poison queue, as in Azure."""
+    from vigil import handlers
+    from vigil.runtime_local import LocalRuntime, local_link_signing
 
-    try:
-        cfg = load_config(config)
-    except ConfigError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from None
+    cfg = load_config_or_exit(config)
     store = _open(state)
     try:
-        res = drain(StoreOutbox(store), config=cfg, store=store, sink=DirectorySink(outbox_dir) if outbox_dir else None)
+        folder = state.parent
+        rt = LocalRuntime(cfg, store, folder / "data", settings=local_link_signing(folder), sink=outbox_dir)
+        queue = rt.setting("ALERTS_QUEUE") or "vigil-alerts"
+        res = rt.drain(queue, lambda message: handlers.dispatch_alert(message, rt))
     finally:
         store.close()
+    out = {"delivered": res.processed, "retried": res.failed - res.poisoned, "failed": res.poisoned}
     typer.echo(
-        json.dumps(res.to_dict())
+        json.dumps(out)
         if as_json
-        else f"delivered {res.delivered}, retrying {res.retried}, failed {res.failed}"
+        else f"delivered {out['delivered']}, retrying {out['retried']}, failed {out['failed']}"
     )
 
 

@@ -25,13 +25,9 @@ def schema(out: Path | None = typer.Option(None, "--out", help="Write the schema
 def validate(path: Path = typer.Argument(..., help="The vigil.yaml to check.")) -> None:
     """Validate a config file; errors name the key path."""
     from alerts.amcheck import config_warnings
-    from vigil.config import ConfigError, load_config
+    from vigil.cli.common import load_config_or_exit
 
-    try:
-        cfg = load_config(path)
-    except ConfigError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from None
+    cfg = load_config_or_exit(path)
     warnings = config_warnings(cfg, base_dir=path.parent)
     for key, msg in warnings:
         typer.echo(f"{path}: warning: {key}: {msg}", err=True)

@@ -17,31 +17,19 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from vigil.cli.common import fail as _fail
+from vigil.cli.common import load_config_or_exit as _load_config
+from vigil.cli.common import parse_now as _parse_now
+
 if TYPE_CHECKING:
     import pandas as pd
 
     from core.model import Finding
-    from vigil.config import VigilConfig
 
 app = typer.Typer(help="Run detectors offline: anomalies, overspend, idle.", no_args_is_help=True)
 
 
 # ---------------------------------------------------------------- shared helpers
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
-
-
-def _parse_now(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise _fail(f"--now {value!r} is not an ISO 8601 time") from None
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 def _resolve_now(value: str | None, data: Path | None = None) -> datetime:
@@ -60,15 +48,6 @@ def _resolve_now(value: str | None, data: Path | None = None) -> datetime:
         except (OSError, ValueError):
             pass
     return datetime.now(UTC)
-
-
-def _load_config(path: Path | None) -> VigilConfig:
-    from vigil.config import ConfigError, load_config
-
-    try:
-        return load_config(path)
-    except ConfigError as exc:
-        raise _fail(str(exc)) from None
 
 
 def _emit_findings(findings: Iterable[Finding], *, as_json: bool) -> int:

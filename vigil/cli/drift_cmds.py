@@ -11,6 +11,8 @@ from typing import Any
 
 import typer
 
+from vigil.cli.common import fail as _fail
+
 app = typer.Typer(help="Evaluate Azure Policy rules against ARM resources.", no_args_is_help=True)
 aliases_app = typer.Typer(help="Azure Policy's alias catalogue (alias -> ARM JSON path).", no_args_is_help=True)
 app.add_typer(aliases_app, name="aliases")
@@ -66,11 +68,6 @@ def aliases_refresh(
     count = write_snapshot(types, target, origin=origin)
     cat = AliasCatalogue.load(target)
     typer.echo(f"{target}: {count} aliases of {cat.type_count} resource types")
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
 
 
 def _unwrap(doc: Any) -> Any:

@@ -9,12 +9,10 @@ from typing import Any
 
 import typer
 
+from vigil.cli.common import fail as _fail
+from vigil.cli.common import load_config_or_exit, open_state
+
 app = typer.Typer(help="Replay Event Grid events through the function's handler.", no_args_is_help=True)
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
 
 
 def _read_events(path: Path) -> list[dict[str, Any]]:
@@ -42,9 +40,7 @@ def replay(
     Duplicates (same event id) are dropped, verdict transitions persist in
     --state, so replaying a file twice fires nothing the second time.
     """
-    from core.state import open_store
     from vigil import handlers
-    from vigil.config import ConfigError, load_config
     from vigil.runtime_local import LocalRuntime
 
     if not tenant.is_dir():
@@ -53,12 +49,8 @@ def replay(
         files = sorted((tenant / "events").glob("*.json"))
         if not files:
             raise _fail(f"no event files given and none in {tenant / 'events'}")
-    try:
-        cfg = load_config(config)
-    except ConfigError as exc:
-        raise _fail(str(exc)) from None
-    state.parent.mkdir(parents=True, exist_ok=True)
-    store = open_store("sqlite", path=state)
+    cfg = load_config_or_exit(config)
+    store = open_state(state)
     rt = LocalRuntime(cfg, store, out, settings={handlers.TENANT_DIR: str(tenant)})
     totals: dict[str, int] = {}
     from core.sources import SourceError

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
@@ -25,14 +24,10 @@ def plan_cmd(
     """List what would be done and why, and which guard skipped what. Makes no change."""
     from alerts.remediation import plan
     from alerts.remediation.findings import read_findings, rule_actions_from_registry
-    from vigil.config import ConfigError, load_config
+    from vigil.cli.common import load_config_or_exit, now_or_clock
     from vigil.tenant import TenantFolder
 
-    try:
-        cfg = load_config(config)
-    except ConfigError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from None
+    cfg = load_config_or_exit(config)
     src = findings or tenant.resolve().parent / "alerts.jsonl"
     if not src.exists():
         typer.echo(f"error: {src}: no findings; run `vigil run --tenant {tenant}` first or pass --findings", err=True)
@@ -42,9 +37,7 @@ def plan_cmd(
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    when = datetime.fromisoformat(now.replace("Z", "+00:00")) if now else datetime.now(UTC)
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
+    when = now_or_clock(now)
     source = TenantFolder(tenant)
     from alerts.remediation.routing import mode_resolver
 

@@ -12,6 +12,8 @@ from typing import Any
 
 import typer
 
+from vigil.cli.common import fail, load_config_or_exit, open_state, parse_now
+
 DEMO_CONFIG = Path(__file__).resolve().parents[1] / "pipeline_demo.yaml"
 
 # What `vigil run` needs without --tenant: (source, module that would provide it, what it is).
@@ -26,16 +28,6 @@ LIVE_SOURCES = (
 
 def _err(msg: str) -> None:
     typer.echo(msg, err=True)
-
-
-def _parse_now(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise typer.BadParameter(f"--now {value!r} is not an ISO 8601 time (e.g. 2026-11-25T00:00:00Z)") from None
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 def _print_summary(summary: dict[str, Any], *, as_json: bool) -> None:
@@ -69,25 +61,21 @@ def _print_summary(summary: dict[str, Any], *, as_json: bool) -> None:
 
 def _run(tenant: Path, *, config_path: Path | None, now: datetime | None, out: Path, as_json: bool) -> dict[str, Any]:
     from core.sources import SourceError
-    from core.state import open_store
-    from vigil.config import ConfigError, load_config
     from vigil.pipeline import STATE_FILE, PipelineError, run_tenant
     from vigil.tenant import TenantFolder
 
     try:
         source = TenantFolder(tenant)
-        config = load_config(config_path or DEMO_CONFIG)
-    except (SourceError, ConfigError) as exc:
-        _err(f"error: {exc}")
-        raise typer.Exit(2) from None
+    except SourceError as exc:
+        raise fail(str(exc)) from None
+    config = load_config_or_exit(config_path or DEMO_CONFIG)
     when = now or source.now or datetime.now(UTC)
     out.mkdir(parents=True, exist_ok=True)
-    store = open_store("sqlite", path=out / STATE_FILE)
+    store = open_state(out / STATE_FILE)
     try:
         summary = run_tenant(source, config=config, store=store, out_dir=out, now=when, progress=sys.stderr.isatty())
     except (PipelineError, SourceError) as exc:
-        _err(f"error: {exc}")
-        raise typer.Exit(1) from None
+        raise fail(str(exc), 1) from None
     finally:
         store.close()
     result = summary.to_dict()
@@ -162,13 +150,13 @@ def register(app: typer.Typer) -> None:
         State (processed events, ingested export runs, alert state, notification log) is kept
         in OUT/state.db, so a second run sends no duplicate notification.
         """
-        when = _parse_now(now)
+        when = parse_now(now)
         if tenant is None:
             _err("error: live mode (no --tenant) is not available in this build of `vigil run`:")
             for source, module, what in LIVE_SOURCES:
                 state = "available" if not _no_module(module) else "missing"
                 _err(f"  - {source}: {state} ({module}: {what})")
-            _err("The Function App runs the live path (vigil/handlers.py). Offline, use `vigil run --tenant DIR`")
+            _err("The Function App runs the live path (vigil/handlers/). Offline, use `vigil run --tenant DIR`")
             _err("on a tenant folder (docs/tenant-layout.md) or `vigil demo`.")
             raise typer.Exit(2)
         summary = _run(tenant, config_path=config, now=when, out=out, as_json=as_json)

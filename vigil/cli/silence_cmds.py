@@ -3,33 +3,15 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import typer
 
-if TYPE_CHECKING:
-    from core.state.base import StateStore
+from vigil.cli.common import DEFAULT_STATE, STATE_HELP
+from vigil.cli.common import now_or_clock as _now
+from vigil.cli.common import open_state as _open
 
 app = typer.Typer(help="Create, list and expire silences.", no_args_is_help=True)
-
-STATE_HELP = "SQLite state store file."
-DEFAULT_STATE = Path("out/state.db")
-
-
-def _now(now: str | None) -> datetime:
-    if not now:
-        return datetime.now(UTC)
-    t = datetime.fromisoformat(now)
-    return t if t.tzinfo else t.replace(tzinfo=UTC)
-
-
-def _open(state: Path) -> StateStore:
-    from core.state import open_store
-
-    state.parent.mkdir(parents=True, exist_ok=True)
-    return open_store("sqlite", path=state)
 
 
 @app.command("add")

@@ -36,7 +36,7 @@ The same seed and ``now`` give byte-identical output.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -154,7 +154,3 @@ class _progress:
         if self._progress is not None:
             self._finish()
             self._progress.stop()
-
-
-def iter_planted(result: SimResult) -> Iterator[tuple[str, str]]:
-    yield from sorted(result.planted.items())

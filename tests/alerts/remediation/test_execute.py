@@ -14,7 +14,7 @@ import pytest
 from alerts.remediation import RemediationConfig, plan
 from alerts.remediation.approve import ApprovalRejectedError, approval_link, handle_approval
 from alerts.remediation.arm import ArmClient
-from alerts.remediation.execute import apply, ledger_entries, outcome_for
+from alerts.remediation.execute import LedgerEntry, ledger_entries, outcome_for
 from alerts.signing import LinkError
 from core.model import Finding, ResourceRef, Severity, Status
 from core.state.sqlite import SQLiteStore
@@ -126,6 +126,35 @@ def dave_approves(nonce: str) -> dict[str, str]:
     )
 
 
+def apply(
+    steps: list[Any],
+    *,
+    arm: ArmClient,
+    store: SQLiteStore,
+    now: datetime,
+    run_id: str,
+    correlation_id: str,
+    config: RemediationConfig,
+) -> list[LedgerEntry]:
+    """What production does with a plan (``vigil.handlers.raise_alerts`` then the remediation worker):
+    each step marked ``execute`` becomes an auto request, executed with the guards re-checked."""
+    from alerts.remediation.approve import auto_request, execute_approved
+
+    return [
+        execute_approved(
+            auto_request(step, run_id=run_id),
+            store=store,
+            arm=arm,
+            config=config,
+            now=now,
+            approved_by="vigil (auto)",
+            correlation_id=correlation_id,
+        )
+        for step in steps
+        if step.decision == "execute"
+    ]
+
+
 def approve_step() -> Any:
     (step,) = plan([vm_finding()], resources=lambda _i: {"tags": {}}, config=CFG, rule_actions=RULES, now=NOW)
     assert step.decision == "await-approval"
@@ -137,7 +166,7 @@ def test_dry_run_makes_zero_write_calls(server: AzureTestServer, arm: ArmClient,
     cfg = RemediationConfig(allowed_subscriptions=[SUB])  # mode defaults to dry-run
     steps = plan([vm_finding()], resources=lambda _i: {"tags": {}}, config=cfg, rule_actions=RULES, now=NOW)
     assert [s.decision for s in steps] == ["dry-run"]
-    assert apply(steps, arm=arm, store=store, now=NOW, run_id="r1", correlation_id="c1") == []
+    assert apply(steps, arm=arm, store=store, now=NOW, run_id="r1", correlation_id="c1", config=cfg) == []
     assert tenant.writes() == []
     assert list(ledger_entries(store)) == []
 
@@ -150,7 +179,7 @@ def test_auto_mode_deallocates_through_the_lro(server: AzureTestServer, arm: Arm
         auto_allow=[{"rules": ["vm_shutdown_candidate"], "subscriptions": [SUB]}],
     )
     steps = plan([vm_finding()], resources=lambda _i: {"tags": {}}, config=cfg, rule_actions=RULES, now=NOW)
-    (entry,) = apply(steps, arm=arm, store=store, now=NOW, run_id="r1", correlation_id="corr-1")
+    (entry,) = apply(steps, arm=arm, store=store, now=NOW, run_id="r1", correlation_id="corr-1", config=cfg)
     assert entry.result == "succeeded"
     assert tenant.power == "deallocated"
     assert entry.before == {"exists": True, "target_state": False}
@@ -311,7 +340,7 @@ def test_patch_action_and_throttling(server: AzureTestServer, arm: ArmClient, st
         now=NOW,
     )
     server.throttle(1, retry_after=0)  # the SDK's ARM retry policy must ride out a 429
-    (entry,) = apply(steps, arm=arm, store=store, now=NOW, run_id="r2", correlation_id="c")
+    (entry,) = apply(steps, arm=arm, store=store, now=NOW, run_id="r2", correlation_id="c", config=cfg)
     assert entry.result == "succeeded"
     assert tenant.ws["properties"]["publicNetworkAccess"] == "Disabled"
     assert any(r.status == 429 for r in server.requests)
@@ -391,7 +420,7 @@ def test_auto_mode_end_to_end_through_the_remediation_queue(
         }
     )
     rt = LocalRuntime(config, store, tmp_path, settings={"VIGIL_SIGNING_KEY": KEY.decode()})
-    out = handlers._alerts([vm_finding()], rt, NOW)
+    out = handlers.raise_alerts([vm_finding()], rt, NOW)
     assert out["remediation"] == {"planned": 1, "queued": 1}
     [message] = rt.pending("vigil-remediation")
     assert message["kind"] == "remediation-auto"

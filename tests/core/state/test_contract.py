@@ -160,17 +160,17 @@ def test_very_long_keys(store: StateStore) -> None:
 
 def test_large_value_roundtrip(store: StateStore) -> None:
     big = {"rows": [{"id": i, "text": f"row {i} " + "x" * 180} for i in range(1000)]}
-    written = store.put(Namespace.BASELINES, "model", big)
-    got = store.get(Namespace.BASELINES, "model")
+    written = store.put(Namespace.CHECKPOINTS, "model", big)
+    got = store.get(Namespace.CHECKPOINTS, "model")
     assert got is not None
     assert got.value == big
     assert got.etag == written.etag
     # Shrinking must not leave stale chunks behind.
-    store.put(Namespace.BASELINES, "model", {"rows": []}, etag=got.etag)
-    small = store.get(Namespace.BASELINES, "model")
+    store.put(Namespace.CHECKPOINTS, "model", {"rows": []}, etag=got.etag)
+    small = store.get(Namespace.CHECKPOINTS, "model")
     assert small is not None
     assert small.value == {"rows": []}
-    assert [r.value for r in store.query(Namespace.BASELINES)] == [{"rows": []}]
+    assert [r.value for r in store.query(Namespace.CHECKPOINTS)] == [{"rows": []}]
 
 
 def test_ledger_order_and_idempotency(store: StateStore) -> None:

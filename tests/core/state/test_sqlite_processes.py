@@ -12,11 +12,11 @@ from core.state.sqlite import SQLiteStore
 WORKER = """
 import sys
 from core.state.sqlite import SQLiteStore
-from core.state.typed import mutate
+from core.state.typed import update
 store = SQLiteStore(sys.argv[1])
 me = sys.argv[2]
 for i in range(int(sys.argv[3])):
-    mutate(store, "ns", "counter", lambda v: {"n": (v or {"n": 0})["n"] + 1}, attempts=1000)
+    update(store, "ns", "counter", lambda v: {"n": (v or {"n": 0})["n"] + 1}, attempts=1000)
     store.append("audit", {"by": me, "i": i}, key=f"{me}-{i}")
     store.append("audit", {"by": me, "i": i, "retry": True}, key=f"{me}-{i}")
     store.add("events", f"evt-{i}", {"by": me})

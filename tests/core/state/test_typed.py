@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from core.state.base import ConcurrencyError, Namespace, Record, StateStore
-from core.state.typed import get_checkpoint, mark_event_processed, mutate, prune, set_checkpoint
+from core.state.typed import UNCHANGED, get_checkpoint, mark_event_processed, prune, set_checkpoint, update
 
 
 def test_mark_event_processed_once(store: StateStore) -> None:
@@ -35,28 +35,37 @@ def test_checkpoint_detects_concurrent_run(store: StateStore) -> None:
         set_checkpoint(store, "cost/export", {"run": "r2-other"}, etag=first.etag)
 
 
-def test_mutate_create_update_delete(store: StateStore) -> None:
+def test_update_create_update_delete(store: StateStore) -> None:
     def bump(current: Mapping[str, Any] | None) -> Mapping[str, Any]:
         return {"n": (current or {"n": 0})["n"] + 1}
 
-    created = mutate(store, "ns", "c", bump)
+    created = update(store, "ns", "c", bump)
     assert isinstance(created, Record)
     assert created.value == {"n": 1}
-    updated = mutate(store, "ns", "c", bump)
+    updated = update(store, "ns", "c", bump)
     assert updated is not None
     assert updated.value == {"n": 2}
-    assert mutate(store, "ns", "c", lambda _: None) is None
+    assert update(store, "ns", "c", lambda _: None) is None
     assert store.get("ns", "c") is None
 
 
-def test_mutate_concurrent_increments_exact(make_store: Callable[[], StateStore]) -> None:
+def test_update_unchanged_writes_nothing(store: StateStore) -> None:
+    written = store.put("ns", "c", {"n": 1})
+    same = update(store, "ns", "c", lambda _: UNCHANGED)
+    assert same is not None
+    assert same.etag == written.etag  # no write: the ETag did not move
+    assert update(store, "ns", "missing", lambda _: UNCHANGED) is None
+    assert store.get("ns", "missing") is None
+
+
+def test_update_concurrent_increments_exact(make_store: Callable[[], StateStore]) -> None:
     def bump(current: Mapping[str, Any] | None) -> Mapping[str, Any]:
         return {"n": (current or {"n": 0})["n"] + 1}
 
     def worker() -> None:
         store = make_store()
         for _ in range(5):
-            mutate(store, "ns", "c", bump, attempts=200)
+            update(store, "ns", "c", bump, attempts=200)
 
     threads = [threading.Thread(target=worker) for _ in range(5)]
     for thread in threads:
@@ -68,7 +77,7 @@ def test_mutate_concurrent_increments_exact(make_store: Callable[[], StateStore]
     assert final.value == {"n": 25}
 
 
-def test_mutate_gives_up(store: StateStore) -> None:
+def test_update_gives_up(store: StateStore) -> None:
     store.put("ns", "c", {"n": 0})
 
     def sabotage(current: Mapping[str, Any] | None) -> Mapping[str, Any]:
@@ -76,7 +85,7 @@ def test_mutate_gives_up(store: StateStore) -> None:
         return {"n": 1}
 
     with pytest.raises(ConcurrencyError, match="gave up after 3"):
-        mutate(store, "ns", "c", sabotage, attempts=3)
+        update(store, "ns", "c", sabotage, attempts=3)
 
 
 def test_prune_old_events(store: StateStore) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from core.runtime import LocalBlobStore
 from ingest.cost import load_costs
 from ingest.cost.query_api import (
     QueryThrottledError,
@@ -21,7 +22,6 @@ from ingest.cost.query_api import (
     retry_after_seconds,
     to_frame,
 )
-from ingest.cost.store import LocalBlobs
 from tests.support.azure_server import AzureTestServer, Response
 from tests.support.azure_server import azure_server as azure_server  # noqa: PLC0414 - pytest fixture
 
@@ -122,7 +122,12 @@ def test_ingest_query_stores_cost_frame(azure_server: AzureTestServer, samples_d
     _serve(azure_server, pages, {})
     client = cost_client(azure_server.credential(), base_url=azure_server.url, connection_verify=azure_server.ca_path)
     out = ingest_query(
-        client, SCOPE, date(2018, 3, 15), date(2018, 4, 20), LocalBlobs(tmp_path), now=datetime(2018, 5, 1, tzinfo=UTC)
+        client,
+        SCOPE,
+        date(2018, 3, 15),
+        date(2018, 4, 20),
+        LocalBlobStore(tmp_path),
+        now=datetime(2018, 5, 1, tzinfo=UTC),
     )
     assert out["rows"] == 4
     assert [p["month"] for p in out["partitions"]] == ["2018-03", "2018-04"]

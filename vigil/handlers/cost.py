@@ -1,0 +1,132 @@
+"""The cost path: an export's manifest -> one ingest message per part -> normalized costs ->
+overspend detection for the days the completed run covers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from vigil.handlers._common import (
+    COST_HISTORY,
+    COSTS_CONTAINER,
+    DETECT_QUEUE,
+    EXPORTS_CONTAINER,
+    INGEST_QUEUE,
+    raise_alerts,
+    setting,
+)
+
+if TYPE_CHECKING:
+    from vigil.runtime import Runtime
+
+__all__ = ["blob_created_event", "handle_blob_created", "handle_detect", "handle_ingest_part"]
+
+log = logging.getLogger(__name__)
+
+_MARKER = "/containers/"
+
+
+def blob_created_event(container: str, path: str, *, event_id: str) -> dict[str, Any]:
+    """A BlobCreated event for ``container/path`` in the Event Grid schema (what the CLI feeds
+    :func:`handle_blob_created` for each export manifest of a tenant folder)."""
+    return {
+        "id": event_id,
+        "eventType": "Microsoft.Storage.BlobCreated",
+        "subject": f"/blobServices/default{_MARKER}{container}/blobs/{path}",
+        "data": {"api": "PutBlob"},
+    }
+
+
+def _blob_path(event: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(container, blob path) from a BlobCreated subject ``/blobServices/default/containers/C/blobs/P``."""
+    subject = str(event.get("subject") or "")
+    if _MARKER not in subject or "/blobs/" not in subject:
+        return None
+    rest = subject.split(_MARKER, 1)[1]
+    container, _, path = rest.partition("/blobs/")
+    return container, path
+
+
+def handle_blob_created(events: list[dict[str, Any]], rt: Runtime) -> dict[str, Any]:
+    """BlobCreated on an export's manifest.json -> one ingest message per part."""
+    from core.state.base import Namespace
+    from ingest.cost import plan_parts
+    from ingest.cost.manifest import ManifestError
+    from ingest.cost.parts import export_event_refusal
+
+    queue = setting(rt, INGEST_QUEUE)
+    planned = skipped = 0
+    for event in events:
+        where = _blob_path(event)
+        if where is None or not where[1].endswith("manifest.json"):
+            skipped += 1
+            continue
+        container, path = where
+        refused = export_event_refusal(container, path, exports_container=setting(rt, EXPORTS_CONTAINER))
+        if refused:  # the container comes from configuration, never from the event
+            log.warning("blob event refused: %s", refused, extra={"event_id": event.get("id")})
+            skipped += 1
+            continue
+        data = rt.blobs(container).read(path)  # a missing blob raises: the platform retries
+        try:
+            messages = plan_parts(data, path)
+        except ManifestError as exc:  # final: a retry reads the same manifest; the run is refused
+            log.error("cost export run refused: %s", exc, extra={"event_id": event.get("id")})
+            skipped += 1
+            continue
+        run_id = str(messages[0]["run_id"]) if messages else path
+        marker = f"planned|{container}|{run_id}|{path}"
+        if rt.store.get(Namespace.CHECKPOINTS, marker) is not None:
+            skipped += 1
+            continue
+        for msg in messages:
+            rt.enqueue(queue, {**msg, "container": container})
+        rt.store.put(Namespace.CHECKPOINTS, marker, {"parts": len(messages), "event_id": event.get("id")})
+        planned += len(messages)
+    return {"parts_enqueued": planned, "skipped": skipped}
+
+
+def handle_ingest_part(message: dict[str, Any], rt: Runtime) -> dict[str, Any]:
+    """Normalize one export part; the invocation that completes the run enqueues detection."""
+    from ingest.cost import ingest_part
+
+    source = rt.blobs(setting(rt, EXPORTS_CONTAINER))  # configuration, never the message
+    result = ingest_part(message, source, rt.blobs(setting(rt, COSTS_CONTAINER)), rt.store)
+    if result.get("run_complete"):
+        rt.enqueue(
+            setting(rt, DETECT_QUEUE),
+            {
+                "type": "cost-run",
+                "run_id": result.get("run_id"),
+                "days": result.get("days", []),
+                "scope": result.get("scope"),
+            },
+        )
+    return dict(result)
+
+
+def _now(message: Mapping[str, Any], rt: Runtime) -> datetime:
+    value = message.get("now")
+    if value:
+        from core.timeutil import parse_utc
+
+        return parse_utc(str(value))
+    return rt.now()
+
+
+def handle_detect(message: dict[str, Any], rt: Runtime) -> dict[str, Any]:
+    """Overspend detection after a completed ingest run (or a scheduled group flush)."""
+    now = _now(message, rt)
+    if message.get("type") == "flush":
+        return {"alerts": raise_alerts([], rt, now)}
+    from detectors.overspend import detect
+    from ingest.cost import load_costs
+
+    days = [date.fromisoformat(d) for d in message.get("days") or []]
+    if not message.get("now") and days:
+        now = datetime.combine(max(days) + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    costs = load_costs(rt.blobs(setting(rt, COSTS_CONTAINER)), start=now - COST_HISTORY, end=now)
+    findings = detect(costs, config=rt.config.detectors.overspend, now=now, days=days or None)
+    return {"cost_rows": len(costs), "findings": len(findings), "alerts": raise_alerts(findings, rt, now)}
