@@ -34,6 +34,7 @@ class PartitionStats:
     effective_cost: dict[str, Decimal] = field(default_factory=dict)
     days: set[str] = field(default_factory=set)
     files: list[str] = field(default_factory=list)
+    providers: set[str] = field(default_factory=set)  # ProviderName values seen (AWS, Google Cloud, Microsoft)
 
     def merge(self, other: PartitionStats) -> None:
         self.rows += other.rows
@@ -41,6 +42,7 @@ class PartitionStats:
             for k, v in theirs.items():
                 mine[k] = mine.get(k, Decimal(0)) + v
         self.days |= other.days
+        self.providers |= other.providers
         self.files.extend(f for f in other.files if f not in self.files)
 
     def to_json(self) -> dict[str, Any]:
@@ -50,6 +52,7 @@ class PartitionStats:
             "effective_cost": {k: str(v) for k, v in self.effective_cost.items()},
             "days": sorted(self.days),
             "files": list(self.files),
+            "providers": sorted(self.providers),
         }
 
     @classmethod
@@ -60,6 +63,7 @@ class PartitionStats:
             effective_cost={k: Decimal(v) for k, v in d.get("effective_cost", {}).items()},
             days=set(d.get("days", [])),
             files=list(d.get("files", [])),
+            providers=set(d.get("providers", [])),
         )
 
 
@@ -219,6 +223,7 @@ def _accumulate(stats: PartitionStats, table: Any) -> None:
             if total is not None:
                 acc[cur] = acc.get(cur, Decimal(0)) + total
     stats.days.update(pc.unique(table["_day"]).to_pylist())
+    stats.providers.update(p for p in pc.unique(table["ProviderName"]).to_pylist() if p)
 
 
 def _flush(  # noqa: PLR0917 - private helper sharing the caller's write state

@@ -17,6 +17,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from core.model import ResourceRef
 from ingest.cost import values
 from ingest.cost.arrow_util import bool_const, const_str, duration_scalar, str_scalar, to_arrow
 from ingest.cost.columns import Detected
@@ -34,6 +35,7 @@ _UNKNOWN = str_scalar("unknown")
 _NULL_STR = str_scalar(None)
 _EMPTY_TAGS = to_arrow(["{}", "null", "NULL"], pa.string())
 _ONE_DAY = duration_scalar(86_400_000_000)
+MICROSOFT = "Microsoft"  # ProviderName / InvoiceIssuerName of EA and MCA cost details (they name no provider)
 
 FRAME_SCHEMA = pa.schema(
     [
@@ -57,6 +59,9 @@ FRAME_SCHEMA = pa.schema(
         ("ConsumedUnit", pa.string()),
         ("Tags", pa.string()),
         ("CommitmentDiscountId", pa.string()),
+        ("ProviderName", pa.string()),
+        ("ServiceProviderName", pa.string()),
+        ("InvoiceIssuerName", pa.string()),
         ("x_SourceRunId", pa.string()),
         ("x_SourceFile", pa.string()),
     ]
@@ -79,8 +84,16 @@ class Normalizer:
     source_file: str
     default_scope: str | None = None
     _caches: dict[str, dict[Any, Any]] = field(default_factory=dict)
+    _consts: dict[str, pa.Array] = field(default_factory=dict)
 
-    # -- helpers ---------------------------------------------------------------------------------------------------
+    # -- helpers -------------------------------------------------------------------------------------------------
+    def _const(self, value: str, n: int) -> pa.Array:
+        """``n`` copies of ``value``: built once per file (at the largest batch size seen), then sliced."""
+        arr = self._consts.get(value)
+        if arr is None or len(arr) < n:
+            arr = self._consts[value] = const_str(value, n)
+        return arr if len(arr) == n else arr.slice(0, n)
+
     def _map(self, name: str, arr: pa.Array, fn: Callable[[Any], Any], typ: pa.DataType) -> pa.Array:
         """Apply ``fn`` per distinct value: known values are looked up in C++ (index_in); only values
         never seen before in this file go through Python."""
@@ -201,6 +214,10 @@ class Normalizer:
             pricing_category = self._str(batch, "pricing_category")
             commitment = self._str(batch, "commitment_id")
             region = self._lower(batch, "region")
+            provider = self._str(batch, "provider")
+            sp = self._col(batch, "service_provider")  # FOCUS 1.3 name; before it, ProviderName says the same
+            service_provider = provider if sp is None else pc.if_else(pc.is_valid(sp), sp, provider)
+            issuer = self._str(batch, "invoice_issuer")
         else:
             start, ok_start = self._dates(batch, "date", rejects, True)
             end = pc.add(start, _ONE_DAY)
@@ -225,6 +242,9 @@ class Normalizer:
             pricing_category = self._map("pc", self._str(batch, "pricing_model"), values.pricing_category, pa.string())
             commitment = self._str(batch, "benefit_id")
             region = self._lower(batch, "region")
+            provider = service_provider = self._const(MICROSOFT, n)
+            reseller = self._col(batch, "reseller")  # MCA through a partner: the partner issues the invoice
+            issuer = provider if reseller is None else pc.if_else(pc.is_valid(reseller), reseller, provider)
 
         currency = self._str(batch, "currency")
         ok_cur = pc.is_valid(currency)
@@ -254,6 +274,13 @@ class Normalizer:
                 derived = self._map("rname", rid_raw, values.resource_name, pa.string())
                 rname = pc.if_else(need, derived, rname)
 
+        rg = self._lower(batch, "rg")
+        if rg.null_count and resource_id.null_count < n:
+            # an Azure row whose export left the resource group out: take it from the ARM id. Other clouds
+            # have no resource groups (AWS ARNs, Google Cloud resource names): theirs stays null on purpose.
+            from_id = self._map("rg", resource_id, _resource_group_of, pa.string())
+            rg = pc.if_else(pc.is_valid(rg), rg, from_id)
+
         tags = self._tags(batch)
         qty = self._quantity(batch, "quantity")
 
@@ -261,7 +288,7 @@ class Normalizer:
         # else the subscription; month = billing period start, else charge date. The export's scope wins:
         # two subscription-scoped exports of one enrollment each rewrite only their own month.
         if self.default_scope is not None:
-            scope = const_str(self.default_scope, n)
+            scope = self._const(self.default_scope, n)
         else:
             scope_src = self._col(batch, "billing_account")
             if scope_src is not None:
@@ -285,7 +312,7 @@ class Normalizer:
                 currency,
                 sub_id,
                 self._str(batch, "sub_name"),
-                self._lower(batch, "rg"),
+                rg,
                 resource_id,
                 rname,
                 rtype,
@@ -298,8 +325,11 @@ class Normalizer:
                 self._str(batch, "unit"),
                 tags,
                 commitment,
-                const_str(self.run_id, n),
-                const_str(self.source_file, n),
+                provider,
+                service_provider,
+                issuer,
+                self._const(self.run_id, n),
+                self._const(self.source_file, n),
                 scope,
                 month,
                 day,
@@ -312,6 +342,13 @@ class Normalizer:
         if rejects:
             table = table.filter(ok)
         return table, rejects
+
+
+def _resource_group_of(resource_id: str | None) -> str | None:
+    """The resource group of an ARM id (``/subscriptions/<s>/resourcegroups/<rg>/...``), else None."""
+    if not resource_id or not resource_id.startswith("/subscriptions/"):
+        return None
+    return ResourceRef.from_id(resource_id).resource_group or None
 
 
 def _day_of(text: str | None) -> str | None:

@@ -223,13 +223,32 @@ class CostStore:
         return sorted(out, key=lambda x: x[0])
 
     def read_table(self, path: str, columns: Sequence[str] | None = None) -> pa.Table:
+        """The file's ``columns``; a cost frame column that the file predates comes back all null."""
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        if isinstance(self.blobs, LocalBlobs):
-            return pq.read_table(self.blobs.local_path(path), columns=columns)
-        import pyarrow as pa
+        source: Any = (
+            self.blobs.local_path(path)
+            if isinstance(self.blobs, LocalBlobs)
+            else pa.BufferReader(self.blobs.read(path))
+        )
+        if columns is None:
+            return pq.read_table(source)
+        pf = pq.ParquetFile(source)
+        have = set(pf.schema_arrow.names)
+        table = pf.read(columns=[c for c in columns if c in have])
+        missing = [c for c in columns if c not in have]
+        if not missing:
+            return table
+        from ingest.cost.normalize import FRAME_SCHEMA
 
-        return pq.read_table(pa.BufferReader(self.blobs.read(path)), columns=columns)
+        for name in missing:  # written before the column existed (e.g. ProviderName): null, never guessed
+            if name not in FRAME_SCHEMA.names:
+                raise KeyError(f"{path}: no column {name}")
+            table = table.append_column(
+                FRAME_SCHEMA.field(name), pa.nulls(table.num_rows, FRAME_SCHEMA.field(name).type)
+            )
+        return table.select(list(columns))
 
 
 class PartWriter:

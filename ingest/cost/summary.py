@@ -13,7 +13,9 @@ BY = {
     "day": "day",
     "service": "ServiceName",
     "resource-group": "x_ResourceGroupName",
-    "subscription": "SubAccountId",
+    "subscription": "SubAccountId",  # an AWS account or a Google Cloud project for those clouds
+    "provider": "ProviderName",
+    "invoice-issuer": "InvoiceIssuerName",
 }
 
 
@@ -28,7 +30,8 @@ def _fmt(v: Any) -> str | None:
 
 def summarize(data_dir: Path, by: str) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
     """Rows ``{key, currency, billed_cost, effective_cost, rows}`` (money as exact decimal strings),
-    grouped by ``day``, ``service``, ``resource-group``, ``subscription`` or a cost frame column,
+    grouped by ``day``, ``service``, ``resource-group``, ``subscription``, ``provider``, ``invoice-issuer``
+    or a cost frame column,
     plus per-currency totals."""
     import pyarrow as pa
     import pyarrow.compute as pc

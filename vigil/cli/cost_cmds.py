@@ -11,7 +11,7 @@ import typer
 ingest_app = typer.Typer(help="Ingest cost data into the normalized store.", no_args_is_help=True)
 costs_app = typer.Typer(help="Read normalized cost data back.", no_args_is_help=True)
 
-_BY = ("day", "service", "resource-group", "subscription")
+_BY = ("day", "service", "resource-group", "subscription", "provider", "invoice-issuer")
 
 
 @ingest_app.command("cost")
@@ -49,7 +49,9 @@ def ingest_cost(
 @costs_app.command("summary")
 def costs_summary(
     data: Path = typer.Option(..., "--data", help="Folder of the normalized cost store."),
-    by: str = typer.Option("day", "--by", help="day, service, resource-group or subscription."),
+    by: str = typer.Option(
+        "day", "--by", help="day, service, resource-group, subscription, provider or invoice-issuer."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Totals of the stored costs (BilledCost and EffectiveCost) grouped by day, service, resource group
