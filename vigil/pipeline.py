@@ -24,6 +24,7 @@ the end of the run (the groups are flushed once at the due time, at most
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -149,11 +150,20 @@ def ingest_costs(tenant: TenantFolder, data_dir: Path, store: StateStore, *, pro
 
     runs = tenant.runs()
     fresh = [r for r in runs if store.get(Namespace.CHECKPOINTS, _run_key(r.run_id, r.manifest_path)) is None]
-    out: dict[str, Any] = {"export_runs": len(runs), "runs_ingested": 0, "runs_skipped": len(runs) - len(fresh)}
-    if not fresh:
+    focus = tenant.focus_files()  # other clouds' FOCUS files: one more run, keyed by their names and sizes
+    listing = "\n".join(f"{p.relative_to(tenant.root)}|{p.stat().st_size}" for p in focus)
+    focus_key = "focus-files:" + hashlib.sha256(listing.encode()).hexdigest()[:20]
+    focus_fresh = bool(focus) and store.get(Namespace.CHECKPOINTS, focus_key) is None
+    out: dict[str, Any] = {
+        "export_runs": len(runs) + bool(focus),
+        "runs_ingested": 0,
+        "runs_skipped": len(runs) - len(fresh) + (bool(focus) and not focus_fresh),
+    }
+    if not fresh and not focus_fresh:
         out.update(rows=0, rows_rejected=0, files=0, files_failed=0)
         return out
-    summary = ingest_paths([r.manifest_path for r in fresh], data_dir, progress=progress)
+    paths = [r.manifest_path for r in fresh] + (focus if focus_fresh else [])
+    summary = ingest_paths(paths, data_dir, progress=progress)
     out.update(
         runs_ingested=summary.runs,
         runs_stale=summary.runs_stale,
@@ -174,6 +184,8 @@ def ingest_costs(tenant: TenantFolder, data_dir: Path, store: StateStore, *, pro
             _run_key(r.run_id, r.manifest_path),
             {"manifest": str(r.manifest_path), "export": r.export_name, "dataset": r.dataset, "run_id": r.run_id},
         )
+    if focus_fresh:
+        store.put(Namespace.CHECKPOINTS, focus_key, {"files": [str(p) for p in focus], "providers": summary.providers})
     return out
 
 

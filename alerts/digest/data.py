@@ -544,8 +544,12 @@ def build_digest(
             continue
         if dim in _ONLY_WHEN_SEVERAL and frame[column].dropna().nunique() < 2:
             continue
-        a = this.groupby(this[column].fillna("(none)").astype("string"), observed=True)[metric].sum()
-        b = prev.groupby(prev[column].fillna("(none)").astype("string"), observed=True)[metric].sum()
+        this_d, prev_d = this, prev
+        if dim == "resource-group" and "provider" in digest.movers:
+            # resource groups are Azure's: other clouds' rows are not a "(none)" resource group
+            this_d, prev_d = _azure_rows(this), _azure_rows(prev)
+        a = this_d.groupby(this_d[column].fillna("(none)").astype("string"), observed=True)[metric].sum()
+        b = prev_d.groupby(prev_d[column].fillna("(none)").astype("string"), observed=True)[metric].sum()
         keys = sorted(set(a.index) | set(b.index))
         names: dict[str, str] = {}
         if dim == "subscription":
@@ -555,6 +559,11 @@ def build_digest(
         movers.sort(key=lambda m: (-abs(m.change), m.key))
         digest.movers[dim] = movers[:top_n]
     return digest
+
+
+def _azure_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    provider = frame["ProviderName"].astype("string").str.lower()
+    return frame[(provider == "microsoft").fillna(True).astype(bool)]
 
 
 def _forecast(daily: pd.Series, month_start: date, week_end: date, mtd: float) -> float | None:

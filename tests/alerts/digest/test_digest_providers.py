@@ -105,3 +105,11 @@ def test_rendered_digest_shows_the_second_cloud_escaped() -> None:
     assert "Subscription / account / project" in out.html_standalone
     assert "<b>Partner</b>" not in out.html_standalone
     assert "&lt;b&gt;Partner&lt;/b&gt;" in out.html_standalone
+
+
+def test_resource_group_section_is_azure_only_when_clouds_mix() -> None:
+    d = build_digest(to_frame(_rows()), [], week_start=WEEK, now=NOW, currency="USD")
+    rg = {m.key: m.this_week for m in d.movers["resource-group"]}
+    assert "(none)" not in rg  # the AWS rows have no resource group and are not listed as one
+    azure_only = [r for r in _rows() if r["ProviderName"] == "Microsoft"]
+    assert sum(rg.values()) == pytest.approx(_week_sum(azure_only, WEEK))
