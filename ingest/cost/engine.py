@@ -18,6 +18,7 @@ from typing import Any
 
 from ingest.cost.arrow_util import str_scalar
 from ingest.cost.columns import Detected, UnknownHeaderError, detect
+from ingest.cost.prefetch import prefetch
 from ingest.cost.reader import FileFormatError, SourceFile
 from ingest.cost.store import CostStore, Partition, PartWriter, scope_key
 
@@ -25,6 +26,7 @@ __all__ = ["FileResult", "PartitionStats", "Quarantine", "ingest_file"]
 
 log = logging.getLogger(__name__)
 _FLUSH_ROWS = 65_536
+_PREFETCH = 2  # parsed batches waiting at most (~65k rows each): bounds memory whatever the file size
 
 
 @dataclass
@@ -149,10 +151,10 @@ def ingest_file(
         det = detect(header, manifest_type=manifest_type, data_version=data_version, hint=src.name)
         result.detected = det
         norm = Normalizer(det, run_id=run_id, source_file=src.name, default_scope=default_scope)
-        wanted = sorted(set(det.columns.values()))
         records_seen = 0
         pending_rejects: list[tuple[int, str, str, Any]] = []
-        for batch in src.batches(wanted):  # pyarrow reads ahead on its own threads
+        # only the columns the normalizer reads are parsed; the parse runs one thread ahead (bounded)
+        for batch in prefetch(src.batches(norm.columns()), depth=_PREFETCH):
             table, rejects = norm.normalize(batch)
             seen_rows: set[int] = set()
             for rej in rejects:

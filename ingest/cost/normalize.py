@@ -22,7 +22,7 @@ from ingest.cost import values
 from ingest.cost.arrow_util import bool_const, const_str, duration_scalar, str_scalar, to_arrow
 from ingest.cost.columns import Detected
 
-__all__ = ["COST_TYPE", "FRAME_SCHEMA", "Normalizer", "Reject"]
+__all__ = ["COST_TYPE", "FRAME_SCHEMA", "USED_FIELDS", "Normalizer", "Reject"]
 
 COST_TYPE = pa.decimal128(38, 18)
 _TS = pa.timestamp("us", tz="UTC")
@@ -68,6 +68,19 @@ FRAME_SCHEMA = pa.schema(
 )
 
 
+# The logical fields the normalizer reads (columns.py maps more, e.g. BillingProfileId, ConsumedService,
+# FOCUS ResourceType): only these are parsed. ``_col`` refuses any other, so the list cannot fall behind.
+USED_FIELDS = frozenset(
+    {
+        "arm_type", "benefit_id", "billed", "billing_account", "billing_period_start", "charge_category",
+        "charge_type", "commitment_id", "cost", "currency", "date", "effective", "end", "invoice_issuer",
+        "meter_category", "pricing_category", "pricing_model", "provider", "quantity", "region", "reseller",
+        "resource_id", "resource_name", "rg", "service_category", "service_family", "service_name",
+        "service_provider", "start", "sub_id", "sub_name", "tags", "unit",
+    }
+)  # fmt: skip
+
+
 @dataclass(frozen=True, slots=True)
 class Reject:
     row: int  # index within the batch
@@ -110,7 +123,13 @@ class Normalizer:
             idx = pc.index_in(arr, value_set=state["keys"])
         return state["vals"].take(idx)
 
+    def columns(self) -> list[str]:
+        """The header names to parse: the detected columns of the fields the normalizer reads."""
+        return sorted({h for k, h in self.detected.columns.items() if k in USED_FIELDS})
+
     def _col(self, batch: pa.RecordBatch, key: str) -> pa.Array | None:
+        if key not in USED_FIELDS:
+            raise KeyError(f"normalizer reads {key!r}, which is not in USED_FIELDS (it would not be parsed)")
         header = self.detected.columns.get(key)
         if header is None:
             return None

@@ -16,7 +16,7 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from ingest.cost import ingest_paths, load_costs
+from ingest.cost import focus_headers, ingest_paths, load_costs
 from ingest.cost.columns import detect
 from ingest.cost.reader import SourceFile
 from ingest.cost.store import CostStore, LocalBlobs
@@ -62,7 +62,7 @@ def _independent_totals(path: Path) -> tuple[int, dict[str, Decimal], dict[str, 
 
 
 def test_fixtures_follow_the_published_column_lists() -> None:
-    assert (len(mc.FOCUS_1_0), len(mc.FOCUS_1_2)) == (43, 57)  # FOCUS 1.0 and 1.2 column counts
+    assert (len(focus_headers.FOCUS_1_0), len(focus_headers.FOCUS_1_2)) == (43, 57)  # FOCUS 1.0 and 1.2 column counts
     assert len(mc.AWS_FOCUS_1_0) == 48  # 43 + 5 AWS columns (AWS: "48 total")
     assert len(mc.AWS_FOCUS_1_2) == 60  # 57 + 3 AWS columns (AWS: "60 total")
     for name, (_v, _p, columns) in FILES.items():
