@@ -339,7 +339,7 @@ def handle_detect(message: dict[str, Any], rt: Runtime) -> dict[str, Any]:
     days = [date.fromisoformat(d) for d in message.get("days") or []]
     if not message.get("now") and days:
         now = datetime.combine(max(days) + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
-    costs = load_costs(rt.blobs(_setting(rt, COSTS_CONTAINER)), start=now - COST_HISTORY, end=now)
+    costs = load_costs(rt.blobs(_setting(rt, COSTS_CONTAINER)), start=now - COST_HISTORY, end=now, aggregate=True)
     findings = detect(costs, config=rt.config.detectors.overspend, now=now, days=days or None)
     return {"cost_rows": len(costs), "findings": len(findings), "alerts": _alerts(findings, rt, now)}
 
@@ -414,7 +414,7 @@ def run_metrics(rt: Runtime, now: datetime) -> dict[str, Any]:
     from ingest.cost import load_costs
     from vigil.pipeline import previous_findings
 
-    costs = load_costs(rt.blobs(_setting(rt, COSTS_CONTAINER)), start=now - timedelta(days=31), end=now)
+    costs = load_costs(rt.blobs(_setting(rt, COSTS_CONTAINER)), start=now - timedelta(days=31), end=now, aggregate=True)
     findings = detect(
         resources=resources,
         metrics=metrics,
@@ -478,7 +478,7 @@ def run_digest(rt: Runtime, now: datetime) -> dict[str, Any]:
     from ingest.cost import load_costs
     from vigil.pipeline import current_alerts
 
-    costs = load_costs(rt.blobs(_setting(rt, COSTS_CONTAINER)), start=now - timedelta(days=70), end=now)
+    costs = load_costs(rt.blobs(_setting(rt, COSTS_CONTAINER)), start=now - timedelta(days=70), end=now, aggregate=True)
     records = [FindingRecord.from_json(a) for a in current_alerts(rt.store, now)]
     email = _digest_email_config(rt)
     if email is None:

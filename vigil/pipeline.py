@@ -385,7 +385,7 @@ def run_tenant(
                 raise PipelineError(f"reading the tenant folder: {exc}") from exc
             from ingest.cost import load_costs
 
-            costs = load_costs(out / DATA_DIR)  # an empty cost frame when nothing was ingested
+            costs = load_costs(out / DATA_DIR, aggregate=True)  # empty when nothing was ingested
             summary.sources = {
                 "resources": len(resources),
                 "metric_resources": len(metrics),

@@ -46,20 +46,25 @@ def summarize(data_dir: Path, by: str) -> tuple[list[dict[str, Any]], dict[str, 
         for f in cur.get("files", []):
             t = store.read_table(f, columns=cols)
             key = pc.strftime(t["ChargePeriodStart"], format="%Y-%m-%d") if by == "day" else t[by]
-            tables.append(
-                pa.table(
-                    {
-                        "key": pc.fill_null(key, ""),
-                        "currency": t["BillingCurrency"],
-                        "billed": t["BilledCost"],
-                        "effective": t["EffectiveCost"],
-                    }
-                )
+            part = pa.table(
+                {
+                    "key": pc.fill_null(key, ""),
+                    "currency": t["BillingCurrency"],
+                    "billed": t["BilledCost"],
+                    "effective": t["EffectiveCost"],
+                }
             )
+            # aggregated file by file (memory grows with the groups, not the rows), then across files
+            g = part.group_by(["key", "currency"]).aggregate(
+                [("billed", "sum"), ("effective", "sum"), ("key", "count")]
+            )
+            names = {"billed_sum": "billed", "effective_sum": "effective", "key_count": "rows"}
+            tables.append(g.rename_columns([names.get(c, c) for c in g.column_names]))
     if not tables:
         return [], {}
     table = pa.concat_tables(tables, promote_options="permissive")
-    agg = table.group_by(["key", "currency"]).aggregate([("billed", "sum"), ("effective", "sum"), ("key", "count")])
+    agg = table.group_by(["key", "currency"]).aggregate([("billed", "sum"), ("effective", "sum"), ("rows", "sum")])
+    agg = agg.rename_columns([{"rows_sum": "key_count"}.get(c, c) for c in agg.column_names])
     rows = []
     totals: dict[str, dict[str, Any]] = {}
     for r in sorted(agg.to_pylist(), key=lambda r: (r["key"], r["currency"])):
