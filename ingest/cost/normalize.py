@@ -236,6 +236,8 @@ class Normalizer:
             provider = self._str(batch, "provider")
             sp = self._col(batch, "service_provider")  # FOCUS 1.3 name; before it, ProviderName says the same
             service_provider = provider if sp is None else pc.if_else(pc.is_valid(sp), sp, provider)
+            if sp is not None:  # FOCUS 1.3 deprecates ProviderName: a file without it names the cloud here
+                provider = pc.if_else(pc.is_valid(provider), provider, sp)
             issuer = self._str(batch, "invoice_issuer")
         else:
             start, ok_start = self._dates(batch, "date", rejects, True)

@@ -174,3 +174,17 @@ def test_ea_rows_name_microsoft_and_old_store_files_read_as_null(tmp_path: Path)
     old = load_costs(tmp_path / "store")
     assert old["ProviderName"].isna().all()
     assert old["BilledCost"].sum() == pytest.approx(df["BilledCost"].sum())
+
+
+def test_focus_1_3_service_provider_without_provider_name(tmp_path: Path) -> None:
+    """FOCUS 1.3 deprecates ProviderName for ServiceProviderName (and HostProviderName)."""
+    f = tmp_path / "focus13.csv"
+    f.write_text(
+        "ChargePeriodStart,ChargePeriodEnd,BilledCost,EffectiveCost,BillingCurrency,SubAccountId,"
+        "ServiceProviderName,InvoiceIssuerName\n"
+        "2025-03-01T00:00:00Z,2025-03-02T00:00:00Z,2.50,2.50,USD,111122223333,AWS,Amazon Web Services Inc.\n"
+    )
+    ingest_paths([f], tmp_path / "store")
+    df = load_costs(tmp_path / "store")
+    assert list(df["ServiceProviderName"]) == ["AWS"]
+    assert list(df["ProviderName"]) == ["AWS"]
