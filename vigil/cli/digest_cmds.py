@@ -23,7 +23,8 @@ def digest(
     scope: list[str] = typer.Option(
         [],
         "--scope",
-        help="Repeatable: subscription=<id>, resource-group=<name>, service=<name>, tag=<key>=<value>.",
+        help="Repeatable: subscription=<id>, resource-group=<name>, service=<name>, provider=<name>, "
+        "invoice-issuer=<name>, tag=<key>=<value>.",
     ),
     currency: str | None = typer.Option(None, "--currency", help="Billing currency (default: the dominant one)."),
     budget: float | None = typer.Option(None, "--budget", help="Monthly budget for the scope, for the chart line."),
