@@ -62,3 +62,20 @@ def test_second_run_does_not_ingest_the_aws_files_again(demo: tuple[Path, dict[s
     assert first["ingest"]["rows"] > 0
     again = _demo(out)
     assert again["ingest"]["rows"] == 0
+
+
+def test_costs_summary_prints_provider_text_inert(tmp_path: Path) -> None:
+    """A provider's or reseller's name from an export is untrusted: no rich markup, no terminal escapes."""
+    f = tmp_path / "focus.csv"
+    f.write_text(
+        "ChargePeriodStart,ChargePeriodEnd,BilledCost,EffectiveCost,BillingCurrency,SubAccountId,ProviderName,"
+        "InvoiceIssuerName\n"
+        '2025-03-01T00:00:00Z,2025-03-02T00:00:00Z,1,1,USD,111122223333,AWS,"[red]Reseller[/red] \x1b[2J"\n'
+    )
+    ingest = runner.invoke(app, ["ingest", "cost", str(f), "--out", str(tmp_path / "store")])
+    assert ingest.exit_code == 0, ingest.output
+    result = runner.invoke(app, ["costs", "summary", "--data", str(tmp_path / "store"), "--by", "invoice-issuer"])
+    assert result.exit_code == 0, result.output
+    assert "[red]Reseller[/red]" in result.output
+    assert "\x1b" not in result.output
+    assert "\\x1b[2J" in result.output

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -77,7 +78,7 @@ def costs_summary(
         table.add_column(col, justify="right" if col.endswith(("cost", "rows")) else "left")
     for r in rows:
         table.add_row(
-            str(r["key"]),
+            _plain(str(r["key"])),  # export text (a service, a provider's or reseller's name): untrusted
             r["currency"],
             _money(r["billed_cost"]),
             _money(r["effective_cost"]),
@@ -86,6 +87,13 @@ def costs_summary(
     for cur, t in totals.items():
         table.add_row("[b]total[/b]", cur, _money(t["billed_cost"]), _money(t["effective_cost"]), str(t["rows"]))
     Console().print(table)
+
+
+def _plain(text: str) -> Any:
+    """Untrusted text for the terminal: no rich markup, control characters (ESC, ...) shown escaped."""
+    from rich.text import Text
+
+    return Text("".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text))
 
 
 def _money(v: str | None) -> str:
