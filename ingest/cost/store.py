@@ -21,11 +21,11 @@ import logging
 import os
 import re
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 __all__ = ["CostStore", "LocalBlobs", "Partition", "load_costs", "scope_key"]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+R = TypeVar("R")
 POINTER = "_current.json"
 
 
@@ -346,7 +348,7 @@ def load_costs(
     lo, hi = _parse_bound(start), _parse_bound(end)
     wanted = {scope_key(s) for s in scopes} if scopes else None
     wanted_subs = {s.strip().lower() for s in scopes} if scopes else None
-    tables = []
+    jobs: list[tuple[str, Any]] = []
     group_cols = [c for c in column_names() if c not in _NOT_GROUPED and c not in _PER_ROW]
     skipped = (*_PER_ROW, "ConsumedQuantity", "ConsumedUnit") if aggregate else ()
     read_cols = [c for c in column_names() if c not in skipped]
@@ -365,10 +367,13 @@ def load_costs(
         ):
             continue
         expr = _scan_filter(lo, hi, None if wanted is None or part[0] in wanted else wanted_subs)
-        for f in cur.get("files", []):
-            t = store.read_table(f, columns=read_cols, filters=expr)
-            if t.num_rows:
-                tables.append(_aggregate(t, group_cols) if aggregate else t)
+        jobs.extend((f, expr) for f in cur.get("files", []))
+
+    def one(job: tuple[str, Any]) -> pa.Table:
+        t = store.read_table(job[0], columns=read_cols, filters=job[1])
+        return _aggregate(t, group_cols) if aggregate and t.num_rows else t
+
+    tables = [t for t in map_files(one, jobs) if t.num_rows]
     dtypes = pandas_dtypes()
     if not tables:
         return pd.DataFrame({c: pd.Series([], dtype=dtypes[c]) for c in column_names()})
@@ -388,6 +393,19 @@ def load_costs(
         cols[name] = col.to_pandas()
     df = pd.DataFrame(cols)
     return df.astype(dtypes)
+
+
+_READERS = 4  # files read at once: Arrow decodes and sums without the GIL; bounded for memory
+
+
+def map_files(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    """``fn`` over ``items`` (files to read) on a few threads, results in order."""
+    if len(items) <= 1:
+        return [fn(i) for i in items]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(_READERS, len(items)), thread_name_prefix="vigil-read") as pool:
+        return list(pool.map(fn, items))
 
 
 def _scan_filter(lo: datetime | None, hi: datetime | None, subs: set[str] | None) -> Any:
@@ -427,4 +445,4 @@ def decimal_totals(store: CostStore) -> dict[str, dict[str, Decimal]]:
     return out
 
 
-__all__ += ["PartWriter", "decimal_totals"]
+__all__ += ["PartWriter", "decimal_totals", "map_files"]
