@@ -53,6 +53,17 @@ COLUMNS: tuple[Column, ...] = (
     Column("ConsumedUnit", "string", "Unit of ConsumedQuantity."),
     Column("Tags", "string", "Resource tags as a JSON object string."),
     Column("CommitmentDiscountId", "string", "Reservation or savings plan id that applied, if any."),
+    Column(
+        "ProviderName",
+        "string",
+        "Cloud that provided the service: Microsoft, AWS, Google Cloud (FOCUS ProviderName).",
+    ),
+    Column(
+        "ServiceProviderName",
+        "string",
+        "Provider of the service (FOCUS 1.3 ServiceProviderName; before 1.3 the same as ProviderName).",
+    ),
+    Column("InvoiceIssuerName", "string", "Who issues the invoice: the cloud, or a reseller or partner."),
     Column("x_SourceRunId", "string", "Export run id (or query id) the row came from.", False),
     Column("x_SourceFile", "string", "File (or API call) the row came from.", False),
 )

@@ -26,16 +26,17 @@ __all__ = [
 ]
 
 ScopeKind = Literal["billing_account", "subscription", "resource_group", "tag", "service", "resource"]
-AnomalyScope = Literal["billing_account", "subscription", "resource_group", "service", "resource"]
+AnomalyScope = Literal["billing_account", "provider", "subscription", "resource_group", "service", "resource"]
 BudgetPeriod = Literal["monthly", "quarterly", "annual"]
 
 
 class BudgetScope(StrictModel):
-    """What a budget covers. ``value``: subscription id, ``<subscription>/<resource group>``
+    """What a budget covers. ``value``: subscription id (an AWS account or Google Cloud project for those
+    clouds), a provider (``ProviderName``: Microsoft, AWS, Google Cloud), ``<subscription>/<resource group>``
     (or just the resource group name), ``key=value`` for a tag, or a service name.
     The billing account needs no value."""
 
-    kind: Literal["billing_account", "subscription", "resource_group", "tag", "service"]
+    kind: Literal["billing_account", "provider", "subscription", "resource_group", "tag", "service"]
     value: str = ""
 
     @model_validator(mode="after")

@@ -26,6 +26,7 @@ duplicate notification, and a cost part that failed stays queued for the next ru
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -155,6 +156,34 @@ class _Clock:
 
     def __call__(self) -> datetime:
         return self.now
+
+
+def ingest_other_clouds(tenant: TenantFolder, data_dir: Path, store: StateStore, *, progress: bool) -> dict[str, Any]:
+    """Other clouds' FOCUS exports under the tenant folder's ``focus/`` (AWS, Google Cloud) into the cost
+    store, once per set of files (keyed by their names and sizes). Azure exports go through the Function
+    App's handlers (BlobCreated -> ingest parts -> detect); these files have no manifest and no Function
+    trigger yet, so they are read here, before the Azure runs, whose overspend detection then sees them."""
+    from core.state.base import Namespace
+    from ingest.cost import ingest_paths
+
+    focus = tenant.focus_files()
+    listing = "\n".join(f"{p.relative_to(tenant.root)}|{p.stat().st_size}" for p in focus)
+    focus_key = "focus-files:" + hashlib.sha256(listing.encode()).hexdigest()[:20]
+    if not focus or store.get(Namespace.CHECKPOINTS, focus_key) is not None:
+        return {"files": len(focus), "ingested": 0}
+    summary = ingest_paths(list(focus), data_dir, progress=progress)
+    out: dict[str, Any] = {
+        "files": summary.files,
+        "ingested": summary.runs,
+        "rows": summary.rows,
+        "rows_rejected": summary.rows_rejected,
+        "files_failed": summary.files_failed,
+        "providers": summary.providers,
+        "errors": list(summary.errors),
+    }
+    if not summary.files_failed:  # a failed file leaves the set un-checkpointed: the next run retries it
+        store.put(Namespace.CHECKPOINTS, focus_key, {"files": [str(p) for p in focus], "providers": summary.providers})
+    return out
 
 
 Handler = Callable[..., dict[str, Any]]
@@ -328,6 +357,8 @@ def run_tenant(
             except SourceError as exc:
                 raise PipelineError(f"reading the tenant folder: {exc}") from exc
         with _timed(summary, steps, "cost: ingest, overspend"):
+            costs_dir = rt.blobs(rt.setting("COSTS_CONTAINER") or "costs").root  # where the handlers write costs
+            other_clouds = ingest_other_clouds(source, costs_dir, store, progress=False)
             container = rt.setting("EXPORTS_CONTAINER") or "cost-exports"
             for run in runs:
                 path = run.manifest_path.relative_to(source.exports_root).as_posix()
@@ -352,7 +383,7 @@ def run_tenant(
         steps.close()
     from ingest.cost import load_costs
 
-    costs = load_costs(rt.blobs(rt.setting("COSTS_CONTAINER") or "costs"))  # empty when nothing was ingested
+    costs = load_costs(rt.blobs(rt.setting("COSTS_CONTAINER") or "costs"), aggregate=True)  # empty if none ingested
     summary.sources = {
         "resources": len(resources),
         "metric_resources": len(metrics),
@@ -361,6 +392,7 @@ def run_tenant(
         "cost_rows": len(costs),
     }
     summary.ingest = _ingest_report(host, len(runs))
+    summary.ingest["other_clouds"] = other_clouds
     summary.findings = _findings(host)
     summary.alerts = _alerts_report(host)
     delivered = host.results(handlers.dispatch_alert)

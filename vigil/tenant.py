@@ -10,6 +10,8 @@ Layout (see docs/tenant-layout.md)::
       events/      Event Grid deliveries: JSON arrays of events (Event Grid schema or CloudEvents)
       activity/    Activity Log REST responses or pages ({"value": [...], "nextLink"?}) and Log Analytics
                    query answers over the AzureActivity table ({"tables": [{"columns", "rows"}]})
+      focus/       optional: FOCUS exports of other clouds as delivered (AWS Data Exports, Google Cloud's
+                   BigQuery FOCUS export as CSV or Parquet): every data file below it is ingested
       tenant.json  optional: {"now": "<ISO time the data ends>", "generator": ...}
 
 :class:`TenantFolder` implements every protocol of :mod:`core.sources`. Files are
@@ -35,8 +37,9 @@ __all__ = ["TenantFolder", "canonical_id"]
 _Resources = list[dict[str, Any]]
 _Series = list[MetricSeries]
 _Runs = list[CostExportRun]
+_Paths = list[Path]
 
-SUBDIRS = ("resources", "metrics", "exports", "events", "activity")
+SUBDIRS = ("resources", "metrics", "exports", "events", "activity", "focus")
 
 
 def canonical_id(resource_id: str) -> str:
@@ -219,6 +222,15 @@ class TenantFolder:
                 )
             return candidate
         raise SourceError(f"{manifest_path}: blobs[{index}].blobName {blob_name!r} not found under {self.exports_root}")
+
+    def focus_files(self) -> _Paths:
+        """Data files of other clouds' FOCUS exports under ``focus/`` (sorted; none when absent)."""
+        from ingest.cost.manifest import is_data_file
+
+        root = self.root / "focus"
+        if not root.is_dir():
+            return []
+        return sorted(p for p in root.rglob("*") if p.is_file() and is_data_file(p.name))
 
     # -- EventSource ------------------------------------------------------------
 

@@ -48,9 +48,21 @@ __all__ = [
 ]
 
 _DIMENSIONS = {
+    "provider": "ProviderName",
+    "invoice-issuer": "InvoiceIssuerName",
     "service": "ServiceName",
     "resource-group": "x_ResourceGroupName",
     "subscription": "SubAccountId",
+}
+# Sections shown only when the scope's data has more than one value (a second cloud, a reseller's invoice):
+# a one-row "By cloud" table would say nothing.
+_ONLY_WHEN_SEVERAL = frozenset({"provider", "invoice-issuer"})
+_SCOPE_COLUMNS = {
+    "subscription": "SubAccountId",
+    "resource-group": "x_ResourceGroupName",
+    "service": "ServiceName",
+    "provider": "ProviderName",
+    "invoice-issuer": "InvoiceIssuerName",
 }
 
 
@@ -60,8 +72,9 @@ class DigestError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Scope:
-    """A filter over the cost frame: ``subscription=<id>``, ``resource-group=<name>``,
-    ``service=<name>``, ``tag=<key>=<value>`` or ``all``."""
+    """A filter over the cost frame: ``subscription=<id>`` (an AWS account or a Google Cloud project for
+    those clouds), ``resource-group=<name>``, ``service=<name>``, ``provider=<name>`` (Microsoft, AWS,
+    Google Cloud), ``invoice-issuer=<name>``, ``tag=<key>=<value>`` or ``all``."""
 
     kind: str
     value: str = ""
@@ -90,8 +103,10 @@ def parse_scope(text: str) -> Scope:
         return Scope("tag", key, tag_value)
     if kind == "resourcegroup":
         kind = "resource-group"
-    if kind not in ("subscription", "resource-group", "service"):
-        raise DigestError(f"scope {text!r}: kind must be subscription, resource-group, service or tag")
+    if kind not in _SCOPE_COLUMNS:
+        raise DigestError(
+            f"scope {text!r}: kind must be subscription, resource-group, service, provider, invoice-issuer or tag"
+        )
     return Scope(kind, value.strip())
 
 
@@ -364,9 +379,9 @@ def _scope_mask(frame: pd.DataFrame, scope: Scope) -> pd.Series:
             return lowered.get(scope.value.lower()) == scope.tag_value
 
         return frame["Tags"].map(has_tag).astype(bool)
-    column = {"subscription": "SubAccountId", "resource-group": "x_ResourceGroupName", "service": "ServiceName"}[
-        scope.kind
-    ]
+    column = _SCOPE_COLUMNS[scope.kind]
+    if column not in frame.columns:  # a frame from before the provider columns: nothing matches
+        return pd.Series(False, index=frame.index)
     return (frame[column].astype("string").str.lower() == scope.value.lower()).fillna(False).astype(bool)
 
 
@@ -520,8 +535,16 @@ def build_digest(
         & (frame["ChargePeriodStart"] < pd.Timestamp(prev_start + span, tz="UTC"))
     ]
     for dim, column in _DIMENSIONS.items():
-        a = this.groupby(this[column].fillna("(none)").astype("string"), observed=True)[metric].sum()
-        b = prev.groupby(prev[column].fillna("(none)").astype("string"), observed=True)[metric].sum()
+        if column not in frame.columns:
+            continue
+        if dim in _ONLY_WHEN_SEVERAL and frame[column].dropna().nunique() < 2:
+            continue
+        this_d, prev_d = this, prev
+        if dim == "resource-group" and "provider" in digest.movers:
+            # resource groups are Azure's: other clouds' rows are not a "(none)" resource group
+            this_d, prev_d = _azure_rows(this), _azure_rows(prev)
+        a = this_d.groupby(this_d[column].fillna("(none)").astype("string"), observed=True)[metric].sum()
+        b = prev_d.groupby(prev_d[column].fillna("(none)").astype("string"), observed=True)[metric].sum()
         keys = sorted(set(a.index) | set(b.index))
         names: dict[str, str] = {}
         if dim == "subscription":
@@ -531,6 +554,11 @@ def build_digest(
         movers.sort(key=lambda m: (-abs(m.change), m.key))
         digest.movers[dim] = movers[:top_n]
     return digest
+
+
+def _azure_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    provider = frame["ProviderName"].astype("string").str.lower()
+    return frame[(provider == "microsoft").fillna(True).astype(bool)]
 
 
 def _forecast(daily: pd.Series, month_start: date, week_end: date, mtd: float) -> float | None:

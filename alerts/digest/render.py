@@ -72,7 +72,13 @@ def _helpers(d: Digest) -> dict[str, Any]:
         "delta_colour": delta_colour,
         "metric_label": metric_label,
         "one_day": timedelta(days=1),
-        "dim_label": {"service": "Service", "resource-group": "Resource group", "subscription": "Subscription"},
+        "dim_label": {
+            "provider": "Cloud (ProviderName)",
+            "invoice-issuer": "Invoice issuer",
+            "service": "Service",
+            "resource-group": "Resource group (Azure)" if "provider" in d.movers else "Resource group",
+            "subscription": "Subscription / account / project" if "provider" in d.movers else "Subscription",
+        },
     }
 
 

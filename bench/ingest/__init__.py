@@ -8,7 +8,7 @@ interpreter start and imports included, for both sides; peak RSS from ``wait4`` 
 * baseline: ``pandas.read_csv`` of only the columns a daily breakdown needs (Date,
   SubscriptionId, ResourceGroup, MeterCategory, Cost) plus a groupby day/subscription/
   resource group/service with a sum;
-* ratio = value / baseline, goal <= 1.5;
+* ratio = value / baseline, goal <= 1.2 (``GOAL``; it was 1.5 before the parse ran on its own thread);
 * Vigil's peak RSS at 1M and 2M rows: goal <= 600 MB and flat (2M within 15% of 1M).
 
 Baseline and Vigil alternate ``VIGIL_BENCH_REPEATS`` (default 3) times at 1M rows; each side's fastest
@@ -31,6 +31,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 REPEATS = int(os.environ.get("VIGIL_BENCH_REPEATS", "3"))
+GOAL = 1.2
 
 _VIGIL = """
 import sys
@@ -121,8 +122,8 @@ def main() -> dict[str, Any]:
         "value": round(ratio, 3),
         "baseline": 1.0,
         "ratio": round(ratio, 3),
-        "goal": 1.5,
-        "pass": bool(ratio <= 1.5 and rss_ok and exact1 and exact2 and summary1["rows"] == n1),
+        "goal": GOAL,
+        "pass": bool(ratio <= GOAL and rss_ok and exact1 and exact2 and summary1["rows"] == n1),
         "scale": scale,
         "repeats": REPEATS,
         "wall_s_all": {"vigil": [r["wall_s"] for r in vigils], "baseline": [r["wall_s"] for r in bases]},
@@ -148,8 +149,8 @@ def main() -> dict[str, Any]:
                 "unit": "s",
                 "baseline": base["wall_s"],
                 "ratio": round(ratio, 3),
-                "goal": 1.5,
-                "pass": ratio <= 1.5,
+                "goal": GOAL,
+                "pass": ratio <= GOAL,
             },
             {
                 "name": "ingest.rss_1m",

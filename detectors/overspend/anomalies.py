@@ -22,7 +22,13 @@ RULE_ID = "overspend-cost-anomaly"
 DETECTOR = "overspend"
 # Severity is part of the alert identity: fixed per rule so FIRING and RESOLVED match.
 SEVERITY = Severity.MEDIUM
-_SCOPE_COLUMNS = {"subscription": "sub", "resource_group": "rg_key", "service": "service", "resource": "resource"}
+_SCOPE_COLUMNS = {
+    "provider": "provider",
+    "subscription": "sub",
+    "resource_group": "rg_key",
+    "service": "service",
+    "resource": "resource",
+}
 
 
 def scope_series(prep: Prepared, config: OverspendConfig) -> list[tuple[str, str, pd.Series]]:
@@ -38,7 +44,7 @@ def scope_series(prep: Prepared, config: OverspendConfig) -> list[tuple[str, str
 
     if "billing_account" in config.scopes:
         out.append(("billing_account", "", finish(usage.groupby("bucket")["cost"].sum())))
-    for kind in ("subscription", "resource_group", "service", "resource"):
+    for kind in ("provider", "subscription", "resource_group", "service", "resource"):
         if kind not in config.scopes:
             continue
         col = _SCOPE_COLUMNS[kind]

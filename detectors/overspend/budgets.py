@@ -41,6 +41,8 @@ def _scope_rows(rows: pd.DataFrame, budget: BudgetConfig) -> pd.DataFrame:
         return rows
     if kind == "subscription":
         return rows[rows["sub"] == value.lower()]
+    if kind == "provider":
+        return rows[rows["provider"].str.lower() == value.lower()]
     if kind == "resource_group":
         if "/" in value:
             return rows[rows["rg_key"] == value.lower()]

@@ -52,7 +52,8 @@ def prepare(costs: pd.DataFrame, *, cost_column: str, now: datetime) -> list[Pre
         cost = primary.fillna(fallback)
     df["cost"] = cost.fillna(0.0).astype("float64")
     df["currency"] = _text(costs, "BillingCurrency").str.upper()
-    df["sub"] = _text(costs, "SubAccountId").str.lower()
+    df["sub"] = _text(costs, "SubAccountId").str.lower()  # an AWS account or Google Cloud project too
+    df["provider"] = _text(costs, "ProviderName")
     df["rg"] = _text(costs, "x_ResourceGroupName").str.lower()
     df["resource"] = _text(costs, "ResourceId").str.lower()
     df["resource_name"] = _text(costs, "ResourceName")
@@ -100,7 +101,13 @@ def _granularity(costs: pd.DataFrame) -> str:
 
 def scope_key_columns() -> dict[str, str]:
     """Scope kind -> the column of ``Prepared.rows`` that holds its value."""
-    return {"subscription": "sub", "resource_group": "rg_key", "service": "service", "resource": "resource"}
+    return {
+        "provider": "provider",
+        "subscription": "sub",
+        "resource_group": "rg_key",
+        "service": "service",
+        "resource": "resource",
+    }
 
 
 def tag_mask(rows: pd.DataFrame, key: str, value: str) -> pd.Series:

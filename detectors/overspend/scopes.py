@@ -17,6 +17,8 @@ def scope_resource(kind: str, value: str) -> ResourceRef:
         return ResourceRef(id=f"resourcegroup/{value.lower()}", type="vigil/resourcegroup", name=value.lower())
     if kind == "resource":
         return ResourceRef.from_id(value)
+    if kind == "provider":
+        return ResourceRef(id=f"provider/{value.lower()}", type="vigil/provider", name=value)
     if kind == "service":
         return ResourceRef(id=f"service/{value.lower()}", type="vigil/service", name=value)
     if kind == "tag":

@@ -33,11 +33,16 @@ def ingest_paths(
 
 
 def load_costs(
-    data_dir: Path | BlobStore, *, start: Any = None, end: Any = None, scopes: Sequence[str] | None = None
+    data_dir: Path | BlobStore,
+    *,
+    start: Any = None,
+    end: Any = None,
+    scopes: Sequence[str] | None = None,
+    aggregate: bool = False,
 ) -> pd.DataFrame:
     from ingest.cost.store import load_costs as _impl
 
-    return _impl(data_dir, start=start, end=end, scopes=scopes)
+    return _impl(data_dir, start=start, end=end, scopes=scopes, aggregate=aggregate)
 
 
 def plan_parts(manifest_bytes: bytes, manifest_path: str) -> list[dict[str, Any]]:

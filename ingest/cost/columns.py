@@ -57,6 +57,7 @@ EA_ALIASES: dict[str, tuple[str, ...]] = {
     "unit": ("UnitOfMeasure", "unitOfMeasure"),
     "tags": ("Tags", "tags"),
     "benefit_id": ("benefitId", "BenefitId", "ReservationId", "reservationId"),
+    "reseller": ("resellerName", "ResellerName"),
 }
 EA_REQUIRED = ("date", "cost")
 
@@ -84,6 +85,9 @@ FOCUS_ALIASES: dict[str, tuple[str, ...]] = {
     "unit": ("ConsumedUnit", "UsageUnit"),
     "tags": ("Tags",),
     "commitment_id": ("CommitmentDiscountId",),
+    "provider": ("ProviderName",),
+    "service_provider": ("ServiceProviderName",),
+    "invoice_issuer": ("InvoiceIssuerName",),
 }
 FOCUS_REQUIRED = ("start", "billed", "effective", "currency")
 

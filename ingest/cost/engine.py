@@ -19,6 +19,7 @@ from typing import Any
 
 from ingest.cost.arrow_util import str_scalar
 from ingest.cost.columns import Detected, UnknownHeaderError, detect
+from ingest.cost.prefetch import prefetch
 from ingest.cost.reader import MAX_REJECTED_ROWS, FileFormatError, SourceFile
 from ingest.cost.store import CostStore, Partition, PartWriter, scope_key
 
@@ -26,6 +27,7 @@ __all__ = ["FileResult", "PartitionStats", "Quarantine", "ingest_file"]
 
 log = logging.getLogger(__name__)
 _FLUSH_ROWS = 65_536
+_PREFETCH = 2  # parsed batches waiting at most (~65k rows each): bounds memory whatever the file size
 
 
 @dataclass
@@ -35,6 +37,7 @@ class PartitionStats:
     effective_cost: dict[str, Decimal] = field(default_factory=dict)
     days: set[str] = field(default_factory=set)
     files: list[str] = field(default_factory=list)
+    providers: set[str] = field(default_factory=set)  # ProviderName values seen (AWS, Google Cloud, Microsoft)
 
     def merge(self, other: PartitionStats) -> None:
         self.rows += other.rows
@@ -42,6 +45,7 @@ class PartitionStats:
             for k, v in theirs.items():
                 mine[k] = mine.get(k, Decimal(0)) + v
         self.days |= other.days
+        self.providers |= other.providers
         self.files.extend(f for f in other.files if f not in self.files)
 
     def to_json(self) -> dict[str, Any]:
@@ -51,6 +55,7 @@ class PartitionStats:
             "effective_cost": {k: str(v) for k, v in self.effective_cost.items()},
             "days": sorted(self.days),
             "files": list(self.files),
+            "providers": sorted(self.providers),
         }
 
     @classmethod
@@ -61,6 +66,7 @@ class PartitionStats:
             effective_cost={k: Decimal(v) for k, v in d.get("effective_cost", {}).items()},
             days=set(d.get("days", [])),
             files=list(d.get("files", [])),
+            providers=set(d.get("providers", [])),
         )
 
 
@@ -149,10 +155,10 @@ def ingest_file(
         det = detect(header, manifest_type=manifest_type, data_version=data_version, hint=src.name)
         result.detected = det
         norm = Normalizer(det, run_id=run_id, source_file=src.name, default_scope=default_scope)
-        wanted = sorted(set(det.columns.values()))
         records_seen = 0
         pending_rejects: list[tuple[int, str, str, Any]] = []
-        for batch in src.batches(wanted):  # pyarrow reads ahead on its own threads
+        # only the columns the normalizer reads are parsed; the parse runs one thread ahead (bounded)
+        for batch in prefetch(src.batches(norm.columns()), depth=_PREFETCH):
             table, rejects = norm.normalize(batch)
             seen_rows: set[int] = set()
             for rej in rejects:
@@ -228,6 +234,7 @@ def _accumulate(stats: PartitionStats, table: Any) -> None:
             if total is not None:
                 acc[cur] = acc.get(cur, Decimal(0)) + total
     stats.days.update(pc.unique(table["_day"]).to_pylist())
+    stats.providers.update(p for p in pc.unique(table["ProviderName"]).to_pylist() if p)
 
 
 def _flush(  # noqa: PLR0917 - private helper sharing the caller's write state

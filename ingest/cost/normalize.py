@@ -17,11 +17,12 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from core.model import ResourceRef
 from ingest.cost import values
 from ingest.cost.arrow_util import bool_const, const_str, duration_scalar, str_scalar, to_arrow
 from ingest.cost.columns import Detected
 
-__all__ = ["COST_TYPE", "FRAME_SCHEMA", "Normalizer", "Reject"]
+__all__ = ["COST_TYPE", "FRAME_SCHEMA", "USED_FIELDS", "Normalizer", "Reject"]
 
 COST_TYPE = pa.decimal128(38, 18)
 _TS = pa.timestamp("us", tz="UTC")
@@ -34,6 +35,7 @@ _UNKNOWN = str_scalar("unknown")
 _NULL_STR = str_scalar(None)
 _EMPTY_TAGS = to_arrow(["{}", "null", "NULL"], pa.string())
 _ONE_DAY = duration_scalar(86_400_000_000)
+MICROSOFT = "Microsoft"  # ProviderName / InvoiceIssuerName of EA and MCA cost details (they name no provider)
 
 FRAME_SCHEMA = pa.schema(
     [
@@ -57,10 +59,26 @@ FRAME_SCHEMA = pa.schema(
         ("ConsumedUnit", pa.string()),
         ("Tags", pa.string()),
         ("CommitmentDiscountId", pa.string()),
+        ("ProviderName", pa.string()),
+        ("ServiceProviderName", pa.string()),
+        ("InvoiceIssuerName", pa.string()),
         ("x_SourceRunId", pa.string()),
         ("x_SourceFile", pa.string()),
     ]
 )
+
+
+# The logical fields the normalizer reads (columns.py maps more, e.g. BillingProfileId, ConsumedService,
+# FOCUS ResourceType): only these are parsed. ``_col`` refuses any other, so the list cannot fall behind.
+USED_FIELDS = frozenset(
+    {
+        "arm_type", "benefit_id", "billed", "billing_account", "billing_period_start", "charge_category",
+        "charge_type", "commitment_id", "cost", "currency", "date", "effective", "end", "invoice_issuer",
+        "meter_category", "pricing_category", "pricing_model", "provider", "quantity", "region", "reseller",
+        "resource_id", "resource_name", "rg", "service_category", "service_family", "service_name",
+        "service_provider", "start", "sub_id", "sub_name", "tags", "unit",
+    }
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,8 +97,16 @@ class Normalizer:
     source_file: str
     default_scope: str | None = None
     _caches: dict[str, dict[Any, Any]] = field(default_factory=dict)
+    _consts: dict[str, pa.Array] = field(default_factory=dict)
 
-    # -- helpers ---------------------------------------------------------------------------------------------------
+    # -- helpers -------------------------------------------------------------------------------------------------
+    def _const(self, value: str, n: int) -> pa.Array:
+        """``n`` copies of ``value``: built once per file (at the largest batch size seen), then sliced."""
+        arr = self._consts.get(value)
+        if arr is None or len(arr) < n:
+            arr = self._consts[value] = const_str(value, n)
+        return arr if len(arr) == n else arr.slice(0, n)
+
     def _map(self, name: str, arr: pa.Array, fn: Callable[[Any], Any], typ: pa.DataType) -> pa.Array:
         """Apply ``fn`` per distinct value: known values are looked up in C++ (index_in); only values
         never seen before in this file go through Python."""
@@ -97,7 +123,13 @@ class Normalizer:
             idx = pc.index_in(arr, value_set=state["keys"])
         return state["vals"].take(idx)
 
+    def columns(self) -> list[str]:
+        """The header names to parse: the detected columns of the fields the normalizer reads."""
+        return sorted({h for k, h in self.detected.columns.items() if k in USED_FIELDS})
+
     def _col(self, batch: pa.RecordBatch, key: str) -> pa.Array | None:
+        if key not in USED_FIELDS:
+            raise KeyError(f"normalizer reads {key!r}, which is not in USED_FIELDS (it would not be parsed)")
         header = self.detected.columns.get(key)
         if header is None:
             return None
@@ -213,6 +245,12 @@ class Normalizer:
             pricing_category = self._str(batch, "pricing_category")
             commitment = self._str(batch, "commitment_id")
             region = self._lower(batch, "region")
+            provider = self._str(batch, "provider")
+            sp = self._col(batch, "service_provider")  # FOCUS 1.3 name; before it, ProviderName says the same
+            service_provider = provider if sp is None else pc.if_else(pc.is_valid(sp), sp, provider)
+            if sp is not None:  # FOCUS 1.3 deprecates ProviderName: a file without it names the cloud here
+                provider = pc.if_else(pc.is_valid(provider), provider, sp)
+            issuer = self._str(batch, "invoice_issuer")
         else:
             start, ok_start = self._dates(batch, "date", rejects, True)
             end = pc.add(start, _ONE_DAY)
@@ -237,6 +275,9 @@ class Normalizer:
             pricing_category = self._map("pc", self._str(batch, "pricing_model"), values.pricing_category, pa.string())
             commitment = self._str(batch, "benefit_id")
             region = self._lower(batch, "region")
+            provider = service_provider = self._const(MICROSOFT, n)
+            reseller = self._col(batch, "reseller")  # MCA through a partner: the partner issues the invoice
+            issuer = provider if reseller is None else pc.if_else(pc.is_valid(reseller), reseller, provider)
 
         currency = self._str(batch, "currency")
         ok_cur = pc.is_valid(currency)
@@ -266,6 +307,13 @@ class Normalizer:
                 derived = self._map("rname", rid_raw, values.resource_name, pa.string())
                 rname = pc.if_else(need, derived, rname)
 
+        rg = self._lower(batch, "rg")
+        if rg.null_count and resource_id.null_count < n:
+            # an Azure row whose export left the resource group out: take it from the ARM id. Other clouds
+            # have no resource groups (AWS ARNs, Google Cloud resource names): theirs stays null on purpose.
+            from_id = self._map("rg", resource_id, _resource_group_of, pa.string())
+            rg = pc.if_else(pc.is_valid(rg), rg, from_id)
+
         tags = self._tags(batch)
         qty, ok_qty = self._quantity(batch, "quantity", rejects)
 
@@ -273,7 +321,7 @@ class Normalizer:
         # else the subscription; month = billing period start, else charge date. The export's scope wins:
         # two subscription-scoped exports of one enrollment each rewrite only their own month.
         if self.default_scope is not None:
-            scope = const_str(self.default_scope, n)
+            scope = self._const(self.default_scope, n)
         else:
             scope_src = self._col(batch, "billing_account")
             if scope_src is not None:
@@ -297,7 +345,7 @@ class Normalizer:
                 currency,
                 sub_id,
                 self._str(batch, "sub_name"),
-                self._lower(batch, "rg"),
+                rg,
                 resource_id,
                 rname,
                 rtype,
@@ -310,8 +358,11 @@ class Normalizer:
                 self._str(batch, "unit"),
                 tags,
                 commitment,
-                const_str(self.run_id, n),
-                const_str(self.source_file, n),
+                provider,
+                service_provider,
+                issuer,
+                self._const(self.run_id, n),
+                self._const(self.source_file, n),
                 scope,
                 month,
                 day,
@@ -324,6 +375,13 @@ class Normalizer:
         if rejects:
             table = table.filter(ok)
         return table, rejects
+
+
+def _resource_group_of(resource_id: str | None) -> str | None:
+    """The resource group of an ARM id (``/subscriptions/<s>/resourcegroups/<rg>/...``), else None."""
+    if not resource_id or not resource_id.startswith("/subscriptions/"):
+        return None
+    return ResourceRef.from_id(resource_id).resource_group or None
 
 
 def _day_of(text: str | None) -> str | None:

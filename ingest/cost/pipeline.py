@@ -50,6 +50,7 @@ class IngestSummary:
     datasets: dict[str, str] = field(default_factory=dict)  # file -> "dataset version"
     metrics: list[str] = field(default_factory=list)  # which of BilledCost/EffectiveCost the input carried
     days: list[str] = field(default_factory=list)
+    providers: list[str] = field(default_factory=list)  # ProviderName values ingested (clouds beside Azure)
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -78,6 +79,7 @@ class IngestSummary:
                 for k, v in theirs.items():
                     mine[k] = mine.get(k, Decimal(0)) + v
             days |= st.days
+            self.providers = sorted(set(self.providers) | st.providers)
         self.days = sorted(days)
 
     def to_dict(self) -> dict[str, Any]:
@@ -91,6 +93,7 @@ class IngestSummary:
             "billed_cost": dict(self.billed_cost),
             "effective_cost": dict(self.effective_cost),
             "metrics": list(self.metrics),
+            "providers": list(self.providers),
             "quarantine": self.quarantine,
             "datasets": dict(self.datasets),
             "errors": list(self.errors),

@@ -20,10 +20,10 @@ import json
 import logging
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from core.runtime import LocalBlobStore
 
@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 __all__ = ["CostStore", "Partition", "load_costs", "scope_key"]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+R = TypeVar("R")
 POINTER = "_current.json"
 
 
@@ -163,14 +165,38 @@ class CostStore:
                         out.append((part, cur))
         return sorted(out, key=lambda x: x[0])
 
-    def read_table(self, path: str, columns: Sequence[str] | None = None) -> pa.Table:
+    def read_table(self, path: str, columns: Sequence[str] | None = None, filters: Any = None) -> pa.Table:
+        """The file's ``columns``; a cost frame column that the file predates comes back all null.
+
+        ``filters`` (a pyarrow compute expression) is pushed into the scan: row groups whose statistics
+        rule them out are skipped, the other rows are filtered while reading.
+        """
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        if isinstance(self.blobs, LocalBlobStore):
-            return pq.read_table(self.blobs.local_path(path), columns=columns)
-        import pyarrow as pa
+        source: Any = (
+            self.blobs.local_path(path)
+            if isinstance(self.blobs, LocalBlobStore)
+            else pa.BufferReader(self.blobs.read(path))
+        )
+        if columns is None:
+            return pq.read_table(source, filters=filters)
+        have = set(pq.read_schema(source).names)
+        if isinstance(source, pa.BufferReader):
+            source.seek(0)
+        table = pq.read_table(source, columns=[c for c in columns if c in have], filters=filters)
+        missing = [c for c in columns if c not in have]
+        if not missing:
+            return table
+        from ingest.cost.normalize import FRAME_SCHEMA
 
-        return pq.read_table(pa.BufferReader(self.blobs.read(path)), columns=columns)
+        for name in missing:  # written before the column existed (e.g. ProviderName): null, never guessed
+            if name not in FRAME_SCHEMA.names:
+                raise KeyError(f"{path}: no column {name}")
+            table = table.append_column(
+                FRAME_SCHEMA.field(name), pa.nulls(table.num_rows, FRAME_SCHEMA.field(name).type)
+            )
+        return table.select(list(columns))
 
 
 class PartWriter:
@@ -224,18 +250,33 @@ def _parse_bound(v: Any) -> datetime | None:
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
+# Summed when rows are aggregated; the others in _NOT_GROUPED / _PER_ROW do not add up across rows.
+_SUMMED = ("BilledCost", "EffectiveCost")
+_NOT_GROUPED = ("ChargePeriodStart", "BilledCost", "EffectiveCost", "ConsumedQuantity", "ConsumedUnit")
+_PER_ROW = ("x_SourceRunId", "x_SourceFile")
+
+
 def load_costs(
     data_dir: Path | BlobStore,
     *,
     start: Any = None,
     end: Any = None,
     scopes: Sequence[str] | None = None,
+    aggregate: bool = False,
 ) -> pd.DataFrame:
     """The live normalized costs as a DataFrame with exactly the core/costframe.py columns and dtypes.
 
-    ``start`` (inclusive) and ``end`` (exclusive) filter on ChargePeriodStart; ``scopes`` keeps only
-    the given billing accounts or subscriptions (matched on the partition key or SubAccountId).
-    Query API data (``dataset=api-*``) is skipped for a scope and month that has export data.
+    ``start`` (inclusive) and ``end`` (exclusive) filter on ChargePeriodStart, in the Parquet scan;
+    ``scopes`` keeps only the given billing accounts or subscriptions (matched on the partition key or
+    SubAccountId). Query API data (``dataset=api-*``) is skipped for a scope and month that has export data.
+
+    ``aggregate=True`` is what detection and the digest read: rows that differ only in their meter,
+    quantity or source are summed into one (per charge period and every label column: currency,
+    provider, account, resource group, resource, service, categories, tags, ...), in Arrow, file by
+    file, before anything reaches pandas. Every cost sum over the frame is unchanged; ``ConsumedQuantity``
+    and ``ConsumedUnit`` are null (quantities of different meters do not add up) and ``x_SourceRunId`` /
+    ``x_SourceFile`` read ``aggregate``. Memory then grows with the distinct resources per charge period,
+    not with the export's rows.
     """
     import pandas as pd
     import pyarrow as pa
@@ -248,7 +289,10 @@ def load_costs(
     lo, hi = _parse_bound(start), _parse_bound(end)
     wanted = {scope_key(s) for s in scopes} if scopes else None
     wanted_subs = {s.strip().lower() for s in scopes} if scopes else None
-    tables = []
+    jobs: list[tuple[str, Any]] = []
+    group_cols = [c for c in column_names() if c not in _NOT_GROUPED and c not in _PER_ROW]
+    skipped = (*_PER_ROW, "ConsumedQuantity", "ConsumedUnit") if aggregate else ()
+    read_cols = [c for c in column_names() if c not in skipped]
     parts = store.partitions()
     exported = {(p[0], p[1]) for p, _c in parts if not p[2].startswith("api-")}
     for part, cur in parts:
@@ -263,23 +307,25 @@ def load_costs(
             <= lo
         ):
             continue
-        for f in cur.get("files", []):
-            t = store.read_table(f, columns=column_names())
-            if wanted is not None and part[0] not in wanted:
-                assert wanted_subs is not None
-                t = t.filter(pc.is_in(t["SubAccountId"], pa.array(sorted(wanted_subs))))
-            if lo is not None:
-                t = t.filter(
-                    pc.greater_equal(t["ChargePeriodStart"], pa.scalar(lo, t.schema.field("ChargePeriodStart").type))
-                )
-            if hi is not None:
-                t = t.filter(pc.less(t["ChargePeriodStart"], pa.scalar(hi, t.schema.field("ChargePeriodStart").type)))
-            if t.num_rows:
-                tables.append(t)
+        expr = _scan_filter(lo, hi, None if wanted is None or part[0] in wanted else wanted_subs)
+        jobs.extend((f, expr) for f in cur.get("files", []))
+
+    def one(job: tuple[str, Any]) -> pa.Table:
+        t = store.read_table(job[0], columns=read_cols, filters=job[1])
+        return _aggregate(t, group_cols) if aggregate and t.num_rows else t
+
+    tables = [t for t in map_files(one, jobs) if t.num_rows]
     dtypes = pandas_dtypes()
     if not tables:
         return pd.DataFrame({c: pd.Series([], dtype=dtypes[c]) for c in column_names()})
     table = pa.concat_tables(tables)
+    if aggregate:
+        table = _aggregate(table, group_cols)  # one key may come from several files
+        n = table.num_rows
+        table = table.append_column("ConsumedQuantity", pa.nulls(n, pa.float64()))
+        table = table.append_column("ConsumedUnit", pa.nulls(n, pa.string()))
+        for name in _PER_ROW:
+            table = table.append_column(name, pa.array(["aggregate"] * n, pa.string()))
     cols = {}
     for name in column_names():
         col = table[name]
@@ -290,4 +336,44 @@ def load_costs(
     return df.astype(dtypes)
 
 
-__all__ += ["PartWriter"]
+_READERS = 4  # files read at once: Arrow decodes and sums without the GIL; bounded for memory
+
+
+def map_files(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    """``fn`` over ``items`` (files to read) on a few threads, results in order."""
+    if len(items) <= 1:
+        return [fn(i) for i in items]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(_READERS, len(items)), thread_name_prefix="vigil-read") as pool:
+        return list(pool.map(fn, items))
+
+
+def _scan_filter(lo: datetime | None, hi: datetime | None, subs: set[str] | None) -> Any:
+    """The filter pushed into the Parquet scan (None: read everything)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    ts = pa.timestamp("us", tz="UTC")
+    terms = []
+    if lo is not None:
+        terms.append(pc.field("ChargePeriodStart") >= pa.scalar(lo, ts))
+    if hi is not None:
+        terms.append(pc.field("ChargePeriodStart") < pa.scalar(hi, ts))
+    if subs is not None:
+        terms.append(pc.field("SubAccountId").isin(sorted(subs)))
+    if not terms:
+        return None
+    expr = terms[0]
+    for t in terms[1:]:
+        expr = expr & t
+    return expr
+
+
+def _aggregate(table: pa.Table, keys: list[str]) -> pa.Table:
+    """Sum the cost columns per charge period and label columns (null keys form their own group)."""
+    out = table.group_by(["ChargePeriodStart", *keys], use_threads=False).aggregate([(c, "sum") for c in _SUMMED])
+    return out.rename_columns([c.removesuffix("_sum") for c in out.column_names])
+
+
+__all__ += ["PartWriter", "map_files"]

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from core.runtime import LocalBlobStore
-from ingest.cost.store import CostStore
+from ingest.cost.store import CostStore, map_files
 
 __all__ = ["BY", "summarize"]
 
@@ -14,7 +14,9 @@ BY = {
     "day": "day",
     "service": "ServiceName",
     "resource-group": "x_ResourceGroupName",
-    "subscription": "SubAccountId",
+    "subscription": "SubAccountId",  # an AWS account or a Google Cloud project for those clouds
+    "provider": "ProviderName",
+    "invoice-issuer": "InvoiceIssuerName",
 }
 
 
@@ -29,7 +31,8 @@ def _fmt(v: Any) -> str | None:
 
 def summarize(data_dir: Path, by: str) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
     """Rows ``{key, currency, billed_cost, effective_cost, rows}`` (money as exact decimal strings),
-    grouped by ``day``, ``service``, ``resource-group``, ``subscription`` or a cost frame column,
+    grouped by ``day``, ``service``, ``resource-group``, ``subscription``, ``provider``, ``invoice-issuer``
+    or a cost frame column,
     plus per-currency totals."""
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -39,25 +42,27 @@ def summarize(data_dir: Path, by: str) -> tuple[list[dict[str, Any]], dict[str, 
     cols = ["ChargePeriodStart", "BilledCost", "EffectiveCost", "BillingCurrency"]
     if by != "day":
         cols.append(by)
-    tables = []
-    for _part, cur in store.partitions():
-        for f in cur.get("files", []):
-            t = store.read_table(f, columns=cols)
-            key = pc.strftime(t["ChargePeriodStart"], format="%Y-%m-%d") if by == "day" else t[by]
-            tables.append(
-                pa.table(
-                    {
-                        "key": pc.fill_null(key, ""),
-                        "currency": t["BillingCurrency"],
-                        "billed": t["BilledCost"],
-                        "effective": t["EffectiveCost"],
-                    }
-                )
-            )
+
+    def one(f: str) -> pa.Table:
+        """One file's sums per key and currency (memory grows with the groups, not the rows)."""
+        t = store.read_table(f, columns=cols)
+        key = pc.floor_temporal(t["ChargePeriodStart"], unit="day") if by == "day" else t[by]
+        part = pa.table(
+            {"key": key, "currency": t["BillingCurrency"], "billed": t["BilledCost"], "effective": t["EffectiveCost"]}
+        )
+        g = part.group_by(["key", "currency"]).aggregate([("billed", "sum"), ("effective", "sum"), ("key", "count")])
+        names = {"billed_sum": "billed", "effective_sum": "effective", "key_count": "rows"}
+        return g.rename_columns([names.get(c, c) for c in g.column_names])
+
+    files = [f for _part, cur in store.partitions() for f in cur.get("files", [])]
+    tables = map_files(one, files)
     if not tables:
         return [], {}
     table = pa.concat_tables(tables, promote_options="permissive")
-    agg = table.group_by(["key", "currency"]).aggregate([("billed", "sum"), ("effective", "sum"), ("key", "count")])
+    agg = table.group_by(["key", "currency"]).aggregate([("billed", "sum"), ("effective", "sum"), ("rows", "sum")])
+    agg = agg.rename_columns([{"rows_sum": "key_count"}.get(c, c) for c in agg.column_names])
+    key = pc.strftime(agg["key"], format="%Y-%m-%d") if by == "day" else agg["key"]
+    agg = agg.set_column(agg.column_names.index("key"), "key", pc.fill_null(pc.cast(key, pa.string()), ""))
     rows = []
     totals: dict[str, dict[str, Any]] = {}
     for r in sorted(agg.to_pylist(), key=lambda r: (r["key"], r["currency"])):

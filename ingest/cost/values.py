@@ -39,7 +39,8 @@ QUANTITY_PATTERN = DECIMAL_PATTERN
 
 
 def parse_date(text: str | None) -> datetime | None:
-    """``MM/dd/yyyy`` (optionally with a time), or ISO 8601 with or without seconds/zone; UTC.
+    """``MM/dd/yyyy`` (optionally with a time), ISO 8601 with or without seconds/zone, or BigQuery's
+    ``yyyy-MM-dd HH:mm:ss[.ffffff] UTC``; UTC.
 
     Returns None when the text is not a date.
     """
@@ -55,6 +56,8 @@ def parse_date(text: str | None) -> datetime | None:
             return datetime(int(y), int(mo), int(d), int(hh or 0), int(mm or 0), int(ss or 0), tzinfo=UTC)
         except ValueError:
             return None
+    if s.endswith(" UTC"):  # BigQuery writes TIMESTAMP values as "2025-03-01 00:00:00 UTC" in CSV
+        s = s[:-4] + "+00:00"
     try:
         dt = datetime.fromisoformat(s)
     except ValueError:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import typer
 
 ingest_app = typer.Typer(help="Ingest cost data into the normalized store.", no_args_is_help=True)
 costs_app = typer.Typer(help="Read normalized cost data back.", no_args_is_help=True)
 
-_BY = ("day", "service", "resource-group", "subscription")
+_BY = ("day", "service", "resource-group", "subscription", "provider", "invoice-issuer")
 
 
 @ingest_app.command("cost")
@@ -49,7 +50,9 @@ def ingest_cost(
 @costs_app.command("summary")
 def costs_summary(
     data: Path = typer.Option(..., "--data", help="Folder of the normalized cost store."),
-    by: str = typer.Option("day", "--by", help="day, service, resource-group or subscription."),
+    by: str = typer.Option(
+        "day", "--by", help="day, service, resource-group, subscription, provider or invoice-issuer."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Totals of the stored costs (BilledCost and EffectiveCost) grouped by day, service, resource group
@@ -75,7 +78,7 @@ def costs_summary(
         table.add_column(col, justify="right" if col.endswith(("cost", "rows")) else "left")
     for r in rows:
         table.add_row(
-            str(r["key"]),
+            _plain(str(r["key"])),  # export text (a service, a provider's or reseller's name): untrusted
             r["currency"],
             _money(r["billed_cost"]),
             _money(r["effective_cost"]),
@@ -84,6 +87,13 @@ def costs_summary(
     for cur, t in totals.items():
         table.add_row("[b]total[/b]", cur, _money(t["billed_cost"]), _money(t["effective_cost"]), str(t["rows"]))
     Console().print(table)
+
+
+def _plain(text: str) -> Any:
+    """Untrusted text for the terminal: no rich markup, control characters (ESC, ...) shown escaped."""
+    from rich.text import Text
+
+    return Text("".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text))
 
 
 def _money(v: str | None) -> str:

@@ -23,7 +23,8 @@ def digest(
     scope: list[str] = typer.Option(
         [],
         "--scope",
-        help="Repeatable: subscription=<id>, resource-group=<name>, service=<name>, tag=<key>=<value>.",
+        help="Repeatable: subscription=<id>, resource-group=<name>, service=<name>, provider=<name>, "
+        "invoice-issuer=<name>, tag=<key>=<value>.",
     ),
     currency: str | None = typer.Option(None, "--currency", help="Billing currency (default: the dominant one)."),
     budget: float | None = typer.Option(None, "--budget", help="Monthly budget for the scope, for the chart line."),
@@ -60,7 +61,7 @@ def digest(
     if not data.exists():
         typer.echo(f"error: {data}: no such folder of normalized cost data", err=True)
         raise typer.Exit(2)
-    costs = load_costs(data)
+    costs = load_costs(data, aggregate=True)
     ledger: list[dict[str, object]] = []
     if state is not None:
         from alerts.remediation.execute import ledger_entries

@@ -127,6 +127,6 @@ def handle_detect(message: dict[str, Any], rt: Runtime) -> dict[str, Any]:
     days = [date.fromisoformat(d) for d in message.get("days") or []]
     if not message.get("now") and days:
         now = datetime.combine(max(days) + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
-    costs = load_costs(rt.blobs(setting(rt, COSTS_CONTAINER)), start=now - COST_HISTORY, end=now)
+    costs = load_costs(rt.blobs(setting(rt, COSTS_CONTAINER)), start=now - COST_HISTORY, end=now, aggregate=True)
     findings = detect(costs, config=rt.config.detectors.overspend, now=now, days=days or None)
     return {"cost_rows": len(costs), "findings": len(findings), "alerts": raise_alerts(findings, rt, now)}

@@ -59,7 +59,7 @@ def run_metrics(rt: Runtime, now: datetime) -> dict[str, Any]:
     from detectors.idle.detect import detect
     from ingest.cost import load_costs
 
-    costs = load_costs(rt.blobs(setting(rt, COSTS_CONTAINER)), start=now - timedelta(days=31), end=now)
+    costs = load_costs(rt.blobs(setting(rt, COSTS_CONTAINER)), start=now - timedelta(days=31), end=now, aggregate=True)
     findings = detect(
         resources=resources,
         metrics=metrics,
@@ -110,7 +110,7 @@ def run_digest(rt: Runtime, now: datetime) -> dict[str, Any]:
     email = _digest_email_config(rt)
     if email is None:
         return {"digests": 0, "skipped": "no email receiver (SMTP smarthost or ACS) to send the digest through"}
-    costs = load_costs(rt.blobs(setting(rt, COSTS_CONTAINER)), start=now - timedelta(days=70), end=now)
+    costs = load_costs(rt.blobs(setting(rt, COSTS_CONTAINER)), start=now - timedelta(days=70), end=now, aggregate=True)
     records = [FindingRecord.from_json(a) for a in current_alerts(rt.store, now)]
     from alerts.channels.email import EmailNotifier
 

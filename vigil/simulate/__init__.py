@@ -8,7 +8,9 @@ production/data-science subscriptions as an EA actual-cost export (the 55 legacy
 EA columns, UTF-8 with BOM, ``MM/dd/yyyy``, gzip-compressed parts) and the dev/test
 subscription as a FOCUS 1.0 export; every run has a manifest.json
 (manifestVersion 2024-04-01) with partitioned parts. Scoping by subscription
-means no cost is exported twice.
+means no cost is exported twice. Beside Azure, a small AWS payer account writes
+an AWS Data Exports "FOCUS 1.2 with AWS columns" export under ``focus/aws/``
+(:mod:`vigil.simulate.aws_focus`), so the digest shows a second cloud.
 
 Seven planted problems (their ids are listed in ``tenant.json`` under ``planted``):
 
@@ -42,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from vigil.simulate.activity import write_security_activity
+from vigil.simulate.aws_focus import write_aws_focus
 from vigil.simulate.costs import EA_COLUMNS, FOCUS_COLUMNS, cost_rows, write_exports
 from vigil.simulate.events import write_events
 from vigil.simulate.metrics import write_metrics, write_ml_metrics
@@ -78,6 +81,7 @@ def simulate(
         step("cost exports (EA actual + FOCUS 1.0)", 1)
         rows = cost_rows(res, now, random.Random(seed * 7919 + 2))
         runs, n_cost_rows = write_exports(root, subs, rows, now, random.Random(seed * 7919 + 3))
+        aws_files, aws_rows = write_aws_focus(root, now, random.Random(seed * 7919 + 6))
         step("events and activity log", 1)
         events = write_events(root, subs, res, now, random.Random(seed * 7919 + 4), planted)
         events += write_security_activity(root, subs, res, now, random.Random(seed * 7919 + 6), planted)
@@ -95,6 +99,9 @@ def simulate(
                     {"subscriptionId": s.id, "displayName": s.name, "costExport": s.export} for s in subs
                 ],
                 "planted": planted,
+                "otherClouds": [
+                    {"provider": "AWS", "export": "FOCUS 1.2 with AWS columns", "files": aws_files, "rows": aws_rows}
+                ],
             },
         )
     return SimResult(

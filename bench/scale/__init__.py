@@ -1,0 +1,160 @@
+"""Benchmark: detection, the digest and ``costs summary`` over a year of cost data, against DuckDB.
+
+The store holds ``13`` months of ``5,000,000`` rows a month across ``300`` subscriptions at full size
+(``VIGIL_BENCH_SCALE`` scales the rows a month down; months and subscriptions stay). It is written
+directly in the layout ``vigil ingest cost`` writes (bench/ingest measures the ingest). Each side runs
+in a fresh child process (wall time, imports included; peak RSS from ``wait4``):
+
+* ``detect``: what the overspend Function does after an ingest run: ``load_costs(aggregate=True)`` over
+  the detector's 100-day history (window filter in the Parquet scan, rows summed in Arrow) and
+  ``detectors.overspend.detect`` for the last day (default scopes);
+* ``digest``: ``load_costs(aggregate=True)`` over 70 days and ``build_digest`` of the last full week;
+* ``summary``: ``vigil costs summary --by day`` (exact decimal sums over every month, file by file);
+* baseline: a DuckDB query over the same Parquet files computing the same daily aggregates (per day,
+  currency, subscription, resource group, service and resource, over every month), fetched to Arrow.
+
+Goals (issue 24): detect <= 2x the baseline at <= 2 GB peak; digest and summary <= 2x the baseline.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+MONTHS, ROWS, SUBS = 13, 5_000_000, 300
+GOAL, RSS_GOAL_MB = 2.0, 2048
+
+_DETECT = """
+import sys
+from datetime import UTC, datetime, timedelta
+from detectors.config import OverspendConfig
+from detectors.overspend import detect
+from ingest.cost import load_costs
+now = datetime.fromisoformat(sys.argv[2]).replace(tzinfo=UTC)
+costs = load_costs(__import__("pathlib").Path(sys.argv[1]), start=now - timedelta(days=100), end=now, aggregate=True)
+findings = detect(costs, config=OverspendConfig(), now=now, days=[(now - timedelta(days=1)).date()])
+print(len(costs), len(findings))
+"""
+
+_DIGEST = """
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from alerts.digest import build_digest
+from ingest.cost import load_costs
+now = datetime.fromisoformat(sys.argv[2]).replace(tzinfo=UTC)
+costs = load_costs(Path(sys.argv[1]), start=now - timedelta(days=70), end=now, aggregate=True)
+monday = (now - timedelta(days=7 + now.weekday())).date()
+d = build_digest(costs, [], week_start=monday, now=now)
+print(len(costs), round(d.week_total, 2))
+"""
+
+_SUMMARY = """
+import sys
+from pathlib import Path
+from ingest.cost.summary import summarize
+rows, totals = summarize(Path(sys.argv[1]), "day")
+print(len(rows), totals["USD"]["billed_cost"])
+"""
+
+_BASELINE = """
+import sys
+from pathlib import Path
+import duckdb
+files = sorted(str(p) for p in Path(sys.argv[1]).rglob("*.parquet"))
+con = duckdb.connect()
+con.execute("SET enable_progress_bar = false")
+t = con.execute(
+    "SELECT date_trunc('day', ChargePeriodStart) AS day, BillingCurrency, SubAccountId, x_ResourceGroupName, "
+    "ServiceName, ResourceId, sum(BilledCost) AS billed, sum(EffectiveCost) AS effective "
+    "FROM read_parquet(?) GROUP BY ALL",
+    [files],
+).to_arrow_table()
+print(t.num_rows)
+"""
+
+
+def main() -> dict[str, Any]:
+    from bench.scale.generate import write_store
+
+    scale = min(max(float(os.environ.get("VIGIL_BENCH_SCALE", "1") or 1), 0.0001), 1.0)
+    rows = int(ROWS * scale)
+    with tempfile.TemporaryDirectory(prefix="vigil-bench-scale-") as tmp:
+        store = Path(tmp) / "store"
+        print(f"writing {MONTHS} months x {rows:,} rows, {SUBS} subscriptions ...", file=sys.stderr)
+        t0 = time.perf_counter()
+        end, rows_total = write_store(store, months=MONTHS, rows=rows, subs=SUBS)
+        gen_s = time.perf_counter() - t0
+        now = f"{end.isoformat()}T00:00:00"
+        runs: dict[str, dict[str, Any]] = {}
+        for name, code in (("baseline", _BASELINE), ("detect", _DETECT), ("digest", _DIGEST), ("summary", _SUMMARY)):
+            print(f"{name} ...", file=sys.stderr)
+            runs[name] = _rusage_child(code, str(store), now)
+    base = runs["baseline"]["wall_s"]
+    ratios = {k: round(runs[k]["wall_s"] / base, 3) for k in ("detect", "digest", "summary")}
+    passed = {
+        "detect": ratios["detect"] <= GOAL and runs["detect"]["rss_mb"] <= RSS_GOAL_MB,
+        "digest": ratios["digest"] <= GOAL,
+        "summary": ratios["summary"] <= GOAL,
+    }
+    return {
+        "name": "scale",
+        "description": f"{MONTHS} months x {rows:,} rows/month, {SUBS} subscriptions"
+        + ("" if scale == 1 else f" (SCALED DOWN: {scale:g} of the 5M rows/month target)")
+        + ": detect / digest / costs summary vs a DuckDB query of the same daily aggregates, fresh processes",
+        "unit": "ratio",
+        "value": ratios["detect"],
+        "baseline": 1.0,
+        "ratio": ratios["detect"],
+        "goal": GOAL,
+        "pass": all(passed.values()),
+        "scale": scale,
+        "rows_total": rows_total,
+        "generate_s": round(gen_s, 1),
+        "load_avg_1m": round(os.getloadavg()[0], 2),
+        "cpus": os.cpu_count(),
+        "runs": runs,
+        "measurements": [
+            {
+                "name": f"scale.{k}",
+                "value": runs[k]["wall_s"],
+                "unit": "s",
+                "baseline": base,
+                "ratio": ratios[k],
+                "goal": GOAL,
+                "rss_mb": runs[k]["rss_mb"],
+                "pass": passed[k],
+            }
+            for k in ("detect", "digest", "summary")
+        ],
+    }
+
+
+def _rusage_child(code: str, *args: str) -> dict[str, Any]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, *args], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    out = proc.stdout.read().decode()
+    err = proc.stderr.read().decode()
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    code_ = os.waitstatus_to_exitcode(status)
+    if code_ != 0:
+        raise RuntimeError(f"child failed ({code_}): {err[-2000:]}")
+    return {
+        "wall_s": round(wall, 3),
+        "cpu_s": round(usage.ru_utime + usage.ru_stime, 3),
+        "rss_mb": round(usage.ru_maxrss / 1024, 1),
+        "stdout": out.strip(),
+    }

@@ -1,0 +1,81 @@
+"""The demo tenant's second cloud: its AWS FOCUS export is ingested to the cent and the digest shows it."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import html
+import io
+import json
+import re
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from ingest.cost.summary import summarize
+from vigil.cli.main import app
+
+runner = CliRunner()
+
+
+def _demo(out: Path) -> dict[str, Any]:
+    result = runner.invoke(app, ["demo", "--out", str(out), "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    out = tmp_path_factory.mktemp("demo-mc") / "out"
+    return out, _demo(out)
+
+
+def test_aws_export_ingested_to_the_cent(demo: tuple[Path, dict[str, Any]]) -> None:
+    out, _summary = demo
+    files = sorted((out / "tenant" / "focus" / "aws").rglob("*.csv.gz"))
+    assert len(files) >= 3  # one per billing period of the 90 days
+    expected = Decimal(0)
+    for f in files:
+        for rec in csv.DictReader(io.StringIO(gzip.decompress(f.read_bytes()).decode("utf-8"))):
+            assert rec["ProviderName"] == "AWS"
+            expected += Decimal(rec["BilledCost"])
+    rows, _totals = summarize(out / "data" / "costs", "provider")
+    got = {r["key"]: Decimal(r["billed_cost"]) for r in rows}
+    assert got["AWS"] == expected
+    assert set(got) == {"AWS", "Microsoft"}
+
+
+def test_demo_digest_shows_the_second_cloud(demo: tuple[Path, dict[str, Any]]) -> None:
+    out, _summary = demo
+    text = re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", (out / "digest.html").read_text())))
+    section = text[text.index("Cloud (ProviderName)") :]
+    assert "Microsoft USD" in section
+    assert "AWS USD" in section
+    assert "Amazon Web Services, Inc." in section
+
+
+def test_second_run_does_not_ingest_the_aws_files_again(demo: tuple[Path, dict[str, Any]]) -> None:
+    out, first = demo
+    assert first["ingest"]["rows"] > 0
+    again = _demo(out)
+    assert again["ingest"]["rows"] == 0
+
+
+def test_costs_summary_prints_provider_text_inert(tmp_path: Path) -> None:
+    """A provider's or reseller's name from an export is untrusted: no rich markup, no terminal escapes."""
+    f = tmp_path / "focus.csv"
+    f.write_text(
+        "ChargePeriodStart,ChargePeriodEnd,BilledCost,EffectiveCost,BillingCurrency,SubAccountId,ProviderName,"
+        "InvoiceIssuerName\n"
+        '2025-03-01T00:00:00Z,2025-03-02T00:00:00Z,1,1,USD,111122223333,AWS,"[red]Reseller[/red] \x1b[2J"\n'
+    )
+    ingest = runner.invoke(app, ["ingest", "cost", str(f), "--out", str(tmp_path / "store")])
+    assert ingest.exit_code == 0, ingest.output
+    result = runner.invoke(app, ["costs", "summary", "--data", str(tmp_path / "store"), "--by", "invoice-issuer"])
+    assert result.exit_code == 0, result.output
+    assert "[red]Reseller[/red]" in result.output
+    assert "\x1b" not in result.output
+    assert "\\x1b[2J" in result.output
