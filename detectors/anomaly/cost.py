@@ -42,11 +42,12 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
+from datetime import date
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["CostParams", "score_cost"]
+__all__ = ["CostParams", "CostScores", "score_cost"]
 
 FloatArray = npt.NDArray[np.float64]
 _MAD = 1.4826
@@ -72,6 +73,10 @@ class CostParams:
     cusum_lift: float = 1.0  # a one-step alarm lifts the CUSUM to cusum_h - cusum_lift
     log: bool = True  # model log(cost + offset): multiplicative season and noise
     offset: float = 1.0
+    max_episode: int = 7  # days a lasting change stays flagged before it becomes the baseline
+    rows_per_day: int = 1
+    holiday_factor: float = 2.0  # on a holiday a row needs this many times the usual z to alarm
+    recurrence_months: int = 3  # billing days looked back for a monthly recurring charge
 
 
 def _score(z: float, sensitivity: float) -> float:
@@ -100,18 +105,56 @@ def _median(a: FloatArray, axis: int | None = None, *, has_nan: bool) -> FloatAr
         return np.asarray(np.nanmedian(a, axis=axis), dtype=np.float64)
 
 
+@dataclass(frozen=True, slots=True)
+class CostScores:
+    score: FloatArray
+    flags: npt.NDArray[np.bool_]
+    expected: FloatArray
+    scale: FloatArray
+    reasons: list[str | None]
+    rebased: npt.NDArray[np.bool_]  # the row where a lasting change became the new baseline
+    recurring: FloatArray  # monthly recurring charge included in ``expected`` (0 when none)
+
+
+def _anniversaries(day: np.datetime64, months: int) -> list[int]:
+    """Day numbers of the same billing day in each of the ``months`` previous months (clipped to month end;
+    a month-end day also maps to the previous months' ends)."""
+    d = date.fromisoformat(str(day))
+    end = _month_len(d.year, d.month) == d.day
+    out = []
+    for k in range(1, months + 1):
+        y, m = divmod(d.year * 12 + d.month - 1 - k, 12)
+        last = _month_len(y, m + 1)
+        out.append((date(y, m + 1, last if end else min(d.day, last)) - _EPOCH_DATE).days)
+    return out
+
+
+def _month_len(year: int, month: int) -> int:
+    return (date(year + month // 12, month % 12 + 1, 1) - date(year, month, 1)).days
+
+
+_EPOCH_DATE = date(1970, 1, 1)
+
+
 def score_cost(
-    x: FloatArray, p: CostParams, positions: npt.NDArray[np.int64] | None = None
-) -> tuple[FloatArray, npt.NDArray[np.bool_], FloatArray, FloatArray, list[str | None]]:
-    """Scores, verdicts, expected values, scales and per-row reasons (None when judged).
+    x: FloatArray,
+    p: CostParams,
+    positions: npt.NDArray[np.int64] | None = None,
+    *,
+    days: npt.NDArray[np.datetime64] | None = None,
+    holiday: npt.NDArray[np.bool_] | None = None,
+    provisional: int = 0,
+) -> CostScores:
+    """Scores, verdicts, expected values, scales, per-row reasons (None when judged) and rebase rows.
 
     ``positions``: each row's slot on a regular calendar grid (day or hour number), so
     that gaps keep the seasonal phase right; default: the row index.
+    ``days``: each row's date (daily rows), which turns on the monthly recurrence;
+    ``holiday``: rows on a holiday; ``provisional``: the last rows, still incomplete.
     """
     raw = x
-    if p.log:
-        with np.errstate(invalid="ignore"):
-            x = np.log(np.maximum(raw, 0.0) + p.offset)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        x = np.log(np.maximum(raw, 0.0) + p.offset) if p.log else raw.copy()
     n = len(x)
     per = p.period
     window = per * p.cycles
@@ -120,11 +163,24 @@ def score_cost(
     flags = np.zeros(n, dtype=bool)
     expected = np.full(n, np.nan)
     scales = np.full(n, np.nan)
+    rebased = np.zeros(n, dtype=bool)
+    recurring = np.zeros(n, dtype=float)
     reasons: list[str | None] = [None] * n
+    hol = np.zeros(n, dtype=bool) if holiday is None else np.asarray(holiday, dtype=bool)
+    prov = np.zeros(n, dtype=bool)
+    if provisional > 0:
+        prov[max(0, n - provisional) :] = True
+    # What later rows learn from: no holidays, no incomplete rows; off (zero-cost) rows only as a fallback.
+    hist_all = np.where(hol | prov, np.nan, x)
+    hist = np.where(np.maximum(raw, 0.0) > 0, hist_all, np.nan)
+    day_arr = None if days is None else np.asarray(days).astype("datetime64[D]")
+    day_no = None if day_arr is None else day_arr.astype(np.int64)
+    excess_by_day: dict[int, float] = {}  # day number -> notable excess over the usage model
     resid: list[float] = []
     cs = 0.0  # one-sided CUSUM of the capped z
     run_excess, run_days = 0.0, 0  # excess (cost units) and rows since the CUSUM last left zero
-    in_episode = False
+    in_episode, ep_start, ep_len = False, 0, 0
+    rebase_pos: int | None = None  # grid position from which the level is learnt after a lasting change
     if positions is None:
         positions = np.arange(n, dtype=np.int64)
     for t in range(n):
@@ -133,11 +189,20 @@ def score_cost(
             reasons[t] = "value is missing (NaN or gap)"
             continue
         pt = int(positions[t])
+        if in_episode and ep_len >= p.max_episode * p.rows_per_day:
+            # A change that lasts this long is the new normal: learn the level from its start.
+            rebase_pos, rebased[t] = ep_start, True
+            in_episode, ep_len = False, 0
+            cs, run_excess, run_days = 0.0, 0.0, 0
         first = pt - window
         lo = int(np.searchsorted(positions, first, side="left"))
-        vals = x[lo:t]
+        vals = hist[lo:t]
         ok = ~np.isnan(vals)
         count = int(ok.sum())
+        if count < min_hist:
+            vals = hist_all[lo:t]
+            ok = ~np.isnan(vals)
+            count = int(ok.sum())
         if count < min_hist:
             reasons[t] = f"too little history: {count} valid points before this one, needs {min_hist}"
             continue
@@ -153,8 +218,17 @@ def score_cost(
         d = g - season
         bmed = _median(d, axis=1, has_nan=has_nan)[::-1]  # index 0 = most recent cycle
         dev = np.abs(d - bmed[::-1, None])
-        slope = _theil_sen(bmed, per) * p.trend_damping
-        recent_d = d[-p.level_cycles :].ravel()
+        shifted = rebase_pos is not None and rebase_pos > first
+        slope = 0.0 if shifted else _theil_sen(bmed, per) * p.trend_damping
+        recent = d.ravel()
+        if shifted:
+            assert rebase_pos is not None
+            since = recent[rebase_pos - first :]
+            recent_d = since[~np.isnan(since)]
+            if recent_d.size < 3:
+                recent_d = recent[-per * p.level_cycles :]
+        else:
+            recent_d = recent[-per * p.level_cycles :]
         recent_d = recent_d[~np.isnan(recent_d)]
         if recent_d.size >= 3:
             level = _clipped_mean(recent_d, p.clip)
@@ -169,6 +243,24 @@ def score_cost(
             # Few cycles: the spread within them understates the error of a forecast from them.
             scale *= 1.0 + p.warmup_widen / max(count - per - p.cycles, 1)
         scale = max(scale, p.rel_floor if p.log else p.rel_floor * abs(level), 1e-9)
+        sens = p.sensitivity * (p.holiday_factor if hol[t] else 1.0)
+        base = math.exp(exp_t) - p.offset if p.log else exp_t
+        base_scale = math.exp(exp_t) * (math.exp(scale) - 1.0) if p.log else scale
+        rec = 0.0
+        if day_arr is not None and day_no is not None:
+            base_excess = float(raw[t]) - base
+            base_z = base_excess / base_scale if base_scale > 0 else 0.0
+            for prev in _anniversaries(day_arr[t], p.recurrence_months):
+                if prev in excess_by_day:
+                    rec = excess_by_day[prev]  # the latest amount of the charge recurring on this billing day
+                    break
+            if base_z >= p.sensitivity and base_excess >= p.min_impact:
+                excess_by_day[int(day_no[t])] = base_excess
+        if rec > 0:
+            exp_t = math.log(base + rec + p.offset) if p.log else base + rec
+            recurring[t] = rec
+            if not (hol[t] or prov[t]) and p.log:
+                hist[t] = hist_all[t] = math.log(max(float(raw[t]) - rec, 0.0) + p.offset)
         z = (xt - exp_t) / scale
         if p.log:
             expected[t] = math.exp(exp_t) - p.offset
@@ -177,11 +269,11 @@ def score_cost(
             expected[t] = exp_t
             scales[t] = scale
         excess = float(raw[t]) - expected[t]
-        s = _score(z, p.sensitivity)
-        if s < 0.5:
-            resid.append(xt - exp_t)  # anomalous days do not teach the scale
+        s = _score(z, sens)
+        if s < 0.5 and not (hol[t] or prov[t]):
+            resid.append(xt - exp_t)  # anomalous, holiday and incomplete days do not teach the scale
         flags[t] = s >= 0.5 and excess >= p.min_impact
-        if p.cusum_k > 0:
+        if p.cusum_k > 0 and not (hol[t] or prov[t]):
             cs = max(0.0, cs + min(z, p.cusum_cap) - p.cusum_k)
             run_excess, run_days = (run_excess + excess, run_days + 1) if cs > 0 else (0.0, 0)
             if flags[t]:
@@ -192,9 +284,13 @@ def score_cost(
                 flags[t] = True
             if in_episode and not flags[t]:
                 cs, run_excess, run_days = 0.0, 0.0, 0  # episode over: the same change must not fire again
-            in_episode = bool(flags[t])
+        if flags[t]:
+            if not in_episode:
+                ep_start, ep_len = pt, 0
+            ep_len += 1
+        in_episode = bool(flags[t])
         scores[t] = s
-    return scores, flags, expected, scales, reasons
+    return CostScores(scores, flags, expected, scales, reasons, rebased, recurring)
 
 
 def _clipped_mean(a: FloatArray, c: float) -> float:
