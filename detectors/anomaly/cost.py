@@ -180,7 +180,6 @@ def score_cost(
     cs = 0.0  # one-sided CUSUM of the capped z
     run_excess, run_days = 0.0, 0  # excess (cost units) and rows since the CUSUM last left zero
     in_episode, ep_start, ep_len = False, 0, 0
-    rebase_pos: int | None = None  # grid position from which the level is learnt after a lasting change
     if positions is None:
         positions = np.arange(n, dtype=np.int64)
     for t in range(n):
@@ -191,11 +190,15 @@ def score_cost(
         pt = int(positions[t])
         if in_episode and ep_len >= p.max_episode * p.rows_per_day:
             # A change that lasts this long is the new normal: learn the level from its start.
-            rebase_pos, rebased[t] = ep_start, True
+            rebased[t] = True
             in_episode, ep_len = False, 0
             cs, run_excess, run_days = 0.0, 0.0, 0
         first = pt - window
         lo = int(np.searchsorted(positions, first, side="left"))
+        if rebased[t]:
+            cut = int(np.searchsorted(positions, ep_start, side="left"))
+            for h in (hist, hist_all):
+                _rebase_history(h, positions, lo=lo, cut=cut, t=t, per=per, offset=p.offset if p.log else None)
         vals = hist[lo:t]
         ok = ~np.isnan(vals)
         count = int(ok.sum())
@@ -218,17 +221,8 @@ def score_cost(
         d = g - season
         bmed = _median(d, axis=1, has_nan=has_nan)[::-1]  # index 0 = most recent cycle
         dev = np.abs(d - bmed[::-1, None])
-        shifted = rebase_pos is not None and rebase_pos > first
-        slope = 0.0 if shifted else _theil_sen(bmed, per) * p.trend_damping
-        recent = d.ravel()
-        if shifted:
-            assert rebase_pos is not None
-            since = recent[rebase_pos - first :]
-            recent_d = since[~np.isnan(since)]
-            if recent_d.size < 3:
-                recent_d = recent[-per * p.level_cycles :]
-        else:
-            recent_d = recent[-per * p.level_cycles :]
+        slope = _theil_sen(bmed, per) * p.trend_damping
+        recent_d = d[-p.level_cycles :].ravel()
         recent_d = recent_d[~np.isnan(recent_d)]
         if recent_d.size >= 3:
             level = _clipped_mean(recent_d, p.clip)
@@ -251,8 +245,10 @@ def score_cost(
             base_excess = float(raw[t]) - base
             base_z = base_excess / base_scale if base_scale > 0 else 0.0
             for prev in _anniversaries(day_arr[t], p.recurrence_months):
-                if prev in excess_by_day:
-                    rec = excess_by_day[prev]  # the latest amount of the charge recurring on this billing day
+                if prev in excess_by_day and prev - 1 not in excess_by_day and prev + 1 not in excess_by_day:
+                    # a lone excess (not part of a lasting change) on the same billing day:
+                    # the latest amount of a charge recurring on this day
+                    rec = excess_by_day[prev]
                     break
             if base_z >= p.sensitivity and base_excess >= p.min_impact:
                 excess_by_day[int(day_no[t])] = base_excess
@@ -291,6 +287,51 @@ def score_cost(
         in_episode = bool(flags[t])
         scores[t] = s
     return CostScores(scores, flags, expected, scales, reasons, rebased, recurring)
+
+
+def _rebase_history(
+    h: FloatArray, positions: npt.NDArray[np.int64], *, lo: int, cut: int, t: int, per: int, offset: float | None
+) -> None:
+    """Rewrite the history rows ``lo:cut`` (before a lasting change) into the regime of rows ``cut:t``.
+
+    Two hypotheses with a known basis, the one that fits the rows since the change better wins:
+    the change multiplies every phase (usage grew: log values shift by a constant), or it adds the
+    same amount to every phase (a new resource that costs the same every day). Later rows then
+    learn level, season and trend from one consistent history.
+    """
+    pre, post = h[lo:cut], h[cut:t]
+    if not (np.isfinite(pre).any() and np.isfinite(post).any()):
+        return
+    phase_pre, phase_post = positions[lo:cut] % per, positions[cut:t] % per
+    ok = np.isfinite(post)
+    if offset is None:  # linear model: the values are costs; only the additive shift applies
+        means = {
+            k: float(np.nanmean(pre[phase_pre == k]))
+            for k in set(phase_post[ok].tolist())
+            if np.isfinite(pre[phase_pre == k]).any()
+        }
+        diffs = [post[i] - means[int(phase_post[i])] for i in np.nonzero(ok)[0] if int(phase_post[i]) in means]
+        if diffs:
+            h[lo:cut] = pre + float(np.median(diffs))
+        return
+    cost_pre = np.exp(pre) - offset
+    cost_post = np.exp(post) - offset
+    ref = np.full(len(post), np.nan)
+    for k in set(phase_post[ok].tolist()):
+        same = cost_pre[(phase_pre == k) & np.isfinite(cost_pre)]
+        if same.size:
+            ref[(phase_post == k) & ok] = float(np.mean(same))
+    use = np.isfinite(ref) & ok
+    if not use.any():
+        return
+    ratio = float(np.median((cost_post[use] + offset) / (ref[use] + offset)))
+    delta = float(np.median(cost_post[use] - ref[use]))
+    err_mult = float(np.sum((post[use] - np.log((ref[use] + offset) * ratio)) ** 2))
+    err_add = float(np.sum((post[use] - np.log(np.maximum(ref[use] + delta, 0.0) + offset)) ** 2))
+    if err_add < err_mult:
+        h[lo:cut] = np.log(np.maximum(cost_pre + delta, 0.0) + offset)
+    else:
+        h[lo:cut] = pre + math.log(ratio)
 
 
 def _clipped_mean(a: FloatArray, c: float) -> float:

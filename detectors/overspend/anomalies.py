@@ -260,6 +260,7 @@ def _resolved(
         evidence={
             "day": day,
             "new_baseline": round(new_baseline, 2) if new_baseline is not None else None,
+            "new_baseline_day": _fmt_bucket(idx[moved[-1]], step) if len(moved) else None,
             "currency": prep.currency,
             "actual": round(actual, 2),
             "expected": round(expected, 2) if expected is not None else None,
