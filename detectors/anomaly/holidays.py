@@ -13,8 +13,10 @@ Calendars, named in the cost profile's ``holidays`` option (several joined by ``
   after (Sunday); ``US`` includes ``XMAS``.
 
 On a holiday, spend often departs from the weekly pattern (down for office and dev
-workloads, sometimes up for retail); the cost model neither learns from those days
-nor lets them open an alert unless they are extreme (see detectors/anomaly/cost.py).
+workloads, sometimes up for retail); the cost model does not learn level, season,
+error scale or the sustained check from those days, so the days after a holiday are
+judged against ordinary days (see detectors/anomaly/cost.py). A holiday itself is
+judged like any day: an increase on it is still an increase.
 """
 
 from __future__ import annotations
