@@ -48,3 +48,13 @@ def test_a_changed_recurring_amount_fires_once_and_resolves_at_the_next_billing(
     ]
     assert findings[0].evidence["impact"] == 600.0
     assert "Marketplace" in findings[0].annotations["summary"]
+
+
+def test_holiday_calendar_is_validated() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    assert OverspendConfig(holidays="us+xmas").holidays == "us+xmas"
+    assert OverspendConfig(holidays="none").holidays is None
+    with pytest.raises(ValidationError, match="unknown holiday calendar 'XX'"):
+        OverspendConfig(holidays="XX")
