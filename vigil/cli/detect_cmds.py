@@ -111,6 +111,13 @@ def anomalies(
 
     if profile not in PROFILES:
         raise _fail(f"--profile must be one of {', '.join(PROFILES)}, not {profile!r}")
+    if holidays.lower() != "none":
+        from detectors.anomaly.holidays import holidays_in
+
+        try:
+            holidays_in(2024, holidays)
+        except ValueError as exc:
+            raise _fail(f"--holidays: {exc}") from None
     try:
         frame = pd.read_csv(input)
     except (OSError, ValueError) as exc:
