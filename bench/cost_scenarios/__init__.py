@@ -17,8 +17,10 @@ and changed recurring charge: the day itself or the next; step and new resource:
 ramp: its 14 ramp days + 7). An episode that starts outside every tolerance is a false alert.
 
 Seeds: the development seeds 0..119 are the ones the cost model was tuned on; the held-out
-seeds 5000..5119 were never used for tuning (issue 16; the earlier ranges 1000.. and 2000..
-were looked at while the previous model was tuned, so they are not independent). Both are
+seeds 9000..9119 were never used for tuning. History (issue 16): the ranges 1000.. and 2000..
+were looked at while the previous model was tuned; 5000..5119 was scored once after the first
+round of this model (CLI recall 0.81, 1.27 false alerts/series-year) and then retired, the
+second round being made on development seeds only. Development and held-out figures are
 reported side by side; ``pass`` is decided on the held-out seeds.
 
 Restated days: for every tenth series, the bare series is re-scored as daily export runs
@@ -169,7 +171,7 @@ def _summary(runs: list[dict[str, Any]], key: str) -> dict[str, Any]:
 
 
 DEV_SEEDS = 0  # the seeds the cost model was tuned on: 0 .. n-1
-HELD_OUT_SEEDS = 5000  # never used for tuning: 5000 .. 5000 + n - 1
+HELD_OUT_SEEDS = 9000  # never used for tuning: 9000 .. 9000 + n - 1 (5000.. retired, see above)
 
 
 def _figures(runs: list[dict[str, Any]]) -> dict[str, Any]:

@@ -192,7 +192,7 @@ def score_cost(
     hist = np.where(np.maximum(raw, 0.0) > 0, hist_all, np.nan)
     day_arr = None if days is None else np.asarray(days).astype("datetime64[D]")
     day_no = None if day_arr is None else day_arr.astype(np.int64)
-    excess_by_day: dict[int, tuple[float, float]] = {}  # day number -> (notable excess, its scale)
+    excess_by_day: dict[int, tuple[float, float, float]] = {}  # day number -> (notable excess, its scale, cost)
     resid: list[float] = []
     pairs: list[tuple[float, float]] = []  # (error, next day's error) of consecutive normal days
     prev_e: float | None = None  # the model's error on the previous row, when it was a normal day
@@ -271,7 +271,7 @@ def score_cost(
         sens = p.sensitivity
         base = math.exp(exp_t) - p.offset if p.log else exp_t
         base_scale = math.exp(exp_t) * (math.exp(scale) - 1.0) if p.log else scale
-        rec, rec_scale, exact = 0.0, 0.0, False
+        rec, rec_scale, rec_hi = 0.0, 0.0, 0.0
         if day_arr is not None and day_no is not None:
             base_excess = float(raw[t]) - base
             base_z = base_excess / base_scale if base_scale > 0 else 0.0
@@ -279,8 +279,10 @@ def score_cost(
                 if prev in excess_by_day and prev - 1 not in excess_by_day and prev + 1 not in excess_by_day:
                     # a lone excess (not part of a lasting change) on the same billing day:
                     # the latest amount of a charge recurring on this day
-                    rec, rec_scale = excess_by_day[prev]
-                    exact = not hol[row_of_day[prev]]  # on a holiday the usage under the charge was a guess
+                    rec, rec_scale, billed_raw = excess_by_day[prev]
+                    # on a holiday the usage under the charge is unknown (anything from 0 to the model's
+                    # value): the amount lies between the excess and the whole day's cost
+                    rec_hi = billed_raw if hol[row_of_day[prev]] else rec
                     break
                 k = row_of_day.get(prev)
                 if k is not None and prev not in judged_days and k >= lo:
@@ -292,11 +294,13 @@ def score_cost(
                     bs = math.exp(e_prev) * (math.exp(scale) - 1.0) if p.log else scale
                     if exc >= p.min_impact and exc >= p.sensitivity * bs:
                         rec, rec_scale = exc, bs
+                        rec_hi = float(raw[k]) if hol[k] else rec
                         break
             if base_z >= p.sensitivity and base_excess >= p.min_impact:
-                excess_by_day[int(day_no[t])] = (base_excess, base_scale)
+                excess_by_day[int(day_no[t])] = (base_excess, base_scale, float(raw[t]))
             judged_days.add(int(day_no[t]))
         if rec > 0:
+            rec = min(max(float(raw[t]) - base, rec), rec_hi)  # the amount within what the billing allows
             exp_t = math.log(base + rec + p.offset) if p.log else base + rec
             recurring[t] = rec
             billed = float(raw[t]) - base >= rec / 2  # else the charge did not come this month
@@ -309,7 +313,7 @@ def score_cost(
         else:
             expected[t] = exp_t
             scales[t] = scale
-        if rec > 0 and exact:
+        if rec > 0:
             # a recurring charge is billed at an exact amount: only the usage part is noisy
             # less the amount learnt, which carries the noise of the usage it was read against
             both = math.hypot(base_scale, rec_scale)
@@ -340,6 +344,8 @@ def score_cost(
                 flags[t] = True
             if in_episode and not flags[t]:
                 cs, run_excess, run_days = 0.0, 0.0, 0  # episode over: the same change must not fire again
+        if hol[t] and in_episode and not flags[t]:
+            flags[t] = True  # a holiday says nothing about an episode under way: it does not end it
         if flags[t]:
             if not in_episode:
                 ep_start, ep_len = pt, 0
