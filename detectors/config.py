@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from core.strict import StrictModel
 
@@ -96,7 +96,24 @@ class OverspendConfig(StrictModel):
         default=7, ge=1, description="An anomaly this many days back that is now normal is reported RESOLVED."
     )
     max_contributors: int = Field(default=5, ge=1, le=50)
+    holidays: str | None = Field(
+        default="US",
+        description="Holiday calendar for the anomaly model: US (federal and Christmas to New Year), XMAS, or null.",
+    )
+    provisional_days: int = Field(
+        default=3, ge=0, le=14, description="Newest days still incomplete in the export (restated by later runs)."
+    )
     budgets: list[BudgetConfig] = Field(default_factory=list)
+
+    @field_validator("holidays")
+    @classmethod
+    def _known_calendar(cls, value: str | None) -> str | None:
+        from detectors.anomaly.holidays import holidays_in
+
+        if value is not None and value.strip().lower() not in ("", "none"):
+            holidays_in(2024, value)  # ValueError names the unknown calendar
+            return value
+        return None
 
     @model_validator(mode="after")
     def _unique_budgets(self) -> OverspendConfig:

@@ -1,19 +1,35 @@
-"""Cost scenarios: recall, false alerts and delay of the overspend detector on synthetic series.
+"""Cost scenarios: recall, false alerts and delay of the cost anomaly detection on synthetic billing.
 
-Each series is run through ``detectors.overspend.detect`` (billing-account scope,
-every day evaluated, purchases kept apart by the detector itself). An injected
-anomaly is detected when an alert episode starts within its tolerance (spike: the
-day itself or the next; step and new resource: 7 days; ramp: its 14 ramp days + 7).
-An episode that starts outside every tolerance is a false alert.
+Each series (bench/cost_scenarios/generate.py: weekly season, holidays, dev subscriptions
+that drop to zero, autocorrelated noise of CV 3-25 %, levels from 5 to 50 000 a day,
+monthly recurring and one-off purchases, incomplete newest days) is scored two ways:
 
-The default run scores seeds 0..119 (``VIGIL_BENCH_SEED_OFFSET`` moves them) and also
-reports, outside ``pass``, the same figures on seeds 1000.. and 2000.. (``held_out``; skip with
-``VIGIL_BENCH_HELD_OUT=0``): the detector was tuned on 0..119, checked on 1000.. while tuning,
-and 2000.. was first scored after tuning ended.
+- ``pipeline``: ``detectors.overspend.detect`` on the cost frame (billing-account scope,
+  every day evaluated; FOCUS ChargeCategory/ChargeFrequency keep purchases and recurring
+  charges apart, a recurring charge's changed amount is its own finding);
+- ``cli``: the bare daily total (purchases included) through ``score_timeseries``, the
+  function ``vigil detect anomalies --profile cost --min-impact 50`` calls, which learns the
+  monthly recurrence itself. A one-off purchase is news on a bare series: an episode that
+  starts on its day is neither a hit nor a false alert.
 
-Baseline, measured in the same run: a naive rule on total daily cost (purchases
-included) - alert when the day exceeds the mean of the previous 28 days by 3
-standard deviations and 50 units.
+An injected anomaly is detected when an alert episode starts within its tolerance (spike
+and changed recurring charge: the day itself or the next; step and new resource: 7 days;
+ramp: its 14 ramp days + 7). An episode that starts outside every tolerance is a false alert.
+
+Seeds: the development seeds 0..119 are the ones the cost model was tuned on; the held-out
+seeds 9000..9119 were never used for tuning. History (issue 16): the ranges 1000.. and 2000..
+were looked at while the previous model was tuned; 5000..5119 was scored once after the first
+round of this model (CLI recall 0.81, 1.27 false alerts/series-year) and then retired, the
+second round being made on development seeds only. Development and held-out figures are
+reported side by side; ``pass`` is decided on the held-out seeds.
+
+Restated days: for every tenth series, the bare series is re-scored as daily export runs
+would see it (the newest 3 days 60/80/95 % complete, ``--incomplete-days 3``) over one year;
+a day whose verdict goes flagged, not flagged, flagged across runs is a flap, and a day
+flagged only while incomplete is a false alert caused by restatement.
+
+Baseline, measured in the same run: a naive rule on the usage series - alert when the day
+exceeds the mean of the previous 28 days by 3 standard deviations and 50 units.
 """
 
 from __future__ import annotations
@@ -27,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.cost_scenarios.generate import KINDS, RAMP_DAYS, Injected, Series, generate
+from bench.cost_scenarios.generate import KINDS, RAMP_DAYS, Injected, Series, generate, incomplete
 
 GOAL_RECALL = 0.95
 GOAL_FALSE_PER_YEAR = 1.0
@@ -36,7 +52,7 @@ WARMUP_DAYS = 28
 
 
 def _tolerance(a: Injected) -> int:
-    return {"spike": 1, "step": 7, "new_resource": 7, "ramp": RAMP_DAYS + 7}[a.kind]
+    return {"spike": 1, "recurring_change": 1, "step": 7, "new_resource": 7, "ramp": RAMP_DAYS + 7}[a.kind]
 
 
 def _episodes_vigil(series: Series) -> list[date]:
@@ -48,6 +64,38 @@ def _episodes_vigil(series: Series) -> list[date]:
     now = datetime.combine(series.start + timedelta(days=series.days), datetime.min.time(), tzinfo=UTC)
     findings = detect(series.frame, config=cfg, now=now, days=days)
     return sorted(date.fromisoformat(f.evidence["first_day"]) for f in findings if f.status.value == "firing")
+
+
+def _episodes_cli(series: Series) -> list[date]:
+    from detectors.anomaly import score_timeseries
+
+    flags = score_timeseries(series.dates(), series.daily_total, profile="cost", min_impact=50.0).is_anomaly
+    out: list[date] = []
+    for t in range(WARMUP_DAYS, len(flags)):
+        if flags[t] and not flags[t - 1]:
+            out.append(series.start + timedelta(days=t))
+    return [d for d in out if d not in series.one_off_days]
+
+
+RESTATE_DAYS = 365  # daily runs re-scored per restatement series
+RESTATE_HISTORY = 120  # days of history each run scores (the model reads 8 weeks plus its error history)
+
+
+def _restatement(series: Series) -> dict[str, int]:
+    """Daily runs over the last year with the newest 3 days incomplete: flapping and incomplete-only flags."""
+    from detectors.anomaly import score_timeseries
+
+    dates, final = series.dates(), series.daily_total
+    verdicts: dict[int, list[bool]] = {}
+    for run in range(len(final) - RESTATE_DAYS, len(final) + 1):
+        lo = max(0, run - RESTATE_HISTORY)
+        seen = incomplete(final[lo:run])
+        s = score_timeseries(dates[lo:run], seen, profile="cost", min_impact=50.0, provisional=3)
+        for k in range(max(lo, run - 4), run):
+            verdicts.setdefault(k, []).append(bool(s.is_anomaly[k - lo]))
+    flaps = sum(1 for v in verdicts.values() if "101" in "".join("1" if b else "0" for b in v))
+    early = sum(1 for v in verdicts.values() if any(v[:-1]) and not v[-1])
+    return {"days": len(verdicts), "flapping_days": flaps, "flagged_only_while_incomplete": early}
 
 
 def _episodes_baseline(series: Series) -> list[date]:
@@ -79,10 +127,17 @@ def _score(series: Series, episodes: list[date]) -> dict[str, Any]:
 def _one(seed: int) -> dict[str, Any]:
     s = generate(seed)
     clean = generate(seed, with_anomalies=False) if seed % 4 == 0 else None
-    out = {"vigil": _score(s, _episodes_vigil(s)), "baseline": _score(s, _episodes_baseline(s))}
+    out: dict[str, Any] = {
+        "pipeline": _score(s, _episodes_vigil(s)),
+        "cli": _score(s, _episodes_cli(s)),
+        "baseline": _score(s, _episodes_baseline(s)),
+    }
     if clean is not None:
-        out["vigil_clean"] = _score(clean, _episodes_vigil(clean))
+        out["pipeline_clean"] = _score(clean, _episodes_vigil(clean))
+        out["cli_clean"] = _score(clean, _episodes_cli(clean))
         out["baseline_clean"] = _score(clean, _episodes_baseline(clean))
+    if seed % 10 == 0 and os.environ.get("VIGIL_BENCH_RESTATE", "1") != "0":
+        out["restatement"] = _restatement(s)
     return out
 
 
@@ -102,8 +157,10 @@ def _summary(runs: list[dict[str, Any]], key: str) -> dict[str, Any]:
             "max_delay_days": max(delays) if delays else None,
         }
     small = [a for a in anomalies if not a["qualifies"]]
+    all_delays = [a["delay"] for a in qual if a["detected"] and a["kind"] != "ramp"]
     return {
         "recall": round(sum(a["detected"] for a in qual) / len(qual), 4) if qual else None,
+        "median_delay_days": float(np.median(all_delays)) if all_delays else None,
         "qualifying_anomalies": len(qual),
         "false_alerts_per_series_year": round(false / years, 3) if years else None,
         "false_alerts": false,
@@ -113,69 +170,81 @@ def _summary(runs: list[dict[str, Any]], key: str) -> dict[str, Any]:
     }
 
 
-HELD_OUT_OFFSETS = (1000, 2000)  # seed ranges the detector was not tuned on, reported beside the result
+DEV_SEEDS = 0  # the seeds the cost model was tuned on: 0 .. n-1
+HELD_OUT_SEEDS = 9000  # never used for tuning: 9000 .. 9000 + n - 1 (5000.. retired, see above)
 
 
-def _held_out(n: int) -> dict[str, Any]:
-    """The same measurement on other seeds (not part of ``pass``): how well the figures generalise."""
-    out: dict[str, Any] = {}
-    with ProcessPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
-        for off in HELD_OUT_OFFSETS:
-            v = _summary(list(pool.map(_one, range(off, off + n))), "vigil")
-            out[f"seeds {off}..{off + n - 1}"] = {
-                "recall": v["recall"],
-                "false_alerts_per_series_year": v["false_alerts_per_series_year"],
-                "recall_per_kind": {k: x["recall"] for k, x in v["per_kind"].items()},
-                "mean_delay_days": {k: x["mean_delay_days"] for k, x in v["per_kind"].items()},
-            }
+def _figures(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {key: _summary(runs, key) for key in ("pipeline", "cli", "baseline")}
+    restate = [r["restatement"] for r in runs if "restatement" in r]
+    out["restatement"] = {
+        k: sum(r[k] for r in restate) for k in ("days", "flapping_days", "flagged_only_while_incomplete")
+    }
+    out["restatement"]["series"] = len(restate)
     return out
+
+
+def _meets(v: dict[str, Any]) -> bool:
+    recall, fpy, delay = v["recall"], v["false_alerts_per_series_year"], v["median_delay_days"]
+    return bool(
+        recall is not None and recall >= GOAL_RECALL and fpy is not None and fpy <= GOAL_FALSE_PER_YEAR
+        and delay is not None and delay <= GOAL_DELAY_DAYS
+    )  # fmt: skip
 
 
 def main() -> dict[str, Any]:
     scale = float(os.environ.get("VIGIL_BENCH_SCALE", "1") or 1)
-    # Held-out check: VIGIL_BENCH_SEED_OFFSET=1000 scores seeds 1000.. instead of 0.. (default 0).
-    offset = int(os.environ.get("VIGIL_BENCH_SEED_OFFSET", "0") or 0)
     n = max(8, round(120 * scale))
-    print(f"cost_scenarios: {n} series of 730 days, seeds {offset}..{offset + n - 1}", file=sys.stderr)
+    ranges = {"development": DEV_SEEDS, "held_out": HELD_OUT_SEEDS}
+    if os.environ.get("VIGIL_BENCH_HELD_OUT", "1") == "0":
+        ranges.pop("held_out")
+    if os.environ.get("VIGIL_BENCH_DEV", "1") == "0":
+        ranges.pop("development")
     t0 = time.perf_counter()
+    results: dict[str, Any] = {}
     with ProcessPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
-        runs = list(pool.map(_one, range(offset, offset + n)))
+        for name, off in ranges.items():
+            print(f"cost_scenarios: {name}: {n} series of 730 days, seeds {off}..{off + n - 1}", file=sys.stderr)
+            results[name] = _figures(list(pool.map(_one, range(off, off + n))))
+            results[name]["seeds"] = f"{off}..{off + n - 1}"
     elapsed = time.perf_counter() - t0
-    held_out = _held_out(n) if offset == 0 and os.environ.get("VIGIL_BENCH_HELD_OUT", "1") != "0" else {}
-    vigil = _summary(runs, "vigil")
-    base = _summary(runs, "baseline")
-    spike_step_delays = [
-        vigil["per_kind"][k]["mean_delay_days"]
-        for k in ("spike", "step")
-        if vigil["per_kind"][k]["mean_delay_days"] is not None
-    ]
-    delay = max(spike_step_delays) if spike_step_delays else None
-    recall, fpy = vigil["recall"], vigil["false_alerts_per_series_year"]
-    ok = (
-        recall is not None
-        and recall >= GOAL_RECALL
-        and fpy is not None
-        and fpy <= GOAL_FALSE_PER_YEAR
-        and delay is not None
-        and delay <= GOAL_DELAY_DAYS
-    )
+    table = {
+        f"{name} {path}": {
+            "recall": r[path]["recall"],
+            "false_alerts_per_series_year": r[path]["false_alerts_per_series_year"],
+            "median_delay_days": r[path]["median_delay_days"],
+            "meets_goals": _meets(r[path]),
+        }
+        for name, r in results.items()
+        for path in ("cli", "pipeline", "baseline")
+    }
+    for row, v in table.items():
+        goals = "met" if v["meets_goals"] else "NOT met"
+        line = f"  {row:24} recall {v['recall']}  false/series-year {v['false_alerts_per_series_year']}  "
+        print(line + f"median delay {v['median_delay_days']}  goals {goals}", file=sys.stderr)
+    judged = results.get("held_out") or results["development"]
+    cli, base = judged["cli"], judged["baseline"]
     return {
         "name": "cost_scenarios",
-        "unit": "recall of anomalies >= 3 sigma and > 50 units",
-        "value": recall,
+        "unit": "recall of anomalies >= 3 sigma and > 50 units (held-out seeds, CLI path)",
+        "value": cli["recall"],
         "baseline": base["recall"],
-        "ratio": round(recall / base["recall"], 3) if recall and base["recall"] else None,
+        "ratio": round(cli["recall"] / base["recall"], 3) if cli["recall"] and base["recall"] else None,
         "goal": GOAL_RECALL,
-        "pass": bool(ok),
-        "false_alerts_per_series_year": fpy,
+        "pass": bool(
+            _meets(judged["cli"])
+            and _meets(judged["pipeline"])
+            and scale >= 1
+            and "held_out" in results
+            and judged["restatement"]["flapping_days"] == 0
+        ),
+        "false_alerts_per_series_year": cli["false_alerts_per_series_year"],
         "goal_false_alerts_per_series_year": GOAL_FALSE_PER_YEAR,
-        "delay_days_spike_step": delay,
+        "median_delay_days": cli["median_delay_days"],
         "goal_delay_days": GOAL_DELAY_DAYS,
-        "vigil": vigil,
-        "baseline_detector": base,
+        "table": table,
+        "results": results,
         "series": n,
         "seconds": round(elapsed, 1),
         "scale": scale,
-        "seed_offset": offset,
-        "held_out": held_out,
     }

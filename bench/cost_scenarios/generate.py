@@ -1,11 +1,27 @@
-"""Synthetic daily cost series with known anomalies, as cost frames (core/costframe.py columns).
+"""Synthetic daily cost series of real billing, with known anomalies, as cost frames and as bare series.
 
-Each series: a level with weekly seasonality (weekend dip, weekday wobble), a
-yearly trend, multiplicative noise, holiday dips, and month-start reservation
-purchases (ChargeCategory Purchase). Anomalies of known start, kind and size are
-injected: ``spike`` (one day), ``step`` (lasting), ``ramp`` (linear over 14 days,
-then lasting) and ``new_resource`` (a new resource id that keeps costing).
-Sizes are multiples of the residual standard deviation at the anomaly's start.
+Every series has the phenomena of real Azure cost data (issue 16):
+
+- a level from a few dollars to tens of thousands a day (log-uniform, 5 to 50 000);
+- weekly seasonality (a weekend factor, a weekday wobble) and a yearly trend;
+- noise with a coefficient of variation of 3 % to 25 %, autocorrelated from day to day
+  (AR(1) in log space, lag-one correlation 0.2 to 0.8);
+- holidays: the US federal holidays and the Christmas to New Year period, when spend
+  falls (by 10 % to 60 %, or to zero on a dev subscription);
+- dev subscriptions (one series in five): near zero at weekends and shut down to zero
+  for one to three weeks now and then, then back;
+- recurring monthly charges (ChargeCategory Purchase, ChargeFrequency Recurring): a
+  reservation on the 1st and, in half the series, a Marketplace plan on its
+  anniversary day;
+- one-off purchases (ChargeCategory Purchase, ChargeFrequency One-Time);
+- the last 3 days of any export incomplete (``incomplete``: 60 %, 80 %, 95 % of the
+  final cost, newest first), restated by later exports.
+
+Injected anomalies of known start, kind and size: ``spike`` (one day), ``step``
+(lasting), ``ramp`` (linear over 14 days, then lasting), ``new_resource`` (a new
+resource id that keeps costing) and ``recurring_change`` (a recurring charge's
+amount goes up and stays). Sizes are multiples of the noise standard deviation at the
+anomaly's start.
 """
 
 from __future__ import annotations
@@ -16,8 +32,11 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
-KINDS = ("spike", "step", "ramp", "new_resource")
+from detectors.anomaly.holidays import holidays_in
+
+KINDS = ("spike", "step", "ramp", "new_resource", "recurring_change")
 RAMP_DAYS = 14
+INCOMPLETE = (0.6, 0.8, 0.95)  # share of the final cost in an export, newest day first
 
 
 @dataclass(frozen=True)
@@ -25,7 +44,7 @@ class Injected:
     kind: str
     start: date
     size: float  # currency units per day at full size
-    sigma: float  # residual standard deviation at the start, currency units
+    sigma: float  # noise standard deviation at the start, currency units
     duration: int  # days the anomaly is active (spike 1; others until the series ends)
 
     @property
@@ -41,68 +60,124 @@ class Series:
     days: int
     frame: pd.DataFrame
     anomalies: tuple[Injected, ...]
-    daily_usage: np.ndarray  # clean view, for the baseline
+    daily_usage: np.ndarray  # usage charges only (no purchases), for the baseline
+    daily_total: np.ndarray  # every charge: the bare series `vigil detect anomalies --profile cost` reads
+    one_off_days: tuple[date, ...]  # days with a one-off purchase (news on a bare series, not an anomaly)
+    dev: bool
+
+    def dates(self) -> list[date]:
+        return [self.start + timedelta(days=i) for i in range(self.days)]
+
+
+def _ar1(rng: np.random.Generator, n: int, cv: float, phi: float) -> np.ndarray:
+    """Multiplicative noise exp(e) - mean 1, e AR(1) with stationary standard deviation ~ cv."""
+    sd = float(np.sqrt(np.log1p(cv**2)))
+    e = np.empty(n)
+    e[0] = rng.normal(0, sd)
+    innov = rng.normal(0, sd * np.sqrt(1 - phi**2), n)
+    for i in range(1, n):
+        e[i] = phi * e[i - 1] + innov[i]
+    return np.exp(e - sd**2 / 2)
 
 
 def generate(seed: int, *, days: int = 730, start: date = date(2024, 1, 1), with_anomalies: bool = True) -> Series:
     rng = np.random.default_rng(seed)
-    level = float(rng.uniform(150, 6000))
-    weekend = float(rng.uniform(0.45, 1.0))
+    level = float(np.exp(rng.uniform(np.log(5), np.log(50_000))))
+    dev = bool(rng.random() < 0.2)
+    weekend = float(rng.uniform(0.0, 0.1) if dev else rng.uniform(0.35, 1.0))
     wobble = rng.normal(0, 0.03, 7)
     wobble[5:] = 0
     growth = float(rng.uniform(-0.1, 0.5))
-    noise = float(rng.uniform(0.02, 0.08))
+    cv = float(rng.uniform(0.03, 0.25))
+    phi = float(rng.uniform(0.2, 0.8))
     t = np.arange(days)
     dates = [start + timedelta(days=int(i)) for i in t]
     dow = np.array([d.weekday() for d in dates])
     season = np.where(dow >= 5, weekend, 1.0 + wobble[np.minimum(dow, 6)])
     trend = (1 + growth) ** (t / 365.0)
     expected = level * season * trend
-    usage = expected * np.exp(rng.normal(0, noise, days) - noise**2 / 2)
-    holiday = np.array([(d.month, d.day) in {(12, 25), (12, 26), (1, 1)} for d in dates])
-    usage[holiday] *= 0.55
-    sigma = noise * expected
+    noise = _ar1(rng, days, cv, phi)
+    usage = expected * noise
+    hol = set().union(*(holidays_in(y, "US") for y in range(start.year, dates[-1].year + 1)))
+    holiday = np.array([d in hol for d in dates])
+    usage[holiday] *= 0.0 if dev else float(rng.uniform(0.4, 0.9))
+    if dev:  # shut down now and then
+        for s in rng.choice(np.arange(60, days - 30), size=int(rng.integers(0, 3)), replace=False).tolist():
+            usage[s : s + int(rng.integers(7, 22))] = 0.0
+    sigma = cv * expected
     anomalies: list[Injected] = []
     extra = np.zeros(days)
     new_res = np.zeros(days)
+    # recurring monthly charges: a reservation on the 1st; maybe a Marketplace plan on its anniversary day
+    reservation = level * float(rng.uniform(2, 20))
+    anniversary = int(rng.integers(2, 29)) if rng.random() < 0.5 else 0
+    plan = level * float(rng.uniform(0.5, 5))
+    plan_amount = np.full(days, plan)
     if with_anomalies:
         n = int(rng.integers(1, 4))
         starts = sorted(rng.choice(np.arange(100, days - 40, 75), size=n, replace=False).tolist())
         for s in starts:
             kind = KINDS[int(rng.integers(0, len(KINDS)))]
+            if kind == "recurring_change" and not anniversary:
+                kind = "step"
             k = float(rng.uniform(2.0, 10.0))
-            size = k * float(sigma[s]) if rng.random() < 0.8 else float(rng.uniform(20, 80))
+            size = k * float(sigma[s] or cv * level) if rng.random() < 0.8 else float(rng.uniform(20, 80))
+            sig = float(sigma[s] or cv * level)
             if kind == "spike":
                 extra[s] += size
-                anomalies.append(Injected(kind, dates[s], size, float(sigma[s]), 1))
+                anomalies.append(Injected(kind, dates[s], size, sig, 1))
             elif kind == "step":
                 extra[s:] += size
-                anomalies.append(Injected(kind, dates[s], size, float(sigma[s]), days - s))
+                anomalies.append(Injected(kind, dates[s], size, sig, days - s))
             elif kind == "ramp":
                 r = np.minimum((t[s:] - s + 1) / RAMP_DAYS, 1.0)
                 extra[s:] += size * r
-                anomalies.append(Injected(kind, dates[s], size, float(sigma[s]), days - s))
-            else:
+                anomalies.append(Injected(kind, dates[s], size, sig, days - s))
+            elif kind == "new_resource":
                 new_res[s:] += size * np.exp(rng.normal(0, 0.02, days - s))
-                anomalies.append(Injected(kind, dates[s], size, float(sigma[s]), days - s))
+                anomalies.append(Injected(kind, dates[s], size, sig, days - s))
+            else:  # the plan's price goes up from its next renewal on
+                first = next(i for i in range(s, days) if dates[i].day == anniversary)
+                plan_amount[first:] += size
+                anomalies.append(Injected(kind, dates[first], size, sig, days - first))
+    one_off = sorted(rng.choice(np.arange(30, days), size=int(rng.integers(0, 3)), replace=False).tolist())
     rows: list[dict[str, object]] = []
     sub = f"{seed:08d}-0000-0000-0000-000000000000"
     base_id = f"/subscriptions/{sub}/resourcegroups/app/providers/microsoft.compute/virtualmachinescalesets/vmss"
     new_id = f"/subscriptions/{sub}/resourcegroups/app/providers/microsoft.compute/virtualmachines/vm-new"
-    purchase = level * float(rng.uniform(5, 30))
     for i, d in enumerate(dates):
-        rows.append(_row(d, sub, base_id, "Virtual Machines", usage[i] * 0.7 + extra[i], "Usage"))
-        rows.append(_row(d, sub, base_id.replace("vmss", "sql"), "SQL Database", usage[i] * 0.3, "Usage"))
+        rows.append(_row(d, sub, base_id, "Virtual Machines", usage[i] * 0.7 + extra[i], "Usage", "Usage-Based"))
+        rows.append(
+            _row(d, sub, base_id.replace("vmss", "sql"), "SQL Database", usage[i] * 0.3, "Usage", "Usage-Based")
+        )
         if new_res[i] > 0:
-            rows.append(_row(d, sub, new_id, "Virtual Machines", new_res[i], "Usage"))
-        if d.day == 1 and (d.month % 3 == 1 or rng.random() < 0.3):
-            rows.append(_row(d, sub, "", "Reservations", purchase, "Purchase"))
+            rows.append(_row(d, sub, new_id, "Virtual Machines", new_res[i], "Usage", "Usage-Based"))
+        if d.day == 1:
+            rows.append(_row(d, sub, "", "Reservations", reservation, "Purchase", "Recurring"))
+        if anniversary and d.day == anniversary:
+            rows.append(_row(d, sub, "", "Marketplace", plan_amount[i], "Purchase", "Recurring"))
+        if i in one_off:
+            rows.append(_row(d, sub, "", "Reservations", level * float(rng.uniform(5, 30)), "Purchase", "One-Time"))
     frame = pd.DataFrame(rows)
-    total = frame.groupby("day")["BilledCost"].sum().to_numpy()
-    return Series(seed, start, days, frame.drop(columns=["day"]), tuple(anomalies), total)
+    by_day = frame.groupby("day")["BilledCost"]
+    total = by_day.sum().to_numpy()
+    usage_only = frame[frame["ChargeCategory"] == "Usage"].groupby("day")["BilledCost"].sum().to_numpy()
+    return Series(
+        seed, start, days, frame.drop(columns=["day"]), tuple(anomalies), usage_only, total,
+        tuple(dates[i] for i in one_off), dev,
+    )  # fmt: skip
 
 
-def _row(d: date, sub: str, rid: str, service: str, cost: float, category: str) -> dict[str, object]:
+def incomplete(values: np.ndarray) -> np.ndarray:
+    """``values`` as an export has them: the newest days still incomplete (``INCOMPLETE``)."""
+    out = np.asarray(values, dtype=float).copy()
+    for age, share in enumerate(INCOMPLETE):
+        if age < len(out):
+            out[len(out) - 1 - age] *= share
+    return out
+
+
+def _row(d: date, sub: str, rid: str, service: str, cost: float, category: str, frequency: str) -> dict[str, object]:
     ts = pd.Timestamp(d, tz="UTC")
     return {
         "day": d,
@@ -117,6 +192,7 @@ def _row(d: date, sub: str, rid: str, service: str, cost: float, category: str) 
         "ResourceName": rid.rsplit("/", 1)[-1] if rid else "",
         "ServiceName": service,
         "ChargeCategory": category,
+        "ChargeFrequency": frequency,
         "x_SourceRunId": "bench",
         "x_SourceFile": "bench",
     }

@@ -36,7 +36,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from detectors.anomaly.context import context_novelty_ensemble
+from detectors.anomaly.context import ORDER_POWER, context_novelty_ensemble
 from detectors.anomaly.discord import discord_distance
 
 __all__ = ["MetricParams", "hold_off", "score_metric"]
@@ -64,6 +64,7 @@ class MetricParams:
     holdoff_level: float = 0.5
     threshold: float = 0.5
     period: int = 0  # rows per seasonal cycle (for example rows per day); 0 = none
+    order_power: float = ORDER_POWER
 
 
 def _robust_z(r: pd.Series, window: int, floor: pd.Series, min_periods: int) -> tuple[pd.Series, pd.Series]:
@@ -129,7 +130,7 @@ def score_metric(
     raw = robust
     warm = np.zeros(n, dtype=bool)
     if p.context_weight > 0:
-        novelty = context_novelty_ensemble(x)
+        novelty = context_novelty_ensemble(x, order_power=p.order_power)
         warm = np.isnan(novelty)
         raw = np.where(warm, robust, (1.0 - p.context_weight) * robust + p.context_weight * novelty)
         # warm-up rows (no quantisation learnt yet) score on the robust part alone, and their

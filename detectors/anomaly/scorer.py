@@ -26,6 +26,8 @@ class Scores:
     expected: npt.NDArray[np.float64]
     scale: npt.NDArray[np.float64]
     reasons: tuple[str | None, ...]
+    rebased: npt.NDArray[np.bool_] | None = None  # cost: the row where a lasting change became the baseline
+    recurring: npt.NDArray[np.float64] | None = None  # cost: the monthly recurring charge expected on the row
 
     def __len__(self) -> int:
         return len(self.score)
@@ -55,6 +57,9 @@ def score_series(
     sensitivity: float | None = None,
     min_impact: float = 0.0,
     positions: Sequence[int] | npt.NDArray[np.int64] | None = None,
+    days: npt.NDArray[np.datetime64] | None = None,
+    holidays: str | None = None,
+    provisional: int = 0,
 ) -> Scores:
     """Score every row causally (row t uses rows 0..t only).
 
@@ -63,7 +68,13 @@ def score_series(
     ``sensitivity`` is the robust z at which a row is an anomaly (score 0.5);
     ``min_impact`` is the least excess over the expected value (cost profile);
     ``positions`` places rows on a regular calendar grid (cost profile: day or hour
-    number, non-decreasing) so gaps keep the seasonal phase.
+    number, non-decreasing) so gaps keep the seasonal phase;
+    ``days`` (cost profile, daily rows): each row's calendar date, for monthly recurring
+    charges and for the ``holidays`` calendar (detectors/anomaly/holidays.py);
+    ``provisional`` (cost profile): the newest rows still incomplete (restated later).
+
+    Callers with timestamps use ``detectors.anomaly.score_timeseries``, which derives
+    ``period``, ``positions`` and ``days`` from them.
     """
     x = np.asarray(values, dtype=np.float64)
     if x.ndim != 1:
@@ -74,12 +85,20 @@ def score_series(
             period=period or 7,
             sensitivity=sensitivity or 3.0,
             min_impact=min_impact,
+            rows_per_day=24 if period == 24 else 1,
         )
         pos = None if positions is None else np.asarray(positions, dtype=np.int64)
         if pos is not None and (len(pos) != len(x) or (len(pos) > 1 and bool(np.any(np.diff(pos) < 0)))):
             raise ValueError("positions must be non-decreasing and as long as values")
-        s, f, e, sc, r = score_cost(x, params, pos)
-        return Scores(s, f, e, sc, tuple(r))
+        if days is not None and len(days) != len(x):
+            raise ValueError("days must be as long as values")
+        hol = None
+        if days is not None and holidays:
+            from detectors.anomaly.holidays import holiday_mask
+
+            hol = holiday_mask(days, holidays)
+        out = score_cost(x, params, pos, days=days, holiday=hol, provisional=provisional)
+        return Scores(out.score, out.flags, out.expected, out.scale, tuple(out.reasons), out.rebased, out.recurring)
     if profile == "metric":
         from detectors.anomaly.metric import MetricParams, score_metric
 

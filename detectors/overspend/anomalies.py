@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from core.model import Finding, Severity, Status
-from detectors.anomaly import score_series
+from detectors.anomaly import score_timeseries
 from detectors.config import OverspendConfig
 from detectors.overspend.frame import Prepared
 from detectors.overspend.rootcause import explain
@@ -85,17 +85,20 @@ def anomaly_findings(
     evaluate = _eval_buckets(prep, days)
     if evaluate.empty:
         return []
-    period = 24 if prep.freq == "h" else 7
     # Score only the history the model needs: cycles x period before the first evaluated bucket.
     hist_start = evaluate.min() - pd.Timedelta(days=config.history_days)
     step = pd.Timedelta(1, unit="h" if prep.freq == "h" else "D")
     resolve_from = evaluate.min() - config.resolve_lookback_days * (step if prep.freq == "D" else pd.Timedelta(days=1))
+    # Buckets of the newest provisional_days days are incomplete: the export restates them later.
+    now_day = pd.Timestamp(now).tz_convert("UTC").tz_localize(None).normalize()
+    incomplete_from = now_day - pd.Timedelta(days=config.provisional_days)
     findings: list[Finding] = []
     for kind, value, full in scope_series(prep, config):
         series = full[full.index >= hist_start]
-        scores = score_series(
-            series.to_numpy(), profile="cost", period=period,
-            sensitivity=config.sensitivity, min_impact=config.min_impact,
+        index = pd.DatetimeIndex(series.index)
+        scores = score_timeseries(
+            index, series.to_numpy(), profile="cost", sensitivity=config.sensitivity, min_impact=config.min_impact,
+            holidays=config.holidays, provisional=int((index >= incomplete_from).sum()),
         )  # fmt: skip
         flags = pd.Series(scores.is_anomaly, index=series.index)
         watched = flags[(flags.index >= resolve_from) & (flags.index <= evaluate.max())]
@@ -121,9 +124,17 @@ def anomaly_findings(
                 )
             )
         if not flags[last] and watched.any():
-            findings.append(
-                _resolved(prep, kind=kind, value=value, series=series, scores=scores, bucket=last, now=now, step=step)
-            )
+            # Over only once a complete bucket after the last flagged one is normal: an incomplete
+            # bucket is low because it is incomplete, and its restated value may be flagged again.
+            last_flag = watched.index[watched.to_numpy()].max()
+            after = flags.index[(flags.index > last_flag) & (flags.index <= last)]
+            if bool((after < incomplete_from).any()):
+                findings.append(
+                    _resolved(
+                        prep, kind=kind, value=value, series=series, scores=scores, bucket=last, now=now, step=step,
+                        since=last_flag,
+                    )
+                )  # fmt: skip
     return findings
 
 
@@ -223,11 +234,26 @@ def _resolved(
     bucket: pd.Timestamp,
     now: datetime,
     step: pd.Timedelta,
+    since: pd.Timestamp,
 ) -> Finding:
     pos = int(np.searchsorted(series.index.to_numpy(), bucket.to_datetime64()))
     actual = float(series.iloc[pos])
     expected = float(scores.expected[pos]) if not np.isnan(scores.expected[pos]) else None
     day = _fmt_bucket(bucket, step)
+    # A change that lasted became the baseline: say what the new baseline is.
+    rebased = np.zeros(len(series), dtype=bool) if scores.rebased is None else scores.rebased
+    idx = series.index
+    moved = np.nonzero(rebased & np.asarray(idx > since) & np.asarray(idx <= bucket))[0]
+    new_baseline = float(scores.expected[moved[-1]]) if len(moved) else None
+    text = f"{actual:.2f} {prep.currency} on {day}" + (f", expected {expected:.2f}." if expected is not None else ".")
+    summary = f"Cost of {kind.replace('_', ' ')} {value or 'billing account'} back to normal on {day}"
+    if new_baseline is not None:
+        summary = f"Cost of {kind.replace('_', ' ')} {value or 'billing account'}: lasting change, new baseline"
+        text = (
+            f"The change lasted more than 7 days and is now the baseline: {new_baseline:.2f} {prep.currency} "
+            f"per {'hour' if step < pd.Timedelta(days=1) else 'day'} (from {_fmt_bucket(idx[moved[-1]], step)}). "
+            + text
+        )
     return Finding(
         detector=DETECTOR,
         rule=RULE_ID,
@@ -236,13 +262,11 @@ def _resolved(
         resource=scope_resource(kind, value),
         observed_at=_observed_at(bucket, step, now),
         labels=scope_labels(kind, value),
-        annotations={
-            "summary": f"Cost of {kind.replace('_', ' ')} {value or 'billing account'} back to normal on {day}",
-            "description": f"{actual:.2f} {prep.currency} on {day}"
-            + (f", expected {expected:.2f}." if expected is not None else "."),
-        },
+        annotations={"summary": summary, "description": text},
         evidence={
             "day": day,
+            "new_baseline": round(new_baseline, 2) if new_baseline is not None else None,
+            "new_baseline_day": _fmt_bucket(idx[moved[-1]], step) if len(moved) else None,
             "currency": prep.currency,
             "actual": round(actual, 2),
             "expected": round(expected, 2) if expected is not None else None,

@@ -12,6 +12,7 @@ from detectors.config import BudgetConfig, OverspendConfig
 from detectors.overspend.anomalies import anomaly_findings
 from detectors.overspend.budgets import budget_findings
 from detectors.overspend.frame import prepare
+from detectors.overspend.recurring import recurring_findings
 
 __all__ = ["detect"]
 
@@ -36,6 +37,7 @@ def detect(
     findings: list[Finding] = []
     for prep in prepare(costs, cost_column=config.cost_column, now=now):
         findings.extend(anomaly_findings(prep, config=config, now=now, days=days))
+        findings.extend(recurring_findings(prep, config=config, now=now, days=days))
         findings.extend(budget_findings(prep, all_budgets, now=now))
     findings.sort(key=lambda f: (f.observed_at, f.rule, f.status.value))
     return findings

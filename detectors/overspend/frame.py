@@ -20,8 +20,8 @@ class Prepared:
     """Rows with a ``cost`` and a ``bucket`` (day or hour start, UTC, tz-naive), split by kind."""
 
     rows: pd.DataFrame  # every charge, for budgets
-    usage: pd.DataFrame  # recurring charges, for anomalies
-    one_off: pd.DataFrame  # purchases, credits, adjustments
+    usage: pd.DataFrame  # usage charges, for anomalies
+    one_off: pd.DataFrame  # purchases, credits, adjustments (recurring ones included)
     freq: str  # "D" or "h"
     buckets: pd.DatetimeIndex  # the full grid from first to last bucket
     observed: pd.DatetimeIndex  # buckets that hold at least one row (others are data gaps)
@@ -59,6 +59,8 @@ def prepare(costs: pd.DataFrame, *, cost_column: str, now: datetime) -> list[Pre
     df["resource_name"] = _text(costs, "ResourceName")
     df["service"] = _text(costs, "ServiceName")
     df["category"] = _text(costs, "ChargeCategory").str.lower()
+    df["frequency"] = _text(costs, "ChargeFrequency").str.lower()  # FOCUS: One-Time, Recurring, Usage-Based
+    df["description"] = _text(costs, "ChargeDescription")
     df["tags"] = _text(costs, "Tags")
     df["rg_key"] = df["sub"] + "/" + df["rg"]
     df.loc[df["rg"] == "", "rg_key"] = ""
@@ -69,7 +71,9 @@ def prepare(costs: pd.DataFrame, *, cost_column: str, now: datetime) -> list[Pre
     out: list[Prepared] = []
     for currency, group in df.groupby("currency", sort=True):
         part = group.copy()
-        one_off_mask = part["category"].isin(ONE_OFF_CATEGORIES)
+        # Purchases and other one-off categories, and any charge FOCUS calls Recurring (a reservation or
+        # Marketplace plan billed monthly), stay out of the usage series: their own check is recurring.py.
+        one_off_mask = part["category"].isin(ONE_OFF_CATEGORIES) | (part["frequency"] == "recurring")
         observed = pd.DatetimeIndex(sorted(part["bucket"].unique()))
         buckets = pd.date_range(observed.min(), observed.max(), freq=freq) if len(observed) else observed
         out.append(

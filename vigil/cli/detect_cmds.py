@@ -3,7 +3,7 @@
 Each command is a self-contained function registered on ``app``; adding a
 detector (``detect idle``) means adding one more ``@app.command`` function here,
 reusing the shared helpers below (``_emit_findings``, ``_resolve_now``,
-``_load_config``). Heavy imports (pandas, scikit-learn) stay inside commands.
+``_load_config``). Heavy imports (pandas) stay inside commands.
 """
 
 from __future__ import annotations
@@ -73,6 +73,10 @@ def anomalies(
     profile: str = typer.Option("metric", "--profile", help="cost (daily/hourly spend) or metric (generic)."),
     sensitivity: float | None = typer.Option(None, "--sensitivity", help="Robust z at which a row is anomalous."),
     min_impact: float = typer.Option(0.0, "--min-impact", help="cost profile: least excess over expected."),
+    holidays: str = typer.Option("US", "--holidays", help="cost profile: holiday calendar (US, XMAS or none)."),
+    incomplete_days: int = typer.Option(
+        0, "--incomplete-days", min=0, help="cost profile: newest rows still incomplete (restated later)."
+    ),
 ) -> None:
     """Score a time series causally: each row's score uses only the rows up to it.
 
@@ -82,10 +86,17 @@ def anomalies(
     import numpy as np
     import pandas as pd
 
-    from detectors.anomaly import PROFILES, score_series
+    from detectors.anomaly import PROFILES, TimestampError, score_timeseries
 
     if profile not in PROFILES:
         raise _fail(f"--profile must be one of {', '.join(PROFILES)}, not {profile!r}")
+    if holidays.lower() != "none":
+        from detectors.anomaly.holidays import holidays_in
+
+        try:
+            holidays_in(2024, holidays)
+        except ValueError as exc:
+            raise _fail(f"--holidays: {exc}") from None
     try:
         frame = pd.read_csv(input)
     except (OSError, ValueError) as exc:
@@ -97,16 +108,20 @@ def anomalies(
     bad = frame.index[values.isna() & frame["value"].notna()]
     if len(bad):
         typer.echo(f"warning: {input}: {len(bad)} non-numeric value(s), first at row {int(bad[0]) + 2}", err=True)
-    positions = None
-    if profile == "cost":
-        positions = _calendar_positions(frame["timestamp"], input)
-    scores = score_series(
-        values.to_numpy(dtype=float),
-        profile="cost" if profile == "cost" else "metric",
-        sensitivity=sensitivity,
-        min_impact=min_impact,
-        positions=positions,
-    )
+    try:
+        scores = score_timeseries(
+            frame["timestamp"],
+            values.to_numpy(dtype=float),
+            profile="cost" if profile == "cost" else "metric",
+            sensitivity=sensitivity,
+            min_impact=min_impact,
+            holidays=None if holidays.lower() == "none" else holidays,
+            provisional=incomplete_days,
+        )
+    except TimestampError as exc:
+        raise _fail(f"{input}: CSV row {exc.row + 2}: {str(exc).split(': ', 1)[-1]}") from None
+    except ValueError as exc:
+        raise _fail(f"{input}: {exc}") from None
     out = pd.DataFrame(
         {
             "timestamp": frame["timestamp"],
@@ -123,24 +138,6 @@ def anomalies(
         first = next(r for r in scores.reasons if r)
         typer.echo(f"{input}: {len(scores) - judged} row(s) without verdict (e.g. {first})", err=True)
     typer.echo(f"{output}: {len(scores)} rows, {int(scores.is_anomaly.sum())} anomalous", err=True)
-
-
-def _calendar_positions(ts: pd.Series, source: Path) -> Any:
-    """Day (or hour, when rows are hourly) numbers, so gaps keep weekday/hour phase."""
-    import numpy as np
-    import pandas as pd
-
-    parsed = pd.to_datetime(ts, utc=True, errors="coerce")
-    if parsed.isna().any():
-        row = int(np.nonzero(parsed.isna().to_numpy())[0][0]) + 2
-        raise _fail(f"{source}: row {row}: timestamp {ts.iloc[row - 2]!r} is not a date/time")
-    if len(parsed) > 1 and bool((parsed.diff().dropna() < pd.Timedelta(0)).any()):
-        raise _fail(f"{source}: timestamps must be in increasing order for --profile cost")
-    # Hourly when the first two rows are less than a day apart (decided from the start: causal).
-    hourly = len(parsed) > 1 and (parsed.iloc[1] - parsed.iloc[0]) < pd.Timedelta(days=1)
-    epoch = pd.Timestamp("1970-01-05", tz="UTC")  # a Monday: day number % 7 is the weekday
-    unit = pd.Timedelta(hours=1) if hourly else pd.Timedelta(days=1)
-    return ((parsed - epoch) // unit).to_numpy(dtype=np.int64)
 
 
 # ---------------------------------------------------------------- detect overspend

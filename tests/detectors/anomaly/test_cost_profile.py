@@ -56,7 +56,7 @@ def test_a_gradual_ramp_is_caught_by_the_sustained_check() -> None:
         first = [e[0] for e in _episodes(s.is_anomaly) if e[0] >= start]
         caught += bool(first) and first[0] <= start + 21
         # the one-step check alone (CUSUM off) misses some of them
-        one_step = score_cost(x, CostParams(min_impact=50, cusum_k=0.0))[1]
+        one_step = score_cost(x, CostParams(min_impact=50, cusum_k=0.0)).flags
         one_step_missed += not one_step[start : start + 22].any()
     assert caught == 10
     assert one_step_missed >= 2

@@ -64,3 +64,26 @@ def test_probation_rows_are_ignored_and_fixed_threshold() -> None:
     _, raw_low, _ = optimise([(t, s)], STANDARD, fixed=0.3)
     assert raw_low == pytest.approx(expected - 0.11)
     assert normalise(-2.0, 2, LOW_FN) == pytest.approx(100 * 2 / 6)  # null -4, perfect 2
+
+
+def test_leave_one_category_out_scores_each_category_with_the_others_threshold() -> None:
+    from bench.nab.loco import loco
+
+    truths = {f"{c}/f{i}.csv": FileTruth(f"{c}/f{i}.csv", 1000, 150, [(400, 499)]) for c in "ab" for i in range(2)}
+    scores = {}
+    for name in truths:
+        s = np.zeros(1000)
+        if name.startswith("a/"):
+            s[400] = 0.9  # category a: detections score 0.9 and nothing else fires
+        else:
+            s[400], s[200] = 0.4, 0.6  # category b: detections score 0.4 below a false positive at 0.6
+        scores[name] = s
+    out = loco({"v": scores}, truths, STANDARD)
+    # held out b: the threshold tuned on a (0.9) misses b's detections at 0.4
+    assert out["folds"]["b"]["threshold"] == pytest.approx(0.9)
+    assert out["folds"]["b"]["detected"] == 0
+    assert out["folds"]["b"]["held_out_score"] == pytest.approx(0.0)
+    # held out a: the threshold tuned on b (0.4) also fires a's detections
+    assert out["folds"]["a"]["detected"] == 2
+    assert out["folds"]["a"]["held_out_score"] == pytest.approx(100.0)
+    assert out["pooled"] == pytest.approx(50.0)

@@ -152,6 +152,15 @@ def test_cli_rejects_bad_input(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["detect", "anomalies", "--input", str(src), "--output", str(tmp_path / "o.csv")])
     assert res.exit_code == 2
     assert "timestamp" in res.output
+    # a bad timestamp is named with its CSV row; an unknown holiday calendar names the option
+    src.write_text("timestamp,value\n2026-01-01,1\nnot-a-date,2\n")
+    args = ["detect", "anomalies", "-i", str(src), "-o", str(tmp_path / "o.csv"), "--profile", "cost"]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 2
+    assert f"{src}: CSV row 3: timestamp 'not-a-date' is not a date/time" in res.output
+    res = CliRunner().invoke(app, [*args, "--holidays", "Mars"])
+    assert res.exit_code == 2
+    assert "--holidays: unknown holiday calendar 'MARS'" in res.output
 
 
 def _day(i: int) -> str:

@@ -75,13 +75,23 @@ def test_hourly_exports_are_scored_per_hour() -> None:
     at = pd.Timestamp("2026-11-25 14:00", tz="UTC")
     hit = (hourly["ChargePeriodStart"] == at) & (hourly["ResourceName"] == "vm-web-1")
     hourly.loc[hit, "EffectiveCost"] += 300
-    findings = detect(hourly, config=OverspendConfig(), now=NOW, days=[date(2026, 11, 25)])
+    # these hours are final (provisional_days=0); see the check with the default at the end
+    findings = detect(hourly, config=OverspendConfig(provisional_days=0), now=NOW, days=[date(2026, 11, 25)])
     firing = [f for f in findings if f.status is Status.FIRING and f.labels["scope_kind"] == "subscription"]
     assert [f.evidence["day"] for f in firing] == ["2026-11-25T14:00:00"]
     assert firing[0].evidence["granularity"] == "hourly"
     assert firing[0].evidence["resources"][0]["name"] == "vm-web-1"
     # back to normal within the same day: the alert resolves
     assert any(f.status is Status.RESOLVED and f.labels["scope_kind"] == "subscription" for f in findings)
+    # by default the newest 3 days are incomplete: the spike still fires, but it resolves only once a
+    # complete hour after it is normal (an incomplete hour is low because it is incomplete)
+    default = detect(hourly, config=OverspendConfig(), now=NOW, days=[date(2026, 11, 25)])
+    assert [
+        f.evidence["day"]
+        for f in default
+        if f.status is Status.FIRING and f.labels["scope"] == firing[0].labels["scope"]
+    ] == ["2026-11-25T14:00:00"]
+    assert not any(f.status is Status.RESOLVED and f.labels["scope_kind"] == "subscription" for f in default)
 
 
 def test_cli_detect_overspend_json_lines(tmp_path: Path) -> None:
