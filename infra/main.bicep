@@ -53,6 +53,9 @@ param principalId string = ''
 @secure()
 param secretValues object = {}
 
+@description('Client id of the Entra ID app registration for sign-in to the console and card action pages (docs/deployment.md). Empty: App Service Authentication stays off.')
+param authClientId string = ''
+
 @description('Flex Consumption instance cap.')
 param maximumInstanceCount int = 40
 
@@ -177,6 +180,7 @@ module functionApp 'modules/functionapp.bicep' = {
     settingsSpec: settingsSpec
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
+    authClientId: authClientId
   }
 }
 

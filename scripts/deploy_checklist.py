@@ -93,6 +93,16 @@ ROWS: tuple[Row, ...] = (
     ),
     Row(
         "provision",
+        "App Service Authentication `Microsoft.Web/sites/config` (`authsettingsV2`: Entra ID sign-in in front of "
+        "the console and the card action page; switched off while `VIGIL_AUTH_CLIENT_ID` is empty)",
+        manual="Once, before `azd up`: an Entra ID app registration with the app roles of infra/app-roles.json "
+        "(`az ad app create --app-roles @infra/app-roles.json --enable-id-token-issuance true`), "
+        "`azd env set VIGIL_AUTH_CLIENT_ID <appId>`; after the first provision its redirect URI "
+        "`https://<app>.azurewebsites.net/.auth/login/aad/callback`, and users or groups assigned to the roles "
+        "(see Sign-in below)",
+    ),
+    Row(
+        "provision",
         "Event Grid system topics `Microsoft.EventGrid/systemTopics` (storage account; each monitored subscription)",
         provider="`Microsoft.EventGrid` (in each subscription with a topic)",
     ),
