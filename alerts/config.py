@@ -123,6 +123,11 @@ class MSTeamsConfig(_Notifier):
         default=None,
         description="Base URL of the Function App (https://app.azurewebsites.net); enables signed action buttons.",
     )
+    console_base_url: str | None = Field(
+        default=None,
+        description="Base URL of the triage console (https://app.azurewebsites.net/api/console); when set, the "
+        "Acknowledge, Silence and Approve buttons open its confirmation pages instead of signed action links.",
+    )
     link_ttl: str = Field(default="24h", description="How long signed action links stay valid.")
     max_card_bytes: int = Field(default=28_000, ge=4_000, le=28_672, description="Split cards above this size.")
     max_cards: int = Field(default=10, ge=1, description="Cards per notification; the rest is '+N more'.")

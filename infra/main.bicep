@@ -53,6 +53,9 @@ param principalId string = ''
 @secure()
 param secretValues object = {}
 
+@description('Client id of the Entra ID app registration for sign-in to the console and card action pages (docs/deployment.md). Empty: App Service Authentication stays off.')
+param authClientId string = ''
+
 @description('Flex Consumption instance cap.')
 param maximumInstanceCount int = 40
 
@@ -177,6 +180,7 @@ module functionApp 'modules/functionapp.bicep' = {
     settingsSpec: settingsSpec
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
+    authClientId: authClientId
   }
 }
 
@@ -247,6 +251,7 @@ output AZURE_LOCATION string = location
 output AZURE_TENANT_ID string = tenant().tenantId
 output AZURE_RESOURCE_GROUP string = rg.name
 output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
+output VIGIL_AUTH_CLIENT_ID string = authClientId
 output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
 output AZURE_STORAGE_ACCOUNT_ID string = storage.outputs.id
 output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name

@@ -93,6 +93,14 @@ ROWS: tuple[Row, ...] = (
     ),
     Row(
         "provision",
+        "App Service Authentication `Microsoft.Web/sites/config` (`authsettingsV2`: Entra ID sign-in in front of "
+        "the console and the card action page; switched off while `VIGIL_AUTH_CLIENT_ID` is empty)",
+        manual="Once, before `azd up`: an Entra ID app registration with the app roles of infra/app-roles.json "
+        "(`az ad app create --app-roles @infra/app-roles.json --enable-id-token-issuance true`), "
+        "`azd env set VIGIL_AUTH_CLIENT_ID <appId>`; users or groups assigned to the roles (see Sign-in below)",
+    ),
+    Row(
+        "provision",
         "Event Grid system topics `Microsoft.EventGrid/systemTopics` (storage account; each monitored subscription)",
         provider="`Microsoft.EventGrid` (in each subscription with a topic)",
     ),
@@ -135,6 +143,13 @@ ROWS: tuple[Row, ...] = (
         "postprovision",
         "Key Vault secret `vigil-signing-key` (random), then a Key Vault reference refresh of the app",
         manual="Set every other secret app setting the hook names: `az keyvault secret set`",
+    ),
+    Row(
+        "postprovision",
+        "Sign-in redirect URI `https://<app>.azurewebsites.net/.auth/login/aad/callback` added to the Entra ID "
+        "app registration (`az ad app update`, keeping its other URIs; only with `VIGIL_AUTH_CLIENT_ID`)",
+        manual="The operator must be able to update the registration (an owner of it, or Application "
+        "Administrator); else the hook prints the URI to add by hand",
     ),
     Row("deploy", "The app package, into the `deployment` container (remote build of requirements.txt)"),
     Row(

@@ -9,6 +9,11 @@
 #  2. Key Vault: creates the link-signing key if it does not exist yet, before the code first starts and
 #     resolves its Key Vault reference (and refreshes the app's references), and names every other secret
 #     app setting that is still unset.
+#  3. Sign-in (VIGIL_AUTH_CLIENT_ID set): adds the Function App's Easy Auth callback
+#     (https://<host>/.auth/login/aad/callback) to the Entra ID app registration's redirect URIs, keeping
+#     the ones already there. The registration itself (with infra/app-roles.json) is a one-time step before
+#     `azd up` (docs/deployment.md, "Sign-in"); without the directory rights to update it, this prints the
+#     command to run and goes on.
 #
 # Needs: az (logged in), python3. Run by hand with: azd env get-values > .env; set -a; . ./.env; set +a
 set -eu
@@ -21,6 +26,7 @@ set -eu
 : "${AZURE_FUNCTION_APP_NAME:?not set}"
 VIGIL_MANAGEMENT_GROUP_ID="${VIGIL_MANAGEMENT_GROUP_ID:-}"
 VIGIL_REMEDIATION_ENABLED="${VIGIL_REMEDIATION_ENABLED:-false}"
+VIGIL_AUTH_CLIENT_ID="${VIGIL_AUTH_CLIENT_ID:-}"
 
 HOOK="postprovision"
 # shellcheck source=scripts/hooklib.sh
@@ -78,6 +84,33 @@ if [ "$created_secret" = true ]; then
   SITE_ID="$(az functionapp show --resource-group "$AZURE_RESOURCE_GROUP" --name "$AZURE_FUNCTION_APP_NAME" \
     --query id --output tsv)"
   refresh_key_vault_references "${ARM%/}" "$SITE_ID"
+fi
+
+# --- 3. sign-in redirect URI on the app registration --------------------------------------------------
+if [ -z "$VIGIL_AUTH_CLIENT_ID" ]; then
+  log "VIGIL_AUTH_CLIENT_ID is not set: App Service Authentication is off, the console answers 503 and approvals are refused (docs/deployment.md, Sign-in)"
+else
+  HOST="$(az functionapp show --resource-group "$AZURE_RESOURCE_GROUP" --name "$AZURE_FUNCTION_APP_NAME" \
+    --query properties.defaultHostName --output tsv)"
+  CALLBACK="https://${HOST}/.auth/login/aad/callback"
+  if az ad app show --id "$VIGIL_AUTH_CLIENT_ID" --query web.redirectUris --output json >"$WORK/redirects.json"; then
+    # The URIs to set: the registered ones plus the callback, or nothing when it is already there.
+    python3 -c '
+import json, sys
+uris = json.load(open(sys.argv[1], encoding="utf-8")) or []
+if sys.argv[2] not in uris:
+    print("\n".join(uris + [sys.argv[2]]))
+' "$WORK/redirects.json" "$CALLBACK" >"$WORK/redirects.txt"
+    if [ -s "$WORK/redirects.txt" ]; then
+      log "adding the sign-in redirect URI $CALLBACK to app registration $VIGIL_AUTH_CLIENT_ID"
+      # shellcheck disable=SC2046 # one argument per line; redirect URIs contain no spaces
+      if ! az ad app update --id "$VIGIL_AUTH_CLIENT_ID" --web-redirect-uris $(cat "$WORK/redirects.txt") --output none; then
+        log "could not update the app registration (directory rights?): add the redirect URI $CALLBACK by hand"
+      fi
+    fi
+  else
+    log "cannot read app registration $VIGIL_AUTH_CLIENT_ID: check VIGIL_AUTH_CLIENT_ID, then add the redirect URI $CALLBACK by hand"
+  fi
 fi
 
 log "done"

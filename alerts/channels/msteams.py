@@ -17,6 +17,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import httpx
 
@@ -112,6 +113,11 @@ class _Renderer:
         self.ttl: timedelta = parse_duration(cfg.link_ttl)
 
     def _link(self, action: str, fp: str) -> str | None:
+        console = _web_url(self.cfg.console_base_url or "").rstrip("/")
+        if console:  # the console's pages confirm and act as the signed-in user (roles, CSRF); nothing to sign
+            if action == "silence":
+                return f"{console}/silences/new?{urlencode({'from': fp, 'duration': '24h'})}"
+            return f"{console}/alerts/{quote(fp, safe='')}"
         if not (self.cfg.action_base_url and self.key):
             return None
         issued = self.p.issued_at or self.p.now

@@ -52,6 +52,28 @@ param maximumInstanceCount int = 40
 ])
 param instanceMemoryMB int = 2048
 
+@description('Client id of the Entra ID app registration that signs users in to the console and the card action pages (App Service Authentication). Empty: authentication stays off, the console answers 503 and approvals are refused.')
+param authClientId string = ''
+
+@description('Entra ID tenant of that registration.')
+param authTenantId string = tenant().tenantId
+
+// Paths App Service Authentication lets through without a signed-in user. Everything else (the console under
+// /api/console/ and the card action page /api/alerts/action, where approvals need X-MS-CLIENT-PRINCIPAL-NAME)
+// redirects to the Entra ID login. These callers are machines that authenticate with keys instead:
+//   /runtime/webhooks/eventgrid     Event Grid delivers here with the eventgrid_extension system key;
+//   /api/health                     monitoring probes with a function key;
+//   /api/alerts/silences[/{id}]     the silences API, called by scripts and the CLI with a function key.
+// A trailing /* matches everything below a path (MicrosoftDocs/azure-docs#86514, the product team's answer).
+// The function keys still apply on these paths: excluding a path from sign-in does not make it anonymous.
+var authEnabled = !empty(authClientId)
+var authExcludedPaths = [
+  '/runtime/webhooks/eventgrid'
+  '/api/health'
+  '/api/alerts/silences'
+  '/api/alerts/silences/*'
+]
+
 var infraValues = {
   APPLICATIONINSIGHTS_CONNECTION_STRING: appInsightsConnectionString
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
@@ -156,6 +178,56 @@ resource scmPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2
   name: 'scm'
   properties: {
     allow: false
+  }
+}
+
+// App Service Authentication (Easy Auth) with Entra ID. Sign-in uses the OpenID Connect ID token (no client secret to
+// store: the registration must issue ID tokens), whose `roles` claim carries Vigil.Reader/Triager/Approver to the app
+// in X-MS-CLIENT-PRINCIPAL. The platform strips client-sent X-MS-CLIENT-PRINCIPAL* headers, which is why the console
+// refuses to serve unless WEBSITE_AUTH_ENABLED (set by the platform when this is on). Without a client id the settings
+// are written switched off (platform.enabled false), so a redeploy without one turns authentication off rather than
+// leaving a stale configuration behind.
+resource auth 'Microsoft.Web/sites/config@2024-04-01' = {
+  //checkov:skip=CKV_AZURE_13: checkov reads the legacy authsettings shape (properties.enabled); authsettingsV2 turns authentication on with properties.platform.enabled (true whenever authClientId is set; tests/infra/test_infra_auth.py pins it)
+  //checkov:skip=CKV_AZURE_63: reads httpLoggingEnabled of the 'web' config; authsettingsV2 has no such property (the type check rejects it)
+  //checkov:skip=CKV_AZURE_65: reads detailedErrorLoggingEnabled of the 'web' config; authsettingsV2 has no such property
+  //checkov:skip=CKV_AZURE_66: reads requestTracingEnabled of the 'web' config; authsettingsV2 has no such property
+  //checkov:skip=CKV_AZURE_80: reads netFrameworkVersion of the 'web' config; authsettingsV2 has no such property (and the app is Python)
+  //checkov:skip=CKV_AZURE_88: reads azureStorageAccounts of the 'web' config; authsettingsV2 has no such property
+  //checkov:skip=CKV_AZURE_222: reads publicNetworkAccess of the 'web' config; the site's own public access is justified on the site resource above
+  parent: site
+  name: 'authsettingsV2'
+  properties: {
+    platform: {
+      enabled: authEnabled
+    }
+    globalValidation: {
+      requireAuthentication: true
+      unauthenticatedClientAction: 'RedirectToLoginPage'
+      redirectToProvider: 'azureactivedirectory'
+      excludedPaths: authExcludedPaths
+    }
+    identityProviders: {
+      azureActiveDirectory: {
+        enabled: authEnabled
+        registration: {
+          clientId: authClientId
+          openIdIssuer: '${environment().authentication.loginEndpoint}${authTenantId}/v2.0'
+        }
+        validation: {
+          allowedAudiences: [
+            authClientId
+            'api://${authClientId}'
+          ]
+        }
+      }
+    }
+    login: {
+      preserveUrlFragmentsForLogins: false
+    }
+    httpSettings: {
+      requireHttps: true
+    }
   }
 }
 

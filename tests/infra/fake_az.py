@@ -10,7 +10,9 @@ for a Flex Consumption app:
 - `--output tsv` values end with a newline, as the CLI prints them.
 
 $FAKE_AZ_SITE (JSON) replaces the site, $FAKE_AZ_SYSTEM_TOPICS (JSON list) are the system topics every
-subscription lists, $FAKE_AZ_PROVIDER_STATE is the registration state `provider show` reports.
+subscription lists, $FAKE_AZ_PROVIDER_STATE is the registration state `provider show` reports,
+$FAKE_AZ_APP_ID the one app registration `ad app show` knows and $FAKE_AZ_REDIRECT_URIS (JSON list)
+its redirect URIs.
 """
 
 import json
@@ -84,6 +86,11 @@ def main() -> int:
         if name not in os.environ.get("FAKE_AZ_EXISTING_SECRETS", "").split():
             print(f"ERROR: (SecretNotFound) A secret with (name/id) {name} was not found", file=sys.stderr)
             return 3
+    elif args[:3] == ["ad", "app", "show"]:
+        if _option(args, "--id") != os.environ.get("FAKE_AZ_APP_ID"):
+            print(f"ERROR: Resource '{_option(args, '--id')}' does not exist", file=sys.stderr)
+            return 3
+        _print({"web": {"redirectUris": json.loads(os.environ.get("FAKE_AZ_REDIRECT_URIS", "[]"))}}, args)
     elif args[:2] == ["provider", "show"]:
         _print({"registrationState": os.environ.get("FAKE_AZ_PROVIDER_STATE", "NotRegistered")}, args)
     elif args[:1] == ["rest"] and "/providers/Microsoft.EventGrid/systemTopics?" in uri:

@@ -349,3 +349,54 @@ def test_preprovision_accepts_vigils_own_topic_on_a_rerun(tmp_path: Path) -> Non
     topics = [_topic("00000000-0000-0000-0000-00000000000a", "evgt-vigil-arm-x", env="test")]
     result, _ = _run_hook(tmp_path, PREPROVISION, FAKE_AZ_SYSTEM_TOPICS=json.dumps(topics))
     assert result.returncode == 0, result.stderr
+
+
+APP_ID = "22222222-2222-2222-2222-222222222222"
+CALLBACK = "https://func-vigil-test.azurewebsites.net/.auth/login/aad/callback"
+
+
+def test_postprovision_adds_the_sign_in_redirect_uri_keeping_the_registered_ones(tmp_path: Path) -> None:
+    result, calls = _run_hook(
+        tmp_path,
+        POSTPROVISION,
+        FAKE_AZ_EXISTING_SECRETS="vigil-signing-key",
+        VIGIL_AUTH_CLIENT_ID=APP_ID,
+        FAKE_AZ_APP_ID=APP_ID,
+        FAKE_AZ_REDIRECT_URIS='["https://vigil.contoso.example/.auth/login/aad/callback"]',
+    )
+    assert result.returncode == 0, result.stderr
+    (update,) = [c["args"] for c in calls if c["args"][:3] == ["ad", "app", "update"]]
+    assert update[update.index("--id") + 1] == APP_ID
+    start = update.index("--web-redirect-uris") + 1
+    uris = update[start : update.index("--output")]
+    assert uris == ["https://vigil.contoso.example/.auth/login/aad/callback", CALLBACK]
+
+
+def test_postprovision_leaves_a_registered_redirect_uri_alone(tmp_path: Path) -> None:
+    result, calls = _run_hook(
+        tmp_path,
+        POSTPROVISION,
+        FAKE_AZ_EXISTING_SECRETS="vigil-signing-key",
+        VIGIL_AUTH_CLIENT_ID=APP_ID,
+        FAKE_AZ_APP_ID=APP_ID,
+        FAKE_AZ_REDIRECT_URIS=json.dumps([CALLBACK]),
+    )
+    assert result.returncode == 0, result.stderr
+    assert [c for c in calls if c["args"][:3] == ["ad", "app", "show"]]
+    assert not [c for c in calls if c["args"][:3] == ["ad", "app", "update"]]
+
+
+def test_postprovision_without_a_client_id_says_sign_in_is_off(tmp_path: Path) -> None:
+    result, calls = _run_hook(tmp_path, POSTPROVISION, FAKE_AZ_EXISTING_SECRETS="vigil-signing-key")
+    assert result.returncode == 0, result.stderr
+    assert "VIGIL_AUTH_CLIENT_ID is not set" in result.stderr + result.stdout
+    assert not [c for c in calls if c["args"][:2] == ["ad", "app"]]
+
+
+def test_postprovision_with_an_unknown_client_id_names_the_manual_step_and_goes_on(tmp_path: Path) -> None:
+    result, calls = _run_hook(
+        tmp_path, POSTPROVISION, FAKE_AZ_EXISTING_SECRETS="vigil-signing-key", VIGIL_AUTH_CLIENT_ID=APP_ID
+    )
+    assert result.returncode == 0, result.stderr
+    assert CALLBACK in result.stderr + result.stdout
+    assert not [c for c in calls if c["args"][:3] == ["ad", "app", "update"]]

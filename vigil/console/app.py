@@ -297,6 +297,10 @@ class Console:
     def silence_new_page(self, request: Request, ident: Identity) -> Response:
         q = request.query_params
         text = q.get("matchers", "")
+        if not text and q.get("from"):  # a card's Silence button: pre-fill from the alert, as the detail page does
+            alert = data.load_alert(self.cfg.store, q["from"])
+            if alert is not None:
+                text = "\n".join(actions.silence_matchers_for(alert))
         form = {
             "matchers": text,
             "duration": q.get("duration", "2h"),
