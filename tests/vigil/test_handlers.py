@@ -173,6 +173,26 @@ def test_cost_path_blob_created_to_overspend_alerts(
     names = {json.loads(r.body)["alerts"][0]["labels"]["detector"] for r in endpoint.accepted()}
     assert names == {"overspend"}
 
+    # Every other run covering the same days (the actual and FOCUS datasets of one month) is
+    # skipped: nothing changed since those days were detected. A redelivery is skipped too.
+    same_days = [m for m in detect_msgs if m["days"] == latest["days"]]
+    assert len(same_days) == 2  # the actual and FOCUS exports of the newest month
+    for msg in same_days:
+        again = handlers.handle_detect({**msg, "now": DEFAULT_NOW.isoformat()}, rt)
+        assert again == {"skipped": "already detected over the same cost runs", "run_id": msg["run_id"]}
+    # Other days are detected.
+    other = next(m for m in detect_msgs if m["days"] != latest["days"])
+    assert "findings" in handlers.handle_detect(other, rt)
+    # A run swapped in since (a re-export of the month) makes the same days detected again.
+    from ingest.cost.store import CostStore
+
+    costs = CostStore(rt.blobs("costs"))
+    part, pointer = costs.partitions()[-1]
+    assert costs.swap(part, pointer)  # the live run replaced (by itself: a new swapped_at)
+    redo = handlers.handle_detect({**latest, "now": DEFAULT_NOW.isoformat()}, rt)
+    assert redo["findings"] == result["findings"]
+    assert redo["alerts"]["enqueued"] == 0  # the alerts are already notified: dedup, nothing sent twice
+
 
 def test_metrics_timer_finds_the_idle_vm_and_ml_instance(
     tmp_path: Path, store: StateStore, endpoint: Endpoint, sim: SimResult
