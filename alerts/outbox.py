@@ -43,6 +43,7 @@ __all__ = [
     "QueueSender",
     "RetryPolicy",
     "StoreOutbox",
+    "entries",
 ]
 
 log = logging.getLogger(__name__)
@@ -128,6 +129,15 @@ def _entry(key: str, v: Mapping[str, Any]) -> OutboxEntry:
     )
 
 
+def entries(store: StateStore, *, failed: bool = False) -> list[OutboxEntry]:
+    """Every outbox record in ``Namespace.OUTBOX`` (a :class:`QueueOutbox` mirror, with the state
+    :meth:`QueueOutbox.record` gave it), oldest first; ``failed``: only those given up on."""
+    out = [_entry(r.key, r.value) for r in store.query(Namespace.OUTBOX)]
+    if failed:
+        out = [e for e in out if e.state == "failed"]
+    return sorted(out, key=lambda e: (e.enqueued_at, e.key))
+
+
 class StoreOutbox:
     """Outbox kept in the state store (CLI). Single-process leasing via ETags."""
 
@@ -187,10 +197,7 @@ class StoreOutbox:
         self._update(lease.key, state="failed", updated_at=now.isoformat(), last_error=reason)
 
     def entries(self, *, failed: bool = False) -> list[OutboxEntry]:
-        out = [_entry(r.key, r.value) for r in self.store.query(Namespace.OUTBOX)]
-        if failed:
-            out = [e for e in out if e.state == "failed"]
-        return sorted(out, key=lambda e: (e.enqueued_at, e.key))
+        return entries(self.store, failed=failed)
 
 
 class QueueSender(Protocol):

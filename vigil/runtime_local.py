@@ -170,16 +170,24 @@ class LocalRuntime:
         """
         result = DrainResult(queue=queue)
         attempted: set[str] = set()
+        batch: list[Any] = []  # the queue read once, then read again when used up (not once per message)
         while max_messages is None or result.processed + result.failed < max_messages:
             now = self._clock().timestamp()
-            record = next(
-                (
-                    r
-                    for r in self._records(queue)
-                    if r.key not in attempted and (ignore_visibility or float(r.value["visible_at"]) <= now)
-                ),
-                None,
-            )
+            record = None
+            refilled = False
+            while record is None:
+                if not batch:
+                    if refilled:
+                        break  # read again just now: nothing visible is left
+                    batch = [r for r in self._records(queue) if r.key not in attempted]
+                    batch.reverse()
+                    refilled = True
+                    if not batch:
+                        break
+                candidate = batch.pop()
+                if candidate.key in attempted or not (ignore_visibility or float(candidate.value["visible_at"]) <= now):
+                    continue
+                record = self._store.get(QUEUES_NAMESPACE, candidate.key)  # still queued (another drain?)
             if record is None:
                 break
             attempted.add(record.key)
