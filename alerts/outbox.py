@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from core.runtime import MessageTooLargeError, queue_body
+from core.runtime import MAX_DEQUEUE_COUNT, MessageTooLargeError, queue_body
 from core.state.base import ConcurrencyError, Namespace, StateStore
 
 __all__ = [
@@ -263,23 +263,45 @@ class QueueOutbox:
 
     @staticmethod
     def record(
-        store: StateStore, key: str, *, ok: bool, retryable: bool, detail: Mapping[str, Any], now: datetime
-    ) -> None:
-        """Record one delivery attempt's outcome in the mirror (sent, pending for a retry, or failed)."""
+        store: StateStore,
+        key: str,
+        *,
+        ok: bool,
+        retryable: bool,
+        detail: Mapping[str, Any],
+        now: datetime,
+        max_attempts: int = MAX_DEQUEUE_COUNT,
+    ) -> bool:
+        """Record one delivery attempt's outcome in the mirror (sent, pending for a retry, or failed).
+
+        A retryable failure on attempt ``max_attempts`` (the queue host's last delivery before the
+        poison queue) is recorded as failed, ``gave up after N attempts: <reason>``, so
+        ``vigil alerts outbox --failed`` lists it. Returns whether the message is given up on.
+        """
         from core.state.typed import UNCHANGED, Unchanged, update
 
         reason = "; ".join(f"{f['integration']}: {f['reason']}" for f in detail.get("failures", ()))
+        gave_up = [False]
 
         def apply(current: Mapping[str, Any] | None) -> Mapping[str, Any] | Unchanged:
             if current is None:
                 return UNCHANGED
+            attempts = int(current.get("attempts", 0)) + 1
+            state = "sent" if ok else ("pending" if retryable else "failed")
+            error = reason
+            if state == "pending" and attempts >= max_attempts:
+                state, error = "failed", f"gave up after {attempts} attempts: {reason}"
+            gave_up[0] = state == "failed"
             return {
                 **current,
-                "state": "sent" if ok else ("pending" if retryable else "failed"),
-                "attempts": int(current.get("attempts", 0)) + 1,
-                "last_error": reason,
+                "state": state,
+                "attempts": attempts,
+                "last_error": error,
                 "updated_at": now.isoformat(),
                 "detail": dict(detail),
             }
 
         update(store, Namespace.OUTBOX, key, apply)
+        if gave_up[0]:
+            log.warning("outbox message given up", extra={"key": key, "reason": reason})
+        return gave_up[0]

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core.runtime import LocalBlobStore, queue_body
+from core.runtime import MAX_DEQUEUE_COUNT, LocalBlobStore, queue_body
 from core.state.base import StateStore
 from vigil.config import VigilConfig
 
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from vigil.tenant import TenantFolder
 
 __all__ = [
+    "MAX_DEQUEUE_COUNT",
     "QUEUES_NAMESPACE",
     "DrainResult",
     "LocalRuntime",
@@ -47,7 +48,6 @@ logger = logging.getLogger(__name__)
 
 QueueHandler = Callable[[dict[str, Any]], Any]
 QueueTrigger = Callable[[dict[str, Any], "Runtime"], dict[str, Any]]  # a handler as a queue trigger calls it
-MAX_DEQUEUE_COUNT = 5  # same as host.json extensions.queues.maxDequeueCount
 QUEUES_NAMESPACE = "queues"  # not Namespace.OUTBOX: alerts.outbox.StoreOutbox owns that one
 _SEP = ":"
 

@@ -18,8 +18,7 @@ if TYPE_CHECKING:
     from vigil.config import VigilConfig
     from vigil.runtime_local import DrainResult as QueueDrain
 
-from alerts.dispatch import DrainResult, drain
-from alerts.outbox import OutboxEntry, QueueOutbox, StoreOutbox, entries
+from alerts.outbox import OutboxEntry, QueueOutbox, entries
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)  # a Monday
 
@@ -128,29 +127,6 @@ def throttled_for(seconds: float, *, retry_after: str | None = "1") -> Callable[
     return policy
 
 
-def drain_until_empty(
-    outbox: StoreOutbox,
-    *,
-    deadline: float,
-    poll: float = 0.2,
-    sleep: Callable[[float], None] = time.sleep,
-    **kwargs: Any,
-) -> DrainResult:
-    """Keep draining (waiting out backoffs) until nothing is pending or ``deadline`` (monotonic).
-
-    Moved here from ``alerts.dispatch``: only tests wait out real backoffs."""
-    total = DrainResult()
-    while True:
-        r = drain(outbox, **kwargs)
-        total.delivered += r.delivered
-        total.retried += r.retried
-        total.failed += r.failed
-        total.results += r.results
-        if not any(e.state == "pending" for e in outbox.entries()) or time.monotonic() >= deadline:
-            return total
-        sleep(poll)
-
-
 @dataclass
 class Delivery:
     """One completed ``dispatch_alert`` (its ``DeliveryResult.to_dict``), with tuples as in ``DeliveryResult``."""
@@ -235,6 +211,20 @@ class AlertsQueue:
         ]
         ok = sum(1 for v in views if not v.failures)
         return Delivered(ok, res.failed - res.poisoned, len(views) - ok + res.poisoned, views)
+
+    def deliver_until_empty(self, *, deadline: float, poll: float = 0.2, real_time: bool = False) -> Delivered:
+        """Drain again (the queue host's redeliveries) until the queue is empty or ``deadline``
+        (monotonic) passes; ``real_time``: the runtime's clock follows the wall clock."""
+        total = Delivered(0, 0, 0, [])
+        while True:
+            d = self.deliver(datetime.now(UTC) if real_time else None)
+            total.delivered += d.delivered
+            total.retried += d.retried
+            total.failed += d.failed
+            total.results += d.results
+            if not self.pending() or time.monotonic() >= deadline:
+                return total
+            time.sleep(poll)
 
     @staticmethod
     def sent(result: QueueDrain) -> int:
