@@ -358,7 +358,7 @@ def test_live_metrics_timer_reads_resource_graph_and_azure_monitor(
 def test_outbox_mirror_and_by_reference_messages(
     tmp_path: Path, store: StateStore, endpoint: Endpoint, sim: SimResult, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from alerts.outbox import StoreOutbox
+    from alerts.outbox import entries as outbox_entries
     from core import runtime
 
     monkeypatch.setattr(runtime, "MAX_QUEUE_MESSAGE_BYTES", 200)  # a reference fits, an idle group does not
@@ -367,11 +367,11 @@ def test_outbox_mirror_and_by_reference_messages(
     bodies = rt.pending(ALERTS)  # two groups: the idle VM and the idle ML instance
     assert len(bodies) == 2
     assert all(set(body) == {"ref", "attempts"} for body in bodies)  # too big for a queue message: by reference
-    entries = StoreOutbox(store).entries()
+    entries = outbox_entries(store)
     assert [e.state for e in entries] == ["pending", "pending"]
     assert {e.key for e in entries} == {body["ref"] for body in bodies}
     _deliver_all(rt)
-    entries = StoreOutbox(store).entries()
+    entries = outbox_entries(store)
     assert [(e.state, e.attempts) for e in entries] == [("sent", 1), ("sent", 1)]
     assert len(endpoint.accepted()) == 2
 
