@@ -170,6 +170,7 @@ class AlertsQueue:
         at: datetime = T0,
         sink: Path | None = None,
         settings: dict[str, str] | None = None,
+        notifiers: dict[str, Any] | None = None,
     ) -> None:
         import tempfile
 
@@ -177,6 +178,7 @@ class AlertsQueue:
 
         self.at = at
         self.store = store
+        self.notifiers = dict(notifiers or {})
         self.rt = LocalRuntime(
             config,
             store,
@@ -195,7 +197,20 @@ class AlertsQueue:
         if at is not None:
             self.at = at
         rt = self.rt
-        return rt.drain(self.queue, lambda message: dispatch_alert(message, rt))
+        if not self.notifiers:
+            return rt.drain(self.queue, lambda message: dispatch_alert(message, rt))
+        # Recording notifiers (by integration kind) stand in for the channels dispatch_alert builds.
+        from unittest import mock
+
+        import alerts.dispatch
+
+        real = alerts.dispatch.build_notifier
+
+        def build(integ: Any, **kwargs: Any) -> Any:
+            return self.notifiers.get(integ.kind) or real(integ, **kwargs)
+
+        with mock.patch.object(alerts.dispatch, "build_notifier", build):
+            return rt.drain(self.queue, lambda message: dispatch_alert(message, rt))
 
     def deliver(self, at: datetime | None = None) -> Delivered:
         """:meth:`drain`, counted as ``alerts.dispatch.drain`` counted (delivered, retried, failed)."""
