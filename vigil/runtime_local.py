@@ -48,7 +48,7 @@ logger = logging.getLogger(__name__)
 
 QueueHandler = Callable[[dict[str, Any]], Any]
 QueueTrigger = Callable[[dict[str, Any], "Runtime"], dict[str, Any]]  # a handler as a queue trigger calls it
-QUEUES_NAMESPACE = "queues"  # not Namespace.OUTBOX: alerts.outbox.StoreOutbox owns that one
+QUEUES_NAMESPACE = "queues"  # not Namespace.OUTBOX: the alerts outbox mirror (alerts.outbox.QueueOutbox)
 _SEP = ":"
 
 

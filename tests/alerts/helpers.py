@@ -213,7 +213,7 @@ class AlertsQueue:
             return rt.drain(self.queue, lambda message: dispatch_alert(message, rt))
 
     def deliver(self, at: datetime | None = None) -> Delivered:
-        """:meth:`drain`, counted as ``alerts.dispatch.drain`` counted (delivered, retried, failed)."""
+        """:meth:`drain`, counted: delivered, redelivery pending (the trigger raised), failed for good."""
         res = self.drain(at)
         views = [
             Delivery(
