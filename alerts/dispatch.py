@@ -7,18 +7,17 @@ records the log entry only after the send succeeded. A notification split into
 parts (Teams cards) records its sent parts, so a retry sends only the rest.
 A retried dispatcher therefore never sends an integration's notification twice.
 
-:func:`drain` delivers what a leasing outbox (``alerts.outbox.StoreOutbox``) holds, with
-backoff and poisoning (``vigil alerts dispatch``, the benches). The alerts queue's trigger,
-``vigil.handlers.dispatch_alert``, calls :func:`deliver` once per queue message and leaves
-retries and the poison queue to the queue host (Function App and CLI alike).
+The alerts queue's trigger, ``vigil.handlers.dispatch_alert``, calls :func:`deliver` once per
+queue message and leaves retries and the poison queue to the queue host (Function App and CLI
+alike: ``vigil run`` and ``vigil alerts dispatch`` drain the CLI's local alerts queue with it).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from alerts.acks import get_ack
@@ -26,7 +25,6 @@ from alerts.alertstate import read_alert
 from alerts.compiled import Integration, compiled
 from alerts.nflog import entry_key, log_sent, needs_update, read_entry
 from alerts.notify import AlertView, DirectorySink, NotificationPayload, Notifier, NotifyResult, redact
-from alerts.outbox import OutboxReader
 from alerts.receipts import ReceiptJournal
 from alerts.remediation.execute import outcome_for
 from core.state.base import Namespace, StateStore
@@ -36,7 +34,7 @@ if TYPE_CHECKING:
 
     from alerts.config import AlertingConfig, GlobalConfig
 
-__all__ = ["DeliveryResult", "DrainResult", "build_notifier", "deliver", "drain"]
+__all__ = ["DeliveryResult", "build_notifier", "deliver"]
 
 log = logging.getLogger(__name__)
 
@@ -272,64 +270,3 @@ def _load_views(
         approvable = config is not None and rec.firing and approval_refusal(rec.labels, config) is None
         views.append(AlertView(alert, fp, rec.evidence, get_ack(store, fp), outcome_for(store, fp), approvable))
     return views
-
-
-@dataclass(slots=True)
-class DrainResult:
-    delivered: int = 0
-    retried: int = 0
-    failed: int = 0
-    results: list[DeliveryResult] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"delivered": self.delivered, "retried": self.retried, "failed": self.failed}
-
-
-def drain(
-    outbox: OutboxReader,
-    *,
-    config: AlertingConfig,
-    store: StateStore,
-    now: Callable[[], datetime] = lambda: datetime.now(UTC),
-    notifiers: Mapping[str, Notifier] | None = None,
-    sink: DirectorySink | None = None,
-    signing_key: bytes | None = None,
-    action_base_url: str | None = None,
-    transport: httpx.BaseTransport | None = None,
-    max_messages: int = 10_000,
-    receipts: ReceiptJournal | None = None,
-) -> DrainResult:
-    """Deliver every message visible now (one pass): complete, retry with backoff, or poison."""
-    out = DrainResult()
-    seen = 0
-    while seen < max_messages:
-        leases = outbox.receive(now=now(), max_messages=min(32, max_messages - seen))
-        if not leases:
-            break
-        for lease in leases:
-            seen += 1
-            res = deliver(
-                lease.message,
-                config=config,
-                store=store,
-                notifiers=notifiers,
-                now=now(),
-                sink=sink,
-                signing_key=signing_key,
-                action_base_url=action_base_url,
-                transport=transport,
-                receipts=receipts,
-            )
-            out.results.append(res)
-            if res.ok:
-                outbox.complete(lease, now=now(), detail=res.to_dict())
-                out.delivered += 1
-            elif res.retryable:
-                if outbox.retry(lease, reason=res.reason, now=now()):
-                    out.retried += 1
-                else:
-                    out.failed += 1
-            else:
-                outbox.fail(lease, reason=res.reason, now=now())
-                out.failed += 1
-    return out

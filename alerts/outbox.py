@@ -1,26 +1,18 @@
 """The outbox: a queue between detection and delivery.
 
-:func:`alerts.pipeline.process` writes one message per (receiver, group) notification
-that is due through an :class:`OutboxWriter`; delivery reads them back. One protocol,
-split in two:
-
-* :class:`OutboxWriter` (``enqueue``) is what the alert pipeline needs.
-* :class:`OutboxReader` (``receive``/``complete``/``retry``/``fail``/``entries``) is what
-  :func:`alerts.dispatch.drain` needs.
-
-Two implementations:
-
-* :class:`QueueOutbox` (writer) hands each message to a queue (the Function App's alerts
-  Storage Queue, or the CLI's local queue, both through ``Runtime.enqueue``) and mirrors
-  it into ``Namespace.OUTBOX``; the queue's trigger (``vigil.handlers.dispatch_alert``)
-  reads it back with :meth:`QueueOutbox.resolve` and records the outcome with
-  :meth:`QueueOutbox.record`. This is the path every run takes (Function App and CLI).
-* :class:`StoreOutbox` (writer and reader) keeps the messages in ``Namespace.OUTBOX`` and
-  leases them itself: ``vigil alerts dispatch`` drains it, and so do the alert benches.
+:func:`alerts.pipeline.process` writes one message per (receiver, group) notification that is
+due through an :class:`OutboxWriter` (``enqueue``). The one implementation,
+:class:`QueueOutbox`, hands each message to a queue (the Function App's alerts Storage Queue,
+or the CLI's local queue, both through ``Runtime.enqueue``) and mirrors it into
+``Namespace.OUTBOX``; the queue's trigger (``vigil.handlers.dispatch_alert``) reads it back with
+:meth:`QueueOutbox.resolve` and records each attempt's outcome with :meth:`QueueOutbox.record`.
+Retries and the poison queue are the queue host's (``core.runtime.MAX_DEQUEUE_COUNT``
+attempts); the mirror records a message given up on as failed. This is the path every run takes
+(Function App and CLI).
 
 Enqueue is keyed by the notification key, so re-running the pipeline does not queue a
 notification twice. Delivery is idempotent (see alerts.dispatch), so a message delivered
-twice is still sent once. ``vigil alerts outbox`` lists both kinds of record.
+twice is still sent once. :func:`entries` lists the mirror (``vigil alerts outbox``).
 """
 
 from __future__ import annotations
@@ -31,43 +23,20 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from core.runtime import MessageTooLargeError, queue_body
-from core.state.base import ConcurrencyError, Namespace, StateStore
+from core.runtime import MAX_DEQUEUE_COUNT, MessageTooLargeError, queue_body
+from core.state.base import Namespace, StateStore
 
 __all__ = [
-    "Lease",
     "OutboxEntry",
-    "OutboxReader",
     "OutboxWriter",
     "QueueOutbox",
     "QueueSender",
-    "RetryPolicy",
-    "StoreOutbox",
+    "entries",
 ]
 
 log = logging.getLogger(__name__)
 
 QUEUE_TRANSPORT = "queue"  # the ``transport`` of a QueueOutbox mirror record
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    max_attempts: int = 8
-    base: timedelta = timedelta(seconds=10)
-    cap: timedelta = timedelta(minutes=15)
-
-    def backoff(self, attempts: int) -> timedelta:
-        """Delay before attempt ``attempts + 1`` (exponential, capped)."""
-        secs = self.base.total_seconds() * (2 ** max(0, attempts - 1))
-        return timedelta(seconds=min(secs, self.cap.total_seconds()))
-
-
-@dataclass(slots=True)
-class Lease:
-    key: str
-    message: dict[str, Any]
-    attempts: int  # including this one
-    handle: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,26 +60,6 @@ class OutboxWriter(Protocol):
         ...
 
 
-class OutboxReader(Protocol):
-    policy: RetryPolicy
-
-    def receive(
-        self, *, now: datetime, max_messages: int = 32, lease: timedelta = timedelta(minutes=2)
-    ) -> list[Lease]: ...
-
-    def complete(self, lease: Lease, *, now: datetime, detail: Mapping[str, Any] | None = None) -> None: ...
-
-    def retry(self, lease: Lease, *, reason: str, now: datetime) -> bool:
-        """Make the message visible again after backoff; False if it went to the poison queue."""
-        ...
-
-    def fail(self, lease: Lease, *, reason: str, now: datetime) -> None:
-        """Give up now (non-retryable): poison the message with its reason."""
-        ...
-
-    def entries(self, *, failed: bool = False) -> list[OutboxEntry]: ...
-
-
 def _entry(key: str, v: Mapping[str, Any]) -> OutboxEntry:
     msg = v.get("message", {})
     return OutboxEntry(
@@ -128,69 +77,13 @@ def _entry(key: str, v: Mapping[str, Any]) -> OutboxEntry:
     )
 
 
-class StoreOutbox:
-    """Outbox kept in the state store (CLI). Single-process leasing via ETags."""
-
-    def __init__(self, store: StateStore, policy: RetryPolicy | None = None) -> None:
-        self.store = store
-        self.policy = policy or RetryPolicy()
-
-    def enqueue(self, message: Mapping[str, Any], *, now: datetime, delay: timedelta = timedelta(0)) -> bool:
-        ts = now.isoformat()
-        value = {
-            "message": dict(message),
-            "state": "pending",
-            "attempts": 0,
-            "enqueued_at": ts,
-            "updated_at": ts,
-            "not_before": (now + delay).isoformat(),
-            "last_error": "",
-        }
-        return self.store.add(Namespace.OUTBOX, str(message["key"]), value)
-
-    def receive(self, *, now: datetime, max_messages: int = 32, lease: timedelta = timedelta(minutes=2)) -> list[Lease]:
-        out: list[Lease] = []
-        for rec in self.store.query(Namespace.OUTBOX):
-            v = rec.value
-            if "message" not in v or v.get("state") != "pending" or v.get("transport") == QUEUE_TRANSPORT:
-                continue  # not a StoreOutbox record (a QueueOutbox mirror: its queue delivers it)
-            if datetime.fromisoformat(v.get("not_before") or v.get("enqueued_at") or now.isoformat()) > now:
-                continue
-            claimed = {**v, "attempts": int(v.get("attempts", 0)) + 1, "not_before": (now + lease).isoformat()}
-            try:
-                self.store.put(Namespace.OUTBOX, rec.key, claimed, etag=rec.etag)
-            except ConcurrencyError:
-                continue  # another dispatcher took it
-            out.append(Lease(rec.key, dict(v["message"]), claimed["attempts"]))
-            if len(out) >= max_messages:
-                break
-        return out
-
-    def _update(self, key: str, **changes: Any) -> None:
-        rec = self.store.get(Namespace.OUTBOX, key)
-        if rec is not None:
-            self.store.put(Namespace.OUTBOX, key, {**rec.value, **changes})
-
-    def complete(self, lease: Lease, *, now: datetime, detail: Mapping[str, Any] | None = None) -> None:
-        self._update(lease.key, state="sent", updated_at=now.isoformat(), last_error="", detail=dict(detail or {}))
-
-    def retry(self, lease: Lease, *, reason: str, now: datetime) -> bool:
-        if lease.attempts >= self.policy.max_attempts:
-            self.fail(lease, reason=f"gave up after {lease.attempts} attempts: {reason}", now=now)
-            return False
-        nb = now + self.policy.backoff(lease.attempts)
-        self._update(lease.key, not_before=nb.isoformat(), updated_at=now.isoformat(), last_error=reason)
-        return True
-
-    def fail(self, lease: Lease, *, reason: str, now: datetime) -> None:
-        log.warning("outbox message poisoned", extra={"key": lease.key, "reason": reason})
-        self._update(lease.key, state="failed", updated_at=now.isoformat(), last_error=reason)
-
-    def entries(self, *, failed: bool = False) -> list[OutboxEntry]:
-        out = [_entry(r.key, r.value) for r in self.store.query(Namespace.OUTBOX)]
-        if failed:
-            out = [e for e in out if e.state == "failed"]
-        return sorted(out, key=lambda e: (e.enqueued_at, e.key))
+def entries(store: StateStore, *, failed: bool = False) -> list[OutboxEntry]:
+    """Every outbox record in ``Namespace.OUTBOX`` (a :class:`QueueOutbox` mirror, with the state
+    :meth:`QueueOutbox.record` gave it), oldest first; ``failed``: only those given up on."""
+    out = [_entry(r.key, r.value) for r in store.query(Namespace.OUTBOX)]
+    if failed:
+        out = [e for e in out if e.state == "failed"]
+    return sorted(out, key=lambda e: (e.enqueued_at, e.key))
 
 
 class QueueSender(Protocol):
@@ -256,23 +149,45 @@ class QueueOutbox:
 
     @staticmethod
     def record(
-        store: StateStore, key: str, *, ok: bool, retryable: bool, detail: Mapping[str, Any], now: datetime
-    ) -> None:
-        """Record one delivery attempt's outcome in the mirror (sent, pending for a retry, or failed)."""
+        store: StateStore,
+        key: str,
+        *,
+        ok: bool,
+        retryable: bool,
+        detail: Mapping[str, Any],
+        now: datetime,
+        max_attempts: int = MAX_DEQUEUE_COUNT,
+    ) -> bool:
+        """Record one delivery attempt's outcome in the mirror (sent, pending for a retry, or failed).
+
+        A retryable failure on attempt ``max_attempts`` (the queue host's last delivery before the
+        poison queue) is recorded as failed, ``gave up after N attempts: <reason>``, so
+        ``vigil alerts outbox --failed`` lists it. Returns whether the message is given up on.
+        """
         from core.state.typed import UNCHANGED, Unchanged, update
 
         reason = "; ".join(f"{f['integration']}: {f['reason']}" for f in detail.get("failures", ()))
+        gave_up = [False]
 
         def apply(current: Mapping[str, Any] | None) -> Mapping[str, Any] | Unchanged:
             if current is None:
                 return UNCHANGED
+            attempts = int(current.get("attempts", 0)) + 1
+            state = "sent" if ok else ("pending" if retryable else "failed")
+            error = reason
+            if state == "pending" and attempts >= max_attempts:
+                state, error = "failed", f"gave up after {attempts} attempts: {reason}"
+            gave_up[0] = state == "failed"
             return {
                 **current,
-                "state": "sent" if ok else ("pending" if retryable else "failed"),
-                "attempts": int(current.get("attempts", 0)) + 1,
-                "last_error": reason,
+                "state": state,
+                "attempts": attempts,
+                "last_error": error,
                 "updated_at": now.isoformat(),
                 "detail": dict(detail),
             }
 
         update(store, Namespace.OUTBOX, key, apply)
+        if gave_up[0]:
+            log.warning("outbox message given up", extra={"key": key, "reason": reason})
+        return gave_up[0]

@@ -4,7 +4,7 @@
   the protocol's semantics (ETags, add-if-absent, idempotent keyed append).
 * :class:`RecordingNotifier`: records payloads; can be scripted to fail.
 * :func:`capture_notifications`: one recorder for every channel kind, ready to pass
-  as ``notifiers=`` to :func:`alerts.dispatch.deliver` / :func:`alerts.dispatch.drain`.
+  as ``notifiers=`` to :func:`alerts.dispatch.deliver`.
 * :func:`finding`: a compact Finding factory for tests and benchmarks.
 """
 

@@ -20,6 +20,9 @@ __all__ = ["MAX_QUEUE_MESSAGE_BYTES", "BlobStore", "LocalBlobStore", "MessageToo
 # 4/3 expansion): 48 KiB of JSON before it. The one queue size limit: the Function App's queues,
 # the CLI's local queue and the alerts outbox (which sends a larger message by reference) use it.
 MAX_QUEUE_MESSAGE_BYTES = 48 * 1024
+# The attempts a queue message gets before the host moves it to ``<queue>-poison``: host.json's
+# extensions.queues.maxDequeueCount, which LocalRuntime applies too.
+MAX_DEQUEUE_COUNT = 5
 
 
 class MessageTooLargeError(ValueError):

@@ -641,9 +641,8 @@ def _http(  # type: ignore[no-untyped-def]
 
 def _seed_alert() -> str:
     """Puts one firing idle-VM alert into the runtime's store; returns its fingerprint."""
-    from alerts.outbox import StoreOutbox
-    from alerts.pipeline import process
     from core.model import Finding, ResourceRef, Severity, Status
+    from vigil.handlers._common import raise_alerts
 
     rt = get_runtime()
     finding = Finding(
@@ -654,7 +653,7 @@ def _seed_alert() -> str:
         resource=ResourceRef.from_id(VM0),
         observed_at=datetime(2026, 11, 27, tzinfo=UTC),
     )
-    process([finding], config=rt.config, store=rt.store, outbox=StoreOutbox(rt.store), now=finding.observed_at)
+    raise_alerts([finding], rt, finding.observed_at)  # as every handler raises alerts
     return finding.fingerprint
 
 

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core.runtime import LocalBlobStore, queue_body
+from core.runtime import MAX_DEQUEUE_COUNT, LocalBlobStore, queue_body
 from core.state.base import StateStore
 from vigil.config import VigilConfig
 
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from vigil.tenant import TenantFolder
 
 __all__ = [
+    "MAX_DEQUEUE_COUNT",
     "QUEUES_NAMESPACE",
     "DrainResult",
     "LocalRuntime",
@@ -47,8 +48,7 @@ logger = logging.getLogger(__name__)
 
 QueueHandler = Callable[[dict[str, Any]], Any]
 QueueTrigger = Callable[[dict[str, Any], "Runtime"], dict[str, Any]]  # a handler as a queue trigger calls it
-MAX_DEQUEUE_COUNT = 5  # same as host.json extensions.queues.maxDequeueCount
-QUEUES_NAMESPACE = "queues"  # not Namespace.OUTBOX: alerts.outbox.StoreOutbox owns that one
+QUEUES_NAMESPACE = "queues"  # not Namespace.OUTBOX: the alerts outbox mirror (alerts.outbox.QueueOutbox)
 _SEP = ":"
 
 
@@ -170,16 +170,24 @@ class LocalRuntime:
         """
         result = DrainResult(queue=queue)
         attempted: set[str] = set()
+        batch: list[Any] = []  # the queue read once, then read again when used up (not once per message)
         while max_messages is None or result.processed + result.failed < max_messages:
             now = self._clock().timestamp()
-            record = next(
-                (
-                    r
-                    for r in self._records(queue)
-                    if r.key not in attempted and (ignore_visibility or float(r.value["visible_at"]) <= now)
-                ),
-                None,
-            )
+            record = None
+            refilled = False
+            while record is None:
+                if not batch:
+                    if refilled:
+                        break  # read again just now: nothing visible is left
+                    batch = [r for r in self._records(queue) if r.key not in attempted]
+                    batch.reverse()
+                    refilled = True
+                    if not batch:
+                        break
+                candidate = batch.pop()
+                if candidate.key in attempted or not (ignore_visibility or float(candidate.value["visible_at"]) <= now):
+                    continue
+                record = self._store.get(QUEUES_NAMESPACE, candidate.key)  # still queued (another drain?)
             if record is None:
                 break
             attempted.add(record.key)

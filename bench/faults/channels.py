@@ -1,7 +1,9 @@
 """Channel faults: every notification meets a fault, then the endpoint recovers.
 
-Over the real outbox (:class:`alerts.outbox.StoreOutbox`), :func:`alerts.dispatch.drain`
-and the real webhook channel (httpx) against a real local HTTP server:
+Over the production queue path (the alerts queue written by :class:`alerts.outbox.QueueOutbox`,
+kept by the CLI's :class:`vigil.runtime_local.LocalRuntime` and drained by the queue trigger
+``vigil.handlers.dispatch_alert``) and the real webhook channel (httpx, built from the config as
+in production) against a real local HTTP server:
 
 * pass 1: each notification's first attempt gets one of HTTP 429 with ``Retry-After``
   (header form), HTTP 200 with Teams' "HTTP error 429" text (body form), HTTP 500, HTTP 503,
@@ -9,9 +11,10 @@ and the real webhook channel (httpx) against a real local HTTP server:
 * pass 2: the server is down: connection refused;
 * pass 3: the server is back: everything must be delivered, each notification once.
 
-Virtual time advances between passes, past the outbox backoff. A second part checks HTTP 413:
+Virtual time advances between passes; a message that failed is redelivered by the next pass
+(the queue host's retries: 5 attempts, then the poison queue). A second part checks HTTP 413:
 on the webhook channel a 413 is not retryable, so the notification must end *recorded* as
-failed (poisoned, with the reason) and not silently dropped; the Teams channel must avoid
+failed (in the outbox mirror, with the reason) and not silently dropped; the Teams channel must avoid
 413 by splitting a large group into cards under Teams' ~28 KB limit, all delivered.
 """
 
@@ -118,12 +121,40 @@ def _config(url: str, *, group_all: bool, teams: bool = False) -> Any:
     )
 
 
-def channel_faults(notifications: int = 200, *, teams_alerts: int = 60) -> ChannelFaultsResult:
-    import httpx
+class _Queue:
+    """The alerts queue of a :class:`LocalRuntime` over ``store``, on the clock ``t[0]``."""
 
-    from alerts.channels.webhook import WebhookNotifier
-    from alerts.dispatch import drain
-    from alerts.outbox import RetryPolicy, StoreOutbox
+    def __init__(self, config: Any, store: Any, folder: str, t: list[datetime]) -> None:
+        from pathlib import Path
+
+        from alerts.outbox import QueueOutbox
+        from vigil.runtime_local import LocalRuntime
+
+        self.store = store
+        self.rt = LocalRuntime(config, store, Path(folder), clock=lambda: t[0])
+        self.name = self.rt.setting("ALERTS_QUEUE") or "vigil-alerts"
+        self.outbox = QueueOutbox(self.rt, store, self.name)
+
+    def drain(self) -> Any:
+        from vigil.handlers import dispatch_alert
+
+        rt = self.rt
+        return rt.drain(self.name, lambda message: dispatch_alert(message, rt))
+
+    def entries(self, *, failed: bool = False) -> list[Any]:
+        from alerts.outbox import entries
+
+        return entries(self.store, failed=failed)
+
+
+def channel_faults(notifications: int = 200, *, teams_alerts: int = 60) -> ChannelFaultsResult:
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="vigil-channel-faults-") as folder:
+        return _channel_faults(notifications, teams_alerts, folder)
+
+
+def _channel_faults(notifications: int, teams_alerts: int, folder: str) -> ChannelFaultsResult:
     from alerts.pipeline import process
     from alerts.testing import MemoryStore
 
@@ -143,30 +174,25 @@ def channel_faults(notifications: int = 200, *, teams_alerts: int = 60) -> Chann
     try:
         store = MemoryStore()
         config = _config(receiver.url, group_all=False)
-        outbox = StoreOutbox(store, RetryPolicy(max_attempts=8))
-        process(_findings(notifications, "vm"), config=config, store=store, outbox=outbox, now=T0)
         t = [T0]
-        client = httpx.Client(timeout=CLIENT_TIMEOUT_S)  # the real channel; one client (set-up costs ~50 ms)
-        notifiers = {"webhook": WebhookNotifier(config.receivers[0].webhook_configs[0], client=client)}
-        try:
-            drain(outbox, config=config, store=store, now=lambda: t[0], notifiers=notifiers)  # pass 1: faults
-            receiver.stop()  # pass 2: connection refused
+        queue = _Queue(config, store, folder, t)
+        process(_findings(notifications, "vm"), config=config, store=store, outbox=queue.outbox, now=T0)
+        queue.drain()  # pass 1: faults
+        receiver.stop()  # pass 2: connection refused
+        t[0] += timedelta(days=1)
+        before = len(receiver.requests)
+        r2 = queue.drain()
+        res.refused = r2.failed
+        if len(receiver.requests) != before:
+            raise RuntimeError("the receiver answered while stopped")
+        receiver.start()  # pass 3: recovered
+        for _ in range(3):
             t[0] += timedelta(days=1)
-            before = len(receiver.requests)
-            r2 = drain(outbox, config=config, store=store, now=lambda: t[0], notifiers=notifiers)
-            res.refused = r2.retried
-            if len(receiver.requests) != before:
-                raise RuntimeError("the receiver answered while stopped")
-            receiver.start()  # pass 3: recovered
-            for _ in range(3):
-                t[0] += timedelta(days=1)
-                drain(outbox, config=config, store=store, now=lambda: t[0], notifiers=notifiers)
-        finally:
-            client.close()
+            queue.drain()
         counts = receiver.deliveries_by_key()
         res.delivered = len(counts)
         res.duplicate_deliveries = sum(c - 1 for c in counts.values() if c > 1)
-        res.failed_outbox = sum(1 for e in outbox.entries() if e.state != "sent")
+        res.failed_outbox = sum(1 for e in queue.entries() if e.state != "sent")
         res.lost = notifications - len(counts)
     finally:
         receiver.stop()
@@ -175,10 +201,10 @@ def channel_faults(notifications: int = 200, *, teams_alerts: int = 60) -> Chann
     with Receiver(lambda n, r: Answer(413, "Request Entity Too Large")) as big:
         store = MemoryStore()
         config = _config(big.url, group_all=True)
-        outbox = StoreOutbox(store)
-        process(_findings(20, "big"), config=config, store=store, outbox=outbox, now=T0)
-        drain(outbox, config=config, store=store, now=lambda: T0)
-        failed = outbox.entries(failed=True)
+        queue = _Queue(config, store, folder, [T0])
+        process(_findings(20, "big"), config=config, store=store, outbox=queue.outbox, now=T0)
+        queue.drain()
+        failed = queue.entries(failed=True)
         res.oversize_recorded_failed = len(failed)
         res.oversize_reason = failed[0].last_error if failed else ""
 
@@ -191,10 +217,10 @@ def channel_faults(notifications: int = 200, *, teams_alerts: int = 60) -> Chann
     with Receiver(teams_script) as teams:
         store = MemoryStore()
         config = _config(teams.url, group_all=True, teams=True)
-        outbox = StoreOutbox(store)
+        queue = _Queue(config, store, folder, [T0])
         findings = _findings(teams_alerts, "gpu")
-        process(findings, config=config, store=store, outbox=outbox, now=T0)
-        drain(outbox, config=config, store=store, now=lambda: T0)
+        process(findings, config=config, store=store, outbox=queue.outbox, now=T0)
+        queue.drain()
         res.teams_alerts = len(findings)
         res.teams_413 = sum(1 for r in teams.requests if r.answer.status == 413)
         res.teams_cards_delivered = len(teams.delivered())
@@ -203,7 +229,7 @@ def channel_faults(notifications: int = 200, *, teams_alerts: int = 60) -> Chann
         missing = [f for f in findings if f.resource.name.encode() not in shown]
         more = sum(_more_count(r.body) for r in teams.delivered())
         res.teams_lost = max(0, len(missing) - more)
-        res.failed_outbox += sum(1 for e in outbox.entries() if e.state != "sent")
+        res.failed_outbox += sum(1 for e in queue.entries() if e.state != "sent")
     return res
 
 

@@ -5,12 +5,14 @@ Ingest: a child process runs :func:`ingest.cost.ingest_paths` over a generated E
 delay measured from the moment it starts ingesting. A rerun (same input, same output
 folder) must give exactly the known row count and total: nothing lost, nothing counted twice.
 
-Dispatch: notifications wait in the SQLite-backed outbox; a child process drains it with
-the real webhook channel to a real local HTTP server, which SIGKILLs the child while one
-request is in flight (before answering). A rerun once the lease has expired must deliver
-every notification, none of them twice. A second variant kills the child just *after* the
-server answered 2xx, before Vigil could record it: the one repeat that at-least-once
-delivery then makes must carry the same ``X-Vigil-Key`` (the receiver's idempotency key).
+Dispatch: notifications wait on the alerts queue (the production path: written by
+``alerts.outbox.QueueOutbox``, kept by the CLI's ``LocalRuntime`` in a SQLite state store); a
+child process drains it with the queue trigger ``vigil.handlers.dispatch_alert`` and the real
+webhook channel to a real local HTTP server, which SIGKILLs the child while one request is in
+flight (before answering). A message is deleted only after its handler returned, so the killed
+one is still queued: a rerun must deliver every notification, none of them twice. A second
+variant kills the child just *after* the server answered 2xx, before Vigil could record it: the
+one repeat that at-least-once delivery then makes must carry the same ``X-Vigil-Key`` (the receiver's idempotency key).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from typing import Any
 
 from bench.faults.harness import Answer, Receiver, Request
 
-__all__ = ["kill_dispatch", "kill_ingest"]
+__all__ = ["drain_alerts", "kill_dispatch", "kill_ingest"]
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -45,17 +47,12 @@ print("done", s.rows, flush=True)
 _DISPATCH_CHILD = """
 import sys
 from datetime import datetime
-from alerts.dispatch import drain
-from alerts.outbox import StoreOutbox
-from vigil.config import load_config
-from core.state import open_store
-store = open_store("sqlite", path=sys.argv[1])
-cfg = load_config(sys.argv[2])
-at = datetime.fromisoformat(sys.argv[3])
+from pathlib import Path
+from bench.faults.kill import drain_alerts
 print("draining", flush=True)
-res = drain(StoreOutbox(store), config=cfg, store=store, now=lambda: at)
-print("done", res.to_dict(), flush=True)
+print("done", drain_alerts(Path(sys.argv[1]), datetime.fromisoformat(sys.argv[2])), flush=True)
 """
+ALERTS_QUEUE = "vigil-alerts"
 
 
 def _env() -> dict[str, str]:
@@ -137,15 +134,17 @@ def kill_ingest(rows: int = 200_000, *, kills: int = 3, workdir: Path) -> dict[s
 
 
 def _prepare_outbox(db: Path, n: int, now: datetime) -> None:
-    from alerts.outbox import StoreOutbox
+    from alerts.outbox import QueueOutbox
     from alerts.pipeline import process
     from alerts.testing import finding
     from core.state import open_store
     from vigil.config import load_config
+    from vigil.runtime_local import LocalRuntime
 
     store = open_store("sqlite", path=db)
     try:
         cfg = load_config(db.with_suffix(".yaml"))
+        outbox = QueueOutbox(LocalRuntime(cfg, store, db.parent / "blobs", clock=lambda: now), store, ALERTS_QUEUE)
         findings = [
             finding(
                 rule="vm-idle",
@@ -155,7 +154,7 @@ def _prepare_outbox(db: Path, n: int, now: datetime) -> None:
             )
             for i in range(n)
         ]
-        res = process(findings, config=cfg, store=store, outbox=StoreOutbox(store), now=now)
+        res = process(findings, config=cfg, store=store, outbox=outbox, now=now)
         if len(res.enqueued) != n:
             raise RuntimeError(f"expected {n} notifications queued, got {len(res.enqueued)}")
     finally:
@@ -198,23 +197,23 @@ def kill_dispatch(notifications: int = 200, *, workdir: Path, after_answer: bool
             receiver.after_answer = kill  # the 2xx left; Vigil has not recorded it yet
         else:
             receiver.on_request = kill  # in flight: the client never sees an answer
-        first = _child(_DISPATCH_CHILD, str(db), str(db.with_suffix(".yaml")), now.isoformat())
+        first = _child(_DISPATCH_CHILD, str(db), now.isoformat())
         child.append(first)
         first.wait(timeout=300)
         before = len(receiver.requests)
-        # the platform's retry (here in this process), after the 2-minute lease the killed one held expired
+        # the platform's retry (here in this process): the killed invocation's message is still queued
         later = now + timedelta(minutes=5)
-        rerun = _drain(db, later)
+        rerun = drain_alerts(db, later)
         counts: Counter[str] = receiver.deliveries_by_key()
         bodies: dict[str, list[bytes]] = {}
         for r in receiver.delivered():
             bodies.setdefault(r.key, []).append(r.body)
-    from alerts.outbox import StoreOutbox
+    from alerts.outbox import entries as outbox_entries
     from core.state import open_store
 
     store = open_store("sqlite", path=db)
     try:
-        entries = StoreOutbox(store).entries()
+        entries = outbox_entries(store)
     finally:
         store.close()
     duplicates = sum(c - 1 for c in counts.values() if c > 1)
@@ -233,15 +232,17 @@ def kill_dispatch(notifications: int = 200, *, workdir: Path, after_answer: bool
     }
 
 
-def _drain(db: Path, at: datetime) -> dict[str, int]:
-    from alerts.dispatch import drain
-    from alerts.outbox import StoreOutbox
+def drain_alerts(db: Path, at: datetime) -> dict[str, int]:
+    """Drain the alerts queue kept in ``db`` through ``vigil.handlers.dispatch_alert`` at ``at``."""
     from core.state import open_store
     from vigil.config import load_config
+    from vigil.handlers import dispatch_alert
+    from vigil.runtime_local import LocalRuntime
 
     store = open_store("sqlite", path=db)
     try:
-        cfg = load_config(db.with_suffix(".yaml"))
-        return drain(StoreOutbox(store), config=cfg, store=store, now=lambda: at).to_dict()
+        rt = LocalRuntime(load_config(db.with_suffix(".yaml")), store, db.parent / "blobs", clock=lambda: at)
+        res = rt.drain(ALERTS_QUEUE, lambda message: dispatch_alert(message, rt))
+        return {"delivered": res.processed, "retried": res.failed - res.poisoned, "failed": res.poisoned}
     finally:
         store.close()

@@ -1,12 +1,13 @@
 """Event storm: N resource events (30 % duplicates, shuffled, random Event Grid batches)
-through the real drift event path, the alerts pipeline, the outbox and the webhook channel
-to a real local HTTP server.
+through the real drift event path, the alerts pipeline, the alerts queue (``QueueOutbox`` over
+the CLI's ``LocalRuntime``, drained by its trigger ``vigil.handlers.dispatch_alert``: the
+production path) and the webhook channel to a real local HTTP server.
 
 The tenant is ``resources`` container registries (rule ``acr-admin-user``: the admin user
 must be disabled). The storm runs in ``phases``; in each phase every registry's admin user
 is set on or off at random, every registry gets at least one ResourceWriteSuccess event, and
 the phase's events (plus duplicates of them) are delivered shuffled in batches of 1-10, as
-Event Grid may. After each phase the outbox is drained to the receiver.
+Event Grid may. After each phase the alerts queue is drained to the receiver.
 
 Expected notifications are computed independently of Vigil: per registry, a FIRING notice
 when it becomes non-compliant (first sight included) and a RESOLVED notice when it becomes
@@ -137,14 +138,15 @@ def event_storm(
     settle_rounds: int = 20,
 ) -> StormResult:
     """Run the storm; returns the figures (see :class:`StormResult`)."""
-    import httpx
+    import tempfile
+    from pathlib import Path
 
-    from alerts.channels.webhook import WebhookNotifier
-    from alerts.dispatch import drain
-    from alerts.outbox import StoreOutbox
+    from alerts.outbox import QueueOutbox, entries
     from alerts.pipeline import process
     from detectors.drift.loader import RuleSet, builtin_rules
     from vigil.drift_path import handle_events
+    from vigil.handlers import dispatch_alert
+    from vigil.runtime_local import LocalRuntime
 
     rng = random.Random(seed)
     unique = round(events * (1 - duplicate_ratio))
@@ -163,13 +165,21 @@ def event_storm(
     expected: dict[str, list[str]] = {}  # resource id -> statuses expected, in order
     compliant_before: dict[str, bool | None] = dict.fromkeys(ids)
     dup_left = dups
-    with Receiver(script) as receiver, httpx.Client(timeout=10) as client:
+    clock = [T0]
+    with Receiver(script) as receiver, tempfile.TemporaryDirectory(prefix="vigil-storm-") as folder:
         config = storm_config(receiver.url)
-        outbox = StoreOutbox(store)
-        # the real webhook channel over one HTTP client (a fresh httpx.Client costs ~50 ms of TLS set-up)
-        notifiers = {"webhook": WebhookNotifier(config.receivers[0].webhook_configs[0], client=client)}
+        # The production path: the alerts queue (kept in the store, drained in process by the CLI's
+        # runtime) and its trigger, vigil.handlers.dispatch_alert, with the real webhook channel.
+        rt = LocalRuntime(config, store, Path(folder), clock=lambda: clock[0])
+        queue = rt.setting("ALERTS_QUEUE") or "vigil-alerts"
+        outbox = QueueOutbox(rt, store, queue)
+
+        def deliver() -> None:
+            rt.drain(queue, lambda message: dispatch_alert(message, rt))
+
         for phase in range(phases):
             now = T0 + timedelta(hours=phase)
+            clock[0] = now
             n_unique = per_phase if phase < phases - 1 else unique - per_phase * (phases - 1)
             n_dups = dup_left if phase == phases - 1 else round(dups / phases)
             dup_left -= n_dups
@@ -203,15 +213,16 @@ def event_storm(
                 res.findings += len(out.findings)
                 pr = process(out.findings, config=config, store=store, outbox=outbox, now=now)
                 res.enqueued += len(pr.enqueued)
-            drain(outbox, config=config, store=store, now=_at(now), notifiers=notifiers)
+            deliver()
         later = T0 + timedelta(hours=phases)
-        for _ in range(settle_rounds):  # retries still pending: let the backoff pass, drain again
-            if not any(e.state == "pending" for e in outbox.entries()):
+        for _ in range(settle_rounds):  # redeliveries still queued: the host's next attempt
+            if not rt.pending(queue):
                 break
             later += timedelta(hours=1)
-            drain(outbox, config=config, store=store, now=_at(later), notifiers=notifiers)
+            clock[0] = later
+            deliver()
         res.events = res.unique_events + res.duplicates_injected
-        res.failed_outbox = sum(1 for e in outbox.entries() if e.state != "sent")
+        res.failed_outbox = sum(1 for e in entries(store) if e.state != "sent")
         by_id = {rid.lower(): rid for rid in ids}
         got: dict[str, list[str]] = {}
         for _fp, rid, status in receiver.delivered_alerts():
@@ -231,7 +242,3 @@ def event_storm(
             res.unexpected += 1  # same notices, wrong order
         res.details.append(f"{rid}: expected {want}, received {have}")
     return res
-
-
-def _at(when: datetime) -> Callable[[], datetime]:
-    return lambda: when

@@ -10,10 +10,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from alerts.dispatch import DrainResult, drain
-from alerts.outbox import StoreOutbox
+if TYPE_CHECKING:
+    from core.state.base import StateStore
+    from vigil.config import VigilConfig
+    from vigil.runtime_local import DrainResult as QueueDrain
+
+from alerts.outbox import OutboxEntry, QueueOutbox, entries
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)  # a Monday
 
@@ -122,24 +127,130 @@ def throttled_for(seconds: float, *, retry_after: str | None = "1") -> Callable[
     return policy
 
 
-def drain_until_empty(
-    outbox: StoreOutbox,
-    *,
-    deadline: float,
-    poll: float = 0.2,
-    sleep: Callable[[float], None] = time.sleep,
-    **kwargs: Any,
-) -> DrainResult:
-    """Keep draining (waiting out backoffs) until nothing is pending or ``deadline`` (monotonic).
+@dataclass
+class Delivery:
+    """One completed ``dispatch_alert`` (its ``DeliveryResult.to_dict``), with tuples as in ``DeliveryResult``."""
 
-    Moved here from ``alerts.dispatch``: only tests wait out real backoffs."""
-    total = DrainResult()
-    while True:
-        r = drain(outbox, **kwargs)
-        total.delivered += r.delivered
-        total.retried += r.retried
-        total.failed += r.failed
-        total.results += r.results
-        if not any(e.state == "pending" for e in outbox.entries()) or time.monotonic() >= deadline:
-            return total
-        sleep(poll)
+    key: str
+    sent: list[str]
+    skipped: list[tuple[Any, ...]]
+    failures: list[tuple[str, str, bool]]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+@dataclass
+class Delivered:
+    """One drain of the alerts queue: delivered, redelivery pending (the trigger raised), failed for good."""
+
+    delivered: int
+    retried: int
+    failed: int
+    results: list[Delivery]
+
+
+class AlertsQueue:
+    """The production delivery path for alert tests: :func:`alerts.pipeline.process` writes through
+    :attr:`outbox` (:class:`alerts.outbox.QueueOutbox`) into the alerts queue of a
+    :class:`vigil.runtime_local.LocalRuntime` over ``store`` (the CLI's host), and :meth:`drain`
+    runs the queue trigger, ``vigil.handlers.dispatch_alert``, over it (the host's retries: a
+    failed message is redelivered by the next drain, poisoned after 5 attempts).
+
+    ``at`` is the runtime's clock (``set``/:meth:`drain` move it); ``sink`` a folder the channels
+    write to instead of sending; ``settings`` app settings (``VIGIL_SIGNING_KEY`` signs card links).
+    """
+
+    def __init__(
+        self,
+        config: VigilConfig,
+        store: StateStore,
+        *,
+        at: datetime = T0,
+        sink: Path | None = None,
+        settings: dict[str, str] | None = None,
+        notifiers: dict[str, Any] | None = None,
+    ) -> None:
+        import tempfile
+
+        from vigil.runtime_local import LocalRuntime
+
+        self.at = at
+        self.store = store
+        self.notifiers = dict(notifiers or {})
+        self.rt = LocalRuntime(
+            config,
+            store,
+            Path(tempfile.gettempdir()) / "vigil-alert-tests",  # no blobs are written on this path
+            clock=lambda: self.at,
+            sink=sink,
+            settings=settings,
+        )
+        self.queue = self.rt.setting("ALERTS_QUEUE") or "vigil-alerts"
+        self.outbox = QueueOutbox(self.rt, store, self.queue)
+
+    def drain(self, at: datetime | None = None) -> QueueDrain:
+        """Deliver every visible message once (at ``at``, else the current clock)."""
+        from vigil.handlers import dispatch_alert
+
+        if at is not None:
+            self.at = at
+        rt = self.rt
+        if not self.notifiers:
+            return rt.drain(self.queue, lambda message: dispatch_alert(message, rt))
+        # Recording notifiers (by integration kind) stand in for the channels dispatch_alert builds.
+        from unittest import mock
+
+        import alerts.dispatch
+
+        real = alerts.dispatch.build_notifier
+
+        def build(integ: Any, **kwargs: Any) -> Any:
+            return self.notifiers.get(integ.kind) or real(integ, **kwargs)
+
+        with mock.patch.object(alerts.dispatch, "build_notifier", build):
+            return rt.drain(self.queue, lambda message: dispatch_alert(message, rt))
+
+    def deliver(self, at: datetime | None = None) -> Delivered:
+        """:meth:`drain`, counted: delivered, redelivery pending (the trigger raised), failed for good."""
+        res = self.drain(at)
+        views = [
+            Delivery(
+                r["key"],
+                list(r["sent"]),
+                [tuple(x) for x in r["skipped"]],
+                [(f["integration"], f["reason"], f["retryable"]) for f in r["failures"]],
+            )
+            for r in res.results
+        ]
+        ok = sum(1 for v in views if not v.failures)
+        return Delivered(ok, res.failed - res.poisoned, len(views) - ok + res.poisoned, views)
+
+    def deliver_until_empty(self, *, deadline: float, poll: float = 0.2, real_time: bool = False) -> Delivered:
+        """Drain again (the queue host's redeliveries) until the queue is empty or ``deadline``
+        (monotonic) passes; ``real_time``: the runtime's clock follows the wall clock."""
+        total = Delivered(0, 0, 0, [])
+        while True:
+            d = self.deliver(datetime.now(UTC) if real_time else None)
+            total.delivered += d.delivered
+            total.retried += d.retried
+            total.failed += d.failed
+            total.results += d.results
+            if not self.pending() or time.monotonic() >= deadline:
+                return total
+            time.sleep(poll)
+
+    @staticmethod
+    def sent(result: QueueDrain) -> int:
+        """How many messages of one drain were delivered (``DeliveryResult.ok``)."""
+        return sum(1 for r in result.results if r["ok"])
+
+    def pending(self) -> list[dict[str, Any]]:
+        return self.rt.pending(self.queue)
+
+    def poisoned(self) -> list[dict[str, Any]]:
+        return self.rt.pending(f"{self.queue}-poison")
+
+    def entries(self, *, failed: bool = False) -> list[OutboxEntry]:
+        return entries(self.store, failed=failed)

@@ -18,12 +18,11 @@ import pytest
 
 from alerts.amconfig import AlertmanagerForwardConfig
 from alerts.channels.alertmanager import AlertmanagerForwarder, postable_alerts
-from alerts.dispatch import drain
-from alerts.outbox import StoreOutbox
 from alerts.pipeline import process
 from alerts.testing import MemoryStore, finding
 from core.model import Alert, Status
 from tests.alerts.amtool import running_alertmanager
+from tests.alerts.helpers import AlertsQueue
 from vigil.config import parse_config
 
 
@@ -52,11 +51,11 @@ def test_fire_refresh_resolve_through_a_real_alertmanager(alertmanager: str) -> 
         }
     )
     store = MemoryStore()
-    ob = StoreOutbox(store)
     t0 = datetime.now(UTC).replace(microsecond=0)
+    q = AlertsQueue(cfg, store, at=t0)
     f = finding(observed_at=t0 - timedelta(minutes=1), annotations={"summary": "VM idle for 7 days"})
-    process([f], config=cfg, store=store, outbox=ob, now=t0)
-    assert drain(ob, config=cfg, store=store, now=lambda: t0).delivered == 1
+    process([f], config=cfg, store=store, outbox=q.outbox, now=t0)
+    assert [r["ok"] for r in q.drain().results] == [True]
 
     (got,) = _active(alertmanager)
     assert got["labels"] == dict(f.identity)
@@ -76,8 +75,9 @@ def test_fire_refresh_resolve_through_a_real_alertmanager(alertmanager: str) -> 
 
     t1 = datetime.now(UTC)
     r = finding(status=Status.RESOLVED, observed_at=t1)
-    process([r], config=cfg, store=store, outbox=ob, now=t1 + timedelta(seconds=2))
-    assert drain(ob, config=cfg, store=store, now=lambda: t1 + timedelta(seconds=2)).delivered == 1
+    process([r], config=cfg, store=store, outbox=q.outbox, now=t1 + timedelta(seconds=2))
+    assert [r["ok"] for r in q.drain(t1 + timedelta(seconds=2)).results] == [True]
+    assert [e.state for e in q.entries()] == ["sent", "sent"]
     assert _active(alertmanager) == []
     everything = httpx.get(f"{alertmanager}/api/v2/alerts", timeout=5).json()
     assert everything == []  # resolved alerts are not listed by Alertmanager's API

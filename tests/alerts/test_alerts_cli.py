@@ -8,12 +8,12 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from alerts.outbox import QueueOutbox, StoreOutbox
+from alerts.outbox import QueueOutbox
 from alerts.pipeline import process
 from alerts.testing import finding
 from core.model import Severity
 from core.state import open_store
-from tests.alerts.helpers import T0
+from tests.alerts.helpers import T0, AlertsQueue
 from vigil.cli.main import app
 from vigil.config import parse_config
 from vigil.runtime_local import LocalRuntime
@@ -30,7 +30,7 @@ def _seed(db: Path) -> list[str]:
             finding(rule="vm-idle", severity=Severity.LOW, observed_at=T0),
             finding(rule="storage-public", severity=Severity.CRITICAL, observed_at=T0),
         ]
-        process(fs, config=cfg, store=store, outbox=StoreOutbox(store), now=T0)
+        process(fs, config=cfg, store=store, outbox=AlertsQueue(cfg, store).outbox, now=T0)
         return [f.fingerprint for f in fs]
     finally:
         store.close()

@@ -22,12 +22,10 @@ import re
 from datetime import timedelta
 from typing import Any
 
-from alerts.dispatch import DrainResult, drain
-from alerts.outbox import StoreOutbox
 from alerts.pipeline import process
 from alerts.testing import MemoryStore, finding
 from core.model import Status
-from tests.alerts.helpers import T0, Reply, serve
+from tests.alerts.helpers import T0, AlertsQueue, Delivered, Reply, serve
 from vigil.config import parse_config
 
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
@@ -47,17 +45,17 @@ def _cfg(receiver: dict[str, Any], **top: Any) -> Any:
     )
 
 
-def _fire_and_resolve(cfg: Any, *, annotations: dict[str, str] | None = None) -> list[DrainResult]:
+def _fire_and_resolve(cfg: Any, *, annotations: dict[str, str] | None = None) -> list[Delivered]:
     store = MemoryStore()
-    ob = StoreOutbox(store)
+    q = AlertsQueue(cfg, store)
     results = []
     f = finding(observed_at=T0, annotations=annotations or {"summary": "VM idle <b>&</b> costly"})
     for fs, at in (
         ([f], T0 + timedelta(minutes=1)),
         ([finding(status=Status.RESOLVED, observed_at=T0 + timedelta(minutes=10))], T0 + timedelta(minutes=10)),
     ):
-        process(fs, config=cfg, store=store, outbox=ob, now=at)
-        results.append(drain(ob, config=cfg, store=store, now=lambda at=at: at))
+        process(fs, config=cfg, store=store, outbox=q.outbox, now=at)
+        results.append(q.deliver(at))
     return results
 
 
@@ -128,9 +126,9 @@ def test_slack_chat_post_message_uses_the_bearer_token_and_reads_the_ok_field() 
         url = ep.url.replace("/hook", "/api/chat.postMessage")
         cfg = _cfg({"slack_configs": [{"app_token": "xoxb-test", "app_url": url, "channel": "#ops"}]})
         store = MemoryStore()
-        ob = StoreOutbox(store)
-        process([finding(observed_at=T0)], config=cfg, store=store, outbox=ob, now=T0 + timedelta(minutes=1))
-        first = drain(ob, config=cfg, store=store, now=lambda: T0 + timedelta(minutes=1))
+        q = AlertsQueue(cfg, store)
+        process([finding(observed_at=T0)], config=cfg, store=store, outbox=q.outbox, now=T0 + timedelta(minutes=1))
+        first = q.deliver(T0 + timedelta(minutes=1))
         tokens = [r.headers.get("Authorization", "") for r in ep.received]
     assert tokens == ["Bearer xoxb-test"]
     (failure,) = first.results[0].failures
@@ -305,13 +303,13 @@ def test_webhook_payload_is_alertmanagers_version_4() -> None:
 def test_undelivered_receiver_type_loads_and_its_notifications_fail_with_the_reason() -> None:
     cfg = _cfg({"victorops_configs": [{"routing_key": "ops", "api_key": "k", "send_resolved": True}]})
     store = MemoryStore()
-    ob = StoreOutbox(store)
-    process([finding(observed_at=T0)], config=cfg, store=store, outbox=ob, now=T0 + timedelta(minutes=1))
-    r = drain(ob, config=cfg, store=store, now=lambda: T0 + timedelta(minutes=1))
+    q = AlertsQueue(cfg, store)
+    process([finding(observed_at=T0)], config=cfg, store=store, outbox=q.outbox, now=T0 + timedelta(minutes=1))
+    r = q.deliver(T0 + timedelta(minutes=1))
     reason = "Vigil does not deliver to victorops_configs: notification not sent"
     assert r.results[0].failures == [("victorops[0]", reason, False)]
     # recorded, not dropped: the outbox keeps the notification as failed, with the reason
-    (entry,) = ob.entries(failed=True)
+    (entry,) = q.entries(failed=True)
     assert reason in entry.last_error
 
 
@@ -451,9 +449,9 @@ def test_webhook_payload_has_the_shape_of_a_real_alertmanagers(tmp_path: Any) ->
         theirs = hook.received[0].json()
         cfg = _cfg({"webhook_configs": [{"url": hook.url, "max_retries": 0}]})
         store = MemoryStore()
-        ob = StoreOutbox(store)
-        process([finding(observed_at=T0)], config=cfg, store=store, outbox=ob, now=T0 + timedelta(minutes=1))
-        drain(ob, config=cfg, store=store, now=lambda: T0 + timedelta(minutes=1))
+        q = AlertsQueue(cfg, store)
+        process([finding(observed_at=T0)], config=cfg, store=store, outbox=q.outbox, now=T0 + timedelta(minutes=1))
+        q.deliver(T0 + timedelta(minutes=1))
         ours = hook.received[-1].json()
 
     assert set(theirs) <= set(ours)

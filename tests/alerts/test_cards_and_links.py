@@ -13,14 +13,12 @@ import pytest
 from alerts.acks import acknowledge
 from alerts.channels.msteams import card_bytes, render_cards
 from alerts.config import MSTeamsConfig
-from alerts.dispatch import drain
-from alerts.notify import AlertView, DirectorySink, NotificationPayload
-from alerts.outbox import StoreOutbox
+from alerts.notify import AlertView, NotificationPayload
 from alerts.pipeline import process
 from alerts.signing import LinkError, sign_link, verify_link
 from alerts.testing import MemoryStore, finding
 from core.model import Alert, Severity
-from tests.alerts.helpers import T0
+from tests.alerts.helpers import T0, AlertsQueue
 from vigil.config import parse_config
 
 KEY = b"0123456789abcdef0123456789abcdef"
@@ -28,10 +26,6 @@ RID = (
     "/subscriptions/00000000-0000-0000-0000-000000000001/resourcegroups/rg1"
     "/providers/microsoft.storage/storageaccounts/st1"
 )
-
-
-def _clock(at: Any) -> Any:
-    return lambda: at
 
 
 def payload(views: list[AlertView], **kw: Any) -> NotificationPayload:
@@ -201,7 +195,7 @@ def test_wrong_key_is_rejected() -> None:
         verify_link(_query(url), key=b"other-key", now=T0, store=MemoryStore())
 
 
-def test_card_links_work_through_apply_action() -> None:
+def test_card_links_work_through_apply_action(tmp_path: Path) -> None:
     from alerts.actions import apply_action
     from alerts.silences import list_silences
 
@@ -213,18 +207,12 @@ def test_card_links_work_through_apply_action() -> None:
             "receivers": [{"name": "t", "msteamsv2_configs": [{"action_base_url": "https://v.example"}]}],
         }
     )
-    ob = StoreOutbox(store)
-    process([f], config=c, store=store, outbox=ob, now=T0)
-    cards: list[dict[str, Any]] = []
-
-    class Capture:
-        def notify(self, p: NotificationPayload) -> Any:
-            cards.extend(render_cards(c.receivers[0].msteamsv2_configs[0], p, signing_key=KEY))
-            from alerts.notify import NotifyResult
-
-            return NotifyResult(True)
-
-    drain(ob, config=c, store=store, now=lambda: T0, notifiers={"msteams": Capture()})
+    # the alerts queue's trigger, card links signed with the app's VIGIL_SIGNING_KEY, cards written to a folder
+    q = AlertsQueue(c, store, at=T0, sink=tmp_path, settings={"VIGIL_SIGNING_KEY": KEY.decode()})
+    process([f], config=c, store=store, outbox=q.outbox, now=T0)
+    assert q.deliver().delivered == 1
+    cards = [json.loads(path.read_bytes()) for path in sorted(tmp_path.glob("*.json"))]
+    assert cards
     links = {n["title"]: n["url"] for n in walk(cards) if n.get("type") == "Action.OpenUrl"}
     out = apply_action(_query(links["Silence 24h"]), key=KEY, store=store, now=T0 + timedelta(minutes=5))
     assert out["action"] == "silence"
@@ -261,12 +249,11 @@ def test_directory_sink_writes_exact_payloads_once(tmp_path: Path) -> None:
         }
     )
     fs = [finding(resource=RID, observed_at=T0)]
-    sink = DirectorySink(tmp_path / "outbox")
+    q = AlertsQueue(c, store, sink=tmp_path / "outbox")
     for minute in range(3):
         at = T0 + timedelta(minutes=minute)
-        ob = StoreOutbox(store)
-        process(fs, config=c, store=store, outbox=ob, now=at)
-        drain(ob, config=c, store=store, now=_clock(at), sink=sink)
+        process(fs, config=c, store=store, outbox=q.outbox, now=at)
+        q.drain(at)
     files = sorted(p.name for p in (tmp_path / "outbox").iterdir())
     assert len(files) == 3, files
     by_kind = {f.split(".")[1].split("-")[0]: tmp_path / "outbox" / f for f in files}
@@ -292,14 +279,13 @@ def test_ack_then_later_card_shows_it(tmp_path: Path) -> None:
         }
     )
     f = finding(resource=RID, observed_at=T0)
-    sink = DirectorySink(tmp_path)
-    ob = StoreOutbox(store)
-    process([f], config=c, store=store, outbox=ob, now=T0)
-    drain(ob, config=c, store=store, now=lambda: T0, sink=sink)
+    q = AlertsQueue(c, store, sink=tmp_path)
+    process([f], config=c, store=store, outbox=q.outbox, now=T0)
+    q.drain(T0)
     acknowledge(store, f.fingerprint, by="carol", comment="investigating", now=T0 + timedelta(minutes=5))
     later = T0 + timedelta(hours=2)
-    process([f], config=c, store=store, outbox=ob, now=later)
-    drain(ob, config=c, store=store, now=lambda: later, sink=sink)
+    process([f], config=c, store=store, outbox=q.outbox, now=later)
+    q.drain(later)
     texts = [p.read_text() for p in sorted(tmp_path.iterdir())]
     assert len(texts) == 2
     assert sum("carol" in t for t in texts) == 1

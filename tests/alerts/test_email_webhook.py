@@ -21,13 +21,11 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from alerts.channels.email import EmailNotifier, acs_message
 from alerts.channels.webhook import WebhookNotifier, verify_signature
 from alerts.config import EmailConfig, WebhookConfig
-from alerts.dispatch import drain
 from alerts.notify import AlertView, NotificationPayload
-from alerts.outbox import RetryPolicy, StoreOutbox
 from alerts.pipeline import process
 from alerts.testing import MemoryStore, finding
 from core.model import Alert
-from tests.alerts.helpers import T0, Reply, drain_until_empty, serve
+from tests.alerts.helpers import T0, AlertsQueue, Reply, serve
 from vigil.config import parse_config
 
 
@@ -210,10 +208,12 @@ def test_webhook_signed_and_retried(tmp_path: Path) -> None:
             }
         )
         store = MemoryStore()
-        ob = StoreOutbox(store, RetryPolicy(max_attempts=4, base=timedelta(seconds=0.05)))
         t = datetime.now(UTC)
-        process([finding(observed_at=t)], config=c, store=store, outbox=ob, now=t)
-        drain_until_empty(ob, deadline=time.monotonic() + 10, config=c, store=store, poll=0.05)
+        q = AlertsQueue(c, store, at=t)
+        process([finding(observed_at=t)], config=c, store=store, outbox=q.outbox, now=t)
+        first = q.deliver()  # 502: the trigger raises, the queue redelivers
+        assert (first.delivered, first.retried) == (0, 1)
+        assert q.deliver(t + timedelta(seconds=30)).delivered == 1
         assert len(ep.received) == 2
         last = ep.received[-1]
         sig = last.headers["X-Vigil-Signature"]
@@ -225,7 +225,7 @@ def test_webhook_signed_and_retried(tmp_path: Path) -> None:
         assert body["version"] == "4"
         assert body["status"] == "firing"
         assert body["alerts"][0]["labels"]["alertname"] == "vm-idle"
-        drain(ob, config=c, store=store)
+        assert q.drain().processed == 0  # delivered: nothing left on the queue
         assert len(ep.received) == 2
 
 

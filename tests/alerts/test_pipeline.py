@@ -1,4 +1,10 @@
-"""The pipeline: findings -> alerts -> inhibit -> silence -> route -> group -> dedup -> outbox."""
+"""The pipeline: findings -> alerts -> inhibit -> silence -> route -> group -> dedup -> outbox.
+
+Delivery is the production path: the alerts queue (``QueueOutbox`` over the CLI's
+``LocalRuntime``) drained by its trigger ``vigil.handlers.dispatch_alert`` (``AlertsQueue``), with
+recording notifiers in place of the channels. Retries are the queue host's: a failed message is
+redelivered by the next drain, and given up on after ``MAX_DEQUEUE_COUNT`` attempts.
+"""
 
 from __future__ import annotations
 
@@ -7,22 +13,19 @@ from typing import Any
 
 import pytest
 
-from alerts.dispatch import deliver, drain
-from alerts.outbox import StoreOutbox
+from alerts.dispatch import deliver
+from alerts.outbox import QueueOutbox
 from alerts.pipeline import process
 from alerts.silences import create_silence, expire_silence
 from alerts.testing import MemoryStore, RecordingNotifier, finding
 from core.model import Severity, Status
+from core.runtime import MAX_DEQUEUE_COUNT
 from core.state.base import Namespace
-from tests.alerts.helpers import T0
+from tests.alerts.helpers import T0, AlertsQueue
 from vigil.config import VigilConfig, parse_config
 
 OLD = T0 - timedelta(hours=1)
 SUB = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg1/providers/Microsoft.Compute"
-
-
-def _clock(at: Any) -> Any:
-    return lambda: at
 
 
 def vm(i: int) -> str:
@@ -45,9 +48,9 @@ def cfg(route: dict[str, Any] | None = None, **extra: Any) -> VigilConfig:
 
 
 def run(config: VigilConfig, store: MemoryStore, findings: list[Any], at: Any, rec: RecordingNotifier) -> Any:
-    ob = StoreOutbox(store)
-    res = process(findings, config=config, store=store, outbox=ob, now=at)
-    drain(ob, config=config, store=store, now=lambda: at, notifiers={"msteams": rec, "email": rec})
+    q = AlertsQueue(config, store, notifiers={"msteams": rec, "email": rec})
+    res = process(findings, config=config, store=store, outbox=q.outbox, now=at)
+    q.deliver(at)
     return res
 
 
@@ -122,11 +125,11 @@ def test_resolved_notifications_follow_send_resolved(mem: MemoryStore) -> None:
         {"routes": [{"matchers": ['alertname="to-mail"'], "receiver": "mail"}]},
     )
     teams, mail = RecordingNotifier(), RecordingNotifier()
-    ob = StoreOutbox(mem)
+    q = AlertsQueue(c, mem, notifiers={"msteams": teams, "email": mail})
 
     def step(fs: list[Any], at: Any) -> None:
-        process(fs, config=c, store=mem, outbox=ob, now=at)
-        drain(ob, config=c, store=mem, now=lambda: at, notifiers={"msteams": teams, "email": mail})
+        process(fs, config=c, store=mem, outbox=q.outbox, now=at)
+        q.deliver(at)
 
     a = finding(rule="to-teams", observed_at=T0)
     b = finding(rule="to-mail", observed_at=T0)
@@ -236,8 +239,8 @@ def test_mute_and_active_time_intervals(mem: MemoryStore) -> None:
 
 def test_deliver_is_idempotent(mem: MemoryStore) -> None:
     c, rec = cfg(), RecordingNotifier()
-    ob = StoreOutbox(mem)
-    r = process([finding(observed_at=T0)], config=c, store=mem, outbox=ob, now=T0 + timedelta(minutes=1))
+    q = AlertsQueue(c, mem)
+    r = process([finding(observed_at=T0)], config=c, store=mem, outbox=q.outbox, now=T0 + timedelta(minutes=1))
     (msg,) = r.messages
     for _ in range(3):  # a retried dispatcher, or the queue delivering twice
         deliver(msg, config=c, store=mem, notifiers={"msteams": rec}, now=T0 + timedelta(minutes=1))
@@ -246,48 +249,46 @@ def test_deliver_is_idempotent(mem: MemoryStore) -> None:
 
 def test_failed_send_is_not_logged_and_retries(mem: MemoryStore) -> None:
     from alerts.notify import NotifyResult
-    from alerts.outbox import RetryPolicy
 
     c = cfg()
     rec = RecordingNotifier(script=[NotifyResult(False, True, "HTTP 503"), NotifyResult(False, True, "HTTP 503")])
-    ob = StoreOutbox(mem, RetryPolicy(max_attempts=5, base=timedelta(seconds=10)))
-    process([finding(observed_at=OLD)], config=c, store=mem, outbox=ob, now=T0)
+    q = AlertsQueue(c, mem, notifiers={"msteams": rec})
+    process([finding(observed_at=OLD)], config=c, store=mem, outbox=q.outbox, now=T0)
     t = T0
-    d = drain(ob, config=c, store=mem, now=lambda: t, notifiers={"msteams": rec})
+    d = q.deliver(t)
     assert d.retried == 1
     assert list(mem.query(Namespace.NFLOG)) == []
-    d = drain(ob, config=c, store=mem, now=lambda: t, notifiers={"msteams": rec})
-    assert d.delivered == 0
-    assert d.retried == 0
-    t = T0 + timedelta(seconds=10)
-    drain(ob, config=c, store=mem, now=lambda: t, notifiers={"msteams": rec})
-    t = T0 + timedelta(seconds=40)
-    d = drain(ob, config=c, store=mem, now=lambda: t, notifiers={"msteams": rec})
+    assert len(q.pending()) == 1  # still queued: the host redelivers it
+    t = T0 + timedelta(seconds=30)
+    d = q.deliver(t)
+    assert (d.delivered, d.retried) == (0, 1)
+    t = T0 + timedelta(seconds=60)
+    d = q.deliver(t)
     assert d.delivered == 1
     assert len(rec.calls) == 3
-    (e,) = ob.entries()
+    assert q.pending() == []
+    (e,) = q.entries()
     assert e.state == "sent"
     assert e.attempts == 3
     # nothing more is enqueued afterwards
-    assert process([finding(observed_at=OLD)], config=c, store=mem, outbox=ob, now=t).enqueued == []
+    assert process([finding(observed_at=OLD)], config=c, store=mem, outbox=q.outbox, now=t).enqueued == []
 
 
 def test_gives_up_after_max_attempts(mem: MemoryStore) -> None:
     from alerts.notify import NotifyResult
-    from alerts.outbox import RetryPolicy
 
     c = cfg()
     rec = RecordingNotifier(script=[NotifyResult(False, True, "HTTP 429")] * 10)
-    ob = StoreOutbox(mem, RetryPolicy(max_attempts=3, base=timedelta(seconds=1)))
-    process([finding(observed_at=OLD)], config=c, store=mem, outbox=ob, now=T0)
+    q = AlertsQueue(c, mem, notifiers={"msteams": rec})
+    process([finding(observed_at=OLD)], config=c, store=mem, outbox=q.outbox, now=T0)
     for k in range(10):
-        at = T0 + timedelta(minutes=k)
-        drain(ob, config=c, store=mem, now=_clock(at), notifiers={"msteams": rec})
-    (e,) = ob.entries(failed=True)
-    assert e.attempts == 3
-    assert "gave up after 3 attempts" in e.last_error
+        q.deliver(T0 + timedelta(minutes=k))
+    (e,) = q.entries(failed=True)
+    assert e.attempts == MAX_DEQUEUE_COUNT
+    assert f"gave up after {MAX_DEQUEUE_COUNT} attempts" in e.last_error
     assert "429" in e.last_error
-    assert len(rec.calls) == 3
+    assert len(rec.calls) == MAX_DEQUEUE_COUNT
+    assert len(q.poisoned()) == 1  # the host's poison queue keeps the message
 
 
 def test_non_retryable_goes_straight_to_failed(mem: MemoryStore) -> None:
@@ -295,11 +296,12 @@ def test_non_retryable_goes_straight_to_failed(mem: MemoryStore) -> None:
 
     c = cfg()
     rec = RecordingNotifier(script=[NotifyResult(False, False, "HTTP 400")])
-    ob = StoreOutbox(mem)
-    process([finding(observed_at=OLD)], config=c, store=mem, outbox=ob, now=T0)
-    d = drain(ob, config=c, store=mem, now=lambda: T0, notifiers={"msteams": rec})
+    q = AlertsQueue(c, mem, notifiers={"msteams": rec})
+    process([finding(observed_at=OLD)], config=c, store=mem, outbox=q.outbox, now=T0)
+    d = q.deliver(T0)
     assert d.failed == 1
-    assert ob.entries(failed=True)[0].last_error.endswith("HTTP 400")
+    assert q.pending() == []  # not redelivered
+    assert q.entries(failed=True)[0].last_error.endswith("HTTP 400")
 
 
 @pytest.mark.parametrize("n", [1, 50])
@@ -337,12 +339,12 @@ def test_crash_before_enqueue_loses_nothing(mem: MemoryStore) -> None:
     """Alert state is written before the outbox: a crash in between is repaired by the next run."""
     c, rec = cfg(), RecordingNotifier()
 
-    class Broken(StoreOutbox):
+    class Broken(QueueOutbox):
         def enqueue(self, message: Any, *, now: Any, delay: Any = timedelta(0)) -> bool:
             raise RuntimeError("queue unavailable")
 
     with pytest.raises(RuntimeError):
-        process([finding(observed_at=OLD)], config=c, store=mem, outbox=Broken(mem), now=T0)
+        process([finding(observed_at=OLD)], config=c, store=mem, outbox=Broken(*_queue_args(c, mem)), now=T0)
     r = run(c, mem, [], T0 + timedelta(minutes=1), rec)  # a later run, even without findings
     assert len(r.enqueued) == 1
     assert len(rec.calls) == 1
@@ -353,16 +355,17 @@ def test_capture_notifications_helper(mem: MemoryStore) -> None:
 
     c = cfg({"routes": [{"matchers": ['alertname="m"'], "receiver": "mail"}]})
     rec, notifiers = capture_notifications()
-    ob = StoreOutbox(mem)
-    process([finding(observed_at=OLD), finding(rule="m", observed_at=OLD)], config=c, store=mem, outbox=ob, now=T0)
-    drain(ob, config=c, store=mem, now=lambda: T0, notifiers=notifiers)
+    q = AlertsQueue(c, mem, notifiers=dict(notifiers))
+    process(
+        [finding(observed_at=OLD), finding(rule="m", observed_at=OLD)], config=c, store=mem, outbox=q.outbox, now=T0
+    )
+    q.deliver(T0)
     assert sorted(p.integration for p in rec.calls) == ["email[0]", "msteamsv2[0]"]
 
 
 def test_partial_failure_is_not_requeued_as_a_new_notification(mem: MemoryStore) -> None:
     """Teams succeeds, email keeps failing: re-runs must not queue a second email for the same content."""
     from alerts.notify import NotifyResult
-    from alerts.outbox import RetryPolicy
 
     c = parse_config(
         {
@@ -378,15 +381,15 @@ def test_partial_failure_is_not_requeued_as_a_new_notification(mem: MemoryStore)
     )
     teams = RecordingNotifier()
     mail = RecordingNotifier(script=[NotifyResult(False, True, "SMTP 451")] * 3)
-    ob = StoreOutbox(mem, RetryPolicy(max_attempts=10, base=timedelta(minutes=2), cap=timedelta(minutes=2)))
+    q = AlertsQueue(c, mem, notifiers={"msteams": teams, "email": mail})
     f = [finding(observed_at=OLD)]
     for k in range(8):  # pipeline every minute, dispatcher every minute
         at = T0 + timedelta(minutes=k)
-        process(f, config=c, store=mem, outbox=ob, now=at)
-        drain(ob, config=c, store=mem, now=_clock(at), notifiers={"msteams": teams, "email": mail})
+        process(f, config=c, store=mem, outbox=q.outbox, now=at)
+        q.deliver(at)
     assert len(teams.calls) == 1
     assert len(mail.calls) == 4  # three failures, then one success
-    assert len(ob.entries()) == 1, [(e.state, e.attempts, e.detail, e.enqueued_at) for e in ob.entries()]
+    assert len(q.entries()) == 1, [(e.state, e.attempts, e.detail, e.enqueued_at) for e in q.entries()]
 
 
 def test_gc_forgets_old_log_entries_and_finished_outbox_records(mem: MemoryStore) -> None:
@@ -413,3 +416,8 @@ def test_resolved_alert_is_shown_once_then_dropped_from_later_notifications(mem:
     assert [v.fingerprint for v in rec.calls[2].alerts] == [a.fingerprint]
     run(c, mem, [a], T0 + timedelta(hours=2, minutes=30), rec)
     assert len(rec.calls) == 3  # and no flip-flop afterwards
+
+
+def _queue_args(config: VigilConfig, store: MemoryStore) -> tuple[Any, MemoryStore, str]:
+    q = AlertsQueue(config, store)
+    return q.rt, store, q.queue

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from alerts.outbox import QueueOutbox, StoreOutbox
+from alerts.outbox import QueueOutbox, entries
 from alerts.pipeline import process
 from alerts.testing import finding
 from core.runtime import MAX_QUEUE_MESSAGE_BYTES
@@ -86,9 +86,9 @@ def test_enqueue_is_deduplicated_and_delivery_exactly_once(azurite: Any, endpoin
         assert len(endpoint.accepted()) == 5
         got = {a["fingerprint"] for r in endpoint.accepted() for a in r.json()["alerts"]}
         assert got == {f.fingerprint for f in fs}
-        entries = StoreOutbox(rt.store).entries()
-        assert {e.state for e in entries} == {"sent"}
-        assert {e.attempts for e in entries} == {2}
+        mirrored = entries(rt.store)
+        assert {e.state for e in mirrored} == {"sent"}
+        assert {e.attempts for e in mirrored} == {2}
 
 
 def test_a_retryable_failure_raises_for_the_host_to_redeliver(azurite: Any) -> None:
@@ -99,7 +99,7 @@ def test_a_retryable_failure_raises_for_the_host_to_redeliver(azurite: Any) -> N
             (body,) = _receive(rt, _outbox(rt).queue)
             with pytest.raises(handlers.RetryableError, match="503"):
                 handlers.dispatch_alert(body, rt)
-            (entry,) = StoreOutbox(rt.store).entries()
+            (entry,) = entries(rt.store)
             assert (entry.state, entry.attempts) == ("pending", 1)
             assert "503" in entry.last_error
 

@@ -15,12 +15,12 @@ import pytest
 
 from alerts.dispatch import deliver
 from alerts.nflog import entry_key, read_entry
-from alerts.outbox import StoreOutbox
+from alerts.outbox import QueueOutbox
 from alerts.pipeline import process
 from alerts.receipts import ReceiptJournal
 from alerts.testing import MemoryStore, finding
 from core.state.base import Namespace, StateUnavailableError
-from tests.alerts.helpers import Reply, serve
+from tests.alerts.helpers import AlertsQueue, Reply, serve
 from vigil.config import VigilConfig, parse_config
 
 SUB = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg1/providers/Microsoft.Compute"
@@ -56,11 +56,11 @@ def _teams(url: str, **extra: Any) -> VigilConfig:
 
 
 def _message(cfg: VigilConfig, store: Any, now: datetime, n: int = 1) -> dict[str, Any]:
-    ob = StoreOutbox(store)
+    q = AlertsQueue(cfg, store, at=now)
     fs = [finding(resource=f"{SUB}/virtualMachines/vm{i:03d}", observed_at=now) for i in range(n)]
-    process(fs, config=cfg, store=store, outbox=ob, now=now)
-    (lease,) = ob.receive(now=now)
-    return lease.message
+    process(fs, config=cfg, store=store, outbox=q.outbox, now=now)
+    (body,) = q.pending()  # what the alerts queue's trigger receives
+    return QueueOutbox.resolve(store, body)
 
 
 @pytest.mark.parametrize("with_receipts", [True, False])

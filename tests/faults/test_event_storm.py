@@ -42,11 +42,14 @@ def test_storm_with_a_flaky_receiver_still_notifies_each_transition_once() -> No
 
 
 def test_the_checker_detects_a_lost_notification() -> None:
-    """The harness can fail: a receiver that swallows (drops) one request is reported as a loss."""
+    """The harness can fail: a receiver that swallows (drops) one request is reported as a loss.
+
+    One phase and no settling: the queue redelivers a dropped message at its next drain (a later
+    phase would deliver it), so the run ends with that message still queued, never delivered."""
 
     def drop_first(n: int, req: Request) -> Answer:
         return Answer(drop=True) if n == 0 else Answer(202)
 
-    res = event_storm(300, seed=3, phases=2, script=drop_first, settle_rounds=0)
+    res = event_storm(300, seed=3, phases=1, script=drop_first, settle_rounds=0)
     assert res.failed_outbox + res.lost >= 1
     assert not res.ok

@@ -20,9 +20,6 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 from alerts.actions import action_response, confirmation_page, csrf_token
-from alerts.dispatch import drain
-from alerts.notify import DirectorySink
-from alerts.outbox import StoreOutbox
 from alerts.pipeline import process
 from alerts.remediation.arm import ArmClient
 from alerts.remediation.execute import ledger_entries
@@ -31,6 +28,7 @@ from alerts.signing import derive_nonce, sign_link
 from core.model import Finding, ResourceRef, Severity, Status
 from core.state.base import Namespace
 from core.state.sqlite import SQLiteStore
+from tests.alerts.helpers import AlertsQueue
 from tests.alerts.remediation.test_execute import VM, FakeTenant
 from tests.support.azure_server import AzureTestServer
 from vigil.config import VigilConfig, parse_config
@@ -89,9 +87,10 @@ def arm(server: AzureTestServer) -> Iterator[ArmClient]:
 
 def _card_buttons(config: VigilConfig, store: SQLiteStore, out: Path, finding: Finding) -> dict[str, str]:
     """Run the alert pipeline and the real Teams renderer; the titles and URLs of the card's buttons."""
-    ob = StoreOutbox(store)
-    process([finding], config=config, store=store, outbox=ob, now=NOW)
-    drain(ob, config=config, store=store, now=lambda: NOW, sink=DirectorySink(out), signing_key=KEY)
+    # the alerts queue's trigger signs card links with the app's VIGIL_SIGNING_KEY
+    q = AlertsQueue(config, store, at=NOW, sink=out, settings={"VIGIL_SIGNING_KEY": KEY.decode()})
+    process([finding], config=config, store=store, outbox=q.outbox, now=NOW)
+    assert q.deliver().delivered == 1
     buttons: dict[str, str] = {}
     for card in sorted(out.glob("*.json")):
         text = card.read_text(encoding="utf-8")
@@ -171,7 +170,7 @@ def test_approving_a_resolved_alert_does_nothing(store: SQLiteStore, tmp_path: P
         [_finding(status=Status.RESOLVED, at=NOW + timedelta(minutes=1))],
         config=config,
         store=store,
-        outbox=StoreOutbox(store),
+        outbox=AlertsQueue(config, store).outbox,
         now=NOW + timedelta(minutes=1),
     )
     status, body = _post(_approve_link(_finding().fingerprint), store, config)
@@ -262,7 +261,7 @@ def test_the_worker_refuses_an_approval_for_an_alert_since_resolved(
         [_finding(status=Status.RESOLVED, at=NOW + timedelta(minutes=1))],
         config=config,
         store=store,
-        outbox=StoreOutbox(store),
+        outbox=AlertsQueue(config, store).outbox,
         now=NOW + timedelta(minutes=1),
     )
     rt = LocalRuntime(config, store, tmp_path, settings={"VIGIL_SIGNING_KEY": KEY.decode()})

@@ -140,9 +140,9 @@ def test_the_activity_log_read_live_gives_the_same_alerts_as_the_tenant_folder(
     ``run_tenant`` over the folder; a second read after the commit finds nothing new."""
     import yaml
 
-    from alerts.outbox import StoreOutbox
     from alerts.pipeline import current_alerts, process
     from core.state.sqlite import SQLiteStore
+    from tests.alerts.helpers import AlertsQueue
     from tests.support.activity import add_activity_log, add_log_analytics
     from tests.support.azure_server import AzureTestServer
     from vigil.activity_path import detect_activity, read_live
@@ -189,7 +189,7 @@ def test_the_activity_log_read_live_gives_the_same_alerts_as_the_tenant_folder(
             assert not batch.quarantined
             assert sorted(r["eventDataId"] for r in batch.records) == sorted(e["eventDataId"] for e in folder)
             findings = detect_activity(batch.records, config, DEFAULT_NOW)
-            process(findings, config=config, store=store, outbox=StoreOutbox(store), now=DEFAULT_NOW)
+            process(findings, config=config, store=store, outbox=AlertsQueue(config, store).outbox, now=DEFAULT_NOW)
             batch.commit()
             again = read_live(config, store, DEFAULT_NOW + timedelta(minutes=15), **kwargs)
             assert again.records == []

@@ -173,6 +173,26 @@ def test_cost_path_blob_created_to_overspend_alerts(
     names = {json.loads(r.body)["alerts"][0]["labels"]["detector"] for r in endpoint.accepted()}
     assert names == {"overspend"}
 
+    # Every other run covering the same days (the actual and FOCUS datasets of one month) is
+    # skipped: nothing changed since those days were detected. A redelivery is skipped too.
+    same_days = [m for m in detect_msgs if m["days"] == latest["days"]]
+    assert len(same_days) == 2  # the actual and FOCUS exports of the newest month
+    for msg in same_days:
+        again = handlers.handle_detect({**msg, "now": DEFAULT_NOW.isoformat()}, rt)
+        assert again == {"skipped": "already detected over the same cost runs", "run_id": msg["run_id"]}
+    # Other days are detected.
+    other = next(m for m in detect_msgs if m["days"] != latest["days"])
+    assert "findings" in handlers.handle_detect(other, rt)
+    # A run swapped in since (a re-export of the month) makes the same days detected again.
+    from ingest.cost.store import CostStore
+
+    costs = CostStore(rt.blobs("costs"))
+    part, pointer = costs.partitions()[-1]
+    assert costs.swap(part, pointer)  # the live run replaced (by itself: a new swapped_at)
+    redo = handlers.handle_detect({**latest, "now": DEFAULT_NOW.isoformat()}, rt)
+    assert redo["findings"] == result["findings"]
+    assert redo["alerts"]["enqueued"] == 0  # the alerts are already notified: dedup, nothing sent twice
+
 
 def test_metrics_timer_finds_the_idle_vm_and_ml_instance(
     tmp_path: Path, store: StateStore, endpoint: Endpoint, sim: SimResult
@@ -338,7 +358,7 @@ def test_live_metrics_timer_reads_resource_graph_and_azure_monitor(
 def test_outbox_mirror_and_by_reference_messages(
     tmp_path: Path, store: StateStore, endpoint: Endpoint, sim: SimResult, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from alerts.outbox import StoreOutbox
+    from alerts.outbox import entries as outbox_entries
     from core import runtime
 
     monkeypatch.setattr(runtime, "MAX_QUEUE_MESSAGE_BYTES", 200)  # a reference fits, an idle group does not
@@ -347,11 +367,11 @@ def test_outbox_mirror_and_by_reference_messages(
     bodies = rt.pending(ALERTS)  # two groups: the idle VM and the idle ML instance
     assert len(bodies) == 2
     assert all(set(body) == {"ref", "attempts"} for body in bodies)  # too big for a queue message: by reference
-    entries = StoreOutbox(store).entries()
+    entries = outbox_entries(store)
     assert [e.state for e in entries] == ["pending", "pending"]
     assert {e.key for e in entries} == {body["ref"] for body in bodies}
     _deliver_all(rt)
-    entries = StoreOutbox(store).entries()
+    entries = outbox_entries(store)
     assert [(e.state, e.attempts) for e in entries] == [("sent", 1), ("sent", 1)]
     assert len(endpoint.accepted()) == 2
 

@@ -123,11 +123,11 @@ def outbox(
     """Show the delivery state of queued notifications."""
     from dataclasses import asdict
 
-    from alerts.outbox import StoreOutbox
+    from alerts.outbox import entries as outbox_entries
 
     store = _open(state)
     try:
-        entries = StoreOutbox(store).entries(failed=failed)
+        entries = outbox_entries(store, failed=failed)
     finally:
         store.close()
     if as_json:

@@ -116,17 +116,52 @@ def _now(message: Mapping[str, Any], rt: Runtime) -> datetime:
     return rt.now()
 
 
+def _detection_marker(rt: Runtime, days: list[date], now: datetime) -> tuple[str, str]:
+    """(checkpoint key, version) of one detection: the key names what is detected (the days and
+    ``now``), the version what it is detected over (the live cost runs and the overspend config).
+
+    Detection is a function of exactly these, so a detect message whose key was already
+    evaluated at the same version has nothing new to say: a redelivered message, or the run
+    of another dataset or scope covering the same days (an export's actual and FOCUS
+    datasets complete one detect message each for the same month)."""
+    import hashlib
+    import json
+
+    from ingest.cost.store import CostStore
+
+    pointers = [
+        (part.prefix, cur.get("run_id"), cur.get("swapped_at"))
+        for part, cur in CostStore(rt.blobs(setting(rt, COSTS_CONTAINER))).partitions()
+    ]
+    what = json.dumps([sorted(d.isoformat() for d in days), now.isoformat()])
+    over = json.dumps([pointers, rt.config.detectors.overspend.model_dump(mode="json")], sort_keys=True, default=str)
+    digest = hashlib.sha256
+    return f"detected|{digest(what.encode()).hexdigest()[:32]}", digest(over.encode()).hexdigest()
+
+
 def handle_detect(message: dict[str, Any], rt: Runtime) -> dict[str, Any]:
-    """Overspend detection after a completed ingest run (or a scheduled group flush)."""
+    """Overspend detection after a completed ingest run (or a scheduled group flush).
+
+    Idempotent, and cheap when repeated: a message for days already detected over the same
+    live cost runs (see :func:`_detection_marker`) returns ``{"skipped": ...}`` without loading
+    costs. The marker is written only after the alerts were raised, so a failure redetects.
+    """
     now = _now(message, rt)
     if message.get("type") == "flush":
         return {"alerts": raise_alerts([], rt, now)}
+    from core.state.base import Namespace
     from detectors.overspend import detect
     from ingest.cost import load_costs
 
     days = [date.fromisoformat(d) for d in message.get("days") or []]
     if not message.get("now") and days:
         now = datetime.combine(max(days) + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    marker, version = _detection_marker(rt, days, now)
+    done = rt.store.get(Namespace.CHECKPOINTS, marker)
+    if done is not None and done.value.get("version") == version:
+        return {"skipped": "already detected over the same cost runs", "run_id": message.get("run_id")}
     costs = load_costs(rt.blobs(setting(rt, COSTS_CONTAINER)), start=now - COST_HISTORY, end=now, aggregate=True)
     findings = detect(costs, config=rt.config.detectors.overspend, now=now, days=days or None)
-    return {"cost_rows": len(costs), "findings": len(findings), "alerts": raise_alerts(findings, rt, now)}
+    alerts = raise_alerts(findings, rt, now)
+    rt.store.put(Namespace.CHECKPOINTS, marker, {"version": version, "at": rt.now().isoformat()})
+    return {"cost_rows": len(costs), "findings": len(findings), "alerts": alerts}

@@ -39,9 +39,9 @@ def dispatch_alert(message: dict[str, Any], rt: Runtime) -> dict[str, Any]:
         receipts=rt.receipts() if isinstance(rt, HasReceipts) else None,
     )
     key = str(body.get("key"))
-    QueueOutbox.record(rt.store, key, ok=res.ok, retryable=res.retryable, detail=res.to_dict(), now=now)
-    if res.retryable:
-        raise RetryableError(f"notification {key}: {res.reason}")
+    gave_up = QueueOutbox.record(rt.store, key, ok=res.ok, retryable=res.retryable, detail=res.to_dict(), now=now)
+    if res.retryable:  # raised even when given up on: the host's last attempt moves it to the poison queue
+        raise RetryableError(f"notification {key}: {res.reason}" + (" (given up)" if gave_up else ""))
     if not res.ok:
         log.error("notification %s failed permanently: %s", key, res.reason, extra={"key": key})
     return res.to_dict()

@@ -449,10 +449,8 @@ def test_the_alert_shows_the_remediation_outcome(
     """After a failed LRO the next card and `vigil alerts list` say so."""
     from typer.testing import CliRunner
 
-    from alerts.dispatch import drain
-    from alerts.notify import DirectorySink
-    from alerts.outbox import StoreOutbox
     from alerts.pipeline import process
+    from tests.alerts.helpers import AlertsQueue
     from vigil.cli.main import app
     from vigil.config import parse_config
 
@@ -468,11 +466,10 @@ def test_the_alert_shows_the_remediation_outcome(
     handle_approval(
         query_of(link), key=KEY, store=store, arm=arm, config=CFG, now=NOW, approved_by="g", correlation_id="c"
     )
-    process([finding], config=config, store=store, outbox=StoreOutbox(store), now=NOW)
     out = tmp_path / "outbox"
-    drain(
-        StoreOutbox(store), config=config, store=store, now=lambda: NOW + timedelta(minutes=1), sink=DirectorySink(out)
-    )
+    q = AlertsQueue(config, store, at=NOW, sink=out)
+    process([finding], config=config, store=store, outbox=q.outbox, now=NOW)
+    assert q.deliver(NOW + timedelta(minutes=1)).delivered == 1
     card = json.dumps(json.loads(next(out.glob("*.json")).read_text(encoding="utf-8")))
     assert '"title": "Remediation", "value": "remediation failed: ' in card
     listed = CliRunner().invoke(app, ["alerts", "list", "--state", str(tmp_path / "state.db"), "--json"])
