@@ -19,7 +19,6 @@ from typing import Any
 import azure.functions as func
 import pytest
 
-from alerts.outbox import StoreOutbox
 from alerts.pipeline import process
 from alerts.regex import AnchoredRegex
 from alerts.silences import active_silences, silenced_by
@@ -83,7 +82,10 @@ def test_routing_a_batch_with_a_26_character_label_completes(store: MemoryStore)
     cfg = parse_config({"route": {"receiver": "r"}, "receivers": [{"name": "r"}]})
     batch = [finding(rule=f"rule-{i}", labels={"resource_id": LABEL}, observed_at=now) for i in range(50)]
     batch.append(finding(rule="ends-in-x", labels={"resource_id": LABEL + "X"}, observed_at=now))
-    result = process(batch, config=cfg, store=store, outbox=StoreOutbox(store), now=now)
+    from tests.alerts.helpers import AlertsQueue
+
+    queue = AlertsQueue(cfg, store, at=now)  # the production outbox (QueueOutbox over a LocalRuntime)
+    result = process(batch, config=cfg, store=store, outbox=queue.outbox, now=now)
     assert result.findings == 51
     assert result.firing == 51
     assert result.silenced == 1  # only the label that ends in X matches the silence
