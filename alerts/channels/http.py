@@ -11,10 +11,13 @@ from __future__ import annotations
 import base64
 import ssl
 from pathlib import Path
+from typing import Generic, TypeVar
 
 import httpx
 
-from alerts.amconfig import HTTPClientConfig
+from alerts.amconfig import GlobalConfig, HTTPClientConfig
+from alerts.notify import DirectorySink
+from alerts.template import EMPTY, library
 
 __all__ = ["auth_headers", "make_client", "read_secret", "unsupported_http_options"]
 
@@ -81,3 +84,26 @@ def unsupported_http_options(cfg: HTTPClientConfig | None) -> list[str]:
     if cfg.no_proxy or cfg.proxy_from_environment:
         out.append("no_proxy/proxy_from_environment")
     return out
+
+
+C = TypeVar("C")
+
+
+class AlertmanagerReceiver(Generic[C]):
+    """What every alertmanager.yml receiver type Vigil delivers to holds: its config, the ``global``
+    block, the ``templates:`` library, and where it sends (a sink folder, or HTTP through ``transport``)."""
+
+    def __init__(
+        self,
+        cfg: C,
+        *,
+        global_cfg: GlobalConfig | None = None,
+        sink: DirectorySink | None = None,
+        transport: httpx.BaseTransport | None = None,
+        templates: tuple[str, ...] = (),
+    ) -> None:
+        self.lib = library(templates) if templates else EMPTY
+        self.cfg = cfg
+        self.g = global_cfg or GlobalConfig()
+        self.sink = sink
+        self._transport = transport

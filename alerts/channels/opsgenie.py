@@ -12,14 +12,12 @@ import hashlib
 import json
 from typing import Any
 
-import httpx
-
-from alerts.amconfig import GlobalConfig, OpsgenieConfig
+from alerts.amconfig import OpsgenieConfig
 from alerts.amdata import payload_data
-from alerts.channels.http import make_client, read_secret
+from alerts.channels.http import AlertmanagerReceiver, make_client, read_secret
 from alerts.durations import parse_duration
-from alerts.notify import DirectorySink, NotificationPayload, NotifyResult, part_id, post_with_retries
-from alerts.template import EMPTY, Library, library, render_field
+from alerts.notify import NotificationPayload, NotifyResult, part_id, post_with_retries
+from alerts.template import EMPTY, Library, render_field
 
 __all__ = ["OpsgenieNotifier", "render_request"]
 
@@ -62,22 +60,7 @@ def render_request(
     return f"{base}v2/alerts", body
 
 
-class OpsgenieNotifier:
-    def __init__(
-        self,
-        cfg: OpsgenieConfig,
-        *,
-        global_cfg: GlobalConfig | None = None,
-        sink: DirectorySink | None = None,
-        transport: httpx.BaseTransport | None = None,
-        templates: tuple[str, ...] = (),
-    ) -> None:
-        self.lib = library(templates) if templates else EMPTY
-        self.cfg = cfg
-        self.g = global_cfg or GlobalConfig()
-        self.sink = sink
-        self._transport = transport
-
+class OpsgenieNotifier(AlertmanagerReceiver[OpsgenieConfig]):
     def notify(self, payload: NotificationPayload) -> NotifyResult:
         c, g = self.cfg, self.g
         try:

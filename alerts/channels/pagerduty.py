@@ -13,14 +13,12 @@ import hashlib
 import json
 from typing import Any
 
-import httpx
-
-from alerts.amconfig import GlobalConfig, PagerDutyConfig
+from alerts.amconfig import PagerDutyConfig
 from alerts.amdata import payload_data
-from alerts.channels.http import auth_headers, make_client, read_secret
+from alerts.channels.http import AlertmanagerReceiver, auth_headers, make_client, read_secret
 from alerts.durations import parse_duration
-from alerts.notify import DirectorySink, NotificationPayload, NotifyResult, part_id, post_with_retries
-from alerts.template import EMPTY, Library, library, render_field
+from alerts.notify import NotificationPayload, NotifyResult, part_id, post_with_retries
+from alerts.template import EMPTY, Library, render_field
 
 __all__ = ["PagerDutyNotifier", "render_event"]
 
@@ -74,22 +72,7 @@ def render_event(
     return event
 
 
-class PagerDutyNotifier:
-    def __init__(
-        self,
-        cfg: PagerDutyConfig,
-        *,
-        global_cfg: GlobalConfig | None = None,
-        sink: DirectorySink | None = None,
-        transport: httpx.BaseTransport | None = None,
-        templates: tuple[str, ...] = (),
-    ) -> None:
-        self.lib = library(templates) if templates else EMPTY
-        self.cfg = cfg
-        self.g = global_cfg or GlobalConfig()
-        self.sink = sink
-        self._transport = transport
-
+class PagerDutyNotifier(AlertmanagerReceiver[PagerDutyConfig]):
     def notify(self, payload: NotificationPayload) -> NotifyResult:
         c = self.cfg
         try:

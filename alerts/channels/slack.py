@@ -15,19 +15,18 @@ from typing import Any
 
 import httpx
 
-from alerts.amconfig import GlobalConfig, SlackConfig
+from alerts.amconfig import SlackConfig
 from alerts.amdata import payload_data
-from alerts.channels.http import auth_headers, make_client, read_secret
+from alerts.channels.http import AlertmanagerReceiver, auth_headers, make_client, read_secret
 from alerts.durations import parse_duration
 from alerts.notify import (
-    DirectorySink,
     NotificationPayload,
     NotifyResult,
     classify_http,
     part_id,
     post_with_retries,
 )
-from alerts.template import EMPTY, Library, library, render_field
+from alerts.template import EMPTY, Library, render_field
 
 __all__ = ["SlackNotifier", "render_message", "slack_escape"]
 
@@ -84,22 +83,7 @@ def render_message(cfg: SlackConfig, data: dict[str, Any], lib: Library = EMPTY)
     return {k: v for k, v in msg.items() if v not in ("", None, False)}
 
 
-class SlackNotifier:
-    def __init__(
-        self,
-        cfg: SlackConfig,
-        *,
-        global_cfg: GlobalConfig | None = None,
-        sink: DirectorySink | None = None,
-        transport: httpx.BaseTransport | None = None,
-        templates: tuple[str, ...] = (),
-    ) -> None:
-        self.lib = library(templates) if templates else EMPTY
-        self.cfg = cfg
-        self.g = global_cfg or GlobalConfig()
-        self.sink = sink
-        self._transport = transport
-
+class SlackNotifier(AlertmanagerReceiver[SlackConfig]):
     def _target(self) -> tuple[str, dict[str, str], bool]:
         """(url, auth headers, is the Web API)."""
         c, g = self.cfg, self.g
