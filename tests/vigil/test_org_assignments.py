@@ -1,0 +1,280 @@
+"""The organisation's own Azure Policy assignments on the event path.
+
+The Function's ``resource_events`` front door (``vigil.functions.resource_events``, the function
+``function_app`` indexes; get_functions() may run once per process and tests/test_function_app.py
+runs it) is called with real ``azure.functions.EventGridEvent`` objects over a real runtime on
+Azurite. ARM (resources, policy assignments, exemptions, definitions, diagnostic settings) is
+the project's local HTTPS test server, reached by the real SDK pipeline with the runtime's
+credential.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import azure.functions as func
+import pytest
+
+from core.state.base import Namespace
+from detectors.drift.loader import builtin_definitions
+from ingest.policy_state import ASSIGNMENTS_API_VERSION, EXEMPTIONS_API_VERSION
+from tests.support.azure_server import AzureTestServer, Response
+from tests.support.azurite import host_settings
+from vigil import runtime_azure
+from vigil.handlers import events as event_handlers
+from vigil.runtime_azure import AzureRuntime, reset_runtime
+from vigil.simulate.policy import SECURE_TRANSFER, SECURE_TRANSFER_ID, policy_assignment, policy_exemption
+
+SUB_ID = "6a1d2c3b-0000-4000-8000-0000000000c3"
+SUB = f"/subscriptions/{SUB_ID}"
+AUTH = f"{SUB}/providers/Microsoft.Authorization"
+ML_SET = "/providers/Microsoft.Authorization/policySetDefinitions/vigil-azure-ml-security"
+WRITE = "Microsoft.Resources.ResourceWriteSuccess"
+NOW = datetime.now(UTC)
+MESSAGE = "Storage accounts must accept HTTPS only (SEC-12)."
+
+
+def _account(rg: str, name: str, *, https_only: bool = False) -> dict[str, Any]:
+    return {
+        "id": f"{SUB}/resourceGroups/{rg}/providers/Microsoft.Storage/storageAccounts/{name}",
+        "name": name,
+        "type": "Microsoft.Storage/storageAccounts",
+        "location": "westeurope",
+        "kind": "StorageV2",
+        "sku": {"name": "Standard_LRS"},
+        "properties": {"supportsHttpsTrafficOnly": https_only, "minimumTlsVersion": "TLS1_2"},
+    }
+
+
+def _workspace(rg: str, name: str) -> dict[str, Any]:
+    return {
+        "id": f"{SUB}/resourceGroups/{rg}/providers/Microsoft.MachineLearningServices/workspaces/{name}",
+        "name": name,
+        "type": "Microsoft.MachineLearningServices/workspaces",
+        "location": "westeurope",
+        "identity": {"type": "SystemAssigned"},
+        "properties": {"publicNetworkAccess": "Enabled", "hbiWorkspace": False},
+    }
+
+
+HTTPS = policy_assignment(
+    SUB,
+    "secure-transfer",
+    SECURE_TRANSFER_ID,
+    displayName="Secure transfer to storage accounts should be enabled",
+    notScopes=[f"{SUB}/resourceGroups/rg-legacy"],
+    nonComplianceMessages=[{"message": MESSAGE}],
+    enforcementMode="DoNotEnforce",
+)
+ML = policy_assignment(
+    SUB,
+    "ml-security",
+    ML_SET,
+    displayName="Azure ML security baseline",
+    parameters={"effect": {"value": "Deny"}, "isolationMode": {"value": "AllowOnlyApprovedOutbound"}},
+    nonComplianceMessages=[
+        {
+            "message": "ML workspaces must be private.",
+            "policyDefinitionReferenceId": "ml-workspace-public-network-access",
+        }
+    ],
+)
+
+
+def _exemptions(now: datetime) -> list[dict[str, Any]]:
+    return [
+        policy_exemption(f"{SUB}/resourceGroups/rg-waived", "waived", HTTPS["id"], "Waiver"),
+        policy_exemption(
+            f"{SUB}/resourceGroups/rg-expired",
+            "expired",
+            HTTPS["id"],
+            "Mitigated",
+            (now - timedelta(days=1)).isoformat().replace("+00:00", "Z"),
+        ),
+    ]
+
+
+def _event(n: int, resource_id: str, when: datetime) -> func.EventGridEvent:
+    rtype = "/".join(resource_id.rsplit("/providers/", maxsplit=1)[-1].split("/")[0:2])
+    return func.EventGridEvent(
+        id=f"00000000-0000-4000-8000-{n:012d}",
+        data={
+            "operationName": f"{rtype}/write",
+            "resourceUri": resource_id,
+            "status": "Succeeded",
+            "correlationId": f"corr-{n}",
+            "claims": {"name": "Dana Ops"},
+        },
+        topic=SUB,
+        subject=resource_id,
+        event_type=WRITE,
+        event_time=when,
+        data_version="2",
+    )
+
+
+@pytest.fixture
+def arm_env(azurite: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[AzureTestServer]:
+    """A runtime on Azurite without a tenant folder: ARM is the local HTTPS test server."""
+    env = host_settings(azurite.connection_string)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("VIGIL_TENANT_DIR", raising=False)
+    (tmp_path / "vigil.yaml").write_text(f"scopes:\n  subscriptions: ['{SUB_ID}']\n", encoding="utf-8")
+    monkeypatch.setenv("VIGIL_CONFIG", str(tmp_path / "vigil.yaml"))
+    monkeypatch.setattr(event_handlers, "_ASSIGNMENTS", {})
+    reset_runtime()
+    with AzureTestServer() as server:
+        rt = AzureRuntime.from_env(credential=server.credential(), azure_client_kwargs=server.client_kwargs())
+        monkeypatch.setattr(runtime_azure, "_RUNTIME", rt)
+        yield server
+    reset_runtime()
+
+
+def _serve_policy(server: AzureTestServer, exemptions: list[dict[str, Any]]) -> None:
+    server.add_list("GET", f"{AUTH}/policyAssignments", [HTTPS, ML], api_versions={ASSIGNMENTS_API_VERSION})
+    server.add_list("GET", f"{AUTH}/policyExemptions", exemptions, api_versions={EXEMPTIONS_API_VERSION})
+    definitions = {SECURE_TRANSFER_ID: SECURE_TRANSFER}
+    for did, doc in definitions.items():
+        server.route(
+            "GET", re.escape(did), lambda _r, _m, d=doc: Response(200, d), api_versions={ASSIGNMENTS_API_VERSION}
+        )
+
+
+def _serve_resources(server: AzureTestServer, resources: list[dict[str, Any]]) -> None:
+    for r in resources:
+        version = "2024-10-01" if "MachineLearning" in r["type"] else "2023-05-01"
+        server.add_resource(r, api_versions={version})
+    server.add_list("GET", r".*/providers/Microsoft\.Insights/diagnosticSettings", [])
+
+
+def _verdicts() -> dict[tuple[str, str], dict[str, Any]]:
+    store = runtime_azure.get_runtime().store
+    return {(v.value["resource_id"], v.value["rule"]): dict(v.value) for v in store.query(Namespace.VERDICTS)}
+
+
+def _alerts() -> list[dict[str, Any]]:
+    store = runtime_azure.get_runtime().store
+    return [dict(a.value) for a in store.query(Namespace.ALERTS)]
+
+
+def test_assignment_fires_within_the_event_handler_and_scopes_and_exemptions_suppress(
+    arm_env: AzureTestServer,
+) -> None:
+    from vigil.functions import resource_events
+
+    server = arm_env
+    apps = _account("rg-apps", "stapps")
+    legacy = _account("rg-legacy", "stlegacy")  # notScopes
+    waived = _account("rg-waived", "stwaived")  # Waiver exemption, no expiry
+    expired = _account("rg-expired", "stexpired")  # exemption expired yesterday: evaluated again
+    _serve_policy(server, _exemptions(NOW))
+    _serve_resources(server, [apps, legacy, waived, expired])
+    when = NOW - timedelta(seconds=5)
+    for n, r in enumerate([apps, legacy, waived, expired]):
+        resource_events(_event(n, r["id"], when))
+
+    rule = "assignment:secure-transfer"
+    verdicts = _verdicts()
+    assert verdicts[(apps["id"].lower(), rule)]["compliant"] is False
+    assert verdicts[(expired["id"].lower(), rule)]["compliant"] is False
+    assert verdicts[(waived["id"].lower(), rule)]["compliant"] is True  # exempt
+    assert (legacy["id"].lower(), rule) not in verdicts  # not in scope: not evaluated at all
+    # the assignments were read once for the four events (cached for ASSIGNMENTS_REFRESH)
+    assert len(server.requests_to(re.escape(f"{AUTH}/policyAssignments"), "GET")) == 1
+    assert len(server.requests_to(re.escape(SECURE_TRANSFER_ID), "GET")) == 1
+
+    alerts = [a for a in _alerts() if rule in str(a)]
+    fired = sorted(str(a) for a in alerts)
+    assert len(alerts) == 2, fired
+    text = " ".join(fired)
+    assert "stapps" in text
+    assert "stexpired" in text
+    assert "stwaived" not in text
+    assert "stlegacy" not in text
+    for expected in (HTTPS["id"], "Secure transfer to storage accounts should be enabled", MESSAGE, "DoNotEnforce"):
+        assert expected in text
+
+
+def test_initiative_assignment_with_parameters_on_the_event_path(arm_env: AzureTestServer) -> None:
+    from vigil.functions import resource_events
+
+    server = arm_env
+    ws = _workspace("rg-ml", "mlw-public")
+    _serve_policy(server, [])
+    for did, doc in builtin_definitions().items():  # Vigil's initiative, deployed as custom definitions
+        server.route(
+            "GET", re.escape(did), lambda _r, _m, d=doc: Response(200, d), api_versions={ASSIGNMENTS_API_VERSION}
+        )
+    _serve_resources(server, [ws])
+    resource_events(_event(1, ws["id"], NOW - timedelta(seconds=5)))
+
+    rule = "assignment:ml-security/ml-workspace-public-network-access"
+    v = _verdicts()[(ws["id"].lower(), rule)]
+    assert v["compliant"] is False
+    assert v["assignment_id"] == ML["id"]
+    (alert,) = [a for a in _alerts() if rule in str(a)]
+    text = str(alert)
+    assert "ML workspaces must be private." in text  # the member's own nonComplianceMessage
+    assert ML_SET in text
+    assert "'effect': 'deny'" in text
+
+
+def test_related_resources_are_read_once_per_scope_and_type_per_invocation(tmp_path: Path) -> None:
+    """auditIfNotExists members of two assignments on one resource, and the pack's rule, share one read."""
+    from core.state.sqlite import SQLiteStore
+    from detectors.drift.assignments import AssignmentSet, PolicyDocuments
+    from detectors.drift.loader import RuleSet, builtin_rules
+    from vigil import drift_path
+
+    docs = PolicyDocuments()
+    for did, doc in builtin_definitions().items():
+        docs.add(doc, did)
+    docs.add(ML, "ml")
+    docs.add({**ML, "id": ML["id"] + "-2", "name": "ml-security-2"}, "ml2")
+    org = AssignmentSet.from_documents(docs)
+    assert len(org) == 2
+    assert not org.errors
+
+    class Reader:
+        def __init__(self) -> None:
+            self.listed: list[tuple[str, str]] = []
+            self.ws = [_workspace("rg-ml", "a"), _workspace("rg-ml", "b")]
+
+        def get(self, rid: str) -> dict[str, Any] | None:
+            return next((w for w in self.ws if w["id"].lower() == rid.lower()), None)
+
+        def related(self, rid: str, rtype: str) -> list[dict[str, Any]]:
+            self.listed.append((rid.lower(), rtype.lower()))
+            return []
+
+    reader = Reader()
+    events = [
+        {
+            "id": f"e{i}",
+            "topic": SUB,
+            "subject": w["id"],
+            "eventType": WRITE,
+            "eventTime": (NOW - timedelta(seconds=10 - i)).isoformat(),
+            "data": {"resourceUri": w["id"], "operationName": "x/write"},
+            "dataVersion": "2",
+            "metadataVersion": "1",
+        }
+        for i, w in enumerate(reader.ws * 2)  # each workspace twice in the batch
+    ]
+    result = drift_path.handle_events(
+        events,
+        store=SQLiteStore(tmp_path / "state.db"),
+        reader=reader,
+        rules=RuleSet(builtin_rules()),
+        now=NOW,
+        assignments=org,
+    )
+    assert result.processed == 4
+    assert reader.listed, "the auditIfNotExists members read diagnostic settings"
+    assert len(reader.listed) == len(set(reader.listed)) == 2  # one per workspace scope, for the whole batch
+    assert result.related_reads == 2
