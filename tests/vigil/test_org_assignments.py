@@ -27,7 +27,7 @@ from tests.support.azurite import host_settings
 from vigil import runtime_azure
 from vigil.handlers import events as event_handlers
 from vigil.runtime_azure import AzureRuntime, reset_runtime
-from vigil.simulate.policy import SECURE_TRANSFER, SECURE_TRANSFER_ID, policy_assignment, policy_exemption
+from vigil.simulate.policy import RESTRICT_NETWORK, RESTRICT_NETWORK_ID, policy_assignment, policy_exemption
 
 SUB_ID = "6a1d2c3b-0000-4000-8000-0000000000c3"
 SUB = f"/subscriptions/{SUB_ID}"
@@ -35,10 +35,11 @@ AUTH = f"{SUB}/providers/Microsoft.Authorization"
 ML_SET = "/providers/Microsoft.Authorization/policySetDefinitions/vigil-azure-ml-security"
 WRITE = "Microsoft.Resources.ResourceWriteSuccess"
 NOW = datetime.now(UTC)
-MESSAGE = "Storage accounts must accept HTTPS only (SEC-12)."
+MESSAGE = "Storage firewalls must deny by default (SEC-7)."
 
 
-def _account(rg: str, name: str, *, https_only: bool = False) -> dict[str, Any]:
+def _account(rg: str, name: str) -> dict[str, Any]:
+    """A storage account whose firewall admits every network (the built-in's non-compliance)."""
     return {
         "id": f"{SUB}/resourceGroups/{rg}/providers/Microsoft.Storage/storageAccounts/{name}",
         "name": name,
@@ -46,7 +47,13 @@ def _account(rg: str, name: str, *, https_only: bool = False) -> dict[str, Any]:
         "location": "westeurope",
         "kind": "StorageV2",
         "sku": {"name": "Standard_LRS"},
-        "properties": {"supportsHttpsTrafficOnly": https_only, "minimumTlsVersion": "TLS1_2"},
+        "properties": {
+            "supportsHttpsTrafficOnly": True,
+            "minimumTlsVersion": "TLS1_2",
+            "allowBlobPublicAccess": False,
+            "allowSharedKeyAccess": False,
+            "networkAcls": {"bypass": "AzureServices", "defaultAction": "Allow"},
+        },
     }
 
 
@@ -61,11 +68,11 @@ def _workspace(rg: str, name: str) -> dict[str, Any]:
     }
 
 
-HTTPS = policy_assignment(
+NETWORK = policy_assignment(
     SUB,
-    "secure-transfer",
-    SECURE_TRANSFER_ID,
-    displayName="Secure transfer to storage accounts should be enabled",
+    "restrict-network",
+    RESTRICT_NETWORK_ID,
+    displayName="Storage accounts should restrict network access (org)",
     notScopes=[f"{SUB}/resourceGroups/rg-legacy"],
     nonComplianceMessages=[{"message": MESSAGE}],
     enforcementMode="DoNotEnforce",
@@ -87,11 +94,11 @@ ML = policy_assignment(
 
 def _exemptions(now: datetime) -> list[dict[str, Any]]:
     return [
-        policy_exemption(f"{SUB}/resourceGroups/rg-waived", "waived", HTTPS["id"], "Waiver"),
+        policy_exemption(f"{SUB}/resourceGroups/rg-waived", "waived", NETWORK["id"], "Waiver"),
         policy_exemption(
             f"{SUB}/resourceGroups/rg-expired",
             "expired",
-            HTTPS["id"],
+            NETWORK["id"],
             "Mitigated",
             (now - timedelta(days=1)).isoformat().replace("+00:00", "Z"),
         ),
@@ -136,9 +143,9 @@ def arm_env(azurite: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> It
 
 
 def _serve_policy(server: AzureTestServer, exemptions: list[dict[str, Any]]) -> None:
-    server.add_list("GET", f"{AUTH}/policyAssignments", [HTTPS, ML], api_versions={ASSIGNMENTS_API_VERSION})
+    server.add_list("GET", f"{AUTH}/policyAssignments", [NETWORK, ML], api_versions={ASSIGNMENTS_API_VERSION})
     server.add_list("GET", f"{AUTH}/policyExemptions", exemptions, api_versions={EXEMPTIONS_API_VERSION})
-    definitions = {SECURE_TRANSFER_ID: SECURE_TRANSFER}
+    definitions = {RESTRICT_NETWORK_ID: RESTRICT_NETWORK}
     for did, doc in definitions.items():
         server.route(
             "GET", re.escape(did), lambda _r, _m, d=doc: Response(200, d), api_versions={ASSIGNMENTS_API_VERSION}
@@ -178,7 +185,7 @@ def test_assignment_fires_within_the_event_handler_and_scopes_and_exemptions_sup
     for n, r in enumerate([apps, legacy, waived, expired]):
         resource_events(_event(n, r["id"], when))
 
-    rule = "assignment:secure-transfer"
+    rule = "assignment:restrict-network"
     verdicts = _verdicts()
     assert verdicts[(apps["id"].lower(), rule)]["compliant"] is False
     assert verdicts[(expired["id"].lower(), rule)]["compliant"] is False
@@ -186,7 +193,7 @@ def test_assignment_fires_within_the_event_handler_and_scopes_and_exemptions_sup
     assert (legacy["id"].lower(), rule) not in verdicts  # not in scope: not evaluated at all
     # the assignments were read once for the four events (cached for ASSIGNMENTS_REFRESH)
     assert len(server.requests_to(re.escape(f"{AUTH}/policyAssignments"), "GET")) == 1
-    assert len(server.requests_to(re.escape(SECURE_TRANSFER_ID), "GET")) == 1
+    assert len(server.requests_to(re.escape(RESTRICT_NETWORK_ID), "GET")) == 1
 
     alerts = [a for a in _alerts() if rule in str(a)]
     fired = sorted(str(a) for a in alerts)
@@ -196,7 +203,7 @@ def test_assignment_fires_within_the_event_handler_and_scopes_and_exemptions_sup
     assert "stexpired" in text
     assert "stwaived" not in text
     assert "stlegacy" not in text
-    for expected in (HTTPS["id"], "Secure transfer to storage accounts should be enabled", MESSAGE, "DoNotEnforce"):
+    for expected in (NETWORK["id"], "Storage accounts should restrict network access (org)", MESSAGE, "DoNotEnforce"):
         assert expected in text
 
 

@@ -1,7 +1,7 @@
 """Azure Policy documents of the simulated tenant (``policy/``): the organisation's own assignments.
 
-``SECURE_TRANSFER`` is the real built-in "Secure transfer to storage accounts should be enabled"
-(``404c3081-a854-4457-ae30-26a93ef643f9``, version 2.0.0), verbatim from Azure/azure-policy
+``RESTRICT_NETWORK`` is the real built-in "Storage accounts should restrict network access"
+(``34c877ad-507e-4c82-993e-3452a6e0ad3c``, version 1.1.1; not in Vigil's rule pack), verbatim from Azure/azure-policy
 (MIT licence, see ../shared/azure-policy/LICENSE.azure-policy.txt), as
 ``az policy definition show`` prints it: ARM serves built-ins at the tenant root, so the
 simulated tenant ships it beside the assignment that uses it.
@@ -9,25 +9,29 @@ simulated tenant ships it beside the assignment that uses it.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-__all__ = ["SECURE_TRANSFER", "SECURE_TRANSFER_ID", "policy_assignment", "policy_exemption"]
+from vigil.simulate.model import Res, Sub, dump, iso
 
-SECURE_TRANSFER_ID = "/providers/Microsoft.Authorization/policyDefinitions/404c3081-a854-4457-ae30-26a93ef643f9"
+__all__ = ["RESTRICT_NETWORK", "RESTRICT_NETWORK_ID", "policy_assignment", "policy_exemption", "write_policy"]
 
-SECURE_TRANSFER: dict[str, Any] = {
+RESTRICT_NETWORK_ID = "/providers/Microsoft.Authorization/policyDefinitions/34c877ad-507e-4c82-993e-3452a6e0ad3c"
+
+RESTRICT_NETWORK: dict[str, Any] = {
     "properties": {
-        "displayName": "Secure transfer to storage accounts should be enabled",
+        "displayName": "Storage accounts should restrict network access",
         "policyType": "BuiltIn",
         "mode": "Indexed",
-        "description": "Audit requirement of Secure transfer in your storage account. "
-        "Secure transfer is an option that forces your storage account to "
-        "accept requests only from secure connections (HTTPS). Use of HTTPS "
-        "ensures authentication between the server and the service and "
-        "protects data in transit from network layer attacks such as "
-        "man-in-the-middle, eavesdropping, and session-hijacking",
-        "metadata": {"version": "2.0.0", "category": "Storage"},
-        "version": "2.0.0",
+        "description": "Network access to storage accounts should be restricted. Configure "
+        "network rules so only applications from allowed networks can "
+        "access the storage account. To allow connections from specific "
+        "internet or on-premises clients, access can be granted to traffic "
+        "from specific Azure virtual networks or to public internet IP "
+        "address ranges",
+        "metadata": {"version": "1.1.1", "category": "Storage"},
+        "version": "1.1.1",
         "parameters": {
             "effect": {
                 "type": "string",
@@ -43,28 +47,15 @@ SECURE_TRANSFER: dict[str, Any] = {
             "if": {
                 "allOf": [
                     {"field": "type", "equals": "Microsoft.Storage/storageAccounts"},
-                    {
-                        "anyOf": [
-                            {
-                                "allOf": [
-                                    {"value": "[requestContext().apiVersion]", "less": "2019-04-01"},
-                                    {
-                                        "field": "Microsoft.Storage/storageAccounts/supportsHttpsTrafficOnly",
-                                        "exists": "false",
-                                    },
-                                ]
-                            },
-                            {"field": "Microsoft.Storage/storageAccounts/supportsHttpsTrafficOnly", "equals": "false"},
-                        ]
-                    },
+                    {"field": "Microsoft.Storage/storageAccounts/networkAcls.defaultAction", "notEquals": "Deny"},
                 ]
             },
             "then": {"effect": "[parameters('effect')]"},
         },
-        "versions": ["2.0.0"],
+        "versions": ["1.1.1"],
     },
-    "id": "/providers/Microsoft.Authorization/policyDefinitions/404c3081-a854-4457-ae30-26a93ef643f9",
-    "name": "404c3081-a854-4457-ae30-26a93ef643f9",
+    "id": "/providers/Microsoft.Authorization/policyDefinitions/34c877ad-507e-4c82-993e-3452a6e0ad3c",
+    "name": "34c877ad-507e-4c82-993e-3452a6e0ad3c",
 }
 
 
@@ -97,3 +88,42 @@ def policy_exemption(
         "type": "Microsoft.Authorization/policyExemptions",
         "properties": props,
     }
+
+
+def write_policy(root: Path, prod: Sub, res: list[Res], now: datetime) -> dict[str, str]:
+    """The organisation's assignment of ``RESTRICT_NETWORK`` on the production subscription.
+
+    Every simulated storage account denies public network access by default, except three in
+    production: ``rg-web-prod``'s (the planted finding; its write is among the events), one in
+    ``rg-api-prod`` (the assignment's ``notScopes``) and one in ``rg-batch-prod`` (a ``Waiver``
+    exemption that expires in 90 days). Returns the planted ids.
+    """
+    scope = f"/subscriptions/{prod.id}"
+    open_to = {"rg-web-prod": "planted", "rg-api-prod": "not_scope", "rg-batch-prod": "exempt"}
+    found: dict[str, Res] = {}
+    for r in res:
+        if r.type == "Microsoft.Storage/storageAccounts" and r.sub is prod and r.rg in open_to:
+            r.arm["properties"]["networkAcls"]["defaultAction"] = "Allow"
+            found[open_to[r.rg]] = r
+    assignment = policy_assignment(
+        scope,
+        "restrict-storage-network",
+        RESTRICT_NETWORK_ID,
+        displayName="Production storage accounts restrict network access",
+        description="Security baseline SEC-7: storage is reachable from approved networks only.",
+        notScopes=[f"{scope}/resourceGroups/rg-api-prod"],
+        nonComplianceMessages=[
+            {"message": "Set the storage firewall's default action to Deny and allow only approved networks (SEC-7)."}
+        ],
+    )
+    exemption = policy_exemption(
+        f"{scope}/resourceGroups/rg-batch-prod",
+        "batch-ingest-waiver",
+        assignment["id"],
+        "Waiver",
+        iso(now + timedelta(days=90)),
+    )
+    dump(root / "policy" / "definitions.json", [RESTRICT_NETWORK])
+    dump(root / "policy" / "assignments.json", {"value": [assignment]})
+    dump(root / "policy" / "exemptions.json", {"value": [exemption]})
+    return {"org_policy_storage": found["planted"].id}
