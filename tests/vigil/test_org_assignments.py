@@ -22,7 +22,7 @@ import pytest
 from core.state.base import Namespace
 from detectors.drift.loader import builtin_definitions
 from ingest.policy_state import ASSIGNMENTS_API_VERSION, EXEMPTIONS_API_VERSION
-from tests.support.azure_server import AzureTestServer, Response
+from tests.support.azure_server import AzureTestServer, Request, Response, arm_error
 from tests.support.azurite import host_settings
 from vigil import runtime_azure
 from vigil.handlers import events as event_handlers
@@ -285,3 +285,53 @@ def test_related_resources_are_read_once_per_scope_and_type_per_invocation(tmp_p
     assert reader.listed, "the auditIfNotExists members read diagnostic settings"
     assert len(reader.listed) == len(set(reader.listed)) == 2  # one per workspace scope, for the whole batch
     assert result.related_reads == 2
+
+
+def test_assignments_are_reread_after_the_refresh_interval_and_a_failed_read_keeps_the_pack(
+    arm_env: AzureTestServer,
+) -> None:
+    from vigil.functions import resource_events
+
+    server = arm_env
+    state = {"status": 403}
+
+    def assignments(_req: Request, _m: Any) -> Response:
+        if state["status"] != 200:
+            return arm_error(
+                state["status"], "AuthorizationFailed", "no Microsoft.Authorization/policyAssignments/read"
+            )
+        return Response(200, {"value": [NETWORK]})
+
+    server.route("GET", re.escape(f"{AUTH}/policyAssignments"), assignments, api_versions={ASSIGNMENTS_API_VERSION})
+    server.add_list("GET", f"{AUTH}/policyExemptions", [], api_versions={EXEMPTIONS_API_VERSION})
+    server.route(
+        "GET",
+        re.escape(RESTRICT_NETWORK_ID),
+        lambda _r, _m: Response(200, RESTRICT_NETWORK),
+        api_versions={ASSIGNMENTS_API_VERSION},
+    )
+    ws = _workspace("rg-ml", "mlw-public")
+    account = _account("rg-apps", "stapps")
+    _serve_resources(server, [ws, account])
+    listed = lambda: len(server.requests_to(re.escape(f"{AUTH}/policyAssignments"), "GET"))  # noqa: E731
+
+    # ARM refuses the assignments: the rule pack still evaluates the event.
+    resource_events(_event(1, ws["id"], NOW - timedelta(seconds=5)))
+    assert _verdicts()[(ws["id"].lower(), "ml-workspace-public-network-access")]["compliant"] is False
+    assert listed() == 1
+
+    rt = runtime_azure.get_runtime()
+    t0 = rt.now()
+    state["status"] = 200
+    assert len(event_handlers.org_assignments(rt, t0 + timedelta(seconds=30))) == 0  # failure kept for a minute
+    assert listed() == 1
+    assert len(event_handlers.org_assignments(rt, t0 + event_handlers.ASSIGNMENTS_RETRY)) == 1  # retried
+    assert listed() == 2
+    later = t0 + event_handlers.ASSIGNMENTS_RETRY + event_handlers.ASSIGNMENTS_REFRESH
+    assert len(event_handlers.org_assignments(rt, later - timedelta(seconds=1))) == 1  # cached
+    assert listed() == 2
+    assert len(event_handlers.org_assignments(rt, later)) == 1  # refreshed
+    assert listed() == 3
+
+    resource_events(_event(2, account["id"], NOW - timedelta(seconds=4)))
+    assert _verdicts()[(account["id"].lower(), "assignment:restrict-network")]["compliant"] is False
