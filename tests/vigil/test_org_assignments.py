@@ -335,3 +335,44 @@ def test_assignments_are_reread_after_the_refresh_interval_and_a_failed_read_kee
 
     resource_events(_event(2, account["id"], NOW - timedelta(seconds=4)))
     assert _verdicts()[(account["id"].lower(), "assignment:restrict-network")]["compliant"] is False
+
+
+def test_tenant_folder_assignment_that_does_not_compile_is_left_out_with_its_source(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The simulated tenant's policy/ plus a broken assignment: the broken one is logged with its
+    file and JSON path and left out; the good one still fires; the rule pack still evaluates."""
+    import json
+    import logging
+    import shutil
+
+    from core.state import open_store
+    from vigil.config import parse_config
+    from vigil.handlers import handle_resource_events
+    from vigil.runtime_local import LocalRuntime
+    from vigil.simulate import simulate
+    from vigil.tenant import TenantFolder
+
+    sim = simulate(tmp_path / "sim")
+    tenant = tmp_path / "tenant"
+    shutil.copytree(sim.root, tenant)
+    broken = policy_assignment(SUB, "broken", "/providers/Microsoft.Authorization/policyDefinitions/nope")
+    (tenant / "policy" / "broken.json").write_text(json.dumps(broken), encoding="utf-8")
+    store = open_store("sqlite", path=tmp_path / "state.db")
+    try:
+        rt = LocalRuntime(parse_config({}), store, tmp_path / "blobs", settings={"VIGIL_TENANT_DIR": str(tenant)})
+        with caplog.at_level(logging.WARNING, logger="vigil.handlers.events"):
+            out = handle_resource_events(list(TenantFolder(tenant).events()), rt)
+        verdicts = {(v.value["rule"], v.value["resource_id"]): v.value for v in store.query(Namespace.VERDICTS)}
+    finally:
+        store.close()
+    assert out["drift"]["firing"] == 2
+    assert (
+        verdicts[("ml-workspace-public-network-access", sim.planted["drift_workspace"].lower())]["compliant"] is False
+    )
+    org = verdicts[("assignment:restrict-storage-network", sim.planted["org_policy_storage"].lower())]
+    assert org["compliant"] is False
+    assert not [k for k in verdicts if k[0].startswith("assignment:broken")]
+    (warning,) = [r.getMessage() for r in caplog.records if "left out" in r.getMessage()]
+    assert "broken.json" in warning
+    assert "$.properties.policyDefinitionId" in warning

@@ -78,7 +78,9 @@ def _read_assignments(rt: Runtime) -> tuple[tuple[str, ...], Any] | None:
 
 def org_assignments(rt: Runtime, now: datetime) -> AssignmentSet:
     """The organisation's own Azure Policy assignments and exemptions (tenant folder ``policy/``,
-    or ARM for the config's subscriptions), compiled, and reused for :data:`ASSIGNMENTS_REFRESH`.
+    or ARM for the config's subscriptions), compiled. Those read through ARM are reused for
+    :data:`ASSIGNMENTS_REFRESH`; a tenant folder is local files, read again on every call (so an
+    edited ``policy/`` counts at once, whatever ``now`` a CLI run is given).
 
     A failed read is logged and the last good set (or none) is used until a retry a minute
     later: the rule pack still evaluates. Assignments that do not compile are logged and left out.
@@ -104,7 +106,8 @@ def org_assignments(rt: Runtime, now: datetime) -> AssignmentSet:
             raise
         log.warning("cannot read policy assignments: %s", exc, extra={"source": key[0]})
         stale = cached[1] if cached is not None else AssignmentSet()
-        _ASSIGNMENTS[key] = (now + ASSIGNMENTS_RETRY, stale)
+        if key[0] != "tenant":
+            _ASSIGNMENTS[key] = (now + ASSIGNMENTS_RETRY, stale)
         return stale
     for err in compiled.errors:
         log.warning("policy assignment left out: %s", err, extra={"source": key[0]})
@@ -112,7 +115,8 @@ def org_assignments(rt: Runtime, now: datetime) -> AssignmentSet:
         "policy assignments loaded",
         extra={"source": key[0], "assignments": len(compiled), "exemptions": len(compiled.exemptions)},
     )
-    _ASSIGNMENTS[key] = (now + ASSIGNMENTS_REFRESH, compiled)
+    if key[0] != "tenant":
+        _ASSIGNMENTS[key] = (now + ASSIGNMENTS_REFRESH, compiled)
     return compiled
 
 
