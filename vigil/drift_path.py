@@ -18,6 +18,17 @@
 A write or delete of a diagnostic setting (a related resource of
 auditIfNotExists rules) re-evaluates its parent resource.
 
+Besides the rule pack, the organisation's own Azure Policy assignments
+(``detectors.drift.assignments.AssignmentSet``: read from ARM or the tenant folder by the
+caller, which caches them) are evaluated on every resource in their scope, minus
+``notScopes`` and exemptions; their verdicts are recorded and reported the same way under the
+rule ``assignment:<assignment name>[/<policyDefinitionReferenceId>]``, with the assignment's
+id, display name and nonComplianceMessage in the finding's annotations.
+
+Related resources (auditIfNotExists/deployIfNotExists) are read once per invocation for each
+(scope, type): resources of one batch or sweep that share a resource group or subscription
+scope share the read.
+
 Cold path: imports neither pandas nor scikit-learn nor any Azure SDK.
 """
 
@@ -32,6 +43,7 @@ from typing import Any, Protocol, runtime_checkable
 from core.model import Finding, ResourceRef, Severity, Status
 from core.state.base import Namespace, StateStore
 from core.state.typed import UNCHANGED, update
+from detectors.drift.assignments import Assignment, AssignmentSet, Member
 from detectors.drift.engine import EvalEnv, RelatedProvider, Verdict
 from detectors.drift.loader import DriftRule, RuleSet
 from detectors.drift.transitions import Action, Observation, decide
@@ -41,6 +53,7 @@ __all__ = [
     "DriftResult",
     "ResourceReader",
     "acknowledge",
+    "assignment_rule",
     "handle_events",
     "handle_resources",
     "has_pending",
@@ -72,6 +85,7 @@ class DriftResult:
     quarantined: list[Quarantined] = field(default_factory=list)
     evaluations: int = 0
     reads: int = 0
+    related_reads: int = 0  # related-resource reads (one per scope and type per invocation)
     verdicts: list[Verdict] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
@@ -84,6 +98,7 @@ class DriftResult:
             "stale": self.stale,
             "evaluations": self.evaluations,
             "reads": self.reads,
+            "related_reads": self.related_reads,
             "firing": sum(1 for f in self.findings if f.status is Status.FIRING),
             "resolved": sum(1 for f in self.findings if f.status is Status.RESOLVED),
         }
@@ -98,6 +113,35 @@ class DriftResult:
 
 def verdict_key(resource_id: str, rule: str) -> str:
     return f"{resource_id.strip().lower().rstrip('/')}|{rule}"
+
+
+ASSIGNMENT_RULE_PREFIX = "assignment:"
+
+
+def assignment_rule(assignment: Assignment, member: Member) -> str:
+    """The drift rule id of one member of an organisation's assignment."""
+    name = f"{assignment.name}/{member.reference_id}" if assignment.is_set else assignment.name
+    return ASSIGNMENT_RULE_PREFIX + name
+
+
+def _assignment_annotations(assignment: Assignment, member: Member | None) -> dict[str, str]:
+    ann = {
+        "title": assignment.display_name or assignment.name,
+        "policy_assignment_id": assignment.id,
+        "policy_assignment_name": assignment.name,
+        "policy_assignment_display_name": assignment.display_name or assignment.name,
+        "enforcement_mode": "Default" if assignment.enforce else "DoNotEnforce",
+    }
+    if assignment.is_set:
+        ann["policy_set_definition_id"] = assignment.definition_id
+    if member is not None:
+        ann["policy_definition_id"] = member.policy.definition_id
+        ann["policy_display_name"] = member.policy.display_name
+        if member.reference_id:
+            ann["policy_definition_reference_id"] = member.reference_id
+        if member.message:
+            ann["non_compliance_message"] = member.message
+    return ann
 
 
 def related_provider(reader: Any) -> RelatedProvider | None:
@@ -141,9 +185,12 @@ def _finding(
     verdict: Verdict | None,
     event: ResourceEvent | None,
     source: str,
+    assignment: dict[str, str] | None = None,
 ) -> Finding:
     meta = rule.meta if rule is not None else None
     title = meta.title if meta is not None else (rule.policy.display_name if rule is not None else rule_id)
+    if assignment is not None:
+        title = assignment["title"]
     ann: dict[str, str] = {
         "title": title,
         "summary": f"{title}: {resource.name or resource.id}" + (" (resolved)" if status is Status.RESOLVED else ""),
@@ -152,6 +199,8 @@ def _finding(
     if rule is not None:
         ann["policy_definition_id"] = rule.policy.definition_id
         ann["policy_display_name"] = rule.policy.display_name
+    if assignment is not None:
+        ann.update({k: v for k, v in assignment.items() if k != "title"})
     if meta is not None:
         ann["risk"] = meta.risk
         ann["remediation"] = meta.remediation
@@ -278,6 +327,7 @@ class _Run:
         result: DriftResult,
         *,
         api_version: Any = None,
+        assignments: AssignmentSet | None = None,
     ) -> None:
         self.store = store
         self.reader = reader
@@ -285,10 +335,38 @@ class _Run:
         self.by_id = {r.id: r for r in rules.rules}
         self.now = now
         self.result = result
-        self.related = related_provider(reader)
+        self.assignments = assignments if assignments is not None else AssignmentSet()
+        self.related_cache: dict[tuple[str, str], Sequence[Mapping[str, Any]] | None] = {}
+        self.related = self.cached_related(related_provider(reader))
         self.api_version = api_version
         self.cache: dict[str, dict[str, Any] | None] = {}
         self.replay = False  # handling a redelivered event: report still-pending transitions again
+
+    def cached_related(self, provider: RelatedProvider | None) -> RelatedProvider | None:
+        """``provider`` with one read per (scope, type) for this invocation."""
+        if provider is None:
+            return None
+
+        def cached(scope: Mapping[str, Any], rtype: str) -> Sequence[Mapping[str, Any]] | None:
+            key = (str(scope.get("id") or "").lower().rstrip("/"), rtype.lower())
+            if key not in self.related_cache:
+                self.result.related_reads += 1
+                self.related_cache[key] = provider(scope, rtype)
+            return self.related_cache[key]
+
+        return cached
+
+    def forget_related(self, scope_id: str) -> None:
+        """A related resource under ``scope_id`` changed: read it again."""
+        low = scope_id.lower().rstrip("/")
+        for key in [k for k in self.related_cache if k[0] == low]:
+            del self.related_cache[key]
+
+    def covers(self, resource_type: str) -> bool:
+        return bool(self.rules.for_type(resource_type) or self.assignments.for_type(resource_type))
+
+    def is_related_type(self, resource_type: str) -> bool:
+        return self.rules.is_related_type(resource_type) or self.assignments.is_related_type(resource_type)
 
     def read(self, resource_id: str) -> dict[str, Any] | None:
         key = resource_id.lower()
@@ -315,11 +393,41 @@ class _Run:
             obs = Observation(verdict.compliant, when, fire_if_new=fire_if_new, received_at=self.now)
             action = _transition(self.store, verdict_key(ref.id, rule.id), base, obs, replay=self.replay)
             self._emit(action, rule, rule.id, ref, when=when, verdict=verdict, event=event, source=source)
+        for assignment in self.assignments.for_type(rtype):
+            verdicts = assignment.evaluate(
+                resource, related=self.related, env=env, exemptions=self.assignments.exemptions
+            )
+            for verdict in verdicts:
+                ref_id = verdict.rule.partition("/")[2] if assignment.is_set else ""
+                member = assignment.member(ref_id)
+                rule_id = ASSIGNMENT_RULE_PREFIX + verdict.rule
+                self.result.evaluations += 1
+                self.result.verdicts.append(verdict)
+                base = {
+                    "resource_id": ref.id,
+                    "rule": rule_id,
+                    "resource_type": ref.type,
+                    "assignment_id": assignment.id,
+                }
+                obs = Observation(verdict.compliant, when, received_at=self.now)
+                action = _transition(self.store, verdict_key(ref.id, rule_id), base, obs, replay=self.replay)
+                ann = _assignment_annotations(assignment, member)
+                self._emit(
+                    action, None, rule_id, ref, when=when, verdict=verdict, event=event, source=source, assignment=ann
+                )
 
     def deleted(self, resource_id: str, when: datetime, event: ResourceEvent | None, source: str) -> None:
         ref = ResourceRef.from_id(resource_id)
         for rec in list(self.store.query(Namespace.VERDICTS, prefix=verdict_key(ref.id, ""))):
             rule_id = str(rec.value.get("rule") or rec.key.rsplit("|", 1)[-1])
+            ann: dict[str, str] | None = None
+            assignment = self.assignments.by_id(str(rec.value.get("assignment_id") or ""))
+            if assignment is not None:
+                ann = _assignment_annotations(assignment, assignment.member(rule_id.partition("/")[2]))
+            elif rule_id.startswith(ASSIGNMENT_RULE_PREFIX):
+                ann = {"title": rule_id[len(ASSIGNMENT_RULE_PREFIX) :]}
+                if rec.value.get("assignment_id"):
+                    ann["policy_assignment_id"] = str(rec.value["assignment_id"])
             action = _transition(
                 self.store,
                 rec.key,
@@ -328,7 +436,15 @@ class _Run:
                 replay=self.replay,
             )
             self._emit(
-                action, self.by_id.get(rule_id), rule_id, ref, when=when, verdict=None, event=event, source=source
+                action,
+                self.by_id.get(rule_id),
+                rule_id,
+                ref,
+                when=when,
+                verdict=None,
+                event=event,
+                source=source,
+                assignment=ann,
             )
 
     def _emit(
@@ -342,6 +458,7 @@ class _Run:
         verdict: Verdict | None,
         event: ResourceEvent | None,
         source: str,
+        assignment: dict[str, str] | None = None,
     ) -> None:
         if action is Action.STALE:
             self.result.stale += 1
@@ -349,7 +466,9 @@ class _Run:
         if action is Action.NONE:
             return
         status = Status.FIRING if action is Action.FIRE else Status.RESOLVED
-        finding = _finding(rule, rule_id, status, ref, when=when, verdict=verdict, event=event, source=source)
+        finding = _finding(
+            rule, rule_id, status, ref, when=when, verdict=verdict, event=event, source=source, assignment=assignment
+        )
         self.result.findings.append(finding)
         logger.info(
             "drift %s: %s on %s",
@@ -362,38 +481,39 @@ class _Run:
     def relevant(self, event: ResourceEvent) -> bool:
         """Cheap pre-check: could any rule care about this event's resource?"""
         rtype = ResourceRef.from_id(event.resource_id).type
-        if self.rules.for_type(rtype):
+        if self.covers(rtype):
             return True
-        if self.rules.is_related_type(rtype):
+        if self.is_related_type(rtype):
             parent = _parent_of_extension(event.resource_id)
-            return parent is not None and bool(self.rules.for_type(ResourceRef.from_id(parent).type))
+            return parent is not None and self.covers(ResourceRef.from_id(parent).type)
         return event.is_delete and self.store_has(event.resource_id)
 
     def handle(self, event: ResourceEvent) -> None:
         rid = event.resource_id
         rtype = ResourceRef.from_id(rid).type
-        if self.rules.is_related_type(rtype):
+        if self.is_related_type(rtype):
             # A diagnostic setting changed: its parent's auditIfNotExists rules may change.
             parent = _parent_of_extension(rid)
             if parent is not None:
                 self.cache.pop(parent.lower(), None)
+                self.forget_related(parent)
                 resource = self.read(parent)
                 if resource is not None:
                     self.evaluate(resource, event.event_time, event, "event")
                 self.result.processed += 1
                 return
         if event.is_delete:
-            if not (self.rules.for_type(rtype) or self.store_has(rid)):
+            if not (self.covers(rtype) or self.store_has(rid)):
                 self.result.irrelevant += 1
                 return
             self.result.processed += 1
             resource = self.read(rid)  # a delete is believed only once ARM answers 404
             if resource is None:
                 self.deleted(rid, event.event_time, event, "event")
-            elif self.rules.for_type(rtype):
+            elif self.covers(rtype):
                 self.evaluate(resource, event.event_time, event, "event")
             return
-        if not self.rules.for_type(rtype):
+        if not self.covers(rtype):
             self.result.irrelevant += 1
             return
         resource = self.read(rid)
@@ -420,12 +540,14 @@ def handle_events(
     rules: RuleSet | Iterable[DriftRule],
     now: datetime,
     api_version: Any = None,
+    assignments: AssignmentSet | None = None,
 ) -> DriftResult:
     """Handle one Event Grid delivery (see the module docstring).
 
     ``events``: raw JSON, one event dict, a list of event dicts, or an EventBatch.
     ``api_version``: the value of ``requestContext().apiVersion`` (a string, or a
-    function of the resource type). Reader errors propagate (after forgetting
+    function of the resource type). ``assignments``: the organisation's own Azure Policy
+    assignments and exemptions, evaluated beside ``rules``. Reader errors propagate (after forgetting
     the event id) so the platform redelivers, except ``PermissionError`` (HTTP 403),
     which quarantines the event with its reason.
     """
@@ -435,7 +557,7 @@ def handle_events(
         logger.warning("quarantined event %s: %s", q.event_id, q.reason, extra={"event_id": q.event_id})
     if api_version is None:  # the ARM reader knows which api-version it reads each type with
         api_version = getattr(reader, "api_version_for", None)
-    run = _Run(store, reader, _ruleset(rules), now, result, api_version=api_version)
+    run = _Run(store, reader, _ruleset(rules), now, result, api_version=api_version, assignments=assignments)
     for event in sorted(batch.events, key=lambda e: e.event_time):
         if not run.relevant(event):
             result.irrelevant += 1  # no rule covers the type: dropped before any I/O
@@ -485,6 +607,7 @@ def handle_resources(
     related: RelatedProvider | None = None,
     source: str = "sweep",
     resolve_missing: bool = False,
+    assignments: AssignmentSet | None = None,
 ) -> DriftResult:
     """The sweep path: evaluate resources (e.g. from Resource Graph) as of ``now``.
 
@@ -494,8 +617,8 @@ def handle_resources(
     """
     result = DriftResult()
     ruleset = _ruleset(rules)
-    run = _Run(store, _NoReader(), ruleset, now, result)
-    run.related = related
+    run = _Run(store, _NoReader(), ruleset, now, result, assignments=assignments)
+    run.related = run.cached_related(related)
     seen: set[str] = set()
     for resource in resources:
         result.processed += 1

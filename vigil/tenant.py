@@ -10,6 +10,8 @@ Layout (see docs/tenant-layout.md)::
       events/      Event Grid deliveries: JSON arrays of events (Event Grid schema or CloudEvents)
       activity/    Activity Log REST responses or pages ({"value": [...], "nextLink"?}) and Log Analytics
                    query answers over the AzureActivity table ({"tables": [{"columns", "rows"}]})
+      policy/      optional: Azure Policy assignments and exemptions and the custom definitions and
+                   initiatives they use, as ``az policy ... show/list`` print them
       focus/       optional: FOCUS exports of other clouds as delivered (AWS Data Exports, Google Cloud's
                    BigQuery FOCUS export as CSV or Parquet): every data file below it is ingested
       tenant.json  optional: {"now": "<ISO time the data ends>", "generator": ...}
@@ -39,7 +41,7 @@ _Series = list[MetricSeries]
 _Runs = list[CostExportRun]
 _Paths = list[Path]
 
-SUBDIRS = ("resources", "metrics", "exports", "events", "activity", "focus")
+SUBDIRS = ("resources", "metrics", "exports", "events", "activity", "focus", "policy")
 
 
 def canonical_id(resource_id: str) -> str:
@@ -144,6 +146,17 @@ class TenantFolder:
     def list(self, types: Iterable[str] | None = None) -> _Resources:
         wanted = {t.lower() for t in types} if types is not None else None
         return [r for r in self._resources.values() if wanted is None or str(r.get("type", "")).lower() in wanted]
+
+    # -- Azure Policy -----------------------------------------------------------
+
+    def policy_documents(self) -> Any:
+        """The ``policy/`` folder's assignments, exemptions, definitions and initiatives
+        (``detectors.drift.assignments.PolicyDocuments``; empty without the folder). A bad
+        document raises ``PolicyLoadError`` naming the file and JSON path."""
+        from detectors.drift.assignments import PolicyDocuments, load_policy_documents
+
+        folder = self.root / "policy"
+        return load_policy_documents([folder]) if folder.is_dir() else PolicyDocuments()
 
     # -- MetricsSource ----------------------------------------------------------
 

@@ -45,6 +45,7 @@ from detectors.drift.expr import ExprError, compile_expr
 
 __all__ = [
     "Assignment",
+    "AssignmentSet",
     "Exemption",
     "Member",
     "PolicyDocuments",
@@ -151,6 +152,13 @@ class Assignment:
     not_scopes: tuple[str, ...] = ()
     enforce: bool = True
     is_set: bool = False
+    display_name: str = ""
+
+    def applies_to(self, resource_type: str) -> bool:
+        return any(m.policy.applies_to(resource_type) for m in self.members)
+
+    def member(self, reference_id: str) -> Member | None:
+        return next((m for m in self.members if m.reference_id.lower() == reference_id.lower()), None)
 
     def in_scope(self, resource_id: str) -> bool:
         return _under(resource_id, self.scope) and not any(
@@ -289,6 +297,7 @@ def compile_assignment(
         not_scopes=tuple(not_scopes),
         enforce=mode.lower() == "default",
         is_set=is_set,
+        display_name=str(props.get("displayName") or ""),
     )
 
 
@@ -331,6 +340,64 @@ class PolicyDocuments:
         known: dict[str, Mapping[str, Any]] = dict(self.definitions)
         known.update({k.lower(): v for k, v in (extra_definitions or {}).items()})
         return [compile_assignment(doc, known, source=src) for src, doc in self.assignments]
+
+
+class AssignmentSet:
+    """Compiled assignments and the exemptions that apply to them, indexed by resource type.
+
+    Built once per read of the documents (tenant folder or ARM) and reused for every event
+    until the caller refreshes it. An assignment that does not compile is left out and its
+    :class:`PolicyLoadError` kept in ``errors`` (the rest still evaluate)."""
+
+    def __init__(
+        self,
+        assignments: Iterable[Assignment] = (),
+        exemptions: Iterable[Exemption] = (),
+        errors: Iterable[PolicyLoadError] = (),
+    ) -> None:
+        self.assignments = list(assignments)
+        self.exemptions = list(exemptions)
+        self.errors = list(errors)
+        self._by_type: dict[str, list[Assignment]] = {}
+        self.existence_types = {
+            m.policy.existence.type.lower()
+            for a in self.assignments
+            for m in a.members
+            if m.policy.existence is not None
+        }
+
+    @classmethod
+    def from_documents(
+        cls, docs: PolicyDocuments, extra_definitions: Mapping[str, Mapping[str, Any]] | None = None
+    ) -> AssignmentSet:
+        known: dict[str, Mapping[str, Any]] = dict(docs.definitions)
+        known.update({k.lower(): v for k, v in (extra_definitions or {}).items()})
+        compiled: list[Assignment] = []
+        errors: list[PolicyLoadError] = []
+        for src, doc in docs.assignments:
+            try:
+                compiled.append(compile_assignment(doc, known, source=src))
+            except PolicyLoadError as exc:
+                errors.append(exc)
+        return cls(compiled, docs.exemptions, errors)
+
+    def for_type(self, resource_type: str) -> list[Assignment]:
+        key = resource_type.lower()
+        found = self._by_type.get(key)
+        if found is None:
+            found = [a for a in self.assignments if a.applies_to(key)]
+            self._by_type[key] = found
+        return found
+
+    def is_related_type(self, resource_type: str) -> bool:
+        return resource_type.lower() in self.existence_types
+
+    def by_id(self, assignment_id: str) -> Assignment | None:
+        low = assignment_id.lower()
+        return next((a for a in self.assignments if a.id.lower() == low), None)
+
+    def __len__(self) -> int:
+        return len(self.assignments)
 
 
 def load_policy_documents(paths: Iterable[str | Path]) -> PolicyDocuments:

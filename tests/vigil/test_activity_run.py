@@ -121,8 +121,8 @@ def test_a_drift_event_without_claims_gets_its_caller_from_the_activity_log(sim:
     finally:
         store.close()
     found = [json.loads(line) for line in (out / ALERTS_FILE).read_text(encoding="utf-8").splitlines()]
-    (drift,) = [a for a in found if a["labels"]["detector"] == "drift"]
-    assert drift["labels"]["resource_id"] == sim.planted["drift_workspace"].lower()
+    ws = sim.planted["drift_workspace"].lower()
+    (drift,) = [a for a in found if a["labels"]["detector"] == "drift" and a["labels"]["resource_id"] == ws]
     ann = drift["annotations"]
     assert ann["changed_by"] == "dana.whitfield@contoso.com"
     assert ann["changed_by_source"] == "activity log"

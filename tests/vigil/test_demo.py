@@ -138,7 +138,7 @@ def test_human_output(tmp_path: Path, demo_out: tuple[Path, dict[str, Any]]) -> 
     out, _ = demo_out
     result = _invoke("run", "--tenant", str(out / "tenant"), "--out", str(tmp_path / "h"))
     assert result.exit_code == 0
-    assert "drift: 1 firing" in result.stdout
+    assert "drift: 2 firing" in result.stdout  # the ML workspace (rule pack) and the storage account (org assignment)
     assert "outbox" in result.stdout
 
 

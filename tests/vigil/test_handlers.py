@@ -74,15 +74,18 @@ def test_resource_events_to_a_delivered_drift_alert(
     rt = _rt(tmp_path, store, endpoint.url, sim)
     events = list(TenantFolder(sim.root).events())
     out = handlers.handle_resource_events(events, rt)
-    assert out["drift"]["firing"] == 1
-    assert out["alerts"]["enqueued"] == 1
-    (msg,) = rt.pending(ALERTS)
+    # the workspace (rule pack) and the storage account the organisation's assignment finds (tenant policy/)
+    assert out["drift"]["firing"] == 2
+    assert out["alerts"]["enqueued"] == 2  # grouped by alertname and resource
+    msg, _other = rt.pending(ALERTS)
     delivered = _deliver_all(rt)
-    assert delivered[0]["sent"]
-    (req,) = endpoint.accepted()
-    body = req.json()
-    assert body["status"] == "firing"
-    assert body["alerts"][0]["labels"]["alertname"] == "ml-workspace-public-network-access"
+    assert all(d["sent"] for d in delivered)
+    bodies = [req.json() for req in endpoint.accepted()]
+    assert {b["status"] for b in bodies} == {"firing"}
+    assert {b["alerts"][0]["labels"]["alertname"] for b in bodies} == {
+        "ml-workspace-public-network-access",
+        "assignment:restrict-storage-network",
+    }
 
     # Event Grid delivers again: duplicates by event id, nothing new to send.
     again = handlers.handle_resource_events(events, rt)
@@ -94,7 +97,7 @@ def test_resource_events_to_a_delivered_drift_alert(
     # The queue delivers the same message twice: sent once.
     second = handlers.dispatch_alert(msg, rt)
     assert not second["sent"]
-    assert len(endpoint.accepted()) == 1
+    assert len(endpoint.accepted()) == 2
 
 
 def test_resource_event_path_does_not_import_pandas(sim: SimResult, tmp_path: Path) -> None:

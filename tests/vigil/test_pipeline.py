@@ -74,10 +74,16 @@ def test_every_family_alerts_on_its_planted_problem(sim: SimResult, first: tuple
     assert float(vm["annotations"]["monthly_waste"]) > 100
     assert vm["annotations"]["waste_basis"] == "cost data"
 
-    (drift,) = by_family["drift"]
-    assert drift["labels"]["resource_id"] == sim.planted["drift_workspace"].lower()
-    assert drift["labels"]["alertname"] == "ml-workspace-public-network-access"
-    assert "dana.whitfield@contoso.com" in drift["annotations"]["changed_by"]
+    drift = {a["labels"]["resource_id"]: a for a in by_family["drift"]}
+    assert set(drift) == {sim.planted["drift_workspace"].lower(), sim.planted["org_policy_storage"].lower()}
+    ws = drift[sim.planted["drift_workspace"].lower()]
+    assert ws["labels"]["alertname"] == "ml-workspace-public-network-access"
+    assert "dana.whitfield@contoso.com" in ws["annotations"]["changed_by"]
+    # the organisation's own assignment (tenant policy/): notScopes and the exemption leave one account
+    org = drift[sim.planted["org_policy_storage"].lower()]
+    assert org["labels"]["alertname"] == "assignment:restrict-storage-network"
+    assert org["annotations"]["policy_assignment_id"].endswith("/policyAssignments/restrict-storage-network")
+    assert org["annotations"]["non_compliance_message"].startswith("Set the storage firewall's default action")
 
 
 def test_no_figure_ever_lands_in_a_label(first: tuple[Path, RunSummary]) -> None:
@@ -111,7 +117,7 @@ def test_digest_and_summary(first: tuple[Path, RunSummary]) -> None:
     assert summary.ingest["rows_rejected"] == 0
     assert summary.ingest["runs_ingested"] == summary.ingest["export_runs"] > 0
     assert summary.sources["cost_rows"] > 0
-    assert summary.drift["counts"]["firing"] == 1
+    assert summary.drift["counts"]["firing"] == 2  # the workspace (rule pack), the storage account (assignment)
     assert set(summary.alerts["by_family"]) == {"overspend", "idle", "drift", "activity"}
     json.dumps(summary.to_dict())
 
@@ -126,7 +132,7 @@ def test_digest_shows_the_planted_spike_and_idle_vm(sim: SimResult, first: tuple
     assert "Top contributor: " + spike in anomalies
     idle_section = page.split("Idle waste", 1)[1].split("Policy drift", 1)[0]
     assert idle in idle_section
-    assert "1 opened" in page  # the drifted workspace
+    assert "2 opened" in page  # the drifted workspace and the storage account the organisation's assignment finds
 
 
 def test_demo_cards_carry_signed_action_links(first: tuple[Path, RunSummary]) -> None:
@@ -230,7 +236,7 @@ def test_fixing_the_workspace_resolves_the_drift_alert(sim: SimResult, config: V
     before = {p.name for p in (out / OUTBOX_DIR).iterdir()}
     again = _run(tenant, out, config)
     assert again.drift["counts"]["resolved"] == 1
-    (drift,) = [a for a in _alerts(out) if a["labels"]["detector"] == "drift"]
+    (drift,) = [a for a in _alerts(out) if a["labels"]["resource_id"] == ws_id.lower()]
     assert drift["status"] == "resolved"
     new = {p.name for p in (out / OUTBOX_DIR).iterdir()} - before
     assert any(n.startswith("security.msteams") for n in new)  # Teams sends resolved notifications

@@ -72,23 +72,29 @@ def run_metrics(rt: Runtime, now: datetime) -> dict[str, Any]:
 
 
 def run_sweep(rt: Runtime, now: datetime) -> dict[str, Any]:
-    """Evaluate the drift rules over every resource (what events may have missed).
+    """Evaluate the drift rules and the organisation's own policy assignments over every resource
+    (what events may have missed).
 
     Resources come from the tenant folder when configured, else from Azure Resource Graph
     over ``scopes`` (subscriptions and management groups) with the runtime's credential.
     """
     from vigil import drift_path
-    from vigil.handlers.events import drift_rules
+    from vigil.handlers.events import drift_rules, org_assignments
 
     rules = drift_rules(rt.config)
-    swept = live_sources(rt).sweep_resources({t for r in rules.rules for t in (r.policy.types or ())})
+    assignments = org_assignments(rt, now)
+    types = {t for r in rules.rules for t in (r.policy.types or ())}
+    types |= {t for a in assignments.assignments for m in a.members for t in (m.policy.types or ())}
+    swept = live_sources(rt).sweep_resources(types)
     if swept is None:
         msg = NO_LIVE.format(what="Resource Graph")
         log.warning("run_sweep skipped: %s", msg)
         return {"skipped": msg}
     resources, reader = swept
     related = drift_path.related_provider(reader)
-    result = drift_path.handle_resources(resources, store=rt.store, rules=rules, now=now, related=related)
+    result = drift_path.handle_resources(
+        resources, store=rt.store, rules=rules, now=now, related=related, assignments=assignments
+    )
     findings = list(result.findings)
     alerts = raise_alerts(findings, rt, now)
     drift_path.acknowledge(rt.store, findings)

@@ -12,7 +12,7 @@ means no cost is exported twice. Beside Azure, a small AWS payer account writes
 an AWS Data Exports "FOCUS 1.2 with AWS columns" export under ``focus/aws/``
 (:mod:`vigil.simulate.aws_focus`), so the digest shows a second cloud.
 
-Seven planted problems (their ids are listed in ``tenant.json`` under ``planted``):
+Eight planted problems (their ids are listed in ``tenant.json`` under ``planted``):
 
 * ``cost_spike``: a GPU VM that ran ~5 h/day runs 24 h/day on the last two days
   (its daily cost jumps ~5x; it is the top contributor of the spike);
@@ -30,7 +30,11 @@ Seven planted problems (their ids are listed in ``tenant.json`` under ``planted`
 * ``guest_owner_grant``, ``diagnostic_setting_deleted``, ``storage_keys_listed``: control-plane
   operations in ``activity/`` only (``vigil.simulate.activity``): Owner on the production subscription
   granted to a guest, a storage account's SIEM diagnostic setting deleted, a user listing a storage
-  account's keys; as Activity Log REST pages and a Log Analytics ``AzureActivity`` query answer.
+  account's keys; as Activity Log REST pages and a Log Analytics ``AzureActivity`` query answer;
+* ``org_policy_storage``: the organisation's own Azure Policy assignment in ``policy/``
+  (:mod:`vigil.simulate.policy`: the built-in "Storage accounts should restrict network access"
+  on the production subscription, with a ``notScopes`` resource group and a ``Waiver``
+  exemption) finds a production storage account open to all networks; its write is an event.
 
 The same seed and ``now`` give byte-identical output.
 """
@@ -49,6 +53,7 @@ from vigil.simulate.costs import EA_COLUMNS, FOCUS_COLUMNS, cost_rows, write_exp
 from vigil.simulate.events import write_events
 from vigil.simulate.metrics import write_metrics, write_ml_metrics
 from vigil.simulate.model import COST_DAYS, DEFAULT_NOW, DEFAULT_SEED, METRIC_DAYS, SimResult, dump, iso
+from vigil.simulate.policy import write_policy
 from vigil.simulate.resources import build_resources, write_resources
 
 __all__ = ["DEFAULT_NOW", "DEFAULT_SEED", "EA_COLUMNS", "FOCUS_COLUMNS", "SimResult", "simulate"]
@@ -72,6 +77,7 @@ def simulate(
     root.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
     subs, res, planted, extensions = build_resources(rng, now)
+    planted.update(write_policy(root, subs[0], res, now))  # before the resources and events are written
     vms = sum(1 for r in res if r.type == "Microsoft.Compute/virtualMachines")
 
     with _progress(progress) as step:

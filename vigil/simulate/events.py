@@ -187,6 +187,9 @@ def write_events(  # noqa: PLR0917 - private writer; every argument is required
             PEOPLE[0],
         )
     )
+    org = by_id.get(planted.get("org_policy_storage", ""))
+    if org is not None:  # the storage firewall opened: the organisation's assignment finds it
+        ops.append(_Op(now - timedelta(hours=1, minutes=42), "Write", org.id, org.type, f"{org.type}/write", PEOPLE[1]))
     drift = by_id[planted["drift_workspace"]]
     ops.append(
         _Op(now - timedelta(hours=3, minutes=17), "Write", drift.id, drift.type, f"{drift.type}/write", PEOPLE[0])

@@ -178,6 +178,12 @@ class _Builder:
                 "minimumTlsVersion": "TLS1_2",
                 "publicNetworkAccess": "Enabled",
                 "supportsHttpsTrafficOnly": True,
+                "networkAcls": {
+                    "bypass": "AzureServices",
+                    "virtualNetworkRules": [],
+                    "ipRules": [],
+                    "defaultAction": "Deny",
+                },
                 "primaryEndpoints": {"blob": f"https://{name}.blob.core.windows.net/"},
                 "creationTime": iso7(self.now - timedelta(days=200)),
             },
