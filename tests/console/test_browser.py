@@ -143,7 +143,7 @@ def test_triage_in_chromium(browser: Any, serve: Serve, shots: Path) -> None:
     page.goto(url)
     assert page.get_by_role("heading", name="Alerts").is_visible()
     total = int(page.get_by_test_id("total").inner_text())
-    assert total == 10  # the demo: overspend 4, idle 2, drift 1, activity 3
+    assert total == 7  # the demo: overspend 1 (one spike, nested scopes collapsed), idle 2, drift 1, activity 3
 
     # Filter: drift alerts only.
     page.get_by_label("Detector").select_option("drift")

@@ -122,6 +122,8 @@ def handle_detect(message: dict[str, Any], rt: Runtime) -> dict[str, Any]:
     if message.get("type") == "flush":
         return {"alerts": raise_alerts([], rt, now)}
     from detectors.overspend import detect
+    from detectors.overspend.anomalies import RULE_ID
+    from detectors.overspend.collapse import collapse_nested
     from ingest.cost import load_costs
 
     days = [date.fromisoformat(d) for d in message.get("days") or []]
@@ -129,4 +131,5 @@ def handle_detect(message: dict[str, Any], rt: Runtime) -> dict[str, Any]:
         now = datetime.combine(max(days) + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
     costs = load_costs(rt.blobs(setting(rt, COSTS_CONTAINER)), start=now - COST_HISTORY, end=now, aggregate=True)
     findings = detect(costs, config=rt.config.detectors.overspend, now=now, days=days or None)
+    findings = collapse_nested(findings, rule=RULE_ID)  # one event at nested scopes: one alert, with a drill-down
     return {"cost_rows": len(costs), "findings": len(findings), "alerts": raise_alerts(findings, rt, now)}
