@@ -50,7 +50,7 @@ def replay(
         if not files:
             raise _fail(f"no event files given and none in {tenant / 'events'}")
     cfg = load_config_or_exit(config)
-    store = open_state(state)
+    store = open_state(state, create=True)
     rt = LocalRuntime(cfg, store, out, settings={handlers.TENANT_DIR: str(tenant)})
     totals: dict[str, int] = {}
     from core.sources import SourceError

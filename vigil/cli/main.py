@@ -42,6 +42,7 @@ app.add_typer(remediation_cmds.remediate_app, name="remediate")
 app.add_typer(remediation_cmds.remediation_app, name="remediation")
 digest_cmds.register(app)  # vigil digest
 app.add_typer(config_cmds.app, name="config")
+app.command("init")(config_cmds.init)  # vigil init (also `vigil config init`)
 serve_cmds.register(app)  # vigil serve
 
 

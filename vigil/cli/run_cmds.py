@@ -71,7 +71,7 @@ def _run(tenant: Path, *, config_path: Path | None, now: datetime | None, out: P
     config = load_config_or_exit(config_path or DEMO_CONFIG)
     when = now or source.now or datetime.now(UTC)
     out.mkdir(parents=True, exist_ok=True)
-    store = open_state(out / STATE_FILE)
+    store = open_state(out / STATE_FILE, create=True)
     try:
         summary = run_tenant(source, config=config, store=store, out_dir=out, now=when, progress=sys.stderr.isatty())
     except (PipelineError, SourceError) as exc:

@@ -32,7 +32,7 @@ def add(
         td = parse_duration(duration)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--duration") from None
-    store = _open(state)
+    store = _open(state, create=True)
     try:
         s = create_silence(store, matchers=matcher, duration=td, created_by=author, comment=comment, now=_now(now))
     except SilenceError as exc:
