@@ -131,8 +131,9 @@ def _scope(v: AlertView, names: Mapping[str, str]) -> str:
     labels = v.alert.labels
     parts = []
     sub = labels.get("subscription_id", "")
+    name = names.get(sub) or _first(v, "subscription_name")
     if sub:
-        parts.append(f"subscription {names[sub]} ({sub})" if names.get(sub) else f"subscription {sub}")
+        parts.append(f"subscription {name} ({sub})" if name else f"subscription {sub}")
     if labels.get("resource_group"):
         parts.append(f"resource group {labels['resource_group']}")
     kind = labels.get("scope_kind", "")
@@ -227,6 +228,11 @@ def action_view(v: AlertView, *, names: Mapping[str, str] | None = None) -> Acti
         facts.append(("Resource id", rid))
     remediation = [line.strip() for line in _first(v, "remediation").splitlines() if line.strip()]
     drill_lines = [_text(line) for line in _first(v, "drill_down").splitlines() if line.strip()]
+    sub, sub_name = labels.get("subscription_id", ""), _first(v, "subscription_name")
+    if sub and sub_name:  # the display name beside the id, as in the Scope fact
+        drill_lines = [
+            line.replace(f"subscription {sub}:", f"subscription {sub_name} ({sub}):", 1) for line in drill_lines
+        ]
     return ActionView(
         title=labels.get("alertname", "alert"),
         name=name or v.fingerprint,

@@ -126,6 +126,10 @@ def test_the_demo_spike_gives_one_cost_alert_with_currency_and_drill_down(outbox
     for key in ("Expected", "Actual", "Excess"):
         assert _MONEY.search(facts[key]), (key, facts[key])
     assert facts["Resource"].startswith("vm-batch-gpu-01")
+    # display names from the cost data (SubAccountName), the id kept beside it
+    assert facts["Scope"] == (
+        "subscription Contoso Production (6513270e-269e-4d37-b2a7-4de452e6b438) / resource group rg-batch-prod"
+    )
     assert facts["Resource id"].endswith("/virtualmachines/vm-batch-gpu-01")  # the id stays in the details
     text = _texts(c)
     assert "Drill-down" in text
