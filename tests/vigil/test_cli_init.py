@@ -40,3 +40,38 @@ def test_init_does_not_overwrite_and_rejects_a_non_guid(tmp_path: Path) -> None:
     assert bad.exit_code == 2
     assert "not a subscription id" in bad.stderr
     assert not (tmp_path / "x.yaml").exists()
+
+
+def test_config_validate_reports_every_error_in_one_pass_with_key_paths(tmp_path: Path) -> None:
+    bad = tmp_path / "vigil.yaml"
+    bad.write_text(
+        """\
+route:
+  receiver: nobody
+  group_wait: 3 parsecs
+receivers:
+  - name: finops
+    msteams_configs:
+      - webhook_url: not-a-url
+    email_configs:
+      - to: not-an-address
+        from: Vigil <vigil@contoso.com>
+        smarthost: smtp.contoso.com:587
+        bogus_key: 1
+""",
+        encoding="utf-8",
+    )
+    result = runner.invoke(app, ["config", "validate", str(bad)])
+    assert result.exit_code == 2
+    lines = [line.strip() for line in result.stderr.splitlines()[1:]]
+    assert sorted(lines) == sorted(
+        [
+            "route.group_wait: not a valid duration: '3 parsecs' (expected e.g. 30s, 5m, 4h, 1d)",
+            "receivers[0].msteams_configs[0].webhook_url: not an http(s) URL (e.g. https://contoso.webhook.office.com/...)",
+            "receivers[0].email_configs[0].to: not an e-mail address: 'not-an-address' (e.g. finops@contoso.com)",
+            "receivers[0].email_configs[0].bogus_key: unknown key",
+            "route.receiver: undefined receiver 'nobody' used in route",
+        ]
+    )
+    assert "(5 error(s))" in result.stderr.splitlines()[0]
+    assert "Value error" not in result.stderr
