@@ -248,3 +248,17 @@ def test_alerts_list_is_a_table_with_headers_and_aligned_columns(outbox: Path) -
     assert all(r[col - 2 : col] == "  " and r[col] != " " for r in rows), rows
     assert set(rule) <= {"-", " "}
     assert any(" vm-batch-gpu-01 " in r for r in rows)  # the name, not a cut ARM id
+
+
+def test_events_replay_lists_each_transition_and_creates_its_out_folder(outbox: Path, tmp_path: Path) -> None:
+    tenant = outbox.parent / "tenant"
+    out = tmp_path / "replay" / "out"
+    args = ["events", "replay", "--tenant", str(tenant), "--state", str(tmp_path / "r.db"), "--out", str(out)]
+    first = CliRunner().invoke(app, args)
+    assert first.exit_code == 0, first.output
+    assert out.is_dir()
+    rows = [line.split() for line in first.stdout.splitlines() if line.startswith("  firing ")]
+    assert [(r[0], r[1], r[2]) for r in rows] == [("firing", DRIFT, "mlw-research")]
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 0
+    assert "  firing " not in again.stdout  # a replay fires nothing the second time
