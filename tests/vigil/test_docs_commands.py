@@ -109,3 +109,24 @@ def test_alert_names_in_docs_and_help_are_registered_rules() -> None:
     named = {(src, n) for src, text in sources.items() for n in re.findall(r'alertname="([^"|~]+)"', text)}
     assert named
     assert [x for x in sorted(named) if x[1] not in rules] == []
+
+
+_WORDS = {"three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10}
+
+
+def test_demo_counts_and_planted_problems_in_docs_and_help_match_the_demo(demo_cwd: Path) -> None:
+    import json
+
+    tenant = demo_cwd / "out" / "tenant"
+    meta = json.loads((tenant / "tenant.json").read_text(encoding="utf-8"))
+    n_resources = sum(1 for _ in (tenant / "resources").rglob("*.json"))
+    n_subs, n_planted = len(meta["subscriptions"]), len(meta["planted"])
+    layout = (REPO / "docs" / "tenant-layout.md").read_text(encoding="utf-8")
+    assert f"{n_resources} resources" in layout
+    table = layout.split("Planted problems:", 1)[1].split("\n\n", 2)[1]
+    rows = [r for r in table.splitlines() if r.startswith("| ") and not r.startswith("| Problem")]
+    assert len(rows) == n_planted, rows
+    helptext = re.sub(r"\s+", " ", CliRunner().invoke(app, ["demo", "--help"], terminal_width=400).stdout)
+    assert f"({n_subs} subscriptions, {n_resources} resources," in helptext
+    word = next(w for w, n in _WORDS.items() if n == n_planted)
+    assert f"has {word} planted problems" in helptext

@@ -100,7 +100,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Simulate a tenant into OUT/tenant (unless present), then run exactly `vigil run` over it.
 
-        The simulated tenant (3 subscriptions, ~50 resources, 90 days of EA and FOCUS cost
+        The simulated tenant (3 subscriptions, 60 resources, 90 days of EA and FOCUS cost
         exports, hourly metrics, Event Grid events, activity log) has seven planted problems: a cost
         spike, an idle VM, an idle Azure ML GPU compute instance, an Azure ML workspace opened to
         public network access, and in the activity log an Owner grant to a guest, a deleted
