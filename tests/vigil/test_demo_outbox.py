@@ -167,9 +167,10 @@ def test_no_approve_button_without_a_remediation(outbox: Path) -> None:
             assert not any("Approve" in t for t in titles), (kind, titles)
 
 
-_ADAPTIVECARDS_JS = (
-    Path(__file__).resolve().parents[2] / "node_modules" / "adaptivecards" / "dist" / "adaptivecards.min.js"
-)
+_NODE = Path(__file__).resolve().parents[2] / "node_modules"
+_ADAPTIVECARDS_JS = _NODE / "adaptivecards" / "dist" / "adaptivecards.min.js"
+# The renderer processes TextBlock Markdown (as Teams does) when markdown-it is on the page.
+_MARKDOWN_IT_JS = _NODE / "markdown-it" / "dist" / "markdown-it.min.js"
 _PARSE_AND_RENDER = """(card) => {
     const AC = window.AdaptiveCards;
     const ac = new AC.AdaptiveCard();
@@ -195,8 +196,8 @@ def test_one_card_of_each_kind_renders_in_chromium_through_the_adaptive_cards_re
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
     if not Path(chromium).exists():
         pytest.fail("chromium is not installed: `make test` installs Debian's chromium package")
-    if not _ADAPTIVECARDS_JS.is_file():
-        pytest.fail("node_modules/adaptivecards is missing: `make node` installs it")
+    if not (_ADAPTIVECARDS_JS.is_file() and _MARKDOWN_IT_JS.is_file()):
+        pytest.fail("node_modules/adaptivecards or markdown-it is missing: `make node` installs them")
     from playwright import sync_api
 
     shots = Path(os.environ.get("VIGIL_CARD_SHOTS") or outbox.parent / "cards")
@@ -211,6 +212,7 @@ def test_one_card_of_each_kind_renders_in_chromium_through_the_adaptive_cards_re
             errors: list[str] = []
             page.on("pageerror", lambda e: errors.append(str(e)))
             page.goto(page_file.as_uri())
+            page.add_script_tag(path=str(_MARKDOWN_IT_JS))
             page.add_script_tag(path=str(_ADAPTIVECARDS_JS))
             for path in sorted(outbox.glob("*.json")):
                 envelope = json.loads(path.read_text(encoding="utf-8"))
@@ -233,6 +235,8 @@ def test_one_card_of_each_kind_renders_in_chromium_through_the_adaptive_cards_re
     assert "$2,203.20 / month" in shown["ml_compute_instance_idle"]
     assert "Drill-down" in shown[COST]
     assert "--public-network-access Disabled" in shown[DRIFT]
+    assert "-g <rg> -n <ws>" in shown[DRIFT]  # escaped Markdown renders literally, no stray backslashes
+    assert "**" not in shown[DRIFT]
     for kind in shown:
         assert (shots / f"{kind}.png").stat().st_size > 5000
 
