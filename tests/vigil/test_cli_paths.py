@@ -62,3 +62,15 @@ def test_ids_are_shortened_in_the_middle_never_cut_at_the_end() -> None:
     assert short.endswith("vm-batch-gpu-01")
     assert "…" in short
     assert shorten("vm-01", 40) == "vm-01"
+
+
+def test_detect_idle_on_a_first_run_reports_no_resolved(tmp_path: Path) -> None:
+    from vigil.simulate import simulate
+
+    tenant = tmp_path / "tenant"
+    simulate(str(tenant))
+    result = runner.invoke(app, ["detect", "idle", "--tenant", str(tenant)])
+    assert result.exit_code == 0, result.output
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("2 idle, ")
+    assert "resolved" not in last
