@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -74,3 +75,12 @@ def test_detect_idle_on_a_first_run_reports_no_resolved(tmp_path: Path) -> None:
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("2 idle, ")
     assert "resolved" not in last
+
+
+def test_option_help_is_labelled_by_type() -> None:
+    silence = runner.invoke(app, ["silence", "add", "--help"], terminal_width=200).stdout
+    assert re.search(r"--duration\s+-d\s+<duration>", silence)
+    assert re.search(r"--json\s+flag\s", silence)
+    assert re.search(r"--state\s+<path>", silence)
+    for cmd in (["demo"], ["alerts", "list"], ["events", "replay"], ["costs", "summary"], ["init"]):
+        assert "<bool>" not in runner.invoke(app, [*cmd, "--help"], terminal_width=200).stdout, cmd
