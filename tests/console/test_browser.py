@@ -168,8 +168,8 @@ def test_triage_in_chromium(browser: Any, serve: Serve, shots: Path) -> None:
     assert page.get_by_test_id("preview-total").inner_text() == "1"
     box = page.get_by_label("Matchers (one per line)")
     pre_filled = box.input_value()
-    box.fill('detector="overspend"')
-    page.wait_for_function("() => document.querySelector('[data-testid=preview-total]')?.textContent === '4'")
+    box.fill('detector=~"overspend|idle"')
+    page.wait_for_function("() => document.querySelector('[data-testid=preview-total]')?.textContent === '3'")
     box.fill(pre_filled)
     page.wait_for_function("() => document.querySelector('[data-testid=preview-total]')?.textContent === '1'")
     page.get_by_label("Comment").fill("change window for the workspace")
