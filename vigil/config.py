@@ -89,7 +89,8 @@ def _undefined_receivers(data: dict[str, Any]) -> list[tuple[str, str]]:
     """Routes naming a receiver that is not defined, read from the raw document, so that the error
     is reported in the same pass as field errors (the whole-document check needs a valid document)."""
     receivers = data.get("receivers")
-    names = {r.get("name") for r in receivers if isinstance(r, dict)} if isinstance(receivers, list) else set()
+    items = receivers if isinstance(receivers, list) else []
+    names = {r["name"] for r in items if isinstance(r, dict) and isinstance(r.get("name"), str)}
     errors: list[tuple[str, str]] = []
 
     def walk(route: Any, path: str) -> None:
