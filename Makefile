@@ -14,7 +14,7 @@ EXPORT := $(UV) export --frozen --no-default-groups --no-emit-project --format r
 
 include scripts/infra.mk
 
-.PHONY: demo demo-shots console-shots test lint typecheck pytest lock-check requirements requirements-check upgrade bench clean setup node chromium alertmanager
+.PHONY: demo demo-shots console-shots card-shots test lint typecheck pytest lock-check requirements requirements-check upgrade bench clean setup node chromium alertmanager
 
 $(BIN)/uv: $(BOOTSTRAP)
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (Python 3.11) on PATH" >&2; exit 1; }
@@ -95,6 +95,10 @@ demo-shots:
 	else \
 	  echo "screenshots:   FAILED, the demo itself succeeded: see out/console-shots.log, or run \`make console-shots\`" >&2; \
 	fi
+
+# One Teams card of each kind from the demo's outbox, rendered in Chromium by the adaptivecards renderer, into out/cards/.
+card-shots: setup node chromium
+	VIGIL_CARD_SHOTS=$(CURDIR)/out/cards $(BIN)/python -m pytest tests/vigil/test_demo_outbox.py -q -k chromium
 
 lint: setup
 	$(BIN)/ruff check .

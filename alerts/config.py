@@ -105,6 +105,31 @@ def _check_duration(v: str | None) -> str | None:
     return v
 
 
+def _check_url(v: str | None, info: ValidationInfo) -> str | None:
+    """An absolute http(s) URL with a host (a Go template is checked when rendered, not here)."""
+    if v is None or "{{" in v:
+        return v
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(v.strip())
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ValueError("not an http(s) URL (e.g. https://contoso.webhook.office.com/...)")
+    return v
+
+
+def _check_addresses(v: str | None, info: ValidationInfo) -> str | None:
+    """Comma-separated e-mail addresses (``a@b.com``, ``Name <a@b.com>``); templates are left alone."""
+    if v is None or "{{" in v:
+        return v
+    from email.utils import getaddresses
+
+    for raw, (_, addr) in zip(v.split(","), getaddresses([v]), strict=False):
+        local, at, domain = addr.partition("@")
+        if not (local and at and "." in domain and " " not in addr):
+            raise ValueError(f"not an e-mail address: {raw.strip()!r} (e.g. finops@contoso.com)")
+    return v
+
+
 class _Notifier(StrictModel):
     send_resolved: bool = Field(default=True, description="Also notify when alerts resolve.")
 
@@ -134,6 +159,8 @@ class MSTeamsConfig(_Notifier):
     timeout: str = "10s"
     max_retries: int = Field(default=3, ge=0, description="In-call retries on 429/5xx before the outbox retries.")
     max_retry_wait: str = Field(default="30s", description="Longest Retry-After honoured inside one call.")
+
+    _urls = field_validator("webhook_url", "runbook_url", "action_base_url")(_check_url)
 
     @model_validator(mode="after")
     def _one_url(self) -> MSTeamsConfig:
@@ -165,6 +192,9 @@ class EmailConfig(_Notifier):
     transport: Literal["smtp", "acs"] = Field(default="smtp", description="smtp, or acs (Azure Communication).")
     acs_endpoint: str | None = Field(default=None, description="https://<resource>.communication.azure.com")
     timeout: str = "15s"
+
+    _addresses = field_validator("to", "from_")(_check_addresses)
+    _urls = field_validator("acs_endpoint")(_check_url)
 
     @model_validator(mode="after")
     def _transport(self) -> EmailConfig:
@@ -211,6 +241,8 @@ class WebhookConfig(_Notifier):
     signature_header: str = "X-Vigil-Signature"
     max_retries: int = Field(default=3, ge=0)
     max_retry_wait: str = "30s"
+
+    _urls = field_validator("url")(_check_url)
 
     @model_validator(mode="after")
     def _one_url(self) -> WebhookConfig:

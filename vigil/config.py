@@ -72,8 +72,39 @@ def parse_config(data: Any, source: str = "<config>", *, base_dir: Path | None =
             msg = err["msg"]
             if err["type"] == "extra_forbidden":
                 msg = "unknown key"
-            errors.append((_path(tuple(err["loc"])), msg))
+            elif msg.startswith("Value error, "):
+                msg = msg.removeprefix("Value error, ")
+            path = _path(tuple(err["loc"]))
+            if path == "<root>" and ": " in msg:  # the whole-document checks: "path: message; path: message"
+                for part in msg.split("; "):
+                    key, _, text = part.partition(": ")
+                    errors.append((key, text) if text else (path, part))
+                continue
+            errors.append((path, msg))
+        errors += [e for e in _undefined_receivers(data) if e not in errors]
         raise ConfigError(source, errors) from None
+
+
+def _undefined_receivers(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """Routes naming a receiver that is not defined, read from the raw document, so that the error
+    is reported in the same pass as field errors (the whole-document check needs a valid document)."""
+    receivers = data.get("receivers")
+    items = receivers if isinstance(receivers, list) else []
+    names = {r["name"] for r in items if isinstance(r, dict) and isinstance(r.get("name"), str)}
+    errors: list[tuple[str, str]] = []
+
+    def walk(route: Any, path: str) -> None:
+        if not isinstance(route, dict):
+            return
+        name = route.get("receiver")
+        if isinstance(name, str) and name and name not in names:
+            errors.append((f"{path}.receiver", f"undefined receiver {name!r} used in route"))
+        children = route.get("routes")
+        for i, child in enumerate(children if isinstance(children, list) else []):
+            walk(child, f"{path}.routes[{i}]")
+
+    walk(data.get("route"), "route")
+    return errors
 
 
 def load_config(path: str | Path | None) -> VigilConfig:

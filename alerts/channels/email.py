@@ -31,6 +31,7 @@ from alerts.notify import (
     part_id,
     redact,
 )
+from alerts.view import action_view
 from core.untrusted import strip_controls
 
 __all__ = ["EmailConfig", "EmailNotifier", "acs_message", "message_id", "render_email"]
@@ -45,26 +46,19 @@ def _subject(payload: NotificationPayload) -> str:
 
 
 def _facts(v: AlertView) -> list[tuple[str, str]]:
-    a = v.alert
-    out = [("Status", "firing" if a.ends_at is None else "resolved"), ("Severity", a.labels.get("severity", ""))]
-    for title, keys in (
-        ("Resource", ("resource_id",)),
-        ("Summary", ("summary", "description")),
-        ("Expected", ("expected",)),
-        ("Actual", ("actual",)),
-        ("Changed by", ("changed_by", "caller")),
-        ("Runbook", ("runbook_url",)),
-    ):
-        for k in keys:
-            val = a.annotations.get(k) or v.evidence.get(k) or a.labels.get(k)
-            if val:
-                out.append((title, str(val)))
-                break
-    out.append(("Since", a.starts_at.isoformat()))
-    if v.ack:
-        out.append(("Acknowledged", f"by {v.ack.get('by', '?')}: {v.ack.get('comment', '')}"))
-    if v.remediation:
-        out.append(("Remediation", v.remediation))
+    """The same parts as the Teams card (alerts.view), as (title, text) lines."""
+    av = action_view(v)
+    out = list(av.facts)
+    if av.summary:
+        out.insert(0, ("Summary", av.summary))
+    out += [("Drill-down", line) for line in av.drill_down]
+    if av.risk:
+        out.append(("Risk", av.risk))
+    out += [("How to fix", line) for line in av.remediation]
+    if av.portal:
+        out.append(("Azure portal", av.portal))
+    if av.runbook:
+        out.append(("Runbook", av.runbook))
     return [(k, strip_controls(x)) for k, x in out if x]  # one line each in the text part, no terminal escapes
 
 
@@ -79,10 +73,12 @@ def render_email(
     rows = []
     for v in visible:
         name = strip_controls(v.alert.labels.get("alertname", "alert"))
+        facts = _facts(v)
         lines.append(f"- {name} ({v.fingerprint})")
-        lines += [f"    {k}: {x}" for k, x in _facts(v)]
+        lines += [f"    {k}: {x}" for k, x in facts]
+        lines.append("")
         cells = "".join(
-            f"<tr><th align='left'>{html.escape(k)}</th><td>{html.escape(x)}</td></tr>" for k, x in _facts(v)
+            f"<tr><th align='left' valign='top'>{html.escape(k)}</th><td>{_cell(k, x)}</td></tr>" for k, x in facts
         )
         rows.append(f"<h3>{html.escape(name)}</h3><table>{cells}</table>")
     text = "\n".join(lines) + "\n"
@@ -92,6 +88,14 @@ def render_email(
         "</body></html>"
     )
     return subject, text, body
+
+
+def _cell(title: str, value: str) -> str:
+    if title in ("Azure portal", "Runbook") and value.lower().startswith(("https://", "http://")):
+        return f"<a href='{html.escape(value, quote=True)}'>{html.escape(value)}</a>"
+    if title == "How to fix":
+        return f"<code>{html.escape(value)}</code>"
+    return html.escape(value)
 
 
 def _addresses(s: str) -> list[str]:

@@ -32,6 +32,7 @@ from alerts.notify import (
     post_with_retries,
 )
 from alerts.signing import derive_nonce, sign_link
+from alerts.view import action_view, portal_url
 from core.untrusted import escape_markdown
 
 __all__ = ["MSTeamsConfig", "MSTeamsNotifier", "card_bytes", "portal_url", "render_cards"]
@@ -47,11 +48,6 @@ _SEVERITY_STYLE = {
 }
 
 
-def portal_url(resource_id: str) -> str:
-    """The Azure portal page of an ARM resource id ("" for anything that is not an ARM id)."""
-    return f"https://portal.azure.com/#@/resource{resource_id}" if resource_id.startswith("/subscriptions/") else ""
-
-
 def _clip(text: Any, limit: int = _TEXT_MAX) -> str:
     s = str(text)
     return s if len(s) <= limit else s[: limit - 1] + "…"
@@ -61,21 +57,6 @@ def _md(text: Any, limit: int = _TEXT_MAX) -> str:
     """Untrusted text (labels, annotations, event claims, service names) for a Markdown TextBlock or
     FactSet value: clipped, then rendered literally (no links, no formatting, no control characters)."""
     return escape_markdown(_clip(text, limit))
-
-
-def _web_url(url: str) -> str:
-    """An http(s) URL, else "" (an annotation must not carry a javascript: or other scheme)."""
-    return url if url.lower().startswith(("https://", "http://")) else ""
-
-
-def _first(view: AlertView, *names: str) -> str:
-    a = view.alert
-    for n in names:
-        for src in (a.annotations, view.evidence, a.labels):
-            v = src.get(n)
-            if v not in (None, ""):
-                return str(v)
-    return ""
 
 
 def _envelope(body: list[dict[str, Any]]) -> dict[str, Any]:
@@ -177,58 +158,36 @@ class _Renderer:
         firing = a.ends_at is None
         sev = labels.get("severity", "")
         rid = labels.get("resource_id", "")
-        name = rid.rsplit("/", 1)[-1] if rid else ""
-        scope = _first(v, "scope")
-        if not scope:
-            parts = []
-            if labels.get("subscription_id"):
-                parts.append(f"subscription {labels['subscription_id']}")
-            if labels.get("resource_group"):
-                parts.append(f"resource group {labels['resource_group']}")
-            scope = " / ".join(parts)
-        facts = [("Status", "firing" if firing else f"resolved {a.ends_at:%Y-%m-%d %H:%M} UTC" if a.ends_at else "")]
-        facts.append(("Severity", sev))
-        if scope:
-            facts.append(("Scope", scope))
-        if rid:
-            rtype = labels.get("resource_type", "")
-            facts.append(("Resource", f"{name} ({rtype})" if rtype else name))
-        for title, keys in (
-            ("Expected", ("expected", "expected_value")),
-            ("Actual", ("actual", "actual_value", "observed")),
-            ("Changed by", ("changed_by", "caller", "claims_name", "principal")),
-        ):
-            val = _first(v, *keys)
-            if val:
-                facts.append((title, val))
-        facts.append(("Since", f"{a.starts_at:%Y-%m-%d %H:%M} UTC"))
-        if v.ack:
-            facts.append(
-                (
-                    "Acknowledged",
-                    f"by {v.ack.get('by', '?')} at {v.ack.get('at', '')[:16]}"
-                    + (f": {v.ack['comment']}" if v.ack.get("comment") else ""),
-                )
-            )
-        if v.remediation:
-            facts.append(("Remediation", v.remediation))
-        summary = _first(v, "summary", "description", "title")
+        av = action_view(v)
         items: list[dict[str, Any]] = [
             {
                 "type": "TextBlock",
-                "text": f"**{_md(labels.get('alertname', 'alert'), 200)}** · {_md(name or v.fingerprint, 300)}",
+                "text": f"**{_md(av.title, 200)}** · {_md(av.name, 300)}",
                 "wrap": True,
                 "weight": "Bolder",
                 "color": "Good" if not firing else _SEVERITY_STYLE.get(sev, ("", "Default"))[1],
             },
         ]
-        if summary:
-            items.append({"type": "TextBlock", "text": _md(summary), "wrap": True, "spacing": "Small"})
-        items.append({"type": "FactSet", "facts": [{"title": t, "value": _md(x, 300)} for t, x in facts if x]})
+        if av.summary:
+            items.append({"type": "TextBlock", "text": _md(av.summary), "wrap": True, "spacing": "Small"})
+        items.append({"type": "FactSet", "facts": [{"title": t, "value": _md(x, 300)} for t, x in av.facts]})
+        if av.drill_down:
+            items.append({"type": "TextBlock", "text": "Drill-down", "weight": "Bolder", "spacing": "Small"})
+            items += [
+                {"type": "TextBlock", "text": _md(line, 300), "wrap": True, "spacing": "None"} for line in av.drill_down
+            ]
+        if av.risk:
+            items.append({"type": "TextBlock", "text": f"**Risk:** {_md(av.risk)}", "wrap": True, "spacing": "Small"})
+        if av.remediation:
+            items.append({"type": "TextBlock", "text": "**How to fix**", "wrap": True, "spacing": "Small"})
+            items += [
+                {"type": "TextBlock", "text": _md(line), "wrap": True, "fontType": "Monospace", "spacing": "None"}
+                for line in av.remediation
+            ]
         actions: list[dict[str, Any]] = []
         if portal_url(rid):
             actions.append({"type": "Action.OpenUrl", "title": "Open in Azure portal", "url": portal_url(rid)})
-        runbook = _web_url(_first(v, "runbook_url")) or self.cfg.runbook_url
+        runbook = av.runbook or self.cfg.runbook_url
         if runbook:
             actions.append({"type": "Action.OpenUrl", "title": "Runbook", "url": runbook})
         if firing:

@@ -74,6 +74,9 @@ def list_(
     if not rows:
         typer.echo("no alerts")
         return
+    from vigil.cli.common import shorten, table
+
+    cells = []
     for d in rows:
         lab = d["labels"]
         flags = []
@@ -85,11 +88,22 @@ def list_(
             flags.append(f"acked by {d['ack']['by']}")
         if d["remediation"]:
             flags.append(d["remediation"])
-        line = (
-            f"{d['fingerprint']}  {d['status']:8}  {lab.get('severity', ''):8}  {lab.get('alertname', '')}  "
-            f"{lab.get('resource_id', '')}  since {d['startsAt'][:16]}" + (f"  [{', '.join(flags)}]" if flags else "")
+        rid = lab.get("resource_id", "")
+        cells.append(
+            [
+                strip_controls(x)  # labels and ack authors are untrusted text
+                for x in (
+                    d["fingerprint"],
+                    d["status"],
+                    lab.get("severity", ""),
+                    lab.get("alertname", ""),
+                    shorten(rid.rsplit("/", 1)[-1] if rid.startswith("/subscriptions/") else rid, 40),
+                    d["startsAt"][:16].replace("T", " "),
+                    ", ".join(flags),
+                )
+            ]
         )
-        typer.echo(strip_controls(line))  # labels and ack authors are untrusted text
+    typer.echo(table(["FINGERPRINT", "STATUS", "SEVERITY", "ALERT", "RESOURCE", "SINCE (UTC)", "NOTES"], cells))
 
 
 @app.command("ack")

@@ -16,7 +16,16 @@ if TYPE_CHECKING:
     from core.state.base import StateStore
     from vigil.config import VigilConfig
 
-__all__ = ["DEFAULT_STATE", "STATE_HELP", "fail", "load_config_or_exit", "open_state", "parse_now"]
+__all__ = [
+    "DEFAULT_STATE",
+    "STATE_HELP",
+    "fail",
+    "load_config_or_exit",
+    "open_state",
+    "parse_now",
+    "shorten",
+    "table",
+]
 
 STATE_HELP = "SQLite state store file."
 DEFAULT_STATE = Path("out/state.db")
@@ -55,9 +64,36 @@ def load_config_or_exit(path: Path | None) -> VigilConfig:
         raise fail(str(exc)) from None
 
 
-def open_state(state: Path) -> StateStore:
-    """The SQLite state store at ``state`` (its folder is created)."""
+def open_state(state: Path, *, create: bool = False) -> StateStore:
+    """The SQLite state store at ``state``. Only commands that write state (``run``, ``events replay``,
+    ``silence add``) pass ``create``; any other command fails naming the path rather than creating an
+    empty store at a typo'd path and reporting "no alerts"."""
     from core.state import open_store
 
+    if not create:
+        if state.is_dir():
+            raise fail(f"--state {state}: is a folder, not a state file (e.g. out/state.db)")
+        if not state.is_file():
+            raise fail(f"--state {state}: no such file (`vigil demo` or `vigil run` creates it)")
     state.parent.mkdir(parents=True, exist_ok=True)
     return open_store("sqlite", path=state)
+
+
+def shorten(text: str, width: int) -> str:
+    """``text`` in at most ``width`` characters, cut in the middle (``/subscriptions/65…/vm-batch-gpu-01``):
+    the start and the end of an id say the most, so an id is never truncated at its end."""
+    if len(text) <= width or width < 5:
+        return text
+    head = (width - 1) // 2
+    tail = width - 1 - head
+    return f"{text[:head]}…{text[-tail:]}"
+
+
+def table(headers: list[str], rows: list[list[str]]) -> str:
+    """A plain-text table: a header row, a rule, and columns aligned to their widest cell."""
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+
+    return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)])

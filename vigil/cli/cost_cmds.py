@@ -60,8 +60,13 @@ def costs_summary(
     if by not in _BY:
         raise typer.BadParameter(f"--by must be one of {', '.join(_BY)}")
     from ingest.cost.summary import summarize
+    from vigil.cli.common import fail
 
+    if not data.is_dir():
+        raise fail(f"--data {data}: no such folder (the normalized cost store, e.g. out/costs)")
     rows, totals = summarize(data, by)
+    if not rows:
+        raise fail(f"--data {data}: no cost data in this folder (is it the normalized cost store?)")
     if as_json:
         typer.echo(
             json.dumps(

@@ -299,6 +299,8 @@ def idle(
     firing = [f for f in findings if f.status is Status.FIRING]
     total = sum(float(f.annotations.get("monthly_waste", 0) or 0) for f in firing)
     typer.echo(
-        f"{len(firing)} firing, {len(findings) - len(firing)} resolved; waste {total:.2f}/month at {when.isoformat()}",
+        # RESOLVED findings are the resources checked and found busy: on a first run nothing "resolved".
+        f"{len(firing)} idle, {len(findings) - len(firing)} checked and in use; "
+        f"waste {total:.2f}/month at {when.isoformat()}",
         err=True,
     )

@@ -24,6 +24,33 @@ def _read_events(path: Path) -> list[dict[str, Any]]:
     return [x if isinstance(x, dict) else {"_invalid": x} for x in items]
 
 
+def _alert_states(store: Any) -> dict[str, tuple[str, str, str]]:
+    """fingerprint -> (status, rule, resource) of every stored alert (read only: nothing is pruned)."""
+    from alerts.alertstate import AlertRecord
+    from core.state.base import Namespace
+
+    out = {}
+    for rec in store.query(Namespace.ALERTS):
+        a = AlertRecord.from_dict(rec.key, rec.value, rec.etag)
+        rid = a.labels.get("resource_id", "")
+        out[rec.key] = ("firing" if a.firing else "resolved", a.labels.get("alertname", ""), rid)
+    return out
+
+
+def _transitions(before: dict[str, tuple[str, str, str]], after: dict[str, tuple[str, str, str]]) -> list[str]:
+    from core.untrusted import strip_controls
+    from vigil.cli.common import table
+
+    rows = [
+        [status, rule, rid.rsplit("/", 1)[-1] if rid.startswith("/subscriptions/") else rid, rid]
+        for fp, (status, rule, rid) in sorted(after.items(), key=lambda kv: kv[1])
+        if before.get(fp, ("",))[0] != status
+    ]
+    if not rows:
+        return []
+    return [strip_controls(line) for line in table(["STATUS", "RULE", "RESOURCE", "RESOURCE ID"], rows).splitlines()]
+
+
 @app.command("replay")
 def replay(
     files: list[Path] = typer.Argument(
@@ -38,7 +65,10 @@ def replay(
     """Feed events through ``vigil.handlers.handle_resource_events``, the Function's own handler.
 
     Duplicates (same event id) are dropped, verdict transitions persist in
-    --state, so replaying a file twice fires nothing the second time.
+    --state, so replaying a file twice fires nothing the second time. Each file's
+    line is followed by its alert transitions: status, rule, resource.
+
+    Example (on the demo): vigil events replay --tenant out/tenant --state out/replay.db --out out/replay
     """
     from vigil import handlers
     from vigil.runtime_local import LocalRuntime
@@ -50,7 +80,8 @@ def replay(
         if not files:
             raise _fail(f"no event files given and none in {tenant / 'events'}")
     cfg = load_config_or_exit(config)
-    store = open_state(state)
+    store = open_state(state, create=True)
+    out.mkdir(parents=True, exist_ok=True)
     rt = LocalRuntime(cfg, store, out, settings={handlers.TENANT_DIR: str(tenant)})
     totals: dict[str, int] = {}
     from core.sources import SourceError
@@ -58,6 +89,7 @@ def replay(
 
     try:
         for path in files:
+            before = _alert_states(store)
             try:
                 result = handlers.handle_resource_events(_read_events(path), rt)
             except (SourceError, PolicyLoadError) as exc:
@@ -70,6 +102,8 @@ def replay(
                 sys.stdout.write(json.dumps({"file": str(path), **result}, default=str, sort_keys=True) + "\n")
             else:
                 typer.echo(f"{path}: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
+                for line in _transitions(before, _alert_states(store)):
+                    typer.echo(f"  {line}")
     finally:
         store.close()
     if not as_json:

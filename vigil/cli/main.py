@@ -6,7 +6,10 @@ that ``vigil --help`` stays fast.
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
+from typer.core import TyperOption
 
 from vigil.cli import (
     alerts_cmds,
@@ -21,6 +24,27 @@ from vigil.cli import (
     serve_cmds,
     silence_cmds,
 )
+
+_DURATION_OPTIONS = {"duration", "window", "since", "lookback", "ttl", "grace", "interval"}
+
+
+def _display_type(self: TyperOption, ctx: Any) -> str | None:
+    """Option help labelled by what to type: ``flag``, ``path``, ``duration``, ``time``, else the type."""
+    label = _typer_display_type(self, ctx)
+    if self.metavar is not None or label is None:
+        return label
+    if self.is_flag:
+        return "flag"
+    name = (self.name or "").lower()
+    if label == "<str>" and name in _DURATION_OPTIONS:
+        return "<duration>"
+    if label == "<str>" and name == "now":
+        return "<time>"
+    return label
+
+
+_typer_display_type = TyperOption.display_type_rich
+TyperOption.display_type_rich = _display_type  # type: ignore[method-assign]
 
 app = typer.Typer(
     name="vigil",
@@ -42,6 +66,7 @@ app.add_typer(remediation_cmds.remediate_app, name="remediate")
 app.add_typer(remediation_cmds.remediation_app, name="remediation")
 digest_cmds.register(app)  # vigil digest
 app.add_typer(config_cmds.app, name="config")
+app.command("init")(config_cmds.init)  # vigil init (also `vigil config init`)
 serve_cmds.register(app)  # vigil serve
 
 

@@ -71,7 +71,7 @@ def _run(tenant: Path, *, config_path: Path | None, now: datetime | None, out: P
     config = load_config_or_exit(config_path or DEMO_CONFIG)
     when = now or source.now or datetime.now(UTC)
     out.mkdir(parents=True, exist_ok=True)
-    store = open_state(out / STATE_FILE)
+    store = open_state(out / STATE_FILE, create=True)
     try:
         summary = run_tenant(source, config=config, store=store, out_dir=out, now=when, progress=sys.stderr.isatty())
     except (PipelineError, SourceError) as exc:
@@ -100,7 +100,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Simulate a tenant into OUT/tenant (unless present), then run exactly `vigil run` over it.
 
-        The simulated tenant (3 subscriptions, ~50 resources, 90 days of EA and FOCUS cost
+        The simulated tenant (3 subscriptions, 60 resources, 90 days of EA and FOCUS cost
         exports, hourly metrics, Event Grid events, activity log) has seven planted problems: a cost
         spike, an idle VM, an idle Azure ML GPU compute instance, an Azure ML workspace opened to
         public network access, and in the activity log an Owner grant to a guest, a deleted

@@ -16,7 +16,9 @@ app = typer.Typer(help="Create, list and expire silences.", no_args_is_help=True
 
 @app.command("add")
 def add(
-    matcher: list[str] = typer.Option(..., "--matcher", "-m", help='Matcher, e.g. alertname="vm-idle" (repeatable).'),
+    matcher: list[str] = typer.Option(
+        ..., "--matcher", "-m", help='Matcher, e.g. alertname="vm_shutdown_candidate" (repeatable).'
+    ),
     duration: str = typer.Option("24h", "--duration", "-d", help="How long, e.g. 2h, 24h, 7d."),
     comment: str = typer.Option(..., "--comment", "-c", help="Why this silence exists."),
     author: str = typer.Option(..., "--author", "-a", help="Who creates it."),
@@ -32,7 +34,7 @@ def add(
         td = parse_duration(duration)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--duration") from None
-    store = _open(state)
+    store = _open(state, create=True)
     try:
         s = create_silence(store, matchers=matcher, duration=td, created_by=author, comment=comment, now=_now(now))
     except SilenceError as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,9 @@ from vigil.handlers._common import (
 )
 
 if TYPE_CHECKING:
+    import pandas as pd
+
+    from core.model import Finding
     from vigil.runtime import Runtime
 
 __all__ = ["blob_created_event", "handle_blob_created", "handle_detect", "handle_ingest_part"]
@@ -151,6 +155,8 @@ def handle_detect(message: dict[str, Any], rt: Runtime) -> dict[str, Any]:
         return {"alerts": raise_alerts([], rt, now)}
     from core.state.base import Namespace
     from detectors.overspend import detect
+    from detectors.overspend.anomalies import RULE_ID
+    from detectors.overspend.collapse import collapse_nested
     from ingest.cost import load_costs
 
     days = [date.fromisoformat(d) for d in message.get("days") or []]
@@ -162,6 +168,29 @@ def handle_detect(message: dict[str, Any], rt: Runtime) -> dict[str, Any]:
         return {"skipped": "already detected over the same cost runs", "run_id": message.get("run_id")}
     costs = load_costs(rt.blobs(setting(rt, COSTS_CONTAINER)), start=now - COST_HISTORY, end=now, aggregate=True)
     findings = detect(costs, config=rt.config.detectors.overspend, now=now, days=days or None)
+    findings = collapse_nested(findings, rule=RULE_ID)  # one event at nested scopes: one alert, with a drill-down
+    findings = with_subscription_names(findings, costs)
     alerts = raise_alerts(findings, rt, now)
     rt.store.put(Namespace.CHECKPOINTS, marker, {"version": version, "at": rt.now().isoformat()})
     return {"cost_rows": len(costs), "findings": len(findings), "alerts": alerts}
+
+
+def with_subscription_names(findings: list[Finding], costs: pd.DataFrame) -> list[Finding]:
+    """Findings with ``annotations["subscription_name"]``: the display name the cost data gives their
+    subscription (``SubAccountName``), for the cards and emails to show beside the id."""
+    if costs.empty or not {"SubAccountId", "SubAccountName"} <= set(costs.columns):
+        return findings
+    pairs = costs[["SubAccountId", "SubAccountName"]].dropna().drop_duplicates("SubAccountId")
+    names = {
+        str(i).rstrip("/").rsplit("/", 1)[-1].lower(): str(n)
+        for i, n in zip(pairs["SubAccountId"], pairs["SubAccountName"], strict=True)
+        if str(n).strip()
+    }
+
+    def named(f: Finding) -> Finding:
+        name = names.get((f.resource.subscription_id or "").lower())
+        if not name or "subscription_name" in f.annotations:
+            return f
+        return replace(f, annotations={**f.annotations, "subscription_name": name})
+
+    return [named(f) for f in findings]
