@@ -88,7 +88,8 @@ def _text(s: str) -> str:
     return _MONEY.sub(lambda m: m.group(1) + fmt_money(m.group(2).replace(",", ""), m.group(3)), s)
 
 
-def _web_url(url: str) -> str:
+def web_url(url: str) -> str:
+    """An http(s) URL, else "" (an annotation or setting must not carry a javascript: or other scheme)."""
     return url if url.lower().startswith(("https://", "http://")) else ""
 
 
@@ -242,5 +243,5 @@ def action_view(v: AlertView, *, names: Mapping[str, str] | None = None) -> Acti
         remediation=remediation,
         drill_down=drill_lines,
         portal=portal_url(rid),
-        runbook=_web_url(_first(v, "runbook_url")),
+        runbook=web_url(_first(v, "runbook_url")),
     )

@@ -32,7 +32,7 @@ from alerts.notify import (
     post_with_retries,
 )
 from alerts.signing import derive_nonce, sign_link
-from alerts.view import action_view, portal_url
+from alerts.view import action_view, portal_url, web_url
 from core.untrusted import escape_markdown
 
 __all__ = ["MSTeamsConfig", "MSTeamsNotifier", "card_bytes", "portal_url", "render_cards"]
@@ -94,7 +94,7 @@ class _Renderer:
         self.ttl: timedelta = parse_duration(cfg.link_ttl)
 
     def _link(self, action: str, fp: str) -> str | None:
-        console = _web_url(self.cfg.console_base_url or "").rstrip("/")
+        console = web_url(self.cfg.console_base_url or "").rstrip("/")
         if console:  # the console's pages confirm and act as the signed-in user (roles, CSRF); nothing to sign
             if action == "silence":
                 return f"{console}/silences/new?{urlencode({'from': fp, 'duration': '24h'})}"
