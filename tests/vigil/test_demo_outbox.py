@@ -247,7 +247,7 @@ def test_alerts_list_is_a_table_with_headers_and_aligned_columns(outbox: Path) -
     assert result.exit_code == 0, result.output
     header, rule, *rows = result.stdout.splitlines()
     assert header.split()[:4] == ["FINGERPRINT", "STATUS", "SEVERITY", "ALERT"]
-    assert len(rows) == 7
+    assert len(rows) == 8  # overspend 1, idle 2, drift 2 (the pack and the organisation's assignment), activity 3
     col = header.index("STATUS")
     assert all(r[col - 2 : col] == "  " and r[col] != " " for r in rows), rows
     assert set(rule) <= {"-", " "}
@@ -262,7 +262,13 @@ def test_events_replay_lists_each_transition_and_creates_its_out_folder(outbox: 
     assert first.exit_code == 0, first.output
     assert out.is_dir()
     rows = [line.split() for line in first.stdout.splitlines() if line.startswith("  firing ")]
-    assert [(r[0], r[1], r[2]) for r in rows] == [("firing", DRIFT, "mlw-research")]
+    fired = sorted((r[0], r[1], r[2]) for r in rows)
+    # the rule pack's verdict, and the organisation's own assignment on the same event path
+    assert [(s, rule) for s, rule, _res in fired] == [
+        ("firing", "assignment:restrict-storage-network"),
+        ("firing", DRIFT),
+    ]
+    assert ("firing", DRIFT, "mlw-research") in fired
     again = CliRunner().invoke(app, args)
     assert again.exit_code == 0
     assert "  firing " not in again.stdout  # a replay fires nothing the second time
