@@ -100,6 +100,14 @@ class EventBatch:
     irrelevant: int = 0
 
 
+def _shown(event_id: str) -> str:
+    """An event id as a reason names it: as is when it is printable with no white space, else quoted
+    (an untrusted id must not break the reason's shape or carry control characters into a log)."""
+    return (
+        event_id if event_id and event_id.isprintable() and not any(c.isspace() for c in event_id) else repr(event_id)
+    )
+
+
 def event_type_of(raw: Mapping[str, Any]) -> str:
     """The event type in either schema ('' when absent)."""
     t = raw.get("eventType")
@@ -158,21 +166,23 @@ def parse_event(raw: Any, index: int = 0) -> ResourceEvent | Quarantined | None:
     schema = "cloudevents" if "specversion" in raw else "eventgrid"
     if schema == "cloudevents" and raw.get("specversion") != "1.0":
         return Quarantined(
-            eid, f"event {eid}: unsupported CloudEvents specversion {raw.get('specversion')!r}", index, raw
+            eid, f"event {_shown(eid)}: unsupported CloudEvents specversion {raw.get('specversion')!r}", index, raw
         )
     time_key = "time" if schema == "cloudevents" else "eventTime"
     when = _parse_time(raw.get(time_key))
     if when is None:
-        return Quarantined(eid, f"event {eid}: '{time_key}' missing or not ISO 8601", index, raw)
+        return Quarantined(eid, f"event {_shown(eid)}: '{time_key}' missing or not ISO 8601", index, raw)
     data = raw.get("data")
     if not isinstance(data, Mapping):
-        return Quarantined(eid, f"event {eid}: 'data' missing or not an object", index, raw)
+        return Quarantined(eid, f"event {_shown(eid)}: 'data' missing or not an object", index, raw)
     rid = data.get("resourceUri") or raw.get("subject")
     if not isinstance(rid, str) or not rid.lower().startswith(("/subscriptions/", "/providers/")):
-        return Quarantined(eid, f"event {eid}: 'data.resourceUri'/'subject' is not an ARM resource id", index, raw)
+        return Quarantined(
+            eid, f"event {_shown(eid)}: 'data.resourceUri'/'subject' is not an ARM resource id", index, raw
+        )
     status = data.get("status")
     if isinstance(status, str) and status and status.lower() != "succeeded":
-        return Quarantined(eid, f"event {eid}: status {status!r} is not Succeeded", index, raw)
+        return Quarantined(eid, f"event {_shown(eid)}: status {status!r} is not Succeeded", index, raw)
     return ResourceEvent(
         id=eid,
         event_type=canonical,
@@ -212,7 +222,7 @@ def cap_event_times(batch: EventBatch, now: datetime) -> EventBatch:
     for e in batch.events:
         if e.event_time > limit:
             reason = (
-                f"event {e.id}: event time {e.event_time.isoformat()} is more than "
+                f"event {_shown(e.id)}: event time {e.event_time.isoformat()} is more than "
                 f"{int(MAX_FUTURE_SKEW.total_seconds() // 60)} minutes ahead of {now.isoformat()}"
             )
             batch.quarantined.append(Quarantined(e.id, reason, -1))

@@ -135,3 +135,19 @@ def test_drift_event_path_never_raises_on_bad_events(events: list[dict[str, Any]
 
 
 _RULES: list[Any] = []
+
+
+def test_an_event_id_with_white_space_or_control_characters_is_quoted_in_the_reason() -> None:
+    """Found by Hypothesis: an id starting with a carriage return broke the reason's shape."""
+    raw = {
+        "id": "\rforged\nline",
+        "eventType": "Microsoft.Resources.ResourceWriteSuccess",
+        "subject": "/subscriptions/x",
+        "eventTime": "not-a-time",
+        "data": {},
+        "dataVersion": "1",
+        "topic": "t",
+    }
+    (q,) = parse_events(json.dumps([raw]).encode()).quarantined
+    assert q.reason.startswith("event '\\rforged\\nline': ")
+    assert "\r" not in q.reason and "\n" not in q.reason
