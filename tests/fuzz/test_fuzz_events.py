@@ -150,4 +150,5 @@ def test_an_event_id_with_white_space_or_control_characters_is_quoted_in_the_rea
     }
     (q,) = parse_events(json.dumps([raw]).encode()).quarantined
     assert q.reason.startswith("event '\\rforged\\nline': ")
-    assert "\r" not in q.reason and "\n" not in q.reason
+    assert "\r" not in q.reason
+    assert "\n" not in q.reason
