@@ -50,7 +50,8 @@ print(len(df), len(g), repr(float(g.sum())))
 """
 
 
-def _child(code: str, *args: str) -> dict[str, Any]:
+def run_child(code: str, *args: str) -> dict[str, Any]:
+    """``python -c code args`` in the repo: its wall and CPU time, peak RSS and stdout (bench/scale too)."""
     env = dict(os.environ)
     env["PYTHONPATH"] = str(REPO) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     t0 = time.perf_counter()
@@ -92,9 +93,9 @@ def main() -> dict[str, Any]:
         bases, vigils = [], []
         for i in range(REPEATS):
             print(f"round {i + 1}/{REPEATS}: baseline (pandas) ...", file=sys.stderr)
-            bases.append(_child(_BASELINE, str(f1)))
+            bases.append(run_child(_BASELINE, str(f1)))
             print(f"round {i + 1}/{REPEATS}: vigil ...", file=sys.stderr)
-            vigils.append(_child(_VIGIL, str(f1), str(d / f"out1-{i}")))
+            vigils.append(run_child(_VIGIL, str(f1), str(d / f"out1-{i}")))
         base = min(bases, key=lambda r: r["wall_s"])
         v1 = min(vigils, key=lambda r: r["wall_s"])
         v1["rss_mb"] = max(r["rss_mb"] for r in vigils)
@@ -108,7 +109,7 @@ def main() -> dict[str, Any]:
         print(f"generating {n2:,} rows ...", file=sys.stderr)
         total2 = write_ea_export(f2, n2, seed=2)
         print("vigil 2M ...", file=sys.stderr)
-        v2 = _child(_VIGIL, str(f2), str(d / "out2"))
+        v2 = run_child(_VIGIL, str(f2), str(d / "out2"))
         summary2 = json.loads(v2["stdout"].splitlines()[-1], parse_float=Decimal)
         exact2 = Decimal(str(summary2["billed_cost"]["USD"])) == total2
 

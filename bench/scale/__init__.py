@@ -19,12 +19,13 @@ Goals (issue 24): detect <= 2x the baseline at <= 2 GB peak; digest and summary 
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from bench.ingest import run_child
 
 REPO = Path(__file__).resolve().parents[2]
 MONTHS, ROWS, SUBS = 13, 5_000_000, 300
@@ -95,7 +96,7 @@ def main() -> dict[str, Any]:
         runs: dict[str, dict[str, Any]] = {}
         for name, code in (("baseline", _BASELINE), ("detect", _DETECT), ("digest", _DIGEST), ("summary", _SUMMARY)):
             print(f"{name} ...", file=sys.stderr)
-            runs[name] = _rusage_child(code, str(store), now)
+            runs[name] = run_child(code, str(store), now)
     base = runs["baseline"]["wall_s"]
     ratios = {k: round(runs[k]["wall_s"] / base, 3) for k in ("detect", "digest", "summary")}
     passed = {
@@ -133,28 +134,4 @@ def main() -> dict[str, Any]:
             }
             for k in ("detect", "digest", "summary")
         ],
-    }
-
-
-def _rusage_child(code: str, *args: str) -> dict[str, Any]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(REPO) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code, *args], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-    assert proc.stdout is not None
-    assert proc.stderr is not None
-    out = proc.stdout.read().decode()
-    err = proc.stderr.read().decode()
-    _pid, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t0
-    code_ = os.waitstatus_to_exitcode(status)
-    if code_ != 0:
-        raise RuntimeError(f"child failed ({code_}): {err[-2000:]}")
-    return {
-        "wall_s": round(wall, 3),
-        "cpu_s": round(usage.ru_utime + usage.ru_stime, 3),
-        "rss_mb": round(usage.ru_maxrss / 1024, 1),
-        "stdout": out.strip(),
     }

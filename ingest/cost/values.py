@@ -32,7 +32,7 @@ _US_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})(?:[ T](\d{1,2}):(\d{2})(?::
 # sign, decimal point and exponent; no "_" separators, no NaN or Infinity, no other scripts' digits
 # (Python's Decimal and float accept "1_000", "NaN", "inf" and Arabic-Indic digits). Quantities use
 # the same pattern: negative quantities are real (credits and refunds: Microsoft's FOCUS 1.0 sample,
-# /work/shared/samples/cost/focus_sandbox_1.0_sample_1000rows.csv, holds ConsumedQuantity -0.0013).
+# ../shared/samples/cost/focus_sandbox_1.0_sample_1000rows.csv beside the repository, holds ConsumedQuantity -0.0013).
 _NUMBER = r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,4})?"
 DECIMAL_PATTERN = rf"^[+-]?{_NUMBER}$"
 QUANTITY_PATTERN = DECIMAL_PATTERN

@@ -3,7 +3,7 @@
 :func:`event` builds an Activity Log REST ``EventData`` object with the fields, nesting and value styles of
 the REST API's documented example, Activity Logs - List, ``GetActivityLogsFiltered.json``
 (Azure/azure-rest-api-specs, specification/monitor/resource-manager/Microsoft.Insights/stable/2015-04-01/
-examples/GetActivityLogsFiltered.json; a copy is /work/shared/samples/api/spec_monitor_2015-04-01_
+examples/GetActivityLogsFiltered.json; a copy is ../shared/samples/api/spec_monitor_2015-04-01_
 GetActivityLogsFiltered.json): ``authorization{action,role,scope}``, the claims map, ``eventName``,
 ``httpRequest{clientRequestId,clientIpAddress,method}``, localized ``operationName``/``status``/
 ``subStatus``/``resourceProviderName``, ``properties`` as a string map, 7-digit fractional timestamps.
