@@ -7,7 +7,7 @@ from a tenant folder's ``activity/`` or from ``ingest.activity`` (REST or Log An
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -32,10 +32,10 @@ def detect_activity(records: Sequence[Mapping[str, Any]], config: VigilConfig, n
     )
 
 
-def attribute(findings: Sequence[Finding], records: Sequence[Mapping[str, Any]]) -> list[Finding]:
-    """Drift and idle findings whose event named no caller get "changed by/when" from the activity log."""
-    if not records:
-        return list(findings)
+def attribute(findings: Sequence[Finding], records: Iterable[Mapping[str, Any]]) -> list[Finding]:
+    """Drift and idle findings whose event named no caller get "changed by/when" from the activity log.
+
+    ``records`` may be lazy: it is read only when some finding needs a caller."""
     from detectors.activity.attribution import with_attribution
 
     return with_attribution(findings, records)

@@ -96,7 +96,7 @@ def raise_alerts(findings: list[Finding], rt: Runtime, now: datetime) -> dict[st
     from vigil.handlers.sources import live_sources
 
     # Drift and idle findings whose event named no caller get "changed by/when" from the activity log.
-    findings = attribute(findings, live_sources(rt).activity_records())
+    findings = attribute(findings, live_sources(rt).activity_entries())  # read only if a finding needs it
     outbox = QueueOutbox(rt, rt.store, setting(rt, ALERTS_QUEUE))
     res = process(findings, config=rt.config, store=rt.store, outbox=outbox, now=now)
     out = res.to_dict()

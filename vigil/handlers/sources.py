@@ -11,7 +11,7 @@ by ARM GET (``ingest.arm.ArmReader``), Azure Resource Graph and Azure Monitor
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -50,7 +50,6 @@ class LiveSources:
             self.tenant = TenantFolder(folder)
         self.azure: AzureAccess | None = rt if self.tenant is None and isinstance(rt, AzureAccess) else None
         self._reader: Any = None
-        self._activity: list[Mapping[str, Any]] | None = None
 
     @property
     def kind(self) -> str | None:
@@ -94,15 +93,11 @@ class LiveSources:
             return None
         return self._graph_rows(self.azure, types), self.resource_reader()
 
-    def activity_records(self) -> list[Mapping[str, Any]]:
-        """Activity Log records to attribute changes by: the tenant folder's ``activity/``. The live
-        readers (``ingest.activity``) are incremental and commit after handling, so the Function App
-        reads them through :func:`vigil.handlers.handle_activity`'s caller, not here: empty."""
-        if self.tenant is None:
-            return []
-        if self._activity is None:
-            self._activity = list(self.tenant.entries())
-        return self._activity
+    def activity_entries(self) -> Iterator[Mapping[str, Any]]:
+        """The tenant folder's ``activity/`` records, read lazily (nothing is read unless iterated);
+        none for Azure, whose incremental readers run in :func:`vigil.handlers.run_activity`."""
+        if self.tenant is not None:
+            yield from self.tenant.entries()
 
     def idle_inputs(
         self, now: datetime, window_days: int

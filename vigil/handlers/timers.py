@@ -165,7 +165,7 @@ def run_activity(rt: Runtime, now: datetime) -> dict[str, Any]:
 
     sources = live_sources(rt)
     if sources.tenant is not None:
-        return handle_activity([dict(r) for r in sources.activity_records()], rt)
+        return handle_activity([dict(r) for r in sources.activity_entries()], rt)
     if sources.azure is None:
         log.warning(NO_LIVE.format(what="activity log"))
         return {"skipped": NO_LIVE.format(what="activity log")}
