@@ -30,7 +30,7 @@ SUB = "00000000-0000-0000-0000-000000000001"
 SA = f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/sa1"
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 RULES = RuleSet(builtin_rules())
-RULE = "storage-public-blob-access"
+RULE = "storage_public_blob_access"
 
 
 def _account(public: bool) -> dict[str, Any]:
