@@ -410,6 +410,8 @@ def _timer_steps(run: _Run, now: datetime, *, scope: str) -> None:
         counts: dict[str, Any] = {k: out[k] for k in ("records", "findings") if k in out}
         if "skipped" in out:
             counts["skipped"] = out["skipped"]
+        if out.get("problems"):
+            counts["_failed"] = "; ".join(out["problems"])
         return counts
 
     run.step("idle: metrics timer", f"{scope}: resources and Azure Monitor metrics", idle)
@@ -534,6 +536,7 @@ def run_live(
     azure_client_kwargs: Mapping[str, Any] | None = None,
     metrics_options: Mapping[str, Any] | None = None,
     blob_client_kwargs: Mapping[str, Any] | None = None,
+    logs_client_kwargs: Mapping[str, Any] | None = None,
     dry_run: bool = False,
     progress: bool = True,
     report: Callable[[str], None] | None = None,
@@ -546,8 +549,8 @@ def run_live(
     through :class:`vigil.handlers.sources.LiveSources`. State, queues and normalized costs stay in
     ``out_dir``; notifications are sent through the configured receivers, or with ``dry_run`` only written
     to ``out_dir/outbox/``. A source that fails is reported (``summary.source_status``) and the others
-    still run. ``azure_client_kwargs``/``metrics_options``/``blob_client_kwargs`` are extra client
-    arguments (endpoints and CA bundle in tests; empty against Azure).
+    still run. ``azure_client_kwargs``, ``metrics_options``, ``blob_client_kwargs`` and ``logs_client_kwargs``
+    are extra client arguments (endpoints and CA bundle in tests; empty against Azure).
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
@@ -591,6 +594,7 @@ def run_live(
         credential=credential,
         azure_client_kwargs=azure_client_kwargs,
         metrics_options=metrics_options,
+        logs_client_kwargs=logs_client_kwargs,
     )
     run = _start(rt, clock, summary, steps=5, progress=progress, report=report)
     try:

@@ -342,8 +342,9 @@ class AzureLocalRuntime(LocalRuntime):
 
     The handlers' live sources (:class:`vigil.handlers.sources.LiveSources`) read Azure with
     ``credential`` (``DefaultAzureCredential`` on a laptop); state, queues and normalized costs stay
-    local. ``azure_client_kwargs`` and ``metrics_options`` are as for ``AzureRuntime`` (empty in Azure;
-    a test points them at the local HTTPS server)."""
+    local. ``azure_client_kwargs`` and ``metrics_options`` are as for ``AzureRuntime``, ``logs_client_kwargs``
+    are ``LogsQueryClient`` arguments (all empty against Azure; a test points them at the local HTTPS
+    server)."""
 
     def __init__(
         self,
@@ -354,12 +355,14 @@ class AzureLocalRuntime(LocalRuntime):
         credential: Any,
         azure_client_kwargs: Mapping[str, Any] | None = None,
         metrics_options: Mapping[str, Any] | None = None,
+        logs_client_kwargs: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(config, store, root, **kwargs)
         self._credential = credential
         self._client_kwargs = dict(azure_client_kwargs or {})
         self._metrics_options = dict(metrics_options or {})
+        self._logs_kwargs = dict(logs_client_kwargs or {})
 
     @property
     def credential(self) -> Any:
@@ -373,11 +376,16 @@ class AzureLocalRuntime(LocalRuntime):
     def metrics_options(self) -> dict[str, Any]:
         return dict(self._metrics_options)
 
+    @property
+    def logs_client_kwargs(self) -> dict[str, Any]:
+        """``LogsQueryClient`` arguments (endpoint, CA bundle); empty against Azure."""
+        return dict(self._logs_kwargs)
+
 
 if TYPE_CHECKING:  # mypy checks that LocalRuntime satisfies the protocols
-    from vigil.runtime import AzureAccess
+    from vigil.runtime import AzureAccess, HasLogsEndpoint
 
     def _conforms(
         rt: LocalRuntime, live: AzureLocalRuntime, blobs: LocalBlobStore
-    ) -> tuple[Runtime, HasChannelSink, AzureAccess, BlobStore]:
-        return rt, rt, live, blobs
+    ) -> tuple[Runtime, HasChannelSink, AzureAccess, HasLogsEndpoint, BlobStore]:
+        return rt, rt, live, live, blobs

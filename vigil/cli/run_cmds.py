@@ -123,7 +123,8 @@ def register(app: typer.Typer) -> None:
         spike, an idle VM, an idle Azure ML GPU compute instance, an Azure ML workspace opened to
         public network access, a storage account breaking the organisation's own Azure Policy
         assignment, and in the activity log an Owner grant to a guest, a deleted diagnostic setting
-        and a user listing storage keys. Notifications
+        and a user listing storage keys. The periodic drift evaluation (the sweep) finds a ninth,
+        unplanted: the compute instance ci-bob has no idle shutdown. Notifications
         are written to OUT/outbox/ (Teams cards, emails) instead of being sent. Running the
         demo twice sends nothing new; --fresh starts over.
         """
