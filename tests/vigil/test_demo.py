@@ -68,6 +68,7 @@ HANDLERS = (
     "handle_detect",
     "run_metrics",
     "handle_resource_events",
+    "run_sweep",
     "run_activity",
     "dispatch_alert",
 )
@@ -110,6 +111,7 @@ def test_a_demo_run_goes_through_the_function_apps_handlers(
     assert calls["handle_detect"] >= ingest["runs_ingested"] > 0  # one per completed run (+ group flushes)
     assert calls["run_metrics"] == 1  # the metrics timer
     assert calls["handle_resource_events"] == 1  # the tenant's Event Grid deliveries
+    assert calls["run_sweep"] == 1  # the sweep timer: the periodic drift evaluation of every resource
     assert calls["run_activity"] == 1  # the activity-log timer
     assert calls["dispatch_alert"] == summary["notifications"]["delivered"] > 0  # one per alerts-queue message
     assert summary["handlers"] == dict(calls)
@@ -138,7 +140,8 @@ def test_human_output(tmp_path: Path, demo_out: tuple[Path, dict[str, Any]]) -> 
     out, _ = demo_out
     result = _invoke("run", "--tenant", str(out / "tenant"), "--out", str(tmp_path / "h"))
     assert result.exit_code == 0
-    assert "drift: 2 firing" in result.stdout  # the ML workspace (rule pack) and the storage account (org assignment)
+    # the ML workspace (rule pack), the storage account (org assignment) and ci-bob (the sweep)
+    assert "drift: 3 firing" in result.stdout
     assert "outbox" in result.stdout
 
 
