@@ -14,8 +14,9 @@ from vigil.cli.main import app
 
 REPO = Path(__file__).resolve().parents[2]
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
-# Shown but not run here: they start servers or rebuild the demo (the fixture runs `vigil demo` itself).
-NOT_RUN = ("vigil serve", "vigil demo")
+# Shown but not run here: they start servers, rebuild the demo (the fixture runs `vigil demo` itself) or
+# read a live Azure tenant (tests/vigil/test_run_live.py runs that against the local HTTPS server).
+NOT_RUN = ("vigil serve", "vigil demo", "vigil run --config")
 _PLACEHOLDER = re.compile(r"\b[A-Z]{2,}\b|…|\.\.\.|<[^>]+>")
 
 
