@@ -145,6 +145,7 @@ def test_the_activity_log_read_live_gives_the_same_alerts_as_the_tenant_folder(
     from tests.alerts.helpers import AlertsQueue
     from tests.support.activity import add_activity_log, add_log_analytics
     from tests.support.azure_server import AzureTestServer
+    from tests.support.live_tenant import tenant_activity
     from vigil.activity_path import detect_activity, read_live
     from vigil.config import parse_config
     from vigil.simulate.activity import LAW_CUSTOMER_ID
@@ -160,16 +161,7 @@ def test_the_activity_log_read_live_gives_the_same_alerts_as_the_tenant_folder(
     }
     config = parse_config(raw)
     folder = list(TenantFolder(sim.root).entries())
-    rest: list[dict[str, Any]] = []
-    rows: list[dict[str, Any]] = []
-    for path in sorted((sim.root / "activity").glob("*.json")):
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        if "tables" in doc:
-            for table in doc["tables"]:
-                names = [c["name"] for c in table["columns"]]
-                rows += [dict(zip(names, r, strict=True)) for r in table["rows"]]
-        else:
-            rest += doc["value"]
+    rest, rows = tenant_activity(sim.root)
     lines: list[str] = []
     store = SQLiteStore(tmp_path / "state.db")
     try:

@@ -57,6 +57,30 @@ def _tenant_run(sim: SimResult, config: VigilConfig, out: Path) -> RunSummary:
         store.close()
 
 
+def _live_run(server: AzureTestServer, config: VigilConfig, out: Path, lines: list[str], **kwargs: Any) -> RunSummary:
+    """`run_live` with `--dry-run`, the server's token and endpoints for ARM, Monitor and Log Analytics."""
+    tls = {"connection_verify": server.ca_path}
+    store = open_store("sqlite", path=out / STATE_FILE)
+    try:
+        return run_live(
+            config=config,
+            store=store,
+            out_dir=out,
+            now=DEFAULT_NOW,
+            credential=server.credential(),
+            azure_client_kwargs=server.client_kwargs(),
+            metrics_options={"use_batch": False, "mgmt_base_url": server.url},
+            logs_client_kwargs={"endpoint": server.url, **tls, "retry_backoff_factor": 0.01},
+            blob_client_kwargs=tls,
+            dry_run=True,
+            progress=False,
+            report=lines.append,
+            **kwargs,
+        )
+    finally:
+        store.close()
+
+
 @pytest.fixture
 def fresh_assignments(monkeypatch: pytest.MonkeyPatch) -> None:
     from vigil.handlers import events
@@ -89,24 +113,7 @@ def test_live_run_gives_the_same_alerts_as_the_tenant_run(
         config = _config(sim, azurite.blob_endpoint)
         offline_out, offline = offline_run
         out = tmp_path / "live"
-        store = open_store("sqlite", path=out / STATE_FILE)
-        try:
-            summary = run_live(
-                config=config,
-                store=store,
-                out_dir=out,
-                now=DEFAULT_NOW,
-                credential=server.credential(),
-                azure_client_kwargs=server.client_kwargs(),
-                metrics_options={"use_batch": False, "mgmt_base_url": server.url},
-                blob_client_kwargs=blob_kwargs,
-                logs_client_kwargs={"endpoint": server.url, **blob_kwargs, "retry_backoff_factor": 0.01},
-                dry_run=True,
-                progress=False,
-                report=lines.append,
-            )
-        finally:
-            store.close()
+        summary = _live_run(server, config, out, lines)
         graph = server.requests_to(r"/providers/Microsoft\.ResourceGraph/resources", "POST")
         metric_calls = server.requests_to(r"/providers/Microsoft\.Insights/metrics$", "GET")
         unauthorized = [r for r in server.requests if r.status == 401]
@@ -228,21 +235,7 @@ def test_without_an_export_the_query_api_and_a_failing_source_is_named_while_the
         )
         config = _config(sim, None, activity=False)
         out = tmp_path / "live"
-        store = open_store("sqlite", path=out / STATE_FILE)
-        try:
-            summary = run_live(
-                config=config,
-                store=store,
-                out_dir=out,
-                now=DEFAULT_NOW,
-                credential=server.credential(),
-                azure_client_kwargs=server.client_kwargs(),
-                dry_run=True,
-                progress=False,
-                report=lines.append,
-            )
-        finally:
-            store.close()
+        summary = _live_run(server, config, out, lines)
         throttled = [r for r in server.requests if r.status == 429]
 
     failed = {s["source"]: s for s in summary.failed_sources()}
