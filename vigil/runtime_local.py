@@ -359,27 +359,11 @@ class AzureLocalRuntime(LocalRuntime):
         **kwargs: Any,
     ) -> None:
         super().__init__(config, store, root, **kwargs)
-        self._credential = credential
-        self._client_kwargs = dict(azure_client_kwargs or {})
-        self._metrics_options = dict(metrics_options or {})
-        self._logs_kwargs = dict(logs_client_kwargs or {})
-
-    @property
-    def credential(self) -> Any:
-        return self._credential
-
-    @property
-    def azure_client_kwargs(self) -> dict[str, Any]:
-        return dict(self._client_kwargs)
-
-    @property
-    def metrics_options(self) -> dict[str, Any]:
-        return dict(self._metrics_options)
-
-    @property
-    def logs_client_kwargs(self) -> dict[str, Any]:
-        """``LogsQueryClient`` arguments (endpoint, CA bundle); empty against Azure."""
-        return dict(self._logs_kwargs)
+        # plain attributes satisfy the protocols' read-only properties; readers copy before changing them
+        self.credential: Any = credential
+        self.azure_client_kwargs: dict[str, Any] = dict(azure_client_kwargs or {})
+        self.metrics_options: dict[str, Any] = dict(metrics_options or {})
+        self.logs_client_kwargs: dict[str, Any] = dict(logs_client_kwargs or {})
 
 
 if TYPE_CHECKING:  # mypy checks that LocalRuntime satisfies the protocols

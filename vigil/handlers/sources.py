@@ -111,7 +111,7 @@ class LiveSources:
         from ingest.metrics import MonitorMetrics
 
         resources = self._graph_rows(self.azure, IDLE_TYPES)
-        options = self.azure.metrics_options
+        options = dict(self.azure.metrics_options)  # a copy: the runtime's own stays as configured
         options.setdefault("client_kwargs", self.azure.azure_client_kwargs)
         monitor = MonitorMetrics(self.azure.credential, **options)
         metrics = monitor.fetch(resources, start=now - timedelta(days=window_days + 1), end=now)
