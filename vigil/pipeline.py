@@ -42,7 +42,7 @@ from vigil.config import VigilConfig
 from vigil.runtime_local import LocalRuntime, QueueTrigger, tenant_runtime
 from vigil.tenant import TenantFolder
 
-__all__ = ["FLUSH_HORIZON", "PipelineError", "RunSummary", "run_live", "run_tenant"]
+__all__ = ["FLUSH_HORIZON", "PipelineError", "RunSummary", "live_config_problem", "run_live", "run_tenant"]
 
 log = logging.getLogger(__name__)
 
@@ -526,6 +526,13 @@ def run_tenant(
     return _finish(run, store, out, now, t_start)
 
 
+def live_config_problem(config: VigilConfig) -> str | None:
+    """Why ``config`` cannot drive a live run (it names no scopes), or None."""
+    if not config.scopes.subscriptions and not config.scopes.management_groups:
+        return "live run: the config names no scopes (scopes.subscriptions or scopes.management_groups)"
+    return None
+
+
 def run_live(
     *,
     config: VigilConfig,
@@ -555,8 +562,9 @@ def run_live(
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     scopes = config.scopes
-    if not scopes.subscriptions and not scopes.management_groups:
-        raise PipelineError("live run: the config names no scopes (scopes.subscriptions or scopes.management_groups)")
+    problem = live_config_problem(config)
+    if problem:
+        raise PipelineError(problem)
     from vigil.runtime_local import AzureLocalRuntime, local_link_signing
 
     t_start = time.perf_counter()

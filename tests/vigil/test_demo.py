@@ -145,11 +145,25 @@ def test_human_output(tmp_path: Path, demo_out: tuple[Path, dict[str, Any]]) -> 
     assert "outbox" in result.stdout
 
 
-def test_live_mode_names_the_missing_adapters() -> None:
+def test_live_mode_needs_a_config_with_scopes(tmp_path: Path) -> None:
+    """Without --tenant, `vigil run` reads Azure (tests/vigil/test_run_live.py): it needs a config naming scopes."""
     result = _invoke("run")
     assert result.exit_code == 2
-    assert "live mode" in result.stderr
-    assert "--tenant" in result.stderr
+    assert "live mode (no --tenant) needs --config" in result.stderr
+    empty = tmp_path / "vigil.yaml"
+    empty.write_text("route:\n  receiver: none\nreceivers:\n  - name: none\n", encoding="utf-8")
+    result = _invoke("run", "--config", str(empty), "--out", str(tmp_path / "out"))
+    assert result.exit_code == 2
+    assert "names no scopes" in result.stderr
+    assert not (tmp_path / "out").exists()  # nothing created for a config that cannot run
+    plain = tmp_path / "plain.yaml"
+    plain.write_text(
+        empty.read_text(encoding="utf-8") + "sources:\n  cost_exports:\n    account_url: http://acct.example\n",
+        encoding="utf-8",
+    )
+    result = _invoke("run", "--config", str(plain), "--out", str(tmp_path / "out"))
+    assert result.exit_code == 2
+    assert "sources.cost_exports.account_url" in result.stderr
 
 
 def test_bad_arguments_exit_2(tmp_path: Path) -> None:

@@ -77,9 +77,12 @@ def _run(tenant: Path, *, config_path: Path | None, now: datetime | None, out: P
 
 def _run_live(config_path: Path, *, now: datetime | None, out: Path, dry_run: bool) -> dict[str, Any]:
     """``vigil run`` without --tenant: the configured scopes, with DefaultAzureCredential."""
-    from vigil.pipeline import STATE_FILE, PipelineError, run_live
+    from vigil.pipeline import STATE_FILE, PipelineError, live_config_problem, run_live
 
     config = load_config_or_exit(config_path)
+    problem = live_config_problem(config)
+    if problem:  # before OUT and its state exist
+        raise fail(f"{config_path}: {problem}")
     out.mkdir(parents=True, exist_ok=True)
     store = open_state(out / STATE_FILE, create=True)
     try:
