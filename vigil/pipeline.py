@@ -581,6 +581,8 @@ def run_live(
     summary = RunSummary(tenant=f"azure: {scope}", out_dir=str(out), now=now.isoformat())
     clock = _Clock(now)
     exports = config.sources.cost_exports
+    if not exports.account_url and not config.sources.cost_query_api:  # no export container: the Query API
+        config = config.model_copy(update={"sources": config.sources.model_copy(update={"cost_query_api": True})})
     containers: dict[str, Any] = {}
     if exports.account_url:
         from azure.storage.blob import ContainerClient

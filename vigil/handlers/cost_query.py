@@ -25,10 +25,14 @@ log = logging.getLogger(__name__)
 
 
 def run_cost_query(rt: Runtime, now: datetime) -> dict[str, Any]:
-    """Daily costs of every subscription in ``scopes`` from the Query API -> the costs container -> detect.
+    """Daily costs of every subscription in ``scopes`` from the Query API -> the costs container -> detect
+    (with ``sources.cost_query_api``: the Function App's ``cost_query`` timer, and ``vigil run`` without an
+    export container).
 
     A scope that fails (no Cost Management Reader role, still throttled) is named in ``failed``; the
     others are stored and detected. Idempotent: a month is replaced by its latest query."""
+    if not rt.config.sources.cost_query_api:
+        return {"skipped": "sources.cost_query_api is off (costs come from exports)"}
     azure = live_sources(rt).azure
     if azure is None:
         return {"skipped": NO_LIVE.format(what="Cost Management")}
