@@ -384,7 +384,7 @@ def _cost_runs(run: _Run, container: str, manifests: Sequence[str], event_prefix
 
 
 def _timer_steps(run: _Run, now: datetime, *, scope: str) -> None:
-    """What the Function App's timers do: idle (metrics), the drift sweep, the activity log."""
+    """What the Function App's timers do: the activity log, idle (metrics), the drift sweep."""
     from vigil import handlers
 
     def idle() -> dict[str, Any]:
@@ -414,9 +414,10 @@ def _timer_steps(run: _Run, now: datetime, *, scope: str) -> None:
             counts["_failed"] = "; ".join(out["problems"])
         return counts
 
+    # the activity log first: in Azure, the sweep and idle attribute their findings to the changes it kept
+    run.step("activity log", f"{scope}: control-plane operations", activity)
     run.step("idle: metrics timer", f"{scope}: resources and Azure Monitor metrics", idle)
     run.step("drift: sweep timer", f"{scope}: every resource the drift rules and policy assignments cover", sweep)
-    run.step("activity log", f"{scope}: control-plane operations", activity)
 
 
 def _deliver(run: _Run, now: datetime, outbox: Path, *, dry_run: bool) -> None:
