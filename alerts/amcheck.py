@@ -12,13 +12,15 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from alerts.amconfig import UNDELIVERED_TYPES, HTTPClientConfig
+from alerts.amdefaults import VIEW_TEMPLATES
 from alerts.channels.http import unsupported_http_options
 from alerts.config import AlertingConfig
-from alerts.template import Library, check_field, library
+from alerts.template import Library, check_field, check_html, library
 
 __all__ = ["config_warnings"]
 
 _TEMPLATED = ("slack_configs", "pagerduty_configs", "opsgenie_configs")
+_LAYOUT = "Vigil's own layout is sent instead"
 
 
 def _template_fields(model: BaseModel, path: str, lib: Library) -> list[tuple[str, str]]:
@@ -91,11 +93,14 @@ def config_warnings(cfg: AlertingConfig, *, base_dir: Path | None = None) -> lis
             ("msteamsv2_configs", ("title", "summary", "text")),
             ("email_configs", ("html", "text")),
         ):
+            views = VIEW_TEMPLATES[field_name]
             for j, c in enumerate(getattr(r, field_name)):
                 for name in names:
-                    if "{{" in (getattr(c, name) or ""):
+                    value = getattr(c, name) or ""
+                    why = check_html(value, lib, views) if name == "html" else check_field(value, lib, views)
+                    if why:
                         out.append(
-                            (f"{p}.{field_name}[{j}].{name}", "template not used: Vigil sends its own layout here")
+                            (f"{p}.{field_name}[{j}].{name}", f"template not supported by Vigil ({_LAYOUT}): {why}")
                         )
         for field_name in (
             "slack_configs",
