@@ -44,34 +44,6 @@ def _template_fields(model: BaseModel, path: str, lib: Library) -> list[tuple[st
     return out
 
 
-def _forward_repeat_warnings(cfg: AlertingConfig) -> list[tuple[str, str]]:
-    """Forwarded alerts are re-posted with each repeat notification; Alertmanager resolves them at
-    ``resolve_timeout`` without one."""
-    from alerts.durations import format_duration, parse_duration
-    from alerts.routing import RoutingError, compile_routes
-
-    try:
-        root = compile_routes(cfg.route, list(cfg.receivers), cfg.all_time_intervals)
-    except RoutingError:
-        return []
-    receivers = {r.name: r for r in cfg.receivers}
-    out: list[tuple[str, str]] = []
-    for route in root.walk():
-        recv = receivers.get(route.opts.receiver)
-        for j, fwd in enumerate(recv.alertmanager_configs if recv else ()):
-            timeout = parse_duration(fwd.resolve_timeout or cfg.global_.resolve_timeout)
-            if route.opts.repeat_interval >= timeout:
-                out.append(
-                    (
-                        f"{route.path}.repeat_interval",
-                        f"{format_duration(route.opts.repeat_interval)} is not shorter than the resolve_timeout "
-                        f"({format_duration(timeout)}) of {recv.name if recv else ''}.alertmanager_configs[{j}]: "
-                        "Alertmanager resolves forwarded alerts between repeats",
-                    )
-                )
-    return out
-
-
 def config_warnings(cfg: AlertingConfig, *, base_dir: Path | None = None) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     patterns = tuple(
@@ -120,7 +92,6 @@ def config_warnings(cfg: AlertingConfig, *, base_dir: Path | None = None) -> lis
                     out.append((f"{key}.http_config.{opt}", "not applied by Vigil"))
                 if field_name in _TEMPLATED:
                     out.extend(_template_fields(c, key, lib))
-    out.extend(_forward_repeat_warnings(cfg))
     for opt in unsupported_http_options(cfg.global_.http_config):
         out.append((f"global.http_config.{opt}", "not applied by Vigil"))
     for path, why in lib.errors:
