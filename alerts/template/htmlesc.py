@@ -17,6 +17,9 @@ for the HTML context it lands in, found from the output so far:
 - **JavaScript and CSS** (``<script>``, ``<style>``, ``on*=`` and ``style=`` attributes): not
   supported; printing a value there is a :class:`TemplateError`, so the email keeps Vigil's layout
   and ``vigil config validate`` warns about the field.
+
+A value piped through ``html`` is not escaped again in text or a quoted attribute (Go removes such a
+redundant final ``| html``).
 """
 
 from __future__ import annotations
@@ -72,7 +75,8 @@ class HtmlEscaper:
             raise TemplateError(f"a value printed inside <{raw.group(1).lower()}>: {UNSUPPORTED_CONTEXT}")
         lt, gt = tail.rfind("<"), tail.rfind(">")
         if lt <= gt or not re.match(r"<[A-Za-z]", tail[lt:]):  # HTML text
-            return text if getattr(value, "safe", False) else escape_html(text)
+            trusted = getattr(value, "safe", False) or getattr(value, "html_escaped", False)
+            return text if trusted else escape_html(text)
         tag = tail[lt:]
         m = _ATTR_VALUE.search(tag)
         if m is None:
@@ -83,6 +87,8 @@ class HtmlEscaper:
         quoted = m.group(4) is None
         before = m.group(2) if m.group(2) is not None else m.group(3) if m.group(3) is not None else m.group(4)
         esc = escape_html if quoted else _nospace
+        if quoted and name not in _URL_ATTRS and getattr(value, "html_escaped", False):
+            return text  # `| html` already escaped it for a quoted attribute
         if name in _URL_ATTRS:
             if not before:
                 scheme = re.match(r"\s*([A-Za-z][A-Za-z0-9+.-]*:)", text)

@@ -237,6 +237,16 @@ def test_email_html_printing_into_script_keeps_vigils_layout_and_is_a_warning() 
     assert html.strip() == "<style>p { color: red }</style><p>storage-public-access</p>"
 
 
+def test_html_piped_values_are_not_escaped_twice() -> None:
+    cfg = EmailConfig(
+        to="a@example.com", html='<p title="{{ .CommonLabels.team | html }}">{{ .CommonLabels.team | html }}</p>'
+    )
+    _, _, html = _parsed(EmailNotifier(cfg).build_message(_payload()))
+    assert "&amp;amp;amp;" not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert "<img" not in html
+
+
 @pytest.mark.parametrize(
     ("before", "value", "expected"),
     [
