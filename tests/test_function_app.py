@@ -537,7 +537,7 @@ def test_resource_event_reads_arm_with_the_runtime_credential(
     assert len(gets) == 1
     assert gets[0].headers["Authorization"].startswith("Bearer ")
     verdicts = {v.value["rule"]: v.value for v in rt.store.query(Namespace.VERDICTS)}
-    assert verdicts["ml-workspace-public-network-access"]["compliant"] is False  # stored in the Azure Table
+    assert verdicts["ml_workspace_public_network_access"]["compliant"] is False  # stored in the Azure Table
 
 
 def test_health_with_real_handler_on_azurite(host_env: dict[str, str]) -> None:

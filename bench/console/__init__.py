@@ -33,7 +33,7 @@ N_ALERTS = max(100, int(50_000 * SCALE))
 N_RESOURCES = max(50, int(10_000 * SCALE))
 REPEATS = max(5, int(30 * SCALE))
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
-RULES = ("storage-https-only", "storage-min-tls", "ml-workspace-public-network-access")
+RULES = ("storage_https_only", "storage_min_tls", "ml_workspace_public_network_access")
 SEVERITIES = ("critical", "high", "medium", "low")
 
 

@@ -18,7 +18,7 @@ from detectors.overspend.scopes import scope_labels, scope_resource
 
 __all__ = ["RULE_ID", "anomaly_findings", "scope_series"]
 
-RULE_ID = "overspend-cost-anomaly"
+RULE_ID = "overspend_cost_anomaly"
 DETECTOR = "overspend"
 # Severity is part of the alert identity: fixed per rule so FIRING and RESOLVED match.
 SEVERITY = Severity.MEDIUM

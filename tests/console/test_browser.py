@@ -152,7 +152,7 @@ def test_triage_in_chromium(browser: Any, serve: Serve, shots: Path) -> None:
     page.screenshot(path=shots / "alerts-filtered.png", full_page=True)
 
     # Open the detail page.
-    page.get_by_role("link", name="ml-workspace-public-network-access").click()
+    page.get_by_role("link", name="ml_workspace_public_network_access").click()
     assert page.get_by_role("heading", name="Labels").is_visible()
     assert page.get_by_test_id("mode").inner_text() == "approve"
 
@@ -203,7 +203,7 @@ def test_no_approve_control_in_dry_run(browser: Any, serve: Serve, shots: Path) 
     url = serve("dry-run")
     page, errors = _page(browser)
     page.goto(url)
-    page.get_by_role("link", name="ml-workspace-public-network-access").click()
+    page.get_by_role("link", name="ml_workspace_public_network_access").click()
     assert page.get_by_test_id("mode").inner_text() == "dry-run"
     assert page.get_by_role("button", name="Approve remediation").count() == 0
     assert page.get_by_text("No approval in dry-run mode").is_visible()
@@ -215,7 +215,7 @@ def test_a_reader_sees_no_action_controls(browser: Any, serve: Serve) -> None:
     url = serve("approve", roles=("reader",))
     page, _ = _page(browser)
     page.goto(url)
-    page.get_by_role("link", name="ml-workspace-public-network-access").click()
+    page.get_by_role("link", name="ml_workspace_public_network_access").click()
     assert page.get_by_role("button").filter(has_text=re.compile("Acknowledge|Approve")).count() == 0
 
 
@@ -228,7 +228,7 @@ def test_accessibility_with_axe_core(browser: Any, serve: Serve, shots: Path, sc
     page, _ = _page(browser, width=width, scheme=scheme, bypass_csp=True)
     page.goto(url)
     paths = ["/alerts", "/silences/new?matchers=detector%3D%22drift%22", "/silences", "/resources", "/cost", "/ledger"]
-    fp = page.get_by_role("link", name="ml-workspace-public-network-access").get_attribute("href")
+    fp = page.get_by_role("link", name="ml_workspace_public_network_access").get_attribute("href")
     assert fp
     paths.append(fp)
     base = url.split("/login")[0]
@@ -261,6 +261,6 @@ def test_keyboard_reaches_the_filter_and_the_first_alert(browser: Any, serve: Se
             break
     else:
         raise AssertionError("Tab never reached the label matcher field")
-    page.keyboard.type('alertname="ml-workspace-public-network-access"')
+    page.keyboard.type('alertname="ml_workspace_public_network_access"')
     page.keyboard.press("Enter")
     assert page.get_by_test_id("total").inner_text() == "1"

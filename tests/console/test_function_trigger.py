@@ -97,7 +97,7 @@ def test_pages_and_a_silence_through_the_http_trigger(host_env: dict[str, str]) 
         "f00dfeedf00dfeed",
         {
             "labels": {
-                "alertname": "storage-https-only",
+                "alertname": "storage_https_only",
                 "detector": "drift",
                 "severity": "high",
                 "resource_id": "/subscriptions/s1/x",
@@ -116,13 +116,13 @@ def test_pages_and_a_silence_through_the_http_trigger(host_env: dict[str, str]) 
 
     triager = _principal("Tom Triage", TRIAGER)
     new = _call(
-        "GET", "silences/new", principal=triager, query=urlencode({"matchers": 'alertname="storage-https-only"'})
+        "GET", "silences/new", principal=triager, query=urlencode({"matchers": 'alertname="storage_https_only"'})
     )
     html = new.get_body().decode()
     assert 'data-testid="preview-total">1<' in html
     csrf = re.search(r'name="csrf" value="([0-9a-f]{64})"', html)
     assert csrf
-    form = {"csrf": csrf.group(1), "matchers": 'alertname="storage-https-only"', "duration": "1h", "comment": "window"}
+    form = {"csrf": csrf.group(1), "matchers": 'alertname="storage_https_only"', "duration": "1h", "comment": "window"}
     # A Reader's POST is refused whatever it carries.
     assert (
         _call("POST", "silences", principal=_principal("Ana", READER), body=urlencode(form).encode()).status_code == 403

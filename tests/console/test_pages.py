@@ -11,8 +11,8 @@ from core.state.base import Namespace, StateStore
 from tests.console.conftest import NOW, MakeClient, approve_mode, csrf_of, fingerprint_of
 from vigil.console.data import AlertFilter, AlertIndex
 
-DRIFT = "ml-workspace-public-network-access"
-ANOMALY = "overspend-cost-anomaly"
+DRIFT = "ml_workspace_public_network_access"
+ANOMALY = "overspend_cost_anomaly"
 
 
 def _total(html: str) -> int:

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from detectors.registry import all_rules
 from vigil.cli.main import app
 
 _MONEY = re.compile(r"\$\d[\d,]*\.\d\d\b")  # the demo bills in USD
@@ -91,8 +92,8 @@ def _plain(msg: EmailMessage) -> str:
 
 
 IDLE = ("vm_shutdown_candidate", "ml_compute_instance_idle")
-COST = "overspend-cost-anomaly"
-DRIFT = "ml-workspace-public-network-access"
+COST = "overspend_cost_anomaly"
+DRIFT = "ml_workspace_public_network_access"
 
 
 def test_every_idle_card_and_email_shows_monthly_waste_evidence_and_fix(outbox: Path) -> None:
@@ -232,3 +233,13 @@ def test_events_replay_lists_each_transition_and_creates_its_out_folder(outbox: 
     again = CliRunner().invoke(app, args)
     assert again.exit_code == 0
     assert "  firing " not in again.stdout  # a replay fires nothing the second time
+
+
+def test_every_alert_is_named_by_a_registered_rule(outbox: Path) -> None:
+    """Vigil's own rules are registry ids (docs/architecture.md, "Rule names"); an
+    organisation's Azure Policy assignment keeps its own name, prefixed ``assignment:``."""
+    ids = {r.id for r in all_rules()}
+    lines = (outbox.parent / "alerts.jsonl").read_text(encoding="utf-8").splitlines()
+    names = [json.loads(line)["labels"]["alertname"] for line in lines]
+    assert names
+    assert [n for n in names if n not in ids and not n.startswith("assignment:")] == []

@@ -77,7 +77,7 @@ def test_every_family_alerts_on_its_planted_problem(sim: SimResult, first: tuple
     drift = {a["labels"]["resource_id"]: a for a in by_family["drift"]}
     assert set(drift) == {sim.planted["drift_workspace"].lower(), sim.planted["org_policy_storage"].lower()}
     ws = drift[sim.planted["drift_workspace"].lower()]
-    assert ws["labels"]["alertname"] == "ml-workspace-public-network-access"
+    assert ws["labels"]["alertname"] == "ml_workspace_public_network_access"
     assert "dana.whitfield@contoso.com" in ws["annotations"]["changed_by"]
     # the organisation's own assignment (tenant policy/): notScopes and the exemption leave one account
     org = drift[sim.planted["org_policy_storage"].lower()]

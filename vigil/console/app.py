@@ -426,7 +426,7 @@ class Console:
         from vigil.console.chart import CostPoint, band_chart
 
         scope = request.query_params.get("scope", "").strip()
-        rows = [r for r in self.index.rows() if r.alertname == "overspend-cost-anomaly"]
+        rows = [r for r in self.index.rows() if r.alertname == "overspend_cost_anomaly"]
         scopes = sorted({(r.labels.get("scope_kind", ""), r.scope) for r in rows})
         chosen = [r for r in rows if r.scope == scope] if scope else []
         records = [a for a in (data.load_alert(self.cfg.store, r.fingerprint) for r in chosen) if a is not None]
