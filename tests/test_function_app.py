@@ -42,6 +42,7 @@ EXPECTED = {
     "cost_query": "timerTrigger",
     "sweep": "timerTrigger",
     "digest": "timerTrigger",
+    "forward": "timerTrigger",
     "health": "httpTrigger",
     "remediate": "queueTrigger",
     "card_action": "httpTrigger",
@@ -172,6 +173,7 @@ class Recorder:
             "run_digest",
             "run_activity",
             "run_cost_query",
+            "run_forward",
             "dispatch_alert",
         ):
             setattr(mod, name, lambda *a, _n=name: self._call(_n, *a))
@@ -354,6 +356,7 @@ def test_handler_errors_propagate_for_platform_retry(recorder: Recorder) -> None
         ("digest", "run_digest"),
         ("activity", "run_activity"),
         ("cost_query", "run_cost_query"),
+        ("forward", "run_forward"),
     ],
 )
 def test_timer_functions_pass_runtime_and_aware_now(recorder: Recorder, function: str, handler: str) -> None:
@@ -549,7 +552,7 @@ def test_health_with_real_handler_on_azurite(host_env: dict[str, str]) -> None:
 
 
 def test_timers_with_real_handlers(real_env: dict[str, str]) -> None:
-    for name in ("metrics", "sweep", "digest", "activity", "cost_query"):
+    for name in ("metrics", "sweep", "digest", "activity", "cost_query", "forward"):
         _user_function(name)(TimerRequest())
 
 

@@ -1,4 +1,5 @@
-"""``vigil run`` and ``vigil demo``: the Function App's handlers over a tenant folder, and the run report.
+"""``vigil run`` and ``vigil demo``: the Function App's handlers over a tenant folder or a live tenant, and
+the run report.
 
 :func:`run_tenant` builds a :class:`vigil.runtime_local.LocalRuntime`
 (``vigil.runtime_local.tenant_runtime``: SQLite state, the tenant
@@ -10,14 +11,21 @@ triggers are ``LocalRuntime.queue_triggers``, one pass over them per step):
 1. **cost** - one BlobCreated event per export manifest -> ``handle_blob_created`` -> the
    ingest queue -> ``handle_ingest_part`` (normalized costs into ``out_dir/data/costs``) ->
    the detect queue -> ``handle_detect`` (overspend);
-2. **idle** - ``run_metrics`` (the metrics timer);
-3. **drift** - the tenant's Event Grid deliveries -> ``handle_resource_events``;
+2. **drift (events)** - the tenant's Event Grid deliveries -> ``handle_resource_events``;
+3. **the timers** - ``run_activity`` (the activity log), ``run_metrics`` (idle) and ``run_sweep``
+   (the periodic drift evaluation of every resource);
 4. **flush and deliver** - groups still in ``group_wait`` are flushed at their due time, at
    most ``FLUSH_HORIZON`` after ``now`` (the local clock moves there; waiting in real time
    would only delay the batch), then the alerts queue -> ``dispatch_alert``: the exact
-   Teams/webhook JSON and .eml files land in ``out_dir/outbox/``.
+   Teams/webhook JSON and .eml files land in ``out_dir/outbox/``; with ``alertmanager_configs``
+   receivers, one run of the forwarding timer (``run_forward``) writes what it would post there too.
 
-This module keeps only the progress display and the run report: ``out_dir/alerts.jsonl``
+:func:`run_live` runs the same steps but the event step against the config's scopes in Azure, over a
+:class:`vigil.runtime_local.AzureLocalRuntime` (a credential, and the export container in the user's
+storage account or the Cost Management Query API). Each step reports what it reads, its counts and
+done/failed (``RunSummary.source_status``); one that fails does not stop the others.
+
+This module keeps only the steps, the progress display and the run report: ``out_dir/alerts.jsonl``
 (one alert per line), ``out_dir/digest.html`` (:mod:`vigil.pipeline_digest`) and the
 :class:`RunSummary`. State lives in ``out_dir/state.db`` (processed event ids, export-run
 records, alert state, the notification log and the queues), so running twice sends no
@@ -423,15 +431,17 @@ def _timer_steps(run: _Run, now: datetime, *, scope: str) -> None:
 def _deliver(run: _Run, now: datetime, outbox: Path, *, dry_run: bool) -> None:
     """Flush groups due within FLUSH_HORIZON, then the alerts queue (to the outbox, or the channels)."""
 
+    from vigil import handlers
+
     def deliver() -> dict[str, Any]:
         # Groups in group_wait are flushed at their due time if it is within FLUSH_HORIZON:
         # the local clock moves to the last such time, and delivery happens then.
         run.clock.now = _flush_time(run.rt, now)
         before = _files(outbox)
         run.host.run_queues(deliver=True)  # (a failed part again,) group flushes, then the alerts queue
+        if _forwards(run.rt.config):  # the forwarding timer's run, where alertmanager_configs receivers exist
+            run.host.call(handlers.run_forward, run.rt, run.clock.now)
         run.summary.outbox_files = sorted(_files(outbox) - before)
-        from vigil import handlers
-
         delivered = run.host.results(handlers.dispatch_alert)
         failed = len(run.host.errors(handlers.dispatch_alert)) + sum(1 for r in delivered if not r.get("ok"))
         out: dict[str, Any] = {"notifications": sum(len(r.get("sent", ())) for r in delivered)}
@@ -456,6 +466,12 @@ def _start(
     report: Callable[[str], None] | None,
 ) -> _Run:
     return _Run(rt=rt, host=_Host(rt), clock=clock, steps=_Steps(progress, steps), summary=summary, report=report)
+
+
+def _forwards(config: VigilConfig) -> bool:
+    from alerts.compiled import compiled
+
+    return any(i.kind == "alertmanager" for integs in compiled(config).integrations.values() for i in integs)
 
 
 def run_tenant(
