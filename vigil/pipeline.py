@@ -348,7 +348,9 @@ class _Run:
         try:
             result = work()
         except Exception as exc:  # one failing source must not abort the others
-            log.warning("%s failed: %s", name, exc, extra={"step": name, "reads": reads}, exc_info=True)
+            # reported in the step's status line and the summary; logged (with the traceback) below warning so
+            # the CLI prints it once
+            log.info("%s failed: %s", name, exc, extra={"step": name, "reads": reads}, exc_info=True)
             status.update(ok=False, error=f"{type(exc).__name__}: {exc}")
         else:
             problem = result.pop("_failed", None)
