@@ -179,17 +179,18 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run the pipeline once: ingest -> detect (overspend, idle, drift, activity) -> alerts -> outbox.
 
-        With --tenant, over a tenant folder (docs/tenant-layout.md). Without it, against the
-        config's scopes in Azure with DefaultAzureCredential (your `az login`): the cost export
-        container (sources.cost_exports.account_url) or the Cost Management Query API, Resource
-        Graph, Azure Monitor metrics and the activity log, through the handlers the Function
-        App's timers run. Each source's line goes to stderr; a source that fails is named and
-        the others still run (exit 1).
+        With --tenant, over a tenant folder (docs/tenant-layout.md). Without it,
+        against the config's scopes in Azure with DefaultAzureCredential (your
+        `az login`): the cost export container (sources.cost_exports.account_url)
+        or the Cost Management Query API, Resource Graph, Azure Monitor metrics
+        and the activity log, through the handlers the Function App's timers run.
+        Each source's line goes to stderr; a source that fails is named and the
+        others still run (exit 1).
 
-        Writes OUT/alerts.jsonl, OUT/digest.html and, in tenant mode or with --dry-run, one
-        file per notification in OUT/outbox/. State (processed events, ingested export runs,
-        alert state, notification log) is kept in OUT/state.db, so a second run sends no
-        duplicate notification.
+        Writes OUT/alerts.jsonl, OUT/digest.html and, in tenant mode or with
+        --dry-run, one file per notification in OUT/outbox/. State (processed
+        events, ingested export runs, alert state, notification log) is kept in
+        OUT/state.db, so a second run sends no duplicate notification.
         """
         when = parse_now(now)
         if tenant is None:
