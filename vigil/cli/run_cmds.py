@@ -121,15 +121,17 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Simulate a tenant into OUT/tenant (unless present), then run exactly `vigil run` over it.
 
-        The simulated tenant (3 subscriptions, 60 resources, 90 days of EA and FOCUS cost
-        exports, hourly metrics, Event Grid events, activity log) has eight planted problems: a cost
-        spike, an idle VM, an idle Azure ML GPU compute instance, an Azure ML workspace opened to
-        public network access, a storage account breaking the organisation's own Azure Policy
-        assignment, and in the activity log an Owner grant to a guest, a deleted diagnostic setting
-        and a user listing storage keys. The periodic drift evaluation (the sweep) finds a ninth,
-        unplanted: the compute instance ci-bob has no idle shutdown. Notifications
-        are written to OUT/outbox/ (Teams cards, emails) instead of being sent. Running the
-        demo twice sends nothing new; --fresh starts over.
+        The simulated tenant (3 subscriptions, 60 resources, 90 days of EA and
+        FOCUS cost exports, hourly metrics, Event Grid events, activity log) has
+        eight planted problems: a cost spike, an idle VM, an idle Azure ML GPU
+        compute instance, an Azure ML workspace opened to public network access,
+        a storage account breaking the organisation's own Azure Policy
+        assignment, and in the activity log an Owner grant to a guest, a deleted
+        diagnostic setting and a user listing storage keys. The periodic drift
+        evaluation (the sweep) finds a ninth, unplanted: the compute instance
+        ci-bob has no idle shutdown. Notifications are written to OUT/outbox/
+        (Teams cards, emails) instead of being sent. Running the demo twice
+        sends nothing new; --fresh starts over.
         """
         from vigil.simulate import DEFAULT_SEED, simulate
 
