@@ -114,6 +114,7 @@ def test_live_run_gives_the_same_alerts_as_the_tenant_run(
         offline_out, offline = offline_run
         out = tmp_path / "live"
         summary = _live_run(server, config, out, lines)
+        again = _live_run(server, config, out, [])  # the same tenant again: nothing new
         graph = server.requests_to(r"/providers/Microsoft\.ResourceGraph/resources", "POST")
         metric_calls = server.requests_to(r"/providers/Microsoft\.Insights/metrics$", "GET")
         unauthorized = [r for r in server.requests if r.status == 401]
@@ -159,6 +160,13 @@ def test_live_run_gives_the_same_alerts_as_the_tenant_run(
     assert len(live) == 9
     assert sorted(p.name for p in (out / OUTBOX_DIR).iterdir()) == sorted(summary.outbox_files)
     assert len(summary.outbox_files) == len(offline.outbox_files)  # --dry-run: written, not sent
+    # a second run ingests no export run again, reads no activity record again and sends nothing again
+    assert again.failed_sources() == []
+    assert again.ingest["runs_ingested"] == 0
+    assert again.ingest["runs_skipped"] == summary.ingest["export_runs"]
+    assert again.sources["activity_records"] == 0
+    assert again.outbox_files == []
+    assert _alerts(out) == live
 
 
 def _query_api(server: AzureTestServer, costs: Any, *, page_size: int) -> tuple[list[dict[str, Any]], list[int]]:
