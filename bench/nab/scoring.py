@@ -58,8 +58,18 @@ def truth_for(name: str, timestamps: pd.Series, windows: list[list[str]]) -> Fil
     return FileTruth(name, n, min(math.floor(0.15 * n), 750), sorted(wins))
 
 
+_WEIGHTS: dict[tuple[str, int, tuple[tuple[int, int], ...], float, float], tuple[np.ndarray, np.ndarray]] = {}
+
+
 def row_weights(truth: FileTruth, a_tp: float, a_fp: float) -> tuple[np.ndarray, np.ndarray]:
-    """(weight per row, window id per row or -1)."""
+    """(weight per row, window id per row or -1); memoised (leave-one-out tuning asks for them many times)."""
+    key = (truth.name, truth.n, tuple(truth.windows), a_tp, a_fp)
+    if key not in _WEIGHTS:
+        _WEIGHTS[key] = _row_weights(truth, a_tp, a_fp)
+    return _WEIGHTS[key]
+
+
+def _row_weights(truth: FileTruth, a_tp: float, a_fp: float) -> tuple[np.ndarray, np.ndarray]:
     n = truth.n
     w = np.empty(n)
     win = np.full(n, -1)

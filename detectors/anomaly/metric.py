@@ -39,7 +39,7 @@ import pandas as pd
 from detectors.anomaly.context import ORDER_POWER, context_novelty_ensemble
 from detectors.anomaly.discord import discord_distance
 
-__all__ = ["MetricParams", "hold_off", "score_metric"]
+__all__ = ["MetricParams", "MetricParts", "combine", "hold_off", "metric_parts", "score_metric"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -102,9 +102,24 @@ def hold_off(scores: FloatArray, *, level: float, rows: int, factor: float) -> F
     return out
 
 
-def score_metric(
-    x: FloatArray, p: MetricParams
-) -> tuple[FloatArray, npt.NDArray[np.bool_], FloatArray, FloatArray, list[str | None]]:
+@dataclass(frozen=True, slots=True)
+class MetricParts:
+    """The per-row parts of the metric score that do not depend on the combination constants.
+
+    Computing them is the slow step (the discord and the novelty ensemble); ``combine``
+    turns them into scores for any combination constants, which is how bench/nab
+    re-tunes those constants per leave-one-out fold without re-running this step.
+    """
+
+    z: FloatArray  # the robust z of step 1-3 (0 where not defined)
+    discord: FloatArray  # step 6, already scored in [0, 1] (0 when discord_weight is 0)
+    novelty: FloatArray  # step 7, NaN during the warm-up (NaN everywhere when context_weight is 0)
+    expected: FloatArray
+    scale: FloatArray
+    reasons: list[str | None]
+
+
+def metric_parts(x: FloatArray, p: MetricParams) -> MetricParts:
     n = len(x)
     s = pd.Series(x, dtype="float64")
     hist = s.shift(1).rolling(p.window, min_periods=p.min_history)
@@ -122,17 +137,39 @@ def score_metric(
         expected = pd.Series(np.where(periodic, lagged, expected))
     else:
         zz = pd.Series(zn)
-    zz = zz.fillna(0.0)
-    rank = zz.rolling(p.rank_window, min_periods=1).rank(pct=True)
-    robust = ((rank**p.rank_power) * (1.0 - np.exp(-zz / p.z_scale))).fillna(0.0).to_numpy(dtype=float)
+    discord = _discord_score(x, p) if p.discord_weight > 0 else np.zeros(n)
+    novelty = (
+        context_novelty_ensemble(x, order_power=p.order_power) if p.context_weight > 0 else np.full(n, np.nan)
+    )
+    reasons: list[str | None] = [None] * n
+    seen = np.cumsum(~np.isnan(x)) - (~np.isnan(x)).astype(int)  # valid rows strictly before t
+    for t in range(n):
+        if np.isnan(x[t]):
+            reasons[t] = "value is missing (NaN)"
+        elif seen[t] < p.min_history:
+            reasons[t] = f"too little history: {int(seen[t])} valid points before this one, needs {p.min_history}"
+    return MetricParts(
+        z=zz.fillna(0.0).to_numpy(dtype=float),
+        discord=discord,
+        novelty=novelty,
+        expected=expected.to_numpy(dtype=float),
+        scale=scale.to_numpy(dtype=float),
+        reasons=reasons,
+    )
+
+
+def combine(parts: MetricParts, p: MetricParams) -> FloatArray:
+    """Steps 4-11: the score per row from the parts and the combination constants (NaN = no verdict)."""
+    n = len(parts.z)
+    rank = pd.Series(parts.z).rolling(p.rank_window, min_periods=1).rank(pct=True)
+    robust = ((rank**p.rank_power) * (1.0 - np.exp(-parts.z / p.z_scale))).fillna(0.0).to_numpy(dtype=float)
     if p.discord_weight > 0:
-        robust = (1.0 - p.discord_weight) * robust + p.discord_weight * _discord_score(x, p)
+        robust = (1.0 - p.discord_weight) * robust + p.discord_weight * parts.discord
     raw = robust
     warm = np.zeros(n, dtype=bool)
     if p.context_weight > 0:
-        novelty = context_novelty_ensemble(x, order_power=p.order_power)
-        warm = np.isnan(novelty)
-        raw = np.where(warm, robust, (1.0 - p.context_weight) * robust + p.context_weight * novelty)
+        warm = np.isnan(parts.novelty)
+        raw = np.where(warm, robust, (1.0 - p.context_weight) * robust + p.context_weight * parts.novelty)
         # warm-up rows (no quantisation learnt yet) score on the robust part alone, and their
         # unsteady scores do not set the bar for the rows after them
     if p.baseline_weight > 0:
@@ -142,21 +179,15 @@ def score_metric(
     reference = np.where(warm, 0.0, raw)  # what later rows must beat to escape damping
     prevmax = pd.Series(reference).shift(1).rolling(p.damping_window, min_periods=1).max().fillna(0.0).to_numpy()
     scores = np.where(raw > prevmax, raw, raw * p.damping)
-    reasons: list[str | None] = [None] * n
-    seen = np.cumsum(~np.isnan(x)) - (~np.isnan(x)).astype(int)  # valid rows strictly before t
-    for t in range(n):
-        if np.isnan(x[t]):
-            reasons[t] = "value is missing (NaN)"
-        elif seen[t] < p.min_history:
-            reasons[t] = f"too little history: {int(seen[t])} valid points before this one, needs {p.min_history}"
-    judged = np.array([r is None for r in reasons], dtype=bool)
+    judged = np.array([r is None for r in parts.reasons], dtype=bool)
     scores = np.where(judged, np.clip(scores, 0.0, 1.0), np.nan)
-    scores = hold_off(scores, level=p.holdoff_level, rows=p.holdoff, factor=p.damping)
+    return hold_off(scores, level=p.holdoff_level, rows=p.holdoff, factor=p.damping).astype(np.float64)
+
+
+def score_metric(
+    x: FloatArray, p: MetricParams
+) -> tuple[FloatArray, npt.NDArray[np.bool_], FloatArray, FloatArray, list[str | None]]:
+    parts = metric_parts(x, p)
+    scores = combine(parts, p)
     flags = np.nan_to_num(scores, nan=0.0) >= p.threshold
-    return (
-        scores.astype(np.float64),
-        flags,
-        expected.to_numpy(dtype=float),
-        scale.to_numpy(dtype=float),
-        reasons,
-    )
+    return scores, flags, parts.expected, parts.scale, parts.reasons
