@@ -122,7 +122,7 @@ def optimise(
     if fixed is not None:
         keep = score >= fixed
         return fixed, _total(weight[keep], window[keep], n_windows, a_fn), _counts(window[keep], n_windows)
-    order = np.argsort(-score, kind="stable")
+    order = np.argsort(-score)  # the order inside a run of equal scores does not change the run's total
     score, weight, window = score[order], weight[order], window[order]
     # Sweep the threshold down through the sorted scores in one vectorised pass: a row outside
     # every window adds its weight; a row inside window k adds how much it raises the best
@@ -131,10 +131,13 @@ def optimise(
     gain = np.where(window < 0, weight, 0.0)
     inside = np.nonzero(window >= 0)[0]
     if len(inside):
-        k = window[inside]
-        best_so_far = pd.Series(weight[inside]).groupby(k).cummax().to_numpy()
-        before = pd.Series(best_so_far).groupby(k).shift(1).fillna(-a_fn).to_numpy()
-        gain[inside] = np.maximum(best_so_far, -a_fn) - np.maximum(before, -a_fn)
+        by_window = inside[np.argsort(window[inside], kind="stable")]  # grouped by window, in sweep order
+        k = window[by_window]
+        lift = 2.0 * (float(np.abs(weight[by_window]).max()) + a_fn + 1.0) * k  # makes each group exceed the last
+        best_so_far = np.maximum.accumulate(weight[by_window] + lift) - lift  # running best within each window
+        first = np.append(True, k[1:] != k[:-1])
+        before = np.where(first, -a_fn, np.append(-a_fn, best_so_far[:-1]))
+        gain[by_window] = np.maximum(best_so_far, -a_fn) - np.maximum(before, -a_fn)
     totals = -a_fn * n_windows + np.cumsum(gain)
     ends = np.nonzero(np.append(score[1:] != score[:-1], True))[0] if len(score) else np.zeros(0, dtype=int)
     best_total, best_theta = -a_fn * n_windows, 1.1
