@@ -45,6 +45,10 @@ def prefetch(source: Iterator[T], depth: int = 2) -> Iterator[T]:
             put(_DONE)
         except BaseException as exc:  # handed to the consumer, raised there
             put(_Failure(exc))
+        finally:
+            close = getattr(source, "close", None)
+            if close is not None:  # a generator (e.g. one that runs a prefetch itself) ends here, on its thread
+                close()
 
     worker = threading.Thread(target=produce, name="vigil-prefetch", daemon=True)
     worker.start()
