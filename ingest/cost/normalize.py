@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 
 from core.model import ResourceRef
 from ingest.cost import values
-from ingest.cost.arrow_util import bool_const, const_str, duration_scalar, str_scalar, to_arrow
+from ingest.cost.arrow_util import bool_const, const_str, duration_scalar, lower, str_scalar, to_arrow
 from ingest.cost.columns import Detected
 
 __all__ = ["COST_TYPE", "FRAME_SCHEMA", "USED_FIELDS", "Normalizer", "Reject"]
@@ -147,7 +147,7 @@ class Normalizer:
 
     def _lower(self, batch: pa.RecordBatch, key: str) -> pa.Array:
         arr = self._col(batch, key)
-        return self._null(batch.num_rows) if arr is None else pc.utf8_lower(arr)
+        return self._null(batch.num_rows) if arr is None else lower(arr)
 
     def _dates(
         self, batch: pa.RecordBatch, key: str, rejects: list[Reject], required: bool
@@ -171,6 +171,9 @@ class Normalizer:
         if arr is None:
             return self._null(batch.num_rows, COST_TYPE), bool_const(True, batch.num_rows)
         header = self.detected.columns[key]
+        dec = _strict_decimals(arr)
+        if dec is not None:
+            return dec, pc.is_valid(dec)
         trimmed = pc.utf8_trim_whitespace(arr)
         trimmed = pc.if_else(pc.match_substring_regex(trimmed, values.DECIMAL_PATTERN), trimmed, _NULL_STR)
         try:
@@ -288,7 +291,7 @@ class Normalizer:
 
         resource_id = self._lower(batch, "resource_id")
         if arm_type is not None:
-            rtype = pc.utf8_lower(arm_type)
+            rtype = lower(arm_type)
             rtype = pc.if_else(
                 pc.is_valid(rtype), rtype, self._map("rtype", resource_id, values.resource_type, pa.string())
             )
@@ -375,6 +378,24 @@ class Normalizer:
         if rejects:
             table = table.filter(ok)
         return table, rejects
+
+
+def _strict_decimals(arr: pa.Array) -> pa.Array | None:
+    """The values as ``COST_TYPE`` when Arrow's decimal parser takes every one of them, else None.
+
+    A fast path for the strict number check: Arrow's decimal cast accepts exactly the texts that match
+    ``values.DECIMAL_PATTERN`` and fit the type, except exponents of more than four digits (``1e00005``),
+    so any value with an exponent goes the slow way too, as does every array the cast refuses
+    (whitespace, NaN, ``1_000``, other scripts' digits, too many decimals): the slow way then names the
+    rejected values, exactly as before.
+    """
+    try:
+        dec = pc.cast(arr, COST_TYPE)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if pc.any(pc.match_substring(arr, "e", ignore_case=True)).as_py():
+        return None
+    return dec
 
 
 def _resource_group_of(resource_id: str | None) -> str | None:
