@@ -33,7 +33,7 @@ _LBRACE = str_scalar("{")
 _RBRACE = str_scalar("}")
 _UNKNOWN = str_scalar("unknown")
 _NULL_STR = str_scalar(None)
-_EMPTY_TAGS = to_arrow(["{}", "null", "NULL"], pa.string())
+_EMPTY_TAGS = to_arrow(["", "{}", "null", "NULL"], pa.string())
 _ONE_DAY = duration_scalar(86_400_000_000)
 MICROSOFT = "Microsoft"  # ProviderName / InvoiceIssuerName of EA and MCA cost details (they name no provider)
 
@@ -203,10 +203,16 @@ class Normalizer:
         if arr is None:
             return self._null(batch.num_rows)
         arr = pc.utf8_trim_whitespace(arr)
-        empty = pc.or_kleene(pc.equal(arr, _EMPTY), pc.is_in(arr, value_set=_EMPTY_TAGS))
-        arr = pc.if_else(empty, _NULL_STR, arr)
+        empty = pc.is_in(arr, value_set=_EMPTY_TAGS)
+        if pc.any(empty).as_py():
+            arr = pc.if_else(empty, _NULL_STR, arr)
+        has_braces = pc.starts_with(arr, "{")
+        if pc.all(has_braces).as_py():  # FOCUS: JSON objects already (nulls stay null)
+            return arr
         braced = pc.binary_join_element_wise(_LBRACE, arr, _RBRACE, _EMPTY)
-        return pc.if_else(pc.starts_with(arr, "{"), arr, braced)
+        if not pc.any(has_braces).as_py():  # EA/MCA: none has its braces
+            return braced
+        return pc.if_else(has_braces, arr, braced)
 
     def _quantity(self, batch: pa.RecordBatch, key: str, rejects: list[Reject]) -> tuple[pa.Array, pa.Array]:
         """Quantities and a validity mask: a present quantity must be a strict number
