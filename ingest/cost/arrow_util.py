@@ -85,11 +85,13 @@ def duration_scalar(micros: int) -> pa.Scalar:
     return pa.Array.from_buffers(pa.duration("us"), 1, [None, pa.py_buffer(array("q", [micros]).tobytes())])[0]
 
 
-def _all_ascii(arr: pa.Array) -> bool:
+def all_ascii(arr: pa.Array) -> bool:
     """True when the string data buffer holds no byte >= 0x80 (the whole buffer: a slice's neighbours
     count too, which can only send an ASCII slice down the slower, equally correct path)."""
     import pyarrow.compute as pc
 
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        return False
     data = arr.buffers()[2]
     if data is None or data.size == 0:
         return True
@@ -104,12 +106,10 @@ def lower(arr: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
     """
     import pyarrow.compute as pc
 
-    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
-        return pc.utf8_lower(arr)
     chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
-    if all(_all_ascii(c) for c in chunks):
+    if all(all_ascii(c) for c in chunks):
         return pc.ascii_lower(arr)
     return pc.utf8_lower(arr)
 
 
-__all__ += ["duration_scalar", "lower"]
+__all__ += ["all_ascii", "duration_scalar", "lower"]

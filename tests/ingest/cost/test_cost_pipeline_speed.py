@@ -162,3 +162,29 @@ def test_a_failed_parquet_write_fails_the_ingest_and_stops_the_writer(
     assert calls["n"] <= 2 + 3  # the ingest stopped at the failure (at most the queued writes ran), of 20
     assert not any(t.name.startswith(("vigil-write", "vigil-prefetch")) for t in threading.enumerate())
     assert not list((tmp_path / "out").glob("scope=*/**/_current.json"))  # nothing was swapped in
+
+
+def test_invalid_utf8_in_a_middle_block_refuses_the_file_naming_column_and_records(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _small_blocks(monkeypatch)
+    path = tmp_path / "ea.csv"
+    write_ea_export(path, ROWS, seed=14)
+    raw = path.read_bytes().split(b"\n")
+    raw[2_500] = raw[2_500].replace(b"Contoso Subscription", b"Contoso \xff\xfe Subscription", 1)
+    raw[4_000] = raw[4_000].replace(b"Contoso Subscription", "Contoso Ünïcode Subscription".encode(), 1)
+    path.write_bytes(b"\n".join(raw))
+    summary = ingest_paths([path], tmp_path / "out")
+    assert summary.files_failed == 1
+    assert summary.rows == 0
+    [error] = summary.errors
+    assert error.startswith(f"{path}: invalid UTF-8 in column SubscriptionName between records ")
+    first, last = (int(x) for x in error.split("between records ", 1)[1].split(":", 1)[0].split(" and "))
+    assert first <= 2_500 <= last  # the record on physical line 2,501 (the header is line 1)
+    assert not list((tmp_path / "out").glob("scope=*/**/*.parquet"))
+
+    raw[2_500] = raw[2_500].replace(b"\xff\xfe", "\u00e9".encode())
+    path.write_bytes(b"\n".join(raw))
+    ok = ingest_paths([path], tmp_path / "out2")  # valid non-ASCII text is ingested as it is
+    assert ok.files_failed == 0
+    assert ok.rows == ROWS
