@@ -114,8 +114,8 @@ class Normalizer:
         if state is None or len(state["keys"]) > 500_000:
             state = self._caches[name] = {"keys": pa.nulls(0, arr.type), "vals": pa.nulls(0, typ)}
         idx = pc.index_in(arr, value_set=state["keys"])
-        missing = pc.and_(pc.is_null(idx), pc.is_valid(arr))
-        if pc.any(missing).as_py():
+        if idx.null_count != arr.null_count:  # a present value not in the cache (the keys hold no null)
+            missing = pc.and_(pc.is_null(idx), pc.is_valid(arr))
             new = pc.unique(arr.filter(missing))
             mapped = to_arrow([fn(v) for v in new.to_pylist()], typ)
             state["keys"] = pa.concat_arrays([state["keys"], new])
@@ -399,8 +399,12 @@ def _strict_decimals(arr: pa.Array) -> pa.Array | None:
         dec = pc.cast(arr, COST_TYPE)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
-    if pc.any(pc.match_substring(arr, "e", ignore_case=True)).as_py():
-        return None
+    chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+    for chunk in chunks:  # an exponent: a byte search of the (short) number text, not a regex
+        data = chunk.buffers()[2]
+        text = data.to_pybytes() if data is not None else b""
+        if b"e" in text or b"E" in text:
+            return None
     return dec
 
 
