@@ -1,10 +1,13 @@
 """Ingest one export file into the store (shared by the CLI path and the Function path).
 
 The file is streamed batch by batch: read (strings) -> normalize -> append to one
-Parquet file per (scope, month, dataset) partition under the run's folder. Exact
-totals are accumulated as Decimal from the decimal128 cost columns. Bad rows go
-to the quarantine with file, line, column and reason; a file that cannot be read
-at all is discarded whole and reported.
+Parquet file per (scope, month, dataset) partition under the run's folder. The three
+stages overlap on bounded threads (parse and normalise each run ahead on a producer
+thread, Parquet writes run behind on a writer thread; at most a few ~65k-row batches
+wait between stages, so memory stays flat whatever the file size). Exact totals are
+accumulated as Decimal from the decimal128 cost columns. Bad rows go to the quarantine
+with file, line, column and reason; a file that cannot be read at all is discarded
+whole and reported.
 """
 
 from __future__ import annotations
