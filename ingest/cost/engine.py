@@ -167,7 +167,7 @@ def ingest_file(
         # Three stages overlap, each bounded (memory stays flat): the parse of only the columns the
         # normalizer reads (producer thread), normalisation (a second producer thread) and, here,
         # partitioning and the Parquet writes (handed to a write-behind thread).
-        for n_records, table, rejected in prefetch(_normalized(src, norm), depth=_PREFETCH):
+        for n_records, table, rejected in prefetch(_normalized(src, norm), depth=_PREFETCH, name="vigil-normalize"):
             for row, column, reason, rec in rejected:
                 pending_rejects.append((records_seen + row, column, reason, rec))
             if len(pending_rejects) + len(src.ragged) > MAX_REJECTED_ROWS:
@@ -229,7 +229,7 @@ def _normalized(src: SourceFile, norm: Any) -> Iterator[tuple[int, Any, list[tup
 
     Each rejected row comes once (its first problem) as (index in the batch, column, reason, record).
     """
-    for batch in prefetch(src.batches(norm.columns()), depth=_PREFETCH):
+    for batch in prefetch(src.batches(norm.columns()), depth=_PREFETCH, name="vigil-parse"):
         table, rejects = norm.normalize(batch)
         rejected: list[tuple[int, str, str, Any]] = []
         seen_rows: set[int] = set()

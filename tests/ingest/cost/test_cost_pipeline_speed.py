@@ -160,7 +160,7 @@ def test_a_failed_parquet_write_fails_the_ingest_and_stops_the_writer(
     with pytest.raises(OSError, match="disk full"):
         ingest_paths([path], tmp_path / "out")
     assert calls["n"] <= 2 + 3  # the ingest stopped at the failure (at most the queued writes ran), of 20
-    assert not any(t.name.startswith(("vigil-write", "vigil-prefetch")) for t in threading.enumerate())
+    assert not any(t.name.startswith(("vigil-write", "vigil-parse", "vigil-normalize")) for t in threading.enumerate())
     assert not list((tmp_path / "out").glob("scope=*/**/_current.json"))  # nothing was swapped in
 
 
