@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -35,7 +38,8 @@ def ingest_cost(
 
     if dataset is not None and dataset not in ("actual", "amortized"):
         raise typer.BadParameter("--dataset must be 'actual' or 'amortized'")
-    summary = ingest_paths(list(paths), out, progress=progress, dataset=dataset)
+    with _one_message_per_problem():
+        summary = ingest_paths(list(paths), out, progress=progress, dataset=dataset)
     for err in summary.errors:
         typer.echo(f"error: {err}", err=True)
     for warn in summary.warnings:
@@ -45,6 +49,23 @@ def ingest_cost(
     typer.echo(summary.to_json())
     if summary.files == 0:
         raise typer.Exit(1)
+
+
+@contextmanager
+def _one_message_per_problem() -> Iterator[None]:
+    """While ingesting: each rejected row is printed once (``warning: <file> line <n> column <field>: ...``);
+    a file's error is not printed by the log, since the command prints every error of the summary once.
+    Without this, Python's last-resort log handler printed each error beside the command's own line."""
+    logger = logging.getLogger("ingest")
+    handler = logging.StreamHandler()  # stderr at call time (the test runner's, under CliRunner)
+    handler.setLevel(logging.WARNING)
+    handler.addFilter(lambda record: record.levelno < logging.ERROR)
+    handler.setFormatter(logging.Formatter("warning: %(message)s"))
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
 
 
 @costs_app.command("summary")
