@@ -89,11 +89,14 @@ def shorten(text: str, width: int) -> str:
     return f"{text[:head]}…{text[-tail:]}"
 
 
-def table(headers: list[str], rows: list[list[str]]) -> str:
-    """A plain-text table: a header row, a rule, and columns aligned to their widest cell."""
+def table(headers: list[str], rows: list[list[str]], *, right: frozenset[int] = frozenset()) -> str:
+    """A plain-text table: a header row, a rule, and columns aligned to their widest cell (the columns
+    numbered in ``right``, figures, to the right)."""
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
 
     def line(cells: list[str]) -> str:
-        return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+        return "  ".join(
+            c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
 
     return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)])

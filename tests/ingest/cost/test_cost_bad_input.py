@@ -104,7 +104,7 @@ def test_cli_costs_summary(fixtures_dir: Path, tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)
     keys = {r["key"] for r in out["rows"]}
-    assert keys == {"rg-web", "data-rg", ""}
+    assert keys == {"rg-web", "data-rg", "(none)"}  # an Azure row without a resource group
     assert Decimal(out["totals"]["USD"]["billed_cost"]) == Decimal("8.2122921067419368")
     assert out["totals"]["USD"]["effective_cost"] is None
     table = _cli("costs", "summary", "--data", str(tmp_path / "s"), "--by", "day")
