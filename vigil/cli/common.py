@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from core.text import shorten
+
 if TYPE_CHECKING:
     from core.state.base import StateStore
     from vigil.config import VigilConfig
@@ -77,16 +79,6 @@ def open_state(state: Path, *, create: bool = False) -> StateStore:
             raise fail(f"--state {state}: no such file (`vigil demo` or `vigil run` creates it)")
     state.parent.mkdir(parents=True, exist_ok=True)
     return open_store("sqlite", path=state)
-
-
-def shorten(text: str, width: int) -> str:
-    """``text`` in at most ``width`` characters, cut in the middle (``/subscriptions/65…/vm-batch-gpu-01``):
-    the start and the end of an id say the most, so an id is never truncated at its end."""
-    if len(text) <= width or width < 5:
-        return text
-    head = (width - 1) // 2
-    tail = width - 1 - head
-    return f"{text[:head]}…{text[-tail:]}"
 
 
 def table(headers: list[str], rows: list[list[str]], *, right: frozenset[int] = frozenset()) -> str:
