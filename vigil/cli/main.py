@@ -19,6 +19,7 @@ from vigil.cli import (
     digest_cmds,
     drift_cmds,
     events_cmds,
+    examples,
     remediation_cmds,
     run_cmds,
     serve_cmds,
@@ -68,6 +69,7 @@ digest_cmds.register(app)  # vigil digest
 app.add_typer(config_cmds.app, name="config")
 app.command("init")(config_cmds.init)  # vigil init (also `vigil config init`)
 serve_cmds.register(app)  # vigil serve
+examples.add_examples(app)  # every command's --help ends with examples that work on the demo
 
 
 def main() -> None:
