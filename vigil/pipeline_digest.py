@@ -63,6 +63,8 @@ def minimal_digest_html(
     costs: Any, alerts: Sequence[Mapping[str, Any]], *, now: datetime, note: str | None = None
 ) -> str:
     """Spend totals (last 7 and 30 days), top 5 services, alerts by family and status."""
+    from alerts.money import fmt_money
+
     rows: list[str] = []
     currency = ""
     if costs is not None and len(costs):
@@ -72,11 +74,12 @@ def minimal_digest_html(
         for days in (7, 30):
             mask = frame["ChargePeriodStart"] >= now - timedelta(days=days)
             total = float(frame.loc[mask & (frame["ChargePeriodStart"] < now), "_amount"].sum())
-            rows.append(f"<tr><td>Spend, last {days} days</td><td>{total:,.2f} {html.escape(currency)}</td></tr>")
+            rows.append(f"<tr><td>Spend, last {days} days</td><td>{html.escape(fmt_money(total, currency))}</td></tr>")
         recent = frame[frame["ChargePeriodStart"] >= now - timedelta(days=30)]
         top = recent.groupby("ServiceName", dropna=False)["_amount"].sum().sort_values(ascending=False).head(5)
         services = "".join(
-            f"<tr><td>{html.escape(str(name))}</td><td>{float(value):,.2f}</td></tr>" for name, value in top.items()
+            f"<tr><td>{html.escape(str(name))}</td><td>{html.escape(fmt_money(float(value), currency))}</td></tr>"
+            for name, value in top.items()
         )
     else:
         services = "<tr><td colspan=2>No cost data</td></tr>"

@@ -101,7 +101,7 @@ def anomaly_line(f: FindingRecord) -> AnomalyLine:
             detail += f" (+{fmt_money(impact, currency)}" + (f", +{pct:.0f}%)" if pct is not None else ")")
         total = f.number("excess_since_first_day")
         if total is not None:
-            detail += f"; {fmt_money(total, currency)} above expected in all"
+            detail += f"; {fmt_money(total, currency)} above expected since it rose"
         detail += "."
         top = _TOP.search(description)
         if top:
