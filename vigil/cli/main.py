@@ -48,10 +48,10 @@ def _display_type(self: TyperOption, ctx: Any) -> str | None:
 
 
 def _relabel(label: str) -> str:
-    """``<str>`` as ``<text>``, ``<float>`` as ``<number>``, ``<list[Path]>`` as ``<path>… (repeatable)``."""
+    """``<str>`` as ``<text>``, ``<float>`` as ``<number>``, ``<list[Path]>`` as ``<path>…`` (repeatable)."""
     repeat = _REPEATABLE.fullmatch(label)
     if repeat:  # one value per use of the option (or several arguments)
-        return f"{_SIMPLE.get(repeat.group(1).lower(), '<' + repeat.group(1).lower() + '>')}… (repeatable)"
+        return f"{_SIMPLE.get(repeat.group(1).lower(), '<' + repeat.group(1).lower() + '>')}…"
     if label.startswith("<int range>"):
         return "<int>"  # the bounds follow in the help, e.g. [x>=0]
     return _SIMPLE.get(label.strip("<>").lower(), label)
