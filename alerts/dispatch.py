@@ -89,11 +89,11 @@ def build_notifier(
         if cfg.action_base_url is None and action_base_url:
             # The host's public URL (with the card_action function key) unless the config names one.
             cfg = cfg.model_copy(update={"action_base_url": action_base_url})
-        return MSTeamsNotifier(cfg, sink=sink, signing_key=signing_key, transport=transport)
+        return MSTeamsNotifier(cfg, sink=sink, signing_key=signing_key, transport=transport, templates=templates)
     if isinstance(cfg, EmailConfig):
         from alerts.channels.email import EmailNotifier
 
-        return EmailNotifier(cfg, sink=sink)
+        return EmailNotifier(cfg, sink=sink, templates=templates)
     if isinstance(cfg, WebhookConfig):
         from alerts.channels.webhook import WebhookNotifier
 

@@ -10,9 +10,7 @@ a future time (before this fix) no longer makes real observations stale.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -58,19 +56,6 @@ def _event(eid: str, when: datetime, kind: str = "Write") -> dict[str, Any]:
         "metadataVersion": "1",
         "data": {"resourceUri": SA, "status": "Succeeded", "subscriptionId": SUB, "operationName": "x"},
     }
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SQLiteStore]:
-    s = SQLiteStore(tmp_path / "state.db")
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def server() -> Iterator[AzureTestServer]:
-    with AzureTestServer() as s:
-        yield s
 
 
 @pytest.fixture

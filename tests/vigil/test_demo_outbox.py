@@ -168,24 +168,6 @@ def test_no_approve_button_without_a_remediation(outbox: Path) -> None:
             assert not any("Approve" in t for t in titles), (kind, titles)
 
 
-_NODE = Path(__file__).resolve().parents[2] / "node_modules"
-_ADAPTIVECARDS_JS = _NODE / "adaptivecards" / "dist" / "adaptivecards.min.js"
-# The renderer processes TextBlock Markdown (as Teams does) when markdown-it is on the page.
-_MARKDOWN_IT_JS = _NODE / "markdown-it" / "dist" / "markdown-it.min.js"
-_PARSE_AND_RENDER = """(card) => {
-    const AC = window.AdaptiveCards;
-    const ac = new AC.AdaptiveCard();
-    const ctx = new AC.SerializationContext(AC.Versions.v1_5);
-    ac.parse(card, ctx);
-    const events = [];
-    for (let i = 0; i < ctx.eventCount; i++) events.push("parse: " + ctx.getEventAt(i).message);
-    for (const e of ac.validateProperties().validationEvents) events.push("validate: " + e.message);
-    const host = document.getElementById("card");
-    host.replaceChildren(ac.render());
-    return {events: events, version: ac.version.toString(), text: host.innerText};
-}"""
-
-
 @pytest.mark.chromium
 def test_one_card_of_each_kind_renders_in_chromium_through_the_adaptive_cards_renderer(
     outbox: Path, display_run: Path
@@ -194,47 +176,25 @@ def test_one_card_of_each_kind_renders_in_chromium_through_the_adaptive_cards_re
     (no parse or validation events), renders in real Chromium with its money, fix and drill-down visible,
     and one screenshot per kind is written (to $VIGIL_CARD_SHOTS, e.g. out/cards/ via `make card-shots`)."""
     import os
-    import shutil
 
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(chromium).exists():
-        pytest.fail("chromium is not installed: `make test` installs Debian's chromium package")
-    if not (_ADAPTIVECARDS_JS.is_file() and _MARKDOWN_IT_JS.is_file()):
-        pytest.fail("node_modules/adaptivecards or markdown-it is missing: `make node` installs them")
-    from playwright import sync_api
+    from tests.support.cards import card_page
 
     shots = Path(os.environ.get("VIGIL_CARD_SHOTS") or outbox.parent / "cards")
     shots.mkdir(parents=True, exist_ok=True)
-    page_file = outbox.parent / "card.html"
-    page_file.write_text("<!doctype html><html><body style='width:720px'><div id='card'></div></body></html>")
     shown: dict[str, str] = {}
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
-        try:
-            page = browser.new_page(viewport={"width": 760, "height": 900})
-            errors: list[str] = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(page_file.as_uri())
-            page.add_script_tag(path=str(_MARKDOWN_IT_JS))
-            page.add_script_tag(path=str(_ADAPTIVECARDS_JS))
-            # the demo's cards, then those of a run with a display currency (vigil.yaml display:)
-            for path in [*sorted(outbox.glob("*.json")), *sorted((display_run / "outbox").glob("*.json"))]:
-                envelope = json.loads(path.read_text(encoding="utf-8"))
-                content = envelope["attachments"][0]["content"]
-                result = page.evaluate(_PARSE_AND_RENDER, content)
-                assert result["events"] == [], (path.name, result["events"])
-                assert result["version"] == "1.5"
-                kind = _alertname(_alert_containers(envelope)[0])
-                if kind in shown:
-                    continue
-                shown[kind] = result["text"]
-                (shots / f"{kind}.png").write_bytes(page.locator("#card").screenshot())
-            assert errors == []
-            # The check can fail: an element 1.5 does not know is reported.
-            bad = {"type": "AdaptiveCard", "version": "1.5", "body": [{"type": "NoSuchElement"}]}
-            assert page.evaluate(_PARSE_AND_RENDER, bad)["events"]
-        finally:
-            browser.close()
+    with card_page(outbox.parent) as (render, page):
+        # the demo's cards, then those of a run with a display currency (vigil.yaml display:)
+        for path in [*sorted(outbox.glob("*.json")), *sorted((display_run / "outbox").glob("*.json"))]:
+            envelope = json.loads(path.read_text(encoding="utf-8"))
+            content = envelope["attachments"][0]["content"]
+            result = render(content)
+            assert result["events"] == [], (path.name, result["events"])
+            assert result["version"] == "1.5"
+            kind = _alertname(_alert_containers(envelope)[0])
+            if kind in shown:
+                continue
+            shown[kind] = result["text"]
+            (shots / f"{kind}.png").write_bytes(page.locator("#card").screenshot())
     assert set(shown) >= {*IDLE, COST, DRIFT}
     assert "$2,203.20 / month" in shown["ml_compute_instance_idle"]
     assert "Drill-down" in shown[COST]

@@ -304,3 +304,24 @@ def previous_findings_of(out: Path) -> list[Any]:
         return previous_findings(store, DEFAULT_NOW, "idle")
     finally:
         store.close()
+
+
+def test_a_run_with_an_alertmanager_receiver_runs_the_forwarding_timer(sim: SimResult, tmp_path: Path) -> None:
+    """`vigil run` calls the forward timer's handler (one code path) when a receiver forwards to
+    Alertmanager: what it would post lands in the outbox, firing alerts ending two timer periods on."""
+    import yaml
+
+    from vigil.config import parse_config
+
+    doc = yaml.safe_load(DEMO_CONFIG.read_text(encoding="utf-8"))
+    doc["route"]["routes"].insert(0, {"receiver": "am", "matchers": ['detector="idle"'], "continue": True})
+    doc["receivers"].append({"name": "am", "alertmanager_configs": [{"url": "http://127.0.0.1:9"}]})
+    summary = _run(sim.root, tmp_path, parse_config(doc))
+    assert summary.handlers["run_forward"] == 1
+    files = sorted((tmp_path / OUTBOX_DIR).glob("am.alertmanager-0.*.alertmanager.json"))
+    posts = [json.loads(p.read_text(encoding="utf-8")) for p in files]
+    firing = sorted(d["labels"]["resource_id"] for post in posts for d in post)
+    # each idle alert twice: its notification (one group per resource) and the timer's one post of all
+    assert len(files) == len(firing) // 2 + 1
+    assert firing[::2] == firing[1::2]
+    assert {d["labels"]["detector"] for post in posts for d in post} == {"idle"}

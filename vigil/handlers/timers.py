@@ -1,4 +1,5 @@
-"""The timer handlers: idle detection (metrics), the drift sweep and the weekly digest."""
+"""The timer handlers: idle detection (metrics), the drift sweep, the activity log, the weekly digest and
+the forwarding of alerts to Alertmanager."""
 
 from __future__ import annotations
 
@@ -14,7 +15,17 @@ if TYPE_CHECKING:
     from core.state.base import StateStore
     from vigil.runtime import Runtime
 
-__all__ = ["previous_findings", "run_activity", "run_digest", "run_metrics", "run_sweep"]
+__all__ = [
+    "FORWARD_SCHEDULE",
+    "previous_findings",
+    "run_activity",
+    "run_digest",
+    "run_forward",
+    "run_metrics",
+    "run_sweep",
+]
+
+FORWARD_SCHEDULE = ("FORWARD_SCHEDULE", "0 */2 * * * *")
 
 log = logging.getLogger(__name__)
 
@@ -179,3 +190,16 @@ def run_activity(rt: Runtime, now: datetime) -> dict[str, Any]:
     out = handle_activity(batch.records, rt)
     batch.commit()
     return out
+
+
+def run_forward(rt: Runtime, now: datetime) -> dict[str, Any]:
+    """Re-post the alerts of ``alertmanager_configs`` receivers (:func:`alerts.forward.forward`): a firing
+    alert ends two timer periods from now (the longest gap of ``FORWARD_SCHEDULE``), so one late or
+    missed run does not resolve it in Alertmanager. A failed post is logged; the next run posts again."""
+    from alerts.forward import forward
+    from vigil.ncrontab import longest_gap
+    from vigil.runtime import HasChannelSink
+
+    period = longest_gap(setting(rt, FORWARD_SCHEDULE))
+    sink = rt.channel_sink() if isinstance(rt, HasChannelSink) else None
+    return forward(rt.config, rt.store, now, ends_after=2 * period, sink=sink)

@@ -22,10 +22,10 @@ RULES = {r.id: r for r in builtin_rules()}
 
 
 def test_pack_has_the_issue_table() -> None:
-    ml = [r for r in RULES if r.startswith("ml-")]
+    ml = [r for r in RULES if r.startswith("ml_")]
     assert len(ml) == 9
-    assert len([r for r in RULES if r.startswith("storage-")]) == 4
-    assert len([r for r in RULES if r.startswith("keyvault-")]) == 2
+    assert len([r for r in RULES if r.startswith("storage_")]) == 4
+    assert len([r for r in RULES if r.startswith("keyvault_")]) == 2
     assert {
         "acr_admin_user",
         "nsg_management_ports_open",
