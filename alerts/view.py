@@ -20,7 +20,7 @@ from datetime import datetime
 from alerts.money import NO_DISPLAY, fmt_money
 from alerts.notify import AlertView
 
-__all__ = ["ActionView", "action_view", "fmt_money", "fmt_time", "person_text", "portal_url"]
+__all__ = ["ActionView", "action_view", "fmt_money", "fmt_time", "person_text", "portal_url", "top_contributors"]
 
 
 def fmt_time(when: datetime | str) -> str:
@@ -42,6 +42,7 @@ def portal_url(resource_id: str) -> str:
 
 
 _MONEY = re.compile(r"(?<![\w.])([+-]?)(\d[\d,]*(?:\.\d+)?) ([A-Z]{3})\b")
+_TOP_CONTRIBUTORS = re.compile(r"Top contributors?: [^\n]*?\)\.?(?=\s|$)")
 _ARM_ID = re.compile(r"/subscriptions/[0-9a-fA-F-]{36}(?:/[^\s/]+/[^\s/]+)*?/providers/[^\s]*/([^\s/]+)")
 
 
@@ -50,6 +51,12 @@ def person_text(s: str) -> str:
     a full ARM resource id as its name (the id stays in the "Resource id" fact)."""
     s = _ARM_ID.sub(lambda m: m.group(1), s)
     return _MONEY.sub(lambda m: m.group(1) + fmt_money(m.group(2).replace(",", ""), m.group(3)), s)
+
+
+def top_contributors(description: str) -> str:
+    """The "Top contributor(s): name (+12.34 USD)." sentence of a cost anomaly's description, else ""."""
+    top = _TOP_CONTRIBUTORS.search(description)
+    return top.group(0) if top else ""
 
 
 def web_url(url: str) -> str:
@@ -132,15 +139,21 @@ def _money_facts(v: AlertView, currency: str) -> list[tuple[str, str]]:
     return out
 
 
-def _evidence_facts(v: AlertView) -> list[tuple[str, str]]:
+def _evidence_facts(v: AlertView, *, with_figures: bool = False) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     cpu, gpu = _num(v, "cpu_max_percent"), _num(v, "gpu_max_percent")
     metrics = [f"CPU max {cpu:.2f} %" if cpu is not None else "", f"GPU max {gpu:.2f} %" if gpu is not None else ""]
     if any(metrics):
         window = _first(v, "idle_hours_window")
         out.append(("Metrics", ", ".join(m for m in metrics if m) + (f" over {window} h" if window else "")))
-    if _first(v, "description"):
-        out.append(("Evidence", person_text(_first(v, "description"))))
+    description = _first(v, "description")
+    if description and with_figures:
+        # the cost figures are facts of their own (Expected, Actual, Excess, in currency): the detector's
+        # sentence would repeat them without a currency ("expected 15.30"); keep what it adds
+        has_list = isinstance(v.evidence.get("resources"), list) and bool(v.evidence.get("resources"))
+        description = "" if has_list else top_contributors(description)  # the list is its own fact
+    if description:
+        out.append(("Evidence", person_text(description)))
     contributors = v.evidence.get("resources")
     if isinstance(contributors, list) and contributors and isinstance(contributors[0], dict):
         cur = str(v.evidence.get("currency", ""))
@@ -176,7 +189,7 @@ def action_view(v: AlertView, *, names: Mapping[str, str] | None = None) -> Acti
             val = _first(v, *keys)
             if val:
                 facts.append((title, val))
-    facts += _evidence_facts(v)
+    facts += _evidence_facts(v, with_figures=any(k == "Expected" for k, _ in money))
     policy = _first(v, "violation")
     if policy:
         facts.append(("Failed clause", policy))

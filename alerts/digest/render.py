@@ -67,14 +67,13 @@ class AnomalyLine:
 
 _DAY_SUFFIX = re.compile(r"\s+on \d{4}-\d{2}-\d{2}\s*$")
 _ELEVATED = re.compile(r"\s*Elevated since \d{4}-\d{2}-\d{2}\.")
-_TOP = re.compile(r"Top contributors?: [^\n]*?\)\.?(?=\s|$)")
 
 
 def anomaly_line(f: FindingRecord) -> AnomalyLine:
     """The digest's line for a cost anomaly. The detector's text names the ARM id and two dates (the day
     measured, the first elevated day); the line names the resource, the subscription by its display name,
     and one date: since when the cost is elevated."""
-    from alerts.view import person_text, portal_url
+    from alerts.view import person_text, portal_url, top_contributors
 
     sub_name = f.annotations.get("subscription_name", "")
     title = person_text(f.text("summary", "title") or f.rule)
@@ -103,9 +102,9 @@ def anomaly_line(f: FindingRecord) -> AnomalyLine:
         if total is not None:
             detail += f"; {fmt_money(total, currency)} above expected since it rose"
         detail += "."
-        top = _TOP.search(description)
+        top = top_contributors(description)
         if top:
-            detail += " " + person_text(top.group(0))
+            detail += " " + person_text(top)
     else:
         detail = person_text(_ELEVATED.sub("", description)).strip()
     ident = f.resource_id or f.subscription_id

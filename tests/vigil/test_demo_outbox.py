@@ -138,6 +138,9 @@ def test_the_demo_spike_gives_one_cost_alert_with_currency_and_drill_down(outbox
         assert scope in text, scope
     assert "/subscriptions/" not in (c["items"][1]["text"]), "no ARM id in the summary line"
     assert " USD" not in text, "one money format: $… not '… USD'"
+    # no bare figure: the detector's sentence "expected 15.30 (+58.14, ...)" repeated the figures without currency
+    assert not re.search(r"(?<![$\d.,])\d+\.\d\d(?!\d| %)", text.replace("anomaly score 1.00", "")), text
+    assert facts["Evidence"] == "Top contributor: vm-batch-gpu-01 (+$58.14)."
     (mail,) = [m for m in _emails(outbox) if COST in str(m["Subject"])]
     assert "Drill-down: resource group rg-batch-prod" in _plain(mail)
 
