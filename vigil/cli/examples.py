@@ -23,6 +23,7 @@ EXAMPLES: dict[tuple[str, ...], list[str]] = {
         "vigil digest --data out/data/costs --week 2026-W48 --findings out/alerts.jsonl --out out/digest-w48.html"
         " --eml out/digest-w48.eml",
         "vigil digest --data out/data/costs --week 2026-W47 --scope subscription=" + SUB + " --out out/w47.html",
+        "vigil digest --data out/data/costs --week 2026-W48 --out out/w48.html --config vigil.yaml",
     ],
     ("init",): ["vigil init -s " + SUB + " --out vigil.yaml"],
     ("serve",): ["vigil serve --state out/state.db", "vigil serve --state out/state.db --role reader --port 0"],
