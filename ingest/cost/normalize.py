@@ -303,6 +303,9 @@ class Normalizer:
             )
         else:
             rtype = self._map("rtype", resource_id, values.resource_type, pa.string())
+        if d.dataset != "focus":  # EA/MCA: the FOCUS ServiceName of the resource type, else MeterCategory
+            focus_service = self._map("svc", rtype, values.focus_service_name, pa.string())
+            service_name = pc.if_else(pc.is_valid(focus_service), focus_service, service_name)
         rname = self._col(batch, "resource_name")
         rid_raw = self._col(batch, "resource_id")
         if rid_raw is None:

@@ -150,6 +150,7 @@ def run_digest(rt: Runtime, now: datetime) -> dict[str, Any]:
         send=send,
         budgets=lambda cfg: monthly_budget(budgets, cfg),
         remediation_log=list(ledger_entries(rt.store)),
+        display=rt.config.display,
     )
     failed = [r for r in results if r.error]
     if failed and len(failed) == len(results):
