@@ -79,7 +79,7 @@ def run_sweep(rt: Runtime, now: datetime) -> dict[str, Any]:
     over ``scopes`` (subscriptions and management groups) with the runtime's credential.
     """
     from vigil import drift_path
-    from vigil.handlers.events import drift_rules, org_assignments
+    from vigil.handlers.events import drift_rules, history_retention, org_assignments
 
     rules = drift_rules(rt.config)
     assignments = org_assignments(rt, now)
@@ -93,7 +93,13 @@ def run_sweep(rt: Runtime, now: datetime) -> dict[str, Any]:
     resources, reader = swept
     related = drift_path.related_provider(reader)
     result = drift_path.handle_resources(
-        resources, store=rt.store, rules=rules, now=now, related=related, assignments=assignments
+        resources,
+        store=rt.store,
+        rules=rules,
+        now=now,
+        related=related,
+        assignments=assignments,
+        retention=history_retention(rt.config),
     )
     findings = list(result.findings)
     alerts = raise_alerts(findings, rt, now)
