@@ -110,3 +110,37 @@ def csrf_of(html: str) -> str:
     m = re.search(r'name="csrf" value="([0-9a-f]{64})"', html)
     assert m, "no CSRF token in the page"
     return m.group(1)
+
+
+ML_WORKSPACE = (
+    "/subscriptions/d23f0824-128b-4f33-8c5c-7fd0a6a3a450/resourcegroups/rg-ml-research"
+    "/providers/microsoft.machinelearningservices/workspaces/mlw-research"
+)
+
+
+def more_verdicts(store: StateStore, tenant: Path) -> str:
+    """After the demo (whose event made the ML workspace non-compliant at 20:43), the real drift
+    path records two more changes: fixed by an event from Bob at 22:00, broken again as a sweep at
+    23:30 saw it (no caller: the console attributes it from the Activity Log). Returns the id."""
+    import copy
+
+    from detectors.drift.loader import RuleSet, builtin_rules
+    from tests.vigil.test_drift_path import eg_event
+    from vigil.drift_path import handle_events, handle_resources
+    from vigil.tenant import TenantFolder
+
+    current = TenantFolder(tenant).get(ML_WORKSPACE)
+    assert current is not None, "the demo tenant has no mlw-research workspace"
+    fixed = copy.deepcopy(dict(current))
+    fixed["properties"]["publicNetworkAccess"] = "Disabled"
+    rules = RuleSet(builtin_rules())
+    at = datetime(2026, 11, 24, 22, 0, tzinfo=UTC)
+
+    class Reader:
+        def get(self, resource_id: str) -> dict[str, Any] | None:
+            return copy.deepcopy(fixed)
+
+    event = eg_event(current["id"], eid="evt-fix-by-bob", when=at, upn="bob@contoso.com")
+    handle_events([event], store=store, reader=Reader(), rules=rules, now=at)
+    handle_resources([dict(current)], store=store, rules=rules, now=datetime(2026, 11, 24, 23, 30, tzinfo=UTC))
+    return str(current["id"])

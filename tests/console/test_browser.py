@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 
@@ -197,6 +198,36 @@ def test_triage_in_chromium(browser: Any, serve: Serve, shots: Path) -> None:
     assert "publicNetworkAccess" in page.get_by_test_id("arm").locator("mark").inner_text()
     page.screenshot(path=shots / "drift-timeline.png", full_page=True)
     assert errors == []  # no script error and no Content-Security-Policy violation
+
+
+def test_drift_timeline_shows_several_verdicts_over_time(
+    browser: Any, serve: Serve, shots: Path, state_path: Path, demo_out: Path
+) -> None:
+    from core.state import open_store
+    from tests.console.conftest import more_verdicts
+
+    store = open_store("sqlite", path=state_path)
+    try:
+        rid = more_verdicts(store, demo_out / "tenant")
+    finally:
+        store.close()
+    url = serve()
+    page, errors = _page(browser)
+    page.goto(url)
+    page.goto(url.split("/login")[0] + "/resource?" + urlencode({"id": rid}))
+    history = page.get_by_test_id("verdict-history")
+    rows = history.locator("tbody tr").filter(has_text="ml_workspace_public_network_access")
+    assert rows.count() == 3
+    texts = [rows.nth(i).inner_text() for i in range(3)]
+    assert ["✗ non-compliant" in texts[0], "✓ compliant" in texts[1], "✗ non-compliant" in texts[2]] == [True] * 3
+    assert "Dana Whitfield" in texts[0]
+    assert "bob@contoso.com" in texts[1]
+    assert "sweep" in texts[2]
+    timeline = page.get_by_test_id("timeline").inner_text()
+    assert timeline.count("ml_workspace_public_network_access non-compliant") == 2
+    history.scroll_into_view_if_needed()
+    page.screenshot(path=shots / "drift-verdict-history.png", full_page=True)
+    assert errors == []
 
 
 def test_no_approve_control_in_dry_run(browser: Any, serve: Serve, shots: Path) -> None:

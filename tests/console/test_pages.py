@@ -256,3 +256,37 @@ def test_grouping_as_routed_matches_the_pipelines_notification_groups(
     link = re.search(r'href="(/alerts\?[^"]*matchers=[^"]+)"', html)
     assert link
     assert _total(client.get(link.group(1).replace("&amp;", "&")).text) == 1
+
+
+def test_drift_timeline_shows_every_verdict_over_time_with_who(
+    make_client: MakeClient, store: StateStore, demo_out: Path
+) -> None:
+    from tests.console.conftest import more_verdicts
+
+    rid = more_verdicts(store, demo_out / "tenant")
+    client = make_client()
+    # The sweep has no caller of its own: the Activity Log's newest change before it names one.
+    client.app.state.console.cfg.activity = lambda _rid: [
+        {
+            "eventTimestamp": "2026-11-24T23:10:00.0000000Z",
+            "caller": "carol@contoso.com",
+            "operationName": {"value": "Microsoft.MachineLearningServices/workspaces/write"},
+            "status": {"value": "Succeeded"},
+            "resourceId": rid,
+        }
+    ]
+    html = client.get("/resource", params={"id": rid}).text
+    table = html.split('data-testid="verdict-history"', 1)[1].split("</table>", 1)[0]
+    rows = [r for r in table.split("<tr>")[2:] if DRIFT in r]
+    assert len(rows) == 3
+    assert ["non-compliant" in rows[0], "✓ compliant" in rows[1], "non-compliant" in rows[2]] == [True] * 3
+    assert "Dana Whitfield" in rows[0]
+    assert "94923e74" in rows[0]  # the demo's event id
+    assert "bob@contoso.com" in rows[1]
+    assert "evt-fix-by-bob" in rows[1]
+    assert "sweep" in rows[2]
+    assert "carol@contoso.com" in rows[2]
+    assert "(activity log)" in rows[2]
+    timeline = html.split('data-testid="timeline"', 1)[1].split("</ol>", 1)[0]
+    assert timeline.count(f"<span>{DRIFT}</span> non-compliant") == 2
+    assert timeline.count(f"<span>{DRIFT}</span> compliant") == 1

@@ -406,8 +406,25 @@ class Console:
         if not verdicts and not alerts and not events:
             return self.error(404, f"Vigil has recorded nothing about {rid}")
         latest = max(alerts, key=lambda a: a.starts_at) if alerts else None
-        activity = self.cfg.activity(rid) if self.cfg.activity else []
-        current = self.cfg.resource_reader(rid) if self.cfg.resource_reader else None
+        problems: list[str] = []
+        activity: list[Mapping[str, Any]] = []
+        current: Mapping[str, Any] | None = None
+        arm_failed = False
+        # ARM and the Activity Log are remote in Azure: a failed read is said on the page, not a 500.
+        if self.cfg.activity:
+            try:
+                activity = self.cfg.activity(rid)
+            except Exception as exc:
+                log.warning("console: activity log of %s unreadable: %s", rid, exc, extra={"resource_id": rid})
+                problems.append(f"The Activity Log could not be read: {type(exc).__name__}: {exc}")
+        if self.cfg.resource_reader:
+            try:
+                current = self.cfg.resource_reader(rid)
+            except Exception as exc:
+                log.warning("console: resource %s unreadable: %s", rid, exc, extra={"resource_id": rid})
+                problems.append(f"The resource could not be read from ARM: {type(exc).__name__}: {exc}")
+                arm_failed = True
+        history = data.attribute(data.verdict_history(store, rid), activity)
         failing = [a for a in alerts if a.ends_at is None and a.labels.get("detector") == "drift"]
         return self.render(
             request,
@@ -415,11 +432,13 @@ class Console:
             "resource.html",
             rid=rid,
             verdicts=verdicts,
+            history=history,
             alerts=alerts,
             latest=latest,
-            timeline=data.timeline(alerts, verdicts, events, activity),
+            timeline=data.timeline(alerts, verdicts, events, activity, history),
             arm=data.arm_lines(current, failing) if current is not None else None,
-            arm_known=self.cfg.resource_reader is not None,
+            arm_known=self.cfg.resource_reader is not None and not arm_failed,
+            problems=problems,
         )
 
     def cost_page(self, request: Request, ident: Identity) -> Response:
