@@ -4,7 +4,7 @@ delivery order, bounded by its retention."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -19,17 +19,17 @@ from vigil.drift_path import handle_events, handle_resources, verdict_key
 RULE = "ml_workspace_public_network_access"
 
 
-def _deliver(store: StateStore, reader: DictReader, eid: str, minutes: int, upn: str = "alice@contoso.com") -> Any:
+def _deliver(st: StateStore, reader: DictReader, eid: str, minutes: int, upn: str = "alice@contoso.com") -> Any:
     ev = eg_event(WS_ID, eid=eid, when=T0 + timedelta(minutes=minutes), upn=upn)
-    return handle_events([ev], store=store, reader=reader, rules=RULES, now=T0 + timedelta(hours=1))
+    return handle_events([ev], store=st, reader=reader, rules=RULES, now=T0 + timedelta(hours=1))
 
 
-def _rule_history(store: StateStore) -> list[dict[str, Any]]:
-    return history(store, verdict_key(WS_ID, ""))[RULE]
+def _rule_history(st: StateStore) -> list[dict[str, Any]]:
+    return history(st, verdict_key(WS_ID, ""))[RULE]
 
 
-def _raw(store: StateStore) -> list[str]:
-    return [r.key for r in store.query(Namespace.HISTORY, prefix=verdict_key(WS_ID, RULE) + "|")]
+def _raw(st: StateStore) -> list[str]:
+    return [r.key for r in st.query(Namespace.HISTORY, prefix=verdict_key(WS_ID, RULE) + "|")]
 
 
 def test_every_change_is_kept_with_who_and_redeliveries_add_nothing(store: StateStore) -> None:  # noqa: F811
@@ -129,8 +129,3 @@ def test_retention_bounds_entries_and_age_but_keeps_the_newest(store: StateStore
     value = {"rule": RULE, "compliant": False, "deleted": False, "event_time": late.isoformat()}
     record_entry(store, key, late, "late", value, now=late, retention=keep)
     assert _raw(store) == [entry_key(key, late, "late")]
-
-
-@pytest.fixture
-def _unused(make_store: Callable[[], StateStore]) -> Iterator[None]:  # noqa: F811 - keeps the import used
-    yield
