@@ -150,3 +150,68 @@ def test_indexing_imports_no_console_dependencies() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+@pytest.mark.azurite
+def test_the_drift_timeline_reads_arm_and_the_activity_log_in_azure(
+    host_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No tenant folder: the console the Function App serves reads the resource's current ARM JSON
+    with the drift path's ARM reader and its Activity Log with the REST API, both through the real
+    SDK clients with the runtime's credential, against the local HTTPS Azure server."""
+    from tests.support.activity import SUB, add_activity_log, event
+    from tests.support.azure_server import AzureTestServer
+    from tests.vigil.test_drift_path import eg_event
+    from vigil import handlers, runtime_azure
+    from vigil.runtime_azure import AzureRuntime
+
+    rg = f"/subscriptions/{SUB}/resourceGroups/rg-data"
+    rid = f"{rg}/providers/Microsoft.Storage/storageAccounts/stdata01"
+    resource = {
+        "id": rid,
+        "name": "stdata01",
+        "type": "Microsoft.Storage/storageAccounts",
+        "location": "westeurope",
+        "kind": "StorageV2",
+        "properties": {"supportsHttpsTrafficOnly": False, "minimumTlsVersion": "TLS1_2"},
+    }
+    now = datetime.now(UTC)
+    with AzureTestServer() as server:
+        server.add_resource(resource)
+        server.add_list("GET", re.escape(rid) + r"/providers/Microsoft\.Insights/diagnosticSettings", [])
+        filters = add_activity_log(
+            server,
+            [
+                event(
+                    "Microsoft.Storage/storageAccounts/write", rid, now - timedelta(hours=2), caller="erin@contoso.com"
+                ),
+                event("Microsoft.Storage/storageAccounts/write", f"{rg}/providers/x/y/other", now - timedelta(hours=1)),
+            ],
+        )
+        rt = AzureRuntime.from_env(credential=server.credential(), azure_client_kwargs=server.client_kwargs())
+        monkeypatch.setattr(runtime_azure, "_RUNTIME", rt)
+        # The real drift path records the verdict, its history and the alert in the Azure Table store.
+        out = handlers.handle_resource_events(
+            [eg_event(rid, eid="evt-https-off", when=now - timedelta(hours=2), upn="erin@contoso.com")], rt
+        )
+        assert out["drift"]["firing"] >= 1
+        page = _call("GET", "resource", principal=_principal("Ana", READER), query=urlencode({"id": rid.lower()}))
+        activity_calls = server.requests_to(r"/eventtypes/management/values", "GET")
+        arm_gets = server.requests_to(re.escape(rid) + "$", "GET")
+    html = page.get_body().decode()
+    assert page.status_code == 200, html
+    # The current ARM JSON, read through ARM, with the failing property highlighted.
+    marked = re.findall(r"<mark>▶ ([^<]*)</mark>", html)
+    assert any("supportsHttpsTrafficOnly" in m for m in marked), marked
+    # Who changed what, from the Activity Log (the other resource's entry is not asked for).
+    assert "<strong>change</strong>" in html
+    assert "by erin@contoso.com" in html
+    assert "x/y/other" not in html
+    assert filters[-1].endswith(f"and resourceUri eq '{rid.lower()}'")
+    # The verdict history, from the event's claims.
+    assert 'data-testid="verdict-history"' in html
+    assert "evt-https-off" in html
+    # Real SDK calls with the runtime's bearer token: the drift path's GET and the console's.
+    assert len(arm_gets) == 2
+    assert all(r.headers["Authorization"] == "Bearer vigil-test-token" for r in [*arm_gets, *activity_calls])
+    assert len(activity_calls) == 1
