@@ -22,6 +22,8 @@ from vigil.cli.run_cmds import DEMO_CONFIG
 from vigil.config import load_config
 from vigil.console.app import ConsoleConfig, create_app
 from vigil.console.auth import ALL_ROLES, SESSION_COOKIE, LocalTokenAuth
+from vigil.console.costs import store_series_reader
+from vigil.runtime_local import LocalBlobStore
 
 REPO = Path(__file__).resolve().parents[2]
 TOKEN = "test-token-0123456789abcdef"
@@ -40,9 +42,11 @@ def demo_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def state_path(demo_out: Path, tmp_path: Path) -> Path:
-    """A private copy of the demo's state store (the tests write to it)."""
+    """A private copy of the demo's state store (the tests write to it), beside the demo's blobs
+    (``data/``: the cost store), as `vigil run` lays them out."""
     for f in demo_out.glob("state.db*"):
         shutil.copy(f, tmp_path / f.name)
+    (tmp_path / "data").symlink_to(demo_out / "data", target_is_directory=True)
     return tmp_path / "state.db"
 
 
@@ -61,7 +65,7 @@ MakeClient = Callable[..., Any]
 
 
 @pytest.fixture
-def make_client(store: StateStore) -> MakeClient:
+def make_client(store: StateStore, demo_out: Path) -> MakeClient:
     from starlette.testclient import TestClient
 
     def make(
@@ -82,6 +86,9 @@ def make_client(store: StateStore) -> MakeClient:
             enqueue_remediation=(queued.append if queued is not None else None),
             index_ttl=0.0,
             route=compiled(load_config(DEMO_CONFIG)).root,
+            cost_series=store_series_reader(
+                lambda: LocalBlobStore(demo_out / "data" / "costs"), load_config(DEMO_CONFIG).detectors.overspend
+            ),
         )
         if tenant is not None:
             from vigil.console.hosts import tenant_sources

@@ -60,6 +60,11 @@ def console_config(rt: Runtime, *, auth: Authenticator, secret: bytes, base: str
         rt.enqueue(queue, message)
 
     from alerts.compiled import compiled
+    from vigil.console.costs import store_series_reader
+    from vigil.handlers._common import COSTS_CONTAINER, setting
+
+    def costs() -> Any:
+        return rt.blobs(setting(rt, COSTS_CONTAINER))
 
     return ConsoleConfig(
         route=compiled(rt.config).root,
@@ -71,6 +76,7 @@ def console_config(rt: Runtime, *, auth: Authenticator, secret: bytes, base: str
         rule_actions=rule_actions_from_registry(),
         enqueue_remediation=enqueue,
         base=base,
+        cost_series=store_series_reader(costs, rt.config.detectors.overspend),
     )
 
 
