@@ -215,3 +215,36 @@ def test_the_drift_timeline_reads_arm_and_the_activity_log_in_azure(
     assert len(arm_gets) == 2
     assert all(r.headers["Authorization"] == "Bearer vigil-test-token" for r in [*arm_gets, *activity_calls])
     assert len(activity_calls) == 1
+
+
+@pytest.mark.azurite
+def test_the_cost_drill_down_says_when_azure_has_no_cost_store(host_env: dict[str, str]) -> None:
+    """The Function App's console reads the costs container (``COSTS_CONTAINER``) on Azurite; before
+    any export was ingested it holds nothing, and the page says so instead of drawing an empty chart."""
+    store = get_runtime().store
+    scope = "/subscriptions/s1/resourcegroups/rg/providers/microsoft.compute/virtualmachines/vm1"
+    store.put(
+        Namespace.ALERTS,
+        "c0575c0575c0575c",
+        {
+            "labels": {
+                "alertname": "overspend_cost_anomaly",
+                "detector": "overspend",
+                "severity": "medium",
+                "scope_kind": "resource",
+                "scope": scope,
+                "resource_id": scope,
+            },
+            "annotations": {"summary": "Cost anomaly", "description": "vm1 cost 90.00 USD on 2026-11-24"},
+            "evidence": {"day": "2026-11-24", "actual": 90.0, "expected": 20.0, "currency": "USD"},
+            "starts_at": datetime(2026, 11, 25, tzinfo=UTC).isoformat(),
+            "ends_at": None,
+        },
+    )
+    page = _call("GET", "cost", principal=_principal("Ana", READER), query=urlencode({"scope": scope}))
+    html = page.get_body().decode()
+    assert page.status_code == 200, html
+    assert 'data-testid="cost-problem"' in html
+    assert "The cost store holds no costs in the 100 days before 2026-11-25" in html
+    assert "<svg" not in html
+    assert "vm1 cost 90.00 USD" in html  # the anomaly alert itself is still listed
