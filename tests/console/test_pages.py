@@ -339,3 +339,26 @@ def test_drift_timeline_shows_every_verdict_over_time_with_who(
     timeline = html.split('data-testid="timeline"', 1)[1].split("</ol>", 1)[0]
     assert timeline.count(f"<span>{DRIFT}</span> non-compliant") == 2
     assert timeline.count(f"<span>{DRIFT}</span> compliant") == 1
+
+
+def test_drift_timeline_says_when_arm_or_the_activity_log_cannot_be_read(
+    make_client: MakeClient, store: StateStore
+) -> None:
+    from tests.console.conftest import ML_WORKSPACE
+
+    client = make_client()
+    cfg = client.app.state.console.cfg
+
+    def forbidden(rid: str) -> None:
+        raise PermissionError(f"{rid}: read forbidden (HTTP 403)")
+
+    def throttled(rid: str) -> list[dict[str, str]]:
+        raise ConnectionError("429 Too Many Requests")
+
+    cfg.resource_reader, cfg.activity = forbidden, throttled
+    resp = client.get("/resource", params={"id": ML_WORKSPACE})
+    assert resp.status_code == 200
+    assert "The Activity Log could not be read: ConnectionError: 429 Too Many Requests" in resp.text
+    assert "The resource (ARM) could not be read: PermissionError:" in resp.text
+    assert "The resource is not found" not in resp.text  # a failed read is not a deleted resource
+    assert "✗ non-compliant" in resp.text  # the state store's part of the page is still there

@@ -410,23 +410,10 @@ class Console:
             return self.error(404, f"Vigil has recorded nothing about {rid}")
         latest = max(alerts, key=lambda a: a.starts_at) if alerts else None
         problems: list[str] = []
-        activity: list[Mapping[str, Any]] = []
-        current: Mapping[str, Any] | None = None
-        arm_failed = False
-        # ARM and the Activity Log are remote in Azure: a failed read is said on the page, not a 500.
-        if self.cfg.activity:
-            try:
-                activity = self.cfg.activity(rid)
-            except Exception as exc:
-                log.warning("console: activity log of %s unreadable: %s", rid, exc, extra={"resource_id": rid})
-                problems.append(f"The Activity Log could not be read: {type(exc).__name__}: {exc}")
-        if self.cfg.resource_reader:
-            try:
-                current = self.cfg.resource_reader(rid)
-            except Exception as exc:
-                log.warning("console: resource %s unreadable: %s", rid, exc, extra={"resource_id": rid})
-                problems.append(f"The resource could not be read from ARM: {type(exc).__name__}: {exc}")
-                arm_failed = True
+        activity = _remote("The Activity Log", self.cfg.activity, rid, problems) or []
+        arm_problems = len(problems)
+        current = _remote("The resource (ARM)", self.cfg.resource_reader, rid, problems)
+        arm_failed = len(problems) > arm_problems
         history = data.attribute(data.verdict_history(store, rid), activity)
         failing = [a for a in alerts if a.ends_at is None and a.labels.get("detector") == "drift"]
         return self.render(
@@ -496,6 +483,19 @@ class Console:
         resp = RedirectResponse(self.url("/alerts"), status_code=303)
         resp.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="strict", path=self.cfg.base or "/")
         return resp
+
+
+def _remote(what: str, read: Callable[[str], Any] | None, rid: str, problems: list[str]) -> Any:
+    """``read(rid)``, or None when the host has no such reader; ARM and the Activity Log are remote
+    in Azure, so a failed read is added to ``problems`` (said on the page), not a 500."""
+    if read is None:
+        return None
+    try:
+        return read(rid)
+    except Exception as exc:
+        log.warning("console: %s of %s unreadable: %s", what, rid, exc, extra={"resource_id": rid})
+        problems.append(f"{what} could not be read: {type(exc).__name__}: {exc}")
+        return None
 
 
 def _series_end(records: list[Any], now: datetime) -> datetime:

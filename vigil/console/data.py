@@ -523,12 +523,9 @@ def verdict_history(store: StateStore, resource_id: str) -> dict[str, list[dict[
 
 
 def _when(value: Any) -> datetime | None:
-    from core.timeutil import parse_utc
-
-    if not isinstance(value, str) or not value:
-        return None
+    """A history entry's ``event_time`` (``datetime.isoformat`` of an aware time)."""
     try:
-        return parse_utc(value.replace("Z", "+00:00"))
+        return datetime.fromisoformat(str(value))
     except ValueError:
         return None
 
