@@ -129,3 +129,14 @@ def test_retention_bounds_entries_and_age_but_keeps_the_newest(store: StateStore
     value = {"rule": RULE, "compliant": False, "deleted": False, "event_time": late.isoformat()}
     record_entry(store, key, late, "late", value, now=late, retention=keep)
     assert _raw(store) == [entry_key(key, late, "late")]
+
+
+def test_retention_comes_from_vigil_yaml_with_key_paths_on_errors() -> None:
+    from vigil.config import ConfigError, parse_config
+    from vigil.handlers.events import history_retention
+
+    cfg = parse_config({"detectors": {"drift": {"history_days": 30, "history_entries": 5}}})
+    assert history_retention(cfg) == Retention(days=30, entries=5)
+    assert history_retention(parse_config({})) == Retention(days=180, entries=100)
+    with pytest.raises(ConfigError, match=r"detectors\.drift\.history_entries"):
+        parse_config({"detectors": {"drift": {"history_entries": 0}}})
