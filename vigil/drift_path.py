@@ -11,7 +11,9 @@
 4. reads the resource once per batch through ``reader.get`` (ARM GET or a tenant
    folder); ``None`` (HTTP 404) counts as deleted;
 5. evaluates only the rules for that type, and records each verdict as an
-   ETag-guarded state transition (``Namespace.VERDICTS``), in event-time order;
+   ETag-guarded state transition (``Namespace.VERDICTS``), in event-time order, and each
+   first observation or change of verdict in the verdict history (``vigil.drift_history``:
+   ``Namespace.HISTORY``, with the event id and caller, or the sweep);
 6. returns a FIRING finding for compliant/unknown -> non-compliant and a
    RESOLVED one for non-compliant -> compliant or deleted.
 
