@@ -11,7 +11,9 @@ story in ``Namespace.HISTORY``, one record per observation worth remembering, ke
   delivered after a newer one is kept at its own time;
 * it is bounded per resource and rule (:class:`Retention`: ``detectors.drift.history_days``
   and ``history_entries`` in vigil.yaml): entries older than ``days`` go, and the oldest
-  beyond ``entries``, except the newest, which says since when the current verdict holds.
+  beyond ``entries``, except the newest, which says since when the current verdict holds;
+  a new entry prunes its own resource and rule, and :func:`prune_expired` (the sweep timer)
+  the entries of resources that stopped changing.
 
 :func:`worth_recording` decides what is written: a first observation, a change of verdict,
 an observation older than the stored one (out of order), and the repeat of the stored
@@ -25,6 +27,7 @@ Cold path (the drift event path writes it): standard library and ``core`` only.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -38,6 +41,7 @@ __all__ = [
     "entry_key",
     "history",
     "merge_repeats",
+    "prune_expired",
     "record_entry",
     "state_of",
     "worth_recording",
@@ -124,6 +128,45 @@ def _prune(store: StateStore, verdict_key: str, *, now: datetime, retention: Ret
             deleted += store.delete(Namespace.HISTORY, rec.key, etag=rec.etag)
         except ConcurrencyError:  # history entries are never rewritten; someone pruned it first
             continue
+    return deleted
+
+
+_STAMP = re.compile(r"\|(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z)\|")
+
+
+def prune_expired(store: StateStore, *, now: datetime, retention: Retention = DEFAULT_RETENTION) -> int:
+    """Delete every history entry older than ``retention.days`` but the newest of its resource and
+    rule: the age bound for resources that stopped changing (a new entry prunes only its own
+    resource and rule). One scan of the namespace; the sweep timer runs it. Returns how many."""
+    cutoff = _stamp(now - timedelta(days=retention.days))
+    deleted = 0
+    group: str | None = None
+    expired: list[Any] = []  # older than the cutoff, in the current group, newest last
+
+    def flush(keep_newest: bool) -> int:
+        doomed = expired[:-1] if keep_newest else expired
+        n = 0
+        for rec in doomed:
+            try:
+                n += store.delete(Namespace.HISTORY, rec.key, etag=rec.etag)
+            except ConcurrencyError:
+                continue
+        return n
+
+    for rec in store.query(Namespace.HISTORY):
+        m = _STAMP.search(rec.key)
+        if m is None:
+            continue
+        vkey = rec.key[: m.start()]
+        if vkey != group:
+            deleted += flush(keep_newest=True)  # the group ended on an expired entry: it is the newest
+            group, expired = vkey, []
+        if m.group(1) < cutoff:
+            expired.append(rec)
+        else:
+            deleted += flush(keep_newest=False)  # a newer entry exists: every expired one goes
+            expired = []
+    deleted += flush(keep_newest=True)
     return deleted
 
 

@@ -140,3 +140,22 @@ def test_retention_comes_from_vigil_yaml_with_key_paths_on_errors() -> None:
     assert history_retention(parse_config({})) == Retention(days=180, entries=100)
     with pytest.raises(ConfigError, match=r"detectors\.drift\.history_entries"):
         parse_config({"detectors": {"drift": {"history_entries": 0}}})
+
+
+def test_the_sweep_expires_history_of_resources_that_stopped_changing(store: StateStore) -> None:  # noqa: F811
+    from vigil.drift_history import prune_expired
+
+    keep = Retention(days=30, entries=100)
+    quiet, busy = verdict_key(WS_ID, RULE), verdict_key(WS_ID, "other_rule")
+    for key, days in ((quiet, (0, 1, 2)), (busy, (0, 1, 50))):
+        for d in days:
+            when = T0 + timedelta(days=d)
+            value = {"rule": key.rsplit("|", 1)[1], "compliant": d % 2 == 0, "event_time": when.isoformat()}
+            record_entry(store, key, when, f"e|{d}", value, now=T0, retention=keep)  # a "|" in an event id too
+    assert prune_expired(store, now=T0 + timedelta(days=60), retention=keep) == 4
+    left = [r.key for r in store.query(Namespace.HISTORY)]
+    # the quiet rule keeps its newest entry (since when its verdict holds); the busy one its fresh one
+    assert left == sorted(
+        [entry_key(quiet, T0 + timedelta(days=2), "e|2"), entry_key(busy, T0 + timedelta(days=50), "e|50")]
+    )
+    assert prune_expired(store, now=T0 + timedelta(days=60), retention=keep) == 0

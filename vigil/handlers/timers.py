@@ -104,7 +104,10 @@ def run_sweep(rt: Runtime, now: datetime) -> dict[str, Any]:
     findings = list(result.findings)
     alerts = raise_alerts(findings, rt, now)
     drift_path.acknowledge(rt.store, findings)
-    return {"drift": result.to_dict(), "alerts": alerts}
+    from vigil.drift_history import prune_expired
+
+    pruned = prune_expired(rt.store, now=now, retention=history_retention(rt.config))
+    return {"drift": result.to_dict(), "alerts": alerts, "history_pruned": pruned}
 
 
 def run_digest(rt: Runtime, now: datetime) -> dict[str, Any]:
