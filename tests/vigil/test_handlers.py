@@ -217,6 +217,7 @@ def test_sweep_evaluates_every_resource(tmp_path: Path, store: StateStore, endpo
     assert ("ml_compute_idle_shutdown", "ci-bob") in firing  # a compute instance without idle shutdown
     again = handlers.run_sweep(rt, DEFAULT_NOW + timedelta(minutes=30))
     assert again["drift"]["counts"]["firing"] == 0  # verdicts unchanged: no new transitions
+    assert again["history_pruned"] == 0  # the sweep expires old verdict history; none is old yet
 
 
 def test_timers_without_a_source_say_what_is_missing(tmp_path: Path, store: StateStore, endpoint: Endpoint) -> None:

@@ -90,7 +90,7 @@ def run_sweep(rt: Runtime, now: datetime) -> dict[str, Any]:
     over ``scopes`` (subscriptions and management groups) with the runtime's credential.
     """
     from vigil import drift_path
-    from vigil.handlers.events import drift_rules, org_assignments
+    from vigil.handlers.events import drift_rules, history_retention, org_assignments
 
     rules = drift_rules(rt.config)
     assignments = org_assignments(rt, now)
@@ -104,12 +104,21 @@ def run_sweep(rt: Runtime, now: datetime) -> dict[str, Any]:
     resources, reader = swept
     related = drift_path.related_provider(reader)
     result = drift_path.handle_resources(
-        resources, store=rt.store, rules=rules, now=now, related=related, assignments=assignments
+        resources,
+        store=rt.store,
+        rules=rules,
+        now=now,
+        related=related,
+        assignments=assignments,
+        retention=history_retention(rt.config),
     )
     findings = list(result.findings)
     alerts = raise_alerts(findings, rt, now)
     drift_path.acknowledge(rt.store, findings)
-    return {"drift": result.to_dict(), "alerts": alerts}
+    from vigil.drift_history import prune_expired
+
+    pruned = prune_expired(rt.store, now=now, retention=history_retention(rt.config))
+    return {"drift": result.to_dict(), "alerts": alerts, "history_pruned": pruned}
 
 
 def run_digest(rt: Runtime, now: datetime) -> dict[str, Any]:
@@ -150,6 +159,7 @@ def run_digest(rt: Runtime, now: datetime) -> dict[str, Any]:
         send=send,
         budgets=lambda cfg: monthly_budget(budgets, cfg),
         remediation_log=list(ledger_entries(rt.store)),
+        display=rt.config.display,
     )
     failed = [r for r in results if r.error]
     if failed and len(failed) == len(results):
