@@ -23,10 +23,18 @@ _PROVIDER = r"^[A-Za-z][A-Za-z0-9]*(\.[A-Za-z][A-Za-z0-9]*)+$"
 
 
 class CostExportSource(StrictModel):
-    """Where Cost Management exports land (a storage container and folder)."""
+    """Where Cost Management exports land (a storage container and folder). The Function App reads its own
+    ``EXPORTS_CONTAINER``; ``vigil run`` without ``--tenant`` reads the container in ``account_url``."""
 
     container: str = "cost-exports"
     root_folder: str = ""
+    account_url: str | None = Field(
+        default=None,
+        pattern=r"^https://[^\s/?#]+(/[^\s?#]*)?$",
+        description="Blob endpoint of the storage account the exports land in "
+        "(https://<account>.blob.core.windows.net), for `vigil run` without --tenant; "
+        "unset: that run reads the Cost Management Query API instead.",
+    )
 
 
 class ActivityRestSource(StrictModel):

@@ -39,6 +39,7 @@ EXPECTED = {
     "dispatch": "queueTrigger",
     "metrics": "timerTrigger",
     "activity": "timerTrigger",
+    "cost_query": "timerTrigger",
     "sweep": "timerTrigger",
     "digest": "timerTrigger",
     "forward": "timerTrigger",
@@ -171,6 +172,7 @@ class Recorder:
             "run_sweep",
             "run_digest",
             "run_activity",
+            "run_cost_query",
             "run_forward",
             "dispatch_alert",
         ):
@@ -353,6 +355,7 @@ def test_handler_errors_propagate_for_platform_retry(recorder: Recorder) -> None
         ("sweep", "run_sweep"),
         ("digest", "run_digest"),
         ("activity", "run_activity"),
+        ("cost_query", "run_cost_query"),
         ("forward", "run_forward"),
     ],
 )
@@ -549,7 +552,7 @@ def test_health_with_real_handler_on_azurite(host_env: dict[str, str]) -> None:
 
 
 def test_timers_with_real_handlers(real_env: dict[str, str]) -> None:
-    for name in ("metrics", "sweep", "digest", "activity", "forward"):
+    for name in ("metrics", "sweep", "digest", "activity", "cost_query", "forward"):
         _user_function(name)(TimerRequest())
 
 

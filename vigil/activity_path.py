@@ -7,7 +7,7 @@ from a tenant folder's ``activity/`` or from ``ingest.activity`` (REST or Log An
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +18,7 @@ from vigil.config import VigilConfig
 if TYPE_CHECKING:
     from ingest.activity.reader import ActivityBatch, SourceProgress
 
-__all__ = ["attribute", "detect_activity", "progress_line", "read_live"]
+__all__ = ["attribute", "detect_activity", "progress_line", "read_live", "remember_changes", "remembered_changes"]
 
 
 def detect_activity(records: Sequence[Mapping[str, Any]], config: VigilConfig, now: datetime) -> list[Finding]:
@@ -76,3 +76,33 @@ def read_live(
     sources = build_sources(cfg, credential, arm_kwargs=arm_kwargs, logs_kwargs=logs_kwargs)
     show = (lambda p: progress(progress_line(p))) if progress is not None else None
     return build_reader(cfg, store, sources, progress=show).read(now)
+
+
+def remember_changes(store: StateStore, records: Iterable[Mapping[str, Any]]) -> int:
+    """Keep the latest attributable change per resource (``Namespace.CHANGES``) from newly read activity-log
+    records, so a later sweep or metrics run in Azure, which reads no activity log itself, can say who
+    changed a resource. One entry per changed resource, replaced by a newer change; idempotent."""
+    import hashlib
+
+    from core.state.base import Namespace
+    from detectors.activity.attribution import changes
+
+    kept = 0
+    for op in changes(records):
+        rid = op.resource_id.lower().rstrip("/")
+        key = hashlib.sha256(rid.encode()).hexdigest()[:40]  # resource ids hold characters table keys cannot
+        when = op.time.isoformat()
+        current = store.get(Namespace.CHANGES, key)
+        if current is not None and str(current.value.get("time", "")) >= when:
+            continue
+        store.put(Namespace.CHANGES, key, {"resource_id": rid, "time": when, "records": [dict(r) for r in op.records]})
+        kept += 1
+    return kept
+
+
+def remembered_changes(store: StateStore) -> Iterator[Mapping[str, Any]]:
+    """The records :func:`remember_changes` kept (for ``attribute``)."""
+    from core.state.base import Namespace
+
+    for rec in store.query(Namespace.CHANGES):
+        yield from rec.value.get("records") or ()

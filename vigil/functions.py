@@ -330,6 +330,16 @@ def activity(timer: func.TimerRequest) -> None:
     run_timer_handler(timer, handlers.run_activity)
 
 
+@bp.function_name("cost_query")
+@bp.retry(strategy="exponential_backoff", max_retry_count="3", minimum_interval="00:00:10", maximum_interval="00:05:00")
+@bp.timer_trigger(arg_name="timer", schedule="%COST_QUERY_SCHEDULE%", run_on_startup=False, use_monitor=True)
+def cost_query(timer: func.TimerRequest) -> None:
+    """Daily costs from the Cost Management Query API (sources.cost_query_api), for scopes without exports."""
+    from vigil import handlers
+
+    run_timer_handler(timer, handlers.run_cost_query)
+
+
 @bp.function_name("detect")
 @bp.queue_trigger(arg_name="msg", queue_name="%DETECT_QUEUE%", connection="AzureWebJobsStorage")
 def detect(msg: func.QueueMessage) -> None:

@@ -1,4 +1,5 @@
-"""``vigil run`` and ``vigil demo``: the Function App's handlers over a tenant folder, and the run report.
+"""``vigil run`` and ``vigil demo``: the Function App's handlers over a tenant folder or a live tenant, and
+the run report.
 
 :func:`run_tenant` builds a :class:`vigil.runtime_local.LocalRuntime`
 (``vigil.runtime_local.tenant_runtime``: SQLite state, the tenant
@@ -10,15 +11,21 @@ triggers are ``LocalRuntime.queue_triggers``, one pass over them per step):
 1. **cost** - one BlobCreated event per export manifest -> ``handle_blob_created`` -> the
    ingest queue -> ``handle_ingest_part`` (normalized costs into ``out_dir/data/costs``) ->
    the detect queue -> ``handle_detect`` (overspend);
-2. **idle** - ``run_metrics`` (the metrics timer);
-3. **drift** - the tenant's Event Grid deliveries -> ``handle_resource_events``;
+2. **drift (events)** - the tenant's Event Grid deliveries -> ``handle_resource_events``;
+3. **the timers** - ``run_activity`` (the activity log), ``run_metrics`` (idle) and ``run_sweep``
+   (the periodic drift evaluation of every resource);
 4. **flush and deliver** - groups still in ``group_wait`` are flushed at their due time, at
    most ``FLUSH_HORIZON`` after ``now`` (the local clock moves there; waiting in real time
    would only delay the batch), then the alerts queue -> ``dispatch_alert``: the exact
    Teams/webhook JSON and .eml files land in ``out_dir/outbox/``; with ``alertmanager_configs``
    receivers, one run of the forwarding timer (``run_forward``) writes what it would post there too.
 
-This module keeps only the progress display and the run report: ``out_dir/alerts.jsonl``
+:func:`run_live` runs the same steps but the event step against the config's scopes in Azure, over a
+:class:`vigil.runtime_local.AzureLocalRuntime` (a credential, and the export container in the user's
+storage account or the Cost Management Query API). Each step reports what it reads, its counts and
+done/failed (``RunSummary.source_status``); one that fails does not stop the others.
+
+This module keeps only the steps, the progress display and the run report: ``out_dir/alerts.jsonl``
 (one alert per line), ``out_dir/digest.html`` (:mod:`vigil.pipeline_digest`) and the
 :class:`RunSummary`. State lives in ``out_dir/state.db`` (processed event ids, export-run
 records, alert state, the notification log and the queues), so running twice sends no
@@ -31,8 +38,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -44,7 +50,7 @@ from vigil.config import VigilConfig
 from vigil.runtime_local import LocalRuntime, QueueTrigger, tenant_runtime
 from vigil.tenant import TenantFolder
 
-__all__ = ["FLUSH_HORIZON", "PipelineError", "RunSummary", "run_tenant"]
+__all__ = ["FLUSH_HORIZON", "PipelineError", "RunSummary", "live_config_problem", "run_live", "run_tenant"]
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +82,12 @@ class RunSummary:
     digest: str = ""
     steps_s: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    source_status: list[dict[str, Any]] = field(default_factory=list)
     duration_s: float = 0.0
+
+    def failed_sources(self) -> list[dict[str, Any]]:
+        """The sources and steps that failed (each names what it reads and the error)."""
+        return [s for s in self.source_status if not s.get("ok")]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -94,6 +105,7 @@ class RunSummary:
             "digest": self.digest,
             "steps_s": self.steps_s,
             "warnings": self.warnings,
+            "source_status": self.source_status,
             "duration_s": self.duration_s,
         }
 
@@ -129,21 +141,15 @@ class _Steps:
         if self._progress is not None:
             self._progress.advance(self._task)
 
+    def print(self, line: str) -> None:
+        """A finished step's line, above the bar."""
+        if self._progress is not None:
+            self._progress.console.print(line, markup=False, highlight=False)
+
     def close(self) -> None:
         if self._progress is not None:
             self._progress.update(self._task, description="done")
             self._progress.stop()
-
-
-@contextmanager
-def _timed(summary: RunSummary, steps: _Steps, name: str) -> Iterator[None]:
-    steps.start(name)
-    t0 = time.perf_counter()
-    try:
-        yield
-    finally:
-        summary.steps_s[name] = round(time.perf_counter() - t0, 3)
-        steps.done()
 
 
 # ----------------------------------------------------------------------------- the local host
@@ -278,15 +284,20 @@ def _ingest_report(host: _Host, runs: int) -> dict[str, Any]:
     }
 
 
+_CHANGES = ("firing", "resolved")
+
+
 def _findings(host: _Host) -> dict[str, int]:
-    """Findings per handler family (overspend, idle, drift, activity), from the handlers' own results."""
+    """Findings per handler family (overspend, idle, drift: events and sweep, activity), from the handlers'
+    own results."""
     from vigil import handlers
 
     events = host.results(handlers.handle_resource_events)
+    sweeps = host.results(handlers.run_sweep)
     return {
         "overspend": _sum(host.results(handlers.handle_detect), "findings"),
         "idle": _sum(host.results(handlers.run_metrics), "findings"),
-        "drift": _sum(events, "drift", "firing") + _sum(events, "drift", "resolved"),
+        "drift": sum(_sum(events, "drift", status) + _sum(sweeps, "drift", "counts", status) for status in _CHANGES),
         "activity": _sum(host.results(handlers.run_activity), "findings"),
     }
 
@@ -312,7 +323,151 @@ def _files(folder: Path) -> set[str]:
     return {p.name for p in folder.iterdir() if p.is_file() and not p.name.endswith(".tmp")}
 
 
-# ----------------------------------------------------------------------------- entry point
+# ----------------------------------------------------------------------------- steps
+
+
+@dataclass
+class _Run:
+    """One run's runtime, host, clock, progress and summary, shared by its steps."""
+
+    rt: LocalRuntime
+    host: _Host
+    clock: _Clock
+    steps: _Steps
+    summary: RunSummary
+    report: Callable[[str], None] | None
+
+    def step(self, name: str, reads: str, work: Callable[[], dict[str, Any]]) -> dict[str, Any] | None:
+        """Run one source or step; a failure is recorded (naming the step and what it reads) and the run
+        goes on with the next step. Each step's line (what it reads, its counts, done/failed) goes to
+        ``report`` and the progress display."""
+        self.steps.start(name)
+        t0 = time.perf_counter()
+        status: dict[str, Any] = {"source": name, "reads": reads}
+        result: dict[str, Any] | None = None
+        try:
+            result = work()
+        except Exception as exc:  # one failing source must not abort the others
+            # reported in the step's status line and the summary; logged (with the traceback) below warning so
+            # the CLI prints it once
+            log.info("%s failed: %s", name, exc, extra={"step": name, "reads": reads}, exc_info=True)
+            status.update(ok=False, error=f"{type(exc).__name__}: {exc}")
+        else:
+            problem = result.pop("_failed", None)
+            status.update(ok=not problem, counts=result, **({"error": str(problem)} if problem else {}))
+        finally:
+            self.summary.steps_s[name] = round(time.perf_counter() - t0, 3)
+            self.steps.done()
+        self.summary.source_status.append(status)
+        line = _status_line(status)
+        self.steps.print(line)
+        if self.report is not None:
+            self.report(line)
+        return result
+
+
+def _status_line(status: Mapping[str, Any]) -> str:
+    counts = ", ".join(f"{k} {v}" for k, v in (status.get("counts") or {}).items() if isinstance(v, int | str))
+    state = "done" if status["ok"] else f"FAILED: {status.get('error', '')}"
+    return f"{status['source']} ({status['reads']}): {counts + '; ' if counts else ''}{state}"
+
+
+def _cost_runs(run: _Run, container: str, manifests: Sequence[str], event_prefix: str) -> dict[str, Any]:
+    """Export manifests -> BlobCreated -> ingest parts -> overspend (the Function App's cost path)."""
+    from vigil import handlers
+
+    for path in manifests:
+        event = handlers.blob_created_event(container, path, event_id=f"{event_prefix}{path}")
+        run.host.call(handlers.handle_blob_created, [event], run.rt)
+    run.host.run_queues(deliver=False)  # ingest parts, then overspend for each completed run
+    report = _ingest_report(run.host, len(manifests))
+    run.summary.ingest.update(report)
+    counts = {
+        "export runs": report["export_runs"],
+        "already ingested": report["runs_skipped"],
+        "ingested": report["runs_ingested"],
+        "rows": report["rows"],
+    }
+    if report["files_failed"]:
+        counts["_failed"] = f"{report['files_failed']} part(s) failed: " + "; ".join(report["errors"])
+    return counts
+
+
+def _timer_steps(run: _Run, now: datetime, *, scope: str) -> None:
+    """What the Function App's timers do: the activity log, idle (metrics), the drift sweep."""
+    from vigil import handlers
+
+    def idle() -> dict[str, Any]:
+        out = run.host.call(handlers.run_metrics, run.rt, now)
+        counts: dict[str, Any] = {
+            k: out[k] for k in ("resources", "metric_resources", "metric_failures", "findings") if k in out
+        }
+        if "skipped" in out:
+            counts["_failed"] = out["skipped"]
+        return counts
+
+    def sweep() -> dict[str, Any]:
+        out = run.host.call(handlers.run_sweep, run.rt, now)
+        if "skipped" in out:
+            return {"_failed": out["skipped"]}
+        drift = out.get("drift") or {}
+        counts = dict(drift.get("counts") or {})
+        run.summary.drift["sweep"] = counts
+        return {k: counts[k] for k in ("processed", "firing", "resolved") if k in counts}
+
+    def activity() -> dict[str, Any]:
+        out = run.host.call(handlers.run_activity, run.rt, now)
+        counts: dict[str, Any] = {k: out[k] for k in ("records", "findings") if k in out}
+        if "skipped" in out:
+            counts["skipped"] = out["skipped"]
+        if out.get("problems"):
+            counts["_failed"] = "; ".join(out["problems"])
+        return counts
+
+    # the activity log first: in Azure, the sweep and idle attribute their findings to the changes it kept
+    run.step("activity log", f"{scope}: control-plane operations", activity)
+    run.step("idle: metrics timer", f"{scope}: resources and Azure Monitor metrics", idle)
+    run.step("drift: sweep timer", f"{scope}: every resource the drift rules and policy assignments cover", sweep)
+
+
+def _deliver(run: _Run, now: datetime, outbox: Path, *, dry_run: bool) -> None:
+    """Flush groups due within FLUSH_HORIZON, then the alerts queue (to the outbox, or the channels)."""
+
+    from vigil import handlers
+
+    def deliver() -> dict[str, Any]:
+        # Groups in group_wait are flushed at their due time if it is within FLUSH_HORIZON:
+        # the local clock moves to the last such time, and delivery happens then.
+        run.clock.now = _flush_time(run.rt, now)
+        before = _files(outbox)
+        run.host.run_queues(deliver=True)  # (a failed part again,) group flushes, then the alerts queue
+        if _forwards(run.rt.config):  # the forwarding timer's run, where alertmanager_configs receivers exist
+            run.host.call(handlers.run_forward, run.rt, run.clock.now)
+        run.summary.outbox_files = sorted(_files(outbox) - before)
+        delivered = run.host.results(handlers.dispatch_alert)
+        failed = len(run.host.errors(handlers.dispatch_alert)) + sum(1 for r in delivered if not r.get("ok"))
+        out: dict[str, Any] = {"notifications": sum(len(r.get("sent", ())) for r in delivered)}
+        if failed:
+            out["_failed"] = f"{failed} alert group(s) not delivered"
+        return out
+
+    where = f"written to {outbox}" if dry_run else "sent through the configured receivers"
+    run.step("deliver", f"alert groups {where}", deliver)
+
+
+# ----------------------------------------------------------------------------- entry points
+
+
+def _start(
+    rt: LocalRuntime,
+    clock: _Clock,
+    summary: RunSummary,
+    *,
+    steps: int,
+    progress: bool,
+    report: Callable[[str], None] | None,
+) -> _Run:
+    return _Run(rt=rt, host=_Host(rt), clock=clock, steps=_Steps(progress, steps), summary=summary, report=report)
 
 
 def _forwards(config: VigilConfig) -> bool:
@@ -329,11 +484,11 @@ def run_tenant(
     out_dir: str | Path,
     now: datetime,
     progress: bool = True,
+    report: Callable[[str], None] | None = None,
 ) -> RunSummary:
     """Run the Function App's handlers once over an offline tenant folder. See the module docstring."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    from alerts.pipeline import current_alerts
     from vigil import handlers
 
     t_start = time.perf_counter()
@@ -351,57 +506,169 @@ def run_tenant(
         outbox_dir=out / OUTBOX_DIR,
         clock=clock,
     )
-    host = _Host(rt)
-    steps = _Steps(progress, total=6)
+    run = _start(rt, clock, summary, steps=7, progress=progress, report=report)
     try:
-        with _timed(summary, steps, "read the tenant folder"):
-            try:
-                runs = source.runs()
-                resources = source.list()
-                metrics = source.all_series()
-                events = list(source.events())
-                activity = list(source.entries())
-            except SourceError as exc:
-                raise PipelineError(f"reading the tenant folder: {exc}") from exc
-        with _timed(summary, steps, "cost: ingest, overspend"):
-            costs_dir = rt.blobs(rt.setting("COSTS_CONTAINER") or "costs").root  # where the handlers write costs
-            other_clouds = ingest_other_clouds(source, costs_dir, store, progress=False)
-            container = rt.setting("EXPORTS_CONTAINER") or "cost-exports"
-            for run in runs:
-                path = run.manifest_path.relative_to(source.exports_root).as_posix()
-                event = handlers.blob_created_event(container, path, event_id=f"tenant:{path}")
-                host.call(handlers.handle_blob_created, [event], rt)
-            host.run_queues(deliver=False)  # ingest parts, then overspend for each completed run
-        with _timed(summary, steps, "idle: the metrics timer"):
-            host.call(handlers.run_metrics, rt, now)
-        with _timed(summary, steps, "drift: the event path"):
-            result = host.call(handlers.handle_resource_events, events, rt)
-            summary.drift = {"counts": result.get("drift", {}), "quarantined": result.get("quarantined", 0)}
-        with _timed(summary, steps, "activity log: control-plane detections"):
-            host.call(handlers.run_activity, rt, now)  # the activity-log timer over the tenant folder
-        with _timed(summary, steps, "flush groups, deliver"):
-            # Groups in group_wait are flushed at their due time if it is within FLUSH_HORIZON:
-            # the local clock moves to the last such time, and delivery happens then.
-            clock.now = _flush_time(rt, now)
-            before = _files(out / OUTBOX_DIR)
-            host.run_queues(deliver=True)  # (a failed part again,) group flushes, then the alerts queue
-            if _forwards(config):  # the forwarding timer's run, where alertmanager_configs receivers exist
-                host.call(handlers.run_forward, rt, clock.now)
-            summary.outbox_files = sorted(_files(out / OUTBOX_DIR) - before)
-    finally:
-        steps.close()
-    from ingest.cost import load_costs
+        run.steps.start("read the tenant folder")
+        try:
+            runs = source.runs()
+            resources = source.list()
+            metrics = source.all_series()
+            events = list(source.events())
+            activity = list(source.entries())
+        except SourceError as exc:
+            raise PipelineError(f"reading the tenant folder: {exc}") from exc
+        run.steps.done()
 
-    costs = load_costs(rt.blobs(rt.setting("COSTS_CONTAINER") or "costs"), aggregate=True)  # empty if none ingested
+        def cost() -> dict[str, Any]:
+            costs_dir = rt.local_folder(rt.setting("COSTS_CONTAINER") or "costs")  # where the handlers write costs
+            summary.ingest["other_clouds"] = ingest_other_clouds(source, costs_dir, store, progress=False)
+            manifests = [r.manifest_path.relative_to(source.exports_root).as_posix() for r in runs]
+            return _cost_runs(run, rt.setting("EXPORTS_CONTAINER") or "cost-exports", manifests, "tenant:")
+
+        def drift_events() -> dict[str, Any]:
+            result = run.host.call(handlers.handle_resource_events, events, rt)
+            summary.drift.update(counts=result.get("drift", {}), quarantined=result.get("quarantined", 0))
+            return {"events": len(events), **{k: v for k, v in result.get("drift", {}).items() if k == "firing"}}
+
+        run.step("cost: exports, overspend", f"{source.exports_root}: {len(runs)} export run(s)", cost)
+        run.step("drift: resource events", f"{source.root / 'events'}", drift_events)
+        _timer_steps(run, now, scope=str(source.root))
+        _deliver(run, now, out / OUTBOX_DIR, dry_run=True)
+    finally:
+        run.steps.close()
     summary.sources = {
         "resources": len(resources),
         "metric_resources": len(metrics),
         "events": len(events),
         "activity_records": len(activity),
-        "cost_rows": len(costs),
     }
-    summary.ingest = _ingest_report(host, len(runs))
-    summary.ingest["other_clouds"] = other_clouds
+    return _finish(run, store, out, now, t_start)
+
+
+def live_config_problem(config: VigilConfig) -> str | None:
+    """Why ``config`` cannot drive a live run (it names no scopes), or None."""
+    if not config.scopes.subscriptions and not config.scopes.management_groups:
+        return "live run: the config names no scopes (scopes.subscriptions or scopes.management_groups)"
+    return None
+
+
+def run_live(
+    *,
+    config: VigilConfig,
+    store: StateStore,
+    out_dir: str | Path,
+    now: datetime,
+    credential: Any = None,
+    azure_client_kwargs: Mapping[str, Any] | None = None,
+    metrics_options: Mapping[str, Any] | None = None,
+    blob_client_kwargs: Mapping[str, Any] | None = None,
+    logs_client_kwargs: Mapping[str, Any] | None = None,
+    dry_run: bool = False,
+    progress: bool = True,
+    report: Callable[[str], None] | None = None,
+) -> RunSummary:
+    """``vigil run`` without ``--tenant``: the Function App's handlers once against the config's
+    ``scopes``, reading Azure with ``credential`` (default ``DefaultAzureCredential``).
+
+    Costs come from the export container (``sources.cost_exports.account_url``), else from the Cost
+    Management Query API for each subscription; resources, metrics, the drift sweep and the activity log
+    through :class:`vigil.handlers.sources.LiveSources`. State, queues and normalized costs stay in
+    ``out_dir``; notifications are sent through the configured receivers, or with ``dry_run`` only written
+    to ``out_dir/outbox/``. A source that fails is reported (``summary.source_status``) and the others
+    still run. ``azure_client_kwargs``, ``metrics_options``, ``blob_client_kwargs`` and ``logs_client_kwargs``
+    are extra client arguments (endpoints and CA bundle in tests; empty against Azure).
+    """
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    scopes = config.scopes
+    problem = live_config_problem(config)
+    if problem:
+        raise PipelineError(problem)
+    from vigil.runtime_local import AzureLocalRuntime, local_link_signing
+
+    t_start = time.perf_counter()
+    if credential is None:
+        from azure.identity import DefaultAzureCredential
+
+        credential = DefaultAzureCredential()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    scope = ", ".join(
+        [f"/subscriptions/{s}" for s in scopes.subscriptions]
+        + [f"/providers/Microsoft.Management/managementGroups/{m}" for m in scopes.management_groups]
+    )
+    summary = RunSummary(tenant=f"azure: {scope}", out_dir=str(out), now=now.isoformat())
+    clock = _Clock(now)
+    exports = config.sources.cost_exports
+    if not exports.account_url and not config.sources.cost_query_api:  # no export container: the Query API
+        config = config.model_copy(update={"sources": config.sources.model_copy(update={"cost_query_api": True})})
+    containers: dict[str, Any] = {}
+    if exports.account_url:
+        from azure.storage.blob import ContainerClient
+
+        from vigil.runtime_azure import AzureBlobStore
+
+        client = ContainerClient(
+            exports.account_url, exports.container, credential=credential, **(blob_client_kwargs or {})
+        )
+        containers[exports.container] = AzureBlobStore(client)
+    rt = AzureLocalRuntime(
+        config,
+        store,
+        out / DATA_DIR,
+        settings={"EXPORTS_CONTAINER": exports.container, **local_link_signing(out)},
+        clock=clock,
+        sink=out / OUTBOX_DIR if dry_run else None,
+        containers=containers,
+        credential=credential,
+        azure_client_kwargs=azure_client_kwargs,
+        metrics_options=metrics_options,
+        logs_client_kwargs=logs_client_kwargs,
+    )
+    run = _start(rt, clock, summary, steps=5, progress=progress, report=report)
+    try:
+        if exports.account_url:
+            where = f"{exports.account_url.rstrip('/')}/{exports.container}/{exports.root_folder}".rstrip("/")
+
+            def cost() -> dict[str, Any]:
+                listed = rt.blobs(exports.container).list(exports.root_folder)
+                manifests = [p for p in listed if p.rsplit("/", 1)[-1] == "manifest.json"]
+                return _cost_runs(run, exports.container, manifests, f"live:{exports.container}/")
+
+            run.step("cost: export container, overspend", where, cost)
+        else:
+            from vigil import handlers
+
+            def query() -> dict[str, Any]:
+                out_q = run.host.call(handlers.run_cost_query, rt, now)
+                run.host.run_queues(deliver=False)  # overspend for the days the queries covered
+                counts: dict[str, Any] = {k: out_q[k] for k in ("scopes", "pages", "rows") if k in out_q}
+                if out_q.get("failed"):
+                    counts["_failed"] = "; ".join(out_q["failed"])
+                return counts
+
+            run.step("cost: Cost Management Query API, overspend", scope, query)
+        _timer_steps(run, now, scope=scope)
+        _deliver(run, now, out / OUTBOX_DIR, dry_run=dry_run)
+    finally:
+        run.steps.close()
+    return _finish(run, store, out, now, t_start)
+
+
+def _finish(run: _Run, store: StateStore, out: Path, now: datetime, t_start: float) -> RunSummary:
+    """The run report: counts, alerts.jsonl, digest.html."""
+    from alerts.pipeline import current_alerts
+    from ingest.cost import load_costs
+    from vigil import handlers
+
+    summary, host, rt = run.summary, run.host, run.rt
+    costs = load_costs(rt.blobs(rt.setting("COSTS_CONTAINER") or "costs"), aggregate=True)  # empty if none ingested
+    summary.sources["cost_rows"] = len(costs)
+    for r in host.results(handlers.run_metrics):
+        summary.sources.setdefault("resources", r.get("resources", 0))
+        summary.sources.setdefault("metric_resources", r.get("metric_resources", 0))
+    for r in host.results(handlers.run_activity):
+        summary.sources.setdefault("activity_records", r.get("records", 0))
     summary.findings = _findings(host)
     summary.alerts = _alerts_report(host)
     delivered = host.results(handlers.dispatch_alert)
@@ -414,6 +681,7 @@ def run_tenant(
     }
     summary.handlers = dict(sorted(host.calls.items()))
     summary.warnings += host.all_errors()
+    summary.warnings += [f"{s['source']} ({s['reads']}) failed: {s['error']}" for s in summary.failed_sources()]
     alerts = current_alerts(store, now)
     _write_jsonl(out / ALERTS_FILE, alerts)
     by_family: dict[str, dict[str, int]] = {}

@@ -4,7 +4,8 @@ Function triggers and the CLI both build a :class:`Runtime`; handlers in
 ``vigil.handlers`` take one and never read the environment or the clock themselves.
 Optional capabilities are explicit protocols, checked with ``isinstance``:
 :class:`AzureAccess` (credential and client options: the Function App),
-:class:`HasReceipts` (local delivery receipts) and :class:`HasChannelSink` (the CLI's
+:class:`HasLogsEndpoint` (a Log Analytics endpoint), :class:`HasReceipts` (local delivery
+receipts) and :class:`HasChannelSink` (the CLI's
 outbox folder).
 Implementations: ``vigil.runtime_azure.AzureRuntime`` (Function App: Azure
 Storage Queues/Blobs/Tables, identity-based connections) and
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from core.state.base import StateStore
     from vigil.config import VigilConfig
 
-__all__ = ["AzureAccess", "HasChannelSink", "HasReceipts", "Runtime"]
+__all__ = ["AzureAccess", "HasChannelSink", "HasLogsEndpoint", "HasReceipts", "Runtime"]
 
 
 class Runtime(Protocol):
@@ -73,6 +74,15 @@ class AzureAccess(Protocol):
     def metrics_options(self) -> dict[str, Any]:
         """Extra ``ingest.metrics.MonitorMetrics`` arguments (e.g. ``use_batch``); empty in Azure."""
         ...
+
+
+@runtime_checkable
+class HasLogsEndpoint(Protocol):
+    """A runtime that reaches Log Analytics somewhere other than ``api.loganalytics.io`` (``LogsQueryClient``
+    arguments: endpoint, CA bundle); ``AzureLocalRuntime`` in tests. Without it the SDK's defaults apply."""
+
+    @property
+    def logs_client_kwargs(self) -> dict[str, Any]: ...
 
 
 @runtime_checkable

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 __all__ = [
     "MAX_DEQUEUE_COUNT",
     "QUEUES_NAMESPACE",
+    "AzureLocalRuntime",
     "DrainResult",
     "LocalRuntime",
     "QueueHandler",
@@ -70,7 +71,9 @@ class LocalRuntime:
     handlers may ask for (default: none, so handlers use their defaults); ``clock`` gives
     the current time (the handlers' ``rt.now()`` and message visibility); ``sink`` is a
     folder notifications are written to instead of sent (the CLI's outbox); ``mounts`` maps
-    a container to a folder elsewhere (a tenant folder's ``exports/`` as the export container).
+    a container to a folder elsewhere (a tenant folder's ``exports/`` as the export container);
+    ``containers`` serves a container from another :class:`~core.runtime.BlobStore` (live ``vigil run``:
+    the export container in the user's storage account).
     """
 
     def __init__(
@@ -83,6 +86,7 @@ class LocalRuntime:
         clock: Callable[[], datetime] | None = None,
         sink: Path | None = None,
         mounts: Mapping[str, Path] | None = None,
+        containers: Mapping[str, BlobStore] | None = None,
     ) -> None:
         self._config = config
         self._store = store
@@ -92,6 +96,7 @@ class LocalRuntime:
         self._seq = itertools.count()
         self._sink = sink
         self._mounts = {name: Path(folder) for name, folder in (mounts or {}).items()}
+        self._containers = dict(containers or {})
 
     @property
     def config(self) -> VigilConfig:
@@ -101,10 +106,15 @@ class LocalRuntime:
     def store(self) -> StateStore:
         return self._store
 
-    def blobs(self, container: str) -> LocalBlobStore:
+    def blobs(self, container: str) -> BlobStore:
+        remote = self._containers.get(container)
+        return remote if remote is not None else LocalBlobStore(self.local_folder(container))
+
+    def local_folder(self, container: str) -> Path:
+        """The folder behind a local container (``root/<container>``, or its mount)."""
         if not container or "/" in container or container.startswith("."):
             raise ValueError(f"invalid container name {container!r}")
-        return LocalBlobStore(self._mounts.get(container, self.root / container))
+        return self._mounts.get(container, self.root / container)
 
     def setting(self, name: str, default: str | None = None) -> str | None:
         """An app setting: from ``settings``, else the settings model's default (queue and
@@ -327,7 +337,39 @@ def tenant_runtime(
     )
 
 
-if TYPE_CHECKING:  # mypy checks that LocalRuntime satisfies the protocols
+class AzureLocalRuntime(LocalRuntime):
+    """A :class:`LocalRuntime` with :class:`vigil.runtime.AzureAccess`: ``vigil run`` without ``--tenant``.
 
-    def _conforms(rt: LocalRuntime, blobs: LocalBlobStore) -> tuple[Runtime, HasChannelSink, BlobStore]:
-        return rt, rt, blobs
+    The handlers' live sources (:class:`vigil.handlers.sources.LiveSources`) read Azure with
+    ``credential`` (``DefaultAzureCredential`` on a laptop); state, queues and normalized costs stay
+    local. ``azure_client_kwargs`` and ``metrics_options`` are as for ``AzureRuntime``, ``logs_client_kwargs``
+    are ``LogsQueryClient`` arguments (all empty against Azure; a test points them at the local HTTPS
+    server)."""
+
+    def __init__(
+        self,
+        config: VigilConfig,
+        store: StateStore,
+        root: Path,
+        *,
+        credential: Any,
+        azure_client_kwargs: Mapping[str, Any] | None = None,
+        metrics_options: Mapping[str, Any] | None = None,
+        logs_client_kwargs: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(config, store, root, **kwargs)
+        # plain attributes satisfy the protocols' read-only properties; readers copy before changing them
+        self.credential: Any = credential
+        self.azure_client_kwargs: dict[str, Any] = dict(azure_client_kwargs or {})
+        self.metrics_options: dict[str, Any] = dict(metrics_options or {})
+        self.logs_client_kwargs: dict[str, Any] = dict(logs_client_kwargs or {})
+
+
+if TYPE_CHECKING:  # mypy checks that LocalRuntime satisfies the protocols
+    from vigil.runtime import AzureAccess, HasLogsEndpoint
+
+    def _conforms(
+        rt: LocalRuntime, live: AzureLocalRuntime, blobs: LocalBlobStore
+    ) -> tuple[Runtime, HasChannelSink, AzureAccess, HasLogsEndpoint, BlobStore]:
+        return rt, rt, live, live, blobs

@@ -157,6 +157,12 @@ class Settings(BaseModel):
         "ACTIVITY_SCHEDULE",
         "Activity-log timer (NCRONTAB): reads sources.activity incrementally, then the control-plane rules.",
     )
+    cost_query_schedule: str = _setting(
+        "0 0 6 * * *",
+        "COST_QUERY_SCHEDULE",
+        "Cost Management Query API timer (NCRONTAB): with sources.cost_query_api, daily costs of each "
+        "subscription without an export, then overspend.",
+    )
     forward_schedule: str = _setting(
         "0 */2 * * * *",
         "FORWARD_SCHEDULE",

@@ -63,6 +63,7 @@ class Namespace(enum.StrEnum):
     OUTBOX = "outbox"  # CLI outbox (the Function App uses a Storage Queue)
     ALERTS = "alerts"  # current alert state per fingerprint
     NONCES = "nonces"  # single-use tokens for signed links
+    CHANGES = "changes"  # the latest attributed change per resource, from the activity log (live attribution)
 
 
 class StateError(Exception):

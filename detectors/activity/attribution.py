@@ -18,7 +18,7 @@ from typing import Any
 from core.model import Finding
 from detectors.activity.record import Operation, operations
 
-__all__ = ["Attribution", "Attributor", "attribute", "with_attribution"]
+__all__ = ["Attribution", "Attributor", "attribute", "changes", "with_attribution"]
 
 _CHANGES = ("write", "delete", "action")
 _DETECTORS = ("drift", "idle")
@@ -46,16 +46,25 @@ class Attribution:
         return out
 
 
+def changes(records: Iterable[Mapping[str, Any]]) -> list[Operation]:
+    """The operations attribution can name: successful writes, deletes and actions with a caller (not reads
+    or key listings), oldest first."""
+    out = []
+    for op in operations(records):
+        if op.status != "Succeeded" or op.verb not in _CHANGES or not op.caller:
+            continue
+        if op.operation.endswith("/read") or "/list" in op.operation:
+            continue
+        out.append(op)
+    return out
+
+
 class Attributor:
     """Changes indexed by resource id (lower case), built once for many look-ups."""
 
     def __init__(self, records: Iterable[Mapping[str, Any]]) -> None:
         self._by_id: dict[str, list[Operation]] = {}
-        for op in operations(records):
-            if op.status != "Succeeded" or op.verb not in _CHANGES or not op.caller:
-                continue
-            if op.operation.endswith("/read") or "/list" in op.operation:
-                continue
+        for op in changes(records):
             self._by_id.setdefault(op.resource_id.lower().rstrip("/"), []).append(op)
 
     def attribute(self, resource_id: str, *, at: datetime | None = None) -> Attribution | None:

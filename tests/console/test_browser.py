@@ -144,12 +144,13 @@ def test_triage_in_chromium(browser: Any, serve: Serve, shots: Path) -> None:
     page.goto(url)
     assert page.get_by_role("heading", name="Alerts").is_visible()
     total = int(page.get_by_test_id("total").inner_text())
-    assert total == 8  # the demo: overspend 1 (one spike, nested scopes collapsed), idle 2, drift 2, activity 3
+    assert total == 9  # the demo: overspend 1 (one spike, nested scopes collapsed), idle 2, drift 3, activity 3
 
     # Filter: drift alerts only.
     page.get_by_label("Detector").select_option("drift")
     page.get_by_role("button", name="Filter").click()
-    assert page.get_by_test_id("total").inner_text() == "2"  # the ML workspace and the org-assignment storage account
+    # the ML workspace, the org-assignment storage account and ci-bob (the sweep)
+    assert page.get_by_test_id("total").inner_text() == "3"
     page.screenshot(path=shots / "alerts-filtered.png", full_page=True)
 
     # Open the detail page.

@@ -25,8 +25,8 @@ def _total(html: str) -> int:
 def test_alert_filters_and_counts(make_client: MakeClient, store: StateStore) -> None:
     client = make_client()
     all_alerts = sum(1 for _ in store.query(Namespace.ALERTS))
-    assert _total(client.get("/alerts").text) == all_alerts == 8  # overspend 1 (one spike), idle 2, drift 2, activity 3
-    assert _total(client.get("/alerts", params={"detector": "drift"}).text) == 2
+    assert _total(client.get("/alerts").text) == all_alerts == 9  # overspend 1 (one spike), idle 2, drift 3, activity 3
+    assert _total(client.get("/alerts", params={"detector": "drift"}).text) == 3
     assert _total(client.get("/alerts", params={"detector": "overspend"}).text) == 1
     assert (
         _total(client.get("/alerts", params={"matchers": 'alertname=~"overspend-.*", scope_kind!="resource"'}).text)
@@ -301,7 +301,7 @@ def test_grouping_as_routed_matches_the_pipelines_notification_groups(
     # The pipeline notified one group per (receiver, group key); each integration logs it once.
     notified = {(r.key.split("|")[0], r.value["group_key"]) for r in store.query(Namespace.NFLOG)}
     assert int(m.group(1)) == len(notified) > 0
-    assert html.count("<td>security</td>") == 5  # the 2 drift alerts and the 3 activity alerts route to security
+    assert html.count("<td>security</td>") == 6  # the 3 drift alerts and the 3 activity alerts route to security
     link = re.search(r'href="(/alerts\?[^"]*matchers=[^"]+)"', html)
     assert link
     assert _total(client.get(link.group(1).replace("&amp;", "&")).text) == 1

@@ -57,9 +57,29 @@ __all__ = [
     "Response",
     "StaticTokenCredential",
     "azure_server",
+    "unsigned_jwt",
 ]
 
 DEFAULT_TOKEN = "vigil-test-token"
+
+
+def unsigned_jwt(audience: str = "https://storage.azure.com", *, lifetime_s: int = 3600) -> str:
+    """An unsigned JWT (``alg: none``) with a valid issuer, audience and expiry: what Azurite's
+    ``--oauth basic`` checks (not the signature). Usable as the test server's token too."""
+    import base64
+
+    def part(obj: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
+
+    now = int(time.time())
+    claims = {
+        "aud": audience,
+        "iss": "https://sts.windows.net/1e8d8218-c5e7-4578-9acc-9abbd5d23315/",
+        "nbf": now - 60,
+        "iat": now - 60,
+        "exp": now + lifetime_s,
+    }
+    return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}.{part({'sig': 'none'})}"
 
 
 @dataclass
@@ -207,6 +227,16 @@ class AzureTestServer:
 
     def credential(self) -> StaticTokenCredential:
         return StaticTokenCredential(self.token)
+
+    def issue_cert_files(self, folder: Path) -> tuple[Path, Path]:
+        """(certificate chain, private key) PEM files for 127.0.0.1 signed by this server's CA: another local
+        HTTPS service (Azurite's ``--cert``/``--key``) that the same ``ca_path`` makes clients trust."""
+        cert = self._ca.issue_cert("127.0.0.1", "localhost")
+        folder.mkdir(parents=True, exist_ok=True)
+        chain, key = folder / "cert.pem", folder / "key.pem"
+        chain.write_bytes(b"".join(blob.bytes() for blob in cert.cert_chain_pems))
+        cert.private_key_pem.write_to_path(str(key))
+        return chain, key
 
     def ca_env(self) -> dict[str, str]:
         """Environment variables that make requests/httpx/ssl trust this server's CA

@@ -96,7 +96,16 @@ class Azurite:
         binary: Path = AZURITE_BIN,
         startup_timeout: float = 30.0,
         in_memory: bool = False,
+        tls: tuple[Path, Path] | None = None,
+        oauth: bool = False,
     ) -> None:
+        """``tls``: (certificate, key) PEM files to serve HTTPS; ``oauth`` (needs ``tls``): Azurite's
+        ``--oauth basic``, which accepts a bearer token whose issuer, audience and expiry are valid
+        (it does not check the signature) besides the account key."""
+        if oauth and tls is None:
+            raise ValueError("Azurite's OAuth needs HTTPS: give tls=(cert, key)")
+        self.tls = tls
+        self.oauth = oauth
         self.location = Path(location)
         self.binary = Path(binary)
         self.startup_timeout = startup_timeout
@@ -109,22 +118,26 @@ class Azurite:
 
     # -- endpoints ---------------------------------------------------------------
     @property
+    def _scheme(self) -> str:
+        return "https" if self.tls else "http"
+
+    @property
     def blob_endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.blob_port}/{ACCOUNT_NAME}"
+        return f"{self._scheme}://127.0.0.1:{self.blob_port}/{ACCOUNT_NAME}"
 
     @property
     def queue_endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.queue_port}/{ACCOUNT_NAME}"
+        return f"{self._scheme}://127.0.0.1:{self.queue_port}/{ACCOUNT_NAME}"
 
     @property
     def table_endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.table_port}/{ACCOUNT_NAME}"
+        return f"{self._scheme}://127.0.0.1:{self.table_port}/{ACCOUNT_NAME}"
 
     @property
     def connection_string(self) -> str:
         """Connection string with explicit endpoints for all three services."""
         return (
-            "DefaultEndpointsProtocol=http;"
+            f"DefaultEndpointsProtocol={self._scheme};"
             f"AccountName={ACCOUNT_NAME};AccountKey={ACCOUNT_KEY};"
             f"BlobEndpoint={self.blob_endpoint};"
             f"QueueEndpoint={self.queue_endpoint};"
@@ -160,6 +173,10 @@ class Azurite:
         ]
         if self.in_memory:
             cmd.append("--inMemoryPersistence")
+        if self.tls is not None:
+            cmd += ["--cert", str(self.tls[0]), "--key", str(self.tls[1])]
+        if self.oauth:
+            cmd += ["--oauth", "basic"]
         return cmd
 
     def _stderr_tail(self, limit: int = 4000) -> str:

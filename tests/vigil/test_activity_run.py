@@ -145,6 +145,7 @@ def test_the_activity_log_read_live_gives_the_same_alerts_as_the_tenant_folder(
     from tests.alerts.helpers import AlertsQueue
     from tests.support.activity import add_activity_log, add_log_analytics
     from tests.support.azure_server import AzureTestServer
+    from tests.support.live_tenant import tenant_activity
     from vigil.activity_path import detect_activity, read_live
     from vigil.config import parse_config
     from vigil.simulate.activity import LAW_CUSTOMER_ID
@@ -160,16 +161,7 @@ def test_the_activity_log_read_live_gives_the_same_alerts_as_the_tenant_folder(
     }
     config = parse_config(raw)
     folder = list(TenantFolder(sim.root).entries())
-    rest: list[dict[str, Any]] = []
-    rows: list[dict[str, Any]] = []
-    for path in sorted((sim.root / "activity").glob("*.json")):
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        if "tables" in doc:
-            for table in doc["tables"]:
-                names = [c["name"] for c in table["columns"]]
-                rows += [dict(zip(names, r, strict=True)) for r in table["rows"]]
-        else:
-            rest += doc["value"]
+    rest, rows = tenant_activity(sim.root)
     lines: list[str] = []
     store = SQLiteStore(tmp_path / "state.db")
     try:
@@ -240,3 +232,24 @@ def test_untrusted_names_from_the_activity_log_are_escaped_in_emails(sim: SimRes
     for html in mentioned:  # ...and escaped wherever it reaches an email
         assert evil not in html
         assert "&lt;img src=x onerror=alert(1)&gt;" in html
+
+
+def test_the_latest_change_per_resource_is_kept_once_for_live_attribution(sim: SimResult, tmp_path: Path) -> None:
+    """In Azure the sweep reads no activity log: ``run_activity`` keeps the latest attributable change per
+    resource (``remember_changes``), and attribution reads them back (``remembered_changes``)."""
+    from core.state.sqlite import SQLiteStore
+    from detectors.activity.attribution import attribute
+    from vigil.activity_path import remember_changes, remembered_changes
+
+    records = list(TenantFolder(sim.root).entries())
+    store = SQLiteStore(tmp_path / "state.db")
+    try:
+        kept = remember_changes(store, records)
+        assert kept > 0
+        assert remember_changes(store, records) == 0  # idempotent: nothing newer
+        remembered = list(remembered_changes(store))
+        assert len(remembered) < len(records)  # only the latest change per resource, no reads or key listings
+        for rid in (sim.planted["drift_workspace"], sim.planted["org_policy_storage"]):
+            assert attribute(remembered, rid) == attribute(records, rid) is not None
+    finally:
+        store.close()

@@ -68,6 +68,7 @@ HANDLERS = (
     "handle_detect",
     "run_metrics",
     "handle_resource_events",
+    "run_sweep",
     "run_activity",
     "dispatch_alert",
 )
@@ -110,6 +111,7 @@ def test_a_demo_run_goes_through_the_function_apps_handlers(
     assert calls["handle_detect"] >= ingest["runs_ingested"] > 0  # one per completed run (+ group flushes)
     assert calls["run_metrics"] == 1  # the metrics timer
     assert calls["handle_resource_events"] == 1  # the tenant's Event Grid deliveries
+    assert calls["run_sweep"] == 1  # the sweep timer: the periodic drift evaluation of every resource
     assert calls["run_activity"] == 1  # the activity-log timer
     assert calls["dispatch_alert"] == summary["notifications"]["delivered"] > 0  # one per alerts-queue message
     assert summary["handlers"] == dict(calls)
@@ -138,15 +140,30 @@ def test_human_output(tmp_path: Path, demo_out: tuple[Path, dict[str, Any]]) -> 
     out, _ = demo_out
     result = _invoke("run", "--tenant", str(out / "tenant"), "--out", str(tmp_path / "h"))
     assert result.exit_code == 0
-    assert "drift: 2 firing" in result.stdout  # the ML workspace (rule pack) and the storage account (org assignment)
+    # the ML workspace (rule pack), the storage account (org assignment) and ci-bob (the sweep)
+    assert "drift: 3 firing" in result.stdout
     assert "outbox" in result.stdout
 
 
-def test_live_mode_names_the_missing_adapters() -> None:
+def test_live_mode_needs_a_config_with_scopes(tmp_path: Path) -> None:
+    """Without --tenant, `vigil run` reads Azure (tests/vigil/test_run_live.py): it needs a config naming scopes."""
     result = _invoke("run")
     assert result.exit_code == 2
-    assert "live mode" in result.stderr
-    assert "--tenant" in result.stderr
+    assert "live mode (no --tenant) needs --config" in result.stderr
+    empty = tmp_path / "vigil.yaml"
+    empty.write_text("route:\n  receiver: none\nreceivers:\n  - name: none\n", encoding="utf-8")
+    result = _invoke("run", "--config", str(empty), "--out", str(tmp_path / "out"))
+    assert result.exit_code == 2
+    assert "names no scopes" in result.stderr
+    assert not (tmp_path / "out").exists()  # nothing created for a config that cannot run
+    plain = tmp_path / "plain.yaml"
+    plain.write_text(
+        empty.read_text(encoding="utf-8") + "sources:\n  cost_exports:\n    account_url: http://acct.example\n",
+        encoding="utf-8",
+    )
+    result = _invoke("run", "--config", str(plain), "--out", str(tmp_path / "out"))
+    assert result.exit_code == 2
+    assert "sources.cost_exports.account_url" in result.stderr
 
 
 def test_bad_arguments_exit_2(tmp_path: Path) -> None:

@@ -14,8 +14,9 @@ from vigil.cli.main import app
 
 REPO = Path(__file__).resolve().parents[2]
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
-# Shown but not run here: they start servers or rebuild the demo (the fixture runs `vigil demo` itself).
-NOT_RUN = ("vigil serve", "vigil demo")
+# Shown but not run here: they start servers, rebuild the demo (the fixture runs `vigil demo` itself) or
+# read a live Azure tenant (tests/vigil/test_run_live.py runs that against the local HTTPS server).
+NOT_RUN = ("vigil serve", "vigil demo", "vigil run --config")
 _PLACEHOLDER = re.compile(r"\b[A-Z]{2,}\b|…|\.\.\.|<[^>]+>")
 
 
@@ -130,3 +131,11 @@ def test_demo_counts_and_planted_problems_in_docs_and_help_match_the_demo(demo_c
     assert f"({n_subs} subscriptions, {n_resources} resources," in helptext
     word = next(w for w, n in _WORDS.items() if n == n_planted)
     assert f"has {word} planted problems" in helptext
+    # what the demo raised and wrote, as the docs and the help say it
+    alerts = [json.loads(line) for line in (demo_cwd / "out" / "alerts.jsonl").read_text(encoding="utf-8").splitlines()]
+    outbox = [p for p in (demo_cwd / "out" / "outbox").iterdir() if p.is_file()]
+    sweep = [a for a in alerts if a["labels"]["alertname"] == "ml_compute_idle_shutdown"]
+    assert [a["labels"]["resource_id"].rsplit("/", 1)[-1] for a in sweep] == ["ci-bob"]
+    assert len(alerts) == n_planted + len(sweep)
+    assert f"raises {len(alerts)} alerts and writes {len(outbox)} files to `out/outbox/`" in re.sub(r"\s+", " ", layout)
+    assert "ci-bob" in helptext

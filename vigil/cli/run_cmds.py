@@ -6,7 +6,6 @@ import json
 import shutil
 import sys
 from datetime import UTC, datetime
-from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
@@ -15,15 +14,6 @@ import typer
 from vigil.cli.common import fail, load_config_or_exit, open_state, parse_now
 
 DEMO_CONFIG = Path(__file__).resolve().parents[1] / "pipeline_demo.yaml"
-
-# What `vigil run` needs without --tenant: (source, module that would provide it, what it is).
-LIVE_SOURCES = (
-    ("resources", "ingest.arm", "ARM GET by id and Azure Resource Graph"),
-    ("metrics", "ingest.metrics", "Azure Monitor metrics (Percentage CPU, Network Out Total)"),
-    ("costs", "ingest.cost.live", "a reader of the Cost Management export container (Blob Storage)"),
-    ("events", "ingest.eventgrid_pull", "Event Grid pull delivery (Event Grid pushes to the Function App)"),
-    ("activity", "ingest.activity.sources", "the activity log: Activity Log REST or Log Analytics AzureActivity"),
-)
 
 
 def _err(msg: str) -> None:
@@ -54,6 +44,8 @@ def _print_summary(summary: dict[str, Any], *, as_json: bool) -> None:
         ]
         for w in summary.get("warnings", []):
             lines.append(f"warning:       {w}")
+        for failed in [s for s in summary.get("source_status", []) if not s.get("ok")]:
+            lines.append(f"FAILED:        {failed['source']} ({failed['reads']}): {failed.get('error', '')}")
         typer.echo("\n".join(lines))
     else:
         typer.echo(json.dumps(summary, sort_keys=True, default=str))
@@ -83,6 +75,35 @@ def _run(tenant: Path, *, config_path: Path | None, now: datetime | None, out: P
     return result
 
 
+def _run_live(config_path: Path, *, now: datetime | None, out: Path, dry_run: bool) -> dict[str, Any]:
+    """``vigil run`` without --tenant: the configured scopes, with DefaultAzureCredential."""
+    from vigil.pipeline import STATE_FILE, PipelineError, live_config_problem, run_live
+
+    config = load_config_or_exit(config_path)
+    problem = live_config_problem(config)
+    if problem:  # before OUT and its state exist
+        raise fail(f"{config_path}: {problem}")
+    out.mkdir(parents=True, exist_ok=True)
+    store = open_state(out / STATE_FILE, create=True)
+    try:
+        summary = run_live(
+            config=config,
+            store=store,
+            out_dir=out,
+            now=now or datetime.now(UTC),
+            dry_run=dry_run,
+            progress=sys.stderr.isatty(),
+            report=None if sys.stderr.isatty() else _err,
+        )
+    except PipelineError as exc:
+        raise fail(str(exc), 2) from None
+    finally:
+        store.close()
+    result = summary.to_dict()
+    result["config"] = str(config_path)
+    return result
+
+
 def _looks_like_vigil_out(folder: Path) -> bool:
     markers = ("state.db", "tenant", "alerts.jsonl", "outbox", "data", "digest.html", ".signing-key")
     return all(p.name in markers or p.name.startswith("state.db") for p in folder.iterdir())
@@ -100,14 +121,17 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Simulate a tenant into OUT/tenant (unless present), then run exactly `vigil run` over it.
 
-        The simulated tenant (3 subscriptions, 60 resources, 90 days of EA and FOCUS cost
-        exports, hourly metrics, Event Grid events, activity log) has eight planted problems: a cost
-        spike, an idle VM, an idle Azure ML GPU compute instance, an Azure ML workspace opened to
-        public network access, a storage account breaking the organisation's own Azure Policy
-        assignment, and in the activity log an Owner grant to a guest, a deleted diagnostic setting
-        and a user listing storage keys. Notifications
-        are written to OUT/outbox/ (Teams cards, emails) instead of being sent. Running the
-        demo twice sends nothing new; --fresh starts over.
+        The simulated tenant (3 subscriptions, 60 resources, 90 days of EA and
+        FOCUS cost exports, hourly metrics, Event Grid events, activity log) has
+        eight planted problems: a cost spike, an idle VM, an idle Azure ML GPU
+        compute instance, an Azure ML workspace opened to public network access,
+        a storage account breaking the organisation's own Azure Policy
+        assignment, and in the activity log an Owner grant to a guest, a deleted
+        diagnostic setting and a user listing storage keys. The periodic drift
+        evaluation (the sweep) finds a ninth, unplanted: the compute instance
+        ci-bob has no idle shutdown. Notifications are written to OUT/outbox/
+        (Teams cards, emails) instead of being sent. Running the demo twice
+        sends nothing new; --fresh starts over.
         """
         from vigil.simulate import DEFAULT_SEED, simulate
 
@@ -132,10 +156,15 @@ def register(app: typer.Typer) -> None:
     @app.command("run")
     def run(
         tenant: Path | None = typer.Option(
-            None, "--tenant", help="Tenant folder (resources/, metrics/, exports/, events/, activity/)."
+            None,
+            "--tenant",
+            help="Tenant folder (resources/, metrics/, exports/, events/, activity/). Without it: live Azure.",
         ),
         config: Path | None = typer.Option(
-            None, "--config", help="vigil.yaml (default in tenant mode: the demo routing, writing to OUT/outbox/)."
+            None,
+            "--config",
+            help="vigil.yaml (required without --tenant; default in tenant mode: the demo routing, "
+            "writing to OUT/outbox/).",
         ),
         now: str | None = typer.Option(
             None,
@@ -143,29 +172,36 @@ def register(app: typer.Typer) -> None:
             help="Evaluate as of this ISO time (default: the tenant's tenant.json 'now', else the clock).",
         ),
         out: Path = typer.Option(Path("out"), "--out", help="Output folder: state.db, data/, outbox/, reports."),
+        dry_run: bool = typer.Option(
+            False,
+            "--dry-run",
+            help="Send nothing: write every notification to OUT/outbox/ (a tenant-folder run always does).",
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print the run summary as JSON (last stdout line)."),
     ) -> None:
         """Run the pipeline once: ingest -> detect (overspend, idle, drift, activity) -> alerts -> outbox.
 
-        Writes OUT/alerts.jsonl, OUT/digest.html and one file per notification in OUT/outbox/.
-        State (processed events, ingested export runs, alert state, notification log) is kept
-        in OUT/state.db, so a second run sends no duplicate notification.
+        With --tenant, over a tenant folder (docs/tenant-layout.md). Without it,
+        against the config's scopes in Azure with DefaultAzureCredential (your
+        `az login`): the cost export container (sources.cost_exports.account_url)
+        or the Cost Management Query API, Resource Graph, Azure Monitor metrics
+        and the activity log, through the handlers the Function App's timers run.
+        Each source's line goes to stderr; a source that fails is named and the
+        others still run (exit 1).
+
+        Writes OUT/alerts.jsonl, OUT/digest.html and, in tenant mode or with
+        --dry-run, one file per notification in OUT/outbox/. State (processed
+        events, ingested export runs, alert state, notification log) is kept in
+        OUT/state.db, so a second run sends no duplicate notification.
         """
         when = parse_now(now)
         if tenant is None:
-            _err("error: live mode (no --tenant) is not available in this build of `vigil run`:")
-            for source, module, what in LIVE_SOURCES:
-                state = "available" if not _no_module(module) else "missing"
-                _err(f"  - {source}: {state} ({module}: {what})")
-            _err("The Function App runs the live path (vigil/handlers/). Offline, use `vigil run --tenant DIR`")
-            _err("on a tenant folder (docs/tenant-layout.md) or `vigil demo`.")
-            raise typer.Exit(2)
-        summary = _run(tenant, config_path=config, now=when, out=out, as_json=as_json)
+            if config is None:
+                _err("error: live mode (no --tenant) needs --config vigil.yaml naming the scopes to read")
+                raise typer.Exit(2)
+            summary = _run_live(config, now=when, out=out, dry_run=dry_run)
+        else:
+            summary = _run(tenant, config_path=config, now=when, out=out, as_json=as_json)
         _print_summary(summary, as_json=as_json)
-
-
-def _no_module(name: str) -> bool:
-    try:
-        return find_spec(name) is None
-    except ModuleNotFoundError:
-        return True
+        if any(not s.get("ok") for s in summary.get("source_status", [])):
+            raise typer.Exit(1)

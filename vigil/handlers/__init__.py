@@ -8,7 +8,8 @@ idempotent (delivery is at-least-once) and raise to make the platform retry. Hea
 package and handling a resource event never loads them.
 
 Modules: :mod:`~vigil.handlers.events` (resource events -> drift),
-:mod:`~vigil.handlers.cost` (exports -> costs -> overspend), :mod:`~vigil.handlers.timers`
+:mod:`~vigil.handlers.cost` (exports -> costs -> overspend), :mod:`~vigil.handlers.cost_query`
+(the Cost Management Query API, for scopes without exports), :mod:`~vigil.handlers.timers`
 (idle, sweep, activity, digest, forwarding), :mod:`~vigil.handlers.delivery` (alerts queue -> channels),
 :mod:`~vigil.handlers.actions` (card buttons, silences API, remediation) and
 :mod:`~vigil.handlers.health`. Resources and metrics come from
@@ -29,6 +30,7 @@ from vigil.handlers.actions import (
     silences_api,
 )
 from vigil.handlers.cost import blob_created_event, handle_blob_created, handle_detect, handle_ingest_part
+from vigil.handlers.cost_query import run_cost_query
 from vigil.handlers.delivery import dispatch_alert, link_signing
 from vigil.handlers.events import drift_rules, handle_activity, handle_resource_events
 from vigil.handlers.health import health
@@ -64,6 +66,7 @@ __all__ = [
     "previous_findings",
     "raise_alerts",
     "run_activity",
+    "run_cost_query",
     "run_digest",
     "run_forward",
     "run_metrics",

@@ -94,10 +94,16 @@ class LiveSources:
         return self._graph_rows(self.azure, types), self.resource_reader()
 
     def activity_entries(self) -> Iterator[Mapping[str, Any]]:
-        """The tenant folder's ``activity/`` records, read lazily (nothing is read unless iterated);
-        none for Azure, whose incremental readers run in :func:`vigil.handlers.run_activity`."""
+        """Activity-log records for attribution, read lazily (nothing is read unless iterated): the tenant
+        folder's ``activity/``; in Azure, the latest change per resource that
+        :func:`vigil.handlers.run_activity` kept from its incremental reads
+        (``vigil.activity_path.remember_changes``)."""
         if self.tenant is not None:
             yield from self.tenant.entries()
+        elif self.azure is not None:
+            from vigil.activity_path import remembered_changes
+
+            yield from remembered_changes(self.rt.store)
 
     def idle_inputs(
         self, now: datetime, window_days: int
@@ -111,7 +117,7 @@ class LiveSources:
         from ingest.metrics import MonitorMetrics
 
         resources = self._graph_rows(self.azure, IDLE_TYPES)
-        options = self.azure.metrics_options
+        options = dict(self.azure.metrics_options)  # a copy: the runtime's own stays as configured
         options.setdefault("client_kwargs", self.azure.azure_client_kwargs)
         monitor = MonitorMetrics(self.azure.credential, **options)
         metrics = monitor.fetch(resources, start=now - timedelta(days=window_days + 1), end=now)

@@ -193,12 +193,20 @@ def run_activity(rt: Runtime, now: datetime) -> dict[str, Any]:
     cfg = rt.config.sources.activity
     if not cfg.rest and not cfg.log_analytics:
         return {"skipped": "no activity-log source configured (sources.activity in vigil.yaml)"}
-    from vigil.activity_path import read_live
+    from vigil.activity_path import read_live, remember_changes
+    from vigil.runtime import HasLogsEndpoint
 
     kwargs = dict(sources.azure.azure_client_kwargs)
-    batch = read_live(rt.config, rt.store, now, credential=sources.azure.credential, arm_kwargs=kwargs)
+    logs = rt.logs_client_kwargs if isinstance(rt, HasLogsEndpoint) else None
+    batch = read_live(
+        rt.config, rt.store, now, credential=sources.azure.credential, arm_kwargs=kwargs, logs_kwargs=logs
+    )
     out = handle_activity(batch.records, rt)
+    out["changes_kept"] = remember_changes(rt.store, batch.records)  # for the sweep's and idle's attribution
     batch.commit()
+    problems = [f"{key}: {problem}" for key, p in batch.progress.items() for problem in p.problems]
+    if problems:  # a source that failed for a window is read again from its checkpoint next time
+        out["problems"] = problems
     return out
 
 
