@@ -42,13 +42,16 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.sources import SourceError
 from core.state.base import StateStore
 from vigil.config import VigilConfig
 from vigil.runtime_local import LocalRuntime, QueueTrigger, tenant_runtime
 from vigil.tenant import TenantFolder
+
+if TYPE_CHECKING:
+    from alerts.money import DisplayConfig
 
 __all__ = ["FLUSH_HORIZON", "PipelineError", "RunSummary", "live_config_problem", "run_live", "run_tenant"]
 
@@ -542,7 +545,7 @@ def run_tenant(
         "events": len(events),
         "activity_records": len(activity),
     }
-    return _finish(run, store, out, now, t_start)
+    return _finish(run, store, out, now, t_start, display=config.display)
 
 
 def live_config_problem(config: VigilConfig) -> str | None:
@@ -652,11 +655,13 @@ def run_live(
         _deliver(run, now, out / OUTBOX_DIR, dry_run=dry_run)
     finally:
         run.steps.close()
-    return _finish(run, store, out, now, t_start)
+    return _finish(run, store, out, now, t_start, display=config.display)
 
 
-def _finish(run: _Run, store: StateStore, out: Path, now: datetime, t_start: float) -> RunSummary:
-    """The run report: counts, alerts.jsonl, digest.html."""
+def _finish(
+    run: _Run, store: StateStore, out: Path, now: datetime, t_start: float, *, display: DisplayConfig
+) -> RunSummary:
+    """The run report: counts, alerts.jsonl, digest.html (with vigil.yaml's display currency)."""
     from alerts.pipeline import current_alerts
     from ingest.cost import load_costs
     from vigil import handlers
@@ -691,6 +696,6 @@ def _finish(run: _Run, store: StateStore, out: Path, now: datetime, t_start: flo
     summary.alerts["by_family"] = by_family
     from vigil.pipeline_digest import write_digest
 
-    summary.digest = write_digest(out / DIGEST_FILE, costs, alerts, now=now)
+    summary.digest = write_digest(out / DIGEST_FILE, costs, alerts, now=now, display=display)
     summary.duration_s = round(time.perf_counter() - t_start, 3)
     return summary

@@ -307,6 +307,13 @@ def test_the_digest_shows_the_display_currency_beside_its_headline_figures(displ
     assert "(≈ €2,154.12)" in page
 
 
+def test_the_runs_own_digest_shows_the_display_currency(display_run: Path) -> None:
+    """`vigil run` writes digest.html with vigil.yaml's display currency, as `vigil digest --config` does."""
+    page = (display_run / "digest.html").read_text(encoding="utf-8")
+    assert re.search(r"\(≈ €\d[\d,]*\.\d\d\)", page)
+    assert "1 USD = 0.92 EUR" in page
+
+
 def test_a_display_currency_without_rates_or_with_a_wrong_code_is_a_config_error(tmp_path: Path) -> None:
     config = tmp_path / "vigil.yaml"
     config.write_text("display:\n  currency: EUX\n  rates: {USX: 1, GBP: 0}\n", encoding="utf-8")
