@@ -39,10 +39,11 @@ def load_costs(
     end: Any = None,
     scopes: Sequence[str] | None = None,
     aggregate: bool = False,
+    categorical: bool = False,
 ) -> pd.DataFrame:
     from ingest.cost.store import load_costs as _impl
 
-    return _impl(data_dir, start=start, end=end, scopes=scopes, aggregate=aggregate)
+    return _impl(data_dir, start=start, end=end, scopes=scopes, aggregate=aggregate, categorical=categorical)
 
 
 def plan_parts(manifest_bytes: bytes, manifest_path: str) -> list[dict[str, Any]]:

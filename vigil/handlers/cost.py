@@ -166,7 +166,9 @@ def handle_detect(message: dict[str, Any], rt: Runtime) -> dict[str, Any]:
     done = rt.store.get(Namespace.CHECKPOINTS, marker)
     if done is not None and done.value.get("version") == version:
         return {"skipped": "already detected over the same cost runs", "run_id": message.get("run_id")}
-    costs = load_costs(rt.blobs(setting(rt, COSTS_CONTAINER)), start=now - COST_HISTORY, end=now, aggregate=True)
+    costs = load_costs(
+        rt.blobs(setting(rt, COSTS_CONTAINER)), start=now - COST_HISTORY, end=now, aggregate=True, categorical=True
+    )
     findings = detect(costs, config=rt.config.detectors.overspend, now=now, days=days or None)
     findings = collapse_nested(findings, rule=RULE_ID)  # one event at nested scopes: one alert, with a drill-down
     findings = with_subscription_names(findings, costs)
