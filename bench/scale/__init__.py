@@ -5,9 +5,11 @@ The store holds ``13`` months of ``5,000,000`` rows a month across ``300`` subsc
 directly in the layout ``vigil ingest cost`` writes (bench/ingest measures the ingest). Each side runs
 in a fresh child process (wall time, imports included; peak RSS from ``wait4``):
 
-* ``detect``: what the overspend Function does after an ingest run: ``load_costs(aggregate=True)`` over
-  the detector's 100-day history (window filter in the Parquet scan, rows summed in Arrow) and
-  ``detectors.overspend.detect`` for the last day (default scopes);
+* ``detect``: what the overspend Function does after an ingest run, for the whole tenant in one process:
+  ``load_costs(aggregate=True, categorical=True)`` over the detector's 100-day history (window filter in
+  the Parquet scan, rows summed in Arrow, labels categorical) and ``detectors.overspend.detect`` for the
+  last day (default scopes). Its stdout splits the time: ``load_s`` (scan and aggregation), ``detect_s``
+  and, within it, ``model_s`` (the anomaly model, ``detectors.anomaly.score_timeseries``, over ``series``);
 * ``digest``: ``load_costs(aggregate=True)`` over 70 days and ``build_digest`` of the last full week;
 * ``summary``: ``vigil costs summary --by day`` (exact decimal sums over every month, file by file);
 * baseline: a DuckDB query over the same Parquet files computing the same daily aggregates (per day,
@@ -18,6 +20,7 @@ Goals (issue 24): detect <= 2x the baseline at <= 2 GB peak; digest and summary 
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import tempfile
@@ -32,15 +35,31 @@ MONTHS, ROWS, SUBS = 13, 5_000_000, 300
 GOAL, RSS_GOAL_MB = 2.0, 2048
 
 _DETECT = """
-import sys
+import json, sys, time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+import detectors.overspend.anomalies as anomalies
 from detectors.config import OverspendConfig
 from detectors.overspend import detect
 from ingest.cost import load_costs
+scored = [0.0, 0]
+model = anomalies.score_timeseries
+def timed(*a, **k):  # time spent in the anomaly model (detectors.anomaly), to split the run
+    t = time.perf_counter()
+    try:
+        return model(*a, **k)
+    finally:
+        scored[0] += time.perf_counter() - t
+        scored[1] += 1
+anomalies.score_timeseries = timed
 now = datetime.fromisoformat(sys.argv[2]).replace(tzinfo=UTC)
-costs = load_costs(__import__("pathlib").Path(sys.argv[1]), start=now - timedelta(days=100), end=now, aggregate=True)
+t0 = time.perf_counter()
+costs = load_costs(Path(sys.argv[1]), start=now - timedelta(days=100), end=now, aggregate=True, categorical=True)
+t1 = time.perf_counter()
 findings = detect(costs, config=OverspendConfig(), now=now, days=[(now - timedelta(days=1)).date()])
-print(len(costs), len(findings))
+t2 = time.perf_counter()
+print(json.dumps({"cost_rows": len(costs), "findings": len(findings), "load_s": round(t1 - t0, 2),
+    "detect_s": round(t2 - t1, 2), "model_s": round(scored[0], 2), "series": scored[1]}))
 """
 
 _DIGEST = """
@@ -97,6 +116,7 @@ def main() -> dict[str, Any]:
         for name, code in (("baseline", _BASELINE), ("detect", _DETECT), ("digest", _DIGEST), ("summary", _SUMMARY)):
             print(f"{name} ...", file=sys.stderr)
             runs[name] = run_child(code, str(store), now)
+    runs["detect"]["split"] = json.loads(runs["detect"]["stdout"])
     base = runs["baseline"]["wall_s"]
     ratios = {k: round(runs[k]["wall_s"] / base, 3) for k in ("detect", "digest", "summary")}
     passed = {
