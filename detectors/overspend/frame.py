@@ -32,7 +32,8 @@ def _text(frame: pd.DataFrame, col: str, *, case: str = "") -> pd.Series:
     """``frame[col]`` as a categorical of text (null -> "", ``case`` "lower" or "upper" folds it): each
     distinct value is held once, so a long window of labels costs an integer per row, not a string."""
     if col not in frame.columns:
-        return pd.Series(pd.Categorical.from_codes(np.zeros(len(frame), dtype="int8"), pd.Index([""])), index=frame.index)
+        empty = pd.Categorical.from_codes(np.zeros(len(frame), dtype="int8"), pd.Index([""]))
+        return pd.Series(empty, index=frame.index)
     s = frame[col]
     if not isinstance(s.dtype, pd.CategoricalDtype):
         s = s.astype("category")

@@ -321,32 +321,11 @@ def load_costs(
 
     from core.costframe import column_names, pandas_dtypes
 
-    blobs: Any = LocalBlobStore(Path(data_dir)) if isinstance(data_dir, (str, Path)) else data_dir
-    store = CostStore(blobs)
-    lo, hi = _parse_bound(start), _parse_bound(end)
-    wanted = {scope_key(s) for s in scopes} if scopes else None
-    wanted_subs = {s.strip().lower() for s in scopes} if scopes else None
-    jobs: list[tuple[str, Any]] = []
+    store = _store(data_dir)
+    jobs = _scan_jobs(store, _parse_bound(start), _parse_bound(end), scopes)
     group_cols = [c for c in column_names() if c not in _NOT_GROUPED and c not in _PER_ROW]
     skipped = (*_PER_ROW, "ConsumedQuantity", "ConsumedUnit") if aggregate else ()
     read_cols = [c for c in column_names() if c not in skipped]
-    parts = store.partitions()
-    exported = {(p[0], p[1]) for p, _c in parts if not p[2].startswith("api-")}
-    for part, cur in parts:
-        if part[2].startswith("api-") and (part[0], part[1]) in exported:
-            continue  # a scope+month with exports: the Query API copy would count it twice
-        month_start = datetime.strptime(part[1] + "-01", "%Y-%m-%d").replace(tzinfo=UTC)
-        if hi is not None and month_start >= hi:
-            continue
-        if (
-            lo is not None
-            and month_start.replace(year=month_start.year + (month_start.month == 12), month=month_start.month % 12 + 1)
-            <= lo
-        ):
-            continue
-        expr = _scan_filter(lo, hi, None if wanted is None or part[0] in wanted else wanted_subs)
-        jobs.extend((f, expr) for f in cur.get("files", []))
-
     text = [c for c in group_cols if pandas_dtypes()[c] == "string"]
 
     def one(job: tuple[str, Any]) -> pa.Table:
@@ -382,6 +361,54 @@ def load_costs(
     if categorical and aggregate:
         return pd.DataFrame(cols).astype({c: t for c, t in dtypes.items() if c not in text})
     return pd.DataFrame(cols).astype(dtypes)
+
+
+def _store(data_dir: Path | BlobStore) -> CostStore:
+    return CostStore(LocalBlobStore(Path(data_dir)) if isinstance(data_dir, (str, Path)) else data_dir)
+
+
+def _scan_jobs(
+    store: CostStore, lo: datetime | None, hi: datetime | None, scopes: Sequence[str] | None
+) -> list[tuple[str, Any]]:
+    """(live file, scan filter) for every file that can hold rows in [lo, hi) of ``scopes``."""
+    wanted = {scope_key(s) for s in scopes} if scopes else None
+    # SubAccountId is stored as the source wrote it (lower case for Azure): match it either way
+    wanted_subs = {v for s in scopes for v in (s.strip(), s.strip().lower())} if scopes else None
+    jobs: list[tuple[str, Any]] = []
+    parts = store.partitions()
+    exported = {(p[0], p[1]) for p, _c in parts if not p[2].startswith("api-")}
+    for part, cur in parts:
+        if part[2].startswith("api-") and (part[0], part[1]) in exported:
+            continue  # a scope+month with exports: the Query API copy would count it twice
+        month_start = datetime.strptime(part[1] + "-01", "%Y-%m-%d").replace(tzinfo=UTC)
+        if hi is not None and month_start >= hi:
+            continue
+        if (
+            lo is not None
+            and month_start.replace(year=month_start.year + (month_start.month == 12), month=month_start.month % 12 + 1)
+            <= lo
+        ):
+            continue
+        expr = _scan_filter(lo, hi, None if wanted is None or part[0] in wanted else wanted_subs)
+        jobs.extend((f, expr) for f in cur.get("files", []))
+    return jobs
+
+
+def cost_accounts(data_dir: Path | BlobStore, *, start: Any = None, end: Any = None) -> list[str]:
+    """The distinct non-empty ``SubAccountId`` values (subscriptions, AWS accounts, Google Cloud projects)
+    of the live costs in [start, end), sorted: what detection fans out by. Reads that one column,
+    dictionary-encoded, a row group at a time."""
+    store = _store(data_dir)
+    jobs = _scan_jobs(store, _parse_bound(start), _parse_bound(end), None)
+    cols = ["SubAccountId", "ChargePeriodStart"]
+
+    def one(job: tuple[str, Any]) -> set[str]:
+        seen: set[str] = set()
+        for t in store.iter_row_groups(job[0], cols, job[1], dictionary=["SubAccountId"]):
+            seen.update(v for v in t["SubAccountId"].unique().dictionary_decode().to_pylist() if v)
+        return seen
+
+    return sorted(set().union(*map_files(one, jobs))) if jobs else []
 
 
 _READERS = 4  # files read at once: Arrow decodes and sums without the GIL; bounded for memory
@@ -435,4 +462,4 @@ def _aggregate(table: pa.Table, keys: list[str]) -> pa.Table:
     return out.rename_columns([c.removesuffix("_sum") for c in out.column_names])
 
 
-__all__ += ["PartWriter", "map_files"]
+__all__ += ["PartWriter", "cost_accounts", "map_files"]
