@@ -36,6 +36,7 @@ EXPECTED = {
     "cost_manifest": "eventGridTrigger",
     "ingest_part": "queueTrigger",
     "detect": "queueTrigger",
+    "detect_scopes": "queueTrigger",
     "dispatch": "queueTrigger",
     "metrics": "timerTrigger",
     "activity": "timerTrigger",
@@ -166,6 +167,7 @@ class Recorder:
             "handle_blob_created",
             "handle_ingest_part",
             "handle_detect",
+            "handle_detect_scopes",
             "run_metrics",
             "run_sweep",
             "run_digest",
@@ -294,7 +296,12 @@ def test_handler_output_lands_in_azurite_queue(recorder: Recorder, host_env: dic
 
 @pytest.mark.parametrize(
     ("function", "handler"),
-    [("ingest_part", "handle_ingest_part"), ("detect", "handle_detect"), ("dispatch", "dispatch_alert")],
+    [
+        ("ingest_part", "handle_ingest_part"),
+        ("detect", "handle_detect"),
+        ("detect_scopes", "handle_detect_scopes"),
+        ("dispatch", "dispatch_alert"),
+    ],
 )
 def test_queue_functions_pass_the_json_body(recorder: Recorder, function: str, handler: str) -> None:
     msg = WorkerQueueMessage(id="m1", body=json.dumps({"k": "v", "n": 1}).encode(), dequeue_count=1)  # type: ignore[no-untyped-call]
@@ -447,7 +454,12 @@ def _take(conn: str, queue: str) -> list[WorkerQueueMessage]:
     return out
 
 
-def test_cost_export_flows_through_real_handlers_and_queues(real_env: dict[str, str], tenant: Path) -> None:
+def test_cost_export_flows_through_real_handlers_and_queues(
+    real_env: dict[str, str], tenant: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vigil.handlers import cost_scopes
+
+    monkeypatch.setattr(cost_scopes, "SUBSCRIPTIONS_PER_MESSAGE", 1)  # one message per subscription
     conn = real_env["AzureWebJobsStorage"]
     exports = get_runtime().blobs(real_env["EXPORTS_CONTAINER"])
     root = tenant / "exports"
@@ -487,7 +499,27 @@ def test_cost_export_flows_through_real_handlers_and_queues(real_env: dict[str, 
     _user_function("ingest_part")(parts[-1])  # the queue redelivers a part: no second detect
     assert _take(conn, real_env["DETECT_QUEUE"]) == []
 
-    _user_function("detect")(detect[0])
+    _user_function("detect")(detect[0])  # fans out: one message per batch of subscriptions
+    batches = _take(conn, real_env["DETECT_SCOPE_QUEUE"])
+    assert batches
+    bodies = [json.loads(m.get_body()) for m in batches]
+    assert {b["type"] for b in bodies} == {"subscriptions"}
+    assert sorted(b["batch"] for b in bodies) == list(range(bodies[0]["batches"]))
+    assert len(bodies) >= 2
+    assert all(len(b["subscriptions"]) == 1 for b in bodies)
+    for msg in [*batches, batches[0]]:  # the queue delivers at least once
+        _user_function("detect_scopes")(msg)
+    tenant = _take(conn, real_env["DETECT_SCOPE_QUEUE"])
+    assert [json.loads(m.get_body())["type"] for m in tenant] == ["tenant", "tenant"]  # the last batch, twice
+    _user_function("detect_scopes")(tenant[0])  # merges every batch, raises the alerts, marks detected
+    _take(conn, real_env["ALERTS_QUEUE"])
+    _user_function("detect_scopes")(tenant[1])  # a duplicate: skipped, detected over the same cost runs
+    assert _take(conn, real_env["ALERTS_QUEUE"]) == []
+    assert _take(conn, real_env["DETECT_SCOPE_QUEUE"]) == []
+    costs = get_runtime().blobs(real_env["COSTS_CONTAINER"])
+    assert not list(costs.list("_detect/")), "batch results are removed once merged"
+    _user_function("detect")(detect[0])  # a redelivered run message: already detected, no new fan-out
+    assert _take(conn, real_env["DETECT_SCOPE_QUEUE"]) == []
 
 
 def test_resource_events_through_real_handlers(real_env: dict[str, str], tenant: Path) -> None:

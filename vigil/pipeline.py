@@ -9,7 +9,8 @@ triggers are ``LocalRuntime.queue_triggers``, one pass over them per step):
 
 1. **cost** - one BlobCreated event per export manifest -> ``handle_blob_created`` -> the
    ingest queue -> ``handle_ingest_part`` (normalized costs into ``out_dir/data/costs``) ->
-   the detect queue -> ``handle_detect`` (overspend);
+   the detect queue -> ``handle_detect`` -> the detect-scope queue -> ``handle_detect_scopes``
+   (overspend, per batch of subscriptions, then the tenant step that raises the alerts);
 2. **idle** - ``run_metrics`` (the metrics timer);
 3. **drift** - the tenant's Event Grid deliveries -> ``handle_resource_events``;
 4. **flush and deliver** - groups still in ``group_wait`` are flushed at their due time, at
@@ -283,7 +284,7 @@ def _findings(host: _Host) -> dict[str, int]:
 
     events = host.results(handlers.handle_resource_events)
     return {
-        "overspend": _sum(host.results(handlers.handle_detect), "findings"),
+        "overspend": _sum(host.results(handlers.handle_detect_scopes), "findings"),  # the tenant steps' merged
         "idle": _sum(host.results(handlers.run_metrics), "findings"),
         "drift": _sum(events, "drift", "firing") + _sum(events, "drift", "resolved"),
         "activity": _sum(host.results(handlers.run_activity), "findings"),

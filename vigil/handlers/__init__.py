@@ -8,7 +8,8 @@ idempotent (delivery is at-least-once) and raise to make the platform retry. Hea
 package and handling a resource event never loads them.
 
 Modules: :mod:`~vigil.handlers.events` (resource events -> drift),
-:mod:`~vigil.handlers.cost` (exports -> costs -> overspend), :mod:`~vigil.handlers.timers`
+:mod:`~vigil.handlers.cost` (exports -> costs -> overspend, fanned out by
+:mod:`~vigil.handlers.cost_scopes`), :mod:`~vigil.handlers.timers`
 (idle, sweep, digest), :mod:`~vigil.handlers.delivery` (alerts queue -> channels),
 :mod:`~vigil.handlers.actions` (card buttons, silences API, remediation) and
 :mod:`~vigil.handlers.health`. Resources and metrics come from
@@ -29,6 +30,7 @@ from vigil.handlers.actions import (
     silences_api,
 )
 from vigil.handlers.cost import blob_created_event, handle_blob_created, handle_detect, handle_ingest_part
+from vigil.handlers.cost_scopes import handle_detect_scopes
 from vigil.handlers.delivery import dispatch_alert, link_signing
 from vigil.handlers.events import drift_rules, handle_activity, handle_resource_events
 from vigil.handlers.health import health
@@ -48,6 +50,7 @@ __all__ = [
     "handle_activity",
     "handle_blob_created",
     "handle_detect",
+    "handle_detect_scopes",
     "handle_ingest_part",
     "handle_remediation",
     "handle_resource_events",

@@ -1,5 +1,6 @@
 """The cost path: an export's manifest -> one ingest message per part -> normalized costs ->
-overspend detection for the days the completed run covers."""
+overspend detection for the days the completed run covers, fanned out by subscription
+(:mod:`vigil.handlers.cost_scopes`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from vigil.handlers._common import (
-    COST_HISTORY,
     COSTS_CONTAINER,
     DETECT_QUEUE,
     EXPORTS_CONTAINER,
@@ -146,18 +146,17 @@ def _detection_marker(rt: Runtime, days: list[date], now: datetime) -> tuple[str
 def handle_detect(message: dict[str, Any], rt: Runtime) -> dict[str, Any]:
     """Overspend detection after a completed ingest run (or a scheduled group flush).
 
-    Idempotent, and cheap when repeated: a message for days already detected over the same
-    live cost runs (see :func:`_detection_marker`) returns ``{"skipped": ...}`` without loading
-    costs. The marker is written only after the alerts were raised, so a failure redetects.
+    A cost run fans out: one ``%DETECT_SCOPE_QUEUE%`` message per batch of subscriptions, then a tenant
+    step that merges and raises the alerts (:mod:`vigil.handlers.cost_scopes`). Idempotent, and cheap
+    when repeated: a message for days already detected over the same live cost runs (see
+    :func:`_detection_marker`) returns ``{"skipped": ...}`` without reading costs; the tenant step
+    writes the marker after the alerts were raised, so a failure redetects.
     """
     now = _now(message, rt)
     if message.get("type") == "flush":
         return {"alerts": raise_alerts([], rt, now)}
     from core.state.base import Namespace
-    from detectors.overspend import detect
-    from detectors.overspend.anomalies import RULE_ID
-    from detectors.overspend.collapse import collapse_nested
-    from ingest.cost import load_costs
+    from vigil.handlers.cost_scopes import fan_out
 
     days = [date.fromisoformat(d) for d in message.get("days") or []]
     if not message.get("now") and days:
@@ -166,15 +165,7 @@ def handle_detect(message: dict[str, Any], rt: Runtime) -> dict[str, Any]:
     done = rt.store.get(Namespace.CHECKPOINTS, marker)
     if done is not None and done.value.get("version") == version:
         return {"skipped": "already detected over the same cost runs", "run_id": message.get("run_id")}
-    costs = load_costs(
-        rt.blobs(setting(rt, COSTS_CONTAINER)), start=now - COST_HISTORY, end=now, aggregate=True, categorical=True
-    )
-    findings = detect(costs, config=rt.config.detectors.overspend, now=now, days=days or None)
-    findings = collapse_nested(findings, rule=RULE_ID)  # one event at nested scopes: one alert, with a drill-down
-    findings = with_subscription_names(findings, costs)
-    alerts = raise_alerts(findings, rt, now)
-    rt.store.put(Namespace.CHECKPOINTS, marker, {"version": version, "at": rt.now().isoformat()})
-    return {"cost_rows": len(costs), "findings": len(findings), "alerts": alerts}
+    return fan_out(rt, key=marker, version=version, now=now, days=days, run_id=message.get("run_id"))
 
 
 def with_subscription_names(findings: list[Finding], costs: pd.DataFrame) -> list[Finding]:
