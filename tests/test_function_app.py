@@ -34,6 +34,7 @@ SAMPLE_SETTINGS = REPO / "local.settings.sample.json"
 EXPECTED = {
     "resource_events": "eventGridTrigger",
     "cost_manifest": "eventGridTrigger",
+    "focus_export": "eventGridTrigger",
     "ingest_part": "queueTrigger",
     "detect": "queueTrigger",
     "detect_scopes": "queueTrigger",
@@ -165,6 +166,7 @@ class Recorder:
         for name in (
             "handle_resource_events",
             "handle_blob_created",
+            "handle_focus_created",
             "handle_ingest_part",
             "handle_detect",
             "handle_detect_scopes",
@@ -520,6 +522,60 @@ def test_cost_export_flows_through_real_handlers_and_queues(
     assert not list(costs.list("_detect/")), "batch results are removed once merged"
     _user_function("detect")(detect[0])  # a redelivered run message: already detected, no new fan-out
     assert _take(conn, real_env["DETECT_SCOPE_QUEUE"]) == []
+
+
+def test_other_clouds_focus_export_flows_through_real_handlers(
+    real_env: dict[str, str], tenant: Path, tmp_path: Path
+) -> None:
+    """AWS FOCUS files landing under focus/ in the exports container: Event Grid -> focus_export -> one
+    ingest message per billing-period folder -> ingest_part -> costs equal to the CLI's ingest of the
+    same files (ingest_paths, what `vigil run` reads focus/ with) -> detection enqueued."""
+    from decimal import Decimal
+
+    from ingest.cost import ingest_paths, load_costs
+
+    conn = real_env["AzureWebJobsStorage"]
+    exports = get_runtime().blobs(real_env["EXPORTS_CONTAINER"])
+    files = sorted(p for p in (tenant / "focus").rglob("*") if p.is_file())
+    assert files
+    events = []
+    for i, file in enumerate(files):
+        path = "focus/" + file.relative_to(tenant / "focus").as_posix()
+        exports.write(path, file.read_bytes())
+        events.append(
+            {
+                "id": f"focus-created-{i}",
+                "topic": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/acct",
+                "subject": f"/blobServices/default/containers/{real_env['EXPORTS_CONTAINER']}/blobs/{path}",
+                "eventType": "Microsoft.Storage.BlobCreated",
+                "eventTime": f"2026-11-25T01:00:{i:02d}.0000000Z",
+                "data": {"api": "PutBlob", "url": f"https://acct.blob.core.windows.net/x/{path}"},
+                "dataVersion": "",
+                "metadataVersion": "1",
+            }
+        )
+    for event in events:
+        _user_function("focus_export")(_decode_event(event))
+    parts = _take(conn, real_env["INGEST_QUEUE"])
+    assert len(parts) == len({f.parent for f in files})  # one run per billing-period folder
+    _user_function("focus_export")(_decode_event(events[0]))  # Event Grid redelivers: nothing new
+    assert _take(conn, real_env["INGEST_QUEUE"]) == []
+    manifest = {**events[0], "id": "m", "subject": events[0]["subject"].rsplit("/", 1)[0] + "/manifest.json"}
+    _user_function("focus_export")(_decode_event(manifest))  # not a data file: ignored by the handler
+    assert _take(conn, real_env["INGEST_QUEUE"]) == []
+
+    for msg in parts:
+        _user_function("ingest_part")(msg)
+    detect = _take(conn, real_env["DETECT_QUEUE"])
+    assert len(detect) == len(parts)  # each completed run asks for detection of its days
+    got = load_costs(get_runtime().blobs(real_env["COSTS_CONTAINER"]))
+    ingest_paths([tenant / "focus"], tmp_path / "cli")
+    want = load_costs(tmp_path / "cli")
+    assert set(got["ProviderName"].dropna()) == set(want["ProviderName"].dropna()) >= {"AWS"}
+    assert len(got) == len(want)
+    for col in ("BilledCost", "EffectiveCost"):
+        total = Decimal(str(round(got[col].sum(), 6)))
+        assert total == Decimal(str(round(want[col].sum(), 6)))
 
 
 def test_resource_events_through_real_handlers(real_env: dict[str, str], tenant: Path) -> None:

@@ -29,7 +29,13 @@ from vigil.handlers.actions import (
     handle_remediation,
     silences_api,
 )
-from vigil.handlers.cost import blob_created_event, handle_blob_created, handle_detect, handle_ingest_part
+from vigil.handlers.cost import (
+    blob_created_event,
+    handle_blob_created,
+    handle_detect,
+    handle_focus_created,
+    handle_ingest_part,
+)
 from vigil.handlers.cost_scopes import handle_detect_scopes
 from vigil.handlers.delivery import dispatch_alert, link_signing
 from vigil.handlers.events import drift_rules, handle_activity, handle_resource_events
@@ -51,6 +57,7 @@ __all__ = [
     "handle_blob_created",
     "handle_detect",
     "handle_detect_scopes",
+    "handle_focus_created",
     "handle_ingest_part",
     "handle_remediation",
     "handle_resource_events",

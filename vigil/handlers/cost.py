@@ -25,11 +25,23 @@ if TYPE_CHECKING:
     from core.model import Finding
     from vigil.runtime import Runtime
 
-__all__ = ["blob_created_event", "handle_blob_created", "handle_detect", "handle_ingest_part"]
+__all__ = [
+    "FOCUS_PREFIX",
+    "blob_created_event",
+    "handle_blob_created",
+    "handle_detect",
+    "handle_focus_created",
+    "handle_ingest_part",
+]
 
 log = logging.getLogger(__name__)
 
 _MARKER = "/containers/"
+# Other clouds' FOCUS exports (AWS Data Exports, Google Cloud's BigQuery FOCUS view exported to CSV or
+# Parquet) are copied into the exports container under this prefix, one folder per export run and
+# billing period (e.g. focus/aws/<export>/data/BILLING_PERIOD=2026-10/<file>.parquet); see
+# docs/cost-scale.md. They carry no Cost Management manifest.
+FOCUS_PREFIX = "focus/"
 
 
 def blob_created_event(container: str, path: str, *, event_id: str) -> dict[str, Any]:
@@ -89,6 +101,61 @@ def handle_blob_created(events: list[dict[str, Any]], rt: Runtime) -> dict[str, 
             rt.enqueue(queue, {**msg, "container": container})
         rt.store.put(Namespace.CHECKPOINTS, marker, {"parts": len(messages), "event_id": event.get("id")})
         planned += len(messages)
+    return {"parts_enqueued": planned, "skipped": skipped}
+
+
+def handle_focus_created(events: list[dict[str, Any]], rt: Runtime) -> dict[str, Any]:
+    """BlobCreated on a FOCUS data file under :data:`FOCUS_PREFIX` -> one ingest message for its folder.
+
+    The folder is the run: the message names no part, so ``ingest_part`` reads every data file beside
+    it (as a manifest without a blob list does), through the same ``ingest_file`` the CLI's
+    ``ingest_paths`` uses. Each file's event plans a run of the folder as it is then, ordered by the
+    event time, so the run planned by the folder's last file replaces the earlier ones whatever order
+    the queue delivers them in; a redelivered event (same id) plans nothing."""
+    import hashlib
+    import posixpath
+
+    from core.state.base import Namespace
+    from ingest.cost.manifest import is_data_file
+    from ingest.cost.parts import MESSAGE_TYPE, export_event_refusal
+
+    queue = setting(rt, INGEST_QUEUE)
+    planned = skipped = 0
+    for event in events:
+        where = _blob_path(event)
+        if where is None or not where[1].startswith(FOCUS_PREFIX) or not is_data_file(where[1]):
+            skipped += 1
+            continue
+        container, path = where
+        refused = export_event_refusal(container, path, exports_container=setting(rt, EXPORTS_CONTAINER))
+        if refused:
+            log.warning("FOCUS blob event refused: %s", refused, extra={"event_id": event.get("id")})
+            skipped += 1
+            continue
+        event_id = str(event.get("id") or path)
+        folder = posixpath.dirname(path)
+        run_id = "focus-" + hashlib.sha256(f"{container}/{folder}|{event_id}".encode()).hexdigest()[:24]
+        marker = f"planned|{container}|{run_id}|{folder}"
+        if rt.store.get(Namespace.CHECKPOINTS, marker) is not None:
+            skipped += 1
+            continue
+        when = str(event.get("eventTime") or event.get("time") or rt.now().isoformat())
+        message = {
+            "type": MESSAGE_TYPE,
+            "manifest_path": f"{folder}/manifest.json",  # none exists: every data file of the folder is read
+            "run_id": run_id,
+            "submitted": when,
+            "dataset_type": None,
+            "data_version": None,
+            "scope": None,
+            "part_count": 1,
+            "part": None,
+            "part_index": 0,
+            "container": container,
+        }
+        rt.enqueue(queue, message)
+        rt.store.put(Namespace.CHECKPOINTS, marker, {"parts": 1, "event_id": event_id})
+        planned += 1
     return {"parts_enqueued": planned, "skipped": skipped}
 
 
