@@ -62,6 +62,38 @@ print(json.dumps({"cost_rows": len(costs), "findings": len(findings), "load_s": 
     "detect_s": round(t2 - t1, 2), "model_s": round(scored[0], 2), "series": scored[1]}))
 """
 
+# The Function path (vigil.handlers over a LocalRuntime whose costs container is the store): detect fans
+# out to one message per 50 subscriptions; ``fanout_batch`` is one Function invocation for one batch,
+# ``fanout_rest`` the other batches and then the tenant step, in one process (its peak is the tenant
+# step's: the whole window's aggregate). Each prints its handlers' wall times.
+_FANOUT = """
+import json, sys, time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from core.state import open_store
+from vigil import handlers
+from vigil.config import parse_config
+from vigil.runtime_local import LocalRuntime
+store, now, step = Path(sys.argv[1]), datetime.fromisoformat(sys.argv[2]).replace(tzinfo=UTC), sys.argv[3]
+rt = LocalRuntime(parse_config({}), open_store("sqlite", path=store.parent / "fanout.db"), store.parent,
+    mounts={"costs": store}, clock=lambda: now)
+queue, times = "vigil-detect-scope", []
+def timed(m):
+    t = time.perf_counter()
+    out = handlers.handle_detect_scopes(m, rt)
+    times.append([m["type"], round(time.perf_counter() - t, 2)])
+    return out
+if step == "batch":
+    day = (now - timedelta(days=1)).date().isoformat()
+    t = time.perf_counter()
+    fanned = handlers.handle_detect({"type": "cost-run", "days": [day], "now": now.isoformat()}, rt)
+    times.append(["detect", round(time.perf_counter() - t, 2), fanned])
+    timed(rt.pending(queue)[0])  # left queued: "rest" finds its result written and only checks completion
+else:
+    rt.drain(queue, timed, ignore_visibility=True)
+print(json.dumps(times))
+"""
+
 _DIGEST = """
 import sys
 from datetime import UTC, datetime, timedelta
@@ -145,6 +177,10 @@ def main() -> dict[str, Any]:
         for name, code in (("baseline", _BASELINE), ("detect", _DETECT), ("digest", _DIGEST), ("summary", _SUMMARY)):
             print(f"{name} ...", file=sys.stderr)
             runs[name] = _run(code, str(store), now)
+        for step in ("batch", "rest"):
+            print(f"fanout {step} ...", file=sys.stderr)
+            runs[f"fanout_{step}"] = _run(_FANOUT, str(store), now, step)
+            runs[f"fanout_{step}"]["split"] = json.loads(runs[f"fanout_{step}"]["stdout"])
     runs["detect"]["split"] = json.loads(runs["detect"]["stdout"])
     base = runs["baseline"]["wall_s"]
     ratios = {k: round(runs[k]["wall_s"] / base, 3) for k in ("detect", "digest", "summary")}
