@@ -13,6 +13,7 @@ scales out over parts.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import azure.functions as func
 
@@ -29,21 +30,28 @@ _MANIFEST = "manifest.json"
 _FOCUS_MARKER = "/blobs/focus/"  # vigil.handlers.cost.FOCUS_PREFIX under any container (the handler checks it)
 
 
+def _wanted(event: func.EventGridEvent, accept: Callable[[str], bool]) -> bool:
+    """True for a BlobCreated event whose subject ``accept`` takes; anything else is logged and ignored."""
+    data = event_to_dict(event)
+    event_type = str(data.get("eventType") or data.get("type") or "")
+    subject = str(data.get("subject") or "")
+    if event_type == _BLOB_CREATED and accept(subject):
+        return True
+    logger.info(
+        "ignored event %s (%s) for %s",
+        data["id"],
+        event_type,
+        subject,
+        extra={"event_id": data["id"], "event_type": event_type, "subject": subject},
+    )
+    return False
+
+
 @bp.function_name("cost_manifest")
 @bp.event_grid_trigger(arg_name="event")
 def cost_manifest(event: func.EventGridEvent) -> None:
     """A Cost Management export run finished writing: enqueue one message per part."""
-    data = event_to_dict(event)
-    event_type = str(data.get("eventType") or data.get("type") or "")
-    subject = str(data.get("subject") or "")
-    if event_type != _BLOB_CREATED or not subject.endswith(_MANIFEST):
-        logger.info(
-            "ignored event %s (%s) for %s",
-            data["id"],
-            event_type,
-            subject,
-            extra={"event_id": data["id"], "event_type": event_type, "subject": subject},
-        )
+    if not _wanted(event, lambda subject: subject.endswith(_MANIFEST)):
         return
     from vigil import handlers
 
@@ -54,17 +62,7 @@ def cost_manifest(event: func.EventGridEvent) -> None:
 @bp.event_grid_trigger(arg_name="event")
 def focus_export(event: func.EventGridEvent) -> None:
     """An AWS or Google Cloud FOCUS export file landed under ``focus/``: enqueue its folder's ingest."""
-    data = event_to_dict(event)
-    event_type = str(data.get("eventType") or data.get("type") or "")
-    subject = str(data.get("subject") or "")
-    if event_type != _BLOB_CREATED or _FOCUS_MARKER not in subject:
-        logger.info(
-            "ignored event %s (%s) for %s",
-            data["id"],
-            event_type,
-            subject,
-            extra={"event_id": data["id"], "event_type": event_type, "subject": subject},
-        )
+    if not _wanted(event, lambda subject: _FOCUS_MARKER in subject):
         return
     from vigil import handlers
 
