@@ -9,7 +9,8 @@ in a fresh child process (wall time, imports included; peak RSS from ``wait4``):
   ``load_costs(aggregate=True, categorical=True)`` over the detector's 100-day history (window filter in
   the Parquet scan, rows summed in Arrow, labels categorical) and ``detectors.overspend.detect`` for the
   last day (default scopes). Its stdout splits the time: ``load_s`` (scan and aggregation), ``detect_s``
-  and, within it, ``model_s`` (the anomaly model, ``detectors.anomaly.score_timeseries``, over ``series``);
+  and, within it, ``model_s`` (the anomaly model, ``detectors.anomaly.score_timeseries``, over ``series``),
+  in wall and (``*_cpu_s``) process CPU seconds;
 * ``digest``: ``load_costs(aggregate=True)`` over 70 days and ``build_digest`` of the last full week;
 * ``summary``: ``vigil costs summary --by day`` (exact decimal sums over every month, file by file);
 * baseline: a DuckDB query over the same Parquet files computing the same daily aggregates (per day,
@@ -42,24 +43,26 @@ import detectors.overspend.anomalies as anomalies
 from detectors.config import OverspendConfig
 from detectors.overspend import detect
 from ingest.cost import load_costs
-scored = [0.0, 0]
+scored = [0.0, 0, 0.0]
 model = anomalies.score_timeseries
 def timed(*a, **k):  # time spent in the anomaly model (detectors.anomaly), to split the run
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     try:
         return model(*a, **k)
     finally:
         scored[0] += time.perf_counter() - t
         scored[1] += 1
+        scored[2] += time.process_time() - c
 anomalies.score_timeseries = timed
 now = datetime.fromisoformat(sys.argv[2]).replace(tzinfo=UTC)
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 costs = load_costs(Path(sys.argv[1]), start=now - timedelta(days=100), end=now, aggregate=True, categorical=True)
-t1 = time.perf_counter()
+t1, c1 = time.perf_counter(), time.process_time()
 findings = detect(costs, config=OverspendConfig(), now=now, days=[(now - timedelta(days=1)).date()])
-t2 = time.perf_counter()
+t2, c2 = time.perf_counter(), time.process_time()
 print(json.dumps({"cost_rows": len(costs), "findings": len(findings), "load_s": round(t1 - t0, 2),
-    "detect_s": round(t2 - t1, 2), "model_s": round(scored[0], 2), "series": scored[1]}))
+    "detect_s": round(t2 - t1, 2), "model_s": round(scored[0], 2), "series": scored[1],
+    "load_cpu_s": round(c1 - c0, 2), "detect_cpu_s": round(c2 - c1, 2), "model_cpu_s": round(scored[2], 2)}))
 """
 
 # The Function path (vigil.handlers over a LocalRuntime whose costs container is the store): detect fans
