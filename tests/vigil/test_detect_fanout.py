@@ -149,3 +149,11 @@ def test_a_malformed_message_is_refused_with_its_field(
     good = rt.pending(SCOPE_QUEUE)[0]
     out = handlers.handle_detect_scopes({**good, **change}, rt)
     assert field in out["refused"]
+
+
+def test_batches_keep_the_spellings_of_one_subscription_together(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cost_scopes, "SUBSCRIPTIONS_PER_MESSAGE", 1)
+    batches = cost_scopes._batches(["AAA", "bbb", "aaa", "Bbb", "ccc"])
+    assert batches == [["AAA", "aaa"], ["bbb", "Bbb"], ["ccc"]]
+    monkeypatch.setattr(cost_scopes, "SUBSCRIPTIONS_PER_MESSAGE", 2)
+    assert cost_scopes._batches([f"{i:03d}" for i in range(5)]) == [["000", "001"], ["002", "003"], ["004"]]

@@ -49,14 +49,22 @@ RESULTS_PREFIX = "_detect/"  # in the costs container; CostStore reads only part
 
 
 def _batches(accounts: list[str]) -> list[list[str]]:
-    out: list[list[str]] = []
-    size = 0
+    """Batches of at most SUBSCRIPTIONS_PER_MESSAGE subscriptions (and _BATCH_BYTES of ids). Detection
+    compares subscription ids in lower case, so the spellings of one id always share a batch."""
+    spellings: dict[str, list[str]] = {}
     for a in accounts:
-        if not out or len(out[-1]) >= SUBSCRIPTIONS_PER_MESSAGE or size + len(a) + 4 > _BATCH_BYTES:
+        spellings.setdefault(a.lower(), []).append(a)
+    out: list[list[str]] = []
+    count = size = 0
+    for key in sorted(spellings):
+        ids = spellings[key]
+        need = sum(len(a.encode("utf-8")) + 4 for a in ids)
+        if not out or count >= SUBSCRIPTIONS_PER_MESSAGE or size + need > _BATCH_BYTES:
             out.append([])
-            size = 0
-        out[-1].append(a)
-        size += len(a.encode("utf-8")) + 4
+            count = size = 0
+        out[-1].extend(ids)
+        count += 1
+        size += need
     return out
 
 
