@@ -339,7 +339,7 @@ def load_costs(
     if not tables:
         return pd.DataFrame({c: pd.Series([], dtype=dtypes[c]) for c in column_names()})
     if aggregate:
-        table = _sum_across(tables, group_cols)  # one key may come from several files
+        table = _aggregate_parts(tables, group_cols)  # one key may come from several files
         del tables
         n = table.num_rows
         table = table.append_column("ConsumedQuantity", pa.nulls(n, pa.float64()))
@@ -443,32 +443,6 @@ def _scan_filter(lo: datetime | None, hi: datetime | None, subs: set[str] | None
     for t in terms[1:]:
         expr = expr & t
     return expr
-
-
-def _sum_across(tables: list[pa.Table], keys: list[str]) -> pa.Table:
-    """The files' partial sums summed into one table. A key includes ChargePeriodStart, so only files
-    whose charge periods overlap can share one: those are summed together, the others (a year of
-    monthly files) only concatenated, which spares a second hash aggregation of the whole window."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    spans = []
-    for t in tables:
-        mm = pc.min_max(t["ChargePeriodStart"]).as_py()
-        if mm["min"] is None:
-            return _aggregate_parts(tables, keys)  # no period to tell files apart: sum them all
-        spans.append((mm["min"], mm["max"], t))
-    spans.sort(key=lambda x: x[0])
-    clusters: list[list[pa.Table]] = []
-    reach = None
-    for lo, hi, t in spans:
-        if clusters and reach is not None and lo <= reach:
-            clusters[-1].append(t)
-            reach = max(reach, hi)
-        else:
-            clusters.append([t])
-            reach = hi
-    return pa.concat_tables([_aggregate_parts(c, keys) for c in clusters]).unify_dictionaries()
 
 
 def _aggregate_parts(tables: list[pa.Table], keys: list[str]) -> pa.Table:

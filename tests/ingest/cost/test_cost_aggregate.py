@@ -136,27 +136,3 @@ def test_files_of_many_row_groups_are_summed_across_them(store: Path, tmp_path: 
     rows = len(load_costs(copy, aggregate=True))
     assert rows == len(load_costs(store, aggregate=True))
     assert agg["BilledCost"].sum() > load_costs(store, aggregate=True)["BilledCost"].sum()
-
-
-def test_files_are_summed_together_only_where_their_charge_periods_overlap() -> None:
-    """A key includes ChargePeriodStart: files with disjoint periods are concatenated, overlapping ones
-    summed (a late charge of October in November's file meets October's rows)."""
-    import pyarrow as pa
-
-    from ingest.cost.store import _sum_across
-
-    def table(days: list[int], cost: float) -> pa.Table:
-        ts = pa.array([datetime(2026, 10, d, tzinfo=UTC) for d in days], pa.timestamp("us", tz="UTC"))
-        rid = pa.array(["vm1"] * len(days)).dictionary_encode()
-        n = len(days)
-        costs = {"BilledCost": [cost] * n, "EffectiveCost": [cost] * n}
-        return pa.table({"ChargePeriodStart": ts, "ResourceId": rid, **costs})
-
-    keys = ["ResourceId"]
-    oct_a, oct_b, late = table([1, 2], 1.0), table([20, 21], 2.0), table([2], 5.0)
-    apart = _sum_across([oct_b, oct_a], keys)
-    assert sorted(apart.column("BilledCost").to_pylist()) == [1.0, 1.0, 2.0, 2.0]
-    merged = _sum_across([oct_a, oct_b, late], keys).to_pandas()
-    assert len(merged) == 4
-    by_day = dict(zip(merged["ChargePeriodStart"].dt.day, merged["BilledCost"], strict=True))
-    assert by_day == {1: 1.0, 2: 6.0, 20: 2.0, 21: 2.0}
