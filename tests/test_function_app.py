@@ -511,11 +511,11 @@ def test_cost_export_flows_through_real_handlers_and_queues(
     assert all(len(b["subscriptions"]) == 1 for b in bodies)
     for msg in [*batches, batches[0]]:  # the queue delivers at least once
         _user_function("detect_scopes")(msg)
-    tenant = _take(conn, real_env["DETECT_SCOPE_QUEUE"])
-    assert [json.loads(m.get_body())["type"] for m in tenant] == ["tenant", "tenant"]  # the last batch, twice
-    _user_function("detect_scopes")(tenant[0])  # merges every batch, raises the alerts, marks detected
+    tenant_steps = _take(conn, real_env["DETECT_SCOPE_QUEUE"])
+    assert [json.loads(m.get_body())["type"] for m in tenant_steps] == ["tenant", "tenant"]  # the last batch, twice
+    _user_function("detect_scopes")(tenant_steps[0])  # merges every batch, raises the alerts, marks detected
     _take(conn, real_env["ALERTS_QUEUE"])
-    _user_function("detect_scopes")(tenant[1])  # a duplicate: skipped, detected over the same cost runs
+    _user_function("detect_scopes")(tenant_steps[1])  # a duplicate: skipped, detected over the same cost runs
     assert _take(conn, real_env["ALERTS_QUEUE"]) == []
     assert _take(conn, real_env["DETECT_SCOPE_QUEUE"]) == []
     costs = get_runtime().blobs(real_env["COSTS_CONTAINER"])
@@ -538,7 +538,7 @@ def test_other_clouds_focus_export_flows_through_real_handlers(
     exports = get_runtime().blobs(real_env["EXPORTS_CONTAINER"])
     files = sorted(p for p in (tenant / "focus").rglob("*") if p.is_file())
     assert files
-    events = []
+    events: list[dict[str, Any]] = []
     for i, file in enumerate(files):
         path = "focus/" + file.relative_to(tenant / "focus").as_posix()
         exports.write(path, file.read_bytes())
