@@ -14,10 +14,13 @@ set -f # no globbing: lists below are split on spaces only
 # Function names (vigil/functions.py, ingest/functions.py); tests/infra/test_infra_postdeploy.py checks them.
 RESOURCE_EVENTS_FUNCTION="resource_events"
 COST_MANIFEST_FUNCTION="cost_manifest"
+FOCUS_EXPORT_FUNCTION="focus_export"
 # Event types each function handles; tests/infra/test_infra_postdeploy.py checks them against the code.
 RESOURCE_EVENT_TYPES="Microsoft.Resources.ResourceWriteSuccess Microsoft.Resources.ResourceDeleteSuccess Microsoft.Resources.ResourceActionSuccess"
 BLOB_EVENT_TYPES="Microsoft.Storage.BlobCreated"
 MANIFEST_SUFFIX="manifest.json"
+# Other clouds' FOCUS exports land under this prefix of the exports container (vigil/handlers/cost.py FOCUS_PREFIX).
+FOCUS_PREFIX="focus/"
 # Delivery: up to 30 attempts within 24 hours, then dead-letter.
 MAX_DELIVERY_ATTEMPTS=30
 EVENT_TTL_MINUTES=1440
@@ -134,6 +137,10 @@ write_body "$WORK/cost-manifest.json" "$COST_MANIFEST_FUNCTION" "$BLOB_EVENT_TYP
   "/blobServices/default/containers/$VIGIL_EXPORTS_CONTAINER/blobs/" "$MANIFEST_SUFFIX"
 put_subscription "$HOME_SUBSCRIPTION" "$AZURE_RESOURCE_GROUP" "$VIGIL_STORAGE_TOPIC_NAME" "vigil-cost-manifest" \
   "$WORK/cost-manifest.json"
+write_body "$WORK/focus-export.json" "$FOCUS_EXPORT_FUNCTION" "$BLOB_EVENT_TYPES" \
+  "/blobServices/default/containers/$VIGIL_EXPORTS_CONTAINER/blobs/$FOCUS_PREFIX" ""
+put_subscription "$HOME_SUBSCRIPTION" "$AZURE_RESOURCE_GROUP" "$VIGIL_STORAGE_TOPIC_NAME" "vigil-focus-export" \
+  "$WORK/focus-export.json"
 
 # --- Card action links --------------------------------------------------------------------------------
 # Card buttons open /api/alerts/action, which needs a function key (function-level auth) besides the

@@ -34,8 +34,10 @@ SAMPLE_SETTINGS = REPO / "local.settings.sample.json"
 EXPECTED = {
     "resource_events": "eventGridTrigger",
     "cost_manifest": "eventGridTrigger",
+    "focus_export": "eventGridTrigger",
     "ingest_part": "queueTrigger",
     "detect": "queueTrigger",
+    "detect_scopes": "queueTrigger",
     "dispatch": "queueTrigger",
     "metrics": "timerTrigger",
     "activity": "timerTrigger",
@@ -166,8 +168,10 @@ class Recorder:
         for name in (
             "handle_resource_events",
             "handle_blob_created",
+            "handle_focus_created",
             "handle_ingest_part",
             "handle_detect",
+            "handle_detect_scopes",
             "run_metrics",
             "run_sweep",
             "run_digest",
@@ -298,7 +302,12 @@ def test_handler_output_lands_in_azurite_queue(recorder: Recorder, host_env: dic
 
 @pytest.mark.parametrize(
     ("function", "handler"),
-    [("ingest_part", "handle_ingest_part"), ("detect", "handle_detect"), ("dispatch", "dispatch_alert")],
+    [
+        ("ingest_part", "handle_ingest_part"),
+        ("detect", "handle_detect"),
+        ("detect_scopes", "handle_detect_scopes"),
+        ("dispatch", "dispatch_alert"),
+    ],
 )
 def test_queue_functions_pass_the_json_body(recorder: Recorder, function: str, handler: str) -> None:
     msg = WorkerQueueMessage(id="m1", body=json.dumps({"k": "v", "n": 1}).encode(), dequeue_count=1)  # type: ignore[no-untyped-call]
@@ -458,7 +467,12 @@ def _take(conn: str, queue: str) -> list[WorkerQueueMessage]:
     return out
 
 
-def test_cost_export_flows_through_real_handlers_and_queues(real_env: dict[str, str], tenant: Path) -> None:
+def test_cost_export_flows_through_real_handlers_and_queues(
+    real_env: dict[str, str], tenant: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vigil.handlers import cost_scopes
+
+    monkeypatch.setattr(cost_scopes, "SUBSCRIPTIONS_PER_MESSAGE", 1)  # one message per subscription
     conn = real_env["AzureWebJobsStorage"]
     exports = get_runtime().blobs(real_env["EXPORTS_CONTAINER"])
     root = tenant / "exports"
@@ -498,7 +512,81 @@ def test_cost_export_flows_through_real_handlers_and_queues(real_env: dict[str, 
     _user_function("ingest_part")(parts[-1])  # the queue redelivers a part: no second detect
     assert _take(conn, real_env["DETECT_QUEUE"]) == []
 
-    _user_function("detect")(detect[0])
+    _user_function("detect")(detect[0])  # fans out: one message per batch of subscriptions
+    batches = _take(conn, real_env["DETECT_SCOPE_QUEUE"])
+    assert batches
+    bodies = [json.loads(m.get_body()) for m in batches]
+    assert {b["type"] for b in bodies} == {"subscriptions"}
+    assert sorted(b["batch"] for b in bodies) == list(range(bodies[0]["batches"]))
+    assert len(bodies) >= 2
+    assert all(len(b["subscriptions"]) == 1 for b in bodies)
+    for msg in [*batches, batches[0]]:  # the queue delivers at least once
+        _user_function("detect_scopes")(msg)
+    tenant_steps = _take(conn, real_env["DETECT_SCOPE_QUEUE"])
+    assert [json.loads(m.get_body())["type"] for m in tenant_steps] == ["tenant", "tenant"]  # the last batch, twice
+    _user_function("detect_scopes")(tenant_steps[0])  # merges every batch, raises the alerts, marks detected
+    _take(conn, real_env["ALERTS_QUEUE"])
+    _user_function("detect_scopes")(tenant_steps[1])  # a duplicate: skipped, detected over the same cost runs
+    assert _take(conn, real_env["ALERTS_QUEUE"]) == []
+    assert _take(conn, real_env["DETECT_SCOPE_QUEUE"]) == []
+    costs = get_runtime().blobs(real_env["COSTS_CONTAINER"])
+    assert not list(costs.list("_detect/")), "batch results are removed once merged"
+    _user_function("detect")(detect[0])  # a redelivered run message: already detected, no new fan-out
+    assert _take(conn, real_env["DETECT_SCOPE_QUEUE"]) == []
+
+
+def test_other_clouds_focus_export_flows_through_real_handlers(
+    real_env: dict[str, str], tenant: Path, tmp_path: Path
+) -> None:
+    """AWS FOCUS files landing under focus/ in the exports container: Event Grid -> focus_export -> one
+    ingest message per billing-period folder -> ingest_part -> costs equal to the CLI's ingest of the
+    same files (ingest_paths, what `vigil run` reads focus/ with) -> detection enqueued."""
+    from decimal import Decimal
+
+    from ingest.cost import ingest_paths, load_costs
+
+    conn = real_env["AzureWebJobsStorage"]
+    exports = get_runtime().blobs(real_env["EXPORTS_CONTAINER"])
+    files = sorted(p for p in (tenant / "focus").rglob("*") if p.is_file())
+    assert files
+    events: list[dict[str, Any]] = []
+    for i, file in enumerate(files):
+        path = "focus/" + file.relative_to(tenant / "focus").as_posix()
+        exports.write(path, file.read_bytes())
+        events.append(
+            {
+                "id": f"focus-created-{i}",
+                "topic": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/acct",
+                "subject": f"/blobServices/default/containers/{real_env['EXPORTS_CONTAINER']}/blobs/{path}",
+                "eventType": "Microsoft.Storage.BlobCreated",
+                "eventTime": f"2026-11-25T01:00:{i:02d}.0000000Z",
+                "data": {"api": "PutBlob", "url": f"https://acct.blob.core.windows.net/x/{path}"},
+                "dataVersion": "",
+                "metadataVersion": "1",
+            }
+        )
+    for event in events:
+        _user_function("focus_export")(_decode_event(event))
+    parts = _take(conn, real_env["INGEST_QUEUE"])
+    assert len(parts) == len({f.parent for f in files})  # one run per billing-period folder
+    _user_function("focus_export")(_decode_event(events[0]))  # Event Grid redelivers: nothing new
+    assert _take(conn, real_env["INGEST_QUEUE"]) == []
+    manifest = {**events[0], "id": "m", "subject": events[0]["subject"].rsplit("/", 1)[0] + "/manifest.json"}
+    _user_function("focus_export")(_decode_event(manifest))  # not a data file: ignored by the handler
+    assert _take(conn, real_env["INGEST_QUEUE"]) == []
+
+    for msg in parts:
+        _user_function("ingest_part")(msg)
+    detect = _take(conn, real_env["DETECT_QUEUE"])
+    assert len(detect) == len(parts)  # each completed run asks for detection of its days
+    got = load_costs(get_runtime().blobs(real_env["COSTS_CONTAINER"]))
+    ingest_paths([tenant / "focus"], tmp_path / "cli")
+    want = load_costs(tmp_path / "cli")
+    assert set(got["ProviderName"].dropna()) == set(want["ProviderName"].dropna()) >= {"AWS"}
+    assert len(got) == len(want)
+    for col in ("BilledCost", "EffectiveCost"):
+        total = Decimal(str(round(got[col].sum(), 6)))
+        assert total == Decimal(str(round(want[col].sum(), 6)))
 
 
 def test_resource_events_through_real_handlers(real_env: dict[str, str], tenant: Path) -> None:

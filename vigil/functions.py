@@ -1,7 +1,8 @@
 """Function triggers of the ``vigil`` package, and the trigger plumbing every blueprint shares.
 
 Functions: ``resource_events`` (Event Grid: ResourceWrite/Action/DeleteSuccess -> drift),
-``metrics`` and ``sweep`` (timers), ``detect`` (queue ``%DETECT_QUEUE%``) and ``health``
+``metrics`` and ``sweep`` (timers), ``detect`` (queue ``%DETECT_QUEUE%``), ``detect_scopes`` (queue
+``%DETECT_SCOPE_QUEUE%``) and ``health``
 (HTTP GET, function key).
 
 Each body parses its trigger input into plain data, gets the cached runtime and calls one
@@ -343,10 +344,19 @@ def cost_query(timer: func.TimerRequest) -> None:
 @bp.function_name("detect")
 @bp.queue_trigger(arg_name="msg", queue_name="%DETECT_QUEUE%", connection="AzureWebJobsStorage")
 def detect(msg: func.QueueMessage) -> None:
-    """Overspend detection for the days one completed ingest run covers."""
+    """Overspend detection for the days one completed ingest run covers: fans out by subscription."""
     from vigil import handlers
 
     run_queue_handler(msg, "DETECT_QUEUE", handlers.handle_detect)
+
+
+@bp.function_name("detect_scopes")
+@bp.queue_trigger(arg_name="msg", queue_name="%DETECT_SCOPE_QUEUE%", connection="AzureWebJobsStorage")
+def detect_scopes(msg: func.QueueMessage) -> None:
+    """Overspend detection for one batch of subscriptions, or the tenant step that merges and alerts."""
+    from vigil import handlers
+
+    run_queue_handler(msg, "DETECT_SCOPE_QUEUE", handlers.handle_detect_scopes)
 
 
 @bp.function_name("health")

@@ -10,7 +10,8 @@ triggers are ``LocalRuntime.queue_triggers``, one pass over them per step):
 
 1. **cost** - one BlobCreated event per export manifest -> ``handle_blob_created`` -> the
    ingest queue -> ``handle_ingest_part`` (normalized costs into ``out_dir/data/costs``) ->
-   the detect queue -> ``handle_detect`` (overspend);
+   the detect queue -> ``handle_detect`` -> the detect-scope queue -> ``handle_detect_scopes``
+   (overspend, per batch of subscriptions, then the tenant step that raises the alerts);
 2. **drift (events)** - the tenant's Event Grid deliveries -> ``handle_resource_events``;
 3. **the timers** - ``run_activity`` (the activity log), ``run_metrics`` (idle) and ``run_sweep``
    (the periodic drift evaluation of every resource);
@@ -298,7 +299,7 @@ def _findings(host: _Host) -> dict[str, int]:
     events = host.results(handlers.handle_resource_events)
     sweeps = host.results(handlers.run_sweep)
     return {
-        "overspend": _sum(host.results(handlers.handle_detect), "findings"),
+        "overspend": _sum(host.results(handlers.handle_detect_scopes), "findings"),  # the tenant steps' merged
         "idle": _sum(host.results(handlers.run_metrics), "findings"),
         "drift": sum(_sum(events, "drift", status) + _sum(sweeps, "drift", "counts", status) for status in _CHANGES),
         "activity": _sum(host.results(handlers.run_activity), "findings"),

@@ -247,8 +247,9 @@ class LocalRuntime:
     def queue_triggers(self, *, deliver: bool = True) -> dict[str, QueueTrigger]:
         """The Function App's queue triggers this host runs, in fan-out order: queue name -> handler.
 
-        ``INGEST_QUEUE`` -> ``handle_ingest_part``, ``DETECT_QUEUE`` -> ``handle_detect`` and,
-        with ``deliver``, ``ALERTS_QUEUE`` -> ``dispatch_alert``. The remediation queue is not
+        ``INGEST_QUEUE`` -> ``handle_ingest_part``, ``DETECT_QUEUE`` -> ``handle_detect``,
+        ``DETECT_SCOPE_QUEUE`` -> ``handle_detect_scopes`` (its batches, then the tenant step) and, with
+        ``deliver``, ``ALERTS_QUEUE`` -> ``dispatch_alert``. The remediation queue is not
         run locally: its worker acts on Azure through ARM, which a local runtime cannot reach.
         The handlers are looked up when this is called (one name for each, in ``vigil.handlers``).
         """
@@ -257,6 +258,7 @@ class LocalRuntime:
         table: dict[str, QueueTrigger] = {
             self.setting("INGEST_QUEUE") or "vigil-ingest": handlers.handle_ingest_part,
             self.setting("DETECT_QUEUE") or "vigil-detect": handlers.handle_detect,
+            self.setting("DETECT_SCOPE_QUEUE") or "vigil-detect-scope": handlers.handle_detect_scopes,
         }
         if deliver:
             table[self.setting("ALERTS_QUEUE") or "vigil-alerts"] = handlers.dispatch_alert

@@ -173,6 +173,11 @@ class Settings(BaseModel):
     # Queues
     ingest_queue: str = _setting("vigil-ingest", "INGEST_QUEUE", "Queue of cost-export parts to normalize.")
     detect_queue: str = _setting("vigil-detect", "DETECT_QUEUE", "Queue of completed runs awaiting detection.")
+    detect_scope_queue: str = _setting(
+        "vigil-detect-scope",
+        "DETECT_SCOPE_QUEUE",
+        "Queue of overspend detection work: one message per batch of subscriptions, then the tenant step.",
+    )
     alerts_queue: str = _setting("vigil-alerts", "ALERTS_QUEUE", "Outbox queue: one notification per message.")
     remediation_queue: str = _setting(
         "vigil-remediation", "REMEDIATION_QUEUE", "Queue of approved remediation actions."

@@ -8,6 +8,6 @@ the drift cold path (``detectors/__init__.py`` does not import it).
 
 from __future__ import annotations
 
-from detectors.overspend.detect import detect
+from detectors.overspend.detect import PARTITIONED_SCOPES, detect, merge_parts
 
-__all__ = ["detect"]
+__all__ = ["PARTITIONED_SCOPES", "detect", "merge_parts"]

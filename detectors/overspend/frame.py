@@ -28,10 +28,33 @@ class Prepared:
     currency: str
 
 
-def _text(frame: pd.DataFrame, col: str) -> pd.Series:
+def _text(frame: pd.DataFrame, col: str, *, case: str = "") -> pd.Series:
+    """``frame[col]`` as a categorical of text (null -> "", ``case`` "lower" or "upper" folds it): each
+    distinct value is held once, so a long window of labels costs an integer per row, not a string."""
     if col not in frame.columns:
-        return pd.Series("", index=frame.index, dtype="string")
-    return frame[col].astype("string").fillna("")
+        empty = pd.Categorical.from_codes(np.zeros(len(frame), dtype="int8"), pd.Index([""]))
+        return pd.Series(empty, index=frame.index)
+    s = frame[col]
+    if not isinstance(s.dtype, pd.CategoricalDtype):
+        s = s.astype("category")
+    values = pd.Index(s.cat.categories.astype(str))
+    if case:
+        values = values.str.lower() if case == "lower" else values.str.upper()
+    uniq, inverse = np.unique(np.append(values.to_numpy(dtype=object), ""), return_inverse=True)
+    codes = s.cat.codes.to_numpy()
+    new = np.where(codes >= 0, inverse[:-1][codes] if len(values) else 0, inverse[-1])
+    return pd.Series(pd.Categorical.from_codes(new, categories=pd.Index(uniq, dtype=object)), index=frame.index)
+
+
+def _joined(sub: pd.Series, rg: pd.Series) -> pd.Series:
+    """``sub/rg`` per row ("" where the resource group is empty), built once per distinct pair."""
+    pairs = pd.MultiIndex.from_arrays([sub.cat.codes.to_numpy(), rg.cat.codes.to_numpy()])
+    codes, uniq = pd.factorize(pairs)
+    subs, rgs = sub.cat.categories, rg.cat.categories
+    labels = [f"{subs[i]}/{rgs[j]}" if rgs[j] else "" for i, j in uniq]
+    cats, inverse = np.unique(np.asarray([*labels, ""], dtype=object), return_inverse=True)
+    joined = pd.Categorical.from_codes(inverse[:-1][codes], categories=pd.Index(cats, dtype=object))
+    return pd.Series(joined, index=sub.index)
 
 
 def prepare(costs: pd.DataFrame, *, cost_column: str, now: datetime) -> list[Prepared]:
@@ -51,19 +74,18 @@ def prepare(costs: pd.DataFrame, *, cost_column: str, now: datetime) -> list[Pre
     if primary is not None and fallback is not None:
         cost = primary.fillna(fallback)
     df["cost"] = cost.fillna(0.0).astype("float64")
-    df["currency"] = _text(costs, "BillingCurrency").str.upper()
-    df["sub"] = _text(costs, "SubAccountId").str.lower()  # an AWS account or Google Cloud project too
+    df["currency"] = _text(costs, "BillingCurrency", case="upper")
+    df["sub"] = _text(costs, "SubAccountId", case="lower")  # an AWS account or Google Cloud project too
     df["provider"] = _text(costs, "ProviderName")
-    df["rg"] = _text(costs, "x_ResourceGroupName").str.lower()
-    df["resource"] = _text(costs, "ResourceId").str.lower()
+    df["rg"] = _text(costs, "x_ResourceGroupName", case="lower")
+    df["resource"] = _text(costs, "ResourceId", case="lower")
     df["resource_name"] = _text(costs, "ResourceName")
     df["service"] = _text(costs, "ServiceName")
-    df["category"] = _text(costs, "ChargeCategory").str.lower()
-    df["frequency"] = _text(costs, "ChargeFrequency").str.lower()  # FOCUS: One-Time, Recurring, Usage-Based
+    df["category"] = _text(costs, "ChargeCategory", case="lower")
+    df["frequency"] = _text(costs, "ChargeFrequency", case="lower")  # FOCUS: One-Time, Recurring, Usage-Based
     df["description"] = _text(costs, "ChargeDescription")
     df["tags"] = _text(costs, "Tags")
-    df["rg_key"] = df["sub"] + "/" + df["rg"]
-    df.loc[df["rg"] == "", "rg_key"] = ""
+    df["rg_key"] = _joined(df["sub"], df["rg"])
     now_naive = pd.Timestamp(now).tz_convert("UTC").tz_localize(None)
     df = df[df["start"].notna() & (df["start"] < now_naive)]
     freq = _granularity(costs.loc[df.index])

@@ -4,6 +4,7 @@ Public API (import cost is kept light: pandas/pyarrow load on first call):
 
 * :func:`ingest_paths` - CLI path: files, folders or manifest.json into a local store;
 * :func:`load_costs` - the live normalized costs as a core/costframe.py DataFrame;
+* :func:`cost_accounts` - the subscriptions (accounts, projects) in a window, what detection fans out by;
 * :func:`plan_parts` / :func:`ingest_part` - Function path over a BlobStore, one message per part.
 """
 
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     from core.state.base import StateStore
     from ingest.cost.pipeline import IngestSummary
 
-__all__ = ["ingest_part", "ingest_paths", "load_costs", "plan_parts"]
+__all__ = ["cost_accounts", "ingest_part", "ingest_paths", "load_costs", "plan_parts"]
 
 
 def ingest_paths(
@@ -39,10 +40,17 @@ def load_costs(
     end: Any = None,
     scopes: Sequence[str] | None = None,
     aggregate: bool = False,
+    categorical: bool = False,
 ) -> pd.DataFrame:
     from ingest.cost.store import load_costs as _impl
 
-    return _impl(data_dir, start=start, end=end, scopes=scopes, aggregate=aggregate)
+    return _impl(data_dir, start=start, end=end, scopes=scopes, aggregate=aggregate, categorical=categorical)
+
+
+def cost_accounts(data_dir: Path | BlobStore, *, start: Any = None, end: Any = None) -> list[str]:
+    from ingest.cost.store import cost_accounts as _impl
+
+    return _impl(data_dir, start=start, end=end)
 
 
 def plan_parts(manifest_bytes: bytes, manifest_path: str) -> list[dict[str, Any]]:

@@ -20,7 +20,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -165,38 +165,69 @@ class CostStore:
                         out.append((part, cur))
         return sorted(out, key=lambda x: x[0])
 
+    def _source(self, path: str) -> Any:
+        import pyarrow as pa
+
+        return (
+            self.blobs.local_path(path)
+            if isinstance(self.blobs, LocalBlobStore)
+            else pa.BufferReader(self.blobs.read(path))
+        )
+
     def read_table(self, path: str, columns: Sequence[str] | None = None, filters: Any = None) -> pa.Table:
         """The file's ``columns``; a cost frame column that the file predates comes back all null.
 
         ``filters`` (a pyarrow compute expression) is pushed into the scan: row groups whose statistics
         rule them out are skipped, the other rows are filtered while reading.
         """
-        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        source: Any = (
-            self.blobs.local_path(path)
-            if isinstance(self.blobs, LocalBlobStore)
-            else pa.BufferReader(self.blobs.read(path))
-        )
+        source = self._source(path)
         if columns is None:
             return pq.read_table(source, filters=filters)
         have = set(pq.read_schema(source).names)
-        if isinstance(source, pa.BufferReader):
+        if hasattr(source, "seek"):
             source.seek(0)
         table = pq.read_table(source, columns=[c for c in columns if c in have], filters=filters)
-        missing = [c for c in columns if c not in have]
-        if not missing:
-            return table
-        from ingest.cost.normalize import FRAME_SCHEMA
+        return _with_missing(table, columns, path)
 
-        for name in missing:  # written before the column existed (e.g. ProviderName): null, never guessed
-            if name not in FRAME_SCHEMA.names:
-                raise KeyError(f"{path}: no column {name}")
-            table = table.append_column(
-                FRAME_SCHEMA.field(name), pa.nulls(table.num_rows, FRAME_SCHEMA.field(name).type)
-            )
+    def iter_row_groups(
+        self, path: str, columns: Sequence[str], filters: Any = None, *, dictionary: Sequence[str] = ()
+    ) -> Iterator[pa.Table]:
+        """The file's ``columns`` one row group at a time (memory bounded by a row group, not the file),
+        ``filters`` applied to each; ``dictionary`` columns stay dictionary-encoded (one integer per row)."""
+        import pyarrow.parquet as pq
+
+        pf = pq.ParquetFile(self._source(path), read_dictionary=list(dictionary))
+        have = set(pf.schema_arrow.names)
+        present = [c for c in columns if c in have]
+        for i in range(pf.num_row_groups):
+            table = pf.read_row_group(i, columns=present)
+            if filters is not None:
+                table = table.filter(filters)
+            if table.num_rows:
+                yield _with_missing(table, columns, path, dictionary=dictionary)
+
+
+def _with_missing(table: pa.Table, columns: Sequence[str], path: str, *, dictionary: Sequence[str] = ()) -> pa.Table:
+    """``table`` with the cost frame ``columns`` it lacks added as nulls (a file written before the column
+    existed, e.g. ProviderName: null, never guessed), in ``columns`` order."""
+    import pyarrow as pa
+
+    missing = [c for c in columns if c not in table.column_names]
+    if not missing:
         return table.select(list(columns))
+    from ingest.cost.normalize import FRAME_SCHEMA
+
+    for name in missing:
+        if name not in FRAME_SCHEMA.names:
+            raise KeyError(f"{path}: no column {name}")
+        typ = FRAME_SCHEMA.field(name).type
+        col = pa.nulls(table.num_rows, typ)
+        if name in dictionary:
+            col = col.dictionary_encode()
+        table = table.append_column(name, col)
+    return table.select(list(columns))
 
 
 class PartWriter:
@@ -263,6 +294,7 @@ def load_costs(
     end: Any = None,
     scopes: Sequence[str] | None = None,
     aggregate: bool = False,
+    categorical: bool = False,
 ) -> pd.DataFrame:
     """The live normalized costs as a DataFrame with exactly the core/costframe.py columns and dtypes.
 
@@ -276,7 +308,12 @@ def load_costs(
     file, before anything reaches pandas. Every cost sum over the frame is unchanged; ``ConsumedQuantity``
     and ``ConsumedUnit`` are null (quantities of different meters do not add up) and ``x_SourceRunId`` /
     ``x_SourceFile`` read ``aggregate``. Memory then grows with the distinct resources per charge period,
-    not with the export's rows.
+    not with the export's rows. Files are read a row group at a time with the text columns
+    dictionary-encoded, so a read holds one row group's integers, not the file's strings.
+
+    ``categorical=True`` (with ``aggregate``; what detection reads) keeps the text columns as pandas
+    categoricals (one small integer per row and each distinct value once) instead of the ``string``
+    dtype's one Python string per row and column, which is what a long window's frame is made of.
     """
     import pandas as pd
     import pyarrow as pa
@@ -284,15 +321,60 @@ def load_costs(
 
     from core.costframe import column_names, pandas_dtypes
 
-    blobs: Any = LocalBlobStore(Path(data_dir)) if isinstance(data_dir, (str, Path)) else data_dir
-    store = CostStore(blobs)
-    lo, hi = _parse_bound(start), _parse_bound(end)
-    wanted = {scope_key(s) for s in scopes} if scopes else None
-    wanted_subs = {s.strip().lower() for s in scopes} if scopes else None
-    jobs: list[tuple[str, Any]] = []
+    store = _store(data_dir)
+    jobs = _scan_jobs(store, _parse_bound(start), _parse_bound(end), scopes)
     group_cols = [c for c in column_names() if c not in _NOT_GROUPED and c not in _PER_ROW]
     skipped = (*_PER_ROW, "ConsumedQuantity", "ConsumedUnit") if aggregate else ()
     read_cols = [c for c in column_names() if c not in skipped]
+    text = [c for c in group_cols if pandas_dtypes()[c] == "string"]
+
+    def one(job: tuple[str, Any]) -> pa.Table:
+        if not aggregate:
+            return store.read_table(job[0], columns=read_cols, filters=job[1])
+        parts = [_aggregate(t, group_cols) for t in store.iter_row_groups(job[0], read_cols, job[1], dictionary=text)]
+        return _aggregate_parts(parts, group_cols)
+
+    tables = [t for t in map_files(one, jobs) if t.num_rows]
+    dtypes = pandas_dtypes()
+    if not tables:
+        return pd.DataFrame({c: pd.Series([], dtype=dtypes[c]) for c in column_names()})
+    if aggregate:
+        table = _aggregate_parts(tables, group_cols)  # one key may come from several files
+        del tables
+        n = table.num_rows
+        table = table.append_column("ConsumedQuantity", pa.nulls(n, pa.float64()))
+        table = table.append_column("ConsumedUnit", pa.nulls(n, pa.string()))
+        for name in _PER_ROW:
+            table = table.append_column(name, pa.array(["aggregate"] * n, pa.string()))
+    else:
+        table = pa.concat_tables(tables)
+        del tables
+    cols = {}
+    for name in column_names():
+        col = table[name]
+        if pa.types.is_decimal(col.type):
+            col = pc.cast(col, pa.float64())
+        elif pa.types.is_dictionary(col.type) and not categorical:
+            col = col.cast(col.type.value_type)
+        cols[name] = col.to_pandas()
+    del table
+    if categorical and aggregate:
+        return pd.DataFrame(cols).astype({c: t for c, t in dtypes.items() if c not in text})
+    return pd.DataFrame(cols).astype(dtypes)
+
+
+def _store(data_dir: Path | BlobStore) -> CostStore:
+    return CostStore(LocalBlobStore(Path(data_dir)) if isinstance(data_dir, (str, Path)) else data_dir)
+
+
+def _scan_jobs(
+    store: CostStore, lo: datetime | None, hi: datetime | None, scopes: Sequence[str] | None
+) -> list[tuple[str, Any]]:
+    """(live file, scan filter) for every file that can hold rows in [lo, hi) of ``scopes``."""
+    wanted = {scope_key(s) for s in scopes} if scopes else None
+    # SubAccountId is stored as the source wrote it (lower case for Azure): match it either way
+    wanted_subs = {v for s in scopes for v in (s.strip(), s.strip().lower())} if scopes else None
+    jobs: list[tuple[str, Any]] = []
     parts = store.partitions()
     exported = {(p[0], p[1]) for p, _c in parts if not p[2].startswith("api-")}
     for part, cur in parts:
@@ -309,31 +391,24 @@ def load_costs(
             continue
         expr = _scan_filter(lo, hi, None if wanted is None or part[0] in wanted else wanted_subs)
         jobs.extend((f, expr) for f in cur.get("files", []))
+    return jobs
 
-    def one(job: tuple[str, Any]) -> pa.Table:
-        t = store.read_table(job[0], columns=read_cols, filters=job[1])
-        return _aggregate(t, group_cols) if aggregate and t.num_rows else t
 
-    tables = [t for t in map_files(one, jobs) if t.num_rows]
-    dtypes = pandas_dtypes()
-    if not tables:
-        return pd.DataFrame({c: pd.Series([], dtype=dtypes[c]) for c in column_names()})
-    table = pa.concat_tables(tables)
-    if aggregate:
-        table = _aggregate(table, group_cols)  # one key may come from several files
-        n = table.num_rows
-        table = table.append_column("ConsumedQuantity", pa.nulls(n, pa.float64()))
-        table = table.append_column("ConsumedUnit", pa.nulls(n, pa.string()))
-        for name in _PER_ROW:
-            table = table.append_column(name, pa.array(["aggregate"] * n, pa.string()))
-    cols = {}
-    for name in column_names():
-        col = table[name]
-        if pa.types.is_decimal(col.type):
-            col = pc.cast(col, pa.float64())
-        cols[name] = col.to_pandas()
-    df = pd.DataFrame(cols)
-    return df.astype(dtypes)
+def cost_accounts(data_dir: Path | BlobStore, *, start: Any = None, end: Any = None) -> list[str]:
+    """The distinct non-empty ``SubAccountId`` values (subscriptions, AWS accounts, Google Cloud projects)
+    of the live costs in [start, end), sorted: what detection fans out by. Reads that one column,
+    dictionary-encoded, a row group at a time."""
+    store = _store(data_dir)
+    jobs = _scan_jobs(store, _parse_bound(start), _parse_bound(end), None)
+    cols = ["SubAccountId", "ChargePeriodStart"]
+
+    def one(job: tuple[str, Any]) -> set[str]:
+        seen: set[str] = set()
+        for t in store.iter_row_groups(job[0], cols, job[1], dictionary=["SubAccountId"]):
+            seen.update(v for v in t["SubAccountId"].unique().dictionary_decode().to_pylist() if v)
+        return seen
+
+    return sorted(set().union(*map_files(one, jobs))) if jobs else []
 
 
 _READERS = 4  # files read at once: Arrow decodes and sums without the GIL; bounded for memory
@@ -370,10 +445,21 @@ def _scan_filter(lo: datetime | None, hi: datetime | None, subs: set[str] | None
     return expr
 
 
+def _aggregate_parts(tables: list[pa.Table], keys: list[str]) -> pa.Table:
+    """The partial sums of ``tables`` summed once more (their dictionaries unified first)."""
+    import pyarrow as pa
+
+    if len(tables) == 1:
+        return tables[0]
+    if not tables:
+        return pa.table({})
+    return _aggregate(pa.concat_tables(tables).unify_dictionaries(), keys)
+
+
 def _aggregate(table: pa.Table, keys: list[str]) -> pa.Table:
     """Sum the cost columns per charge period and label columns (null keys form their own group)."""
     out = table.group_by(["ChargePeriodStart", *keys], use_threads=False).aggregate([(c, "sum") for c in _SUMMED])
     return out.rename_columns([c.removesuffix("_sum") for c in out.column_names])
 
 
-__all__ += ["PartWriter", "map_files"]
+__all__ += ["PartWriter", "cost_accounts", "map_files"]

@@ -101,7 +101,11 @@ def test_every_variable_a_hook_needs_is_a_main_bicep_output(bicep: dict[str, dic
 
 def test_hook_targets_the_event_grid_functions(function_index: list[dict[str, Any]]) -> None:
     event_grid = {fn["name"] for fn in function_index if any(b["type"] == "eventGridTrigger" for b in fn["bindings"])}
-    assert {_script_var("RESOURCE_EVENTS_FUNCTION"), _script_var("COST_MANIFEST_FUNCTION")} == event_grid
+    assert {
+        _script_var("RESOURCE_EVENTS_FUNCTION"),
+        _script_var("COST_MANIFEST_FUNCTION"),
+        _script_var("FOCUS_EXPORT_FUNCTION"),
+    } == event_grid
 
 
 def test_hook_filters_to_the_event_types_the_code_handles() -> None:
@@ -111,6 +115,10 @@ def test_hook_filters_to_the_event_types_the_code_handles() -> None:
     assert set(_script_var("RESOURCE_EVENT_TYPES").split()) == set(vigil_functions._RESOURCE_EVENTS)
     assert _script_var("BLOB_EVENT_TYPES").split() == [ingest_functions._BLOB_CREATED]
     assert _script_var("MANIFEST_SUFFIX") == ingest_functions._MANIFEST
+    from vigil.handlers.cost import FOCUS_PREFIX
+
+    assert _script_var("FOCUS_PREFIX") == FOCUS_PREFIX
+    assert ingest_functions._FOCUS_MARKER == "/blobs/" + FOCUS_PREFIX
 
 
 def _run_hook(
@@ -163,8 +171,10 @@ def test_postdeploy_creates_filtered_dead_lettered_subscriptions(tmp_path: Path)
         f"/systemTopics/evgt-arm/eventSubscriptions/vigil-resource-events{suffix}",
         f"{base}00000000-0000-0000-0000-00000000000a/resourceGroups/rg-test/providers/Microsoft.EventGrid"
         f"/systemTopics/evgt-storage/eventSubscriptions/vigil-cost-manifest{suffix}",
+        f"{base}00000000-0000-0000-0000-00000000000a/resourceGroups/rg-test/providers/Microsoft.EventGrid"
+        f"/systemTopics/evgt-storage/eventSubscriptions/vigil-focus-export{suffix}",
     ]
-    arm, _, blob = (c["body"]["properties"] for c in puts)
+    arm, _, blob, focus = (c["body"]["properties"] for c in puts)
     assert arm["destination"] == {
         "endpointType": "WebHook",
         "properties": {
@@ -181,7 +191,11 @@ def test_postdeploy_creates_filtered_dead_lettered_subscriptions(tmp_path: Path)
     assert blob["filter"]["includedEventTypes"] == ["Microsoft.Storage.BlobCreated"]
     assert blob["filter"]["subjectBeginsWith"] == "/blobServices/default/containers/cost-exports/blobs/"
     assert blob["filter"]["subjectEndsWith"] == "manifest.json"
-    for body in (arm, blob):
+    assert focus["destination"]["properties"]["endpointUrl"].endswith("functionName=focus_export&code=ab%2Bc%2Fd%3D%3D")
+    assert focus["filter"]["includedEventTypes"] == ["Microsoft.Storage.BlobCreated"]
+    assert focus["filter"]["subjectBeginsWith"] == "/blobServices/default/containers/cost-exports/blobs/focus/"
+    assert not focus["filter"].get("subjectEndsWith")
+    for body in (arm, blob, focus):
         assert body["retryPolicy"] == {"maxDeliveryAttempts": 30, "eventTimeToLiveInMinutes": 1440}
         assert body["deadLetterWithResourceIdentity"] == {
             "identity": {"type": "UserAssigned", "userAssignedIdentity": EVENTS_IDENTITY},
@@ -218,7 +232,7 @@ def test_postdeploy_builds_the_webhook_url_from_the_raw_arm_json_of_a_flex_app(t
         for c in calls
         if c["args"][:3] == ["rest", "--method", "put"]
     ]
-    assert len(urls) == 3
+    assert len(urls) == 4  # resource events on two subscriptions, cost manifests, FOCUS exports
     assert all(url.startswith("https://func-vigil-test.azurewebsites.net/runtime/webhooks/eventgrid?") for url in urls)
 
 

@@ -69,6 +69,7 @@ def host_settings(connection_string: str) -> dict[str, str]:
         "VIGIL_STATE_TABLE": unique_name("state"),
         "INGEST_QUEUE": unique_name("ingest"),
         "DETECT_QUEUE": unique_name("detect"),
+        "DETECT_SCOPE_QUEUE": unique_name("detect-scope"),
         "ALERTS_QUEUE": unique_name("alerts"),
         "REMEDIATION_QUEUE": unique_name("remed"),
         "EXPORTS_CONTAINER": unique_name("exports"),

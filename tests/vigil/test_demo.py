@@ -66,6 +66,7 @@ HANDLERS = (
     "handle_blob_created",
     "handle_ingest_part",
     "handle_detect",
+    "handle_detect_scopes",
     "run_metrics",
     "handle_resource_events",
     "run_sweep",
@@ -109,6 +110,7 @@ def test_a_demo_run_goes_through_the_function_apps_handlers(
     assert calls["handle_blob_created"] == ingest["export_runs"] > 0  # one BlobCreated per manifest
     assert calls["handle_ingest_part"] == ingest["parts_enqueued"] > 0  # one per ingest-queue message
     assert calls["handle_detect"] >= ingest["runs_ingested"] > 0  # one per completed run (+ group flushes)
+    assert calls["handle_detect_scopes"] >= 2  # its batches of subscriptions, then the tenant step
     assert calls["run_metrics"] == 1  # the metrics timer
     assert calls["handle_resource_events"] == 1  # the tenant's Event Grid deliveries
     assert calls["run_sweep"] == 1  # the sweep timer: the periodic drift evaluation of every resource

@@ -28,6 +28,18 @@ from vigil.simulate import DEFAULT_NOW, SimResult, simulate
 from vigil.tenant import TenantFolder
 
 INGEST, DETECT, ALERTS = "vigil-ingest", "vigil-detect", "vigil-alerts"
+DETECT_SCOPE = "vigil-detect-scope"
+
+
+def _detect(message: dict[str, Any], rt: LocalRuntime) -> dict[str, Any]:
+    """``handle_detect`` and the detect-scope messages it fans out (batches, then the tenant step): the
+    tenant step's result, or ``handle_detect``'s when it fanned nothing out."""
+    first = handlers.handle_detect(message, rt)
+    drained = rt.drain(DETECT_SCOPE, lambda m: handlers.handle_detect_scopes(m, rt))
+    assert drained.failed == 0
+    tenant = [r for r in drained.results if "findings" in r]
+    assert len(tenant) <= 1
+    return tenant[0] if tenant else first
 
 
 @pytest.fixture(scope="module")
@@ -168,7 +180,7 @@ def test_cost_path_blob_created_to_overspend_alerts(
     # Detection for the newest run (its last day is the spike day).
     latest = max(detect_msgs, key=lambda m: max(m["days"]))
     assert max(latest["days"]) == (DEFAULT_NOW - timedelta(days=1)).date().isoformat()
-    result = handlers.handle_detect({**latest, "now": DEFAULT_NOW.isoformat()}, rt)
+    result = _detect({**latest, "now": DEFAULT_NOW.isoformat()}, rt)
     assert result["findings"] > 0
     assert result["alerts"]["enqueued"] > 0
     delivered = _deliver_all(rt)
@@ -181,18 +193,18 @@ def test_cost_path_blob_created_to_overspend_alerts(
     same_days = [m for m in detect_msgs if m["days"] == latest["days"]]
     assert len(same_days) == 2  # the actual and FOCUS exports of the newest month
     for msg in same_days:
-        again = handlers.handle_detect({**msg, "now": DEFAULT_NOW.isoformat()}, rt)
+        again = _detect({**msg, "now": DEFAULT_NOW.isoformat()}, rt)
         assert again == {"skipped": "already detected over the same cost runs", "run_id": msg["run_id"]}
     # Other days are detected.
     other = next(m for m in detect_msgs if m["days"] != latest["days"])
-    assert "findings" in handlers.handle_detect(other, rt)
+    assert "findings" in _detect(other, rt)
     # A run swapped in since (a re-export of the month) makes the same days detected again.
     from ingest.cost.store import CostStore
 
     costs = CostStore(rt.blobs("costs"))
     part, pointer = costs.partitions()[-1]
     assert costs.swap(part, pointer)  # the live run replaced (by itself: a new swapped_at)
-    redo = handlers.handle_detect({**latest, "now": DEFAULT_NOW.isoformat()}, rt)
+    redo = _detect({**latest, "now": DEFAULT_NOW.isoformat()}, rt)
     assert redo["findings"] == result["findings"]
     assert redo["alerts"]["enqueued"] == 0  # the alerts are already notified: dedup, nothing sent twice
 

@@ -8,7 +8,8 @@ idempotent (delivery is at-least-once) and raise to make the platform retry. Hea
 package and handling a resource event never loads them.
 
 Modules: :mod:`~vigil.handlers.events` (resource events -> drift),
-:mod:`~vigil.handlers.cost` (exports -> costs -> overspend), :mod:`~vigil.handlers.cost_query`
+:mod:`~vigil.handlers.cost` (exports -> costs -> overspend, fanned out by
+:mod:`~vigil.handlers.cost_scopes`), :mod:`~vigil.handlers.cost_query`
 (the Cost Management Query API, for scopes without exports), :mod:`~vigil.handlers.timers`
 (idle, sweep, activity, digest, forwarding), :mod:`~vigil.handlers.delivery` (alerts queue -> channels),
 :mod:`~vigil.handlers.actions` (card buttons, silences API, remediation) and
@@ -29,8 +30,15 @@ from vigil.handlers.actions import (
     handle_remediation,
     silences_api,
 )
-from vigil.handlers.cost import blob_created_event, handle_blob_created, handle_detect, handle_ingest_part
+from vigil.handlers.cost import (
+    blob_created_event,
+    handle_blob_created,
+    handle_detect,
+    handle_focus_created,
+    handle_ingest_part,
+)
 from vigil.handlers.cost_query import run_cost_query
+from vigil.handlers.cost_scopes import handle_detect_scopes
 from vigil.handlers.delivery import dispatch_alert, link_signing
 from vigil.handlers.events import drift_rules, handle_activity, handle_resource_events
 from vigil.handlers.health import health
@@ -57,6 +65,8 @@ __all__ = [
     "handle_activity",
     "handle_blob_created",
     "handle_detect",
+    "handle_detect_scopes",
+    "handle_focus_created",
     "handle_ingest_part",
     "handle_remediation",
     "handle_resource_events",

@@ -23,6 +23,7 @@ __all__ = [
     "COSTS_CONTAINER",
     "COST_HISTORY",
     "DETECT_QUEUE",
+    "DETECT_SCOPE_QUEUE",
     "EXPORTS_CONTAINER",
     "INGEST_QUEUE",
     "REMEDIATION_QUEUE",
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 # Setting names and defaults (vigil/settings.py is the source of truth for the names).
 INGEST_QUEUE = ("INGEST_QUEUE", "vigil-ingest")
 DETECT_QUEUE = ("DETECT_QUEUE", "vigil-detect")
+DETECT_SCOPE_QUEUE = ("DETECT_SCOPE_QUEUE", "vigil-detect-scope")
 ALERTS_QUEUE = ("ALERTS_QUEUE", "vigil-alerts")
 REMEDIATION_QUEUE = ("REMEDIATION_QUEUE", "vigil-remediation")
 EXPORTS_CONTAINER = ("EXPORTS_CONTAINER", "cost-exports")

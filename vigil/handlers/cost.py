@@ -1,5 +1,6 @@
 """The cost path: an export's manifest -> one ingest message per part -> normalized costs ->
-overspend detection for the days the completed run covers."""
+overspend detection for the days the completed run covers, fanned out by subscription
+(:mod:`vigil.handlers.cost_scopes`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from vigil.handlers._common import (
-    COST_HISTORY,
     COSTS_CONTAINER,
     DETECT_QUEUE,
     EXPORTS_CONTAINER,
@@ -25,11 +25,23 @@ if TYPE_CHECKING:
     from core.model import Finding
     from vigil.runtime import Runtime
 
-__all__ = ["blob_created_event", "handle_blob_created", "handle_detect", "handle_ingest_part"]
+__all__ = [
+    "FOCUS_PREFIX",
+    "blob_created_event",
+    "handle_blob_created",
+    "handle_detect",
+    "handle_focus_created",
+    "handle_ingest_part",
+]
 
 log = logging.getLogger(__name__)
 
 _MARKER = "/containers/"
+# Other clouds' FOCUS exports (AWS Data Exports, Google Cloud's BigQuery FOCUS view exported to CSV or
+# Parquet) are copied into the exports container under this prefix, one folder per export run and
+# billing period (e.g. focus/aws/<export>/data/BILLING_PERIOD=2026-10/<file>.parquet); see
+# docs/cost-scale.md. They carry no Cost Management manifest.
+FOCUS_PREFIX = "focus/"
 
 
 def blob_created_event(container: str, path: str, *, event_id: str) -> dict[str, Any]:
@@ -92,6 +104,61 @@ def handle_blob_created(events: list[dict[str, Any]], rt: Runtime) -> dict[str, 
     return {"parts_enqueued": planned, "skipped": skipped}
 
 
+def handle_focus_created(events: list[dict[str, Any]], rt: Runtime) -> dict[str, Any]:
+    """BlobCreated on a FOCUS data file under :data:`FOCUS_PREFIX` -> one ingest message for its folder.
+
+    The folder is the run: the message names no part, so ``ingest_part`` reads every data file beside
+    it (as a manifest without a blob list does), through the same ``ingest_file`` the CLI's
+    ``ingest_paths`` uses. Each file's event plans a run of the folder as it is then, ordered by the
+    event time, so the run planned by the folder's last file replaces the earlier ones whatever order
+    the queue delivers them in; a redelivered event (same id) plans nothing."""
+    import hashlib
+    import posixpath
+
+    from core.state.base import Namespace
+    from ingest.cost.manifest import is_data_file
+    from ingest.cost.parts import MESSAGE_TYPE, export_event_refusal
+
+    queue = setting(rt, INGEST_QUEUE)
+    planned = skipped = 0
+    for event in events:
+        where = _blob_path(event)
+        if where is None or not where[1].startswith(FOCUS_PREFIX) or not is_data_file(where[1]):
+            skipped += 1
+            continue
+        container, path = where
+        refused = export_event_refusal(container, path, exports_container=setting(rt, EXPORTS_CONTAINER))
+        if refused:
+            log.warning("FOCUS blob event refused: %s", refused, extra={"event_id": event.get("id")})
+            skipped += 1
+            continue
+        event_id = str(event.get("id") or path)
+        folder = posixpath.dirname(path)
+        run_id = "focus-" + hashlib.sha256(f"{container}/{folder}|{event_id}".encode()).hexdigest()[:24]
+        marker = f"planned|{container}|{run_id}|{folder}"
+        if rt.store.get(Namespace.CHECKPOINTS, marker) is not None:
+            skipped += 1
+            continue
+        when = str(event.get("eventTime") or event.get("time") or rt.now().isoformat())
+        message = {
+            "type": MESSAGE_TYPE,
+            "manifest_path": f"{folder}/manifest.json",  # none exists: every data file of the folder is read
+            "run_id": run_id,
+            "submitted": when,
+            "dataset_type": None,
+            "data_version": None,
+            "scope": None,
+            "part_count": 1,
+            "part": None,
+            "part_index": 0,
+            "container": container,
+        }
+        rt.enqueue(queue, message)
+        rt.store.put(Namespace.CHECKPOINTS, marker, {"parts": 1, "event_id": event_id})
+        planned += 1
+    return {"parts_enqueued": planned, "skipped": skipped}
+
+
 def handle_ingest_part(message: dict[str, Any], rt: Runtime) -> dict[str, Any]:
     """Normalize one export part; the invocation that completes the run enqueues detection."""
     from ingest.cost import ingest_part
@@ -146,18 +213,17 @@ def _detection_marker(rt: Runtime, days: list[date], now: datetime) -> tuple[str
 def handle_detect(message: dict[str, Any], rt: Runtime) -> dict[str, Any]:
     """Overspend detection after a completed ingest run (or a scheduled group flush).
 
-    Idempotent, and cheap when repeated: a message for days already detected over the same
-    live cost runs (see :func:`_detection_marker`) returns ``{"skipped": ...}`` without loading
-    costs. The marker is written only after the alerts were raised, so a failure redetects.
+    A cost run fans out: one ``%DETECT_SCOPE_QUEUE%`` message per batch of subscriptions, then a tenant
+    step that merges and raises the alerts (:mod:`vigil.handlers.cost_scopes`). Idempotent, and cheap
+    when repeated: a message for days already detected over the same live cost runs (see
+    :func:`_detection_marker`) returns ``{"skipped": ...}`` without reading costs; the tenant step
+    writes the marker after the alerts were raised, so a failure redetects.
     """
     now = _now(message, rt)
     if message.get("type") == "flush":
         return {"alerts": raise_alerts([], rt, now)}
     from core.state.base import Namespace
-    from detectors.overspend import detect
-    from detectors.overspend.anomalies import RULE_ID
-    from detectors.overspend.collapse import collapse_nested
-    from ingest.cost import load_costs
+    from vigil.handlers.cost_scopes import fan_out
 
     days = [date.fromisoformat(d) for d in message.get("days") or []]
     if not message.get("now") and days:
@@ -166,13 +232,7 @@ def handle_detect(message: dict[str, Any], rt: Runtime) -> dict[str, Any]:
     done = rt.store.get(Namespace.CHECKPOINTS, marker)
     if done is not None and done.value.get("version") == version:
         return {"skipped": "already detected over the same cost runs", "run_id": message.get("run_id")}
-    costs = load_costs(rt.blobs(setting(rt, COSTS_CONTAINER)), start=now - COST_HISTORY, end=now, aggregate=True)
-    findings = detect(costs, config=rt.config.detectors.overspend, now=now, days=days or None)
-    findings = collapse_nested(findings, rule=RULE_ID)  # one event at nested scopes: one alert, with a drill-down
-    findings = with_subscription_names(findings, costs)
-    alerts = raise_alerts(findings, rt, now)
-    rt.store.put(Namespace.CHECKPOINTS, marker, {"version": version, "at": rt.now().isoformat()})
-    return {"cost_rows": len(costs), "findings": len(findings), "alerts": alerts}
+    return fan_out(rt, key=marker, version=version, now=now, days=days, run_id=message.get("run_id"))
 
 
 def with_subscription_names(findings: list[Finding], costs: pd.DataFrame) -> list[Finding]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from vigil.handlers._common import ALERTS_QUEUE, DETECT_QUEUE, INGEST_QUEUE, setting
+from vigil.handlers._common import ALERTS_QUEUE, DETECT_QUEUE, DETECT_SCOPE_QUEUE, INGEST_QUEUE, setting
 
 if TYPE_CHECKING:
     from vigil.runtime import Runtime
@@ -33,5 +33,5 @@ def health(rt: Runtime) -> dict[str, Any]:
         kind = "unavailable" if isinstance(exc, StateUnavailableError) else f"unavailable ({type(exc).__name__})"
         checks["state"] = f"{kind}: {exc}"
         ok = False
-    checks["queues"] = ", ".join(setting(rt, q) for q in (INGEST_QUEUE, DETECT_QUEUE, ALERTS_QUEUE))
+    checks["queues"] = ", ".join(setting(rt, q) for q in (INGEST_QUEUE, DETECT_QUEUE, DETECT_SCOPE_QUEUE, ALERTS_QUEUE))
     return {"ok": ok, "status": "ok" if ok else "unhealthy", "checks": checks}
