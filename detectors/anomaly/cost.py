@@ -57,7 +57,6 @@ set before any measurement. Nothing in this module was tuned on the held-out see
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 from datetime import date
 
@@ -115,11 +114,22 @@ def _fmed(a: FloatArray, axis: int | None = None) -> FloatArray:
 
 
 def _median(a: FloatArray, axis: int | None = None, *, has_nan: bool) -> FloatArray:
+    """Median leaving out NaN (NaN where a slice has no value): np.nanmedian's values, by one sort.
+
+    np.nanmedian goes through masked arrays on small inputs, which made it most of the cost
+    profile's run time; sorting puts NaN last, so the middle of the valid values is indexed directly.
+    """
     if not has_nan:
         return _fmed(a, axis)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.asarray(np.nanmedian(a, axis=axis), dtype=np.float64)
+    if axis is None:
+        a = a.ravel()
+        axis = 0
+    srt = np.sort(a, axis=axis)
+    cnt = np.sum(~np.isnan(a), axis=axis, keepdims=True)
+    lo = np.take_along_axis(srt, np.maximum(cnt - 1, 0) // 2, axis=axis)
+    hi = np.take_along_axis(srt, cnt // 2 - (cnt == 0), axis=axis)
+    out = np.where(cnt > 0, (lo + hi) / 2.0, np.nan)
+    return np.asarray(np.squeeze(out, axis=axis), dtype=np.float64)
 
 
 @dataclass(frozen=True, slots=True)
