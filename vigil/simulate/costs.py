@@ -212,12 +212,9 @@ def _tags_ea(tags: dict[str, str]) -> str:
     return ",".join(f'"{k}": "{v}"' for k, v in tags.items())
 
 
-def _ea_record(row: _Row, part_number: str, meter_id: str) -> dict[str, str]:
-    r, m, d = row.res, row.res.meter or {}, row.day
+def _ea_common(d: date, sub: Sub) -> dict[str, str]:
+    """The billing account, period, subscription and date columns of an EA row (usage or purchase)."""
     ps, pe = month_start(d), next_month(d) - timedelta(days=1)
-    info = ""
-    if "size" in m:
-        info = json.dumps({"ServiceType": m["size"], "VCPUs": VM_CORES.get(m["size"], 0)})
     return {
         "BillingAccountId": BILLING_ACCOUNT,
         "BillingAccountName": BILLING_ACCOUNT_NAME,
@@ -227,9 +224,46 @@ def _ea_record(row: _Row, part_number: str, meter_id: str) -> dict[str, str]:
         "BillingProfileName": BILLING_ACCOUNT_NAME,
         "AccountOwnerId": "finops@contoso.com",
         "AccountName": "Contoso Cloud",
-        "SubscriptionId": r.sub.id,
-        "SubscriptionName": r.sub.name,
+        "SubscriptionId": sub.id,
+        "SubscriptionName": sub.name,
         "Date": d.strftime("%m/%d/%Y"),
+        "BillingCurrency": "USD",
+        "InvoiceSectionId": "IS-100",
+        "InvoiceSection": "Cloud Platform",
+    }
+
+
+def _focus_common(d: date, sub: Sub) -> dict[str, str]:
+    """The billing account, period and subscription columns of a FOCUS row (usage or purchase)."""
+    ps, pe = month_start(d), next_month(d)
+    return {
+        "BillingAccountId": EXPORT_SCOPES["focus"],
+        "BillingAccountName": MCA_NAME,
+        "BillingAccountType": "Billing Account",
+        "BillingCurrency": "USD",
+        "BillingPeriodEnd": pe.strftime("%Y-%m-%dT00:00:00Z"),
+        "BillingPeriodStart": ps.strftime("%Y-%m-%dT00:00:00Z"),
+        "SubAccountId": f"/subscriptions/{sub.id}",
+        "SubAccountName": sub.name,
+        "SubAccountType": "Subscription",
+        "x_BillingAccountId": MCA_ACCOUNT,
+        "x_BillingAccountName": MCA_NAME,
+        "x_BillingExchangeRate": "1",
+        "x_BillingProfileId": BILLING_ACCOUNT,
+        "x_BillingProfileName": BILLING_ACCOUNT_NAME,
+        "x_InvoiceSectionId": "IS-100",
+        "x_InvoiceSectionName": "Cloud Platform",
+        "x_PricingCurrency": "USD",
+    }
+
+
+def _ea_record(row: _Row, part_number: str, meter_id: str) -> dict[str, str]:
+    r, m, d = row.res, row.res.meter or {}, row.day
+    info = ""
+    if "size" in m:
+        info = json.dumps({"ServiceType": m["size"], "VCPUs": VM_CORES.get(m["size"], 0)})
+    return {
+        **_ea_common(d, r.sub),
         "Product": m["product"],
         "PartNumber": part_number,
         "MeterId": meter_id,
@@ -242,7 +276,6 @@ def _ea_record(row: _Row, part_number: str, meter_id: str) -> dict[str, str]:
         "EffectivePrice": fmt_money(m["price"]),
         "Cost": fmt_money(row.cost),
         "UnitPrice": fmt_money(m["price"]),
-        "BillingCurrency": "USD",
         "ResourceLocation": r.location,
         "AvailabilityZone": "",
         "ConsumedService": m["consumed"],
@@ -252,8 +285,6 @@ def _ea_record(row: _Row, part_number: str, meter_id: str) -> dict[str, str]:
         "ServiceInfo2": "",
         "AdditionalInfo": info,
         "Tags": _tags_ea(r.tags),
-        "InvoiceSectionId": "IS-100",
-        "InvoiceSection": "Cloud Platform",
         "CostCenter": r.tags.get("costcenter", ""),
         "UnitOfMeasure": m["unit"],
         "ResourceGroup": r.rg,
@@ -279,19 +310,14 @@ def _ea_record(row: _Row, part_number: str, meter_id: str) -> dict[str, str]:
 
 def _focus_record(row: _Row, part_number: str, meter_id: str) -> dict[str, str]:
     r, m, d = row.res, row.res.meter or {}, row.day
-    ps, pe = month_start(d), next_month(d)
+    ps = month_start(d)
     day_iso = d.strftime("%Y-%m-%dT00:00:00Z")
     rec = dict.fromkeys(FOCUS_COLUMNS, "")
     cost = fmt_money(row.cost)
     rec.update(
         {
+            **_focus_common(d, r.sub),
             "BilledCost": cost,
-            "BillingAccountId": EXPORT_SCOPES["focus"],
-            "BillingAccountName": MCA_NAME,
-            "BillingAccountType": "Billing Account",
-            "BillingCurrency": "USD",
-            "BillingPeriodEnd": pe.strftime("%Y-%m-%dT00:00:00Z"),
-            "BillingPeriodStart": ps.strftime("%Y-%m-%dT00:00:00Z"),
             "ChargeCategory": "Usage",
             "ChargeDescription": m["product"],
             "ChargeFrequency": "Usage-Based",
@@ -319,29 +345,18 @@ def _focus_record(row: _Row, part_number: str, meter_id: str) -> dict[str, str]:
             "ServiceName": m["focus_service"],
             "SkuId": part_number,
             "SkuPriceId": f"{part_number}_{meter_id[:8]}",
-            "SubAccountId": f"/subscriptions/{r.sub.id}",
-            "SubAccountName": r.sub.name,
-            "SubAccountType": "Subscription",
             "Tags": json.dumps(r.tags),
             "x_AccountName": "Contoso Cloud",
             "x_AccountOwnerId": "finops@contoso.com",
             "x_BilledCostInUsd": cost,
             "x_BilledUnitPrice": fmt_money(m["price"]),
-            "x_BillingAccountId": MCA_ACCOUNT,
-            "x_BillingAccountName": MCA_NAME,
-            "x_BillingExchangeRate": "1",
             "x_BillingExchangeRateDate": ps.strftime("%Y-%m-%dT00:00:00Z"),
-            "x_BillingProfileId": BILLING_ACCOUNT,
-            "x_BillingProfileName": BILLING_ACCOUNT_NAME,
             "x_ContractedCostInUsd": cost,
             "x_CostCenter": r.tags.get("costcenter", ""),
             "x_EffectiveCostInUsd": cost,
             "x_EffectiveUnitPrice": fmt_money(m["price"]),
-            "x_InvoiceSectionId": "IS-100",
-            "x_InvoiceSectionName": "Cloud Platform",
             "x_ListCostInUsd": cost,
             "x_PricingBlockSize": "1",
-            "x_PricingCurrency": "USD",
             "x_PricingUnitDescription": m["unit"],
             "x_PublisherCategory": "Cloud Provider",
             "x_ResourceGroupName": r.rg,
@@ -372,32 +387,18 @@ def _purchase_id(p: _Purchase) -> str:
 
 def _ea_purchase_record(p: _Purchase) -> dict[str, str]:
     """An EA purchase row, shaped like the one in the finops-toolkit sample (ChargeType Purchase, Frequency)."""
-    ps, pe = month_start(p.day), next_month(p.day) - timedelta(days=1)
     rec = dict.fromkeys(EA_COLUMNS, "")
     rec.update(
         {
-            "BillingAccountId": BILLING_ACCOUNT,
-            "BillingAccountName": BILLING_ACCOUNT_NAME,
-            "BillingPeriodStartDate": ps.strftime("%m/%d/%Y"),
-            "BillingPeriodEndDate": pe.strftime("%m/%d/%Y"),
-            "BillingProfileId": BILLING_ACCOUNT,
-            "BillingProfileName": BILLING_ACCOUNT_NAME,
-            "AccountOwnerId": "finops@contoso.com",
-            "AccountName": "Contoso Cloud",
-            "SubscriptionId": p.sub.id,
-            "SubscriptionName": p.sub.name,
-            "Date": p.day.strftime("%m/%d/%Y"),
+            **_ea_common(p.day, p.sub),
             "Product": p.product,
             "MeterCategory": "Marketplace" if p.marketplace else "Reservations",
             "Quantity": "1",
             "EffectivePrice": fmt_money(p.cost),
             "Cost": fmt_money(p.cost),
             "UnitPrice": fmt_money(p.cost),
-            "BillingCurrency": "USD",
             "ConsumedService": "Microsoft.SaaS" if p.marketplace else "Microsoft.Capacity",
             "ResourceId": _purchase_id(p),
-            "InvoiceSectionId": "IS-100",
-            "InvoiceSection": "Cloud Platform",
             "ReservationId": "" if p.marketplace else p.order_id,
             "ReservationName": "" if p.marketplace else p.name,
             "ProductOrderId": p.order_id,
@@ -417,19 +418,13 @@ def _ea_purchase_record(p: _Purchase) -> dict[str, str]:
 
 def _focus_purchase_record(p: _Purchase) -> dict[str, str]:
     """A FOCUS 1.0 purchase row: ChargeCategory Purchase, ChargeFrequency Recurring or One-Time."""
-    ps, pe = month_start(p.day), next_month(p.day)
     day_iso = p.day.strftime("%Y-%m-%dT00:00:00Z")
     cost = fmt_money(p.cost)
     rec = dict.fromkeys(FOCUS_COLUMNS, "")
     rec.update(
         {
+            **_focus_common(p.day, p.sub),
             "BilledCost": cost,
-            "BillingAccountId": EXPORT_SCOPES["focus"],
-            "BillingAccountName": MCA_NAME,
-            "BillingAccountType": "Billing Account",
-            "BillingCurrency": "USD",
-            "BillingPeriodEnd": pe.strftime("%Y-%m-%dT00:00:00Z"),
-            "BillingPeriodStart": ps.strftime("%Y-%m-%dT00:00:00Z"),
             "ChargeCategory": "Purchase",
             "ChargeDescription": p.product,
             "ChargeFrequency": "One-Time" if p.frequency == "OneTime" else p.frequency,
@@ -446,18 +441,7 @@ def _focus_purchase_record(p: _Purchase) -> dict[str, str]:
             "ResourceName": p.name,
             "ServiceCategory": "Other",
             "ServiceName": "Marketplace" if p.marketplace else "Reservations",
-            "SubAccountId": f"/subscriptions/{p.sub.id}",
-            "SubAccountName": p.sub.name,
-            "SubAccountType": "Subscription",
             "x_BilledCostInUsd": cost,
-            "x_BillingAccountId": MCA_ACCOUNT,
-            "x_BillingAccountName": MCA_NAME,
-            "x_BillingExchangeRate": "1",
-            "x_BillingProfileId": BILLING_ACCOUNT,
-            "x_BillingProfileName": BILLING_ACCOUNT_NAME,
-            "x_InvoiceSectionId": "IS-100",
-            "x_InvoiceSectionName": "Cloud Platform",
-            "x_PricingCurrency": "USD",
             "x_PublisherCategory": "Vendor" if p.marketplace else "Cloud Provider",
             "x_SkuOrderId": p.order_id,
             "x_SkuOrderName": p.product,
