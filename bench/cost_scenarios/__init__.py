@@ -197,7 +197,7 @@ def _meets(v: dict[str, Any]) -> bool:
 def _side_by_side(results: dict[str, Any]) -> list[str]:
     """Development and held-out figures of each path in one row each (issue 16, point 5)."""
     names = list(results)
-    head = f"  {'path':9}" + "".join(f" | {n + ' (' + results[n]['seeds'] + ')':44}" for n in names)
+    head = f"  {'path':9}" + "".join(f" | {n + ' (' + results[n]['seeds'] + ')':47}" for n in names)
     sub = f"  {'':9}" + " | recall  false/series-year  median delay  goals   " * len(names)
     lines = [head, sub.rstrip()]
     for path in ("cli", "pipeline", "baseline"):
