@@ -19,8 +19,12 @@ ramp: its 14 ramp days + 7). An episode that starts outside every tolerance is a
 Seeds: the development seeds 0..119 are the ones the cost model was tuned on; the held-out
 seeds 52000..52119 were written down before round 3 of issue 16 began and scored once, at its
 end (CLI recall 0.833, 1.009 false alerts/series-year; pipeline 0.833, 0.458; 1 flapping day;
-development 0..119 in the same run: CLI 0.862 / 0.499, pipeline 0.877 / 0.423): retire them
-before tuning again. History: the ranges 1000.. and 2000.. were looked at while the previous model was tuned;
+development 0..119 in the same run: CLI 0.862 / 0.499, pipeline 0.877 / 0.423). Their CLI
+false alerts were twice the development seeds': 115 of 291 on the 1st or 2nd of the month, in
+series with a plan billed on the 2nd beside the reservation on the 1st (no development seed has
+one), which the model could not learn (a billing day's excess had to have normal neighbours).
+After that fix (cost.py ``_lone``), the held-out seeds move to 61000..61119, scored once.
+History: the ranges 1000.. and 2000.. were looked at while the previous model was tuned;
 5000..5119 was scored once after round 1 (CLI recall 0.81, 1.27 false alerts/series-year) and
 9000..9119 once after round 2 (CLI recall 0.856, 1.33), then retired. Development and held-out
 figures are printed side by side, for the CLI and the pipeline path; ``pass`` is decided on the
@@ -174,8 +178,8 @@ def _summary(runs: list[dict[str, Any]], key: str) -> dict[str, Any]:
 
 
 DEV_SEEDS = 0  # the seeds the cost model was tuned on: 0 .. n-1
-HELD_OUT_SEEDS = 52000  # never used for tuning, scored once at the end of round 3: 52000 .. 52000 + n - 1
-# (retired after being looked at: 1000.., 2000.., 5000..5119, 9000..9119)
+HELD_OUT_SEEDS = 61000  # never used for tuning or looked at before its one scoring: 61000 .. 61000 + n - 1
+# (retired after being looked at: 1000.., 2000.., 5000..5119, 9000..9119, 52000..52119)
 
 
 def _figures(runs: list[dict[str, Any]]) -> dict[str, Any]:

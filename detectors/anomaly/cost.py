@@ -70,6 +70,8 @@ warmup_widen 10
 1 + 4/n (small-sample factor)
 max_episode 7                                 the issue's requirement
 max_rho 0.9, recurrence_months 3              set before any measurement
+2 (longest run of excess days read as         set after held-out seeds 52000..52119 showed
+billings, ``_lone``)                          charges on the 1st and 2nd; judged on 61000..
 0.9733, 1.4826, 1 - rho^2                     Gaussian and AR(1) identities, not tuned
 ============================================  ==================================================
 
@@ -423,8 +425,22 @@ def score_cost(
 
 
 def _lone(excess_by_day: dict[int, tuple[float, float, float]], day: int) -> bool:
-    """An excess on ``day`` whose neighbours had none: a charge billed that day, not a lasting change."""
-    return day in excess_by_day and day - 1 not in excess_by_day and day + 1 not in excess_by_day
+    """An excess on ``day`` in a run of at most 2 days with one: a charge billed that day, not a lasting change.
+
+    A lasting change makes a longer run (its episode stays open for up to ``max_episode`` days); two
+    monthly charges can fall on consecutive days (a reservation on the 1st, a plan on its anniversary,
+    the 2nd). Before round 3 the run had to be 1 day: held-out seeds 52000..52119 showed a plan on the 2nd
+    beside the reservation on the 1st flagged every month (no development seed had one), so the bound 2
+    was set after that held-out scoring and is judged on held-out seeds 61000.. instead.
+    """
+    if day not in excess_by_day:
+        return False
+    first = last = day
+    while first - 1 in excess_by_day:
+        first -= 1
+    while last + 1 in excess_by_day:
+        last += 1
+    return last - first + 1 <= 2
 
 
 def _rebase_history(

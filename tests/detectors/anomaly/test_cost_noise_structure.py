@@ -85,3 +85,22 @@ def test_changed_recurring_amount_flagged_against_several_billings() -> None:
         s = score_timeseries(days, x, profile="cost", min_impact=50.0, holidays=None)
         found += bool(s.is_anomaly[days.index(change)])
     assert found >= 3, f"changed amount flagged in {found} of 10 series"
+
+
+def test_two_monthly_charges_on_consecutive_days_are_learnt() -> None:
+    """A reservation billed on the 1st and a Marketplace plan on its anniversary, the 2nd: each day's excess
+    has an excess beside it, which is not a lasting change. Both recur at their amounts: after the first
+    months neither day is flagged again (before, both were flagged every month)."""
+    n = 500
+    days = _dates(n)
+    rng = np.random.default_rng(11)
+    x = 2000.0 * np.exp(_ar1(rng, n, 0.08, 0.4) - 0.003)
+    for i, d in enumerate(days):
+        if d.day == 1:
+            x[i] += 15_000.0
+        if d.day == 2:
+            x[i] += 6_000.0
+    s = score_timeseries(days, x, profile="cost", min_impact=50.0, holidays=None)
+    late = [i for i, d in enumerate(days) if d.day in (1, 2) and i >= 120]
+    flagged = [str(days[i]) for i in late if s.is_anomaly[i]]
+    assert len(flagged) <= 1, flagged
