@@ -12,13 +12,15 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from alerts.amconfig import UNDELIVERED_TYPES, HTTPClientConfig
+from alerts.amdefaults import VIEW_TEMPLATES
 from alerts.channels.http import unsupported_http_options
 from alerts.config import AlertingConfig
-from alerts.template import Library, check_field, library
+from alerts.template import Library, check_field, check_html, library
 
 __all__ = ["config_warnings"]
 
 _TEMPLATED = ("slack_configs", "pagerduty_configs", "opsgenie_configs")
+_LAYOUT = "Vigil's own layout is sent instead"
 
 
 def _template_fields(model: BaseModel, path: str, lib: Library) -> list[tuple[str, str]]:
@@ -39,34 +41,6 @@ def _template_fields(model: BaseModel, path: str, lib: Library) -> list[tuple[st
             for k, v in value.items():
                 if isinstance(v, str) and (why := check_field(v, lib)):
                     out.append((f"{key}.{k}", f"template not supported by Vigil (sent as written): {why}"))
-    return out
-
-
-def _forward_repeat_warnings(cfg: AlertingConfig) -> list[tuple[str, str]]:
-    """Forwarded alerts are re-posted with each repeat notification; Alertmanager resolves them at
-    ``resolve_timeout`` without one."""
-    from alerts.durations import format_duration, parse_duration
-    from alerts.routing import RoutingError, compile_routes
-
-    try:
-        root = compile_routes(cfg.route, list(cfg.receivers), cfg.all_time_intervals)
-    except RoutingError:
-        return []
-    receivers = {r.name: r for r in cfg.receivers}
-    out: list[tuple[str, str]] = []
-    for route in root.walk():
-        recv = receivers.get(route.opts.receiver)
-        for j, fwd in enumerate(recv.alertmanager_configs if recv else ()):
-            timeout = parse_duration(fwd.resolve_timeout or cfg.global_.resolve_timeout)
-            if route.opts.repeat_interval >= timeout:
-                out.append(
-                    (
-                        f"{route.path}.repeat_interval",
-                        f"{format_duration(route.opts.repeat_interval)} is not shorter than the resolve_timeout "
-                        f"({format_duration(timeout)}) of {recv.name if recv else ''}.alertmanager_configs[{j}]: "
-                        "Alertmanager resolves forwarded alerts between repeats",
-                    )
-                )
     return out
 
 
@@ -91,11 +65,14 @@ def config_warnings(cfg: AlertingConfig, *, base_dir: Path | None = None) -> lis
             ("msteamsv2_configs", ("title", "summary", "text")),
             ("email_configs", ("html", "text")),
         ):
+            views = VIEW_TEMPLATES[field_name]
             for j, c in enumerate(getattr(r, field_name)):
                 for name in names:
-                    if "{{" in (getattr(c, name) or ""):
+                    value = getattr(c, name) or ""
+                    why = check_html(value, lib, views) if name == "html" else check_field(value, lib, views)
+                    if why:
                         out.append(
-                            (f"{p}.{field_name}[{j}].{name}", "template not used: Vigil sends its own layout here")
+                            (f"{p}.{field_name}[{j}].{name}", f"template not supported by Vigil ({_LAYOUT}): {why}")
                         )
         for field_name in (
             "slack_configs",
@@ -115,7 +92,6 @@ def config_warnings(cfg: AlertingConfig, *, base_dir: Path | None = None) -> lis
                     out.append((f"{key}.http_config.{opt}", "not applied by Vigil"))
                 if field_name in _TEMPLATED:
                     out.extend(_template_fields(c, key, lib))
-    out.extend(_forward_repeat_warnings(cfg))
     for opt in unsupported_http_options(cfg.global_.http_config):
         out.append((f"global.http_config.{opt}", "not applied by Vigil"))
     for path, why in lib.errors:

@@ -4,6 +4,11 @@ A receiver field left at its Alertmanager default (``{{ template "slack.default.
 these: the subject line ``[FIRING:2] <group label values> (<other common labels>)``, the Alertmanager
 link, and the plain-text alert list. They produce what Alertmanager's default.tmpl produces for the
 same data; the template engine (:mod:`alerts.template`) calls them by name.
+
+The defaults of the Teams card and of the email (:data:`VIEW_TEMPLATES`) are not Alertmanager's layout:
+they name Vigil's own rendering of the notification (:mod:`alerts.view`), which the Teams and email
+channels supply when they render ``title``/``summary``/``text``/``html`` (``Views`` in
+:mod:`alerts.template`).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from urllib.parse import quote_plus
 
 from alerts.template.data import Alerts, Data
 
-__all__ = ["DEFAULT_TEMPLATES", "alertmanager_url", "subject", "text_alert_list"]
+__all__ = ["DEFAULT_TEMPLATES", "VIEW_TEMPLATES", "alertmanager_url", "subject", "text_alert_list"]
 
 
 def subject(d: Data) -> str:
@@ -74,4 +79,20 @@ DEFAULT_TEMPLATES: dict[str, Callable[[Any], str]] = {
     "opsgenie.default.message": subject,
     "opsgenie.default.description": _opsgenie_description,
     "opsgenie.default.source": alertmanager_url,
+}
+
+
+_TEAMS = (
+    "msteams.default.title",
+    "msteams.default.summary",
+    "msteams.default.text",
+    "msteamsv2.default.title",
+    "msteamsv2.default.text",
+)
+
+# Receiver type -> the named templates its channel renders with Vigil's own layout.
+VIEW_TEMPLATES: dict[str, tuple[str, ...]] = {
+    "msteams_configs": _TEAMS,
+    "msteamsv2_configs": _TEAMS,
+    "email_configs": ("email.default.subject", "email.default.html", "email.default.text"),
 }

@@ -28,6 +28,7 @@ from alerts.amconfig import (
 )
 from alerts.durations import parse_duration
 from alerts.matchers import MatcherError, is_classic_label_name, parse_matchers
+from alerts.money import DisplayConfig
 from alerts.regex import RegexError, compile_anchored
 from alerts.remediation.config import RemediationConfig, RemediationReceiverConfig
 from alerts.silences import SilencePolicy
@@ -446,6 +447,9 @@ class AlertingConfig(StrictModel):
     )
     remediation: RemediationConfig = Field(default_factory=RemediationConfig)
     silences: SilencePolicy = Field(default_factory=SilencePolicy)
+    display: DisplayConfig = Field(
+        default_factory=DisplayConfig, description="A display currency shown beside billing amounts."
+    )
 
     @field_validator("templates")
     @classmethod

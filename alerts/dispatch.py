@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     import httpx
 
     from alerts.config import AlertingConfig, GlobalConfig
+    from alerts.money import DisplayConfig
 
 __all__ = ["DeliveryResult", "build_notifier", "deliver"]
 
@@ -88,11 +89,11 @@ def build_notifier(
         if cfg.action_base_url is None and action_base_url:
             # The host's public URL (with the card_action function key) unless the config names one.
             cfg = cfg.model_copy(update={"action_base_url": action_base_url})
-        return MSTeamsNotifier(cfg, sink=sink, signing_key=signing_key, transport=transport)
+        return MSTeamsNotifier(cfg, sink=sink, signing_key=signing_key, transport=transport, templates=templates)
     if isinstance(cfg, EmailConfig):
         from alerts.channels.email import EmailNotifier
 
-        return EmailNotifier(cfg, sink=sink)
+        return EmailNotifier(cfg, sink=sink, templates=templates)
     if isinstance(cfg, WebhookConfig):
         from alerts.channels.webhook import WebhookNotifier
 
@@ -187,7 +188,7 @@ def deliver(
             result.skipped.append((integ.name, "resolved; send_resolved is false"))
             continue
         if views is None:
-            views = _load_views(store, firing, shown_resolved, config if signing_key else None)
+            views = _load_views(store, firing, shown_resolved, config if signing_key else None, display=config.display)
         if not views:
             result.skipped.append((integ.name, "alerts no longer stored"))
             continue
@@ -249,7 +250,12 @@ def deliver(
 
 
 def _load_views(
-    store: StateStore, firing: frozenset[str], resolved: frozenset[str], config: AlertingConfig | None = None
+    store: StateStore,
+    firing: frozenset[str],
+    resolved: frozenset[str],
+    config: AlertingConfig | None = None,
+    *,
+    display: DisplayConfig | None = None,
 ) -> list[AlertView]:
     """The alerts to show; with ``config`` (links are signed), whether each may carry an Approve
     button: firing now, and the remediation policy allows it (a remediation for its rule, in scope,
@@ -268,5 +274,6 @@ def _load_views(
 
             alert = Alert(alert.labels, alert.annotations, alert.starts_at, None)
         approvable = config is not None and rec.firing and approval_refusal(rec.labels, config) is None
-        views.append(AlertView(alert, fp, rec.evidence, get_ack(store, fp), outcome_for(store, fp), approvable))
+        ack, outcome = get_ack(store, fp), outcome_for(store, fp)
+        views.append(AlertView(alert, fp, rec.evidence, ack, outcome, approvable, display))
     return views

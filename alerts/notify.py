@@ -29,6 +29,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 import httpx
 
+from alerts.money import DisplayConfig
 from core.model import Alert
 
 __all__ = [
@@ -62,6 +63,7 @@ class AlertView:
     ack: Mapping[str, Any] | None = None
     remediation: str | None = None  # the outcome of a remediation, e.g. "remediated by …" or "failed: …"
     approvable: bool = False  # an Approve button may be shown (alerts.remediation.policy.approval_refusal)
+    display: DisplayConfig | None = None  # the display currency shown beside billing amounts (vigil.yaml display:)
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -42,7 +42,7 @@ from core.state.base import Namespace, StateStore
 if TYPE_CHECKING:
     from alerts.config import AlertingConfig
 
-__all__ = ["ProcessResult", "current_alerts", "gc", "notification_key", "process"]
+__all__ = ["ProcessResult", "current_alerts", "gc", "muted_by_time", "muting", "notification_key", "process"]
 
 log = logging.getLogger(__name__)
 
@@ -96,11 +96,30 @@ def notification_key(receiver: str, group_key: str, firing: Iterable[str], resol
     return h.hexdigest()[:32]
 
 
-def _muted_by_time(route: Route, intervals: dict[str, Any], now: datetime) -> bool:
+def muted_by_time(route: Route, intervals: dict[str, Any], now: datetime) -> bool:
+    """The route is held now by its ``mute_time_intervals`` or outside its ``active_time_intervals``."""
     o = route.opts
     if any(in_any(intervals.get(n, ()), now) for n in o.mute_time_intervals):
         return True
     return bool(o.active_time_intervals) and not any(in_any(intervals.get(n, ()), now) for n in o.active_time_intervals)
+
+
+def muting(
+    config: AlertingConfig, store: StateStore, alerts: Mapping[str, AlertRecord], now: datetime
+) -> Callable[[str, Mapping[str, str]], str | None]:
+    """``muted(fingerprint, labels)``: "inhibited" (by a firing alert, through ``inhibit_rules``),
+    "silenced" (an active silence) or None."""
+    inhibitor = Inhibitor(config.inhibit_rules, ((fp, a.labels) for fp, a in alerts.items() if a.firing))
+    silences = active_silences(store, now)
+
+    def muted(fp: str, labels: Mapping[str, str]) -> str | None:
+        if inhibitor.rules and inhibitor.inhibited_by(fp, labels):
+            return "inhibited"
+        if silences and silenced_by(silences, labels):
+            return "silenced"
+        return None
+
+    return muted
 
 
 def process(
@@ -123,17 +142,17 @@ def process(
     res.new, res.updated, res.resolved, res.ignored = stats.new, stats.updated, stats.resolved, stats.ignored
     res.alerts = len(alerts)
 
-    inhibitor = Inhibitor(config.inhibit_rules, ((fp, a.labels) for fp, a in alerts.items() if a.firing))
-    silences = active_silences(store, now)
+    muted = muting(config, store, alerts, now)
 
     groups: dict[tuple[int, str], tuple[Route, str, list[AlertRecord]]] = {}
     for fp, a in alerts.items():
         if a.firing:
             res.firing += 1
-        if inhibitor.rules and inhibitor.inhibited_by(fp, a.labels):
+        why = muted(fp, a.labels)
+        if why == "inhibited":
             res.inhibited += 1
             continue
-        if silences and silenced_by(silences, a.labels):
+        if why == "silenced":
             res.silenced += 1
             continue
         for route in c.root.match(a.labels):
@@ -150,7 +169,7 @@ def process(
         integs = c.integrations.get(receiver, [])
         if not integs:
             continue  # a receiver with no integrations is a black hole, as in Alertmanager
-        if (route.opts.mute_time_intervals or route.opts.active_time_intervals) and _muted_by_time(
+        if (route.opts.mute_time_intervals or route.opts.active_time_intervals) and muted_by_time(
             route, c.time_intervals, now
         ):
             res.time_muted += 1

@@ -5,7 +5,8 @@ facts (where, since when, how sure, the money, the evidence, who changed it), th
 remediation text, a drill-down and links (portal, runbook). The Teams card and the email render
 these parts; neither formats a figure, a time or a link on its own, so the two agree.
 
-Money is written in the billing currency with its symbol and two decimals (``$2,203.20``);
+Money is written in the billing currency with its symbol and fixed decimals (``$2,203.20``,
+``alerts.money``), with the configured display currency beside it (``$2,203.20 (≈ €2,026.94)``);
 times as ``2026-11-25 00:00 UTC``. The text is untrusted: channels escape it for their medium.
 """
 
@@ -15,48 +16,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
+from alerts.money import NO_DISPLAY, fmt_money
 from alerts.notify import AlertView
 
-__all__ = ["ActionView", "action_view", "fmt_money", "fmt_time", "portal_url"]
-
-_SYMBOLS = {
-    "USD": "$",
-    "EUR": "€",
-    "GBP": "£",
-    "JPY": "¥",
-    "CNY": "¥",
-    "INR": "₹",
-    "AUD": "A$",
-    "CAD": "C$",
-    "CHF": "CHF ",
-    "SEK": "kr ",
-    "NOK": "kr ",
-    "DKK": "kr ",
-    "BRL": "R$",
-    "KRW": "₩",
-}
-_ZERO_DECIMALS = {"JPY", "KRW"}
-
-
-def fmt_money(amount: Any, currency: str) -> str:
-    """``$2,203.20`` (symbol, thousands separators, the currency's fixed decimals); the ISO code
-    after the figure when the symbol is ambiguous or unknown (``kr 10.00 SEK``, ``12.00 XYZ``)."""
-    try:
-        value = float(amount)
-    except (TypeError, ValueError):
-        return str(amount)
-    code = (currency or "").strip().upper()
-    decimals = 0 if code in _ZERO_DECIMALS else 2
-    sign = "-" if value < 0 else ""
-    figure = f"{abs(value):,.{decimals}f}"
-    symbol = _SYMBOLS.get(code)
-    if symbol is None:
-        return f"{sign}{figure} {code}".strip()
-    if code in ("USD", "EUR", "GBP", "INR"):
-        return f"{sign}{symbol}{figure}"
-    return f"{sign}{symbol}{figure} {code}"
+__all__ = ["ActionView", "action_view", "fmt_money", "fmt_time", "person_text", "portal_url", "top_contributors"]
 
 
 def fmt_time(when: datetime | str) -> str:
@@ -78,14 +42,21 @@ def portal_url(resource_id: str) -> str:
 
 
 _MONEY = re.compile(r"(?<![\w.])([+-]?)(\d[\d,]*(?:\.\d+)?) ([A-Z]{3})\b")
+_TOP_CONTRIBUTORS = re.compile(r"Top contributors?: [^\n]*?\)\.?(?=\s|$)")
 _ARM_ID = re.compile(r"/subscriptions/[0-9a-fA-F-]{36}(?:/[^\s/]+/[^\s/]+)*?/providers/[^\s]*/([^\s/]+)")
 
 
-def _text(s: str) -> str:
+def person_text(s: str) -> str:
     """A detector's text for a person: "101.68 USD" as "$101.68" (one money format everywhere), and
     a full ARM resource id as its name (the id stays in the "Resource id" fact)."""
     s = _ARM_ID.sub(lambda m: m.group(1), s)
     return _MONEY.sub(lambda m: m.group(1) + fmt_money(m.group(2).replace(",", ""), m.group(3)), s)
+
+
+def top_contributors(description: str) -> str:
+    """The "Top contributor(s): name (+12.34 USD)." sentence of a cost anomaly's description, else ""."""
+    top = _TOP_CONTRIBUTORS.search(description)
+    return top.group(0) if top else ""
 
 
 def web_url(url: str) -> str:
@@ -145,33 +116,44 @@ def _scope(v: AlertView, names: Mapping[str, str]) -> str:
 
 def _money_facts(v: AlertView, currency: str) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
+    display = v.display or NO_DISPLAY
+
+    def money(amount: float) -> str:
+        return display.money(amount, currency)
+
     waste = _num(v, "monthly_waste")
     if waste is not None:
-        out.append(("Monthly waste", f"{fmt_money(waste, currency)} / month ({fmt_money(waste / 30, currency)} / day)"))
+        out.append(("Monthly waste", f"{money(waste)} / month ({money(waste / 30)} / day)"))
     expected, actual = _num(v, "expected"), _num(v, "actual")
     if expected is not None and actual is not None and currency:
         day = _first(v, "day")
-        out.append(("Expected", fmt_money(expected, currency) + (f" on {day}" if day else "")))
-        out.append(("Actual", fmt_money(actual, currency)))
+        out.append(("Expected", money(expected) + (f" on {day}" if day else "")))
+        out.append(("Actual", money(actual)))
         impact = _num(v, "impact")
         if impact is not None:
             pct = _num(v, "impact_percent")
-            out.append(("Excess", fmt_money(impact, currency) + (f" (+{pct:.0f}%)" if pct is not None else "")))
+            out.append(("Excess", money(impact) + (f" (+{pct:.0f}%)" if pct is not None else "")))
         since = _num(v, "excess_since_first_day")
         if since is not None and _first(v, "first_day"):
-            out.append(("Excess since " + _first(v, "first_day"), fmt_money(since, currency)))
+            out.append(("Excess since " + _first(v, "first_day"), money(since)))
     return out
 
 
-def _evidence_facts(v: AlertView) -> list[tuple[str, str]]:
+def _evidence_facts(v: AlertView, *, with_figures: bool = False) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     cpu, gpu = _num(v, "cpu_max_percent"), _num(v, "gpu_max_percent")
     metrics = [f"CPU max {cpu:.2f} %" if cpu is not None else "", f"GPU max {gpu:.2f} %" if gpu is not None else ""]
     if any(metrics):
         window = _first(v, "idle_hours_window")
         out.append(("Metrics", ", ".join(m for m in metrics if m) + (f" over {window} h" if window else "")))
-    if _first(v, "description"):
-        out.append(("Evidence", _text(_first(v, "description"))))
+    description = _first(v, "description")
+    if description and with_figures:
+        # the cost figures are facts of their own (Expected, Actual, Excess, in currency): the detector's
+        # sentence would repeat them without a currency ("expected 15.30"); keep what it adds
+        has_list = isinstance(v.evidence.get("resources"), list) and bool(v.evidence.get("resources"))
+        description = "" if has_list else top_contributors(description)  # the list is its own fact
+    if description:
+        out.append(("Evidence", person_text(description)))
     contributors = v.evidence.get("resources")
     if isinstance(contributors, list) and contributors and isinstance(contributors[0], dict):
         cur = str(v.evidence.get("currency", ""))
@@ -207,7 +189,7 @@ def action_view(v: AlertView, *, names: Mapping[str, str] | None = None) -> Acti
             val = _first(v, *keys)
             if val:
                 facts.append((title, val))
-    facts += _evidence_facts(v)
+    facts += _evidence_facts(v, with_figures=any(k == "Expected" for k, _ in money))
     policy = _first(v, "violation")
     if policy:
         facts.append(("Failed clause", policy))
@@ -228,7 +210,7 @@ def action_view(v: AlertView, *, names: Mapping[str, str] | None = None) -> Acti
     if rid.startswith("/subscriptions/"):
         facts.append(("Resource id", rid))
     remediation = [line.strip() for line in _first(v, "remediation").splitlines() if line.strip()]
-    drill_lines = [_text(line) for line in _first(v, "drill_down").splitlines() if line.strip()]
+    drill_lines = [person_text(line) for line in _first(v, "drill_down").splitlines() if line.strip()]
     sub, sub_name = labels.get("subscription_id", ""), _first(v, "subscription_name")
     if sub and sub_name:  # the display name beside the id, as in the Scope fact
         drill_lines = [
@@ -237,7 +219,7 @@ def action_view(v: AlertView, *, names: Mapping[str, str] | None = None) -> Acti
     return ActionView(
         title=labels.get("alertname", "alert"),
         name=name or v.fingerprint,
-        summary=_text(_first(v, "summary", "title")),
+        summary=person_text(_first(v, "summary", "title")),
         facts=[(k, x) for k, x in facts if x],
         risk=_first(v, "risk"),
         remediation=remediation,

@@ -197,6 +197,12 @@ class DriftConfig(StrictModel):
     parameters: dict[str, dict[str, object]] = Field(
         default_factory=dict, description="Parameter values per policy definition name."
     )
+    history_days: int = Field(
+        default=180, ge=1, le=3650, description="Days of verdict history kept per resource and rule (the newest stays)."
+    )
+    history_entries: int = Field(
+        default=100, ge=1, le=10_000, description="Most verdict-history entries kept per resource and rule."
+    )
 
 
 class ActivityConfig(StrictModel):

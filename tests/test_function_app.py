@@ -41,6 +41,7 @@ EXPECTED = {
     "activity": "timerTrigger",
     "sweep": "timerTrigger",
     "digest": "timerTrigger",
+    "forward": "timerTrigger",
     "health": "httpTrigger",
     "remediate": "queueTrigger",
     "card_action": "httpTrigger",
@@ -170,6 +171,7 @@ class Recorder:
             "run_sweep",
             "run_digest",
             "run_activity",
+            "run_forward",
             "dispatch_alert",
         ):
             setattr(mod, name, lambda *a, _n=name: self._call(_n, *a))
@@ -346,7 +348,13 @@ def test_handler_errors_propagate_for_platform_retry(recorder: Recorder) -> None
 
 @pytest.mark.parametrize(
     ("function", "handler"),
-    [("metrics", "run_metrics"), ("sweep", "run_sweep"), ("digest", "run_digest"), ("activity", "run_activity")],
+    [
+        ("metrics", "run_metrics"),
+        ("sweep", "run_sweep"),
+        ("digest", "run_digest"),
+        ("activity", "run_activity"),
+        ("forward", "run_forward"),
+    ],
 )
 def test_timer_functions_pass_runtime_and_aware_now(recorder: Recorder, function: str, handler: str) -> None:
     before = datetime.now(UTC)
@@ -529,7 +537,7 @@ def test_resource_event_reads_arm_with_the_runtime_credential(
     assert len(gets) == 1
     assert gets[0].headers["Authorization"].startswith("Bearer ")
     verdicts = {v.value["rule"]: v.value for v in rt.store.query(Namespace.VERDICTS)}
-    assert verdicts["ml-workspace-public-network-access"]["compliant"] is False  # stored in the Azure Table
+    assert verdicts["ml_workspace_public_network_access"]["compliant"] is False  # stored in the Azure Table
 
 
 def test_health_with_real_handler_on_azurite(host_env: dict[str, str]) -> None:
@@ -541,7 +549,7 @@ def test_health_with_real_handler_on_azurite(host_env: dict[str, str]) -> None:
 
 
 def test_timers_with_real_handlers(real_env: dict[str, str]) -> None:
-    for name in ("metrics", "sweep", "digest", "activity"):
+    for name in ("metrics", "sweep", "digest", "activity", "forward"):
         _user_function(name)(TimerRequest())
 
 

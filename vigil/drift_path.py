@@ -11,7 +11,9 @@
 4. reads the resource once per batch through ``reader.get`` (ARM GET or a tenant
    folder); ``None`` (HTTP 404) counts as deleted;
 5. evaluates only the rules for that type, and records each verdict as an
-   ETag-guarded state transition (``Namespace.VERDICTS``), in event-time order;
+   ETag-guarded state transition (``Namespace.VERDICTS``), in event-time order, and each
+   first observation or change of verdict in the verdict history (``vigil.drift_history``:
+   ``Namespace.HISTORY``, with the event id and caller, or the sweep);
 6. returns a FIRING finding for compliant/unknown -> non-compliant and a
    RESOLVED one for non-compliant -> compliant or deleted.
 
@@ -48,6 +50,7 @@ from detectors.drift.engine import EvalEnv, RelatedProvider, Verdict
 from detectors.drift.loader import DriftRule, RuleSet
 from detectors.drift.transitions import Action, Observation, decide
 from ingest.events import EventBatch, Quarantined, ResourceEvent, cap_event_times, parse_events
+from vigil.drift_history import DEFAULT_RETENTION, Retention, record_entry, worth_recording
 
 __all__ = [
     "DriftResult",
@@ -253,11 +256,41 @@ def _finding(
 # --------------------------------------------------------------------------- transitions
 
 
+_HISTORY_BASE = ("resource_id", "rule", "resource_type", "assignment_id")
 _NOTIFY = "notify"  # a fire/resolve recorded with the verdict and not yet handed to the alerts pipeline
 
 
+@dataclass(frozen=True, slots=True)
+class _Source:
+    """Where an observation came from, for its history entry (``vigil.drift_history``)."""
+
+    kind: str  # "event", "sweep", ...
+    event: ResourceEvent | None
+    now: datetime
+    retention: Retention
+
+    @property
+    def id(self) -> str:
+        return self.event.id if self.event is not None else self.kind
+
+    def details(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"source": self.kind, "recorded_at": self.now.isoformat()}
+        e = self.event
+        if e is not None:
+            out.update(event_id=e.id, event_type=e.event_type, who=e.caller or "", correlation_id=e.correlation_id)
+            if e.operation_name:
+                out["operation"] = e.operation_name
+        return out
+
+
 def _transition(
-    store: StateStore, key: str, base: Mapping[str, Any], obs: Observation, *, replay: bool = False
+    store: StateStore,
+    key: str,
+    base: Mapping[str, Any],
+    obs: Observation,
+    *,
+    replay: bool = False,
+    source: _Source | None = None,
 ) -> Action:
     """Record the verdict and return what to report.
 
@@ -268,9 +301,13 @@ def _transition(
     the alerts pipeline is idempotent, so a repeat is harmless. Other events do not repeat it.
     """
     result: list[Action] = [Action.NONE]
+    observed = {"compliant": obs.compliant, "deleted": obs.deleted, "event_time": obs.event_time.isoformat()}
+    noted: list[tuple[bool, bool]] = [(False, False)]  # (write a history entry, the verdict existed)
 
     def record(current: Mapping[str, Any] | None) -> Any:
         decision = decide(current, obs)
+        stale = decision.action is Action.STALE
+        noted[0] = (worth_recording(current, observed, stale=stale), current is not None)
         pending = str(current.get(_NOTIFY) or "") if current is not None else ""
         action = decision.action
         if decision.record is None:
@@ -290,6 +327,14 @@ def _transition(
         return value
 
     update(store, Namespace.VERDICTS, key, record, attempts=_MAX_ATTEMPTS)
+    # After the verdict: a crash in between leaves the entry to the redelivery (worth_recording
+    # repeats the stored observation; the key makes a second add a no-op).
+    if source is not None and noted[0][0]:
+        value = {**{k: base[k] for k in _HISTORY_BASE if k in base}, **observed, **source.details()}
+        record_entry(
+            store, key, obs.event_time, source.id, value,
+            now=source.now, retention=source.retention, prune=noted[0][1],
+        )  # fmt: skip
     return result[0]
 
 
@@ -328,8 +373,10 @@ class _Run:
         *,
         api_version: Any = None,
         assignments: AssignmentSet | None = None,
+        retention: Retention = DEFAULT_RETENTION,
     ) -> None:
         self.store = store
+        self.retention = retention
         self.reader = reader
         self.rules = rules
         self.by_id = {r.id: r for r in rules.rules}
@@ -341,6 +388,9 @@ class _Run:
         self.api_version = api_version
         self.cache: dict[str, dict[str, Any] | None] = {}
         self.replay = False  # handling a redelivered event: report still-pending transitions again
+
+    def source(self, kind: str, event: ResourceEvent | None) -> _Source:
+        return _Source(kind, event, self.now, self.retention)
 
     def cached_related(self, provider: RelatedProvider | None) -> RelatedProvider | None:
         """``provider`` with one read per (scope, type) for this invocation."""
@@ -391,7 +441,9 @@ class _Run:
             base = {"resource_id": ref.id, "rule": rule.id, "resource_type": ref.type}
             fire_if_new = rule.meta is None or rule.meta.extra.get("fire_on_first_seen", True) is not False
             obs = Observation(verdict.compliant, when, fire_if_new=fire_if_new, received_at=self.now)
-            action = _transition(self.store, verdict_key(ref.id, rule.id), base, obs, replay=self.replay)
+            key = verdict_key(ref.id, rule.id)
+            origin = self.source(source, event)
+            action = _transition(self.store, key, base, obs, replay=self.replay, source=origin)
             self._emit(action, rule, rule.id, ref, when=when, verdict=verdict, event=event, source=source)
         for assignment in self.assignments.for_type(rtype):
             verdicts = assignment.evaluate(
@@ -410,7 +462,9 @@ class _Run:
                     "assignment_id": assignment.id,
                 }
                 obs = Observation(verdict.compliant, when, received_at=self.now)
-                action = _transition(self.store, verdict_key(ref.id, rule_id), base, obs, replay=self.replay)
+                key = verdict_key(ref.id, rule_id)
+                origin = self.source(source, event)
+                action = _transition(self.store, key, base, obs, replay=self.replay, source=origin)
                 ann = _assignment_annotations(assignment, member)
                 self._emit(
                     action, None, rule_id, ref, when=when, verdict=verdict, event=event, source=source, assignment=ann
@@ -434,6 +488,7 @@ class _Run:
                 dict(rec.value),
                 Observation(None, when, deleted=True, received_at=self.now),
                 replay=self.replay,
+                source=self.source(source, event),
             )
             self._emit(
                 action,
@@ -541,6 +596,7 @@ def handle_events(
     now: datetime,
     api_version: Any = None,
     assignments: AssignmentSet | None = None,
+    retention: Retention = DEFAULT_RETENTION,
 ) -> DriftResult:
     """Handle one Event Grid delivery (see the module docstring).
 
@@ -557,7 +613,10 @@ def handle_events(
         logger.warning("quarantined event %s: %s", q.event_id, q.reason, extra={"event_id": q.event_id})
     if api_version is None:  # the ARM reader knows which api-version it reads each type with
         api_version = getattr(reader, "api_version_for", None)
-    run = _Run(store, reader, _ruleset(rules), now, result, api_version=api_version, assignments=assignments)
+    run = _Run(
+        store, reader, _ruleset(rules), now, result, api_version=api_version, assignments=assignments,
+        retention=retention,
+    )  # fmt: skip
     for event in sorted(batch.events, key=lambda e: e.event_time):
         if not run.relevant(event):
             result.irrelevant += 1  # no rule covers the type: dropped before any I/O
@@ -608,6 +667,7 @@ def handle_resources(
     source: str = "sweep",
     resolve_missing: bool = False,
     assignments: AssignmentSet | None = None,
+    retention: Retention = DEFAULT_RETENTION,
 ) -> DriftResult:
     """The sweep path: evaluate resources (e.g. from Resource Graph) as of ``now``.
 
@@ -617,7 +677,7 @@ def handle_resources(
     """
     result = DriftResult()
     ruleset = _ruleset(rules)
-    run = _Run(store, _NoReader(), ruleset, now, result, assignments=assignments)
+    run = _Run(store, _NoReader(), ruleset, now, result, assignments=assignments, retention=retention)
     run.related = run.cached_related(related)
     seen: set[str] = set()
     for resource in resources:

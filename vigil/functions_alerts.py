@@ -2,8 +2,9 @@
 
 ``dispatch`` delivers one outbox message from ``%ALERTS_QUEUE%`` (a retryable channel
 failure raises, so the host redelivers the message with backoff); ``digest`` builds the
-weekly finance digest on ``%DIGEST_SCHEDULE%``; ``remediate`` executes approved actions
-from ``%REMEDIATION_QUEUE%``; ``card_action`` and ``silences`` are the HTTP endpoints
+weekly finance digest on ``%DIGEST_SCHEDULE%``; ``forward`` re-posts the alerts of
+``alertmanager_configs`` receivers to their Alertmanagers on ``%FORWARD_SCHEDULE%``; ``remediate``
+executes approved actions from ``%REMEDIATION_QUEUE%``; ``card_action`` and ``silences`` are the HTTP endpoints
 (function-key auth; card links also carry their own HMAC signature).
 """
 
@@ -45,6 +46,16 @@ def digest(timer: func.TimerRequest) -> None:
     from vigil import handlers
 
     run_timer_handler(timer, handlers.run_digest)
+
+
+@bp.function_name("forward")
+@bp.retry(strategy="exponential_backoff", max_retry_count="2", minimum_interval="00:00:05", maximum_interval="00:00:30")
+@bp.timer_trigger(arg_name="timer", schedule="%FORWARD_SCHEDULE%", run_on_startup=False, use_monitor=True)
+def forward(timer: func.TimerRequest) -> None:
+    """Keeps forwarded alerts active in the downstream Alertmanagers (the next run retries a failure)."""
+    from vigil import handlers
+
+    run_timer_handler(timer, handlers.run_forward)
 
 
 @bp.function_name("remediate")

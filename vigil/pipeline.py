@@ -15,7 +15,8 @@ triggers are ``LocalRuntime.queue_triggers``, one pass over them per step):
 4. **flush and deliver** - groups still in ``group_wait`` are flushed at their due time, at
    most ``FLUSH_HORIZON`` after ``now`` (the local clock moves there; waiting in real time
    would only delay the batch), then the alerts queue -> ``dispatch_alert``: the exact
-   Teams/webhook JSON and .eml files land in ``out_dir/outbox/``.
+   Teams/webhook JSON and .eml files land in ``out_dir/outbox/``; with ``alertmanager_configs``
+   receivers, one run of the forwarding timer (``run_forward``) writes what it would post there too.
 
 This module keeps only the progress display and the run report: ``out_dir/alerts.jsonl``
 (one alert per line), ``out_dir/digest.html`` (:mod:`vigil.pipeline_digest`) and the
@@ -314,6 +315,12 @@ def _files(folder: Path) -> set[str]:
 # ----------------------------------------------------------------------------- entry point
 
 
+def _forwards(config: VigilConfig) -> bool:
+    from alerts.compiled import compiled
+
+    return any(i.kind == "alertmanager" for integs in compiled(config).integrations.values() for i in integs)
+
+
 def run_tenant(
     tenant: str | Path | TenantFolder,
     *,
@@ -378,6 +385,8 @@ def run_tenant(
             clock.now = _flush_time(rt, now)
             before = _files(out / OUTBOX_DIR)
             host.run_queues(deliver=True)  # (a failed part again,) group flushes, then the alerts queue
+            if _forwards(config):  # the forwarding timer's run, where alertmanager_configs receivers exist
+                host.call(handlers.run_forward, rt, clock.now)
             summary.outbox_files = sorted(_files(out / OUTBOX_DIR) - before)
     finally:
         steps.close()

@@ -15,17 +15,23 @@ import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from alerts.money import DisplayConfig
 
 __all__ = ["minimal_digest_html", "write_digest"]
 
 log = logging.getLogger(__name__)
 
 
-def write_digest(path: Path, costs: Any, alerts: Sequence[Mapping[str, Any]], *, now: datetime) -> str:
-    """Write digest.html; returns which renderer produced it ("alerts.digest" or "minimal")."""
+def write_digest(
+    path: Path, costs: Any, alerts: Sequence[Mapping[str, Any]], *, now: datetime, display: DisplayConfig | None = None
+) -> str:
+    """Write digest.html; returns which renderer produced it ("alerts.digest" or "minimal"). ``display``
+    (vigil.yaml ``display:``) shows the display currency beside the headline figures."""
     try:
-        page = _full_digest(costs, alerts, now=now)
+        page = _full_digest(costs, alerts, now=now, display=display)
         kind = "alerts.digest"
     except Exception as exc:  # the fallback must show any failure, not crash the run
         log.exception("full digest failed; writing the minimal digest", extra={"error": str(exc)})
@@ -36,7 +42,9 @@ def write_digest(path: Path, costs: Any, alerts: Sequence[Mapping[str, Any]], *,
     return kind
 
 
-def _full_digest(costs: Any, alerts: Sequence[Mapping[str, Any]], *, now: datetime) -> str:
+def _full_digest(
+    costs: Any, alerts: Sequence[Mapping[str, Any]], *, now: datetime, display: DisplayConfig | None = None
+) -> str:
     from alerts.digest.data import FindingRecord, build_digest
     from alerts.digest.render import render
 
@@ -44,7 +52,7 @@ def _full_digest(costs: Any, alerts: Sequence[Mapping[str, Any]], *, now: dateti
     week_start = last_day - timedelta(days=last_day.weekday())
     records = [FindingRecord.from_json(a) for a in alerts]
     digest = build_digest(costs, records, week_start=week_start, now=now)
-    return str(render(digest).html_standalone)
+    return str(render(digest, display=display).html_standalone)
 
 
 def _family(labels: Mapping[str, Any]) -> str:
@@ -55,6 +63,8 @@ def minimal_digest_html(
     costs: Any, alerts: Sequence[Mapping[str, Any]], *, now: datetime, note: str | None = None
 ) -> str:
     """Spend totals (last 7 and 30 days), top 5 services, alerts by family and status."""
+    from alerts.money import fmt_money
+
     rows: list[str] = []
     currency = ""
     if costs is not None and len(costs):
@@ -64,11 +74,12 @@ def minimal_digest_html(
         for days in (7, 30):
             mask = frame["ChargePeriodStart"] >= now - timedelta(days=days)
             total = float(frame.loc[mask & (frame["ChargePeriodStart"] < now), "_amount"].sum())
-            rows.append(f"<tr><td>Spend, last {days} days</td><td>{total:,.2f} {html.escape(currency)}</td></tr>")
+            rows.append(f"<tr><td>Spend, last {days} days</td><td>{html.escape(fmt_money(total, currency))}</td></tr>")
         recent = frame[frame["ChargePeriodStart"] >= now - timedelta(days=30)]
         top = recent.groupby("ServiceName", dropna=False)["_amount"].sum().sort_values(ascending=False).head(5)
         services = "".join(
-            f"<tr><td>{html.escape(str(name))}</td><td>{float(value):,.2f}</td></tr>" for name, value in top.items()
+            f"<tr><td>{html.escape(str(name))}</td><td>{html.escape(fmt_money(float(value), currency))}</td></tr>"
+            for name, value in top.items()
         )
     else:
         services = "<tr><td colspan=2>No cost data</td></tr>"

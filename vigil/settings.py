@@ -157,6 +157,12 @@ class Settings(BaseModel):
         "ACTIVITY_SCHEDULE",
         "Activity-log timer (NCRONTAB): reads sources.activity incrementally, then the control-plane rules.",
     )
+    forward_schedule: str = _setting(
+        "0 */2 * * * *",
+        "FORWARD_SCHEDULE",
+        "Forwarding timer (NCRONTAB, every day): re-posts the firing alerts of alertmanager_configs receivers "
+        "with endsAt two timer periods ahead, so Alertmanager keeps them active between runs.",
+    )
 
     # Queues
     ingest_queue: str = _setting("vigil-ingest", "INGEST_QUEUE", "Queue of cost-export parts to normalize.")
@@ -215,6 +221,14 @@ class Settings(BaseModel):
     def _ncrontab(cls, v: str) -> str:
         if len(v.split()) != _NCRONTAB_FIELDS:
             raise ValueError("expected an NCRONTAB expression with 6 fields: 'sec min hour day month day-of-week'")
+        return v
+
+    @field_validator("forward_schedule")
+    @classmethod
+    def _daily(cls, v: str) -> str:
+        from vigil.ncrontab import longest_gap
+
+        longest_gap(v)  # ValueError with what is wrong
         return v
 
     @field_validator(

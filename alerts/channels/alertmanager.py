@@ -2,11 +2,11 @@
 
 Each alert is posted as Alertmanager's API v2 ``postableAlert``: ``labels``, ``annotations``,
 ``startsAt``, ``endsAt`` and ``generatorURL`` (the Azure portal page of the resource). A resolved alert
-carries its ``endsAt``. A firing alert carries ``endsAt = now + resolve_timeout``, as Prometheus does
-with its own resend window: Alertmanager resolves it then unless it is posted again, so a finding
-Vigil stops reporting (a lost resolve) cannot fire forever. Vigil re-posts firing alerts with every
-repeat notification, so the route to this receiver needs ``repeat_interval`` below ``resolve_timeout``;
-``vigil config validate`` warns when it is not.
+carries its ``endsAt``. A firing alert carries ``endsAt = now + resolve_timeout`` when it is notified, as
+Prometheus does with its own resend window: Alertmanager resolves it then unless it is posted again, so a
+finding Vigil stops reporting (a lost resolve) cannot fire forever. The forwarding timer
+(:mod:`alerts.forward`, ``FORWARD_SCHEDULE``) re-posts every firing alert with ``endsAt`` beyond its next
+run, whatever the route's ``repeat_interval``.
 """
 
 from __future__ import annotations
@@ -65,12 +65,24 @@ class AlertmanagerForwarder:
     def resolve_timeout(self) -> timedelta:
         return parse_duration(self.cfg.resolve_timeout or self.g.resolve_timeout)
 
-    def post(self, alerts: Iterable[Alert], *, now: datetime) -> NotifyResult:
+    def post(
+        self,
+        alerts: Iterable[Alert],
+        *,
+        now: datetime,
+        ends_after: timedelta | None = None,
+        payload: NotificationPayload | None = None,
+    ) -> NotifyResult:
+        """Post these alerts; a firing one ends ``ends_after`` (default: ``resolve_timeout``) from ``now``.
+        With a sink, ``payload`` names the file written instead."""
         doc = postable_alerts(
-            alerts, now=now, resolve_timeout=self.resolve_timeout, portal=self.cfg.generator_url == "azure_portal"
+            alerts,
+            now=now,
+            resolve_timeout=self.resolve_timeout if ends_after is None else ends_after,
+            portal=self.cfg.generator_url == "azure_portal",
         )
         body = json.dumps(doc, separators=(",", ":")).encode()
-        return self._send(body, None)
+        return self._send(body, payload)
 
     def _send(self, body: bytes, payload: NotificationPayload | None) -> NotifyResult:
         pid = part_id(body)
@@ -90,10 +102,4 @@ class AlertmanagerForwarder:
         return NotifyResult(res.ok, res.retryable, res.reason, (pid,) if res.ok else ())
 
     def notify(self, payload: NotificationPayload) -> NotifyResult:
-        doc = postable_alerts(
-            (v.alert for v in payload.alerts),
-            now=payload.issued_at or payload.now,
-            resolve_timeout=self.resolve_timeout,
-            portal=self.cfg.generator_url == "azure_portal",
-        )
-        return self._send(json.dumps(doc, separators=(",", ":")).encode(), payload)
+        return self.post((v.alert for v in payload.alerts), now=payload.issued_at or payload.now, payload=payload)

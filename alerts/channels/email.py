@@ -149,8 +149,11 @@ class EmailNotifier:
         acs_client: Any = None,
         credential: Any = None,
         smtp_factory: Callable[..., smtplib.SMTP] | None = None,
+        templates: tuple[str, ...] = (),
     ) -> None:
+        """``templates``: the config's ``templates:`` globs, whose ``define`` blocks ``html``/``text`` may call."""
         self.cfg = cfg
+        self.templates = templates
         self.sink = sink
         self.tls_context = tls_context
         self._acs_client = acs_client
@@ -161,10 +164,33 @@ class EmailNotifier:
         return list(payload.alerts) if self.cfg.send_resolved else payload.firing
 
     def build_message(self, payload: NotificationPayload) -> EmailMessage:
-        # alertmanager.yml's `text`/`html` are usually Go templates, which Vigil does not render:
-        # a plain `text` becomes an intro paragraph, a template is ignored (Vigil's layout is used).
-        intro = self.cfg.text if self.cfg.text and "{{" not in self.cfg.text else None
-        subject, text, body = render_email(payload, visible=self._visible(payload), intro=intro)
+        """The message. ``html`` and a templated ``text`` (alertmanager.yml's Go templates) are rendered
+        over Alertmanager's data model and replace Vigil's HTML and text parts; a field the template
+        subset cannot render keeps Vigil's part (and is logged). A plain ``text`` without ``{{`` is an
+        intro paragraph in Vigil's layout. Printed values are escaped: html/template-like for ``html``
+        (:mod:`alerts.template.htmlesc`), control characters removed for ``text`` and headers."""
+        plain = self.cfg.text if self.cfg.text and "{{" not in self.cfg.text else None
+        subject, text, body = render_email(payload, visible=self._visible(payload), intro=plain)
+        from alerts.template.funcs import Safe
+
+        vigil_html, vigil_text = Safe(body), Safe(text)  # Vigil's parts, already escaped for their context
+        views = {
+            "email.default.subject": lambda _: subject,
+            "email.default.html": lambda _: vigil_html,
+            "email.default.text": lambda _: vigil_text,
+        }
+        data: dict[str, Any] | None = None
+        if self.cfg.html or (self.cfg.text and plain is None):
+            from alerts.amdata import payload_data
+            from alerts.template import EMPTY, library, render_body
+            from alerts.template.htmlesc import HtmlEscaper
+
+            data = payload_data(payload)
+            lib = library(self.templates) if self.templates else EMPTY
+            if self.cfg.html:
+                body = render_body(self.cfg.html, data, escape=HtmlEscaper(), lib=lib, views=views) or body
+            if self.cfg.text and plain is None:
+                text = render_body(self.cfg.text, data, escape=strip_controls, lib=lib, views=views) or text
         msg = EmailMessage()
         msg["Subject"] = subject
         msg["From"] = self.cfg.from_ or "vigil@localhost"
@@ -173,7 +199,6 @@ class EmailNotifier:
         msg["Date"] = formatdate(when.timestamp(), usegmt=True)
         msg["Message-ID"] = message_id(payload, self.cfg.from_)
         msg["X-Vigil-Notification-Key"] = payload.key
-        data = None
         for k, raw in self.cfg.headers.items():
             value = raw
             if "{{" in raw:  # Alertmanager's headers are Go templates (Subject: '{{ template "__subject" . }}')
@@ -181,7 +206,7 @@ class EmailNotifier:
                 from alerts.template import render_field
 
                 data = data or payload_data(payload)
-                value = render_field(raw, data)
+                value = render_field(raw, data, views=views)
             if k in msg:
                 del msg[k]
             msg[k] = " ".join(value.split())  # one line: a label value cannot add a header

@@ -12,6 +12,7 @@ into cards of at most ``max_card_bytes`` (28 KB by default), and beyond
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -32,13 +33,16 @@ from alerts.notify import (
     post_with_retries,
 )
 from alerts.signing import derive_nonce, sign_link
+from alerts.template import EMPTY, Library, library
 from alerts.view import action_view, portal_url, web_url
-from core.untrusted import escape_markdown
+from core.untrusted import escape_markdown, strip_controls
 
 __all__ = ["MSTeamsConfig", "MSTeamsNotifier", "card_bytes", "portal_url", "render_cards"]
 
 CARD_VERSION = "1.5"
 _TEXT_MAX = 600
+_CUSTOM_TEXT_MAX = 4000  # a rendered `text` template, repeated on each card of a split group
+_DEFAULT_TEXT = re.compile(r'\{\{-?\s*template\s+"msteams(?:v2)?\.default\.text"\s+\.\s*-?\}\}')
 _SEVERITY_STYLE = {
     "critical": ("attention", "Attention"),
     "high": ("attention", "Attention"),
@@ -53,26 +57,34 @@ def _clip(text: Any, limit: int = _TEXT_MAX) -> str:
     return s if len(s) <= limit else s[: limit - 1] + "…"
 
 
+def _clip_md(text: str, limit: int) -> str:
+    """Rendered Markdown clipped without leaving a dangling escape backslash."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip("\\") + "…"
+
+
 def _md(text: Any, limit: int = _TEXT_MAX) -> str:
     """Untrusted text (labels, annotations, event claims, service names) for a Markdown TextBlock or
     FactSet value: clipped, then rendered literally (no links, no formatting, no control characters)."""
     return escape_markdown(_clip(text, limit))
 
 
-def _envelope(body: list[dict[str, Any]]) -> dict[str, Any]:
+def _envelope(body: list[dict[str, Any]], fallback: str | None = None) -> dict[str, Any]:
+    card: dict[str, Any] = {
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "type": "AdaptiveCard",
+        "version": CARD_VERSION,
+        "msteams": {"width": "Full"},
+        "body": body,
+    }
+    if fallback:
+        card["fallbackText"] = fallback
     return {
         "type": "message",
         "attachments": [
             {
                 "contentType": "application/vnd.microsoft.card.adaptive",
                 "contentUrl": None,
-                "content": {
-                    "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
-                    "type": "AdaptiveCard",
-                    "version": CARD_VERSION,
-                    "msteams": {"width": "Full"},
-                    "body": body,
-                },
+                "content": card,
             }
         ],
     }
@@ -87,11 +99,16 @@ def _item_size(item: dict[str, Any]) -> int:
 
 
 class _Renderer:
-    def __init__(self, cfg: MSTeamsConfig, payload: NotificationPayload, signing_key: bytes | None) -> None:
+    def __init__(
+        self, cfg: MSTeamsConfig, payload: NotificationPayload, signing_key: bytes | None, lib: Library
+    ) -> None:
         self.cfg = cfg
+        self.lib = lib
         self.p = payload
         self.key = signing_key
         self.ttl: timedelta = parse_duration(cfg.link_ttl)
+        self._data: dict[str, Any] | None = None
+        self._text: str | None = None
 
     def _link(self, action: str, fp: str) -> str | None:
         console = web_url(self.cfg.console_base_url or "").rstrip("/")
@@ -107,16 +124,77 @@ class _Renderer:
             self.cfg.action_base_url, action, {"fp": fp}, key=self.key, issued_at=issued, ttl=self.ttl, nonce=nonce
         )
 
-    def title(self) -> str:
-        if self.cfg.title and "{{" not in self.cfg.title:  # Go templates (alertmanager.yml) are not rendered
-            return self.cfg.title
+    def vigil_title(self, *, markdown: bool = True) -> str:
+        """Vigil's title: ``[FIRING:2] <alertname>`` (``msteams.default.title``)."""
         common = self.p.common_labels()
         name = common.get("alertname") or ", ".join(f"{k}={v}" for k, v in sorted(self.p.group_labels.items()))
         n_f, n_r = len(self.p.firing), len(self.p.resolved)
         status = f"FIRING:{n_f}" if n_f else "RESOLVED"
         if n_f and n_r:
             status += f" RESOLVED:{n_r}"
-        return f"[{status}] {_md(name, 200) if name else 'Vigil alerts'}"
+        shown = (_md(name, 200) if markdown else strip_controls(_clip(name, 200))) if name else "Vigil alerts"
+        return f"[{status}] {shown}"
+
+    def alert_list(self) -> str:
+        """The alerts as Markdown lines (``msteams.default.text`` inside a custom ``text``)."""
+        lines = []
+        for v in self.p.alerts:
+            av = action_view(v)
+            line = f"- **{_md(av.title, 200)}** · {_md(av.name, 300)}"
+            lines.append(line + (f": {_md(av.summary)}" if av.summary else ""))
+        return "\n".join(lines)
+
+    def _views(self) -> dict[str, Callable[[Any], str]]:
+        from alerts.template.funcs import Safe
+
+        def title(_: Any) -> str:
+            return Safe(self.vigil_title())
+
+        return {
+            "msteams.default.title": title,
+            "msteamsv2.default.title": title,
+            "msteams.default.summary": lambda _: self.vigil_title(markdown=False),
+            "msteams.default.text": lambda _: Safe(self.alert_list()),
+            "msteamsv2.default.text": lambda _: Safe(self.alert_list()),
+        }
+
+    def _template(self, text: str, escape: Callable[[str], str]) -> str | None:
+        """A Go template field (alertmanager.yml) over Alertmanager's data model; None if not renderable."""
+        from alerts.amdata import payload_data
+        from alerts.template import render_body
+
+        if self._data is None:
+            self._data = payload_data(self.p)
+        return render_body(text, self._data, escape=escape, lib=self.lib, views=self._views())
+
+    def title(self) -> str:
+        t = self.cfg.title
+        if t and "{{" not in t:
+            return t
+        out = self._template(t, escape_markdown) if t else None
+        return out if out and out.strip() else self.vigil_title()
+
+    def text(self) -> str | None:
+        """The card's text under the title: ``text`` as written, or rendered when it is a template (the
+        values it prints escaped for Markdown). None for no text, also when ``text`` is only Alertmanager's
+        default (Vigil's layout below is that)."""
+        if self._text is None:
+            t = self.cfg.text or ""
+            if "{{" not in t:
+                self._text = _clip(t)
+            elif _DEFAULT_TEXT.fullmatch(t.strip()):
+                self._text = ""
+            else:
+                self._text = _clip_md(self._template(t, escape_markdown) or "", _CUSTOM_TEXT_MAX)
+        return self._text or None
+
+    def summary(self) -> str | None:
+        """``summary`` as the card's ``fallbackText`` (plain text: values without control characters)."""
+        t = self.cfg.summary
+        if not t or "{{" not in t:
+            return t or None
+        out = self._template(t, strip_controls)
+        return _clip(out, 300) if out else None
 
     def header(self, part: str) -> list[dict[str, Any]]:
         sev = self.p.common_labels().get("severity", "")
@@ -148,8 +226,9 @@ class _Renderer:
                 ],
             }
         ]
-        if self.cfg.text and "{{" not in self.cfg.text:
-            items.append({"type": "TextBlock", "text": _clip(self.cfg.text), "wrap": True})
+        text = self.text()
+        if text:
+            items.append({"type": "TextBlock", "text": text, "wrap": True})
         return items
 
     def alert_item(self, v: AlertView) -> dict[str, Any]:
@@ -204,10 +283,11 @@ class _Renderer:
 
 
 def render_cards(
-    cfg: MSTeamsConfig, payload: NotificationPayload, *, signing_key: bytes | None = None
+    cfg: MSTeamsConfig, payload: NotificationPayload, *, signing_key: bytes | None = None, lib: Library = EMPTY
 ) -> list[dict[str, Any]]:
-    """Render a notification as one or more Teams message envelopes, each <= max_card_bytes."""
-    r = _Renderer(cfg, payload, signing_key)
+    """Render a notification as one or more Teams message envelopes, each <= max_card_bytes. ``lib``: the
+    ``define`` blocks of the ``templates:`` files, for ``title``/``summary``/``text`` templates."""
+    r = _Renderer(cfg, payload, signing_key, lib)
     limit = cfg.max_card_bytes
     views = sorted(payload.alerts, key=lambda v: (v.alert.ends_at is not None, v.alert.labels.get("resource_id", "")))
     items = [r.alert_item(v) for v in views]
@@ -221,7 +301,8 @@ def render_cards(
             "isSubtle": True,
         }
     )
-    base = len(card_bytes(_envelope(r.header(reserve))))
+    fallback = r.summary()
+    base = len(card_bytes(_envelope(r.header(reserve), fallback)))
     pages: list[list[dict[str, Any]]] = []
     cur: list[dict[str, Any]] = []
     size = base
@@ -259,7 +340,7 @@ def render_cards(
                     "isSubtle": True,
                 }
             )
-        out.append(_envelope(body))
+        out.append(_envelope(body, fallback))
     return out
 
 
@@ -275,8 +356,10 @@ class MSTeamsNotifier:
         sink: DirectorySink | None = None,
         signing_key: bytes | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        templates: tuple[str, ...] = (),
     ) -> None:
         self.cfg = cfg
+        self.lib = library(templates) if templates else EMPTY
         self.sink = sink
         self.signing_key = signing_key
         self.sleep = sleep
@@ -291,7 +374,7 @@ class MSTeamsNotifier:
         return None
 
     def notify(self, payload: NotificationPayload) -> NotifyResult:
-        cards = render_cards(self.cfg, payload, signing_key=self.signing_key)
+        cards = render_cards(self.cfg, payload, signing_key=self.signing_key, lib=self.lib)
         bodies = [card_bytes(c) for c in cards]
         sent: list[str] = []
         if self.sink is not None:

@@ -5,6 +5,8 @@ inline by Content-ID)."""
 from __future__ import annotations
 
 import base64
+import re
+from dataclasses import dataclass
 from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -13,12 +15,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from alerts.digest.charts import daily_spend_png
-from alerts.digest.data import Digest
+from alerts.digest.data import Digest, FindingRecord, Mover
+from alerts.money import NO_DISPLAY, DisplayConfig, fmt_money
+from core.text import shorten
 
 if TYPE_CHECKING:
     import jinja2
 
-__all__ = ["MAX_EMAIL_BYTES", "DigestTooLargeError", "RenderedDigest", "render"]
+__all__ = [
+    "MAX_EMAIL_BYTES",
+    "AnomalyLine",
+    "DigestTooLargeError",
+    "RenderedDigest",
+    "anomaly_line",
+    "mover_label",
+    "render",
+]
 
 MAX_EMAIL_BYTES = 1_000_000
 _CID = "daily-spend"
@@ -41,14 +53,88 @@ def _env() -> jinja2.Environment:
     )
 
 
-def _helpers(d: Digest) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class AnomalyLine:
+    """One cost anomaly as the digest shows it: names in the title, ids in the details, one date."""
+
+    title: str  # "Cost anomaly on resource vm-batch-gpu-01"
+    where: str  # "Contoso Production / rg-batch-prod"
+    since: str  # the first day of the excess (the detector's first_day), the one date shown
+    detail: str  # the figures, in the same money format as the cards
+    ident: str  # the full id (ARM resource id or scope), for the details line
+    portal: str
+
+
+_DAY_SUFFIX = re.compile(r"\s+on \d{4}-\d{2}-\d{2}\s*$")
+_ELEVATED = re.compile(r"\s*Elevated since \d{4}-\d{2}-\d{2}\.")
+
+
+def anomaly_line(f: FindingRecord) -> AnomalyLine:
+    """The digest's line for a cost anomaly. The detector's text names the ARM id and two dates (the day
+    measured, the first elevated day); the line names the resource, the subscription by its display name,
+    and one date: since when the cost is elevated."""
+    from alerts.view import person_text, portal_url, top_contributors
+
+    sub_name = f.annotations.get("subscription_name", "")
+    title = person_text(f.text("summary", "title") or f.rule)
+    if f.subscription_id:
+        title = title.replace(f.subscription_id, sub_name or shorten(f.subscription_id, 13))
+    title = _DAY_SUFFIX.sub("", title)
+    where = " / ".join(
+        p
+        for p in (
+            sub_name or (shorten(f.subscription_id, 13) if f.subscription_id else ""),
+            f.resource_group,
+        )
+        if p
+    )
+    first = f.evidence.get("first_day") or f.annotations.get("first_day")
+    since = str(first) if first else (f.starts_at.date().isoformat() if f.starts_at else "")
+    currency = str(f.evidence.get("currency", ""))
+    actual, expected, impact = f.number("actual"), f.number("expected"), f.number("impact")
+    description = f.text("description")
+    if currency and actual is not None and expected is not None:
+        pct = f.number("impact_percent")
+        detail = f"Last day {fmt_money(actual, currency)} against {fmt_money(expected, currency)} expected"
+        if impact is not None:
+            detail += f" (+{fmt_money(impact, currency)}" + (f", +{pct:.0f}%)" if pct is not None else ")")
+        total = f.number("excess_since_first_day")
+        if total is not None:
+            detail += f"; {fmt_money(total, currency)} above expected since it rose"
+        detail += "."
+        top = top_contributors(description)
+        if top:
+            detail += " " + person_text(top)
+    else:
+        detail = person_text(_ELEVATED.sub("", description)).strip()
+    ident = f.resource_id or f.subscription_id
+    return AnomalyLine(title, where, since, detail, ident, portal_url(f.resource_id))
+
+
+def mover_label(m: Mover, width: int) -> str:
+    """A mover's label in at most ``width`` characters: the id inside "Name (id)" is shortened in its
+    middle first, so a name is never cut mid-GUID (``Contoso Data Science (d23f0824…a6a3a450)``)."""
+    if len(m.label) <= width:
+        return m.label
+    if m.name and m.name != m.key:
+        room = width - len(m.name) - 3
+        if room >= 9:
+            return f"{m.name} ({shorten(m.key, room)})"
+    return shorten(m.label, width)
+
+
+def _helpers(d: Digest, display: DisplayConfig) -> dict[str, Any]:
     cur = d.currency
 
     def money(v: float) -> str:
-        return f"{cur} {v:,.2f}"
+        return fmt_money(v, cur)
+
+    def headline(v: float) -> str:
+        """A headline figure: the billing amount with the display currency beside it."""
+        return display.money(v, cur)
 
     def signed(v: float) -> str:
-        return f"{'+' if v >= 0 else '-'}{cur} {abs(v):,.2f}"
+        return ("+" if v >= 0 else "-") + fmt_money(abs(v), cur)
 
     def delta(now: float, then: float) -> str:
         change = now - then
@@ -62,15 +148,32 @@ def _helpers(d: Digest) -> dict[str, Any]:
     def delta_colour(change: float) -> str:
         return "#dc2626" if change > 0 else ("#16a34a" if change < 0 else "inherit")
 
+    from alerts.view import person_text
+
     metric_label = "actual cost (BilledCost)" if d.metric == "BilledCost" else "amortized cost (EffectiveCost)"
+    rate_note = ""
+    if display.currency and display.currency != cur:
+        rate = display.rates.get(cur)
+        rate_note = (
+            f"Figures marked ≈ are in {display.currency} at 1 {cur} = {rate:g} {display.currency}"
+            + (f" (rate of {display.rates_date.isoformat()})" if display.rates_date else "")
+            + ", display.rates in vigil.yaml."
+            if rate is not None
+            else f"No {cur}→{display.currency} rate in display.rates: figures are in {cur} only."
+        )
     return {
         "d": d,
         "money": money,
+        "headline": headline,
         "signed": signed,
         "delta": delta,
         "pct": pct,
         "delta_colour": delta_colour,
         "metric_label": metric_label,
+        "rate_note": rate_note,
+        "anomalies": [anomaly_line(a) for a in d.anomalies],
+        "mover_label": mover_label,
+        "person_text": person_text,
         "one_day": timedelta(days=1),
         "dim_label": {
             "provider": "Cloud (ProviderName)",
@@ -90,11 +193,11 @@ def _chart_alt(d: Digest) -> str:
     week = sum(v for day, v in d.daily if day >= d.week_start)
     budget = ""
     if d.budget is not None:
-        budget = f" Dashed line: budget of {d.currency} {d.budget / 30.4375:,.2f} per day."
+        budget = f" Dashed line: budget of {fmt_money(d.budget / 30.4375, d.currency)} per day."
     return (
         f"Bar chart of daily spend over the 8 weeks from {d.daily[0][0].isoformat()} to "
-        f"{d.daily[-1][0].isoformat()}: total {d.currency} {total:,.2f}; this week (highlighted) "
-        f"{d.currency} {week:,.2f}; highest day {peak_day.isoformat()} at {d.currency} {peak:,.2f}.{budget}"
+        f"{d.daily[-1][0].isoformat()}: total {fmt_money(total, d.currency)}; this week (highlighted) "
+        f"{fmt_money(week, d.currency)}; highest day {peak_day.isoformat()} at {fmt_money(peak, d.currency)}.{budget}"
     )
 
 
@@ -129,9 +232,10 @@ class RenderedDigest:
         return msg
 
 
-def render(digest: Digest) -> RenderedDigest:
+def render(digest: Digest, *, display: DisplayConfig | None = None) -> RenderedDigest:
+    """``display`` (vigil.yaml ``display:``) adds the display currency beside the headline figures."""
     env = _env()
-    ctx = _helpers(digest)
+    ctx = _helpers(digest, display or NO_DISPLAY)
     png: bytes | None = None
     if digest.has_data and digest.daily:
         budget_daily = digest.budget / 30.4375 if digest.budget is not None else None

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from alerts.config import DigestConfig
 from alerts.digest.data import DigestError, FindingRecord, build_digest, parse_scope
 from alerts.digest.render import render
+from alerts.money import DisplayConfig
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -59,10 +60,11 @@ def send_digests(
     send: SendFn,
     budgets: Callable[[DigestConfig], float | None] | None = None,
     remediation_log: Sequence[Mapping[str, Any]] = (),
+    display: DisplayConfig | None = None,
 ) -> list[DigestSendResult]:
-    """One email per digest subscription. A failure for one subscription is
-    logged and reported, and does not stop the others; the caller decides
-    whether to fail the invocation (so that the platform retries)."""
+    """One email per digest subscription, with ``display`` (vigil.yaml's display currency) beside the
+    figures. A failure for one subscription is logged and reported, and does not stop the others; the
+    caller decides whether to fail the invocation (so that the platform retries)."""
     results: list[DigestSendResult] = []
     for cfg in digests:
         try:
@@ -78,7 +80,7 @@ def send_digests(
                 budget=budgets(cfg) if budgets else None,
                 remediation_log=remediation_log,
             )
-            msg = render(digest).to_email(
+            msg = render(digest, display=display).to_email(
                 sender=sender,
                 recipients=list(cfg.recipients),
                 subject=f"Vigil weekly digest {digest.iso_week}: {cfg.name}",

@@ -20,7 +20,21 @@ from typing import Any
 
 from alerts.template.engine import Call, Template, TemplateError
 
-__all__ = ["Library", "TemplateError", "check_field", "check_file_text", "library", "render_field"]
+__all__ = [
+    "Library",
+    "TemplateError",
+    "Views",
+    "check_field",
+    "check_file_text",
+    "check_html",
+    "library",
+    "render_body",
+    "render_field",
+]
+
+Views = Mapping[str, Callable[[Any], str]]
+"""Named templates a channel implements with Vigil's own rendering of the notification
+(``email.default.html`` …, :data:`alerts.amdefaults.VIEW_TEMPLATES`)."""
 
 log = logging.getLogger(__name__)
 
@@ -76,18 +90,59 @@ def _calls(nodes: Sequence[Any]) -> set[str]:
     return out
 
 
-def check_field(text: str, lib: Library = EMPTY) -> str | None:
-    """None if Vigil can render this field; else why not."""
+def check_field(text: str, lib: Library = EMPTY, views: Sequence[str] = ()) -> str | None:
+    """None if Vigil can render this field; else why not. ``views``: the names of the named templates
+    the field's channel implements (:data:`Views`)."""
     if "{{" not in text:
         return None
     try:
         t, nodes = _compile(text)
     except TemplateError as exc:
         return str(exc)
-    known = set(t.builtins) | set(t.defines) | set(lib.defines)
+    known = set(t.builtins) | set(t.defines) | set(lib.defines) | set(views)
     called = _calls(nodes) | {c for body in t.defines.values() for c in _calls(body)}
     missing = sorted(called - known)
     return f'no such template "{missing[0]}"' if missing else None
+
+
+_PROBE = {
+    "receiver": "probe",
+    "status": "firing",
+    "alerts": [
+        {
+            "status": "firing",
+            "labels": {"alertname": "probe", "severity": "high", "resource_id": "/subscriptions/0/x"},
+            "annotations": {"summary": "probe", "description": "probe"},
+            "startsAt": "2026-01-01T00:00:00Z",
+            "endsAt": "0001-01-01T00:00:00Z",
+            "generatorURL": "https://portal.azure.com/",
+            "fingerprint": "0",
+        }
+    ],
+    "groupLabels": {"alertname": "probe"},
+    "commonLabels": {"alertname": "probe", "severity": "high", "resource_id": "/subscriptions/0/x"},
+    "commonAnnotations": {"summary": "probe", "description": "probe"},
+    "externalURL": "",
+}
+
+
+def check_html(text: str, lib: Library = EMPTY, views: Sequence[str] = ()) -> str | None:
+    """An email ``html`` template: :func:`check_field`, then a render over a one-alert probe to find
+    values printed where the html/template-like escaping does not go (JavaScript, CSS)."""
+    why = check_field(text, lib, views)
+    if why or "{{" not in text:
+        return why
+    from alerts.template.data import to_template_data
+    from alerts.template.htmlesc import UNSUPPORTED_CONTEXT, HtmlEscaper
+
+    t, nodes = _compile(text)
+    t = t.with_defines(lib.defines).with_builtins(dict.fromkeys(views, lambda _: ""))
+    try:
+        t.execute(nodes, to_template_data(_PROBE), HtmlEscaper())
+    except TemplateError as exc:
+        if UNSUPPORTED_CONTEXT in str(exc):
+            return str(exc)
+    return None
 
 
 def check_file_text(text: str) -> str | None:
@@ -99,12 +154,38 @@ def check_file_text(text: str) -> str | None:
     return None
 
 
+def render_body(
+    text: str,
+    data: Mapping[str, Any],
+    *,
+    escape: Callable[..., str] | None = None,
+    lib: Library = EMPTY,
+    views: Views | None = None,
+) -> str | None:
+    """Render a template for :func:`alerts.amdata.payload_data`'s ``data``; None (logged) when the
+    subset cannot render it, so the caller falls back to Vigil's own layout. ``escape`` applies to every
+    value an action prints, not to the literal text (see :meth:`Template.execute`)."""
+    from alerts.template.data import to_template_data
+
+    try:
+        t, nodes = _compile(text)
+        if lib.defines:
+            t = t.with_defines(lib.defines)
+        if views:
+            t = t.with_builtins(views)
+        return t.execute(nodes, to_template_data(data), escape)
+    except TemplateError as exc:
+        log.warning("template not rendered", extra={"template": text[:200], "error": str(exc)})
+        return None
+
+
 def render_field(
     text: str,
     data: Mapping[str, Any],
     *,
-    escape: Callable[[str], str] | None = None,
+    escape: Callable[..., str] | None = None,
     lib: Library = EMPTY,
+    views: Views | None = None,
 ) -> str:
     """Render a receiver field for :func:`alerts.amdata.payload_data`'s ``data``.
 
@@ -113,13 +194,5 @@ def render_field(
     """
     if "{{" not in text:
         return text
-    from alerts.template.data import to_template_data
-
-    try:
-        t, nodes = _compile(text)
-        if lib.defines:
-            t = t.with_defines(lib.defines)
-        return t.execute(nodes, to_template_data(data), escape)
-    except TemplateError as exc:
-        log.warning("template not rendered", extra={"template": text[:200], "error": str(exc)})
-        return text
+    out = render_body(text, data, escape=escape, lib=lib, views=views)
+    return text if out is None else out

@@ -446,7 +446,7 @@ def go_str(v: Any) -> str:
 @dataclass(slots=True)
 class _Ctx:
     out: list[str]
-    esc: Callable[[str], str] | None
+    esc: Callable[..., str] | None
     size: int = 0
 
 
@@ -469,20 +469,33 @@ class Template:
         t.defines = {**defines, **self.defines}
         return t
 
+    def with_builtins(self, extra: Mapping[str, Callable[[Any], str]]) -> Template:
+        """A copy with more named templates implemented in Python (``extra`` wins over the built-ins)."""
+        t = Template(self.functions, {**self.builtins, **extra})
+        t.defines = dict(self.defines)
+        return t
+
     def add(self, src: str) -> list[Any]:
         p = _Parser(self.functions)
         nodes = p.parse(src)
         self.defines.update(p.defines)
         return nodes
 
-    def execute(self, nodes: list[Any], data: Any, escape: Callable[[str], str] | None = None) -> str:
+    def execute(self, nodes: list[Any], data: Any, escape: Callable[..., str] | None = None) -> str:
+        """``escape(text)`` applies to every printed value not marked safe; an escaper with a true
+        ``contextual`` attribute is called as ``escape(text, value, output_so_far)`` for every value."""
         ctx = _Ctx([], escape)
         self._exec(nodes, data, [{"$": data}], ctx, 0)
         return "".join(ctx.out)
 
     def _emit(self, ctx: _Ctx, v: Any) -> None:
         s = go_str(v)
-        ctx.out.append(s if ctx.esc is None or getattr(v, "safe", False) else ctx.esc(s))
+        esc = ctx.esc
+        if esc is not None and getattr(esc, "contextual", False):
+            # a contextual escaper (html/template's) sees the output so far and decides for safe values too
+            ctx.out.append(esc(s, v, ctx.out))
+        else:
+            ctx.out.append(s if esc is None or getattr(v, "safe", False) else esc(s))
         ctx.size += len(s)
         if ctx.size > MAX_OUTPUT:
             raise TemplateError("template output exceeds 1 MB")

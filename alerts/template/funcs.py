@@ -16,7 +16,7 @@ import re2
 
 from alerts.template.engine import TemplateError, go_str, truth
 
-__all__ = ["FUNCTIONS", "Safe"]
+__all__ = ["FUNCTIONS", "HtmlEscaped", "Safe"]
 
 
 class Safe(str):
@@ -24,6 +24,14 @@ class Safe(str):
 
     __slots__ = ()
     safe = True
+
+
+class HtmlEscaped(str):
+    """The ``html`` function's result: the email ``html`` escaper does not escape it again (Go's
+    html/template drops a final ``| html`` that its own escaping makes redundant)."""
+
+    __slots__ = ()
+    html_escaped = True
 
 
 def _eq(a: Any, *bs: Any) -> bool:
@@ -234,7 +242,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "le": _cmp(lambda a, b: a <= b),
     "gt": _cmp(lambda a, b: a > b),
     "ge": _cmp(lambda a, b: a >= b),
-    "html": lambda *a: html.escape("".join(go_str(x) for x in a), quote=True),
+    "html": lambda *a: HtmlEscaped(html.escape("".join(go_str(x) for x in a), quote=True)),
     "js": lambda *a: json.dumps("".join(go_str(x) for x in a))[1:-1],
     "urlquery": lambda *a: quote_plus("".join(go_str(x) for x in a)),
     # Alertmanager's defaults

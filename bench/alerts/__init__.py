@@ -55,7 +55,7 @@ RULES = [
     ("overspend", "anomaly-spike", Severity.MEDIUM),
     ("drift", "storage-public-access", Severity.CRITICAL),
     ("drift", "nsg-open-ssh", Severity.CRITICAL),
-    ("drift", "keyvault-purge-protection", Severity.HIGH),
+    ("drift", "keyvault_purge_protection", Severity.HIGH),
     ("drift", "sql-tls-min", Severity.MEDIUM),
     ("drift", "tags-required", Severity.LOW),
 ]

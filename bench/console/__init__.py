@@ -1,7 +1,8 @@
 """bench/console: server time of the triage console's pages over a large state store.
 
 A SQLite store holds 50,000 alerts (drift, overspend and idle; 20 % resolved), 10,000
-resources with 3 drift verdicts each, one processed event per resource, 1,000
+resources with 3 drift verdicts each and a verdict history of ``HISTORY_PER_RULE`` changes per
+resource and rule (``vigil.drift_history``), one processed event per resource, 1,000
 acknowledgements, 5,000 notification-log groups and 5 active silences. Each page is
 requested through the console's ASGI app in-process (httpx ``ASGITransport``: no network,
 so the time is the server's), ``REPEATS`` times; ``value`` is the slowest page's p95 with the
@@ -33,8 +34,9 @@ N_ALERTS = max(100, int(50_000 * SCALE))
 N_RESOURCES = max(50, int(10_000 * SCALE))
 REPEATS = max(5, int(30 * SCALE))
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
-RULES = ("storage-https-only", "storage-min-tls", "ml-workspace-public-network-access")
+RULES = ("storage_https_only", "storage_min_tls", "ml_workspace_public_network_access")
 SEVERITIES = ("critical", "high", "medium", "low")
+HISTORY_PER_RULE = 6  # verdict changes per resource and rule: 180,000 history records at full scale
 
 
 def _rid(i: int) -> str:
@@ -45,6 +47,7 @@ def _rid(i: int) -> str:
 def populate(path: Path) -> dict[str, Any]:
     from core.state import open_store
     from core.state.base import Namespace
+    from vigil.drift_history import entry_key
 
     store = open_store("sqlite", path=path)
     conn = store._conn()  # type: ignore[attr-defined]  # one transaction for the bulk load
@@ -64,6 +67,23 @@ def populate(path: Path) -> dict[str, Any]:
                     "event_time": (NOW - timedelta(minutes=i)).isoformat(),
                 },
             )
+            key = f"{rid}|{rule}"
+            for h in range(HISTORY_PER_RULE):
+                when = NOW - timedelta(days=HISTORY_PER_RULE - h, minutes=i)
+                store.put(
+                    Namespace.HISTORY,
+                    entry_key(key, when, f"evt-{i:08d}-{j}-{h}"),
+                    {
+                        "resource_id": rid,
+                        "rule": rule,
+                        "compliant": (i + j + h) % 2 == 0,
+                        "deleted": False,
+                        "event_time": when.isoformat(),
+                        "source": "event",
+                        "event_id": f"evt-{i:08d}-{j}-{h}",
+                        "who": f"user{h}@contoso.com",
+                    },
+                )
         store.put(
             Namespace.EVENTS,
             f"evt-{i:08d}",
@@ -122,7 +142,12 @@ def populate(path: Path) -> dict[str, Any]:
             now=NOW - timedelta(hours=1),
         )
     store.close()
-    return {"alerts": N_ALERTS, "resources": N_RESOURCES, "verdicts": N_RESOURCES * len(RULES)}
+    return {
+        "alerts": N_ALERTS,
+        "resources": N_RESOURCES,
+        "verdicts": N_RESOURCES * len(RULES),
+        "history": N_RESOURCES * len(RULES) * HISTORY_PER_RULE,
+    }
 
 
 async def _time(client: Any, url: str, repeats: int) -> list[float]:

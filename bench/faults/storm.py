@@ -3,7 +3,7 @@ through the real drift event path, the alerts pipeline, the alerts queue (``Queu
 the CLI's ``LocalRuntime``, drained by its trigger ``vigil.handlers.dispatch_alert``: the
 production path) and the webhook channel to a real local HTTP server.
 
-The tenant is ``resources`` container registries (rule ``acr-admin-user``: the admin user
+The tenant is ``resources`` container registries (rule ``acr_admin_user``: the admin user
 must be disabled). The storm runs in ``phases``; in each phase every registry's admin user
 is set on or off at random, every registry gets at least one ResourceWriteSuccess event, and
 the phase's events (plus duplicates of them) are delivered shuffled in batches of 1-10, as
@@ -30,7 +30,7 @@ __all__ = ["StormResult", "event_storm", "storm_config"]
 
 SUB = "00000000-0000-0000-0000-0000000000aa"
 TYPE = "Microsoft.ContainerRegistry/registries"
-RULE = "acr-admin-user"
+RULE = "acr_admin_user"
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 

@@ -55,6 +55,7 @@ class Namespace(enum.StrEnum):
     CHECKPOINTS = "checkpoints"  # ingest checkpoints: export runs, metric windows
     EVENTS = "events"  # processed Event Grid event ids (dedup)
     VERDICTS = "verdicts"  # last verdict per resource and rule (drift transitions)
+    HISTORY = "history"  # every verdict change per resource and rule (vigil.drift_history)
     NFLOG = "nflog"  # notification log (what was sent to whom, when)
     SILENCES = "silences"
     ACKS = "acks"  # acknowledgements

@@ -16,8 +16,8 @@ Two profiles:
 - ``metric``: generic streaming metrics (the NAB profile). Robust z-scores of the
   value and its change (or of the seasonal residual), a shape-discord score of the
   last rows (detectors/anomaly/discord.py) and a contextual novelty score over
-  quantised recent values (detectors/anomaly/context.py), discounted on busy
-  series, with alarm damping and hold-off so one event raises one alarm.
+  quantised recent values (detectors/anomaly/context.py), with alarm damping
+  (a row must beat every earlier score of the series) so one event raises one alarm.
 
 Import cost: numpy only at import; pandas is imported by the metric profile.
 """

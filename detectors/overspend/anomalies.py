@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -16,9 +17,9 @@ from detectors.overspend.frame import Prepared
 from detectors.overspend.rootcause import explain
 from detectors.overspend.scopes import scope_labels, scope_resource
 
-__all__ = ["RULE_ID", "anomaly_findings", "scope_series"]
+__all__ = ["RULE_ID", "ScopeBand", "anomaly_findings", "scope_band", "scope_series"]
 
-RULE_ID = "overspend-cost-anomaly"
+RULE_ID = "overspend_cost_anomaly"
 DETECTOR = "overspend"
 # Severity is part of the alert identity: fixed per rule so FIRING and RESOLVED match.
 SEVERITY = Severity.MEDIUM
@@ -89,17 +90,11 @@ def anomaly_findings(
     hist_start = evaluate.min() - pd.Timedelta(days=config.history_days)
     step = pd.Timedelta(1, unit="h" if prep.freq == "h" else "D")
     resolve_from = evaluate.min() - config.resolve_lookback_days * (step if prep.freq == "D" else pd.Timedelta(days=1))
-    # Buckets of the newest provisional_days days are incomplete: the export restates them later.
-    now_day = pd.Timestamp(now).tz_convert("UTC").tz_localize(None).normalize()
-    incomplete_from = now_day - pd.Timedelta(days=config.provisional_days)
+    incomplete_from = _incomplete_from(now, config)
     findings: list[Finding] = []
     for kind, value, full in scope_series(prep, config):
         series = full[full.index >= hist_start]
-        index = pd.DatetimeIndex(series.index)
-        scores = score_timeseries(
-            index, series.to_numpy(), profile="cost", sensitivity=config.sensitivity, min_impact=config.min_impact,
-            holidays=config.holidays, provisional=int((index >= incomplete_from).sum()),
-        )  # fmt: skip
+        scores = _score(series, config=config, now=now)
         flags = pd.Series(scores.is_anomaly, index=series.index)
         watched = flags[(flags.index >= resolve_from) & (flags.index <= evaluate.max())]
         last = evaluate.max()
@@ -136,6 +131,73 @@ def anomaly_findings(
                     )
                 )  # fmt: skip
     return findings
+
+
+def _incomplete_from(now: datetime, config: OverspendConfig) -> pd.Timestamp:
+    """Buckets of the newest ``provisional_days`` days are incomplete: the export restates them later."""
+    now_day = pd.Timestamp(now).tz_convert("UTC").tz_localize(None).normalize()
+    return now_day - pd.Timedelta(days=config.provisional_days)
+
+
+def _score(series: pd.Series, *, config: OverspendConfig, now: datetime) -> Any:
+    """The anomaly model's scores of one scope's series, as detection scores it."""
+    index = pd.DatetimeIndex(series.index)
+    return score_timeseries(
+        index, series.to_numpy(), profile="cost", sensitivity=config.sensitivity, min_impact=config.min_impact,
+        holidays=config.holidays, provisional=int((index >= _incomplete_from(now, config)).sum()),
+    )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeBand:
+    """One scope's cost per bucket over the model's history, as the anomaly model scored it (for a chart).
+
+    ``low``/``high``: expected -/+ ``sensitivity`` x the model's error scale (the scale in currency,
+    read linearly; the model judges log cost), the upper edge at least ``min_impact`` above expected.
+    None where the bucket is a data gap (``actual``) or was not judged (the rest)."""
+
+    buckets: list[str]
+    actual: list[float | None]
+    expected: list[float | None]
+    low: list[float | None]
+    high: list[float | None]
+    anomaly: list[bool]
+    currency: str
+    sensitivity: float
+    min_impact: float
+
+
+def scope_band(prep: Prepared, *, config: OverspendConfig, kind: str, value: str, now: datetime) -> ScopeBand | None:
+    """The series of the scope (``kind``, ``value``: the finding's ``scope_kind`` and ``scope`` labels,
+    ``all`` for the billing account) over ``history_days`` before ``now``, scored exactly as
+    :func:`anomaly_findings` scores it; None when the scope has no series."""
+    wanted = "" if kind == "billing_account" else value.lower()
+    for k, v, full in scope_series(prep, config):
+        if k != kind or v.lower() != wanted:
+            continue
+        if full.empty:
+            return None
+        series = full[full.index >= full.index.max() - pd.Timedelta(days=config.history_days)]
+        scores = _score(series, config=config, now=now)
+        step = pd.Timedelta(1, unit="h" if prep.freq == "h" else "D")
+
+        def num(x: float) -> float | None:
+            return None if np.isnan(x) else round(float(x), 2)
+
+        spread = config.sensitivity * np.asarray(scores.scale, dtype=np.float64)
+        expected = np.asarray(scores.expected, dtype=np.float64)
+        return ScopeBand(
+            buckets=[_fmt_bucket(pd.Timestamp(b), step) for b in series.index],
+            actual=[num(x) for x in series.to_numpy(dtype=np.float64)],
+            expected=[num(x) for x in expected],
+            low=[num(max(x, 0.0)) for x in expected - spread],
+            high=[num(x) for x in expected + np.maximum(spread, config.min_impact)],
+            anomaly=[bool(f) for f in scores.is_anomaly],
+            currency=prep.currency,
+            sensitivity=config.sensitivity,
+            min_impact=config.min_impact,
+        )
+    return None
 
 
 def _observed_at(bucket: pd.Timestamp, step: pd.Timedelta, now: datetime) -> datetime:

@@ -16,8 +16,8 @@ from detectors.overspend.scopes import scope_labels, scope_resource
 
 __all__ = ["RULE_ACTUAL", "RULE_FORECAST", "budget_findings", "period_bounds"]
 
-RULE_ACTUAL = "overspend-budget-actual"
-RULE_FORECAST = "overspend-budget-forecast"
+RULE_ACTUAL = "overspend_budget_actual"
+RULE_FORECAST = "overspend_budget_forecast"
 
 
 def period_bounds(day: date, period: str) -> tuple[date, date]:

@@ -21,7 +21,7 @@ from detectors.overspend.frame import Prepared
 
 __all__ = ["RULE_ID", "recurring_findings"]
 
-RULE_ID = "overspend-recurring-charge-changed"
+RULE_ID = "overspend_recurring_charge_changed"
 _KEY = ["sub", "service", "resource", "description"]
 _REL = 0.01  # a change below 1 % is rounding or exchange rate, not a new price
 

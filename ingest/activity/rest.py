@@ -20,12 +20,16 @@ from ingest.activity.reader import Fetched, iso
 __all__ = ["RestActivitySource", "activity_filter"]
 
 
-def activity_filter(start: datetime, end: datetime, provider: str | None = None) -> str:
+def activity_filter(
+    start: datetime, end: datetime, provider: str | None = None, *, resource_uri: str | None = None
+) -> str:
+    """The ``$filter``: a time window, and one resource provider or one resource (``resourceUri``)."""
     text = f"eventTimestamp ge '{iso(start)}' and eventTimestamp le '{iso(end)}'"
-    if provider:
-        if "'" in provider:
-            raise ValueError(f"resource provider {provider!r} contains a quote")
-        text += f" and resourceProvider eq '{provider}'"
+    for name, value in (("resourceProvider", provider), ("resourceUri", resource_uri)):
+        if value:
+            if "'" in value:
+                raise ValueError(f"{name} {value!r} contains a quote")
+            text += f" and {name} eq '{value}'"
     return text
 
 
@@ -55,6 +59,11 @@ class RestActivitySource:
             for item in self._client.activity_logs.list(filter=activity_filter(start, end, provider)):
                 records.append(_as_dict(item))
         return Fetched(records)
+
+    def for_resource(self, resource_id: str, start: datetime, end: datetime) -> list[Mapping[str, Any]]:
+        """One resource's records in the window (``resourceUri`` filter), e.g. for a drift timeline."""
+        flt = activity_filter(start, end, resource_uri=resource_id)
+        return [_as_dict(item) for item in self._client.activity_logs.list(filter=flt)]
 
     @classmethod
     def connect(

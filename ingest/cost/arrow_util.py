@@ -85,4 +85,31 @@ def duration_scalar(micros: int) -> pa.Scalar:
     return pa.Array.from_buffers(pa.duration("us"), 1, [None, pa.py_buffer(array("q", [micros]).tobytes())])[0]
 
 
-__all__ += ["duration_scalar"]
+def all_ascii(arr: pa.Array) -> bool:
+    """True when the string data buffer holds no byte >= 0x80 (the whole buffer: a slice's neighbours
+    count too, which can only send an ASCII slice down the slower, equally correct path)."""
+    import pyarrow.compute as pc
+
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        return False
+    data = arr.buffers()[2]
+    if data is None or data.size == 0:
+        return True
+    top = pc.max(pa.Array.from_buffers(pa.uint8(), data.size, [None, data])).as_py()
+    return top is None or top < 0x80
+
+
+def lower(arr: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """``utf8_lower``, at ``ascii_lower``'s speed (about 8x) when the text is ASCII, as exports' ids are.
+
+    Both give the same result on ASCII text; any other text goes through ``utf8_lower``.
+    """
+    import pyarrow.compute as pc
+
+    chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+    if all(all_ascii(c) for c in chunks):
+        return pc.ascii_lower(arr)
+    return pc.utf8_lower(arr)
+
+
+__all__ += ["all_ascii", "duration_scalar", "lower"]

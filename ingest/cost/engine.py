@@ -1,10 +1,13 @@
 """Ingest one export file into the store (shared by the CLI path and the Function path).
 
 The file is streamed batch by batch: read (strings) -> normalize -> append to one
-Parquet file per (scope, month, dataset) partition under the run's folder. Exact
-totals are accumulated as Decimal from the decimal128 cost columns. Bad rows go
-to the quarantine with file, line, column and reason; a file that cannot be read
-at all is discarded whole and reported.
+Parquet file per (scope, month, dataset) partition under the run's folder. The three
+stages overlap on bounded threads (parse and normalise each run ahead on a producer
+thread, Parquet writes run behind on a writer thread; at most a few ~65k-row batches
+wait between stages, so memory stays flat whatever the file size). Exact totals are
+accumulated as Decimal from the decimal128 cost columns. Bad rows go to the quarantine
+with file, line, column and reason; a file that cannot be read at all is discarded
+whole and reported.
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -27,7 +32,8 @@ __all__ = ["FileResult", "PartitionStats", "Quarantine", "ingest_file"]
 
 log = logging.getLogger(__name__)
 _FLUSH_ROWS = 65_536
-_PREFETCH = 2  # parsed batches waiting at most (~65k rows each): bounds memory whatever the file size
+_PREFETCH = 2  # parsed (and normalized) batches waiting at most (~65k rows each): bounds memory
+_WRITE_AHEAD = 2  # Parquet writes queued at most (~65k rows each)
 
 
 @dataclass
@@ -150,6 +156,7 @@ def ingest_file(
     writers: dict[Partition, PartWriter] = {}
     buffers: dict[Partition, list[pa.Table]] = {}
     buffered: dict[Partition, int] = {}
+    writes = _WriteBehind()
     try:
         header = src.header()
         det = detect(header, manifest_type=manifest_type, data_version=data_version, hint=src.name)
@@ -157,22 +164,18 @@ def ingest_file(
         norm = Normalizer(det, run_id=run_id, source_file=src.name, default_scope=default_scope)
         records_seen = 0
         pending_rejects: list[tuple[int, str, str, Any]] = []
-        # only the columns the normalizer reads are parsed; the parse runs one thread ahead (bounded)
-        for batch in prefetch(src.batches(norm.columns()), depth=_PREFETCH):
-            table, rejects = norm.normalize(batch)
-            seen_rows: set[int] = set()
-            for rej in rejects:
-                if rej.row in seen_rows:
-                    continue  # one quarantine entry per row (its first problem)
-                seen_rows.add(rej.row)
-                rec = batch.slice(rej.row, 1).to_pylist()[0]
-                pending_rejects.append((records_seen + rej.row, rej.column, rej.reason, rec))
+        # Three stages overlap, each bounded (memory stays flat): the parse of only the columns the
+        # normalizer reads (producer thread), normalisation (a second producer thread) and, here,
+        # partitioning and the Parquet writes (handed to a write-behind thread).
+        for n_records, table, rejected in prefetch(_normalized(src, norm), depth=_PREFETCH, name="vigil-normalize"):
+            for row, column, reason, rec in rejected:
+                pending_rejects.append((records_seen + row, column, reason, rec))
             if len(pending_rejects) + len(src.ragged) > MAX_REJECTED_ROWS:
                 raise FileFormatError(
                     f"{src.name}: more than {MAX_REJECTED_ROWS} rejected rows; the file is refused "
                     "(first problem: " + (pending_rejects[0][2][:120] if pending_rejects else "ragged rows") + ")"
                 )
-            records_seen += batch.num_rows
+            records_seen += n_records
             if table.num_rows == 0:
                 continue
             key_col = pc.binary_join_element_wise(table["_scope"], table["_month"], str_scalar("\x1f"))
@@ -188,11 +191,12 @@ def ingest_file(
                 buffers.setdefault(part, []).append(sub.select(FRAME_SCHEMA.names))
                 buffered[part] = buffered.get(part, 0) + sub.num_rows
                 if buffered[part] >= _FLUSH_ROWS:
-                    _flush(store, part, run_key, file_tag, writers, buffers, buffered, stats, FRAME_SCHEMA)
+                    _flush(store, part, run_key, file_tag, writers, buffers, buffered, stats, writes)
             if on_rows is not None:
-                on_rows(batch.num_rows)
+                on_rows(n_records)
         for part in list(buffers):
-            _flush(store, part, run_key, file_tag, writers, buffers, buffered, result.partitions[part], FRAME_SCHEMA)
+            _flush(store, part, run_key, file_tag, writers, buffers, buffered, result.partitions[part], writes)
+        writes.drain()
         for w in writers.values():
             w.close()
         if src.ragged:
@@ -206,6 +210,7 @@ def ingest_file(
             quarantine.add(src.name, r.line, None, reason, r.text)
             result.rejected += 1
     except (FileFormatError, UnknownHeaderError) as exc:
+        writes.drain(raise_errors=False)  # no write may still run on a file that is aborted below
         for w in writers.values():
             w.abort()
             store.blobs.delete(w.path)
@@ -214,7 +219,60 @@ def ingest_file(
             msg += f" (after at least {records_seen} readable records; the whole file was discarded)"
         log.error("cost file not ingested: %s", msg)
         return FileResult(name=src.name, error=msg, detected=result.detected)
+    finally:
+        writes.close()
     return result
+
+
+def _normalized(src: SourceFile, norm: Any) -> Iterator[tuple[int, Any, list[tuple[int, str, str, Any]]]]:
+    """(records read, normalized table, rejected rows) per parsed batch; the parse runs one thread ahead.
+
+    Each rejected row comes once (its first problem) as (index in the batch, column, reason, record).
+    """
+    for batch in prefetch(src.batches(norm.columns()), depth=_PREFETCH, name="vigil-parse"):
+        table, rejects = norm.normalize(batch)
+        rejected: list[tuple[int, str, str, Any]] = []
+        seen_rows: set[int] = set()
+        for rej in rejects:
+            if rej.row in seen_rows:
+                continue  # one quarantine entry per row (its first problem)
+            seen_rows.add(rej.row)
+            rejected.append((rej.row, rej.column, rej.reason, batch.slice(rej.row, 1).to_pylist()[0]))
+        yield batch.num_rows, table, rejected
+
+
+class _WriteBehind:
+    """Parquet writes on one background thread, in submission order, at most ``_WRITE_AHEAD`` pending.
+
+    Arrow releases the GIL while it encodes and compresses, so the write overlaps the next batch's
+    normalisation. An error in a write is raised in the caller at the next submit or at ``drain``.
+    """
+
+    def __init__(self) -> None:
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: deque[Future[None]] = deque()
+
+    def submit(self, fn: Callable[[], None]) -> None:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vigil-write")
+        self._pending.append(self._pool.submit(fn))
+        while len(self._pending) > _WRITE_AHEAD:
+            self._pending.popleft().result()
+
+    def drain(self, *, raise_errors: bool = True) -> None:
+        while self._pending:
+            fut = self._pending.popleft()
+            try:
+                fut.result()
+            except Exception:
+                if raise_errors:
+                    raise
+
+    def close(self) -> None:
+        self.drain(raise_errors=False)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
 
 
 def _accumulate(stats: PartitionStats, table: Any) -> None:
@@ -246,9 +304,11 @@ def _flush(  # noqa: PLR0917 - private helper sharing the caller's write state
     buffers: dict[Partition, list[Any]],
     buffered: dict[Partition, int],
     stats: PartitionStats,
-    schema: Any,
+    writes: _WriteBehind,
 ) -> None:
     import pyarrow as pa
+
+    from ingest.cost.normalize import FRAME_SCHEMA
 
     tables = buffers.pop(part, [])
     buffered.pop(part, None)
@@ -257,6 +317,7 @@ def _flush(  # noqa: PLR0917 - private helper sharing the caller's write state
     w = writers.get(part)
     if w is None:
         path = store.run_path(part, run_key, f"{file_tag}.parquet")
-        w = writers[part] = store.open_writer(path, schema)
+        w = writers[part] = store.open_writer(path, FRAME_SCHEMA)
         stats.files.append(path)
-    w.write(pa.concat_tables(tables))
+    table = pa.concat_tables(tables)
+    writes.submit(lambda: w.write(table))

@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 
 from core.model import ResourceRef
 from ingest.cost import values
-from ingest.cost.arrow_util import bool_const, const_str, duration_scalar, str_scalar, to_arrow
+from ingest.cost.arrow_util import bool_const, const_str, duration_scalar, lower, str_scalar, to_arrow
 from ingest.cost.columns import Detected
 
 __all__ = ["COST_TYPE", "FRAME_SCHEMA", "USED_FIELDS", "Normalizer", "Reject"]
@@ -33,7 +33,7 @@ _LBRACE = str_scalar("{")
 _RBRACE = str_scalar("}")
 _UNKNOWN = str_scalar("unknown")
 _NULL_STR = str_scalar(None)
-_EMPTY_TAGS = to_arrow(["{}", "null", "NULL"], pa.string())
+_EMPTY_TAGS = to_arrow(["", "{}", "null", "NULL"], pa.string())
 _ONE_DAY = duration_scalar(86_400_000_000)
 MICROSOFT = "Microsoft"  # ProviderName / InvoiceIssuerName of EA and MCA cost details (they name no provider)
 
@@ -115,8 +115,8 @@ class Normalizer:
         if state is None or len(state["keys"]) > 500_000:
             state = self._caches[name] = {"keys": pa.nulls(0, arr.type), "vals": pa.nulls(0, typ)}
         idx = pc.index_in(arr, value_set=state["keys"])
-        missing = pc.and_(pc.is_null(idx), pc.is_valid(arr))
-        if pc.any(missing).as_py():
+        if idx.null_count != arr.null_count:  # a present value not in the cache (the keys hold no null)
+            missing = pc.and_(pc.is_null(idx), pc.is_valid(arr))
             new = pc.unique(arr.filter(missing))
             mapped = to_arrow([fn(v) for v in new.to_pylist()], typ)
             state["keys"] = pa.concat_arrays([state["keys"], new])
@@ -148,7 +148,7 @@ class Normalizer:
 
     def _lower(self, batch: pa.RecordBatch, key: str) -> pa.Array:
         arr = self._col(batch, key)
-        return self._null(batch.num_rows) if arr is None else pc.utf8_lower(arr)
+        return self._null(batch.num_rows) if arr is None else lower(arr)
 
     def _dates(
         self, batch: pa.RecordBatch, key: str, rejects: list[Reject], required: bool
@@ -172,6 +172,9 @@ class Normalizer:
         if arr is None:
             return self._null(batch.num_rows, COST_TYPE), bool_const(True, batch.num_rows)
         header = self.detected.columns[key]
+        dec = _strict_decimals(arr)
+        if dec is not None:
+            return dec, pc.is_valid(dec)
         trimmed = pc.utf8_trim_whitespace(arr)
         trimmed = pc.if_else(pc.match_substring_regex(trimmed, values.DECIMAL_PATTERN), trimmed, _NULL_STR)
         try:
@@ -201,10 +204,16 @@ class Normalizer:
         if arr is None:
             return self._null(batch.num_rows)
         arr = pc.utf8_trim_whitespace(arr)
-        empty = pc.or_kleene(pc.equal(arr, _EMPTY), pc.is_in(arr, value_set=_EMPTY_TAGS))
-        arr = pc.if_else(empty, _NULL_STR, arr)
+        empty = pc.is_in(arr, value_set=_EMPTY_TAGS)
+        if pc.any(empty).as_py():
+            arr = pc.if_else(empty, _NULL_STR, arr)
+        has_braces = pc.starts_with(arr, "{")
+        if pc.all(has_braces).as_py():  # FOCUS: JSON objects already (nulls stay null)
+            return arr
         braced = pc.binary_join_element_wise(_LBRACE, arr, _RBRACE, _EMPTY)
-        return pc.if_else(pc.starts_with(arr, "{"), arr, braced)
+        if not pc.any(has_braces).as_py():  # EA/MCA: none has its braces
+            return braced
+        return pc.if_else(has_braces, arr, braced)
 
     def _quantity(self, batch: pa.RecordBatch, key: str, rejects: list[Reject]) -> tuple[pa.Array, pa.Array]:
         """Quantities and a validity mask: a present quantity must be a strict number
@@ -291,12 +300,15 @@ class Normalizer:
 
         resource_id = self._lower(batch, "resource_id")
         if arm_type is not None:
-            rtype = pc.utf8_lower(arm_type)
+            rtype = lower(arm_type)
             rtype = pc.if_else(
                 pc.is_valid(rtype), rtype, self._map("rtype", resource_id, values.resource_type, pa.string())
             )
         else:
             rtype = self._map("rtype", resource_id, values.resource_type, pa.string())
+        if d.dataset != "focus":  # EA/MCA: the FOCUS ServiceName of the resource type, else MeterCategory
+            focus_service = self._map("svc", rtype, values.focus_service_name, pa.string())
+            service_name = pc.if_else(pc.is_valid(focus_service), focus_service, service_name)
         rname = self._col(batch, "resource_name")
         rid_raw = self._col(batch, "resource_id")
         if rid_raw is None:
@@ -379,6 +391,28 @@ class Normalizer:
         if rejects:
             table = table.filter(ok)
         return table, rejects
+
+
+def _strict_decimals(arr: pa.Array) -> pa.Array | None:
+    """The values as ``COST_TYPE`` when Arrow's decimal parser takes every one of them, else None.
+
+    A fast path for the strict number check: Arrow's decimal cast accepts exactly the texts that match
+    ``values.DECIMAL_PATTERN`` and fit the type, except exponents of more than four digits (``1e00005``),
+    so any value with an exponent goes the slow way too, as does every array the cast refuses
+    (whitespace, NaN, ``1_000``, other scripts' digits, too many decimals): the slow way then names the
+    rejected values, exactly as before.
+    """
+    try:
+        dec = pc.cast(arr, COST_TYPE)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+    for chunk in chunks:  # an exponent: a byte search of the (short) number text, not a regex
+        data = chunk.buffers()[2]
+        text = data.to_pybytes() if data is not None else b""
+        if b"e" in text or b"E" in text:
+            return None
+    return dec
 
 
 def _resource_group_of(resource_id: str | None) -> str | None:

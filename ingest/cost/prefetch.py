@@ -21,8 +21,8 @@ _DONE = object()
 _POLL_S = 0.1
 
 
-def prefetch(source: Iterator[T], depth: int = 2) -> Iterator[T]:
-    """Yield the items of ``source``, produced on a background thread at most ``depth`` ahead."""
+def prefetch(source: Iterator[T], depth: int = 2, name: str = "vigil-prefetch") -> Iterator[T]:
+    """Yield the items of ``source``, produced on a background thread (``name``) at most ``depth`` ahead."""
     if depth < 1:
         raise ValueError("depth must be >= 1")
     q: queue.Queue[object] = queue.Queue(maxsize=depth)
@@ -45,8 +45,12 @@ def prefetch(source: Iterator[T], depth: int = 2) -> Iterator[T]:
             put(_DONE)
         except BaseException as exc:  # handed to the consumer, raised there
             put(_Failure(exc))
+        finally:
+            close = getattr(source, "close", None)
+            if close is not None:  # a generator (e.g. one that runs a prefetch itself) ends here, on its thread
+                close()
 
-    worker = threading.Thread(target=produce, name="vigil-prefetch", daemon=True)
+    worker = threading.Thread(target=produce, name=name, daemon=True)
     worker.start()
     try:
         while True:

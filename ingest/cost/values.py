@@ -17,6 +17,7 @@ __all__ = [
     "QUANTITY_PATTERN",
     "charge_category",
     "charge_frequency",
+    "focus_service_name",
     "normalize_tags",
     "parse_date",
     "pricing_category",
@@ -108,6 +109,57 @@ def resource_type(resource_id: str | None) -> str | None:
     # namespace / type / name [/ subtype / subname]...
     types = [parts[0], parts[1]] + [parts[i] for i in range(3, len(parts), 2)]
     return "/".join(types)
+
+
+# FOCUS ServiceName by ARM resource type, for EA and MCA rows, whose only service column is MeterCategory
+# ("Storage" for a storage account and for a managed disk alike; "Virtual Machines" for an Azure ML compute).
+# Source: the FinOps toolkit's open data src/open-data/Services.csv (microsoft/finops-toolkit, MIT), the
+# mapping behind the ServiceName of Microsoft's FOCUS exports; only its resource types whose ServiceName does
+# not depend on ConsumedService are listed. A type not listed keeps MeterCategory.
+_FOCUS_SERVICE_BY_TYPE = {
+    "microsoft.compute/virtualmachines": "Virtual Machines",
+    "microsoft.compute/disks": "Virtual Machines",
+    "microsoft.compute/snapshots": "Virtual Machines",
+    "microsoft.compute/images": "Virtual Machines",
+    "microsoft.compute/galleries": "Virtual Machines",
+    "microsoft.compute/virtualmachinescalesets": "Virtual Machine Scale Sets",
+    "microsoft.classiccompute/virtualmachines": "Virtual Machines",
+    "microsoft.storage/storageaccounts": "Storage Accounts",
+    "microsoft.classicstorage/storageaccounts": "Storage Accounts",
+    "microsoft.machinelearningservices/workspaces": "Azure Machine Learning",
+    "microsoft.machinelearningservices/registries": "Azure Machine Learning",
+    "microsoft.containerservice/managedclusters": "Azure Kubernetes Service",
+    "microsoft.containerregistry/registries": "Azure Container Registry",
+    "microsoft.containerinstance/containergroups": "Azure Container Instances",
+    "microsoft.app/containerapps": "Azure Container Apps",
+    "microsoft.keyvault/vaults": "Key Vault",
+    "microsoft.dbformysql/flexibleservers": "Azure DB for MySQL",
+    "microsoft.dbformysql/servers": "Azure DB for MySQL",
+    "microsoft.dbforpostgresql/flexibleservers": "Azure DB for PostgreSQL",
+    "microsoft.dbforpostgresql/servers": "Azure DB for PostgreSQL",
+    "microsoft.documentdb/databaseaccounts": "Cosmos DB",
+    "microsoft.cache/redis": "Azure Cache for Redis",
+    "microsoft.eventhub/namespaces": "Event Hubs",
+    "microsoft.databricks/workspaces": "Azure Databricks",
+    "microsoft.datafactory/factories": "Azure Data Factory",
+    "microsoft.logic/workflows": "Logic Apps",
+    "microsoft.kusto/clusters": "Azure Data Explorer",
+    "microsoft.cognitiveservices/accounts": "Azure AI Services",
+    "microsoft.network/applicationgateways": "Application Gateway",
+    "microsoft.network/azurefirewalls": "Azure Firewall",
+    "microsoft.network/bastionhosts": "Azure Bastion",
+    "microsoft.network/connections": "Virtual Network",
+}
+
+
+def focus_service_name(resource_type: str | None) -> str | None:
+    """The FOCUS ServiceName of an ARM resource type (``microsoft.compute/disks`` is "Virtual Machines"),
+    ``None`` for a type not in the mapping (the row keeps its MeterCategory). A child resource
+    (``microsoft.machinelearningservices/workspaces/computes``) has its top-level type's service."""
+    if not resource_type:
+        return None
+    rtype = resource_type.lower()
+    return _FOCUS_SERVICE_BY_TYPE.get(rtype) or _FOCUS_SERVICE_BY_TYPE.get("/".join(rtype.split("/")[:2]))
 
 
 def resource_name(resource_id: str | None) -> str | None:

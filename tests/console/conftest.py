@@ -22,6 +22,8 @@ from vigil.cli.run_cmds import DEMO_CONFIG
 from vigil.config import load_config
 from vigil.console.app import ConsoleConfig, create_app
 from vigil.console.auth import ALL_ROLES, SESSION_COOKIE, LocalTokenAuth
+from vigil.console.costs import store_series_reader
+from vigil.runtime_local import LocalBlobStore
 
 REPO = Path(__file__).resolve().parents[2]
 TOKEN = "test-token-0123456789abcdef"
@@ -40,9 +42,11 @@ def demo_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def state_path(demo_out: Path, tmp_path: Path) -> Path:
-    """A private copy of the demo's state store (the tests write to it)."""
+    """A private copy of the demo's state store (the tests write to it), beside the demo's blobs
+    (``data/``: the cost store), as `vigil run` lays them out."""
     for f in demo_out.glob("state.db*"):
         shutil.copy(f, tmp_path / f.name)
+    (tmp_path / "data").symlink_to(demo_out / "data", target_is_directory=True)
     return tmp_path / "state.db"
 
 
@@ -61,7 +65,7 @@ MakeClient = Callable[..., Any]
 
 
 @pytest.fixture
-def make_client(store: StateStore) -> MakeClient:
+def make_client(store: StateStore, demo_out: Path) -> MakeClient:
     from starlette.testclient import TestClient
 
     def make(
@@ -82,6 +86,9 @@ def make_client(store: StateStore) -> MakeClient:
             enqueue_remediation=(queued.append if queued is not None else None),
             index_ttl=0.0,
             route=compiled(load_config(DEMO_CONFIG)).root,
+            cost_series=store_series_reader(
+                lambda: LocalBlobStore(demo_out / "data" / "costs"), load_config(DEMO_CONFIG).detectors.overspend
+            ),
         )
         if tenant is not None:
             from vigil.console.hosts import tenant_sources
@@ -110,3 +117,37 @@ def csrf_of(html: str) -> str:
     m = re.search(r'name="csrf" value="([0-9a-f]{64})"', html)
     assert m, "no CSRF token in the page"
     return m.group(1)
+
+
+ML_WORKSPACE = (
+    "/subscriptions/d23f0824-128b-4f33-8c5c-7fd0a6a3a450/resourcegroups/rg-ml-research"
+    "/providers/microsoft.machinelearningservices/workspaces/mlw-research"
+)
+
+
+def more_verdicts(store: StateStore, tenant: Path) -> str:
+    """After the demo (whose event made the ML workspace non-compliant at 20:43), the real drift
+    path records two more changes: fixed by an event from Bob at 22:00, broken again as a sweep at
+    23:30 saw it (no caller: the console attributes it from the Activity Log). Returns the id."""
+    import copy
+
+    from detectors.drift.loader import RuleSet, builtin_rules
+    from tests.vigil.test_drift_path import eg_event
+    from vigil.drift_path import handle_events, handle_resources
+    from vigil.tenant import TenantFolder
+
+    current = TenantFolder(tenant).get(ML_WORKSPACE)
+    assert current is not None, "the demo tenant has no mlw-research workspace"
+    fixed = copy.deepcopy(dict(current))
+    fixed["properties"]["publicNetworkAccess"] = "Disabled"
+    rules = RuleSet(builtin_rules())
+    at = datetime(2026, 11, 24, 22, 0, tzinfo=UTC)
+
+    class Reader:
+        def get(self, resource_id: str) -> dict[str, Any] | None:
+            return copy.deepcopy(fixed)
+
+    event = eg_event(current["id"], eid="evt-fix-by-bob", when=at, upn="bob@contoso.com")
+    handle_events([event], store=store, reader=Reader(), rules=rules, now=at)
+    handle_resources([dict(current)], store=store, rules=rules, now=datetime(2026, 11, 24, 23, 30, tzinfo=UTC))
+    return str(current["id"])

@@ -17,10 +17,11 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 
-from tests.console.conftest import REPO
+from tests.console.conftest import ML_WORKSPACE, REPO
 
 pytestmark = pytest.mark.chromium
 
@@ -152,7 +153,7 @@ def test_triage_in_chromium(browser: Any, serve: Serve, shots: Path) -> None:
     page.screenshot(path=shots / "alerts-filtered.png", full_page=True)
 
     # Open the detail page.
-    page.get_by_role("link", name="ml-workspace-public-network-access").click()
+    page.get_by_role("link", name="ml_workspace_public_network_access").click()
     assert page.get_by_role("heading", name="Labels").is_visible()
     assert page.get_by_test_id("mode").inner_text() == "approve"
 
@@ -199,11 +200,72 @@ def test_triage_in_chromium(browser: Any, serve: Serve, shots: Path) -> None:
     assert errors == []  # no script error and no Content-Security-Policy violation
 
 
+def test_drift_timeline_shows_several_verdicts_over_time(
+    browser: Any, serve: Serve, shots: Path, state_path: Path, demo_out: Path
+) -> None:
+    from core.state import open_store
+    from tests.console.conftest import more_verdicts
+
+    store = open_store("sqlite", path=state_path)
+    try:
+        rid = more_verdicts(store, demo_out / "tenant")
+    finally:
+        store.close()
+    url = serve()
+    page, errors = _page(browser)
+    page.goto(url)
+    page.goto(url.split("/login")[0] + "/resource?" + urlencode({"id": rid}))
+    history = page.get_by_test_id("verdict-history")
+    rows = history.locator("tbody tr").filter(has_text="ml_workspace_public_network_access")
+    assert rows.count() == 3
+    texts = [rows.nth(i).inner_text() for i in range(3)]
+    assert ["✗ non-compliant" in texts[0], "✓ compliant" in texts[1], "✗ non-compliant" in texts[2]] == [True] * 3
+    assert "Dana Whitfield" in texts[0]
+    assert "bob@contoso.com" in texts[1]
+    assert "sweep" in texts[2]
+    timeline = page.get_by_test_id("timeline").inner_text()
+    assert timeline.count("ml_workspace_public_network_access non-compliant") == 2
+    history.scroll_into_view_if_needed()
+    page.screenshot(path=shots / "drift-verdict-history.png", full_page=True)
+    assert errors == []
+
+
+VM = (
+    "/subscriptions/6513270e-269e-4d37-b2a7-4de452e6b438/resourcegroups/rg-batch-prod"
+    "/providers/microsoft.compute/virtualmachines/vm-batch-gpu-01"
+)
+
+
+def test_cost_drill_down_charts_the_series_with_its_band(browser: Any, serve: Serve, shots: Path) -> None:
+    url = serve()
+    page, errors = _page(browser)
+    page.goto(url)
+    page.get_by_role("link", name="Cost", exact=True).click()
+    page.get_by_label("Scope").select_option(VM)
+    page.get_by_role("button", name="Show").click()
+    chart = page.get_by_test_id("cost-chart")
+    assert chart.is_visible()
+    assert chart.get_attribute("role") == "img"
+    assert "flagged as anomalous" in (chart.locator("desc").text_content() or "")
+    band = chart.locator("polygon.band")
+    assert band.count() >= 1
+    box = band.first.bounding_box()
+    assert box is not None
+    assert box["width"] > 300  # the band spans the series, not a bar per anomaly day
+    assert box["height"] > 5
+    assert chart.locator("path.actual").count() >= 1  # the flagged days
+    assert chart.locator("circle.dot").count() > 60  # every other day of the series
+    page.get_by_text("Daily figures").click()  # the table alternative
+    assert page.get_by_test_id("cost-table").locator("tbody tr").count() == 71
+    page.screenshot(path=shots / "cost-drill-down.png", full_page=True)
+    assert errors == []
+
+
 def test_no_approve_control_in_dry_run(browser: Any, serve: Serve, shots: Path) -> None:
     url = serve("dry-run")
     page, errors = _page(browser)
     page.goto(url)
-    page.get_by_role("link", name="ml-workspace-public-network-access").click()
+    page.get_by_role("link", name="ml_workspace_public_network_access").click()
     assert page.get_by_test_id("mode").inner_text() == "dry-run"
     assert page.get_by_role("button", name="Approve remediation").count() == 0
     assert page.get_by_text("No approval in dry-run mode").is_visible()
@@ -215,7 +277,7 @@ def test_a_reader_sees_no_action_controls(browser: Any, serve: Serve) -> None:
     url = serve("approve", roles=("reader",))
     page, _ = _page(browser)
     page.goto(url)
-    page.get_by_role("link", name="ml-workspace-public-network-access").click()
+    page.get_by_role("link", name="ml_workspace_public_network_access").click()
     assert page.get_by_role("button").filter(has_text=re.compile("Acknowledge|Approve")).count() == 0
 
 
@@ -228,7 +290,9 @@ def test_accessibility_with_axe_core(browser: Any, serve: Serve, shots: Path, sc
     page, _ = _page(browser, width=width, scheme=scheme, bypass_csp=True)
     page.goto(url)
     paths = ["/alerts", "/silences/new?matchers=detector%3D%22drift%22", "/silences", "/resources", "/cost", "/ledger"]
-    fp = page.get_by_role("link", name="ml-workspace-public-network-access").get_attribute("href")
+    paths.append("/cost?" + urlencode({"scope": VM}))
+    paths.append("/resource?" + urlencode({"id": ML_WORKSPACE}))
+    fp = page.get_by_role("link", name="ml_workspace_public_network_access").get_attribute("href")
     assert fp
     paths.append(fp)
     base = url.split("/login")[0]
@@ -261,6 +325,6 @@ def test_keyboard_reaches_the_filter_and_the_first_alert(browser: Any, serve: Se
             break
     else:
         raise AssertionError("Tab never reached the label matcher field")
-    page.keyboard.type('alertname="ml-workspace-public-network-access"')
+    page.keyboard.type('alertname="ml_workspace_public_network_access"')
     page.keyboard.press("Enter")
     assert page.get_by_test_id("total").inner_text() == "1"

@@ -16,7 +16,7 @@ from core.state.base import Namespace, StateStore
 from tests.console.conftest import NOW, MakeClient, approve_mode, csrf_of, fingerprint_of
 from vigil.console.data import load_alert
 
-DRIFT = "ml-workspace-public-network-access"
+DRIFT = "ml_workspace_public_network_access"
 KEY = b"0123456789abcdef0123456789abcdef"
 CONSOLE = "https://func-vigil.example.net/api/console"
 BUTTONS = ("Acknowledge", "Silence 24h", "Approve remediation")

@@ -8,11 +8,12 @@ from pathlib import Path
 
 from alerts.silences import list_silences
 from core.state.base import Namespace, StateStore
+from detectors.config import OverspendConfig
 from tests.console.conftest import NOW, MakeClient, approve_mode, csrf_of, fingerprint_of
 from vigil.console.data import AlertFilter, AlertIndex
 
-DRIFT = "ml-workspace-public-network-access"
-ANOMALY = "overspend-cost-anomaly"
+DRIFT = "ml_workspace_public_network_access"
+ANOMALY = "overspend_cost_anomaly"
 
 
 def _total(html: str) -> int:
@@ -202,6 +203,54 @@ def test_cost_drill_down_chart(make_client: MakeClient) -> None:
     assert "<svg" in html
     assert 'class="band"' in html
     assert "73.44" in html
+    # The full daily series over the model's history (70 days and the day itself), not only the anomaly days.
+    table = html.split('data-testid="cost-table"', 1)[1].split("</table>", 1)[0]
+    rows = re.findall(
+        r"<tr><td>(\d{4}-\d{2}-\d{2})</td><td>([^<]*)</td><td>([^<]*)</td><td>([^<]*)</td><td>([^<]*)</td>", table
+    )
+    assert len(rows) == 71
+    assert rows[-1][0] == "2026-11-24"  # the alert's day: the series ends where detection looked
+    flagged = [r[0] for r in rows if "yes" in r[4]]
+    assert flagged[-1] == "2026-11-24"
+    assert len(flagged) < 5
+    # The expected value on the alert's day is the one the detector reported (the same model, same inputs).
+    assert rows[-1][1] == "73.44"
+    assert rows[-1][2] == "15.30"
+    assert "<tr><td>2026-11-24</td><td>73.44</td><td>15.3</td>" in html  # the alert's own evidence
+    low, high = (float(x) for x in rows[-1][3].split(" – "))
+    assert low < 15.3 < high < 73.44
+
+
+def test_cost_drill_down_says_when_the_cost_store_cannot_be_read(make_client: MakeClient, tmp_path: Path) -> None:
+    from vigil.console.costs import store_series_reader
+    from vigil.runtime_local import LocalBlobStore
+
+    client = make_client()
+    vm = (
+        "/subscriptions/6513270e-269e-4d37-b2a7-4de452e6b438/resourcegroups/rg-batch-prod"
+        "/providers/microsoft.compute/virtualmachines/vm-batch-gpu-01"
+    )
+    cfg = client.app.state.console.cfg
+    cfg.cost_series = store_series_reader(lambda: LocalBlobStore(tmp_path / "nothing"), load_config_demo())
+    html = client.get("/cost", params={"scope": vm}).text
+    assert 'data-testid="cost-problem"' in html
+    assert "holds no costs" in html
+    assert "<svg" not in html
+    assert "73.44" in html  # the anomaly alerts are still listed
+
+    def unreachable() -> LocalBlobStore:
+        raise ConnectionError("storage account unreachable")
+
+    cfg.cost_series = store_series_reader(unreachable, load_config_demo())
+    html = client.get("/cost", params={"scope": vm}).text
+    assert "The cost store could not be read: ConnectionError: storage account unreachable" in html
+
+
+def load_config_demo() -> OverspendConfig:
+    from vigil.cli.run_cmds import DEMO_CONFIG
+    from vigil.config import load_config
+
+    return load_config(DEMO_CONFIG).detectors.overspend
 
 
 def test_silence_double_submit_creates_one_and_preview_is_a_post(make_client: MakeClient, store: StateStore) -> None:
@@ -256,3 +305,60 @@ def test_grouping_as_routed_matches_the_pipelines_notification_groups(
     link = re.search(r'href="(/alerts\?[^"]*matchers=[^"]+)"', html)
     assert link
     assert _total(client.get(link.group(1).replace("&amp;", "&")).text) == 1
+
+
+def test_drift_timeline_shows_every_verdict_over_time_with_who(
+    make_client: MakeClient, store: StateStore, demo_out: Path
+) -> None:
+    from tests.console.conftest import more_verdicts
+
+    rid = more_verdicts(store, demo_out / "tenant")
+    client = make_client()
+    # The sweep has no caller of its own: the Activity Log's newest change before it names one.
+    client.app.state.console.cfg.activity = lambda _rid: [
+        {
+            "eventTimestamp": "2026-11-24T23:10:00.0000000Z",
+            "caller": "carol@contoso.com",
+            "operationName": {"value": "Microsoft.MachineLearningServices/workspaces/write"},
+            "status": {"value": "Succeeded"},
+            "resourceId": rid,
+        }
+    ]
+    html = client.get("/resource", params={"id": rid}).text
+    table = html.split('data-testid="verdict-history"', 1)[1].split("</table>", 1)[0]
+    rows = [r for r in table.split("<tr>")[2:] if DRIFT in r]
+    assert len(rows) == 3
+    assert ["non-compliant" in rows[0], "✓ compliant" in rows[1], "non-compliant" in rows[2]] == [True] * 3
+    assert "Dana Whitfield" in rows[0]
+    assert "94923e74" in rows[0]  # the demo's event id
+    assert "bob@contoso.com" in rows[1]
+    assert "evt-fix-by-bob" in rows[1]
+    assert "sweep" in rows[2]
+    assert "carol@contoso.com" in rows[2]
+    assert "(activity log)" in rows[2]
+    timeline = html.split('data-testid="timeline"', 1)[1].split("</ol>", 1)[0]
+    assert timeline.count(f"<span>{DRIFT}</span> non-compliant") == 2
+    assert timeline.count(f"<span>{DRIFT}</span> compliant") == 1
+
+
+def test_drift_timeline_says_when_arm_or_the_activity_log_cannot_be_read(
+    make_client: MakeClient, store: StateStore
+) -> None:
+    from tests.console.conftest import ML_WORKSPACE
+
+    client = make_client()
+    cfg = client.app.state.console.cfg
+
+    def forbidden(rid: str) -> None:
+        raise PermissionError(f"{rid}: read forbidden (HTTP 403)")
+
+    def throttled(rid: str) -> list[dict[str, str]]:
+        raise ConnectionError("429 Too Many Requests")
+
+    cfg.resource_reader, cfg.activity = forbidden, throttled
+    resp = client.get("/resource", params={"id": ML_WORKSPACE})
+    assert resp.status_code == 200
+    assert "The Activity Log could not be read: ConnectionError: 429 Too Many Requests" in resp.text
+    assert "The resource (ARM) could not be read: PermissionError:" in resp.text
+    assert "The resource is not found" not in resp.text  # a failed read is not a deleted resource
+    assert "✗ non-compliant" in resp.text  # the state store's part of the page is still there

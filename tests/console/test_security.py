@@ -21,7 +21,7 @@ from vigil.console.auth import (
     parse_client_principal,
 )
 
-DRIFT = "ml-workspace-public-network-access"
+DRIFT = "ml_workspace_public_network_access"
 
 
 def _silence_form(csrf: str | None) -> dict[str, str]:

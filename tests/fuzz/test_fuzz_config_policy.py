@@ -126,7 +126,7 @@ def test_load_config_missing_file_is_a_config_error(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------------------- policy definitions
 
-POLICY = json.loads((REPO / "detectors/drift/rules/acr-admin-user/acr-admin-user.policy.json").read_text("utf-8"))
+POLICY = json.loads((REPO / "detectors/drift/rules/acr_admin_user/acr_admin_user.policy.json").read_text("utf-8"))
 
 
 def _check_policy_error(exc: PolicyLoadError, file: Path) -> None:

@@ -208,8 +208,8 @@ def test_event_path_reads_through_arm(server: AzureTestServer, tmp_path: Path) -
         [_event(WS_ID, "e1")], store=store, reader=_reader(server), rules=RuleSet(builtin_rules()), now=now
     )
     fired = {f.rule for f in res.findings}
-    assert "ml-workspace-public-network-access" in fired
-    assert "ml-workspace-diagnostic-logs" in fired  # the ARM list of diagnostic settings was empty
+    assert "ml_workspace_public_network_access" in fired
+    assert "ml_workspace_diagnostic_logs" in fired  # the ARM list of diagnostic settings was empty
     store.close()
 
 
@@ -232,10 +232,10 @@ def test_sweep_path_over_resource_graph(server: AzureTestServer, tmp_path: Path)
     res = handle_resources(rows, store=store, rules=rules, now=datetime(2026, 11, 27, tzinfo=UTC))
     fired = sorted(f.rule for f in res.findings)
     assert fired == [
-        "ml-compute-idle-shutdown",
-        "ml-compute-local-auth",
-        "ml-workspace-managed-network-outbound",
-        "ml-workspace-user-assigned-identity",
+        "ml_compute_idle_shutdown",
+        "ml_compute_local_auth",
+        "ml_workspace_managed_network_outbound",
+        "ml_workspace_user_assigned_identity",
     ]
     store.close()
 

@@ -34,13 +34,6 @@ VMS = [f"/subscriptions/{SUB}/resourcegroups/rg-a/providers/microsoft.compute/vi
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SQLiteStore]:
-    s = SQLiteStore(tmp_path / "state.db")
-    yield s
-    s.close()
-
-
-@pytest.fixture
 def server() -> Iterator[AzureTestServer]:
     power = dict.fromkeys(VMS, "running")
     with AzureTestServer() as s:
@@ -60,13 +53,6 @@ def server() -> Iterator[AzureTestServer]:
                 on_done=lambda _r, vm=vm: power.__setitem__(vm, "deallocated"),
             )
         yield s
-
-
-@pytest.fixture
-def arm(server: AzureTestServer) -> Iterator[ArmClient]:
-    client = ArmClient(server.credential(), polling_interval=0, **server.client_kwargs())
-    yield client
-    client.close()
 
 
 def _finding(vm: str) -> Finding:

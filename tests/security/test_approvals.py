@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -63,26 +62,6 @@ def _finding(rule: str = "vm_shutdown_candidate", status: Status = Status.FIRING
         resource=ResourceRef.from_id(VM),
         observed_at=at,
     )
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SQLiteStore]:
-    s = SQLiteStore(tmp_path / "state.db")
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def server() -> Iterator[AzureTestServer]:
-    with AzureTestServer() as s:
-        yield s
-
-
-@pytest.fixture
-def arm(server: AzureTestServer) -> Iterator[ArmClient]:
-    client = ArmClient(server.credential(), polling_interval=0, **server.client_kwargs())
-    yield client
-    client.close()
 
 
 def _card_buttons(config: VigilConfig, store: SQLiteStore, out: Path, finding: Finding) -> dict[str, str]:

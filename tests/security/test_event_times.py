@@ -10,9 +10,7 @@ a future time (before this fix) no longer makes real observations stale.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,7 +28,7 @@ SUB = "00000000-0000-0000-0000-000000000001"
 SA = f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/sa1"
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 RULES = RuleSet(builtin_rules())
-RULE = "storage-public-blob-access"
+RULE = "storage_public_blob_access"
 
 
 def _account(public: bool) -> dict[str, Any]:
@@ -58,19 +56,6 @@ def _event(eid: str, when: datetime, kind: str = "Write") -> dict[str, Any]:
         "metadataVersion": "1",
         "data": {"resourceUri": SA, "status": "Succeeded", "subscriptionId": SUB, "operationName": "x"},
     }
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SQLiteStore]:
-    s = SQLiteStore(tmp_path / "state.db")
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def server() -> Iterator[AzureTestServer]:
-    with AzureTestServer() as s:
-        yield s
 
 
 @pytest.fixture

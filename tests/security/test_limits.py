@@ -60,12 +60,6 @@ def test_a_deeply_nested_event_delivery_is_refused_as_not_json() -> None:
 
 
 @pytest.fixture
-def server() -> Iterator[AzureTestServer]:
-    with AzureTestServer() as s:
-        yield s
-
-
-@pytest.fixture
 def evil() -> Iterator[AzureTestServer]:
     with AzureTestServer() as s:
         s.route("GET", r".*", lambda _r, _m: {"value": []})

@@ -8,7 +8,6 @@ allowed subscription. Each is refused before any ARM write.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -31,26 +30,6 @@ OTHER = "99999999-9999-9999-9999-999999999999"
 KEY = b"test-signing-key-for-the-queue-0123"
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
 CONFIG = parse_config({"remediation": {"mode": "approve", "allowed_subscriptions": [SUB]}})
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SQLiteStore]:
-    s = SQLiteStore(tmp_path / "state.db")
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def server() -> Iterator[AzureTestServer]:
-    with AzureTestServer() as s:
-        yield s
-
-
-@pytest.fixture
-def arm(server: AzureTestServer) -> Iterator[ArmClient]:
-    client = ArmClient(server.credential(), polling_interval=0, **server.client_kwargs())
-    yield client
-    client.close()
 
 
 def _forged(resource_id: str = VM) -> dict[str, str]:

@@ -34,7 +34,7 @@ MD_LINK = re.compile(r"(?<!\\)\[[^\]]*(?<!\\)\]\(")
 
 
 def _view(**labels: str) -> AlertView:
-    base = {"alertname": "storage-public-blob-access", "severity": "high", "resource_id": "/subscriptions/s/x"}
+    base = {"alertname": "storage_public_blob_access", "severity": "high", "resource_id": "/subscriptions/s/x"}
     alert = Alert(
         {**base, **labels},
         {"summary": f"**Urgent** {LINK}", "runbook_url": "javascript:alert(1)"},

@@ -144,7 +144,7 @@ def event(
 
 _FILTER = re.compile(
     r"eventTimestamp ge '(?P<ge>[^']+)' and eventTimestamp le '(?P<le>[^']+)'"
-    r"(?: and resourceProvider eq '(?P<rp>[^']+)')?$"
+    r"(?: and resourceProvider eq '(?P<rp>[^']+)')?(?: and resourceUri eq '(?P<uri>[^']+)')?$"
 )
 
 
@@ -154,7 +154,7 @@ def _when(text: str) -> datetime:
 
 def add_activity_log(server: AzureTestServer, events: list[dict[str, Any]], *, page_size: int = 2) -> list[str]:
     """``GET /subscriptions/{id}/providers/Microsoft.Insights/eventtypes/management/values`` (api 2015-04-01):
-    applies the $filter (time window, resource provider) to ``events`` (a list the test may grow between
+    applies the $filter (time window, resource provider or resource) to ``events`` (a list the test may grow between
     reads) and pages with ``nextLink``. Returns the filters received, for assertions."""
     filters: list[str] = []
 
@@ -165,13 +165,14 @@ def add_activity_log(server: AzureTestServer, events: list[dict[str, Any]], *, p
             return arm_error(400, "BadRequest", f"unsupported $filter {flt!r}")
         if req.param("$skipToken") is None:
             filters.append(flt)
-        lo, hi, rp = _when(fm["ge"]), _when(fm["le"]), fm["rp"]
+        lo, hi, rp, uri = _when(fm["ge"]), _when(fm["le"]), fm["rp"], fm["uri"]
         hits = [
             e
             for e in events
             if e["subscriptionId"].lower() == m["sub"].lower()
             and lo <= _when(e["eventTimestamp"]) <= hi
             and (rp is None or e["resourceProviderName"]["value"].lower() == rp.lower())
+            and (uri is None or e["resourceId"].lower() == uri.lower())
         ]
         start = int(req.param("$skipToken") or 0)
         body: dict[str, Any] = {"value": hits[start : start + page_size]}

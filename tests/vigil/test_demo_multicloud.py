@@ -52,8 +52,8 @@ def test_demo_digest_shows_the_second_cloud(demo: tuple[Path, dict[str, Any]]) -
     out, _summary = demo
     text = re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", (out / "digest.html").read_text())))
     section = text[text.index("Cloud (ProviderName)") :]
-    assert "Microsoft USD" in section
-    assert "AWS USD" in section
+    assert "Microsoft $" in section  # money as on the cards: $1,234.56
+    assert "AWS $" in section
     assert "Amazon Web Services, Inc." in section
 
 
@@ -79,3 +79,29 @@ def test_costs_summary_prints_provider_text_inert(tmp_path: Path) -> None:
     assert "[red]Reseller[/red]" in result.output
     assert "\x1b" not in result.output
     assert "\\x1b[2J" in result.output
+
+
+def test_costs_summary_never_shows_a_blank_key_and_says_what_effective_cost_covers(
+    demo: tuple[Path, dict[str, Any]],
+) -> None:
+    """Issue 21: `costs summary` put the demo's BilledCost total beside an EffectiveCost that the EA exports
+    do not carry, and showed the AWS rows' resource group as a blank key counting 0 rows."""
+    out, _summary = demo
+    data = out / "data" / "costs"
+    rows, totals = summarize(data, "resource-group")
+    keys = {r["key"] for r in rows}
+    assert "" not in keys
+    assert "(none: AWS, not Azure)" in keys  # resource groups are Azure's (docs/cost-frame.md)
+    usd = totals["USD"]
+    assert sum(r["rows"] for r in rows) == usd["rows"]
+    assert 0 < usd["effective_rows"] < usd["rows"]  # the EA rows carry no EffectiveCost
+    for by in ("service", "subscription", "resource-group"):
+        result = runner.invoke(app, ["costs", "summary", "--data", str(data), "--by", by], terminal_width=80)
+        assert result.exit_code == 0, result.output
+        lines = result.stdout.splitlines()
+        total = next(ln for ln in lines if ln.startswith("total "))
+        assert " *  " in total, total  # the partial effective total is marked ...
+        assert f"* EffectiveCost covers only {usd['effective_rows']:,} of {usd['rows']:,} USD rows" in result.stdout
+        assert "…" not in result.stdout  # ... and no key (a subscription id) is cut at its end
+    subs = runner.invoke(app, ["costs", "summary", "--data", str(data), "--by", "subscription"], terminal_width=80)
+    assert "6513270e-269e-4d37-b2a7-4de452e6b438" in subs.stdout

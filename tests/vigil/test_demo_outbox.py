@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from detectors.registry import all_rules
 from vigil.cli.main import app
 
 _MONEY = re.compile(r"\$\d[\d,]*\.\d\d\b")  # the demo bills in USD
@@ -91,8 +92,8 @@ def _plain(msg: EmailMessage) -> str:
 
 
 IDLE = ("vm_shutdown_candidate", "ml_compute_instance_idle")
-COST = "overspend-cost-anomaly"
-DRIFT = "ml-workspace-public-network-access"
+COST = "overspend_cost_anomaly"
+DRIFT = "ml_workspace_public_network_access"
 
 
 def test_every_idle_card_and_email_shows_monthly_waste_evidence_and_fix(outbox: Path) -> None:
@@ -137,6 +138,9 @@ def test_the_demo_spike_gives_one_cost_alert_with_currency_and_drill_down(outbox
         assert scope in text, scope
     assert "/subscriptions/" not in (c["items"][1]["text"]), "no ARM id in the summary line"
     assert " USD" not in text, "one money format: $… not '… USD'"
+    # no bare figure: the detector's sentence "expected 15.30 (+58.14, ...)" repeated the figures without currency
+    assert not re.search(r"(?<![$\d.,])\d+\.\d\d(?!\d| %)", text.replace("anomaly score 1.00", "")), text
+    assert facts["Evidence"] == "Top contributor: vm-batch-gpu-01 (+$58.14)."
     (mail,) = [m for m in _emails(outbox) if COST in str(m["Subject"])]
     assert "Drill-down: resource group rg-batch-prod" in _plain(mail)
 
@@ -167,70 +171,33 @@ def test_no_approve_button_without_a_remediation(outbox: Path) -> None:
             assert not any("Approve" in t for t in titles), (kind, titles)
 
 
-_NODE = Path(__file__).resolve().parents[2] / "node_modules"
-_ADAPTIVECARDS_JS = _NODE / "adaptivecards" / "dist" / "adaptivecards.min.js"
-# The renderer processes TextBlock Markdown (as Teams does) when markdown-it is on the page.
-_MARKDOWN_IT_JS = _NODE / "markdown-it" / "dist" / "markdown-it.min.js"
-_PARSE_AND_RENDER = """(card) => {
-    const AC = window.AdaptiveCards;
-    const ac = new AC.AdaptiveCard();
-    const ctx = new AC.SerializationContext(AC.Versions.v1_5);
-    ac.parse(card, ctx);
-    const events = [];
-    for (let i = 0; i < ctx.eventCount; i++) events.push("parse: " + ctx.getEventAt(i).message);
-    for (const e of ac.validateProperties().validationEvents) events.push("validate: " + e.message);
-    const host = document.getElementById("card");
-    host.replaceChildren(ac.render());
-    return {events: events, version: ac.version.toString(), text: host.innerText};
-}"""
-
-
 @pytest.mark.chromium
-def test_one_card_of_each_kind_renders_in_chromium_through_the_adaptive_cards_renderer(outbox: Path) -> None:
+def test_one_card_of_each_kind_renders_in_chromium_through_the_adaptive_cards_renderer(
+    outbox: Path, display_run: Path
+) -> None:
     """Each card of the demo parses and validates as Adaptive Card 1.5 in the `adaptivecards` renderer
     (no parse or validation events), renders in real Chromium with its money, fix and drill-down visible,
     and one screenshot per kind is written (to $VIGIL_CARD_SHOTS, e.g. out/cards/ via `make card-shots`)."""
     import os
-    import shutil
 
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(chromium).exists():
-        pytest.fail("chromium is not installed: `make test` installs Debian's chromium package")
-    if not (_ADAPTIVECARDS_JS.is_file() and _MARKDOWN_IT_JS.is_file()):
-        pytest.fail("node_modules/adaptivecards or markdown-it is missing: `make node` installs them")
-    from playwright import sync_api
+    from tests.support.cards import card_page
 
     shots = Path(os.environ.get("VIGIL_CARD_SHOTS") or outbox.parent / "cards")
     shots.mkdir(parents=True, exist_ok=True)
-    page_file = outbox.parent / "card.html"
-    page_file.write_text("<!doctype html><html><body style='width:720px'><div id='card'></div></body></html>")
     shown: dict[str, str] = {}
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
-        try:
-            page = browser.new_page(viewport={"width": 760, "height": 900})
-            errors: list[str] = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(page_file.as_uri())
-            page.add_script_tag(path=str(_MARKDOWN_IT_JS))
-            page.add_script_tag(path=str(_ADAPTIVECARDS_JS))
-            for path in sorted(outbox.glob("*.json")):
-                envelope = json.loads(path.read_text(encoding="utf-8"))
-                content = envelope["attachments"][0]["content"]
-                result = page.evaluate(_PARSE_AND_RENDER, content)
-                assert result["events"] == [], (path.name, result["events"])
-                assert result["version"] == "1.5"
-                kind = _alertname(_alert_containers(envelope)[0])
-                if kind in shown:
-                    continue
-                shown[kind] = result["text"]
-                (shots / f"{kind}.png").write_bytes(page.locator("#card").screenshot())
-            assert errors == []
-            # The check can fail: an element 1.5 does not know is reported.
-            bad = {"type": "AdaptiveCard", "version": "1.5", "body": [{"type": "NoSuchElement"}]}
-            assert page.evaluate(_PARSE_AND_RENDER, bad)["events"]
-        finally:
-            browser.close()
+    with card_page(outbox.parent) as (render, page):
+        # the demo's cards, then those of a run with a display currency (vigil.yaml display:)
+        for path in [*sorted(outbox.glob("*.json")), *sorted((display_run / "outbox").glob("*.json"))]:
+            envelope = json.loads(path.read_text(encoding="utf-8"))
+            content = envelope["attachments"][0]["content"]
+            result = render(content)
+            assert result["events"] == [], (path.name, result["events"])
+            assert result["version"] == "1.5"
+            kind = _alertname(_alert_containers(envelope)[0])
+            if kind in shown:
+                continue
+            shown[kind] = result["text"]
+            (shots / f"{kind}.png").write_bytes(page.locator("#card").screenshot())
     assert set(shown) >= {*IDLE, COST, DRIFT}
     assert "$2,203.20 / month" in shown["ml_compute_instance_idle"]
     assert "Drill-down" in shown[COST]
@@ -272,3 +239,156 @@ def test_events_replay_lists_each_transition_and_creates_its_out_folder(outbox: 
     again = CliRunner().invoke(app, args)
     assert again.exit_code == 0
     assert "  firing " not in again.stdout  # a replay fires nothing the second time
+
+
+def test_every_alert_is_named_by_a_registered_rule(outbox: Path) -> None:
+    """Vigil's own rules are registry ids (docs/architecture.md, "Rule names"); an
+    organisation's Azure Policy assignment keeps its own name, prefixed ``assignment:``."""
+    ids = {r.id for r in all_rules()}
+    lines = (outbox.parent / "alerts.jsonl").read_text(encoding="utf-8").splitlines()
+    names = [json.loads(line)["labels"]["alertname"] for line in lines]
+    assert names
+    assert [n for n in names if n not in ids and not n.startswith("assignment:")] == []
+
+
+_DISPLAY = """
+display:
+  currency: EUR
+  rates: {USD: 0.92}
+  rates_date: 2026-11-01
+"""
+
+
+@pytest.fixture(scope="module")
+def display_run(outbox: Path) -> Path:
+    """The demo tenant run with the demo's routing plus a display currency (vigil.yaml ``display:``)."""
+    demo_config = Path(__file__).resolve().parents[2] / "vigil" / "pipeline_demo.yaml"
+    out = outbox.parent.parent / "display"
+    out.mkdir()
+    config = out / "vigil.yaml"
+    config.write_text(demo_config.read_text(encoding="utf-8") + _DISPLAY, encoding="utf-8")
+    tenant = outbox.parent / "tenant"
+    args = ["run", "--tenant", str(tenant), "--config", str(config), "--out", str(out / "out")]
+    result = CliRunner().invoke(app, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return out / "out"
+
+
+_EUR = re.compile(r"\$\d[\d,]*\.\d\d \(≈ €\d[\d,]*\.\d\d\)")
+
+
+def test_a_display_currency_is_shown_beside_the_billing_amount_on_cards_and_emails(display_run: Path) -> None:
+    """Issue 21: "the money in the billing currency with its symbol and fixed decimals, with a configurable
+    display currency": $2,203.20 (≈ €2,026.94) at the rate written in vigil.yaml."""
+    kinds = _by_kind(display_run / "outbox")
+    (carol,) = [c for c in kinds["ml_compute_instance_idle"] if "ci-gpu-carol" in _texts(c)]
+    assert _facts(carol)["Monthly waste"].startswith("$2,203.20 (≈ €2,026.94) / month")  # 2203.20 × 0.92
+    (cost,) = kinds[COST]
+    for key in ("Expected", "Actual", "Excess"):
+        assert _EUR.search(_facts(cost)[key]), (key, _facts(cost)[key])
+    mails = [m for m in _emails(display_run / "outbox") if any(k in str(m["Subject"]) for k in (*IDLE, COST))]
+    assert len(mails) == 3
+    for m in mails:
+        assert _EUR.search(_plain(m)), _plain(m)
+
+
+def test_the_digest_shows_the_display_currency_beside_its_headline_figures(display_run: Path) -> None:
+    out = display_run
+    args = ["digest", "--data", str(out / "data" / "costs"), "--week", "2026-W48", "--now", "2026-11-25T00:00:00Z"]
+    args += ["--findings", str(out / "alerts.jsonl"), "--out", str(out / "d.html"), "--eml", str(out / "d.eml")]
+    result = CliRunner().invoke(app, [*args, "--config", str(out.parent / "vigil.yaml")])
+    assert result.exit_code == 0, result.output
+    text = _plain(email.message_from_bytes((out / "d.eml").read_bytes(), policy=default))  # type: ignore[arg-type]
+    assert re.search(r"Month to date: +\$4,235\.23 \(≈ €3,896\.41\)", text), text
+    assert "IDLE WASTE: $2,341.44 (≈ €2,154.12) a month" in text
+    assert "Figures marked ≈ are in EUR at 1 USD = 0.92 EUR (rate of 2026-11-01), display.rates in vigil.yaml." in text
+    page = (out / "d.html").read_text(encoding="utf-8")
+    assert "(≈ €2,154.12)" in page
+
+
+def test_a_display_currency_without_rates_or_with_a_wrong_code_is_a_config_error(tmp_path: Path) -> None:
+    config = tmp_path / "vigil.yaml"
+    config.write_text("display:\n  currency: EUX\n  rates: {USX: 1, GBP: 0}\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["config", "validate", str(config)])
+    assert result.exit_code == 2
+    assert "display.currency: 'EUX' is not an ISO 4217 currency code" in result.output
+    assert "display.rates.USX" in result.output
+    assert "display.rates.GBP: Input should be greater than 0" in result.output
+    config.write_text("display:\n  currency: EUR\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["config", "validate", str(config)])
+    assert result.exit_code == 2
+    assert "display.rates: missing: the display currency EUR needs a rate" in result.output
+
+
+_GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_DATE = re.compile(r"\d{4}-\d\d-\d\d")
+
+
+def _demo_digest(outbox: Path) -> tuple[str, str]:
+    """The demo's digest.html (as text) and the plain text of the same digest as an email (.eml)."""
+    import html
+
+    out = outbox.parent
+    page = (out / "digest.html").read_text(encoding="utf-8")
+    page_text = html.unescape(re.sub(r"<[^>]+>", "\n", re.sub(r"<(style|head)\b.*?</\1>", "", page, flags=re.S)))
+    eml = out / "digest.eml"
+    if not eml.exists():
+        args = ["digest", "--data", str(out / "data" / "costs"), "--week", "2026-W48", "--now", "2026-11-25T00:00:00Z"]
+        args += ["--findings", str(out / "alerts.jsonl"), "--out", str(out / "digest-cli.html"), "--eml", str(eml)]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+    msg = email.message_from_bytes(eml.read_bytes(), policy=default)
+    assert isinstance(msg, EmailMessage)
+    return page_text, _plain(msg)
+
+
+def _section(text: str, start: str, end: str) -> str:
+    low = text.lower()
+    i = low.index(start.lower())
+    return text[i : low.index(end.lower(), i)]
+
+
+def test_digest_anomalies_name_resources_and_give_one_date(outbox: Path) -> None:
+    """Issue 21 point 5: no GUID or ARM id in an anomaly's title, one date per anomaly (not 'since 2026-11-25'
+    beside 'Elevated since 2026-11-23'), money as on the cards; the id stays in the details."""
+    page, text = _demo_digest(outbox)
+    for doc in (page, text):
+        section = _section(doc, "Cost anomalies this week", "Idle waste")
+        lines = [ln.strip() for ln in section.splitlines() if ln.strip()]
+        title = next(ln for ln in lines if "Cost anomaly on" in ln)
+        assert "vm-batch-gpu-01" in title
+        assert not _GUID.search(title), title
+        assert "/subscriptions/" not in title, title
+        details = [ln for ln in lines if not ln.startswith("id ")]
+        assert set(_DATE.findall(" ".join(details))) == {"2026-11-23"}, details  # the first elevated day
+        assert "Contoso Production / rg-batch-prod" in section
+        assert "id /subscriptions/6513270e-269e-4d37-b2a7-4de452e6b438/resourcegroups/rg-batch-prod/" in section
+        assert "$73.44" in section
+        assert "$15.30 expected" in section
+        assert "Elevated since" not in section
+
+
+def test_digest_writes_money_one_way_and_names_services_once(outbox: Path) -> None:
+    """One currency format ($1,234.56, as the cards), never '101.68 USD' or 'USD 101.68'; EA's MeterCategory
+    'Storage' and the FOCUS export's 'Storage Accounts' are one service (FinOps toolkit Services.csv)."""
+    page, text = _demo_digest(outbox)
+    for doc in (page, text):
+        assert not re.search(r"\bUSD \d|\d USD\b", doc), re.findall(r".{20}(?:\bUSD \d|\d USD\b).{10}", doc)
+        assert "$4,235.23" in doc  # month to date
+        services = _section(doc, "Service", "Resource group")
+        names = {ln.strip().split("  ")[0] for ln in services.splitlines() if ln.strip()}
+        assert "Storage Accounts" in " ".join(names)
+        assert not re.search(r"^\s*Storage\s*$|^\s*Storage\s+\$", services, flags=re.M), services
+
+
+def test_digest_email_never_cuts_a_name_mid_guid(outbox: Path) -> None:
+    """The .eml's fixed-width movers cut "Contoso Data Science (d23f0824-128b-4f33-8c5c-7f" at 48 characters;
+    now the id is shortened in its middle and the name and the id's start and end are kept."""
+    _page, text = _demo_digest(outbox)
+    subs = _section(text, "Subscription / account / project:", "COST ANOMALIES")
+    rows = [ln for ln in subs.splitlines()[1:] if ln.strip()]
+    assert rows
+    for row in rows:
+        label = row.strip().split("  ")[0]
+        assert label.endswith(")"), row  # never cut at its end
+    assert any(re.search(r"Contoso Production \(6513270e-[0-9a-f-]*…[0-9a-f-]*4de452e6b438\)", r) for r in rows), rows

@@ -39,11 +39,11 @@ def test_evaluate_prints_one_json_line_per_resource_and_rule(tmp_path: Path) -> 
     assert len(rows) == 6  # the six workspace rules of the pack
     for row in rows:
         assert list(row) == ["resource_id", "rule", "policy_definition_id", "compliant", "effect", "reason"]
-    pna = next(r for r in rows if r["rule"] == "ml-workspace-public-network-access")
+    pna = next(r for r in rows if r["rule"] == "ml_workspace_public_network_access")
     assert pna["compliant"] is False
     assert pna["effect"] == "audit"
     assert '"Enabled"' in pna["reason"]
-    diag = next(r for r in rows if r["rule"] == "ml-workspace-diagnostic-logs")
+    diag = next(r for r in rows if r["rule"] == "ml_workspace_diagnostic_logs")
     assert diag["compliant"] is None  # no diagnostic settings given: unknown
 
 
@@ -102,10 +102,10 @@ def test_evaluate_real_samples() -> None:
     result = runner.invoke(app, ["drift", "evaluate", "-r", str(SAMPLES / "arm"), "--json"])
     assert result.exit_code == 0, result.output
     verdicts = {(r["resource_id"].rsplit("/", 1)[-1], r["rule"]): r["compliant"] for r in _lines(result.stdout)}
-    assert verdicts[("testworkspace", "ml-workspace-private-link")] is True
-    assert verdicts[("testworkspace", "ml-workspace-public-network-access")] is True
-    assert verdicts[("compute123", "ml-compute-vnet")] is True
-    assert verdicts[("compute123", "ml-compute-idle-shutdown")] is False
+    assert verdicts[("testworkspace", "ml_workspace_private_link")] is True
+    assert verdicts[("testworkspace", "ml_workspace_public_network_access")] is True
+    assert verdicts[("compute123", "ml_compute_vnet")] is True
+    assert verdicts[("compute123", "ml_compute_idle_shutdown")] is False
 
 
 def _tenant(tmp_path: Path, pna: str) -> Path:
@@ -231,12 +231,12 @@ def test_evaluate_uses_diagnostic_settings_given_with_the_resources(tmp_path: Pa
     result = runner.invoke(app, ["drift", "evaluate", "-r", str(tmp_path / "all.json"), "--json"])
     assert result.exit_code == 0, result.output
     rows = {r["rule"]: r for r in _lines(result.stdout)}
-    assert rows["ml-workspace-diagnostic-logs"]["compliant"] is True
+    assert rows["ml_workspace_diagnostic_logs"]["compliant"] is True
     diag["properties"]["logs"][0]["enabled"] = False
     (tmp_path / "all.json").write_text(json.dumps([_ws("Disabled"), diag]))
     result = runner.invoke(app, ["drift", "evaluate", "-r", str(tmp_path / "all.json"), "--json"])
     rows = {r["rule"]: r for r in _lines(result.stdout)}
-    assert rows["ml-workspace-diagnostic-logs"]["compliant"] is False
+    assert rows["ml_workspace_diagnostic_logs"]["compliant"] is False
 
 
 def test_replay_reports_a_bad_tenant_folder(tmp_path: Path) -> None:

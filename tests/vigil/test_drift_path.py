@@ -128,7 +128,7 @@ def firing(result: Any, rule: str) -> list[Any]:
 def test_public_workspace_write_fires_with_who_and_correlation(store: SQLiteStore) -> None:
     reader = DictReader(workspace("Enabled"), WS_DIAG)
     res = handle_events([eg_event(WS_ID, eid="e1", when=T0)], store=store, reader=reader, rules=RULES, now=T0)
-    [f] = firing(res, "ml-workspace-public-network-access")
+    [f] = firing(res, "ml_workspace_public_network_access")
     assert f.severity.value == "high"
     assert f.resource.id == WS_ID.lower()
     assert f.annotations["changed_by"] == "Alice <alice@contoso.com>"
@@ -141,13 +141,13 @@ def test_public_workspace_write_fires_with_who_and_correlation(store: SQLiteStor
     assert f.annotations["builtin_policy_id"].endswith("438c38d2-3772-465a-a9cc-7a6666a275ce")
     assert res.counts()["processed"] == 1
     # the other ML workspace rules were evaluated too; the compliant ones do not fire
-    assert {x.rule for x in res.findings} == {"ml-workspace-public-network-access"}
+    assert {x.rule for x in res.findings} == {"ml_workspace_public_network_access"}
     assert res.evaluations == len(RULES.for_type("Microsoft.MachineLearningServices/workspaces"))
 
 
 def test_transitions_fire_once_resolve_and_ignore_duplicates(store: SQLiteStore) -> None:
     reader = DictReader(workspace("Enabled"), WS_DIAG)
-    rule = "ml-workspace-public-network-access"
+    rule = "ml_workspace_public_network_access"
     r1 = handle_events([eg_event(WS_ID, eid="e1", when=T0)], store=store, reader=reader, rules=RULES, now=T0)
     assert len(firing(r1, rule)) == 1
     assert acknowledge(store, r1.findings) == 1  # the alerts pipeline took it
@@ -191,7 +191,7 @@ def test_delete_event_and_404_resolve(store: SQLiteStore) -> None:
         rules=RULES,
         now=T0,
     )
-    assert [(f.rule, f.status) for f in deleted.findings] == [("ml-workspace-public-network-access", Status.RESOLVED)]
+    assert [(f.rule, f.status) for f in deleted.findings] == [("ml_workspace_public_network_access", Status.RESOLVED)]
     assert deleted.reads == 1  # a delete is believed only once ARM answers 404 (tests/security/test_event_times.py)
     # re-created non-compliant: fires again; then a write whose GET returns 404 resolves
     reader.resources[WS_ID.lower()] = ws
@@ -209,7 +209,7 @@ def test_delete_event_and_404_resolve(store: SQLiteStore) -> None:
 def test_cloudevents_schema(store: SQLiteStore) -> None:
     reader = DictReader(workspace("Enabled"), WS_DIAG)
     res = handle_events([cloud_event(WS_ID, eid="c1", when=T0)], store=store, reader=reader, rules=RULES, now=T0)
-    assert len(firing(res, "ml-workspace-public-network-access")) == 1
+    assert len(firing(res, "ml_workspace_public_network_access")) == 1
 
 
 def test_irrelevant_and_malformed_events(store: SQLiteStore) -> None:
@@ -237,7 +237,7 @@ def test_irrelevant_and_malformed_events(store: SQLiteStore) -> None:
     assert "'id'" in res.quarantined[1].reason
     assert res.processed == 1
     assert reader.gets == [WS_ID]  # the irrelevant resource was never read
-    assert len(firing(res, "ml-workspace-public-network-access")) == 1
+    assert len(firing(res, "ml_workspace_public_network_access")) == 1
 
 
 def test_reader_failure_propagates_and_redelivery_is_processed(store: SQLiteStore) -> None:
@@ -268,7 +268,7 @@ def test_role_assignment_write_fires_rbac_rule(store: SQLiteStore) -> None:
     }
     res = handle_events([eg_event(ra_id, eid="r1", when=T0)], store=store, reader=DictReader(ra), rules=RULES, now=T0)
     [f] = res.findings
-    assert (f.rule, f.severity.value) == ("rbac-privileged-assignment", "critical")
+    assert (f.rule, f.severity.value) == ("rbac_privileged_assignment", "critical")
     assert f.annotations["changed_by"] == "Alice <alice@contoso.com>"
 
 
@@ -304,7 +304,7 @@ def test_diagnostic_setting_delete_reevaluates_parent(store: SQLiteStore) -> Non
         now=T0,
     )
     [f] = res.findings
-    assert (f.rule, f.status) == ("diagnostic-settings-deleted", Status.FIRING)
+    assert (f.rule, f.status) == ("diagnostic_settings_removed", Status.FIRING)
     assert f.resource.id == KV_ID.lower()
 
 
@@ -354,14 +354,14 @@ def test_sweep_evaluates_and_resolves_resources_that_disappeared(store: SQLiteSt
     from vigil.drift_path import handle_resources
 
     first = handle_resources([workspace("Enabled")], store=store, rules=RULES, now=T0)
-    assert [f.rule for f in first.findings if f.status is Status.FIRING] == ["ml-workspace-public-network-access"]
+    assert [f.rule for f in first.findings if f.status is Status.FIRING] == ["ml_workspace_public_network_access"]
     again = handle_resources([workspace("Enabled")], store=store, rules=RULES, now=T0 + timedelta(hours=1))
     assert again.findings == []
     # gone from a complete sweep: a missed delete event; resolves only when asked to
     partial = handle_resources([], store=store, rules=RULES, now=T0 + timedelta(hours=2))
     assert partial.findings == []
     full = handle_resources([], store=store, rules=RULES, now=T0 + timedelta(hours=3), resolve_missing=True)
-    assert [(f.rule, f.status) for f in full.findings] == [("ml-workspace-public-network-access", Status.RESOLVED)]
+    assert [(f.rule, f.status) for f in full.findings] == [("ml_workspace_public_network_access", Status.RESOLVED)]
 
 
 SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "samples" / "eventgrid"
@@ -405,7 +405,7 @@ def test_documented_eventgrid_samples_give_the_right_verdicts(store: SQLiteStore
         _sample("docs_ResourceWriteSuccess.eventgridschema.json"), store=store, reader=reader, rules=RULES, now=T0
     )
     [f] = write.findings
-    assert (f.rule, f.status) == ("storage-public-blob-access", Status.FIRING)
+    assert (f.rule, f.status) == ("storage_public_blob_access", Status.FIRING)
     assert f.annotations["changed_by"] == "{full-name} <{user-name}>"
     assert f.annotations["correlation_id"] == "{ID}"
     acknowledge(store, write.findings)  # as the handler does once the alerts pipeline took them
@@ -419,7 +419,7 @@ def test_documented_eventgrid_samples_give_the_right_verdicts(store: SQLiteStore
     deleted = handle_events(
         _sample("docs_ResourceDeleteSuccess.cloudeventschema.json"), store=store, reader=reader, rules=RULES, now=T0
     )
-    assert [(f.rule, f.status) for f in deleted.findings] == [("storage-public-blob-access", Status.RESOLVED)]
+    assert [(f.rule, f.status) for f in deleted.findings] == [("storage_public_blob_access", Status.RESOLVED)]
     # the action sample (an Event Hubs listKeys) is a type no rule covers
     action = handle_events(
         _sample("docs_ResourceActionSuccess.eventgridschema.json"), store=store, reader=reader, rules=RULES, now=T0
@@ -432,7 +432,7 @@ def test_diagnostic_settings_rule_fires_on_the_change_only(store: SQLiteStore) -
     reader = DictReader(kv)  # never had a diagnostic setting
     first = handle_events([eg_event(KV_ID, eid="k1", when=T0)], store=store, reader=reader, rules=RULES, now=T0)
     assert first.findings == []
-    rec = store.get(Namespace.VERDICTS, verdict_key(KV_ID, "diagnostic-settings-deleted"))
+    rec = store.get(Namespace.VERDICTS, verdict_key(KV_ID, "diagnostic_settings_removed"))
     assert rec is not None
     assert rec.value["compliant"] is False  # recorded, not alerted
 
@@ -451,7 +451,7 @@ def test_a_transition_stays_pending_until_the_alerts_pipeline_takes_it(store: SQ
     """A failure between the verdict and the alert (storage outage, crash) must not lose the
     notification: the redelivered event re-reports the transition until it is acknowledged."""
     reader = DictReader(workspace("Enabled"), WS_DIAG)
-    rule = "ml-workspace-public-network-access"
+    rule = "ml_workspace_public_network_access"
     r1 = handle_events([eg_event(WS_ID, eid="e1", when=T0)], store=store, reader=reader, rules=RULES, now=T0)
     assert len(firing(r1, rule)) == 1
     # ... the alerts pipeline failed here, so nothing was acknowledged; the platform redelivers:

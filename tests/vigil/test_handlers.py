@@ -83,7 +83,7 @@ def test_resource_events_to_a_delivered_drift_alert(
     bodies = [req.json() for req in endpoint.accepted()]
     assert {b["status"] for b in bodies} == {"firing"}
     assert {b["alerts"][0]["labels"]["alertname"] for b in bodies} == {
-        "ml-workspace-public-network-access",
+        "ml_workspace_public_network_access",
         "assignment:restrict-storage-network",
     }
 
@@ -213,10 +213,11 @@ def test_sweep_evaluates_every_resource(tmp_path: Path, store: StateStore, endpo
     rt = _rt(tmp_path, store, endpoint.url, sim)
     out = handlers.run_sweep(rt, DEFAULT_NOW)
     firing = {(f["rule"], f["resource"]["name"]) for f in out["drift"]["findings"] if f["status"] == "firing"}
-    assert ("ml-workspace-public-network-access", "mlw-research") in firing
-    assert ("ml-compute-idle-shutdown", "ci-bob") in firing  # a compute instance without idle shutdown
+    assert ("ml_workspace_public_network_access", "mlw-research") in firing
+    assert ("ml_compute_idle_shutdown", "ci-bob") in firing  # a compute instance without idle shutdown
     again = handlers.run_sweep(rt, DEFAULT_NOW + timedelta(minutes=30))
     assert again["drift"]["counts"]["firing"] == 0  # verdicts unchanged: no new transitions
+    assert again["history_pruned"] == 0  # the sweep expires old verdict history; none is old yet
 
 
 def test_timers_without_a_source_say_what_is_missing(tmp_path: Path, store: StateStore, endpoint: Endpoint) -> None:
@@ -307,7 +308,7 @@ def test_live_event_path_reads_the_resource_with_arm_get(
         assert gets[0].headers["Authorization"] == f"Bearer {DEFAULT_TOKEN}"
     _deliver_all(rt)
     (req,) = endpoint.accepted()
-    assert req.json()["alerts"][0]["labels"]["alertname"] == "ml-workspace-public-network-access"
+    assert req.json()["alerts"][0]["labels"]["alertname"] == "ml_workspace_public_network_access"
 
 
 def test_live_sweep_pages_through_resource_graph(
@@ -324,7 +325,7 @@ def test_live_sweep_pages_through_resource_graph(
     assert set(bodies[0]["subscriptions"]) == set(sim.subscriptions)
     assert out["drift"]["counts"]["processed"] == 1 + len(computes)
     firing = {(f["rule"], f["resource"]["name"]) for f in out["drift"]["findings"] if f["status"] == "firing"}
-    assert firing == {("ml-workspace-public-network-access", "mlw-research"), ("ml-compute-idle-shutdown", "ci-bob")}
+    assert firing == {("ml_workspace_public_network_access", "mlw-research"), ("ml_compute_idle_shutdown", "ci-bob")}
 
 
 def test_live_metrics_timer_reads_resource_graph_and_azure_monitor(

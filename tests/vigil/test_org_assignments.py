@@ -86,7 +86,7 @@ ML = policy_assignment(
     nonComplianceMessages=[
         {
             "message": "ML workspaces must be private.",
-            "policyDefinitionReferenceId": "ml-workspace-public-network-access",
+            "policyDefinitionReferenceId": "ml_workspace_public_network_access",
         }
     ],
 )
@@ -220,7 +220,7 @@ def test_initiative_assignment_with_parameters_on_the_event_path(arm_env: AzureT
     _serve_resources(server, [ws])
     resource_events(_event(1, ws["id"], NOW - timedelta(seconds=5)))
 
-    rule = "assignment:ml-security/ml-workspace-public-network-access"
+    rule = "assignment:ml-security/ml_workspace_public_network_access"
     v = _verdicts()[(ws["id"].lower(), rule)]
     assert v["compliant"] is False
     assert v["assignment_id"] == ML["id"]
@@ -317,7 +317,7 @@ def test_assignments_are_reread_after_the_refresh_interval_and_a_failed_read_kee
 
     # ARM refuses the assignments: the rule pack still evaluates the event.
     resource_events(_event(1, ws["id"], NOW - timedelta(seconds=5)))
-    assert _verdicts()[(ws["id"].lower(), "ml-workspace-public-network-access")]["compliant"] is False
+    assert _verdicts()[(ws["id"].lower(), "ml_workspace_public_network_access")]["compliant"] is False
     assert listed() == 1
 
     rt = runtime_azure.get_runtime()
@@ -368,7 +368,7 @@ def test_tenant_folder_assignment_that_does_not_compile_is_left_out_with_its_sou
         store.close()
     assert out["drift"]["firing"] == 2
     assert (
-        verdicts[("ml-workspace-public-network-access", sim.planted["drift_workspace"].lower())]["compliant"] is False
+        verdicts[("ml_workspace_public_network_access", sim.planted["drift_workspace"].lower())]["compliant"] is False
     )
     org = verdicts[("assignment:restrict-storage-network", sim.planted["org_policy_storage"].lower())]
     assert org["compliant"] is False

@@ -77,7 +77,7 @@ def test_every_family_alerts_on_its_planted_problem(sim: SimResult, first: tuple
     drift = {a["labels"]["resource_id"]: a for a in by_family["drift"]}
     assert set(drift) == {sim.planted["drift_workspace"].lower(), sim.planted["org_policy_storage"].lower()}
     ws = drift[sim.planted["drift_workspace"].lower()]
-    assert ws["labels"]["alertname"] == "ml-workspace-public-network-access"
+    assert ws["labels"]["alertname"] == "ml_workspace_public_network_access"
     assert "dana.whitfield@contoso.com" in ws["annotations"]["changed_by"]
     # the organisation's own assignment (tenant policy/): notScopes and the exemption leave one account
     org = drift[sim.planted["org_policy_storage"].lower()]
@@ -304,3 +304,24 @@ def previous_findings_of(out: Path) -> list[Any]:
         return previous_findings(store, DEFAULT_NOW, "idle")
     finally:
         store.close()
+
+
+def test_a_run_with_an_alertmanager_receiver_runs_the_forwarding_timer(sim: SimResult, tmp_path: Path) -> None:
+    """`vigil run` calls the forward timer's handler (one code path) when a receiver forwards to
+    Alertmanager: what it would post lands in the outbox, firing alerts ending two timer periods on."""
+    import yaml
+
+    from vigil.config import parse_config
+
+    doc = yaml.safe_load(DEMO_CONFIG.read_text(encoding="utf-8"))
+    doc["route"]["routes"].insert(0, {"receiver": "am", "matchers": ['detector="idle"'], "continue": True})
+    doc["receivers"].append({"name": "am", "alertmanager_configs": [{"url": "http://127.0.0.1:9"}]})
+    summary = _run(sim.root, tmp_path, parse_config(doc))
+    assert summary.handlers["run_forward"] == 1
+    files = sorted((tmp_path / OUTBOX_DIR).glob("am.alertmanager-0.*.alertmanager.json"))
+    posts = [json.loads(p.read_text(encoding="utf-8")) for p in files]
+    firing = sorted(d["labels"]["resource_id"] for post in posts for d in post)
+    # each idle alert twice: its notification (one group per resource) and the timer's one post of all
+    assert len(files) == len(firing) // 2 + 1
+    assert firing[::2] == firing[1::2]
+    assert {d["labels"]["detector"] for post in posts for d in post} == {"idle"}

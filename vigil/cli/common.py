@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from core.text import shorten
+
 if TYPE_CHECKING:
     from core.state.base import StateStore
     from vigil.config import VigilConfig
@@ -79,21 +81,14 @@ def open_state(state: Path, *, create: bool = False) -> StateStore:
     return open_store("sqlite", path=state)
 
 
-def shorten(text: str, width: int) -> str:
-    """``text`` in at most ``width`` characters, cut in the middle (``/subscriptions/65…/vm-batch-gpu-01``):
-    the start and the end of an id say the most, so an id is never truncated at its end."""
-    if len(text) <= width or width < 5:
-        return text
-    head = (width - 1) // 2
-    tail = width - 1 - head
-    return f"{text[:head]}…{text[-tail:]}"
-
-
-def table(headers: list[str], rows: list[list[str]]) -> str:
-    """A plain-text table: a header row, a rule, and columns aligned to their widest cell."""
+def table(headers: list[str], rows: list[list[str]], *, right: frozenset[int] = frozenset()) -> str:
+    """A plain-text table: a header row, a rule, and columns aligned to their widest cell (the columns
+    numbered in ``right``, figures, to the right)."""
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
 
     def line(cells: list[str]) -> str:
-        return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+        return "  ".join(
+            c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
 
     return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)])

@@ -75,6 +75,13 @@ receivers:
       - to: secops@example.com
         from: vigil@example.com
         smarthost: smtp.example.com:587
+
+# Money is shown in the billing currency of the cost exports ($1,234.56). To show a second currency
+# beside it on cards, emails and the digest, name it and give the rate from each billing currency:
+# display:
+#   currency: EUR
+#   rates: {{USD: 0.92}}            # 1 USD = 0.92 EUR (your finance team's rate)
+#   rates_date: 2026-11-01
 """
 
 
@@ -86,10 +93,7 @@ def init(
     out: Path = typer.Option(Path("vigil.yaml"), "--out", help="File to write.", metavar="PATH"),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
 ) -> None:
-    """Write a commented starter vigil.yaml for your subscriptions (it validates as written).
-
-    Example: vigil init -s 6513270e-269e-4d37-b2a7-4de452e6b438 --out vigil.yaml
-    """
+    """Write a commented starter vigil.yaml for your subscriptions (it validates as written)."""
     import re
 
     from vigil.cli.common import fail, load_config_or_exit

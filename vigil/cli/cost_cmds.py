@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import typer
 
@@ -35,7 +37,8 @@ def ingest_cost(
 
     if dataset is not None and dataset not in ("actual", "amortized"):
         raise typer.BadParameter("--dataset must be 'actual' or 'amortized'")
-    summary = ingest_paths(list(paths), out, progress=progress, dataset=dataset)
+    with _one_message_per_problem():
+        summary = ingest_paths(list(paths), out, progress=progress, dataset=dataset)
     for err in summary.errors:
         typer.echo(f"error: {err}", err=True)
     for warn in summary.warnings:
@@ -45,6 +48,23 @@ def ingest_cost(
     typer.echo(summary.to_json())
     if summary.files == 0:
         raise typer.Exit(1)
+
+
+@contextmanager
+def _one_message_per_problem() -> Iterator[None]:
+    """While ingesting: each rejected row is printed once (``warning: <file> line <n> column <field>: ...``);
+    a file's error is not printed by the log, since the command prints every error of the summary once.
+    Without this, Python's last-resort log handler printed each error beside the command's own line."""
+    logger = logging.getLogger("ingest")
+    handler = logging.StreamHandler()  # stderr at call time (the test runner's, under CliRunner)
+    handler.setLevel(logging.WARNING)
+    handler.addFilter(lambda record: record.levelno < logging.ERROR)
+    handler.setFormatter(logging.Formatter("warning: %(message)s"))
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
 
 
 @costs_app.command("summary")
@@ -75,30 +95,48 @@ def costs_summary(
             )
         )
         return
-    from rich.console import Console
-    from rich.table import Table
+    from vigil.cli.common import shorten, table
 
-    table = Table(title=f"Costs by {by}")
-    for col in (by, "currency", "billed_cost", "effective_cost", "rows"):
-        table.add_column(col, justify="right" if col.endswith(("cost", "rows")) else "left")
-    for r in rows:
-        table.add_row(
-            _plain(str(r["key"])),  # export text (a service, a provider's or reseller's name): untrusted
-            r["currency"],
+    cells = [
+        [
+            # export text (a service, a provider's or reseller's name) is untrusted; an id is cut in its middle
+            _inert(shorten(str(r["key"]), 40)),
+            _inert(r["currency"]),
             _money(r["billed_cost"]),
             _money(r["effective_cost"]),
-            str(r["rows"]),
-        )
+            f"{r['rows']:,}",
+            f"{r['effective_rows']:,}",
+        ]
+        for r in rows
+    ]
+    partial: list[str] = []
     for cur, t in totals.items():
-        table.add_row("[b]total[/b]", cur, _money(t["billed_cost"]), _money(t["effective_cost"]), str(t["rows"]))
-    Console().print(table)
+        mark = ""
+        if t["effective_cost"] is not None and t["effective_rows"] < t["rows"]:
+            mark = " *"
+            partial.append(f"{t['effective_rows']:,} of {t['rows']:,} {cur} rows")
+        cells.append(
+            [
+                "total",
+                _inert(cur),
+                _money(t["billed_cost"]),
+                _money(t["effective_cost"]) + mark,
+                f"{t['rows']:,}",
+                f"{t['effective_rows']:,}",
+            ]
+        )
+    headers = [by.upper(), "CURRENCY", "BILLED COST", "EFFECTIVE COST", "ROWS", "EFFECTIVE ROWS"]
+    typer.echo(f"Costs by {by}\n" + table(headers, cells, right=frozenset({2, 3, 4, 5})))
+    if partial:
+        typer.echo(
+            f"* EffectiveCost covers only {', '.join(partial)} (EFFECTIVE ROWS): EA/MCA actual-cost exports carry"
+            " no EffectiveCost, so the two totals sum different rows and are not comparable."
+        )
 
 
-def _plain(text: str) -> Any:
-    """Untrusted text for the terminal: no rich markup, control characters (ESC, ...) shown escaped."""
-    from rich.text import Text
-
-    return Text("".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text))
+def _inert(text: str) -> str:
+    """Untrusted text for the terminal: control characters (ESC, ...) shown escaped, never sent."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
 
 
 def _money(v: str | None) -> str:

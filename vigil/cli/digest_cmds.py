@@ -36,11 +36,17 @@ def digest(
         None, "--state", help="State store (SQLite) whose remediation ledger lists the actions taken."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the digest's figures as JSON."),
+    config: Path | None = typer.Option(
+        None, "--config", help="vigil.yaml: its display currency (display:) is shown beside the figures."
+    ),
 ) -> None:
     """Render the weekly finance digest: week totals, month to date against budget and forecast, an 8-week
     daily spend chart, top movers, the week's anomalies, idle waste and drift."""
     from alerts.digest import DigestError, build_digest, load_findings, parse_scope, parse_week, render
     from ingest.cost import load_costs
+    from vigil.cli.common import load_config_or_exit
+
+    display = load_config_or_exit(config).display if config is not None else None
 
     try:
         week_start = parse_week(week)
@@ -82,7 +88,7 @@ def digest(
         budget=budget,
         remediation_log=ledger,
     )
-    rendered = render(d)
+    rendered = render(d, display=display)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(rendered.html_standalone, encoding="utf-8")
     if eml is not None:

@@ -67,8 +67,6 @@ def replay(
     Duplicates (same event id) are dropped, verdict transitions persist in
     --state, so replaying a file twice fires nothing the second time. Each file's
     line is followed by its alert transitions: status, rule, resource.
-
-    Example (on the demo): vigil events replay --tenant out/tenant --state out/replay.db --out out/replay
     """
     from vigil import handlers
     from vigil.runtime_local import LocalRuntime

@@ -6,10 +6,11 @@ that ``vigil --help`` stays fast.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import typer
-from typer.core import TyperOption
+from typer.core import TyperArgument, TyperOption
 
 from vigil.cli import (
     alerts_cmds,
@@ -19,12 +20,15 @@ from vigil.cli import (
     digest_cmds,
     drift_cmds,
     events_cmds,
+    examples,
     remediation_cmds,
     run_cmds,
     serve_cmds,
     silence_cmds,
 )
 
+_REPEATABLE = re.compile(r"<list\[(\w+)\]>")
+_SIMPLE = {"str": "<text>", "path": "<path>", "float": "<number>", "int": "<int>"}
 _DURATION_OPTIONS = {"duration", "window", "since", "lookback", "ttl", "grace", "interval"}
 
 
@@ -40,11 +44,28 @@ def _display_type(self: TyperOption, ctx: Any) -> str | None:
         return "<duration>"
     if label == "<str>" and name == "now":
         return "<time>"
-    return label
+    return _relabel(label)
+
+
+def _relabel(label: str) -> str:
+    """``<str>`` as ``<text>``, ``<float>`` as ``<number>``, ``<list[Path]>`` as ``<path>…`` (repeatable)."""
+    repeat = _REPEATABLE.fullmatch(label)
+    if repeat:  # one value per use of the option (or several arguments)
+        return f"{_SIMPLE.get(repeat.group(1).lower(), '<' + repeat.group(1).lower() + '>')}…"
+    if label.startswith("<int range>"):
+        return "<int>"  # the bounds follow in the help, e.g. [x>=0]
+    return _SIMPLE.get(label.strip("<>").lower(), label)
+
+
+def _argument_type(self: TyperArgument, ctx: Any) -> str | None:
+    label = _typer_argument_type(self, ctx)
+    return label if label is None or self.metavar is not None else _relabel(label)
 
 
 _typer_display_type = TyperOption.display_type_rich
 TyperOption.display_type_rich = _display_type  # type: ignore[method-assign]
+_typer_argument_type = TyperArgument.display_type_rich
+TyperArgument.display_type_rich = _argument_type  # type: ignore[method-assign,assignment]
 
 app = typer.Typer(
     name="vigil",
@@ -68,6 +89,7 @@ digest_cmds.register(app)  # vigil digest
 app.add_typer(config_cmds.app, name="config")
 app.command("init")(config_cmds.init)  # vigil init (also `vigil config init`)
 serve_cmds.register(app)  # vigil serve
+examples.add_examples(app)  # every command's --help ends with examples that work on the demo
 
 
 def main() -> None:

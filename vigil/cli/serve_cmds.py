@@ -78,7 +78,9 @@ def register(app: typer.Typer) -> None:
         roles = [ROLE_NAMES[r.lower()] for r in role] or list(ALL_ROLES)
         token = secrets.token_urlsafe(24)
         store = open_store("sqlite", path=state)
-        rt = LocalRuntime(cfg, store, state.parent)
+        from vigil.pipeline import DATA_DIR
+
+        rt = LocalRuntime(cfg, store, state.parent / DATA_DIR)  # blobs (the cost store) where `vigil run` writes them
         auth = LocalTokenAuth(token, roles=roles, name=name)
         cc = console_config(rt, auth=auth, secret=secrets.token_bytes(32))
         folder = tenant or state.parent / "tenant"

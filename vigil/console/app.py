@@ -42,6 +42,7 @@ from vigil.console.auth import (
     csrf_token,
     verify_csrf,
 )
+from vigil.console.costs import CostSeries, CostSeriesReader
 
 __all__ = ["CSP", "ConsoleConfig", "create_app"]
 
@@ -76,6 +77,8 @@ class ConsoleConfig:
     # (by id; None when absent) and its Activity Log entries.
     resource_reader: Callable[[str], Mapping[str, Any] | None] | None = None
     activity: Callable[[str], list[Mapping[str, Any]]] | None = None
+    # The cost drill-down's series (scope kind, scope, now) from the cost store; None: not read here.
+    cost_series: CostSeriesReader | None = None
     route: AlertRoute | None = None  # the routing tree, for "group as routed"
     index_ttl: float = 30.0  # seconds before the alert index is refreshed (in the background)
 
@@ -406,8 +409,12 @@ class Console:
         if not verdicts and not alerts and not events:
             return self.error(404, f"Vigil has recorded nothing about {rid}")
         latest = max(alerts, key=lambda a: a.starts_at) if alerts else None
-        activity = self.cfg.activity(rid) if self.cfg.activity else []
-        current = self.cfg.resource_reader(rid) if self.cfg.resource_reader else None
+        problems: list[str] = []
+        activity = _remote("The Activity Log", self.cfg.activity, rid, problems) or []
+        arm_problems = len(problems)
+        current = _remote("The resource (ARM)", self.cfg.resource_reader, rid, problems)
+        arm_failed = len(problems) > arm_problems
+        history = data.attribute(data.verdict_history(store, rid), activity)
         failing = [a for a in alerts if a.ends_at is None and a.labels.get("detector") == "drift"]
         return self.render(
             request,
@@ -415,38 +422,36 @@ class Console:
             "resource.html",
             rid=rid,
             verdicts=verdicts,
+            history=history,
             alerts=alerts,
             latest=latest,
-            timeline=data.timeline(alerts, verdicts, events, activity),
+            timeline=data.timeline(alerts, verdicts, events, activity, history),
             arm=data.arm_lines(current, failing) if current is not None else None,
-            arm_known=self.cfg.resource_reader is not None,
+            arm_known=self.cfg.resource_reader is not None and not arm_failed,
+            problems=problems,
         )
 
     def cost_page(self, request: Request, ident: Identity) -> Response:
-        from vigil.console.chart import CostPoint, band_chart
+        from vigil.console.chart import band_chart
 
         scope = request.query_params.get("scope", "").strip()
-        rows = [r for r in self.index.rows() if r.alertname == "overspend-cost-anomaly"]
+        rows = [r for r in self.index.rows() if r.alertname == "overspend_cost_anomaly"]
         scopes = sorted({(r.labels.get("scope_kind", ""), r.scope) for r in rows})
         chosen = [r for r in rows if r.scope == scope] if scope else []
         records = [a for a in (data.load_alert(self.cfg.store, r.fingerprint) for r in chosen) if a is not None]
         records.sort(key=lambda a: str(a.evidence.get("day", "")))
-        points = [
-            CostPoint(
-                str(a.evidence.get("day", a.starts_at.date().isoformat())),
-                float(a.evidence.get("actual", 0.0)),
-                float(a.evidence.get("expected", 0.0)),
-                float(a.evidence.get("scale", 0.0)),
-            )
-            for a in records
-            if isinstance(a.evidence.get("actual"), int | float)
-        ]
-        currency = str(records[0].evidence.get("currency", "")) if records else ""
         # Narrower scopes under the chosen one (subscription -> resource groups -> resources).
         children = sorted(
             {r.scope for r in rows if scope and r.scope != scope and scope.lower() in r.resource_id.lower()}
         )
-        chart = band_chart(points, title=f"Daily cost of {scope}: actual against the expected band", currency=currency)
+        series = CostSeries(problem="This host does not read the cost store.")
+        if scope and chosen and self.cfg.cost_series is not None:
+            kind = chosen[0].labels.get("scope_kind", "")
+            series = self.cfg.cost_series(kind, scope, _series_end(records, self.cfg.clock()))
+        currency = series.currency or (str(records[0].evidence.get("currency", "")) if records else "")
+        chart = band_chart(
+            series.points, title=f"Daily cost of {scope}: actual against the expected band", currency=currency
+        )
         return self.render(
             request,
             ident,
@@ -455,6 +460,7 @@ class Console:
             scope=scope,
             records=records,
             chart=chart,
+            series=series,
             children=children,
             currency=currency,
         )
@@ -477,6 +483,33 @@ class Console:
         resp = RedirectResponse(self.url("/alerts"), status_code=303)
         resp.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="strict", path=self.cfg.base or "/")
         return resp
+
+
+def _remote(what: str, read: Callable[[str], Any] | None, rid: str, problems: list[str]) -> Any:
+    """``read(rid)``, or None when the host has no such reader; ARM and the Activity Log are remote
+    in Azure, so a failed read is added to ``problems`` (said on the page), not a 500."""
+    if read is None:
+        return None
+    try:
+        return read(rid)
+    except Exception as exc:
+        log.warning("console: %s of %s unreadable: %s", what, rid, exc, extra={"resource_id": rid})
+        problems.append(f"{what} could not be read: {type(exc).__name__}: {exc}")
+        return None
+
+
+def _series_end(records: list[Any], now: datetime) -> datetime:
+    """The ``now`` detection had when it flagged the scope's newest anomaly day (the day after it,
+    as ``vigil.handlers.handle_detect`` sets it), so the chart shows what the detector saw; the
+    clock when no alert names a day."""
+    from datetime import UTC, timedelta
+
+    days = [str(a.evidence.get("day", ""))[:10] for a in records if a.evidence.get("day")]
+    try:
+        newest = max(datetime.fromisoformat(d).replace(tzinfo=UTC) for d in days) if days else None
+    except ValueError:
+        newest = None
+    return min(now, newest + timedelta(days=1)) if newest is not None else now
 
 
 Handler = Callable[[Console, Request, Identity], Response | Awaitable[Response]]

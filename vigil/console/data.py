@@ -38,10 +38,12 @@ __all__ = [
     "AlertIndex",
     "AlertRow",
     "Page",
+    "attribute",
     "audit_entries",
     "drift_resources",
     "drift_verdicts",
     "timeline",
+    "verdict_history",
 ]
 
 log = logging.getLogger(__name__)
@@ -512,6 +514,65 @@ def audit_entries(store: StateStore, *, fingerprint: str | None = None) -> list[
     return out
 
 
+def verdict_history(store: StateStore, resource_id: str) -> dict[str, list[dict[str, Any]]]:
+    """Rule -> every verdict change recorded for one resource, oldest first (``vigil.drift_history``)."""
+    from vigil.drift_history import history
+    from vigil.drift_path import verdict_key
+
+    return history(store, verdict_key(resource_id, ""))
+
+
+def _when(value: Any) -> datetime | None:
+    """A history entry's ``event_time`` (``datetime.isoformat`` of an aware time)."""
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+
+
+def attribute(
+    history: Mapping[str, list[dict[str, Any]]], activity: Iterable[Mapping[str, Any]]
+) -> dict[str, list[dict[str, Any]]]:
+    """The history with a ``who`` for the entries their source did not name (a sweep): the caller of
+    the newest Activity Log change to the resource after the rule's previous entry and at or
+    before this one (``who_from``: "activity log")."""
+    from ingest.activity.reader import event_time
+
+    changes = sorted(
+        ((t, e) for e in activity if (t := event_time(e)) is not None and _is_change(e)), key=lambda p: p[0]
+    )
+    out: dict[str, list[dict[str, Any]]] = {}
+    for rule, entries in history.items():
+        done: list[dict[str, Any]] = []
+        prev: datetime | None = None
+        for entry in entries:
+            e = dict(entry)
+            at = _when(e.get("event_time"))
+            if not e.get("who") and at is not None and changes:
+                hits = [c for t, c in changes if t <= at and (prev is None or t > prev)]
+                if hits:
+                    e["who"] = str(hits[-1].get("caller") or "")
+                    e["who_from"] = "activity log"
+                    e.setdefault("operation", _operation(hits[-1]))
+            prev = at if at is not None else prev
+            done.append(e)
+        out[rule] = done
+    return out
+
+
+def _operation(entry: Mapping[str, Any]) -> str:
+    op = entry.get("operationName")
+    return str(op.get("value", "") if isinstance(op, Mapping) else op or "")
+
+
+def _is_change(entry: Mapping[str, Any]) -> bool:
+    """A successful write, delete or action in the Activity Log (not its Started twin, not a read)."""
+    status = entry.get("status")
+    value = str(status.get("value", "") if isinstance(status, Mapping) else status or "")
+    op = _operation(entry).lower()
+    return value.lower() in ("succeeded", "success") and op.endswith(("/write", "/delete", "/action"))
+
+
 def drift_verdicts(store: StateStore, resource_id: str) -> list[dict[str, Any]]:
     """The last verdict per rule for one resource (``Namespace.VERDICTS``)."""
     from vigil.drift_path import verdict_key
@@ -550,9 +611,11 @@ def timeline(
     verdicts: Iterable[Mapping[str, Any]],
     events: Iterable[Mapping[str, Any]],
     activity: Iterable[Mapping[str, Any]] = (),
+    history: Mapping[str, list[dict[str, Any]]] | None = None,
 ) -> list[dict[str, str]]:
     """One resource's history, newest first: Activity Log changes (who did what), events
-    received, alerts fired and resolved, and the current verdict per rule."""
+    received, alerts fired and resolved, and every verdict change per rule (``history``; the
+    current verdict for a rule without recorded history)."""
     items: list[dict[str, str]] = []
     for entry in activity:
         op = entry.get("operationName")
@@ -581,20 +644,34 @@ def timeline(
         items.append({"at": a.starts_at.isoformat(), "kind": "fired", "what": what, "who": who, "rule": rule})
         if a.ends_at is not None:
             items.append({"at": a.ends_at.isoformat(), "kind": "resolved", "what": "", "who": "", "rule": rule})
+    from vigil.drift_history import state_of
+
+    history = history or {}
     for v in verdicts:
-        compliant = v.get("compliant")
-        state = "compliant" if compliant is True else "non-compliant" if compliant is False else "unknown"
-        if v.get("deleted"):
-            state = "deleted"
+        if history.get(str(v.get("rule", ""))):
+            continue
         items.append(
             {
                 "at": str(v.get("event_time", "")),
                 "kind": "verdict",
-                "what": state,
+                "what": state_of(v),
                 "who": "",
                 "rule": str(v.get("rule", "")),
             }
         )
+    for rule, entries in history.items():
+        for h in entries:
+            source = str(h.get("source", ""))
+            what = state_of(h) + (f" ({source})" if source else "")
+            items.append(
+                {
+                    "at": str(h.get("event_time", "")),
+                    "kind": "verdict",
+                    "what": what,
+                    "who": str(h.get("who", "")),
+                    "rule": rule,
+                }
+            )
     items.sort(key=lambda i: i["at"], reverse=True)
     return items
 

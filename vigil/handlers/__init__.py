@@ -9,7 +9,7 @@ package and handling a resource event never loads them.
 
 Modules: :mod:`~vigil.handlers.events` (resource events -> drift),
 :mod:`~vigil.handlers.cost` (exports -> costs -> overspend), :mod:`~vigil.handlers.timers`
-(idle, sweep, digest), :mod:`~vigil.handlers.delivery` (alerts queue -> channels),
+(idle, sweep, activity, digest, forwarding), :mod:`~vigil.handlers.delivery` (alerts queue -> channels),
 :mod:`~vigil.handlers.actions` (card buttons, silences API, remediation) and
 :mod:`~vigil.handlers.health`. Resources and metrics come from
 :class:`~vigil.handlers.sources.LiveSources` (a tenant folder, or Azure).
@@ -33,7 +33,14 @@ from vigil.handlers.delivery import dispatch_alert, link_signing
 from vigil.handlers.events import drift_rules, handle_activity, handle_resource_events
 from vigil.handlers.health import health
 from vigil.handlers.sources import LiveSources, live_sources
-from vigil.handlers.timers import previous_findings, run_activity, run_digest, run_metrics, run_sweep
+from vigil.handlers.timers import (
+    previous_findings,
+    run_activity,
+    run_digest,
+    run_forward,
+    run_metrics,
+    run_sweep,
+)
 
 __all__ = [
     "REMEDIATION_DEFER_S",
@@ -58,6 +65,7 @@ __all__ = [
     "raise_alerts",
     "run_activity",
     "run_digest",
+    "run_forward",
     "run_metrics",
     "run_sweep",
     "silences_api",

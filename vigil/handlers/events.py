@@ -13,9 +13,17 @@ if TYPE_CHECKING:
     from detectors.drift.assignments import AssignmentSet
     from detectors.drift.loader import RuleSet
     from vigil.config import VigilConfig
+    from vigil.drift_history import Retention
     from vigil.runtime import Runtime
 
-__all__ = ["ASSIGNMENTS_REFRESH", "drift_rules", "handle_activity", "handle_resource_events", "org_assignments"]
+__all__ = [
+    "ASSIGNMENTS_REFRESH",
+    "drift_rules",
+    "handle_activity",
+    "handle_resource_events",
+    "history_retention",
+    "org_assignments",
+]
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +53,14 @@ def drift_rules(config: VigilConfig) -> RuleSet:
     ruleset = RuleSet(builtin_rules(params) + rules_from_policies(load_policies(drift.policy_paths, params)))
     _RULES = (config, ruleset)
     return ruleset
+
+
+def history_retention(config: VigilConfig) -> Retention:
+    """The verdict history's retention (``detectors.drift.history_days`` / ``history_entries``)."""
+    from vigil.drift_history import Retention
+
+    drift = config.detectors.drift
+    return Retention(days=drift.history_days, entries=drift.history_entries)
 
 
 def _read_assignments(rt: Runtime) -> tuple[tuple[str, ...], Any] | None:
@@ -135,6 +151,7 @@ def handle_resource_events(events: list[dict[str, Any]], rt: Runtime) -> dict[st
         rules=drift_rules(rt.config),
         now=now,
         assignments=org_assignments(rt, now),
+        retention=history_retention(rt.config),
     )
     out: dict[str, Any] = {"drift": result.counts(), "quarantined": len(result.quarantined)}
     findings = list(result.findings)

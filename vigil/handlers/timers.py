@@ -1,4 +1,5 @@
-"""The timer handlers: idle detection (metrics), the drift sweep and the weekly digest."""
+"""The timer handlers: idle detection (metrics), the drift sweep, the activity log, the weekly digest and
+the forwarding of alerts to Alertmanager."""
 
 from __future__ import annotations
 
@@ -14,7 +15,17 @@ if TYPE_CHECKING:
     from core.state.base import StateStore
     from vigil.runtime import Runtime
 
-__all__ = ["previous_findings", "run_activity", "run_digest", "run_metrics", "run_sweep"]
+__all__ = [
+    "FORWARD_SCHEDULE",
+    "previous_findings",
+    "run_activity",
+    "run_digest",
+    "run_forward",
+    "run_metrics",
+    "run_sweep",
+]
+
+FORWARD_SCHEDULE = ("FORWARD_SCHEDULE", "0 */2 * * * *")
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +90,7 @@ def run_sweep(rt: Runtime, now: datetime) -> dict[str, Any]:
     over ``scopes`` (subscriptions and management groups) with the runtime's credential.
     """
     from vigil import drift_path
-    from vigil.handlers.events import drift_rules, org_assignments
+    from vigil.handlers.events import drift_rules, history_retention, org_assignments
 
     rules = drift_rules(rt.config)
     assignments = org_assignments(rt, now)
@@ -93,12 +104,21 @@ def run_sweep(rt: Runtime, now: datetime) -> dict[str, Any]:
     resources, reader = swept
     related = drift_path.related_provider(reader)
     result = drift_path.handle_resources(
-        resources, store=rt.store, rules=rules, now=now, related=related, assignments=assignments
+        resources,
+        store=rt.store,
+        rules=rules,
+        now=now,
+        related=related,
+        assignments=assignments,
+        retention=history_retention(rt.config),
     )
     findings = list(result.findings)
     alerts = raise_alerts(findings, rt, now)
     drift_path.acknowledge(rt.store, findings)
-    return {"drift": result.to_dict(), "alerts": alerts}
+    from vigil.drift_history import prune_expired
+
+    pruned = prune_expired(rt.store, now=now, retention=history_retention(rt.config))
+    return {"drift": result.to_dict(), "alerts": alerts, "history_pruned": pruned}
 
 
 def run_digest(rt: Runtime, now: datetime) -> dict[str, Any]:
@@ -139,6 +159,7 @@ def run_digest(rt: Runtime, now: datetime) -> dict[str, Any]:
         send=send,
         budgets=lambda cfg: monthly_budget(budgets, cfg),
         remediation_log=list(ledger_entries(rt.store)),
+        display=rt.config.display,
     )
     failed = [r for r in results if r.error]
     if failed and len(failed) == len(results):
@@ -179,3 +200,16 @@ def run_activity(rt: Runtime, now: datetime) -> dict[str, Any]:
     out = handle_activity(batch.records, rt)
     batch.commit()
     return out
+
+
+def run_forward(rt: Runtime, now: datetime) -> dict[str, Any]:
+    """Re-post the alerts of ``alertmanager_configs`` receivers (:func:`alerts.forward.forward`): a firing
+    alert ends two timer periods from now (the longest gap of ``FORWARD_SCHEDULE``), so one late or
+    missed run does not resolve it in Alertmanager. A failed post is logged; the next run posts again."""
+    from alerts.forward import forward
+    from vigil.ncrontab import longest_gap
+    from vigil.runtime import HasChannelSink
+
+    period = longest_gap(setting(rt, FORWARD_SCHEDULE))
+    sink = rt.channel_sink() if isinstance(rt, HasChannelSink) else None
+    return forward(rt.config, rt.store, now, ends_after=2 * period, sink=sink)

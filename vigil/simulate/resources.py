@@ -128,7 +128,7 @@ class _Builder:
             "service": "Storage",
             "family": "Storage",
             "consumed": "Microsoft.Compute",
-            "focus_service": "Storage Accounts",
+            "focus_service": "Virtual Machines",  # as Microsoft's FOCUS export (FinOps toolkit Services.csv)
             "focus_category": "Storage",
             "focus_type": "Disk",
         }

@@ -142,6 +142,7 @@ def test_digest_timer_handler_emails_through_the_email_receiver(smtp: tuple[_Col
                 }
             ],
             "digests": [{"name": "weekly", "scopes": [], "recipients": ["cfo@example.com"], "currency": "USD"}],
+            "display": {"currency": "EUR", "rates": {"USD": 0.5}},
         }
     )
     store = SQLiteStore(tmp_path / "state.db")
@@ -159,3 +160,7 @@ def test_digest_timer_handler_emails_through_the_email_receiver(smtp: tuple[_Col
     html = next(p for p in msg.walk() if p.get_content_type() == "text/html").get_content()
     assert "cid:" in html
     assert any(p.get_content_type() == "image/png" for p in msg.walk())
+    # the Function's digest shows vigil.yaml's display currency beside its figures, as `vigil digest --config`
+    text = next(p for p in msg.walk() if p.get_content_type() == "text/plain").get_content()
+    assert "(≈ €" in text
+    assert "Figures marked ≈ are in EUR at 1 USD = 0.5 EUR" in text

@@ -321,7 +321,7 @@ def test_patch_action_and_throttling(server: AzureTestServer, arm: ArmClient, st
     tenant = FakeTenant(server)
     ws_finding = Finding(
         detector="drift",
-        rule="ml-workspace-public-network-access",
+        rule="ml_workspace_public_network_access",
         status=Status.FIRING,
         severity=Severity.HIGH,
         resource=ResourceRef.from_id(WS),
@@ -330,13 +330,13 @@ def test_patch_action_and_throttling(server: AzureTestServer, arm: ArmClient, st
     cfg = RemediationConfig(
         mode="auto",
         allowed_subscriptions=[SUB],
-        auto_allow=[{"rules": ["ml-workspace-public-network-access"], "subscriptions": [SUB]}],
+        auto_allow=[{"rules": ["ml_workspace_public_network_access"], "subscriptions": [SUB]}],
     )
     steps = plan(
         [ws_finding],
         resources=lambda _i: tenant.ws,
         config=cfg,
-        rule_actions={"ml-workspace-public-network-access": "disable_ml_workspace_public_access"},
+        rule_actions={"ml_workspace_public_network_access": "disable_ml_workspace_public_access"},
         now=NOW,
     )
     server.throttle(1, retry_after=0)  # the SDK's ARM retry policy must ride out a 429

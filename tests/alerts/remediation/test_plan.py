@@ -231,6 +231,6 @@ def test_every_rule_remediation_action_exists() -> None:
 
     mapping = rule_actions_from_registry()
     assert mapping["vm_shutdown_candidate"] == "deallocate_vm"
-    assert mapping["ml-workspace-public-network-access"] == "disable_ml_workspace_public_access"
+    assert mapping["ml_workspace_public_network_access"] == "disable_ml_workspace_public_access"
     known = {a.id for a in ACTIONS}
     assert set(mapping.values()) <= known

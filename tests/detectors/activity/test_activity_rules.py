@@ -286,7 +286,7 @@ def test_nsg_management_port_opened__near_misses(source: str, port: str) -> None
 
 
 def test_nsg_management_port_opened__uses_the_drift_rules_parameters() -> None:
-    params = {"nsg-management-ports-open": {"ports": ["22", "3389", "443"]}}
+    params = {"nsg_management_ports_open": {"ports": ["22", "3389", "443"]}}
     found = detect(records=nsg_rule("Internet", "443"), config=ActivityConfig(), now=NOW, drift_parameters=params)
     assert len(only(found, "nsg_management_port_opened")) == 1
 

@@ -87,3 +87,35 @@ def test_leave_one_category_out_scores_each_category_with_the_others_threshold()
     assert out["folds"]["a"]["detected"] == 2
     assert out["folds"]["a"]["held_out_score"] == pytest.approx(100.0)
     assert out["pooled"] == pytest.approx(50.0)
+
+
+def _optimise_row_by_row(files: list[tuple[FileTruth, np.ndarray]], profile: tuple[float, float, float]) -> float:
+    """Plain reference for the threshold sweep: every candidate threshold scored from scratch (spec step 5-6)."""
+    a_tp, a_fp, a_fn = profile
+    rows = []
+    for truth, s in files:
+        w, win = row_weights(truth, a_tp, a_fp)
+        rows.append((truth, s, w, win))
+    candidates = sorted({float(v) for t, s, _, _ in rows for v in s[t.probation :]} | {1.1}, reverse=True)
+    best = -math.inf
+    for theta in candidates:
+        total = 0.0
+        for truth, s, w, win in rows:
+            hit = np.nonzero(s >= theta)[0]
+            hit = hit[hit >= truth.probation]
+            total += float(w[hit][win[hit] < 0].sum())
+            for k in range(len(truth.windows)):
+                inside = w[hit][win[hit] == k]
+                total += float(inside.max()) if len(inside) else -a_fn
+        best = max(best, total)
+    return best
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_vectorised_threshold_sweep_matches_scoring_every_candidate(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    truth = FileTruth("f.csv", 400, 60, [(150, 180), (300, 340)])
+    s = np.round(rng.random(400) ** 3, 2)  # many ties
+    for profile in (STANDARD, LOW_FN, (1.0, 0.22, 1.0)):
+        _, raw, _ = optimise([(truth, s)], profile)
+        assert raw == pytest.approx(_optimise_row_by_row([(truth, s)], profile))

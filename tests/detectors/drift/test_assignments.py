@@ -56,21 +56,21 @@ def test_ml_initiative_binds_set_parameters_to_its_members() -> None:
     a = compile_assignment(assignment(parameters={"effect": {"value": "Deny"}}), builtin_definitions())
     effects = {m.reference_id: m.policy.effect for m in a.members}
     assert len(effects) == 9
-    assert effects["ml-workspace-public-network-access"] == "deny"
-    assert effects["ml-workspace-private-link"] == "audit"  # auditEffect keeps its default
-    assert effects["ml-workspace-diagnostic-logs"] == "auditifnotexists"
+    assert effects["ml_workspace_public_network_access"] == "deny"
+    assert effects["ml_workspace_private_link"] == "audit"  # auditEffect keeps its default
+    assert effects["ml_workspace_diagnostic_logs"] == "auditifnotexists"
     got = verdicts(a)
     assert set(got) == {
-        "ml-workspace-private-link",
-        "ml-workspace-public-network-access",
-        "ml-workspace-cmk",
-        "ml-workspace-user-assigned-identity",
-        "ml-workspace-managed-network-outbound",
-        "ml-workspace-diagnostic-logs",
+        "ml_workspace_private_link",
+        "ml_workspace_public_network_access",
+        "ml_workspace_cmk",
+        "ml_workspace_user_assigned_identity",
+        "ml_workspace_managed_network_outbound",
+        "ml_workspace_diagnostic_logs",
     }  # the compute rules do not apply to a workspace
-    assert got["ml-workspace-public-network-access"].compliant is False
-    assert got["ml-workspace-public-network-access"].rule == "ml-security/ml-workspace-public-network-access"
-    assert got["ml-workspace-managed-network-outbound"].compliant is True
+    assert got["ml_workspace_public_network_access"].compliant is False
+    assert got["ml_workspace_public_network_access"].rule == "ml-security/ml_workspace_public_network_access"
+    assert got["ml_workspace_managed_network_outbound"].compliant is True
 
 
 def test_a_parameter_outside_the_allowed_values_is_a_load_error() -> None:
@@ -94,17 +94,17 @@ def test_non_compliance_messages_and_enforcement_mode() -> None:
         {"message": "Workspaces must follow the ML security baseline."},
         {
             "message": "Disable public network access.",
-            "policyDefinitionReferenceId": "ml-workspace-public-network-access",
+            "policyDefinitionReferenceId": "ml_workspace_public_network_access",
         },
     ]
     a = compile_assignment(
         assignment(nonComplianceMessages=messages, enforcementMode="DoNotEnforce"), builtin_definitions()
     )
     got = verdicts(a)
-    assert got["ml-workspace-public-network-access"].reason.startswith("Disable public network access. (")
-    assert got["ml-workspace-cmk"].reason.startswith("Workspaces must follow the ML security baseline. (")
-    assert "enforcementMode DoNotEnforce" in got["ml-workspace-cmk"].reason
-    assert "Workspaces must" not in got["ml-workspace-managed-network-outbound"].reason  # compliant: no message
+    assert got["ml_workspace_public_network_access"].reason.startswith("Disable public network access. (")
+    assert got["ml_workspace_cmk"].reason.startswith("Workspaces must follow the ML security baseline. (")
+    assert "enforcementMode DoNotEnforce" in got["ml_workspace_cmk"].reason
+    assert "Workspaces must" not in got["ml_workspace_managed_network_outbound"].reason  # compliant: no message
 
 
 def _exemption(**props: Any) -> Any:
@@ -116,13 +116,13 @@ def _exemption(**props: Any) -> Any:
 
 def test_exemptions_waiver_mitigated_and_expiry() -> None:
     a = compile_assignment(assignment(), builtin_definitions())
-    waiver = _exemption(policyDefinitionReferenceIds=["ml-workspace-cmk"], expiresOn="2027-01-01T00:00:00Z")
+    waiver = _exemption(policyDefinitionReferenceIds=["ml_workspace_cmk"], expiresOn="2027-01-01T00:00:00Z")
     got = verdicts(a, exemptions=[waiver])
-    assert got["ml-workspace-cmk"].compliant is True
-    assert got["ml-workspace-cmk"].reason.startswith("exempt (Waiver) by ")
-    assert got["ml-workspace-public-network-access"].compliant is False  # not listed in the exemption
-    expired = _exemption(policyDefinitionReferenceIds=["ml-workspace-cmk"], expiresOn="2026-12-01T00:00:00Z")
-    assert verdicts(a, exemptions=[expired])["ml-workspace-cmk"].compliant is False
+    assert got["ml_workspace_cmk"].compliant is True
+    assert got["ml_workspace_cmk"].reason.startswith("exempt (Waiver) by ")
+    assert got["ml_workspace_public_network_access"].compliant is False  # not listed in the exemption
+    expired = _exemption(policyDefinitionReferenceIds=["ml_workspace_cmk"], expiresOn="2026-12-01T00:00:00Z")
+    assert verdicts(a, exemptions=[expired])["ml_workspace_cmk"].compliant is False
     mitigated = _exemption(exemptionCategory="Mitigated")
     assert all(v.compliant is True and "Mitigated" in v.reason for v in verdicts(a, exemptions=[mitigated]).values())
     other_rg = parse_exemption(
@@ -131,7 +131,7 @@ def test_exemptions_waiver_mitigated_and_expiry() -> None:
             "properties": {"policyAssignmentId": ASSIGNMENT_ID, "exemptionCategory": "Waiver"},
         }
     )
-    assert verdicts(a, exemptions=[other_rg])["ml-workspace-cmk"].compliant is False
+    assert verdicts(a, exemptions=[other_rg])["ml_workspace_cmk"].compliant is False
     with pytest.raises(PolicyLoadError, match="exemptionCategory: must be Waiver or Mitigated"):
         _exemption(exemptionCategory="Forever")
 
@@ -173,7 +173,7 @@ def test_tenant_folder_with_assignments_exemptions_and_custom_definitions(tmp_pa
         v.rule: v
         for v in a.evaluate(WORKSPACE, exemptions=docs.exemptions, env=EvalEnv(now=NOW), related=lambda _r, _t: [])
     }
-    assert got["ml-security/ml-workspace-cmk"].reason.startswith("exempt (Waiver)")
+    assert got["ml-security/ml_workspace_cmk"].reason.startswith("exempt (Waiver)")
     (folder / "bad.json").write_text(json.dumps({"properties": {"policyDefinitionId": "/providers/x/none"}}))
     with pytest.raises(PolicyLoadError, match=r"bad.json: \$.properties.policyDefinitionId: unknown definition or set"):
         load_policy_documents([folder]).compile(builtin_definitions())
@@ -186,7 +186,7 @@ def _exemption_doc() -> dict[str, Any]:
         "properties": {
             "policyAssignmentId": ASSIGNMENT_ID,
             "exemptionCategory": "Waiver",
-            "policyDefinitionReferenceIds": ["ml-workspace-cmk"],
+            "policyDefinitionReferenceIds": ["ml_workspace_cmk"],
         },
     }
 
@@ -213,6 +213,6 @@ def test_cli_evaluates_assignments_with_exemptions(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     rows = {r["rule"]: r for r in (json.loads(line) for line in result.stdout.splitlines())}
-    assert rows["ml-security/ml-workspace-public-network-access"]["compliant"] is False
-    assert rows["ml-security/ml-workspace-cmk"]["reason"].startswith("exempt (Waiver)")
-    assert "ml-workspace-cmk" not in rows  # the built-in pack is not evaluated on its own with --assignments
+    assert rows["ml-security/ml_workspace_public_network_access"]["compliant"] is False
+    assert rows["ml-security/ml_workspace_cmk"]["reason"].startswith("exempt (Waiver)")
+    assert "ml_workspace_cmk" not in rows  # the built-in pack is not evaluated on its own with --assignments

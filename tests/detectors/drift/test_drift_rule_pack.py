@@ -22,15 +22,15 @@ RULES = {r.id: r for r in builtin_rules()}
 
 
 def test_pack_has_the_issue_table() -> None:
-    ml = [r for r in RULES if r.startswith("ml-")]
+    ml = [r for r in RULES if r.startswith("ml_")]
     assert len(ml) == 9
-    assert len([r for r in RULES if r.startswith("storage-")]) == 4
-    assert len([r for r in RULES if r.startswith("keyvault-")]) == 2
+    assert len([r for r in RULES if r.startswith("storage_")]) == 4
+    assert len([r for r in RULES if r.startswith("keyvault_")]) == 2
     assert {
-        "acr-admin-user",
-        "nsg-management-ports-open",
-        "rbac-privileged-assignment",
-        "diagnostic-settings-deleted",
+        "acr_admin_user",
+        "nsg_management_ports_open",
+        "rbac_privileged_assignment",
+        "diagnostic_settings_removed",
     } <= set(RULES)
 
 
@@ -177,58 +177,58 @@ def _ra(scope: str, role: str) -> dict[str, Any]:
 
 
 CASES: list[tuple[str, dict[str, Any], bool]] = [
-    ("ml-workspace-private-link", _ws(), True),
-    ("ml-workspace-private-link", _ws(privateEndpointConnections=[]), False),
+    ("ml_workspace_private_link", _ws(), True),
+    ("ml_workspace_private_link", _ws(privateEndpointConnections=[]), False),
     (
-        "ml-workspace-private-link",
+        "ml_workspace_private_link",
         _ws(privateEndpointConnections=[{"properties": {"privateLinkServiceConnectionState": {"status": "Pending"}}}]),
         False,
     ),
-    ("ml-workspace-public-network-access", _ws(), True),
-    ("ml-workspace-public-network-access", _ws(publicNetworkAccess="Enabled"), False),
-    ("ml-workspace-public-network-access", _ws(publicNetworkAccess=None), False),
-    ("ml-workspace-cmk", _ws(), True),
-    ("ml-workspace-cmk", _ws(encryption=None), False),
-    ("ml-compute-local-auth", _compute(), True),
-    ("ml-compute-vnet", _compute(), True),
-    ("ml-compute-vnet", _compute(subnet=None), False),
-    ("ml-compute-vnet", _compute(subnet={"id": ""}), False),
-    ("ml-compute-vnet", _compute("Kubernetes", subnet=None), True),
-    ("ml-compute-idle-shutdown", _compute(), True),
-    ("ml-compute-idle-shutdown", _compute(idleTimeBeforeShutdown=None), False),
-    ("ml-compute-idle-shutdown", _compute("AmlCompute", idleTimeBeforeShutdown=None), True),
-    ("ml-workspace-user-assigned-identity", _ws(), True),
-    ("ml-workspace-user-assigned-identity", _ws(primaryUserAssignedIdentity=""), False),
-    ("ml-workspace-managed-network-outbound", _ws(), True),
-    ("ml-workspace-managed-network-outbound", _ws(managedNetwork={"isolationMode": "AllowInternetOutbound"}), False),
-    ("ml-workspace-managed-network-outbound", _ws(managedNetwork=None), False),
-    ("storage-public-blob-access", _storage(), True),
-    ("storage-public-blob-access", _storage(allowBlobPublicAccess=True), False),
-    ("storage-public-blob-access", _storage(allowBlobPublicAccess=None), False),
-    ("storage-shared-key-access", _storage(), True),
-    ("storage-shared-key-access", _storage(allowSharedKeyAccess=None), False),
-    ("storage-min-tls", _storage(), True),
-    ("storage-min-tls", _storage(minimumTlsVersion="TLS1_0"), False),
-    ("storage-min-tls", _storage(minimumTlsVersion=None), False),
-    ("storage-https-only", _storage(), True),
-    ("storage-https-only", _storage(supportsHttpsTrafficOnly=False), False),
-    ("keyvault-purge-protection", _kv(), True),
-    ("keyvault-purge-protection", _kv(enablePurgeProtection=None), False),
-    ("keyvault-public-network-access", _kv(), True),
-    ("keyvault-public-network-access", _kv(publicNetworkAccess="Enabled"), False),
-    ("acr-admin-user", _acr(False), True),
-    ("acr-admin-user", _acr(True), False),
-    ("nsg-management-ports-open", _nsg(_inbound(src="10.0.0.0/8")), True),
-    ("nsg-management-ports-open", _nsg(_inbound(port="443")), True),
-    ("nsg-management-ports-open", _nsg(_inbound(access="Deny")), True),
-    ("nsg-management-ports-open", _nsg(_inbound()), False),
-    ("nsg-management-ports-open", _nsg(_inbound(src="0.0.0.0/0", port="3389")), False),
-    ("nsg-management-ports-open", _nsg(_inbound(src="Internet", port=None, ports=["443", "3389"])), False),
-    ("nsg-management-ports-open", _nsg(_inbound(src="Internet", port="*")), False),
-    ("rbac-privileged-assignment", _ra(SUB, OWNER), False),
-    ("rbac-privileged-assignment", _ra("/providers/Microsoft.Management/managementGroups/mg1", OWNER), False),
-    ("rbac-privileged-assignment", _ra(RG, OWNER), True),
-    ("rbac-privileged-assignment", _ra(SUB, READER), True),
+    ("ml_workspace_public_network_access", _ws(), True),
+    ("ml_workspace_public_network_access", _ws(publicNetworkAccess="Enabled"), False),
+    ("ml_workspace_public_network_access", _ws(publicNetworkAccess=None), False),
+    ("ml_workspace_cmk", _ws(), True),
+    ("ml_workspace_cmk", _ws(encryption=None), False),
+    ("ml_compute_local_auth", _compute(), True),
+    ("ml_compute_vnet", _compute(), True),
+    ("ml_compute_vnet", _compute(subnet=None), False),
+    ("ml_compute_vnet", _compute(subnet={"id": ""}), False),
+    ("ml_compute_vnet", _compute("Kubernetes", subnet=None), True),
+    ("ml_compute_idle_shutdown", _compute(), True),
+    ("ml_compute_idle_shutdown", _compute(idleTimeBeforeShutdown=None), False),
+    ("ml_compute_idle_shutdown", _compute("AmlCompute", idleTimeBeforeShutdown=None), True),
+    ("ml_workspace_user_assigned_identity", _ws(), True),
+    ("ml_workspace_user_assigned_identity", _ws(primaryUserAssignedIdentity=""), False),
+    ("ml_workspace_managed_network_outbound", _ws(), True),
+    ("ml_workspace_managed_network_outbound", _ws(managedNetwork={"isolationMode": "AllowInternetOutbound"}), False),
+    ("ml_workspace_managed_network_outbound", _ws(managedNetwork=None), False),
+    ("storage_public_blob_access", _storage(), True),
+    ("storage_public_blob_access", _storage(allowBlobPublicAccess=True), False),
+    ("storage_public_blob_access", _storage(allowBlobPublicAccess=None), False),
+    ("storage_shared_key_access", _storage(), True),
+    ("storage_shared_key_access", _storage(allowSharedKeyAccess=None), False),
+    ("storage_min_tls", _storage(), True),
+    ("storage_min_tls", _storage(minimumTlsVersion="TLS1_0"), False),
+    ("storage_min_tls", _storage(minimumTlsVersion=None), False),
+    ("storage_https_only", _storage(), True),
+    ("storage_https_only", _storage(supportsHttpsTrafficOnly=False), False),
+    ("keyvault_purge_protection", _kv(), True),
+    ("keyvault_purge_protection", _kv(enablePurgeProtection=None), False),
+    ("keyvault_public_network_access", _kv(), True),
+    ("keyvault_public_network_access", _kv(publicNetworkAccess="Enabled"), False),
+    ("acr_admin_user", _acr(False), True),
+    ("acr_admin_user", _acr(True), False),
+    ("nsg_management_ports_open", _nsg(_inbound(src="10.0.0.0/8")), True),
+    ("nsg_management_ports_open", _nsg(_inbound(port="443")), True),
+    ("nsg_management_ports_open", _nsg(_inbound(access="Deny")), True),
+    ("nsg_management_ports_open", _nsg(_inbound()), False),
+    ("nsg_management_ports_open", _nsg(_inbound(src="0.0.0.0/0", port="3389")), False),
+    ("nsg_management_ports_open", _nsg(_inbound(src="Internet", port=None, ports=["443", "3389"])), False),
+    ("nsg_management_ports_open", _nsg(_inbound(src="Internet", port="*")), False),
+    ("rbac_privileged_assignment", _ra(SUB, OWNER), False),
+    ("rbac_privileged_assignment", _ra("/providers/Microsoft.Management/managementGroups/mg1", OWNER), False),
+    ("rbac_privileged_assignment", _ra(RG, OWNER), True),
+    ("rbac_privileged_assignment", _ra(SUB, READER), True),
 ]
 
 
@@ -247,7 +247,7 @@ def test_rule_verdict(rule: str, resource: dict[str, Any], compliant: bool) -> N
 
 
 def test_every_rule_has_a_verdict_case() -> None:
-    covered = {c[0] for c in CASES} | {"ml-workspace-diagnostic-logs", "diagnostic-settings-deleted"}
+    covered = {c[0] for c in CASES} | {"ml_workspace_diagnostic_logs", "diagnostic_settings_removed"}
     assert covered == set(RULES)
 
 
@@ -260,7 +260,7 @@ def _diag(enabled: bool) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(
-    ("rule", "resource"), [("ml-workspace-diagnostic-logs", _ws()), ("diagnostic-settings-deleted", _kv())]
+    ("rule", "resource"), [("ml_workspace_diagnostic_logs", _ws()), ("diagnostic_settings_removed", _kv())]
 )
 def test_diagnostic_rules_use_related_settings(rule: str, resource: dict[str, Any]) -> None:
     policy = RULES[rule].policy
@@ -284,46 +284,46 @@ def test_sample_workspace_verdicts() -> None:
     ws = _sample("spec_ml_2025-09-01_Workspace_get.json")
     got = {r: RULES[r].policy.evaluate(ws).compliant for r in RULES if RULES[r].policy.applies_to(ws["type"])}
     assert got == {
-        "ml-workspace-private-link": True,  # one Approved connection, one `properties` level deeper
-        "ml-workspace-public-network-access": True,  # Disabled
-        "ml-workspace-cmk": True,  # encryption.status Enabled
-        "ml-workspace-user-assigned-identity": False,  # no primaryUserAssignedIdentity in the sample
-        "ml-workspace-managed-network-outbound": False,  # no managedNetwork in the sample
-        "ml-workspace-diagnostic-logs": None,  # needs related diagnostic settings
+        "ml_workspace_private_link": True,  # one Approved connection, one `properties` level deeper
+        "ml_workspace_public_network_access": True,  # Disabled
+        "ml_workspace_cmk": True,  # encryption.status Enabled
+        "ml_workspace_user_assigned_identity": False,  # no primaryUserAssignedIdentity in the sample
+        "ml_workspace_managed_network_outbound": False,  # no managedNetwork in the sample
+        "ml_workspace_diagnostic_logs": None,  # needs related diagnostic settings
     }
 
 
 def test_sample_workspace_with_public_access_fires() -> None:
     ws = _sample("spec_ml_2025-09-01_Workspace_get.json")
     ws["properties"]["publicNetworkAccess"] = "Enabled"
-    v = RULES["ml-workspace-public-network-access"].policy.evaluate(ws)
+    v = RULES["ml_workspace_public_network_access"].policy.evaluate(ws)
     assert v.compliant is False
     assert '"Enabled"' in v.reason
     ws["properties"]["privateEndpointConnections"][0]["properties"]["privateLinkServiceConnectionState"]["status"] = (
         "Rejected"
     )
-    assert RULES["ml-workspace-private-link"].policy.evaluate(ws).compliant is False
+    assert RULES["ml_workspace_private_link"].policy.evaluate(ws).compliant is False
 
 
 def test_sample_compute_instance_verdicts() -> None:
     ci = _sample("spec_ml_2025-09-01_Compute_get_ComputeInstance.json")
     got = {r: RULES[r].policy.evaluate(ci).compliant for r in RULES if RULES[r].policy.applies_to(ci["type"])}
     assert got == {
-        "ml-compute-vnet": True,  # properties.properties.subnet.id is set
-        "ml-compute-idle-shutdown": False,  # no properties.properties.idleTimeBeforeShutdown
-        "ml-compute-local-auth": False,  # disableLocalAuth absent
+        "ml_compute_vnet": True,  # properties.properties.subnet.id is set
+        "ml_compute_idle_shutdown": False,  # no properties.properties.idleTimeBeforeShutdown
+        "ml_compute_local_auth": False,  # disableLocalAuth absent
     }
 
 
 def test_evidence_states_what_compliance_needs() -> None:
-    v = RULES["ml-workspace-cmk"].policy.evaluate(_ws(encryption={"status": "Disabled"}))
+    v = RULES["ml_workspace_cmk"].policy.evaluate(_ws(encryption={"status": "Disabled"}))
     # every condition of the allOf held (kind is not 'project', encryption not Enabled)
     assert len(v.evidence) == 2
     held, expected, actual = v.evidence[-1]
     assert held.startswith("not (")
     assert expected == f"field '{ML}/encryption.status' equals \"Enabled\""
     assert actual == '"Disabled"'
-    v = RULES["ml-workspace-private-link"].policy.evaluate(_ws(privateEndpointConnections=[]))
+    v = RULES["ml_workspace_private_link"].policy.evaluate(_ws(privateEndpointConnections=[]))
     [(held, expected, actual)] = v.evidence
     assert expected == f"count of {ML}/privateEndpointConnections[*] greaterOrEquals 1"
     assert actual == "0"

@@ -16,7 +16,7 @@ SUB_ID = "6a1d2c3b-0000-4000-8000-0000000000b2"
 SUB = f"/subscriptions/{SUB_ID}"
 AUTH = f"{SUB}/providers/Microsoft.Authorization"
 ML_SET = "/providers/Microsoft.Authorization/policySetDefinitions/vigil-azure-ml-security"
-STORAGE_HTTPS = "/providers/Microsoft.Authorization/policyDefinitions/vigil-storage-https-only"
+STORAGE_HTTPS = "/providers/Microsoft.Authorization/policyDefinitions/vigil-storage_https_only"
 
 
 def _assignment(name: str, definition_id: str, **props: Any) -> dict[str, Any]:
@@ -41,7 +41,7 @@ def test_assignments_exemptions_and_their_definitions_from_arm() -> None:
         "type": "Microsoft.Authorization/policyExemptions",
         "properties": {
             "policyAssignmentId": assignments[0]["id"],
-            "policyDefinitionReferenceIds": ["ml-workspace-cmk"],
+            "policyDefinitionReferenceIds": ["ml_workspace_cmk"],
             "exemptionCategory": "Mitigated",
             "expiresOn": "2027-06-30T00:00:00Z",
         },
@@ -89,9 +89,9 @@ def test_assignments_exemptions_and_their_definitions_from_arm() -> None:
         "properties": {"publicNetworkAccess": "Enabled", "encryption": {"status": "Disabled"}},
     }
     got = {v.rule: v for v in compiled["ml-security"].evaluate(ws, env=env, exemptions=pd.exemptions)}
-    assert got["ml-security/ml-workspace-public-network-access"].compliant is False
-    assert got["ml-security/ml-workspace-public-network-access"].effect == "deny"
-    assert got["ml-security/ml-workspace-cmk"].reason.startswith("exempt (Mitigated)")
+    assert got["ml-security/ml_workspace_public_network_access"].compliant is False
+    assert got["ml-security/ml_workspace_public_network_access"].effect == "deny"
+    assert got["ml-security/ml_workspace_cmk"].reason.startswith("exempt (Mitigated)")
     account = {
         "id": f"{SUB}/resourceGroups/legacy/providers/Microsoft.Storage/storageAccounts/old",
         "name": "old",

@@ -68,7 +68,7 @@ def test_different_events_and_other_findings_pass_through() -> None:
     other = _f("resource", OTHER, 30.0, top=OTHER)
     next_day = _f("subscription", SUB, 40.0, day="2026-11-23")
     resolved = _f("subscription", SUB, 0.0, status=Status.RESOLVED)
-    budget = _f("subscription", SUB, 5.0, rule="overspend-budget")
+    budget = _f("subscription", SUB, 5.0, rule="overspend_budget_actual")
     out = collapse_nested([*_nested(), other, next_day, resolved, budget], rule=RULE_ID)
     assert len(out) == 5
     assert out[1:] == [other, next_day, resolved, budget]  # untouched, in order

@@ -25,7 +25,7 @@ def _firing(findings: list, kind: str) -> list:
     return [
         f
         for f in findings
-        if f.status is Status.FIRING and f.rule == "overspend-cost-anomaly" and f.labels["scope_kind"] == kind
+        if f.status is Status.FIRING and f.rule == "overspend_cost_anomaly" and f.labels["scope_kind"] == kind
     ]
 
 
@@ -62,7 +62,7 @@ def test_weekly_seasonality_and_month_start_purchases_not_flagged() -> None:
     df = frame(START, (NOW.date() - START).days)
     days = [date(2026, 10, 1) + timedelta(days=i) for i in range(57)]
     findings = detect(df, config=OverspendConfig(), now=NOW, days=days)
-    assert [f for f in findings if f.status is Status.FIRING and f.rule == "overspend-cost-anomaly"] == []
+    assert [f for f in findings if f.status is Status.FIRING and f.rule == "overspend_cost_anomaly"] == []
 
 
 def test_min_impact_gates_small_changes() -> None:

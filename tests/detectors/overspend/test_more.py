@@ -118,10 +118,10 @@ def test_cli_detect_overspend_json_lines(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
     lines = [json.loads(x) for x in res.stdout.splitlines() if x.startswith("{")]
-    sub = [x for x in lines if x["rule"] == "overspend-cost-anomaly" and x["labels"]["scope_kind"] == "subscription"]
+    sub = [x for x in lines if x["rule"] == "overspend_cost_anomaly" and x["labels"]["scope_kind"] == "subscription"]
     assert sub[0]["status"] == "firing"
     assert sub[0]["evidence"]["resources"][0]["name"] == "vm-gpu-1"
-    budgets = {x["labels"]["threshold"]: x["status"] for x in lines if x["rule"].startswith("overspend-budget")}
+    budgets = {x["labels"]["threshold"]: x["status"] for x in lines if x["rule"].startswith("overspend_budget")}
     assert budgets["actual>=100%"] == "firing"
 
 

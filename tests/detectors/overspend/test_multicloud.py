@@ -62,7 +62,7 @@ def _firing(findings: list, kind: str) -> dict[str, object]:
     return {
         f.labels["scope"]: f
         for f in findings
-        if f.status is Status.FIRING and f.rule == "overspend-cost-anomaly" and f.labels["scope_kind"] == kind
+        if f.status is Status.FIRING and f.rule == "overspend_cost_anomaly" and f.labels["scope_kind"] == kind
     }
 
 

@@ -50,7 +50,7 @@ def _events(runs: list[tuple[date, list[Finding]]]) -> list[str]:
     seq: list[str] = []
     for _, findings in runs:
         for f in sorted(findings, key=lambda f: f.observed_at):
-            if f.rule == "overspend-cost-anomaly" and (not seq or seq[-1] != f.status.value):
+            if f.rule == "overspend_cost_anomaly" and (not seq or seq[-1] != f.status.value):
                 seq.append(f.status.value)
     return seq
 

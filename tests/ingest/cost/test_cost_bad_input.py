@@ -104,7 +104,7 @@ def test_cli_costs_summary(fixtures_dir: Path, tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)
     keys = {r["key"] for r in out["rows"]}
-    assert keys == {"rg-web", "data-rg", ""}
+    assert keys == {"rg-web", "data-rg", "(none)"}  # an Azure row without a resource group
     assert Decimal(out["totals"]["USD"]["billed_cost"]) == Decimal("8.2122921067419368")
     assert out["totals"]["USD"]["effective_cost"] is None
     table = _cli("costs", "summary", "--data", str(tmp_path / "s"), "--by", "day")
@@ -136,3 +136,20 @@ def test_cli_dataset_option_says_which_metric(fixtures_dir: Path, tmp_path: Path
     assert out["billed_cost"] == {}
     assert out["effective_cost"]["USD"] == Decimal("8.2122921067419368")
     assert "assumed" not in amortized.stderr
+
+
+def test_cli_prints_each_problem_once_naming_file_record_and_field(fixtures_dir: Path, tmp_path: Path) -> None:
+    """Issue 21: `vigil ingest cost` printed a file's error three times (the log's last-resort handler, the
+    command's own line, the summary). stderr now carries one line per problem; stdout the JSON summary."""
+    bad_rows = fixtures_dir / "bad" / "ea_bad_rows.csv"
+    truncated = fixtures_dir / "bad" / "truncated.csv.gz"
+    res = _cli("ingest", "cost", str(bad_rows), str(truncated), "--out", str(tmp_path / "a"), "--no-progress")
+    lines = res.stderr.splitlines()
+    file_error = [ln for ln in lines if "truncated.csv.gz: corrupt or unreadable file" in ln]
+    assert len(file_error) == 1, res.stderr
+    assert file_error[0].startswith("error: ")
+    rejected = [ln for ln in lines if "cost row rejected" in ln]
+    assert rejected, res.stderr
+    assert "warning: cost row rejected: " in rejected[0]
+    assert "ea_bad_rows.csv line 3 column Cost" in res.stderr  # file, record and field
+    assert len(rejected) == len(set(rejected)) == json.loads(res.stdout.splitlines()[-1])["rows_rejected"]

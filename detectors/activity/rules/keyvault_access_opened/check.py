@@ -1,6 +1,6 @@
 """keyvault_access_opened: access policies granted on a vault (``accessPolicies/write`` with operation
 kind ``add`` or ``replace``, not ``remove``), or a vault written with network rules defaulting to
-``Allow`` while public network access is on (judged by the drift rule ``keyvault-public-network-access``'s
+``Allow`` while public network access is on (judged by the drift rule ``keyvault_public_network_access``'s
 policy on the vault the operation wrote)."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ __all__ = ["check", "judge"]
 
 POLICIES_OP = "microsoft.keyvault/vaults/accesspolicies/write"
 VAULT_OP = "microsoft.keyvault/vaults/write"
-POLICY = "keyvault-public-network-access"
+POLICY = "keyvault_public_network_access"
 
 
 def _vault_of(resource_id: str) -> str:

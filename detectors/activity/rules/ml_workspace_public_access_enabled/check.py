@@ -1,5 +1,5 @@
 """ml_workspace_public_access_enabled: an Azure ML workspace written with ``publicNetworkAccess`` set and not
-``Disabled``, judged by the drift rule ``ml-workspace-public-network-access``'s policy on the workspace the
+``Disabled``, judged by the drift rule ``ml_workspace_public_network_access``'s policy on the workspace the
 operation wrote. A write that does not set the field (a PATCH of other properties) says nothing about it."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from detectors.activity.record import Operation
 __all__ = ["OPERATION", "check", "judge"]
 
 OPERATION = "microsoft.machinelearningservices/workspaces/write"
-POLICY = "ml-workspace-public-network-access"
+POLICY = "ml_workspace_public_network_access"
 
 
 def judge(op: Operation, ctx: Context) -> Hit | None:

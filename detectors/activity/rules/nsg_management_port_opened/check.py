@@ -1,6 +1,6 @@
 """nsg_management_port_opened: an NSG rule (``securityRules/write``) or an NSG written with its rules
 (``networkSecurityGroups/write``) that allows Internet traffic in to a management port, judged by the
-drift rule ``nsg-management-ports-open``'s policy (its ports and Internet prefixes) on the NSG the
+drift rule ``nsg_management_ports_open``'s policy (its ports and Internet prefixes) on the NSG the
 operation wrote."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ __all__ = ["check", "judge"]
 
 RULE_OP = "microsoft.network/networksecuritygroups/securityrules/write"
 NSG_OP = "microsoft.network/networksecuritygroups/write"
-POLICY = "nsg-management-ports-open"
+POLICY = "nsg_management_ports_open"
 NSG_TYPE = "Microsoft.Network/networkSecurityGroups"
 
 

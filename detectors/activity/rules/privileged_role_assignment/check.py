@@ -1,5 +1,5 @@
 """privileged_role_assignment: a role assignment written with a privileged role at subscription or
-management-group scope (judged by the drift rule ``rbac-privileged-assignment``'s policy, on the
+management-group scope (judged by the drift rule ``rbac_privileged_assignment``'s policy, on the
 assignment the operation wrote), or to a guest or external principal (any role, any scope).
 
 The assignment comes from the operation's response (``properties.responseBody``) or request
@@ -18,7 +18,7 @@ from detectors.activity.record import Operation
 __all__ = ["OPERATION", "POLICY", "check", "judge"]
 
 OPERATION = "microsoft.authorization/roleassignments/write"
-POLICY = "rbac-privileged-assignment"
+POLICY = "rbac_privileged_assignment"
 # Built-in role names, for the message (https://learn.microsoft.com/azure/role-based-access-control/built-in-roles).
 ROLE_NAMES = {
     "8e3af657-a8ff-443c-a75c-2fe8c4bcb635": "Owner",

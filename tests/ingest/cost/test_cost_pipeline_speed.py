@@ -1,0 +1,190 @@
+"""The faster ingest path changes nothing: bad records deep inside parse blocks are still quarantined
+with file, line and column; the ASCII and decimal fast paths give exactly the slow paths' content; a
+failed Parquet write on the write-behind thread fails the ingest and leaves no thread behind."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import random
+import threading
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+
+from bench.ingest.generate import write_ea_export
+from ingest.cost import ingest_paths, normalize, reader
+from ingest.cost.arrow_util import lower
+from ingest.cost.store import PartWriter
+
+ROWS = 6_000
+
+
+def _small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Many parse blocks and batches from a small file (the real sizes need ~100k rows)."""
+    monkeypatch.setattr(reader, "_BLOCK", 64 << 10)
+    monkeypatch.setattr(reader, "_BATCH_ROWS", 1_000)
+
+
+def _corrupt(path: Path, bad: dict[int, tuple[str, str]]) -> Decimal:
+    """Rewrite data lines (1-based physical line numbers) with one field replaced; the removed costs."""
+    lines = path.read_text(encoding="utf-8-sig").splitlines()
+    header = next(csv.reader([lines[0]]))
+    removed = Decimal(0)
+    for line_no, (column, value) in bad.items():
+        row = next(csv.reader([lines[line_no - 1]]))
+        removed += Decimal(row[header.index("Cost")])
+        row[header.index(column)] = value
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="").writerow(row)
+        lines[line_no - 1] = buf.getvalue()
+    path.write_text("\ufeff" + "\n".join(lines) + "\n", encoding="utf-8")
+    return removed
+
+
+def test_bad_records_in_the_middle_of_blocks_are_quarantined_with_file_line_and_column(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _small_blocks(monkeypatch)
+    path = tmp_path / "ea.csv"
+    total = write_ea_export(path, ROWS, seed=11)
+    # lines inside blocks and batches (a 64 KiB block holds ~80 rows), the last line, one bad field each
+    bad = {
+        1_234: ("Cost", "12,5x"),
+        3_001: ("Date", "2024-13-45"),
+        4_567: ("Quantity", "NaN"),
+        5_002: ("Cost", "1e00005"),  # Arrow's decimal parser takes it, the strict pattern does not
+        ROWS + 1: ("BillingCurrency", ""),
+    }
+    removed = _corrupt(path, bad)
+    summary = ingest_paths([path], tmp_path / "out")
+    assert summary.rows == ROWS - len(bad)
+    assert summary.rows_rejected == len(bad)
+    assert summary.billed_cost == {"USD": total - removed}
+    assert summary.quarantine is not None
+    got = [json.loads(x) for x in Path(summary.quarantine).read_text().splitlines()]
+    assert [(q["file"], q["line"], q["column"]) for q in got] == [
+        (str(path), line, column) for line, (column, _v) in sorted(bad.items())
+    ]
+    by_line = {q["line"]: q for q in got}
+    assert "unparseable cost '12,5x' in Cost" in by_line[1_234]["reason"]
+    assert by_line[1_234]["record"]["Cost"] == "12,5x"
+    assert "unparseable date '2024-13-45' in Date" in by_line[3_001]["reason"]
+    assert "invalid quantity 'NaN' in Quantity" in by_line[4_567]["reason"]
+    assert "unparseable cost '1e00005' in Cost" in by_line[5_002]["reason"]
+    assert "missing billing currency" in by_line[ROWS + 1]["reason"]
+
+
+def _frame(out: Path) -> pa.Table:
+    files = sorted(out.glob("scope=*/month=*/dataset=*/runs/*/*.parquet"))
+    assert files
+    return pa.concat_tables(pq.read_table(f) for f in files)  # written in file order, both times
+
+
+def test_fast_paths_write_exactly_the_slow_paths_parquet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _small_blocks(monkeypatch)
+    path = tmp_path / "ea.csv"
+    total = write_ea_export(path, ROWS, seed=12)
+    # non-ASCII text in some blocks (not others) and upper case, so both lower-casing paths run
+    lines = path.read_text(encoding="utf-8-sig").splitlines()
+    for i in range(50, len(lines), 997):
+        lines[i] = lines[i].replace("/resourceGroups/", "/resourceGroups/RG-ÄÖ-İ-")
+    path.write_text("\ufeff" + "\n".join(lines) + "\n", encoding="utf-8")
+    fast = ingest_paths([path], tmp_path / "fast")
+    monkeypatch.setattr(normalize, "_strict_decimals", lambda _arr: None)
+    monkeypatch.setattr(normalize, "lower", pc.utf8_lower)
+    slow = ingest_paths([path], tmp_path / "slow")
+    assert fast.billed_cost == slow.billed_cost == {"USD": total}
+    assert fast.rows == slow.rows == ROWS
+    a, b = _frame(tmp_path / "fast"), _frame(tmp_path / "slow")
+    assert a.schema == b.schema
+    assert a.equals(b)
+    assert any("/resourcegroups/rg-äö-" in (v or "") for v in a["ResourceId"].to_pylist())
+
+
+def test_lower_matches_utf8_lower_on_ascii_and_other_text() -> None:
+    rng = random.Random(5)
+    alphabet = "abcXYZ/-_.0123 ÄÖÜßİıΣςǅ"
+    words = ["".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 12))) for _ in range(2_000)]
+    ascii_words = [w for w in words if w.isascii()]
+    for values in (words, ascii_words, [None, "ABC", None], []):
+        arr = pa.array(values, pa.string())
+        assert lower(arr).equals(pc.utf8_lower(arr))
+        chunked = pa.chunked_array([arr.slice(0, len(values) // 2), arr.slice(len(values) // 2)], pa.string())
+        assert lower(chunked).equals(pc.utf8_lower(chunked))
+    mixed = pa.array(["ÄBC", "ABC"])
+    assert lower(mixed.slice(1)).to_pylist() == ["abc"]  # a slice whose neighbour is not ASCII
+
+
+def test_strict_decimal_fast_path_agrees_with_the_pattern() -> None:
+    from ingest.cost.values import DECIMAL_PATTERN
+
+    samples = ["1", "-1.5", "+.5", "5.", "1e5", "1E-5", "1e00005", "1_000", "NaN", "inf", " 1", "1 ", "0x10", "١٢"]
+    for s in samples:
+        fast = normalize._strict_decimals(pa.array([s]))
+        if fast is not None:
+            matched = pc.match_substring_regex(pa.array([s]), DECIMAL_PATTERN)[0].as_py()
+            assert matched, s
+            assert "e" not in s.lower()
+    plain = normalize._strict_decimals(pa.array(["1.25", None, "-3"]))
+    assert plain is not None
+    assert plain.to_pylist() == [
+        Decimal("1.25"),
+        None,
+        Decimal(-3),
+    ]
+
+
+def test_a_failed_parquet_write_fails_the_ingest_and_stops_the_writer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _small_blocks(monkeypatch)
+    monkeypatch.setattr("ingest.cost.engine._FLUSH_ROWS", 1_000)
+    path = tmp_path / "ea.csv"
+    write_ea_export(path, 20_000, seed=13)
+    real_write = PartWriter.write
+    calls = {"n": 0}
+
+    def failing_write(self: PartWriter, table: pa.Table) -> None:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise OSError("disk full")
+        real_write(self, table)
+
+    monkeypatch.setattr(PartWriter, "write", failing_write)
+    with pytest.raises(OSError, match="disk full"):
+        ingest_paths([path], tmp_path / "out")
+    assert calls["n"] <= 2 + 3  # the ingest stopped at the failure (at most the queued writes ran), of 20
+    assert not any(t.name.startswith(("vigil-write", "vigil-parse", "vigil-normalize")) for t in threading.enumerate())
+    assert not list((tmp_path / "out").glob("scope=*/**/_current.json"))  # nothing was swapped in
+
+
+def test_invalid_utf8_in_a_middle_block_refuses_the_file_naming_column_and_records(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _small_blocks(monkeypatch)
+    path = tmp_path / "ea.csv"
+    write_ea_export(path, ROWS, seed=14)
+    raw = path.read_bytes().split(b"\n")
+    raw[2_500] = raw[2_500].replace(b"Contoso Subscription", b"Contoso \xff\xfe Subscription", 1)
+    raw[4_000] = raw[4_000].replace(b"Contoso Subscription", "Contoso Ünïcode Subscription".encode(), 1)
+    path.write_bytes(b"\n".join(raw))
+    summary = ingest_paths([path], tmp_path / "out")
+    assert summary.files_failed == 1
+    assert summary.rows == 0
+    [error] = summary.errors
+    assert error.startswith(f"{path}: invalid UTF-8 in column SubscriptionName between records ")
+    first, last = (int(x) for x in error.split("between records ", 1)[1].split(":", 1)[0].split(" and "))
+    assert first <= 2_500 <= last  # the record on physical line 2,501 (the header is line 1)
+    assert not list((tmp_path / "out").glob("scope=*/**/*.parquet"))
+
+    raw[2_500] = raw[2_500].replace(b"\xff\xfe", "\u00e9".encode())
+    path.write_bytes(b"\n".join(raw))
+    ok = ingest_paths([path], tmp_path / "out2")  # valid non-ASCII text is ingested as it is
+    assert ok.files_failed == 0
+    assert ok.rows == ROWS
