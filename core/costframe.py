@@ -48,6 +48,11 @@ COLUMNS: tuple[Column, ...] = (
     Column("ServiceCategory", "string", "FOCUS service category, for example Compute."),
     Column("RegionId", "string", "Azure region name, for example eastus."),
     Column("ChargeCategory", "string", "Usage, Purchase, Tax, Credit or Adjustment."),
+    Column(
+        "ChargeFrequency",
+        "string",
+        "One-Time, Recurring or Usage-Based (FOCUS ChargeFrequency; EA/MCA Frequency): keeps purchases apart.",
+    ),
     Column("PricingCategory", "string", "Standard, Committed, Dynamic or Other."),
     Column("ConsumedQuantity", "float64", "Quantity consumed, in ConsumedUnit."),
     Column("ConsumedUnit", "string", "Unit of ConsumedQuantity."),

@@ -17,11 +17,22 @@ and changed recurring charge: the day itself or the next; step and new resource:
 ramp: its 14 ramp days + 7). An episode that starts outside every tolerance is a false alert.
 
 Seeds: the development seeds 0..119 are the ones the cost model was tuned on; the held-out
-seeds 9000..9119 were never used for tuning. History (issue 16): the ranges 1000.. and 2000..
-were looked at while the previous model was tuned; 5000..5119 was scored once after the first
-round of this model (CLI recall 0.81, 1.27 false alerts/series-year) and then retired, the
-second round being made on development seeds only. Development and held-out figures are
-reported side by side; ``pass`` is decided on the held-out seeds.
+seeds 52000..52119 were written down before round 3 of issue 16 began and scored once, at its
+end (CLI recall 0.833, 1.009 false alerts/series-year; pipeline 0.833, 0.458; 1 flapping day;
+development 0..119 in the same run: CLI 0.862 / 0.499, pipeline 0.877 / 0.423). Their CLI
+false alerts were twice the development seeds': 115 of 291 on the 1st or 2nd of the month, in
+series with a plan billed on the 2nd beside the reservation on the 1st (no development seed has
+one), which the model could not learn (a billing day's excess had to have normal neighbours).
+After that fix (cost.py ``_lone``), the held-out seeds move to 61000..61119, scored once:
+CLI recall 0.812, 0.541 false alerts/series-year, median delay 0; pipeline 0.827, 0.437, 0;
+restatement 0 flapping days, 0 flagged only while incomplete (development in the same run: CLI
+0.862 / 0.489, pipeline 0.870 / 0.413). Recall misses its goal; ramps (0.50) are the weakest.
+61000.. is spent too: retire it before tuning again.
+History: the ranges 1000.. and 2000.. were looked at while the previous model was tuned;
+5000..5119 was scored once after round 1 (CLI recall 0.81, 1.27 false alerts/series-year) and
+9000..9119 once after round 2 (CLI recall 0.856, 1.33), then retired. Development and held-out
+figures are printed side by side, for the CLI and the pipeline path; ``pass`` is decided on the
+held-out seeds.
 
 Restated days: for every tenth series, the bare series is re-scored as daily export runs
 would see it (the newest 3 days 60/80/95 % complete, ``--incomplete-days 3``) over one year;
@@ -171,7 +182,8 @@ def _summary(runs: list[dict[str, Any]], key: str) -> dict[str, Any]:
 
 
 DEV_SEEDS = 0  # the seeds the cost model was tuned on: 0 .. n-1
-HELD_OUT_SEEDS = 9000  # never used for tuning: 9000 .. 9000 + n - 1 (5000.. retired, see above)
+HELD_OUT_SEEDS = 61000  # never used for tuning or looked at before its one scoring: 61000 .. 61000 + n - 1
+# (retired after being looked at: 1000.., 2000.., 5000..5119, 9000..9119, 52000..52119)
 
 
 def _figures(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -190,6 +202,29 @@ def _meets(v: dict[str, Any]) -> bool:
         recall is not None and recall >= GOAL_RECALL and fpy is not None and fpy <= GOAL_FALSE_PER_YEAR
         and delay is not None and delay <= GOAL_DELAY_DAYS
     )  # fmt: skip
+
+
+def _side_by_side(results: dict[str, Any]) -> list[str]:
+    """Development and held-out figures of each path in one row each (issue 16, point 5)."""
+    names = list(results)
+    head = f"  {'path':9}" + "".join(f" | {n + ' (' + results[n]['seeds'] + ')':47}" for n in names)
+    sub = f"  {'':9}" + " | recall  false/series-year  median delay  goals   " * len(names)
+    lines = [head, sub.rstrip()]
+    for path in ("cli", "pipeline", "baseline"):
+        cells = []
+        for n in names:
+            v = results[n][path]
+            goals = "met" if _meets(v) else "NOT met"
+            fpy = v["false_alerts_per_series_year"]
+            cells.append(f" | {v['recall']!s:7} {fpy!s:18} {v['median_delay_days']!s:13} {goals:7}")
+        lines.append(f"  {path:9}" + "".join(cells))
+    restate = "  restatement (daily runs, newest 3 days incomplete): " + "; ".join(
+        f"{n}: {results[n]['restatement']['flapping_days']} flapping days, "
+        f"{results[n]['restatement']['flagged_only_while_incomplete']} flagged only while incomplete "
+        f"of {results[n]['restatement']['days']} days ({results[n]['restatement']['series']} series)"
+        for n in names
+    )
+    return [*lines, restate]
 
 
 def main() -> dict[str, Any]:
@@ -218,10 +253,8 @@ def main() -> dict[str, Any]:
         for name, r in results.items()
         for path in ("cli", "pipeline", "baseline")
     }
-    for row, v in table.items():
-        goals = "met" if v["meets_goals"] else "NOT met"
-        line = f"  {row:24} recall {v['recall']}  false/series-year {v['false_alerts_per_series_year']}  "
-        print(line + f"median delay {v['median_delay_days']}  goals {goals}", file=sys.stderr)
+    for line in _side_by_side(results):
+        print(line, file=sys.stderr)
     judged = results.get("held_out") or results["development"]
     cli, base = judged["cli"], judged["baseline"]
     return {

@@ -32,11 +32,12 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
-from detectors.anomaly.holidays import holidays_in
+from vigil.simulate.billing import INCOMPLETE, ar1_factors, billed_on, holidays_between, incomplete_share
+
+__all__ = ["INCOMPLETE", "KINDS", "RAMP_DAYS", "Injected", "Series", "generate", "incomplete"]
 
 KINDS = ("spike", "step", "ramp", "new_resource", "recurring_change")
 RAMP_DAYS = 14
-INCOMPLETE = (0.6, 0.8, 0.95)  # share of the final cost in an export, newest day first
 
 
 @dataclass(frozen=True)
@@ -70,14 +71,10 @@ class Series:
 
 
 def _ar1(rng: np.random.Generator, n: int, cv: float, phi: float) -> np.ndarray:
-    """Multiplicative noise exp(e) - mean 1, e AR(1) with stationary standard deviation ~ cv."""
-    sd = float(np.sqrt(np.log1p(cv**2)))
-    e = np.empty(n)
-    e[0] = rng.normal(0, sd)
-    innov = rng.normal(0, sd * np.sqrt(1 - phi**2), n)
-    for i in range(1, n):
-        e[i] = phi * e[i - 1] + innov[i]
-    return np.exp(e - sd**2 / 2)
+    """Multiplicative AR(1) noise of mean 1 and CV ``cv`` (vigil/simulate/billing.py, shared with the demo)."""
+    first = float(rng.standard_normal())
+    innovations = rng.standard_normal(n)  # innovations[0] unused: the draws of the series before the refactor
+    return np.asarray(ar1_factors([first, *innovations[1:].tolist()], cv, phi))
 
 
 def generate(seed: int, *, days: int = 730, start: date = date(2024, 1, 1), with_anomalies: bool = True) -> Series:
@@ -98,7 +95,7 @@ def generate(seed: int, *, days: int = 730, start: date = date(2024, 1, 1), with
     expected = level * season * trend
     noise = _ar1(rng, days, cv, phi)
     usage = expected * noise
-    hol = set().union(*(holidays_in(y, "US") for y in range(start.year, dates[-1].year + 1)))
+    hol = holidays_between(dates[0], dates[-1], "US")
     holiday = np.array([d in hol for d in dates])
     usage[holiday] *= 0.0 if dev else float(rng.uniform(0.4, 0.9))
     if dev:  # shut down now and then
@@ -137,7 +134,7 @@ def generate(seed: int, *, days: int = 730, start: date = date(2024, 1, 1), with
                 new_res[s:] += size * np.exp(rng.normal(0, 0.02, days - s))
                 anomalies.append(Injected(kind, dates[s], size, sig, days - s))
             else:  # the plan's price goes up from its next renewal on
-                first = next(i for i in range(s, days) if dates[i].day == anniversary)
+                first = next(i for i in range(s, days) if billed_on(dates[i], anniversary))
                 plan_amount[first:] += size
                 anomalies.append(Injected(kind, dates[first], size, sig, days - first))
     one_off = sorted(rng.choice(np.arange(30, days), size=int(rng.integers(0, 3)), replace=False).tolist())
@@ -152,9 +149,9 @@ def generate(seed: int, *, days: int = 730, start: date = date(2024, 1, 1), with
         )
         if new_res[i] > 0:
             rows.append(_row(d, sub, new_id, "Virtual Machines", new_res[i], "Usage", "Usage-Based"))
-        if d.day == 1:
+        if billed_on(d, 1):
             rows.append(_row(d, sub, "", "Reservations", reservation, "Purchase", "Recurring"))
-        if anniversary and d.day == anniversary:
+        if anniversary and billed_on(d, anniversary):
             rows.append(_row(d, sub, "", "Marketplace", plan_amount[i], "Purchase", "Recurring"))
         if i in one_off:
             rows.append(_row(d, sub, "", "Reservations", level * float(rng.uniform(5, 30)), "Purchase", "One-Time"))
@@ -171,9 +168,8 @@ def generate(seed: int, *, days: int = 730, start: date = date(2024, 1, 1), with
 def incomplete(values: np.ndarray) -> np.ndarray:
     """``values`` as an export has them: the newest days still incomplete (``INCOMPLETE``)."""
     out = np.asarray(values, dtype=float).copy()
-    for age, share in enumerate(INCOMPLETE):
-        if age < len(out):
-            out[len(out) - 1 - age] *= share
+    for age in range(min(len(INCOMPLETE), len(out))):
+        out[len(out) - 1 - age] *= incomplete_share(age)
     return out
 
 

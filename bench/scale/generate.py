@@ -86,6 +86,7 @@ def write_store(root: Path, *, months: int, rows: int, subs: int, meters: int = 
             "ServiceCategory": s,
             "RegionId": pa.array(["eastus"] * n, pa.string()),
             "ChargeCategory": pa.array(["Usage"] * n, pa.string()),
+            "ChargeFrequency": pa.array(["Usage-Based"] * n, pa.string()),
             "PricingCategory": pa.array(["Standard"] * n, pa.string()),
             "ConsumedQuantity": pa.array(rng.uniform(0, 24, n), pa.float64()),
             "ConsumedUnit": pa.array(["1 Hour"] * n, pa.string()),

@@ -54,6 +54,7 @@ FRAME_SCHEMA = pa.schema(
         ("ServiceCategory", pa.string()),
         ("RegionId", pa.string()),
         ("ChargeCategory", pa.string()),
+        ("ChargeFrequency", pa.string()),
         ("PricingCategory", pa.string()),
         ("ConsumedQuantity", pa.float64()),
         ("ConsumedUnit", pa.string()),
@@ -73,9 +74,9 @@ FRAME_SCHEMA = pa.schema(
 USED_FIELDS = frozenset(
     {
         "arm_type", "benefit_id", "billed", "billing_account", "billing_period_start", "charge_category",
-        "charge_type", "commitment_id", "cost", "currency", "date", "effective", "end", "invoice_issuer",
-        "meter_category", "pricing_category", "pricing_model", "provider", "quantity", "region", "reseller",
-        "resource_id", "resource_name", "rg", "service_category", "service_family", "service_name",
+        "charge_frequency", "charge_type", "commitment_id", "cost", "currency", "date", "effective", "end",
+        "invoice_issuer", "meter_category", "pricing_category", "pricing_model", "provider", "quantity", "region",
+        "reseller", "resource_id", "resource_name", "rg", "service_category", "service_family", "service_name",
         "service_provider", "start", "sub_id", "sub_name", "tags", "unit",
     }
 )  # fmt: skip
@@ -251,6 +252,7 @@ class Normalizer:
             service_name = self._str(batch, "service_name")
             service_category = self._str(batch, "service_category")
             charge_category = self._str(batch, "charge_category")
+            frequency = self._map("cf", self._str(batch, "charge_frequency"), values.charge_frequency, pa.string())
             pricing_category = self._str(batch, "pricing_category")
             commitment = self._str(batch, "commitment_id")
             region = self._lower(batch, "region")
@@ -281,6 +283,7 @@ class Normalizer:
                     "svccat2", pair, lambda s: values.service_category(*s.split("\x1f", 1)), pa.string()
                 )
             charge_category = self._map("cc", self._str(batch, "charge_type"), values.charge_category, pa.string())
+            frequency = self._map("cf", self._str(batch, "charge_frequency"), values.charge_frequency, pa.string())
             pricing_category = self._map("pc", self._str(batch, "pricing_model"), values.pricing_category, pa.string())
             commitment = self._str(batch, "benefit_id")
             region = self._lower(batch, "region")
@@ -365,6 +368,7 @@ class Normalizer:
                 service_category,
                 region,
                 charge_category,
+                frequency,
                 pricing_category,
                 qty,
                 self._str(batch, "unit"),

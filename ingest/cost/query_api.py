@@ -257,6 +257,7 @@ def to_frame(
         "ServiceCategory": s,
         "RegionId": s,
         "ChargeCategory": pa.array(["Usage"] * n, pa.string()),
+        "ChargeFrequency": s,
         "PricingCategory": s,
         "ConsumedQuantity": pa.nulls(n, pa.float64()),
         "ConsumedUnit": s,

@@ -16,6 +16,7 @@ __all__ = [
     "DECIMAL_PATTERN",
     "QUANTITY_PATTERN",
     "charge_category",
+    "charge_frequency",
     "focus_service_name",
     "normalize_tags",
     "parse_date",
@@ -201,6 +202,21 @@ def charge_category(charge_type: str | None) -> str | None:
     if ct == "refund":
         return "Purchase"
     return "Adjustment"
+
+
+_FREQUENCY = {"onetime": "One-Time", "recurring": "Recurring", "usagebased": "Usage-Based"}
+
+
+def charge_frequency(text: str | None) -> str | None:
+    """FOCUS ChargeFrequency or EA/MCA Frequency -> One-Time, Recurring or Usage-Based.
+
+    FOCUS writes ``One-Time``/``Recurring``/``Usage-Based`` (the sample has ``Usage-based`` too);
+    EA and MCA exports write ``OneTime``/``Recurring``/``UsageBased``. Anything else is kept as written.
+    """
+    if not text or not text.strip():
+        return None
+    key = text.strip().lower().replace("-", "").replace("_", "").replace(" ", "")
+    return _FREQUENCY.get(key, text.strip())
 
 
 def pricing_category(pricing_model: str | None) -> str | None:

@@ -300,7 +300,7 @@ def test_the_digest_shows_the_display_currency_beside_its_headline_figures(displ
     result = CliRunner().invoke(app, [*args, "--config", str(out.parent / "vigil.yaml")])
     assert result.exit_code == 0, result.output
     text = _plain(email.message_from_bytes((out / "d.eml").read_bytes(), policy=default))  # type: ignore[arg-type]
-    assert re.search(r"Month to date: +\$4,235\.23 \(≈ €3,896\.41\)", text), text
+    assert re.search(r"Month to date: +\$4,748\.05 \(≈ €4,368\.21\)", text), text
     assert "IDLE WASTE: $2,341.44 (≈ €2,154.12) a month" in text
     assert "Figures marked ≈ are in EUR at 1 USD = 0.92 EUR (rate of 2026-11-01), display.rates in vigil.yaml." in text
     page = (out / "d.html").read_text(encoding="utf-8")
@@ -382,7 +382,7 @@ def test_digest_writes_money_one_way_and_names_services_once(outbox: Path) -> No
     page, text = _demo_digest(outbox)
     for doc in (page, text):
         assert not re.search(r"\bUSD \d|\d USD\b", doc), re.findall(r".{20}(?:\bUSD \d|\d USD\b).{10}", doc)
-        assert "$4,235.23" in doc  # month to date
+        assert "$4,748.05" in doc  # month to date
         services = _section(doc, "Service", "Resource group")
         names = {ln.strip().split("  ")[0] for ln in services.splitlines() if ln.strip()}
         assert "Storage Accounts" in " ".join(names)

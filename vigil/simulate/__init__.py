@@ -12,6 +12,16 @@ means no cost is exported twice. Beside Azure, a small AWS payer account writes
 an AWS Data Exports "FOCUS 1.2 with AWS columns" export under ``focus/aws/``
 (:mod:`vigil.simulate.aws_focus`), so the digest shows a second cloud.
 
+Costs carry the phenomena of real billing (issue 16; their code is shared with
+bench/cost_scenarios in :mod:`vigil.simulate.billing`): weekly seasonality (dev and batch
+VMs run on weekdays), US holidays and a quiet week when the dev VMs are off (their cost
+drops to zero), autocorrelated day-to-day noise on storage, a reservation billed monthly
+on its anniversary day (EA ``ChargeType`` Purchase, ``Frequency`` Recurring), a Marketplace
+plan billed on the 1st (FOCUS ``ChargeFrequency`` Recurring), a one-off purchase, and the
+newest 3 days of late meters (storage) still incomplete in the month-to-date export, as
+Cost Management restates them later. None of them is an alert: the demo's one cost alert
+stays the planted spike.
+
 Eight planted problems (their ids are listed in ``tenant.json`` under ``planted``):
 
 * ``cost_spike``: a GPU VM that ran ~5 h/day runs 24 h/day on the last two days
@@ -49,7 +59,7 @@ from typing import Any
 
 from vigil.simulate.activity import write_security_activity
 from vigil.simulate.aws_focus import write_aws_focus
-from vigil.simulate.costs import EA_COLUMNS, FOCUS_COLUMNS, cost_rows, write_exports
+from vigil.simulate.costs import EA_COLUMNS, FOCUS_COLUMNS, apply_billing, cost_rows, purchase_rows, write_exports
 from vigil.simulate.events import write_events
 from vigil.simulate.metrics import write_metrics, write_ml_metrics
 from vigil.simulate.model import COST_DAYS, DEFAULT_NOW, DEFAULT_SEED, METRIC_DAYS, SimResult, dump, iso
@@ -85,8 +95,10 @@ def simulate(
         metric_files = write_metrics(root, res, now, random.Random(seed * 7919 + 1), advance)
         metric_files += write_ml_metrics(root, res, now, random.Random(seed * 7919 + 5))
         step("cost exports (EA actual + FOCUS 1.0)", 1)
-        rows = cost_rows(res, now, random.Random(seed * 7919 + 2))
-        runs, n_cost_rows = write_exports(root, subs, rows, now, random.Random(seed * 7919 + 3))
+        billing = random.Random(seed * 7919 + 8)  # holidays, noise, late meters, purchases (issue 16)
+        usage = apply_billing(cost_rows(res, now, random.Random(seed * 7919 + 2)), now, billing)
+        purchases = purchase_rows(subs, now, billing)
+        runs, n_cost_rows = write_exports(root, subs, usage, now, random.Random(seed * 7919 + 3), purchases=purchases)
         aws_files, aws_rows = write_aws_focus(root, now, random.Random(seed * 7919 + 6))
         step("events and activity log", 1)
         events = write_events(root, subs, res, now, random.Random(seed * 7919 + 4), planted)

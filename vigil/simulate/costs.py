@@ -7,11 +7,13 @@ import gzip
 import io
 import json
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from vigil.simulate.billing import ar1_factors, billed_on, holidays_between, incomplete_share
 from vigil.simulate.model import (
     BILLING_ACCOUNT,
     BILLING_ACCOUNT_NAME,
@@ -95,6 +97,92 @@ class _Row:
     cost: float
 
 
+@dataclass
+class _Purchase:
+    """A purchase billed to a subscription: a reservation or Marketplace plan billed monthly, or a one-off."""
+
+    day: date
+    sub: Sub
+    order_id: str
+    name: str  # reservation / plan name
+    product: str
+    cost: float
+    frequency: str  # EA/MCA spelling: Recurring or OneTime
+    marketplace: bool = False
+
+
+# Billing phenomena of issue 16 in the demo tenant (vigil/simulate/billing.py holds their shared code). The
+# planted problems do not change: the GPU VM's spike is compute, which is never late, and the cost model
+# neither learns from nor alarms on the purchases, holidays and late meters below.
+_LATE_METERS = frozenset({"storage"})  # usage profiles whose meters report late: the newest days are partial
+_DEV_SHUTDOWN = (46, 53)  # days before the last day when the dev VMs were switched off (a quiet week)
+
+
+def apply_billing(rows: list[_Row], now: datetime, rng: random.Random) -> list[_Row]:
+    """Real billing on the usage rows: dev and batch VMs off on US holidays and for a week, autocorrelated
+    day-to-day noise (CV 3-8 %) on storage, and the newest 3 days of late meters still incomplete."""
+    last_day = (now - timedelta(days=1)).date()
+    first_day = last_day - timedelta(days=COST_DAYS - 1)
+    holidays = holidays_between(first_day, last_day, "US")
+    off_from, off_to = (last_day - timedelta(days=d) for d in reversed(_DEV_SHUTDOWN))
+    noise: dict[str, list[float]] = {}
+    out: list[_Row] = []
+    for row in rows:
+        r = row.res
+        if r.profile in ("dev", "batch") and (
+            row.day in holidays or (r.profile == "dev" and off_from <= row.day <= off_to)
+        ):
+            continue  # switched off: no usage row at all, as in a real export
+        qty, cost = row.qty, row.cost
+        if r.profile == "storage":
+            if r.id not in noise:
+                n = COST_DAYS
+                noise[r.id] = ar1_factors([rng.gauss(0.0, 1.0) for _ in range(n)], rng.uniform(0.03, 0.08), 0.6)
+            f = noise[r.id][(row.day - first_day).days]
+            qty, cost = round(qty * f, 6), round(cost * f, 6)
+        if r.profile in _LATE_METERS:
+            share = incomplete_share((last_day - row.day).days)
+            qty, cost = round(qty * share, 6), round(cost * share, 6)
+        out.append(_Row(row.day, r, qty, cost))
+    return out
+
+
+def purchase_rows(subs: list[Sub], now: datetime, rng: random.Random) -> list[_Purchase]:
+    """A 1-year reservation billed monthly on its anniversary (the 21st) to the production subscription, a
+    Marketplace plan billed monthly on the 1st to the dev/test subscription, and one one-off purchase."""
+    last_day = (now - timedelta(days=1)).date()
+    first_day = last_day - timedelta(days=COST_DAYS - 1)
+    prod, dev = subs[0], subs[-1]
+    ri, plan, once = new_uuid(rng), new_uuid(rng), new_uuid(rng)
+    out: list[_Purchase] = []
+    day = first_day
+    while day <= last_day:
+        if billed_on(day, 21):
+            out.append(
+                _Purchase(
+                    day,
+                    prod,
+                    ri,
+                    "VM_RI_batch",
+                    "Reserved VM Instance, Standard_D4s_v5, East US, 1 Year",
+                    96.36,
+                    "Recurring",
+                )
+            )
+        if billed_on(day, 1):
+            out.append(
+                _Purchase(
+                    day, dev, plan, "GitHub Enterprise", "GitHub Enterprise (per-user plan)", 441.0, "Recurring", True
+                )
+            )
+        if day == last_day - timedelta(days=38):
+            out.append(
+                _Purchase(day, prod, once, "Azure DevOps", "Azure DevOps Basic Plan (one-off)", 1200.0, "OneTime")
+            )
+        day += timedelta(days=1)
+    return out
+
+
 def cost_rows(res: list[Res], now: datetime, rng: random.Random) -> list[_Row]:
     last_day = (now - timedelta(days=1)).date()
     first_day = last_day - timedelta(days=COST_DAYS - 1)
@@ -124,12 +212,9 @@ def _tags_ea(tags: dict[str, str]) -> str:
     return ",".join(f'"{k}": "{v}"' for k, v in tags.items())
 
 
-def _ea_record(row: _Row, part_number: str, meter_id: str) -> dict[str, str]:
-    r, m, d = row.res, row.res.meter or {}, row.day
+def _ea_common(d: date, sub: Sub) -> dict[str, str]:
+    """The billing account, period, subscription and date columns of an EA row (usage or purchase)."""
     ps, pe = month_start(d), next_month(d) - timedelta(days=1)
-    info = ""
-    if "size" in m:
-        info = json.dumps({"ServiceType": m["size"], "VCPUs": VM_CORES.get(m["size"], 0)})
     return {
         "BillingAccountId": BILLING_ACCOUNT,
         "BillingAccountName": BILLING_ACCOUNT_NAME,
@@ -139,9 +224,46 @@ def _ea_record(row: _Row, part_number: str, meter_id: str) -> dict[str, str]:
         "BillingProfileName": BILLING_ACCOUNT_NAME,
         "AccountOwnerId": "finops@contoso.com",
         "AccountName": "Contoso Cloud",
-        "SubscriptionId": r.sub.id,
-        "SubscriptionName": r.sub.name,
+        "SubscriptionId": sub.id,
+        "SubscriptionName": sub.name,
         "Date": d.strftime("%m/%d/%Y"),
+        "BillingCurrency": "USD",
+        "InvoiceSectionId": "IS-100",
+        "InvoiceSection": "Cloud Platform",
+    }
+
+
+def _focus_common(d: date, sub: Sub) -> dict[str, str]:
+    """The billing account, period and subscription columns of a FOCUS row (usage or purchase)."""
+    ps, pe = month_start(d), next_month(d)
+    return {
+        "BillingAccountId": EXPORT_SCOPES["focus"],
+        "BillingAccountName": MCA_NAME,
+        "BillingAccountType": "Billing Account",
+        "BillingCurrency": "USD",
+        "BillingPeriodEnd": pe.strftime("%Y-%m-%dT00:00:00Z"),
+        "BillingPeriodStart": ps.strftime("%Y-%m-%dT00:00:00Z"),
+        "SubAccountId": f"/subscriptions/{sub.id}",
+        "SubAccountName": sub.name,
+        "SubAccountType": "Subscription",
+        "x_BillingAccountId": MCA_ACCOUNT,
+        "x_BillingAccountName": MCA_NAME,
+        "x_BillingExchangeRate": "1",
+        "x_BillingProfileId": BILLING_ACCOUNT,
+        "x_BillingProfileName": BILLING_ACCOUNT_NAME,
+        "x_InvoiceSectionId": "IS-100",
+        "x_InvoiceSectionName": "Cloud Platform",
+        "x_PricingCurrency": "USD",
+    }
+
+
+def _ea_record(row: _Row, part_number: str, meter_id: str) -> dict[str, str]:
+    r, m, d = row.res, row.res.meter or {}, row.day
+    info = ""
+    if "size" in m:
+        info = json.dumps({"ServiceType": m["size"], "VCPUs": VM_CORES.get(m["size"], 0)})
+    return {
+        **_ea_common(d, r.sub),
         "Product": m["product"],
         "PartNumber": part_number,
         "MeterId": meter_id,
@@ -154,7 +276,6 @@ def _ea_record(row: _Row, part_number: str, meter_id: str) -> dict[str, str]:
         "EffectivePrice": fmt_money(m["price"]),
         "Cost": fmt_money(row.cost),
         "UnitPrice": fmt_money(m["price"]),
-        "BillingCurrency": "USD",
         "ResourceLocation": r.location,
         "AvailabilityZone": "",
         "ConsumedService": m["consumed"],
@@ -164,8 +285,6 @@ def _ea_record(row: _Row, part_number: str, meter_id: str) -> dict[str, str]:
         "ServiceInfo2": "",
         "AdditionalInfo": info,
         "Tags": _tags_ea(r.tags),
-        "InvoiceSectionId": "IS-100",
-        "InvoiceSection": "Cloud Platform",
         "CostCenter": r.tags.get("costcenter", ""),
         "UnitOfMeasure": m["unit"],
         "ResourceGroup": r.rg,
@@ -191,19 +310,14 @@ def _ea_record(row: _Row, part_number: str, meter_id: str) -> dict[str, str]:
 
 def _focus_record(row: _Row, part_number: str, meter_id: str) -> dict[str, str]:
     r, m, d = row.res, row.res.meter or {}, row.day
-    ps, pe = month_start(d), next_month(d)
+    ps = month_start(d)
     day_iso = d.strftime("%Y-%m-%dT00:00:00Z")
     rec = dict.fromkeys(FOCUS_COLUMNS, "")
     cost = fmt_money(row.cost)
     rec.update(
         {
+            **_focus_common(d, r.sub),
             "BilledCost": cost,
-            "BillingAccountId": EXPORT_SCOPES["focus"],
-            "BillingAccountName": MCA_NAME,
-            "BillingAccountType": "Billing Account",
-            "BillingCurrency": "USD",
-            "BillingPeriodEnd": pe.strftime("%Y-%m-%dT00:00:00Z"),
-            "BillingPeriodStart": ps.strftime("%Y-%m-%dT00:00:00Z"),
             "ChargeCategory": "Usage",
             "ChargeDescription": m["product"],
             "ChargeFrequency": "Usage-Based",
@@ -231,29 +345,18 @@ def _focus_record(row: _Row, part_number: str, meter_id: str) -> dict[str, str]:
             "ServiceName": m["focus_service"],
             "SkuId": part_number,
             "SkuPriceId": f"{part_number}_{meter_id[:8]}",
-            "SubAccountId": f"/subscriptions/{r.sub.id}",
-            "SubAccountName": r.sub.name,
-            "SubAccountType": "Subscription",
             "Tags": json.dumps(r.tags),
             "x_AccountName": "Contoso Cloud",
             "x_AccountOwnerId": "finops@contoso.com",
             "x_BilledCostInUsd": cost,
             "x_BilledUnitPrice": fmt_money(m["price"]),
-            "x_BillingAccountId": MCA_ACCOUNT,
-            "x_BillingAccountName": MCA_NAME,
-            "x_BillingExchangeRate": "1",
             "x_BillingExchangeRateDate": ps.strftime("%Y-%m-%dT00:00:00Z"),
-            "x_BillingProfileId": BILLING_ACCOUNT,
-            "x_BillingProfileName": BILLING_ACCOUNT_NAME,
             "x_ContractedCostInUsd": cost,
             "x_CostCenter": r.tags.get("costcenter", ""),
             "x_EffectiveCostInUsd": cost,
             "x_EffectiveUnitPrice": fmt_money(m["price"]),
-            "x_InvoiceSectionId": "IS-100",
-            "x_InvoiceSectionName": "Cloud Platform",
             "x_ListCostInUsd": cost,
             "x_PricingBlockSize": "1",
-            "x_PricingCurrency": "USD",
             "x_PricingUnitDescription": m["unit"],
             "x_PublisherCategory": "Cloud Provider",
             "x_ResourceGroupName": r.rg,
@@ -276,6 +379,77 @@ def _focus_record(row: _Row, part_number: str, meter_id: str) -> dict[str, str]:
     return rec
 
 
+def _purchase_id(p: _Purchase) -> str:
+    if p.marketplace:
+        return f"/subscriptions/{p.sub.id}/providers/Microsoft.SaaS/resources/{p.name.lower().replace(' ', '-')}"
+    return f"/providers/Microsoft.Capacity/reservationOrders/{p.order_id}/reservations/"
+
+
+def _ea_purchase_record(p: _Purchase) -> dict[str, str]:
+    """An EA purchase row, shaped like the one in the finops-toolkit sample (ChargeType Purchase, Frequency)."""
+    rec = dict.fromkeys(EA_COLUMNS, "")
+    rec.update(
+        {
+            **_ea_common(p.day, p.sub),
+            "Product": p.product,
+            "MeterCategory": "Marketplace" if p.marketplace else "Reservations",
+            "Quantity": "1",
+            "EffectivePrice": fmt_money(p.cost),
+            "Cost": fmt_money(p.cost),
+            "UnitPrice": fmt_money(p.cost),
+            "ConsumedService": "Microsoft.SaaS" if p.marketplace else "Microsoft.Capacity",
+            "ResourceId": _purchase_id(p),
+            "ReservationId": "" if p.marketplace else p.order_id,
+            "ReservationName": "" if p.marketplace else p.name,
+            "ProductOrderId": p.order_id,
+            "ProductOrderName": p.product,
+            "IsAzureCreditEligible": "False" if p.marketplace else "True",
+            "Term": "12",
+            "PublisherName": p.name if p.marketplace else "Microsoft",
+            "ChargeType": "Purchase",
+            "Frequency": p.frequency,
+            "PublisherType": "Marketplace" if p.marketplace else "Azure",
+            "PayGPrice": "0",
+            "PricingModel": "" if p.marketplace else "Reservation",
+        }
+    )
+    return rec
+
+
+def _focus_purchase_record(p: _Purchase) -> dict[str, str]:
+    """A FOCUS 1.0 purchase row: ChargeCategory Purchase, ChargeFrequency Recurring or One-Time."""
+    day_iso = p.day.strftime("%Y-%m-%dT00:00:00Z")
+    cost = fmt_money(p.cost)
+    rec = dict.fromkeys(FOCUS_COLUMNS, "")
+    rec.update(
+        {
+            **_focus_common(p.day, p.sub),
+            "BilledCost": cost,
+            "ChargeCategory": "Purchase",
+            "ChargeDescription": p.product,
+            "ChargeFrequency": "One-Time" if p.frequency == "OneTime" else p.frequency,
+            "ChargePeriodEnd": next_month(p.day).strftime("%Y-%m-%dT00:00:00Z"),
+            "ChargePeriodStart": day_iso,
+            "EffectiveCost": "0",  # amortized over the month in the amortized view; billed now
+            "InvoiceIssuerName": "Microsoft",
+            "ListCost": cost,
+            "PricingCategory": "Standard" if p.marketplace else "Committed",
+            "PricingQuantity": "1",
+            "ProviderName": "Microsoft",
+            "PublisherName": p.name if p.marketplace else "Microsoft",
+            "ResourceId": _purchase_id(p).lower(),
+            "ResourceName": p.name,
+            "ServiceCategory": "Other",
+            "ServiceName": "Marketplace" if p.marketplace else "Reservations",
+            "x_BilledCostInUsd": cost,
+            "x_PublisherCategory": "Vendor" if p.marketplace else "Cloud Provider",
+            "x_SkuOrderId": p.order_id,
+            "x_SkuOrderName": p.product,
+        }
+    )
+    return rec
+
+
 def _csv_bytes(columns: tuple[str, ...], records: list[dict[str, str]], *, bom: bool) -> bytes:
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=list(columns), lineterminator="\n")
@@ -292,7 +466,16 @@ def _gzip(data: bytes) -> bytes:
     return out.getvalue()
 
 
-def write_exports(root: Path, subs: list[Sub], rows: list[_Row], now: datetime, rng: random.Random) -> tuple[int, int]:
+def write_exports(
+    root: Path,
+    subs: list[Sub],
+    usage: list[_Row],
+    now: datetime,
+    rng: random.Random,
+    *,
+    purchases: Sequence[_Purchase] = (),
+) -> tuple[int, int]:
+    rows: list[_Row | _Purchase] = [*usage, *purchases]
     meters: dict[str, tuple[str, str]] = {}
 
     def meter_ids(r: Res) -> tuple[str, str]:
@@ -308,7 +491,7 @@ def write_exports(root: Path, subs: list[Sub], rows: list[_Row], now: datetime, 
     runs = 0
     total_rows = 0
     for kind in ("ea", "focus"):
-        sub_rows = [r for r in rows if r.res.sub.export == kind]
+        sub_rows = [r for r in rows if (r.sub if isinstance(r, _Purchase) else r.res.sub).export == kind]
         months = sorted({month_start(r.day) for r in sub_rows})
         export_name = EXPORT_NAMES[kind]
         for month in months:
@@ -327,11 +510,17 @@ def write_exports(root: Path, subs: list[Sub], rows: list[_Row], now: datetime, 
             for pi, start in enumerate(range(0, len(month_rows), ROWS_PER_PART)):
                 chunk = month_rows[start : start + ROWS_PER_PART]
                 if kind == "ea":
-                    recs = [_ea_record(r, *meter_ids(r.res)) for r in chunk]
+                    recs = [
+                        _ea_purchase_record(r) if isinstance(r, _Purchase) else _ea_record(r, *meter_ids(r.res))
+                        for r in chunk
+                    ]
                     data = _gzip(_csv_bytes(EA_COLUMNS, recs, bom=True))
                     name = f"part_0_{pi + 1:04d}.csv.gz"
                 else:
-                    recs = [_focus_record(r, *meter_ids(r.res)) for r in chunk]
+                    recs = [
+                        _focus_purchase_record(r) if isinstance(r, _Purchase) else _focus_record(r, *meter_ids(r.res))
+                        for r in chunk
+                    ]
                     data = _csv_bytes(FOCUS_COLUMNS, recs, bom=False)
                     name = f"part_0_{pi + 1:04d}.csv"
                 path = root / "exports" / rel_dir / name

@@ -113,3 +113,22 @@ def test_error_scale_is_robust_and_close_to_sigma() -> None:
     assert _error_scale(np.concatenate([-heavy, heavy])) > 1.2 * _error_scale(np.concatenate([-np.abs(e), np.abs(e)]))
     # fewer errors: a wider scale for the same spread
     assert _error_scale(e[:21] / e[:21].std() * 0.05) > _error_scale(e / e.std() * 0.05)
+
+
+def test_nan_median_equals_numpy_nanmedian() -> None:
+    """The sort-based median (the profile's speed-up) gives np.nanmedian's values, all-NaN slices included."""
+    import warnings
+
+    from detectors.anomaly.cost import _median
+
+    rng = np.random.default_rng(7)
+    for shape in ((8, 7), (3, 24), (56,), (1, 7)):
+        a = rng.normal(size=shape)
+        a[rng.random(shape) < 0.3] = np.nan
+        if a.ndim == 2:
+            a[:, 0] = np.nan  # a column without any value
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            for axis in (None, *range(a.ndim)):
+                want = np.nanmedian(a, axis=axis)
+                np.testing.assert_array_equal(_median(a, axis=axis, has_nan=True), want)

@@ -82,3 +82,30 @@ def test_documented_manifest_sample(samples_dir: Path, tmp_path: Path) -> None:
     assert msgs[0]["run_id"] == "bbac73f1-9a05-4de6-84ab-c72b568a03b4"
     assert msgs[0]["scope"] == "1234567"
     assert msgs[0]["expected_rows"] == 36
+
+
+def test_charge_frequency_from_real_samples(samples_dir: Path, tmp_path: Path) -> None:
+    """EA ``Frequency`` and FOCUS ``ChargeFrequency`` reach the cost frame, so the overspend detectors keep a
+    recurring purchase out of the usage series and read it as a recurring charge (issue 16)."""
+    from datetime import UTC, datetime
+
+    from detectors.overspend.frame import prepare
+
+    ea = samples_dir / "cost" / "EA_ActualCost_Small.csv"
+    focus = samples_dir / "cost" / "focus_sandbox_1.0_sample_1000rows.csv"
+    if not (ea.is_file() and focus.is_file()):
+        pytest.skip("cost samples absent")
+    ingest_paths([ea], tmp_path / "ea")
+    df = load_costs(tmp_path / "ea")
+    assert df.ChargeFrequency.value_counts().to_dict() == {"Usage-Based": 10, "Recurring": 1}
+    recurring = df[df.ChargeFrequency == "Recurring"]
+    assert recurring.ChargeCategory.tolist() == ["Purchase"]
+    (prep,) = prepare(df, cost_column="BilledCost", now=datetime(2100, 1, 1, tzinfo=UTC))
+    assert prep.one_off["frequency"].tolist() == ["recurring"]
+    assert len(prep.usage) == 10
+    ingest_paths([focus], tmp_path / "focus")
+    fdf = load_costs(tmp_path / "focus")
+    with focus.open(encoding="utf-8-sig", newline="") as fh:
+        written = [rec["ChargeFrequency"] for rec in csv.DictReader(fh)]
+    assert sorted(set(written)) == ["One-Time", "Usage-Based", "Usage-based"]  # the sample spells it two ways
+    assert fdf.ChargeFrequency.value_counts().to_dict() == {"Usage-Based": 999, "One-Time": 1}

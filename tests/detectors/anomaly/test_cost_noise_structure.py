@@ -1,0 +1,106 @@
+"""Cost profile: noise that differs by weekday, AR(1) noise after a holiday, recurring amounts read from
+several billings, and a ramp's impact (issue 16, round 3). Each runs through ``score_timeseries``, the
+function ``vigil detect anomalies --profile cost`` calls."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import numpy as np
+
+from detectors.anomaly import score_timeseries
+from detectors.anomaly.holidays import holiday_mask
+
+START = date(2024, 1, 1)  # a Monday
+
+
+def _dates(n: int) -> list[date]:
+    return [START + timedelta(days=i) for i in range(n)]
+
+
+def _ar1(rng: np.random.Generator, n: int, sd: float, phi: float) -> np.ndarray:
+    e = np.empty(n)
+    e[0] = rng.normal(0, sd)
+    for i in range(1, n):
+        e[i] = phi * e[i - 1] + rng.normal(0, sd * np.sqrt(1 - phi * phi))
+    return e
+
+
+def _episode_starts(flags: np.ndarray, lo: int = 60) -> list[int]:
+    return [t for t in range(max(lo, 1), len(flags)) if flags[t] and not flags[t - 1]]
+
+
+def test_busy_weekdays_over_flat_weekends_do_not_alarm() -> None:
+    """Weekdays: usage with 20 % noise on top of a flat 3000 a day; weekends: the flat charges alone. The
+    pooled error scale is the quiet weekends' as much as the weekdays': the weekdays' own scale must rule.
+    Measured: 37 false alerts in 7.3 series-years with the pooled scale alone, 18 with the weekday's own;
+    a 3-sigma rule on a scale estimated from 16 errors allows about 1.6 a year from the noise's tails."""
+    n = 730
+    false = 0
+    for seed in range(4):
+        rng = np.random.default_rng(seed)
+        dow = np.arange(n) % 7
+        usage = 3000.0 * np.exp(_ar1(rng, n, 0.2, 0.4) - 0.02)
+        x = 3000.0 + np.where(dow < 5, usage, 0.0)
+        s = score_timeseries(_dates(n), x, profile="cost", min_impact=50.0, holidays=None)
+        false += len(_episode_starts(s.is_anomaly))
+    years = 4 * (n - 60) / 365.25
+    assert false / years <= 3.0, f"{false} false alerts in {years:.1f} series-years"
+
+
+def test_ar1_noise_after_a_holiday_is_not_an_alarm() -> None:
+    """Strongly autocorrelated noise (phi 0.85): on the day after a holiday yesterday's error is unknown,
+    so the forecast's uncertainty is the noise's whole variance, not its one-day innovation. Measured: 5 such
+    days flagged in 12 series before, 2 after."""
+    n = 730
+    days = _dates(n)
+    hol = holiday_mask(np.array(days, dtype="datetime64[D]"), "US")
+    after = np.nonzero(np.r_[False, hol[:-1]] & ~hol)[0]
+    flagged = 0
+    for seed in range(12):
+        rng = np.random.default_rng(100 + seed)
+        x = 5000.0 * np.exp(_ar1(rng, n, 0.12, 0.85))
+        x[hol] *= 0.5
+        s = score_timeseries(days, x, profile="cost", min_impact=50.0)
+        flagged += int(s.is_anomaly[after[after >= 60]].sum())
+    assert flagged <= 2
+
+
+def test_changed_recurring_amount_flagged_against_several_billings() -> None:
+    """A monthly charge of 40 000 on the 11th over usage of 10 000 a day with 10 % noise; its price goes up
+    by 4 000 (4 usage sigmas). One billing's excess carries one day's usage noise: read from the billings
+    that agree, the amount is known better. Measured: flagged in 1 of 10 series from the latest billing
+    alone, 3 of 10 from the billings that agree (a 4-sigma change stays hard to see on a bare series; the
+    pipeline reads the charge itself from ChargeFrequency)."""
+    n = 400
+    days = _dates(n)
+    change = date(2024, 9, 11)
+    found = 0
+    for seed in range(10):
+        rng = np.random.default_rng(200 + seed)
+        x = 10_000.0 * np.exp(_ar1(rng, n, 0.1, 0.3) - 0.005)
+        for i, d in enumerate(days):
+            if d.day == 11:
+                x[i] += 40_000.0 + (4_000.0 if d >= change else 0.0)
+        s = score_timeseries(days, x, profile="cost", min_impact=50.0, holidays=None)
+        found += bool(s.is_anomaly[days.index(change)])
+    assert found >= 3, f"changed amount flagged in {found} of 10 series"
+
+
+def test_two_monthly_charges_on_consecutive_days_are_learnt() -> None:
+    """A reservation billed on the 1st and a Marketplace plan on its anniversary, the 2nd: each day's excess
+    has an excess beside it, which is not a lasting change. Both recur at their amounts: after the first
+    months neither day is flagged again (before, both were flagged every month)."""
+    n = 500
+    days = _dates(n)
+    rng = np.random.default_rng(11)
+    x = 2000.0 * np.exp(_ar1(rng, n, 0.08, 0.4) - 0.003)
+    for i, d in enumerate(days):
+        if d.day == 1:
+            x[i] += 15_000.0
+        if d.day == 2:
+            x[i] += 6_000.0
+    s = score_timeseries(days, x, profile="cost", min_impact=50.0, holidays=None)
+    late = [i for i, d in enumerate(days) if d.day in (1, 2) and i >= 120]
+    flagged = [str(days[i]) for i in late if s.is_anomaly[i]]
+    assert len(flagged) <= 1, flagged
