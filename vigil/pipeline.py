@@ -686,8 +686,10 @@ def _finish(
         "failures": [f for r in delivered for f in r.get("failures", ())] + undelivered,
     }
     summary.handlers = dict(sorted(host.calls.items()))
-    summary.warnings += host.all_errors()
-    summary.warnings += [f"{s['source']} ({s['reads']}) failed: {s['error']}" for s in summary.failed_sources()]
+    # one message per error: a failed step is reported once, by its FAILED line (source_status), not again
+    # as the handler error it raised
+    failed = {str(s.get("error", "")) for s in summary.failed_sources()}
+    summary.warnings += [e for e in host.all_errors() if e not in failed]
     alerts = current_alerts(store, now)
     _write_jsonl(out / ALERTS_FILE, alerts)
     by_family: dict[str, dict[str, int]] = {}

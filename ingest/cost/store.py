@@ -453,7 +453,42 @@ def _aggregate_parts(tables: list[pa.Table], keys: list[str]) -> pa.Table:
         return tables[0]
     if not tables:
         return pa.table({})
-    return _aggregate(pa.concat_tables(tables).unify_dictionaries(), keys)
+    return _aggregate(pa.concat_tables([_defined_null_indices(t) for t in tables]).unify_dictionaries(), keys)
+
+
+def _defined_null_indices(table: pa.Table) -> pa.Table:
+    """``table`` with the index under every null of a dictionary column set to 0, and an empty dictionary
+    given one (unreferenced) entry.
+
+    Arrow leaves the index under a null undefined, and ``group_by`` leaves it uninitialised, but pyarrow
+    26's ``unify_dictionaries`` transposes it anyway: a garbage index read out of bounds and crashed the
+    process (the demo's store, where AWS rows have null resource groups and regions). The values are
+    unchanged; only the bytes under the nulls are defined."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for i, field in enumerate(table.schema):
+        column = table.column(i)
+        if not pa.types.is_dictionary(field.type) or column.null_count == 0:
+            continue
+        chunks = []
+        for chunk in column.chunks:
+            if chunk.null_count == 0:
+                chunks.append(chunk)
+                continue
+            filled = pc.fill_null(chunk.indices, pa.scalar(0, chunk.indices.type))  # zeros under the nulls
+            valid = pc.is_valid(chunk.indices)
+            indices = pa.Array.from_buffers(
+                chunk.indices.type,
+                len(chunk),
+                [valid.buffers()[1], filled.buffers()[1]],
+                null_count=chunk.null_count,
+                offset=filled.offset,
+            )
+            dictionary = chunk.dictionary if len(chunk.dictionary) else pa.array([""], field.type.value_type)
+            chunks.append(pa.DictionaryArray.from_arrays(indices, dictionary))
+        table = table.set_column(i, field, pa.chunked_array(chunks, field.type))
+    return table
 
 
 def _aggregate(table: pa.Table, keys: list[str]) -> pa.Table:

@@ -169,6 +169,13 @@ def test_live_run_gives_the_same_alerts_as_the_tenant_run(
     assert _alerts(out) == live
 
 
+def _text(value: Any) -> str | None:
+    """A label as the Query API writes it: null where the cost frame has none (a purchase's resource group)."""
+    import pandas as pd
+
+    return None if pd.isna(value) else str(value)
+
+
 def _query_api(server: AzureTestServer, costs: Any, *, page_size: int) -> tuple[list[dict[str, Any]], list[int]]:
     """``POST /subscriptions/{id}/providers/Microsoft.CostManagement/query``: the tenant's daily cost by
     resource group and service within the body's timePeriod, in the API's columns/rows shape, paged with
@@ -194,7 +201,7 @@ def _query_api(server: AzureTestServer, costs: Any, *, page_size: int) -> tuple[
         lo, hi = (int(datetime.fromisoformat(period[k]).astimezone(UTC).strftime("%Y%m%d")) for k in ("from", "to"))
         hits = table[(table["sub"] == m["sub"].lower()) & (table["day"] >= lo) & (table["day"] <= hi)]
         rows = [
-            [float(r.BilledCost), int(r.day), r.x_ResourceGroupName, r.ServiceName, r.BillingCurrency]
+            [float(r.BilledCost), int(r.day), _text(r.x_ResourceGroupName), _text(r.ServiceName), r.BillingCurrency]
             for r in hits.itertuples()
         ]
         start = int(req.param("$skiptoken") or 0)
@@ -279,3 +286,61 @@ def test_without_an_export_the_query_api_and_a_failing_source_is_named_while_the
     assert summary.sources["cost_rows"] > 0
     overspend = [a for a in _alerts(out).values() if a["labels"]["detector"] == "overspend"]
     assert overspend, "the spike shows at resource-group/service level too"
+
+
+def test_the_vigil_run_command_without_tenant_runs_live_and_exits_1_naming_a_failed_source(
+    sim: SimResult,
+    offline_run: tuple[Path, RunSummary],
+    tmp_path: Path,
+    fresh_assignments: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The command itself, not only ``run_live``: ``vigil run --config vigil.yaml --dry-run`` (no --tenant)
+    reads the configured scopes, prints one status line per source and the summary, writes the outbox and
+    exits 1 because Resource Graph refused. The only test seam is where the endpoints and the token come
+    from: the command calls ``vigil.pipeline.run_live``, which here gets the local server's."""
+    import functools
+
+    from typer.testing import CliRunner
+
+    import vigil.pipeline
+    from ingest.cost import load_costs
+    from tests.support.azure_server import arm_error
+    from vigil.cli.main import app
+
+    offline_out, _offline = offline_run
+    costs = load_costs(offline_out / "data" / "costs")
+    costs = costs[costs["ProviderName"].astype(str) == "Microsoft"]
+    raw = yaml.safe_load(DEMO_CONFIG.read_text(encoding="utf-8"))
+    raw["scopes"] = {"subscriptions": list(sim.subscriptions)}
+    config_path = tmp_path / "vigil.yaml"
+    config_path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    out = tmp_path / "live"
+    with AzureTestServer() as server:
+        _query_api(server, costs, page_size=400)
+        server.route(
+            "POST",
+            r"/providers/Microsoft\.ResourceGraph/resources",
+            lambda _r, _m: arm_error(403, "AuthorizationFailed", "no Microsoft.ResourceGraph/resources/read"),
+        )
+        seam = functools.partial(
+            vigil.pipeline.run_live,
+            credential=server.credential(),
+            azure_client_kwargs=server.client_kwargs(),
+            metrics_options={"use_batch": False, "mgmt_base_url": server.url},
+        )
+        monkeypatch.setattr(vigil.pipeline, "run_live", seam)
+        args = ["run", "--config", str(config_path), "--out", str(out), "--dry-run"]
+        result = CliRunner().invoke(app, [*args, "--now", "2026-11-25T00:00:00Z"])
+
+    assert result.exit_code == 1, result.output
+    text = result.output
+    assert "cost: Cost Management Query API, overspend" in text
+    # each failed source: its status line as it ends, then once in the summary, and nowhere else
+    for source in ("idle: metrics timer", "drift: sweep timer"):
+        assert sum(line.startswith(source) and "FAILED: " in line for line in text.splitlines()) == 1, text
+        assert sum(line.startswith(f"FAILED:        {source}") for line in text.splitlines()) == 1, text
+    assert text.count("Code: AuthorizationFailed") == 4, text  # nothing else repeats the two errors
+    assert (out / ALERTS_FILE).exists()
+    assert any(a["labels"]["detector"] == "overspend" for a in _alerts(out).values())
+    assert list((out / OUTBOX_DIR).iterdir())  # --dry-run: written, not sent
