@@ -95,6 +95,14 @@ demo-shots:
 	else \
 	  echo "screenshots:   FAILED, the demo itself succeeded: see out/console-shots.log, or run \`make console-shots\`" >&2; \
 	fi
+	@if [ -z "$(CHROMIUM)" ] || [ ! -x "$(CHROMIUM)" ] || [ ! -f node_modules/.installed ]; then \
+	  echo "card shots:    skipped: needs Chromium and the adaptivecards renderer (\`make card-shots\` installs both)"; \
+	elif VIGIL_CARD_SHOTS=$(CURDIR)/out/cards $(BIN)/python -m pytest tests/vigil/test_demo_outbox.py -q -k chromium \
+	    -p no:cacheprovider >out/card-shots.log 2>&1; then \
+	  echo "card shots:    out/cards/ (one Teams card of each kind, rendered by adaptivecards in Chromium)"; \
+	else \
+	  echo "card shots:    FAILED, the demo itself succeeded: see out/card-shots.log, or run \`make card-shots\`" >&2; \
+	fi
 
 # One Teams card of each kind from the demo's outbox, rendered in Chromium by the adaptivecards renderer, into out/cards/.
 card-shots: setup node chromium

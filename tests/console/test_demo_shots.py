@@ -1,5 +1,6 @@
-"""`make demo` takes the console screenshots where Chromium is installed, and skips them with a message
-(never failing the demo) where it is not. The browser run itself is tests/console/test_browser.py."""
+"""`make demo` takes the console screenshots and one Teams card of each kind where Chromium is installed,
+and skips them with a message (never failing the demo) where it is not. The browser runs themselves are
+tests/console/test_browser.py and tests/vigil/test_demo_outbox.py."""
 
 from __future__ import annotations
 
@@ -32,3 +33,4 @@ def test_without_chromium_the_screenshots_are_skipped_with_a_message(chromium: s
     assert out.returncode == 0, out.stderr
     assert "screenshots:   skipped: Chromium is not installed" in out.stdout
     assert "make chromium" in out.stdout
+    assert "card shots:    skipped: needs Chromium and the adaptivecards renderer" in out.stdout
