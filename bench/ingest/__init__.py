@@ -71,13 +71,25 @@ print(len(df), len(g), repr(float(g.sum())))
 """
 
 
+# A child's peak RSS is its own address space's high-water mark (VmHWM), read at its end. ``wait4``'s
+# ru_maxrss is not: at exec Linux keeps the forked copy's high-water mark, which counts the parent's
+# resident pages, so every child would report at least what the parent held (bench/scale's parent once held
+# the generated months: ~0.5 to 1 GB).
+_PEAK = """
+for _line in open("/proc/self/status"):
+    if _line.startswith("VmHWM:"):
+        print("VMHWM_KB", int(_line.split()[1]))
+"""
+
+
 def run_child(code: str, *args: str) -> dict[str, Any]:
-    """``python -c code args`` in the repo: its wall and CPU time, peak RSS and stdout (bench/scale too)."""
+    """``python -c code args`` in the repo: its wall and CPU time, its own peak RSS (``rss_mb``, VmHWM;
+    ``wait4``'s as ``rss_mb_wait4``) and stdout. bench/scale uses it too."""
     env = dict(os.environ)
     env["PYTHONPATH"] = str(REPO) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     t0 = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-c", code, *args], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        [sys.executable, "-c", code + _PEAK, *args], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     assert proc.stdout is not None
     assert proc.stderr is not None
@@ -89,11 +101,15 @@ def run_child(code: str, *args: str) -> dict[str, Any]:
     if proc.returncode != 0:
         raise RuntimeError(f"child failed ({proc.returncode}): {err[-2000:]}")
     cpu = usage.ru_utime + usage.ru_stime
+    lines = out.splitlines()
+    peak = [ln for ln in lines if ln.startswith("VMHWM_KB ")]
+    wait4_mb = round(usage.ru_maxrss / 1024, 1)
     return {
         "wall_s": round(wall, 3),
         "cpu_s": round(cpu, 3),
-        "rss_mb": round(usage.ru_maxrss / 1024, 1),
-        "stdout": out.strip(),
+        "rss_mb": round(int(peak[-1].split()[1]) / 1024, 1) if peak else wait4_mb,
+        "rss_mb_wait4": wait4_mb,
+        "stdout": "\n".join(ln for ln in lines if not ln.startswith("VMHWM_KB ")).strip(),
     }
 
 

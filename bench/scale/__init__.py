@@ -143,27 +143,6 @@ end, rows = write_store(Path(sys.argv[1]), months=int(sys.argv[2]), rows=int(sys
 print(json.dumps([end.isoformat(), rows]))
 """
 
-# A child's peak RSS is its own address space's high-water mark (VmHWM), read at its end. ``wait4``'s
-# ru_maxrss is not: Linux carries the parent's RSS at fork over the exec into it, so every child would
-# report at least what the parent held (the bench process once held the generated months: ~0.5 to 1 GB).
-_PEAK = """
-for _line in open("/proc/self/status"):
-    if _line.startswith("VmHWM:"):
-        print("VMHWM_KB", int(_line.split()[1]))
-"""
-
-
-def _run(code: str, *args: str) -> dict[str, Any]:
-    """``run_child`` with the child's own peak RSS (``rss_mb``, from VmHWM) and ``wait4``'s as ``rss_mb_wait4``."""
-    res = run_child(code + _PEAK, *args)
-    lines = res["stdout"].splitlines()
-    peak = [ln for ln in lines if ln.startswith("VMHWM_KB ")]
-    res["stdout"] = "\n".join(ln for ln in lines if not ln.startswith("VMHWM_KB "))
-    res["rss_mb_wait4"] = res["rss_mb"]
-    if peak:
-        res["rss_mb"] = round(int(peak[-1].split()[1]) / 1024, 1)
-    return res
-
 
 def main() -> dict[str, Any]:
     scale = min(max(float(os.environ.get("VIGIL_BENCH_SCALE", "1") or 1), 0.0001), 1.0)
@@ -173,16 +152,16 @@ def main() -> dict[str, Any]:
         print(f"writing {MONTHS} months x {rows:,} rows, {SUBS} subscriptions ...", file=sys.stderr)
         t0 = time.perf_counter()
         # in a child, so that this process stays small
-        end, rows_total = json.loads(_run(_GENERATE, str(store), str(MONTHS), str(rows), str(SUBS))["stdout"])
+        end, rows_total = json.loads(run_child(_GENERATE, str(store), str(MONTHS), str(rows), str(SUBS))["stdout"])
         gen_s = time.perf_counter() - t0
         now = f"{end}T00:00:00"
         runs: dict[str, dict[str, Any]] = {}
         for name, code in (("baseline", _BASELINE), ("detect", _DETECT), ("digest", _DIGEST), ("summary", _SUMMARY)):
             print(f"{name} ...", file=sys.stderr)
-            runs[name] = _run(code, str(store), now)
+            runs[name] = run_child(code, str(store), now)
         for step in ("batch", "rest"):
             print(f"fanout {step} ...", file=sys.stderr)
-            runs[f"fanout_{step}"] = _run(_FANOUT, str(store), now, step)
+            runs[f"fanout_{step}"] = run_child(_FANOUT, str(store), now, step)
             runs[f"fanout_{step}"]["split"] = json.loads(runs[f"fanout_{step}"]["stdout"])
     runs["detect"]["split"] = json.loads(runs["detect"]["stdout"])
     base = runs["baseline"]["wall_s"]
