@@ -85,6 +85,11 @@ def _emails(outbox: Path) -> list[EmailMessage]:
     return out
 
 
+def _shot_name(alertname: str) -> str:
+    """A screenshot's file name: an organisation's ``assignment:<name>`` loses the colon (not allowed on Windows)."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "-", alertname) + ".png"
+
+
 def _plain(msg: EmailMessage) -> str:
     part = msg.get_body(("plain",))
     assert part is not None
@@ -197,7 +202,7 @@ def test_one_card_of_each_kind_renders_in_chromium_through_the_adaptive_cards_re
             if kind in shown:
                 continue
             shown[kind] = result["text"]
-            (shots / f"{kind}.png").write_bytes(page.locator("#card").screenshot())
+            (shots / _shot_name(kind)).write_bytes(page.locator("#card").screenshot())
     assert set(shown) >= {*IDLE, COST, DRIFT}
     assert "$2,203.20 / month" in shown["ml_compute_instance_idle"]
     assert "Drill-down" in shown[COST]
@@ -205,7 +210,7 @@ def test_one_card_of_each_kind_renders_in_chromium_through_the_adaptive_cards_re
     assert "-g <rg> -n <ws>" in shown[DRIFT]  # escaped Markdown renders literally, no stray backslashes
     assert "**" not in shown[DRIFT]
     for kind in shown:
-        assert (shots / f"{kind}.png").stat().st_size > 5000
+        assert (shots / _shot_name(kind)).stat().st_size > 5000
 
 
 def test_alerts_list_is_a_table_with_headers_and_aligned_columns(outbox: Path) -> None:
