@@ -9,8 +9,10 @@ import io
 import json
 import random
 import threading
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -116,7 +118,7 @@ def test_a_batch_of_one_value_maps_as_the_per_value_lookup_does(monkeypatch: pyt
 
     header = ["Date", "SubscriptionId", "Cost", "BillingCurrency", "ChargeType", "PricingModel"]
     det = detect(header, hint="ea.csv")
-    cases = [
+    cases: list[tuple[list[str | None], Callable[[Any], Any]]] = [
         (["Usage"] * 5, charge_category),
         (["OnDemand"] * 5, pricing_category),
         (["Spot"] * 3, pricing_category),
