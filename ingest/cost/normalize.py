@@ -35,6 +35,7 @@ _UNKNOWN = str_scalar("unknown")
 _NULL_STR = str_scalar(None)
 _EMPTY_TAGS = to_arrow(["", "{}", "null", "NULL"], pa.string())
 _ONE_DAY = duration_scalar(86_400_000_000)
+_CONSTANT_BATCHES = True  # Normalizer._map's fast path for a batch of one value (tests turn it off to compare)
 MICROSOFT = "Microsoft"  # ProviderName / InvoiceIssuerName of EA and MCA cost details (they name no provider)
 
 FRAME_SCHEMA = pa.schema(
@@ -99,6 +100,7 @@ class Normalizer:
     default_scope: str | None = None
     _caches: dict[str, dict[Any, Any]] = field(default_factory=dict)
     _consts: dict[str, pa.Array] = field(default_factory=dict)
+    _const_maps: dict[str, dict[Any, Any]] = field(default_factory=dict)
 
     # -- helpers -------------------------------------------------------------------------------------------------
     def _const(self, value: str, n: int) -> pa.Array:
@@ -111,6 +113,18 @@ class Normalizer:
     def _map(self, name: str, arr: pa.Array, fn: Callable[[Any], Any], typ: pa.DataType) -> pa.Array:
         """Apply ``fn`` per distinct value: known values are looked up in C++ (index_in); only values
         never seen before in this file go through Python."""
+        if _CONSTANT_BATCHES and pa.types.is_string(typ) and len(arr) > 1 and arr.null_count == 0:
+            first = arr[0]
+            # One value in the whole batch (a monthly export's billing period and account, often its charge
+            # type): a string compare per row instead of a hash lookup and a gather; the output is the file's
+            # constant array. The end is compared first, so a varied column costs next to nothing here.
+            if first == arr[-1] and pc.all(pc.equal(arr, first)).as_py():
+                consts = self._const_maps.setdefault(name, {})
+                key = first.as_py()
+                if key not in consts:
+                    consts[key] = fn(key)
+                value = consts[key]
+                return self._null(len(arr)) if value is None else self._const(str(value), len(arr))
         state = self._caches.get(name)
         if state is None or len(state["keys"]) > 500_000:
             state = self._caches[name] = {"keys": pa.nulls(0, arr.type), "vals": pa.nulls(0, typ)}

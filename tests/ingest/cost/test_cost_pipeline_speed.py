@@ -9,8 +9,10 @@ import io
 import json
 import random
 import threading
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -98,6 +100,7 @@ def test_fast_paths_write_exactly_the_slow_paths_parquet(tmp_path: Path, monkeyp
     fast = ingest_paths([path], tmp_path / "fast")
     monkeypatch.setattr(normalize, "_strict_decimals", lambda _arr: None)
     monkeypatch.setattr(normalize, "lower", pc.utf8_lower)
+    monkeypatch.setattr(normalize, "_CONSTANT_BATCHES", False)
     slow = ingest_paths([path], tmp_path / "slow")
     assert fast.billed_cost == slow.billed_cost == {"USD": total}
     assert fast.rows == slow.rows == ROWS
@@ -105,6 +108,38 @@ def test_fast_paths_write_exactly_the_slow_paths_parquet(tmp_path: Path, monkeyp
     assert a.schema == b.schema
     assert a.equals(b)
     assert any("/resourcegroups/rg-äö-" in (v or "") for v in a["ResourceId"].to_pylist())
+
+
+def test_a_batch_of_one_value_maps_as_the_per_value_lookup_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``Normalizer._map``'s constant-batch fast path gives exactly the lookup's array: for a mapping to a
+    value, to None, after the lookup has cached other values, and not for batches of two values or nulls."""
+    from ingest.cost.columns import detect
+    from ingest.cost.values import charge_category, pricing_category
+
+    header = ["Date", "SubscriptionId", "Cost", "BillingCurrency", "ChargeType", "PricingModel"]
+    det = detect(header, hint="ea.csv")
+    cases: list[tuple[list[str | None], Callable[[Any], Any]]] = [
+        (["Usage"] * 5, charge_category),
+        (["OnDemand"] * 5, pricing_category),
+        (["Spot"] * 3, pricing_category),
+        (["Purchase", "Purchase", "Usage", "Purchase"], charge_category),  # the ends agree, the middle not
+        (["Usage", None, "Usage"], charge_category),
+        (["x"] * 4, lambda _v: None),
+        (["Usage", "Refund"], charge_category),
+    ]
+    got: dict[bool, list[pa.Array]] = {}
+    for fast in (True, False):
+        monkeypatch.setattr(normalize, "_CONSTANT_BATCHES", fast)
+        norm = normalize.Normalizer(det, run_id="r", source_file="f")
+        got[fast] = []
+        for values, fn in cases:  # one cache per function, as the normalizer names them
+            arr = pa.chunked_array([values[:2], values[2:]], pa.string())
+            got[fast].append(norm._map(getattr(fn, "__name__", "f"), arr, fn, pa.string()))
+    for i, (a, b) in enumerate(zip(got[True], got[False], strict=True)):
+        assert a.type == b.type, i
+        assert a.to_pylist() == b.to_pylist(), i
+    assert got[True][0].to_pylist() == [charge_category("Usage")] * 5
+    assert got[True][5].to_pylist() == [None] * 4
 
 
 def test_lower_matches_utf8_lower_on_ascii_and_other_text() -> None:
