@@ -105,3 +105,45 @@ def test_costs_summary_never_shows_a_blank_key_and_says_what_effective_cost_cove
         assert "…" not in result.stdout  # ... and no key (a subscription id) is cut at its end
     subs = runner.invoke(app, ["costs", "summary", "--data", str(data), "--by", "subscription"], terminal_width=80)
     assert "6513270e-269e-4d37-b2a7-4de452e6b438" in subs.stdout
+
+
+def test_costs_summary_writes_the_daily_series_detect_anomalies_reads(
+    demo: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    """`--series` with --by day: timestamp,value of the daily BilledCost, equal to the table's rows, which
+    `vigil detect anomalies` scores. Another grouping, or a store in two currencies, is refused."""
+    out, _summary = demo
+    series = tmp_path / "daily.csv"
+    args = ["costs", "summary", "--data", str(out / "data" / "costs"), "--by", "day"]
+    result = runner.invoke(app, [*args, "--series", str(series)])
+    assert result.exit_code == 0, result.output
+    rows, _totals = summarize(out / "data" / "costs", "day")
+    written = list(csv.DictReader(io.StringIO(series.read_text(encoding="utf-8"))))
+    assert [(w["timestamp"], Decimal(w["value"])) for w in written] == [
+        (f"{r['key']}T00:00:00Z", Decimal(r["billed_cost"])) for r in rows
+    ]
+    scored = runner.invoke(
+        app, ["detect", "anomalies", "-i", str(series), "-o", str(tmp_path / "s.csv"), "--profile", "cost"]
+    )
+    assert scored.exit_code == 0, scored.output
+    wrong = runner.invoke(app, [*args[:-1], "service", "--series", str(series)])
+    assert wrong.exit_code == 2
+    assert "--series writes a daily series: use it with --by day" in wrong.output
+
+
+def test_costs_summary_refuses_a_daily_series_across_currencies(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import typer
+
+    from vigil.cli.cost_cmds import _write_series
+
+    rows: list[dict[str, object]] = [
+        {"key": "2026-11-01", "currency": "USD", "billed_cost": Decimal(1)},
+        {"key": "2026-11-01", "currency": "EUR", "billed_cost": Decimal(2)},
+    ]
+    with pytest.raises(typer.Exit) as exit_info:
+        _write_series(tmp_path / "d.csv", rows)
+    assert exit_info.value.exit_code == 2
+    assert "billed in EUR, USD; one daily series needs one currency" in capsys.readouterr().err
+    assert not (tmp_path / "d.csv").exists()

@@ -74,11 +74,19 @@ def costs_summary(
         "day", "--by", help="day, service, resource-group, subscription, provider or invoice-issuer."
     ),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    series: Path | None = typer.Option(
+        None,
+        "--series",
+        help="With --by day: also write the daily BilledCost as a timestamp,value CSV (what `vigil detect "
+        "anomalies` reads).",
+    ),
 ) -> None:
     """Totals of the stored costs (BilledCost and EffectiveCost) grouped by day, service, resource group
     or subscription, exact to the cent."""
     if by not in _BY:
         raise typer.BadParameter(f"--by must be one of {', '.join(_BY)}")
+    if series is not None and by != "day":
+        raise typer.BadParameter("--series writes a daily series: use it with --by day")
     from ingest.cost.summary import summarize
     from vigil.cli.common import fail
 
@@ -87,6 +95,8 @@ def costs_summary(
     rows, totals = summarize(data, by)
     if not rows:
         raise fail(f"--data {data}: no cost data in this folder (is it the normalized cost store?)")
+    if series is not None:
+        _write_series(series, rows)
     if as_json:
         typer.echo(
             json.dumps(
@@ -132,6 +142,21 @@ def costs_summary(
             f"* EffectiveCost covers only {', '.join(partial)} (EFFECTIVE ROWS): EA/MCA actual-cost exports carry"
             " no EffectiveCost, so the two totals sum different rows and are not comparable."
         )
+
+
+def _write_series(path: Path, rows: list[dict[str, object]]) -> None:
+    """The daily BilledCost as ``timestamp,value`` rows. One currency only: a sum across currencies is
+    not a cost, so a store billed in several is refused, naming them."""
+    from vigil.cli.common import fail
+
+    currencies = sorted({str(r["currency"]) for r in rows})
+    if len(currencies) > 1:
+        raise fail(f"--series: the store is billed in {', '.join(currencies)}; one daily series needs one currency")
+    if not path.parent.is_dir():
+        raise fail(f"--series {path}: no such folder {path.parent}")
+    lines = ["timestamp,value", *(f"{r['key']}T00:00:00Z,{r['billed_cost']}" for r in rows)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    typer.echo(f"series: {len(rows)} days of BilledCost ({currencies[0]}) written to {path}", err=True)
 
 
 def _inert(text: str) -> str:

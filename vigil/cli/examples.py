@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["EXAMPLES", "NOT_RUN", "SILENCE_ID", "add_examples"]
+__all__ = ["DAILY_SERIES", "EXAMPLES", "NOT_RUN", "SILENCE_ID", "add_examples"]
 
 SUB = "6513270e-269e-4d37-b2a7-4de452e6b438"  # the demo's "Contoso Production" subscription
 SILENCE_ID = "SILENCE_ID"  # the id `vigil silence add` prints
+DAILY_SERIES = "out/daily.csv"  # the daily cost series `vigil costs summary --series` writes
 
 EXAMPLES: dict[tuple[str, ...], list[str]] = {
     ("demo",): ["vigil demo --out out"],
@@ -34,6 +35,7 @@ EXAMPLES: dict[tuple[str, ...], list[str]] = {
     ("costs", "summary"): [
         "vigil costs summary --data out/data/costs --by service",
         "vigil costs summary --data out/data/costs --by resource-group --json",
+        f"vigil costs summary --data out/data/costs --by day --series {DAILY_SERIES}",
     ],
     ("drift", "evaluate"): [
         "vigil drift evaluate -r out/tenant/resources",
@@ -43,7 +45,7 @@ EXAMPLES: dict[tuple[str, ...], list[str]] = {
     ("drift", "aliases", "refresh"): ["vigil drift aliases refresh --subscription " + SUB],
     ("events", "replay"): ["vigil events replay --tenant out/tenant --state out/replay.db --out out/replay"],
     ("detect", "anomalies"): [
-        "vigil detect anomalies -i out/daily.csv -o out/daily-scored.csv --profile cost",
+        f"vigil detect anomalies -i {DAILY_SERIES} -o out/daily-scored.csv --profile cost",
     ],
     ("detect", "overspend"): ["vigil detect overspend -d out/data/costs --now 2026-11-25T00:00:00Z"],
     ("detect", "idle"): ["vigil detect idle -t out/tenant", "vigil detect idle -t out/tenant --all --json"],
@@ -74,7 +76,6 @@ EXAMPLES: dict[tuple[str, ...], list[str]] = {
 NOT_RUN: Mapping[tuple[str, ...], str] = {
     ("serve",): "starts a web server that runs until stopped",
     ("drift", "aliases", "refresh"): "reads the policy aliases from Azure Resource Manager (no Azure here)",
-    ("detect", "anomalies"): "reads a timestamp,value CSV of your own; the demo writes none",
 }
 
 
