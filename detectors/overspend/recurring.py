@@ -43,35 +43,28 @@ def recurring_findings(
             day = amounts.index[i]
             if day not in wanted:
                 continue
-            before, now_amount = float(amounts.iloc[i - 1]), float(amounts.iloc[i])
-            change = now_amount - before
-            if change >= config.min_impact and change > _REL * abs(before):
+            status = _judge(amounts, i, min_impact=config.min_impact)
+            if status is not None:
+                before, amount = float(amounts.iloc[i - 1]), float(amounts.iloc[i])
                 out.append(
                     _finding(
-                        tuple(key),
-                        day,
-                        before=before,
-                        amount=now_amount,
-                        currency=prep.currency,
-                        now=now,
-                        status=Status.FIRING,
+                        tuple(key), day, before=before, amount=amount, currency=prep.currency, now=now, status=status
                     )
                 )
-            elif i >= 2 and abs(change) <= _REL * abs(before):
-                prev_change = before - float(amounts.iloc[i - 2])
-                if prev_change >= config.min_impact and prev_change > _REL * abs(float(amounts.iloc[i - 2])):
-                    out.append(
-                        _finding(
-                            tuple(key),
-                            day,
-                            before=before,
-                            amount=now_amount,
-                            currency=prep.currency,
-                            now=now,
-                            status=Status.RESOLVED,
-                        )
-                    )
     return out
+
+
+def _judge(amounts: pd.Series, i: int, *, min_impact: float) -> Status | None:
+    """FIRING when the ``i``-th billing rose from the one before; RESOLVED when it holds the level an
+    earlier rise reached (that rise is now the recurring amount); else None."""
+    before, change = float(amounts.iloc[i - 1]), float(amounts.iloc[i]) - float(amounts.iloc[i - 1])
+    if change >= min_impact and change > _REL * abs(before):
+        return Status.FIRING
+    if i >= 2 and abs(change) <= _REL * abs(before):
+        prev_change = before - float(amounts.iloc[i - 2])
+        if prev_change >= min_impact and prev_change > _REL * abs(float(amounts.iloc[i - 2])):
+            return Status.RESOLVED
+    return None
 
 
 def _finding(
