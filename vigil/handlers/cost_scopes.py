@@ -169,10 +169,7 @@ def _subscriptions(msg: _Message, rt: Runtime) -> dict[str, Any]:
         blobs.write(path, json.dumps(record, separators=(",", ":"), default=str).encode("utf-8"))
         out.update(cost_rows=len(costs), scope_findings=len(found))
     if len(_results(blobs, msg)) >= msg.batches:  # every batch is in: the tenant step (a duplicate is skipped)
-        base = _base(
-            key=msg.key, version=msg.version, now=msg.now, days=msg.days, run_id=msg.run_id, batches=msg.batches
-        )
-        rt.enqueue(setting(rt, DETECT_SCOPE_QUEUE), {**base, "type": "tenant"})
+        rt.enqueue(setting(rt, DETECT_SCOPE_QUEUE), {**msg.base(), "type": "tenant"})
         out["tenant_step"] = True
     return out
 
