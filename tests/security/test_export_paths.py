@@ -21,6 +21,7 @@ import pytest
 
 from core.sources import SourceError
 from core.state.base import Namespace
+from tests.support.azurite import host_settings
 from vigil import handlers
 from vigil.runtime_azure import AzureRuntime
 from vigil.tenant import TenantFolder
@@ -32,20 +33,12 @@ RUN = "6b2f6d3c-1111-4a5e-9c1e-0c2b0e1d2a01"
 
 
 @pytest.fixture
-def env(azurite: Any, unique_name: Callable[[str], str]) -> dict[str, str]:
-    return {
-        "AzureWebJobsStorage": azurite.connection_string,
-        "VIGIL_STATE": "table",
-        "VIGIL_STATE_TABLE": unique_name("state"),
-        "INGEST_QUEUE": unique_name("ingest"),
-        "DETECT_QUEUE": unique_name("detect"),
-        "EXPORTS_CONTAINER": unique_name("exports"),
-        "COSTS_CONTAINER": unique_name("costs"),
-    }
+def env(azurite: Any) -> dict[str, str]:
+    return host_settings(azurite.connection_string)
 
 
 @pytest.fixture
-def rt(env: dict[str, str], unique_name: Callable[[str], str]) -> Iterator[AzureRuntime]:
+def rt(env: dict[str, str]) -> Iterator[AzureRuntime]:
     runtime = AzureRuntime.from_env(env)
     yield runtime
     runtime.close()

@@ -8,7 +8,7 @@ import base64
 import json
 import random
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ import pytest
 
 from ingest.cost import ingest_part, load_costs, plan_parts
 from ingest.cost.store import CostStore
+from tests.support.azurite import host_settings
 from vigil import handlers
 from vigil.runtime_azure import AzureRuntime
 
@@ -27,16 +28,8 @@ PREFIX = f"exports/focus-daily/20240501-20240531/{RUN_ID}"
 
 
 @pytest.fixture
-def env(azurite: Any, unique_name: Callable[[str], str]) -> dict[str, str]:
-    return {
-        "AzureWebJobsStorage": azurite.connection_string,
-        "VIGIL_STATE": "table",
-        "VIGIL_STATE_TABLE": unique_name("state"),
-        "INGEST_QUEUE": unique_name("ingest"),
-        "DETECT_QUEUE": unique_name("detect"),
-        "EXPORTS_CONTAINER": unique_name("exports"),
-        "COSTS_CONTAINER": unique_name("costs"),
-    }
+def env(azurite: Any) -> dict[str, str]:
+    return host_settings(azurite.connection_string)
 
 
 @pytest.fixture
