@@ -18,7 +18,15 @@ from vigil.config import VigilConfig
 if TYPE_CHECKING:
     from ingest.activity.reader import ActivityBatch, SourceProgress
 
-__all__ = ["attribute", "detect_activity", "progress_line", "read_live", "remember_changes", "remembered_changes"]
+__all__ = [
+    "attribute",
+    "detect_activity",
+    "forget_changes",
+    "progress_line",
+    "read_live",
+    "remember_changes",
+    "remembered_changes",
+]
 
 
 def detect_activity(records: Sequence[Mapping[str, Any]], config: VigilConfig, now: datetime) -> list[Finding]:
@@ -98,6 +106,30 @@ def remember_changes(store: StateStore, records: Iterable[Mapping[str, Any]]) ->
         store.put(Namespace.CHANGES, key, {"resource_id": rid, "time": when, "records": [dict(r) for r in op.records]})
         kept += 1
     return kept
+
+
+def forget_changes(store: StateStore, now: datetime) -> int:
+    """Delete the kept changes older than the activity log's own retention
+    (``ingest.activity.reader.RETENTION``): in event mode such a change can no longer be read to
+    name a caller either, and the namespace stays bounded by the resources changed within it.
+    The sweep timer runs it. Returns how many were deleted."""
+    from core.state.base import ConcurrencyError, Namespace
+    from ingest.activity.reader import RETENTION
+
+    cutoff = now - RETENTION
+    deleted = 0
+    for rec in store.query(Namespace.CHANGES):
+        try:
+            when = datetime.fromisoformat(str(rec.value.get("time", "")))
+        except ValueError:
+            when = None  # unreadable: nothing can be attributed to it
+        if when is not None and when.tzinfo is not None and when >= cutoff:
+            continue
+        try:
+            deleted += store.delete(Namespace.CHANGES, rec.key, etag=rec.etag)
+        except ConcurrencyError:  # replaced by a newer change since the scan: that one stays
+            continue
+    return deleted
 
 
 def remembered_changes(store: StateStore) -> Iterator[Mapping[str, Any]]:

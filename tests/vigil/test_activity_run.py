@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -251,5 +251,34 @@ def test_the_latest_change_per_resource_is_kept_once_for_live_attribution(sim: S
         assert len(remembered) < len(records)  # only the latest change per resource, no reads or key listings
         for rid in (sim.planted["drift_workspace"], sim.planted["org_policy_storage"]):
             assert attribute(remembered, rid) == attribute(records, rid) is not None
+    finally:
+        store.close()
+
+
+def test_kept_changes_older_than_the_activity_logs_retention_are_forgotten(sim: SimResult, tmp_path: Path) -> None:
+    """``Namespace.CHANGES`` is bounded: the sweep timer's ``forget_changes`` deletes kept changes older than
+    the activity log's 90-day retention (which event mode could not read either) and keeps the rest."""
+    from core.state.base import Namespace
+    from core.state.sqlite import SQLiteStore
+    from ingest.activity.reader import RETENTION
+    from vigil.activity_path import forget_changes, remember_changes
+
+    records = list(TenantFolder(sim.root).entries())
+    store = SQLiteStore(tmp_path / "state.db")
+    try:
+        assert remember_changes(store, records) > 0
+        times = sorted(datetime.fromisoformat(r.value["time"]) for r in store.query(Namespace.CHANGES))
+        kept = len(times)
+        assert kept > 2
+        middle = times[len(times) // 2]
+        assert forget_changes(store, times[0]) == 0  # all within retention
+        expected = sum(t < middle for t in times)
+        assert expected > 0
+        assert forget_changes(store, middle + RETENTION) == expected
+        left = [datetime.fromisoformat(r.value["time"]) for r in store.query(Namespace.CHANGES)]
+        assert len(left) == kept - expected
+        assert min(left) >= middle
+        assert forget_changes(store, middle + RETENTION) == 0  # idempotent
+        assert forget_changes(store, times[-1] + RETENTION + timedelta(seconds=1)) == len(left)
     finally:
         store.close()

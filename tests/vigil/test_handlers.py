@@ -227,9 +227,15 @@ def test_sweep_evaluates_every_resource(tmp_path: Path, store: StateStore, endpo
     firing = {(f["rule"], f["resource"]["name"]) for f in out["drift"]["findings"] if f["status"] == "firing"}
     assert ("ml_workspace_public_network_access", "mlw-research") in firing
     assert ("ml_compute_idle_shutdown", "ci-bob") in firing  # a compute instance without idle shutdown
+    from core.state.base import Namespace
+
+    old = (DEFAULT_NOW - timedelta(days=120)).isoformat()  # a kept change beyond the activity log's retention
+    rt.store.put(Namespace.CHANGES, "stale", {"resource_id": "/subscriptions/x/rg/y", "time": old, "records": []})
     again = handlers.run_sweep(rt, DEFAULT_NOW + timedelta(minutes=30))
     assert again["drift"]["counts"]["firing"] == 0  # verdicts unchanged: no new transitions
     assert again["history_pruned"] == 0  # the sweep expires old verdict history; none is old yet
+    assert again["changes_pruned"] == 1
+    assert rt.store.get(Namespace.CHANGES, "stale") is None
 
 
 def test_timers_without_a_source_say_what_is_missing(tmp_path: Path, store: StateStore, endpoint: Endpoint) -> None:

@@ -115,10 +115,12 @@ def run_sweep(rt: Runtime, now: datetime) -> dict[str, Any]:
     findings = list(result.findings)
     alerts = raise_alerts(findings, rt, now)
     drift_path.acknowledge(rt.store, findings)
+    from vigil.activity_path import forget_changes
     from vigil.drift_history import prune_expired
 
     pruned = prune_expired(rt.store, now=now, retention=history_retention(rt.config))
-    return {"drift": result.to_dict(), "alerts": alerts, "history_pruned": pruned}
+    forgotten = forget_changes(rt.store, now)
+    return {"drift": result.to_dict(), "alerts": alerts, "history_pruned": pruned, "changes_pruned": forgotten}
 
 
 def run_digest(rt: Runtime, now: datetime) -> dict[str, Any]:
