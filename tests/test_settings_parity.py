@@ -94,6 +94,8 @@ def test_from_env_ignores_unrelated_and_empty_values() -> None:
         ("INGEST_QUEUE", "Bad_Queue", "INGEST_QUEUE"),
         ("COSTS_CONTAINER", "a--b", "COSTS_CONTAINER"),
         ("METRICS_SCHEDULE", "0 * * * *", "6 fields"),
+        ("ACTIVITY_SCHEDULE", "*/15 * * * *", "6 fields"),
+        ("COST_QUERY_SCHEDULE", "0 6 * * *", "6 fields"),
         ("FORWARD_SCHEDULE", "0 0 7 * * 1", "must run every day"),
         ("FORWARD_SCHEDULE", "0 61 * * * *", "outside 0-59"),
         ("VIGIL_STATE", "postgres", "VIGIL_STATE"),

@@ -227,7 +227,9 @@ class Settings(BaseModel):
         host=True,
     )
 
-    @field_validator("metrics_schedule", "sweep_schedule", "digest_schedule")
+    @field_validator(
+        "metrics_schedule", "sweep_schedule", "digest_schedule", "activity_schedule", "cost_query_schedule"
+    )
     @classmethod
     def _ncrontab(cls, v: str) -> str:
         if len(v.split()) != _NCRONTAB_FIELDS:
