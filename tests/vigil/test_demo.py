@@ -62,6 +62,19 @@ def test_run_over_the_demo_tenant_is_the_same_pipeline(demo_out: tuple[Path, dic
     assert summary["now"] == first["now"] == "2026-11-25T00:00:00+00:00"
 
 
+def test_run_prints_a_status_line_per_step_on_stderr_when_it_is_not_a_terminal(
+    demo_out: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    """Without a terminal (CI, a pipe, a log file) there is no progress bar; each step still says what it read
+    and whether it is done, on stderr, as live mode does, and stdout stays the JSON summary."""
+    out, _ = demo_out
+    result = _invoke("run", "--tenant", str(out / "tenant"), "--out", str(tmp_path / "run"), "--json")
+    summary = _summary(result)
+    lines = result.stderr.splitlines()
+    for status in summary["source_status"]:
+        assert any(line.startswith(f"{status['source']} (") and line.endswith("done") for line in lines), status
+
+
 HANDLERS = (
     "handle_blob_created",
     "handle_ingest_part",

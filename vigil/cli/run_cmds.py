@@ -65,7 +65,10 @@ def _run(tenant: Path, *, config_path: Path | None, now: datetime | None, out: P
     out.mkdir(parents=True, exist_ok=True)
     store = open_state(out / STATE_FILE, create=True)
     try:
-        summary = run_tenant(source, config=config, store=store, out_dir=out, now=when, progress=sys.stderr.isatty())
+        tty = sys.stderr.isatty()
+        summary = run_tenant(
+            source, config=config, store=store, out_dir=out, now=when, progress=tty, report=None if tty else _err
+        )
     except (PipelineError, SourceError) as exc:
         raise fail(str(exc), 1) from None
     finally:
