@@ -154,13 +154,13 @@ def _median(a: FloatArray, axis: int | None = None, *, has_nan: bool) -> FloatAr
         return _fmed(a, axis)
     if axis is None or a.ndim == 1:
         srt = np.sort(a, axis=None)
-        cnt = int(np.count_nonzero(srt == srt))  # NaN != NaN
+        cnt = int(np.count_nonzero(~np.isnan(srt)))
         if cnt == 0:
             return np.asarray(np.nan)
         return np.asarray((srt[(cnt - 1) // 2] + srt[cnt // 2]) / 2.0, dtype=np.float64)
     b = a if axis == a.ndim - 1 or axis == -1 else a.T  # the median runs along b's last axis
     srt = np.sort(b, axis=-1)
-    cnt = (srt == srt).sum(axis=-1)
+    cnt = (~np.isnan(srt)).sum(axis=-1)
     rows = _arange(b.shape[0])
     lo = srt[rows, np.maximum(cnt - 1, 0) // 2]
     hi = srt[rows, cnt // 2 - (cnt == 0)]
@@ -448,7 +448,7 @@ class _Tail:
     __slots__ = ("_buf", "_n")
 
     def __init__(self, capacity: int, *, width: int = 0, dtype: type = np.float64) -> None:
-        self._buf = np.empty((capacity, width) if width else capacity, dtype=dtype)
+        self._buf: npt.NDArray[Any] = np.empty((capacity, width) if width else capacity, dtype=dtype)
         self._n = 0
 
     def __len__(self) -> int:
