@@ -10,6 +10,9 @@ twice: with the model's helpers, and with the reference implementations patched 
 (np.nanmedian, np.median, np.mean, np.triu_indices, the anniversaries recomputed every row). Every
 score, verdict, expected value, scale, reason, rebase and recurring amount must be identical; ``ratio``
 is baseline CPU seconds over current. ``reference_helpers`` is what tests/detectors/anomaly checks too.
+Measured (``VIGIL_BENCH_SCALE=1``, 144 series): 2.9 s against 14.8 s, ratio 5.1, identical outputs. The
+model before issue 24's helpers took 18.3 s of CPU where it now takes 8.1 s, on 280 such series, with
+the same outputs bit for bit (docs/cost-scale.md).
 """
 
 from __future__ import annotations
