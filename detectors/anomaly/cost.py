@@ -83,9 +83,11 @@ tuned on held-out seeds.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -130,9 +132,10 @@ def _score(z: float, sensitivity: float) -> float:
 
 def _fmed(a: FloatArray, axis: int | None = None) -> FloatArray:
     """Median without NaN, by sorting: much cheaper than np.median on tiny arrays."""
-    if axis is None:
-        a = a.ravel()
-        axis = 0
+    if axis is None or a.ndim == 1:
+        srt = np.sort(a, axis=None)  # flattened
+        m = srt.shape[0]
+        return np.asarray((srt[(m - 1) // 2] + srt[m // 2]) / 2.0, dtype=np.float64)
     srt = np.sort(a, axis=axis)
     m = srt.shape[axis]
     lo = np.take(srt, (m - 1) // 2, axis=axis)
@@ -144,19 +147,31 @@ def _median(a: FloatArray, axis: int | None = None, *, has_nan: bool) -> FloatAr
     """Median leaving out NaN (NaN where a slice has no value): np.nanmedian's values, by one sort.
 
     np.nanmedian goes through masked arrays on small inputs, which made it most of the cost
-    profile's run time; sorting puts NaN last, so the middle of the valid values is indexed directly.
+    profile's run time; sorting puts NaN last, so the middle of the valid values is indexed directly
+    (1-D, or along either axis of a 2-D array: the only shapes the model has).
     """
     if not has_nan:
         return _fmed(a, axis)
-    if axis is None:
-        a = a.ravel()
-        axis = 0
-    srt = np.sort(a, axis=axis)
-    cnt = np.sum(~np.isnan(a), axis=axis, keepdims=True)
-    lo = np.take_along_axis(srt, np.maximum(cnt - 1, 0) // 2, axis=axis)
-    hi = np.take_along_axis(srt, cnt // 2 - (cnt == 0), axis=axis)
-    out = np.where(cnt > 0, (lo + hi) / 2.0, np.nan)
-    return np.asarray(np.squeeze(out, axis=axis), dtype=np.float64)
+    if axis is None or a.ndim == 1:
+        srt = np.sort(a, axis=None)
+        cnt = int(np.count_nonzero(~np.isnan(srt)))
+        if cnt == 0:
+            return np.asarray(np.nan)
+        return np.asarray((srt[(cnt - 1) // 2] + srt[cnt // 2]) / 2.0, dtype=np.float64)
+    b = a if axis == a.ndim - 1 or axis == -1 else a.T  # the median runs along b's last axis
+    srt = np.sort(b, axis=-1)
+    cnt = (~np.isnan(srt)).sum(axis=-1)
+    rows = _arange(b.shape[0])
+    lo = srt[rows, np.maximum(cnt - 1, 0) // 2]
+    hi = srt[rows, cnt // 2 - (cnt == 0)]
+    return np.where(cnt > 0, (lo + hi) / 2.0, np.nan)
+
+
+@functools.lru_cache(maxsize=64)
+def _arange(n: int) -> npt.NDArray[np.intp]:
+    out = np.arange(n)
+    out.flags.writeable = False
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,9 +185,10 @@ class CostScores:
     recurring: FloatArray  # monthly recurring charge included in ``expected`` (0 when none)
 
 
-def _anniversaries(day: np.datetime64, months: int) -> list[int]:
+@functools.lru_cache(maxsize=4096)
+def _anniversaries(day: np.datetime64, months: int) -> tuple[int, ...]:
     """Day numbers of the same billing day in each of the ``months`` previous months (clipped to month end;
-    a month-end day also maps to the previous months' ends)."""
+    a month-end day also maps to the previous months' ends). Cached: every series of a run has the same days."""
     d = date.fromisoformat(str(day))
     end = _month_len(d.year, d.month) == d.day
     out = []
@@ -180,7 +196,7 @@ def _anniversaries(day: np.datetime64, months: int) -> list[int]:
         y, m = divmod(d.year * 12 + d.month - 1 - k, 12)
         last = _month_len(y, m + 1)
         out.append((date(y, m + 1, last if end else min(d.day, last)) - _EPOCH_DATE).days)
-    return out
+    return tuple(out)
 
 
 def _month_len(year: int, month: int) -> int:
@@ -230,9 +246,9 @@ def score_cost(
     day_arr = None if days is None else np.asarray(days).astype("datetime64[D]")
     day_no = None if day_arr is None else day_arr.astype(np.int64)
     excess_by_day: dict[int, tuple[float, float, float]] = {}  # day number -> (notable excess, its scale, cost)
-    resid: list[float] = []
-    resid_phase: list[int] = []  # the seasonal phase of each error in ``resid``
-    pairs: list[tuple[float, float]] = []  # (error, next day's error) of consecutive normal days
+    resid = _Tail(n)
+    resid_phase = _Tail(n, dtype=np.int64)  # the seasonal phase of each error in ``resid``
+    pairs = _Tail(n, width=2)  # (error, next day's error) of consecutive normal days
     prev_e: float | None = None  # the model's error on the previous row, when it was a normal day
     last_pos = -(10**9)
     row_of_day = {} if day_no is None else {int(dn): i for i, dn in enumerate(day_no)}
@@ -243,6 +259,7 @@ def score_cost(
     in_episode, ep_start, ep_len = False, 0, 0
     if positions is None:
         positions = np.arange(n, dtype=np.int64)
+    window_lo = np.searchsorted(positions, positions - window, side="left")  # each row's first history row
     for t in range(n):
         xt = float(x[t])
         if math.isnan(xt):
@@ -255,7 +272,7 @@ def score_cost(
             in_episode, ep_len = False, 0
             cs, run_excess, run_days, run_recent = 0.0, 0.0, 0, []
         first = pt - window
-        lo = int(np.searchsorted(positions, first, side="left"))
+        lo = int(window_lo[t])
         if rebased[t]:
             cut = int(np.searchsorted(positions, ep_start, side="left"))
             for h in (hist, hist_all):
@@ -296,16 +313,16 @@ def score_cost(
         # past pairs of consecutive normal days, carries part of yesterday's error into today's forecast.
         rho = 0.0
         if len(pairs) >= min_hist:
-            pa = np.asarray(pairs[-per * p.resid_cycles :])
+            pa = pairs.last(per * p.resid_cycles)
             den = float(np.sum(pa[:, 0] ** 2))
             rho = min(max(float(np.sum(pa[:, 0] * pa[:, 1])) / den, 0.0), p.max_rho) if den > 0 else 0.0
             if prev_e is not None:
                 exp_t += rho * prev_e
         scale = _MAD * float(_median(dev, has_nan=has_nan)) * 1.3
         if len(resid) >= min_hist:
-            errs = np.asarray(resid[-per * p.resid_cycles :])
+            errs = resid.last(per * p.resid_cycles)
             scale = _error_scale(errs)
-            same = errs[np.asarray(resid_phase[-per * p.resid_cycles :]) == pt % per]
+            same = errs[resid_phase.last(per * p.resid_cycles) == pt % per]
             if same.size >= p.min_cycles:
                 # Noise that differs by phase (busy weekdays, quiet weekends priced mostly by flat charges):
                 # this phase's own error RMS, when larger, so its busier days do not alarm on their noise.
@@ -424,6 +441,27 @@ def score_cost(
     return CostScores(scores, flags, expected, scales, reasons, rebased, recurring)
 
 
+class _Tail:
+    """Values appended one at a time; ``last(k)`` is the newest k as an array (a view: the values of
+    ``np.asarray(list[-k:])`` without building it every row)."""
+
+    __slots__ = ("_buf", "_n")
+
+    def __init__(self, capacity: int, *, width: int = 0, dtype: type = np.float64) -> None:
+        self._buf: npt.NDArray[Any] = np.empty((capacity, width) if width else capacity, dtype=dtype)
+        self._n = 0
+
+    def __len__(self) -> int:
+        return self._n
+
+    def append(self, value: float | tuple[float, float]) -> None:
+        self._buf[self._n] = value
+        self._n += 1
+
+    def last(self, k: int) -> npt.NDArray[Any]:
+        return self._buf[max(self._n - k, 0) : self._n]
+
+
 def _lone(excess_by_day: dict[int, tuple[float, float, float]], day: int) -> bool:
     """An excess on ``day`` in a run of at most 2 days with one: a charge billed that day, not a lasting change.
 
@@ -493,7 +531,7 @@ def _clipped_mean(a: FloatArray, c: float) -> float:
     m = float(_fmed(a))
     dev = np.abs(a - m)
     sd = _MAD * float(_fmed(dev))
-    return float(a[dev <= c * sd].mean()) if sd > 0 else m
+    return _mean(a[dev <= c * sd]) if sd > 0 else m
 
 
 def _clipped_col_mean(a: FloatArray, c: float, *, has_nan: bool) -> FloatArray:
@@ -510,6 +548,12 @@ def _clipped_col_mean(a: FloatArray, c: float, *, has_nan: bool) -> FloatArray:
         return np.where(cnt > 0, tot / np.maximum(cnt, 1), m)
 
 
+def _mean(a: FloatArray) -> float:
+    """``float(np.mean(a))`` of a non-empty 1-D array (the same sum, divided by the same count), without
+    np.mean's dispatch, which costs more than the sum on the model's small arrays."""
+    return float(np.add.reduce(a)) / a.size
+
+
 def _error_scale(errors: FloatArray) -> float:
     """Scale of past one-step errors, robust to holidays and past anomalies.
 
@@ -523,9 +567,9 @@ def _error_scale(errors: FloatArray) -> float:
     dv = errors - centre
     mad_sd = _MAD * float(_fmed(np.abs(dv)))
     inner = dv[np.abs(dv) <= 3 * mad_sd]
-    rms = float(np.sqrt(np.mean(inner**2) / 0.9733)) if inner.size else mad_sd
+    rms = math.sqrt(_mean(inner**2) / 0.9733) if inner.size else mad_sd
     upper = np.clip(dv[dv > 0], 0.0, 4 * mad_sd)
-    tail = float(np.sqrt(np.mean(upper**2))) if upper.size else 0.0
+    tail = math.sqrt(_mean(upper**2)) if upper.size else 0.0
     return max(rms, tail / 1.15) * (1.0 + 4.0 / len(errors))
 
 
@@ -534,7 +578,7 @@ def _phase_rms(errors: FloatArray) -> float:
     small-sample factor, the pooled scale already carries one)."""
     dv = errors - float(_fmed(errors))
     mad_sd = _MAD * float(_fmed(np.abs(dv)))
-    return float(np.sqrt(np.mean(np.clip(dv, -3 * mad_sd, 3 * mad_sd) ** 2)))
+    return math.sqrt(_mean(np.clip(dv, -3 * mad_sd, 3 * mad_sd) ** 2))
 
 
 def _theil_sen(bmed: FloatArray, per: int) -> float:
@@ -544,5 +588,13 @@ def _theil_sen(bmed: FloatArray, per: int) -> float:
         return 0.0
     ys = bmed[ok]
     xs = -np.nonzero(ok)[0].astype(float) * per
-    i, j = np.triu_indices(len(ys), k=1)
+    i, j = _pairs(len(ys))
     return float(_fmed((ys[i] - ys[j]) / (xs[i] - xs[j])))
+
+
+@functools.lru_cache(maxsize=64)
+def _pairs(n: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """np.triu_indices(n, k=1), built once per n (read-only)."""
+    i, j = np.triu_indices(n, k=1)
+    i.flags.writeable = j.flags.writeable = False
+    return i, j

@@ -349,18 +349,27 @@ def load_costs(
     else:
         table = pa.concat_tables(tables)
         del tables
+    # column by column, each Arrow column let go once converted, and no copy into the frame: the Arrow
+    # table and a whole copy of the frame are never held at once
+    arrow = {name: table[name] for name in column_names()}
+    del table
     cols = {}
     for name in column_names():
-        col = table[name]
+        col = arrow.pop(name)
         if pa.types.is_decimal(col.type):
             col = pc.cast(col, pa.float64())
         elif pa.types.is_dictionary(col.type) and not categorical:
             col = col.cast(col.type.value_type)
         cols[name] = col.to_pandas()
-    del table
+        del col
+    frame = pd.DataFrame(cols, copy=False)
+    del cols
+    # Arrow's allocator keeps the scan's freed pages for reuse; detection, which comes next, allocates
+    # with numpy's. Handing them back took a full-size detect run's peak from prepare's to the scan's.
+    pa.default_memory_pool().release_unused()
     if categorical and aggregate:
-        return pd.DataFrame(cols).astype({c: t for c, t in dtypes.items() if c not in text})
-    return pd.DataFrame(cols).astype(dtypes)
+        return frame.astype({c: t for c, t in dtypes.items() if c not in text})
+    return frame.astype(dtypes)
 
 
 def _store(data_dir: Path | BlobStore) -> CostStore:
@@ -411,7 +420,11 @@ def cost_accounts(data_dir: Path | BlobStore, *, start: Any = None, end: Any = N
     return sorted(set().union(*map_files(one, jobs))) if jobs else []
 
 
-_READERS = 4  # files read at once: Arrow decodes and sums without the GIL; bounded for memory
+# Files read at once: Arrow decodes and sums without the GIL, each reader holding a row group and its sums.
+# On bench/scale's full-size store (100 days, 4.17 M aggregated rows) the load's peak was 1.39 GB with 1
+# reader (9.3 s wall), 1.65 GB with 2 (6.6 s) and 2.02 to 2.04 GB with 4 (7.8 to 10.5 s), on the shared
+# 2-core machine (docs/cost-scale.md).
+_READERS = 2
 
 
 def map_files(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
@@ -446,14 +459,39 @@ def _scan_filter(lo: datetime | None, hi: datetime | None, subs: set[str] | None
 
 
 def _aggregate_parts(tables: list[pa.Table], keys: list[str]) -> pa.Table:
-    """The partial sums of ``tables`` summed once more (their dictionaries unified first)."""
+    """The partial sums of ``tables`` (each one row per key) summed across them.
+
+    A key includes its charge period, so only the rows of a charge period that two or more tables hold
+    can share a key: those rows are summed again (their dictionaries unified first); every other row is
+    already its key's sum and is passed through as it is (a file's row groups share at most the periods
+    at their edges, different months' files none). Re-aggregating everything held the inputs, their
+    unified copy, the hash table and the output at once: the peak of a long window's load. The result's
+    dictionary columns may differ from chunk to chunk (pandas' conversion unifies them); its rows are the
+    pass-through rows in input order, then the re-summed ones.
+    """
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     if len(tables) == 1:
         return tables[0]
     if not tables:
         return pa.table({})
-    return _aggregate(pa.concat_tables([_defined_null_indices(t) for t in tables]).unify_dictionaries(), keys)
+    periods = pa.chunked_array([pc.unique(t["ChargePeriodStart"]) for t in tables])
+    counts = pc.value_counts(periods)
+    shared = counts.field("values").filter(pc.greater(counts.field("counts"), 1))
+    if not len(shared):
+        return pa.concat_tables(tables)
+    passed, again = [], []
+    for t in tables:
+        mask = pc.is_in(t["ChargePeriodStart"], value_set=shared)
+        if not pc.any(mask).as_py():
+            passed.append(t)
+            continue
+        again.append(_defined_null_indices(t.filter(mask)))
+        rest = t.filter(pc.invert(mask))
+        if rest.num_rows:
+            passed.append(rest)
+    return pa.concat_tables([*passed, _aggregate(pa.concat_tables(again).unify_dictionaries(), keys)])
 
 
 def _defined_null_indices(table: pa.Table) -> pa.Table:
@@ -494,7 +532,8 @@ def _defined_null_indices(table: pa.Table) -> pa.Table:
 def _aggregate(table: pa.Table, keys: list[str]) -> pa.Table:
     """Sum the cost columns per charge period and label columns (null keys form their own group)."""
     out = table.group_by(["ChargePeriodStart", *keys], use_threads=False).aggregate([(c, "sum") for c in _SUMMED])
-    return out.rename_columns([c.removesuffix("_sum") for c in out.column_names])
+    # group_by leaves the index under a null key uninitialised: define it before anything unifies dictionaries
+    return _defined_null_indices(out.rename_columns([c.removesuffix("_sum") for c in out.column_names]))
 
 
 __all__ += ["PartWriter", "cost_accounts", "map_files"]
