@@ -232,6 +232,7 @@ def score_cost(
     excess_by_day: dict[int, tuple[float, float, float]] = {}  # day number -> (notable excess, its scale, cost)
     resid: list[float] = []
     resid_phase: list[int] = []  # the seasonal phase of each error in ``resid``
+    lifts: list[float] = []  # drift lifts (``_drift``) of the days without alarm
     pairs: list[tuple[float, float]] = []  # (error, next day's error) of consecutive normal days
     prev_e: float | None = None  # the model's error on the previous row, when it was a normal day
     last_pos = -(10**9)
@@ -309,7 +310,11 @@ def score_cost(
             if same.size >= p.min_cycles:
                 # Noise that differs by phase (busy weekdays, quiet weekends priced mostly by flat charges):
                 # this phase's own error RMS, when larger, so its busier days do not alarm on their noise.
-                scale = max(scale, _phase_rms(same))
+                # Only when the variance-ratio test says it differs (at the model's own sensitivity): the
+                # largest of 7 noisy per-phase RMS would otherwise widen the scale on pure noise.
+                ph = _phase_rms(same)
+                if ph > scale * math.sqrt(_chi2_ratio(same.size, p.sensitivity)):
+                    scale = ph
             if prev_e is None and rho > 0:
                 # Yesterday's error is unknown (a holiday, a gap, an anomaly, an incomplete day): today's
                 # forecast error is the AR(1)'s whole variance, 1 / (1 - rho^2) times its innovations'.
@@ -413,6 +418,26 @@ def score_cost(
             if in_episode and not flags[t]:
                 # episode over: the same change must not fire again
                 cs, run_excess, run_days, run_recent = 0.0, 0.0, 0, []
+        if p.cusum_k > 0 and p.log and not (hol[t] or prov[t] or flags[t]) and math.isfinite(hist_all[t]):
+            # Drift: a ramp's one-step errors stay small (the level and the AR(1) carry follow it), so the
+            # last cycle's level is compared with the level of the cycles before the model's level window,
+            # in units of the spread of past such lifts (the noise's own autocorrelation, trend and season
+            # error included). The lifts of the last two cycles, which a drift under way has raised, are
+            # left out of that spread, as the reference leaves out those cycles.
+            lift, impact = _drift(d, season, float(hist_all[t]), p)
+            zd = 0.0
+            if len(lifts) >= min_hist + 2 * per:
+                past = np.asarray(lifts[-per * (p.resid_cycles + 2) : -2 * per])
+                # consecutive lifts share all but one day: about one independent lift per cycle, so the
+                # small-sample factor 1 + 4/n of ``_error_scale`` counts cycles, not rows
+                widen = (1.0 + 4.0 * per / past.size) / (1.0 + 4.0 / past.size)
+                zd = (lift - float(_fmed(past))) / (_error_scale(past) * widen)
+            if not math.isnan(lift) and s < 0.5:
+                lifts.append(lift)
+            s = max(s, _score(zd, sens))
+            if zd >= sens and impact >= p.min_impact:
+                flags[t] = True
+                cs = max(cs, p.cusum_h - p.cusum_lift)  # the episode goes on as after a one-step alarm
         if hol[t] and in_episode and not flags[t]:
             flags[t] = True  # a holiday says nothing about an episode under way: it does not end it
         if flags[t]:
@@ -422,6 +447,28 @@ def score_cost(
         in_episode = bool(flags[t])
         scores[t] = s
     return CostScores(scores, flags, expected, scales, reasons, rebased, recurring)
+
+
+def _drift(d: FloatArray, season: FloatArray, today: float, p: CostParams) -> tuple[float, float]:
+    """Lift of the last cycle's de-seasonalised level (today included) over the reference level, and the
+    daily cost of that lift (NaN, 0 when too few values).
+
+    Both levels are clipped means (``clip`` robust sigmas, as the model's level), so one charge or
+    spike in the last cycle does not lift it. Reference: the cycles before the last two (before the
+    model's level window), which a change of the last two weeks has not reached yet. A steady trend
+    lifts every day alike; the caller takes the median of past lifts as their centre.
+    """
+    per = d.shape[1]
+    recent = np.append(d[-1, 1:], today - float(season[0]))
+    recent = recent[~np.isnan(recent)]
+    ref = d[:-2].ravel()
+    ref = ref[~np.isnan(ref)]
+    if 2 * recent.size <= per or ref.size < per * p.min_cycles:
+        return math.nan, 0.0
+    base = _clipped_mean(ref, p.clip)
+    lift = _clipped_mean(recent, p.clip) - base
+    cost = float(np.mean(np.exp(base + season))) * (math.exp(lift) - 1.0)
+    return lift, cost
 
 
 def _lone(excess_by_day: dict[int, tuple[float, float, float]], day: int) -> bool:
@@ -535,6 +582,12 @@ def _phase_rms(errors: FloatArray) -> float:
     dv = errors - float(_fmed(errors))
     mad_sd = _MAD * float(_fmed(np.abs(dv)))
     return float(np.sqrt(np.mean(np.clip(dv, -3 * mad_sd, 3 * mad_sd) ** 2)))
+
+
+def _chi2_ratio(k: int, z: float) -> float:
+    """Upper quantile of chi-squared(k) / k at the standard normal quantile ``z`` (Wilson-Hilferty)."""
+    a = 2.0 / (9.0 * k)
+    return (1.0 - a + z * math.sqrt(a)) ** 3
 
 
 def _theil_sen(bmed: FloatArray, per: int) -> float:
