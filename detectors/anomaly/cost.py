@@ -51,12 +51,15 @@ Three checks flag a row (``min_impact`` gates each):
   day's z stays small and the CUSUM never adds up): the lift of the last cycle's
   de-seasonalised level (clipped mean, today included) over the level of the cycles
   before the last two, minus the median of past lifts (a steady trend lifts every day
-  alike), in units of the scale of past lifts (``_error_scale``, with its small-sample
-  factor counting cycles, since consecutive lifts share all but one day). The lifts of
-  the last two cycles are left out of that scale, as the reference leaves out those
-  cycles, so a drift under way does not widen its own yardstick. Flagged at or above
-  ``sensitivity`` when the lift's daily cost is at least ``min_impact``; days flagged
-  otherwise do not teach the lifts. Holidays and incomplete rows are not judged by it.
+  alike), in units of the RMS of past lifts about that median, times the small-sample
+  factor 1 + 4/n of ``_error_scale`` with n counting cycles, not rows (consecutive lifts
+  share all but one day). The lifts of the last ``level_cycles`` cycles are left out of
+  that scale, as the reference leaves out those cycles, so a drift under way does not
+  widen its own yardstick; when a change becomes
+  the baseline, the lifts of the window whose history is rewritten are dropped (they
+  measured that change, not the noise). Flagged at or above ``sensitivity`` when the
+  lift's daily cost is at least ``min_impact``; days flagged otherwise do not teach the
+  lifts. Holidays and incomplete rows are not judged by it.
 
 One change gives one episode of consecutive flagged rows: a one-step alarm lifts
 the CUSUM to ``cusum_h - cusum_lift``, so the day after a step stays flagged when
@@ -84,17 +87,19 @@ max_rho 0.9, recurrence_months 3              set before any measurement
 2 (longest run of excess days read as         set after held-out seeds 52000..52119 showed
 billings, ``_lone``)                          charges on the 1st and 2nd; judged on 61000..
 0.9733, 1.4826, 1 - rho^2                     Gaussian and AR(1) identities, not tuned
-drift: no new constant (reference = cycles   structure chosen on bench/cost_scenarios
-before the model's level window, threshold   development seeds 0..119 (round 4); reuses
-``sensitivity``, lifts' scale lagged by the  sensitivity, clip, resid_cycles, min_cycles and
-reference's 2 cycles, one lift per cycle)    the 1 + 4/n factor
+drift: no new tuned constant (reference =     structure chosen on bench/cost_scenarios
+the cycles before the ``level_cycles`` of     development seeds 0..119 (round 4); reuses
+the level window, threshold                   sensitivity, clip, level_cycles, resid_cycles,
+``sensitivity``, lifts' scale lagged by       min_cycles and the 1e-9 guard of the scale,
+``level_cycles``, one lift per cycle, at      the 1 + 4/n factor
+least half the last cycle's days present)
 ============================================  ==================================================
 
 The round-3 changes (the AR(1) whole variance when yesterday is unknown, the per-phase
 error RMS, averaged recurring amounts, the ramp's recent impact) add no constant; they were
-chosen on bench/cost_scenarios development seeds 0..119 only. So were the round-4 changes
-(the drift check), with the held-out range 83000..83119
-written down before they began. Nothing in this module was tuned on held-out seeds.
+chosen on bench/cost_scenarios development seeds 0..119 only. So was the round-4 drift
+check, with the held-out range 83000..83119 written down before it began. Nothing in this
+module was tuned on held-out seeds.
 """
 
 from __future__ import annotations
@@ -249,6 +254,7 @@ def score_cost(
     resid: list[float] = []
     resid_phase: list[int] = []  # the seasonal phase of each error in ``resid``
     lifts: list[float] = []  # drift lifts (``_drift``) of the days without alarm
+    lift_pos: list[int] = []  # the position of each lift in ``lifts``
     pairs: list[tuple[float, float]] = []  # (error, next day's error) of consecutive normal days
     prev_e: float | None = None  # the model's error on the previous row, when it was a normal day
     last_pos = -(10**9)
@@ -277,6 +283,9 @@ def score_cost(
             cut = int(np.searchsorted(positions, ep_start, side="left"))
             for h in (hist, hist_all):
                 _rebase_history(h, positions, lo=lo, cut=cut, t=t, per=per, offset=p.offset if p.log else None)
+            # the lifts read from the window's history before it was rewritten measured the change, not noise
+            keep = sum(1 for q in lift_pos if q < first)
+            del lifts[keep:], lift_pos[keep:]
         vals = hist[lo:t]
         ok = ~np.isnan(vals)
         count = int(ok.sum())
@@ -438,8 +447,9 @@ def score_cost(
             # left out of that spread, as the reference leaves out those cycles.
             lift, impact = _drift(d, season, float(hist_all[t]), p)
             zd = 0.0
-            if len(lifts) >= min_hist + 2 * per:
-                past = np.asarray(lifts[-per * (p.resid_cycles + 2) : -2 * per])
+            lag = per * p.level_cycles  # the lifts of the cycles the reference leaves out
+            if len(lifts) >= min_hist + lag:
+                past = np.asarray(lifts[-per * p.resid_cycles - lag : -lag])
                 # RMS about their median (a few large lifts are what makes the test wide); consecutive lifts
                 # share all but one day, about one independent lift per cycle, so the small-sample factor
                 # 1 + 4/n (``_error_scale``) counts cycles, not rows
@@ -448,6 +458,7 @@ def score_cost(
                 zd = (lift - centre) / max(spread, 1e-9)
             if not math.isnan(lift) and s < 0.5:
                 lifts.append(lift)
+                lift_pos.append(pt)
             s = max(s, _score(zd, sens))
             if zd >= sens and impact >= p.min_impact:
                 flags[t] = True
@@ -468,14 +479,14 @@ def _drift(d: FloatArray, season: FloatArray, today: float, p: CostParams) -> tu
     daily cost of that lift (NaN, 0 when too few values).
 
     Both levels are clipped means (``clip`` robust sigmas, as the model's level), so one charge or
-    spike in the last cycle does not lift it. Reference: the cycles before the last two (before the
-    model's level window), which a change of the last two weeks has not reached yet. A steady trend
+    spike in the last cycle does not lift it. Reference: the cycles before the model's level window
+    (its last ``level_cycles``), which a change of the last weeks has not reached yet. A steady trend
     lifts every day alike; the caller takes the median of past lifts as their centre.
     """
     per = d.shape[1]
     recent = np.append(d[-1, 1:], today - float(season[0]))
     recent = recent[~np.isnan(recent)]
-    ref = d[:-2].ravel()
+    ref = d[: -p.level_cycles].ravel()
     ref = ref[~np.isnan(ref)]
     if 2 * recent.size <= per or ref.size < per * p.min_cycles:
         return math.nan, 0.0
