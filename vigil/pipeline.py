@@ -668,7 +668,9 @@ def _finish(
     from vigil import handlers
 
     summary, host, rt = run.summary, run.host, run.rt
-    costs = load_costs(rt.blobs(rt.setting("COSTS_CONTAINER") or "costs"), aggregate=True)  # empty if none ingested
+    costs = load_costs(  # empty if none ingested
+        rt.blobs(rt.setting("COSTS_CONTAINER") or "costs"), aggregate=True, categorical=True
+    )
     summary.sources["cost_rows"] = len(costs)
     for r in host.results(handlers.run_metrics):
         summary.sources.setdefault("resources", r.get("resources", 0))

@@ -378,7 +378,8 @@ def _scope_mask(frame: pd.DataFrame, scope: Scope) -> pd.Series:
             lowered = {str(k).lower(): str(v) for k, v in tags.items()}
             return lowered.get(scope.value.lower()) == scope.tag_value
 
-        return frame["Tags"].map(has_tag).astype(bool)
+        tags = frame["Tags"]  # judged once per distinct value (the frame may hold them as a categorical)
+        return tags.isin([v for v in tags.dropna().unique() if has_tag(v)])
     column = _SCOPE_COLUMNS[scope.kind]
     if column not in frame.columns:  # a frame from before the provider columns: nothing matches
         return pd.Series(False, index=frame.index)
@@ -543,8 +544,8 @@ def build_digest(
         if dim == "resource-group" and "provider" in digest.movers:
             # resource groups are Azure's: other clouds' rows are not a "(none)" resource group
             this_d, prev_d = _azure_rows(this), _azure_rows(prev)
-        a = this_d.groupby(this_d[column].fillna("(none)").astype("string"), observed=True)[metric].sum()
-        b = prev_d.groupby(prev_d[column].fillna("(none)").astype("string"), observed=True)[metric].sum()
+        a = this_d.groupby(this_d[column].astype("string").fillna("(none)"), observed=True)[metric].sum()
+        b = prev_d.groupby(prev_d[column].astype("string").fillna("(none)"), observed=True)[metric].sum()
         keys = sorted(set(a.index) | set(b.index))
         names: dict[str, str] = {}
         if dim == "subscription":

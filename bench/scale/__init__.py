@@ -11,7 +11,7 @@ in a fresh child process (wall time, imports included; peak RSS from ``wait4``):
   last day (default scopes). Its stdout splits the time: ``load_s`` (scan and aggregation), ``detect_s``
   and, within it, ``model_s`` (the anomaly model, ``detectors.anomaly.score_timeseries``, over ``series``),
   in wall and (``*_cpu_s``) process CPU seconds;
-* ``digest``: ``load_costs(aggregate=True)`` over 70 days and ``build_digest`` of the last full week;
+* ``digest``: ``load_costs(aggregate=True, categorical=True)`` over 70 days and ``build_digest`` of the last full week;
 * ``summary``: ``vigil costs summary --by day`` (exact decimal sums over every month, file by file);
 * baseline: a DuckDB query over the same Parquet files computing the same daily aggregates (per day,
   currency, subscription, resource group, service and resource, over every month), fetched to Arrow.
@@ -106,7 +106,7 @@ from pathlib import Path
 from alerts.digest import build_digest
 from ingest.cost import load_costs
 now = datetime.fromisoformat(sys.argv[2]).replace(tzinfo=UTC)
-costs = load_costs(Path(sys.argv[1]), start=now - timedelta(days=70), end=now, aggregate=True)
+costs = load_costs(Path(sys.argv[1]), start=now - timedelta(days=70), end=now, aggregate=True, categorical=True)
 monday = (now - timedelta(days=7 + now.weekday())).date()
 d = build_digest(costs, [], week_start=monday, now=now)
 print(len(costs), round(d.week_total, 2))

@@ -67,7 +67,7 @@ def digest(
     if not data.exists():
         typer.echo(f"error: {data}: no such folder of normalized cost data", err=True)
         raise typer.Exit(2)
-    costs = load_costs(data, aggregate=True)
+    costs = load_costs(data, aggregate=True, categorical=True)
     ledger: list[dict[str, object]] = []
     if state is not None:
         from alerts.remediation.execute import ledger_entries

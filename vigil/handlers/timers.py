@@ -138,7 +138,13 @@ def run_digest(rt: Runtime, now: datetime) -> dict[str, Any]:
     email = _digest_email_config(rt)
     if email is None:
         return {"digests": 0, "skipped": "no email receiver (SMTP smarthost or ACS) to send the digest through"}
-    costs = load_costs(rt.blobs(setting(rt, COSTS_CONTAINER)), start=now - timedelta(days=70), end=now, aggregate=True)
+    costs = load_costs(
+        rt.blobs(setting(rt, COSTS_CONTAINER)),
+        start=now - timedelta(days=70),
+        end=now,
+        aggregate=True,
+        categorical=True,
+    )
     records = [FindingRecord.from_json(a) for a in current_alerts(rt.store, now)]
     from alerts.channels.email import EmailNotifier
 
