@@ -149,13 +149,14 @@ def ingest_file(
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from ingest.cost.normalize import FRAME_SCHEMA, Normalizer
+    from ingest.cost.normalize import FRAME_SCHEMA, Normalizer, conform
 
     result = FileResult(name=src.name)
     records_seen = 0
     writers: dict[Partition, PartWriter] = {}
     buffers: dict[Partition, list[pa.Table]] = {}
     buffered: dict[Partition, int] = {}
+    schemas: dict[Partition, pa.Schema] = {}  # each file's Parquet schema: its first batch's (text may be dictionary)
     writes = _WriteBehind()
     try:
         header = src.header()
@@ -188,14 +189,26 @@ def ingest_file(
                 _accumulate(stats, sub)
                 stats.rows += sub.num_rows
                 result.rows += sub.num_rows
-                buffers.setdefault(part, []).append(sub.select(FRAME_SCHEMA.names))
+                frame = sub.select(FRAME_SCHEMA.names)
+                buffers.setdefault(part, []).append(conform(frame, schemas.setdefault(part, frame.schema)))
                 buffered[part] = buffered.get(part, 0) + sub.num_rows
                 if buffered[part] >= _FLUSH_ROWS:
-                    _flush(store, part, run_key, file_tag, writers, buffers, buffered, stats, writes)
+                    _flush(store, part, run_key, file_tag, writers, buffers, buffered, stats, writes, schemas[part])
             if on_rows is not None:
                 on_rows(n_records)
         for part in list(buffers):
-            _flush(store, part, run_key, file_tag, writers, buffers, buffered, result.partitions[part], writes)
+            _flush(
+                store,
+                part,
+                run_key,
+                file_tag,
+                writers,
+                buffers,
+                buffered,
+                result.partitions[part],
+                writes,
+                schemas[part],
+            )
         writes.drain()
         for w in writers.values():
             w.close()
@@ -305,10 +318,9 @@ def _flush(  # noqa: PLR0917 - private helper sharing the caller's write state
     buffered: dict[Partition, int],
     stats: PartitionStats,
     writes: _WriteBehind,
+    schema: Any,
 ) -> None:
     import pyarrow as pa
-
-    from ingest.cost.normalize import FRAME_SCHEMA
 
     tables = buffers.pop(part, [])
     buffered.pop(part, None)
@@ -317,7 +329,7 @@ def _flush(  # noqa: PLR0917 - private helper sharing the caller's write state
     w = writers.get(part)
     if w is None:
         path = store.run_path(part, run_key, f"{file_tag}.parquet")
-        w = writers[part] = store.open_writer(path, FRAME_SCHEMA)
+        w = writers[part] = store.open_writer(path, schema)
         stats.files.append(path)
     table = pa.concat_tables(tables)
     writes.submit(lambda: w.write(table))
