@@ -151,16 +151,25 @@ def redictionary(arr: pa.Array | pa.ChunkedArray, values: pa.Array) -> pa.Array 
     without nulls, as the Parquet writer takes as it is) and the row indices are remapped through it."""
     import pyarrow.compute as pc
 
-    enc = pc.dictionary_encode(values)
-    remap = enc.indices
-    typ = pa.dictionary(remap.type, values.type)
+    indices = (
+        pa.chunked_array([c.indices for c in arr.chunks], arr.type.index_type)
+        if isinstance(arr, pa.ChunkedArray)
+        else arr.indices
+    )
+    return reindex(indices, pc.dictionary_encode(values))
 
-    def one(chunk: pa.DictionaryArray) -> pa.DictionaryArray:
-        return pa.DictionaryArray.from_arrays(remap.take(chunk.indices), enc.dictionary)
 
-    if isinstance(arr, pa.ChunkedArray):
-        return pa.chunked_array([one(c) for c in arr.chunks], typ)
-    return one(arr)
+def reindex(indices: pa.Array | pa.ChunkedArray, encoded: pa.DictionaryArray) -> pa.Array | pa.ChunkedArray:
+    """The values ``encoded[indices]`` (nulls where an index is null), dictionary-encoded with ``encoded``'s
+    dictionary: one integer gather per row, no text copied."""
+    dictionary, remap = encoded.dictionary, encoded.indices
+
+    def one(chunk: pa.Array) -> pa.DictionaryArray:
+        return pa.DictionaryArray.from_arrays(remap.take(chunk), dictionary)
+
+    if isinstance(indices, pa.ChunkedArray):
+        return pa.chunked_array([one(c) for c in indices.chunks], pa.dictionary(remap.type, dictionary.type))
+    return one(indices)
 
 
 def const_dictionary(value: str, n: int) -> pa.DictionaryArray:
@@ -177,4 +186,5 @@ __all__ += [
     "lower",
     "only_bytes",
     "redictionary",
+    "reindex",
 ]

@@ -28,6 +28,7 @@ from ingest.cost.arrow_util import (
     lower,
     only_bytes,
     redictionary,
+    reindex,
     str_scalar,
     to_arrow,
 )
@@ -134,8 +135,9 @@ class Normalizer:
     ) -> pa.Array:
         """Apply ``fn`` per distinct value: known values are looked up in C++ (index_in); only values
         never seen before in this file go through Python. A dictionary-encoded ``arr`` is mapped through its
-        dictionary (a string result stays dictionary-encoded). ``column``: the result is only stored, so a
-        batch of one value may come back dictionary-encoded (see ``_const_column``)."""
+        dictionary (a string result stays dictionary-encoded). ``column``: a string result is a stored column
+        (or decoded where used, see ``_plain``), so it comes back dictionary-encoded: the cached values'
+        indices, without the gather of their text, which the Parquet writer would hash again."""
         if pa.types.is_dictionary(arr.type):
             mapped = self._map(name, dictionary_of(arr), fn, typ)
             if pa.types.is_string(typ):
@@ -167,7 +169,17 @@ class Normalizer:
             state["keys"] = pa.concat_arrays([state["keys"], new])
             state["vals"] = pa.concat_arrays([state["vals"], mapped])
             idx = pc.index_in(arr, value_set=state["keys"])
+        if column and _DICTIONARY and pa.types.is_string(typ):
+            return self._indexed(state, idx)
         return state["vals"].take(idx)
+
+    def _indexed(self, state: dict[str, Any], idx: pa.Array) -> pa.Array:
+        """``state["vals"].take(idx)`` dictionary-encoded: the cached values are encoded once (until the cache
+        grows; several keys may map to one value, or to none) and ``idx`` is remapped through them."""
+        enc = state.get("encoded")
+        if enc is None or len(enc) != len(state["vals"]):
+            enc = state["encoded"] = pc.dictionary_encode(state["vals"])
+        return reindex(idx, enc)
 
     def columns(self) -> list[str]:
         """The header names to parse: the detected columns of the fields the normalizer reads."""
@@ -289,7 +301,7 @@ class Normalizer:
             effective, ok_e = self._costs(batch, "effective", rejects)
             ok_cost = pc.and_(ok_b, ok_e)
             arm_type = self._col(batch, "arm_type")
-            sub_id = self._map("sub", self._str(batch, "sub_id"), values.subscription_id, pa.string())
+            sub_id = self._map("sub", self._str(batch, "sub_id"), values.subscription_id, pa.string(), column=True)
             service_name = self._str(batch, "service_name")
             service_category = self._str(batch, "service_category")
             charge_category = self._str(batch, "charge_category")
@@ -313,19 +325,21 @@ class Normalizer:
             null_cost = self._null(n, COST_TYPE)
             billed, effective = (cost, null_cost) if d.dataset == "actual" else (null_cost, cost)
             arm_type = None
-            sub_id = self._map("sub", self._str(batch, "sub_id"), values.subscription_id, pa.string())
+            sub_id = self._map("sub", self._str(batch, "sub_id"), values.subscription_id, pa.string(), column=True)
             service_name = self._str(batch, "meter_category")
             fam = self._col(batch, "service_family")
             if fam is None:
-                service_category = self._map("svccat", service_name, values.service_category, pa.string())
+                service_category = self._map("svccat", service_name, values.service_category, pa.string(), column=True)
             else:
-                service_category = self._map("svccat_m", service_name, values.meter_service_category, pa.string())
+                service_category = self._map(
+                    "svccat_m", service_name, values.meter_service_category, pa.string(), column=True
+                )
             if fam is not None and service_category.null_count:  # ServiceFamily decides for unknown meters
                 pair = pc.binary_join_element_wise(
                     pc.fill_null(service_name, _EMPTY), pc.fill_null(fam, _EMPTY), _SEP, null_handling="replace"
                 )
                 service_category = self._map(
-                    "svccat2", pair, lambda s: values.service_category(*s.split("\x1f", 1)), pa.string()
+                    "svccat2", pair, lambda s: values.service_category(*s.split("\x1f", 1)), pa.string(), column=True
                 )
             charge_category = self._map(
                 "cc", self._str(batch, "charge_type"), values.charge_category, pa.string(), column=True
@@ -399,8 +413,14 @@ class Normalizer:
             scope_src = self._col(batch, "billing_account")
             if scope_src is not None:
                 scope_src = self._map("scope", scope_src, values.scope_id, pa.string())
-            scope = sub_id if scope_src is None else pc.if_else(pc.is_valid(scope_src), scope_src, sub_id)
-            scope = pc.fill_null(scope, _UNKNOWN)
+            if scope_src is None:
+                scope = _plain(sub_id)
+            elif scope_src.null_count:
+                scope = pc.if_else(pc.is_valid(scope_src), scope_src, _plain(sub_id))
+            else:
+                scope = scope_src
+            if scope.null_count:
+                scope = pc.fill_null(scope, _UNKNOWN)
         start_key = "start" if d.dataset == "focus" else "date"
         day = self._map("day", self._str(batch, start_key), _day_of, pa.string())
         bps_raw = self._col(batch, "billing_period_start")

@@ -114,13 +114,15 @@ def test_fast_paths_write_exactly_the_slow_paths_parquet(tmp_path: Path, monkeyp
     path.write_text("\ufeff" + "\n".join(lines) + "\n", encoding="utf-8")
     # and in some batches: a quantity with spaces (the float fast path steps aside), tags with spaces or
     # empty, a meter category no table knows (ServiceFamily decides), a second billing month (two
-    # partitions from one batch) and a missing billing period (the charge date's month)
+    # partitions from one batch), a missing billing period (the charge date's month) and a missing
+    # billing account (the subscription's partition)
     _vary(path, 1_303, "Quantity", lambda q: f" {q} ")
     _vary(path, 211, "Tags", lambda t: f"  {t} ")
     _vary(path, 1_709, "Tags", lambda _t: "{}")
     _vary(path, 907, "MeterCategory", lambda _m: "Quantum Widgets")
     _vary(path, 13, "BillingPeriodStartDate", lambda _d: "04/01/2024")
     _vary(path, 2_111, "BillingPeriodStartDate", lambda _d: "")
+    _vary(path, 1_901, "BillingAccountId", lambda _a: "")  # scoped by the subscription instead
     fast = ingest_paths([path], tmp_path / "fast")
     monkeypatch.setattr(normalize, "_strict_decimals", lambda _arr: None)
     monkeypatch.setattr(normalize, "_plain_floats", lambda _arr: None)
@@ -137,6 +139,7 @@ def test_fast_paths_write_exactly_the_slow_paths_parquet(tmp_path: Path, monkeyp
     assert a.equals(b)
     assert any("/resourcegroups/rg-äö-" in (v or "") for v in a["ResourceId"].to_pylist())
     assert {"2024-04", "2024-05"} <= {p.name.split("=")[1] for p in (tmp_path / "fast").glob("scope=*/month=*")}
+    assert len(list((tmp_path / "fast").glob("scope=*"))) > 1  # the billing account's and subscriptions'
     # the fast run handed ResourceId, Tags and the constants to the writer dictionary-encoded
     fast_file = sorted((tmp_path / "fast").glob("scope=*/month=2024-05/dataset=*/runs/*/*.parquet"))[0]
     kinds = {
