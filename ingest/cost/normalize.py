@@ -367,11 +367,9 @@ class Normalizer:
                 rejects.append(Reject(i, header, f"missing billing currency in {header}"))
 
         rid_raw = self._col(batch, "resource_id")
-        if rid_raw is not None and _DICTIONARY:  # each distinct id is lower-cased and mapped once a batch
-            rid_raw = pc.dictionary_encode(rid_raw)
-            resource_id = redictionary(rid_raw, lower(dictionary_of(rid_raw)))
-        else:
-            resource_id = self._lower(batch, "resource_id")
+        resource_id = self._lower(batch, "resource_id")
+        if rid_raw is not None and _DICTIONARY:  # each distinct id is mapped once a batch, and stored so
+            resource_id = pc.dictionary_encode(resource_id)
         if arm_type is not None:
             rtype = lower(arm_type)
             rtype = pc.if_else(
