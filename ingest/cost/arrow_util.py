@@ -137,6 +137,19 @@ def only_bytes(arr: pa.Array | pa.ChunkedArray, allowed: bytes) -> bool:
     return True
 
 
+def single_value(arr: pa.Array | pa.ChunkedArray) -> pa.Scalar | None:
+    """The one value of an array that holds one value in every row (no null), else None: the ends are
+    compared first, so a varied array costs next to nothing; else one compare per row."""
+    import pyarrow.compute as pc
+
+    if len(arr) == 0 or arr.null_count:
+        return None
+    first = arr[0]
+    if first == arr[-1] and pc.all(pc.equal(arr, first)).as_py():
+        return first
+    return None
+
+
 def dictionary_of(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
     """The dictionary of a dictionary-encoded array (``pc.dictionary_encode`` gives every chunk the same one)."""
     chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
@@ -187,4 +200,5 @@ __all__ += [
     "only_bytes",
     "redictionary",
     "reindex",
+    "single_value",
 ]

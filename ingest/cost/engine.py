@@ -3,7 +3,7 @@
 The file is streamed batch by batch: read (strings) -> normalize -> append to one
 Parquet file per (scope, month, dataset) partition under the run's folder. The three
 stages overlap on bounded threads (parse and normalise each run ahead on a producer
-thread, Parquet writes run behind on a writer thread; at most a few ~65k-row batches
+thread, Parquet writes run behind on a writer thread; at most a few ~131k-row batches
 wait between stages, so memory stays flat whatever the file size). Exact totals are
 accumulated as Decimal from the decimal128 cost columns. Bad rows go to the quarantine
 with file, line, column and reason; a file that cannot be read at all is discarded
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from ingest.cost.arrow_util import str_scalar
+from ingest.cost.arrow_util import single_value, str_scalar
 from ingest.cost.columns import Detected, UnknownHeaderError, detect
 from ingest.cost.prefetch import prefetch
 from ingest.cost.reader import MAX_REJECTED_ROWS, FileFormatError, SourceFile
@@ -32,8 +32,8 @@ __all__ = ["FileResult", "PartitionStats", "Quarantine", "ingest_file"]
 
 log = logging.getLogger(__name__)
 _FLUSH_ROWS = 65_536
-_PREFETCH = 2  # parsed (and normalized) batches waiting at most (~65k rows each): bounds memory
-_WRITE_AHEAD = 2  # Parquet writes queued at most (~65k rows each)
+_PREFETCH = 1  # parsed (and normalized) batches waiting at most (~131k rows each, reader._BATCH_ROWS): bounds memory
+_WRITE_AHEAD = 2  # Parquet writes queued at most (a batch each)
 
 
 @dataclass
@@ -179,12 +179,16 @@ def ingest_file(
             records_seen += n_records
             if table.num_rows == 0:
                 continue
-            key_col = pc.binary_join_element_wise(table["_scope"], table["_month"], str_scalar("\x1f"))
-            keys = pc.unique(key_col).to_pylist()
+            scope_1, month_1 = single_value(table["_scope"]), single_value(table["_month"])
+            if scope_1 is not None and month_1 is not None:  # one partition (a monthly export's batch)
+                key_col, keys = None, [f"{scope_1.as_py()}\x1f{month_1.as_py()}"]
+            else:
+                key_col = pc.binary_join_element_wise(table["_scope"], table["_month"], str_scalar("\x1f"))
+                keys = pc.unique(key_col).to_pylist()
             for key in keys:
                 scope, month = key.split("\x1f", 1)
                 part = Partition(scope_key(scope), month, det.dataset)
-                sub = table if len(keys) == 1 else table.filter(pc.equal(key_col, str_scalar(key)))
+                sub = table if key_col is None or len(keys) == 1 else table.filter(pc.equal(key_col, str_scalar(key)))
                 stats = result.partitions.setdefault(part, PartitionStats())
                 _accumulate(stats, sub)
                 stats.rows += sub.num_rows

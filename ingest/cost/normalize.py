@@ -29,6 +29,7 @@ from ingest.cost.arrow_util import (
     only_bytes,
     redictionary,
     reindex,
+    single_value,
     str_scalar,
     to_arrow,
 )
@@ -144,20 +145,18 @@ class Normalizer:
                 return redictionary(arr, mapped)
             chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
             return pa.chunked_array([mapped.take(c.indices) for c in chunks], typ)
-        if _CONSTANT_BATCHES and pa.types.is_string(typ) and len(arr) > 1 and arr.null_count == 0:
-            first = arr[0]
-            # One value in the whole batch (a monthly export's billing period and account, often its charge
-            # type): a string compare per row instead of a hash lookup and a gather; the output is the file's
-            # constant array. The end is compared first, so a varied column costs next to nothing here.
-            if first == arr[-1] and pc.all(pc.equal(arr, first)).as_py():
-                consts = self._const_maps.setdefault(name, {})
-                key = first.as_py()
-                if key not in consts:
-                    consts[key] = fn(key)
-                value = consts[key]
-                if value is None:
-                    return self._null(len(arr))
-                return self._const_column(str(value), len(arr)) if column else self._const(str(value), len(arr))
+        # One value in the whole batch (a monthly export's billing period and account, often its charge type):
+        # a string compare per row instead of a hash lookup and a gather; the output is the file's constant array.
+        first = single_value(arr) if _CONSTANT_BATCHES and pa.types.is_string(typ) and len(arr) > 1 else None
+        if first is not None:
+            consts = self._const_maps.setdefault(name, {})
+            key = first.as_py()
+            if key not in consts:
+                consts[key] = fn(key)
+            value = consts[key]
+            if value is None:
+                return self._null(len(arr))
+            return self._const_column(str(value), len(arr)) if column else self._const(str(value), len(arr))
         state = self._caches.get(name)
         if state is None or len(state["keys"]) > 500_000:
             state = self._caches[name] = {"keys": pa.nulls(0, arr.type), "vals": pa.nulls(0, typ)}
