@@ -21,7 +21,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from bench.ingest.generate import write_ea_export
-from ingest.cost import ingest_paths, normalize, reader, values
+from ingest.cost import ingest_paths, normalize, reader
+from ingest.cost import values as cost_values
 from ingest.cost.arrow_util import lower
 from ingest.cost.store import PartWriter
 
@@ -129,7 +130,7 @@ def test_fast_paths_write_exactly_the_slow_paths_parquet(tmp_path: Path, monkeyp
     monkeypatch.setattr(normalize, "lower", pc.utf8_lower)
     monkeypatch.setattr(normalize, "_CONSTANT_BATCHES", False)
     monkeypatch.setattr(normalize, "_DICTIONARY", False)
-    monkeypatch.setattr(values, "meter_service_category", lambda _m: None)
+    monkeypatch.setattr(cost_values, "meter_service_category", lambda _m: None)
     slow = ingest_paths([path], tmp_path / "slow")
     assert fast.billed_cost == slow.billed_cost == {"USD": total}
     assert fast.rows == slow.rows == ROWS
