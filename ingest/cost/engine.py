@@ -246,7 +246,8 @@ def _normalized(src: SourceFile, norm: Any) -> Iterator[tuple[int, Any, list[tup
 
     Each rejected row comes once (its first problem) as (index in the batch, column, reason, record).
     """
-    for batch in prefetch(src.batches(norm.columns()), depth=_PREFETCH, name="vigil-parse"):
+    for parsed in prefetch(src.parsed(norm.columns()), depth=_PREFETCH, name="vigil-parse"):
+        batch = src.checked(parsed)
         table, rejects = norm.normalize(batch)
         rejected: list[tuple[int, str, str, Any]] = []
         seen_rows: set[int] = set()

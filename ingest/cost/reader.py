@@ -129,6 +129,7 @@ class SourceFile:
     data: bytes | None = None
     ragged: list[RaggedRow] = field(default_factory=list)
     fmt: str = ""
+    _checked: int = field(default=0, repr=False)  # records checked as UTF-8 so far (``checked``)
 
     def __post_init__(self) -> None:
         self.fmt = sniff_format(self.name, self._head())
@@ -210,6 +211,31 @@ class SourceFile:
     # -- batches ----------------------------------------------------------------------------------------------------
     def batches(self, columns: list[str]) -> Iterator[pa.RecordBatch]:
         """Record batches of the given columns, all as strings."""
+        for table in self.parsed(columns):
+            yield self.checked(table)
+
+    def checked(self, table: pa.Table) -> pa.Table:
+        """A table of ``parsed``, its text checked as UTF-8 (call it on every table, in order): raises a
+        FileFormatError naming the column and the parse block's records. The ingest checks on the normalise
+        thread, so that the parse thread, which bounds the wall time, only parses."""
+        if self.fmt == "parquet":
+            return table  # Parquet text is handed on as the Parquet reader gives it (unchanged)
+        for batch in table.to_batches():  # the parse blocks
+            for name, col in zip(batch.schema.names, batch.columns, strict=True):
+                if all_ascii(col):  # ASCII is valid UTF-8: the full check, ~2x dearer, is not needed
+                    continue
+                try:
+                    col.validate(full=True)  # UTF-8 check (cheaper here than in the parser)
+                except pa.ArrowInvalid as exc:
+                    raise FileFormatError(
+                        f"{self.name}: invalid UTF-8 in column {name} between records {self._checked + 1} and "
+                        f"{self._checked + batch.num_rows}: {safe_error(exc)}"
+                    ) from exc
+            self._checked += batch.num_rows
+        return table
+
+    def parsed(self, columns: list[str]) -> Iterator[pa.Table]:
+        """Tables of the given columns, all as strings, as parsed: pass each through ``checked``."""
         if self.fmt == "parquet":
             yield from self._parquet_batches(columns)
         else:
@@ -268,21 +294,9 @@ class SourceFile:
             )
             pending: list[pa.RecordBatch] = []
             rows = 0
-            seen = 0
             for batch in reader:
                 if not batch.num_rows:
                     continue
-                for name, col in zip(batch.schema.names, batch.columns, strict=True):
-                    if all_ascii(col):  # ASCII is valid UTF-8: the full check, ~2x dearer, is not needed
-                        continue
-                    try:
-                        col.validate(full=True)  # UTF-8 check (cheaper here than in the parser)
-                    except pa.ArrowInvalid as exc:
-                        raise FileFormatError(
-                            f"{self.name}: invalid UTF-8 in column {name} between records {seen + 1} and "
-                            f"{seen + batch.num_rows}: {safe_error(exc)}"
-                        ) from exc
-                seen += batch.num_rows
                 pending.append(batch)
                 rows += batch.num_rows
                 if rows >= _BATCH_ROWS:

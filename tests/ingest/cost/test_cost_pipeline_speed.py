@@ -334,3 +334,25 @@ def test_a_store_of_files_written_before_and_after_reads_as_one_written_plain(
     assert cost_accounts(mixed) == cost_accounts(plain)
     for by in ("day", "subscription", "service"):
         assert summarize(mixed, by) == summarize(plain, by)
+
+
+def test_the_parse_thread_only_parses_the_utf8_check_runs_on_the_normalise_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The parse thread bounds the wall time (Arrow's CSV parse runs on it): the per-block UTF-8 check of the
+    parsed text runs beside the normalisation instead, on every block, in order."""
+    _small_blocks(monkeypatch)
+    path = tmp_path / "ea.csv"
+    write_ea_export(path, ROWS, seed=15)
+    threads: list[str] = []
+    real = reader.all_ascii
+
+    def spy(arr: Any) -> bool:
+        threads.append(threading.current_thread().name)
+        return bool(real(arr))
+
+    monkeypatch.setattr(reader, "all_ascii", spy)
+    summary = ingest_paths([path], tmp_path / "out")
+    assert summary.rows == ROWS
+    assert threads
+    assert set(threads) == {"vigil-normalize"}
