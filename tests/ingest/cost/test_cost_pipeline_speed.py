@@ -23,7 +23,7 @@ import pytest
 from bench.ingest.generate import write_ea_export
 from ingest.cost import ingest_paths, normalize, reader
 from ingest.cost import values as cost_values
-from ingest.cost.arrow_util import lower
+from ingest.cost.arrow_util import all_ascii, lower
 from ingest.cost.store import PartWriter
 
 ROWS = 6_000
@@ -345,13 +345,12 @@ def test_the_parse_thread_only_parses_the_utf8_check_runs_on_the_normalise_threa
     path = tmp_path / "ea.csv"
     write_ea_export(path, ROWS, seed=15)
     threads: list[str] = []
-    real = reader.all_ascii
 
     def spy(arr: Any) -> bool:
         threads.append(threading.current_thread().name)
-        return bool(real(arr))
+        return all_ascii(arr)
 
-    monkeypatch.setattr(reader, "all_ascii", spy)
+    monkeypatch.setattr("ingest.cost.reader.all_ascii", spy)
     summary = ingest_paths([path], tmp_path / "out")
     assert summary.rows == ROWS
     assert threads
