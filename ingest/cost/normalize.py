@@ -49,9 +49,9 @@ _NULL_STR = str_scalar(None)
 _EMPTY_TAGS = to_arrow(["", "{}", "null", "NULL"], pa.string())
 _ONE_DAY = duration_scalar(86_400_000_000)
 _CONSTANT_BATCHES = True  # Normalizer._map's fast path for a batch of one value (tests turn it off to compare)
-# ResourceId, what is derived from it, Tags and the file's constants stay dictionary-encoded from the parse to
-# the Parquet writer (tests turn it off to compare): each distinct id is lower-cased and mapped once per batch
-# instead of once per row, and the writer takes the dictionary as it is instead of hashing every row again.
+# ResourceId, what is mapped from it, Tags, the mapped stored columns and the file's constants reach the Parquet
+# writer dictionary-encoded (tests turn it off to compare): each distinct id or tag text is mapped once per
+# batch instead of once per row, and the writer takes the dictionary as it is instead of hashing every row again.
 _DICTIONARY = True
 MICROSOFT = "Microsoft"  # ProviderName / InvoiceIssuerName of EA and MCA cost details (they name no provider)
 
@@ -508,7 +508,7 @@ def _plain_floats(arr: pa.Array) -> pa.Array | None:
     parser takes each whole, else None (then the strict pattern decides, row by row).
 
     A fast path for the strict number check: such a text that parses is a ``values.QUANTITY_PATTERN``
-    number without exponent (the parser wants at least one digit, one point, a sign only in front), and it
+    number without exponent (the parser wants a digit, at most one point, a sign only in front), and it
     parses to the float the slow path's cast gives it. Whitespace, exponents, NaN, inf, ``1_000`` and other
     scripts' digits all contain another byte: they go the slow way, which names the rejected values.
     """
