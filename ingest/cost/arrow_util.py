@@ -117,4 +117,88 @@ def lower(arr: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
     return pc.utf8_lower(arr)
 
 
-__all__ += ["all_ascii", "duration_scalar", "lower"]
+def only_bytes(arr: pa.Array | pa.ChunkedArray, allowed: bytes) -> bool:
+    """True when the texts of a string array (each chunk's own range of its data buffer) use no byte
+    outside ``allowed``: a table lookup per byte in numpy."""
+    import numpy as np
+
+    if not pa.types.is_string(arr.type):
+        return False
+    table = np.zeros(256, np.bool_)
+    table[np.frombuffer(allowed, np.uint8)] = True
+    for chunk in arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]:
+        _validity, offsets, data = chunk.buffers()
+        if data is None or len(chunk) == 0:
+            continue
+        ends = np.frombuffer(offsets, np.int32)
+        lo, hi = int(ends[chunk.offset]), int(ends[chunk.offset + len(chunk)])
+        if not table[np.frombuffer(data, np.uint8)[lo:hi]].all():
+            return False
+    return True
+
+
+def single_value(arr: pa.Array | pa.ChunkedArray) -> pa.Scalar | None:
+    """The one value of an array that holds one value in every row (no null), else None: the ends are
+    compared first, so a varied array costs next to nothing; else one compare per row."""
+    import pyarrow.compute as pc
+
+    if len(arr) == 0 or arr.null_count:
+        return None
+    first = arr[0]
+    if first == arr[-1] and pc.all(pc.equal(arr, first)).as_py():
+        return first
+    return None
+
+
+def dictionary_of(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """The dictionary of a dictionary-encoded array (``pc.dictionary_encode`` gives every chunk the same one)."""
+    chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+    if not chunks:
+        return pa.nulls(0, arr.type.value_type)
+    return chunks[-1].dictionary
+
+
+def redictionary(arr: pa.Array | pa.ChunkedArray, values: pa.Array) -> pa.Array | pa.ChunkedArray:
+    """``arr`` (dictionary-encoded) with its i-th dictionary entry replaced by ``values[i]``, still
+    dictionary-encoded: ``values`` may repeat or hold nulls, so it is encoded once more (a unique dictionary
+    without nulls, as the Parquet writer takes as it is) and the row indices are remapped through it."""
+    import pyarrow.compute as pc
+
+    indices = (
+        pa.chunked_array([c.indices for c in arr.chunks], arr.type.index_type)
+        if isinstance(arr, pa.ChunkedArray)
+        else arr.indices
+    )
+    return reindex(indices, pc.dictionary_encode(values))
+
+
+def reindex(indices: pa.Array | pa.ChunkedArray, encoded: pa.DictionaryArray) -> pa.Array | pa.ChunkedArray:
+    """The values ``encoded[indices]`` (nulls where an index is null), dictionary-encoded with ``encoded``'s
+    dictionary: one integer gather per row, no text copied."""
+    dictionary, remap = encoded.dictionary, encoded.indices
+
+    def one(chunk: pa.Array) -> pa.DictionaryArray:
+        return pa.DictionaryArray.from_arrays(remap.take(chunk), dictionary)
+
+    if isinstance(indices, pa.ChunkedArray):
+        return pa.chunked_array([one(c) for c in indices.chunks], pa.dictionary(remap.type, dictionary.type))
+    return one(indices)
+
+
+def const_dictionary(value: str, n: int) -> pa.DictionaryArray:
+    """``n`` copies of one string, dictionary-encoded (one entry, all indices 0)."""
+    indices = pa.Array.from_buffers(pa.int32(), n, [None, pa.py_buffer(bytes(4 * n))])
+    return pa.DictionaryArray.from_arrays(indices, const_str(value, 1))
+
+
+__all__ += [
+    "all_ascii",
+    "const_dictionary",
+    "dictionary_of",
+    "duration_scalar",
+    "lower",
+    "only_bytes",
+    "redictionary",
+    "reindex",
+    "single_value",
+]

@@ -3,7 +3,7 @@
 The file is streamed batch by batch: read (strings) -> normalize -> append to one
 Parquet file per (scope, month, dataset) partition under the run's folder. The three
 stages overlap on bounded threads (parse and normalise each run ahead on a producer
-thread, Parquet writes run behind on a writer thread; at most a few ~65k-row batches
+thread, Parquet writes run behind on a writer thread; at most a few ~131k-row batches
 wait between stages, so memory stays flat whatever the file size). Exact totals are
 accumulated as Decimal from the decimal128 cost columns. Bad rows go to the quarantine
 with file, line, column and reason; a file that cannot be read at all is discarded
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from ingest.cost.arrow_util import str_scalar
+from ingest.cost.arrow_util import single_value, str_scalar
 from ingest.cost.columns import Detected, UnknownHeaderError, detect
 from ingest.cost.prefetch import prefetch
 from ingest.cost.reader import MAX_REJECTED_ROWS, FileFormatError, SourceFile
@@ -32,8 +32,8 @@ __all__ = ["FileResult", "PartitionStats", "Quarantine", "ingest_file"]
 
 log = logging.getLogger(__name__)
 _FLUSH_ROWS = 65_536
-_PREFETCH = 2  # parsed (and normalized) batches waiting at most (~65k rows each): bounds memory
-_WRITE_AHEAD = 2  # Parquet writes queued at most (~65k rows each)
+_PREFETCH = 1  # parsed (and normalized) batches waiting at most (~131k rows each, reader._BATCH_ROWS): bounds memory
+_WRITE_AHEAD = 2  # Parquet writes queued at most (a batch each)
 
 
 @dataclass
@@ -149,13 +149,14 @@ def ingest_file(
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from ingest.cost.normalize import FRAME_SCHEMA, Normalizer
+    from ingest.cost.normalize import FRAME_SCHEMA, Normalizer, conform
 
     result = FileResult(name=src.name)
     records_seen = 0
     writers: dict[Partition, PartWriter] = {}
     buffers: dict[Partition, list[pa.Table]] = {}
     buffered: dict[Partition, int] = {}
+    schemas: dict[Partition, pa.Schema] = {}  # each file's Parquet schema: its first batch's (text may be dictionary)
     writes = _WriteBehind()
     try:
         header = src.header()
@@ -178,24 +179,40 @@ def ingest_file(
             records_seen += n_records
             if table.num_rows == 0:
                 continue
-            key_col = pc.binary_join_element_wise(table["_scope"], table["_month"], str_scalar("\x1f"))
-            keys = pc.unique(key_col).to_pylist()
+            scope_1, month_1 = single_value(table["_scope"]), single_value(table["_month"])
+            if scope_1 is not None and month_1 is not None:  # one partition (a monthly export's batch)
+                key_col, keys = None, [f"{scope_1.as_py()}\x1f{month_1.as_py()}"]
+            else:
+                key_col = pc.binary_join_element_wise(table["_scope"], table["_month"], str_scalar("\x1f"))
+                keys = pc.unique(key_col).to_pylist()
             for key in keys:
                 scope, month = key.split("\x1f", 1)
                 part = Partition(scope_key(scope), month, det.dataset)
-                sub = table if len(keys) == 1 else table.filter(pc.equal(key_col, str_scalar(key)))
+                sub = table if key_col is None or len(keys) == 1 else table.filter(pc.equal(key_col, str_scalar(key)))
                 stats = result.partitions.setdefault(part, PartitionStats())
                 _accumulate(stats, sub)
                 stats.rows += sub.num_rows
                 result.rows += sub.num_rows
-                buffers.setdefault(part, []).append(sub.select(FRAME_SCHEMA.names))
+                frame = sub.select(FRAME_SCHEMA.names)
+                buffers.setdefault(part, []).append(conform(frame, schemas.setdefault(part, frame.schema)))
                 buffered[part] = buffered.get(part, 0) + sub.num_rows
                 if buffered[part] >= _FLUSH_ROWS:
-                    _flush(store, part, run_key, file_tag, writers, buffers, buffered, stats, writes)
+                    _flush(store, part, run_key, file_tag, writers, buffers, buffered, stats, writes, schemas[part])
             if on_rows is not None:
                 on_rows(n_records)
         for part in list(buffers):
-            _flush(store, part, run_key, file_tag, writers, buffers, buffered, result.partitions[part], writes)
+            _flush(
+                store,
+                part,
+                run_key,
+                file_tag,
+                writers,
+                buffers,
+                buffered,
+                result.partitions[part],
+                writes,
+                schemas[part],
+            )
         writes.drain()
         for w in writers.values():
             w.close()
@@ -229,7 +246,8 @@ def _normalized(src: SourceFile, norm: Any) -> Iterator[tuple[int, Any, list[tup
 
     Each rejected row comes once (its first problem) as (index in the batch, column, reason, record).
     """
-    for batch in prefetch(src.batches(norm.columns()), depth=_PREFETCH, name="vigil-parse"):
+    for parsed in prefetch(src.parsed(norm.columns()), depth=_PREFETCH, name="vigil-parse"):
+        batch = src.checked(parsed)
         table, rejects = norm.normalize(batch)
         rejected: list[tuple[int, str, str, Any]] = []
         seen_rows: set[int] = set()
@@ -305,10 +323,9 @@ def _flush(  # noqa: PLR0917 - private helper sharing the caller's write state
     buffered: dict[Partition, int],
     stats: PartitionStats,
     writes: _WriteBehind,
+    schema: Any,
 ) -> None:
     import pyarrow as pa
-
-    from ingest.cost.normalize import FRAME_SCHEMA
 
     tables = buffers.pop(part, [])
     buffered.pop(part, None)
@@ -317,7 +334,7 @@ def _flush(  # noqa: PLR0917 - private helper sharing the caller's write state
     w = writers.get(part)
     if w is None:
         path = store.run_path(part, run_key, f"{file_tag}.parquet")
-        w = writers[part] = store.open_writer(path, FRAME_SCHEMA)
+        w = writers[part] = store.open_writer(path, schema)
         stats.files.append(path)
     table = pa.concat_tables(tables)
     writes.submit(lambda: w.write(table))

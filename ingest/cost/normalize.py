@@ -19,10 +19,23 @@ import pyarrow.compute as pc
 
 from core.model import ResourceRef
 from ingest.cost import values
-from ingest.cost.arrow_util import bool_const, const_str, duration_scalar, lower, str_scalar, to_arrow
+from ingest.cost.arrow_util import (
+    bool_const,
+    const_dictionary,
+    const_str,
+    dictionary_of,
+    duration_scalar,
+    lower,
+    only_bytes,
+    redictionary,
+    reindex,
+    single_value,
+    str_scalar,
+    to_arrow,
+)
 from ingest.cost.columns import Detected
 
-__all__ = ["COST_TYPE", "FRAME_SCHEMA", "USED_FIELDS", "Normalizer", "Reject"]
+__all__ = ["COST_TYPE", "FRAME_SCHEMA", "USED_FIELDS", "Normalizer", "Reject", "conform"]
 
 COST_TYPE = pa.decimal128(38, 18)
 _TS = pa.timestamp("us", tz="UTC")
@@ -36,6 +49,10 @@ _NULL_STR = str_scalar(None)
 _EMPTY_TAGS = to_arrow(["", "{}", "null", "NULL"], pa.string())
 _ONE_DAY = duration_scalar(86_400_000_000)
 _CONSTANT_BATCHES = True  # Normalizer._map's fast path for a batch of one value (tests turn it off to compare)
+# ResourceId, what is mapped from it, Tags, the mapped stored columns and the file's constants reach the Parquet
+# writer dictionary-encoded (tests turn it off to compare): each distinct id or tag text is mapped once per
+# batch instead of once per row, and the writer takes the dictionary as it is instead of hashing every row again.
+_DICTIONARY = True
 MICROSOFT = "Microsoft"  # ProviderName / InvoiceIssuerName of EA and MCA cost details (they name no provider)
 
 FRAME_SCHEMA = pa.schema(
@@ -103,6 +120,10 @@ class Normalizer:
     _const_maps: dict[str, dict[Any, Any]] = field(default_factory=dict)
 
     # -- helpers -------------------------------------------------------------------------------------------------
+    def _const_column(self, value: str, n: int) -> pa.Array:
+        """``n`` copies of ``value`` for a stored column: dictionary-encoded (one entry), else plain."""
+        return const_dictionary(value, n) if _DICTIONARY else self._const(value, n)
+
     def _const(self, value: str, n: int) -> pa.Array:
         """``n`` copies of ``value``: built once per file (at the largest batch size seen), then sliced."""
         arr = self._consts.get(value)
@@ -110,21 +131,32 @@ class Normalizer:
             arr = self._consts[value] = const_str(value, n)
         return arr if len(arr) == n else arr.slice(0, n)
 
-    def _map(self, name: str, arr: pa.Array, fn: Callable[[Any], Any], typ: pa.DataType) -> pa.Array:
+    def _map(
+        self, name: str, arr: pa.Array, fn: Callable[[Any], Any], typ: pa.DataType, *, column: bool = False
+    ) -> pa.Array:
         """Apply ``fn`` per distinct value: known values are looked up in C++ (index_in); only values
-        never seen before in this file go through Python."""
-        if _CONSTANT_BATCHES and pa.types.is_string(typ) and len(arr) > 1 and arr.null_count == 0:
-            first = arr[0]
-            # One value in the whole batch (a monthly export's billing period and account, often its charge
-            # type): a string compare per row instead of a hash lookup and a gather; the output is the file's
-            # constant array. The end is compared first, so a varied column costs next to nothing here.
-            if first == arr[-1] and pc.all(pc.equal(arr, first)).as_py():
-                consts = self._const_maps.setdefault(name, {})
-                key = first.as_py()
-                if key not in consts:
-                    consts[key] = fn(key)
-                value = consts[key]
-                return self._null(len(arr)) if value is None else self._const(str(value), len(arr))
+        never seen before in this file go through Python. A dictionary-encoded ``arr`` is mapped through its
+        dictionary (a string result stays dictionary-encoded). ``column``: a string result is a stored column
+        (or decoded where used, see ``_plain``), so it comes back dictionary-encoded: the cached values'
+        indices, without the gather of their text, which the Parquet writer would hash again."""
+        if pa.types.is_dictionary(arr.type):
+            mapped = self._map(name, dictionary_of(arr), fn, typ)
+            if pa.types.is_string(typ):
+                return redictionary(arr, mapped)
+            chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+            return pa.chunked_array([mapped.take(c.indices) for c in chunks], typ)
+        # One value in the whole batch (a monthly export's billing period and account, often its charge type):
+        # a string compare per row instead of a hash lookup and a gather; the output is the file's constant array.
+        first = single_value(arr) if _CONSTANT_BATCHES and pa.types.is_string(typ) and len(arr) > 1 else None
+        if first is not None:
+            consts = self._const_maps.setdefault(name, {})
+            key = first.as_py()
+            if key not in consts:
+                consts[key] = fn(key)
+            value = consts[key]
+            if value is None:
+                return self._null(len(arr))
+            return self._const_column(str(value), len(arr)) if column else self._const(str(value), len(arr))
         state = self._caches.get(name)
         if state is None or len(state["keys"]) > 500_000:
             state = self._caches[name] = {"keys": pa.nulls(0, arr.type), "vals": pa.nulls(0, typ)}
@@ -136,7 +168,17 @@ class Normalizer:
             state["keys"] = pa.concat_arrays([state["keys"], new])
             state["vals"] = pa.concat_arrays([state["vals"], mapped])
             idx = pc.index_in(arr, value_set=state["keys"])
+        if column and _DICTIONARY and pa.types.is_string(typ):
+            return self._indexed(state, idx)
         return state["vals"].take(idx)
+
+    def _indexed(self, state: dict[str, Any], idx: pa.Array) -> pa.Array:
+        """``state["vals"].take(idx)`` dictionary-encoded: the cached values are encoded once (until the cache
+        grows; several keys may map to one value, or to none) and ``idx`` is remapped through them."""
+        enc = state.get("encoded")
+        if enc is None or len(enc) != len(state["vals"]):
+            enc = state["encoded"] = pc.dictionary_encode(state["vals"])
+        return reindex(idx, enc)
 
     def columns(self) -> list[str]:
         """The header names to parse: the detected columns of the fields the normalizer reads."""
@@ -217,17 +259,10 @@ class Normalizer:
         arr = self._col(batch, "tags")
         if arr is None:
             return self._null(batch.num_rows)
-        arr = pc.utf8_trim_whitespace(arr)
-        empty = pc.is_in(arr, value_set=_EMPTY_TAGS)
-        if pc.any(empty).as_py():
-            arr = pc.if_else(empty, _NULL_STR, arr)
-        has_braces = pc.starts_with(arr, "{")
-        if pc.all(has_braces).as_py():  # FOCUS: JSON objects already (nulls stay null)
-            return arr
-        braced = pc.binary_join_element_wise(_LBRACE, arr, _RBRACE, _EMPTY)
-        if not pc.any(has_braces).as_py():  # EA/MCA: none has its braces
-            return braced
-        return pc.if_else(has_braces, arr, braced)
+        if _DICTIONARY:  # each distinct text once (exports repeat a resource's tags on each of its rows)
+            encoded = pc.dictionary_encode(arr)
+            return redictionary(encoded, _json_objects(dictionary_of(encoded)))
+        return _json_objects(arr)
 
     def _quantity(self, batch: pa.RecordBatch, key: str, rejects: list[Reject]) -> tuple[pa.Array, pa.Array]:
         """Quantities and a validity mask: a present quantity must be a strict number
@@ -235,6 +270,9 @@ class Normalizer:
         arr = self._col(batch, key)
         if arr is None:
             return self._null(batch.num_rows, pa.float64()), bool_const(True, batch.num_rows)
+        plain = _plain_floats(arr)
+        if plain is not None:
+            return plain, bool_const(True, batch.num_rows)
         trimmed = pc.utf8_trim_whitespace(arr)
         strict = pc.match_substring_regex(trimmed, values.QUANTITY_PATTERN)  # null where the quantity is absent
         ok = pc.or_kleene(pc.is_null(trimmed), strict)
@@ -262,11 +300,13 @@ class Normalizer:
             effective, ok_e = self._costs(batch, "effective", rejects)
             ok_cost = pc.and_(ok_b, ok_e)
             arm_type = self._col(batch, "arm_type")
-            sub_id = self._map("sub", self._str(batch, "sub_id"), values.subscription_id, pa.string())
+            sub_id = self._map("sub", self._str(batch, "sub_id"), values.subscription_id, pa.string(), column=True)
             service_name = self._str(batch, "service_name")
             service_category = self._str(batch, "service_category")
             charge_category = self._str(batch, "charge_category")
-            frequency = self._map("cf", self._str(batch, "charge_frequency"), values.charge_frequency, pa.string())
+            frequency = self._map(
+                "cf", self._str(batch, "charge_frequency"), values.charge_frequency, pa.string(), column=True
+            )
             pricing_category = self._str(batch, "pricing_category")
             commitment = self._str(batch, "commitment_id")
             region = self._lower(batch, "region")
@@ -284,26 +324,39 @@ class Normalizer:
             null_cost = self._null(n, COST_TYPE)
             billed, effective = (cost, null_cost) if d.dataset == "actual" else (null_cost, cost)
             arm_type = None
-            sub_id = self._map("sub", self._str(batch, "sub_id"), values.subscription_id, pa.string())
+            sub_id = self._map("sub", self._str(batch, "sub_id"), values.subscription_id, pa.string(), column=True)
             service_name = self._str(batch, "meter_category")
             fam = self._col(batch, "service_family")
             if fam is None:
-                service_category = self._map("svccat", service_name, values.service_category, pa.string())
+                service_category = self._map("svccat", service_name, values.service_category, pa.string(), column=True)
             else:
+                service_category = self._map(
+                    "svccat_m", service_name, values.meter_service_category, pa.string(), column=True
+                )
+            if fam is not None and service_category.null_count:  # ServiceFamily decides for unknown meters
                 pair = pc.binary_join_element_wise(
                     pc.fill_null(service_name, _EMPTY), pc.fill_null(fam, _EMPTY), _SEP, null_handling="replace"
                 )
                 service_category = self._map(
-                    "svccat2", pair, lambda s: values.service_category(*s.split("\x1f", 1)), pa.string()
+                    "svccat2", pair, lambda s: values.service_category(*s.split("\x1f", 1)), pa.string(), column=True
                 )
-            charge_category = self._map("cc", self._str(batch, "charge_type"), values.charge_category, pa.string())
-            frequency = self._map("cf", self._str(batch, "charge_frequency"), values.charge_frequency, pa.string())
-            pricing_category = self._map("pc", self._str(batch, "pricing_model"), values.pricing_category, pa.string())
+            charge_category = self._map(
+                "cc", self._str(batch, "charge_type"), values.charge_category, pa.string(), column=True
+            )
+            frequency = self._map(
+                "cf", self._str(batch, "charge_frequency"), values.charge_frequency, pa.string(), column=True
+            )
+            pricing_category = self._map(
+                "pc", self._str(batch, "pricing_model"), values.pricing_category, pa.string(), column=True
+            )
             commitment = self._str(batch, "benefit_id")
             region = self._lower(batch, "region")
-            provider = service_provider = self._const(MICROSOFT, n)
             reseller = self._col(batch, "reseller")  # MCA through a partner: the partner issues the invoice
-            issuer = provider if reseller is None else pc.if_else(pc.is_valid(reseller), reseller, provider)
+            if reseller is None:
+                provider = service_provider = issuer = self._const_column(MICROSOFT, n)
+            else:
+                provider = service_provider = self._const(MICROSOFT, n)
+                issuer = pc.if_else(pc.is_valid(reseller), reseller, provider)
 
         currency = self._str(batch, "currency")
         ok_cur = pc.is_valid(currency)
@@ -312,19 +365,21 @@ class Normalizer:
             for i in pc.indices_nonzero(pc.invert(ok_cur)).to_pylist():
                 rejects.append(Reject(i, header, f"missing billing currency in {header}"))
 
+        rid_raw = self._col(batch, "resource_id")
         resource_id = self._lower(batch, "resource_id")
+        if rid_raw is not None and _DICTIONARY:  # each distinct id is mapped once a batch, and stored so
+            resource_id = pc.dictionary_encode(resource_id)
         if arm_type is not None:
             rtype = lower(arm_type)
             rtype = pc.if_else(
-                pc.is_valid(rtype), rtype, self._map("rtype", resource_id, values.resource_type, pa.string())
+                pc.is_valid(rtype), rtype, _plain(self._map("rtype", resource_id, values.resource_type, pa.string()))
             )
         else:
             rtype = self._map("rtype", resource_id, values.resource_type, pa.string())
         if d.dataset != "focus":  # EA/MCA: the FOCUS ServiceName of the resource type, else MeterCategory
-            focus_service = self._map("svc", rtype, values.focus_service_name, pa.string())
+            focus_service = _plain(self._map("svc", rtype, values.focus_service_name, pa.string()))
             service_name = pc.if_else(pc.is_valid(focus_service), focus_service, service_name)
         rname = self._col(batch, "resource_name")
-        rid_raw = self._col(batch, "resource_id")
         if rid_raw is None:
             rname = self._null(n) if rname is None else rname
         elif rname is None:
@@ -333,14 +388,14 @@ class Normalizer:
             # derive names only where the export left ResourceName empty but has a resource id
             need = pc.and_(pc.is_null(rname), pc.is_valid(rid_raw))
             if pc.any(need).as_py():
-                derived = self._map("rname", rid_raw, values.resource_name, pa.string())
+                derived = _plain(self._map("rname", rid_raw, values.resource_name, pa.string()))
                 rname = pc.if_else(need, derived, rname)
 
         rg = self._lower(batch, "rg")
         if rg.null_count and resource_id.null_count < n:
             # an Azure row whose export left the resource group out: take it from the ARM id. Other clouds
             # have no resource groups (AWS ARNs, Google Cloud resource names): theirs stays null on purpose.
-            from_id = self._map("rg", resource_id, _resource_group_of, pa.string())
+            from_id = _plain(self._map("rg", resource_id, _resource_group_of, pa.string()))
             rg = pc.if_else(pc.is_valid(rg), rg, from_id)
 
         tags = self._tags(batch)
@@ -355,56 +410,114 @@ class Normalizer:
             scope_src = self._col(batch, "billing_account")
             if scope_src is not None:
                 scope_src = self._map("scope", scope_src, values.scope_id, pa.string())
-            scope = sub_id if scope_src is None else pc.if_else(pc.is_valid(scope_src), scope_src, sub_id)
-            scope = pc.fill_null(scope, _UNKNOWN)
+            if scope_src is None:
+                scope = _plain(sub_id)
+            elif scope_src.null_count:
+                scope = pc.if_else(pc.is_valid(scope_src), scope_src, _plain(sub_id))
+            else:
+                scope = scope_src
+            if scope.null_count:
+                scope = pc.fill_null(scope, _UNKNOWN)
         start_key = "start" if d.dataset == "focus" else "date"
         day = self._map("day", self._str(batch, start_key), _day_of, pa.string())
-        month = pc.utf8_slice_codeunits(day, 0, 7)
         bps_raw = self._col(batch, "billing_period_start")
-        if bps_raw is not None:
-            bps_month = self._map("bpmonth", bps_raw, _month_of, pa.string())
-            month = pc.if_else(pc.is_valid(bps_month), bps_month, month)
+        bps_month = None if bps_raw is None else self._map("bpmonth", bps_raw, _month_of, pa.string())
+        if bps_month is None:
+            month = pc.utf8_slice_codeunits(day, 0, 7)
+        elif bps_month.null_count:  # the charge date's month where the billing period is missing
+            month = pc.if_else(pc.is_valid(bps_month), bps_month, pc.utf8_slice_codeunits(day, 0, 7))
+        else:
+            month = bps_month
 
-        table = pa.Table.from_arrays(
-            [
-                start,
-                end,
-                billed,
-                effective,
-                currency,
-                sub_id,
-                self._str(batch, "sub_name"),
-                rg,
-                resource_id,
-                rname,
-                rtype,
-                service_name,
-                service_category,
-                region,
-                charge_category,
-                frequency,
-                pricing_category,
-                qty,
-                self._str(batch, "unit"),
-                tags,
-                commitment,
-                provider,
-                service_provider,
-                issuer,
-                self._const(self.run_id, n),
-                self._const(self.source_file, n),
-                scope,
-                month,
-                day,
-            ],
-            schema=FRAME_SCHEMA.append(pa.field("_scope", pa.string()))
-            .append(pa.field("_month", pa.string()))
-            .append(pa.field("_day", pa.string())),
-        )
+        columns = [
+            start,
+            end,
+            billed,
+            effective,
+            currency,
+            sub_id,
+            self._str(batch, "sub_name"),
+            rg,
+            resource_id,
+            rname,
+            rtype,
+            service_name,
+            service_category,
+            region,
+            charge_category,
+            frequency,
+            pricing_category,
+            qty,
+            self._str(batch, "unit"),
+            tags,
+            commitment,
+            provider,
+            service_provider,
+            issuer,
+            self._const_column(self.run_id, n),
+            self._const_column(self.source_file, n),
+            scope,
+            month,
+            day,
+        ]
+        table = pa.Table.from_arrays(columns, schema=_schema_of(columns))
         ok = pc.and_(pc.and_(pc.and_(ok_start, ok_end), pc.and_(ok_cost, ok_cur)), ok_qty)
         if rejects:
             table = table.filter(ok)
         return table, rejects
+
+
+_HELPERS = FRAME_SCHEMA.append(pa.field("_scope", pa.string())).append(pa.field("_month", pa.string()))
+_HELPERS = _HELPERS.append(pa.field("_day", pa.string()))
+
+
+def _schema_of(columns: list[pa.Array]) -> pa.Schema:
+    """The frame's schema (and the helper columns'), except that a text column may be dictionary-encoded."""
+    return pa.schema(
+        [
+            pa.field(f.name, col.type) if pa.types.is_dictionary(col.type) and col.type.value_type == f.type else f
+            for f, col in zip(_HELPERS, columns, strict=True)
+        ]
+    )
+
+
+def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """``table`` (normalized, ``schema``'s columns) with ``schema``'s types: a text column dictionary-encoded
+    or decoded to match (a file's batches may differ, e.g. a batch of one value; the values are unchanged)."""
+    if table.schema.equals(schema):
+        return table
+    columns = []
+    for f in schema:
+        col = table[f.name]
+        if col.type != f.type:
+            col = pc.dictionary_encode(col) if pa.types.is_dictionary(f.type) else col.cast(f.type)
+        columns.append(col)
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def _plain(arr: pa.Array) -> pa.Array:
+    """A dictionary-encoded array as plain values (a column mixed with plain ones by ``if_else``)."""
+    return arr.cast(arr.type.value_type) if pa.types.is_dictionary(arr.type) else arr
+
+
+_FLOAT_BYTES = b"0123456789.+-"
+
+
+def _plain_floats(arr: pa.Array) -> pa.Array | None:
+    """The values as float64 when every text is made of digits, signs and points only and Arrow's float
+    parser takes each whole, else None (then the strict pattern decides, row by row).
+
+    A fast path for the strict number check: such a text that parses is a ``values.QUANTITY_PATTERN``
+    number without exponent (the parser wants a digit, at most one point, a sign only in front), and it
+    parses to the float the slow path's cast gives it. Whitespace, exponents, NaN, inf, ``1_000`` and other
+    scripts' digits all contain another byte: they go the slow way, which names the rejected values.
+    """
+    if not only_bytes(arr, _FLOAT_BYTES):
+        return None
+    try:
+        return pc.cast(arr, pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
 
 
 def _strict_decimals(arr: pa.Array) -> pa.Array | None:
@@ -427,6 +540,21 @@ def _strict_decimals(arr: pa.Array) -> pa.Array | None:
         if b"e" in text or b"E" in text:
             return None
     return dec
+
+
+def _json_objects(arr: pa.Array) -> pa.Array:
+    """Tag texts as JSON object strings: trimmed, empty ones null, missing outer braces added (vectorized)."""
+    arr = pc.utf8_trim_whitespace(arr)
+    empty = pc.is_in(arr, value_set=_EMPTY_TAGS)
+    if pc.any(empty).as_py():
+        arr = pc.if_else(empty, _NULL_STR, arr)
+    has_braces = pc.starts_with(arr, "{")
+    if pc.all(has_braces).as_py():  # FOCUS: JSON objects already (nulls stay null)
+        return arr
+    braced = pc.binary_join_element_wise(_LBRACE, arr, _RBRACE, _EMPTY)
+    if not pc.any(has_braces).as_py():  # EA/MCA: none has its braces
+        return braced
+    return pc.if_else(has_braces, arr, braced)
 
 
 def _resource_group_of(resource_id: str | None) -> str | None:

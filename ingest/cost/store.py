@@ -43,12 +43,20 @@ POINTER = "_current.json"
 
 def _parquet_options(schema: pa.Schema) -> dict[str, Any]:
     """Snappy; dictionary encoding for string columns only; statistics for the time column only
-    (what readers filter on). About a third cheaper to write than pyarrow's defaults."""
+    (what readers filter on). About a third cheaper to write than pyarrow's defaults.
+
+    A dictionary-encoded text column (the ingest hands some over so) is stored as the same Parquet text
+    column, without the Arrow schema, which would make every reader get it back dictionary-encoded: read
+    without it, the file has the plain cost frame's types, as files written before do."""
     import pyarrow as pa
 
-    strings = [f.name for f in schema if pa.types.is_string(f.type)]
+    dicts = [f.name for f in schema if pa.types.is_dictionary(f.type) and pa.types.is_string(f.type.value_type)]
+    strings = [f.name for f in schema if pa.types.is_string(f.type)] + dicts
     stats = [n for n in ("ChargePeriodStart",) if n in schema.names]
-    return {"compression": "snappy", "use_dictionary": strings, "write_statistics": stats}
+    options: dict[str, Any] = {"compression": "snappy", "use_dictionary": strings, "write_statistics": stats}
+    if dicts:
+        options["store_schema"] = False
+    return options
 
 
 _UNSAFE = re.compile(r"[^a-z0-9._-]+")

@@ -18,6 +18,7 @@ __all__ = [
     "charge_category",
     "charge_frequency",
     "focus_service_name",
+    "meter_service_category",
     "normalize_tags",
     "parse_date",
     "pricing_category",
@@ -297,12 +298,16 @@ _CATEGORY_BY_FAMILY: dict[str, str] = {
 }
 
 
+def meter_service_category(meter_category: str | None) -> str | None:
+    """The FOCUS ServiceCategory of a known MeterCategory, else None (then ServiceFamily decides)."""
+    return _CATEGORY_BY_METER.get(meter_category.strip().lower()) if meter_category else None
+
+
 def service_category(meter_category: str | None, service_family: str | None = None) -> str:
     """FOCUS ServiceCategory from MeterCategory, falling back to ServiceFamily, else Other."""
-    if meter_category:
-        cat = _CATEGORY_BY_METER.get(meter_category.strip().lower())
-        if cat:
-            return cat
+    cat = meter_service_category(meter_category)
+    if cat:
+        return cat
     if service_family:
         cat = _CATEGORY_BY_FAMILY.get(service_family.strip().lower())
         if cat:

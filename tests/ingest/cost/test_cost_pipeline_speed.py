@@ -14,6 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -21,7 +22,8 @@ import pytest
 
 from bench.ingest.generate import write_ea_export
 from ingest.cost import ingest_paths, normalize, reader
-from ingest.cost.arrow_util import lower
+from ingest.cost import values as cost_values
+from ingest.cost.arrow_util import all_ascii, lower
 from ingest.cost.store import PartWriter
 
 ROWS = 6_000
@@ -88,6 +90,20 @@ def _frame(out: Path) -> pa.Table:
     return pa.concat_tables(pq.read_table(f) for f in files)  # written in file order, both times
 
 
+def _vary(path: Path, every: int, column: str, value: Callable[[str], str]) -> None:
+    """Rewrite ``column`` of every ``every``-th data line (from line 2) with ``value(old)``."""
+    lines = path.read_text(encoding="utf-8-sig").splitlines()
+    header = next(csv.reader([lines[0]]))
+    col = header.index(column)
+    for i in range(1, len(lines), every):
+        row = next(csv.reader([lines[i]]))
+        row[col] = value(row[col])
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="").writerow(row)
+        lines[i] = buf.getvalue()
+    path.write_text("\ufeff" + "\n".join(lines) + "\n", encoding="utf-8")
+
+
 def test_fast_paths_write_exactly_the_slow_paths_parquet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _small_blocks(monkeypatch)
     path = tmp_path / "ea.csv"
@@ -97,17 +113,41 @@ def test_fast_paths_write_exactly_the_slow_paths_parquet(tmp_path: Path, monkeyp
     for i in range(50, len(lines), 997):
         lines[i] = lines[i].replace("/resourceGroups/", "/resourceGroups/RG-ÄÖ-İ-")
     path.write_text("\ufeff" + "\n".join(lines) + "\n", encoding="utf-8")
+    # and in some batches: a quantity with spaces (the float fast path steps aside), tags with spaces or
+    # empty, a meter category no table knows (ServiceFamily decides), a second billing month (two
+    # partitions from one batch), a missing billing period (the charge date's month) and a missing
+    # billing account (the subscription's partition)
+    _vary(path, 1_303, "Quantity", lambda q: f" {q} ")
+    _vary(path, 211, "Tags", lambda t: f"  {t} ")
+    _vary(path, 1_709, "Tags", lambda _t: "{}")
+    _vary(path, 907, "MeterCategory", lambda _m: "Quantum Widgets")
+    _vary(path, 13, "BillingPeriodStartDate", lambda _d: "04/01/2024")
+    _vary(path, 2_111, "BillingPeriodStartDate", lambda _d: "")
+    _vary(path, 1_901, "BillingAccountId", lambda _a: "")  # scoped by the subscription instead
     fast = ingest_paths([path], tmp_path / "fast")
     monkeypatch.setattr(normalize, "_strict_decimals", lambda _arr: None)
+    monkeypatch.setattr(normalize, "_plain_floats", lambda _arr: None)
     monkeypatch.setattr(normalize, "lower", pc.utf8_lower)
     monkeypatch.setattr(normalize, "_CONSTANT_BATCHES", False)
+    monkeypatch.setattr(normalize, "_DICTIONARY", False)
+    monkeypatch.setattr(cost_values, "meter_service_category", lambda _m: None)
     slow = ingest_paths([path], tmp_path / "slow")
     assert fast.billed_cost == slow.billed_cost == {"USD": total}
     assert fast.rows == slow.rows == ROWS
+    assert fast.rows_rejected == slow.rows_rejected == 0
     a, b = _frame(tmp_path / "fast"), _frame(tmp_path / "slow")
-    assert a.schema == b.schema
+    assert a.schema == b.schema == normalize.FRAME_SCHEMA
     assert a.equals(b)
     assert any("/resourcegroups/rg-äö-" in (v or "") for v in a["ResourceId"].to_pylist())
+    assert {"2024-04", "2024-05"} <= {p.name.split("=")[1] for p in (tmp_path / "fast").glob("scope=*/month=*")}
+    assert len(list((tmp_path / "fast").glob("scope=*"))) > 1  # the billing account's and subscriptions'
+    # the fast run handed ResourceId, Tags and the constants to the writer dictionary-encoded
+    fast_file = sorted((tmp_path / "fast").glob("scope=*/month=2024-05/dataset=*/runs/*/*.parquet"))[0]
+    kinds = {
+        name: pq.ParquetFile(fast_file).metadata.row_group(0).column(i).encodings
+        for i, name in enumerate(normalize.FRAME_SCHEMA.names)
+    }
+    assert all("PLAIN_DICTIONARY" in kinds[c] or "RLE_DICTIONARY" in kinds[c] for c in ("ResourceId", "Tags"))
 
 
 def test_a_batch_of_one_value_maps_as_the_per_value_lookup_does(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -154,6 +194,39 @@ def test_lower_matches_utf8_lower_on_ascii_and_other_text() -> None:
         assert lower(chunked).equals(pc.utf8_lower(chunked))
     mixed = pa.array(["ÄBC", "ABC"])
     assert lower(mixed.slice(1)).to_pylist() == ["abc"]  # a slice whose neighbour is not ASCII
+
+
+def test_float_fast_path_agrees_with_the_pattern() -> None:
+    from ingest.cost.values import QUANTITY_PATTERN
+
+    samples = ["1", "-1.5", "+.5", "5.", ".", "-", "+", "1.2.3", "1-2", "--1", "1e5", "1E-5", "NaN", "inf", "-inf"]
+    samples += ["1e00005", "nan", "1_000", " 1", "1 ", "0x10", "١٢", "", "00012.5000"]
+    for s in samples:
+        fast = normalize._plain_floats(pa.array([s]))
+        matched = pc.match_substring_regex(pa.array([s]), QUANTITY_PATTERN)[0].as_py()
+        if fast is not None:
+            assert matched, s
+            assert fast.to_pylist() == [float(s)], s
+    both = pa.chunked_array([pa.array(["1.25", None]), pa.array(["x", "-3"]).slice(1)])
+    got = normalize._plain_floats(both)  # a slice's neighbour ("x") is not its text
+    assert got is not None
+    assert got.to_pylist() == [1.25, None, -3.0]
+    assert normalize._plain_floats(pa.array(["1.25", "NaN"])) is None
+
+
+def test_redictionary_dedupes_and_nulls_what_the_mapping_merges() -> None:
+    from ingest.cost.arrow_util import dictionary_of, redictionary
+
+    raw = pa.chunked_array([pa.array(["A", "a", None, "b"]), pa.array(["B", "c", "a"])])
+    enc = pc.dictionary_encode(raw)
+    mapped = pc.utf8_lower(dictionary_of(enc))
+    mapped = pc.if_else(pc.equal(mapped, "c"), pa.scalar(None, pa.string()), mapped)  # "c" maps to nothing
+    out = redictionary(enc, mapped)
+    assert out.to_pylist() == ["a", "a", None, "b", "b", None, "a"]
+    for chunk in out.chunks:  # the writer takes a dictionary as it is only when unique and without nulls
+        assert chunk.dictionary.null_count == 0
+        assert len(pc.unique(chunk.dictionary)) == len(chunk.dictionary)
+        assert chunk.dictionary.equals(out.chunks[0].dictionary)
 
 
 def test_strict_decimal_fast_path_agrees_with_the_pattern() -> None:
@@ -223,3 +296,62 @@ def test_invalid_utf8_in_a_middle_block_refuses_the_file_naming_column_and_recor
     ok = ingest_paths([path], tmp_path / "out2")  # valid non-ASCII text is ingested as it is
     assert ok.files_failed == 0
     assert ok.rows == ROWS
+
+
+def test_a_store_of_files_written_before_and_after_reads_as_one_written_plain(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Files written with dictionary-encoded columns (without the Arrow schema) and files written before, all
+    text, in one store: every reader gets the plain cost frame, exactly as from a store written all plain."""
+    from ingest.cost import load_costs
+    from ingest.cost.store import cost_accounts
+    from ingest.cost.summary import summarize
+
+    april, may = tmp_path / "april" / "ea.csv", tmp_path / "may" / "ea.csv"
+    for path, month, seed in ((april, "2024-04", 21), (may, "2024-05", 22)):
+        path.parent.mkdir()
+        write_ea_export(path, 3_000, seed=seed, month=month)
+    mixed, plain = tmp_path / "mixed", tmp_path / "plain"
+    monkeypatch.setattr(normalize, "_DICTIONARY", False)  # as written before: text columns only
+    for path in (april, may):
+        assert ingest_paths([path], plain).errors == []
+    assert ingest_paths([april], mixed).errors == []
+    monkeypatch.setattr(normalize, "_DICTIONARY", True)
+    assert ingest_paths([may], mixed).errors == []
+    new = sorted(mixed.glob("scope=*/month=2024-05/dataset=*/runs/*/*.parquet"))
+    old = sorted(mixed.glob("scope=*/month=2024-04/dataset=*/runs/*/*.parquet"))
+    assert new
+    assert old
+    assert pq.read_schema(new[0]).equals(pq.read_schema(old[0]))  # one schema for readers, whatever the writer
+    assert pq.read_schema(new[0]).equals(normalize.FRAME_SCHEMA)
+    for aggregate, categorical in ((False, False), (True, False), (True, True)):
+        got = load_costs(mixed, aggregate=aggregate, categorical=categorical)
+        want = load_costs(plain, aggregate=aggregate, categorical=categorical)
+        keys = ["ChargePeriodStart", "ResourceId", "BilledCost", "ConsumedQuantity"]
+        got = got.sort_values(keys, ignore_index=True)
+        want = want.sort_values(keys, ignore_index=True)
+        pd.testing.assert_frame_equal(got, want)
+    assert cost_accounts(mixed) == cost_accounts(plain)
+    for by in ("day", "subscription", "service"):
+        assert summarize(mixed, by) == summarize(plain, by)
+
+
+def test_the_parse_thread_only_parses_the_utf8_check_runs_on_the_normalise_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The parse thread bounds the wall time (Arrow's CSV parse runs on it): the per-block UTF-8 check of the
+    parsed text runs beside the normalisation instead, on every block, in order."""
+    _small_blocks(monkeypatch)
+    path = tmp_path / "ea.csv"
+    write_ea_export(path, ROWS, seed=15)
+    threads: list[str] = []
+
+    def spy(arr: Any) -> bool:
+        threads.append(threading.current_thread().name)
+        return all_ascii(arr)
+
+    monkeypatch.setattr("ingest.cost.reader.all_ascii", spy)
+    summary = ingest_paths([path], tmp_path / "out")
+    assert summary.rows == ROWS
+    assert threads
+    assert set(threads) == {"vigil-normalize"}
