@@ -58,6 +58,24 @@ def test_every_command_shows_examples_of_itself_with_options_it_has(path: tuple[
             assert f"{opt} " in help_text or f"{opt}," in help_text, (ex, opt)
 
 
+def _summary(cmd: Any) -> str:
+    """What a group's command list shows for ``cmd``: its short help, else its help's first paragraph."""
+    text = cmd.short_help or cmd.help or ""
+    return str(text).split("\n\n", 1)[0].strip()
+
+
+@pytest.mark.parametrize("path", COMMANDS, ids=[" ".join(p) for p in COMMANDS])
+def test_every_command_summary_is_one_line(path: tuple[str, ...]) -> None:
+    """Rich keeps a docstring's line breaks in the command list, so a first paragraph written over two
+    source lines shows as a sentence broken in mid-table (`vigil --help` showed "an 8-week" then a gap)."""
+    cmd: Any = get_command(app)
+    for name in path:
+        cmd = cmd.commands[name]
+    summary = _summary(cmd)
+    assert summary, f"vigil {' '.join(path)} has no help"
+    assert "\n" not in summary, f"vigil {' '.join(path)}: the summary spans lines: {summary!r}"
+
+
 @pytest.fixture(scope="module")
 def demo_cwd(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The folder of `make demo` and `vigil init`: out/ and vigil.yaml."""

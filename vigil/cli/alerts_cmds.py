@@ -166,9 +166,11 @@ def dispatch(
     ),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
-    """Deliver the notifications waiting in the alerts queue (one pass), with the Function App's
-    own queue handler (``vigil.handlers.dispatch_alert``). A message that fails stays queued
-    for the next pass; after 5 failed passes it moves to the poison queue, as in Azure."""
+    """Deliver the notifications waiting in the alerts queue (one pass).
+
+    The Function App's own queue handler (``vigil.handlers.dispatch_alert``) delivers them. A message
+    that fails stays queued for the next pass; after 5 failed passes it moves to the poison queue, as
+    in Azure."""
     from vigil import handlers
     from vigil.runtime_local import LocalRuntime, local_link_signing
 

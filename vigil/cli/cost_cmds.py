@@ -81,8 +81,9 @@ def costs_summary(
         "anomalies` reads).",
     ),
 ) -> None:
-    """Totals of the stored costs (BilledCost and EffectiveCost) grouped by day, service, resource group
-    or subscription, exact to the cent."""
+    """Totals of the stored costs (BilledCost and EffectiveCost), exact to the cent.
+
+    Grouped by day, service, resource group, subscription, provider or invoice issuer (--by)."""
     if by not in _BY:
         raise typer.BadParameter(f"--by must be one of {', '.join(_BY)}")
     if series is not None and by != "day":

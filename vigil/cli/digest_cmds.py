@@ -40,8 +40,10 @@ def digest(
         None, "--config", help="vigil.yaml: its display currency (display:) is shown beside the figures."
     ),
 ) -> None:
-    """Render the weekly finance digest: week totals, month to date against budget and forecast, an 8-week
-    daily spend chart, top movers, the week's anomalies, idle waste and drift."""
+    """Render the weekly finance digest (HTML, optionally an email and JSON).
+
+    Week totals, month to date against budget and forecast, an 8-week daily spend chart, top movers,
+    the week's anomalies, idle waste and drift."""
     from alerts.digest import DigestError, build_digest, load_findings, parse_scope, parse_week, render
     from ingest.cost import load_costs
     from vigil.cli.common import load_config_or_exit
