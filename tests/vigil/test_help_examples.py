@@ -4,6 +4,7 @@ that is not shown, or no longer works, fails here."""
 
 from __future__ import annotations
 
+import inspect
 import re
 import shlex
 from pathlib import Path
@@ -74,6 +75,20 @@ def test_every_command_summary_is_one_line(path: tuple[str, ...]) -> None:
     summary = _summary(cmd)
     assert summary, f"vigil {' '.join(path)} has no help"
     assert "\n" not in summary, f"vigil {' '.join(path)}: the summary spans lines: {summary!r}"
+
+
+@pytest.mark.parametrize("path", COMMANDS, ids=[" ".join(p) for p in COMMANDS])
+def test_help_paragraphs_wrap_at_the_console_width(path: tuple[str, ...]) -> None:
+    """Typer's rich help keeps single line breaks after the first paragraph: a docstring wrapped at the
+    source's width showed as lines broken twice (`vigil ingest cost --help`: "(bad" then "rows go to the"
+    on a line of its own). Each paragraph of the help that Typer renders is one line, which the console
+    wraps at its width; only list items (``- ``) start lines of their own."""
+    cmd: Any = get_command(app)
+    for name in path:
+        cmd = cmd.commands[name]
+    for para in inspect.cleandoc(cmd.help or "").partition("\f")[0].split("\n\n"):
+        lines = para.splitlines()
+        assert all(ln.lstrip().startswith("- ") for ln in lines[1:]), (path, para)
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ listed in :data:`NOT_RUN` are not run there, each for the reason given.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
 from typing import Any
 
@@ -84,8 +85,28 @@ def _epilog(lines: list[str]) -> str:
     return "\n\n".join(["Examples (in the folder of `make demo` and `vigil init`):", *(f"  {x}" for x in lines)])
 
 
+def _reflow(doc: str) -> str:
+    """``doc`` with each paragraph on one line, so the console wraps it at its own width.
+
+    Typer's rich help keeps a docstring's single line breaks after the first paragraph, so text wrapped at
+    the source's width came out broken twice (the source's breaks inside the console's). Lines that begin a
+    list item (``- ``) stay on lines of their own.
+    """
+    paragraphs = []
+    for para in inspect.cleandoc(doc).split("\n\n"):
+        lines: list[str] = []
+        for line in para.splitlines():
+            if lines and not line.lstrip().startswith("- "):
+                lines[-1] = f"{lines[-1]} {line.strip()}"
+            else:
+                lines.append(line.strip())
+        paragraphs.append("\n".join(lines))
+    return "\n\n".join(paragraphs)
+
+
 def add_examples(app: Any, path: tuple[str, ...] = ()) -> None:
-    """Set each command's ``--help`` epilog from :data:`EXAMPLES` (every command must have one)."""
+    """Set each command's ``--help`` epilog from :data:`EXAMPLES` (every command must have one), and its help
+    from its docstring with each paragraph on one line (:func:`_reflow`)."""
     from typer.main import get_command_name
 
     for info in app.registered_commands:
@@ -94,6 +115,9 @@ def add_examples(app: Any, path: tuple[str, ...] = ()) -> None:
         if key not in EXAMPLES:
             raise KeyError(f"vigil {' '.join(key)}: no --help example in vigil/cli/examples.py")
         info.epilog = _epilog(EXAMPLES[key])
+        doc = info.help or inspect.getdoc(info.callback)
+        if doc:
+            info.help = _reflow(doc)
     for group in app.registered_groups:
         sub = group.typer_instance
         add_examples(sub, (*path, group.name or sub.info.name))
