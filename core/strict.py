@@ -2,15 +2,52 @@
 
 from __future__ import annotations
 
+import difflib
 import re
+import types
+import typing
+from collections.abc import Sequence
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-__all__ = ["StrictModel", "config_error_summary"]
+__all__ = ["StrictModel", "config_error_summary", "unknown_key_hint"]
 
 
 class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def _models(annotation: Any) -> list[type[BaseModel]]:
+    """The models an annotation can hold: itself, or inside a list, a dict's values, an Optional or a union."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is typing.Annotated:
+        return _models(args[0])
+    if origin in (dict, typing.Union, types.UnionType, list, tuple, set, frozenset) or (
+        origin is not None and isinstance(origin, type) and issubclass(origin, Sequence)
+    ):
+        return [m for a in (args[1:] if origin is dict else args) for m in _models(a)]
+    return []
+
+
+def unknown_key_hint(model: type[BaseModel], loc: Sequence[int | str]) -> str:
+    """`` (did you mean 'x'?)`` for an unknown key at ``loc`` (pydantic's error location, the key last)
+    when a key the model allows there is close to it (difflib's ratio >= 0.75), else ``""``."""
+    candidates: list[type[BaseModel]] = [model]
+    for part in loc[:-1]:
+        fields = [
+            m.model_fields.get(str(part)) or next((f for f in m.model_fields.values() if f.alias == part), None)
+            for m in candidates
+        ]
+        nxt = [sub for f in fields if f is not None for sub in _models(f.annotation)]
+        # no field of that name: a list index or a dict's key (a name the user chose) - the same models
+        candidates = nxt or candidates
+    keys = sorted({f.alias or name for m in candidates for name, f in m.model_fields.items()})
+    match = difflib.get_close_matches(str(loc[-1]), keys, n=1, cutoff=0.75) if loc else []
+    return f" (did you mean {match[0]!r}?)" if match else ""
 
 
 def config_error_summary(exc: BaseException) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import Field, ValidationError, field_validator
 
 from alerts.config import AlertingConfig, DigestConfig
-from core.strict import StrictModel
+from core.strict import StrictModel, unknown_key_hint
 from detectors.config import DetectorsConfig
 from ingest.config import SourcesConfig
 
@@ -71,7 +71,7 @@ def parse_config(data: Any, source: str = "<config>", *, base_dir: Path | None =
         for err in exc.errors():
             msg = err["msg"]
             if err["type"] == "extra_forbidden":
-                msg = "unknown key"
+                msg = "unknown key" + unknown_key_hint(VigilConfig, tuple(err["loc"]))
             elif msg.startswith("Value error, "):
                 msg = msg.removeprefix("Value error, ")
             path = _path(tuple(err["loc"]))

@@ -122,6 +122,29 @@ def test_unknown_field_is_rejected_with_its_path() -> None:
 
 
 @pytest.mark.parametrize(
+    ("extra", "path", "message"),
+    [
+        ({"sources": {"cost_exports": {"acount_url": "x"}}}, "sources.cost_exports.acount_url", "'account_url'"),
+        ({"route": {"receiver": "a", "group_wiat": "1s"}}, "route.group_wiat", "'group_wait'"),
+        ({"route": {"receiver": "a", "routes": [{"matcher": []}]}}, "route.routes[0].matcher", "'matchers'"),
+        ({"receivers": [{"name": "a", "webhook_configs": [{"urll": "http://x"}]}]}, "", "'url'"),
+        ({"receivers": [{"name": "a", "email_config": []}]}, "receivers[0].email_config", "'email_configs'"),
+        ({"detectors": {"idel": {}}}, "detectors.idel", "'idle'"),
+    ],
+)
+def test_an_unknown_key_close_to_a_known_one_says_which(extra: dict[str, object], path: str, message: str) -> None:
+    data: dict[str, object] = {"route": {"receiver": "a"}, "receivers": [{"name": "a"}], **extra}
+    errs = dict(_errors(data))
+    path = path or "receivers[0].webhook_configs[0].urll"
+    assert errs[path] == f"unknown key (did you mean {message}?)", errs
+
+
+def test_an_unknown_key_far_from_every_known_one_gets_no_guess() -> None:
+    errs = dict(_errors({"route": {"receiver": "a"}, "receivers": [{"name": "a"}], "colour": "red"}))
+    assert errs["colour"] == "unknown key"
+
+
+@pytest.mark.parametrize(
     ("data", "needle"),
     [
         ({"route": {"group_by": ["a"]}, "receivers": [{"name": "a"}]}, "root route must specify a default receiver"),
