@@ -89,6 +89,7 @@ def test_help_paragraphs_wrap_at_the_console_width(path: tuple[str, ...]) -> Non
     for para in inspect.cleandoc(cmd.help or "").partition("\f")[0].split("\n\n"):
         lines = para.splitlines()
         assert all(ln.lstrip().startswith("- ") for ln in lines[1:]), (path, para)
+    assert "``" not in (cmd.help or ""), f"vigil {' '.join(path)}: reST literal shown as typed"
 
 
 @pytest.fixture(scope="module")

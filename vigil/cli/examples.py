@@ -90,7 +90,7 @@ def _reflow(doc: str) -> str:
 
     Typer's rich help keeps a docstring's single line breaks after the first paragraph, so text wrapped at
     the source's width came out broken twice (the source's breaks inside the console's). Lines that begin a
-    list item (``- ``) stay on lines of their own.
+    list item (``- ``) stay on lines of their own. reST literals (double backquotes) show as Markdown's single ones.
     """
     paragraphs = []
     for para in inspect.cleandoc(doc).split("\n\n"):
@@ -100,7 +100,7 @@ def _reflow(doc: str) -> str:
                 lines[-1] = f"{lines[-1]} {line.strip()}"
             else:
                 lines.append(line.strip())
-        paragraphs.append("\n".join(lines))
+        paragraphs.append("\n".join(lines).replace("``", "`"))
     return "\n\n".join(paragraphs)
 
 
