@@ -28,8 +28,12 @@ class ConfigError(ValueError):
     def __init__(self, source: str, errors: list[tuple[str, str]]) -> None:
         self.source = source
         self.errors = errors
-        lines = [f"{source}: invalid configuration ({len(errors)} error(s))"]
-        lines += [f"  {path}: {msg}" for path, msg in errors]
+        if [path for path, _ in errors] == ["<file>"]:  # not read at all: no key paths to list
+            hint = " (`vigil init --out PATH` writes a starter file)" if "No such file" in errors[0][1] else ""
+            lines = [f"{source}: cannot read the configuration: {errors[0][1]}{hint}"]
+        else:
+            lines = [f"{source}: invalid configuration ({len(errors)} error(s))"]
+            lines += [f"  {path}: {msg}" for path, msg in errors]
         super().__init__("\n".join(lines))
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,17 +50,49 @@ def _resolve_now(value: str | None, data: Path | None = None) -> datetime:
     return datetime.now(UTC)
 
 
-def _emit_findings(findings: Iterable[Finding], *, as_json: bool) -> int:
-    """One JSON line per finding (``--json``), or a short table line each. Returns the count."""
-    count = 0
+def _overspend_amount(f: Finding) -> str:
+    """The money a finding is about: a budget's spend against its amount, else the excess over expected."""
+    ev, cur = f.evidence, f.evidence.get("currency", "")
+    if ev.get("amount") is not None and ev.get("actual") is not None:  # a budget
+        amount = float(ev["amount"])
+        forecast = ev.get("forecast")
+        if f.labels.get("threshold", "").startswith("forecast") and isinstance(forecast, dict):
+            total = float(forecast["total"])
+            return f"forecast {total:,.2f} of {amount:,.2f} {cur} ({total / amount * 100:.1f}%)"
+        return f"{float(ev['actual']):,.2f} of {amount:,.2f} {cur} ({ev.get('actual_percent', 0):g}%)"
+    if ev.get("impact") is not None:
+        return f"{float(ev['impact']):+,.2f} {cur}"
+    return ""
+
+
+def _overspend_scope(f: Finding) -> str:
+    """A budget's name and threshold (``all (actual>=80%)``), else the scope the anomaly is on."""
+    if f.labels.get("budget"):
+        return f"{f.labels['budget']} ({f.labels.get('threshold', '')})"
+    return f.labels.get("scope", f.resource.id)
+
+
+def _emit_findings(
+    findings: Iterable[Finding],
+    *,
+    as_json: bool,
+    columns: dict[str, Callable[[Finding], str]],
+    right: frozenset[int] = frozenset(),
+) -> int:
+    """One JSON line per finding (``--json``), or an aligned table of ``columns`` (header -> cell). Cells are
+    untrusted text (scopes, service and resource names come from cost exports and ARM), so control
+    characters are stripped before they reach the terminal. Returns the count."""
+    from core.untrusted import strip_controls
+    from vigil.cli.common import table
+
+    rows = []
     for f in findings:
-        count += 1
         if as_json:
             sys.stdout.write(json.dumps(f.to_dict(), sort_keys=True, default=str) + "\n")
-        else:
-            scope = f.labels.get("scope", f.resource.id)
-            typer.echo(f"{f.status.value:8} {f.rule:28} {scope}  {f.annotations.get('summary', '')}")
-    return count
+        rows.append([strip_controls(cell(f)) for cell in columns.values()])
+    if rows and not as_json:
+        typer.echo(table(list(columns), rows, right=right))
+    return len(rows)
 
 
 # ---------------------------------------------------------------- detect anomalies
@@ -211,7 +243,16 @@ def overspend(
         findings = detect(costs, config=cfg.detectors.overspend, now=when, days=days)
     if costs.empty:
         typer.echo(f"warning: {data}: no cost rows found", err=True)
-    n = _emit_findings(findings, as_json=as_json)
+    table_columns: dict[str, Callable[[Finding], str]] = {
+        "STATUS": lambda f: f.status.value,
+        "SEVERITY": lambda f: f.severity.value,
+        "RULE": lambda f: f.rule,
+        "KIND": lambda f: f.labels.get("scope_kind", ""),
+        "SCOPE": _overspend_scope,
+        "DAY": lambda f: str(f.evidence.get("day") or f.evidence.get("crossed_on") or ""),
+        "AMOUNT": _overspend_amount,
+    }
+    n = _emit_findings(findings, as_json=as_json, columns=table_columns, right=frozenset({6}))
     firing = sum(1 for f in findings if f.status.value == "firing")
     typer.echo(f"{n} finding(s), {firing} firing, at {when.isoformat()}", err=True)
 
@@ -230,6 +271,11 @@ def _idle_line(f: Finding) -> dict[str, Any]:
         waste_basis=f.annotations.get("waste_basis"),
     )
     return out
+
+
+def _idle_waste(f: Finding) -> str:
+    waste = f.annotations.get("monthly_waste")
+    return f"{float(waste):,.2f} {f.annotations.get('currency', '')}" if waste else ""
 
 
 @app.command("idle")
@@ -289,13 +335,18 @@ def idle(
             previous=before if previous is not None else None,
         )
     shown = [f for f in findings if show_all or f.status is Status.FIRING]
-    for f in shown:
-        if as_json:
+    if as_json:
+        for f in shown:
             sys.stdout.write(json.dumps(_idle_line(f), sort_keys=True, default=str) + "\n")
-        else:
-            waste = f.annotations.get("monthly_waste")
-            money = f"{waste} {f.annotations.get('currency', '')}/month ({f.annotations.get('waste_basis')})"
-            typer.echo(f"{f.status.value:8} {f.rule:28} {f.resource.id}  {money if waste else ''}")
+    else:
+        table_columns: dict[str, Callable[[Finding], str]] = {
+            "STATUS": lambda f: f.status.value,
+            "RULE": lambda f: f.rule,
+            "RESOURCE": lambda f: f.resource.id,
+            "WASTE/MONTH": _idle_waste,
+            "BASIS": lambda f: str(f.annotations.get("waste_basis") or ""),
+        }
+        _emit_findings(shown, as_json=False, columns=table_columns, right=frozenset({3}))
     firing = [f for f in findings if f.status is Status.FIRING]
     total = sum(float(f.annotations.get("monthly_waste", 0) or 0) for f in firing)
     typer.echo(

@@ -98,6 +98,11 @@ def test_detect_idle_finds_the_planted_vm_and_the_idle_ml_instance(tenant: tuple
     assert ci["monthly_waste"] == pytest.approx(3.06 * 730, abs=0.01)
     assert ci["evidence"]["gpu_max_percent"] == 0.0
     assert all(d["status"] == "firing" for d in found.values())
+    text = runner.invoke(app, ["detect", "idle", "--tenant", str(root)])
+    rows = text.stdout.splitlines()
+    assert rows[0].split() == ["STATUS", "RULE", "RESOURCE", "WASTE/MONTH", "BASIS"]
+    ci_row = next(r for r in rows if ci_id in r)
+    assert ci_row.endswith(f"{3.06 * 730:,.2f} {ci['annotations']['currency']}  estimate")
 
 
 def test_now_option_and_all_flag(tenant: tuple[Path, SimResult, str]) -> None:

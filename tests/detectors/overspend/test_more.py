@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -123,6 +124,38 @@ def test_cli_detect_overspend_json_lines(tmp_path: Path) -> None:
     assert sub[0]["evidence"]["resources"][0]["name"] == "vm-gpu-1"
     budgets = {x["labels"]["threshold"]: x["status"] for x in lines if x["rule"].startswith("overspend_budget")}
     assert budgets["actual>=100%"] == "firing"
+
+
+def test_cli_detect_overspend_table_shows_the_money_and_strips_controls(tmp_path: Path) -> None:
+    """Without --json: an aligned table with each finding's amount (an anomaly's excess, a budget's spend
+    or forecast against its amount). Service names come from the export, untrusted: an ESC sequence in
+    one (an OSC 8 hyperlink here) must not reach the terminal."""
+    start = date(2026, 8, 1)
+    evil = "Virtual \x1b]8;;https://evil.example/\x07Machines\x1b]8;;\x07"
+    extra = [(SUB_A, "web", "vm-gpu-1", "Microsoft.Compute/virtualMachines", evil, date(2026, 11, 26), 1, 900.0)]
+    frame(start, (NOW.date() - start).days, extra=extra).to_csv(tmp_path / "costs.csv", index=False)
+    cfg = tmp_path / "vigil.yaml"
+    cfg.write_text(
+        "detectors:\n  overspend:\n    budgets:\n"
+        "      - name: all\n        scope: {kind: billing_account}\n        amount: 1000\n"
+    )
+    res = CliRunner().invoke(
+        app, ["detect", "overspend", "--data", str(tmp_path), "--config", str(cfg), "--now", NOW.isoformat()]
+    )
+    assert res.exit_code == 0, res.output
+    assert "\x1b" not in res.stdout
+    assert "\x07" not in res.stdout
+    lines = res.stdout.splitlines()
+    assert lines[0].split() == ["STATUS", "SEVERITY", "RULE", "KIND", "SCOPE", "DAY", "AMOUNT"]
+    service = next(ln for ln in lines if " service " in ln)
+    assert "Virtual ]8;;https://evil.example/Machines]8;;" in service
+    assert re.search(r" \+[\d,]+\.\d\d [A-Z]{3}$", service)
+    budget = next(ln for ln in lines if "all (actual>=100%)" in ln)
+    assert re.search(r" [\d,]+\.\d\d of 1,000\.00 [A-Z]{3} \([\d.]+%\)$", budget)
+    forecast = next(ln for ln in lines if "all (forecast>=100%)" in ln)
+    assert re.search(r" forecast [\d,]+\.\d\d of 1,000\.00 [A-Z]{3} \([\d.]+%\)$", forecast)
+    widths = {len(ln) for ln in lines[:2]}
+    assert len(widths) == 1  # the header and its rule line up
 
 
 def test_cli_detect_overspend_bad_config(tmp_path: Path) -> None:
