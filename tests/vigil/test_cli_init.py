@@ -75,3 +75,15 @@ receivers:
     )
     assert "(5 error(s))" in result.stderr.splitlines()[0]
     assert "Value error" not in result.stderr
+
+
+def test_a_missing_config_file_says_so_and_how_to_write_one(tmp_path: Path) -> None:
+    missing = tmp_path / "vigil.yaml"
+    result = runner.invoke(app, ["config", "validate", str(missing)])
+    assert result.exit_code == 2
+    assert f"{missing}: cannot read the configuration: No such file or directory" in result.output
+    assert "`vigil init --out PATH` writes a starter file" in result.output
+    folder = runner.invoke(app, ["config", "validate", str(tmp_path)])
+    assert folder.exit_code == 2
+    assert "cannot read the configuration: Is a directory" in folder.output
+    assert "vigil init" not in folder.output
