@@ -39,7 +39,9 @@ days at zero cost (a dev subscription switched off):
 - holidays (round 5): spend on a holiday differs from other days' (offices closed), so a spike on a
   quiet holiday can stay below a normal day. The model's errors on past holidays (without a recurring
   charge) are remembered; once there are ``min_cycles`` of them, a holiday's forecast is shifted by
-  their median and its scale is at least their RMS about it (times the small-sample factor 1 + 4/n),
+  their median and its scale is at least their RMS about it (times the small-sample factor 1 + 4/n; round 6:
+  of the errors within 3 MAD-sigmas, over 0.9733, as the scale of the other errors, so one purchase or
+  billing that fell on a holiday does not widen it for every later holiday),
   widened by the median's own variance, pi/2 spread^2/n. A holiday at zero cost turns this off for
   good (the spend is switched off on holidays: what later holidays cost is what was left on, which no
   shift describes), and a change that becomes the baseline forgets the errors (they measured the
@@ -105,7 +107,9 @@ least half the last cycle's days present)
 holiday shift: no new tuned constant (at      structure chosen on bench/cost_scenarios
 least ``min_cycles`` past holidays, the last  development seeds 0..119 (round 5); reuses
 ``resid_cycles`` cycles' worth, median        min_cycles, resid_cycles and the 1 + 4/n factor;
-shift, RMS spread)                            pi/2 (variance of a median) is an identity
+shift, RMS spread; round 6: the RMS of the    pi/2 (variance of a median) is an identity; round 6
+errors within 3 MAD-sigmas, ``_inner_rms``)   reuses ``_error_scale``'s 3 and 0.9733 (development
+                                              seeds 0..119: recall and false alerts unchanged)
 ============================================  ==================================================
 
 The round-3 changes (the AR(1) whole variance when yesterday is unknown, the per-phase
@@ -437,7 +441,9 @@ def score_cost(
             if len(hol_resid) >= p.min_cycles and not hol_off:
                 past_h = np.asarray(hol_resid[-per * p.resid_cycles :])
                 shift_h = float(_fmed(past_h))
-                spread_h = math.sqrt(_mean((past_h - shift_h) ** 2)) * (1.0 + 4.0 / past_h.size)
+                # their spread as the scale of the other errors is (``_inner_rms``): one charge or spike that fell
+                # on a holiday (a purchase, a billing day whose last billing is before the history) is not spread
+                spread_h = _inner_rms(past_h - shift_h) * (1.0 + 4.0 / past_h.size)
                 exp_t += shift_h
                 # the shift is a median of n errors: its own variance, pi/2 spread^2/n, adds to the forecast's
                 scale = math.sqrt(max(scale, spread_h) ** 2 + math.pi / 2.0 * spread_h**2 / past_h.size)
@@ -669,14 +675,19 @@ def _error_scale(errors: FloatArray) -> float:
     times 1 + 4/n, which makes z > 3 about as rare with a scale from n errors as
     with a known one (t-distribution with about 0.9 n degrees of freedom).
     """
-    centre = float(_fmed(errors))
-    dv = errors - centre
-    mad_sd = _MAD * float(_fmed(np.abs(dv)))
-    inner = dv[np.abs(dv) <= 3 * mad_sd]
-    rms = math.sqrt(_mean(inner**2) / 0.9733) if inner.size else mad_sd
+    dv = errors - float(_fmed(errors))
+    rms, mad_sd = _inner_rms(dv), _MAD * float(_fmed(np.abs(dv)))
     upper = np.clip(dv[dv > 0], 0.0, 4 * mad_sd)
     tail = math.sqrt(_mean(upper**2)) if upper.size else 0.0
     return max(rms, tail / 1.15) * (1.0 + 4.0 / len(errors))
+
+
+def _inner_rms(dv: FloatArray) -> float:
+    """RMS of the deviations ``dv`` (about their median) within 3 MAD-sigmas, divided by 0.9733 (the share of a
+    Gaussian's variance inside 3 sigmas); the MAD-sigma when none is."""
+    mad_sd = _MAD * float(_fmed(np.abs(dv)))
+    inner = dv[np.abs(dv) <= 3 * mad_sd]
+    return math.sqrt(_mean(inner**2) / 0.9733) if inner.size else mad_sd
 
 
 def _phase_rms(errors: FloatArray) -> float:

@@ -197,3 +197,20 @@ def test_holiday_shift_is_relearnt_after_a_lasting_change() -> None:
         after = np.nonzero(hol & (np.arange(len(days)) > change))[0]
         after = after[after < days.index(date(2024, 12, 24))]
         assert not s.is_anomaly[after].any(), [days[i] for i in after if s.is_anomaly[i]]
+
+
+def test_a_purchase_on_a_holiday_does_not_widen_the_holiday_spread() -> None:
+    """Holidays at half of usage; a purchase of four days' spend on Labor Day 2024 (round 6: a one-off on a
+    holiday, or a billing whose last billing is before the scored history, as in a daily run over its last 120
+    days). The holidays' spread is their errors' within 3 MAD-sigmas, as the other errors' scale: one charge
+    must not hide every later spike on a holiday, as the RMS of all holiday errors did."""
+    for seed in range(3):
+        days, x, hol = _quiet_holidays(seed)
+        x[days.index(date(2024, 9, 2))] += 20000.0
+        spikes = [days.index(date(2025, 7, 4)), days.index(date(2025, 11, 27))]
+        x[spikes] += 1500.0
+        s = score_timeseries(days, x, profile="cost", min_impact=50.0)
+        assert s.is_anomaly[spikes].all(), f"seed {seed}: {s.is_anomaly[spikes]}"
+        others = np.nonzero(hol)[0]
+        others = others[(others >= 60) & ~np.isin(others, [*spikes, days.index(date(2024, 9, 2))])]
+        assert not s.is_anomaly[others].any(), [days[i] for i in others if s.is_anomaly[i]]
