@@ -79,7 +79,10 @@ episode ends. An episode lasts at most ``max_episode`` days: then the change is 
 new normal (``rebased`` marks the row, whose expected value is the new baseline) and
 the history before it is rewritten into the new regime, multiplicatively or
 additively, whichever fits the days since the change better, so that the same
-change does not fire again.
+change does not fire again. A holiday does not end an episode under way (it is flagged
+with it when complete); nor does an incomplete row (round 6): it is held in the episode,
+unflagged (a holiday too), and counted in its length, so a daily run whose newest rows are
+still incomplete rebases a lasting change on the row the complete series does.
 
 Constants and the data they were tuned on:
 
@@ -520,13 +523,18 @@ def score_cost(
             if zd >= sens and impact >= p.min_impact:
                 flags[t] = True
                 cs = max(cs, p.cusum_h - p.cusum_lift)  # the episode goes on as after a one-step alarm
-        if hol[t] and in_episode and not flags[t]:
+        if hol[t] and in_episode and not (flags[t] or prov[t]):
             flags[t] = True  # a holiday says nothing about an episode under way: it does not end it
-        if flags[t]:
+        # An incomplete row says nothing certain either (its cost is still rising), but it is not flagged: it is
+        # held in the episode, and counted in its length, as it will be once complete if the change lasts. So a
+        # lasting change becomes the baseline on the same row whether the rows before it are complete or not,
+        # and a daily run does not open a new episode on the newest rows that the complete series never has.
+        held = prov[t] and in_episode and not flags[t]
+        if flags[t] or held:
             if not in_episode:
                 ep_start, ep_len = pt, 0
             ep_len += 1
-        in_episode = bool(flags[t])
+        in_episode = bool(flags[t]) or held
         scores[t] = s
     return CostScores(scores, flags, expected, scales, reasons, rebased, recurring)
 
