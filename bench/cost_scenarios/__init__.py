@@ -66,9 +66,11 @@ billing fell outside it). 131000..131119, scored once at its end, restatement on
 recall 0.8511 (141 anomalies), 0.801 false alerts/series-year, median delay 0 (spikes 0.769, steps
 0.957, ramps 0.852, new resources 0.846, changed recurring amounts 0.688); pipeline 0.9007, 0.666, 0
 (spikes 0.769, steps 0.957, ramps 0.926, new resources 0.846, changed recurring amounts 1.0);
-restatement 6 flapping days and 5 flagged only while incomplete of 44,280. Worse than round 5's
-held-out range on every figure and below the goals: recall, the CLI's changed recurring amounts and
-spikes above all, and flapping. 131000.. is spent: retired.
+restatement 6 flapping days and 5 flagged only while incomplete of 44,280. Below the goals, and below
+round 5's figures on its own range (97000..; steps excepted) although round 6 changed no detection on
+development seeds: a different sample of series, so the spread between held-out ranges is itself about
+this large; the CLI's changed recurring amounts and spikes are the weakest, and restatement is not
+solved. 131000.. is spent: retired.
 History: the ranges 1000.. and 2000.. were looked at while the previous model was tuned;
 5000..5119 was scored once after round 1 (CLI recall 0.81, 1.27 false alerts/series-year) and
 9000..9119 once after round 2 (CLI recall 0.856, 1.33), then retired. Development and held-out
