@@ -44,7 +44,33 @@ seeds 0..119 only. 97000..97119, scored once at its end: CLI recall 0.9225, 0.63
 series-year, median delay 0 (spikes 0.864, steps 0.915, ramps 0.963, new resources 1.0, changed
 recurring amounts 0.778); pipeline 0.938, 0.555, 0; restatement 1 flapping day, 0 flagged only while
 incomplete (development in the same run: CLI 0.913 / 0.607, pipeline 0.920 / 0.527; restatement 0 / 0).
-Recall still misses its goal. 97000.. is spent: retire it before tuning again.
+Recall still misses its goal. 97000.. is spent: retired. Round 6 (recall, restatement) wrote its
+held-out range down before changing the model: 131000..131119, to be scored exactly once, at the end of
+the round, with restatement on every series. Round 6 analysed the development misses (CLI 12 of 138:
+3 spikes buried in the day's own noise, z 1.4-2.9; one at 49.9 of excess under the 50 of min-impact; 2
+changes that began the day after a one-off purchase, whose episode they extend, so no episode starts on
+them - a bare series has one flag per day; 3 steps or new resources and a ramp in autocorrelated noise,
+whose 7-day lift stays within 1-2.3 spreads of past lifts inside their tolerance; a changed recurring
+amount at z 2.3; a dev subscription's step on a weekend) and found them at the noise's limit: lower
+thresholds bought false alerts, no recall (sensitivity 2.8: CLI 0.906 / 0.843; cusum_h 4.5: 0.913 /
+0.704; drift at 2.5 sigma: 0.913 / 0.801); the drift lifts' scale as ``_error_scale`` (one-sided)
+found one step more (CLI 0.9203 / 0.614, pipeline 0.9275 / 0.548), and learning no lift for 8 weeks
+after a rebase lost a ramp (CLI 0.906 / 0.597): both rejected, one seed is no evidence. Its two model
+changes fix restatement only (cost.py: the holiday shift's spread within 3 MAD-sigmas; an incomplete
+row held in an episode): development 0..119, CLI recall 0.913, 0.607
+false alerts/series-year, median delay 0 (spikes 0.833, steps 0.94, ramps 0.955, new resources 0.9,
+changed recurring amounts 0.917); pipeline 0.9203, 0.527, 0; both unchanged; restatement over all 120
+series 1 flapping day and 4 flagged only while incomplete of 44,280 (was 1 and 6; left: dev subscriptions
+whose episode and rebase move with the start of each run's 120-day history, and a plan whose previous
+billing fell outside it). 131000..131119, scored once at its end, restatement on every series: CLI
+recall 0.8511 (141 anomalies), 0.801 false alerts/series-year, median delay 0 (spikes 0.769, steps
+0.957, ramps 0.852, new resources 0.846, changed recurring amounts 0.688); pipeline 0.9007, 0.666, 0
+(spikes 0.769, steps 0.957, ramps 0.926, new resources 0.846, changed recurring amounts 1.0);
+restatement 6 flapping days and 5 flagged only while incomplete of 44,280. Below the goals, and below
+round 5's figures on its own range (97000..; steps excepted) although round 6 changed no detection on
+development seeds: a different sample of series, so the spread between held-out ranges is itself about
+this large; the CLI's changed recurring amounts and spikes are the weakest, and restatement is not
+solved. 131000.. is spent: retired.
 History: the ranges 1000.. and 2000.. were looked at while the previous model was tuned;
 5000..5119 was scored once after round 1 (CLI recall 0.81, 1.27 false alerts/series-year) and
 9000..9119 once after round 2 (CLI recall 0.856, 1.33), then retired. Development and held-out
@@ -206,10 +232,10 @@ def _summary(runs: list[dict[str, Any]], key: str) -> dict[str, Any]:
 
 
 DEV_SEEDS = 0  # the seeds the cost model was tuned on: 0 .. n-1
-HELD_OUT_SEEDS = 97000  # never used for tuning or looked at before its one scoring: 97000 .. 97000 + n - 1
-# (retired after being looked at: 1000.., 2000.., 5000..5119, 9000..9119, 52000..52119, 61000..61119,
-# 83000..83119; 97000..97119 was round 5's, written down before the model changed and scored once at its
-# end: it is spent too, choose a fresh range before the next round)
+HELD_OUT_SEEDS = 131000  # never used for tuning or looked at before its one scoring: 131000 .. 131000 + n - 1
+# (round 6's, written down before the model changed and scored once at its end: spent too, choose a fresh
+# range before the next round; retired after being looked at: 1000.., 2000.., 5000..5119, 9000..9119,
+# 52000..52119, 61000..61119, 83000..83119, 97000..97119, 131000..131119)
 
 
 def _figures(runs: list[dict[str, Any]]) -> dict[str, Any]:
