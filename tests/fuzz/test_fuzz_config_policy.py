@@ -82,6 +82,9 @@ def _check_config_error(exc: ConfigError, source: str) -> None:
     assert exc.source == source
     assert exc.errors, "a ConfigError lists at least one problem"
     text = str(exc)
+    if [path for path, _ in exc.errors] == ["<file>"]:  # not read at all: the reason, no key paths
+        assert text.startswith(f"{source}: cannot read the configuration: {exc.errors[0][1]}")
+        return
     assert text.startswith(f"{source}: invalid configuration")
     for path, msg in exc.errors:
         assert path, f"error without key path: {msg}"
