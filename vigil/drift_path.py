@@ -610,7 +610,8 @@ def handle_events(
     batch = cap_event_times(events if isinstance(events, EventBatch) else parse_events(events), now)
     result = DriftResult(irrelevant=batch.irrelevant, quarantined=list(batch.quarantined))
     for q in batch.quarantined:
-        logger.warning("quarantined event %s: %s", q.event_id, q.reason, extra={"event_id": q.event_id})
+        shown = q.event_id or "(without an id)"
+        logger.warning("quarantined event %s: %s", shown, q.reason, extra={"event_id": q.event_id})
     if api_version is None:  # the ARM reader knows which api-version it reads each type with
         api_version = getattr(reader, "api_version_for", None)
     run = _Run(

@@ -212,7 +212,7 @@ def test_cloudevents_schema(store: SQLiteStore) -> None:
     assert len(firing(res, "ml_workspace_public_network_access")) == 1
 
 
-def test_irrelevant_and_malformed_events(store: SQLiteStore) -> None:
+def test_irrelevant_and_malformed_events(store: SQLiteStore, caplog: pytest.LogCaptureFixture) -> None:
     reader = DictReader(workspace("Enabled"), WS_DIAG)
     eh = f"{RG}/providers/Microsoft.EventHub/namespaces/ns1/AuthorizationRules/Root"
     blob = {
@@ -235,6 +235,8 @@ def test_irrelevant_and_malformed_events(store: SQLiteStore) -> None:
     assert [q.event_id for q in res.quarantined] == ["bad1", ""]
     assert "eventTime" in res.quarantined[0].reason
     assert "'id'" in res.quarantined[1].reason
+    logged = [r.getMessage() for r in caplog.records if r.getMessage().startswith("quarantined event")]
+    assert logged[1].startswith("quarantined event (without an id): ")  # not "quarantined event : ..."
     assert res.processed == 1
     assert reader.gets == [WS_ID]  # the irrelevant resource was never read
     assert len(firing(res, "ml_workspace_public_network_access")) == 1
