@@ -116,3 +116,19 @@ def test_last_three_days_incomplete_and_restated() -> None:
     np.testing.assert_array_equal(seen[:-3], s.daily_total[:-3])
     later = incomplete(s.daily_total[:-1])  # the previous day's export: its newest day at 60 %
     assert later[-1] == pytest.approx(0.6 * s.daily_total[-2])
+
+
+def test_the_recall_interval_is_wilsons_and_covers_its_rate() -> None:
+    """bench/cost_scenarios prints each recall with its 95 % Wilson interval: the textbook values at the
+    edges (0 of 10: up to 0.278; 10 of 10: from 0.722), and, simulated, an interval that holds the true
+    recall in about 95 % of samples of the bench's size (~130 anomalies)."""
+    from bench.cost_scenarios import wilson
+
+    assert wilson(0, 10) == (0.0, 0.278)
+    assert wilson(10, 10) == (0.722, 1.0)
+    assert wilson(5, 0) is None
+    rng = np.random.default_rng(20261207)
+    n, rate = 130, 0.93
+    hits = rng.binomial(n, rate, size=4000)
+    covered = [lo <= rate <= hi for lo, hi in (wilson(int(h), n) or (1.0, 0.0) for h in hits)]
+    assert 0.93 <= float(np.mean(covered)) <= 0.97
