@@ -83,7 +83,7 @@ held-out seeds. Each recall is printed with its 95 % Wilson interval (``wilson``
 130 qualifying anomalies, so a measured 0.92 spans 0.86..0.96 and two held-out ranges can differ by 0.07
 by chance alone (97000.. and 131000.. did). A round that wants to show 0.95 should score a larger held-out
 range: ``VIGIL_BENCH_SCALE=4`` gives 480 series (interval about +-0.025; restatement then takes ~20 min on
-2 cores, ``VIGIL_BENCH_RESTATE_EVERY=4`` keeps it to ~5).
+2 cores, ``VIGIL_BENCH_RESTATE_EVERY=4`` keeps the whole run to ~7).
 
 Restated days: for every series (``VIGIL_BENCH_RESTATE_EVERY=N``: every Nth; ``VIGIL_BENCH_RESTATE=0``:
 none), the bare series is re-scored as daily export runs would see it (the newest 3 days 60/80/95 %
