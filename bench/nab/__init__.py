@@ -189,50 +189,38 @@ def _loco_table(
     vigil: dict[str, np.ndarray],
     base: dict[str, np.ndarray],
 ) -> dict[str, Any]:
-    """Honest LOCO: every grid constant and the threshold re-tuned per fold; the Gaussian baseline alongside."""
-    from bench.nab.loco import category, grid_scores, key, loco
-    from detectors.anomaly.metric import MetricParams
+    """Honest LOCO: every grid constant (parts and combination) and the threshold re-tuned per fold; the Gaussian
+    baseline alongside. One process-pool task per PARTS_GRID point (its parts for every file, then every GRID point)."""
+    from functools import partial
+
+    from bench.nab.loco import category, default_point, loco, parts_point_table, parts_points, pool_folds
 
     if len({category(n) for n in names}) < 2:
         return {}
     profiles = load_profiles(root)
-    inverse = {p: n for n, p in paths.items()}
-    by_point: dict[str, dict[str, np.ndarray]] = {}
-    print("nab: scoring the leave-one-out grid (parts once per file, every grid point combined)", file=sys.stderr)
-    with ProcessPoolExecutor(max_workers=max(1, min(len(paths), os.cpu_count() or 1))) as pool:
-        for path, by_key in zip(paths.values(), pool.map(grid_scores, list(paths.values())), strict=True):
-            for k, s in by_key.items():
-                by_point.setdefault(k, {})[inverse[path]] = s
-    d = MetricParams()
-    default = key(
-        {
-            "rank_power": d.rank_power,
-            "z_scale": d.z_scale,
-            "discord_weight": d.discord_weight,
-            "context_weight": d.context_weight,
-            "damping": d.damping,
-        }
-    )
+    points = parts_points()
+    print(f"nab: scoring the leave-one-out grid ({len(points)} parts points, each with every combination point)",
+          file=sys.stderr)  # fmt: skip
+    task = partial(parts_point_table, paths={n: paths[n] for n in names}, truths=truths, profiles=profiles)
+    with ProcessPoolExecutor(max_workers=max(1, min(len(points), os.cpu_count() or 1))) as pool:
+        tables = list(pool.map(task, points))  # in grid order: the fold choice keeps the first of equal points
+    default = default_point()
+    cli = [t["default_scores"] for t in tables if t["default_scores"] is not None]
     # one code path: the grid point of the defaults is what the CLI writes
-    same = default in by_point and all(np.array_equal(by_point[default][n], vigil[n], equal_nan=True) for n in names)
-    out: dict[str, Any] = {"default_point": default, "default_point_equals_cli": same, "grid_points": len(by_point)}
+    same = len(cli) == 1 and all(np.array_equal(cli[0][n], vigil[n], equal_nan=True) for n in names)
+    n_points = sum(len(t["profiles"][next(iter(profiles))]["development"]) for t in tables)
+    out: dict[str, Any] = {"default_point": default, "default_point_equals_cli": same, "grid_points": n_points}
     for pname, prof in profiles.items():
-        dev = {k: evaluate_one(s, truths, prof) for k, s in by_point.items()}
+        dev = {k: v for t in tables for k, v in t["profiles"][pname]["development"].items()}
         best = max(dev, key=lambda k: dev[k])
         out[pname] = {
             "development_default": dev.get(default),
             "development_best_point": {"point": best, "score": dev[best]},
-            "vigil": loco(by_point, truths, prof),
+            "vigil": pool_folds([t["profiles"][pname]["choices"] for t in tables], truths, prof),
             "baseline_gaussian": loco({"gaussian": base}, truths, prof),
         }
     _print_loco(out)
     return out
-
-
-def evaluate_one(scores: dict[str, np.ndarray], truths: dict[str, Any], prof: tuple[float, float, float]) -> float:
-    files = [(truths[n], scores[n]) for n in truths]
-    _, raw, _ = optimise(files, prof)
-    return round(float(normalise(raw, sum(len(t.windows) for t, _ in files), prof)), 2)
 
 
 def _print_loco(table: dict[str, Any]) -> None:
