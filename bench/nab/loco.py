@@ -2,14 +2,20 @@
 
 Inside every fold, on the 4 training categories only, we choose:
 
-- every combination constant of the metric profile, from ``GRID`` (a regular grid fixed
-  before any fold was scored), and
+- the parts constants ``window`` and ``discord_length`` of the metric profile, from
+  ``PARTS_GRID``, together with
+- every combination constant, from ``GRID`` (both regular grids fixed before they were
+  first run: the full point is one of PARTS_GRID x GRID), and
 - the alarm threshold (as NAB's optimiser does, but over the training files).
 
-The held-out category is then scored with those values. The parts of the score that the
-grid does not touch (``detectors.anomaly.metric.metric_parts``) are computed once per
-file, with the same code as the CLI, and ``combine`` turns them into scores for every
-grid point, so that re-tuning every combination constant per fold stays cheap.
+The held-out category is then scored with those values. The parts of the score
+(``detectors.anomaly.metric.metric_parts``, the same code as the CLI) depend on the
+PARTS_GRID constants, so they are computed once per file per PARTS_GRID point, and
+``combine`` turns them into scores for every GRID point. bench/nab runs one process-pool
+task per PARTS_GRID point (``parts_point_table``); each chooses its best GRID point per
+fold (``fold_choices``), and ``pool_folds`` keeps, per fold, the first of those in grid
+order whose training score beats every earlier one by more than 1e-9 (the same rule as
+inside a task).
 
 The pooled LOCO score sums the held-out raw scores of the 5 folds and normalises them
 over all windows, so it is comparable with the development figure (which optimises the
@@ -20,8 +26,9 @@ that are not in ../shared/nab. A category without windows (artificialNoAnomaly) 
 only lose points to false positives; it has no score of its own, so the table shows
 its raw penalty.
 
-The constants that are NOT re-tuned per fold are listed in ``detectors.anomaly.metric.TUNED``
-with the data they were set on; the LOCO figure is optimistic in those.
+The constants that are NOT re-tuned per fold (among them ``discord_history`` and the
+context ensemble) are listed in ``detectors.anomaly.metric.TUNED`` with the data they
+were set on; the LOCO figure is optimistic in those.
 """
 
 from __future__ import annotations
