@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from bench.nab.scoring import FileTruth, normalise, optimise, row_weights, sigma
@@ -119,3 +121,69 @@ def test_vectorised_threshold_sweep_matches_scoring_every_candidate(seed: int) -
     for profile in (STANDARD, LOW_FN, (1.0, 0.22, 1.0)):
         _, raw, _ = optimise([(truth, s)], profile)
         assert raw == pytest.approx(_optimise_row_by_row([(truth, s)], profile))
+
+
+def _level_shift_then_ramp(path: Path, seed: int) -> None:
+    """Daily rows (no seasonal step): noise at 0, a labelled shift to 10 at row 600, a labelled slow ramp at 1200.
+
+    The ramp rises 0.3 a row (inside the noise of the first difference), so only the level z can see it, and
+    only with a window short enough to have forgotten the level before the shift.
+    """
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0.0, 1.0, 1400)
+    x[600:] += 10.0
+    x[1200:1260] += np.minimum(0.3 * np.arange(60), 6.0)
+    ts = pd.date_range("2020-01-01", periods=len(x), freq="D")
+    pd.DataFrame({"timestamp": ts.strftime("%Y-%m-%d %H:%M:%S"), "value": x}).to_csv(path, index=False)
+
+
+def test_leave_one_category_out_chooses_the_parts_constants_per_fold(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fold's choice covers window (a metric_parts constant), not only the combination constants."""
+    import bench.nab.loco as loco_module
+
+    # the default window first: a shorter window is chosen only if it scores strictly better on the training folds
+    monkeypatch.setattr(loco_module, "PARTS_GRID", {"window": (2000, 100), "discord_length": (20,)})
+    monkeypatch.setattr(loco_module, "GRID", _default_grid())
+    paths, truths = {}, {}
+    for i, cat in enumerate("abc"):
+        name = f"{cat}/f.csv"
+        (tmp_path / cat).mkdir()
+        _level_shift_then_ramp(tmp_path / name, seed=i)
+        paths[name] = str(tmp_path / name)
+        truths[name] = FileTruth(name, 1400, 210, [(595, 700), (1195, 1260)])
+    points = loco_module.parts_points()
+    assert points == [{"window": 2000, "discord_length": 20}, {"window": 100, "discord_length": 20}]
+    tables = [loco_module.parts_point_table(p, paths, truths, {"standard": STANDARD}) for p in points]
+    out = loco_module.pool_folds([t["profiles"]["standard"]["choices"] for t in tables], truths, STANDARD)
+    for cat in "abc":
+        assert out["folds"][cat]["variant"].startswith("window=100 discord_length=20 "), out["folds"][cat]
+    # and it is the better choice on the held-out file too
+    default_only = loco_module.pool_folds([tables[0]["profiles"]["standard"]["choices"]], truths, STANDARD)
+    assert out["pooled"] > default_only["pooled"]
+
+
+def _default_grid() -> dict[str, tuple[float, ...]]:
+    """GRID reduced to the CLI's combination constants (one point: the test is about the parts constants)."""
+    from detectors.anomaly.metric import MetricParams
+
+    d = MetricParams()
+    return {k: (getattr(d, k),) for k in ("rank_power", "z_scale", "discord_weight", "context_weight", "damping")}
+
+
+def test_pooling_fold_choices_keeps_the_first_of_equal_training_scores() -> None:
+    """Merging the per-parts-point choices uses the same rule as inside one: first in grid order unless beaten."""
+    from bench.nab.loco import fold_choices, pool_folds
+
+    truths = {f"{c}/f.csv": FileTruth(f"{c}/f.csv", 1000, 150, [(400, 499)]) for c in "ab"}
+    hit = np.zeros(1000)
+    hit[400] = 0.9
+    miss = np.zeros(1000)
+    first = fold_choices({"p1": dict.fromkeys(truths, miss)}, truths, STANDARD)
+    tie = fold_choices({"p2": dict.fromkeys(truths, miss)}, truths, STANDARD)
+    better = fold_choices({"p3": dict.fromkeys(truths, hit)}, truths, STANDARD)
+    assert pool_folds([first, tie], truths, STANDARD)["folds"]["a"]["variant"] == "p1"
+    out = pool_folds([first, tie, better], truths, STANDARD)
+    assert {f["variant"] for f in out["folds"].values()} == {"p3"}
+    assert out["pooled"] == pytest.approx(100.0)
