@@ -96,8 +96,16 @@ def evaluate(scores: dict[str, np.ndarray], truths: dict[str, Any], root: Path) 
     return out
 
 
-def main(root: Path = ROOT) -> dict[str, Any]:
-    labels = json.loads((root / "labels" / "combined_windows.json").read_text(encoding="utf-8"))
+def main(root: Path | None = None) -> dict[str, Any]:
+    """The benchmark over ``root`` (default: ``VIGIL_NAB_ROOT``, else ../shared/nab beside the checkout)."""
+    root = root or Path(os.environ.get("VIGIL_NAB_ROOT") or ROOT)
+    windows = root / "labels" / "combined_windows.json"
+    if not windows.is_file():
+        raise SystemExit(
+            f"nab: no NAB data at {root} ({windows.name} missing): "
+            "put ../shared/nab beside the checkout or set VIGIL_NAB_ROOT"
+        )
+    labels = json.loads(windows.read_text(encoding="utf-8"))
     names = sorted(labels)
     scale = float(os.environ.get("VIGIL_BENCH_SCALE", "1") or 1)
     if scale < 1:

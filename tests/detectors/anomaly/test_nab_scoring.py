@@ -187,3 +187,10 @@ def test_pooling_fold_choices_keeps_the_first_of_equal_training_scores() -> None
     out = pool_folds([first, tie, better], truths, STANDARD)
     assert {f["variant"] for f in out["folds"].values()} == {"p3"}
     assert out["pooled"] == pytest.approx(100.0)
+
+
+def test_the_bench_without_nab_data_says_where_it_looked(tmp_path: Path) -> None:
+    from bench.nab import main
+
+    with pytest.raises(SystemExit, match=r"no NAB data at .* VIGIL_NAB_ROOT"):
+        main(tmp_path)
