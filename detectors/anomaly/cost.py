@@ -688,16 +688,19 @@ def _error_scale(errors: FloatArray) -> float:
     with a known one (t-distribution with about 0.9 n degrees of freedom).
     """
     dv = errors - float(_fmed(errors))
-    rms, mad_sd = _inner_rms(dv), _MAD * float(_fmed(np.abs(dv)))
+    mad_sd = _MAD * float(_fmed(np.abs(dv)))
+    rms = _inner_rms(dv, mad_sd)
     upper = np.clip(dv[dv > 0], 0.0, 4 * mad_sd)
     tail = math.sqrt(_mean(upper**2)) if upper.size else 0.0
     return max(rms, tail / 1.15) * (1.0 + 4.0 / len(errors))
 
 
-def _inner_rms(dv: FloatArray) -> float:
+def _inner_rms(dv: FloatArray, mad_sd: float | None = None) -> float:
     """RMS of the deviations ``dv`` (about their median) within 3 MAD-sigmas, divided by 0.9733 (the share of a
-    Gaussian's variance inside 3 sigmas); the MAD-sigma when none is."""
-    mad_sd = _MAD * float(_fmed(np.abs(dv)))
+    Gaussian's variance inside 3 sigmas); the MAD-sigma when none is. ``mad_sd``: that MAD-sigma, when the
+    caller has it already."""
+    if mad_sd is None:
+        mad_sd = _MAD * float(_fmed(np.abs(dv)))
     inner = dv[np.abs(dv) <= 3 * mad_sd]
     return math.sqrt(_mean(inner**2) / 0.9733) if inner.size else mad_sd
 
