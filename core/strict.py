@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import difflib
 import re
-import types
 import typing
 from collections.abc import Sequence
 from typing import Any
@@ -19,18 +18,12 @@ class StrictModel(BaseModel):
 
 
 def _models(annotation: Any) -> list[type[BaseModel]]:
-    """The models an annotation can hold: itself, or inside a list, a dict's values, an Optional or a union."""
+    """The models an annotation can hold: itself, or any model among its arguments (a list's items, a dict's
+    values, an Optional's or a union's members, an Annotated's type); a dict's keys are names, not models."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return [annotation]
-    origin = typing.get_origin(annotation)
-    args = typing.get_args(annotation)
-    if origin is typing.Annotated:
-        return _models(args[0])
-    if origin in (dict, typing.Union, types.UnionType, list, tuple, set, frozenset) or (
-        origin is not None and isinstance(origin, type) and issubclass(origin, Sequence)
-    ):
-        return [m for a in (args[1:] if origin is dict else args) for m in _models(a)]
-    return []
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    return [m for a in (args[1:] if origin is dict else args) for m in _models(a)]
 
 
 def unknown_key_hint(model: type[BaseModel], loc: Sequence[int | str]) -> str:
