@@ -29,8 +29,7 @@ class ConfigError(ValueError):
         self.source = source
         self.errors = errors
         if [path for path, _ in errors] == ["<file>"]:  # not read at all: no key paths to list
-            hint = " (`vigil init --out PATH` writes a starter file)" if "No such file" in errors[0][1] else ""
-            lines = [f"{source}: cannot read the configuration: {errors[0][1]}{hint}"]
+            lines = [f"{source}: cannot read the configuration: {errors[0][1]}"]
         else:
             lines = [f"{source}: invalid configuration ({len(errors)} error(s))"]
             lines += [f"  {path}: {msg}" for path, msg in errors]
@@ -121,7 +120,8 @@ def load_config(path: str | Path | None) -> VigilConfig:
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(str(p), [("<file>", exc.strerror or str(exc))]) from None
+        hint = " (`vigil init --out PATH` writes a starter file)" if isinstance(exc, FileNotFoundError) else ""
+        raise ConfigError(str(p), [("<file>", f"{exc.strerror or exc}{hint}")]) from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
