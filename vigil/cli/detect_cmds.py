@@ -85,12 +85,14 @@ def _emit_findings(
     from core.untrusted import strip_controls
     from vigil.cli.common import table
 
-    rows = []
-    for f in findings:
-        if as_json:
+    if as_json:
+        count = 0
+        for f in findings:
             sys.stdout.write(json.dumps(f.to_dict(), sort_keys=True, default=str) + "\n")
-        rows.append([strip_controls(cell(f)) for cell in columns.values()])
-    if rows and not as_json:
+            count += 1
+        return count
+    rows = [[strip_controls(cell(f)) for cell in columns.values()] for f in findings]
+    if rows:
         typer.echo(table(list(columns), rows, right=right))
     return len(rows)
 
