@@ -247,10 +247,11 @@ def _summary(runs: list[dict[str, Any]], key: str) -> dict[str, Any]:
             "max_delay_days": max(delays) if delays else None,
         }
     small = [a for a in anomalies if not a["qualifies"]]
+    hits = sum(a["detected"] for a in qual)
     all_delays = [a["delay"] for a in qual if a["detected"] and a["kind"] != "ramp"]
     return {
-        "recall": round(sum(a["detected"] for a in qual) / len(qual), 4) if qual else None,
-        "recall_interval_95": wilson(sum(a["detected"] for a in qual), len(qual)),
+        "recall": round(hits / len(qual), 4) if qual else None,
+        "recall_interval_95": wilson(hits, len(qual)),
         "median_delay_days": float(np.median(all_delays)) if all_delays else None,
         "qualifying_anomalies": len(qual),
         "false_alerts_per_series_year": round(false / years, 3) if years else None,
