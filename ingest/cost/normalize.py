@@ -229,23 +229,22 @@ class Normalizer:
             return self._null(batch.num_rows, COST_TYPE), bool_const(True, batch.num_rows)
         header = self.detected.columns[key]
         dec = _strict_decimals(arr)
-        if dec is not None:
-            return dec, pc.is_valid(dec)
-        trimmed = pc.utf8_trim_whitespace(arr)
-        trimmed = pc.if_else(pc.match_substring_regex(trimmed, values.DECIMAL_PATTERN), trimmed, _NULL_STR)
-        try:
-            dec = pc.cast(trimmed, COST_TYPE)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            parsed: list[Decimal | None] = []
-            for raw in trimmed.to_pylist():
-                try:
-                    d = Decimal(raw) if raw is not None else None
-                    if d is not None and not d.is_finite():
-                        raise InvalidOperation
-                    parsed.append(d.quantize(_Q) if d is not None else None)
-                except (InvalidOperation, ValueError):
-                    parsed.append(None)
-            dec = pa.array(parsed, type=COST_TYPE)
+        if dec is None:  # the slow way; either way a missing value is a reject with its reason below
+            trimmed = pc.utf8_trim_whitespace(arr)
+            trimmed = pc.if_else(pc.match_substring_regex(trimmed, values.DECIMAL_PATTERN), trimmed, _NULL_STR)
+            try:
+                dec = pc.cast(trimmed, COST_TYPE)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                parsed: list[Decimal | None] = []
+                for raw in trimmed.to_pylist():
+                    try:
+                        d = Decimal(raw) if raw is not None else None
+                        if d is not None and not d.is_finite():
+                            raise InvalidOperation
+                        parsed.append(d.quantize(_Q) if d is not None else None)
+                    except (InvalidOperation, ValueError):
+                        parsed.append(None)
+                dec = pa.array(parsed, type=COST_TYPE)
         ok = pc.is_valid(dec)
         if not pc.all(ok).as_py():
             for i in pc.indices_nonzero(pc.invert(ok)).to_pylist():

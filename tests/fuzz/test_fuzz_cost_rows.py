@@ -93,3 +93,31 @@ def test_a_bad_cost_value_is_quarantined_not_lost(tmp_path: Path) -> None:
     q = json.loads(Path(summary.quarantine).read_text(encoding="utf-8").split("\n")[0])
     assert (q["line"], q["column"]) == (3, "BilledCost")
     assert q["reason"]
+
+
+@pytest.mark.parametrize("before", [None, {"EffectiveCost": "NaN"}])
+def test_a_missing_cost_is_quarantined_whatever_the_other_rows(tmp_path: Path, before: dict[str, str] | None) -> None:
+    """Found by the test above (hypothesis seed 5): a blank BilledCost that Arrow's fast decimal path
+    read as null was neither ingested nor quarantined when another row of its batch was rejected,
+    and ingested with a null cost when none was."""
+    records = []
+    if before is not None:
+        bad = list(ROW)
+        for col, value in before.items():
+            bad[HEADER.index(col)] = value
+        records.append(bad)
+    blank = list(ROW)
+    blank[HEADER.index("BilledCost")] = ""
+    records.append(blank)
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(HEADER)
+    writer.writerows(records)
+    src = tmp_path / "export.csv"
+    src.write_text(buf.getvalue(), encoding="utf-8")
+    summary = ingest_paths([src], tmp_path / "out")
+    assert summary.rows == 0
+    assert summary.rows_rejected == len(records)
+    assert summary.quarantine is not None
+    lines = [json.loads(x) for x in Path(summary.quarantine).read_text(encoding="utf-8").splitlines()]
+    assert any("missing cost in BilledCost" in str(x) for x in lines), lines
