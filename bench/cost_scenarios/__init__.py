@@ -81,7 +81,19 @@ alerts/series-year (1,153 series-years), median delay 0 (spikes 0.76 of 104, ste
 resources 0.95, changed recurring amounts 0.814); pipeline 0.9147 (0.888..0.935), 0.534, 0 (spikes 0.827,
 changed recurring amounts 1.0); restatement over 120 of the series 2 flapping days and 1 flagged only while
 incomplete of 44,280. This is the best estimate of the model's recall so far: the goal of 0.95 is outside
-both intervals, and spikes are the gap. 211000.. is spent.
+both intervals, and spikes are the gap. 211000.. is spent. Round 7 (session 7) wrote 307000..307479 down before
+it began and diagnosed misses on the development seeds and on the spent 211000..: anomalies after an earlier
+lasting change were judged against the errors of the smaller regime before it (the generator's changes add a
+flat, noise-free cost), so cost.py now rescales those errors after an additive rebase (development 0..119: CLI
+0.913 -> 0.9203 / 0.694 false alerts/series-year, pipeline 0.920 -> 0.9348 / 0.614; restatement 1 flapping day,
+4 flagged only while incomplete, unchanged). 307000..307479, scored once at its end (``VIGIL_BENCH_DEV=0
+VIGIL_BENCH_SCALE=4 VIGIL_BENCH_RESTATE_EVERY=4``, 25 min beside a test run on 2 cores): CLI recall 0.8917 (95 %
+0.861..0.916, 480 anomalies), 0.72 false alerts/series-year, median delay 0 (spikes 0.757 of 103, steps 0.98,
+ramps 0.96, new resources 0.917, changed recurring amounts 0.75); pipeline 0.9229 (0.896..0.944), 0.622, 0
+(spikes 0.786, changed recurring amounts 1.0); restatement over 120 of the series 2 flapping days and 12 flagged
+only while incomplete of 44,280. Within the interval of round 6's 211000.. figures: the rescaling's effect is
+smaller than the spread between samples; the goal of 0.95 is still outside both intervals, spikes and the CLI's
+changed recurring amounts are the gap. 307000.. is spent.
 History: the ranges 1000.. and 2000.. were looked at while the previous model was tuned;
 5000..5119 was scored once after round 1 (CLI recall 0.81, 1.27 false alerts/series-year) and
 9000..9119 once after round 2 (CLI recall 0.856, 1.33), then retired. Development and held-out
@@ -264,10 +276,10 @@ def _summary(runs: list[dict[str, Any]], key: str) -> dict[str, Any]:
 
 DEV_SEEDS = 0  # the seeds the cost model was tuned on: 0 .. n-1
 HELD_OUT_SEEDS = 307000  # never used for tuning or looked at before its one scoring: 307000 .. 307000 + n - 1
-# (session 7: written down before round 7 began, to be scored once at its end on 480 series, VIGIL_BENCH_SCALE=4.
-# Retired after being looked at: 1000.., 2000.., 5000..5119, 9000..9119, 52000..52119, 61000..61119,
-# 83000..83119, 97000..97119, 131000..131119, 211000..211479. Round 7 diagnosed its misses on the spent
-# 211000..211479 as well as on the development seeds 0..119)
+# (session 7: written down before round 7 began and scored once at its end on 480 series, VIGIL_BENCH_SCALE=4;
+# now spent. Retired after being looked at: 1000.., 2000.., 5000..5119, 9000..9119, 52000..52119, 61000..61119,
+# 83000..83119, 97000..97119, 131000..131119, 211000..211479, 307000..307479; choose a fresh range before the
+# next round)
 
 
 def _figures(runs: list[dict[str, Any]]) -> dict[str, Any]:
