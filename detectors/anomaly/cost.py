@@ -339,6 +339,9 @@ def score_cost(
             off = p.offset if p.log else None
             shrink = _rebase_history(hist, positions, lo=lo, cut=cut, t=t, per=per, offset=off)
             _rebase_history(hist_all, positions, lo=lo, cut=cut, t=t, per=per, offset=off)
+            # the lifts read from the window's history before it was rewritten measured the change, not noise
+            keep = sum(1 for q in lift_pos if q < first)
+            del lifts[keep:], lift_pos[keep:]
             if shrink is not None and len(resid):
                 # an added cost carries no usage noise: the same currency noise is a smaller share of the new level,
                 # so the errors learnt before it (log units) are rescaled to it, phase by phase
@@ -346,9 +349,6 @@ def score_cost(
                 errs_all *= shrink[resid_phase.last(len(resid))]
                 # the drift lifts kept (read before the window) are log-level differences of that regime too
                 lifts[:] = [v * float(np.mean(shrink)) for v in lifts]
-            # the lifts read from the window's history before it was rewritten measured the change, not noise
-            keep = sum(1 for q in lift_pos if q < first)
-            del lifts[keep:], lift_pos[keep:]
             hol_resid.clear()  # past holidays' errors measured the regime before the change
         vals = hist[lo:t]
         ok = ~np.isnan(vals)
@@ -651,11 +651,13 @@ def _rebase_history(
         return None
     cost_pre = np.exp(pre) - offset
     cost_post = np.exp(post) - offset
+    # each phase's mean cost before the change: the reference of the fit below, and the level of the rescaling
+    finite = np.isfinite(cost_pre)
+    pre_mean = {k: float(np.mean(v)) for k in range(per) if (v := cost_pre[(phase_pre == k) & finite]).size}
     ref = np.full(len(post), np.nan)
     for k in set(phase_post[ok].tolist()):
-        same = cost_pre[(phase_pre == k) & np.isfinite(cost_pre)]
-        if same.size:
-            ref[(phase_post == k) & ok] = float(np.mean(same))
+        if k in pre_mean:
+            ref[(phase_post == k) & ok] = pre_mean[k]
     use = np.isfinite(ref) & ok
     if not use.any():
         return None
@@ -668,11 +670,9 @@ def _rebase_history(
         # the log error of a cost x is about its currency error over x + offset: each phase's errors shrink by
         # (level + offset) / (level + delta + offset)
         shrink = np.ones(per)
-        for k in range(per):
-            same = cost_pre[(phase_pre == k) & np.isfinite(cost_pre)]
-            if same.size:
-                lvl = max(float(np.mean(same)), 0.0) + offset
-                shrink[k] = lvl / max(lvl + delta, offset)
+        for k, mean in pre_mean.items():
+            lvl = max(mean, 0.0) + offset
+            shrink[k] = lvl / max(lvl + delta, offset)
         return shrink
     h[lo:cut] = pre + math.log(ratio)
     return None
