@@ -93,7 +93,22 @@ ramps 0.96, new resources 0.917, changed recurring amounts 0.75); pipeline 0.922
 (spikes 0.786, changed recurring amounts 1.0); restatement over 120 of the series 2 flapping days and 12 flagged
 only while incomplete of 44,280. Within the interval of round 6's 211000.. figures: the rescaling's effect is
 smaller than the spread between samples; the goal of 0.95 is still outside both intervals, spikes and the CLI's
-changed recurring amounts are the gap. 307000.. is spent.
+changed recurring amounts are the gap. 307000.. is spent. Round 8 (session 8) scored 419000..419479, written
+down in session 7 for a change rejected before any scoring and never looked at. Diagnosed on the development
+seeds and the spent 211000.. and 307000..: a spike on a holiday was missed where holidays are switched off (a
+dev subscription at zero on holidays: a zero-cost holiday turned every holiday model off, so the spike was
+judged against a usual weekday's spend) and where the holiday was also a billing day (no holiday shift under a
+charge); 5 of 307000..'s 25 CLI spike misses were on Independence Day 2025. cost.py now gives a billing-day
+holiday the shift and judges holidays switched off against what the latest holiday cost (development 0..119:
+recall unchanged, false alerts 165 -> 172 CLI, 155 -> 160 pipeline; spent 307000..: CLI 0.8917 -> 0.900,
+pipeline 0.9229 -> 0.9292; spent 211000..: CLI 0.9093 -> 0.9183, pipeline 0.9292 -> 0.931). 419000..419479,
+scored once at its end (``VIGIL_BENCH_DEV=0 VIGIL_BENCH_SCALE=4 VIGIL_BENCH_RESTATE_EVERY=4``, 15 min on 2
+cores): CLI recall 0.9132 (95 % 0.885..0.935, 507 anomalies), 0.742 false alerts/series-year, median delay 0
+(spikes 0.804 of 102, steps 0.979, ramps 0.933, new resources 0.975, changed recurring amounts 0.76 of 50);
+pipeline 0.9329 (0.908..0.952), 0.603, 0 (spikes 0.814, ramps 0.921, changed recurring amounts 0.98);
+restatement over 120 of the series 1 flapping day and 8 flagged only while incomplete of 44,280. The best
+held-out figures so far, but a different sample again: the goal of 0.95 is outside the CLI's interval and at
+the top of the pipeline's; spikes and the CLI's changed recurring amounts remain the gap. 419000.. is spent.
 History: the ranges 1000.. and 2000.. were looked at while the previous model was tuned;
 5000..5119 was scored once after round 1 (CLI recall 0.81, 1.27 false alerts/series-year) and
 9000..9119 once after round 2 (CLI recall 0.856, 1.33), then retired. Development and held-out
@@ -275,11 +290,11 @@ def _summary(runs: list[dict[str, Any]], key: str) -> dict[str, Any]:
 
 
 DEV_SEEDS = 0  # the seeds the cost model was tuned on: 0 .. n-1
-HELD_OUT_SEEDS = 419000  # never used for tuning or looked at before its one scoring: 419000 .. 419000 + n - 1
-# (session 7, written down for a round 8 whose change was rejected on development data before any scoring, so
-# nothing has looked at this range: it is the next round's, to be scored once on 480 series, VIGIL_BENCH_SCALE=4.
-# Retired after being looked at: 1000.., 2000.., 5000..5119, 9000..9119, 52000..52119, 61000..61119,
-# 83000..83119, 97000..97119, 131000..131119, 211000..211479, 307000..307479)
+HELD_OUT_SEEDS = 523000  # never used for tuning or looked at before its one scoring: 523000 .. 523000 + n - 1
+# (session 8, written down after round 8 was scored on 419000..419479: the next round's, to be scored once on 480
+# series, VIGIL_BENCH_SCALE=4. Retired after being looked at: 1000.., 2000.., 5000..5119, 9000..9119,
+# 52000..52119, 61000..61119, 83000..83119, 97000..97119, 131000..131119, 211000..211479, 307000..307479,
+# 419000..419479)
 
 
 def _figures(runs: list[dict[str, Any]]) -> dict[str, Any]:
