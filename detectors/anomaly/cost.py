@@ -464,7 +464,7 @@ def score_cost(
             else:
                 w_on = (sum(hol_on) + 1) / (len(hol_on) + 2)
                 tail = w_on * _NORMAL.cdf(-z_on) + (1.0 - w_on) * _NORMAL.cdf(-z_off)
-                z_hol = -_NORMAL.inv_cdf(min(max(tail, 1e-300), 0.5)) if tail < 0.5 else 0.0
+                z_hol = -_NORMAL.inv_cdf(max(tail, 1e-300)) if tail < 0.5 else 0.0
         base = math.exp(exp_t) - p.offset if p.log else exp_t
         base_scale = math.exp(exp_t) * (math.exp(scale) - 1.0) if p.log else scale
         rec, rec_scale, rec_hi, billed = 0.0, 0.0, 0.0, False
@@ -518,13 +518,13 @@ def score_cost(
         if hol[t] and not prov[t]:
             # the usage's error (under a charge billed today), against the forecast before the shift
             used = float(raw[t]) - rec if rec > 0 and billed else float(raw[t])
+            x_used = math.log(max(used, 0.0) + p.offset) if p.log else used
             if used > 0:
-                hol_resid.append((math.log(used + p.offset) if p.log else used) - exp_pre)
+                hol_resid.append(x_used - exp_pre)
             if rec == 0:
                 # a holiday at zero cost: the spend is switched off on holidays (until a holiday costs something
                 # again), which no shift of the forecast describes; its error is not one of the shift's
                 hol_off = hol_off or not used > 0
-                x_used = math.log(max(used, 0.0) + p.offset) if p.log else used
                 # evidence of how holidays go, where the two ways differ (a weekend costs what a holiday
                 # switched off does, on a dev subscription): the nearer one
                 if not hol_cost:

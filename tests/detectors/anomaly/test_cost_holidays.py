@@ -38,6 +38,21 @@ def _holidays_flagged(flags: np.ndarray, skip: list[int]) -> list[date]:
     return [DAYS[i] for i in np.nonzero(HOL & flags)[0] if i >= 60 and i not in skip]
 
 
+def _spikes_flagged(*, spike: float, flat: float = 0.0, flat_from: date = START) -> int:
+    """Spikes flagged of the 6 (``SPIKES`` on 3 seeds of ``_dev_subscription``, plus ``flat`` a day from
+    ``flat_from``, holidays included); every other holiday after the warm-up must stay quiet."""
+    hits = 0
+    for seed in range(3):
+        x = _dev_subscription(seed)
+        x[DAYS.index(flat_from) :] += flat
+        x[SPIKES] += spike
+        s = score_timeseries(DAYS, x, profile="cost", min_impact=50.0)
+        hits += int(s.is_anomaly[SPIKES].sum())
+        quiet = _holidays_flagged(s.is_anomaly, SPIKES)
+        assert not quiet, f"seed {seed}: {quiet}"
+    return hits
+
+
 def test_a_spike_on_a_holiday_switched_off_is_flagged() -> None:
     """A dev subscription shut down on every holiday: a spike of 2000 on Independence Day and Thanksgiving
     2025 costs less than a usual weekday (5000), so judged as one it is never seen (before round 8 a
@@ -45,13 +60,7 @@ def test_a_spike_on_a_holiday_switched_off_is_flagged() -> None:
     switched-off holiday costs, it is: at least 5 of the 6 (a 3-sigma noise excess on a weekday is read as
     a monthly charge now and then, without ChargeCategory, and a spike on its next billing day is then
     read as the charge; seed 2's Thanksgiving). The holidays at zero stay quiet."""
-    hits = 0
-    for seed in range(3):
-        x = _dev_subscription(seed)
-        x[SPIKES] += 2000.0
-        s = score_timeseries(DAYS, x, profile="cost", min_impact=50.0)
-        hits += int(s.is_anomaly[SPIKES].sum())
-        assert not _holidays_flagged(s.is_anomaly, SPIKES), _holidays_flagged(s.is_anomaly, SPIKES)
+    hits = _spikes_flagged(spike=2000.0)
     assert hits >= 5, f"{hits} of 6 spikes flagged"
 
 
@@ -61,15 +70,7 @@ def test_a_spike_over_a_flat_cost_left_on_holidays_is_flagged() -> None:
     about 2.5 of its sigmas: judged as a usual day it is not an alarm; but no holiday here was ever left on as
     a usual day, so against the 2000 the latest holidays cost, it is: at least 5 of the 6 (3 before round 8;
     seed 2's Thanksgiving again falls on a day read as a billing day). The other holidays stay quiet."""
-    change = DAYS.index(date(2024, 9, 3))
-    hits = 0
-    for seed in range(3):
-        x = _dev_subscription(seed)
-        x[change:] += 2000.0
-        x[SPIKES] += 7000.0
-        s = score_timeseries(DAYS, x, profile="cost", min_impact=50.0)
-        hits += int(s.is_anomaly[SPIKES].sum())
-        assert not _holidays_flagged(s.is_anomaly, SPIKES), _holidays_flagged(s.is_anomaly, SPIKES)
+    hits = _spikes_flagged(spike=7000.0, flat=2000.0, flat_from=date(2024, 9, 3))
     assert hits >= 5, f"{hits} of 6 spikes flagged"
 
 
