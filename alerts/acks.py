@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from core.state.base import Namespace, StateStore
 
-__all__ = ["acknowledge", "get_ack"]
+__all__ = ["acknowledge", "get_ack", "get_acks"]
 
 
 def acknowledge(store: StateStore, fingerprint: str, *, by: str, comment: str = "", now: datetime) -> dict[str, Any]:
@@ -23,3 +24,8 @@ def acknowledge(store: StateStore, fingerprint: str, *, by: str, comment: str = 
 def get_ack(store: StateStore, fingerprint: str) -> dict[str, Any] | None:
     rec = store.get(Namespace.ACKS, fingerprint)
     return dict(rec.value) if rec else None
+
+
+def get_acks(store: StateStore, fingerprints: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """The acknowledgements of those of ``fingerprints`` that have one."""
+    return {fp: dict(rec.value) for fp, rec in store.get_many(Namespace.ACKS, fingerprints).items()}

@@ -18,7 +18,15 @@ from typing import Any
 from core.model import Alert, Finding, Status
 from core.state.base import Namespace, StateStore
 
-__all__ = ["AlertRecord", "MergeStats", "label_fingerprint", "load_alerts", "merge_findings", "read_alert"]
+__all__ = [
+    "AlertRecord",
+    "MergeStats",
+    "label_fingerprint",
+    "load_alerts",
+    "merge_findings",
+    "read_alert",
+    "read_alerts",
+]
 
 _EVIDENCE_KEYS_MAX = 24
 _EVIDENCE_VALUE_MAX = 500
@@ -105,6 +113,12 @@ def _scalar_evidence(ev: Mapping[str, Any]) -> dict[str, Any]:
 def read_alert(store: StateStore, fp: str) -> AlertRecord | None:
     rec = store.get(Namespace.ALERTS, fp)
     return AlertRecord.from_dict(fp, rec.value, rec.etag) if rec else None
+
+
+def read_alerts(store: StateStore, fps: Iterable[str]) -> dict[str, AlertRecord]:
+    """The stored alerts of those of ``fps`` that exist (what :func:`read_alert` gives for each)."""
+    found = store.get_many(Namespace.ALERTS, fps)
+    return {fp: AlertRecord.from_dict(fp, rec.value, rec.etag) for fp, rec in found.items()}
 
 
 def load_alerts(store: StateStore, *, now: datetime, retention: timedelta) -> tuple[dict[str, AlertRecord], int]:

@@ -20,13 +20,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from alerts.acks import get_ack
-from alerts.alertstate import read_alert
+from alerts.acks import get_acks
+from alerts.alertstate import read_alerts
 from alerts.compiled import Integration, compiled
 from alerts.nflog import entry_key, log_sent, needs_update, read_entry
 from alerts.notify import AlertView, DirectorySink, NotificationPayload, Notifier, NotifyResult, redact
 from alerts.receipts import ReceiptJournal
-from alerts.remediation.execute import outcome_for
+from alerts.remediation.execute import outcomes_for
 from core.state.base import Namespace, StateStore
 
 if TYPE_CHECKING:
@@ -262,9 +262,12 @@ def _load_views(
     not in dry-run)."""
     from alerts.remediation.policy import approval_refusal
 
+    fps = sorted(firing) + sorted(resolved)
+    # one batched read per namespace, not three point reads per alert (a group can hold thousands)
+    records, acks, outcomes = read_alerts(store, fps), get_acks(store, fps), outcomes_for(store, fps)
     views = []
-    for fp in sorted(firing) + sorted(resolved):
-        rec = read_alert(store, fp)
+    for fp in fps:
+        rec = records.get(fp)
         if rec is None:
             continue
         alert = rec.alert()
@@ -274,6 +277,5 @@ def _load_views(
 
             alert = Alert(alert.labels, alert.annotations, alert.starts_at, None)
         approvable = config is not None and rec.firing and approval_refusal(rec.labels, config) is None
-        ack, outcome = get_ack(store, fp), outcome_for(store, fp)
-        views.append(AlertView(alert, fp, rec.evidence, ack, outcome, approvable, display))
+        views.append(AlertView(alert, fp, rec.evidence, acks.get(fp), outcomes.get(fp), approvable, display))
     return views

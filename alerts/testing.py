@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -39,6 +39,10 @@ class MemoryStore:
 
     def get(self, namespace: Namespace | str, key: str) -> Record | None:
         return self._ns(namespace).get(key)
+
+    def get_many(self, namespace: Namespace | str, keys: Iterable[str]) -> dict[str, Record]:
+        ns = self._ns(namespace)
+        return {key: ns[key] for key in set(keys) if key in ns}
 
     def put(self, namespace: Namespace | str, key: str, value: Mapping[str, Any], *, etag: str | None = None) -> Record:
         with self._lock:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -36,6 +36,7 @@ __all__ = [
     "execute",
     "ledger_entries",
     "outcome_for",
+    "outcomes_for",
 ]
 
 log = logging.getLogger(__name__)
@@ -223,3 +224,8 @@ def ledger_entries(store: StateStore) -> Iterator[dict[str, Any]]:
 def outcome_for(store: StateStore, fingerprint: str) -> str | None:
     rec = store.get(OUTCOMES, fingerprint)
     return str(rec.value["outcome"]) if rec else None
+
+
+def outcomes_for(store: StateStore, fingerprints: Iterable[str]) -> dict[str, str]:
+    """The remediation outcomes of those of ``fingerprints`` that have one."""
+    return {fp: str(rec.value["outcome"]) for fp, rec in store.get_many(OUTCOMES, fingerprints).items()}

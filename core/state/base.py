@@ -35,7 +35,7 @@ Semantics every backend must honour:
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -90,6 +90,10 @@ class Record:
 @runtime_checkable
 class StateStore(Protocol):
     def get(self, namespace: Namespace | str, key: str) -> Record | None: ...
+
+    def get_many(self, namespace: Namespace | str, keys: Iterable[str]) -> dict[str, Record]:
+        """The records of ``keys`` that exist, by key: what ``get`` gives for each, in few round trips."""
+        ...
 
     def put(
         self,

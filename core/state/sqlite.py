@@ -12,7 +12,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,8 @@ CREATE INDEX IF NOT EXISTS ledger_by_ns ON ledger (ns, seq);
 """
 
 _MAX_CODE_POINT = 0x10FFFF
+# Keys per SELECT in get_many: below SQLite's historical limit of 999 bound parameters (one is the namespace).
+_KEYS_PER_SELECT = 500
 
 
 def _new_etag() -> str:
@@ -144,6 +146,18 @@ class SQLiteStore:
             return None
         value, etag = rows[0]
         return Record(ns, key, load_value(value), etag)
+
+    def get_many(self, namespace: Namespace | str, keys: Iterable[str]) -> dict[str, Record]:
+        ns = ns_name(namespace)
+        wanted = sorted(set(keys))
+        found: dict[str, Record] = {}
+        for i in range(0, len(wanted), _KEYS_PER_SELECT):
+            chunk = wanted[i : i + _KEYS_PER_SELECT]
+            marks = ",".join("?" * len(chunk))
+            sql = f"SELECT key, value, etag FROM records WHERE ns = ? AND key IN ({marks})"  # noqa: S608 (placeholders only)
+            for key, value, etag in self._fetchall(sql, (ns, *chunk)):
+                found[key] = Record(ns, key, load_value(value), etag)
+        return found
 
     def put(
         self,

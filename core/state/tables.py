@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from typing import Any
 
@@ -54,6 +54,9 @@ MAX_VALUE_CHARS = 900_000 // 2 // _CHUNK * _CHUNK  # stays under the 1 MiB entit
 _MAX_KEY = 512  # characters of ASCII per key: 1 KiB as UTF-16
 _HASHED_HEAD = _MAX_KEY - 2 - 64
 _RETRYABLE = frozenset({408, 429})
+# Keys per query in get_many. The Table service allows at most 15 comparisons in one filter: the
+# partition, the row-key range (which lets the service seek rather than scan) and 12 row keys.
+_KEYS_PER_QUERY = 12
 # Fail within roughly a minute rather than the SDK's default of up to ten retries with two-minute
 # back-offs: a Function invocation that cannot reach storage should fail and be retried by the platform.
 CLIENT_DEFAULTS: Mapping[str, Any] = {
@@ -194,6 +197,33 @@ class TableStore:
             except ResourceNotFoundError:
                 return None
         return Record(ns, key, _entity_value(entity), _etag(entity.metadata))
+
+    def get_many(self, namespace: Namespace | str, keys: Iterable[str]) -> dict[str, Record]:
+        """One query per 12 keys (sorted, so each query reads one narrow row-key range), not a
+        round trip per key: a group of 4,000 alerts reads in ~330 queries per namespace, not 4,000."""
+        ns, pk = _partition_key(namespace)
+        wanted = set(keys)
+        rows = sorted({_row_key("r", key) for key in wanted})
+        found: dict[str, Record] = {}
+        for i in range(0, len(rows), _KEYS_PER_QUERY):
+            chunk = rows[i : i + _KEYS_PER_QUERY]
+            params: dict[str, Any] = {"pk": pk, "lo": chunk[0], "hi": chunk[-1]}
+            params.update({f"k{j}": row for j, row in enumerate(chunk)})
+            # (the SDK substitutes @names in space-separated words: hence the spaced parentheses)
+            alternatives = " or ".join(f"RowKey eq @k{j}" for j in range(len(chunk)))
+            self._ensure_table()
+            with _translate(f"get {ns}/{len(chunk)} keys"):
+                entities = list(
+                    self._client.query_entities(
+                        f"PartitionKey eq @pk and RowKey ge @lo and RowKey le @hi and ( {alternatives} )",
+                        parameters=params,
+                    )
+                )
+            for entity in entities:
+                key = str(entity["k"])
+                if key in wanted:  # a hashed row key names its full key in ``k``
+                    found[key] = Record(ns, key, _entity_value(entity), _etag(entity.metadata))
+        return found
 
     def put(
         self,

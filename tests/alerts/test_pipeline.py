@@ -421,3 +421,30 @@ def test_resolved_alert_is_shown_once_then_dropped_from_later_notifications(mem:
 def _queue_args(config: VigilConfig, store: MemoryStore) -> tuple[Any, MemoryStore, str]:
     q = AlertsQueue(config, store)
     return q.rt, store, q.queue
+
+
+def test_a_large_group_is_read_from_the_store_in_batches_not_per_alert(mem: MemoryStore) -> None:
+    # Delivering one group used to read three records per alert (the alert, its ack, its remediation outcome):
+    # 12,000 round trips to Table Storage for a group of 4,000. Now one batched read per namespace.
+    reads: list[str] = []
+    get, get_many = mem.get, mem.get_many
+
+    def counted_get(namespace: Any, key: str) -> Any:
+        reads.append(f"get {namespace}")
+        return get(namespace, key)
+
+    def counted_get_many(namespace: Any, keys: Any) -> Any:
+        reads.append(f"get_many {namespace}")
+        return get_many(namespace, keys)
+
+    c, rec = cfg({"group_by": ["alertname"]}), RecordingNotifier()
+    fs = [finding(resource=f"/subscriptions/s/vm{i:03d}", observed_at=T0) for i in range(300)]
+    at = T0 + timedelta(minutes=1)
+    (msg,) = process(fs, config=c, store=mem, outbox=AlertsQueue(c, mem).outbox, now=at).messages
+    mem.get, mem.get_many = counted_get, counted_get_many  # type: ignore[method-assign]
+    deliver(msg, config=c, store=mem, notifiers={"msteams": rec}, now=at)
+    (payload,) = rec.calls
+    assert len(payload.alerts) == 300
+    per_namespace = {r for r in reads if r.startswith("get_many")}
+    assert per_namespace == {"get_many alerts", "get_many acks", "get_many remediation_outcomes"}
+    assert len(reads) < 30, reads  # a handful of point reads (the group's log, the config), not 300 x 3

@@ -28,11 +28,11 @@ def list_(
     now: str | None = typer.Option(None, "--now", hidden=True, help="Evaluation time (ISO 8601), for tests."),
 ) -> None:
     """List alerts with their silence, inhibition and acknowledgement state."""
-    from alerts.acks import get_ack
+    from alerts.acks import get_acks
     from alerts.alertstate import load_alerts
     from alerts.matchers import MatcherError, parse_matchers
     from alerts.pipeline import RESOLVED_RETENTION
-    from alerts.remediation.execute import outcome_for
+    from alerts.remediation.execute import outcomes_for
     from alerts.silences import active_silences, silenced_by
 
     if status not in (None, "firing", "resolved"):
@@ -52,6 +52,7 @@ def list_(
         alerts, _ = load_alerts(store, now=t, retention=RESOLVED_RETENTION)
         inhibitor = Inhibitor(rules, ((fp, a.labels) for fp, a in alerts.items() if a.firing))
         sil = active_silences(store, t)
+        acks, outcomes = get_acks(store, alerts), outcomes_for(store, alerts)
         rows: list[dict[str, Any]] = []
         for fp, a in sorted(alerts.items(), key=lambda kv: (kv[1].starts_at, kv[0])):
             st = "firing" if a.firing else "resolved"
@@ -63,8 +64,8 @@ def list_(
             d["fingerprint"] = fp
             d["silenced_by"] = silenced_by(sil, a.labels)
             d["inhibited_by"] = inhibitor.inhibited_by(fp, a.labels)
-            d["ack"] = get_ack(store, fp)
-            d["remediation"] = outcome_for(store, fp)
+            d["ack"] = acks.get(fp)
+            d["remediation"] = outcomes.get(fp)
             rows.append(d)
     finally:
         store.close()

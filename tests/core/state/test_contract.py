@@ -158,6 +158,20 @@ def test_very_long_keys(store: StateStore) -> None:
     assert [r.key for r in store.query("ns", "/subscriptions/")] == sorted(keys[1:])
 
 
+def test_get_many_gives_what_get_gives_for_each_key(store: StateStore) -> None:
+    long = "/subscriptions/x/" + "/".join(f"seg{i}" for i in range(200))
+    stored = [*TRICKY_KEYS, long + "/a", long + "/b", *(f"fp{i:04d}" for i in range(30))]
+    for i, key in enumerate(stored):
+        store.put("ns", key, {"i": i})
+    store.put("other", "fp0001", {"i": -1})
+    absent = ["missing", long + "/c", "fp9999", "a/"[:1] + "z"]
+    asked = [*stored[::2], *absent, stored[0], *stored[1::2]]  # out of order, one repeated
+    got = store.get_many("ns", iter(asked))  # any iterable, read once
+    assert got == {key: store.get("ns", key) for key in stored}
+    assert store.get_many("ns", []) == {}
+    assert store.get_many("ns", absent) == {}
+
+
 def test_large_value_roundtrip(store: StateStore) -> None:
     big = {"rows": [{"id": i, "text": f"row {i} " + "x" * 180} for i in range(1000)]}
     written = store.put(Namespace.CHECKPOINTS, "model", big)
