@@ -116,8 +116,9 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
+# On every core (pytest-xdist): each worker starts its own Azurite on free ports.
 pytest: setup node chromium alertmanager tools
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 # Azurite is started by tests/conftest.py on free loopback ports and stopped at the end.
 test: requirements-check setup node lint typecheck checkov pytest

@@ -2,9 +2,10 @@
 
 * ``repo_root``: the repository root.
 * ``samples_dir``: ../shared/samples (read-only public samples) or skip when absent.
-* ``azurite``: a running Azurite (Blob/Queue/Table) shared by the session. It is
-  started lazily by the first test that asks for it, restarted automatically if an
-  earlier test stopped it, and stopped at session end.
+* ``azurite``: a running Azurite (Blob/Queue/Table) shared by the session (one per
+  pytest-xdist worker, on its own free ports). It is started lazily by the first test
+  that asks for it, restarted automatically if an earlier test stopped it, and stopped
+  at session end.
 * ``unique_name``: callable giving per-test unique table/queue/container names.
 """
 
