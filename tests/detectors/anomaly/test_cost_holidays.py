@@ -1,5 +1,5 @@
-"""Cost profile, holidays (issue 16, round 8): a spike on a holiday when the spend is switched off on
-holidays, and on a holiday that is also a billing day. Each runs through ``score_timeseries``, the function
+"""Cost profile, holidays (issue 16, rounds 8 and 9): a spike on a holiday when the spend is switched off
+on holidays, and on a holiday that is also a billing day. Each runs through ``score_timeseries``, the function
 ``vigil detect anomalies --profile cost`` calls."""
 
 from __future__ import annotations
@@ -74,6 +74,17 @@ def test_a_spike_over_a_flat_cost_left_on_holidays_is_flagged() -> None:
     assert hits >= 5, f"{hits} of 6 spikes flagged"
 
 
+def test_a_spike_between_a_switched_off_holiday_and_a_usual_day_is_flagged() -> None:
+    """The same subscription with the flat 2000 left on: a spike of 3600 puts a holiday at 5600, between
+    what its holidays cost (2000) and a usual weekday (7000), about 2.5 of its sigmas below the latter.
+    Neither way a holiday goes explains it. Round 8 judged such a day by the upper tail of the mixture of
+    the two ways, which the left-on way covers whenever the day is below a usual one, so it was flagged only
+    when 3 sigmas below a usual day (2 of the 6); round 9 by how far it lies from the way that explains it:
+    at least 5 of the 6. The other holidays stay quiet."""
+    hits = _spikes_flagged(spike=3600.0, flat=2000.0, flat_from=date(2024, 9, 3))
+    assert hits >= 5, f"{hits} of 6 spikes flagged"
+
+
 def test_a_spike_on_a_holiday_that_is_a_billing_day_is_judged_against_holiday_spend() -> None:
     """Spend on holidays is half a usual day's (5000, 5 % AR(1) noise); a plan of 3000 is billed on the 4th of
     every month. On Independence Day 2025, a holiday and a billing day, a spike of 1500 leaves the day below
@@ -89,4 +100,25 @@ def test_a_spike_on_a_holiday_that_is_a_billing_day_is_judged_against_holiday_sp
         s = score_timeseries(DAYS, x, profile="cost", min_impact=50.0)
         assert s.is_anomaly[spike], f"seed {seed}: expected {s.expected[spike]:.0f}, cost {x[spike]:.0f}"
         quiet = [DAYS[i] for i in np.nonzero((HOL | billing) & s.is_anomaly)[0] if i >= 120 and i != spike]
+        assert not quiet, quiet
+
+
+def test_a_changed_amount_billed_the_month_after_a_holiday_billing_is_flagged() -> None:
+    """The same spend (holidays at half, 5 % AR(1) noise); a plan of 3000 billed on the 20th. On 20 January
+    2025, Martin Luther King Day, the plan is billed on a holiday; from 20 February its amount is 4500. Read
+    against the holiday shift, January's billing gives the amount (round 9): the raised one is an anomaly.
+    Before, any holiday billing widened the amount to anything up to the whole day's cost (the usage under
+    it taken as unknown, though the shift models it), so the raise was read as the amount: never flagged.
+    The other holidays and billing days stay quiet."""
+    billing = np.array([d.day == 20 for d in DAYS])
+    raised = DAYS.index(date(2025, 2, 20))
+    assert HOL[DAYS.index(date(2025, 1, 20))]
+    for seed in range(3):
+        x = 5000.0 * np.exp(_ar1(np.random.default_rng(seed), 0.05, 0.5))
+        x[HOL] *= 0.5
+        x[billing] += 3000.0
+        x[raised:][billing[raised:]] += 1500.0
+        s = score_timeseries(DAYS, x, profile="cost", min_impact=50.0)
+        assert s.is_anomaly[raised], f"seed {seed}: expected {s.expected[raised]:.0f}, cost {x[raised]:.0f}"
+        quiet = [DAYS[i] for i in np.nonzero((HOL | billing) & s.is_anomaly)[0] if i >= 120 and i != raised]
         assert not quiet, quiet
