@@ -110,6 +110,22 @@ pipeline 0.9329 (0.908..0.952), 0.603, 0 (spikes 0.814, ramps 0.921, changed rec
 restatement over 120 of the series 1 flapping day and 8 flagged only while incomplete of 44,280. The best
 held-out figures so far, but a different sample again: the goal of 0.95 is outside the CLI's interval and at
 the top of the pipeline's; spikes and the CLI's changed recurring amounts remain the gap. 419000.. is spent.
+Round 9 (session 9) scored 523000..523479, written down in session 8 before it began. Diagnosed on the
+development seeds and the spent 307000.. and 419000..: of 419000..'s 20 CLI spike misses 5 were on Independence
+Day 2025 at subscriptions switched off on holidays, where a spike that left the day between the switched-off
+cost and a usual day was covered by the left-on way's upper tail; and a changed recurring amount billed the
+month after a holiday billing was read as the amount (z = 0: a holiday billing let the next amount be anything
+up to the holiday's whole cost, though the holiday shift modelled the usage under it). cost.py now judges a
+switched-off holiday by its distance to each way and reads such a billing against holiday usage (development
+0..119: recall and false alerts unchanged, restatement 2 flapping days, was 1; spent 419000..: CLI 463 -> 465
+hits, 725 -> 721 false alerts; spent 307000..: 432 -> 430, 706 -> 701). 523000..523479, scored once at its
+end (``VIGIL_BENCH_DEV=0 VIGIL_BENCH_SCALE=4 VIGIL_BENCH_RESTATE_EVERY=4``, 7 min on 2 cores): CLI recall 0.902
+(95 % 0.873..0.925, 500 anomalies), 0.723 false alerts/series-year, median delay 0 (spikes 0.787 of 94, steps
+0.962, ramps 0.882, new resources 0.97, changed recurring amounts 0.839 of 56); pipeline 0.926 (0.90..0.946),
+0.598, 0 (spikes 0.798, ramps 0.903, changed recurring amounts 1.0); restatement over 120 of the series 3
+flapping days and 4 flagged only while incomplete of 44,280. Within the spread of the earlier 480-series
+ranges (CLI 0.891, 0.892, 0.913): the goal of 0.95 is outside both intervals; spikes (about 0.8 on every range)
+and ramps here are the gap. 523000.. is spent.
 History: the ranges 1000.. and 2000.. were looked at while the previous model was tuned;
 5000..5119 was scored once after round 1 (CLI recall 0.81, 1.27 false alerts/series-year) and
 9000..9119 once after round 2 (CLI recall 0.856, 1.33), then retired. Development and held-out
@@ -291,11 +307,11 @@ def _summary(runs: list[dict[str, Any]], key: str) -> dict[str, Any]:
 
 
 DEV_SEEDS = 0  # the seeds the cost model was tuned on: 0 .. n-1
-HELD_OUT_SEEDS = 523000  # never used for tuning or looked at before its one scoring: 523000 .. 523000 + n - 1
-# (session 8, written down after round 8 was scored on 419000..419479: the next round's, to be scored once on 480
+HELD_OUT_SEEDS = 617000  # never used for tuning or looked at before its one scoring: 617000 .. 617000 + n - 1
+# (session 9, written down after round 9 was scored on 523000..523479: the next round's, to be scored once on 480
 # series, VIGIL_BENCH_SCALE=4. Retired after being looked at: 1000.., 2000.., 5000..5119, 9000..9119,
 # 52000..52119, 61000..61119, 83000..83119, 97000..97119, 131000..131119, 211000..211479, 307000..307479,
-# 419000..419479)
+# 419000..419479, 523000..523479)
 
 
 def _figures(runs: list[dict[str, Any]]) -> dict[str, Any]:
