@@ -170,6 +170,7 @@ def merge_findings(
             stats.resolved += 1
         else:
             stats.unchanged += 1
-    for fp, a in dirty.items():
-        store.put(Namespace.ALERTS, fp, a.to_dict())
+    # one batched write (entity-group transactions on Table Storage), not a round trip per alert
+    if dirty:
+        store.put_many(Namespace.ALERTS, {fp: a.to_dict() for fp, a in dirty.items()})
     return stats

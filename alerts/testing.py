@@ -54,6 +54,12 @@ class MemoryStore:
             ns[key] = rec
             return rec
 
+    def put_many(self, namespace: Namespace | str, values: Mapping[str, Mapping[str, Any]]) -> None:
+        with self._lock:
+            ns = self._ns(namespace)
+            for key, value in values.items():
+                ns[key] = Record(str(namespace), key, dict(value), str(next(self._etags)))
+
     def add(self, namespace: Namespace | str, key: str, value: Mapping[str, Any]) -> bool:
         with self._lock:
             ns = self._ns(namespace)

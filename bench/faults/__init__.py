@@ -142,7 +142,7 @@ def storage_outage(scale: float, work: Path) -> dict[str, Any]:
         n_events, n_dispatch = probe.phase_calls["events"], probe.phase_calls["dispatch"]
         cuts: list[tuple[str, float | str]] = [("events", i / n_events) for i in range(1, n_events + 1, step)]
         cuts += [("dispatch", i / n_dispatch) for i in range(1, n_dispatch + 1)]
-        cuts += [("events", "put:alerts@last"), ("events", "add:verdicts@last")]
+        cuts += [("events", "put_many:alerts@last"), ("events", "add:verdicts@last")]
         _log(f"storage outage: {len(cuts)} cut points (Azurite stopped and restarted each time)")
         res = run_with_outage(azurite, work / "tenant", work, cuts=cuts)
         from bench.faults.outage import ingest_with_outage

@@ -37,7 +37,7 @@ __all__ = ["CutOutcome", "FaultStore", "OutageRun", "ingest_with_outage", "run_w
 class FaultStore:
     """A StateStore proxy that calls ``trigger()`` once, just before call number ``cut``."""
 
-    METHODS = ("get", "get_many", "put", "add", "delete", "query", "append", "ledger")
+    METHODS = ("get", "get_many", "put", "put_many", "add", "delete", "query", "append", "ledger")
 
     def __init__(self, inner: Any, *, cut: int | None, trigger: Callable[[], None]) -> None:
         self._inner = inner

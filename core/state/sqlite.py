@@ -185,6 +185,25 @@ class SQLiteStore:
                 raise ConcurrencyError(f"{ns}/{key}: record changed or vanished since ETag {etag}")
         return Record(ns, key, load_value(text), new)
 
+    def put_many(self, namespace: Namespace | str, values: Mapping[str, Mapping[str, Any]]) -> None:
+        ns = ns_name(namespace)
+        rows = [(ns, key, dump_value(value), _new_etag()) for key, value in values.items()]
+        if not rows:
+            return
+        conn = self._conn()
+        sql = (
+            "INSERT INTO records (ns, key, value, etag) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value, etag = excluded.etag"
+        )
+        try:
+            if self._memory:
+                with self._lock:
+                    conn.executemany(sql, rows)
+            else:
+                conn.executemany(sql, rows)
+        except sqlite3.OperationalError as exc:
+            raise StateUnavailableError(f"state database {self.path}: {exc}") from exc
+
     def add(self, namespace: Namespace | str, key: str, value: Mapping[str, Any]) -> bool:
         ns = ns_name(namespace)
         cur = self._execute(

@@ -57,6 +57,10 @@ _RETRYABLE = frozenset({408, 429})
 # Keys per query in get_many. The Table service allows at most 15 comparisons in one filter: the
 # partition, the row-key range (which lets the service seek rather than scan) and 12 row keys.
 _KEYS_PER_QUERY = 12
+# put_many: an entity-group transaction holds at most 100 operations and 4 MiB; values are counted in
+# characters of JSON (at most 2 bytes each as UTF-16), so 1.5 M characters stay well inside the limit.
+_OPS_PER_BATCH = 100
+_CHARS_PER_BATCH = 1_500_000
 # Fail within roughly a minute rather than the SDK's default of up to ten retries with two-minute
 # back-offs: a Function invocation that cannot reach storage should fail and be retried by the platform.
 CLIENT_DEFAULTS: Mapping[str, Any] = {
@@ -258,6 +262,29 @@ class TableStore:
                         raise ConcurrencyError(f"{ns}/{key}: record changed since ETag {etag}") from exc
                     meta = mine.metadata
         return Record(ns, key, _entity_value(props), _etag(meta))
+
+    def put_many(self, namespace: Namespace | str, values: Mapping[str, Mapping[str, Any]]) -> None:
+        """Upserts in entity-group transactions of up to 100 records (one namespace is one partition):
+        4,000 alerts written in 40 round trips, not 4,000. A retried transaction rewrites the same values."""
+        ns, pk = _partition_key(namespace)
+        batch: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
+        chars = 0
+        self._ensure_table()
+        for key, value in values.items():
+            props = _value_properties(value)
+            size = sum(len(v) for k, v in props.items() if k != "n")
+            if batch and (len(batch) >= _OPS_PER_BATCH or chars + size > _CHARS_PER_BATCH):
+                self._submit_upserts(ns, batch)
+                batch, chars = [], 0
+            entity = {"PartitionKey": pk, "RowKey": _row_key("r", key), "k": key, "w": _write_token(), **props}
+            batch.append(("upsert", entity, {"mode": UpdateMode.REPLACE}))
+            chars += size
+        if batch:
+            self._submit_upserts(ns, batch)
+
+    def _submit_upserts(self, ns: str, batch: list[tuple[str, dict[str, Any], dict[str, Any]]]) -> None:
+        with _translate(f"put {ns}/{len(batch)} records"):
+            self._client.submit_transaction(batch)
 
     def _own_write(self, pk: str, row_key: str, token: str) -> TableEntity | None:
         """The stored entity if its last write was ours (token match), else None."""

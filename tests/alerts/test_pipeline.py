@@ -448,3 +448,26 @@ def test_a_large_group_is_read_from_the_store_in_batches_not_per_alert(mem: Memo
     per_namespace = {r for r in reads if r.startswith("get_many")}
     assert per_namespace == {"get_many alerts", "get_many acks", "get_many remediation_outcomes"}
     assert len(reads) < 30, reads  # a handful of point reads (the group's log, the config), not 300 x 3
+
+
+def test_a_burst_of_new_alerts_is_written_in_one_batched_call(mem: MemoryStore) -> None:
+    # 300 new alerts used to be 300 puts (300 round trips to Table Storage); now one put_many, which the
+    # Table backend sends as entity-group transactions of up to 100 records.
+    writes: list[tuple[str, int]] = []
+    put, put_many = mem.put, mem.put_many
+
+    def counted_put(namespace: Any, key: str, value: Any, **kw: Any) -> Any:
+        writes.append((f"put {namespace}", 1))
+        return put(namespace, key, value, **kw)
+
+    def counted_put_many(namespace: Any, values: Any) -> None:
+        writes.append((f"put_many {namespace}", len(values)))
+        put_many(namespace, values)
+
+    mem.put, mem.put_many = counted_put, counted_put_many  # type: ignore[method-assign]
+    c = cfg({"group_by": ["alertname"]})
+    fs = [finding(resource=f"/subscriptions/s/vm{i:03d}", observed_at=T0) for i in range(300)]
+    process(fs, config=c, store=mem, outbox=AlertsQueue(c, mem).outbox, now=T0 + timedelta(minutes=1))
+    assert ("put_many alerts", 300) in writes
+    assert not [w for w in writes if w[0] == "put alerts"]
+    assert len(list(mem.query("alerts"))) == 300

@@ -42,7 +42,7 @@ def _check(cut: dict[str, Any], *, max_duplicates: int = 0) -> None:
 
 PASSING: list[tuple[str, float | str]] = [
     ("events", "put:outbox"),  # after the queue message was sent, before its mirror was written
-    ("events", "put:alerts@last"),  # drift verdict made, alert-state write fails (was a loss before the fix)
+    ("events", "put_many:alerts@last"),  # drift verdict made, alert-state write fails (was a loss before the fix)
     ("dispatch", "get_many:alerts"),  # dispatch reading the alerts it is about to send
     ("dispatch", "put:nflog"),  # the webhook answered 2xx; the notification-log write fails
 ]

@@ -172,6 +172,24 @@ def test_get_many_gives_what_get_gives_for_each_key(store: StateStore) -> None:
     assert store.get_many("ns", absent) == {}
 
 
+def test_put_many_writes_what_put_writes_for_each_key(store: StateStore) -> None:
+    long = "/subscriptions/x/" + "/".join(f"seg{i}" for i in range(200))
+    big = "x" * 200_000  # several values this size split the Table backend's transactions by size
+    values = {key: {"i": i} for i, key in enumerate([*TRICKY_KEYS, long + "/a", *(f"fp{i:04d}" for i in range(230))])}
+    values.update({f"big{i}": {"text": big, "i": i} for i in range(12)})
+    store.put("ns", "fp0001", {"old": True})
+    store.put("ns", "untouched", {"u": 1})
+    store.put_many("ns", values)
+    store.put_many("ns", {})
+    got = {r.key: dict(r.value) for r in store.query("ns")}
+    assert got == {**{k: dict(v) for k, v in values.items()}, "untouched": {"u": 1}}
+    store.put_many("ns", {"fp0002": {"i": "again"}})  # an upsert, as put
+    record = store.get("ns", "fp0002")
+    assert record is not None
+    assert record.value == {"i": "again"}
+    assert record.etag
+
+
 def test_large_value_roundtrip(store: StateStore) -> None:
     big = {"rows": [{"id": i, "text": f"row {i} " + "x" * 180} for i in range(1000)]}
     written = store.put(Namespace.CHECKPOINTS, "model", big)
