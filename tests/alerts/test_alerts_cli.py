@@ -111,6 +111,20 @@ def test_alerts_list_filter_ack(tmp_path: Path) -> None:
     )
     assert row["ack"]["by"] == "bob"
     assert row["ack"]["comment"] == "looking"
+    assert row["remediation"] is None
+    # a remediation's outcome shows beside the alert (read with the acks, one batched read per namespace)
+    from alerts.remediation.execute import OUTCOMES
+
+    store = open_store("sqlite", path=db)
+    try:
+        store.put(OUTCOMES, public_fp, {"outcome": "remediated by carol: Deallocate", "result": "succeeded"})
+    finally:
+        store.close()
+    (row,) = json.loads(
+        runner.invoke(app, ["alerts", "list", "-m", 'severity="critical"', "--json", "--state", str(db), *NOW]).output
+    )
+    assert row["remediation"] == "remediated by carol: Deallocate"
+    assert row["ack"]["by"] == "bob"
     text = runner.invoke(app, ["alerts", "list", "--state", str(db), *NOW]).output
     assert "acked by bob" in text
     assert runner.invoke(app, ["alerts", "ack", "0000", "--by", "x", "--state", str(db)]).exit_code == 1
