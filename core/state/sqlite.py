@@ -13,6 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,10 @@ CREATE INDEX IF NOT EXISTS ledger_by_ns ON ledger (ns, seq);
 """
 
 _MAX_CODE_POINT = 0x10FFFF
+_UPSERT = (
+    "INSERT INTO records (ns, key, value, etag) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value, etag = excluded.etag"
+)
 # Keys per SELECT in get_many: below SQLite's historical limit of 999 bound parameters (one is the namespace).
 _KEYS_PER_SELECT = 500
 
@@ -122,15 +127,20 @@ class SQLiteStore:
             self._local.conn = conn
         return conn
 
-    def _execute(self, sql: str, params: tuple[Any, ...]) -> sqlite3.Cursor:
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        """This thread's connection (the shared one, locked, for ``:memory:``); a locked or unreadable
+        database surfaces as :class:`StateUnavailableError`."""
         conn = self._conn()
         try:
-            if self._memory:
-                with self._lock:
-                    return conn.execute(sql, params)
-            return conn.execute(sql, params)
+            with self._lock if self._memory else nullcontext():
+                yield conn
         except sqlite3.OperationalError as exc:
             raise StateUnavailableError(f"state database {self.path}: {exc}") from exc
+
+    def _execute(self, sql: str, params: tuple[Any, ...]) -> sqlite3.Cursor:
+        with self._connection() as conn:
+            return conn.execute(sql, params)
 
     def _fetchall(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         if self._memory:
@@ -171,11 +181,7 @@ class SQLiteStore:
         text = dump_value(value)
         new = _new_etag()
         if etag is None:
-            self._execute(
-                "INSERT INTO records (ns, key, value, etag) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value, etag = excluded.etag",
-                (ns, key, text, new),
-            )
+            self._execute(_UPSERT, (ns, key, text, new))
         else:
             cur = self._execute(
                 "UPDATE records SET value = ?, etag = ? WHERE ns = ? AND key = ? AND etag = ?",
@@ -188,21 +194,9 @@ class SQLiteStore:
     def put_many(self, namespace: Namespace | str, values: Mapping[str, Mapping[str, Any]]) -> None:
         ns = ns_name(namespace)
         rows = [(ns, key, dump_value(value), _new_etag()) for key, value in values.items()]
-        if not rows:
-            return
-        conn = self._conn()
-        sql = (
-            "INSERT INTO records (ns, key, value, etag) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value, etag = excluded.etag"
-        )
-        try:
-            if self._memory:
-                with self._lock:
-                    conn.executemany(sql, rows)
-            else:
-                conn.executemany(sql, rows)
-        except sqlite3.OperationalError as exc:
-            raise StateUnavailableError(f"state database {self.path}: {exc}") from exc
+        if rows:
+            with self._connection() as conn:
+                conn.executemany(_UPSERT, rows)
 
     def add(self, namespace: Namespace | str, key: str, value: Mapping[str, Any]) -> bool:
         ns = ns_name(namespace)

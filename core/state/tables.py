@@ -209,13 +209,13 @@ class TableStore:
         wanted = set(keys)
         rows = sorted({_row_key("r", key) for key in wanted})
         found: dict[str, Record] = {}
+        self._ensure_table()
         for i in range(0, len(rows), _KEYS_PER_QUERY):
             chunk = rows[i : i + _KEYS_PER_QUERY]
             params: dict[str, Any] = {"pk": pk, "lo": chunk[0], "hi": chunk[-1]}
             params.update({f"k{j}": row for j, row in enumerate(chunk)})
             # (the SDK substitutes @names in space-separated words: hence the spaced parentheses)
             alternatives = " or ".join(f"RowKey eq @k{j}" for j in range(len(chunk)))
-            self._ensure_table()
             with _translate(f"get {ns}/{len(chunk)} keys"):
                 entities = list(
                     self._client.query_entities(

@@ -472,9 +472,11 @@ def score_cost(
             # follows neither the weekly season nor the usage, so a spike on a holiday at zero, or at the flat
             # cost left on, can stay below a usual day. Two ways a holiday goes: switched off (the latest
             # holiday's cost) or left on as any day (the usual model), weighted by how often past holidays
-            # went each way (Laplace's rule of succession). Clearly below a usual day, it is judged against
-            # the switched-off cost; else by the tail of that mixture, so a holiday left on is not an alarm
-            # where holidays were left on before, and is one where they never were.
+            # went each way (Laplace's rule of succession). Round 9: the day is judged by how far it lies from
+            # the way that explains it, half the mixture's probability of a day at least as far from its own
+            # way (for one way alone, the normal tail of |z|): a holiday left on is not an alarm where holidays
+            # were left on before, and is one where they never were; a spike that leaves a switched-off holiday
+            # between the two ways is one too (round 8's upper tail alone: only when clearly below a usual day).
             z_on, z_off = (xt - exp_t) / scale, (xt - hol_cost[-1]) / scale
             w_on = (sum(hol_on) + 1) / (len(hol_on) + 2)
             tail = w_on * _NORMAL.cdf(-abs(z_on)) + (1.0 - w_on) * _NORMAL.cdf(-abs(z_off))
