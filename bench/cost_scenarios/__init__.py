@@ -126,6 +126,27 @@ end (``VIGIL_BENCH_DEV=0 VIGIL_BENCH_SCALE=4 VIGIL_BENCH_RESTATE_EVERY=4``, 7 mi
 flapping days and 4 flagged only while incomplete of 44,280. Within the spread of the earlier 480-series
 ranges (CLI 0.891, 0.892, 0.913): the goal of 0.95 is outside both intervals; spikes (about 0.8 on every range)
 and ramps here are the gap. 523000.. is spent.
+Round 10 (session 10) scored 617000..617479, written down in session 9 before it began. Diagnosed on the
+development seeds and the spent 307000.. and 419000.. against an oracle (a detector told the generator's level,
+season, noise and yesterday's noise: spike recall 0.961 on 419000.. at the same threshold, against the CLI's
+0.81): the model's one-step scale was about 1.15 to 1.25 times the noise's innovation, and some of the gap had
+causes of its own. A lone excess taken for a recurring charge (a spike, a one-off purchase, a noise day) was
+expected on the same day for 3 months, and each month without it put one large error into that weekday's scale
+for 16 cycles; past holidays' errors were forgotten at every rebase, so a spike on the first holidays after a
+new resource was judged against a usual day; recurring amounts were a plain mean, so a billing on a quiet day
+did not narrow the amount's noise; a purchase before the Christmas holidays rebased the history to its own
+level (one day seen in a 7-day episode); the seasonal effect, read from 8 cycles, carried a variance the AR(1)
+carry does not remove. cost.py fixes each and reads the season from 16 cycles (development 0..119: CLI 127 ->
+131 of 138, false alerts 207 -> 235; pipeline 0.9348 -> 0.942, 0.631 -> 0.711; restatement 1 flapping day,
+was 2; spent 307000..: 430 -> 445 of 480, 834 -> 994; spent 419000..: 465 -> 471 of 507, 852 -> 984; a lower
+threshold alone, sensitivity 2.9 on 307000..: 435, 944). 617000..617479, scored once at its end
+(``VIGIL_BENCH_DEV=0 VIGIL_BENCH_SCALE=4 VIGIL_BENCH_RESTATE_EVERY=4``, 8.5 min on 2 cores): CLI recall 0.9408
+(95 % 0.917..0.958, 524 anomalies), 0.839 false alerts/series-year, median delay 0 (spikes 0.881 of 109, steps
+0.964, ramps 0.971, new resources 0.98, changed recurring amounts 0.854 of 48); pipeline 0.9523 (0.931..0.967),
+0.665, 0 (spikes 0.89, ramps 0.951, changed recurring amounts 1.0): the pipeline meets the recall, false-alert
+and delay goals on a held-out range for the first time; the CLI's interval holds 0.95. Restatement over 120 of
+the series: 3 flapping days and 10 flagged only while incomplete of 44,280, so ``pass`` stays false (it needs
+no flapping). 617000.. is spent.
 History: the ranges 1000.. and 2000.. were looked at while the previous model was tuned;
 5000..5119 was scored once after round 1 (CLI recall 0.81, 1.27 false alerts/series-year) and
 9000..9119 once after round 2 (CLI recall 0.856, 1.33), then retired. Development and held-out
@@ -307,11 +328,11 @@ def _summary(runs: list[dict[str, Any]], key: str) -> dict[str, Any]:
 
 
 DEV_SEEDS = 0  # the seeds the cost model was tuned on: 0 .. n-1
-HELD_OUT_SEEDS = 617000  # never used for tuning or looked at before its one scoring: 617000 .. 617000 + n - 1
-# (session 9, written down after round 9 was scored on 523000..523479: the next round's, to be scored once on 480
+HELD_OUT_SEEDS = 733000  # never used for tuning or looked at before its one scoring: 733000 .. 733000 + n - 1
+# (session 10, written down after round 10 was scored on 617000..617479: the next round's, to be scored once on 480
 # series, VIGIL_BENCH_SCALE=4. Retired after being looked at: 1000.., 2000.., 5000..5119, 9000..9119,
 # 52000..52119, 61000..61119, 83000..83119, 97000..97119, 131000..131119, 211000..211479, 307000..307479,
-# 419000..419479, 523000..523479)
+# 419000..419479, 523000..523479, 617000..617479)
 
 
 def _figures(runs: list[dict[str, Any]]) -> dict[str, Any]:
