@@ -245,6 +245,6 @@ def test_the_cost_drill_down_says_when_azure_has_no_cost_store(host_env: dict[st
     html = page.get_body().decode()
     assert page.status_code == 200, html
     assert 'data-testid="cost-problem"' in html
-    assert "The cost store holds no costs in the 100 days before 2026-11-25" in html
+    assert "The cost store holds no costs in the 101 days before 2026-11-25" in html  # history_days 70 + 31
     assert "<svg" not in html
     assert "vm1 cost 90.00 USD" in html  # the anomaly alert itself is still listed

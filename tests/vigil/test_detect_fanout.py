@@ -157,3 +157,29 @@ def test_batches_keep_the_spellings_of_one_subscription_together(monkeypatch: py
     assert batches == [["AAA", "aaa"], ["bbb", "Bbb"], ["ccc"]]
     monkeypatch.setattr(cost_scopes, "SUBSCRIPTIONS_PER_MESSAGE", 2)
     assert cost_scopes._batches([f"{i:03d}" for i in range(5)]) == [["000", "001"], ["002", "003"], ["004"]]
+
+
+def test_a_configured_history_is_what_the_handlers_load(
+    tmp_path: Path, store: StateStore, costs_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``detectors.overspend.history_days`` sets the cost rows each detection step loads (its history and a
+    month of days judged after it). Before, the handlers loaded a fixed 100 days, so a history of more than
+    about 69 days was configured but never read."""
+    import ingest.cost
+
+    starts: list[Any] = []
+    real = ingest.cost.load_costs
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        starts.append(kwargs["start"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ingest.cost, "load_costs", spy)
+    rt = LocalRuntime(parse_config({"detectors": {"overspend": {"history_days": 150}}}), store, tmp_path / "blobs")
+    import shutil
+
+    shutil.copytree(costs_dir, rt.blobs("costs").root)
+    handlers.handle_detect(_message(), rt)
+    rt.drain(SCOPE_QUEUE, lambda m: handlers.handle_detect_scopes(m, rt))
+    assert starts, "the detect-scope steps load costs"
+    assert {DEFAULT_NOW - s for s in starts} == {timedelta(days=181)}

@@ -2,7 +2,7 @@
 with the expected value and band from the same model the detector ran.
 
 Costs are read from the cost store with the reader detection uses (``ingest.cost.load_costs``
-with ``aggregate=True`` over ``COST_HISTORY`` before ``now``), prepared and scored by the
+with ``aggregate=True`` over ``cost_history(config)`` before ``now``), prepared and scored by the
 overspend detector's own functions (``detectors.overspend.anomalies.scope_band``), so the chart
 shows what the detector saw. pandas is imported here only, on the first cost page.
 """
@@ -46,16 +46,17 @@ def store_series_reader(blobs: Callable[[], Any], config: OverspendConfig) -> Co
         from detectors.overspend.anomalies import scope_band
         from detectors.overspend.frame import prepare
         from ingest.cost import load_costs
-        from vigil.handlers._common import COST_HISTORY
+        from vigil.handlers._common import cost_history
 
+        history = cost_history(config)
         try:
-            costs = load_costs(blobs(), start=now - COST_HISTORY, end=now, aggregate=True)
+            costs = load_costs(blobs(), start=now - history, end=now, aggregate=True)
         except Exception as exc:  # an absent container, storage unreachable, a bad file: say so
             log.warning("console: the cost store could not be read: %s", exc, extra={"scope": scope})
             return CostSeries(problem=f"The cost store could not be read: {type(exc).__name__}: {exc}")
         if costs.empty:
             return CostSeries(
-                problem=f"The cost store holds no costs in the {COST_HISTORY.days} days before {now:%Y-%m-%d}."
+                problem=f"The cost store holds no costs in the {history.days} days before {now:%Y-%m-%d}."
             )
         for prep in prepare(costs, cost_column=config.cost_column, now=now):
             band = scope_band(prep, config=config, kind=kind, value=scope, now=now)

@@ -12,6 +12,8 @@ import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from detectors.config import OverspendConfig
+
 if TYPE_CHECKING:
     from datetime import datetime
 
@@ -29,6 +31,7 @@ __all__ = [
     "REMEDIATION_QUEUE",
     "TENANT_DIR",
     "RetryableError",
+    "cost_history",
     "raise_alerts",
     "setting",
 ]
@@ -44,7 +47,15 @@ REMEDIATION_QUEUE = ("REMEDIATION_QUEUE", "vigil-remediation")
 EXPORTS_CONTAINER = ("EXPORTS_CONTAINER", "cost-exports")
 COSTS_CONTAINER = ("COSTS_CONTAINER", "costs")
 TENANT_DIR = "VIGIL_TENANT_DIR"
-COST_HISTORY = timedelta(days=100)  # enough for 8 weekly cycles of the anomaly model plus the month
+
+
+def cost_history(config: OverspendConfig) -> timedelta:
+    """The cost rows a detection run loads: the anomaly model's ``history_days`` before the earliest day a run
+    evaluates, and a month of days evaluated or restated after it."""
+    return timedelta(days=config.history_days + 31)
+
+
+COST_HISTORY = cost_history(OverspendConfig())  # with the default configuration
 
 
 class RetryableError(RuntimeError):

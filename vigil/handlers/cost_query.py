@@ -13,7 +13,7 @@ import logging
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from vigil.handlers._common import COST_HISTORY, COSTS_CONTAINER, DETECT_QUEUE, setting
+from vigil.handlers._common import COSTS_CONTAINER, DETECT_QUEUE, cost_history, setting
 from vigil.handlers.sources import NO_LIVE, live_sources
 
 if TYPE_CHECKING:
@@ -40,11 +40,12 @@ def run_cost_query(rt: Runtime, now: datetime) -> dict[str, Any]:
 
     client = cost_client(azure.credential, **azure.azure_client_kwargs)
     dest = rt.blobs(setting(rt, COSTS_CONTAINER))
+    history = cost_history(rt.config.detectors.overspend)
     out: dict[str, Any] = {"scopes": 0, "pages": 0, "rows": 0, "failed": []}
     for sub in rt.config.scopes.subscriptions:
         scope = f"/subscriptions/{sub}"
         try:
-            res = ingest_query(client, scope, (now - COST_HISTORY).date(), now.date(), dest, now=now)
+            res = ingest_query(client, scope, (now - history).date(), now.date(), dest, now=now)
         except Exception as exc:  # azure.core's HttpResponseError, QueryThrottledError, a bad answer
             log.warning("cost query failed: %s", exc, extra={"scope": scope})
             out["failed"].append(f"{scope}: {type(exc).__name__}: {exc}")

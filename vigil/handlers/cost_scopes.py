@@ -31,7 +31,7 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from vigil.handlers._common import COST_HISTORY, COSTS_CONTAINER, DETECT_SCOPE_QUEUE, RetryableError, setting
+from vigil.handlers._common import COSTS_CONTAINER, DETECT_SCOPE_QUEUE, RetryableError, cost_history, setting
 
 if TYPE_CHECKING:
     from core.runtime import BlobStore
@@ -74,7 +74,7 @@ def fan_out(rt: Runtime, *, key: str, version: str, now: datetime, days: list[da
     from ingest.cost import cost_accounts
 
     costs = rt.blobs(setting(rt, COSTS_CONTAINER))
-    accounts = cost_accounts(costs, start=now - COST_HISTORY, end=now)
+    accounts = cost_accounts(costs, start=now - cost_history(rt.config.detectors.overspend), end=now)
     batches = _batches(accounts)
     base = _base(key=key, version=version, now=now, days=days, run_id=run_id, batches=len(batches))
     queue = setting(rt, DETECT_SCOPE_QUEUE)
@@ -159,9 +159,8 @@ def _subscriptions(msg: _Message, rt: Runtime) -> dict[str, Any]:
     if blobs.exists(path):
         out["duplicate"] = True  # a redelivery: the result is written, only the completion check is left
     else:
-        costs = load_costs(
-            blobs, start=msg.now - COST_HISTORY, end=msg.now, scopes=msg.subscriptions, aggregate=True, categorical=True
-        )
+        start = msg.now - cost_history(rt.config.detectors.overspend)
+        costs = load_costs(blobs, start=start, end=msg.now, scopes=msg.subscriptions, aggregate=True, categorical=True)
         found = detect(
             costs, config=rt.config.detectors.overspend, now=msg.now, days=msg.days or None, part="subscriptions"
         )
@@ -201,8 +200,8 @@ def _tenant(msg: _Message, rt: Runtime) -> dict[str, Any]:
     if len(paths) < msg.batches:  # only when a batch's result was removed after it announced completion
         raise RetryableError(f"detect-scope tenant step: {len(paths)} of {msg.batches} batch results written")
     batches = [[Finding.from_dict(d) for d in json.loads(blobs.read(p))["findings"]] for p in paths]
-    costs = load_costs(blobs, start=msg.now - COST_HISTORY, end=msg.now, aggregate=True, categorical=True)
     config = rt.config.detectors.overspend
+    costs = load_costs(blobs, start=msg.now - cost_history(config), end=msg.now, aggregate=True, categorical=True)
     tenant = detect(costs, config=config, now=msg.now, days=msg.days or None, part="tenant")
     findings = collapse_nested(merge_parts(tenant, batches), rule=RULE_ID)  # one event: one alert, any batch
     findings = with_subscription_names(findings, costs)
