@@ -180,9 +180,9 @@ holiday with the holiday shift is read against holiday usage; chosen on developm
 spent 307000..307479 and 419000..419479 as diagnostic sets (development: recall unchanged, 172 -> 171
 CLI false alerts; 419000..: CLI 463 -> 465 hits, 725 -> 721 false alerts; 307000..: 432 -> 430 hits, two
 spike and step days whose score moved from just above to just below the threshold, 706 -> 701 false
-alerts). Round 10 (617000..617479 written down before it began) adds one constant, ``season_cycles``, and
-fixes four things that diagnostics on the spent ranges showed (development seeds 0..119 with 307000..307479
-and 419000..419479): the season read from 16 cycles; a billing day without its charge ends the charge's
+alerts). Round 10 (617000..617479 written down before it began) adds one constant, ``season_cycles`` (the
+season read from 16 cycles), and fixes four things that diagnostics on the spent ranges showed (development
+seeds 0..119 with 307000..307479 and 419000..419479): a billing day without its charge ends the charge's
 memory and teaches the scale the usage's error (every lone excess taken for a charge put one large error into
 its weekday's scale for 16 cycles); past holidays' errors carried through a rebase under the hypothesis that
 won it, not forgotten; recurring amounts averaged with inverse-variance weights; no history rewritten for an
@@ -449,10 +449,10 @@ def score_cost(
         g = grid.reshape(p.cycles, per)  # row -1 = the last cycle; column 0 = t's phase
         med = float(_median(grid, has_nan=has_nan))
         if p.season_cycles > p.cycles:
-            # (round 10) the season from the last ``season_cycles`` cycles, not since the window of the last rebase
-            # (whose history was rewritten into the new regime; older rows were not): twice the rows of the level's
-            # window halve the variance of the seasonal effect, which the AR(1) carry does not take off the
-            # forecast's error
+            # (round 10) the season from the last ``season_cycles`` cycles, but never from before the window of
+            # the last rebase (whose history was rewritten into the new regime; older rows were not): twice the
+            # rows of the level's window halve the variance of the seasonal effect, which the AR(1) carry does
+            # not take off the forecast's error
             first_s = max(pt - per * p.season_cycles, season_floor)
             lo_s = int(np.searchsorted(positions, first_s, side="left"))
             vs = src[lo_s:t]
