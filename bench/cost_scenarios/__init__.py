@@ -13,7 +13,7 @@ monthly recurring and one-off purchases, incomplete newest days) is scored two w
   starts on its day is neither a hit nor a false alert;
 - ``daily`` (session 10; every ``VIGIL_BENCH_DAILY_EVERY``-th series, default 4, 0 for none): the pipeline
   as the Function App runs it, one ``detect`` a day over the cost rows a detection loads
-  (``vigil.handlers._common.cost_history``: ``history_days`` + 31 days) with the default configuration.
+  (``vigil.handlers._common.cost_history``: ``history_days`` + 31 days), ``history_days`` at its default.
   ``pipeline`` above scores the whole series in one call, which no deployment does: development seeds
   0, 4, .., 116, ``daily``: recall 0.9355 (29 of 31; 95 % 0.793..0.982), 1.023 false alerts/series-year,
   median delay 0, against ``pipeline``'s 0.942 and 0.711 on all 120. ``pass`` needs it to meet the goals.
@@ -186,11 +186,14 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from bench.cost_scenarios.generate import KINDS, RAMP_DAYS, Injected, Series, generate, incomplete
+
+if TYPE_CHECKING:
+    from detectors.config import OverspendConfig
 
 GOAL_RECALL = 0.95
 GOAL_FALSE_PER_YEAR = 1.0
@@ -202,11 +205,18 @@ def _tolerance(a: Injected) -> int:
     return {"spike": 1, "recurring_change": 1, "step": 7, "new_resource": 7, "ramp": RAMP_DAYS + 7}[a.kind]
 
 
-def _episodes_vigil(series: Series) -> list[date]:
+def _pipeline_config() -> OverspendConfig:
+    """The overspend configuration both pipeline paths run: the billing-account scope, no per-resource series,
+    ``min_impact`` 50 (the goal's size); every other setting, ``history_days`` included, its default."""
     from detectors.config import OverspendConfig
+
+    return OverspendConfig(scopes=["billing_account"], top_resources=0, min_impact=50.0)
+
+
+def _episodes_vigil(series: Series) -> list[date]:
     from detectors.overspend import detect
 
-    cfg = OverspendConfig(scopes=["billing_account"], top_resources=0, min_impact=50.0)
+    cfg = _pipeline_config()
     days = [series.start + timedelta(days=i) for i in range(WARMUP_DAYS, series.days)]
     now = datetime.combine(series.start + timedelta(days=series.days), datetime.min.time(), tzinfo=UTC)
     findings = detect(series.frame, config=cfg, now=now, days=days)
@@ -215,17 +225,16 @@ def _episodes_vigil(series: Series) -> list[date]:
 
 def _episodes_daily(series: Series) -> list[date]:
     """The pipeline as the Function App runs it: one ``detect`` a day (``now`` the next midnight, the newest
-    4 days evaluated) over the cost rows the detect-scope handler loads (``cost_history``), with the default
-    configuration. A day is flagged when a firing finding of any run covers it (its ``first_day`` to its
+    4 days evaluated) over the cost rows the detect-scope handler loads (``cost_history``), with
+    ``_pipeline_config``. A day is flagged when a firing finding of any run covers it (its ``first_day`` to its
     ``day``); an episode starts on a flagged day whose previous day is not (an alert that fires again the next
     run is the same alert, as its fingerprint is)."""
     import pandas as pd
 
-    from detectors.config import OverspendConfig
     from detectors.overspend import detect
     from vigil.handlers._common import cost_history
 
-    cfg = OverspendConfig(scopes=["billing_account"], top_resources=0, min_impact=50.0)
+    cfg = _pipeline_config()
     history = cost_history(cfg)
     ts = series.frame["ChargePeriodStart"]
     flagged: set[date] = set()

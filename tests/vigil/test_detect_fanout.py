@@ -21,7 +21,7 @@ from ingest.cost import cost_accounts, ingest_paths, load_costs
 from vigil import handlers
 from vigil.config import parse_config
 from vigil.handlers import _common, cost_scopes
-from vigil.handlers._common import COST_HISTORY
+from vigil.handlers._common import cost_history
 from vigil.handlers.cost import with_subscription_names
 from vigil.runtime_local import LocalRuntime
 from vigil.simulate import DEFAULT_NOW, simulate
@@ -70,8 +70,9 @@ def _raised(monkeypatch: pytest.MonkeyPatch) -> list[list[Finding]]:
 
 def _whole_tenant(costs_dir: Path) -> list[dict[str, Any]]:
     """What detection over the whole tenant in one process raises (the pre-fan-out handler)."""
-    costs = load_costs(costs_dir, start=DEFAULT_NOW - COST_HISTORY, end=DEFAULT_NOW, aggregate=True)
-    found = detect(costs, config=parse_config({}).detectors.overspend, now=DEFAULT_NOW, days=DAYS)
+    config = parse_config({}).detectors.overspend
+    costs = load_costs(costs_dir, start=DEFAULT_NOW - cost_history(config), end=DEFAULT_NOW, aggregate=True)
+    found = detect(costs, config=config, now=DEFAULT_NOW, days=DAYS)
     return [f.to_dict() for f in with_subscription_names(collapse_nested(found, rule=RULE_ID), costs)]
 
 
@@ -86,7 +87,8 @@ def test_fanned_out_detection_raises_what_whole_tenant_detection_raises(
     monkeypatch.setattr(cost_scopes, "SUBSCRIPTIONS_PER_MESSAGE", per_message)
     raised = _raised(monkeypatch)
     rt = _runtime(tmp_path, store, costs_dir)
-    accounts = cost_accounts(rt.blobs("costs"), start=DEFAULT_NOW - COST_HISTORY, end=DEFAULT_NOW)
+    history = cost_history(rt.config.detectors.overspend)
+    accounts = cost_accounts(rt.blobs("costs"), start=DEFAULT_NOW - history, end=DEFAULT_NOW)
     assert len(accounts) >= 3  # Azure subscriptions and the AWS account
     out = handlers.handle_detect(_message(), rt)
     assert out == {"fanned_out": -(-len(accounts) // per_message), "subscriptions": len(accounts)}

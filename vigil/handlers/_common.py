@@ -12,18 +12,16 @@ import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from detectors.config import OverspendConfig
-
 if TYPE_CHECKING:
     from datetime import datetime
 
     from core.model import Finding
+    from detectors.config import OverspendConfig
     from vigil.runtime import Runtime
 
 __all__ = [
     "ALERTS_QUEUE",
     "COSTS_CONTAINER",
-    "COST_HISTORY",
     "DETECT_QUEUE",
     "DETECT_SCOPE_QUEUE",
     "EXPORTS_CONTAINER",
@@ -53,9 +51,6 @@ def cost_history(config: OverspendConfig) -> timedelta:
     """The cost rows a detection run loads: the anomaly model's ``history_days`` before the earliest day a run
     evaluates, and a month of days evaluated or restated after it."""
     return timedelta(days=config.history_days + 31)
-
-
-COST_HISTORY = cost_history(OverspendConfig())  # with the default configuration
 
 
 class RetryableError(RuntimeError):
